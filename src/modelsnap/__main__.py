@@ -1,0 +1,3 @@
+from modelsnap.cli import main
+
+raise SystemExit(main())
