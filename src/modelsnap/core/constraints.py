@@ -1,0 +1,169 @@
+"""Hard constraints and the gain over the baseline, for one snapshot.
+
+The profiler calls ``check_constraints`` before a snapshot is written (its result becomes the
+``[constraints]`` and ``[gain]`` tables); the ranking calls ``evaluate`` again on the measures of
+every row, because the constraints in force may have changed since the snapshot was written and
+the ranking must judge every model by the *current* rules.
+
+A constraint whose measure is missing is reported as missing (``missing = true``, no ``ok``):
+an unmeasured model has not passed, it has not been judged. The ranking shows it as incomplete.
+
+Fast path: standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from modelsnap.core.errors import ProjectFileError
+from modelsnap.core.measures import MEASURE_DIRECTIONS, measures
+
+GAIN_CONSTRAINT = "gain_over_baseline"
+EDGE_CONSTRAINT = "edge_cases_must_pass"
+WHERE = "modelsnap.toml [constraints]"
+
+
+def constraint_target(key: str) -> tuple[str, str]:
+    """``"max_latency_p95_ms"`` -> ``("latency_p95_ms", "max")``: the measure and the kind of limit.
+
+    Any ``max_<measure>`` / ``min_<measure>`` of the measure table is accepted, so a user can
+    bound p99 latency as easily as p95. ``max_fairness_gap`` and ``min_interpretability`` are
+    measure names too. Unknown keys raise ``ProjectFileError``.
+    """
+    for prefix in ("max_", "min_"):
+        if key.startswith(prefix) and key[len(prefix):] in MEASURE_DIRECTIONS:
+            return key[len(prefix):], prefix[:-1]
+    raise ProjectFileError(
+        f"unknown constraint {key!r}", where=WHERE,
+        hint="use max_<measure> or min_<measure> with a measure from docs/project-file.md, "
+             "min_metric = { recall = 0.6 } or min_gain_over_baseline",
+    )
+
+
+def _limit(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProjectFileError(f"{key} must be a finite number, found {value!r}", where=WHERE)
+    return float(value)
+
+
+def _judge(value: float, limit: float, kind: str) -> dict[str, Any]:
+    ok = value <= limit if kind == "max" else value >= limit
+    if ok:
+        over = 0.0
+    elif limit == 0:
+        over = abs(value - limit)
+    else:
+        over = (value - limit) / abs(limit) if kind == "max" else (limit - value) / abs(limit)
+    return {"value": value, "limit": limit, "ok": ok, "over": over}
+
+
+def _gain(measured: Mapping[str, float], baseline: Mapping[str, float], baseline_id: str,
+          primary_metric: str) -> dict[str, Any]:
+    gain: dict[str, Any] = {"baseline_id": baseline_id, "metric": primary_metric}
+    mine, theirs = measured.get(primary_metric), baseline.get(primary_metric)
+    if mine is None or theirs is None:
+        return gain
+    sign = 1.0 if MEASURE_DIRECTIONS.get(primary_metric, "max") == "max" else -1.0
+    absolute = sign * (mine - theirs)
+    gain["absolute"] = absolute
+    if theirs != 0:
+        gain["relative"] = absolute / abs(theirs)
+    for key, measure in (("per_ms_p95", "latency_p95_ms"), ("per_mb", "size_mb")):
+        extra_mine, extra_theirs = measured.get(measure), baseline.get(measure)
+        if extra_mine is not None and extra_theirs is not None and extra_mine > extra_theirs:
+            gain[key] = absolute / (extra_mine - extra_theirs)
+    return gain
+
+
+def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any], *,
+             primary_metric: str, kind: str = "candidate",
+             baseline: Mapping[str, float] | None = None, baseline_id: str = "",
+             edge_cases_required: bool = False) -> dict[str, Any]:
+    """Judge validation-split measures against the constraints; see ``check_constraints``.
+
+    ``baseline`` holds the baseline snapshot's validation measures. ``edge_cases_required``
+    says the project has must-pass edge cases, so a snapshot without an edge-case run is
+    incomplete rather than passing.
+    """
+    table: dict[str, dict[str, Any]] = {}
+    for key, raw in constraints.items():
+        if key == "min_metric":
+            if not isinstance(raw, Mapping):
+                raise ProjectFileError(f"min_metric must be a table, found {raw!r}", where=WHERE,
+                                       hint="write min_metric = { recall = 0.6 }")
+            for metric, limit in raw.items():
+                if metric not in MEASURE_DIRECTIONS:
+                    raise ProjectFileError(f"min_metric names unknown metric {metric!r}",
+                                           where=WHERE)
+                table[metric] = _check(measured, metric, _limit(f"min_metric.{metric}", limit),
+                                       "min")
+            continue
+        if key == "min_gain_over_baseline":
+            limit = _limit(key, raw)
+            if kind == "baseline":
+                continue
+            if baseline is None:
+                table[GAIN_CONSTRAINT] = {"limit": limit, "missing": True}
+                continue
+            relative = _gain(measured, baseline, baseline_id, primary_metric).get("relative")
+            table[GAIN_CONSTRAINT] = (
+                {"limit": limit, "missing": True} if relative is None
+                else _judge(relative, limit, "min")
+            )
+            continue
+        measure, limit_kind = constraint_target(key)
+        table[measure] = _check(measured, measure, _limit(key, raw), limit_kind)
+    failed = measured.get("edge_must_pass_failed")
+    if failed is not None:
+        table[EDGE_CONSTRAINT] = _judge(failed, 0.0, "max")
+    elif edge_cases_required:
+        table[EDGE_CONSTRAINT] = {"limit": 0.0, "missing": True}
+    gain = (_gain(measured, baseline, baseline_id, primary_metric)
+            if kind != "baseline" and baseline is not None else {})
+    return {"constraints": table, "gain": gain}
+
+
+def _check(measured: Mapping[str, float], measure: str, limit: float, kind: str) -> dict[str, Any]:
+    value = measured.get(measure)
+    if value is None:
+        return {"limit": limit, "missing": True}
+    return _judge(value, limit, kind)
+
+
+def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any],
+                      baseline: Mapping[str, Any] | None, primary_metric: str, *,
+                      edge_cases_required: bool = False) -> dict[str, Any]:
+    """The ``[constraints]`` and ``[gain]`` tables for one snapshot (docs/snapshot-format.md).
+
+    Constraints are judged on the validation split (the split the choice is made on). ``gain``
+    is empty for a baseline or when no baseline snapshot exists yet.
+    """
+    baseline_measures = measures(baseline, "validation") if baseline is not None else None
+    return evaluate(
+        measures(snapshot, "validation"), constraints, primary_metric=primary_metric,
+        kind=str(snapshot.get("kind", "candidate")), baseline=baseline_measures,
+        baseline_id=str(baseline.get("id", "")) if baseline is not None else "",
+        edge_cases_required=edge_cases_required,
+    )
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def reasons(result: Mapping[str, Any]) -> list[str]:
+    """One line per failed constraint, e.g. ``"latency_p95_ms 80 > 50"`` (sorted by name)."""
+    lines = []
+    for name, entry in sorted(result.get("constraints", {}).items()):
+        if entry.get("ok") is False:
+            sign = ">" if entry["value"] > entry["limit"] else "<"
+            lines.append(f"{name} {_fmt(entry['value'])} {sign} {_fmt(entry['limit'])}")
+    return lines
+
+
+def missing(result: Mapping[str, Any]) -> list[str]:
+    """The constraints that could not be judged because their measure is missing."""
+    return [name for name, entry in sorted(result.get("constraints", {}).items())
+            if entry.get("missing")]

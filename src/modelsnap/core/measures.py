@@ -1,0 +1,128 @@
+"""The measure namespace: one flat ``name -> float`` view of a snapshot.
+
+Criteria, constraints, the ranking, the index and the report all speak about a model through
+these names (docs/project-file.md, "Measure names"), so a snapshot is flattened in exactly one
+place. A measure the snapshot does not have is *absent* from the result, never 0.0: the ranking's
+completeness gate depends on telling "missing" apart from "bad".
+
+Fast path: standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+QUALITY_MAX = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "r2")
+QUALITY_MIN = ("log_loss", "brier", "mae", "rmse")
+QUALITY_METRICS = QUALITY_MAX + QUALITY_MIN
+
+# Measures read from [resources]; the ones that depend on the machine they were measured on
+# are HARDWARE_MEASURES (model size does not: the same artifact has the same size anywhere).
+RESOURCE_MEASURES = (
+    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+    "throughput_rows_per_s", "size_mb", "peak_memory_mb", "fit_seconds",
+)
+HARDWARE_MEASURES = frozenset(RESOURCE_MEASURES) - {"size_mb"}
+
+# "max": higher is better; "min": lower is better.
+MEASURE_DIRECTIONS: dict[str, str] = {
+    **{name: "max" for name in QUALITY_MAX},
+    **{name: "min" for name in QUALITY_MIN},
+    "latency_p50_ms": "min",
+    "latency_p95_ms": "min",
+    "latency_p99_ms": "min",
+    "throughput_rows_per_s": "max",
+    "size_mb": "min",
+    "peak_memory_mb": "min",
+    "fit_seconds": "min",
+    "interpretability": "max",
+    "fairness_gap": "min",
+    "edge_pass_rate": "max",
+    # Used by hard constraints; usable as criteria too.
+    "overfit_gap": "min",
+    "edge_must_pass_failed": "min",
+}
+
+SPLITS = ("validation", "test")
+
+
+def is_quality_metric(name: str) -> bool:
+    """True for the metrics read from ``[metrics.<split>]`` (they change with the split)."""
+    return name in QUALITY_METRICS
+
+
+def is_resource_measure(name: str) -> bool:
+    """True for measures taken on a machine (latency, throughput, memory, fit time).
+
+    These are only comparable between snapshots profiled on the same hardware, so the ranking
+    flags them when hardware fingerprints differ. ``size_mb`` is a resource too, but it does not
+    depend on the machine, so it is not one of these.
+    """
+    return name in HARDWARE_MEASURES
+
+
+def direction(name: str) -> str:
+    """The default direction of a measure ("max" or "min"); KeyError for unknown names."""
+    return MEASURE_DIRECTIONS[name]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _table(snapshot: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
+    current: Any = snapshot
+    for key in keys:
+        current = current.get(key) if isinstance(current, Mapping) else None
+    return current if isinstance(current, Mapping) else {}
+
+
+def _edge_measures(edge: Mapping[str, Any], out: dict[str, float]) -> None:
+    n_cases = _number(edge.get("n_cases"))
+    n_passed = _number(edge.get("n_passed"))
+    failed = _number(edge.get("must_pass_failed"))
+    if n_cases is not None and n_passed is not None and n_cases > 0:
+        out["edge_pass_rate"] = n_passed / n_cases
+    if failed is not None:
+        out["edge_must_pass_failed"] = failed
+
+
+def measures(snapshot: Mapping[str, Any], split: str = "validation", *,
+             edge_result: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Flatten one snapshot into measure name -> value (absent when not measured).
+
+    Quality metrics come from ``[metrics.<split>]``: validation by default, because choosing
+    among candidates is itself tuning and the test split must stay the unbiased final estimate.
+    ``edge_result`` is a ``[[result]]`` of a later ``edge_runs/`` file; when given it replaces
+    the snapshot's own ``[edge_cases]`` (a newer run over the same artifact wins).
+    Non-numeric, boolean, NaN or infinite values are treated as absent.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    out: dict[str, float] = {}
+    for name, value in _table(snapshot, "metrics", split).items():
+        number = _number(value)
+        if number is not None and name in MEASURE_DIRECTIONS:
+            out[name] = number
+    resources = _table(snapshot, "resources")
+    for name in RESOURCE_MEASURES:
+        number = _number(resources.get(name))
+        if number is not None:
+            out[name] = number
+    score = _number(_table(snapshot, "interpretability").get("score"))
+    if score is not None:
+        out["interpretability"] = score
+    gap = _number(_table(snapshot, "fairness").get("max_gap"))
+    if gap is not None:
+        out["fairness_gap"] = gap
+    overfit = _number(_table(snapshot, "checks").get("overfit_gap"))
+    if overfit is not None:
+        # Same reading as [checks].overfit_flag: the size of the validation/test disagreement.
+        out["overfit_gap"] = abs(overfit)
+    _edge_measures(edge_result if edge_result is not None else _table(snapshot, "edge_cases"), out)
+    return out
