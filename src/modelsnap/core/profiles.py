@@ -1,0 +1,91 @@
+"""The four named profiles: ready-made criteria and constraints a user starts from, then edits.
+
+A profile is only a starting point written into modelsnap.toml by ``modelsnap init`` or the TUI
+set-up; after that the file is the truth (``[selection].profile`` becomes a label). Keeping the
+profiles as plain data here means the CLI, the TUI and the docs all show the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROFILES: tuple[str, ...] = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
+
+DEFAULT_PRIMARY_METRIC: dict[str, str] = {"classification": "f1", "regression": "r2"}
+
+# Hard limits per profile. Values are deliberately moderate: they reject clearly unfit models on
+# an ordinary CPU without rejecting everything on a noisy shared machine.
+_CONSTRAINTS: dict[str, dict[str, Any]] = {
+    "speed-first": {
+        "max_latency_p95_ms": 10.0,
+        "max_size_mb": 50.0,
+        "max_peak_memory_mb": 512.0,
+        "min_throughput_rows_per_s": 1000.0,
+    },
+    "accuracy-first": {
+        "max_latency_p95_ms": 200.0,
+        "max_size_mb": 500.0,
+        "min_gain_over_baseline": 0.01,
+        "max_overfit_gap": 0.05,
+    },
+    "interpretability-first": {
+        "max_latency_p95_ms": 100.0,
+        "min_interpretability": 0.5,
+        "max_fairness_gap": 0.1,
+    },
+    "balanced": {
+        "max_latency_p95_ms": 50.0,
+        "max_size_mb": 100.0,
+        "max_peak_memory_mb": 1024.0,
+        "min_gain_over_baseline": 0.01,
+        "max_fairness_gap": 0.15,
+    },
+}
+
+
+def _secondary_quality_metric(task: str, primary: str) -> str:
+    """accuracy-first's second quality measure: roc_auc (classification) or r2 (regression),
+    or a close substitute when that is already the primary metric."""
+    if task == "regression":
+        return "r2" if primary != "r2" else "rmse"
+    return "roc_auc" if primary != "roc_auc" else "f1"
+
+
+def profile_settings(
+    profile: str, task: str = "classification", primary_metric: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return ``(criteria, constraints)`` for ``profile``: criteria are dicts with metric, weight
+    and direction (directions are left to the measure defaults except where a metric is a loss).
+
+    Raises ValueError for an unknown profile or task: callers validate user input first.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if task not in DEFAULT_PRIMARY_METRIC:
+        raise ValueError(f"unknown task {task!r}; expected classification or regression")
+    primary = primary_metric or DEFAULT_PRIMARY_METRIC[task]
+    if profile == "speed-first":
+        weights = [("latency_p95_ms", 0.6), (primary, 0.3), ("size_mb", 0.1)]
+    elif profile == "accuracy-first":
+        weights = [
+            (primary, 0.7),
+            (_secondary_quality_metric(task, primary), 0.2),
+            ("latency_p95_ms", 0.1),
+        ]
+    elif profile == "interpretability-first":
+        weights = [(primary, 0.4), ("interpretability", 0.4), ("fairness_gap", 0.2)]
+    else:
+        weights = [
+            (primary, 0.4),
+            ("latency_p95_ms", 0.2),
+            ("size_mb", 0.1),
+            ("interpretability", 0.15),
+            ("fairness_gap", 0.15),
+        ]
+    from modelsnap.core.project import MEASURE_DIRECTIONS
+
+    criteria = [
+        {"metric": metric, "weight": weight, "direction": MEASURE_DIRECTIONS[metric]}
+        for metric, weight in weights
+    ]
+    return criteria, dict(_CONSTRAINTS[profile])
