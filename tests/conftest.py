@@ -1,0 +1,90 @@
+"""Shared fixtures: a schema-1 snapshot body and staged files, for tests that need a record on disk
+without fitting a model. Keep this small; fixtures used by one test file belong in that file."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATASET_SHA = "a" * 64
+SPLIT_SHA = "b" * 64
+
+_BODY: dict[str, Any] = {
+    "schema": 1,
+    "name": "random_forest",
+    "kind": "candidate",
+    "version": "v1",
+    "created_at": "2026-11-26T06:15:02.123456+00:00",
+    "criteria_revision": 1,
+    "notes": "",
+    "model": {
+        "estimator": "sklearn.ensemble.RandomForestClassifier",
+        "params": {"n_estimators": 100, "max_depth": 8},
+        "source": "project",
+    },
+    "data": {
+        "source": "data.csv",
+        "target": "y",
+        "task": "classification",
+        "dataset_sha256": DATASET_SHA,
+        "split_sha256": SPLIT_SHA,
+        "seed": 42,
+        "n_train": 60,
+        "n_validation": 20,
+        "n_test": 20,
+        "classes": ["no", "yes"],
+        "positive_label": "yes",
+    },
+    "metrics": {
+        "validation": {"accuracy": 0.85, "f1": 0.71},
+        "test": {"accuracy": 0.84, "f1": 0.70},
+        "test_ci": {"accuracy": [0.81, 0.87], "f1": [0.6, 0.8]},
+    },
+    "resources": {"fit_seconds": 1.23, "size_mb": 0.5, "latency_p95_ms": 6.1},
+    "constraints": {"latency_p95_ms": {"value": 6.1, "limit": 50.0, "ok": True, "over": 0.0}},
+    "environment": {
+        "python": "3.11.7",
+        "platform": "Linux",
+        "packages": {"numpy": "2.4.6"},
+        "git_dirty": False,
+    },
+    "hardware": {
+        "cpu": "test cpu",
+        "cores": 2,
+        "memory_gb": 8.0,
+        "fingerprint": "0123456789abcdef",
+    },
+}
+
+
+@pytest.fixture
+def make_body() -> Callable[..., dict[str, Any]]:
+    """A fresh valid snapshot body (no id, no file paths); keywords replace top-level keys."""
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        body = copy.deepcopy(_BODY)
+        body.update(overrides)
+        return body
+
+    return make
+
+
+@pytest.fixture
+def make_staged(tmp_path: Path) -> Callable[..., dict[str, Path]]:
+    """Stage an artifact and a predictions file in the project's tmp folder, as the worker does."""
+    counter = iter(range(10**6))
+
+    def make(root: Path, content: bytes = b"model bytes") -> dict[str, Path]:
+        staging = Path(root) / ".modelsnap" / "tmp" / f".tmp-staged-{next(counter)}"
+        staging.mkdir(parents=True, exist_ok=True)
+        artifact = staging / "model.skops"
+        artifact.write_bytes(content)
+        predictions = staging / "predictions.npz"
+        predictions.write_bytes(b"predictions " + content)
+        return {"artifact": artifact, "predictions": predictions}
+
+    return make

@@ -1,0 +1,424 @@
+"""The snapshot store: ids, schema, write order, concurrency, tolerant listing, prefix lookup."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelsnap.core import store
+from modelsnap.core.errors import IntegrityError, PathError, SnapshotError
+from modelsnap.core.files import sha256_file
+
+
+def _write(root: Path, make_body, make_staged, **overrides) -> str:
+    return store.write_snapshot(root, make_body(**overrides), staged_files=make_staged(root))
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def test_id_format_sorts_by_time_and_slugs_the_name() -> None:
+    first = store.new_snapshot_id(
+        "Random Forest (v2)!", now=datetime(2026, 11, 26, 6, 15, 2, tzinfo=UTC)
+    )
+    assert first.startswith("20261126T061502-random_forest_v2-")
+    assert len(first.rsplit("-", 1)[1]) == 4
+    later = store.new_snapshot_id("a", now=datetime(2026, 11, 26, 6, 15, 3, tzinfo=UTC))
+    assert later > first
+    assert store.slug("../..") == "model"
+    assert store.slug("x" * 100) == "x" * 40
+
+
+# --------------------------------------------------------------------------- write + read
+
+
+def test_write_links_files_in_writes_toml_and_reads_back(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    staged = make_staged(tmp_path, b"the fitted pipeline")
+    body = make_body()
+    snapshot_id = store.write_snapshot(tmp_path, body, staged_files=staged)
+
+    artifact = tmp_path / "models" / f"{snapshot_id}.skops"
+    predictions = tmp_path / "predictions" / f"{snapshot_id}.npz"
+    assert artifact.read_bytes() == b"the fitted pipeline"
+    assert not staged["artifact"].exists() and not staged["predictions"].exists()
+    snapshot = store.read_snapshot(tmp_path, snapshot_id)
+    assert snapshot["id"] == snapshot_id
+    assert snapshot["model"]["artifact"] == f"models/{snapshot_id}.skops"
+    assert snapshot["model"]["artifact_sha256"] == sha256_file(artifact)
+    assert snapshot["model"]["size_bytes"] == len(b"the fitted pipeline")
+    assert snapshot["predictions"] == {
+        "path": f"predictions/{snapshot_id}.npz",
+        "sha256": sha256_file(predictions),
+    }
+    assert snapshot["metrics"] == body["metrics"]
+    assert "id" not in body, "the caller's dict is not modified"
+
+
+def test_none_values_are_dropped_not_written(tmp_path: Path, make_body, make_staged) -> None:
+    body = make_body(reprofile_of=None)
+    body["hardware"]["gpu"] = None
+    snapshot = store.read_snapshot(
+        tmp_path, store.write_snapshot(tmp_path, body, staged_files=make_staged(tmp_path))
+    )
+    assert "reprofile_of" not in snapshot and "gpu" not in snapshot["hardware"]
+
+
+def test_invalid_snapshot_is_refused_and_nothing_is_written(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    staged = make_staged(tmp_path)
+    body = make_body(kind="champion")
+    del body["metrics"]["test"]
+    with pytest.raises(SnapshotError) as info:
+        store.write_snapshot(tmp_path, body, staged_files=staged)
+    text = str(info.value)
+    assert "kind: found 'champion', expected one of baseline, candidate" in text
+    assert "metrics.test: missing table" in text
+    assert not (tmp_path / "snapshots").exists() or not list((tmp_path / "snapshots").iterdir())
+    assert not (tmp_path / "models").exists()
+    assert staged["artifact"].exists(), "staged files stay for the caller to clean up"
+
+
+def test_staged_file_changed_after_hashing_is_refused(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    body = make_body()
+    body["model"]["artifact_sha256"] = "0" * 64
+    with pytest.raises(IntegrityError, match="staged artifact changed"):
+        store.write_snapshot(tmp_path, body, staged_files=make_staged(tmp_path))
+    assert not (tmp_path / "snapshots").exists()
+
+
+def test_unknown_staged_kind_and_missing_staged_file(tmp_path: Path, make_body) -> None:
+    with pytest.raises(SnapshotError, match="unknown staged file kind"):
+        store.write_snapshot(tmp_path, make_body(), staged_files={"weights": tmp_path / "w"})
+    with pytest.raises(SnapshotError, match="staged artifact file not found"):
+        store.write_snapshot(tmp_path, make_body(), staged_files={"artifact": tmp_path / "nope"})
+
+
+def test_a_clash_draws_a_new_id_and_the_files_follow_it(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    first = _write(tmp_path, make_body, make_staged)
+    original = (tmp_path / "snapshots" / f"{first}.toml").read_bytes()
+    second = store.write_snapshot(
+        tmp_path, make_body(id=first), staged_files=make_staged(tmp_path, b"other")
+    )
+    assert second != first
+    assert (tmp_path / "snapshots" / f"{first}.toml").read_bytes() == original, "never overwritten"
+    snapshot = store.read_snapshot(tmp_path, second)
+    assert (tmp_path / snapshot["model"]["artifact"]).read_bytes() == b"other"
+    assert (tmp_path / "models" / f"{first}.skops").read_bytes() == b"model bytes"
+    assert store.orphan_files(tmp_path) == []
+
+
+def test_write_records_the_row_in_the_index(tmp_path: Path, make_body, make_staged) -> None:
+    pytest.importorskip("modelsnap.core.index")
+    snapshot_id = _write(tmp_path, make_body, make_staged)
+    index = json.loads((tmp_path / ".modelsnap" / "index.json").read_text())
+    assert index["entries"][f"{snapshot_id}.toml"]["row"]["id"] == snapshot_id
+
+
+_WRITER = textwrap.dedent("""
+    import random, sys
+    from pathlib import Path
+    from modelsnap.core import store
+    root, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    # One frozen second and 128 suffixes for 2 x count ids: clashes are all but certain, so the
+    # retry path runs; every draw is counted on stdout.
+    draws = 0
+    def frozen_id(name):
+        global draws
+        draws += 1
+        return f"20261126T000000-{{store.slug(name)}}-{{random.randrange(128):04x}}"
+    store.new_snapshot_id = frozen_id
+    body = {body!r}
+    for i in range(count):
+        stage = root / ".modelsnap" / "tmp" / f".tmp-{{tag}}-{{i}}"
+        stage.mkdir(parents=True)
+        (stage / "a").write_bytes(f"{{tag}}-{{i}}".encode())
+        (stage / "p").write_bytes(f"p-{{tag}}-{{i}}".encode())
+        store.write_snapshot(root, dict(body, notes=f"{{tag}}-{{i}}"),
+                             staged_files={{"artifact": stage / "a", "predictions": stage / "p"}})
+    print(draws)
+""")
+
+
+def test_two_processes_writing_at_once_get_unique_ids(tmp_path: Path, make_body) -> None:
+    script = _WRITER.format(body=make_body())
+    count = 25
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path), tag, str(count)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("p1", "p2")
+    ]
+    draws = 0
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        draws += int(out)
+    assert draws > 2 * count, "no clash happened: the retry path was not exercised"
+    snapshots, problems = store.list_snapshots(tmp_path)
+    assert problems == []
+    assert len(snapshots) == 2 * count
+    assert len({s["id"] for s in snapshots}) == 2 * count
+    assert sorted(s["notes"] for s in snapshots) == sorted(
+        f"{tag}-{i}" for tag in ("p1", "p2") for i in range(count)
+    )
+    for snapshot in snapshots:  # each snapshot's files are its own, byte for byte
+        assert (tmp_path / snapshot["model"]["artifact"]).read_bytes() == snapshot["notes"].encode()
+        assert (
+            sha256_file(tmp_path / snapshot["predictions"]["path"])
+            == snapshot["predictions"]["sha256"]
+        )
+    assert store.orphan_files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- list, find, orphans
+
+
+def test_list_tolerates_broken_files_and_ignores_temp_files(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    good = _write(tmp_path, make_body, make_staged)
+    folder = tmp_path / "snapshots"
+    (folder / "20261126T000000-bad_toml-0000.toml").write_text("schema = 1\nid = [\n")
+    (folder / "20261126T000000-binary-0000.toml").write_bytes(b"\xff\xfe\x00\x01")
+    (folder / "20261126T000000-old_schema-0000.toml").write_text("schema = 0\n")
+    renamed = tomllib.loads((folder / f"{good}.toml").read_text())
+    (folder / "20261126T000000-renamed-0000.toml").write_text(tomli_w.dumps(renamed))
+    (folder / ".tmp-123-abc").write_text("half written")
+    (folder / ".hidden.toml").write_text("junk")
+    (folder / "README.txt").write_text("not a snapshot")
+
+    snapshots, problems = store.list_snapshots(tmp_path)
+    assert [s["id"] for s in snapshots] == [good]
+    messages = {p.path.name: p.message for p in problems}
+    assert set(messages) == {
+        "20261126T000000-bad_toml-0000.toml",
+        "20261126T000000-binary-0000.toml",
+        "20261126T000000-old_schema-0000.toml",
+        "20261126T000000-renamed-0000.toml",
+    }
+    assert "not valid TOML" in messages["20261126T000000-bad_toml-0000.toml"]
+    assert "not UTF-8" in messages["20261126T000000-binary-0000.toml"]
+    assert "expected 1" in messages["20261126T000000-old_schema-0000.toml"]
+    assert "does not match the file name" in messages["20261126T000000-renamed-0000.toml"]
+    assert str(problems[0]).startswith(str(folder))
+
+
+def test_list_of_a_folder_without_snapshots_is_empty(tmp_path: Path) -> None:
+    assert store.list_snapshots(tmp_path) == ([], [])
+
+
+def test_read_refuses_ids_that_leave_the_folder_and_names_missing_ones(tmp_path: Path) -> None:
+    for bad in ("../modelsnap", "a/b", ".hidden", ""):
+        with pytest.raises(PathError):
+            store.read_snapshot(tmp_path, bad)
+    with pytest.raises(SnapshotError, match="no snapshot '20261126T000000-x-0000'"):
+        store.read_snapshot(tmp_path, "20261126T000000-x-0000")
+
+
+def test_find_snapshot_by_unique_prefix(tmp_path: Path, make_body, make_staged) -> None:
+    a = _write(tmp_path, make_body, make_staged, name="alpha")
+    b = _write(tmp_path, make_body, make_staged, name="alphabet")
+    assert store.find_snapshot(tmp_path, a) == a
+    assert store.find_snapshot(tmp_path, b[:-2]) == b
+    prefix = os.path.commonprefix([a, b])
+    with pytest.raises(SnapshotError, match="matches 2 snapshots"):
+        store.find_snapshot(tmp_path, prefix)
+    with pytest.raises(SnapshotError, match="no snapshot id starts with 'zzz'"):
+        store.find_snapshot(tmp_path, "zzz")
+    with pytest.raises(PathError):
+        store.find_snapshot(tmp_path, "../x")
+
+
+def test_orphans_are_files_without_a_snapshot(tmp_path: Path, make_body, make_staged) -> None:
+    _write(tmp_path, make_body, make_staged)
+    (tmp_path / "models" / "20261126T000000-ghost-0000.skops").write_bytes(b"x")
+    (tmp_path / "predictions" / "20261126T000000-ghost-0000.npz").write_bytes(b"x")
+    assert [p.name for p in store.orphan_files(tmp_path)] == [
+        "20261126T000000-ghost-0000.skops",
+        "20261126T000000-ghost-0000.npz",
+    ]
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_validate_names_every_bad_key(make_body) -> None:
+    body = make_body(criteria_revision=0, created_at="yesterday")
+    body["id"] = "20261126T061502-random_forest-3f9a"
+    body["model"]["artifact"] = "models/x.skops"
+    body["model"]["artifact_sha256"] = "not a hash"
+    body["model"]["size_bytes"] = -1
+    body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
+    body["metrics"]["validation"]["f1"] = "high"
+    body["metrics"]["test_ci"]["f1"] = [0.1]
+    body["hardware"] = "fast"
+    problems = store.validate_snapshot(body, "s.toml")
+    assert problems == [
+        "s.toml: created_at: found 'yesterday', expected an ISO 8601 timestamp",
+        "s.toml: criteria_revision: a candidate must be judged under a locked revision (>= 1)",
+        "s.toml: model.artifact_sha256: found 'not a hash', expected sha256",
+        "s.toml: model.size_bytes: found -1, expected count",
+        "s.toml: metrics.validation.f1: found string, expected a number",
+        "s.toml: metrics.test_ci.f1: expected [low, high] numbers",
+        "s.toml: hardware: found string, expected a table",
+    ]
+
+
+def test_baseline_may_be_recorded_before_the_lock(make_body) -> None:
+    body = make_body(kind="baseline", criteria_revision=0, id="20261126T061502-logistic-3f9a")
+    body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
+    body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
+    assert store.validate_snapshot(body) == []
+
+
+_toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+)
+_toml_values = st.recursive(
+    _toml_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(min_size=1, max_size=10), children, max_size=4),
+    ),
+    max_leaves=20,
+)
+_keys = st.sampled_from(
+    [
+        "schema",
+        "id",
+        "name",
+        "kind",
+        "version",
+        "created_at",
+        "criteria_revision",
+        "notes",
+        "model",
+        "data",
+        "metrics",
+        "predictions",
+        "resources",
+        "constraints",
+        "environment",
+        "hardware",
+        "gain",
+        "x",
+    ]
+)
+_documents = st.dictionaries(_keys, _toml_values, max_size=12)
+
+_NAME = "20261126T061502-fuzz-0000"
+
+
+def _place(root: Path, raw: bytes) -> None:
+    folder = root / "snapshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{_NAME}.toml").write_bytes(raw)
+
+
+def _assert_tolerated(root: Path) -> None:
+    try:
+        store.read_snapshot(root, _NAME)
+    except SnapshotError:
+        pass
+    snapshots, problems = store.list_snapshots(root)
+    assert len(snapshots) + len(problems) == 1
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise_anything_but_snapshot_error(
+    tmp_path: Path, raw: bytes
+) -> None:
+    _place(tmp_path, raw)
+    _assert_tolerated(tmp_path)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=_documents, schema_one=st.booleans())
+def test_arbitrary_toml_documents_are_problems_not_crashes(
+    tmp_path: Path, document: dict, schema_one: bool
+) -> None:
+    if schema_one:
+        document = dict(document, schema=1, id=_NAME)
+    _place(tmp_path, tomli_w.dumps(document).encode())
+    _assert_tolerated(tmp_path)
+    assert isinstance(store.validate_snapshot(document), list)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    table=st.sampled_from(
+        [
+            "model",
+            "data",
+            "metrics",
+            "resources",
+            "environment",
+            "hardware",
+            "predictions",
+            "constraints",
+        ]
+    ),
+    key=st.text(min_size=1, max_size=12),
+    value=_toml_values,
+)
+def test_a_valid_snapshot_with_one_value_replaced_is_judged_not_crashed(
+    make_body, table: str, key: str, value
+) -> None:
+    body = make_body(id=_NAME)
+    body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
+    body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
+    body[table] = dict(body.get(table, {}), **{key: value})
+    assert isinstance(store.validate_snapshot(body), list)
+    body[table] = value
+    assert isinstance(store.validate_snapshot(body), list)
+
+
+def test_numpy_values_are_stored_as_plain_numbers(tmp_path: Path, make_body, make_staged) -> None:
+    np = pytest.importorskip("numpy")
+    body = make_body()
+    body["metrics"]["validation"]["f1"] = np.float64(0.5)
+    body["model"]["params"]["classes"] = np.array([1, 2])
+    snapshot = store.read_snapshot(
+        tmp_path, store.write_snapshot(tmp_path, body, staged_files=make_staged(tmp_path))
+    )
+    assert snapshot["metrics"]["validation"]["f1"] == 0.5
+    assert snapshot["model"]["params"]["classes"] == [1, 2]
+
+
+def test_a_value_toml_cannot_hold_is_a_clear_error(tmp_path: Path, make_body, make_staged) -> None:
+    body = make_body()
+    body["model"]["params"]["callback"] = object()
+    with pytest.raises(SnapshotError, match="TOML cannot store"):
+        store.write_snapshot(tmp_path, body, staged_files=make_staged(tmp_path))
+    assert not (tmp_path / "models").exists()
