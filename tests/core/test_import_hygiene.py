@@ -1,0 +1,85 @@
+"""The layering rules of docs/internals.md, checked in fresh interpreters.
+
+Fast-path modules must not pull in pandas, scikit-learn or scipy (``ls``/``rank``/``review`` and
+the TUI's first screen would take over a second to start), and no core module may import the UI
+(textual, rich, modelsnap.cli, modelsnap.tui): the CLI and the TUI are front ends over the core.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import modelsnap.core
+
+CORE_DIR = Path(modelsnap.core.__file__).parent
+FAST_PATH = (
+    "errors", "files", "project", "profiles", "criteria", "environment", "store", "index",
+    "measures", "constraints", "ranking", "decisions",
+)
+HEAVY = ("pandas", "sklearn", "scipy")
+UI = ("textual", "rich", "modelsnap.cli", "modelsnap.tui")
+
+
+def _existing(names) -> list[str]:
+    return [name for name in names if (CORE_DIR / f"{name}.py").is_file()]
+
+
+def _all_core_modules() -> list[str]:
+    return sorted(p.stem for p in CORE_DIR.glob("*.py") if p.stem != "__init__")
+
+
+def _loaded_after_import(modules: list[str]) -> set[str]:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module('modelsnap.core.' + name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+def _offending(loaded: set[str], roots: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in loaded if any(m == r or m.startswith(r + ".") for r in roots))
+
+
+@pytest.mark.parametrize("module", _existing(FAST_PATH))
+def test_fast_path_module_imports_no_heavy_library_and_no_ui(module: str) -> None:
+    loaded = _loaded_after_import([module])
+    assert _offending(loaded, HEAVY + UI) == []
+
+
+def test_importing_every_core_module_loads_no_ui() -> None:
+    assert _offending(_loaded_after_import(_all_core_modules()), UI) == []
+
+
+def _imported_names(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module" \
+                and node.args and isinstance(node.args[0], ast.Constant):
+            names.append(str(node.args[0].value))
+    return names
+
+
+@pytest.mark.parametrize("module", _all_core_modules())
+def test_no_core_module_imports_the_ui_even_inside_functions(module: str) -> None:
+    names = _imported_names(CORE_DIR / f"{module}.py")
+    assert _offending(set(names), UI) == []
+
+
+def test_the_checker_itself_sees_a_ui_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from rich.console import Console\n    import textual.app\n")
+    assert _offending(set(_imported_names(bad)), UI) == ["rich.console", "textual.app"]
