@@ -1,0 +1,338 @@
+"""The snapshot index: ``.modelsnap/index.json``, one summary row per snapshot file.
+
+Why it exists: parsing 10,000 snapshot TOMLs costs about 3 s, while ``ls``, ``rank`` and
+``review`` must answer in under a second. So every snapshot write also records a *summary row*
+(everything those commands show or rank on) keyed by the file name together with the file's
+size and ``mtime_ns``. Readers list ``snapshots/`` (cheap: ``scandir`` + ``stat``) and trust a
+row only while the file's size and mtime still match; any other file is parsed again. The
+snapshot files stay the truth: the index is a cache that can be deleted at any time.
+
+Known limit, as with git's index: an edit that keeps the file's size *and* lands within the
+same filesystem timestamp tick as the indexed write is not noticed. Snapshots are created whole
+(exclusive hard link of a complete temp file) and never rewritten by modelsnap, so only a
+hand edit within milliseconds of the write could hit this.
+
+Fast path: this module imports only the standard library, ``modelsnap.core.errors`` and
+``modelsnap.core.files``. ``measures`` is imported inside ``summary_row``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from modelsnap.core.errors import ModelsnapError, SnapshotError
+from modelsnap.core.files import (
+    STATE_DIR,
+    atomic_write_bytes,
+    folder_lock,
+    is_tmp_name,
+    read_toml,
+)
+from modelsnap.core.store import SnapshotProblem, validate_snapshot
+
+INDEX_FILE = "index.json"
+LOCK_NAME = "index.lock"
+SNAPSHOT_DIR = "snapshots"
+# Bump when summary_row's shape changes: an index written by another row version is ignored
+# (every file is parsed again and, where allowed, the index is rewritten).
+ROW_VERSION = 1
+SPLITS = ("validation", "test")
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary rows
+
+
+def _table(snapshot: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = snapshot.get(key, {})
+    if not isinstance(value, Mapping):
+        raise SnapshotError(f"[{key}] must be a table, found {type(value).__name__}")
+    return value
+
+
+def _text(table: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = table.get(key)
+    if value is None:
+        if required:
+            raise SnapshotError(f"required key {key!r} is missing",
+                                hint="the file may be truncated or hand-edited; restore it")
+        return None
+    if not isinstance(value, str):
+        raise SnapshotError(f"key {key!r} must be a string, found {type(value).__name__}")
+    return value
+
+
+def _number(table: Mapping[str, Any], key: str) -> float | None:
+    value = table.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _constraint_reason(name: str, entry: Mapping[str, Any]) -> str:
+    """``"latency_p95_ms 80 > 50"``: the same words the ranking and decision log use."""
+    value, limit = entry.get("value"), entry.get("limit")
+    if isinstance(value, int | float) and isinstance(limit, int | float):
+        sign = ">" if value > limit else "<"
+        return f"{name} {value:g} {sign} {limit:g}"
+    return f"{name} violated"
+
+
+def _constraints(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    reasons: list[str] = []
+    for name, entry in _table(snapshot, "constraints").items():
+        if not isinstance(entry, Mapping):
+            continue
+        ok = entry.get("ok")
+        checked[name] = {
+            "ok": bool(ok) if isinstance(ok, bool) else None,
+            "value": _number(entry, "value"),
+            "limit": _number(entry, "limit"),
+            "over": _number(entry, "over"),
+        }
+        if ok is False:
+            reasons.append(_constraint_reason(name, entry))
+    return {"checked": checked, "ok": not reasons if checked else None, "reasons": reasons}
+
+
+def summary_row(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything ``ls``, ``rank`` and ``review`` need, so they never reopen the TOML.
+
+    JSON-safe values only (the row is stored in index.json, and parsing it is most of ``ls``'s
+    time at 10,000 snapshots, so long tables such as params stay in the TOML; ``review`` reads
+    the one selected file for its detail pane). Raises ``SnapshotError`` when the
+    snapshot lacks what every row must have (id, name, kind); optional tables may be absent.
+    """
+    from modelsnap.core.measures import measures
+
+    if not isinstance(snapshot, Mapping):
+        raise SnapshotError("a snapshot must be a TOML table")
+    snapshot_id = _text(snapshot, "id", required=True)
+    name = _text(snapshot, "name", required=True)
+    kind = _text(snapshot, "kind", required=True)
+    if kind not in ("baseline", "candidate"):
+        raise SnapshotError(f"kind must be 'baseline' or 'candidate', found {kind!r}")
+    model = _table(snapshot, "model")
+    data = _table(snapshot, "data")
+    resources = _table(snapshot, "resources")
+    hardware = _table(snapshot, "hardware")
+    environment = _table(snapshot, "environment")
+    gain = _table(snapshot, "gain")
+    edge = _table(snapshot, "edge_cases")
+    fairness = _table(snapshot, "fairness")
+    checks = _table(snapshot, "checks")
+    interpretability = _table(snapshot, "interpretability")
+    revision = snapshot.get("criteria_revision")
+    packages = environment.get("packages", {})
+    packages = packages if isinstance(packages, Mapping) else {}
+    return {
+        "id": snapshot_id,
+        "name": name,
+        "kind": kind,
+        "version": _text(snapshot, "version") or "",
+        "created_at": _text(snapshot, "created_at") or "",
+        "criteria_revision": revision if isinstance(revision, int) else None,
+        "reprofile_of": _text(snapshot, "reprofile_of"),
+        "task": _text(data, "task"),
+        "primary_metric": _text(gain, "metric"),
+        "dataset_sha256": _text(data, "dataset_sha256"),
+        "split_sha256": _text(data, "split_sha256"),
+        "hardware_fingerprint": _text(hardware, "fingerprint"),
+        "python": _text(environment, "python"),
+        "sklearn": packages.get("scikit-learn") if isinstance(
+            packages.get("scikit-learn"), str) else None,
+        "estimator": _text(model, "estimator"),
+        "size_mb": _number(resources, "size_mb"),
+        "latency_p95_ms": _number(resources, "latency_p95_ms"),
+        "measures": {split: dict(measures(dict(snapshot), split)) for split in SPLITS},
+        "constraints": _constraints(snapshot),
+        "gain": {
+            key: value for key, value in gain.items()
+            if isinstance(value, str | int | float) and not isinstance(value, bool)
+        },
+        "edge_cases": {
+            key: int(edge[key]) for key in ("n_cases", "n_passed", "must_pass_failed")
+            if isinstance(edge.get(key), int) and not isinstance(edge.get(key), bool)
+        },
+        "fairness_max_gap": _number(fairness, "max_gap"),
+        "interpretability": _number(interpretability, "score"),
+        "overfit_gap": _number(checks, "overfit_gap"),
+        "overfit_flag": checks.get("overfit_flag") is True,
+        "leakage": [w for w in checks.get("leakage", []) if isinstance(w, str)]
+        if isinstance(checks.get("leakage"), list) else [],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The index file
+
+
+def index_path(root: Path) -> Path:
+    return Path(root) / STATE_DIR / INDEX_FILE
+
+
+def _read_index(root: Path) -> dict[str, dict[str, Any]]:
+    """The stored entries, or {} when the index is missing, unreadable, or of another version.
+
+    A bad index is never an error: it is a cache, and the snapshot files are the truth.
+    """
+    try:
+        raw = index_path(root).read_bytes()
+        data = json.loads(raw)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("row_version") != ROW_VERSION:
+        return {}
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        return {}
+    return {
+        name: entry for name, entry in entries.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("mtime_ns"), int)
+        and isinstance(entry.get("row"), dict)
+    }
+
+
+def _write_index(root: Path, entries: Mapping[str, Any]) -> None:
+    body = {"schema": 1, "row_version": ROW_VERSION, "entries": dict(entries)}
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    atomic_write_bytes(root, index_path(root), data)
+
+
+def _entry(stat: os.stat_result, row: dict[str, Any]) -> dict[str, Any]:
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "row": row}
+
+
+def record(root: Path, snapshot: Mapping[str, Any]) -> None:
+    """Add (or refresh) one snapshot's row; ``store.write_snapshot`` calls this after each write.
+
+    Runs under ``.modelsnap/index.lock`` so concurrent writers never drop each other's rows, and
+    replaces index.json atomically. The file must already be in ``snapshots/``: its size and
+    mtime are what later readers compare against.
+    """
+    record_many(root, [snapshot])
+
+
+def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
+    """``record`` for many snapshots with one rewrite of the index (imports, benchmarks)."""
+    root = Path(root)
+    fresh: dict[str, dict[str, Any]] = {}
+    for snapshot in snapshots:
+        row = summary_row(snapshot)
+        file_name = f"{row['id']}.toml"
+        stat = (root / SNAPSHOT_DIR / file_name).stat()
+        fresh[file_name] = _entry(stat, row)
+    if not fresh:
+        return
+    with folder_lock(root, LOCK_NAME):
+        entries = _read_index(root)
+        entries.update(fresh)
+        _write_index(root, entries)
+
+
+def _list_files(directory: Path) -> dict[str, os.stat_result]:
+    files: dict[str, os.stat_result] = {}
+    try:
+        iterator = os.scandir(directory)
+    except FileNotFoundError:
+        return files
+    except OSError as exc:
+        raise SnapshotError(f"cannot list snapshots: {exc.strerror}",
+                            where=str(directory)) from None
+    with iterator:
+        for item in iterator:
+            if not item.name.endswith(".toml") or is_tmp_name(item.name) or item.name[0] == ".":
+                continue
+            with contextlib.suppress(OSError):
+                if item.is_file():
+                    files[item.name] = item.stat()
+    return files
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    """Read and summarise one file; any defect of the file's content becomes a SnapshotError."""
+    snapshot = read_toml(path, what="snapshot")
+    invalid = validate_snapshot(snapshot, path.name)
+    if invalid:
+        more = f" (and {len(invalid) - 3} more)" if len(invalid) > 3 else ""
+        raise SnapshotError("; ".join(invalid[:3]) + more,
+                            hint="'modelsnap check DIR' lists every problem")
+    if snapshot.get("id") != path.name[: -len(".toml")]:
+        raise SnapshotError(f"id {snapshot.get('id')!r} does not match the file name",
+                            hint="snapshot files are named <id>.toml; do not rename them")
+    try:
+        return summary_row(snapshot)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # A hand-edited file can put any TOML type anywhere; report it instead of crashing.
+        raise SnapshotError(f"unexpected value in the snapshot ({exc})") from None
+
+
+def load_rows(root: Path, *, write_back: bool = False
+              ) -> tuple[list[dict[str, Any]], list[SnapshotProblem]]:
+    """All snapshot summary rows (sorted by id, i.e. creation time) and the files that failed.
+
+    Rows whose file still has the indexed size and mtime come from the index; other files are
+    parsed. A broken file becomes a ``store.SnapshotProblem``, never an exception. With
+    ``write_back=False`` (review) nothing is written, by construction. With ``write_back=True``
+    the index is refreshed when anything changed (new rows added, stale ones replaced, rows of
+    vanished files dropped), and a read-only folder is tolerated silently: it is only a cache.
+    """
+    root = Path(root)
+    files = _list_files(root / SNAPSHOT_DIR)
+    entries = _read_index(root)
+    rows: list[dict[str, Any]] = []
+    problems: list[SnapshotProblem] = []
+    fresh: dict[str, dict[str, Any]] = {}
+    for file_name in sorted(files):
+        stat = files[file_name]
+        entry = entries.get(file_name)
+        if entry is not None and _matches(entry, stat):
+            rows.append(entry["row"])
+            continue
+        try:
+            row = _parse(root / SNAPSHOT_DIR / file_name)
+        except ModelsnapError as error:
+            problems.append(SnapshotProblem(root / SNAPSHOT_DIR / file_name, error.message))
+            continue
+        rows.append(row)
+        fresh[file_name] = _entry(stat, row)
+    stale = [name for name, entry in entries.items() if not _matches(entry, files.get(name))]
+    if write_back and (fresh or stale):
+        with contextlib.suppress(OSError):
+            _merge_back(root, fresh, files)
+    return rows, problems
+
+
+def _matches(entry: Mapping[str, Any], stat: os.stat_result | None) -> bool:
+    return stat is not None and entry["size"] == stat.st_size \
+        and entry["mtime_ns"] == stat.st_mtime_ns
+
+
+def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.stat_result]) -> None:
+    """Re-read the index under the lock, add what was parsed, drop what no longer matches.
+
+    An entry is kept only while it describes the file on disk, re-checked under the lock, so a
+    row that a concurrent ``record`` added after our listing survives, and rows of vanished,
+    edited or now-broken files go.
+    """
+    with folder_lock(root, LOCK_NAME):
+        entries = _read_index(root)
+        entries.update(fresh)
+        for name, entry in list(entries.items()):
+            if _matches(entry, files.get(name)):
+                continue
+            try:
+                current = (root / SNAPSHOT_DIR / name).stat()
+            except OSError:
+                current = None
+            if not _matches(entry, current):
+                del entries[name]
+        _write_index(root, entries)

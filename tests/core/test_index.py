@@ -1,0 +1,252 @@
+"""The snapshot index stays correct when files change behind its back, and never breaks a reader."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import stat
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelsnap.core import index
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
+_spec = importlib.util.spec_from_file_location("make_snapshots", BENCH)
+make_snapshots = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("make_snapshots", make_snapshots)
+_spec.loader.exec_module(make_snapshots)
+
+
+def tree_hash(root: Path) -> str:
+    """Names, sizes, mtimes and bytes of everything under root: any write changes it."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        digest.update(f"{path.relative_to(root)}|{info.st_size}|{info.st_mtime_ns}".encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_file(root: Path, snapshot: dict) -> Path:
+    path = root / "snapshots" / f"{snapshot['id']}.toml"
+    path.write_bytes(tomli_w.dumps(snapshot).encode())
+    return path
+
+
+def extra_snapshot(n: int) -> dict:
+    rng = random.Random(n)
+    return make_snapshots.make_snapshot(1000 + n, rng, datetime(2026, 11, 20, tzinfo=UTC), None)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> tuple[Path, list[str]]:
+    ids = make_snapshots.write_folder(tmp_path / "p", 12)
+    return tmp_path / "p", ids
+
+
+def test_rows_match_summary_rows_and_come_in_id_order(folder):
+    root, ids = folder
+    rows, problems = index.load_rows(root)
+    assert problems == []
+    assert [r["id"] for r in rows] == sorted(ids)
+    snapshot = index.read_toml(root / "snapshots" / f"{ids[3]}.toml")
+    assert rows[3] == json.loads(json.dumps(index.summary_row(snapshot)))
+    assert rows[3]["measures"]["validation"]["f1"] == snapshot["metrics"]["validation"]["f1"]
+    assert rows[3]["measures"]["test"]["f1"] == snapshot["metrics"]["test"]["f1"]
+
+
+def test_summary_row_names_violated_constraints():
+    snapshot = extra_snapshot(1)
+    snapshot["constraints"] = {
+        "latency_p95_ms": {"value": 80.0, "limit": 50.0, "ok": False, "over": 0.6},
+        "size_mb": {"value": 1.0, "limit": 100.0, "ok": True, "over": 0.0},
+    }
+    row = index.summary_row(snapshot)
+    assert row["constraints"]["ok"] is False
+    assert row["constraints"]["reasons"] == ["latency_p95_ms 80 > 50"]
+    assert row["constraints"]["checked"]["size_mb"]["ok"] is True
+    del snapshot["constraints"]
+    assert index.summary_row(snapshot)["constraints"]["ok"] is None
+
+
+def test_matching_entries_are_trusted_without_parsing(folder):
+    root, ids = folder
+    data = json.loads(index.index_path(root).read_text())
+    data["entries"][f"{ids[2]}.toml"]["row"]["name"] = "from-the-index"
+    index.index_path(root).write_text(json.dumps(data))
+    rows, _ = index.load_rows(root)
+    assert rows[2]["name"] == "from-the-index"
+
+
+def test_edited_file_is_parsed_again(folder):
+    root, ids = folder
+    path = root / "snapshots" / f"{ids[4]}.toml"
+    snapshot = index.read_toml(path)
+    snapshot["metrics"]["validation"]["f1"] = 0.123
+    path.write_bytes(tomli_w.dumps(snapshot).encode())
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    rows, problems = index.load_rows(root)
+    assert problems == []
+    assert rows[4]["measures"]["validation"]["f1"] == 0.123
+
+
+def test_added_and_removed_files_are_seen_and_write_back_prunes(folder):
+    root, ids = folder
+    new = extra_snapshot(1)
+    write_file(root, new)
+    (root / "snapshots" / f"{ids[0]}.toml").unlink()
+    rows, problems = index.load_rows(root)
+    listed = {r["id"] for r in rows}
+    assert new["id"] in listed and ids[0] not in listed and problems == []
+    rows, _ = index.load_rows(root, write_back=True)
+    entries = json.loads(index.index_path(root).read_text())["entries"]
+    assert f"{new['id']}.toml" in entries
+    assert f"{ids[0]}.toml" not in entries
+    assert len(entries) == len(rows) == 12
+
+
+@pytest.mark.parametrize("damage", ["not toml", "wrong id", "schema 2", "bad kind", "binary"])
+def test_broken_files_become_problems_and_the_rest_still_loads(folder, damage):
+    root, ids = folder
+    path = root / "snapshots" / f"{ids[5]}.toml"
+    snapshot = index.read_toml(path)
+    if damage == "not toml":
+        path.write_text("schema = 1\nid = [unclosed\n")
+    elif damage == "binary":
+        path.write_bytes(b"\xff\xfe\x00garbage")
+    else:
+        if damage == "wrong id":
+            snapshot["id"] = ids[6]
+        elif damage == "schema 2":
+            snapshot["schema"] = 2
+        else:
+            snapshot["kind"] = "champion"
+        path.write_bytes(tomli_w.dumps(snapshot).encode())
+    os.utime(path, ns=(1, 1))
+    rows, problems = index.load_rows(root, write_back=True)
+    assert len(rows) == 11
+    assert [p.path.name for p in problems] == [path.name]
+    assert problems[0].message
+    # the broken file is not cached as a good row
+    assert path.name not in json.loads(index.index_path(root).read_text())["entries"]
+
+
+def test_review_load_never_writes(folder):
+    root, _ = folder
+    write_file(root, extra_snapshot(2))
+    index.index_path(root).unlink()
+    before = tree_hash(root)
+    rows, _ = index.load_rows(root, write_back=False)
+    assert len(rows) == 13
+    assert tree_hash(root) == before
+
+
+def test_read_only_folder_is_fine_even_with_write_back(folder):
+    root, _ = folder
+    write_file(root, extra_snapshot(3))
+    modes = {}
+    for path in [root, *root.rglob("*")]:
+        modes[path] = path.stat().st_mode
+        path.chmod(stat.S_IMODE(modes[path]) & ~0o222)
+    try:
+        if os.access(root / "snapshots", os.W_OK):
+            pytest.skip("running as a user that ignores permissions (root)")
+        rows, problems = index.load_rows(root, write_back=True)
+        assert len(rows) == 13 and problems == []
+    finally:
+        for path, mode in modes.items():
+            path.chmod(stat.S_IMODE(mode))
+
+
+def test_read_only_check_by_tree_hash_with_index_stale(folder):
+    """Even with work to write back, write_back=False leaves the folder byte-identical."""
+    root, ids = folder
+    (root / "snapshots" / f"{ids[1]}.toml").unlink()
+    write_file(root, extra_snapshot(4))
+    before = tree_hash(root)
+    index.load_rows(root)
+    assert tree_hash(root) == before
+
+
+def test_concurrent_records_keep_every_row(tmp_path):
+    root = tmp_path / "p"
+    make_snapshots.write_folder(root, 1)
+    snapshots = [extra_snapshot(n) for n in range(16)]
+    for snapshot in snapshots:
+        write_file(root, snapshot)
+
+    def worker(part: list[dict]) -> None:
+        for snapshot in part:
+            index.record(root, snapshot)
+
+    threads = [threading.Thread(target=worker, args=(snapshots[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = json.loads(index.index_path(root).read_text())["entries"]
+    assert len(entries) == 17
+
+
+def test_index_of_another_row_version_is_ignored(folder):
+    root, ids = folder
+    data = json.loads(index.index_path(root).read_text())
+    data["row_version"] = index.ROW_VERSION + 1
+    data["entries"][f"{ids[0]}.toml"]["row"]["name"] = "stale"
+    index.index_path(root).write_text(json.dumps(data))
+    rows, _ = index.load_rows(root, write_back=True)
+    assert rows[0]["name"] != "stale"
+    assert json.loads(index.index_path(root).read_text())["row_version"] == index.ROW_VERSION
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+        | st.text(max_size=8),
+        lambda children: st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=12), children, max_size=4),
+        max_leaves=20,
+    ).map(lambda value: json.dumps(value).encode()),
+    st.fixed_dictionaries({
+        "row_version": st.just(index.ROW_VERSION),
+        "entries": st.dictionaries(
+            st.text(max_size=30),
+            st.fixed_dictionaries({"size": st.integers(), "mtime_ns": st.integers(),
+                                   "row": st.dictionaries(st.text(max_size=5), st.integers())}),
+            max_size=3),
+    }).map(lambda value: json.dumps(value).encode()),
+))
+def test_any_index_content_gives_the_true_rows(tmp_path_factory, content):
+    root = tmp_path_factory.mktemp("h") / "p"
+    ids = make_snapshots.write_folder(root, 3)
+    index.index_path(root).write_bytes(content)
+    rows, problems = index.load_rows(root)
+    assert problems == []
+    assert [r["id"] for r in rows] == ids
+    assert all(r["kind"] in ("baseline", "candidate") for r in rows)
+
+
+def test_unwritable_cache_is_tolerated_with_write_back(folder):
+    """A cache that cannot be written (here .modelsnap is a plain file) never fails a reader."""
+    root, _ = folder
+    import shutil
+
+    shutil.rmtree(root / ".modelsnap")
+    (root / ".modelsnap").write_text("not a directory")
+    rows, problems = index.load_rows(root, write_back=True)
+    assert len(rows) == 12 and problems == []
+    assert (root / ".modelsnap").read_text() == "not a directory"
