@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from modelsnap.core.errors import ProjectFileError
@@ -77,17 +78,22 @@ def _gain(measured: Mapping[str, float], baseline: Mapping[str, float], baseline
     return gain
 
 
-def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any], *,
-             primary_metric: str, kind: str = "candidate",
-             baseline: Mapping[str, float] | None = None, baseline_id: str = "",
-             edge_cases_required: bool = False) -> dict[str, Any]:
-    """Judge validation-split measures against the constraints; see ``check_constraints``.
+@dataclass(frozen=True)
+class Rule:
+    """One parsed constraint: the table name, the measure it reads, the limit and its kind."""
 
-    ``baseline`` holds the baseline snapshot's validation measures. ``edge_cases_required``
-    says the project has must-pass edge cases, so a snapshot without an edge-case run is
-    incomplete rather than passing.
+    name: str
+    measure: str
+    limit: float
+    kind: str  # "max" (upper limit) or "min" (lower limit)
+
+
+def parse_constraints(constraints: Mapping[str, Any]) -> tuple[Rule, ...]:
+    """Validate a ``[constraints]`` table once (the ranking judges thousands of rows with it).
+
+    ``min_gain_over_baseline`` becomes a rule on the pseudo-measure ``gain_over_baseline``.
     """
-    table: dict[str, dict[str, Any]] = {}
+    rules: list[Rule] = []
     for key, raw in constraints.items():
         if key == "min_metric":
             if not isinstance(raw, Mapping):
@@ -97,39 +103,45 @@ def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any], *,
                 if metric not in MEASURE_DIRECTIONS:
                     raise ProjectFileError(f"min_metric names unknown metric {metric!r}",
                                            where=WHERE)
-                table[metric] = _check(measured, metric, _limit(f"min_metric.{metric}", limit),
-                                       "min")
-            continue
-        if key == "min_gain_over_baseline":
-            limit = _limit(key, raw)
+                rules.append(Rule(metric, metric, _limit(f"min_metric.{metric}", limit), "min"))
+        elif key == "min_gain_over_baseline":
+            rules.append(Rule(GAIN_CONSTRAINT, GAIN_CONSTRAINT, _limit(key, raw), "min"))
+        else:
+            measure, kind = constraint_target(key)
+            rules.append(Rule(measure, measure, _limit(key, raw), kind))
+    return tuple(rules)
+
+
+def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any] | tuple[Rule, ...], *,
+             primary_metric: str, kind: str = "candidate",
+             baseline: Mapping[str, float] | None = None, baseline_id: str = "",
+             edge_cases_required: bool = False) -> dict[str, Any]:
+    """Judge validation-split measures against the constraints; see ``check_constraints``.
+
+    ``constraints`` is the ``[constraints]`` table or its ``parse_constraints`` form.
+    ``baseline`` holds the baseline snapshot's validation measures. ``edge_cases_required``
+    says the project has must-pass edge cases, so a snapshot without an edge-case run is
+    incomplete rather than passing.
+    """
+    rules = constraints if isinstance(constraints, tuple) else parse_constraints(constraints)
+    gain = (_gain(measured, baseline, baseline_id, primary_metric)
+            if kind != "baseline" and baseline is not None else {})
+    table: dict[str, dict[str, Any]] = {}
+    for rule in rules:
+        if rule.measure == GAIN_CONSTRAINT:
             if kind == "baseline":
                 continue
-            if baseline is None:
-                table[GAIN_CONSTRAINT] = {"limit": limit, "missing": True}
-                continue
-            relative = _gain(measured, baseline, baseline_id, primary_metric).get("relative")
-            table[GAIN_CONSTRAINT] = (
-                {"limit": limit, "missing": True} if relative is None
-                else _judge(relative, limit, "min")
-            )
-            continue
-        measure, limit_kind = constraint_target(key)
-        table[measure] = _check(measured, measure, _limit(key, raw), limit_kind)
+            value = gain.get("relative")
+        else:
+            value = measured.get(rule.measure)
+        table[rule.name] = ({"limit": rule.limit, "missing": True} if value is None
+                            else _judge(value, rule.limit, rule.kind))
     failed = measured.get("edge_must_pass_failed")
     if failed is not None:
         table[EDGE_CONSTRAINT] = _judge(failed, 0.0, "max")
     elif edge_cases_required:
         table[EDGE_CONSTRAINT] = {"limit": 0.0, "missing": True}
-    gain = (_gain(measured, baseline, baseline_id, primary_metric)
-            if kind != "baseline" and baseline is not None else {})
     return {"constraints": table, "gain": gain}
-
-
-def _check(measured: Mapping[str, float], measure: str, limit: float, kind: str) -> dict[str, Any]:
-    value = measured.get(measure)
-    if value is None:
-        return {"limit": limit, "missing": True}
-    return _judge(value, limit, kind)
 
 
 def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any],

@@ -1,0 +1,105 @@
+"""Hard constraints: pass, fail with the right overshoot, missing is not a pass, gain is direction-aware."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelsnap.core.constraints import (
+    check_constraints,
+    constraint_target,
+    evaluate,
+    missing,
+    parse_constraints,
+    reasons,
+)
+from modelsnap.core.errors import ProjectFileError
+
+
+def snap(kind="candidate", *, f1=0.8, p95=10.0, size=2.0, **extra):
+    body = {"id": f"{kind}-1", "kind": kind, "metrics": {"validation": {"f1": f1, "recall": 0.5}},
+            "resources": {"latency_p95_ms": p95, "size_mb": size}}
+    body.update(extra)
+    return body
+
+
+BASELINE = snap("baseline", f1=0.5, p95=2.0, size=1.0)
+
+
+def test_limits_pass_and_fail_with_overshoot():
+    result = check_constraints(snap(p95=80.0), {"max_latency_p95_ms": 50.0, "max_size_mb": 10.0},
+                               BASELINE, "f1")
+    table = result["constraints"]
+    assert table["latency_p95_ms"] == {"value": 80.0, "limit": 50.0, "ok": False,
+                                       "over": pytest.approx(0.6)}
+    assert table["size_mb"]["ok"] is True and table["size_mb"]["over"] == 0.0
+    assert reasons(result) == ["latency_p95_ms 80 > 50"]
+
+
+def test_minimums_and_min_metric():
+    result = check_constraints(snap(), {"min_metric": {"recall": 0.6}}, None, "f1")
+    entry = result["constraints"]["recall"]
+    assert entry["ok"] is False and entry["over"] == pytest.approx(0.1 / 0.6)
+    assert reasons(result) == ["recall 0.5 < 0.6"]
+
+
+def test_missing_measure_is_missing_not_pass():
+    result = check_constraints(snap(), {"max_fairness_gap": 0.1, "min_interpretability": 0.5},
+                               BASELINE, "f1")
+    assert result["constraints"]["fairness_gap"] == {"limit": 0.1, "missing": True}
+    assert missing(result) == ["fairness_gap", "interpretability"]
+    assert reasons(result) == []
+
+
+def test_gain_over_baseline_absolute_relative_per_resource():
+    result = check_constraints(snap(f1=0.6, p95=4.0, size=3.0),
+                               {"min_gain_over_baseline": 0.25}, BASELINE, "f1")
+    gain = result["gain"]
+    assert gain["baseline_id"] == "baseline-1" and gain["metric"] == "f1"
+    assert gain["absolute"] == pytest.approx(0.1)
+    assert gain["relative"] == pytest.approx(0.2)
+    assert gain["per_ms_p95"] == pytest.approx(0.1 / 2.0)
+    assert gain["per_mb"] == pytest.approx(0.1 / 2.0)
+    assert reasons(result) == ["gain_over_baseline 0.2 < 0.25"]
+
+
+def test_gain_for_a_loss_metric_is_positive_when_lower():
+    cand = {"kind": "candidate", "metrics": {"validation": {"rmse": 8.0}}}
+    base = {"id": "b", "kind": "baseline", "metrics": {"validation": {"rmse": 10.0}}}
+    gain = check_constraints(cand, {}, base, "rmse")["gain"]
+    assert gain["absolute"] == pytest.approx(2.0) and gain["relative"] == pytest.approx(0.2)
+    assert "per_ms_p95" not in gain  # no extra latency measured
+
+
+def test_gain_constraint_without_baseline_is_missing_and_skipped_for_the_baseline():
+    result = check_constraints(snap(), {"min_gain_over_baseline": 0.01}, None, "f1")
+    assert result["constraints"]["gain_over_baseline"]["missing"] is True
+    assert result["gain"] == {}
+    own = check_constraints(BASELINE, {"min_gain_over_baseline": 0.01}, None, "f1")
+    assert own == {"constraints": {}, "gain": {}}
+
+
+def test_must_pass_edge_cases_are_a_hard_constraint():
+    failed = snap(edge_cases={"n_cases": 3, "n_passed": 2, "must_pass_failed": 1})
+    result = check_constraints(failed, {}, BASELINE, "f1")
+    assert reasons(result) == ["edge_cases_must_pass 1 > 0"]
+    unrun = check_constraints(snap(), {}, BASELINE, "f1", edge_cases_required=True)
+    assert missing(unrun) == ["edge_cases_must_pass"]
+    assert check_constraints(snap(), {}, BASELINE, "f1")["constraints"] == {}
+
+
+def test_generic_and_unknown_constraint_names():
+    assert constraint_target("max_latency_p99_ms") == ("latency_p99_ms", "max")
+    assert constraint_target("min_interpretability") == ("interpretability", "min")
+    with pytest.raises(ProjectFileError, match="unknown constraint 'max_speed'"):
+        parse_constraints({"max_speed": 1.0})
+    with pytest.raises(ProjectFileError, match="finite number"):
+        parse_constraints({"max_size_mb": "big"})
+    with pytest.raises(ProjectFileError, match="min_metric"):
+        parse_constraints({"min_metric": 0.5})
+
+
+def test_parsed_rules_give_the_same_answer():
+    table = {"max_latency_p95_ms": 5.0, "min_metric": {"f1": 0.9}}
+    measured = {"latency_p95_ms": 6.0, "f1": 0.8}
+    assert evaluate(measured, table, primary_metric="f1") == \
+        evaluate(measured, parse_constraints(table), primary_metric="f1")

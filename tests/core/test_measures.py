@@ -1,0 +1,87 @@
+"""The measure namespace: absent stays absent, splits are honoured, bad values never count."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelsnap.core.measures import (
+    MEASURE_DIRECTIONS,
+    is_resource_measure,
+    measures,
+)
+
+SNAPSHOT = {
+    "metrics": {
+        "validation": {"f1": 0.7, "accuracy": 0.8, "log_loss": 0.4, "unknown_metric": 3.0},
+        "test": {"f1": 0.65},
+    },
+    "resources": {"latency_p95_ms": 6.0, "size_mb": 1.5, "throughput_rows_per_s": 900.0,
+                  "peak_memory_mb": 80.0, "fit_seconds": 2.0, "memory_method": "vmhwm-reset"},
+    "interpretability": {"score": 0.6},
+    "fairness": {"max_gap": 0.08},
+    "checks": {"overfit_gap": -0.07},
+    "edge_cases": {"n_cases": 8, "n_passed": 6, "must_pass_failed": 1},
+}
+
+
+def test_validation_split_by_default_and_test_on_request():
+    m = measures(SNAPSHOT)
+    assert m["f1"] == 0.7 and m["accuracy"] == 0.8 and m["log_loss"] == 0.4
+    assert "unknown_metric" not in m
+    t = measures(SNAPSHOT, "test")
+    assert t["f1"] == 0.65 and "accuracy" not in t
+    assert t["latency_p95_ms"] == 6.0  # resources do not depend on the split
+
+
+def test_every_table_is_flattened():
+    m = measures(SNAPSHOT)
+    assert m["interpretability"] == 0.6
+    assert m["fairness_gap"] == 0.08
+    assert m["overfit_gap"] == pytest.approx(0.07)  # size of the disagreement, like overfit_flag
+    assert m["edge_pass_rate"] == pytest.approx(0.75)
+    assert m["edge_must_pass_failed"] == 1.0
+    assert m["size_mb"] == 1.5 and m["fit_seconds"] == 2.0
+
+
+def test_missing_is_absent_not_zero():
+    m = measures({"metrics": {"validation": {"f1": 0.5}}})
+    assert m == {"f1": 0.5}
+
+
+def test_newer_edge_run_replaces_the_snapshot_own_result():
+    m = measures(SNAPSHOT, edge_result={"n_cases": 10, "n_passed": 10, "must_pass_failed": 0})
+    assert m["edge_pass_rate"] == 1.0 and m["edge_must_pass_failed"] == 0.0
+
+
+def test_unknown_split_is_refused():
+    with pytest.raises(ValueError):
+        measures(SNAPSHOT, "train")
+
+
+def test_resource_measures_are_the_hardware_dependent_ones():
+    assert is_resource_measure("latency_p95_ms") and is_resource_measure("peak_memory_mb")
+    assert is_resource_measure("throughput_rows_per_s") and is_resource_measure("fit_seconds")
+    assert not is_resource_measure("size_mb")  # same artifact, same size on any machine
+    assert not is_resource_measure("f1")
+    assert MEASURE_DIRECTIONS["latency_p95_ms"] == "min" and MEASURE_DIRECTIONS["f1"] == "max"
+
+
+values = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.integers(-10, 10),
+                   st.floats(allow_nan=True, allow_infinity=True), st.lists(st.integers(), max_size=2))
+
+
+@given(st.dictionaries(st.sampled_from(["metrics", "resources", "fairness", "edge_cases",
+                                        "interpretability", "checks", "x"]),
+                       st.one_of(values, st.dictionaries(
+                           st.sampled_from(["validation", "f1", "size_mb", "max_gap", "score",
+                                            "n_cases", "n_passed", "overfit_gap"]),
+                           st.one_of(values, st.dictionaries(st.sampled_from(["f1", "r2"]),
+                                                             values))))))
+def test_any_shape_gives_finite_floats_only(snapshot):
+    result = measures(snapshot)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in result.values())
+    assert set(result) <= set(MEASURE_DIRECTIONS)
