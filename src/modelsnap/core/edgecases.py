@@ -1,0 +1,438 @@
+"""Edge-case sets: rare or adversarial rows with the answer a model must give.
+
+A great average can hide a model that fails the one input that matters (the guide's pitfall 4).
+The project may name a CSV (``[data].edge_cases``) holding:
+
+* every feature column of the data set (after ``[data].drop``) — empty cells are missing values;
+* the target column — the expected answer (a class, or a number for regression);
+* optional ``case`` (a name; default ``row N``), ``severity`` (``must-pass`` | ``high`` |
+  ``normal``; default ``normal``) and, for regression, ``tolerance``.
+
+A classification case passes when the predicted label equals the expected one (as text). A
+regression case passes when ``|predicted - expected| <= tolerance``; without a tolerance cell
+the default is ``DEFAULT_TOLERANCE_FRACTION`` × the standard deviation of the data set's target.
+A row that makes the model raise counts as failed (``predicted = "(error)"`` plus ``error``).
+
+``load_edge_cases`` validates the file strictly (every problem names the file, column and row);
+``run_cases`` scores one fitted pipeline; ``run_edge_cases`` (the ``modelsnap edge`` job) runs
+the current file over every snapshot's artifact and writes one ``edge_runs/<run-id>.toml``
+record; ``latest_edge_results`` reads those records without pandas or scikit-learn (the
+ranking's fast path).
+
+This module imports only the standard library at module level; pandas/numpy are imported
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelsnap.core.errors import DataError
+
+SEVERITIES = ("must-pass", "high", "normal")
+DEFAULT_SEVERITY = "normal"
+OPTIONAL_COLUMNS = ("case", "severity")
+TOLERANCE_COLUMN = "tolerance"
+DEFAULT_TOLERANCE_FRACTION = 0.1
+MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none"})
+EDGE_RUNS_DIR = "edge_runs"
+MAX_LISTED = 5
+
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass
+class EdgeCaseSet:
+    """A validated edge-case file: features in the data set's column order, plus expectations."""
+
+    file: str
+    sha256: str
+    columns: list[str]
+    rows: list[dict[str, Any]]           # feature name -> float (nan = missing) or str / None
+    expected: list[Any]                  # str (classification) or float (regression)
+    cases: list[str]
+    severities: list[str]
+    tolerances: list[float | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def frame(self) -> Any:
+        """The features as a pandas DataFrame (numeric columns float64, others object)."""
+        import numpy as np
+        import pandas as pd
+
+        data = {}
+        for column in self.columns:
+            values = [row[column] for row in self.rows]
+            if all(isinstance(v, float) for v in values):
+                data[column] = np.asarray(values, dtype="float64")
+            else:
+                data[column] = pd.Series(
+                    [np.nan if v is None else v for v in values], dtype="object"
+                )
+        return pd.DataFrame(data, columns=self.columns)
+
+
+def feature_kinds(frame: Any) -> dict[str, str]:
+    """Column name -> "numeric" | "categorical", in frame order (bool counts as categorical)."""
+    import pandas as pd
+
+    kinds = {}
+    for column in frame.columns:
+        series = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        kinds[str(column)] = "numeric" if numeric else "categorical"
+    return kinds
+
+
+def load_edge_cases(
+    path: Path,
+    *,
+    columns: Mapping[str, str],
+    target: str,
+    task: str,
+    classes: Sequence[str] | None = None,
+    display_name: str | None = None,
+) -> EdgeCaseSet:
+    """Read and validate an edge-case CSV; raises DataError naming the file, column and row.
+
+    ``columns`` maps each feature column to "numeric" or "categorical" (see ``feature_kinds``);
+    ``classes`` (classification) are the allowed expected labels, as text.
+    """
+    from modelsnap.core.files import sha256_bytes
+
+    name = display_name or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError("edge-case file not found", where=name,
+                        hint="create it or remove [data].edge_cases from modelsnap.toml") from None
+    except OSError as exc:
+        raise DataError(f"cannot read the edge-case file: {exc.strerror}", where=name) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError("edge-case file is not UTF-8 text", where=name,
+                        hint="save it as UTF-8 CSV") from None
+    if "\x00" in text:
+        raise DataError("edge-case file contains NUL bytes: it is not a CSV text file", where=name)
+    try:
+        records = [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)]
+    except csv.Error as exc:
+        raise DataError(f"edge-case file is not valid CSV ({exc})", where=name) from None
+    records = [(i, row) for i, row in records if any(cell.strip() for cell in row)]
+    if not records:
+        raise DataError("edge-case file is empty", where=name,
+                        hint=f"the first row names the columns: the features and '{target}'")
+    header_line, header = records[0]
+    header = [cell.strip() for cell in header]
+    _check_header(header, columns, target, task, name)
+    body = records[1:]
+    if not body:
+        raise DataError("edge-case file has a header but no cases", where=name,
+                        hint="add one row per case under the header")
+    position = {column: header.index(column) for column in header}
+    problems: list[str] = []
+    result = EdgeCaseSet(file=name, sha256=sha256_bytes(raw), columns=list(columns), rows=[],
+                         expected=[], cases=[], severities=[], tolerances=[])
+    allowed = [str(c) for c in classes] if classes is not None else None
+    for line, row in body:
+        if len(row) != len(header):
+            problems.append(f"line {line}: {len(row)} cells, the header has {len(header)}")
+            continue
+        cells = {column: row[position[column]].strip() for column in header}
+        features: dict[str, Any] = {}
+        for column, kind in columns.items():
+            value = cells[column]
+            if value.lower() in MISSING_TOKENS:
+                features[column] = math.nan if kind == "numeric" else None
+            elif kind == "numeric":
+                number = _number(value)
+                if number is None:
+                    problems.append(f"line {line}, column '{column}': {value!r} is not a number")
+                features[column] = number if number is not None else math.nan
+            else:
+                features[column] = value
+        expected = cells[target]
+        if expected.lower() in MISSING_TOKENS:
+            problems.append(f"line {line}, column '{target}': the expected target is empty")
+        elif task == "regression":
+            number = _number(expected)
+            if number is None:
+                problems.append(f"line {line}, column '{target}': {expected!r} is not a number")
+            expected = number
+        elif allowed is not None and expected not in allowed:
+            problems.append(
+                f"line {line}, column '{target}': {expected!r} is not a class of the data set "
+                f"({', '.join(repr(c) for c in allowed)})"
+            )
+        severity = cells.get("severity", "").lower() or DEFAULT_SEVERITY
+        if severity not in SEVERITIES:
+            problems.append(
+                f"line {line}, column 'severity': {cells['severity']!r} is not one of "
+                f"{', '.join(SEVERITIES)}"
+            )
+        tolerance: float | None = None
+        tol_text = cells.get(TOLERANCE_COLUMN, "")
+        if tol_text:
+            tolerance = _number(tol_text)
+            if tolerance is None or tolerance < 0:
+                problems.append(
+                    f"line {line}, column 'tolerance': {tol_text!r} is not a number >= 0"
+                )
+        result.rows.append(features)
+        result.expected.append(expected)
+        result.cases.append(cells.get("case") or f"row {line - header_line}")
+        result.severities.append(severity)
+        result.tolerances.append(tolerance)
+    if problems:
+        shown = problems[:MAX_LISTED]
+        more = len(problems) - len(shown)
+        raise DataError(
+            "edge-case file has invalid values: " + "; ".join(shown)
+            + (f"; and {more} more" if more else ""),
+            where=name,
+            hint=("numeric columns take numbers (empty = missing); "
+                  "the target needs a value in every row"),
+        )
+    return result
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_header(
+    header: list[str], columns: Mapping[str, str], target: str, task: str, name: str
+) -> None:
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    if duplicates:
+        raise DataError(f"edge-case file repeats the column(s) {_names(duplicates)}", where=name)
+    if "" in header:
+        raise DataError("edge-case file has a column without a name", where=name)
+    optional = set(OPTIONAL_COLUMNS) | ({TOLERANCE_COLUMN} if task == "regression" else set())
+    required = [*columns, target]
+    missing = [c for c in required if c not in header]
+    extra = [c for c in header if c not in required and c not in optional]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {_names(missing)}")
+        if extra:
+            parts.append(f"unknown column(s) {_names(extra)}")
+        raise DataError(
+            "edge-case file has " + " and ".join(parts),
+            where=name,
+            hint=(f"expected the feature columns and '{target}', optionally "
+                  f"{_names(sorted(optional))}; dropped columns do not belong in it"),
+        )
+
+
+def _names(items: Sequence[str]) -> str:
+    return ", ".join(f"'{item}'" for item in items)
+
+
+def default_tolerance(target: Any) -> float:
+    """DEFAULT_TOLERANCE_FRACTION × the target's standard deviation (regression cases)."""
+    import numpy as np
+
+    values = np.asarray(target, dtype=float)
+    values = values[np.isfinite(values)]
+    spread = float(np.std(values)) if len(values) > 1 else 0.0
+    return DEFAULT_TOLERANCE_FRACTION * spread if spread > 0 else 1e-9
+
+
+def run_cases(
+    model: Any, cases: EdgeCaseSet, *, task: str, tolerance: float = 1e-9
+) -> dict[str, Any]:
+    """Score one fitted pipeline on the cases: n_cases, n_passed, must_pass_failed, failures.
+
+    The whole set is predicted at once; if that raises, each row is predicted alone so one bad
+    row is a failure of that case, not of the run.
+    """
+    frame = cases.frame()
+    predictions: list[Any]
+    errors: list[str | None]
+    try:
+        predictions = list(model.predict(frame))
+        errors = [None] * len(predictions)
+        if len(predictions) != len(cases):
+            raise ValueError(f"predict returned {len(predictions)} values for {len(cases)} rows")
+    except Exception:  # a user model may raise anything: fall back to one row at a time
+        predictions, errors = [], []
+        for i in range(len(cases)):
+            try:
+                predictions.append(model.predict(frame.iloc[[i]])[0])
+                errors.append(None)
+            except Exception as exc:  # the row's failure is the finding, not a crash
+                predictions.append(None)
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+    failures = []
+    must_pass_failed = 0
+    for i, (pred, error) in enumerate(zip(predictions, errors, strict=True)):
+        expected = cases.expected[i]
+        if error is None:
+            if task == "regression":
+                value = _as_float(pred)
+                limit = cases.tolerances[i] if cases.tolerances[i] is not None else tolerance
+                passed = value is not None and abs(value - expected) <= limit
+                shown: Any = value if value is not None else str(pred)
+            else:
+                shown = str(pred)
+                passed = shown == expected
+            if passed:
+                continue
+        failure: dict[str, Any] = {
+            "case": cases.cases[i], "expected": expected,
+            "predicted": "(error)" if error is not None else shown,
+            "severity": cases.severities[i],
+        }
+        if error is not None:
+            failure["error"] = error
+        failures.append(failure)
+        if cases.severities[i] == "must-pass":
+            must_pass_failed += 1
+    return {
+        "n_cases": len(cases),
+        "n_passed": len(cases) - len(failures),
+        "must_pass_failed": must_pass_failed,
+        "failures": failures,
+    }
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def edge_cases_for_dataset(
+    path: Path, dataset: Any, *, display_name: str | None = None
+) -> EdgeCaseSet:
+    """``load_edge_cases`` with the columns, target and classes taken from a loaded Dataset."""
+    classes = [str(c) for c in dataset.classes] if getattr(dataset, "classes", None) else None
+    return load_edge_cases(
+        path, columns=feature_kinds(dataset.frame),
+        target=str(getattr(dataset, "target_name", "") or dataset.target.name),
+        task=dataset.task, classes=classes if dataset.task == "classification" else None,
+        display_name=display_name,
+    )
+
+
+def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
+    """snapshot id -> its result in the newest ``edge_runs/`` record (fast path: stdlib only).
+
+    Each result carries ``run_id``, ``created_at`` and ``file_sha256`` of its run. Run ids sort
+    by time, so later files win; files that cannot be read are skipped (the runs are an
+    addition to the snapshots, never the only record).
+    """
+    directory = Path(root) / EDGE_RUNS_DIR
+    if not directory.is_dir():
+        return {}
+    latest: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.name.startswith("."):
+            continue
+        try:
+            record = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        results = record.get("result")
+        if not isinstance(results, list):
+            continue
+        for result in results:
+            if not isinstance(result, dict) or not isinstance(result.get("snapshot_id"), str):
+                continue
+            entry = dict(result)
+            entry["run_id"] = record.get("id", path.stem)
+            entry["created_at"] = record.get("created_at", "")
+            entry["file_sha256"] = record.get("file_sha256", "")
+            latest[result["snapshot_id"]] = entry
+    return latest
+
+
+def new_run_id(now: Any = None) -> str:
+    """``<UTC yyyymmddTHHMMSS>-edge-<4 hex>``: sorts by time like snapshot ids."""
+    import secrets
+    from datetime import UTC, datetime
+
+    moment = now or datetime.now(UTC)
+    return f"{moment.strftime('%Y%m%dT%H%M%S')}-edge-{secrets.token_hex(2)}"
+
+
+def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Run the project's current edge-case file over every snapshot's artifact; record it.
+
+    Loads each artifact hash-checked (``artifacts.load_artifact``), scores it with
+    ``run_cases`` and writes ONE new ``edge_runs/<run-id>.toml`` (its own timestamp and the
+    file's sha256); snapshots are never touched. An artifact that cannot be loaded gets a
+    result with ``error`` instead of counts, so one broken model does not hide the others.
+    Returns the record, plus ``path`` (the record's path relative to ``root``).
+    ``on_progress(fraction, message)`` is called after each snapshot.
+    """
+    from datetime import UTC, datetime
+
+    from modelsnap.core.artifacts import load_artifact
+    from modelsnap.core.data import load_dataset
+    from modelsnap.core.errors import ModelsnapError, ProjectFileError
+    from modelsnap.core.files import create_exclusive_bytes, dumps_toml, inside
+    from modelsnap.core.project import load_project
+    from modelsnap.core.store import list_snapshots
+
+    root = Path(root)
+    config = load_project(root)
+    relative = config.data.edge_cases
+    if not relative:
+        raise ProjectFileError(
+            "no edge-case file is set", where="modelsnap.toml [data].edge_cases",
+            hint='add edge_cases = "edge_cases.csv" under [data] and create that CSV',
+        )
+    path = inside(root, relative, what="[data].edge_cases")
+    dataset = load_dataset(config)
+    cases = edge_cases_for_dataset(path, dataset, display_name=relative)
+    tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0
+    snapshots, _problems = list_snapshots(root)
+    results = []
+    for done, snapshot in enumerate(snapshots, start=1):
+        entry: dict[str, Any] = {"snapshot_id": snapshot["id"], "name": snapshot.get("name", "")}
+        try:
+            model = load_artifact(root, snapshot)
+        except ModelsnapError as exc:
+            entry["error"] = exc.message
+        else:
+            entry.update(run_cases(model, cases, task=dataset.task, tolerance=tolerance))
+        results.append(entry)
+        if on_progress is not None:
+            on_progress(done / len(snapshots), f"{snapshot.get('name', snapshot['id'])}")
+    record: dict[str, Any] = {
+        "schema": 1,
+        "created_at": datetime.now(UTC).isoformat(),
+        "file": relative,
+        "file_sha256": cases.sha256,
+        "cases": [
+            {"case": c, "expected": e, "severity": s}
+            for c, e, s in zip(cases.cases, cases.expected, cases.severities, strict=True)
+        ],
+        "result": results,
+    }
+    for _attempt in range(64):
+        run_id = new_run_id()
+        body = {"schema": 1, "id": run_id, **{k: v for k, v in record.items() if k != "schema"}}
+        target = root / EDGE_RUNS_DIR / f"{run_id}.toml"
+        if create_exclusive_bytes(root, target, dumps_toml(body)):
+            return {**body, "path": f"{EDGE_RUNS_DIR}/{run_id}.toml"}
+    raise DataError("could not pick a free edge-run id", where=str(root / EDGE_RUNS_DIR))
