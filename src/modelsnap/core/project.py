@@ -767,3 +767,40 @@ def update_project(root: Path, changes: dict[str, Any]) -> ProjectConfig:
     config = parse_project(tomllib.loads(new_text), root)
     atomic_write_bytes(root, root / PROJECT_FILE, new_text.encode("utf-8"))
     return config
+
+
+def save_model(root: Path, spec: dict[str, Any], *, kind: str) -> ProjectConfig:
+    """Set ``[baseline]`` (kind "baseline") or add/replace the ``[[candidates]]`` entry with
+    ``spec["name"]`` (kind "candidate"), keeping comments; validated before it is written.
+
+    The TUI's model chooser uses this, so a model added there is an ordinary project-file entry.
+    """
+    import tomlkit
+
+    if kind not in ("baseline", "candidate"):
+        raise ValueError(f"kind must be 'baseline' or 'candidate', not {kind!r}")
+    root = Path(root)
+    text, _ = _read_document(root)
+    doc = tomlkit.parse(text)
+    item = tomlkit.table()
+    for key, value in spec.items():
+        if value is not None:
+            item[key] = _inline(value) if isinstance(value, dict) else value
+    if kind == "baseline":
+        doc["baseline"] = item
+    else:
+        models = doc.get("candidates")
+        if models is None:
+            models = tomlkit.aot()
+            models.append(item)
+            doc.append("candidates", models)
+        else:
+            names = [entry.get("name") for entry in models]
+            if spec.get("name") in names:
+                models[names.index(spec.get("name"))] = item
+            else:
+                models.append(item)
+    new_text = tomlkit.dumps(doc)
+    config = parse_project(tomllib.loads(new_text), root)
+    atomic_write_bytes(root, root / PROJECT_FILE, new_text.encode("utf-8"))
+    return config
