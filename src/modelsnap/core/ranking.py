@@ -1,0 +1,577 @@
+"""Step five: turn snapshots into a ranked, explained list (docs/ranking.md is the user's view).
+
+Order of judgement, each stage only seeing what survived the one before:
+
+1. comparability guard: rows whose data set or split hash differs from the project's current
+   ones are excluded (or, with ``allow_mixed``, kept with a warning on every such line);
+2. hard constraints on the validation split, recomputed with the *current* constraints
+   (a failure rejects, with every reason; must-pass edge cases and the minimum gain count);
+3. completeness: a row lacking a measure that a criterion or constraint needs is incomplete,
+   never scored as zero;
+4. scoring of the rest (baseline included): weighted sum of min-max normalised criteria, or
+   TOPSIS; ties go to the better primary metric, then the earlier snapshot;
+5. Pareto front, hardware-mismatch flags, older-criteria-revision marks, test metric beside.
+
+Input rows are index summary rows (``core.index.summary_row``: they carry ``measures`` for both
+splits) or whole snapshot dicts, so the CLI can rank 10,000 snapshots from the index without
+parsing TOML. Pure Python on purpose: no numpy import cost on the ``rank`` fast path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from modelsnap.core import constraints as constraint_rules
+from modelsnap.core.errors import CriteriaError
+from modelsnap.core.measures import MEASURE_DIRECTIONS, SPLITS, is_resource_measure, measures
+
+METHODS = ("weighted", "topsis")
+PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    metric: str
+    weight: float
+    direction: str
+
+
+@dataclass
+class RankingSpec:
+    """Everything the ranking needs besides the rows; built from the project by ``spec_from_config``.
+
+    ``dataset_sha256``/``split_sha256`` are the project's current hashes; when None the newest
+    row's hashes are taken as current. ``criteria_revision`` is the current locked revision.
+    """
+
+    criteria: list[Criterion]
+    constraints: dict[str, Any]
+    primary_metric: str
+    split: str = "validation"
+    method: str = "weighted"
+    allow_mixed: bool = False
+    dataset_sha256: str | None = None
+    split_sha256: str | None = None
+    criteria_revision: int | None = None
+    edge_cases_required: bool = False
+
+    def weights(self) -> dict[str, float]:
+        """The criteria weights normalised to sum to 1 (zero-weight criteria dropped)."""
+        total = sum(c.weight for c in self.criteria)
+        return {c.metric: c.weight / total for c in self.criteria if c.weight > 0}
+
+
+@dataclass
+class RankedEntry:
+    id: str
+    name: str
+    kind: str
+    rank: int
+    score: float
+    values: dict[str, float]
+    normalised: dict[str, float]
+    pareto: bool = False
+    warnings: list[str] = field(default_factory=list)
+    hardware_flags: list[str] = field(default_factory=list)
+    primary: float | None = None
+    test_primary: float | None = None
+    gain: dict[str, Any] = field(default_factory=dict)
+    mixed: bool = False
+    older_revision: bool = False
+
+
+@dataclass
+class RankingResult:
+    ranked: list[RankedEntry]
+    rejected: list[dict[str, Any]]
+    incomplete: list[dict[str, Any]]
+    excluded: list[dict[str, Any]]
+    warnings: list[str]
+    weights: dict[str, float]
+    directions: dict[str, str]
+    method: str
+    split: str
+    primary_metric: str
+    baseline_id: str | None
+    dataset_sha256: str | None
+    split_sha256: str | None
+    hardware_fingerprint: str | None
+    criteria_revision: int | None
+    sensitivity: dict[str, Any] | None = None
+
+    @property
+    def top(self) -> RankedEntry | None:
+        return self.ranked[0] if self.ranked else None
+
+    def status(self, snapshot_id: str) -> str | None:
+        """"ranked", "rejected", "incomplete", "excluded", or None for an unknown id."""
+        if any(e.id == snapshot_id for e in self.ranked):
+            return "ranked"
+        for name in ("rejected", "incomplete", "excluded"):
+            if any(e["id"] == snapshot_id for e in getattr(self, name)):
+                return name
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form; its shape is documented in docs/ranking.md ("JSON output")."""
+        return {
+            "method": self.method,
+            "split": self.split,
+            "primary_metric": self.primary_metric,
+            "weights": self.weights,
+            "directions": self.directions,
+            "baseline_id": self.baseline_id,
+            "dataset_sha256": self.dataset_sha256,
+            "split_sha256": self.split_sha256,
+            "hardware_fingerprint": self.hardware_fingerprint,
+            "criteria_revision": self.criteria_revision,
+            "ranked": [asdict(e) for e in self.ranked],
+            "rejected": self.rejected,
+            "incomplete": self.incomplete,
+            "excluded": self.excluded,
+            "warnings": self.warnings,
+            "sensitivity": self.sensitivity,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the spec
+
+
+def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
+    """Criteria from dicts or objects with metric/weight/direction; validated here."""
+    criteria: list[Criterion] = []
+    seen: set[str] = set()
+    for entry in entries:
+        get = entry.get if isinstance(entry, Mapping) else (lambda k, e=entry: getattr(e, k, None))
+        metric, weight, direction = get("metric"), get("weight"), get("direction")
+        if metric not in MEASURE_DIRECTIONS:
+            raise CriteriaError(f"unknown measure {metric!r} in the criteria",
+                                where="modelsnap.toml [[criteria]]",
+                                hint="use a measure name from docs/project-file.md")
+        if metric in seen:
+            raise CriteriaError(f"measure {metric!r} appears twice in the criteria",
+                                where="modelsnap.toml [[criteria]]")
+        seen.add(metric)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) \
+                or not math.isfinite(weight) or weight < 0:
+            raise CriteriaError(f"weight of {metric!r} must be a number >= 0, found {weight!r}",
+                                where="modelsnap.toml [[criteria]]")
+        direction = direction or MEASURE_DIRECTIONS[metric]
+        if direction not in ("max", "min"):
+            raise CriteriaError(f"direction of {metric!r} must be 'max' or 'min'",
+                                where="modelsnap.toml [[criteria]]")
+        criteria.append(Criterion(metric, float(weight), direction))
+    if not criteria or sum(c.weight for c in criteria) <= 0:
+        raise CriteriaError("the criteria have no positive weight", where="criteria",
+                            hint="give at least one criterion a weight above 0")
+    return criteria
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"f1=0.5,latency_p95_ms=0.3"`` -> ``{"f1": 0.5, "latency_p95_ms": 0.3}``."""
+    weights: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        try:
+            weight = float(value) if sep else float("nan")
+        except ValueError:
+            weight = float("nan")
+        if not math.isfinite(weight) or weight < 0:
+            raise CriteriaError(f"bad weight {part!r}", where="--weights",
+                                hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3")
+        if name not in MEASURE_DIRECTIONS:
+            raise CriteriaError(f"unknown measure {name!r}", where="--weights",
+                                hint="use a measure name from docs/project-file.md")
+        weights[name] = weight
+    if not weights:
+        raise CriteriaError("no weights given", where="--weights",
+                            hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3")
+    return weights
+
+
+def with_weights(criteria: Sequence[Criterion], weights: Mapping[str, float]) -> list[Criterion]:
+    """What-if weights replace the criteria: exactly the named measures, with these weights.
+
+    Directions come from the project's criteria where the measure is one of them, otherwise
+    from the measure's default.
+    """
+    directions = {c.metric: c.direction for c in criteria}
+    return make_criteria(
+        {"metric": m, "weight": w, "direction": directions.get(m, MEASURE_DIRECTIONS.get(m))}
+        for m, w in weights.items()
+    )
+
+
+def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
+                     profile: str | None = None, method: str = "weighted",
+                     split: str | None = None, allow_mixed: bool = False,
+                     dataset_sha256: str | None = None, split_sha256: str | None = None,
+                     criteria_revision: int | None = None,
+                     edge_cases_required: bool = False) -> RankingSpec:
+    """The spec for a ``ProjectConfig``, with the what-ifs applied (nothing is written).
+
+    ``profile`` swaps in that profile's criteria and constraints; ``weights`` then replaces
+    the criteria weights (see ``with_weights``).
+    """
+    selection = config.selection
+    primary = selection.primary_metric
+    criteria_source: Iterable[Any] = config.criteria
+    constraint_table = dict(config.constraints or {})
+    if profile is not None:
+        from modelsnap.core.profiles import PROFILES, profile_settings
+
+        if profile not in PROFILES:
+            raise CriteriaError(f"unknown profile {profile!r}", where="--profile",
+                                hint=f"use one of {', '.join(PROFILES)}")
+        task = getattr(config.data, "task", None) or (
+            "regression" if primary in ("r2", "mae", "rmse") else "classification")
+        criteria_source, constraint_table = profile_settings(profile, task, primary)
+    criteria = make_criteria(criteria_source)
+    if weights:
+        criteria = with_weights(criteria, weights)
+    if method not in METHODS:
+        raise CriteriaError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+    split = split or getattr(selection, "rank_split", None) or "validation"
+    if split not in SPLITS:
+        raise CriteriaError(f"unknown split {split!r}", hint="use validation or test")
+    return RankingSpec(
+        criteria=criteria, constraints=constraint_table, primary_metric=primary, split=split,
+        method=method, allow_mixed=allow_mixed, dataset_sha256=dataset_sha256,
+        split_sha256=split_sha256, criteria_revision=criteria_revision,
+        edge_cases_required=edge_cases_required,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+
+def as_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An index summary row as is; a whole snapshot dict reduced to the fields ranking reads."""
+    if isinstance(item.get("measures"), Mapping):
+        return dict(item)
+    data = item.get("data") if isinstance(item.get("data"), Mapping) else {}
+    hardware = item.get("hardware") if isinstance(item.get("hardware"), Mapping) else {}
+    revision = item.get("criteria_revision")
+    return {
+        "id": str(item.get("id", "")),
+        "name": str(item.get("name", "")),
+        "kind": str(item.get("kind", "candidate")),
+        "created_at": str(item.get("created_at", "")),
+        "criteria_revision": revision if isinstance(revision, int) else None,
+        "dataset_sha256": data.get("dataset_sha256"),
+        "split_sha256": data.get("split_sha256"),
+        "hardware_fingerprint": hardware.get("fingerprint"),
+        "measures": {split: measures(item, split) for split in SPLITS},
+    }
+
+
+def _order_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(row.get("created_at") or ""), str(row.get("id")))
+
+
+def _better_first(value: float | None, direction: str) -> float:
+    """Sort key: smaller is better; a missing value sorts last."""
+    if value is None:
+        return math.inf
+    return -value if direction == "max" else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def minmax_matrix(values: Sequence[Sequence[float]], directions: Sequence[str]) -> list[list[float]]:
+    """Min-max normalise each column: (v-min)/(max-min) for max, (max-v)/(max-min) for min,
+    1.0 when max == min."""
+    columns = list(zip(*values, strict=True)) if values else []
+    out_columns = []
+    for column, way in zip(columns, directions, strict=True):
+        low, high = min(column), max(column)
+        span = high - low
+        if span == 0:
+            out_columns.append([1.0] * len(column))
+        elif way == "max":
+            out_columns.append([(v - low) / span for v in column])
+        else:
+            out_columns.append([(high - v) / span for v in column])
+    return [list(row) for row in zip(*out_columns, strict=True)] if out_columns else \
+        [[] for _ in values]
+
+
+def weighted_scores(norm: Sequence[Sequence[float]], weights: Sequence[float]) -> list[float]:
+    return [math.fsum(w * v for w, v in zip(weights, row, strict=True)) for row in norm]
+
+
+def vector_matrix(values: Sequence[Sequence[float]]) -> list[list[float]]:
+    """TOPSIS vector normalisation: each column divided by its Euclidean norm (0 stays 0)."""
+    columns = list(zip(*values, strict=True)) if values else []
+    norms = [math.sqrt(math.fsum(v * v for v in column)) for column in columns]
+    return [[v / n if n else 0.0 for v, n in zip(row, norms, strict=True)] for row in values]
+
+
+def topsis_scores(vector: Sequence[Sequence[float]], weights: Sequence[float],
+                  directions: Sequence[str]) -> list[float]:
+    """Closeness to the ideal: d- / (d+ + d-) on weighted vector-normalised values.
+
+    The ideal takes each column's best (max for "max", min for "min"), the anti-ideal its
+    worst. When every row is identical (d+ = d- = 0) every score is 1.0, like min-max.
+    """
+    weighted = [[w * v for w, v in zip(weights, row, strict=True)] for row in vector]
+    columns = list(zip(*weighted, strict=True)) if weighted else []
+    ideal = [max(c) if d == "max" else min(c) for c, d in zip(columns, directions, strict=True)]
+    anti = [min(c) if d == "max" else max(c) for c, d in zip(columns, directions, strict=True)]
+    scores = []
+    for row in weighted:
+        plus = math.sqrt(math.fsum((v - i) ** 2 for v, i in zip(row, ideal, strict=True)))
+        minus = math.sqrt(math.fsum((v - a) ** 2 for v, a in zip(row, anti, strict=True)))
+        scores.append(1.0 if plus + minus == 0 else minus / (plus + minus))
+    return scores
+
+
+def _scores(method: str, values: Sequence[Sequence[float]], weights: Sequence[float],
+            directions: Sequence[str], prepared: list[list[float]] | None = None) -> list[float]:
+    if method == "topsis":
+        return topsis_scores(prepared or vector_matrix(values), weights, directions)
+    return weighted_scores(prepared or minmax_matrix(values, directions), weights)
+
+
+def _order(scores: Sequence[float], tiebreak: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Indexes best first: higher score, then the tie-break key (better primary, earlier)."""
+    return sorted(range(len(scores)), key=lambda i: (-round(scores[i], 12), tiebreak[i]))
+
+
+def _best(scores: Sequence[float], tiebreak: Sequence[tuple[Any, ...]]) -> int:
+    """The index ``_order`` would put first, in one pass."""
+    return min(range(len(scores)), key=lambda i: (-round(scores[i], 12), tiebreak[i]))
+
+
+def pareto_flags(values: Sequence[Sequence[float]], directions: Sequence[str]) -> list[bool]:
+    """True for rows no other row dominates (at least as good everywhere, better somewhere).
+
+    Rows are visited in lexicographic best-first order, so a row can only be dominated by one
+    already on the front: cost is rows x front size, not rows squared.
+    """
+    signed = [tuple(v if d == "max" else -v for v, d in zip(row, directions, strict=True))
+              for row in values]
+    order = sorted(range(len(signed)), key=lambda i: signed[i], reverse=True)
+    front: list[tuple[float, ...]] = []
+    flags = [False] * len(signed)
+    for i in order:
+        row = signed[i]
+        for position, other in enumerate(front):
+            if other != row and all(o >= r for o, r in zip(other, row, strict=True)):
+                if position > 8:
+                    # Move-to-front: a member that dominates one row tends to dominate many.
+                    front.insert(0, front.pop(position))
+                break
+        else:
+            front.append(row)
+            flags[i] = True
+    return flags
+
+
+# ---------------------------------------------------------------------------------------------
+# The ranking
+
+
+def _reference(rows: Sequence[Mapping[str, Any]], key: str, given: str | None) -> str | None:
+    if given is not None:
+        return given
+    newest = max(rows, key=_order_key) if rows else None
+    return newest.get(key) if newest else None
+
+
+def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
+         sensitivity: bool = False) -> RankingResult:
+    """Rank summary rows (or snapshots) under ``spec``; nothing is read from or written to disk."""
+    rows = sorted((as_row(item) for item in items), key=_order_key)
+    weights = spec.weights()
+    criteria = [c for c in spec.criteria if c.metric in weights]
+    names = [c.metric for c in criteria]
+    directions = [c.direction for c in criteria]
+    primary = spec.primary_metric
+    primary_direction = next((c.direction for c in criteria if c.metric == primary),
+                             MEASURE_DIRECTIONS.get(primary, "max"))
+    warnings: list[str] = []
+    if spec.split == "test":
+        warnings.append("ranking on the test split: choosing on it makes the test estimate "
+                        "optimistic; keep validation for choosing")
+
+    dataset_ref = _reference(rows, "dataset_sha256", spec.dataset_sha256)
+    split_ref = _reference(rows, "split_sha256", spec.split_sha256)
+    excluded: list[dict[str, Any]] = []
+    considered: list[tuple[dict[str, Any], list[str]]] = []
+    for row in rows:
+        why = []
+        if row.get("dataset_sha256") != dataset_ref:
+            why.append("data set differs from the project's current one "
+                       f"(dataset_sha256 {str(row.get('dataset_sha256'))[:12]} vs "
+                       f"{str(dataset_ref)[:12]})")
+        if row.get("split_sha256") != split_ref:
+            why.append("split differs from the project's current one "
+                       f"(split_sha256 {str(row.get('split_sha256'))[:12]} vs "
+                       f"{str(split_ref)[:12]})")
+        if why and not spec.allow_mixed:
+            excluded.append({"id": row["id"], "name": row.get("name", ""), "reasons": why})
+        else:
+            considered.append((row, why))
+    if excluded:
+        warnings.append(f"{len(excluded)} snapshot(s) excluded: other data set or split "
+                        "(--allow-mixed ranks them with a warning)")
+
+    baseline_row = _pick_baseline(considered)
+    baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
+    baseline_id = baseline_row["id"] if baseline_row else None
+
+    rules = constraint_rules.parse_constraints(spec.constraints)
+    rejected: list[dict[str, Any]] = []
+    incomplete: list[dict[str, Any]] = []
+    scored: list[tuple[dict[str, Any], list[str], dict[str, Any]]] = []
+    for row, mixed in considered:
+        kind = row.get("kind", "candidate")
+        judged = constraint_rules.evaluate(
+            row["measures"]["validation"], rules, primary_metric=primary, kind=kind,
+            baseline=baseline_measures if kind != "baseline" else None,
+            baseline_id=baseline_id or "", edge_cases_required=spec.edge_cases_required,
+        )
+        reasons = constraint_rules.reasons(judged)
+        split_measures = row["measures"][spec.split]
+        missing = [f"{m} (criterion)" for m in names if m not in split_measures]
+        for name in constraint_rules.missing(judged):
+            if name == constraint_rules.GAIN_CONSTRAINT and baseline_row is None:
+                missing.append("a baseline snapshot (for min_gain_over_baseline)")
+            else:
+                missing.append(f"{name} (constraint)")
+        if reasons:
+            rejected.append({"id": row["id"], "name": row.get("name", ""), "kind": kind,
+                             "reasons": reasons, "missing": missing})
+        elif missing:
+            incomplete.append({"id": row["id"], "name": row.get("name", ""), "kind": kind,
+                               "missing": missing})
+        else:
+            scored.append((row, mixed, judged["gain"]))
+
+    values = [[row["measures"][spec.split][m] for m in names] for row, _, _ in scored]
+    weight_list = [weights[m] for m in names]
+    prepared = (vector_matrix(values) if spec.method == "topsis"
+                else minmax_matrix(values, directions))
+    scores = _scores(spec.method, values, weight_list, directions, prepared)
+    tiebreak = [(_better_first(row["measures"][spec.split].get(primary), primary_direction),
+                 *_order_key(row)) for row, _, _ in scored]
+    order = _order(scores, tiebreak)
+    flags = pareto_flags(values, directions)
+    minmax = prepared if spec.method == "weighted" else minmax_matrix(values, directions)
+
+    fingerprint = _reference_hardware([row for row, _, _ in scored], baseline_row)
+    hardware_names = [m for m in names if is_resource_measure(m)]
+    ranked: list[RankedEntry] = []
+    n_hardware = n_older = 0
+    for position, i in enumerate(order, start=1):
+        row, mixed, gain = scored[i]
+        entry = RankedEntry(
+            id=row["id"], name=row.get("name", ""), kind=row.get("kind", "candidate"),
+            rank=position, score=scores[i], values=dict(zip(names, values[i], strict=True)),
+            normalised=dict(zip(names, minmax[i], strict=True)), pareto=flags[i],
+            primary=row["measures"][spec.split].get(primary),
+            test_primary=row["measures"]["test"].get(primary), gain=gain,
+        )
+        if mixed:
+            entry.mixed = True
+            entry.warnings.extend(f"not comparable: {why}" for why in mixed)
+        if hardware_names and fingerprint and row.get("hardware_fingerprint") != fingerprint:
+            entry.hardware_flags = list(hardware_names)
+            entry.warnings.append(
+                f"{', '.join(hardware_names)} measured on other hardware "
+                f"({row.get('hardware_fingerprint') or 'unknown'} vs {fingerprint})")
+            n_hardware += 1
+        revision = row.get("criteria_revision")
+        if spec.criteria_revision is not None and isinstance(revision, int) \
+                and revision != spec.criteria_revision:
+            entry.older_revision = True
+            entry.warnings.append(f"judged under criteria revision {revision} "
+                                  f"(current: {spec.criteria_revision})")
+            n_older += 1
+        ranked.append(entry)
+    if n_hardware:
+        warnings.append(f"{n_hardware} ranked snapshot(s) were profiled on other hardware than "
+                        f"{fingerprint}: their {', '.join(hardware_names)} are not comparable")
+    if n_older:
+        warnings.append(f"{n_older} ranked snapshot(s) were judged under an older criteria "
+                        "revision")
+    if any(entry.mixed for entry in ranked):
+        warnings.append("--allow-mixed: snapshots of different data sets or splits are ranked "
+                        "together; their scores are not comparable")
+    if len(ranked) >= 2 and math.isclose(ranked[0].score, ranked[1].score, abs_tol=1e-12):
+        warnings.append(f"{ranked[0].id} and {ranked[1].id} tie on score; the better "
+                        f"{primary} (then the earlier snapshot) decides")
+
+    result = RankingResult(
+        ranked=ranked, rejected=rejected, incomplete=incomplete, excluded=excluded,
+        warnings=warnings, weights=weights, directions=dict(zip(names, directions, strict=True)),
+        method=spec.method, split=spec.split, primary_metric=primary, baseline_id=baseline_id,
+        dataset_sha256=dataset_ref, split_sha256=split_ref, hardware_fingerprint=fingerprint,
+        criteria_revision=spec.criteria_revision,
+    )
+    if sensitivity:
+        result.sensitivity = sensitivity_analysis(
+            [row["id"] for row, _, _ in scored], values, weight_list, names, directions,
+            spec.method, tiebreak, prepared)
+    return result
+
+
+def _pick_baseline(considered: Sequence[tuple[Mapping[str, Any], list[str]]]
+                   ) -> Mapping[str, Any] | None:
+    """The newest baseline, preferring one on the current data set and split."""
+    baselines = [(row, mixed) for row, mixed in considered if row.get("kind") == "baseline"]
+    if not baselines:
+        return None
+    clean = [row for row, mixed in baselines if not mixed]
+    return (clean or [row for row, _ in baselines])[-1]
+
+
+def _reference_hardware(rows: Sequence[Mapping[str, Any]],
+                        baseline: Mapping[str, Any] | None) -> str | None:
+    """The baseline's hardware fingerprint, else the most common one among the scored rows."""
+    if baseline is not None and baseline.get("hardware_fingerprint"):
+        return str(baseline["hardware_fingerprint"])
+    counts = Counter(r.get("hardware_fingerprint") for r in rows if r.get("hardware_fingerprint"))
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def sensitivity_analysis(ids: Sequence[str], values: Sequence[Sequence[float]],
+                         weights: Sequence[float], names: Sequence[str],
+                         directions: Sequence[str], method: str,
+                         tiebreak: Sequence[tuple[Any, ...]],
+                         prepared: list[list[float]] | None = None) -> dict[str, Any]:
+    """How stable the top pick is: each weight moved by -25, -10, +10, +25 % (one at a time,
+    then renormalised); the share of these weightings where the top stays first, and who wins
+    otherwise."""
+    if not ids:
+        return {"top": None, "n": 0, "stays_first": 0, "share": None, "cases": [], "winners": {}}
+    total = math.fsum(weights)
+    base = [w / total for w in weights]
+    top = ids[_best(_scores(method, values, base, directions, prepared), tiebreak)]
+    cases = []
+    for index, name in enumerate(names):
+        for change in PERTURBATIONS:
+            moved = list(base)
+            moved[index] *= 1 + change
+            norm = math.fsum(moved)
+            moved = [w / norm for w in moved]
+            winner = ids[_best(_scores(method, values, moved, directions, prepared), tiebreak)]
+            cases.append({"criterion": name, "change": change, "winner": winner,
+                          "stays_first": winner == top})
+    stays = sum(case["stays_first"] for case in cases)
+    winners = Counter(case["winner"] for case in cases if not case["stays_first"])
+    return {"top": top, "n": len(cases), "stays_first": stays,
+            "share": stays / len(cases) if cases else None, "cases": cases,
+            "winners": dict(winners)}
