@@ -1,0 +1,258 @@
+"""The decision log: ``decisions.toml``, append-only and sha256-chained.
+
+Six months later a reviewer must see which model was chosen, by whom, under which criteria and
+ranking, and why, and must be able to tell whether anyone rewrote that history. So each entry
+stores the sha256 of its own canonical JSON and the sha256 of the entry before it; editing,
+removing, inserting or reordering an entry breaks the chain at that entry, and ``verify_chain``
+names it. Cutting entries off the *end* leaves a valid chain, so the head (count + last hash) is
+also kept in ``.modelsnap/decisions.head`` and compared when present.
+
+Appending rewrites the file atomically under a folder lock, keeping the earlier entries' bytes
+exactly as they were (the new entry's TOML is appended to them).
+
+Fast path: standard library, ``tomli_w`` and modelsnap.core only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from modelsnap.core.errors import DecisionError, IntegrityError, ModelsnapError
+from modelsnap.core.files import STATE_DIR, atomic_write_bytes, folder_lock
+
+DECISIONS_FILE = "decisions.toml"
+HEAD_FILE = "decisions.head"
+LOCK_NAME = "decisions.lock"
+METHOD_NAMES = {"weighted": "weighted-sum", "topsis": "topsis"}
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the same bytes for the same content on every machine."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode("utf-8")
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    """sha256 of the entry's canonical JSON without its own ``sha256`` key."""
+    body = {key: value for key, value in entry.items() if key != "sha256"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def default_user() -> str:
+    """Who decides: ``$MODELSNAP_USER``, else the login name (``--by`` overrides both)."""
+    name = os.environ.get("MODELSNAP_USER", "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def decisions_path(root: Path) -> Path:
+    return Path(root) / DECISIONS_FILE
+
+
+def parse_decisions(text: str, *, where: str = DECISIONS_FILE) -> list[dict[str, Any]]:
+    """The ``[[decision]]`` entries of a decisions.toml text; ``IntegrityError`` when malformed.
+
+    Only the shape is checked here (a table per entry); the chain is ``check_chain``'s job.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise IntegrityError(f"not valid TOML ({exc})", where=where,
+                             hint="restore the file from version control") from None
+    schema = data.get("schema", 1)
+    if schema != 1:
+        raise IntegrityError(f"unsupported schema {schema!r} (expected 1)", where=where)
+    entries = data.get("decision", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise IntegrityError("'decision' must be an array of tables ([[decision]])", where=where,
+                             hint="restore the file from version control")
+    return entries
+
+
+def read_decisions(root: Path) -> list[dict[str, Any]]:
+    """All entries, oldest first ([] when there is no decisions.toml yet)."""
+    path = decisions_path(root)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise IntegrityError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IntegrityError("not UTF-8 text", where=str(path)) from None
+    return parse_decisions(text, where=str(path))
+
+
+def _label(entry: Mapping[str, Any], position: int) -> str:
+    ident = entry.get("id")
+    return f"decision {ident} (entry {position})" if isinstance(ident, str) else \
+        f"entry {position}"
+
+
+def check_chain(entries: list[dict[str, Any]]) -> list[str]:
+    """Problems of the first broken entry (empty when the chain holds).
+
+    Checks, per entry in file order: its id is the next in sequence (D0001, D0002, ...), its
+    ``sha256`` matches its content, and its ``previous_sha256`` is the previous entry's sha256.
+    """
+    previous = ""
+    for position, entry in enumerate(entries, start=1):
+        label = _label(entry, position)
+        problems = []
+        expected_id = f"D{position:04d}"
+        if entry.get("id") != expected_id:
+            problems.append(f"{label}: expected id {expected_id} here; an entry before it was "
+                            "removed, inserted or the entries were reordered")
+        if entry.get("sha256") != entry_hash(entry):
+            problems.append(f"{label} was edited after it was written: its sha256 does not "
+                            "match its content")
+        if entry.get("previous_sha256") != previous:
+            problems.append(f"{label} does not follow the entry before it (previous_sha256 "
+                            "differs): an entry was removed, inserted or reordered")
+        if problems:
+            return problems
+        previous = str(entry.get("sha256"))
+    return []
+
+
+def _head_path(root: Path) -> Path:
+    return Path(root) / STATE_DIR / HEAD_FILE
+
+
+def _read_head(root: Path) -> dict[str, Any] | None:
+    try:
+        head = json.loads(_head_path(root).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(head, dict) and isinstance(head.get("count"), int) \
+            and isinstance(head.get("sha256"), str):
+        return head
+    return None
+
+
+def verify_chain(root: Path) -> list[str]:
+    """What is wrong with decisions.toml, naming the first broken entry; [] when intact.
+
+    Never raises for a bad file: an unreadable or malformed log is itself the problem reported.
+    """
+    try:
+        entries = read_decisions(root)
+    except ModelsnapError as error:
+        return [str(error)]
+    problems = [f"{DECISIONS_FILE}: {p}" for p in check_chain(entries)]
+    if problems:
+        return problems
+    head = _read_head(root)
+    if head is not None:
+        if head["count"] > len(entries):
+            missing = head["count"] - len(entries)
+            problems.append(f"{DECISIONS_FILE}: the last {missing} entr"
+                            f"{'y was' if missing == 1 else 'ies were'} removed (modelsnap "
+                            f"recorded {head['count']} decisions)")
+        elif head["count"] == len(entries) and entries and \
+                entries[-1].get("sha256") != head["sha256"]:
+            problems.append(f"{DECISIONS_FILE}: {_label(entries[-1], len(entries))} was replaced "
+                            "after it was written (it differs from the recorded head)")
+    return problems
+
+
+def _ranking_record(result: Any) -> dict[str, Any]:
+    return {
+        "ranking": [{"id": e.id, "score": e.score, "rank": e.rank} for e in result.ranked],
+        "rejected": [{"id": r["id"], "reasons": list(r["reasons"])} for r in result.rejected],
+        "incomplete": [{"id": r["id"], "missing": list(r["missing"])} for r in result.incomplete],
+        "excluded": [{"id": r["id"], "reasons": list(r["reasons"])} for r in result.excluded],
+    }
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: Any,
+                    criteria_revision: int | None, caveats: Iterable[str] = (),
+                    monitoring: str = "", decided_by: str | None = None,
+                    override: str | None = None,
+                    now: dt.datetime | None = None) -> dict[str, Any]:
+    """Append one decision for ``snapshot_id`` and return the entry written.
+
+    ``ranking`` is the ``RankingResult`` the decision was made on (recorded as it stood).
+    Refused with ``DecisionError``: an empty rationale; an id the ranking does not know; a
+    snapshot that was not ranked (rejected, incomplete or excluded) unless ``override`` gives
+    its own justification, which is recorded. Refused with ``IntegrityError`` when the existing
+    chain is broken: a new entry must not seal an edited history.
+    """
+    rationale = _text(rationale)
+    if not rationale:
+        raise DecisionError("a decision needs a rationale", where="--rationale",
+                            hint="say why this model, in a sentence a reviewer can check")
+    status = ranking.status(snapshot_id)
+    if status is None:
+        raise DecisionError(f"unknown snapshot {snapshot_id!r}",
+                            hint="pick an id shown by 'modelsnap rank'")
+    override = _text(override)
+    if status != "ranked" and not override:
+        details = next(
+            (r.get("reasons") or r.get("missing") or []
+             for r in getattr(ranking, status) if r["id"] == snapshot_id), [])
+        raise DecisionError(
+            f"snapshot {snapshot_id} was {status}" + (f": {'; '.join(details)}" if details else ""),
+            hint="choose a ranked snapshot, or give --override with its own justification")
+    entry: dict[str, Any] = {
+        "decided_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        "decided_by": _text(decided_by) or default_user(),
+        "snapshot_id": snapshot_id,
+        "status": status,
+        "weights": dict(ranking.weights),
+        "method": METHOD_NAMES.get(ranking.method, ranking.method),
+        "split": ranking.split,
+        "primary_metric": ranking.primary_metric,
+        "rationale": rationale,
+        "caveats": [c for c in (_text(c) for c in caveats) if c],
+        "monitoring": _text(monitoring),
+    }
+    if criteria_revision is not None:
+        entry["criteria_revision"] = int(criteria_revision)
+    if override:
+        entry["override"] = override
+    entry.update(_ranking_record(ranking))
+    root = Path(root)
+    path = decisions_path(root)
+    with folder_lock(root, LOCK_NAME):
+        old = path.read_bytes() if path.exists() else b""
+        entries = parse_decisions(old.decode("utf-8"), where=str(path)) if old else []
+        broken = check_chain(entries)
+        if broken:
+            raise IntegrityError(f"the decision log is broken: {broken[0]}", where=str(path),
+                                 hint="restore decisions.toml from version control first")
+        entry = {"id": f"D{len(entries) + 1:04d}", **entry,
+                 "previous_sha256": str(entries[-1]["sha256"]) if entries else ""}
+        entry["sha256"] = entry_hash(entry)
+        prefix = old if old else b"schema = 1\n"
+        if not prefix.endswith(b"\n"):
+            prefix += b"\n"
+        data = prefix + b"\n" + tomli_w.dumps({"decision": [entry]}).encode("utf-8")
+        written = parse_decisions(data.decode("utf-8"), where=str(path))
+        if check_chain(written) or written[-1] != entry:
+            raise IntegrityError("the new entry did not read back identically; nothing written",
+                                 where=str(path))
+        atomic_write_bytes(root, path, data)
+        head = {"count": len(written), "sha256": entry["sha256"]}
+        atomic_write_bytes(root, _head_path(root), canonical_json(head))
+    return entry
