@@ -1,0 +1,429 @@
+"""The parent side of a run: spawn the worker, stream its events, enforce limits, record the result.
+
+The worker gets its own session (process group), so a timeout, a memory ceiling or a cancel
+kills the model and everything it started (joblib workers, a forked child) in one ``killpg``,
+and nothing of it outlives the run. Failures are classified for the user:
+
+- ``timeout``   the wall-clock limit passed;
+- ``memory``    the RSS of the worker's process tree went over the ceiling (or MemoryError);
+- ``error``     the model raised: its own exception type and message are shown;
+- ``crash``     the worker died from a signal (named) or exited without a result;
+- ``cancelled`` the caller set its ``cancel`` event.
+
+Nothing is written on failure: the staging folder is removed. On success the constraints are
+checked (``constraints.check_constraints``) and the snapshot is written by ``store.write_snapshot``,
+which moves the staged artifact and predictions in and writes the TOML last.
+
+This module imports no pandas or scikit-learn: the heavy work happens in the worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import contextlib
+import json
+import os
+import pickle
+import queue
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelsnap.core import errors
+from modelsnap.core.errors import ModelsnapError, RunFailed
+from modelsnap.core.files import safe_name, tmp_dir
+from modelsnap.profiler import events
+from modelsnap.profiler.events import ProgressEvent, ProtocolError
+
+DEFAULT_TIMEOUT_SECONDS = 600.0
+DEFAULT_MEMORY_LIMIT_MB = 4096.0
+POLL_SECONDS = 0.05
+TERM_GRACE_SECONDS = 0.5
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
+REASONS = ("timeout", "memory", "error", "crash", "cancelled")
+
+EventCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class RunJob:
+    """Everything the worker needs for one model; built by ``jobs`` (CLI/TUI) or ``core.api``.
+
+    Exactly one of ``spec`` (from modelsnap.toml: estimator dotted path, params, grid),
+    ``estimator`` (a live object from the Python API, fitted or not) or ``reprofile_of``
+    (an existing snapshot id) says what to run.
+    """
+
+    root: Path
+    name: str
+    kind: str = "candidate"
+    spec: dict[str, Any] | None = None
+    estimator: Any = None
+    reprofile_of: str | None = None
+    version: str = "v1"
+    notes: str = ""
+    criteria_revision: int = 0
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
+    latency_trials: int = 300
+    latency_warmup: int = 20
+    batch_size: int | None = None
+    threads: int = 1
+    constraints: dict[str, Any] = field(default_factory=dict)
+    primary_metric: str | None = None
+    baseline: dict[str, Any] | None = None
+    trusted: list[str] = field(default_factory=list)
+
+    @property
+    def mode(self) -> str:
+        if self.reprofile_of is not None:
+            return "reprofile"
+        return "python" if self.spec is None else "project"
+
+    def validate(self) -> None:
+        """Refuse impossible settings before anything is spawned."""
+        where = f"model {self.name!r}"
+        chosen = sum(x is not None for x in (self.spec, self.estimator, self.reprofile_of))
+        if chosen != 1:
+            raise ModelsnapError("a run needs exactly one of spec, estimator or reprofile_of",
+                                 where=where)
+        if self.kind not in ("baseline", "candidate"):
+            raise ModelsnapError(f"kind {self.kind!r} is not 'baseline' or 'candidate'", where=where)
+        for label, value, minimum in (("timeout", self.timeout_seconds, 0.0),
+                                      ("memory limit", self.memory_limit_mb, 0.0)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= minimum:
+                raise ModelsnapError(f"{label} must be a number > 0, found {value!r}", where=where,
+                                     hint="see [run] in docs/project-file.md")
+        for label, value, minimum in (("latency trials", self.latency_trials, 1),
+                                      ("latency warm-up", self.latency_warmup, 0),
+                                      ("threads", self.threads, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise ModelsnapError(f"{label} must be a whole number >= {minimum}, found {value!r}",
+                                     where=where)
+        if self.batch_size is not None and (not isinstance(self.batch_size, int)
+                                            or isinstance(self.batch_size, bool)
+                                            or self.batch_size < 1):
+            raise ModelsnapError(f"batch size must be a whole number >= 1, found {self.batch_size!r}",
+                                 where=where)
+
+    def to_wire(self, staging: Path) -> dict[str, Any]:
+        """The JSON job the worker reads on stdin."""
+        job: dict[str, Any] = {
+            "root": str(Path(self.root).resolve()), "name": self.name, "kind": self.kind,
+            "mode": self.mode, "version": self.version, "notes": self.notes,
+            "criteria_revision": int(self.criteria_revision), "staging": str(staging),
+            "settings": {"latency_trials": self.latency_trials,
+                         "latency_warmup": self.latency_warmup,
+                         "batch_size": self.batch_size, "threads": self.threads},
+        }
+        if self.spec is not None:
+            job["spec"] = self.spec
+        if self.reprofile_of is not None:
+            job["reprofile_of"] = self.reprofile_of
+            job["trusted"] = list(self.trusted)
+        if self.estimator is not None:
+            try:
+                payload = pickle.dumps(self.estimator, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                raise ModelsnapError(
+                    f"the estimator cannot be sent to the worker process ({exc})",
+                    where=f"model {self.name!r}",
+                    hint="the estimator must be picklable (define its class in a module)",
+                ) from None
+            job["estimator_pickle"] = base64.b64encode(payload).decode("ascii")
+            job["sys_path"] = [p for p in sys.path if p and Path(p).is_dir()]
+        return job
+
+
+# --------------------------------------------------------------------------- process handling
+
+
+def _thread_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in THREAD_ENV_VARS:
+        env[name] = str(threads)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+class _Tree:
+    """The worker and every process it started, remembered so strays can be killed at the end."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.root = psutil.Process(pid)
+        self.known: dict[int, Any] = {pid: self.root}
+
+    def rss_bytes(self) -> int:
+        psutil = self._psutil
+        try:
+            members = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            members = list(self.known.values())
+        total = 0
+        for proc in members:
+            self.known.setdefault(proc.pid, proc)
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def kill_all(self) -> None:
+        """SIGKILL every remembered process still alive (psutil checks the pid was not reused)."""
+        psutil = self._psutil
+        with contextlib.suppress(psutil.Error):
+            for proc in self.root.children(recursive=True):
+                self.known.setdefault(proc.pid, proc)
+        for proc in self.known.values():
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running():
+                    proc.kill()
+
+
+def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
+    """SIGTERM the worker's process group, SIGKILL it after ``grace`` seconds, then any stray."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    tree.kill_all()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+class _Reader(threading.Thread):
+    """Reads the worker's stdout protocol into a queue (events) and keeps the final message."""
+
+    def __init__(self, stream: Any, inbox: queue.Queue) -> None:
+        super().__init__(name="modelsnap-worker-reader", daemon=True)
+        self._stream = stream
+        self._inbox = inbox
+        self.final: dict[str, Any] | None = None
+        self.protocol_error: ProtocolError | None = None
+
+    def run(self) -> None:
+        for raw in self._stream:
+            try:
+                message = events.decode(raw)
+            except ProtocolError as exc:
+                self.protocol_error = self.protocol_error or exc
+                continue
+            if message["type"] in ("result", "error"):
+                self.final = message
+            else:
+                self._inbox.put(message)
+
+
+class _Tail(threading.Thread):
+    """Drains the worker's stderr (so it never blocks) and keeps the last lines for messages."""
+
+    def __init__(self, stream: Any, lines: int = 40) -> None:
+        super().__init__(name="modelsnap-worker-stderr", daemon=True)
+        self._stream = stream
+        self.lines: collections.deque[str] = collections.deque(maxlen=lines)
+
+    def run(self) -> None:
+        for raw in self._stream:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+
+    def text(self, lines: int = 8) -> str:
+        return "\n".join(list(self.lines)[-lines:])
+
+
+def _feed(stdin: Any, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, OSError):
+        stdin.write(data)
+    with contextlib.suppress(BrokenPipeError, OSError):
+        stdin.close()
+
+
+@dataclass
+class _Outcome:
+    final: dict[str, Any] | None
+    returncode: int | None
+    killed_for: str | None
+    detail: str
+    stderr: str
+    protocol_error: ProtocolError | None
+
+
+def _spawn_and_watch(job: RunJob, staging: Path, on_event: EventCallback | None,
+                     on_warning: Callable[[str], None] | None,
+                     cancel: threading.Event | None) -> _Outcome:
+    payload = (json.dumps(job.to_wire(staging)) + "\n").encode("utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelsnap.profiler.worker"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=str(job.root), env=_thread_env(job.threads), start_new_session=True,
+    )
+    tree = _Tree(proc.pid)
+    inbox: queue.Queue = queue.Queue()
+    reader, tail = _Reader(proc.stdout, inbox), _Tail(proc.stderr)
+    writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+    for thread in (reader, tail, writer):
+        thread.start()
+    limit_bytes = job.memory_limit_mb * 2**20
+    started = time.monotonic()
+    killed_for, detail = None, ""
+
+    def deliver(message: dict[str, Any]) -> None:
+        if message["type"] == "progress":
+            if on_event is not None:
+                on_event(ProgressEvent.from_dict(message))
+        elif on_warning is not None:
+            on_warning(message["message"])
+
+    try:
+        while proc.poll() is None:
+            with contextlib.suppress(queue.Empty):
+                deliver(inbox.get(timeout=POLL_SECONDS))
+                while True:
+                    deliver(inbox.get_nowait())
+            if cancel is not None and cancel.is_set():
+                killed_for, detail = "cancelled", "cancelled by the caller"
+                break
+            elapsed = time.monotonic() - started
+            if elapsed > job.timeout_seconds:
+                killed_for = "timeout"
+                detail = f"still running after {job.timeout_seconds:g} s (the timeout)"
+                break
+            rss = tree.rss_bytes()
+            if rss > limit_bytes:
+                killed_for = "memory"
+                detail = (f"used {rss / 2**20:,.0f} MB, over the memory limit of "
+                          f"{job.memory_limit_mb:g} MB")
+                break
+    finally:
+        # The worker is gone or must go; either way nothing it started may outlive the run.
+        _kill_group(proc, tree, 0.0 if killed_for == "memory" else TERM_GRACE_SECONDS)
+        reader.join(timeout=5)
+        tail.join(timeout=5)
+        writer.join(timeout=1)
+    while True:
+        try:
+            deliver(inbox.get_nowait())
+        except queue.Empty:
+            break
+    return _Outcome(final=reader.final, returncode=proc.returncode, killed_for=killed_for,
+                    detail=detail, stderr=tail.text(), protocol_error=reader.protocol_error)
+
+
+def _failure(job: RunJob, outcome: _Outcome) -> ModelsnapError:
+    """Turn what happened into the error the user sees: which model, what, and how to fix it."""
+    where = f"model {job.name!r}"
+    if outcome.killed_for == "timeout":
+        return RunFailed("timeout", outcome.detail, where=where,
+                         hint="raise it with --timeout or timeout_seconds in modelsnap.toml "
+                              "([run] or the model's own table)")
+    if outcome.killed_for == "memory":
+        return RunFailed("memory", outcome.detail, where=where,
+                         hint="raise it with --memory-limit or memory_limit_mb in modelsnap.toml")
+    if outcome.killed_for == "cancelled":
+        return RunFailed("cancelled", "cancelled; nothing was written", where=where)
+    final = outcome.final
+    if final is not None and final["type"] == "error":
+        return _error_from_worker(job, final)
+    if outcome.returncode is not None and outcome.returncode < 0:
+        name = _signal_name(outcome.returncode)
+        extra = (" (SIGKILL from outside the run is often the system's out-of-memory killer)"
+                 if name == "SIGKILL" else "")
+        return RunFailed("crash", f"the worker process was killed by {name}{extra}", where=where,
+                         hint=_stderr_hint(outcome.stderr))
+    if outcome.protocol_error is not None:
+        return RunFailed("crash", f"the worker's output was unreadable: {outcome.protocol_error.message}",
+                         where=where, hint=_stderr_hint(outcome.stderr))
+    return RunFailed("crash", f"the worker exited with code {outcome.returncode} without a result",
+                     where=where, hint=_stderr_hint(outcome.stderr))
+
+
+def _stderr_hint(text: str) -> str | None:
+    return f"the worker's last output:\n{text}" if text.strip() else None
+
+
+def _error_from_worker(job: RunJob, final: dict[str, Any]) -> ModelsnapError:
+    """Re-raise the worker's own error: a modelsnap error keeps its class (and exit code)."""
+    error_type, message = final["error_type"], final["message"]
+    where = final.get("where") or f"model {job.name!r}"
+    hint = final.get("hint")
+    cls = getattr(errors, error_type, None)
+    if final.get("modelsnap") and isinstance(cls, type) and issubclass(cls, ModelsnapError) \
+            and cls is not RunFailed:
+        error = cls(message, where=where, hint=hint)
+        return error
+    if error_type == "MemoryError":
+        return RunFailed("memory", f"the model ran out of memory (MemoryError) during "
+                                   f"{final.get('stage', 'the run')}", where=f"model {job.name!r}",
+                         hint="raise memory_limit_mb or use less data")
+    stage = final.get("stage", "the run")
+    text = message if final.get("modelsnap") else f"{error_type}: {message}"
+    return RunFailed("error", f"failed during {stage}: {text}", where=f"model {job.name!r}",
+                     hint=hint)
+
+
+def _staged_files(staging: Path, staged: dict[str, str]) -> dict[str, Path]:
+    files = {}
+    for key, name in staged.items():
+        safe_name(name, what="staged file name")
+        files[key] = staging / name
+    return files
+
+
+def run_model(job: RunJob, *, on_event: EventCallback | None = None,
+              on_warning: Callable[[str], None] | None = None,
+              cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Fit/evaluate/profile one model in a worker and record it; returns the written snapshot.
+
+    ``on_event`` receives each ``ProgressEvent`` in the calling thread; ``on_warning`` each
+    warning text (e.g. "no predict_proba"). Raises ``RunFailed`` (``reason`` in REASONS) when
+    the run failed, or the worker's own ``ModelsnapError`` subclass for bad project or data
+    (e.g. ``DataError``). Nothing is written in either case.
+    """
+    from modelsnap.core import store
+    from modelsnap.core.constraints import check_constraints
+
+    job.validate()
+    root = Path(job.root)
+    if not root.is_dir():
+        raise ModelsnapError("project folder not found", where=str(root))
+    staging = tmp_dir(root) / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
+    staging.mkdir()
+    try:
+        outcome = _spawn_and_watch(job, staging, on_event, on_warning, cancel)
+        final = outcome.final
+        if outcome.killed_for or final is None or final["type"] != "result":
+            raise _failure(job, outcome)
+        snapshot = final["snapshot"]
+        primary = job.primary_metric or _default_primary(snapshot)
+        snapshot.update(check_constraints(snapshot, job.constraints, job.baseline, primary))
+        snapshot_id = store.write_snapshot(root, snapshot,
+                                           staged_files=_staged_files(staging, final["staged"]))
+        return store.read_snapshot(root, snapshot_id)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _default_primary(snapshot: dict[str, Any]) -> str:
+    task = snapshot.get("data", {}).get("task")
+    return "r2" if task == "regression" else "f1"
