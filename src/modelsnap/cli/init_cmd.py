@@ -1,0 +1,153 @@
+"""``modelsnap init DIR --data FILE --target COL``: start a project folder.
+
+Everything is checked before anything is written: the data must load, the target must exist
+and suit the task, and the split must be drawable. Only then is a CSV from outside the folder
+copied in and modelsnap.toml written, so a failed init leaves the folder as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from modelsnap.cli.output import add_dir_argument
+
+PROFILE_CHOICES = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
+
+
+def _columns(values: list[str] | None) -> list[str]:
+    names: list[str] = []
+    for value in values or []:
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    return names
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "init", help="create a project folder with modelsnap.toml",
+        description="Create modelsnap.toml for a data set: criteria and constraints from a "
+                    "profile, a baseline and three candidates of different families. A CSV "
+                    "outside DIR is copied into it. Nothing is written unless the data checks out.",
+    )
+    add_dir_argument(parser)
+    parser.add_argument("--data", required=True, metavar="FILE",
+                        help="a CSV file, or sklearn:breast_cancer|iris|wine|diabetes")
+    parser.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    parser.add_argument("--profile", choices=PROFILE_CHOICES, default="balanced",
+                        help="starting criteria and constraints (default: balanced)")
+    parser.add_argument("--task", choices=("classification", "regression"),
+                        help="default: inferred from the target column")
+    parser.add_argument("--positive-label", metavar="LABEL",
+                        help="binary classification: the class precision/recall/f1 are about")
+    parser.add_argument("--drop", action="append", metavar="COL[,COL]",
+                        help="columns never used as features (ids, leaks); repeatable")
+    parser.add_argument("--sensitive", action="append", metavar="COL[,COL]",
+                        help="columns to report fairness for; repeatable")
+    parser.add_argument("--name", help="project name (default: the folder name)")
+    parser.add_argument("--force", action="store_true", help="replace an existing modelsnap.toml")
+    parser.set_defaults(handler=run)
+
+
+def _resolve_data(root: Path, data: str) -> tuple[str, Path | None, Path | None]:
+    """(source as written in modelsnap.toml, file to read now, file to copy into the folder)."""
+    from modelsnap.core.errors import DataError
+    from modelsnap.core.project import SKLEARN_DATASETS
+
+    if data.startswith("sklearn:"):
+        if data.split(":", 1)[1] not in SKLEARN_DATASETS:
+            raise DataError(f"unknown bundled data set {data!r}", where="--data",
+                            hint="one of " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS))
+        return data, None, None
+    file = Path(data).expanduser()
+    if not file.is_file():
+        raise DataError("data file not found" if not file.exists() else "not a file",
+                        where=str(file), hint="give the path of a CSV file")
+    resolved_root = root.resolve()
+    resolved = file.resolve()
+    if resolved.is_relative_to(resolved_root):
+        return resolved.relative_to(resolved_root).as_posix(), resolved, None
+    destination = root / file.name
+    if destination.exists():
+        from modelsnap.core.files import sha256_file
+
+        if sha256_file(destination) != sha256_file(resolved):
+            raise DataError(
+                f"{destination} already exists and differs from {file}", where="--data",
+                hint="rename one of them, or pass the file inside the folder",
+            )
+        return file.name, resolved, None
+    return file.name, resolved, destination
+
+
+def _copy_in(root: Path, source: Path, destination: Path) -> None:
+    """Copy the CSV into the folder atomically (temp file in .modelsnap/tmp, then rename)."""
+    from modelsnap.core.files import TMP_PREFIX, tmp_dir
+
+    tmp = tmp_dir(root) / f"{TMP_PREFIX}{os.getpid()}-{destination.name}"
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, destination)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from modelsnap.core.data import draw_split, load_dataset
+    from modelsnap.core.errors import ProjectFileError
+    from modelsnap.core.project import (
+        PROJECT_FILE,
+        build_project_document,
+        parse_project,
+        write_new_project,
+    )
+
+    root = Path(args.dir)
+    if (root / PROJECT_FILE).exists() and not args.force:
+        raise ProjectFileError(f"{root / PROJECT_FILE} already exists", where=str(root),
+                               hint="pass --force to replace it")
+    if root.exists() and not root.is_dir():
+        raise ProjectFileError("DIR exists and is not a folder", where=str(root))
+    source, read_from, copy_to = _resolve_data(root, args.data)
+    options: dict[str, Any] = {
+        "name": args.name, "drop": _columns(args.drop), "sensitive": _columns(args.sensitive),
+        "positive_label": args.positive_label,
+    }
+
+    def config_for(task: str, positive: str | None):
+        text = build_project_document(data_source=source, target=args.target, profile=args.profile,
+                                      task=task, **{**options, "positive_label": positive})
+        return parse_project(tomllib.loads(text), root)
+
+    # Check the data (and that a split can be drawn) before writing anything.
+    draft = config_for(args.task or "classification", args.positive_label)
+    draft.data.task = args.task
+    dataset = load_dataset(draft, path=read_from)
+    draft.data.task = dataset.task
+    draw_split(dataset, seed=draft.data.seed, validation_fraction=draft.data.validation_fraction,
+               test_fraction=draft.data.test_fraction, stratify=draft.data.stratify)
+    config_for(dataset.task, dataset.positive_label)
+
+    root.mkdir(parents=True, exist_ok=True)
+    if copy_to is not None:
+        _copy_in(root, read_from, copy_to)
+    config = write_new_project(root, data_source=source, target=args.target, profile=args.profile,
+                               task=dataset.task, force=args.force,
+                               **{**options, "positive_label": dataset.positive_label})
+    detail = f", positive label {dataset.positive_label!r}" if dataset.positive_label else ""
+    print(f"created {config.path}")
+    print(f"  data: {source}{' (copied in)' if copy_to else ''}, {dataset.n_rows} rows, "
+          f"target {args.target!r}, {dataset.task}{detail}")
+    print(f"  profile {args.profile}: {len(config.criteria)} criteria, "
+          f"{len(config.constraints)} constraints")
+    print(f"  baseline {config.baseline.name}; candidates "
+          + ", ".join(spec.name for spec in config.candidates))
+    print(f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {root} --baseline), "
+          f"then lock the criteria (modelsnap lock {root})")
+    return 0

@@ -1,0 +1,199 @@
+"""The frozen preprocessing every model shares, and estimators built from dotted paths.
+
+Comparing models is only fair when they see identical inputs, so preprocessing is not part of
+a model's spec: it comes from ``[preprocess]`` and is built the same way for every model. The
+artifact saved is the whole Pipeline, so it predicts from raw rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
+
+from modelsnap.core.errors import ProjectFileError
+from modelsnap.core.project import ModelSpec, ProjectConfig
+
+_SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+
+
+def column_kinds(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) column names: numbers are numeric; text, categories and booleans
+    are categorical."""
+    numeric, categorical = [], []
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            numeric.append(str(name))
+        else:
+            categorical.append(str(name))
+    return numeric, categorical
+
+
+def build_preprocessor(config: ProjectConfig, frame: pd.DataFrame) -> ColumnTransformer:
+    """The ColumnTransformer from ``[preprocess]``; column lists are fixed from ``frame``'s dtypes."""
+    settings = config.preprocess
+    numeric, categorical = column_kinds(frame)
+    transformers = []
+    if numeric:
+        steps = []
+        if settings.numeric_impute != "none":
+            steps.append(SimpleImputer(strategy=settings.numeric_impute))
+        if settings.numeric_scale != "none":
+            steps.append(_SCALERS[settings.numeric_scale]())
+        transformers.append(("numeric", sk_make_pipeline(*steps) if steps else "passthrough", numeric))
+    if categorical:
+        steps = []
+        if settings.categorical_impute == "most_frequent":
+            steps.append(SimpleImputer(strategy="most_frequent"))
+        elif settings.categorical_impute == "constant":
+            steps.append(SimpleImputer(strategy="constant", fill_value="missing"))
+        if settings.categorical_encode == "onehot":
+            steps.append(OneHotEncoder(handle_unknown="infrequent_if_exist",
+                                       max_categories=settings.max_categories,
+                                       sparse_output=False))
+        else:
+            steps.append(OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                        encoded_missing_value=-1))
+        transformers.append(("categorical", sk_make_pipeline(*steps), categorical))
+    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def import_estimator(path: str, root: Path, *, where: str | None = None) -> type:
+    """Import an estimator class by dotted path, from installed packages or the project folder.
+
+    The project folder is put on ``sys.path`` only for the import, so ``mymodels.MyModel`` can
+    live beside modelsnap.toml. Raises ProjectFileError when it does not import or is not a
+    scikit-learn-compatible estimator class (needs fit, predict and get_params).
+    """
+    label = where or "estimator"
+    module_name, _, attribute = path.rpartition(".")
+    if not module_name:
+        raise ProjectFileError(f"estimator {path!r} is not a dotted path", where=label,
+                               hint='e.g. "sklearn.ensemble.RandomForestClassifier"')
+    folder = str(Path(root).resolve())
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ProjectFileError(
+            f"estimator {path!r} does not import: no module named {exc.name!r}", where=label,
+            hint="check the spelling, install the package, or put the module in the project folder",
+        ) from None
+    except Exception as exc:  # a user module can raise anything while importing
+        raise ProjectFileError(
+            f"estimator {path!r} does not import: {type(exc).__name__}: {exc}", where=label,
+            hint=f"fix the module {module_name!r}",
+        ) from None
+    finally:
+        if added:
+            try:
+                sys.path.remove(folder)
+            except ValueError:
+                pass
+    estimator = getattr(module, attribute, None)
+    if estimator is None:
+        raise ProjectFileError(f"module {module_name!r} has no attribute {attribute!r}", where=label,
+                               hint="check the class name's spelling and case")
+    if not inspect.isclass(estimator) or not all(
+        callable(getattr(estimator, method, None)) for method in ("fit", "predict", "get_params")
+    ):
+        raise ProjectFileError(
+            f"{path!r} is not a scikit-learn-compatible estimator class "
+            "(it needs fit, predict and get_params)", where=label,
+            hint="subclass sklearn.base.BaseEstimator and implement fit/predict",
+        )
+    return estimator
+
+
+def set_params_checked(estimator: Any, params: Mapping[str, Any], *, where: str | None = None) -> Any:
+    """``estimator.set_params(**params)``, but an unknown name is a clear error listing the valid ones."""
+    valid = sorted(estimator.get_params(deep=False))
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ProjectFileError(
+            f"{type(estimator).__name__} has no parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}", where=where or "params",
+            hint=f"valid parameters: {', '.join(valid)}",
+        )
+    try:
+        estimator.set_params(**dict(params))
+    except (TypeError, ValueError) as exc:
+        raise ProjectFileError(f"invalid parameters for {type(estimator).__name__}: {exc}",
+                               where=where or "params") from None
+    return estimator
+
+
+def build_estimator(spec: ModelSpec, root: Path, *, params: Mapping[str, Any] | None = None,
+                    n_jobs: int | None = None) -> Any:
+    """A fresh, unfitted estimator for ``spec`` with its params (and ``params`` on top, e.g. a
+    grid point). ``n_jobs`` is applied when the estimator has it and the user did not set it."""
+    key = "[baseline]" if spec.kind == "baseline" else f"[[candidates]] {spec.name}"
+    cls = import_estimator(spec.estimator, root, where=f"modelsnap.toml: {key}.estimator")
+    try:
+        estimator = cls()
+    except Exception as exc:  # user classes may require arguments
+        raise ProjectFileError(f"{spec.estimator}() cannot be created without arguments: {exc}",
+                               where=f"modelsnap.toml: {key}.estimator",
+                               hint="give the class defaults for every __init__ argument") from None
+    merged = {**spec.params, **(params or {})}
+    if n_jobs is not None and "n_jobs" not in merged and "n_jobs" in estimator.get_params(deep=False):
+        merged["n_jobs"] = n_jobs
+    return set_params_checked(estimator, merged, where=f"modelsnap.toml: {key}.params")
+
+
+def make_pipeline(config: ProjectConfig, frame: pd.DataFrame, estimator: Any) -> Pipeline:
+    """Pipeline([("preprocess", the frozen ColumnTransformer), ("model", estimator)])."""
+    return Pipeline([("preprocess", build_preprocessor(config, frame)), ("model", estimator)])
+
+
+def _toml_value(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int | float):
+        return value if not (isinstance(value, float) and math.isnan(value)) else "nan"
+    if isinstance(value, tuple | list):
+        converted = [_toml_value(item) for item in value]
+        return None if any(item is None for item in converted) else converted
+    if isinstance(value, dict):
+        return {str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None}
+    if isinstance(value, np.ndarray):
+        return _toml_value(value.tolist())
+    if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
+    return repr(value)
+
+
+def toml_params(estimator: Any) -> dict[str, Any]:
+    """``get_params(deep=False)`` as TOML-able values: None omitted, tuples as arrays, nested
+    estimators and other objects as their repr."""
+    params = {}
+    for name, value in sorted(estimator.get_params(deep=False).items()):
+        if value is None:
+            continue
+        converted = _toml_value(value)
+        if converted is not None:
+            params[name] = converted
+    return params
