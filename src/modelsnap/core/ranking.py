@@ -222,7 +222,7 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
     the criteria weights (see ``with_weights``).
     """
     selection = config.selection
-    primary = selection.primary_metric
+    primary = getattr(config, "primary_metric", None) or selection.primary_metric or "f1"
     criteria_source: Iterable[Any] = config.criteria
     constraint_table = dict(config.constraints or {})
     if profile is not None:
@@ -575,3 +575,84 @@ def sensitivity_analysis(ids: Sequence[str], values: Sequence[Sequence[float]],
     return {"top": top, "n": len(cases), "stays_first": stays,
             "share": stays / len(cases) if cases else None, "cases": cases,
             "winners": dict(winners)}
+
+
+# ---------------------------------------------------------------------------------------------
+# A project folder, end to end (CLI ``rank``, ``decide``, ``report`` and the TUI share this)
+
+
+@dataclass
+class ProjectRanking:
+    result: RankingResult
+    rows: list[dict[str, Any]]
+    problems: list[str]
+    criteria_revision: int | None
+    config: Any
+
+
+def _must_pass_cases_exist(root: Any, relative: str | None) -> bool:
+    """True when the project's edge-case file has a ``must-pass`` row (read with csv: fast)."""
+    if not relative:
+        return False
+    import csv
+    from pathlib import Path
+
+    path = Path(root) / relative
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return any((row.get("severity") or "").strip() == "must-pass"
+                       for row in csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+
+
+def with_edge_results(rows: Sequence[Mapping[str, Any]],
+                      latest: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose edge measures are replaced by a later ``modelsnap edge`` run, where one exists."""
+    out = []
+    for row in rows:
+        result = latest.get(row["id"])
+        if result is None:
+            out.append(dict(row))
+            continue
+        updated = dict(row)
+        updated["measures"] = {}
+        for split, table in row["measures"].items():
+            table = {k: v for k, v in table.items()
+                     if k not in ("edge_pass_rate", "edge_must_pass_failed")}
+            table.update(measures({}, split, edge_result=result))
+            updated["measures"][split] = table
+        out.append(updated)
+    return out
+
+
+def rank_project(root: Any, *, weights: Mapping[str, float] | None = None,
+                 profile: str | None = None, method: str = "weighted", split: str | None = None,
+                 allow_mixed: bool = False, sensitivity: bool = False,
+                 write_index: bool = True) -> ProjectRanking:
+    """Rank a project folder from its index rows; what-ifs (weights, profile, method, split)
+    change nothing on disk. Broken snapshot files are listed in ``problems``, never raised."""
+    from pathlib import Path
+
+    from modelsnap.core.criteria import current_revision
+    from modelsnap.core.edgecases import latest_edge_results
+    from modelsnap.core.index import load_rows
+    from modelsnap.core.project import load_project
+    from modelsnap.core.store import current_data_hashes
+
+    root = Path(root)
+    config = load_project(root)
+    revision_record = current_revision(root)
+    revision = revision_record.get("revision") if revision_record else None
+    hashes = current_data_hashes(root, config.data.source)
+    spec = spec_from_config(
+        config, weights=weights, profile=profile, method=method, split=split,
+        allow_mixed=allow_mixed, dataset_sha256=hashes.dataset_sha256,
+        split_sha256=hashes.split_sha256, criteria_revision=revision,
+        edge_cases_required=_must_pass_cases_exist(root, config.data.edge_cases),
+    )
+    rows, problems = load_rows(root, write_back=write_index)
+    rows = with_edge_results(rows, latest_edge_results(root))
+    result = rank(rows, spec, sensitivity=sensitivity)
+    return ProjectRanking(result=result, rows=rows, problems=[str(p) for p in problems],
+                          criteria_revision=revision, config=config)
