@@ -437,14 +437,21 @@ class Run:
         resources["threads"] = dict(self.threads)
         return resources
 
-    def save(self, model: Any) -> dict[str, Any]:
+    def save(self, model: Any, *, existing_artifact: Path | None = None) -> dict[str, Any]:
+        """Stage the artifact (saved now, or a copy of the one being re-profiled) and predictions."""
+        import shutil
+
         import numpy as np
 
         from modelsnap.core.artifacts import save_artifact
 
-        self.ch.progress("save", 0.0, "saving the fitted pipeline")
         artifact = self.staging / ARTIFACT_NAME
-        save_artifact(model, artifact)
+        if existing_artifact is None:
+            self.ch.progress("save", 0.0, "saving the fitted pipeline")
+            save_artifact(model, artifact)
+        else:
+            self.ch.progress("save", 0.0, "copying the re-profiled artifact")
+            shutil.copyfile(existing_artifact, artifact)
         arrays = {}
         for part in ("validation", "test"):
             values = self.predictions[part]
@@ -530,8 +537,8 @@ class Run:
                     hint="re-profiling needs the same data file and split.npz",
                 )
         self.ch.progress("load", 1.0, f"loading {original['model']['artifact']} (hash-checked)")
-        model = load_artifact(inside(self.root, original["model"]["artifact"], what="artifact"),
-                              original["model"]["artifact_sha256"],
+        artifact_path = inside(self.root, original["model"]["artifact"], what="artifact")
+        model = load_artifact(artifact_path, original["model"]["artifact_sha256"],
                               trusted=self.job.get("trusted", []))
         self.source = original["model"].get("source", "project")
         self.estimator_path = original["model"]["estimator"]
@@ -543,9 +550,10 @@ class Run:
         if "peak_memory_fit_mb" in resources:
             resources["peak_memory_mb"] = max(resources["peak_memory_fit_mb"],
                                               resources["peak_memory_predict_mb"])
-        resources.update(self.save(model))
-        model_table = {k: v for k, v in original["model"].items()
-                       if k not in ("artifact", "artifact_sha256", "size_bytes")}
+        self._compare_predictions(original)
+        resources.update(self.save(model, existing_artifact=artifact_path))
+        # artifact_sha256 stays: the store checks the staged copy against it.
+        model_table = {k: v for k, v in original["model"].items() if k != "artifact"}
         body = {**self.header(), "model": model_table, "data": self.data_table(),
                 "metrics": original["metrics"], "resources": resources,
                 "reprofile_of": original["id"]}
@@ -554,6 +562,34 @@ class Run:
             if key in original:
                 body[key] = original[key]
         return body
+
+    def _compare_predictions(self, original: dict[str, Any]) -> None:
+        """Same artifact, same rows: different predictions mean the libraries changed behaviour."""
+        import numpy as np
+
+        from modelsnap.core.files import inside, sha256_file
+
+        table = original.get("predictions", {})
+        try:
+            path = inside(self.root, table["path"], what="predictions")
+            if sha256_file(path) != table["sha256"]:
+                self.warn(f"the stored predictions of {original['id']} do not match their hash: "
+                          "not compared")
+                return
+            with np.load(path, allow_pickle=False) as stored:
+                before = stored["test_pred"]
+        except (KeyError, OSError, ValueError) as exc:
+            self.warn(f"the stored predictions of {original['id']} could not be read ({exc})")
+            return
+        now = self.predictions["test"]
+        if self.dataset.task == "classification":
+            differ = int(np.sum(before.astype(str) != now.astype(str)))
+        else:
+            differ = int(np.sum(~np.isclose(before.astype(float), now.astype(float))))
+        if differ:
+            self.warn(f"{differ} of {len(now)} test predictions differ from {original['id']}'s: "
+                      "this environment changes the model's behaviour (metrics are copied, not "
+                      "recomputed)")
 
     def evaluate_for_reprofile(self, model: Any) -> None:
         """Predictions are stored again with the new snapshot; they must match the original's."""
