@@ -374,6 +374,19 @@ def new_run_id(now: Any = None) -> str:
     return f"{moment.strftime('%Y%m%dT%H%M%S')}-edge-{secrets.token_hex(2)}"
 
 
+def _load_model(root: Path, snapshot: Mapping[str, Any], load_artifact: Callable) -> Any:
+    """The snapshot's fitted pipeline, hash-checked by ``artifacts.load_artifact``."""
+    from modelsnap.core.errors import SnapshotError
+    from modelsnap.core.files import inside
+
+    model = snapshot.get("model") if isinstance(snapshot.get("model"), dict) else {}
+    artifact, digest = model.get("artifact"), model.get("artifact_sha256")
+    if not isinstance(artifact, str) or not isinstance(digest, str):
+        raise SnapshotError("the snapshot records no model artifact",
+                            where=f"snapshots/{snapshot.get('id', '?')}.toml")
+    return load_artifact(inside(root, artifact, what="[model].artifact"), digest)
+
+
 def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Run the project's current edge-case file over every snapshot's artifact; record it.
 
@@ -381,14 +394,16 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     ``run_cases`` and writes ONE new ``edge_runs/<run-id>.toml`` (its own timestamp and the
     file's sha256); snapshots are never touched. An artifact that cannot be loaded gets a
     result with ``error`` instead of counts, so one broken model does not hide the others.
-    Returns the record, plus ``path`` (the record's path relative to ``root``).
-    ``on_progress(fraction, message)`` is called after each snapshot.
+    Returns the record, plus ``path`` (the record's path relative to ``root``) and
+    ``problems`` (snapshot files that could not be read and were skipped; not recorded).
+    ``on_progress(fraction, message)`` is called after each snapshot. Raises a ModelsnapError
+    for a missing/invalid edge-case file or a project without snapshots (nothing is written).
     """
     from datetime import UTC, datetime
 
     from modelsnap.core.artifacts import load_artifact
     from modelsnap.core.data import load_dataset
-    from modelsnap.core.errors import ModelsnapError, ProjectFileError
+    from modelsnap.core.errors import ModelsnapError, ProjectFileError, SnapshotError
     from modelsnap.core.files import create_exclusive_bytes, dumps_toml, inside
     from modelsnap.core.project import load_project
     from modelsnap.core.store import list_snapshots
@@ -405,14 +420,19 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     dataset = load_dataset(config)
     cases = edge_cases_for_dataset(path, dataset, display_name=relative)
     tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0
-    snapshots, _problems = list_snapshots(root)
+    snapshots, problems = list_snapshots(root)
+    if not snapshots:
+        raise SnapshotError(
+            f"{relative} is valid ({len(cases)} cases) but there are no snapshots to run it on",
+            where=str(root / "snapshots"), hint="run models first: modelsnap run DIR",
+        )
     results = []
     for done, snapshot in enumerate(snapshots, start=1):
         entry: dict[str, Any] = {"snapshot_id": snapshot["id"], "name": snapshot.get("name", "")}
         try:
-            model = load_artifact(root, snapshot)
+            model = _load_model(root, snapshot, load_artifact)
         except ModelsnapError as exc:
-            entry["error"] = exc.message
+            entry["error"] = str(exc)
         else:
             entry.update(run_cases(model, cases, task=dataset.task, tolerance=tolerance))
         results.append(entry)
@@ -434,5 +454,6 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
         body = {"schema": 1, "id": run_id, **{k: v for k, v in record.items() if k != "schema"}}
         target = root / EDGE_RUNS_DIR / f"{run_id}.toml"
         if create_exclusive_bytes(root, target, dumps_toml(body)):
-            return {**body, "path": f"{EDGE_RUNS_DIR}/{run_id}.toml"}
+            return {**body, "path": f"{EDGE_RUNS_DIR}/{run_id}.toml",
+                    "problems": [str(problem) for problem in problems]}
     raise DataError("could not pick a free edge-run id", where=str(root / EDGE_RUNS_DIR))
