@@ -1,0 +1,121 @@
+"""Step 2: the baseline. Choose a simple model, run it, see its snapshot card.
+
+The run is the same as ``modelsnap run --baseline``: the profiler's worker process fits,
+evaluates and profiles it while this screen shows a bar per stage and the log.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Label, Static
+
+from modelsnap.tui.messages import RunFinished, TaskDone
+from modelsnap.tui.model_choices import BASELINES, format_params
+from modelsnap.tui.screens.running import RunningStepScreen
+from modelsnap.tui.state import ProjectState
+from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.widgets.model_form import ModelForm
+from modelsnap.tui.widgets.run_panel import RunPanel
+from modelsnap.tui.widgets.snapshot_card import SnapshotCard
+
+
+class BaselineScreen(RunningStepScreen):
+    STEP = step_for_number(2)
+    BINDINGS: ClassVar = [
+        Binding("r", "run", "Run baseline", id="baseline-run"),
+        Binding("ctrl+s", "use", "Use chosen model", id="baseline-use"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._task: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="baseline-current", markup=False)
+        yield Button("Run baseline", id="baseline-run-button", variant="primary", compact=True)
+        yield RunPanel(id="baseline-run-panel")
+        yield Vertical(id="baseline-cards")
+        yield Label("Change the baseline: a simple model sets the floor", classes="section")
+        yield Vertical(id="baseline-form-holder")
+        with Horizontal(classes="buttons"):
+            yield Button("Use this model", id="baseline-use-button", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(RunPanel).display = False
+        super().on_mount()
+
+    def refresh_body(self, state: ProjectState) -> None:
+        config = state.config
+        current = self.query_one("#baseline-current", Static)
+        if config is None:
+            current.update("✗ modelsnap.toml does not load: fix it in step 1 or in an editor")
+            return
+        if config.baseline is None:
+            current.update("No baseline declared yet: choose one below.")
+        else:
+            spec = config.baseline
+            params = format_params(spec.params) if spec.params else "defaults"
+            current.update(f"Baseline: {spec.name} = {spec.estimator} ({params})")
+        task = config.data.task or "classification"
+        if self._task != task:
+            self._task = task
+            holder = self.query_one("#baseline-form-holder", Vertical)
+            holder.remove_children()
+            holder.mount(ModelForm(BASELINES[task], prefix="baseline", id="baseline-form"))
+        self._show_cards(state)
+
+    def _show_cards(self, state: ProjectState) -> None:
+        cards = self.query_one("#baseline-cards", Vertical)
+        cards.remove_children()
+        name = state.config.baseline.name if state.config and state.config.baseline else None
+        if name and name in self.failures:
+            reason, error = self.failures[name]
+            cards.mount(SnapshotCard(failure=(name, reason, error)))
+        if state.baseline is not None:
+            cards.mount(SnapshotCard(state.baseline, primary=state.primary_metric))
+        elif not (name and name in self.failures):
+            cards.mount(Static("No baseline snapshot yet: press r to run it.", markup=False))
+
+    def action_run(self) -> None:
+        state = self.state
+        if state is None or state.config is None or state.config.baseline is None:
+            self.notify("declare a baseline first (choose one below)", severity="warning")
+            return
+        self.start(None, baseline=True)
+
+    def action_use(self) -> None:
+        from modelsnap.tui.jobs import check_and_save_model
+
+        form = self.query_one(ModelForm)
+        spec = form.spec()
+        if spec is None:
+            form.show_check("✗ fix the fields marked ✗: nothing was saved")
+            return
+        form.show_check("checking the estimator and its parameters ...")
+        self.app.start_task(self, "use-baseline", check_and_save_model, self.app.root, spec,
+                            kind="baseline")
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.what != "use-baseline":
+            return
+        form = self.query_one(ModelForm)
+        if message.error:
+            form.show_check(f"✗ {message.error}")
+        else:
+            form.show_check("✓ saved as [baseline] in modelsnap.toml: press r to run it")
+            self.app.reload_state()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "baseline-run-button":
+            self.action_run()
+        elif event.button.id == "baseline-use-button":
+            self.action_use()
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        super().on_run_finished(message)
+        if self.state is not None:
+            self._show_cards(self.state)

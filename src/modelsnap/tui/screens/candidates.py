@@ -1,0 +1,172 @@
+"""Step 3: candidates. List and add models, run one or all, read their snapshot cards.
+
+Candidates run only under locked criteria (the runner refuses otherwise and the screen says
+so first). Each card shows the hard-limit checks with how far over, the gain over the baseline,
+the interpretability summary and the fairness gaps, straight from the stored snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, Static
+
+from modelsnap.tui.messages import RunFinished, TaskDone
+from modelsnap.tui.model_choices import CANDIDATES, format_params
+from modelsnap.tui.screens.running import RunningStepScreen
+from modelsnap.tui.state import ProjectState
+from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.widgets.formatting import short_id
+from modelsnap.tui.widgets.model_form import ModelForm
+from modelsnap.tui.widgets.run_panel import RunPanel
+from modelsnap.tui.widgets.snapshot_card import SnapshotCard
+
+
+def newest_by_name(snapshots: list[dict]) -> dict[str, dict]:
+    """The newest snapshot of each model name (ids sort by creation time)."""
+    newest: dict[str, dict] = {}
+    for snapshot in sorted(snapshots, key=lambda s: s.get("id", "")):
+        newest[str(snapshot.get("name", ""))] = snapshot
+    return newest
+
+
+class CandidatesScreen(RunningStepScreen):
+    STEP = step_for_number(3)
+    BINDINGS: ClassVar = [
+        Binding("r", "run", "Run selected", id="candidates-run"),
+        Binding("a", "run_all", "Run all", id="candidates-run-all"),
+        Binding("ctrl+s", "add", "Add model", id="candidates-add"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._task: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="candidates-lock", classes="warning", markup=False)
+        table = DataTable(id="candidates-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("model", "estimator", "params", "latest snapshot")
+        yield table
+        with Horizontal(classes="buttons"):
+            yield Button("Run selected", id="candidates-run-button", variant="primary", compact=True)
+            yield Button("Run all", id="candidates-run-all-button", compact=True)
+        yield RunPanel(id="candidates-run-panel")
+        yield Vertical(id="candidates-cards")
+        yield Label("Add a candidate", classes="section")
+        yield Vertical(id="candidates-form-holder")
+        with Horizontal(classes="buttons"):
+            yield Button("Add candidate", id="candidates-add-button", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(RunPanel).display = False
+        super().on_mount()
+
+    def refresh_body(self, state: ProjectState) -> None:
+        config = state.config
+        lock = self.query_one("#candidates-lock", Static)
+        if config is None:
+            lock.update("✗ modelsnap.toml does not load: fix it in step 1 or in an editor")
+            return
+        if not state.locked:
+            lock.update(f"! candidates cannot run: {state.lock_problem or 'criteria not locked'}"
+                        " (press 1 to lock the criteria)")
+        elif state.baseline is None:
+            lock.update("! no baseline snapshot yet: gains over the baseline will be missing "
+                        "(press 2)")
+        else:
+            lock.update("")
+        newest = newest_by_name(state.candidates)
+        table = self.query_one("#candidates-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for spec in config.candidates:
+            params = format_params(spec.params) if spec.params else "defaults"
+            if spec.name in self.failures:
+                status = f"✗ {self.failures[spec.name][0]}"
+            elif spec.name in newest:
+                status = f"✓ {short_id(newest[spec.name]['id'])}"
+            else:
+                status = "not run"
+            table.add_row(spec.name, spec.estimator.rsplit(".", 1)[-1], params[:30], status,
+                          key=spec.name)
+        if table.row_count:
+            table.move_cursor(row=min(max(row, 0), table.row_count - 1))
+        task = config.data.task or "classification"
+        if self._task != task:
+            self._task = task
+            holder = self.query_one("#candidates-form-holder", Vertical)
+            holder.remove_children()
+            holder.mount(ModelForm(CANDIDATES[task], prefix="candidate", id="candidate-form"))
+        self._show_cards(state)
+
+    def _show_cards(self, state: ProjectState) -> None:
+        cards = self.query_one("#candidates-cards", Vertical)
+        cards.remove_children()
+        newest = newest_by_name(state.candidates)
+        names = [spec.name for spec in state.config.candidates] if state.config else []
+        names += [name for name in newest if name not in names]
+        for name in names:
+            if name in self.failures:
+                cards.mount(SnapshotCard(failure=(name, *self.failures[name])))
+            if name in newest:
+                snapshot = newest[name]
+                cards.mount(SnapshotCard(snapshot, primary=state.primary_metric,
+                                         edge=state.edge_result(snapshot)))
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#candidates-table", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_run(self) -> None:
+        name = self._selected()
+        if name is None:
+            self.notify("no candidate declared: add one below", severity="warning")
+            return
+        self.start([name])
+
+    def action_run_all(self) -> None:
+        state = self.state
+        if state is None or state.config is None or not state.config.candidates:
+            self.notify("no candidate declared: add one below", severity="warning")
+            return
+        self.start([spec.name for spec in state.config.candidates])
+
+    def action_add(self) -> None:
+        from modelsnap.tui.jobs import check_and_save_model
+
+        form = self.query_one(ModelForm)
+        spec = form.spec()
+        if spec is None:
+            form.show_check("✗ fix the fields marked ✗: nothing was saved")
+            return
+        form.show_check("checking the estimator and its parameters ...")
+        self.app.start_task(self, "add-candidate", check_and_save_model, self.app.root, spec,
+                            kind="candidate")
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.what != "add-candidate":
+            return
+        form = self.query_one(ModelForm)
+        if message.error:
+            form.show_check(f"✗ {message.error}")
+        else:
+            form.show_check("✓ added to modelsnap.toml: select it and press r to run it")
+            self.app.reload_state()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"candidates-run-button": self.action_run,
+                   "candidates-run-all-button": self.action_run_all,
+                   "candidates-add-button": self.action_add}
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            action()
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        super().on_run_finished(message)
+        if self.state is not None:
+            self._show_cards(self.state)

@@ -1,0 +1,231 @@
+"""Step 1: criteria. Profile, weights (normalised as you type), hard limits, data settings, lock.
+
+Edits stay on screen until saved; saving goes through ``core.project.update_project`` (which
+validates the whole file before writing and keeps the user's comments). Locking records a
+criteria revision with ``core.criteria.lock_criteria``. Once candidates exist, a change means a
+new revision, and the screen says so before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Select, Static
+
+from modelsnap.core.profiles import PROFILES
+from modelsnap.tui.messages import TaskDone
+from modelsnap.tui.screens.base import StepScreen
+from modelsnap.tui.state import ProjectState
+from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.widgets.field import Field, parse_optional_float
+from modelsnap.tui.widgets.weights_editor import WeightsEditor
+
+# The documented numeric hard limits (docs/project-file.md), with a short label each.
+CONSTRAINT_FIELDS: tuple[tuple[str, str, float | None, float | None], ...] = (
+    ("max_latency_p95_ms", "max p95 latency ms", 0.0, None),
+    ("max_size_mb", "max size MB", 0.0, None),
+    ("max_peak_memory_mb", "max peak memory MB", 0.0, None),
+    ("max_fit_seconds", "max fit seconds", 0.0, None),
+    ("min_throughput_rows_per_s", "min rows/s", 0.0, None),
+    ("min_gain_over_baseline", "min gain (ratio)", None, None),
+    ("max_fairness_gap", "max fairness gap", 0.0, 1.0),
+    ("min_interpretability", "min interpretability", 0.0, 1.0),
+    ("max_overfit_gap", "max overfit gap", 0.0, 1.0),
+)
+DATA_LIST_FIELDS = (("drop", "drop columns"), ("sensitive", "sensitive columns"),
+                    ("suspect_features", "suspect features"))
+
+
+def parse_name_list(text: str) -> list[str]:
+    """'a, b , c' -> ['a', 'b', 'c']; names may not be empty or repeated."""
+    names = [part.strip() for part in text.split(",")] if text.strip() else []
+    if any(not name for name in names):
+        raise ValueError("empty name between commas")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"repeated: {', '.join(repeated)}")
+    return names
+
+
+def parse_optional_path(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if text.startswith("/") or ".." in text.split("/"):
+        raise ValueError("give a path inside the project folder")
+    if not text.lower().endswith(".csv"):
+        raise ValueError("expected a .csv file")
+    return text
+
+
+class CriteriaScreen(StepScreen):
+    STEP = step_for_number(1)
+    BINDINGS: ClassVar = [
+        Binding("ctrl+s", "save", "Save", id="criteria-save"),
+        Binding("ctrl+l", "lock", "Save & lock", id="criteria-lock"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._criteria: list[tuple[str, float, str]] = []
+        self._editor_key: tuple | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="criteria-status", markup=False)
+        yield Static("", id="criteria-warning", classes="warning", markup=False)
+        with Horizontal(classes="form-row"):
+            yield Label("Profile", classes="form-label")
+            yield Select([(name, name) for name in PROFILES], id="criteria-profile",
+                         prompt="start from a profile", compact=True)
+        yield Label("Weights (what matters, relative)", classes="section")
+        yield Vertical(id="criteria-weights")
+        yield Label("Hard limits (empty = no limit)", classes="section")
+        for key, label, low, high in CONSTRAINT_FIELDS:
+            yield Field(label, parser=parse_optional_float(minimum=low, maximum=high),
+                        field_id=f"limit-{key}", id=f"field-{key}")
+        yield Label("Data settings", classes="section")
+        for key, label in DATA_LIST_FIELDS:
+            yield Field(label, parser=parse_name_list, placeholder="col_a, col_b",
+                        field_id=f"data-{key}", id=f"field-{key}")
+        yield Field("edge-case file", parser=parse_optional_path, placeholder="edge_cases.csv",
+                    field_id="data-edge_cases", id="field-edge_cases")
+        with Horizontal(classes="form-row"):
+            yield Label("Lock reason", classes="form-label")
+            yield Input(placeholder="why these criteria", id="criteria-reason", compact=True)
+        yield Label("", id="criteria-error", classes="error", markup=False)
+        with Horizontal(classes="buttons"):
+            yield Button("Save", id="criteria-save-button", compact=True)
+            yield Button("Save & lock", id="criteria-lock-button", variant="primary", compact=True)
+
+    # -- showing ------------------------------------------------------------------------
+
+    def refresh_body(self, state: ProjectState) -> None:
+        config = state.config
+        status = self.query_one("#criteria-status", Static)
+        if config is None:
+            message = state.config_error.message if state.config_error else "no project file"
+            status.update(f"✗ modelsnap.toml does not load: {message}")
+            return
+        if state.locked:
+            status.update(f"✓ locked as revision {state.revision['revision']}"
+                          f" ({state.revision.get('locked_at', '')[:16]})")
+        elif state.revision is None:
+            status.update("✗ not locked yet: candidates cannot run until the criteria are locked")
+        else:
+            status.update(f"✗ {state.lock_problem}")
+        warning = self.query_one("#criteria-warning", Static)
+        if state.candidates and state.revision is not None:
+            warning.update(f"! {len(state.candidates)} candidate snapshot(s) were judged under "
+                           f"revision {state.revision['revision']}. Changing criteria now "
+                           "creates a new revision; decide what matters before seeing "
+                           "results, not after.")
+        else:
+            warning.update("")
+        key = (repr(config.criteria), repr(config.constraints), repr(config.data),
+               config.selection.profile)
+        if key == self._editor_key:
+            return  # same file as shown: keep any unsaved edits on screen
+        self._editor_key = key
+        self.query_one("#criteria-profile", Select).value = (
+            config.selection.profile if config.selection.profile in PROFILES else Select.NULL)
+        self._set_criteria([(c.metric, c.weight, c.direction) for c in config.criteria])
+        for key, _label, _low, _high in CONSTRAINT_FIELDS:
+            value = config.constraints.get(key)
+            self.query_one(f"#limit-{key}", Input).value = "" if value is None else f"{value:g}"
+        for key, _label in DATA_LIST_FIELDS:
+            self.query_one(f"#data-{key}", Input).value = ", ".join(getattr(config.data, key))
+        self.query_one("#data-edge_cases", Input).value = config.data.edge_cases or ""
+
+    def _set_criteria(self, criteria: list[tuple[str, float, str]]) -> None:
+        self._criteria = list(criteria)
+        holder = self.query_one("#criteria-weights", Vertical)
+        holder.remove_children()
+        holder.mount(WeightsEditor(self._criteria, id="criteria-editor"))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id != "criteria-profile" or event.value == Select.NULL:
+            return
+        state = self.state
+        if state is None or state.config is None or event.value == state.config.selection.profile:
+            return
+        from modelsnap.core.profiles import profile_settings
+
+        config = state.config
+        criteria, constraints = profile_settings(str(event.value), config.data.task or
+                                                 "classification", state.primary_metric or None)
+        self._set_criteria([(c["metric"], c["weight"], c["direction"]) for c in criteria])
+        for key, _label, _low, _high in CONSTRAINT_FIELDS:
+            value = constraints.get(key)
+            self.query_one(f"#limit-{key}", Input).value = "" if value is None else f"{value:g}"
+        self._error(f"profile {event.value} applied on screen: Save to write it")
+
+    # -- saving -------------------------------------------------------------------------
+
+    def _error(self, text: str) -> None:
+        self.query_one("#criteria-error", Label).update(text)
+
+    def collect(self) -> dict[str, Any] | None:
+        """The edits as ``update_project`` changes, or None with errors shown inline."""
+        editors = self.query(WeightsEditor)
+        weights = editors.first().weights() if editors else None
+        ok = weights is not None
+        constraints: dict[str, Any] = {}
+        for key, _label, _low, _high in CONSTRAINT_FIELDS:
+            good, value = self.query_one(f"#field-{key}", Field).parse()
+            ok = ok and good
+            constraints[key] = value
+        data: dict[str, Any] = {}
+        for key in [k for k, _ in DATA_LIST_FIELDS] + ["edge_cases"]:
+            good, value = self.query_one(f"#field-{key}", Field).parse()
+            ok = ok and good
+            data[key] = value
+        if not ok or weights is None:
+            self._error("✗ fix the fields marked ✗ first: nothing was saved")
+            return None
+        criteria = [{"metric": metric, "weight": weights[metric], "direction": direction}
+                    for metric, _weight, direction in self._criteria]
+        profile = self.query_one("#criteria-profile", Select).value
+        changes: dict[str, Any] = {"criteria": criteria, "constraints": constraints, "data": data}
+        if profile != Select.NULL:
+            changes["selection"] = {"profile": str(profile)}
+        return changes
+
+    def action_save(self) -> None:
+        changes = self.collect()
+        if changes is None:
+            return
+        from modelsnap.core.project import update_project
+
+        self._error("saving ...")
+        self.app.start_task(self, "save", update_project, self.app.root, changes)
+
+    def action_lock(self) -> None:
+        changes = self.collect()
+        if changes is None:
+            return
+        from modelsnap.tui.jobs import save_and_lock
+
+        reason = self.query_one("#criteria-reason", Input).value.strip()
+        self._error("locking ...")
+        self.app.start_task(self, "lock", save_and_lock, self.app.root, changes, reason=reason)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "criteria-save-button":
+            self.action_save()
+        elif event.button.id == "criteria-lock-button":
+            self.action_lock()
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.what not in ("save", "lock"):
+            return
+        if message.error:
+            self._error(f"✗ {message.error}")
+            return
+        if message.what == "lock":
+            self._error(f"✓ locked as revision {message.result}")
+        else:
+            self._error("✓ saved to modelsnap.toml (not locked)")
+        self.app.reload_state()

@@ -1,0 +1,153 @@
+"""Step 4: edge cases. The set, a run over every snapshot, a case-by-model matrix.
+
+The run is ``modelsnap edge``'s job (``core.edgecases.run_edge_cases``): it loads each stored
+artifact and writes one ``edge_runs/`` record; snapshots are never rewritten. The matrix marks
+every failure with ✗ and the prediction, so a failing must-pass case cannot hide in an average.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Button, DataTable, ProgressBar, Static
+
+from modelsnap.tui.messages import RunProgress, TaskDone
+from modelsnap.tui.screens.base import StepScreen
+from modelsnap.tui.state import ProjectState
+from modelsnap.tui.steps import step_for_number
+
+
+def case_matrix(cases: list[dict], results: dict[str, dict]
+                ) -> tuple[list[str], list[tuple[str, str, list[tuple[bool, str]]]]]:
+    """(model names, rows of (case, severity, [(passed, text) per model])).
+
+    ``cases`` are the run's cases (case, expected, severity); a case missing from them but
+    failing somewhere is still shown. A model whose artifact could not be loaded shows '?'.
+    """
+    names = list(results)
+    order = [c.get("case", "") for c in cases]
+    severity = {c.get("case", ""): c.get("severity", "normal") for c in cases}
+    for result in results.values():
+        for failure in result.get("failures", []) or []:
+            if failure.get("case") not in severity:
+                order.append(failure.get("case", ""))
+                severity[failure.get("case", "")] = failure.get("severity", "normal")
+    rows = []
+    for case in order:
+        cells = []
+        for name in names:
+            result = results[name]
+            if "error" in result:
+                cells.append((False, "? not run"))
+                continue
+            failure = next((f for f in result.get("failures", []) or []
+                            if f.get("case") == case), None)
+            if failure is None:
+                cells.append((True, "✓"))
+            else:
+                cells.append((False, f"✗ {failure.get('predicted', '')}"))
+        rows.append((case, severity[case], cells))
+    return names, rows
+
+
+class EdgeCasesScreen(StepScreen):
+    STEP = step_for_number(4)
+    BINDINGS: ClassVar = [Binding("r", "run", "Run edge cases", id="edge-run")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="edge-file", markup=False)
+        yield Button("Run edge cases on every snapshot", id="edge-run-button", variant="primary", compact=True)
+        yield ProgressBar(total=100, show_eta=False, id="edge-progress")
+        yield Static("", id="edge-status", markup=False)
+        yield DataTable(id="edge-matrix", cursor_type="cell", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#edge-progress", ProgressBar).display = False
+        super().on_mount()
+
+    def refresh_body(self, state: ProjectState) -> None:
+        file_label = self.query_one("#edge-file", Static)
+        if state.edge_file:
+            file_label.update(f"Edge-case file: {state.edge_file} (rows with the answer a model "
+                              "must give; severity must-pass rejects a model that fails it)")
+        else:
+            file_label.update("! no edge-case file set: add one under Data settings in step 1 "
+                              "(a CSV with the feature columns, the target, and optionally "
+                              "case and severity columns)")
+        self._show_matrix(state)
+
+    def _show_matrix(self, state: ProjectState) -> None:
+        table = self.query_one("#edge-matrix", DataTable)
+        table.clear(columns=True)
+        by_id = {s.get("id"): s for s in state.snapshots}
+        results: dict[str, dict] = {}
+        for snapshot in sorted(state.snapshots, key=lambda s: s.get("id", "")):
+            result = state.edge_result(snapshot)
+            if result is not None:
+                label = f"{snapshot.get('name')}"
+                if label in results:
+                    label = f"{label} {snapshot['id'][9:15]}"
+                results[label] = result
+        status = self.query_one("#edge-status", Static)
+        if not results:
+            status.update("No edge-case results yet." if by_id else
+                          "No snapshots yet: run the baseline and candidates first.")
+            return
+        names, rows = case_matrix(state.edge_cases, results)
+        summary = []
+        for name in names:
+            result = results[name]
+            if "error" in result:
+                summary.append(f"{name}: not run ({result['error']})")
+            else:
+                summary.append(f"{name}: {result.get('n_passed', 0)}/{result.get('n_cases', 0)}"
+                               + (f", {result['must_pass_failed']} must-pass failed"
+                                  if result.get("must_pass_failed") else ""))
+        status.update("\n".join(summary))
+        table.add_column("case", key="case")
+        table.add_column("severity", key="severity")
+        for name in names:
+            table.add_column(name[:16], key=f"model-{name}")
+        for case, severity, cells in rows:
+            rendered = [Text(text, style="" if ok else "bold red reverse")
+                        for ok, text in cells]
+            table.add_row(case[:28], severity, *rendered)
+
+    def action_run(self) -> None:
+        state = self.state
+        if state is None or not state.edge_file:
+            self.notify("set an edge-case file in step 1 first", severity="warning")
+            return
+        if not state.snapshots:
+            self.notify("no snapshots to test yet", severity="warning")
+            return
+        from modelsnap.core.edgecases import run_edge_cases
+
+        bar = self.query_one("#edge-progress", ProgressBar)
+        bar.display = True
+        bar.update(progress=0)
+        self.query_one("#edge-status", Static).update("running the edge cases ...")
+
+        def progress(fraction: float, message: str) -> None:
+            self.post_message(RunProgress("edge", "edge", fraction, message))
+
+        self.app.start_task(self, "edge", run_edge_cases, self.app.root, on_progress=progress)
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        self.query_one("#edge-progress", ProgressBar).update(progress=message.fraction * 100)
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.what != "edge":
+            return
+        self.query_one("#edge-progress", ProgressBar).display = False
+        if message.error:
+            self.query_one("#edge-status", Static).update(f"✗ {message.error}")
+            return
+        self.app.reload_state()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "edge-run-button":
+            self.action_run()

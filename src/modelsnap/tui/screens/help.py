@@ -1,0 +1,34 @@
+"""The ``?`` panel: why the current step exists and what goes wrong without it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from modelsnap.tui.steps import Step
+
+
+class HelpPanel(ModalScreen[None]):
+    """A short modal; Escape or ? closes it."""
+
+    BINDINGS: ClassVar = [Binding("escape", "dismiss", "Close", id="help-close")]
+
+    def __init__(self, step: Step) -> None:
+        super().__init__()
+        self.step = step
+
+    def compose(self) -> ComposeResult:
+        prefix = f"Step {self.step.number}: " if self.step.number else ""
+        with Vertical(id="help-panel"):
+            yield Label(f"{prefix}{self.step.title}", id="help-title", markup=False)
+            yield Static("Why this step", classes="help-heading")
+            yield Static(self.step.why, markup=False, classes="help-text")
+            yield Static("Without it", classes="help-heading")
+            yield Static(self.step.without, markup=False, classes="help-text")
+            yield Static("Keys: 1-5 steps, tab moves, enter activates, ctrl+p commands, "
+                         "ctrl+q quits. Escape closes this.", classes="help-keys", markup=False)

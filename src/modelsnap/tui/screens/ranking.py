@@ -1,0 +1,269 @@
+"""Step 5: ranking and decision.
+
+The ranking is ``core.ranking.rank`` under the locked criteria. The weights editor is a
+what-if: every change re-ranks at once (in a worker) and nothing is written unless "Save
+weights" is pressed, which edits modelsnap.toml and so needs a new lock. The decision form
+appends to decisions.toml through ``core.decisions.append_decision``, which refuses an empty
+rationale or a rejected model without an override.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from modelsnap.tui.messages import TaskDone
+from modelsnap.tui.screens.base import StepScreen
+from modelsnap.tui.state import ProjectState
+from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.widgets.formatting import num, short_id
+from modelsnap.tui.widgets.ranking_table import RankingTable
+from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
+from modelsnap.tui.widgets.weights_editor import WeightsEditor
+
+
+def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
+    """Ranked and rejected models as plot points (p95 latency, primary metric)."""
+    from modelsnap.core.measures import measures
+
+    by_id = {s.get("id"): s for s in snapshots}
+    points = []
+    for entry in result.ranked:
+        latency = entry.values.get("latency_p95_ms")
+        snapshot = by_id.get(entry.id)
+        if latency is None and snapshot is not None:
+            latency = measures(snapshot, result.split).get("latency_p95_ms")
+        if latency is not None and entry.primary is not None:
+            points.append(PlotPoint(entry.name, float(latency), float(entry.primary),
+                                    on_front=entry.pareto))
+    for rejected in result.rejected:
+        snapshot = by_id.get(rejected["id"])
+        if snapshot is None:
+            continue
+        values = measures(snapshot, result.split)
+        if "latency_p95_ms" in values and result.primary_metric in values:
+            points.append(PlotPoint(str(snapshot.get("name")), values["latency_p95_ms"],
+                                    values[result.primary_metric], rejected=True))
+    return points
+
+
+def sensitivity_text(result: Any) -> str:
+    info = result.sensitivity or {}
+    if not info or not info.get("n"):
+        return "Sensitivity: nothing to vary yet."
+    share = info.get("share")
+    text = (f"Sensitivity: the top pick stays first in {info.get('stays_first')} of "
+            f"{info.get('n')} weightings (each weight moved by ±10% and ±25%)")
+    if share is not None and share < 1:
+        winners = ", ".join(f"{short_id(k)} {v}" for k, v in (info.get("winners") or {}).items())
+        text += f"; otherwise: {winners}" if winners else ""
+    return text + "."
+
+
+class RankingScreen(StepScreen):
+    STEP = step_for_number(5)
+    BINDINGS: ClassVar = [
+        Binding("ctrl+d", "decide", "Record decision", id="ranking-decide"),
+        Binding("ctrl+w", "save_weights", "Save weights", id="ranking-save-weights"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result: Any = None
+        self._weights: dict[str, float] | None = None
+        self._editor_key: tuple | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="ranking-warnings", classes="warning", markup=False)
+        yield RankingTable(id="ranking-table")
+        yield Static("", id="ranking-rejected", markup=False)
+        yield TradeoffPlot(id="ranking-plot")
+        yield Static("", id="ranking-sensitivity", markup=False)
+        yield Label("What-if weights: re-ranks as you type; saved only with Save weights",
+                    classes="section")
+        yield Vertical(id="ranking-weights")
+        with Horizontal(classes="buttons"):
+            yield Button("Save weights", id="ranking-save-weights-button", compact=True)
+            yield Button("Reset", id="ranking-reset-button", compact=True)
+        yield Label("Decision", classes="section")
+        with Horizontal(classes="form-row"):
+            yield Label("Model", classes="form-label")
+            yield Select([], prompt="rank first", id="decision-model", compact=True)
+        yield Label("Rationale (required): why this model", classes="form-note")
+        yield TextArea(id="decision-rationale", soft_wrap=True, compact=True)
+        with Horizontal(classes="form-row"):
+            yield Label("Caveats (; between)", classes="form-label")
+            yield Input(id="decision-caveats", placeholder="relies on branch_code; ...", compact=True)
+        with Horizontal(classes="form-row"):
+            yield Label("Monitoring plan", classes="form-label")
+            yield Input(id="decision-monitoring", placeholder="weekly f1 on labelled sample", compact=True)
+        with Horizontal(classes="form-row"):
+            yield Label("Override (rejected)", classes="form-label")
+            yield Input(id="decision-override", placeholder="only to choose a rejected model", compact=True)
+        yield Label("", id="decision-error", classes="error", markup=False)
+        yield Button("Record decision", id="decision-record", variant="primary", compact=True)
+        yield Static("", id="decision-log", markup=False)
+
+    def refresh_body(self, state: ProjectState) -> None:
+        config = state.config
+        warnings = self.query_one("#ranking-warnings", Static)
+        if config is None:
+            warnings.update("✗ modelsnap.toml does not load: fix it in step 1 or in an editor")
+            return
+        if not state.locked:
+            warnings.update(f"! {state.lock_problem or 'criteria not locked'}: a decision "
+                            "records the revision it was made under; lock first (press 1)")
+        key = repr(config.criteria)
+        if key != self._editor_key:
+            self._editor_key = key
+            self._weights = None
+            holder = self.query_one("#ranking-weights", Vertical)
+            holder.remove_children()
+            holder.mount(WeightsEditor([(c.metric, c.weight, c.direction)
+                                        for c in config.criteria], id="ranking-editor"))
+        log = self.query_one("#decision-log", Static)
+        if state.decisions:
+            last = state.decisions[-1]
+            log.update(f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
+                       f"{short_id(str(last.get('snapshot_id', '')))} by "
+                       f"{last.get('decided_by', '?')}: {last.get('rationale', '')}")
+        else:
+            log.update("No decision recorded yet.")
+        self.rerank()
+
+    def rerank(self) -> None:
+        state = self.state
+        if state is None or state.config is None:
+            return
+        from modelsnap.tui.jobs import rank_state
+
+        self.app.start_task(self, "rank", rank_state, state, self._weights)
+
+    def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
+        if message.weights is None:
+            return
+        config = self.state.config if self.state else None
+        original = {c.metric: c.weight for c in config.criteria} if config else {}
+        self._weights = None if message.weights == original else dict(message.weights)
+        self.rerank()
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.what == "rank":
+            if message.error:
+                self.query_one("#ranking-warnings", Static).update(f"✗ {message.error}")
+            else:
+                self.show_result(message.result)
+        elif message.what == "decide":
+            if message.error:
+                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+            else:
+                entry = message.result
+                self.query_one("#decision-error", Label).update(
+                    f"✓ recorded {entry.get('id')} in decisions.toml")
+                self.query_one("#decision-rationale", TextArea).text = ""
+                self.app.reload_state()
+        elif message.what == "save-weights":
+            if message.error:
+                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+            else:
+                self.notify("weights saved to modelsnap.toml: lock a new revision in step 1")
+                self.app.reload_state()
+
+    def show_result(self, result: Any) -> None:
+        self.result = result
+        state = self.state
+        what_if = " (what-if weights, not saved)" if self._weights else ""
+        lines = [f"{len(result.ranked)} ranked, {len(result.rejected)} rejected, "
+                 f"{len(result.incomplete)} incomplete, {len(result.excluded)} excluded; "
+                 f"{result.method} on {result.split}{what_if}"]
+        if state is not None and not state.locked:
+            lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
+        lines += [f"! {w}" for w in result.warnings]
+        self.query_one("#ranking-warnings", Static).update("\n".join(lines))
+        self.query_one(RankingTable).show(result)
+        rejected = Text()
+        for title, items, key in (("Rejected", result.rejected, "reasons"),
+                                  ("Incomplete", result.incomplete, "missing"),
+                                  ("Excluded", result.excluded, "reasons")):
+            for item in items:
+                rejected.append(f"{title}: ", style="bold")
+                rejected.append(f"{short_id(item['id'])}: {'; '.join(item.get(key) or [])}\n")
+        self.query_one("#ranking-rejected", Static).update(rejected)
+        plot = self.query_one(TradeoffPlot)
+        plot.metric_name = result.primary_metric
+        plot.lower_is_better = result.directions.get(result.primary_metric) == "min"
+        plot.points = tuple(plot_points(result, state.snapshots if state else []))
+        self.query_one("#ranking-sensitivity", Static).update(sensitivity_text(result))
+        select = self.query_one("#decision-model", Select)
+        previous = select.value
+        options = [(f"{e.rank}. {e.name} ({short_id(e.id)})", e.id) for e in result.ranked]
+        options += [(f"rejected: {short_id(r['id'])}", r["id"]) for r in result.rejected]
+        select.set_options(options)
+        ids = [value for _label, value in options]
+        if previous in ids:
+            select.value = previous
+        elif result.top is not None:
+            select.value = result.top.id
+
+    def action_decide(self) -> None:
+        from modelsnap.core.decisions import append_decision
+
+        error = self.query_one("#decision-error", Label)
+        if self.result is None:
+            error.update("✗ no ranking yet")
+            return
+        chosen = self.query_one("#decision-model", Select).value
+        rationale = self.query_one("#decision-rationale", TextArea).text.strip()
+        if chosen == Select.NULL:
+            error.update("✗ choose the model")
+            return
+        if not rationale:
+            error.update("✗ a rationale is required: why this model, in a sentence a "
+                         "reviewer can check")
+            return
+        if self._weights:
+            error.update("✗ the ranking uses what-if weights: Save weights and lock them, or "
+                         "Reset, before recording a decision")
+            return
+        caveats = [c.strip() for c in self.query_one("#decision-caveats", Input).value.split(";")]
+        state = self.state
+        revision = int(state.revision["revision"]) if state and state.revision else None
+        error.update("recording ...")
+        self.app.start_task(
+            self, "decide", append_decision, self.app.root, snapshot_id=str(chosen),
+            rationale=rationale, ranking=self.result, criteria_revision=revision,
+            caveats=[c for c in caveats if c],
+            monitoring=self.query_one("#decision-monitoring", Input).value.strip(),
+            override=self.query_one("#decision-override", Input).value.strip() or None,
+        )
+
+    def action_save_weights(self) -> None:
+        state = self.state
+        if state is None or state.config is None or not self._weights:
+            self.notify("no what-if weights to save", severity="information")
+            return
+        from modelsnap.core.project import update_project
+
+        criteria = [{"metric": c.metric, "weight": self._weights.get(c.metric, c.weight),
+                     "direction": c.direction} for c in state.config.criteria]
+        self.app.start_task(self, "save-weights", update_project, self.app.root,
+                            {"criteria": criteria})
+
+    def action_reset(self) -> None:
+        self._editor_key = None
+        self._weights = None
+        if self.state is not None:
+            self.refresh_body(self.state)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"decision-record": self.action_decide,
+                   "ranking-save-weights-button": self.action_save_weights,
+                   "ranking-reset-button": self.action_reset}
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            action()

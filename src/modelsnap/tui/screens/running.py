@@ -1,0 +1,63 @@
+"""Shared by the baseline and candidates steps: start runs, follow them, cancel with Escape.
+
+Runs go through ``App.start_runs`` (a thread worker around ``profiler.jobs.run_project``); the
+messages it posts land here and drive the run panel. A failed run is remembered by model name
+so its card can say why, until the next run of that model.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding
+
+from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted
+from modelsnap.tui.screens.base import StepScreen
+from modelsnap.tui.widgets.run_panel import RunPanel
+
+
+class RunningStepScreen(StepScreen):
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel_run", "Cancel run", id="cancel-run",
+                tooltip="Stop the running model; nothing is written"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: dict[str, tuple[str, str]] = {}  # model name -> (reason, message)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return self.app.running
+        return True
+
+    def action_cancel_run(self) -> None:
+        if self.app.cancel_runs():
+            self.query_one(RunPanel).log_line("cancelling: stopping the worker process ...")
+
+    def start(self, names: list[str] | None, *, baseline: bool = False) -> None:
+        if self.app.start_runs(self, names, baseline=baseline):
+            panel = self.query_one(RunPanel)
+            panel.display = True
+            panel.reset("starting ... (Escape cancels)")
+            self.refresh_bindings()
+
+    def on_run_started(self, message: RunStarted) -> None:
+        self.failures.pop(message.name, None)
+        self.query_one(RunPanel).reset(f"running {message.name} (Escape cancels)")
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        panel = self.query_one(RunPanel)
+        if message.stage == "warning":
+            panel.log_line(f"! {message.text}")
+        else:
+            panel.advance(message.stage, message.fraction, message.text)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        panel = self.query_one(RunPanel)
+        if message.ok:
+            panel.log_line(f"✓ {message.name}: snapshot {message.snapshot_id}")
+        else:
+            self.failures[message.name] = (message.reason, message.error)
+            panel.log_line(f"✗ {message.name} failed ({message.reason}): {message.error}")
+        self.refresh_bindings()

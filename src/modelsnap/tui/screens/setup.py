@@ -1,0 +1,174 @@
+"""Set-up for a folder without modelsnap.toml: data file, target column, a preview, a profile.
+
+The CSV is read by a worker with the csv module (no pandas in the UI process); nothing is
+written until a file, a target and a profile are chosen and the project is created.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Label, Select, Static
+
+from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
+from modelsnap.tui.messages import PreviewReady, TaskDone
+from modelsnap.core.profiles import PROFILES
+from modelsnap.tui.state import ProjectState
+from modelsnap.tui.steps import SETUP
+
+
+class SetupScreen(Screen[None]):
+    """Creates the project file; the app then moves to step 1."""
+
+    BINDINGS: ClassVar = [Binding("ctrl+s", "create", "Create project", id="setup-create")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.preview: CsvPreview | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(SETUP.title, id="step-title", markup=False)
+        with VerticalScroll(id="step-body"):
+            yield Static("This folder has no modelsnap.toml yet. Pick the data file, the column "
+                         "to predict and a starting profile.", classes="note", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("Data file", classes="form-label")
+                yield Select([], prompt="CSV files in this folder", id="setup-file",
+                             allow_blank=True, compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Target column", classes="form-label")
+                yield Select([], prompt="choose a data file first", id="setup-target", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Profile", classes="form-label")
+                yield Select([(name, name) for name in PROFILES], value="balanced",
+                             id="setup-profile", allow_blank=False, compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Task", classes="form-label")
+                yield Select([("classification", "classification"),
+                              ("regression", "regression")], id="setup-task",
+                             prompt="guessed from the target", compact=True)
+            yield Label("", id="setup-error", classes="error", markup=False)
+            yield Static("", id="setup-balance", markup=False)
+            yield DataTable(id="setup-preview", show_cursor=False, zebra_stripes=True)
+            yield Button("Create project", id="setup-create", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.start_task(self, "list-csv", list_csv_files, self.app.root)
+
+    def show_state(self, state: ProjectState) -> None:
+        """Set-up only cares that the project does not exist yet; the app moves on once it does."""
+
+    def _error(self, text: str) -> None:
+        self.query_one("#setup-error", Label).update(f"✗ {text}" if text else "")
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.what == "list-csv":
+            files = message.result or []
+            select = self.query_one("#setup-file", Select)
+            select.set_options([(name, name) for name in files])
+            if not files:
+                self._error("no CSV file in this folder: copy your data here, then ctrl+r")
+            elif len(files) == 1:
+                select.value = files[0]
+        elif message.what == "create":
+            if message.error:
+                self._error(message.error)
+            else:
+                self.app.reload_state()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "setup-file":
+            self.preview = None
+            self.query_one("#setup-target", Select).set_options([])
+            self.query_one("#setup-balance", Static).update("")
+            self.query_one("#setup-preview", DataTable).clear(columns=True)
+            if event.value != Select.NULL:
+                self._error("")
+                self._read(str(event.value))
+        elif event.select.id == "setup-target":
+            self._show_balance()
+            if self.preview is not None and event.value != Select.NULL:
+                self.query_one("#setup-task", Select).value = self.preview.guess_task(
+                    str(event.value))
+
+    def _read(self, name: str) -> None:
+        self.app.start_task(self, "preview", self._preview_job, name)
+
+    def _preview_job(self, name: str) -> None:
+        from modelsnap.core.errors import ModelsnapError
+        from modelsnap.core.files import inside
+
+        try:
+            preview = read_preview(inside(self.app.root, name, what="data file"))
+        except ModelsnapError as error:
+            self.post_message(PreviewReady(error=str(error)))
+        else:
+            self.post_message(PreviewReady(preview))
+
+    def on_preview_ready(self, message: PreviewReady) -> None:
+        if message.error:
+            self._error(message.error)
+            return
+        preview: CsvPreview = message.preview
+        self.preview = preview
+        table = self.query_one("#setup-preview", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*preview.columns)
+        for row in preview.rows:
+            table.add_row(*row)
+        target = self.query_one("#setup-target", Select)
+        target.set_options([(column, column) for column in preview.columns])
+        target.value = preview.columns[-1]
+
+    def _show_balance(self) -> None:
+        balance_widget = self.query_one("#setup-balance", Static)
+        target = self.query_one("#setup-target", Select).value
+        if self.preview is None or target == Select.NULL:
+            balance_widget.update("")
+            return
+        balance = self.preview.balance(str(target))
+        text = Text(f"{self.preview.n_rows} rows. ")
+        if balance is None:
+            text.append(f"'{target}' has many distinct values: a regression target.")
+        else:
+            text.append(f"class balance of '{target}': ")
+            text.append("  ".join(f"{value or '(empty)'} {count} ({share:.0%})"
+                                  for value, count, share in balance[:6]))
+            if len(balance) > 6:
+                text.append(f"  ... {len(balance) - 6} more")
+            smallest = balance[-1][2]
+            if smallest < 0.1:
+                text.append(f"\n! the rarest class is {smallest:.0%} of rows: accuracy will "
+                            "flatter every model; the profiles rank by f1", style="bold")
+        balance_widget.update(text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "setup-create":
+            self.action_create()
+
+    def action_create(self) -> None:
+        from modelsnap.core.project import write_new_project
+
+        source = self.query_one("#setup-file", Select).value
+        target = self.query_one("#setup-target", Select).value
+        profile = self.query_one("#setup-profile", Select).value
+        task = self.query_one("#setup-task", Select).value
+        if source == Select.NULL:
+            self._error("choose a data file")
+            return
+        if target == Select.NULL:
+            self._error("choose the target column")
+            return
+        if task == Select.NULL:
+            self._error("choose the task")
+            return
+        self._error("")
+        self.app.start_task(self, "create", write_new_project, self.app.root,
+                            data_source=str(source), target=str(target), profile=str(profile),
+                            task=str(task))

@@ -1,0 +1,143 @@
+"""What the TUI knows about the project folder, read in one go by a worker thread.
+
+The screens never read files themselves: a thread worker calls :func:`load_state`, which asks
+the core (project file, criteria lock, snapshot store, decision log, edge-case runs) and returns
+a plain :class:`ProjectState`. Which step is "done" is derived here from those records only, so
+the step bar tells the same story as ``modelsnap ls`` and ``modelsnap rank``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelsnap.core.errors import ModelsnapError
+
+PROJECT_FILE = "modelsnap.toml"
+
+
+@dataclass
+class ProjectState:
+    """A consistent picture of the folder at one moment; rebuilt after every change."""
+
+    root: Path
+    has_project: bool = False
+    config: Any = None  # core.project.ProjectConfig when the file loads
+    config_error: ModelsnapError | None = None
+    snapshots: list[dict] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)  # store.SnapshotProblem
+    revision: dict | None = None  # the last locked criteria revision
+    lock_problem: str | None = None  # why the criteria are not (or no longer) locked
+    decisions: list[dict] = field(default_factory=list)
+    edge_results: dict[str, dict] = field(default_factory=dict)  # snapshot id -> latest result
+    edge_cases: list[dict] = field(default_factory=list)  # cases of the newest edge run
+
+    @property
+    def name(self) -> str:
+        if self.config is not None and getattr(self.config, "name", None):
+            return str(self.config.name)
+        return self.root.name
+
+    @property
+    def locked(self) -> bool:
+        return self.revision is not None and self.lock_problem is None
+
+    @property
+    def baseline(self) -> dict | None:
+        """The newest baseline snapshot (the one candidates are compared with)."""
+        baselines = [snap for snap in self.snapshots if snap.get("kind") == "baseline"]
+        return max(baselines, key=lambda snap: snap.get("id", "")) if baselines else None
+
+    @property
+    def candidates(self) -> list[dict]:
+        return [snap for snap in self.snapshots if snap.get("kind") == "candidate"]
+
+    @property
+    def primary_metric(self) -> str:
+        selection = getattr(self.config, "selection", None)
+        return str(getattr(selection, "primary_metric", "") or "")
+
+    @property
+    def edge_file(self) -> str | None:
+        data = getattr(self.config, "data", None)
+        return getattr(data, "edge_cases", None) or None
+
+    def edge_result(self, snapshot: dict) -> dict | None:
+        """The newest edge-case result for a snapshot: a later edge run, else its own table."""
+        return self.edge_results.get(snapshot.get("id", "")) or snapshot.get("edge_cases")
+
+    def done(self) -> dict[int, bool]:
+        """Step number -> finished, judged from the records on disk."""
+        candidates = self.candidates
+        decided = bool(self.decisions)
+        return {
+            1: self.locked,
+            2: self.baseline is not None,
+            3: bool(candidates),
+            4: bool(candidates) and all(self.edge_result(s) is not None for s in candidates),
+            5: decided,
+        }
+
+    def first_unfinished(self) -> int:
+        """Where the app opens: the first step not done (5 when everything is)."""
+        done = self.done()
+        for number in range(1, 6):
+            if not done[number]:
+                return number
+        return 5
+
+
+def load_state(root: Path) -> ProjectState:
+    """Read everything the screens show. Runs in a worker thread: it touches the disk.
+
+    Broken records never raise here: a project file that does not load is kept as
+    ``config_error`` (the criteria screen shows it), broken snapshots as ``problems``.
+    """
+    root = Path(root)
+    state = ProjectState(root=root, has_project=(root / PROJECT_FILE).is_file())
+    if not state.has_project:
+        return state
+    from modelsnap.core import criteria, project, store
+
+    try:
+        state.config = project.load_project(root)
+    except ModelsnapError as error:
+        state.config_error = error
+    state.snapshots, state.problems = store.list_snapshots(root)
+    state.revision = criteria.current_revision(root)
+    if state.config is not None:
+        try:
+            criteria.ensure_locked(state.config)
+        except ModelsnapError as error:
+            state.lock_problem = error.message
+    elif state.revision is None:
+        state.lock_problem = "criteria are not locked yet"
+    else:
+        state.lock_problem = "the project file does not load"
+    state.decisions = _read_decisions(root)
+    state.edge_results, state.edge_cases = _edge_runs(root)
+    return state
+
+
+def _read_decisions(root: Path) -> list[dict]:
+    from modelsnap.core.decisions import read_decisions
+
+    return list(read_decisions(root))
+
+
+def _edge_runs(root: Path) -> tuple[dict[str, dict], list[dict]]:
+    """Latest result per snapshot (core.edgecases) and the case list of the newest run."""
+    from modelsnap.core.edgecases import EDGE_RUNS_DIR, latest_edge_results
+    from modelsnap.core.files import read_toml
+
+    results = latest_edge_results(root)
+    newest = max((r.get("run_id", "") for r in results.values()), default="")
+    cases: list[dict] = []
+    if newest:
+        try:
+            record = read_toml(root / EDGE_RUNS_DIR / f"{newest}.toml", what="edge run")
+        except ModelsnapError:
+            record = {}
+        cases = [c for c in record.get("cases", []) if isinstance(c, dict)]
+    return results, cases

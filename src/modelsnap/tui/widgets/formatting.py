@@ -1,0 +1,37 @@
+"""Number formatting shared by cards, tables and the plot: short, fixed, never 'nan'."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def num(value: Any, digits: int = 3) -> str:
+    """A measure for display: 3 significant-ish decimals, '-' when absent or not a number."""
+    if value is None or isinstance(value, bool):
+        return "-"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number) or math.isinf(number):
+        return "-"
+    if number != 0 and abs(number) >= 1000:
+        return f"{number:,.0f}"
+    if number != 0 and abs(number) >= 100:
+        return f"{number:.1f}"
+    return f"{number:.{digits}f}"
+
+
+def pct(value: Any) -> str:
+    """A ratio as a signed percentage, e.g. 0.076 -> '+7.6%'."""
+    try:
+        return f"{float(value) * 100:+.1f}%"
+    except (TypeError, ValueError):
+        return "-"
+
+
+def short_id(snapshot_id: str) -> str:
+    """The part of an id people recognise: name and suffix, without the timestamp."""
+    head, _, rest = snapshot_id.partition("-")
+    return rest if head.isdigit() or (len(head) == 15 and head[8:9] == "T") else snapshot_id
