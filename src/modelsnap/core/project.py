@@ -216,7 +216,7 @@ def _str(table: dict, name: str, key: str, *, required: bool = False, default: s
          choices: tuple[str, ...] | None = None) -> str | None:
     if name not in table:
         if required:
-            raise _fail(key, "a string" if not choices else _one_of(choices), missing=True)
+            raise _fail(key, "a non-empty string" if not choices else _one_of(choices), missing=True)
         return default
     value = table[name]
     if choices is not None:
@@ -719,6 +719,38 @@ def write_new_project(root: Path, *, data_source: str, target: str, profile: str
 EDITABLE_SECTIONS = ("criteria", "constraints", "selection", "data")
 
 
+def _replace_criteria(doc: Any, values: list[dict[str, Any]]) -> None:
+    """Rewrite the [[criteria]] tables in place, so comments inside them and the comment block
+    that tomlkit attaches to the last table (whatever precedes the next section) survive."""
+    import tomlkit
+
+    def fill(table: Any, criterion: dict[str, Any]) -> None:
+        wanted = {k: v for k, v in criterion.items() if v is not None}
+        for key in [k for k in table if k not in wanted]:
+            del table[key]
+        for key, value in wanted.items():
+            table[key] = value
+
+    existing = doc.get("criteria")
+    if not isinstance(existing, tomlkit.items.AoT) or not len(existing) or not values:
+        aot = tomlkit.aot()
+        for criterion in values:
+            item = tomlkit.table()
+            fill(item, criterion)
+            aot.append(item)
+        if "criteria" in doc:
+            doc["criteria"] = aot
+        else:
+            doc.append("criteria", aot)
+        return
+    while len(existing) > len(values):
+        del existing[len(existing) - 2 if len(existing) > 1 else 0]
+    while len(existing) < len(values):
+        existing.insert(len(existing) - 1, tomlkit.table())
+    for table, criterion in zip(existing, values, strict=True):
+        fill(table, criterion)
+
+
 def update_project(root: Path, changes: dict[str, Any]) -> ProjectConfig:
     """Edit modelsnap.toml in place, keeping the user's comments and layout (tomlkit).
 
@@ -740,15 +772,7 @@ def update_project(root: Path, changes: dict[str, Any]) -> ProjectConfig:
         if section == "criteria":
             if not isinstance(values, list):
                 raise _fail("[[criteria]]", "a list of criteria", values)
-            aot = tomlkit.aot()
-            for criterion in values:
-                item = tomlkit.table()
-                item.update({k: v for k, v in dict(criterion).items() if v is not None})
-                aot.append(item)
-            if "criteria" in doc:
-                doc["criteria"] = aot
-            else:
-                doc.append("criteria", aot)
+            _replace_criteria(doc, [dict(c) for c in values])
             continue
         if not isinstance(values, dict):
             raise _fail(f"[{section}]", "a table of key = value", values)

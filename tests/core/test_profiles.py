@@ -1,0 +1,50 @@
+"""The four profiles: weights as documented, valid against the project-file checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelsnap.core.profiles import PROFILES, profile_settings
+from modelsnap.core.project import parse_project
+
+
+def weights(profile: str, task: str = "classification", primary: str | None = None) -> dict[str, float]:
+    criteria, _ = profile_settings(profile, task, primary)
+    return {c["metric"]: c["weight"] for c in criteria}
+
+
+def test_documented_weights() -> None:
+    assert weights("speed-first") == {"latency_p95_ms": 0.6, "f1": 0.3, "size_mb": 0.1}
+    assert weights("accuracy-first") == {"f1": 0.7, "roc_auc": 0.2, "latency_p95_ms": 0.1}
+    assert weights("accuracy-first", "regression") == {"r2": 0.7, "rmse": 0.2, "latency_p95_ms": 0.1}
+    assert weights("accuracy-first", "classification", "roc_auc") == {"roc_auc": 0.7, "f1": 0.2,
+                                                                        "latency_p95_ms": 0.1}
+    assert weights("interpretability-first") == {"f1": 0.4, "interpretability": 0.4, "fairness_gap": 0.2}
+    assert weights("balanced", "regression") == {"r2": 0.4, "latency_p95_ms": 0.2, "size_mb": 0.1,
+                                                 "interpretability": 0.15, "fairness_gap": 0.15}
+    _, constraints = profile_settings("interpretability-first")
+    assert constraints["min_interpretability"] == 0.5
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_profiles_sum_to_one_and_validate(profile: str, task: str, tmp_path: Path) -> None:
+    criteria, constraints = profile_settings(profile, task)
+    assert sum(c["weight"] for c in criteria) == pytest.approx(1.0)
+    assert any(c["direction"] == "min" for c in criteria)
+    config = parse_project({"data": {"source": "d.csv", "target": "y", "task": task},
+                            "criteria": criteria, "constraints": constraints}, tmp_path)
+    assert len(config.criteria) == len(criteria)
+
+
+def test_speed_first_latency_weight_at_least_point_six() -> None:
+    assert weights("speed-first")["latency_p95_ms"] >= 0.6
+
+
+def test_unknown_profile_or_task() -> None:
+    with pytest.raises(ValueError, match="unknown profile"):
+        profile_settings("fastest")
+    with pytest.raises(ValueError, match="unknown task"):
+        profile_settings("balanced", "ranking")
