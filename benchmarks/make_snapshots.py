@@ -118,9 +118,9 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
     kind = "baseline" if index == 0 else "candidate"
     validation = _quality(rng, 0.72 + 0.02 * (index % len(FAMILIES)) / len(FAMILIES))
     test = {k: round(max(0.0, v - rng.uniform(-0.01, 0.04)), 4) for k, v in validation.items()}
-    p50 = rng.uniform(0.1, 40.0)
-    size_mb = round(rng.uniform(0.01, 140.0), 3)
-    peak = round(rng.uniform(20.0, 1200.0), 1)
+    p50 = rng.uniform(0.1, 30.0)
+    size_mb = round(rng.uniform(0.01, 115.0), 3)
+    peak = round(rng.uniform(20.0, 1100.0), 1)
     resources = {
         "fit_seconds": round(rng.uniform(0.05, 120.0), 3),
         "fit_cpu_seconds": round(rng.uniform(0.05, 200.0), 3),

@@ -1,0 +1,346 @@
+"""Review mode's main screen: every snapshot in one sortable, filterable table, details below.
+
+Read-only by construction: rows come from ``index.load_rows(write_back=False)``, details from
+reading one snapshot TOML, and no artifact is ever opened (nothing here imports skops or
+scikit-learn), so it is safe on a folder copied from someone else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.files import read_toml
+from modelsnap.tui.screens.review_table import Column, Row, SnapshotTable
+from modelsnap.tui.widgets.formatting import num
+
+
+@dataclass
+class ReviewData:
+    """What the review screens show, loaded once before the app starts (nothing is written)."""
+
+    root: Path
+    rows: list[Row]
+    problems: list[Any]
+    config: Any | None = None
+    config_error: str | None = None
+    primary: str = "f1"
+    reference: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, root: Path) -> ReviewData:
+        from modelsnap.core.index import load_rows
+
+        root = Path(root)
+        rows, problems = load_rows(root, write_back=False)
+        config, config_error = None, None
+        try:
+            from modelsnap.core.project import load_project
+
+            config = load_project(root)
+        except ModelsnapError as error:
+            config_error = str(error)
+        data = cls(root, [], problems, config, config_error)
+        data.primary = config.primary_metric if config is not None else _common_primary(rows)
+        data.reference = comparability_reference(rows)
+        data.rows = [annotate(row, data.reference) for row in rows]
+        return data
+
+
+def _common_primary(rows: list[Row]) -> str:
+    named = Counter(r.get("primary_metric") for r in rows if r.get("primary_metric"))
+    if named:
+        return named.most_common(1)[0][0]
+    return "r2" if any(r.get("task") == "regression" for r in rows) else "f1"
+
+
+def comparability_reference(rows: list[Row]) -> dict[str, str | None]:
+    """The hashes a snapshot must share to be compared: the newest snapshot's data set and
+    split (as the ranking takes them), and the baseline's hardware (else the most common)."""
+    if not rows:
+        return {"dataset_sha256": None, "split_sha256": None, "hardware_fingerprint": None}
+    newest = max(rows, key=lambda r: (r.get("created_at") or "", r["id"]))
+    baselines = [r for r in rows if r.get("kind") == "baseline" and r.get("hardware_fingerprint")]
+    if baselines:
+        hardware = max(baselines, key=lambda r: (r.get("created_at") or "", r["id"]))[
+            "hardware_fingerprint"]
+    else:
+        counts = Counter(r.get("hardware_fingerprint") for r in rows
+                         if r.get("hardware_fingerprint"))
+        hardware = counts.most_common(1)[0][0] if counts else None
+    return {"dataset_sha256": newest.get("dataset_sha256"),
+            "split_sha256": newest.get("split_sha256"), "hardware_fingerprint": hardware}
+
+
+def annotate(row: Row, reference: dict[str, str | None]) -> Row:
+    """A copy of the row with the view-only fields the table shows (never written anywhere)."""
+    differs = []
+    if row.get("dataset_sha256") != reference.get("dataset_sha256"):
+        differs.append("data≠")
+    if row.get("split_sha256") != reference.get("split_sha256"):
+        differs.append("split≠")
+    if reference.get("hardware_fingerprint") and \
+            row.get("hardware_fingerprint") != reference.get("hardware_fingerprint"):
+        differs.append("hw≠")
+    constraints = row.get("constraints") or {}
+    ok = constraints.get("ok")
+    status = "fail" if ok is False else ("ok" if ok else "-")
+    return {**row, "_status": status, "_comparable": not differs,
+            "_comparability": " ".join(differs) or "same",
+            "_failed": len(constraints.get("reasons") or [])}
+
+
+def measure(row: Row, name: str, split: str = "validation") -> float | None:
+    value = (row.get("measures") or {}).get(split, {}).get(name)
+    return value if isinstance(value, int | float) else None
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order for the user's version tags: v2 before v10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", version) if part)
+
+
+def columns(primary: str) -> list[Column]:
+    """The table's columns: identity, the primary metric on both splits, cost, status."""
+    def status_text(row: Row) -> str:
+        if row["_status"] == "fail":
+            return f"FAIL {row['_failed']}"
+        return row["_status"]
+
+    return [
+        Column("name", "name", 16, lambda r: r["name"], lambda r: r["name"]),
+        Column("kind", "kind", 4, lambda r: "base" if r["kind"] == "baseline" else "cand",
+               lambda r: r["kind"]),
+        Column("version", "ver", 5, lambda r: r.get("version") or "",
+               lambda r: version_key(r.get("version") or "")),
+        Column(primary, primary[:7], 7, lambda r: num(measure(r, primary)),
+               lambda r: measure(r, primary), "right"),
+        Column(f"test_{primary}", "test", 6, lambda r: num(measure(r, primary, "test")),
+               lambda r: measure(r, primary, "test"), "right"),
+        Column("latency_p95_ms", "p95 ms", 7, lambda r: num(r.get("latency_p95_ms"), 2),
+               lambda r: r.get("latency_p95_ms"), "right"),
+        Column("size_mb", "MB", 7, lambda r: num(r.get("size_mb"), 2),
+               lambda r: r.get("size_mb"), "right"),
+        Column("status", "limits", 6, status_text, lambda r: (r["_status"], r["_failed"])),
+        Column("comparable", "compar.", 11, lambda r: r["_comparability"],
+               lambda r: r["_comparability"]),
+        Column("created_at", "created", 16,
+               lambda r: (r.get("created_at") or "")[:16].replace("T", " "),
+               lambda r: r.get("created_at")),
+        Column("id", "id", 34, lambda r: r["id"], lambda r: r["id"]),
+    ]
+
+
+def haystack(row: Row) -> str:
+    """The text the filter searches: words a reviewer types ("forest fail v3 hw≠ baseline")."""
+    return " ".join(str(part) for part in (
+        row["id"], row["name"], row["kind"], row.get("version"), row.get("estimator"),
+        row["_status"], row["_comparability"], row.get("created_at"),
+    )).lower()
+
+
+def render_detail(snapshot: dict[str, Any], row: Row) -> Content:
+    """Every table of one snapshot, one value per line, so long params and metrics stay legible."""
+    parts: list[tuple[str, str] | str] = [
+        (f"{snapshot.get('name')} {snapshot.get('version', '')}", "bold"),
+        f"  {snapshot.get('kind')}  {snapshot.get('id')}\n",
+    ]
+    if row["_status"] == "fail":
+        parts += [(f"✗ {reason}\n", "bold $error") for reason in row["constraints"]["reasons"]]
+    if not row["_comparable"]:
+        parts.append((f"! not comparable with the current data/split/hardware: "
+                      f"{row['_comparability']}\n", "$warning"))
+    if row.get("overfit_flag"):
+        parts.append((f"! overfit: validation - test gap {num(row.get('overfit_gap'))}\n",
+                      "$warning"))
+    parts += [(f"! leakage: {warning}\n", "$warning") for warning in row.get("leakage") or []]
+    _render_table(parts, snapshot, depth=0)
+    return Content.assemble(*parts)
+
+
+_SKIP = {"schema", "id", "name", "kind", "version"}
+
+
+def _render_table(parts: list, table: dict[str, Any], depth: int) -> None:
+    indent = "  " * max(0, depth - 1)
+    for key, value in table.items():
+        if isinstance(value, dict) or (depth == 0 and key in _SKIP):
+            continue
+        parts += [(f"{indent}{key}", "bold" if depth == 0 else ""), f"  {_show(value, indent)}\n"]
+    for key, value in table.items():
+        if not isinstance(value, dict):
+            continue
+        parts.append((f"\n[{key}]\n", "bold $accent") if depth == 0
+                     else (f"{indent}{key}:\n", "italic"))
+        _render_table(parts, value, depth + 1)
+
+
+def _show(value: Any, indent: str = "") -> str:
+    if isinstance(value, float):
+        return num(value, 4)
+    if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return "".join(f"\n{indent}  - " + ", ".join(f"{k}={_show(v)}" for k, v in item.items())
+                           for item in value)
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+class ReviewScreen(Screen[None]):
+    """The table of snapshots plus the detail of the highlighted one; other views are pushed."""
+
+    CSS_PATH = "review.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", id="review.filter",
+                tooltip="type words: every one must appear (name, kind, version, fail, hw≠...)"),
+        Binding("s", "sort", "Sort", id="review.sort", tooltip="sort by the next column"),
+        Binding("r", "reverse", "Reverse", id="review.reverse", show=False),
+        Binding("d", "diff", "Diff", id="review.diff",
+                tooltip="diff the two marked snapshots (space marks), or marked vs highlighted"),
+        Binding("h", "history", "History", id="review.history",
+                tooltip="every version of the highlighted model name, with drift"),
+        Binding("w", "whatif", "What-if", id="review.whatif",
+                tooltip="re-rank with other weights; nothing is written"),
+        Binding("l", "decisions", "Decisions", id="review.decisions",
+                tooltip="the decision log, its hash chain and warnings"),
+        Binding("escape", "focus_table", "Table", show=False),
+        Binding("q", "app.quit", "Quit", id="review.quit"),
+    ]
+
+    def __init__(self, data: ReviewData) -> None:
+        super().__init__()
+        self.data = data
+        self.table = SnapshotTable(columns(data.primary), id="review-table")
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="review-status", markup=False)
+        yield Input(placeholder="filter: words that must all appear   (/ to focus, esc back)",
+                    id="review-filter")
+        yield self.table
+        with VerticalScroll(id="review-detail"):
+            yield Static(id="review-detail-body", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.set_rows(self.data.rows, haystack)
+        self.table.focus()
+        self._update_status()
+
+    def _update_status(self) -> None:
+        data, table = self.data, self.table
+        parts = [f"{data.root.name}: {len(data.rows)} snapshots (read-only)"]
+        if table.filter_text:
+            parts.append(f"{len(table.view)} shown")
+        if table.sort_column:
+            parts.append(f"sorted by {table.sort_column}{' ↓' if table.sort_reverse else ' ↑'}")
+        if table.marked:
+            parts.append(f"marked {len(table.marked)}")
+        if data.problems:
+            parts.append(f"{len(data.problems)} unreadable: {data.problems[0]}")
+        if data.config_error:
+            parts.append("modelsnap.toml unusable: what-if disabled")
+        self.query_one("#review-status", Static).update(" · ".join(parts))
+
+    # ---------------------------------------------------------------- events
+
+    def on_snapshot_table_highlighted(self, message: SnapshotTable.Highlighted) -> None:
+        body = self.query_one("#review-detail-body", Static)
+        row = message.row
+        if row is None:
+            body.update("no snapshot matches the filter")
+            return
+        path = self.data.root / "snapshots" / f"{row['id']}.toml"
+        try:
+            snapshot = read_toml(path, what="snapshot")
+        except ModelsnapError as error:
+            body.update(Content.assemble((str(error), "$error")))
+            return
+        body.update(render_detail(snapshot, row))
+        self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)
+        self._update_status()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._update_status()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    # ---------------------------------------------------------------- actions
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#review-filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        keys = [c.key for c in self.table.columns]
+        current = self.table.sort_column
+        following = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+        self.table.sort_by(following, reverse=False)
+        self._update_status()
+
+    def action_reverse(self) -> None:
+        if self.table.sort_column is None:
+            self.table.sort_by(self.table.columns[0].key)
+        self.table.sort_by(self.table.sort_column, reverse=not self.table.sort_reverse)
+        self._update_status()
+
+    def _snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        try:
+            return read_toml(self.data.root / "snapshots" / f"{snapshot_id}.toml",
+                             what="snapshot")
+        except ModelsnapError as error:
+            self.notify(str(error), severity="error")
+            return None
+
+    def action_diff(self) -> None:
+        from modelsnap.tui.screens.review_views import DiffScreen
+
+        ids = list(self.table.marked)
+        current = self.table.current_row
+        if len(ids) < 2 and current is not None and current["id"] not in ids:
+            ids.append(current["id"])
+        if len(ids) < 2:
+            self.notify("mark a snapshot with space, then highlight another and press d",
+                        severity="warning")
+            return
+        left, right = self._snapshot(ids[-2]), self._snapshot(ids[-1])
+        if left is not None and right is not None:
+            self.app.push_screen(DiffScreen(left, right))
+
+    def action_history(self) -> None:
+        from modelsnap.tui.screens.review_views import HistoryScreen
+
+        row = self.table.current_row
+        if row is None:
+            return
+        versions = [r for r in self.data.rows if r["name"] == row["name"]]
+        self.app.push_screen(HistoryScreen(row["name"], versions, self.data.primary))
+
+    def action_whatif(self) -> None:
+        from modelsnap.tui.screens.review_views import WhatIfScreen
+
+        if self.data.config is None:
+            self.notify(f"what-if needs a valid modelsnap.toml: {self.data.config_error}",
+                        severity="error")
+            return
+        self.app.push_screen(WhatIfScreen(self.data))
+
+    def action_decisions(self) -> None:
+        from modelsnap.tui.screens.review_views import DecisionsScreen
+
+        self.app.push_screen(DecisionsScreen(self.data))

@@ -1,0 +1,263 @@
+"""Review mode driven like a user: table, sort, filter, detail, diff, history, what-if, decisions.
+
+And the promise that makes it safe on someone else's folder: it writes nothing and imports no
+model-loading code (checked in a fresh interpreter, since this test process may have them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from modelsnap.core import decisions, ranking
+from modelsnap.core.project import load_project
+from modelsnap.tui.review_app import ReviewApp
+from modelsnap.tui.screens.review import ReviewScreen
+from modelsnap.tui.screens.review_table import SnapshotTable
+from modelsnap.tui.screens.review_views import (
+    DecisionsScreen,
+    DiffScreen,
+    HistoryScreen,
+    WhatIfScreen,
+)
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
+_spec = importlib.util.spec_from_file_location("make_snapshots", BENCH)
+make_snapshots = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("make_snapshots", make_snapshots)
+_spec.loader.exec_module(make_snapshots)
+
+
+def tree_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        digest.update(f"{path.relative_to(root)}|{info.st_size}|{info.st_mtime_ns}".encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    make_snapshots.write_folder(root, 24)
+    config = load_project(root)
+    result = ranking.rank(ranking_rows(root), ranking.spec_from_config(config))
+    decisions.append_decision(root, snapshot_id=result.ranked[0].id, rationale="best trade-off",
+                              ranking=result, criteria_revision=1, caveats=["small data"],
+                              decided_by="ana")
+    return root
+
+
+def ranking_rows(root: Path) -> list[dict]:
+    from modelsnap.core.index import load_rows
+
+    return load_rows(root)[0]
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+async def test_opens_with_table_and_detail_at_80x24(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        table = screen.query_one(SnapshotTable)
+        assert len(table.view) == 24 and table.has_focus
+        assert table.current_row["id"] in text_of(screen, "#review-detail-body")
+        assert "24 snapshots (read-only)" in text_of(screen, "#review-status")
+        await pilot.press("down", "down")
+        assert table.cursor == 2
+        assert table.view[2]["id"] in text_of(screen, "#review-detail-body")
+
+
+async def test_sort_and_reverse_and_filter(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SnapshotTable)
+        await pilot.press("s")
+        assert table.sort_column == "name"
+        names = [r["name"] for r in table.view]
+        assert names == sorted(names)
+        await pilot.press("r")
+        assert [r["name"] for r in table.view] == sorted(names, reverse=True)
+        await pilot.press("s", "s", "s")  # kind, version, primary metric
+        values = [r["measures"]["validation"]["f1"] for r in table.view]
+        assert table.sort_column == "f1" and values == sorted(values)
+        await pilot.press("slash")
+        await pilot.press(*"forest")
+        assert {r["name"] for r in table.view} == {"random_forest"}
+        assert "3 shown" in text_of(app.screen, "#review-status")
+        await pilot.press("escape")
+        assert table.has_focus
+
+
+async def test_filter_finds_constraint_failures(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SnapshotTable)
+        failing = [r for r in table.all_rows if r["constraints"]["ok"] is False]
+        assert failing, "the generated folder should hold constraint failures"
+        app.screen.query_one("#review-filter").value = "fail"
+        await pilot.pause()
+        assert {r["id"] for r in table.view} == {r["id"] for r in failing}
+
+
+async def test_diff_of_two_marked_snapshots_shows_only_differences(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SnapshotTable)
+        first, second = table.view[1]["id"], table.view[2]["id"]
+        await pilot.press("down", "space", "down", "d")
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        assert (screen.left["id"], screen.right["id"]) == (first, second)
+        shown = text_of(screen, "#review-view-text")
+        assert "only what differs" in shown and "metrics.validation.f1" in shown
+        assert "data.dataset_sha256" not in shown  # equal in both: hidden
+        await pilot.press("a")
+        assert "data.dataset_sha256" in text_of(screen, "#review-view-text")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_diff_needs_two_snapshots(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("space", "d")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_history_lists_every_version_of_the_name(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        name = app.screen.query_one(SnapshotTable).current_row["name"]
+        await pilot.press("h")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        assert all(r["name"] == name for r in screen.rows) and len(screen.rows) == 3
+        shown = text_of(screen, "#review-view-text")
+        assert "v1" in shown and "v3" in shown
+
+
+async def test_whatif_reranks_without_writing(folder):
+    before = tree_hash(folder)
+    app = ReviewApp(folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        screen = app.screen
+        assert isinstance(screen, WhatIfScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "ranked" in text_of(screen, "#review-view-text")
+        weights = screen.query_one("#whatif-weights")
+        weights.value = "latency_p95_ms=1"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = text_of(screen, "#review-view-text")
+        assert "latency_p95_ms 1.00" in shown
+        weights.value = "nonsense=2"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "unknown measure 'nonsense'" in text_of(screen, "#review-view-text")
+    assert tree_hash(folder) == before
+
+
+async def test_decision_log_shows_chain_status(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        assert isinstance(app.screen, DecisionsScreen)
+        shown = text_of(app.screen, "#review-view-text")
+        assert "chain intact: 1 decisions" in shown and "best trade-off" in shown
+    path = folder / "decisions.toml"
+    path.write_text(path.read_text().replace("best trade-off", "edited later"))
+    app = ReviewApp(folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        shown = text_of(app.screen, "#review-view-text")
+        assert "chain broken" in shown and "edited after it was written" in shown
+
+
+async def test_broken_snapshot_is_named_and_the_rest_shown(folder):
+    broken = sorted((folder / "snapshots").iterdir())[3]
+    broken.write_text("schema = 1\nid = [\n")
+    app = ReviewApp(folder)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert len(app.screen.query_one(SnapshotTable).view) == 23
+        assert "1 unreadable" in text_of(app.screen, "#review-status")
+        assert broken.name in text_of(app.screen, "#review-status")
+
+
+async def test_table_scrolls_and_sorts_10000_rows(tmp_path):
+    """Scale: 10,000 rows go in, page down and a sort keep the cursor on a real row."""
+    root = tmp_path / "big"
+    make_snapshots.write_folder(root, 10_000)
+    app = ReviewApp(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SnapshotTable)
+        assert len(table.view) == 10_000
+        await pilot.press("end")
+        assert table.cursor == 9_999 and table.scroll_y > 9_900
+        await pilot.press("s")
+        assert table.current_row is not None
+        assert table.view[0]["name"] <= table.view[-1]["name"]
+
+
+def test_review_writes_nothing_and_loads_no_model_code(folder):
+    """Every view opened in a fresh interpreter: no sklearn/skops/pandas import, no byte changed."""
+    (folder / ".modelsnap" / "index.json").unlink()  # stale cache: tempting to rewrite it
+    before = tree_hash(folder)
+    script = textwrap.dedent(f"""
+        import asyncio, sys
+        from pathlib import Path
+        from modelsnap.tui.review_app import ReviewApp
+
+        async def main():
+            app = ReviewApp(Path({str(folder)!r}))
+            async with app.run_test(size=(100, 30)) as pilot:
+                await pilot.pause()
+                for keys in (["space", "down", "d"], ["h"], ["l"], ["w"]):
+                    await pilot.press(*keys)
+                    await app.workers.wait_for_complete()
+                    await pilot.pause()
+                    await pilot.press("escape")
+        asyncio.run(main())
+        heavy = sorted(m for m in ("sklearn", "skops", "pandas", "scipy") if m in sys.modules)
+        print("HEAVY", heavy)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout
+    assert tree_hash(folder) == before
+
+
+def test_cli_refuses_a_folder_that_is_not_a_project(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "modelsnap", "review", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "neither snapshots/ nor modelsnap.toml" in done.stderr
+    assert "Traceback" not in done.stderr
