@@ -251,3 +251,17 @@ def test_latest_edge_results_newest_wins_and_broken_files_are_skipped(tmp_path: 
     assert latest["s1"]["n_passed"] == 3 and latest["s1"]["run_id"] == "20261126T080000-edge-bbbb"
     assert latest["s1"]["file_sha256"] == "sha-20261126T080000-edge-bbbb"
     assert latest["s2"]["n_passed"] == 1
+
+
+def test_sample_project_edge_cases_fit_its_data() -> None:
+    from modelsnap.core.data import load_dataset
+    from modelsnap.core.edgecases import edge_cases_for_dataset
+    from modelsnap.core.project import load_project
+
+    root = Path(__file__).resolve().parents[2] / "sample_project"
+    config = load_project(root)
+    cases = edge_cases_for_dataset(root / config.data.edge_cases, load_dataset(config))
+    assert len(cases) == 12
+    assert cases.severities.count("must-pass") == 3
+    assert set(cases.expected) == {"yes", "no"}
+    assert len(set(cases.cases)) == 12
