@@ -4,6 +4,7 @@ without fitting a model. Keep this small; fixtures used by one test file belong 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,11 +76,12 @@ def make_body() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def make_staged(tmp_path: Path) -> Callable[..., dict[str, Path]]:
-    """Stage an artifact and a predictions file in the project's tmp folder, as the worker does."""
+    """Stage an artifact and a predictions file in ``.modelsnap/tmp/.tmp-<pid>-...`` like the
+    worker does (the runner removes that folder after the write)."""
     counter = iter(range(10**6))
 
     def make(root: Path, content: bytes = b"model bytes") -> dict[str, Path]:
-        staging = Path(root) / ".modelsnap" / "tmp" / f".tmp-staged-{next(counter)}"
+        staging = Path(root) / ".modelsnap" / "tmp" / f".tmp-{os.getpid()}-staged{next(counter)}"
         staging.mkdir(parents=True, exist_ok=True)
         artifact = staging / "model.skops"
         artifact.write_bytes(content)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import importlib
 import logging
-import math
 import os
 import re
 import secrets
@@ -39,6 +39,7 @@ MODELS_DIR = "models"
 PREDICTIONS_DIR = "predictions"
 ARTIFACT_SUFFIX = ".skops"
 PREDICTIONS_SUFFIX = ".npz"
+SPLIT_FILE = "split.npz"
 KINDS = ("baseline", "candidate")
 TASKS = ("classification", "regression")
 SOURCES = ("project", "python")
@@ -583,6 +584,103 @@ def orphan_files(root: Path) -> list[Path]:
     return orphans
 
 
-def is_finite_number(value: Any) -> bool:
-    """A real, finite number (not bool, not NaN/inf): what tables and deltas can show."""
-    return _is_number(value) and math.isfinite(value)
+def verify_files(root: Path, snapshot: dict) -> list[str]:
+    """What is wrong with the artifact and predictions a (schema-valid) snapshot names.
+
+    Each file must lie inside the folder, exist, and hash to the recorded sha256 (the artifact
+    also to ``size_bytes``). Returned as lines, never raised, for ``check``.
+    """
+    from modelsnap.core.files import inside
+
+    root = Path(root)
+    problems: list[str] = []
+    model = snapshot.get("model", {})
+    predictions = snapshot.get("predictions", {})
+    for what, relative, expected, size in (
+        ("artifact", model.get("artifact"), model.get("artifact_sha256"), model.get("size_bytes")),
+        ("predictions", predictions.get("path"), predictions.get("sha256"), None),
+    ):
+        if not isinstance(relative, str):
+            continue
+        try:
+            path = inside(root, relative, what=f"{what} path")
+        except ModelsnapError as exc:
+            problems.append(exc.message)
+            continue
+        if not path.is_file():
+            problems.append(f"{what} {relative} is missing")
+            continue
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            problems.append(f"{what} {relative} cannot be read: {exc.strerror}")
+            continue
+        if digest != expected:
+            problems.append(f"{what} {relative} does not match its recorded sha256 "
+                            f"(recorded {str(expected)[:12]}..., file {digest[:12]}...)")
+        elif size is not None and path.stat().st_size != size:
+            problems.append(f"{what} {relative} has {path.stat().st_size} bytes, recorded {size}")
+    return problems
+
+
+# --------------------------------------------------------------------------- comparability
+
+
+@dataclass(frozen=True)
+class DataHashes:
+    """The project's current data and split hashes; None where they cannot be known cheaply."""
+
+    dataset_sha256: str | None
+    split_sha256: str | None
+
+
+
+def current_data_hashes(root: Path, source: str | None) -> DataHashes:
+    """The hashes a new snapshot of this project would record, without pandas or scikit-learn.
+
+    ``ls`` and the review screen must stay fast, so this reads bytes only: the data file's sha256
+    (the documented ``dataset_sha256`` of a CSV source) and the documented ``split_sha256`` of
+    ``split.npz`` (numpy, imported here only). A bundled ``sklearn:`` data set is hashed from its
+    arrays, which needs scikit-learn, so its dataset hash is taken from the one frozen into
+    ``split.npz`` when the split was drawn. ``check`` recomputes everything the slow, sure way.
+    """
+    root = Path(root)
+    dataset: str | None = None
+    if source and not source.startswith("sklearn:"):
+        path = root / source
+        if path.is_file():
+            with contextlib.suppress(OSError):
+                dataset = sha256_file(path)
+    split: str | None = None
+    split_path = root / SPLIT_FILE
+    if split_path.is_file():
+        import numpy as np
+
+        try:
+            with np.load(split_path, allow_pickle=False) as arrays:
+                parts = [np.ascontiguousarray(arrays[key], dtype="<i8").tobytes()
+                         for key in ("train", "validation", "test")]
+                split = hashlib.sha256(b"".join(parts)).hexdigest()
+                if dataset is None and source and "meta_dataset_sha256" in arrays.files:
+                    dataset = str(arrays["meta_dataset_sha256"])
+        except (OSError, ValueError, KeyError, EOFError):
+            split = None
+    return DataHashes(dataset, split)
+
+
+def comparable(snapshot_or_row: Any, current: DataHashes) -> bool | None:
+    """True when the snapshot was made on the current data and split, False when either
+    differs, None when the current hashes are unknown (no split drawn yet, data missing)."""
+    if isinstance(snapshot_or_row, dict) and isinstance(snapshot_or_row.get("data"), dict):
+        values = snapshot_or_row["data"]
+    else:
+        values = snapshot_or_row if isinstance(snapshot_or_row, dict) else {}
+    known = False
+    for key in ("dataset_sha256", "split_sha256"):
+        expected = getattr(current, key)
+        if expected is None:
+            continue
+        known = True
+        if values.get(key) != expected:
+            return False
+    return True if known else None

@@ -1,0 +1,223 @@
+"""``modelsnap check DIR``: is this project folder still a trustworthy record?
+
+Checks, each reported as findings rather than stopping at the first: the project file loads;
+every snapshot follows schema 1; its artifact and predictions exist and match their sha256;
+every snapshot was made on the project's current data set and split (recomputed the slow, sure
+way with pandas: the reason this command is not on the fast path); criteria revisions are intact
+and every snapshot names one that exists; the decision log's hash chain holds and names existing
+snapshots; no orphan artifacts or leftover temp files. Exit 0 when clean, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from modelsnap.cli.output import add_dir_argument, add_format_option
+
+# Finding kinds, in the order they are checked (documented in docs/cli.md).
+KINDS = ("project", "schema", "files", "data", "criteria", "decisions", "orphan", "temp")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    where: str
+    message: str
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check", help="verify snapshots, hashes, data, criteria and the decision log",
+        description="Verify the project folder: snapshot schema, artifact and prediction "
+                    "hashes, the data set and split every snapshot was made on, criteria "
+                    "revisions, the decision log's hash chain, orphan and temp files. "
+                    "Exit code 1 when anything is found.",
+    )
+    add_dir_argument(parser)
+    add_format_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def _rel(root: Path, path: Path | str) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _current_hashes(root: Path, config, findings: list[Finding]) -> tuple[str | None, str | None]:
+    """The dataset and split hashes a run would record now (engineer A's loaders, imported here
+    because they need pandas). A data or split problem is itself a finding."""
+    from modelsnap.core.data import SPLIT_FILE, ensure_split, load_dataset
+    from modelsnap.core.errors import ModelsnapError
+
+    try:
+        dataset = load_dataset(config)
+    except ModelsnapError as error:
+        findings.append(Finding("data", error.where or config.data.source, error.message))
+        return None, None
+    if not (root / SPLIT_FILE).is_file():
+        return dataset.dataset_sha256, None
+    try:
+        split = ensure_split(config, dataset)
+    except ModelsnapError as error:
+        findings.append(Finding("data", error.where or SPLIT_FILE, error.message))
+        return dataset.dataset_sha256, None
+    return dataset.dataset_sha256, split.split_sha256
+
+
+def _check_data(root: Path, config, snapshots: list[dict], findings: list[Finding]) -> None:
+    from modelsnap.core.data import SPLIT_FILE
+
+    if config is None or not snapshots:
+        return
+    dataset_sha, split_sha = _current_hashes(root, config, findings)
+    if split_sha is None and not (root / SPLIT_FILE).is_file():
+        findings.append(Finding("data", SPLIT_FILE, f"missing, but {len(snapshots)} snapshot(s) "
+                                "exist: their split can no longer be verified"))
+    for snapshot in snapshots:
+        where = f"snapshots/{snapshot['id']}.toml"
+        data = snapshot["data"]
+        if dataset_sha and data["dataset_sha256"] != dataset_sha:
+            findings.append(Finding("data", where, "made on another data set (dataset_sha256 "
+                                    "differs from the current data): not comparable"))
+        if split_sha and data["split_sha256"] != split_sha:
+            findings.append(Finding("data", where, "made on another split (split_sha256 differs "
+                                    "from split.npz): not comparable"))
+    if dataset_sha is None:  # still say when the snapshots disagree among themselves
+        distinct = {s["data"]["dataset_sha256"] for s in snapshots}
+        if len(distinct) > 1:
+            findings.append(Finding("data", "snapshots/", f"{len(distinct)} different data sets "
+                                    "among the snapshots: they are not all comparable"))
+
+
+def _check_criteria(root: Path, snapshots: list[dict], findings: list[Finding]) -> None:
+    from modelsnap.core.criteria import REVISIONS_FILE, criteria_sha256, revisions
+    from modelsnap.core.errors import ModelsnapError
+
+    try:
+        locked = revisions(root)
+    except ModelsnapError as error:
+        findings.append(Finding("criteria", REVISIONS_FILE, error.message))
+        return
+    numbers = [item["revision"] for item in locked]
+    if numbers != list(range(1, len(numbers) + 1)):
+        findings.append(Finding("criteria", REVISIONS_FILE,
+                                f"revisions are {numbers}, expected 1..{len(numbers)} in order"))
+    for item in locked:
+        recorded = item.get("sha256")
+        if recorded is not None and recorded != criteria_sha256(item):
+            findings.append(Finding("criteria", REVISIONS_FILE,
+                                    f"revision {item['revision']} was edited after it was "
+                                    "locked (its sha256 does not match)"))
+    known = set(numbers)
+    for snapshot in snapshots:
+        revision = snapshot["criteria_revision"]
+        if revision == 0 and snapshot["kind"] == "baseline":
+            continue
+        if revision not in known:
+            findings.append(Finding("criteria", f"snapshots/{snapshot['id']}.toml",
+                                    f"criteria_revision {revision} is not in {REVISIONS_FILE}"))
+
+
+def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None:
+    try:
+        from modelsnap.core import decisions
+    except ModuleNotFoundError as exc:
+        if exc.name != "modelsnap.core.decisions":
+            raise
+        return
+    from modelsnap.core.errors import ModelsnapError
+
+    for problem in decisions.verify_chain(root):
+        findings.append(Finding("decisions", decisions.DECISIONS_FILE, problem))
+    try:
+        entries = decisions.read_decisions(root)
+    except ModelsnapError:
+        return  # already reported by verify_chain
+    for entry in entries:
+        chosen = entry.get("snapshot_id")
+        if isinstance(chosen, str) and chosen not in ids:
+            findings.append(Finding("decisions", decisions.DECISIONS_FILE,
+                                    f"decision {entry.get('id', '?')} chose snapshot {chosen}, "
+                                    "which does not exist"))
+
+
+def _check_leftovers(root: Path, findings: list[Finding]) -> None:
+    import psutil
+
+    from modelsnap.core.files import STATE_DIR, TMP_PREFIX, is_tmp_name
+    from modelsnap.core.store import MODELS_DIR, PREDICTIONS_DIR, SNAPSHOTS_DIR, orphan_files
+
+    for path in orphan_files(root):
+        findings.append(Finding("orphan", _rel(root, path),
+                                "no snapshot owns this file (a run crashed before writing its "
+                                "snapshot); delete it"))
+    for folder in (SNAPSHOTS_DIR, MODELS_DIR, PREDICTIONS_DIR):
+        directory = root / folder
+        if directory.is_dir():
+            for entry in sorted(directory.iterdir()):
+                if is_tmp_name(entry.name):
+                    findings.append(Finding("temp", _rel(root, entry),
+                                            "leftover temporary file; delete it"))
+    staging = root / STATE_DIR / "tmp"
+    if staging.is_dir():
+        for entry in sorted(staging.iterdir()):
+            pid = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
+            if is_tmp_name(entry.name) and pid.isdigit() and psutil.pid_exists(int(pid)):
+                continue  # a run in progress
+            findings.append(Finding("temp", _rel(root, entry),
+                                    "leftover from a run that no longer runs; delete it"))
+
+
+def audit(root: Path) -> tuple[int, list[Finding]]:
+    """(number of readable snapshots, findings), every check run even after earlier findings."""
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.project import PROJECT_FILE, load_project
+    from modelsnap.core.store import list_snapshots, verify_files
+
+    findings: list[Finding] = []
+    config = None
+    try:
+        config = load_project(root)
+    except ModelsnapError as error:
+        findings.append(Finding("project", error.where or PROJECT_FILE, error.message))
+    snapshots, problems = list_snapshots(root)
+    for problem in problems:
+        findings.append(Finding("schema", _rel(root, problem.path), problem.message))
+    for snapshot in snapshots:
+        for message in verify_files(root, snapshot):
+            findings.append(Finding("files", f"snapshots/{snapshot['id']}.toml", message))
+    _check_data(root, config, snapshots, findings)
+    _check_criteria(root, snapshots, findings)
+    _check_decisions(root, {s["id"] for s in snapshots}, findings)
+    _check_leftovers(root, findings)
+    return len(snapshots), findings
+
+
+def run(args: argparse.Namespace) -> int:
+    from modelsnap.cli.ls_cmd import project_root
+    from modelsnap.cli.output import print_json
+
+    root = project_root(args.dir)
+    count, findings = audit(root)
+    if args.format == "json":
+        print_json({"ok": not findings, "snapshots": count,
+                    "findings": [asdict(f) for f in findings]})
+    else:
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False)
+        for finding in findings:
+            line = Text()
+            line.append(f"{finding.kind:<10}", style="bold red")
+            line.append(f"{finding.where}: {finding.message}")
+            console.print(line)
+        summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
+        summary += "no problems" if not findings else f"{len(findings)} finding(s)"
+        console.print(Text(summary, style="green" if not findings else "bold red"))
+    return 1 if findings else 0

@@ -1,0 +1,190 @@
+"""``modelsnap ls DIR``: one line per snapshot, from the index so 10,000 snapshots list quickly.
+
+Fast path: reads summary rows through ``modelsnap.core.index`` (which parses only files the
+index does not know) and never imports pandas or scikit-learn. Broken snapshot files are named
+on stderr and make the exit code 1; the others are still listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelsnap.cli.output import add_dir_argument, add_format_option
+
+# The JSON shape (docs/cli.md): one object per snapshot with exactly these keys.
+JSON_KEYS = (
+    "id", "name", "kind", "version", "created_at", "criteria_revision", "estimator",
+    "primary_metric", "primary_validation", "primary_test", "latency_p95_ms", "size_mb",
+    "constraints_ok", "dataset_sha256", "split_sha256", "comparable",
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "ls", help="list the snapshots of a project",
+        description="List every snapshot: quality, latency, size, constraints and whether it "
+                    "was made on the project's current data and split. Broken snapshot files "
+                    "are named on stderr (exit code 1).",
+    )
+    add_dir_argument(parser)
+    add_format_option(parser)
+    parser.add_argument("--kind", choices=["baseline", "candidate"], help="only this kind")
+    parser.add_argument("--name", metavar="PATTERN",
+                        help="only models whose name matches (shell-style wildcards allowed)")
+    parser.set_defaults(handler=run)
+
+
+def project_root(value: str) -> Path:
+    """The project folder named on the command line; a clear error when it is not a folder."""
+    from modelsnap.core.errors import PathError
+
+    root = Path(value).expanduser()
+    if not root.is_dir():
+        raise PathError("no such project folder", where=str(root),
+                        hint="give the folder that holds modelsnap.toml")
+    return root
+
+
+def load_config_or_warn(root: Path):
+    """The project config, or None with a warning: listing must work even with a broken file."""
+    from modelsnap.cli.output import print_warning
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.project import PROJECT_FILE, load_project
+
+    if not (root / PROJECT_FILE).is_file():
+        print_warning(f"{root / PROJECT_FILE} not found: primary metric and comparability unknown")
+        return None
+    try:
+        return load_project(root)
+    except ModelsnapError as error:
+        print_warning(f"{error} (listing without the project's settings)")
+        return None
+
+
+def build_rows(root: Path, config, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary rows -> the stable ``ls`` objects (JSON_KEYS), in id order."""
+    from modelsnap.core.store import DataHashes, comparable, current_data_hashes
+
+    hashes = current_data_hashes(root, config.data.source) if config else DataHashes(None, None)
+    primary_default = config.primary_metric if config else None
+    result = []
+    for row in rows:
+        primary = primary_default or row.get("primary_metric")
+        measures = row.get("measures") or {}
+        constraints = row.get("constraints") or {}
+        result.append({
+            "id": row["id"],
+            "name": row["name"],
+            "kind": row["kind"],
+            "version": row.get("version") or "",
+            "created_at": row.get("created_at") or "",
+            "criteria_revision": row.get("criteria_revision"),
+            "estimator": row.get("estimator"),
+            "primary_metric": primary,
+            "primary_validation": (measures.get("validation") or {}).get(primary),
+            "primary_test": (measures.get("test") or {}).get(primary),
+            "latency_p95_ms": row.get("latency_p95_ms"),
+            "size_mb": row.get("size_mb"),
+            "constraints_ok": constraints.get("ok"),
+            "dataset_sha256": row.get("dataset_sha256"),
+            "split_sha256": row.get("split_sha256"),
+            "comparable": comparable(row, hashes),
+        })
+    return result
+
+
+def _keep(row: dict[str, Any], args: argparse.Namespace) -> bool:
+    if args.kind and row["kind"] != args.kind:
+        return False
+    return not (args.name and not fnmatch.fnmatchcase(row["name"], args.name))
+
+
+def _number(value: Any, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _flag(value: bool | None, yes: str = "yes", no: str = "no") -> str:
+    return "-" if value is None else (yes if value else no)
+
+
+COLUMNS = (
+    # header, key in the row cells, right-aligned
+    ("id", False), ("name", False), ("kind", False), ("version", False), ("created", False),
+    ("quality", True), ("p95 ms", True), ("size MB", True), ("constraints", False),
+    ("rev", True), ("comparable", False),
+)
+_ALARMS = {"VIOLATED", "NO"}
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    quality = f"{_number(row['primary_validation'], 3)}/{_number(row['primary_test'], 3)}"
+    return [
+        row["id"], row["name"], row["kind"], row["version"],
+        row["created_at"][:16].replace("T", " "), quality,
+        _number(row["latency_p95_ms"], 2), _number(row["size_mb"], 2),
+        _flag(row["constraints_ok"], "ok", "VIOLATED"),
+        "-" if row["criteria_revision"] is None else str(row["criteria_revision"]),
+        _flag(row["comparable"], "yes", "NO"),
+    ]
+
+
+def format_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
+    """Aligned plain-text columns. Built by hand because rich's Table needs ~7 s for 10,000
+    rows; this takes a few milliseconds. Colour (ANSI) only marks violations and mismatches."""
+    primary = next((r["primary_metric"] for r in rows if r["primary_metric"]), "primary")
+    headers = [name if name != "quality" else f"{primary} val/test" for name, _ in COLUMNS]
+    body = [_cells(row) for row in rows]
+    widths = [max([len(h)] + [len(cells[i]) for cells in body]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str], bold: bool = False) -> str:
+        parts = []
+        for (_, right), width, cell in zip(COLUMNS, widths, cells, strict=True):
+            text = cell.rjust(width) if right else cell.ljust(width)
+            if color and cell in _ALARMS:
+                text = f"\x1b[31m{text}\x1b[0m"
+            parts.append(text)
+        text = "  ".join(parts).rstrip()
+        return f"\x1b[1m{text}\x1b[0m" if color and bold else text
+
+    lines = [line(headers, bold=True)] + [line(cells) for cells in body]
+    lines.append(f"{len(rows)} snapshot{'s' if len(rows) != 1 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def write_json(rows: list[dict[str, Any]]) -> None:
+    """A JSON array, one object per line: the C encoder (indent=2 is 10x slower on 10,000 rows)."""
+    if not rows:
+        sys.stdout.write("[]\n")
+        return
+    items = ",\n".join("  " + json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows)
+    sys.stdout.write(f"[\n{items}\n]\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from modelsnap.core.index import load_rows
+
+    root = project_root(args.dir)
+    config = load_config_or_warn(root)
+    rows, problems = load_rows(root, write_back=True)
+    listed = [row for row in build_rows(root, config, rows) if _keep(row, args)]
+    if args.format == "json":
+        write_json(listed)
+    elif listed:
+        sys.stdout.write(format_table(listed, color=_use_color()))
+    else:
+        sys.stdout.write("no snapshots\n")
+    for problem in problems:  # one unwrapped line each, so the file name can be grepped
+        print(f"broken snapshot: {problem}", file=sys.stderr)
+    return 1 if problems else 0

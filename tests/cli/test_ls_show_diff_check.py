@@ -1,0 +1,278 @@
+"""``ls``, ``show``, ``diff`` and ``check`` on a real project folder (real CSV, frozen split, locked
+criteria) holding snapshots written through the store. No model is fitted here: the end-to-end
+run lives in tests/core/test_api.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from modelsnap.cli import main
+from modelsnap.cli.ls_cmd import JSON_KEYS
+from modelsnap.core import store
+
+
+def _csv(path: Path, rows: int = 60) -> None:
+    lines = ["age,income,region,y"]
+    for i in range(rows):
+        region = ("north", "south", "east")[i % 3]
+        income = "" if i % 11 == 0 else str(1000 + 37 * i)
+        lines.append(f"{20 + i % 40},{income},{region},{'yes' if i % 3 == 0 else 'no'}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """A locked project with its split drawn; returns (root, dataset_sha256, split_sha256)."""
+    from modelsnap.core.criteria import lock_criteria
+    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.project import load_project
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    _csv(root / "data.csv")
+    assert main(["init", str(root), "--data", str(root / "data.csv"), "--target", "y"]) == 0
+    config = load_project(root)
+    dataset = load_dataset(config)
+    split = ensure_split(config, dataset)
+    lock_criteria(config, reason="test")
+    return root, dataset.dataset_sha256, split.split_sha256
+
+
+@pytest.fixture
+def add(project, make_body, make_staged):
+    """Write a snapshot on the project's real data/split hashes; keywords patch the body."""
+    root, dataset_sha, split_sha = project
+
+    def write(name: str = "forest", *, f1: float = 0.7, content: bytes | None = None, **data):
+        body = make_body(name=name)
+        body["data"].update({"dataset_sha256": dataset_sha, "split_sha256": split_sha, **data})
+        body["metrics"]["validation"]["f1"] = f1
+        staged = make_staged(root, content or name.encode() + os.urandom(4))
+        snapshot_id = store.write_snapshot(root, body, staged_files=staged)
+        shutil.rmtree(staged["artifact"].parent)  # as the runner does
+        return snapshot_id
+
+    return write
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, " ".join(err.split())  # rich wraps stderr at 80 columns when captured
+
+
+# --------------------------------------------------------------------------- ls
+
+
+def test_ls_table_shows_quality_constraints_and_comparability(project, add, capsys) -> None:
+    root = project[0]
+    good = add("forest", f1=0.71)
+    stale = add("old_logistic", dataset_sha256="c" * 64)
+    code, out, err = _run(capsys, "ls", str(root))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["id", "name", "kind", "version", "created", "f1"]
+    forest = next(line for line in lines if line.startswith(good))
+    old = next(line for line in lines if line.startswith(stale))
+    assert "0.710/0.700" in forest and forest.split()[-1] == "yes"
+    assert old.split()[-1] == "NO"
+    assert lines[-1] == "2 snapshots"
+
+
+def test_ls_json_is_a_stable_list_and_filters(project, add, capsys) -> None:
+    root = project[0]
+    add("forest")
+    baseline = add("logistic")
+    code, out, _ = _run(capsys, "ls", str(root), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 2
+    assert all(sorted(row) == sorted(JSON_KEYS) for row in rows)
+    assert rows[0]["id"] < rows[1]["id"]
+    assert {row["comparable"] for row in rows} == {True}
+    assert rows[0]["primary_metric"] == "f1" and rows[0]["constraints_ok"] is True
+    _, out, _ = _run(capsys, "ls", str(root), "--format", "json", "--name", "log*")
+    assert [row["id"] for row in json.loads(out)] == [baseline]
+    _, out, _ = _run(capsys, "ls", str(root), "--format", "json", "--kind", "baseline")
+    assert json.loads(out) == []
+
+
+def test_ls_names_broken_files_on_stderr_and_exits_1(project, add, capsys) -> None:
+    root = project[0]
+    good = add("forest")
+    (root / "snapshots" / "20261126T000000-torn-0000.toml").write_text("schema = 1\nid = \"x")
+    code, out, err = _run(capsys, "ls", str(root), "--format", "json")
+    assert code == 1
+    assert [row["id"] for row in json.loads(out)] == [good]
+    assert "20261126T000000-torn-0000.toml" in err
+
+
+def test_ls_empty_project_and_missing_folder(project, tmp_path: Path, capsys) -> None:
+    code, out, _ = _run(capsys, "ls", str(project[0]))
+    assert (code, out) == (0, "no snapshots\n")
+    code, out, err = _run(capsys, "ls", str(tmp_path / "nowhere"))
+    assert code == 2 and "no such project folder" in err and out == ""
+
+
+def test_ls_stays_on_the_fast_path(project, add) -> None:
+    """``ls`` must answer without pandas/scikit-learn/scipy (docs/internals.md, fast path)."""
+    add("forest")
+    code = (
+        "import sys, json\n"
+        "from modelsnap.cli import main\n"
+        f"code = main(['ls', {str(project[0])!r}, '--format', 'json'])\n"
+        "heavy = sorted(m for m in sys.modules\n"
+        "               if m.split('.')[0] in ('pandas', 'sklearn', 'scipy'))\n"
+        "print(json.dumps({'code': code, 'heavy': heavy}), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    report = json.loads(result.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}
+    assert len(json.loads(result.stdout)) == 1
+
+
+# --------------------------------------------------------------------------- show
+
+
+def test_show_by_prefix_in_every_format(project, add, capsys) -> None:
+    root = project[0]
+    snapshot_id = add("forest")
+    prefix = snapshot_id[: -2]
+    code, out, _ = _run(capsys, "show", str(root), prefix)
+    assert code == 0
+    for expected in (snapshot_id, "[model]", "[metrics]", "test 95% CI", "[hardware]",
+                     "sklearn.ensemble.RandomForestClassifier", "latency_p95_ms.limit"):
+        assert expected in out
+    code, out, _ = _run(capsys, "show", str(root), prefix, "--format", "json")
+    assert json.loads(out) == store.read_snapshot(root, snapshot_id)
+    code, out, _ = _run(capsys, "show", str(root), prefix, "--format", "toml")
+    assert out == (root / "snapshots" / f"{snapshot_id}.toml").read_text()
+    assert tomllib.loads(out)["id"] == snapshot_id
+
+
+def test_show_unknown_and_ambiguous_ids_are_clear_errors(project, add, capsys) -> None:
+    root = project[0]
+    add("forest")
+    add("forest")
+    code, _, err = _run(capsys, "show", str(root), "2")
+    assert code == 1 and "matches 2 snapshots" in err
+    code, _, err = _run(capsys, "show", str(root), "nope")
+    assert code == 1 and "no snapshot id starts with 'nope'" in err
+    code, _, err = _run(capsys, "show", str(root), "../modelsnap")
+    assert code == 2 and "not allowed" in err
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def test_diff_shows_only_differences_with_deltas(project, add, capsys) -> None:
+    root = project[0]
+    a = add("forest", f1=0.70)
+    b = add("forest", f1=0.75)
+    code, out, _ = _run(capsys, "diff", str(root), a, b, "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["comparable"] is True and report["warnings"] == []
+    by_key = {(row["section"], row["key"]): row for row in report["rows"]}
+    f1 = by_key[("metrics", "validation.f1")]
+    assert f1["a"] == 0.70 and f1["b"] == 0.75 and f1["better"] == "b"
+    assert f1["delta"] == pytest.approx(0.05) and f1["relative"] == pytest.approx(0.05 / 0.70)
+    assert ("environment", "python") not in by_key, "equal values are hidden"
+    _, out, _ = _run(capsys, "diff", str(root), a, b, "--all", "--format", "json")
+    assert ("environment", "python") in {(r["section"], r["key"]) for r in json.loads(out)["rows"]}
+    code, out, _ = _run(capsys, "diff", str(root), a, b)
+    assert code == 0 and "validation.f1" in out and "+0.05 (+7.1%)" in out
+
+
+def test_diff_warns_when_snapshots_are_not_comparable(project, add, capsys) -> None:
+    root = project[0]
+    a = add("forest")
+    b = add("forest", split_sha256="d" * 64)
+    code, out, _ = _run(capsys, "diff", str(root), a, b, "--format", "json")
+    report = json.loads(out)
+    assert report["comparable"] is False
+    assert "not comparable: the split differs (split_sha256)" in report["warnings"]
+    code, out, _ = _run(capsys, "diff", str(root), a, a)
+    assert "no differences" in out
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _check(capsys, root: Path) -> tuple[int, dict]:
+    code, out, _ = _run(capsys, "check", str(root), "--format", "json")
+    return code, json.loads(out)
+
+
+def test_check_passes_on_a_clean_project(project, add, capsys) -> None:
+    root = project[0]
+    add("forest")
+    add("logistic")
+    code, report = _check(capsys, root)
+    assert report == {"ok": True, "snapshots": 2, "findings": []}
+    assert code == 0
+    code, out, _ = _run(capsys, "check", str(root))
+    assert code == 0 and "2 snapshots checked: no problems" in out
+
+
+def test_check_finds_every_kind_of_damage(project, add, capsys) -> None:
+    root = project[0]
+    tampered = add("tampered")
+    missing = add("missing_predictions")
+    other_data = add("other_data", dataset_sha256="c" * 64)
+    add("fine")
+    bad_revision = add("bad_revision")
+
+    (root / "models" / f"{tampered}.skops").write_bytes(b"swapped model")
+    (root / "predictions" / f"{missing}.npz").unlink()
+    path = root / "snapshots" / f"{bad_revision}.toml"
+    path.write_text(path.read_text().replace("criteria_revision = 1", "criteria_revision = 7"))
+    (root / "snapshots" / "20261126T000000-torn-0000.toml").write_text("schema = 1\n[model\n")
+    (root / "models" / "20261126T000000-ghost-0000.skops").write_bytes(b"orphan")
+    dead = root / ".modelsnap" / "tmp" / ".tmp-999999999-abc"
+    dead.mkdir(parents=True)
+    (root / "decisions.toml").write_text("schema = 1\n[[decision]]\nid = 'D0001'\n"
+                                         "snapshot_id = 'gone'\nsha256 = 'x'\n")
+
+    code, report = _check(capsys, root)
+    assert code == 1 and report["ok"] is False and report["snapshots"] == 5
+    found = {(f["kind"], f["where"]) for f in report["findings"]}
+    assert ("files", f"snapshots/{tampered}.toml") in found
+    assert ("files", f"snapshots/{missing}.toml") in found
+    assert ("data", f"snapshots/{other_data}.toml") in found
+    assert ("criteria", f"snapshots/{bad_revision}.toml") in found
+    assert ("schema", "snapshots/20261126T000000-torn-0000.toml") in found
+    assert ("orphan", "models/20261126T000000-ghost-0000.skops") in found
+    assert ("temp", ".modelsnap/tmp/.tmp-999999999-abc") in found
+    assert any(kind == "decisions" for kind, _ in found)
+    messages = " | ".join(f["message"] for f in report["findings"])
+    assert "does not match its recorded sha256" in messages
+    assert f"predictions predictions/{missing}.npz is missing" in messages
+    assert "gone, which does not exist" in messages
+
+
+def test_check_notices_that_the_data_changed(project, add, capsys) -> None:
+    root = project[0]
+    snapshot_id = add("forest")
+    _csv(root / "data.csv", rows=61)
+    code, report = _check(capsys, root)
+    assert code == 1
+    kinds = [(f["kind"], f["where"]) for f in report["findings"]]
+    assert ("data", f"snapshots/{snapshot_id}.toml") in kinds
+    assert any(f["kind"] == "data" and "changed" in f["message"] for f in report["findings"])
+
+
+def test_check_with_a_broken_project_file_still_checks_the_rest(project, add, capsys) -> None:
+    root = project[0]
+    add("forest")
+    (root / "modelsnap.toml").write_text("[data\n")
+    code, report = _check(capsys, root)
+    assert code == 1 and report["snapshots"] == 1
+    assert [f["kind"] for f in report["findings"]] == ["project"]
