@@ -292,7 +292,9 @@ def _better_first(value: float | None, direction: str) -> float:
 def minmax_matrix(values: Sequence[Sequence[float]], directions: Sequence[str]) -> list[list[float]]:
     """Min-max normalise each column: (v-min)/(max-min) for max, (max-v)/(max-min) for min,
     1.0 when max == min."""
-    columns = list(zip(*values, strict=True)) if values else []
+    if not values:
+        return []
+    columns = list(zip(*values, strict=True))
     out_columns = []
     for column, way in zip(columns, directions, strict=True):
         low, high = min(column), max(column)
@@ -326,7 +328,9 @@ def topsis_scores(vector: Sequence[Sequence[float]], weights: Sequence[float],
     worst. When every row is identical (d+ = d- = 0) every score is 1.0, like min-max.
     """
     weighted = [[w * v for w, v in zip(weights, row, strict=True)] for row in vector]
-    columns = list(zip(*weighted, strict=True)) if weighted else []
+    if not weighted:
+        return []
+    columns = list(zip(*weighted, strict=True))
     ideal = [max(c) if d == "max" else min(c) for c, d in zip(columns, directions, strict=True)]
     anti = [min(c) if d == "max" else max(c) for c, d in zip(columns, directions, strict=True)]
     scores = []

@@ -1,0 +1,174 @@
+"""``modelsnap rank DIR``: step five's ranked list, with rejections and the reasons for them.
+
+Fast path: ranks index summary rows (no TOML parsing for known files, no pandas/scikit-learn);
+``--significance`` is the exception, as it loads stored predictions. What-if options
+(``--weights``, ``--profile``, ``--method``, ``--split``) change nothing on disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from typing import Any
+
+from modelsnap.cli.output import add_dir_argument, add_format_option
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rank", help="rank the snapshots against the criteria",
+        description="Reject snapshots that fail a hard constraint, score the rest on the "
+                    "criteria (docs/ranking.md explains how, so you can recompute it), and "
+                    "show the Pareto front, the test metric beside, and why anything was left "
+                    "out. What-if options change nothing on disk.",
+    )
+    add_dir_argument(parser)
+    parser.add_argument("--weights", metavar="M=W,...",
+                        help="what-if criteria weights, e.g. f1=0.5,latency_p95_ms=0.3 "
+                             "(replaces the criteria with exactly these measures)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="what-if: rank with a profile's criteria and constraints")
+    parser.add_argument("--method", choices=["weighted", "topsis"], default="weighted",
+                        help="weighted sum of min-max normalised criteria (default) or TOPSIS")
+    parser.add_argument("--split", choices=["validation", "test"],
+                        help="split the quality metrics come from (default: [selection]"
+                             ".rank_split, normally validation)")
+    parser.add_argument("--allow-mixed", action="store_true",
+                        help="also rank snapshots made on another data set or split "
+                             "(each such line is marked)")
+    parser.add_argument("--significance", action="store_true",
+                        help="test the top pick against the runner-up and the baseline on the "
+                             "stored test predictions (slower: loads predictions)")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="how often the top pick stays first when each weight moves "
+                             "by +-10 %% and +-25 %%")
+    add_format_option(parser, choices=("table", "json", "csv"))
+    parser.set_defaults(handler=run)
+
+
+def compute(args: Any) -> Any:
+    """Run the ranking the options describe; shared with ``decide``."""
+    from modelsnap.cli.ls_cmd import project_root
+    from modelsnap.core.ranking import parse_weights, rank_project
+
+    root = project_root(args.dir)
+    weights = parse_weights(args.weights) if getattr(args, "weights", None) else None
+    return rank_project(
+        root, weights=weights, profile=getattr(args, "profile", None),
+        method=getattr(args, "method", "weighted"), split=getattr(args, "split", None),
+        allow_mixed=getattr(args, "allow_mixed", False),
+        sensitivity=getattr(args, "sensitivity", False),
+    )
+
+
+def run(args: Any) -> int:
+    project = compute(args)
+    result = project.result
+    significance = None
+    if args.significance:
+        from modelsnap.core.significance import ranking_significance
+
+        significance = ranking_significance(project.config.root, project.config, result)
+    if args.format == "json":
+        from modelsnap.cli.output import print_json
+
+        body = result.to_dict()
+        body["significance"] = significance
+        body["problems"] = project.problems
+        print_json(body)
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(result))
+    else:
+        print_table(result, significance)
+    if project.problems:
+        from modelsnap.cli.output import print_warning
+
+        for problem in project.problems:
+            print_warning(f"not ranked, unreadable: {problem}")
+        return 1
+    return 0
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def to_csv(result: Any) -> str:
+    """One line per snapshot (ranked, rejected, incomplete, excluded), stable columns."""
+    names = list(result.weights)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["status", "rank", "id", "name", "score", *names,
+                     f"test_{result.primary_metric}", "pareto", "notes"])
+    for e in result.ranked:
+        writer.writerow(["ranked", e.rank, e.id, e.name, repr(e.score),
+                         *[repr(e.values[n]) for n in names], _num(e.test_primary),
+                         "yes" if e.pareto else "no", "; ".join(e.warnings)])
+    for status, key in (("rejected", "reasons"), ("incomplete", "missing"),
+                        ("excluded", "reasons")):
+        for item in getattr(result, status):
+            writer.writerow([status, "", item["id"], item["name"], "", *[""] * len(names), "",
+                             "", "; ".join(item[key])])
+    return out.getvalue()
+
+
+def print_table(result: Any, significance: dict[str, Any] | None) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    primary = result.primary_metric
+    weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
+    console.print(f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
+                  f", {result.split} split): {escape(weights)}")
+    table = Table(show_lines=False)
+    for column, justify in (("#", "right"), ("id", "left"), ("score", "right"),
+                            (f"{primary} ({result.split[:3]})", "right"),
+                            (f"{primary} (test)", "right"), ("pareto", "center"),
+                            ("notes", "left")):
+        table.add_column(column, justify=justify)
+    for e in result.ranked:
+        notes = []
+        if e.kind == "baseline":
+            notes.append("baseline")
+        if e.hardware_flags:
+            notes.append("other hardware: " + ", ".join(e.hardware_flags))
+        if e.older_revision:
+            notes.append("older criteria revision")
+        if e.mixed:
+            notes.append("other data/split")
+        table.add_row(str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary),
+                      _num(e.test_primary), "*" if e.pareto else "", escape("; ".join(notes)))
+    console.print(table)
+    for status, key, colour in (("rejected", "reasons", "red"),
+                                ("incomplete", "missing", "yellow"),
+                                ("excluded", "reasons", "yellow")):
+        items = getattr(result, status)
+        if items:
+            console.print(f"[{colour}]{status.capitalize()}[/] ({len(items)}):")
+            for item in items:
+                label = "missing " if key == "missing" else ""
+                console.print(f"  {escape(item['id'])}: {label}{escape('; '.join(item[key]))}")
+    if result.sensitivity and result.sensitivity.get("top"):
+        sens = result.sensitivity
+        others = ", ".join(f"{k} ({v})" for k, v in sens["winners"].items()) or "none"
+        console.print(f"Sensitivity: {sens['top']} stays first in {sens['stays_first']}/"
+                      f"{sens['n']} perturbed weightings ({sens['share']:.0%}); "
+                      f"other winners: {escape(others)}")
+    if significance:
+        for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
+            item = significance.get(key)
+            if not item:
+                continue
+            if "error" in item:
+                console.print(f"Significance vs {label} ({escape(item['b'])}): not computed: "
+                              f"{escape(item['error'])}")
+            else:
+                console.print(f"Significance vs {label} ({escape(item['b'])}): "
+                              f"{item['metric']} difference {item['difference']:+.4f}, "
+                              f"p = {item['p_value']:.3g} ({item['method']}): "
+                              f"[bold]{item['verdict']}[/]")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")

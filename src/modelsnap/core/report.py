@@ -1,0 +1,544 @@
+"""The report: one self-contained HTML file, or a Markdown model card of the chosen model.
+
+The HTML is for a reviewer who has nothing but the file: it opens in a browser with no server,
+no network and no scripts (inline CSS, inline SVG, ``<details>`` for folding), and holds the
+criteria and constraints, the ranking with every rejection, a trade-off chart, significance,
+sensitivity, the decision history with its chain status, and each snapshot's details.
+Every value written into markup goes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelsnap.core.errors import ModelsnapError
+
+FORMATS = ("html", "md")
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, gathered once so both renderers agree."""
+
+    project_name: str
+    generated_at: str
+    result: Any
+    criteria_revision: int | None
+    constraints: dict[str, Any]
+    snapshots: dict[str, dict[str, Any]]
+    significance: dict[str, Any] | None
+    decisions: list[dict[str, Any]]
+    chain_problems: list[str]
+    problems: list[str] = field(default_factory=list)
+
+
+def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> ReportData:
+    """Rank the project (with sensitivity), read the snapshots shown and the decision log."""
+    from modelsnap.core.decisions import read_decisions, verify_chain
+    from modelsnap.core.ranking import rank_project
+    from modelsnap.core.store import read_snapshot
+
+    root = Path(root)
+    project = rank_project(root, sensitivity=True)
+    result = project.result
+    chain_problems = verify_chain(root)
+    try:
+        decisions = read_decisions(root)
+    except ModelsnapError:
+        decisions = []
+    shown = [e.id for e in result.ranked] + [r["id"] for r in result.rejected] + \
+        [r["id"] for r in result.incomplete]
+    if decisions and decisions[-1].get("snapshot_id") not in shown:
+        shown.append(str(decisions[-1].get("snapshot_id")))
+    snapshots: dict[str, dict[str, Any]] = {}
+    problems = list(project.problems)
+    for snapshot_id in shown:
+        try:
+            snapshots[snapshot_id] = read_snapshot(root, snapshot_id)
+        except ModelsnapError as error:
+            problems.append(str(error))
+    sig = None
+    if significance and result.top is not None:
+        from modelsnap.core.significance import ranking_significance
+
+        sig = ranking_significance(root, project.config, result, n=resamples)
+    return ReportData(
+        project_name=str(getattr(project.config, "name", root.name)),
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        result=result, criteria_revision=project.criteria_revision,
+        constraints=dict(project.config.constraints or {}), snapshots=snapshots,
+        significance=sig, decisions=decisions, chain_problems=chain_problems, problems=problems,
+    )
+
+
+def write_report(root: Path, output: Path, *, fmt: str = "html", significance: bool = True
+                 ) -> Path:
+    """Render and write the report atomically; returns the path written."""
+    if fmt not in FORMATS:
+        raise ModelsnapError(f"unknown report format {fmt!r}", hint="use html or md")
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise ModelsnapError("the output folder does not exist", where=str(output.parent),
+                             hint="create it first or choose another -o path")
+    data = collect(root, significance=significance)
+    text = render_html(data) if fmt == "html" else render_markdown(data)
+    _replace_file(output, text.encode("utf-8"))
+    return output
+
+
+def _replace_file(target: Path, data: bytes) -> None:
+    """Write beside the target, fsync, rename: a reader never sees half a report.
+
+    The report may go anywhere (often outside the project folder, maybe on another file
+    system), so the temp file lives in the target's folder, not in ``.modelsnap/tmp``.
+    """
+    import os
+    import secrets
+
+    tmp = target.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{target.name}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelsnapError(f"cannot write the report: {exc.strerror}", where=str(target)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    return f"{value:.{digits}g}"
+
+
+def _get(table: Mapping[str, Any] | None, *keys: str) -> Any:
+    current: Any = table
+    for key in keys:
+        current = current.get(key) if isinstance(current, Mapping) else None
+    return current
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _kv(mapping: Mapping[str, Any]) -> str:
+    rows = [(_e(k), _e(_num(v) if isinstance(v, float) else v)) for k, v in mapping.items()
+            if not isinstance(v, Mapping)]
+    return _table(("key", "value"), rows, "kv") if rows else "<p>none</p>"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;
+color:#1d2330;line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem}h2{border-bottom:1px solid #d5dae3;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #d5dae3;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#eef1f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.warn{color:#8a5a00}.bad{color:#a11}.ok{color:#176c2e}.muted{color:#667}
+details{margin:.4rem 0;border:1px solid #d5dae3;border-radius:4px;padding:.3rem .6rem}
+summary{cursor:pointer;font-weight:600}
+svg text{font-size:11px;fill:#1d2330}
+.pill{display:inline-block;padding:0 .4rem;border-radius:.6rem;background:#eef1f6;font-size:.8rem}
+@media print{details{border:none}details>*{display:block}}
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Trade-off chart
+
+
+def tradeoff_svg(points: Sequence[Mapping[str, Any]], metric: str, *, width: int = 640,
+                 height: int = 360) -> str:
+    """Inline SVG: primary metric (y) against p95 latency (x), radius from model size.
+
+    ``points``: dicts with id, x (ms), y (metric), size_mb, pareto (bool), status
+    ("ranked" | "rejected" | "incomplete"). Pareto points are filled and joined by a line;
+    rejected ones are drawn as crosses. Hover titles name each point (no script needed).
+    """
+    usable = [p for p in points if isinstance(p.get("x"), int | float)
+              and isinstance(p.get("y"), int | float)]
+    if not usable:
+        return '<p class="muted">No snapshot has both a p95 latency and the primary metric.</p>'
+    left, right, top, bottom = 60, 20, 20, 45
+    xs = [float(p["x"]) for p in usable]
+    ys = [float(p["y"]) for p in usable]
+    x_lo, x_hi = min(xs), max(xs)
+    y_lo, y_hi = min(ys), max(ys)
+    if x_hi == x_lo:
+        x_lo, x_hi = x_lo * 0.9 - 1e-9, x_hi * 1.1 + 1e-9
+    if y_hi == y_lo:
+        y_lo, y_hi = y_lo - 0.05, y_hi + 0.05
+    pad_x, pad_y = (x_hi - x_lo) * 0.08, (y_hi - y_lo) * 0.1
+    x_lo, x_hi, y_lo, y_hi = x_lo - pad_x, x_hi + pad_x, y_lo - pad_y, y_hi + pad_y
+
+    def sx(v: float) -> float:
+        return left + (v - x_lo) / (x_hi - x_lo) * (width - left - right)
+
+    def sy(v: float) -> float:
+        return height - bottom - (v - y_lo) / (y_hi - y_lo) * (height - top - bottom)
+
+    sizes = [float(p["size_mb"]) for p in usable if isinstance(p.get("size_mb"), int | float)]
+    biggest = max(sizes) if sizes else 0.0
+
+    def radius(p: Mapping[str, Any]) -> float:
+        size = p.get("size_mb")
+        if not isinstance(size, int | float) or biggest <= 0:
+            return 5.0
+        return 4.0 + 12.0 * math.sqrt(max(float(size), 0.0) / biggest)
+
+    parts = [f'<svg role="img" aria-label="trade-off chart" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}">',
+             f'<rect x="{left}" y="{top}" width="{width - left - right}" '
+             f'height="{height - top - bottom}" fill="#fafbfd" stroke="#c9ced8"/>']
+    for i in range(5):
+        xv = x_lo + (x_hi - x_lo) * i / 4
+        yv = y_lo + (y_hi - y_lo) * i / 4
+        parts.append(f'<text x="{sx(xv):.1f}" y="{height - bottom + 15}" '
+                     f'text-anchor="middle">{_e(_num(xv, 3))}</text>')
+        parts.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" '
+                     f'text-anchor="end">{_e(_num(yv, 3))}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 8}" '
+                 'text-anchor="middle">p95 latency (ms), lower is better</text>')
+    parts.append(f'<text x="14" y="{(top + height - bottom) / 2:.0f}" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})">'
+                 f'{_e(metric)} (validation)</text>')
+    front = sorted((p for p in usable if p.get("pareto")), key=lambda p: float(p["x"]))
+    if len(front) > 1:
+        path = " ".join(f"{sx(float(p['x'])):.1f},{sy(float(p['y'])):.1f}" for p in front)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#2b6cb0" '
+                     'stroke-dasharray="4 3"/>')
+    for p in usable:
+        cx, cy, r = sx(float(p["x"])), sy(float(p["y"])), radius(p)
+        title = (f"{p['id']}: {metric} {_num(p['y'])}, p95 {_num(p['x'])} ms, size "
+                 f"{_num(p.get('size_mb'))} MB ({p.get('status')}"
+                 f"{', Pareto front' if p.get('pareto') else ''})")
+        if p.get("status") == "rejected":
+            d = r * 0.7
+            parts.append(f'<g class="rejected" stroke="#a11" stroke-width="2"><title>{_e(title)}'
+                         f'</title><line x1="{cx - d:.1f}" y1="{cy - d:.1f}" x2="{cx + d:.1f}" '
+                         f'y2="{cy + d:.1f}"/><line x1="{cx - d:.1f}" y1="{cy + d:.1f}" '
+                         f'x2="{cx + d:.1f}" y2="{cy - d:.1f}"/></g>')
+        else:
+            fill = "#2b6cb0" if p.get("pareto") else "#ffffff"
+            parts.append(f'<circle class="{"pareto" if p.get("pareto") else "point"}" '
+                         f'cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
+                         f'fill-opacity="0.75" stroke="#2b6cb0"><title>{_e(title)}</title>'
+                         '</circle>')
+    parts.append("</svg>")
+    legend = ('<p class="muted">Filled, joined points: Pareto front over the criteria. Open '
+              'circles: dominated. Crosses: rejected. Point area grows with model size.</p>')
+    return "".join(parts) + legend
+
+
+def chart_points(data: ReportData) -> list[dict[str, Any]]:
+    result = data.result
+    metric = result.primary_metric
+    points = []
+    status_of = {e.id: ("ranked", e.pareto) for e in result.ranked}
+    status_of.update({r["id"]: ("rejected", False) for r in result.rejected})
+    for snapshot_id, (status, pareto) in status_of.items():
+        snapshot = data.snapshots.get(snapshot_id)
+        if snapshot is None:
+            continue
+        points.append({
+            "id": snapshot_id, "status": status, "pareto": pareto,
+            "x": _get(snapshot, "resources", "latency_p95_ms"),
+            "y": _get(snapshot, "metrics", "validation", metric),
+            "size_mb": _get(snapshot, "resources", "size_mb"),
+        })
+    return points
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+
+def _ranking_html(result: Any) -> str:
+    names = list(result.weights)
+    headers = ["#", "snapshot", "score", *names, f"{result.primary_metric} (test)", "Pareto",
+               "notes"]
+    rows = []
+    for e in result.ranked:
+        notes = list(e.warnings)
+        if e.kind == "baseline":
+            notes.insert(0, "baseline")
+        rows.append([
+            f'<span class="n">{e.rank}</span>', f"<code>{_e(e.id)}</code>",
+            f"{e.score:.4f}",
+            *[f"{_e(_num(e.values[n]))} <span class=\"muted\">({e.normalised[n]:.2f})</span>"
+              for n in names],
+            _e(_num(e.test_primary)), "yes" if e.pareto else "",
+            '<span class="warn">' + "<br>".join(_e(n) for n in notes) + "</span>",
+        ])
+    out = [_table(headers, rows, "ranking") if rows else "<p>Nothing could be ranked.</p>",
+           '<p class="muted">Each criterion cell: raw value (min-max normalised value).</p>']
+    for status, key, cls in (("rejected", "reasons", "bad"), ("incomplete", "missing", "warn"),
+                             ("excluded", "reasons", "warn")):
+        items = getattr(result, status)
+        if items:
+            out.append(f"<h3>{status.capitalize()} ({len(items)})</h3>")
+            out.append(_table(("snapshot", "why"), [
+                [f"<code>{_e(i['id'])}</code>",
+                 f'<span class="{cls}">' + "<br>".join(_e(x) for x in i[key]) + "</span>"]
+                for i in items]))
+    return "".join(out)
+
+
+def _significance_html(sig: Mapping[str, Any] | None) -> str:
+    if not sig:
+        return "<p>Not computed (nothing ranked, or turned off).</p>"
+    rows = []
+    for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
+        item = sig.get(key)
+        if not item:
+            continue
+        if "error" in item:
+            rows.append([_e(label), f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
+                         "", "", "", f'<span class="warn">not computed: {_e(item["error"])}</span>'])
+            continue
+        cls = "ok" if item["verdict"] == "significant" else "warn"
+        rows.append([_e(label), f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
+                     _e(item["method"]), f"{item['difference']:+.4f}", f"{item['p_value']:.3g}",
+                     f'<span class="{cls}">{_e(item["verdict"])}</span>'])
+    if not rows:
+        return "<p>Only one snapshot was ranked: nothing to compare with.</p>"
+    return _table(("against", "pair", "test", f"{sig.get('metric')} difference", "p", "verdict"),
+                  rows) + (f'<p class="muted">Test split predictions; significant when p &lt; '
+                           f'{_e(sig.get("alpha"))}. A positive difference favours the top pick.'
+                           '</p>')
+
+
+def _sensitivity_html(sens: Mapping[str, Any] | None) -> str:
+    if not sens or not sens.get("top"):
+        return "<p>Nothing ranked.</p>"
+    rows = [[_e(c["criterion"]), f"{c['change']:+.0%}", f"<code>{_e(c['winner'])}</code>",
+             "yes" if c["stays_first"] else '<span class="warn">no</span>']
+            for c in sens["cases"]]
+    return (f"<p><code>{_e(sens['top'])}</code> stays first in {sens['stays_first']} of "
+            f"{sens['n']} perturbed weightings (<strong>{sens['share']:.0%}</strong>). Each "
+            "weight was moved by &minus;25, &minus;10, +10 and +25 % on its own, then all "
+            "weights renormalised.</p>"
+            + _table(("weight moved", "by", "winner", "top stays first"), rows))
+
+
+def _decisions_html(data: ReportData) -> str:
+    status = ('<p class="ok">Hash chain intact.</p>' if not data.chain_problems else
+              '<p class="bad">Hash chain broken: ' + "<br>".join(_e(p) for p in data.chain_problems)
+              + "</p>")
+    if not data.decisions:
+        return status + "<p>No decision recorded yet.</p>"
+    rows = []
+    for d in data.decisions:
+        extra = []
+        if d.get("caveats"):
+            extra.append("caveats: " + "; ".join(map(str, d["caveats"])))
+        if d.get("monitoring"):
+            extra.append(f"monitoring: {d['monitoring']}")
+        if d.get("override"):
+            extra.append(f"override: {d['override']}")
+        rows.append([_e(d.get("id")), _e(d.get("decided_at")), _e(d.get("decided_by")),
+                     f"<code>{_e(d.get('snapshot_id'))}</code>", _e(d.get("criteria_revision", "")),
+                     _e(d.get("rationale")), "<br>".join(_e(x) for x in extra),
+                     f"<code>{_e(str(d.get('sha256', ''))[:12])}</code>"])
+    return status + _table(("id", "when", "by", "snapshot", "criteria rev.", "rationale",
+                            "caveats / monitoring", "sha256"), rows)
+
+
+def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -> str:
+    model = _get(snapshot, "model") or {}
+    sections = [f"<p><span class=\"pill\">{_e(status)}</span> {_e(snapshot.get('kind'))} "
+                f"<code>{_e(model.get('estimator'))}</code>, version {_e(snapshot.get('version'))}"
+                f", created {_e(snapshot.get('created_at'))}, criteria revision "
+                f"{_e(snapshot.get('criteria_revision'))}</p>"]
+    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
+    sections.append("<h4>Parameters</h4>" + _kv(params))
+    metrics = _get(snapshot, "metrics") or {}
+    names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
+    rows = []
+    for name in names:
+        ci = _get(metrics, "test_ci", name)
+        ci_text = f"[{_num(ci[0])}, {_num(ci[1])}]" if isinstance(ci, list) and len(ci) == 2 \
+            else ""
+        rows.append([_e(name), _e(_num(_get(metrics, "validation", name))),
+                     _e(_num(_get(metrics, "test", name))), _e(ci_text)])
+    sections.append("<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"),
+                                                rows))
+    for key, title in (("resources", "Resources"), ("gain", "Gain over baseline"),
+                       ("interpretability", "Interpretability"), ("fairness", "Fairness"),
+                       ("edge_cases", "Edge cases"), ("checks", "Checks"), ("data", "Data"),
+                       ("environment", "Environment"), ("hardware", "Hardware")):
+        table = snapshot.get(key)
+        if isinstance(table, Mapping) and table:
+            sections.append(f"<h4>{title}</h4>" + _kv(table))
+    constraints = snapshot.get("constraints")
+    if isinstance(constraints, Mapping) and constraints:
+        rows = [[_e(name), _e(_num(entry.get("value"))), _e(_num(entry.get("limit"))),
+                 ("missing" if entry.get("missing") else
+                  '<span class="ok">ok</span>' if entry.get("ok") else '<span class="bad">failed'
+                  "</span>")]
+                for name, entry in constraints.items() if isinstance(entry, Mapping)]
+        sections.append("<h4>Constraints when recorded</h4>" +
+                        _table(("constraint", "value", "limit", "result"), rows))
+    if snapshot.get("notes"):
+        sections.append(f"<h4>Notes</h4><p>{_e(snapshot['notes'])}</p>")
+    return (f'<details id="s-{_e(snapshot_id)}"><summary><code>{_e(snapshot_id)}</code> '
+            f"{_e(snapshot.get('name'))}</summary>{''.join(sections)}</details>")
+
+
+def render_html(data: ReportData) -> str:
+    result = data.result
+    criteria_rows = [[_e(n), f"{w:.4g}", _e(result.directions[n])]
+                     for n, w in result.weights.items()]
+    constraint_rows = [[_e(k), _e(v)] for k, v in data.constraints.items()]
+    status = {e.id: "ranked" for e in result.ranked}
+    status.update({r["id"]: "rejected" for r in result.rejected})
+    status.update({r["id"]: "incomplete" for r in result.incomplete})
+    details = "".join(_snapshot_html(i, s, status.get(i, "")) for i, s in data.snapshots.items())
+    top = result.top
+    summary = (f"<p>Top pick: <code>{_e(top.id)}</code> ({_e(top.name)}), score "
+               f"{top.score:.4f}.</p>" if top else "<p>No snapshot could be ranked.</p>")
+    warnings = "".join(f'<li class="warn">{_e(w)}</li>' for w in result.warnings + data.problems)
+    method = "TOPSIS" if result.method == "topsis" else "weighted sum of min-max normalised values"
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(data.project_name)}: model selection report</title>
+<style>{CSS}</style></head><body>
+<h1>{_e(data.project_name)}: model selection report</h1>
+<p class="muted">Generated {_e(data.generated_at)} by modelsnap. Criteria revision
+{_e(data.criteria_revision if data.criteria_revision is not None else "not locked")};
+ranked on the {_e(result.split)} split; primary metric {_e(result.primary_metric)};
+method: {_e(method)}. Data set <code>{_e(str(result.dataset_sha256)[:12])}</code>,
+split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
+{summary}
+{"<ul>" + warnings + "</ul>" if warnings else ""}
+<h2>Criteria and constraints</h2>
+{_table(("criterion", "weight (normalised)", "direction"), criteria_rows)}
+{_table(("hard constraint", "limit"), constraint_rows) if constraint_rows
+ else "<p>No hard constraints.</p>"}
+<h2>Ranking</h2>
+{_ranking_html(result)}
+<h2>Trade-off</h2>
+{tradeoff_svg(chart_points(data), result.primary_metric)}
+<h2>Significance</h2>
+{_significance_html(data.significance)}
+<h2>Sensitivity</h2>
+{_sensitivity_html(result.sensitivity)}
+<h2>Decision history</h2>
+{_decisions_html(data)}
+<h2>Snapshots</h2>
+{details or "<p>None.</p>"}
+</body></html>
+"""
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown model card
+
+
+def _md(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(data: ReportData) -> str:
+    """A model card of the chosen model: the latest decision's snapshot, else the top pick."""
+    result = data.result
+    decision = data.decisions[-1] if data.decisions else None
+    chosen_id = decision.get("snapshot_id") if decision else (result.top.id if result.top else None)
+    lines = [f"# Model card: {_md(data.project_name)}", ""]
+    if chosen_id is None:
+        return "\n".join(lines + ["No snapshot could be ranked and no decision was recorded.", ""])
+    snapshot = data.snapshots.get(chosen_id) or {"id": chosen_id}
+    model = snapshot.get("model") or {}
+    entry = next((e for e in result.ranked if e.id == chosen_id), None)
+    lines += [f"Generated {_md(data.generated_at)} by modelsnap.", ""]
+    if decision:
+        lines += ["## Decision", "",
+                  f"- Decision {_md(decision.get('id'))} on {_md(decision.get('decided_at'))} by "
+                  f"{_md(decision.get('decided_by'))}",
+                  f"- Rationale: {_md(decision.get('rationale'))}"]
+        lines += [f"- Caveat: {_md(c)}" for c in decision.get("caveats", [])]
+        if decision.get("monitoring"):
+            lines.append(f"- Monitoring: {_md(decision['monitoring'])}")
+        if decision.get("override"):
+            lines.append(f"- Override of the ranking: {_md(decision['override'])}")
+        lines.append("- Decision log: " + ("hash chain intact" if not data.chain_problems
+                                           else "BROKEN: " + _md(data.chain_problems[0])))
+    else:
+        lines += ["## Decision", "", "Not decided yet: this card describes the current top pick."]
+    lines += ["", "## Model", "",
+              f"- Snapshot: `{_md(chosen_id)}` ({_md(snapshot.get('name'))}, "
+              f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
+              f"- Estimator: `{_md(model.get('estimator'))}`",
+              f"- Parameters: {_md(model.get('params', {}))}",
+              f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
+              f"{_md(snapshot.get('criteria_revision'))}"]
+    if entry:
+        lines.append(f"- Ranking: #{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
+                     f" ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}, "
+                     f"{result.split} split){', on the Pareto front' if entry.pareto else ''}")
+    else:
+        lines.append(f"- Ranking: not ranked ({_md(result.status(chosen_id))})")
+    metrics = snapshot.get("metrics") or {}
+    names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
+    lines += ["", "## Metrics", ""]
+    lines += _md_table(("metric", "validation", "test", "test 95 % CI"), [
+        (n, _num(_get(metrics, "validation", n)), _num(_get(metrics, "test", n)),
+         ", ".join(_num(x) for x in _get(metrics, "test_ci", n) or []))
+        for n in names])
+    for key, title in (("resources", "Resources"), ("gain", "Gain over the baseline"),
+                       ("fairness", "Fairness"), ("interpretability", "Interpretability"),
+                       ("edge_cases", "Edge cases"), ("checks", "Checks"), ("data", "Data"),
+                       ("environment", "Environment")):
+        table = snapshot.get(key)
+        if isinstance(table, Mapping) and table:
+            lines += ["", f"## {title}", ""]
+            lines += _md_table(("key", "value"), [
+                (k, _num(v) if isinstance(v, float) else v) for k, v in table.items()
+                if not isinstance(v, Mapping)])
+    sig = data.significance or {}
+    compared = [(label, sig[key]) for key, label in (("vs_runner_up", "runner-up"),
+                                                     ("vs_baseline", "baseline")) if key in sig]
+    if compared and entry and entry.rank == 1:
+        lines += ["", "## Significance (test split)", ""]
+        for label, item in compared:
+            if "error" in item:
+                lines.append(f"- vs {label} `{_md(item['b'])}`: not computed ({_md(item['error'])})")
+            else:
+                lines.append(f"- vs {label} `{_md(item['b'])}`: {item['metric']} difference "
+                             f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
+                             f"({item['method']}): **{item['verdict']}**")
+    sens = result.sensitivity
+    if sens and sens.get("top") == chosen_id:
+        lines += ["", "## Sensitivity", "",
+                  f"Stays first in {sens['stays_first']} of {sens['n']} perturbed weightings "
+                  f"({sens['share']:.0%})."]
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,267 @@
+"""rank, decide and report on a real project folder: real scikit-learn models, real subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelsnap.core.decisions import read_decisions, verify_chain
+from modelsnap.core.files import sha256_file
+from modelsnap.core.store import write_snapshot
+
+PROJECT = """
+[project]
+name = "Toy <selection>"
+[data]
+source = "data.csv"
+target = "y"
+task = "classification"
+positive_label = "yes"
+[selection]
+profile = "custom"
+primary_metric = "f1"
+rank_split = "validation"
+[[criteria]]
+metric = "f1"
+weight = 0.6
+[[criteria]]
+metric = "latency_p95_ms"
+weight = 0.3
+[[criteria]]
+metric = "size_mb"
+weight = 0.1
+[constraints]
+max_latency_p95_ms = 50.0
+"""
+
+# name, kind, estimator, fake p95 latency (ms), fake size (MB)
+MODELS = [
+    ("00", "logistic", "baseline", "sklearn.linear_model.LogisticRegression", 0.2, 0.01),
+    ("01", "tree", "candidate", "sklearn.tree.DecisionTreeClassifier", 0.3, 0.05),
+    ("02", "forest", "candidate", "sklearn.ensemble.RandomForestClassifier", 6.0, 2.0),
+    ("03", "slow_forest", "candidate", "sklearn.ensemble.RandomForestClassifier", 80.0, 9.0),
+]
+
+
+def _estimator(path):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    return {"LogisticRegression": LogisticRegression(),
+            "DecisionTreeClassifier": DecisionTreeClassifier(max_depth=3, random_state=0),
+            "RandomForestClassifier": RandomForestClassifier(n_estimators=30, random_state=0),
+            }[path.rsplit(".", 1)[1]]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import accuracy_score, f1_score
+
+    root = tmp_path_factory.mktemp("proj")
+    x, y = make_classification(n_samples=300, n_features=5, n_informative=3, flip_y=0.1,
+                               random_state=1)
+    labels = np.where(y == 1, "yes", "no")
+    with open(root / "data.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f"f{i}" for i in range(5)] + ["y"])
+        for row, label in zip(x, labels):
+            writer.writerow([f"{v:.6f}" for v in row] + [label])
+    (root / "modelsnap.toml").write_text(PROJECT)
+    order = np.random.default_rng(0).permutation(300)
+    train, val, test = (np.sort(order[:180]), np.sort(order[180:240]), np.sort(order[240:]))
+    np.savez(root / "split.npz", train=train, validation=val, test=test)
+    split_hash = hashlib.sha256(b"".join(a.astype("<i8").tobytes()
+                                         for a in (train, val, test))).hexdigest()
+    data_hash = sha256_file(root / "data.csv")
+    # read back as the tool does, so feature values match the CSV exactly
+    table = np.loadtxt(root / "data.csv", delimiter=",", skiprows=1, usecols=range(5))
+    for stamp, name, kind, estimator, p95, size in MODELS:
+        sid = f"20261126T06{stamp}00-{name}-abcd"
+        model = _estimator(estimator).fit(table[train], labels[train])
+        pred = {s: model.predict(table[idx]).astype(str) for s, idx in
+                (("validation", val), ("test", test))}
+        staging = root / ".modelsnap" / "tmp" / f".tmp-stage-{name}"
+        staging.mkdir(parents=True)
+        npz = staging / "predictions.npz"
+        np.savez(npz, validation_pred=pred["validation"], test_pred=pred["test"],
+                 test_proba=model.predict_proba(table[test]))
+        (staging / "model.skops").write_bytes(b"not loaded by these commands")
+        metrics = {s: {"accuracy": accuracy_score(labels[idx], pred[s]),
+                       "f1": f1_score(labels[idx], pred[s], pos_label="yes")}
+                   for s, idx in (("validation", val), ("test", test))}
+        snapshot = {
+            "schema": 1, "id": sid, "name": name, "kind": kind, "version": "v1",
+            "created_at": f"2026-11-26T06:{stamp}:00+00:00", "notes": "<b>not bold</b>",
+            "criteria_revision": 1,
+            "model": {"estimator": estimator, "params": {"random_state": 0}, "source": "project"},
+            "data": {"source": "data.csv", "target": "y", "task": "classification",
+                     "dataset_sha256": data_hash, "split_sha256": split_hash, "seed": 42,
+                     "n_train": 180, "n_validation": 60, "n_test": 60,
+                     "classes": ["no", "yes"], "positive_label": "yes"},
+            "metrics": metrics,
+            "resources": {"latency_p95_ms": p95, "size_mb": size, "fit_seconds": 0.1},
+            "environment": {"python": "3.11.7", "platform": "Linux",
+                            "packages": {"numpy": np.__version__}, "git_dirty": False},
+            "hardware": {"cpu": "test cpu", "cores": 2, "memory_gb": 8.0,
+                         "fingerprint": "0123456789abcdef"},
+        }
+        write_snapshot(root, snapshot, staged_files={"artifact": staging / "model.skops",
+                                                     "predictions": npz})
+    return root
+
+
+def cli(*args, env=None):
+    full_env = dict(os.environ, MODELSNAP_USER="tester", COLUMNS="250", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "modelsnap", *map(str, args)],
+                          capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def sid(name):
+    stamp = next(m[0] for m in MODELS if m[1] == name)
+    return f"20261126T06{stamp}00-{name}-abcd"
+
+
+def test_rank_json_shape_and_rejection(project):
+    out = cli("rank", project, "--format", "json", "--sensitivity")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    ranked = [e["id"] for e in body["ranked"]]
+    assert set(ranked) == {sid("logistic"), sid("tree"), sid("forest")}
+    assert body["rejected"] == [{"id": sid("slow_forest"), "name": "slow_forest",
+                                 "kind": "candidate", "reasons": ["latency_p95_ms 80 > 50"],
+                                 "missing": []}]
+    assert body["weights"] == pytest.approx({"f1": 0.6, "latency_p95_ms": 0.3, "size_mb": 0.1})
+    assert body["baseline_id"] == sid("logistic")
+    assert body["sensitivity"]["n"] == 12
+    assert all(e["test_primary"] is not None for e in body["ranked"])
+
+
+def test_what_if_weights_change_nothing_on_disk(project):
+    def state():
+        return {p.relative_to(project): p.read_bytes() for p in project.rglob("*")
+                if p.is_file() and ".modelsnap" not in p.parts}
+    before = state()
+    out = cli("rank", project, "--weights", "size_mb=1", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["weights"] == {"size_mb": 1.0}
+    assert body["ranked"][0]["id"] == sid("logistic")  # the smallest model
+    assert state() == before
+
+
+def test_rank_csv_and_table(project):
+    out = cli("rank", project, "--format", "csv", "--method", "topsis")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["status"] for r in rows] == ["ranked"] * 3 + ["rejected"]
+    assert rows[-1]["notes"] == "latency_p95_ms 80 > 50"
+    table = cli("rank", project, "--significance")
+    assert table.returncode == 0, table.stderr
+    assert "Rejected" in table.stdout and "Significance vs runner-up" in table.stdout
+
+
+def test_rank_significance_from_stored_predictions(project):
+    out = cli("rank", project, "--format", "json", "--significance")
+    assert out.returncode == 0, out.stderr
+    sig = json.loads(out.stdout)["significance"]
+    runner = sig["vs_runner_up"]
+    assert "error" not in runner, runner
+    assert runner["method"] == "paired-bootstrap" and runner["n_rows"] == 60
+    assert runner["verdict"] in ("significant", "not significant")
+    assert 0.0 <= runner["p_value"] <= 1.0
+
+
+def test_bad_options_are_clear_errors(project):
+    out = cli("rank", project, "--weights", "speed=1")
+    assert out.returncode == 2 and "unknown measure 'speed'" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = cli("rank", project / "nope")
+    assert out.returncode == 2 and "no such project folder" in out.stderr
+
+
+def test_decide_refusals_then_a_chained_decision(project):
+    refused = cli("decide", project, sid("slow_forest"), "--rationale", "fastest to ship")
+    assert refused.returncode == 1 and "was rejected: latency_p95_ms 80 > 50" in refused.stderr
+    assert cli("decide", project, "nope", "--rationale", "x").returncode == 1
+    assert "rationale" in cli("decide", project, sid("tree"), "--rationale", " ").stderr
+    assert not (project / "decisions.toml").exists()
+
+    ok = cli("decide", project, sid("tree")[:18], "--rationale", "small and accurate enough",
+             "--caveat", "60 test rows", "--monitor", "weekly f1")
+    assert ok.returncode == 0, ok.stderr
+    over = cli("decide", project, sid("slow_forest"), "--rationale", "batch scoring only",
+               "--override", "latency is irrelevant overnight", "--by", "lead")
+    assert over.returncode == 0, over.stderr
+    entries = read_decisions(project)
+    assert [e["snapshot_id"] for e in entries] == [sid("tree"), sid("slow_forest")]
+    assert entries[0]["decided_by"] == "tester" and entries[1]["decided_by"] == "lead"
+    assert entries[1]["override"] == "latency is irrelevant overnight"
+    assert verify_chain(project) == []
+
+
+class Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.refs: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for key, value in attrs:
+            if key in ("src", "href", "xlink:href", "action", "srcset", "data") or \
+                    (value and "url(" in value):
+                self.refs.append((tag, key, value or ""))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_report_html_is_self_contained(project, tmp_path):
+    output = tmp_path / "report.html"
+    out = cli("report", project, "-o", output)
+    assert out.returncode == 0, out.stderr
+    text = output.read_text("utf-8")
+    parser = Collector()
+    parser.feed(text)
+    parser.close()
+    assert parser.refs == []
+    assert "script" not in parser.tags and "link" not in parser.tags
+    assert "http://" not in text and "https://" not in text and "@import" not in text
+    assert "svg" in parser.tags and parser.tags.count("circle") == 3  # ranked points
+    assert text.count('class="rejected"') == 1                        # the slow forest
+    body = "".join(parser.text)
+    for heading in ("Criteria and constraints", "Ranking", "Trade-off", "Significance",
+                    "Sensitivity", "Decision history", "Snapshots"):
+        assert heading in body
+    assert "latency_p95_ms 80 > 50" in body
+    assert "Toy <selection>" in body and "<b>not bold</b>" in body  # escaped, shown as text
+    assert "Hash chain intact" in body or "No decision" in body
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_report_markdown_model_card(project, tmp_path):
+    output = tmp_path / "card.md"
+    out = cli("report", project, "-o", output, "--no-significance")
+    assert out.returncode == 0, out.stderr
+    text = output.read_text("utf-8")
+    assert text.startswith("# Model card: Toy <selection>")
+    assert "## Metrics" in text and "| f1 |" in text
+    assert "sklearn." in text
+
+
+def test_report_refuses_a_missing_output_folder(project, tmp_path):
+    out = cli("report", project, "-o", tmp_path / "no" / "r.html")
+    assert out.returncode == 1 and "output folder does not exist" in out.stderr
