@@ -227,7 +227,7 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="review-status", markup=False)
         yield Input(placeholder="filter: words that must all appear   (/ to focus, esc back)",
-                    id="review-filter")
+                    id="review-filter", compact=True)
         yield self.table
         with VerticalScroll(id="review-detail"):
             yield Static(id="review-detail-body", markup=False)
