@@ -133,3 +133,29 @@ def test_metric_value_matches_sklearn() -> None:
     assert metric_value("roc_auc", "classification", y, pred, classes=["a", "b"]) is None
     assert metric_value("rmse", "regression", [1.0, 2.0], [1.0, 4.0]) == pytest.approx(2 ** 0.5)
     assert metric_value("nonsense", "regression", [1.0], [1.0]) is None
+
+
+def test_regression_groups_have_no_positive_rate() -> None:
+    rng = np.random.default_rng(4)
+    n = 300
+    group = rng.choice(["x", "y"], n)
+    y = rng.normal(size=n)
+    pred = np.where(group == "x", y, y + rng.normal(0, 1.0, n))  # group y predicted badly
+    dataset = Dataset(frame=pd.DataFrame({"group": group}), target=pd.Series(y, name="t"),
+                      task="regression", classes=None, positive_label=None,
+                      dataset_sha256="d" * 64, target_name="t")
+    split = Split(train=np.arange(0), validation=np.arange(0), test=np.arange(n),
+                  split_sha256="s" * 64)
+    column = fairness_report(dataset, split, sensitive=["group"], primary_metric="mae",
+                             test_pred=pred)["columns"]["group"]
+    by_group = {g["group"]: g for g in column["groups"]}
+    assert by_group["x"]["metric"] == 0.0 and by_group["y"]["metric"] > 0.5
+    assert "positive_rate" not in by_group["x"] and "positive_rate_gap" not in column
+    assert column["gap"] == by_group["y"]["metric"]
+
+
+def test_multiclass_uses_macro_averages() -> None:
+    y = np.array(["a", "b", "c"] * 20)
+    pred = np.array(["a", "b", "b"] * 20)
+    value = metric_value("f1", "classification", y, pred, classes=["a", "b", "c"])
+    assert value == pytest.approx(f1_score(y, pred, average="macro"))

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise PathError("no such project folder", where=str(root),
                         hint="give the folder that holds modelsnap.toml")
-    record = run_edge_cases(root)
+    record = _run_with_progress(root, run_edge_cases)
     for problem in record.get("problems", []):
         print_warning(f"skipped: {problem}")
     errors = [r for r in record["result"] if "error" in r]
@@ -52,6 +52,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_matrix(record)
     return 1 if errors else 0
+
+
+def _run_with_progress(root: Any, run_edge_cases: Any) -> dict[str, Any]:
+    """A transient progress bar on stderr when it is a terminal; silent otherwise (scripts)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return run_edge_cases(root)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("edge cases", total=1.0)
+
+        def update(fraction: float, message: str) -> None:
+            progress.update(task, completed=fraction, description=message)
+
+        return run_edge_cases(root, on_progress=update)
 
 
 def _column_names(results: list[dict[str, Any]]) -> list[str]:
@@ -96,8 +114,9 @@ def _print_matrix(record: dict[str, Any]) -> None:
     results = record["result"]
     table = Table(title=escape(f"edge cases: {record['file']} ({len(record['cases'])} cases)"),
                   caption=escape(f"recorded {record['path']}"), caption_justify="left")
-    for header in ("case", "severity", "expected"):
-        table.add_column(header, overflow="fold")
+    table.add_column("case", overflow="fold", min_width=16)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("expected", overflow="fold")
     for name in _column_names(results):
         table.add_column(escape(name), justify="center", overflow="fold")
     for cells in matrix_rows(record):
