@@ -265,3 +265,19 @@ def test_sample_project_edge_cases_fit_its_data() -> None:
     assert cases.severities.count("must-pass") == 3
     assert set(cases.expected) == {"yes", "no"}
     assert len(set(cases.cases)) == 12
+
+
+def test_reading_edge_runs_stays_on_the_fast_path() -> None:
+    """ranking and the TUI's first screen import this module: no pandas, numpy or sklearn."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys, modelsnap.core.edgecases as e\n"
+            "e.latest_edge_results('.')\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert not {"pandas", "numpy", "sklearn", "scipy"} & loaded
