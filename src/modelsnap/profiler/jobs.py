@@ -210,11 +210,15 @@ def reprofile(
     snapshot_id: str,
     *,
     overrides: Overrides | None = None,
+    trusted: list[str] | None = None,
     on_event: Callable[[ProgressEvent], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Profile an existing snapshot's artifact again here; returns the new snapshot.
+
+    ``trusted`` names non-scikit-learn types the user allows in the artifact (e.g. their own
+    estimator class); anything else untrusted is refused (UnsafeArtifactError).
 
     The artifact is hash-checked (``artifacts.load_artifact``) in the worker; metrics are copied
     from the original, resources, environment and hardware are measured anew, and the new
@@ -235,6 +239,6 @@ def reprofile(
         criteria_revision=criteria_revision_for(config, kind),
         constraints=dict(config.constraints), primary_metric=config.selection.primary_metric,
         baseline=latest_baseline(root) if kind == "candidate" else None,
-        **settings_for(config, spec, o),
+        trusted=list(trusted or []), **settings_for(config, spec, o),
     )
     return run_model(job, on_event=on_event, on_warning=on_warning, cancel=cancel)

@@ -404,7 +404,8 @@ def run_model(job: RunJob, *, on_event: EventCallback | None = None,
     from modelsnap.core.constraints import check_constraints
 
     job.validate()
-    root = Path(job.root)
+    root = Path(job.root).resolve()
+    job.root = root  # the worker runs with cwd=root: every path it gets must be absolute
     if not root.is_dir():
         raise ModelsnapError("project folder not found", where=str(root))
     staging = tmp_dir(root) / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"

@@ -1,0 +1,212 @@
+"""``modelsnap run DIR``: train, evaluate, profile and snapshot the project's models.
+
+Each model runs in its own worker process (``modelsnap.profiler``); this module only turns the
+worker's progress events into a rich display on stderr and the outcomes into a summary (table or
+JSON on stdout). A failed model is reported with its reason and the others still run; the exit
+code is non-zero when any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from modelsnap.cli.output import add_dir_argument, add_format_option, print_json
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {text!r}")
+    return value
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The measurement and limit options ``run`` and ``profile`` share."""
+    parser.add_argument("--timeout", type=positive_float, metavar="S",
+                        help="wall-clock limit per model in seconds (default: [run] or 600)")
+    parser.add_argument("--memory-limit", type=positive_float, metavar="MB",
+                        help="memory ceiling per model, RSS of its process tree (default: [run] or 4096)")
+    parser.add_argument("--latency-trials", type=positive_int, metavar="N",
+                        help="timed single-row predictions (default: [run].latency_trials or 300)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="rows per batch for batch latency and throughput "
+                             "(default: min(256, validation rows))")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="train, evaluate, profile and snapshot models",
+        description=(
+            "Fit each model on the frozen split in an isolated worker process, compute its "
+            "metrics, measure latency, throughput, memory and size, check the constraints and "
+            "write one snapshot per model. Without --baseline/--candidate: the baseline, then "
+            "every candidate. Candidates need locked criteria (modelsnap lock DIR)."
+        ),
+    )
+    add_dir_argument(parser)
+    parser.add_argument("--baseline", action="store_true", help="run the baseline")
+    parser.add_argument("--candidate", action="append", metavar="NAME", dest="candidates",
+                        help="run this candidate (repeatable)")
+    add_run_options(parser)
+    parser.add_argument("--version", metavar="TAG", dest="tag",
+                        help="version tag recorded in the snapshots (default: the model's, or v1)")
+    add_format_option(parser)
+    parser.set_defaults(handler=handle)
+
+
+def overrides_from(args: argparse.Namespace) -> Any:
+    from modelsnap.profiler.jobs import Overrides
+
+    return Overrides(timeout_seconds=args.timeout, memory_limit_mb=args.memory_limit,
+                     latency_trials=args.latency_trials, batch_size=args.batch_size,
+                     version=getattr(args, "tag", None))
+
+
+class ProgressDisplay:
+    """One rich progress line per model: its current stage and how far the run is overall."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+            console=self.console, transient=False, disable=not enabled,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def live(self) -> Iterator[ProgressDisplay]:
+        with self.progress:
+            yield self
+
+    def start(self, name: str, kind: str) -> None:
+        self.tasks[name] = self.progress.add_task(f"{name} ({kind}): starting", total=1.0)
+
+    def event(self, name: str, event: Any) -> None:
+        from modelsnap.profiler.events import STAGES
+
+        done = (STAGES.index(event.stage) + event.fraction) / len(STAGES)
+        message = f" - {event.message}" if event.message else ""
+        self.progress.update(self.tasks[name], completed=done,
+                             description=f"{name}: {event.stage}{message}"[:90])
+
+    def warning(self, name: str, text: str) -> None:
+        from rich.markup import escape
+
+        self.progress.console.print(f"[yellow]warning:[/] {escape(text)}")
+
+    def finish(self, outcome: Any) -> None:
+        task = self.tasks[outcome.name]
+        if outcome.ok:
+            self.progress.update(task, completed=1.0,
+                                 description=f"{outcome.name}: done ({outcome.snapshot['id']})")
+        else:
+            self.progress.update(task, description=f"{outcome.name}: failed ({outcome.reason})")
+
+
+def outcome_json(outcome: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": outcome.name, "kind": outcome.kind, "ok": outcome.ok,
+                             "reason": outcome.reason, "warnings": list(outcome.warnings or [])}
+    if outcome.ok:
+        entry["snapshot_id"] = outcome.snapshot["id"]
+    else:
+        error = outcome.error
+        entry["error"] = {"type": type(error).__name__, "message": error.message,
+                          "where": error.where, "hint": error.hint}
+    return entry
+
+
+def _figure(value: Any, fmt: str) -> str:
+    return format(value, fmt) if isinstance(value, (int, float)) else "-"
+
+
+def summary_table(outcomes: list[Any], primary: str | None) -> Any:
+    """Figures per model; snapshot ids are listed under the table (they are too wide for it)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("model", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("status", overflow="fold")
+    for column in (primary or "primary", "p95 ms", "rows/s", "size MB", "peak MB"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for outcome in outcomes:
+        if outcome.ok:
+            snap = outcome.snapshot
+            res = snap.get("resources", {})
+            metrics = snap.get("metrics", {}).get("validation", {})
+            metric = primary or ("r2" if snap.get("data", {}).get("task") == "regression" else "f1")
+            failed = [k for k, v in snap.get("constraints", {}).items() if v.get("ok") is False]
+            status = "ok" if not failed else f"ok, over: {', '.join(failed)}"
+            table.add_row(outcome.name, outcome.kind, status,
+                          _figure(metrics.get(metric), ".4f"),
+                          _figure(res.get("latency_p95_ms"), ".3f"),
+                          _figure(res.get("throughput_rows_per_s"), ",.0f"),
+                          _figure(res.get("size_mb"), ".3f"),
+                          _figure(res.get("peak_memory_mb"), ".1f"))
+        else:
+            table.add_row(outcome.name, outcome.kind, f"[red]failed: {outcome.reason}[/]",
+                          "-", "-", "-", "-", "-")
+    return table
+
+
+def exit_code(outcomes: list[Any]) -> int:
+    failed = [o.error.exit_code for o in outcomes if not o.ok and o.error is not None]
+    return max(failed) if failed else 0
+
+
+def report(outcomes: list[Any], args: argparse.Namespace, primary: str | None) -> int:
+    from rich.console import Console
+
+    from modelsnap.cli.output import print_error
+
+    if args.format == "json":
+        print_json({"runs": [outcome_json(o) for o in outcomes]})
+    else:
+        console = Console(highlight=False)
+        console.print(summary_table(outcomes, primary))
+        for outcome in outcomes:
+            if outcome.ok:
+                console.print(f"{outcome.name}: snapshot {outcome.snapshot['id']}")
+    for outcome in outcomes:
+        if not outcome.ok:
+            print_error(outcome.error)
+    return exit_code(outcomes)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import sys
+
+    from modelsnap.core.project import load_project
+    from modelsnap.profiler.jobs import run_project
+
+    config = load_project(Path(args.dir))
+    display = ProgressDisplay(enabled=args.format == "table" and sys.stderr.isatty())
+    with display.live():
+        outcomes = run_project(
+            config, args.candidates, args.baseline, overrides=overrides_from(args),
+            on_start=display.start, on_event=display.event, on_warning=display.warning,
+            on_finish=display.finish,
+        )
+    return report(outcomes, args, config.selection.primary_metric)
