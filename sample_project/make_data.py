@@ -48,14 +48,23 @@ def generate(n: int = N_ROWS, seed: int = SEED) -> list[dict[str, object]]:
     rng = np.random.default_rng(seed)
     age = np.clip(rng.normal(42, 13, n), 18, 80).astype(int)
     sex = rng.choice(["F", "M"], size=n, p=[0.48, 0.52])
-    employment = np.array([
-        rng.choice(EMPLOYMENT, p=[0.03, 0.02, 0.05, 0.85, 0.05]) if a >= 66
-        else rng.choice(EMPLOYMENT, p=[0.35, 0.05, 0.05, 0.0, 0.55]) if a < 23
-        else rng.choice(EMPLOYMENT, p=[0.70, 0.16, 0.09, 0.02, 0.03])
-        for a in age
-    ])
-    base_income = {"salaried": 52000, "self-employed": 58000, "unemployed": 14000,
-                   "retired": 30000, "student": 12000}
+    employment = np.array(
+        [
+            rng.choice(EMPLOYMENT, p=[0.03, 0.02, 0.05, 0.85, 0.05])
+            if a >= 66
+            else rng.choice(EMPLOYMENT, p=[0.35, 0.05, 0.05, 0.0, 0.55])
+            if a < 23
+            else rng.choice(EMPLOYMENT, p=[0.70, 0.16, 0.09, 0.02, 0.03])
+            for a in age
+        ]
+    )
+    base_income = {
+        "salaried": 52000,
+        "self-employed": 58000,
+        "unemployed": 14000,
+        "retired": 30000,
+        "student": 12000,
+    }
     income = np.array([base_income[e] for e in employment]) * rng.lognormal(0, 0.35, n)
     income *= 1 + 0.01 * np.clip(age - 22, 0, 30)
     debt_ratio = np.clip(rng.beta(2.2, 5.0, n) * 1.4, 0, 1.6)
@@ -100,23 +109,25 @@ def generate(n: int = N_ROWS, seed: int = SEED) -> list[dict[str, object]]:
 
     rows = []
     for i in range(n):
-        rows.append({
-            "customer_id": f"C{100000 + i}",
-            "age": int(age[i]),
-            "age_band": _age_band(int(age[i])),
-            "sex": str(sex[i]),
-            "income": "" if income_out[i] is None else int(income_out[i]),
-            "employment": "" if employment_out[i] is None else str(employment_out[i]),
-            "debt_ratio": round(float(debt_ratio[i]), 3),
-            "credit_history_years": "" if history_out[i] is None else int(history_out[i]),
-            "open_loans": int(open_loans[i]),
-            "late_payments_12m": int(late[i]),
-            "loan_amount": int(loan_amount[i]),
-            "purpose": str(purpose[i]),
-            "region": str(region[i]),
-            "branch_code": str(branch[i]),
-            "default": "yes" if default[i] else "no",
-        })
+        rows.append(
+            {
+                "customer_id": f"C{100000 + i}",
+                "age": int(age[i]),
+                "age_band": _age_band(int(age[i])),
+                "sex": str(sex[i]),
+                "income": "" if income_out[i] is None else int(income_out[i]),
+                "employment": "" if employment_out[i] is None else str(employment_out[i]),
+                "debt_ratio": round(float(debt_ratio[i]), 3),
+                "credit_history_years": "" if history_out[i] is None else int(history_out[i]),
+                "open_loans": int(open_loans[i]),
+                "late_payments_12m": int(late[i]),
+                "loan_amount": int(loan_amount[i]),
+                "purpose": str(purpose[i]),
+                "region": str(region[i]),
+                "branch_code": str(branch[i]),
+                "default": "yes" if default[i] else "no",
+            }
+        )
     return rows
 
 

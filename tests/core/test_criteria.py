@@ -52,18 +52,26 @@ def test_lock_records_revision_and_is_idempotent(config) -> None:
 def test_changes_are_named_and_new_revision_appends(config) -> None:
     lock_criteria(config)
     first = (config.root / REVISIONS_FILE).read_text(encoding="utf-8")
-    changed = update_project(config.root, {
-        "constraints": {"max_size_mb": 10.0, "max_fairness_gap": None},
-        "selection": {"primary_metric": "recall"},
-        "criteria": [{"metric": "f1", "weight": 0.5}, {"metric": "size_mb", "weight": 0.5}],
-    })
+    changed = update_project(
+        config.root,
+        {
+            "constraints": {"max_size_mb": 10.0, "max_fairness_gap": None},
+            "selection": {"primary_metric": "recall"},
+            "criteria": [{"metric": "f1", "weight": 0.5}, {"metric": "size_mb", "weight": 0.5}],
+        },
+    )
     with pytest.raises(CriteriaError) as info:
         ensure_locked(changed)
     message = str(info.value)
     assert "criteria changed since revision 1" in message
-    for fragment in ("primary_metric f1 -> recall", "criterion f1 weight 0.4 -> 0.5",
-                     "criterion latency_p95_ms removed", "constraint max_size_mb 100.0 -> 10.0",
-                     "constraint max_fairness_gap removed", "modelsnap lock"):
+    for fragment in (
+        "primary_metric f1 -> recall",
+        "criterion f1 weight 0.4 -> 0.5",
+        "criterion latency_p95_ms removed",
+        "constraint max_size_mb 100.0 -> 10.0",
+        "constraint max_fairness_gap removed",
+        "modelsnap lock",
+    ):
         assert fragment in message
     assert lock_criteria(changed, reason="tighter size") == 2
     assert ensure_locked(load_project(config.root)) == 2
@@ -87,7 +95,9 @@ def test_no_criteria_cannot_be_locked(config) -> None:
 
 
 def test_malformed_revisions_file_is_a_clear_error(config) -> None:
-    (config.root / REVISIONS_FILE).write_text("schema = 1\n[[revision]]\nlocked_at = 3\n", encoding="utf-8")
+    (config.root / REVISIONS_FILE).write_text(
+        "schema = 1\n[[revision]]\nlocked_at = 3\n", encoding="utf-8"
+    )
     with pytest.raises(CriteriaError, match="integer 'revision'"):
         ensure_locked(config)
     (config.root / REVISIONS_FILE).write_text("[[revision", encoding="utf-8")
@@ -106,8 +116,14 @@ def test_concurrent_locks_of_different_criteria_get_distinct_revisions(config) -
         "config.constraints['max_size_mb'] = float(sys.argv[2])\n"
         "print(lock_criteria(config))\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(config.root), str(size)],
-                              stdout=subprocess.PIPE, text=True) for size in (1, 2, 3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(config.root), str(size)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for size in (1, 2, 3)
+    ]
     numbers = sorted(int(p.communicate()[0]) for p in procs)
     assert numbers == [2, 3, 4]
     assert [r["revision"] for r in revisions(config.root)] == [1, 2, 3, 4]

@@ -36,13 +36,15 @@ def project(root: Path, csv: str | None, **data) -> object:
 
 def frame_csv(n: int = 100, seed: int = 0, classes=("no", "yes")) -> str:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "id": np.arange(n),
-        "x": rng.normal(size=n),
-        "colour": rng.choice(["red", "blue", None], size=n),
-        "sex": rng.choice(["F", "M"], size=n),
-        "y": rng.choice(list(classes), size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x": rng.normal(size=n),
+            "colour": rng.choice(["red", "blue", None], size=n),
+            "sex": rng.choice(["F", "M"], size=n),
+            "y": rng.choice(list(classes), size=n),
+        }
+    )
     return frame.to_csv(index=False)
 
 
@@ -132,7 +134,9 @@ def test_non_utf8_and_binary_files(tmp_path: Path) -> None:
         load_dataset(config)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(content=st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8")))
 def test_any_file_content_loads_or_gives_data_error(tmp_path: Path, content: bytes) -> None:
     config = project(tmp_path, None)
@@ -188,7 +192,9 @@ def test_changed_data_is_refused(tmp_path: Path) -> None:
     config = project(tmp_path, frame_csv(n=100))
     ensure_split(config, load_dataset(config))
     (tmp_path / "data.csv").write_text(frame_csv(n=120), encoding="utf-8")
-    with pytest.raises(DataError, match="the data changed: split.npz covers 100 rows, the data set has 120"):
+    with pytest.raises(
+        DataError, match="the data changed: split.npz covers 100 rows, the data set has 120"
+    ):
         ensure_split(config, load_dataset(config))
     (tmp_path / "data.csv").write_text(frame_csv(n=100, seed=5), encoding="utf-8")
     with pytest.raises(DataError, match="dataset sha256 differs"):
@@ -209,7 +215,12 @@ def test_corrupt_split_file(tmp_path: Path) -> None:
     (tmp_path / SPLIT_FILE).write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot be read"):
         ensure_split(config, load_dataset(config))
-    np.savez(tmp_path / SPLIT_FILE, train=np.arange(30), validation=np.arange(20, 30), test=np.arange(40, 50))
+    np.savez(
+        tmp_path / SPLIT_FILE,
+        train=np.arange(30),
+        validation=np.arange(20, 30),
+        test=np.arange(40, 50),
+    )
     with pytest.raises(DataError, match="overlap"):
         ensure_split(config, load_dataset(config))
     np.savez(tmp_path / SPLIT_FILE, train=np.arange(30), validation=np.arange(30, 40))
@@ -235,7 +246,11 @@ def test_racing_processes_share_one_split(tmp_path: Path) -> None:
         "from modelsnap.core.data import load_dataset, ensure_split\n"
         "c = load_project(sys.argv[1]); print(ensure_split(c, load_dataset(c)).split_sha256)\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE,
-                              text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     hashes = {p.communicate()[0].strip() for p in procs}
     assert len(hashes) == 1 and all(p.returncode == 0 for p in procs)

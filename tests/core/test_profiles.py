@@ -10,7 +10,9 @@ from modelsnap.core.profiles import PROFILES, profile_settings
 from modelsnap.core.project import parse_project
 
 
-def weights(profile: str, task: str = "classification", primary: str | None = None) -> dict[str, float]:
+def weights(
+    profile: str, task: str = "classification", primary: str | None = None
+) -> dict[str, float]:
     criteria, _ = profile_settings(profile, task, primary)
     return {c["metric"]: c["weight"] for c in criteria}
 
@@ -18,12 +20,28 @@ def weights(profile: str, task: str = "classification", primary: str | None = No
 def test_documented_weights() -> None:
     assert weights("speed-first") == {"latency_p95_ms": 0.6, "f1": 0.3, "size_mb": 0.1}
     assert weights("accuracy-first") == {"f1": 0.7, "roc_auc": 0.2, "latency_p95_ms": 0.1}
-    assert weights("accuracy-first", "regression") == {"r2": 0.7, "rmse": 0.2, "latency_p95_ms": 0.1}
-    assert weights("accuracy-first", "classification", "roc_auc") == {"roc_auc": 0.7, "f1": 0.2,
-                                                                        "latency_p95_ms": 0.1}
-    assert weights("interpretability-first") == {"f1": 0.4, "interpretability": 0.4, "fairness_gap": 0.2}
-    assert weights("balanced", "regression") == {"r2": 0.4, "latency_p95_ms": 0.2, "size_mb": 0.1,
-                                                 "interpretability": 0.15, "fairness_gap": 0.15}
+    assert weights("accuracy-first", "regression") == {
+        "r2": 0.7,
+        "rmse": 0.2,
+        "latency_p95_ms": 0.1,
+    }
+    assert weights("accuracy-first", "classification", "roc_auc") == {
+        "roc_auc": 0.7,
+        "f1": 0.2,
+        "latency_p95_ms": 0.1,
+    }
+    assert weights("interpretability-first") == {
+        "f1": 0.4,
+        "interpretability": 0.4,
+        "fairness_gap": 0.2,
+    }
+    assert weights("balanced", "regression") == {
+        "r2": 0.4,
+        "latency_p95_ms": 0.2,
+        "size_mb": 0.1,
+        "interpretability": 0.15,
+        "fairness_gap": 0.15,
+    }
     _, constraints = profile_settings("interpretability-first")
     assert constraints["min_interpretability"] == 0.5
 
@@ -34,8 +52,14 @@ def test_profiles_sum_to_one_and_validate(profile: str, task: str, tmp_path: Pat
     criteria, constraints = profile_settings(profile, task)
     assert sum(c["weight"] for c in criteria) == pytest.approx(1.0)
     assert any(c["direction"] == "min" for c in criteria)
-    config = parse_project({"data": {"source": "d.csv", "target": "y", "task": task},
-                            "criteria": criteria, "constraints": constraints}, tmp_path)
+    config = parse_project(
+        {
+            "data": {"source": "d.csv", "target": "y", "task": task},
+            "criteria": criteria,
+            "constraints": constraints,
+        },
+        tmp_path,
+    )
     assert len(config.criteria) == len(criteria)
 
 

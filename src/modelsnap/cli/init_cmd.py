@@ -29,25 +29,48 @@ def _columns(values: list[str] | None) -> list[str]:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "init", help="create a project folder with modelsnap.toml",
+        "init",
+        help="create a project folder with modelsnap.toml",
         description="Create modelsnap.toml for a data set: criteria and constraints from a "
-                    "profile, a baseline and three candidates of different families. A CSV "
-                    "outside DIR is copied into it. Nothing is written unless the data checks out.",
+        "profile, a baseline and three candidates of different families. A CSV "
+        "outside DIR is copied into it. Nothing is written unless the data checks out.",
     )
     add_dir_argument(parser)
-    parser.add_argument("--data", required=True, metavar="FILE",
-                        help="a CSV file, or sklearn:breast_cancer|iris|wine|diabetes")
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="a CSV file, or sklearn:breast_cancer|iris|wine|diabetes",
+    )
     parser.add_argument("--target", required=True, metavar="COL", help="the column to predict")
-    parser.add_argument("--profile", choices=PROFILE_CHOICES, default="balanced",
-                        help="starting criteria and constraints (default: balanced)")
-    parser.add_argument("--task", choices=("classification", "regression"),
-                        help="default: inferred from the target column")
-    parser.add_argument("--positive-label", metavar="LABEL",
-                        help="binary classification: the class precision/recall/f1 are about")
-    parser.add_argument("--drop", action="append", metavar="COL[,COL]",
-                        help="columns never used as features (ids, leaks); repeatable")
-    parser.add_argument("--sensitive", action="append", metavar="COL[,COL]",
-                        help="columns to report fairness for; repeatable")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILE_CHOICES,
+        default="balanced",
+        help="starting criteria and constraints (default: balanced)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="default: inferred from the target column",
+    )
+    parser.add_argument(
+        "--positive-label",
+        metavar="LABEL",
+        help="binary classification: the class precision/recall/f1 are about",
+    )
+    parser.add_argument(
+        "--drop",
+        action="append",
+        metavar="COL[,COL]",
+        help="columns never used as features (ids, leaks); repeatable",
+    )
+    parser.add_argument(
+        "--sensitive",
+        action="append",
+        metavar="COL[,COL]",
+        help="columns to report fairness for; repeatable",
+    )
     parser.add_argument("--name", help="project name (default: the folder name)")
     parser.add_argument("--force", action="store_true", help="replace an existing modelsnap.toml")
     parser.set_defaults(handler=run)
@@ -60,13 +83,19 @@ def _resolve_data(root: Path, data: str) -> tuple[str, Path | None, Path | None]
 
     if data.startswith("sklearn:"):
         if data.split(":", 1)[1] not in SKLEARN_DATASETS:
-            raise DataError(f"unknown bundled data set {data!r}", where="--data",
-                            hint="one of " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS))
+            raise DataError(
+                f"unknown bundled data set {data!r}",
+                where="--data",
+                hint="one of " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
+            )
         return data, None, None
     file = Path(data).expanduser()
     if not file.is_file():
-        raise DataError("data file not found" if not file.exists() else "not a file",
-                        where=str(file), hint="give the path of a CSV file")
+        raise DataError(
+            "data file not found" if not file.exists() else "not a file",
+            where=str(file),
+            hint="give the path of a CSV file",
+        )
     resolved_root = root.resolve()
     resolved = file.resolve()
     if resolved.is_relative_to(resolved_root):
@@ -77,7 +106,8 @@ def _resolve_data(root: Path, data: str) -> tuple[str, Path | None, Path | None]
 
         if sha256_file(destination) != sha256_file(resolved):
             raise DataError(
-                f"{destination} already exists and differs from {file}", where="--data",
+                f"{destination} already exists and differs from {file}",
+                where="--data",
                 hint="rename one of them, or pass the file inside the folder",
             )
         return file.name, resolved, None
@@ -110,19 +140,29 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.dir)
     if (root / PROJECT_FILE).exists() and not args.force:
-        raise ProjectFileError(f"{root / PROJECT_FILE} already exists", where=str(root),
-                               hint="pass --force to replace it")
+        raise ProjectFileError(
+            f"{root / PROJECT_FILE} already exists",
+            where=str(root),
+            hint="pass --force to replace it",
+        )
     if root.exists() and not root.is_dir():
         raise ProjectFileError("DIR exists and is not a folder", where=str(root))
     source, read_from, copy_to = _resolve_data(root, args.data)
     options: dict[str, Any] = {
-        "name": args.name, "drop": _columns(args.drop), "sensitive": _columns(args.sensitive),
+        "name": args.name,
+        "drop": _columns(args.drop),
+        "sensitive": _columns(args.sensitive),
         "positive_label": args.positive_label,
     }
 
     def config_for(task: str, positive: str | None):
-        text = build_project_document(data_source=source, target=args.target, profile=args.profile,
-                                      task=task, **{**options, "positive_label": positive})
+        text = build_project_document(
+            data_source=source,
+            target=args.target,
+            profile=args.profile,
+            task=task,
+            **{**options, "positive_label": positive},
+        )
         return parse_project(tomllib.loads(text), root)
 
     # Check the data (and that a split can be drawn) before writing anything.
@@ -130,24 +170,43 @@ def run(args: argparse.Namespace) -> int:
     draft.data.task = args.task
     dataset = load_dataset(draft, path=read_from)
     draft.data.task = dataset.task
-    draw_split(dataset, seed=draft.data.seed, validation_fraction=draft.data.validation_fraction,
-               test_fraction=draft.data.test_fraction, stratify=draft.data.stratify)
+    draw_split(
+        dataset,
+        seed=draft.data.seed,
+        validation_fraction=draft.data.validation_fraction,
+        test_fraction=draft.data.test_fraction,
+        stratify=draft.data.stratify,
+    )
     config_for(dataset.task, dataset.positive_label)
 
     root.mkdir(parents=True, exist_ok=True)
     if copy_to is not None:
         _copy_in(root, read_from, copy_to)
-    config = write_new_project(root, data_source=source, target=args.target, profile=args.profile,
-                               task=dataset.task, force=args.force,
-                               **{**options, "positive_label": dataset.positive_label})
+    config = write_new_project(
+        root,
+        data_source=source,
+        target=args.target,
+        profile=args.profile,
+        task=dataset.task,
+        force=args.force,
+        **{**options, "positive_label": dataset.positive_label},
+    )
     detail = f", positive label {dataset.positive_label!r}" if dataset.positive_label else ""
     print(f"created {config.path}")
-    print(f"  data: {source}{' (copied in)' if copy_to else ''}, {dataset.n_rows} rows, "
-          f"target {args.target!r}, {dataset.task}{detail}")
-    print(f"  profile {args.profile}: {len(config.criteria)} criteria, "
-          f"{len(config.constraints)} constraints")
-    print(f"  baseline {config.baseline.name}; candidates "
-          + ", ".join(spec.name for spec in config.candidates))
-    print(f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {root} --baseline), "
-          f"then lock the criteria (modelsnap lock {root})")
+    print(
+        f"  data: {source}{' (copied in)' if copy_to else ''}, {dataset.n_rows} rows, "
+        f"target {args.target!r}, {dataset.task}{detail}"
+    )
+    print(
+        f"  profile {args.profile}: {len(config.criteria)} criteria, "
+        f"{len(config.constraints)} constraints"
+    )
+    print(
+        f"  baseline {config.baseline.name}; candidates "
+        + ", ".join(spec.name for spec in config.candidates)
+    )
+    print(
+        f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {root} --baseline), "
+        f"then lock the criteria (modelsnap lock {root})"
+    )
     return 0

@@ -15,10 +15,11 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "lock", help="lock the criteria and constraints as a new revision",
+        "lock",
+        help="lock the criteria and constraints as a new revision",
         description="Record [[criteria]], [constraints] and the primary metric of "
-                    "modelsnap.toml as revision N+1 in criteria_revisions.toml. Candidate runs "
-                    "refuse to start while the criteria are unlocked or changed since the last lock.",
+        "modelsnap.toml as revision N+1 in criteria_revisions.toml. Candidate runs "
+        "refuse to start while the criteria are unlocked or changed since the last lock.",
     )
     add_dir_argument(parser)
     parser.add_argument("--reason", default="", metavar="TEXT", help="why (recorded)")
@@ -39,15 +40,23 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from modelsnap.cli.output import print_json
 
-        print_json({"revision": number, "created": created, "locked_at": record.get("locked_at"),
-                    "sha256": record.get("sha256")})
+        print_json(
+            {
+                "revision": number,
+                "created": created,
+                "locked_at": record.get("locked_at"),
+                "sha256": record.get("sha256"),
+            }
+        )
         return 0
     if created:
         print(f"criteria locked as revision {number}")
     else:
         print(f"criteria unchanged: still revision {number} (locked {record.get('locked_at')})")
     for criterion in record.get("criteria", []):
-        print(f"  {criterion['metric']:<24} weight {criterion['weight']:<6g} {criterion['direction']}")
+        print(
+            f"  {criterion['metric']:<24} weight {criterion['weight']:<6g} {criterion['direction']}"
+        )
     for key, value in record.get("constraints", {}).items():
         print(f"  {key:<24} {value}")
     return 0

@@ -48,7 +48,8 @@ def untrusted_types(data: bytes, trusted: Iterable[str] = ()) -> list[str]:
 
     allowed = set(trusted)
     return sorted(
-        name for name in skops.io.get_untrusted_types(data=data)
+        name
+        for name in skops.io.get_untrusted_types(data=data)
         if name not in allowed and not name.startswith(TRUSTED_PREFIXES)
     )
 
@@ -66,27 +67,36 @@ def load_artifact(path: Path, expected_sha256: str, *, trusted: Iterable[str] = 
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise SnapshotError("model artifact not found", where=str(path),
-                            hint="restore it from a backup; 'modelsnap check' lists what is missing") from None
+        raise SnapshotError(
+            "model artifact not found",
+            where=str(path),
+            hint="restore it from a backup; 'modelsnap check' lists what is missing",
+        ) from None
     except OSError as exc:
-        raise SnapshotError(f"cannot read the model artifact: {exc.strerror}", where=str(path)) from None
+        raise SnapshotError(
+            f"cannot read the model artifact: {exc.strerror}", where=str(path)
+        ) from None
     actual = sha256_bytes(data)
     if actual != expected_sha256:
         raise IntegrityError(
-            f"artifact sha256 {actual[:12]}... does not match the recorded {expected_sha256[:12]}...",
-            where=str(path), hint="the file was changed or replaced after the snapshot; it was not loaded",
+            f"artifact sha256 {actual[:12]}... does not match the recorded "
+            f"{expected_sha256[:12]}...",
+            where=str(path),
+            hint="the file was changed or replaced after the snapshot; it was not loaded",
         )
     trusted = list(trusted)
     try:
         refused = untrusted_types(data, trusted)
     except Exception as exc:  # skops raises various errors on a malformed archive
-        raise IntegrityError(f"the artifact is not a valid skops file ({exc})", where=str(path)) from None
+        raise IntegrityError(
+            f"the artifact is not a valid skops file ({exc})", where=str(path)
+        ) from None
     if refused:
         raise UnsafeArtifactError(
             f"the artifact holds untrusted types: {', '.join(refused)}; it was not loaded",
             where=str(path),
             hint="load it only if you know where it came from, trusting those types explicitly "
-                 "(trusted=[...])",
+            "(trusted=[...])",
         )
     everything = skops.io.get_untrusted_types(data=data)
     return skops.io.loads(data, trusted=everything)

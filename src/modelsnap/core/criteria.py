@@ -65,14 +65,20 @@ def revisions(root: Path) -> list[dict[str, Any]]:
     try:
         doc = read_toml(path, what="criteria revisions")
     except ModelsnapError as exc:
-        raise CriteriaError(exc.message, where=exc.where,
-                            hint="restore the file from version control; it is append-only") from None
+        raise CriteriaError(
+            exc.message,
+            where=exc.where,
+            hint="restore the file from version control; it is append-only",
+        ) from None
     items = doc.get("revision", [])
     if not isinstance(items, list) or not all(
         isinstance(item, dict) and isinstance(item.get("revision"), int) for item in items
     ):
-        raise CriteriaError("every [[revision]] needs an integer 'revision'", where=str(path),
-                            hint="restore the file from version control; it is append-only")
+        raise CriteriaError(
+            "every [[revision]] needs an integer 'revision'",
+            where=str(path),
+            hint="restore the file from version control; it is append-only",
+        )
     return items
 
 
@@ -89,8 +95,11 @@ def lock_criteria(config: ProjectConfig, *, reason: str = "", locked_by: str | N
     revision's number, so repeated locks do not inflate the history.
     """
     if not config.criteria:
-        raise CriteriaError("there are no [[criteria]] to lock", where="modelsnap.toml",
-                            hint="add criteria (or run 'modelsnap init --profile NAME') first")
+        raise CriteriaError(
+            "there are no [[criteria]] to lock",
+            where="modelsnap.toml",
+            hint="add criteria (or run 'modelsnap init --profile NAME') first",
+        )
     root = config.root
     record = criteria_record(config)
     digest = criteria_sha256(record)
@@ -135,7 +144,9 @@ def changed_keys(locked: dict[str, Any], config: ProjectConfig) -> list[str]:
         else:
             for key in ("weight", "direction"):
                 if _normalise(old[metric].get(key)) != new[metric][key]:
-                    changes.append(f"criterion {metric} {key} {old[metric].get(key)} -> {new[metric][key]}")
+                    changes.append(
+                        f"criterion {metric} {key} {old[metric].get(key)} -> {new[metric][key]}"
+                    )
     old_c = _normalise(locked.get("constraints", {}))
     new_c = now["constraints"]
     for key in sorted(set(old_c) | set(new_c)):
@@ -154,7 +165,8 @@ def ensure_locked(config: ProjectConfig) -> int:
     locked = current_revision(config.root)
     if locked is None:
         raise CriteriaError(
-            "criteria are not locked", where=str(config.root),
+            "criteria are not locked",
+            where=str(config.root),
             hint=f"review [[criteria]] and [constraints], then run: modelsnap lock {config.root}",
         )
     number = int(locked["revision"])
@@ -164,5 +176,5 @@ def ensure_locked(config: ProjectConfig) -> int:
     raise CriteriaError(
         f"criteria changed since revision {number}: " + "; ".join(changes),
         where="modelsnap.toml",
-        hint=f"lock a new revision first: modelsnap lock {config.root} --reason \"why\"",
+        hint=f'lock a new revision first: modelsnap lock {config.root} --reason "why"',
     )

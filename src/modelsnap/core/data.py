@@ -57,8 +57,11 @@ class Split:
     split_sha256: str
 
     def sizes(self) -> dict[str, int]:
-        return {"n_train": len(self.train), "n_validation": len(self.validation),
-                "n_test": len(self.test)}
+        return {
+            "n_train": len(self.train),
+            "n_validation": len(self.validation),
+            "n_test": len(self.test),
+        }
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -78,7 +81,9 @@ def _sklearn_frame(name: str) -> pd.DataFrame:
     frame = bunch.frame.copy()
     names = getattr(bunch, "target_names", None)
     if name != "diabetes" and names is not None:
-        frame["target"] = pd.Series(np.asarray(names)[frame["target"].to_numpy()], index=frame.index)
+        frame["target"] = pd.Series(
+            np.asarray(names)[frame["target"].to_numpy()], index=frame.index
+        )
     return frame
 
 
@@ -87,7 +92,9 @@ def canonical_csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def read_table(source: str, root: Path, *, path: Path | None = None) -> tuple[pd.DataFrame, str, str]:
+def read_table(
+    source: str, root: Path, *, path: Path | None = None
+) -> tuple[pd.DataFrame, str, str]:
     """Read the raw table; return (frame, dataset_sha256, label used in messages).
 
     ``path`` overrides where a CSV source is read from (``init`` validates a file before
@@ -99,8 +106,11 @@ def read_table(source: str, root: Path, *, path: Path | None = None) -> tuple[pd
     file = Path(path) if path is not None else inside(root, source, what="[data].source")
     label = str(file)
     if not file.exists():
-        raise DataError("data file not found", where=label,
-                        hint="check [data].source in modelsnap.toml (relative to the project folder)")
+        raise DataError(
+            "data file not found",
+            where=label,
+            hint="check [data].source in modelsnap.toml (relative to the project folder)",
+        )
     if not file.is_file():
         raise DataError("data source is not a file", where=label)
     try:
@@ -109,8 +119,11 @@ def read_table(source: str, root: Path, *, path: Path | None = None) -> tuple[pd
         raise DataError("the CSV file is empty", where=label) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"the CSV file cannot be parsed: {first}", where=label,
-                        hint="save it as comma-separated UTF-8 text with a header row") from None
+        raise DataError(
+            f"the CSV file cannot be parsed: {first}",
+            where=label,
+            hint="save it as comma-separated UTF-8 text with a header row",
+        ) from None
     except OSError as exc:
         raise DataError(f"cannot read the data file: {exc.strerror}", where=label) from None
     if frame.shape[1] == 0 or len(frame) == 0:
@@ -141,13 +154,17 @@ def _positive_label(classes: list[str], wanted: str | None, label: str, column: 
         if wanted is not None:
             raise DataError(
                 f"positive_label is for binary targets; {column!r} has {len(classes)} classes",
-                where=label, hint="remove [data].positive_label (multiclass metrics are macro averages)",
+                where=label,
+                hint="remove [data].positive_label (multiclass metrics are macro averages)",
             )
         return None
     if wanted is not None:
         if wanted not in classes:
-            raise DataError(f"positive_label {wanted!r} is not a class of {column!r}", where=label,
-                            hint=f"classes: {', '.join(classes)}")
+            raise DataError(
+                f"positive_label {wanted!r} is not a class of {column!r}",
+                where=label,
+                hint=f"classes: {', '.join(classes)}",
+            )
         return wanted
     for name in _POSITIVE_NAMES:
         for cls in classes:
@@ -168,25 +185,37 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     if data.target not in columns:
-        raise DataError(f"target column {data.target!r} not found", where=label,
-                        hint=f"available columns: {', '.join(columns)}")
+        raise DataError(
+            f"target column {data.target!r} not found",
+            where=label,
+            hint=f"available columns: {', '.join(columns)}",
+        )
     for key in ("drop", "sensitive", "suspect_features"):
         missing = [c for c in getattr(data, key) if c not in columns]
         if missing:
-            raise DataError(f"[data].{key} names unknown column(s) {', '.join(missing)}", where=label,
-                            hint=f"available columns: {', '.join(columns)}")
+            raise DataError(
+                f"[data].{key} names unknown column(s) {', '.join(missing)}",
+                where=label,
+                hint=f"available columns: {', '.join(columns)}",
+            )
     target = frame[data.target]
     n_missing = int(target.isna().sum())
     if n_missing:
-        raise DataError(f"target column {data.target!r} has {n_missing} missing value(s)", where=label,
-                        hint="remove or fill those rows: rows are never dropped silently")
+        raise DataError(
+            f"target column {data.target!r} has {n_missing} missing value(s)",
+            where=label,
+            hint="remove or fill those rows: rows are never dropped silently",
+        )
     task = data.task or infer_task(target)
     classes: list[str] | None = None
     positive: str | None = None
     if task == "regression":
         if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
-            raise DataError(f"target column {data.target!r} is not numeric, so it cannot be regressed",
-                            where=label, hint='set [data].task = "classification" or choose a numeric target')
+            raise DataError(
+                f"target column {data.target!r} is not numeric, so it cannot be regressed",
+                where=label,
+                hint='set [data].task = "classification" or choose a numeric target',
+            )
         target = target.astype(float)
         if target.nunique() < 2:
             raise DataError(f"target column {data.target!r} is constant", where=label)
@@ -194,18 +223,28 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
         target = _labels_as_strings(target)
         classes = sorted(target.unique().tolist())
         if len(classes) < 2:
-            raise DataError(f"target column {data.target!r} has one class only ({classes[0]!r})",
-                            where=label, hint="a classifier needs at least two classes")
+            raise DataError(
+                f"target column {data.target!r} has one class only ({classes[0]!r})",
+                where=label,
+                hint="a classifier needs at least two classes",
+            )
         positive = _positive_label(classes, data.positive_label, label, data.target)
     features = frame.drop(columns=[data.target, *data.drop])
     if features.shape[1] == 0:
-        raise DataError("no feature columns remain after dropping the target and [data].drop",
-                        where=label)
+        raise DataError(
+            "no feature columns remain after dropping the target and [data].drop", where=label
+        )
     sensitive = frame[list(data.sensitive)].copy() if data.sensitive else None
     return Dataset(
-        frame=features, target=target.rename(data.target), task=task, classes=classes,
-        positive_label=positive, dataset_sha256=digest, source=data.source,
-        target_name=data.target, sensitive=sensitive,
+        frame=features,
+        target=target.rename(data.target),
+        task=task,
+        classes=classes,
+        positive_label=positive,
+        dataset_sha256=digest,
+        source=data.source,
+        target_name=data.target,
+        sensitive=sensitive,
     )
 
 
@@ -224,8 +263,9 @@ def _counts(n: int, validation_fraction: float, test_fraction: float) -> tuple[i
     return n_val, n_test
 
 
-def draw_split(dataset: Dataset, *, seed: int, validation_fraction: float, test_fraction: float,
-               stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_split(
+    dataset: Dataset, *, seed: int, validation_fraction: float, test_fraction: float, stratify: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded random split; stratified per class so each split keeps the class balance."""
     n = dataset.n_rows
     rng = np.random.default_rng(seed)
@@ -236,8 +276,10 @@ def draw_split(dataset: Dataset, *, seed: int, validation_fraction: float, test_
             if len(rows) < 3:
                 raise DataError(
                     f"class {cls!r} has {len(rows)} row(s): too few to stratify into train, "
-                    "validation and test", where=dataset.source,
-                    hint="add rows of that class, merge it with another, or set [data].stratify = false",
+                    "validation and test",
+                    where=dataset.source,
+                    hint="add rows of that class, merge it with another, "
+                    "or set [data].stratify = false",
                 )
     else:
         groups = [np.arange(n)]
@@ -248,12 +290,13 @@ def draw_split(dataset: Dataset, *, seed: int, validation_fraction: float, test_
         if len(groups) > 1:
             n_val, n_test = max(n_val, 1), max(n_test, 1)
         parts[2].append(shuffled[:n_test])
-        parts[1].append(shuffled[n_test:n_test + n_val])
-        parts[0].append(shuffled[n_test + n_val:])
+        parts[1].append(shuffled[n_test : n_test + n_val])
+        parts[0].append(shuffled[n_test + n_val :])
     train, validation, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
     if min(len(train), len(validation), len(test)) == 0:
         raise DataError(
-            f"{n} rows are too few for train, validation and test splits", where=dataset.source,
+            f"{n} rows are too few for train, validation and test splits",
+            where=dataset.source,
             hint="use more data or larger [data].validation_fraction / test_fraction",
         )
     return train, validation, test
@@ -289,8 +332,11 @@ def ensure_split(config: ProjectConfig, dataset: Dataset) -> Split:
     settings = _settings(config, dataset)
     if not path.exists():
         train, validation, test = draw_split(
-            dataset, seed=config.data.seed, validation_fraction=config.data.validation_fraction,
-            test_fraction=config.data.test_fraction, stratify=settings["stratify"],
+            dataset,
+            seed=config.data.seed,
+            validation_fraction=config.data.validation_fraction,
+            test_fraction=config.data.test_fraction,
+            stratify=settings["stratify"],
         )
         arrays = {"train": train, "validation": validation, "test": test}
         arrays.update({f"meta_{k}": np.asarray(v) for k, v in settings.items()})
@@ -301,8 +347,12 @@ def ensure_split(config: ProjectConfig, dataset: Dataset) -> Split:
 def read_split(root: Path) -> Split:
     """The stored split without checking it against the data (for ``check`` and recomputation)."""
     arrays = _load_npz(Path(root) / SPLIT_FILE)
-    return Split(arrays["train"], arrays["validation"], arrays["test"],
-                 split_sha256(arrays["train"], arrays["validation"], arrays["test"]))
+    return Split(
+        arrays["train"],
+        arrays["validation"],
+        arrays["test"],
+        split_sha256(arrays["train"], arrays["validation"], arrays["test"]),
+    )
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -311,16 +361,23 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
-        raise DataError("split.npz not found", where=where,
-                        hint="it is created by the first run of a model") from None
+        raise DataError(
+            "split.npz not found", where=where, hint="it is created by the first run of a model"
+        ) from None
     except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"split.npz cannot be read ({exc})", where=where,
-                        hint="restore it from version control; redrawing it would make every "
-                             "existing snapshot incomparable") from None
+        raise DataError(
+            f"split.npz cannot be read ({exc})",
+            where=where,
+            hint="restore it from version control; redrawing it would make every "
+            "existing snapshot incomparable",
+        ) from None
     for key in ("train", "validation", "test"):
         if key not in arrays or arrays[key].ndim != 1 or arrays[key].dtype.kind not in "iu":
-            raise DataError(f"split.npz has no integer array {key!r}", where=where,
-                            hint="restore it from version control")
+            raise DataError(
+                f"split.npz has no integer array {key!r}",
+                where=where,
+                hint="restore it from version control",
+            )
         arrays[key] = arrays[key].astype(np.int64)
     return arrays
 
@@ -337,26 +394,33 @@ def _verified_split(path: Path, settings: dict[str, Any]) -> Split:
             f"the data changed: split.npz covers {len(everything)} rows, the data set has {n_rows}",
             where=where,
             hint="restore the original data, or start a new project folder for the new data "
-                 "(deleting split.npz would make existing snapshots incomparable)",
+            "(deleting split.npz would make existing snapshots incomparable)",
         )
     if len(np.unique(everything)) != n_rows or everything.min() < 0 or everything.max() >= n_rows:
-        raise DataError("split.npz is corrupt: the splits overlap or point outside the data",
-                        where=where, hint="restore it from version control")
+        raise DataError(
+            "split.npz is corrupt: the splits overlap or point outside the data",
+            where=where,
+            hint="restore it from version control",
+        )
     recorded_sha = str(arrays["meta_dataset_sha256"]) if "meta_dataset_sha256" in arrays else None
     if recorded_sha is not None and recorded_sha != settings["dataset_sha256"]:
         raise DataError(
-            "the data changed since the split was frozen (dataset sha256 differs)", where=where,
+            "the data changed since the split was frozen (dataset sha256 differs)",
+            where=where,
             hint="restore the original data, or start a new project folder for the new data",
         )
     differences = []
     for key in ("seed", "validation_fraction", "test_fraction", "stratify"):
         meta = f"meta_{key}"
         if meta in arrays and arrays[meta].item() != settings[key]:
-            differences.append(f"{key} {arrays[meta].item()} (frozen) vs {settings[key]} (modelsnap.toml)")
+            differences.append(
+                f"{key} {arrays[meta].item()} (frozen) vs {settings[key]} (modelsnap.toml)"
+            )
     if differences:
         raise DataError(
             "modelsnap.toml's [data] split settings differ from the frozen split: "
             + "; ".join(differences),
-            where=where, hint="restore those [data] values; the split is never redrawn",
+            where=where,
+            hint="restore those [data] values; the split is never redrawn",
         )
     return Split(train, validation, test, split_sha256(train, validation, test))

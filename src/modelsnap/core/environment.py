@@ -50,8 +50,11 @@ def _git(root: Path, *args: str) -> str | None:
         return None
     try:
         completed = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True,
-            timeout=GIT_TIMEOUT_SECONDS, check=False,
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -105,7 +108,10 @@ def gpu_names() -> str | None:
     try:
         completed = subprocess.run(
             ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, check=False,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -24,14 +24,19 @@ METRIC_DIRECTIONS: dict[str, str] = {
 _EPS = np.finfo(np.float64).eps
 
 
-def _classification(weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
-                    proba: np.ndarray | None, classes: list[str], positive_label: str | None
-                    ) -> dict[str, np.ndarray]:
+def _classification(
+    weights: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: list[str],
+    positive_label: str | None,
+) -> dict[str, np.ndarray]:
     """Metrics per row of ``weights`` (shape B x n)."""
     total = weights.sum(axis=1)
     true_hot = (y_true[:, None] == np.asarray(classes)[None, :]).astype(np.float64)  # n x K
     pred_hot = (y_pred[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
-    true_count = weights @ true_hot                                                  # B x K
+    true_count = weights @ true_hot  # B x K
     pred_count = weights @ pred_hot
     true_pos = weights @ (true_hot * pred_hot)
     out: dict[str, np.ndarray] = {"accuracy": true_pos.sum(axis=1) / total}
@@ -83,7 +88,9 @@ def _auc(weights: np.ndarray, score: np.ndarray, positive: np.ndarray) -> np.nda
         return numerator / (w_pos.sum(axis=1) * w_neg.sum(axis=1))
 
 
-def _regression(weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
+def _regression(
+    weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
+) -> dict[str, np.ndarray]:
     total = weights.sum(axis=1)
     error = y_true - y_pred
     mean_true = (weights @ y_true) / total
@@ -94,15 +101,22 @@ def _regression(weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> 
     return {"r2": r2, "mae": (weights @ np.abs(error)) / total, "rmse": np.sqrt(ss_res / total)}
 
 
-def _prepare(task: str, y_true: Any, y_pred: Any, proba: Any, classes: Sequence[Any] | None,
-             positive_label: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str], str | None]:
+def _prepare(
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any,
+    classes: Sequence[Any] | None,
+    positive_label: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str], str | None]:
     if task not in ("classification", "regression"):
         raise ModelsnapError(f"unknown task {task!r}", hint="expected classification or regression")
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
         raise ModelsnapError(
-            f"predictions do not match the targets: {y_pred.shape} predictions for {y_true.shape} rows"
+            f"predictions do not match the targets: {y_pred.shape} predictions "
+            f"for {y_true.shape} rows"
         )
     if task == "regression":
         return y_true.astype(np.float64), y_pred.astype(np.float64), None, [], None
@@ -121,8 +135,15 @@ def _prepare(task: str, y_true: Any, y_pred: Any, proba: Any, classes: Sequence[
     return y_true.astype(str), y_pred.astype(str), matrix, labels, positive
 
 
-def _evaluate(task: str, weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
-              proba: np.ndarray | None, classes: list[str], positive: str | None) -> dict[str, np.ndarray]:
+def _evaluate(
+    task: str,
+    weights: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: list[str],
+    positive: str | None,
+) -> dict[str, np.ndarray]:
     if task == "regression":
         return _regression(weights, y_true, y_pred)
     return _classification(weights, y_true, y_pred, proba, classes, positive)
@@ -133,26 +154,43 @@ def _ordered(values: dict[str, Any], task: str) -> dict[str, Any]:
     return {name: values[name] for name in names if name in values}
 
 
-def compute_metrics(task: str, y_true: Any, y_pred: Any, proba: Any = None,
-                    classes: Sequence[Any] | None = None, positive_label: Any = None) -> dict[str, float]:
+def compute_metrics(
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any = None,
+    classes: Sequence[Any] | None = None,
+    positive_label: Any = None,
+) -> dict[str, float]:
     """The task's metrics as floats. ``proba`` columns follow ``classes``; roc_auc and log_loss
     need it, brier too (binary only). A metric that is undefined on these rows (roc_auc with a
     single class present) is left out rather than recorded as NaN."""
-    y_true, y_pred, proba, labels, positive = _prepare(task, y_true, y_pred, proba, classes,
-                                                       positive_label)
+    y_true, y_pred, proba, labels, positive = _prepare(
+        task, y_true, y_pred, proba, classes, positive_label
+    )
     values = _evaluate(task, np.ones((1, len(y_true))), y_true, y_pred, proba, labels, positive)
     result = {name: float(value[0]) for name, value in values.items()}
     return _ordered({k: v for k, v in result.items() if np.isfinite(v)}, task)
 
 
-def bootstrap_ci(task: str, y_true: Any, y_pred: Any, proba: Any = None,
-                 classes: Sequence[Any] | None = None, positive_label: Any = None, *,
-                 n: int = 1000, seed: int = 0, confidence: float = 0.95,
-                 chunk: int = 250) -> dict[str, list[float]]:
+def bootstrap_ci(
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any = None,
+    classes: Sequence[Any] | None = None,
+    positive_label: Any = None,
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    chunk: int = 250,
+) -> dict[str, list[float]]:
     """Seeded percentile bootstrap interval ``[lo, hi]`` per metric (rows resampled with
     replacement). Resamples where a metric is undefined are skipped for that metric."""
-    y_true, y_pred, proba, labels, positive = _prepare(task, y_true, y_pred, proba, classes,
-                                                       positive_label)
+    y_true, y_pred, proba, labels, positive = _prepare(
+        task, y_true, y_pred, proba, classes, positive_label
+    )
     rows = len(y_true)
     rng = np.random.default_rng(seed)
     collected: dict[str, list[np.ndarray]] = {}
@@ -163,7 +201,9 @@ def bootstrap_ci(task: str, y_true: Any, y_pred: Any, proba: Any = None,
         offsets = draws + (np.arange(size) * rows)[:, None]
         weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
         weights = weights.astype(np.float64)
-        for name, value in _evaluate(task, weights, y_true, y_pred, proba, labels, positive).items():
+        for name, value in _evaluate(
+            task, weights, y_true, y_pred, proba, labels, positive
+        ).items():
             collected.setdefault(name, []).append(value)
         done += size
     alpha = (1.0 - confidence) / 2.0

@@ -49,7 +49,7 @@ def column_kinds(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def build_preprocessor(config: ProjectConfig, frame: pd.DataFrame) -> ColumnTransformer:
-    """The ColumnTransformer from ``[preprocess]``; column lists are fixed from ``frame``'s dtypes."""
+    """The ColumnTransformer from ``[preprocess]``; column lists fixed from ``frame``'s dtypes."""
     settings = config.preprocess
     numeric, categorical = column_kinds(frame)
     transformers = []
@@ -59,7 +59,9 @@ def build_preprocessor(config: ProjectConfig, frame: pd.DataFrame) -> ColumnTran
             steps.append(SimpleImputer(strategy=settings.numeric_impute))
         if settings.numeric_scale != "none":
             steps.append(_SCALERS[settings.numeric_scale]())
-        transformers.append(("numeric", sk_make_pipeline(*steps) if steps else "passthrough", numeric))
+        transformers.append(
+            ("numeric", sk_make_pipeline(*steps) if steps else "passthrough", numeric)
+        )
     if categorical:
         steps = []
         if settings.categorical_impute == "most_frequent":
@@ -67,12 +69,19 @@ def build_preprocessor(config: ProjectConfig, frame: pd.DataFrame) -> ColumnTran
         elif settings.categorical_impute == "constant":
             steps.append(SimpleImputer(strategy="constant", fill_value="missing"))
         if settings.categorical_encode == "onehot":
-            steps.append(OneHotEncoder(handle_unknown="infrequent_if_exist",
-                                       max_categories=settings.max_categories,
-                                       sparse_output=False))
+            steps.append(
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=settings.max_categories,
+                    sparse_output=False,
+                )
+            )
         else:
-            steps.append(OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                        encoded_missing_value=-1))
+            steps.append(
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+                )
+            )
         transformers.append(("categorical", sk_make_pipeline(*steps), categorical))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
 
@@ -87,8 +96,11 @@ def import_estimator(path: str, root: Path, *, where: str | None = None) -> type
     label = where or "estimator"
     module_name, _, attribute = path.rpartition(".")
     if not module_name:
-        raise ProjectFileError(f"estimator {path!r} is not a dotted path", where=label,
-                               hint='e.g. "sklearn.ensemble.RandomForestClassifier"')
+        raise ProjectFileError(
+            f"estimator {path!r} is not a dotted path",
+            where=label,
+            hint='e.g. "sklearn.ensemble.RandomForestClassifier"',
+        )
     folder = str(Path(root).resolve())
     added = folder not in sys.path
     if added:
@@ -97,12 +109,14 @@ def import_estimator(path: str, root: Path, *, where: str | None = None) -> type
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise ProjectFileError(
-            f"estimator {path!r} does not import: no module named {exc.name!r}", where=label,
+            f"estimator {path!r} does not import: no module named {exc.name!r}",
+            where=label,
             hint="check the spelling, install the package, or put the module in the project folder",
         ) from None
     except Exception as exc:  # a user module can raise anything while importing
         raise ProjectFileError(
-            f"estimator {path!r} does not import: {type(exc).__name__}: {exc}", where=label,
+            f"estimator {path!r} does not import: {type(exc).__name__}: {exc}",
+            where=label,
             hint=f"fix the module {module_name!r}",
         ) from None
     finally:
@@ -113,39 +127,52 @@ def import_estimator(path: str, root: Path, *, where: str | None = None) -> type
                 pass
     estimator = getattr(module, attribute, None)
     if estimator is None:
-        raise ProjectFileError(f"module {module_name!r} has no attribute {attribute!r}", where=label,
-                               hint="check the class name's spelling and case")
+        raise ProjectFileError(
+            f"module {module_name!r} has no attribute {attribute!r}",
+            where=label,
+            hint="check the class name's spelling and case",
+        )
     if not inspect.isclass(estimator) or not all(
         callable(getattr(estimator, method, None)) for method in ("fit", "predict", "get_params")
     ):
         raise ProjectFileError(
             f"{path!r} is not a scikit-learn-compatible estimator class "
-            "(it needs fit, predict and get_params)", where=label,
+            "(it needs fit, predict and get_params)",
+            where=label,
             hint="subclass sklearn.base.BaseEstimator and implement fit/predict",
         )
     return estimator
 
 
-def set_params_checked(estimator: Any, params: Mapping[str, Any], *, where: str | None = None) -> Any:
-    """``estimator.set_params(**params)``, but an unknown name is a clear error listing the valid ones."""
+def set_params_checked(
+    estimator: Any, params: Mapping[str, Any], *, where: str | None = None
+) -> Any:
+    """``estimator.set_params(**params)``; an unknown name is a clear error listing valid ones."""
     valid = sorted(estimator.get_params(deep=False))
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ProjectFileError(
             f"{type(estimator).__name__} has no parameter{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(unknown)}", where=where or "params",
+            f"{', '.join(unknown)}",
+            where=where or "params",
             hint=f"valid parameters: {', '.join(valid)}",
         )
     try:
         estimator.set_params(**dict(params))
     except (TypeError, ValueError) as exc:
-        raise ProjectFileError(f"invalid parameters for {type(estimator).__name__}: {exc}",
-                               where=where or "params") from None
+        raise ProjectFileError(
+            f"invalid parameters for {type(estimator).__name__}: {exc}", where=where or "params"
+        ) from None
     return estimator
 
 
-def build_estimator(spec: ModelSpec, root: Path, *, params: Mapping[str, Any] | None = None,
-                    n_jobs: int | None = None) -> Any:
+def build_estimator(
+    spec: ModelSpec,
+    root: Path,
+    *,
+    params: Mapping[str, Any] | None = None,
+    n_jobs: int | None = None,
+) -> Any:
     """A fresh, unfitted estimator for ``spec`` with its params (and ``params`` on top, e.g. a
     grid point). ``n_jobs`` is applied when the estimator has it and the user did not set it."""
     key = "[baseline]" if spec.kind == "baseline" else f"[[candidates]] {spec.name}"
@@ -153,11 +180,17 @@ def build_estimator(spec: ModelSpec, root: Path, *, params: Mapping[str, Any] | 
     try:
         estimator = cls()
     except Exception as exc:  # user classes may require arguments
-        raise ProjectFileError(f"{spec.estimator}() cannot be created without arguments: {exc}",
-                               where=f"modelsnap.toml: {key}.estimator",
-                               hint="give the class defaults for every __init__ argument") from None
+        raise ProjectFileError(
+            f"{spec.estimator}() cannot be created without arguments: {exc}",
+            where=f"modelsnap.toml: {key}.estimator",
+            hint="give the class defaults for every __init__ argument",
+        ) from None
     merged = {**spec.params, **(params or {})}
-    if n_jobs is not None and "n_jobs" not in merged and "n_jobs" in estimator.get_params(deep=False):
+    if (
+        n_jobs is not None
+        and "n_jobs" not in merged
+        and "n_jobs" in estimator.get_params(deep=False)
+    ):
         merged["n_jobs"] = n_jobs
     return set_params_checked(estimator, merged, where=f"modelsnap.toml: {key}.params")
 
@@ -178,7 +211,9 @@ def _toml_value(value: Any) -> Any:
         converted = [_toml_value(item) for item in value]
         return None if any(item is None for item in converted) else converted
     if isinstance(value, dict):
-        return {str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None}
+        return {
+            str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None
+        }
     if isinstance(value, np.ndarray):
         return _toml_value(value.tolist())
     if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value):

@@ -1,4 +1,4 @@
-"""modelsnap.toml: load and validate it into dataclasses, write a new one, edit one keeping comments.
+"""modelsnap.toml: load and validate it into dataclasses, write a new one, edit it keeping comments.
 
 Every key is checked here, once, so the rest of the tool can trust a ``ProjectConfig``. A bad
 file gets exactly one ``ProjectFileError`` naming the file, the key, what was found and what was
@@ -24,19 +24,40 @@ TASKS = ("classification", "regression")
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "diabetes")
 
 CLASSIFICATION_METRICS: tuple[str, ...] = (
-    "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "brier",
 )
 REGRESSION_METRICS: tuple[str, ...] = ("r2", "mae", "rmse")
 
 # The measure namespace (docs/project-file.md): name -> the direction that is better.
 MEASURE_DIRECTIONS: dict[str, str] = {
-    "accuracy": "max", "balanced_accuracy": "max", "precision": "max", "recall": "max",
-    "f1": "max", "roc_auc": "max", "log_loss": "min", "brier": "min",
-    "r2": "max", "mae": "min", "rmse": "min",
-    "latency_p50_ms": "min", "latency_p95_ms": "min", "latency_p99_ms": "min",
+    "accuracy": "max",
+    "balanced_accuracy": "max",
+    "precision": "max",
+    "recall": "max",
+    "f1": "max",
+    "roc_auc": "max",
+    "log_loss": "min",
+    "brier": "min",
+    "r2": "max",
+    "mae": "min",
+    "rmse": "min",
+    "latency_p50_ms": "min",
+    "latency_p95_ms": "min",
+    "latency_p99_ms": "min",
     "throughput_rows_per_s": "max",
-    "size_mb": "min", "peak_memory_mb": "min", "fit_seconds": "min",
-    "interpretability": "max", "fairness_gap": "min", "edge_pass_rate": "max",
+    "size_mb": "min",
+    "peak_memory_mb": "min",
+    "fit_seconds": "min",
+    "interpretability": "max",
+    "fairness_gap": "min",
+    "edge_pass_rate": "max",
 }
 
 # Hard constraints (docs/project-file.md [constraints]); every one is a number except min_metric.
@@ -187,9 +208,14 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _fail(key: str, expected: str, found: Any = None, *, missing: bool = False,
-          hint: str | None = None) -> ProjectFileError:
-    message = f"expected {expected}, found nothing" if missing else f"expected {expected}, found {_show(found)}"
+def _fail(
+    key: str, expected: str, found: Any = None, *, missing: bool = False, hint: str | None = None
+) -> ProjectFileError:
+    message = (
+        f"expected {expected}, found nothing"
+        if missing
+        else f"expected {expected}, found {_show(found)}"
+    )
     return ProjectFileError(message, where=f"{PROJECT_FILE}: {key}", hint=hint)
 
 
@@ -197,7 +223,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _table(doc: dict[str, Any], name: str, allowed: set[str], key: str | None = None) -> dict[str, Any]:
+def _table(
+    doc: dict[str, Any], name: str, allowed: set[str], key: str | None = None
+) -> dict[str, Any]:
     value = doc.get(name, {})
     label = key or f"[{name}]"
     if not isinstance(value, dict):
@@ -212,11 +240,20 @@ def _table(doc: dict[str, Any], name: str, allowed: set[str], key: str | None = 
     return value
 
 
-def _str(table: dict, name: str, key: str, *, required: bool = False, default: str | None = None,
-         choices: tuple[str, ...] | None = None) -> str | None:
+def _str(
+    table: dict,
+    name: str,
+    key: str,
+    *,
+    required: bool = False,
+    default: str | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> str | None:
     if name not in table:
         if required:
-            raise _fail(key, "a non-empty string" if not choices else _one_of(choices), missing=True)
+            raise _fail(
+                key, "a non-empty string" if not choices else _one_of(choices), missing=True
+            )
         return default
     value = table[name]
     if choices is not None:
@@ -232,9 +269,18 @@ def _one_of(choices: tuple[str, ...]) -> str:
     return "one of " + ", ".join(json.dumps(c) for c in choices)
 
 
-def _number(table: dict, name: str, key: str, default: float | None, *, minimum: float | None = None,
-            exclusive: bool = True, maximum: float | None = None, integer: bool = False,
-            expected: str | None = None) -> Any:
+def _number(
+    table: dict,
+    name: str,
+    key: str,
+    default: float | None,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = True,
+    maximum: float | None = None,
+    integer: bool = False,
+    expected: str | None = None,
+) -> Any:
     if name not in table:
         return default
     value = table[name]
@@ -275,8 +321,11 @@ def _relative_path(value: str, root: Path, key: str) -> str:
     try:
         inside(root, value, what="path")
     except PathError as exc:
-        raise ProjectFileError(exc.message, where=f"{PROJECT_FILE}: {key}",
-                               hint="give a path relative to the project folder, inside it") from None
+        raise ProjectFileError(
+            exc.message,
+            where=f"{PROJECT_FILE}: {key}",
+            hint="give a path relative to the project folder, inside it",
+        ) from None
     return value
 
 
@@ -284,8 +333,20 @@ def _relative_path(value: str, root: Path, key: str) -> str:
 
 
 def _parse_data(doc: dict, root: Path) -> DataConfig:
-    allowed = {"source", "target", "task", "positive_label", "seed", "validation_fraction",
-               "test_fraction", "stratify", "drop", "sensitive", "suspect_features", "edge_cases"}
+    allowed = {
+        "source",
+        "target",
+        "task",
+        "positive_label",
+        "seed",
+        "validation_fraction",
+        "test_fraction",
+        "stratify",
+        "drop",
+        "sensitive",
+        "suspect_features",
+        "edge_cases",
+    }
     if "data" not in doc:
         raise _fail("[data]", "a [data] table with source and target", missing=True)
     table = _table(doc, "data", allowed)
@@ -293,8 +354,11 @@ def _parse_data(doc: dict, root: Path) -> DataConfig:
     if source.startswith("sklearn:"):
         name = source.split(":", 1)[1]
         if name not in SKLEARN_DATASETS:
-            raise _fail("[data].source", "a CSV path or one of "
-                        + ", ".join(f'"sklearn:{n}"' for n in SKLEARN_DATASETS), source)
+            raise _fail(
+                "[data].source",
+                "a CSV path or one of " + ", ".join(f'"sklearn:{n}"' for n in SKLEARN_DATASETS),
+                source,
+            )
     else:
         _relative_path(source, root, "[data].source")
     target = _str(table, "target", "[data].target", required=True)
@@ -305,16 +369,33 @@ def _parse_data(doc: dict, root: Path) -> DataConfig:
     if isinstance(positive, bool):
         positive = "True" if positive else "False"
     seed = _number(table, "seed", "[data].seed", 42, minimum=0, exclusive=False, integer=True)
-    val = _number(table, "validation_fraction", "[data].validation_fraction", 0.2,
-                  minimum=0, maximum=1, expected="a fraction in (0, 1)")
-    test = _number(table, "test_fraction", "[data].test_fraction", 0.2,
-                   minimum=0, maximum=1, expected="a fraction in (0, 1)")
+    val = _number(
+        table,
+        "validation_fraction",
+        "[data].validation_fraction",
+        0.2,
+        minimum=0,
+        maximum=1,
+        expected="a fraction in (0, 1)",
+    )
+    test = _number(
+        table,
+        "test_fraction",
+        "[data].test_fraction",
+        0.2,
+        minimum=0,
+        maximum=1,
+        expected="a fraction in (0, 1)",
+    )
     for name, value in (("validation_fraction", val), ("test_fraction", test)):
         if value >= 1:
             raise _fail(f"[data].{name}", "a fraction in (0, 1)", value)
     if val + test >= 1:
-        raise _fail("[data].validation_fraction + test_fraction", "a sum < 1 (rows must remain for training)",
-                    round(val + test, 10))
+        raise _fail(
+            "[data].validation_fraction + test_fraction",
+            "a sum < 1 (rows must remain for training)",
+            round(val + test, 10),
+        )
     stratify = table.get("stratify", True)
     if not isinstance(stratify, bool):
         raise _fail("[data].stratify", "true or false", stratify)
@@ -331,22 +412,42 @@ def _parse_data(doc: dict, root: Path) -> DataConfig:
             raise _fail("[data].edge_cases", "a CSV path relative to the project folder", edge)
         _relative_path(edge, root, "[data].edge_cases")
     return DataConfig(
-        source=source, target=target, task=task,
+        source=source,
+        target=target,
+        task=task,
         positive_label=None if positive is None else str(positive),
-        seed=seed, validation_fraction=val, test_fraction=test, stratify=stratify,
-        drop=drop, sensitive=sensitive, suspect_features=suspect, edge_cases=edge,
+        seed=seed,
+        validation_fraction=val,
+        test_fraction=test,
+        stratify=stratify,
+        drop=drop,
+        sensitive=sensitive,
+        suspect_features=suspect,
+        edge_cases=edge,
     )
 
 
 def _parse_preprocess(doc: dict) -> PreprocessConfig:
     table = _table(doc, "preprocess", set(PREPROCESS_CHOICES) | {"max_categories"})
     values = {
-        name: _str(table, name, f"[preprocess].{name}", default=getattr(PreprocessConfig, name),
-                   choices=choices)
+        name: _str(
+            table,
+            name,
+            f"[preprocess].{name}",
+            default=getattr(PreprocessConfig, name),
+            choices=choices,
+        )
         for name, choices in PREPROCESS_CHOICES.items()
     }
-    max_categories = _number(table, "max_categories", "[preprocess].max_categories", 20,
-                             minimum=2, exclusive=False, integer=True)
+    max_categories = _number(
+        table,
+        "max_categories",
+        "[preprocess].max_categories",
+        20,
+        minimum=2,
+        exclusive=False,
+        integer=True,
+    )
     return PreprocessConfig(**values, max_categories=max_categories)
 
 
@@ -360,11 +461,14 @@ def _metrics_for(task: str | None) -> tuple[str, ...]:
 
 def _parse_selection(doc: dict, task: str | None) -> SelectionConfig:
     table = _table(doc, "selection", {"profile", "primary_metric", "rank_split"})
-    profile = _str(table, "profile", "[selection].profile", default="balanced", choices=PROFILE_NAMES)
+    profile = _str(
+        table, "profile", "[selection].profile", default="balanced", choices=PROFILE_NAMES
+    )
     quality = _metrics_for(task)
     primary = _str(table, "primary_metric", "[selection].primary_metric", choices=quality)
-    rank_split = _str(table, "rank_split", "[selection].rank_split", default="validation",
-                      choices=RANK_SPLITS)
+    rank_split = _str(
+        table, "rank_split", "[selection].rank_split", default="validation", choices=RANK_SPLITS
+    )
     return SelectionConfig(profile=profile, primary_metric=primary, rank_split=rank_split)
 
 
@@ -382,13 +486,22 @@ def _parse_criteria(doc: dict, task: str | None) -> list[Criterion]:
         _table({"c": item}, "c", {"metric", "weight", "direction"}, key=key)
         metric = _str(item, "metric", f"{key}.metric", required=True)
         if metric not in known:
-            raise _fail(f"{key}.metric", "a measure name", metric,
-                        hint=f"measures for this task: {', '.join(known)}")
+            raise _fail(
+                f"{key}.metric",
+                "a measure name",
+                metric,
+                hint=f"measures for this task: {', '.join(known)}",
+            )
         if "weight" not in item:
             raise _fail(f"{key}.weight", "a number >= 0", missing=True)
         weight = _number(item, "weight", f"{key}.weight", None, minimum=0, exclusive=False)
-        direction = _str(item, "direction", f"{key}.direction",
-                         default=MEASURE_DIRECTIONS[metric], choices=("max", "min"))
+        direction = _str(
+            item,
+            "direction",
+            f"{key}.direction",
+            default=MEASURE_DIRECTIONS[metric],
+            choices=("max", "min"),
+        )
         if any(c.metric == metric for c in criteria):
             raise _fail(f"{key}.metric", "each measure once", metric)
         criteria.append(Criterion(metric=metric, weight=weight, direction=direction))
@@ -407,9 +520,11 @@ def _parse_constraints(doc: dict, task: str | None) -> dict[str, Any]:
                 raise _fail(key, CONSTRAINT_KEYS[name], value)
             quality = _metrics_for(task)
             minimums: dict[str, float] = {}
-            for metric, minimum in value.items():
+            for metric in value:
                 if metric not in quality:
-                    raise _fail(f"{key}.{metric}", "a quality metric (" + ", ".join(quality) + ")", metric)
+                    raise _fail(
+                        f"{key}.{metric}", "a quality metric (" + ", ".join(quality) + ")", metric
+                    )
                 minimums[metric] = _number(value, metric, f"{key}.{metric}", None)
             constraints[name] = minimums
         elif name == "min_gain_over_baseline":
@@ -417,44 +532,85 @@ def _parse_constraints(doc: dict, task: str | None) -> dict[str, Any]:
         elif name in ("max_fairness_gap", "max_overfit_gap"):
             constraints[name] = _number(table, name, key, None, minimum=0, exclusive=False)
         elif name == "min_interpretability":
-            constraints[name] = _number(table, name, key, None, minimum=0, exclusive=False, maximum=1)
+            constraints[name] = _number(
+                table, name, key, None, minimum=0, exclusive=False, maximum=1
+            )
         else:
             constraints[name] = _number(table, name, key, None, minimum=0)
     return constraints
 
 
 def _parse_run(doc: dict) -> RunConfig:
-    allowed = {"timeout_seconds", "memory_limit_mb", "latency_trials", "latency_warmup",
-               "batch_size", "threads"}
+    allowed = {
+        "timeout_seconds",
+        "memory_limit_mb",
+        "latency_trials",
+        "latency_warmup",
+        "batch_size",
+        "threads",
+    }
     table = _table(doc, "run", allowed)
     return RunConfig(
-        timeout_seconds=_number(table, "timeout_seconds", "[run].timeout_seconds", 600.0, minimum=0),
-        memory_limit_mb=_number(table, "memory_limit_mb", "[run].memory_limit_mb", 4096.0, minimum=0),
-        latency_trials=_number(table, "latency_trials", "[run].latency_trials", 300, minimum=1,
-                               exclusive=False, integer=True),
-        latency_warmup=_number(table, "latency_warmup", "[run].latency_warmup", 20, minimum=0,
-                               exclusive=False, integer=True),
-        batch_size=_number(table, "batch_size", "[run].batch_size", 256, minimum=1,
-                           exclusive=False, integer=True),
-        threads=_number(table, "threads", "[run].threads", 1, minimum=1, exclusive=False,
-                        integer=True),
+        timeout_seconds=_number(
+            table, "timeout_seconds", "[run].timeout_seconds", 600.0, minimum=0
+        ),
+        memory_limit_mb=_number(
+            table, "memory_limit_mb", "[run].memory_limit_mb", 4096.0, minimum=0
+        ),
+        latency_trials=_number(
+            table,
+            "latency_trials",
+            "[run].latency_trials",
+            300,
+            minimum=1,
+            exclusive=False,
+            integer=True,
+        ),
+        latency_warmup=_number(
+            table,
+            "latency_warmup",
+            "[run].latency_warmup",
+            20,
+            minimum=0,
+            exclusive=False,
+            integer=True,
+        ),
+        batch_size=_number(
+            table, "batch_size", "[run].batch_size", 256, minimum=1, exclusive=False, integer=True
+        ),
+        threads=_number(
+            table, "threads", "[run].threads", 1, minimum=1, exclusive=False, integer=True
+        ),
     )
 
 
 def _parse_model(item: Any, key: str, kind: str) -> ModelSpec:
     if not isinstance(item, dict):
         raise _fail(key, "a table with name and estimator", item)
-    allowed = {"name", "estimator", "params", "grid", "version", "timeout_seconds", "memory_limit_mb"}
+    allowed = {
+        "name",
+        "estimator",
+        "params",
+        "grid",
+        "version",
+        "timeout_seconds",
+        "memory_limit_mb",
+    }
     _table({"m": item}, "m", allowed, key=key)
     name = _str(item, "name", f"{key}.name", required=True)
     try:
         safe_name(name, what="model name")
     except PathError as exc:
-        raise ProjectFileError(exc.message, where=f"{PROJECT_FILE}: {key}.name", hint=exc.hint) from None
+        raise ProjectFileError(
+            exc.message, where=f"{PROJECT_FILE}: {key}.name", hint=exc.hint
+        ) from None
     estimator = _str(item, "estimator", f"{key}.estimator", required=True)
     if not _DOTTED.match(estimator):
-        raise _fail(f"{key}.estimator", 'a dotted import path like "sklearn.linear_model.LogisticRegression"',
-                    estimator)
+        raise _fail(
+            f"{key}.estimator",
+            'a dotted import path like "sklearn.linear_model.LogisticRegression"',
+            estimator,
+        )
     params = item.get("params", {})
     if not isinstance(params, dict):
         raise _fail(f"{key}.params", "a table of estimator parameters", params)
@@ -470,15 +626,21 @@ def _parse_model(item: Any, key: str, kind: str) -> ModelSpec:
                 raise _fail(f"{key}.grid.{param}", "a parameter not also fixed in params", param)
             points *= len(values)
         if points > MAX_GRID_POINTS:
-            raise _fail(f"{key}.grid", f"at most {MAX_GRID_POINTS} grid points (a small grid)",
-                        f"{points} points")
+            raise _fail(
+                f"{key}.grid",
+                f"at most {MAX_GRID_POINTS} grid points (a small grid)",
+                f"{points} points",
+            )
     version = _str(item, "version", f"{key}.version", default="v1")
     if not version:
         raise _fail(f"{key}.version", "a non-empty tag", version)
     return ModelSpec(
-        name=name, estimator=estimator, params=dict(params),
+        name=name,
+        estimator=estimator,
+        params=dict(params),
         grid=None if grid is None else {k: list(v) for k, v in grid.items()},
-        version=version, kind=kind,
+        version=version,
+        kind=kind,
         timeout_seconds=_number(item, "timeout_seconds", f"{key}.timeout_seconds", None, minimum=0),
         memory_limit_mb=_number(item, "memory_limit_mb", f"{key}.memory_limit_mb", None, minimum=0),
     )
@@ -488,13 +650,23 @@ def parse_project(doc: dict[str, Any], root: Path) -> ProjectConfig:
     """Validate an already-parsed modelsnap.toml document (``load_project`` without the reading),
     so writers can check a document before anything reaches the disk."""
     root = Path(root)
-    known = {"project", "data", "preprocess", "selection", "criteria", "constraints", "run",
-             "baseline", "candidates"}
+    known = {
+        "project",
+        "data",
+        "preprocess",
+        "selection",
+        "criteria",
+        "constraints",
+        "run",
+        "baseline",
+        "candidates",
+    }
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ProjectFileError(
             f"unknown table{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
-            where=PROJECT_FILE, hint=f"known tables: {', '.join(sorted(known))}",
+            where=PROJECT_FILE,
+            hint=f"known tables: {', '.join(sorted(known))}",
         )
     project = _table(doc, "project", {"name", "description"})
     name = _str(project, "name", "[project].name", default=None) or root.resolve().name
@@ -521,10 +693,17 @@ def parse_project(doc: dict[str, Any], root: Path) -> ProjectConfig:
             raise _fail(f"{key}.name", "a name not used by another model", spec.name)
         seen.add(spec.name)
     return ProjectConfig(
-        root=root, name=name, description=description, data=data,
-        preprocess=_parse_preprocess(doc), selection=_parse_selection(doc, task),
-        criteria=_parse_criteria(doc, task), constraints=_parse_constraints(doc, task),
-        run=_parse_run(doc), baseline=baseline, candidates=candidates,
+        root=root,
+        name=name,
+        description=description,
+        data=data,
+        preprocess=_parse_preprocess(doc),
+        selection=_parse_selection(doc, task),
+        criteria=_parse_criteria(doc, task),
+        constraints=_parse_constraints(doc, task),
+        run=_parse_run(doc),
+        baseline=baseline,
+        candidates=candidates,
     )
 
 
@@ -533,8 +712,11 @@ def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ProjectFileError(f"no {PROJECT_FILE} in {Path(root)}", where=str(root),
-                               hint=f"create one with: modelsnap init {root} --data FILE --target COLUMN") from None
+        raise ProjectFileError(
+            f"no {PROJECT_FILE} in {Path(root)}",
+            where=str(root),
+            hint=f"create one with: modelsnap init {root} --data FILE --target COLUMN",
+        ) from None
     except UnicodeDecodeError:
         raise ProjectFileError("the file is not UTF-8 text", where=PROJECT_FILE) from None
     except OSError as exc:
@@ -542,8 +724,9 @@ def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectFileError(f"not valid TOML ({exc})", where=PROJECT_FILE,
-                               hint="fix the syntax at the line shown") from None
+        raise ProjectFileError(
+            f"not valid TOML ({exc})", where=PROJECT_FILE, hint="fix the syntax at the line shown"
+        ) from None
 
 
 def load_project(root: Path) -> ProjectConfig:
@@ -561,29 +744,60 @@ def default_models(task: str, seed: int = 42) -> tuple[dict[str, Any], list[dict
     Kept small enough that the whole set fits in seconds on a few thousand rows.
     """
     if task == "regression":
-        baseline = {"name": "linear", "estimator": "sklearn.linear_model.LinearRegression", "params": {}}
+        baseline = {
+            "name": "linear",
+            "estimator": "sklearn.linear_model.LinearRegression",
+            "params": {},
+        }
         candidates = [
-            {"name": "random_forest", "estimator": "sklearn.ensemble.RandomForestRegressor",
-             "params": {"n_estimators": 100, "random_state": seed}},
-            {"name": "hist_gradient_boosting",
-             "estimator": "sklearn.ensemble.HistGradientBoostingRegressor",
-             "params": {"random_state": seed}},
-            {"name": "mlp", "estimator": "sklearn.neural_network.MLPRegressor",
-             "params": {"hidden_layer_sizes": [32], "max_iter": 500, "early_stopping": True,
-                        "random_state": seed}},
+            {
+                "name": "random_forest",
+                "estimator": "sklearn.ensemble.RandomForestRegressor",
+                "params": {"n_estimators": 100, "random_state": seed},
+            },
+            {
+                "name": "hist_gradient_boosting",
+                "estimator": "sklearn.ensemble.HistGradientBoostingRegressor",
+                "params": {"random_state": seed},
+            },
+            {
+                "name": "mlp",
+                "estimator": "sklearn.neural_network.MLPRegressor",
+                "params": {
+                    "hidden_layer_sizes": [32],
+                    "max_iter": 500,
+                    "early_stopping": True,
+                    "random_state": seed,
+                },
+            },
         ]
     else:
-        baseline = {"name": "logistic", "estimator": "sklearn.linear_model.LogisticRegression",
-                    "params": {"max_iter": 1000}}
+        baseline = {
+            "name": "logistic",
+            "estimator": "sklearn.linear_model.LogisticRegression",
+            "params": {"max_iter": 1000},
+        }
         candidates = [
-            {"name": "random_forest", "estimator": "sklearn.ensemble.RandomForestClassifier",
-             "params": {"n_estimators": 100, "random_state": seed}},
-            {"name": "hist_gradient_boosting",
-             "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
-             "params": {"random_state": seed}},
-            {"name": "mlp", "estimator": "sklearn.neural_network.MLPClassifier",
-             "params": {"hidden_layer_sizes": [32], "max_iter": 500, "early_stopping": True,
-                        "random_state": seed}},
+            {
+                "name": "random_forest",
+                "estimator": "sklearn.ensemble.RandomForestClassifier",
+                "params": {"n_estimators": 100, "random_state": seed},
+            },
+            {
+                "name": "hist_gradient_boosting",
+                "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
+                "params": {"random_state": seed},
+            },
+            {
+                "name": "mlp",
+                "estimator": "sklearn.neural_network.MLPClassifier",
+                "params": {
+                    "hidden_layer_sizes": [32],
+                    "max_iter": 500,
+                    "early_stopping": True,
+                    "random_state": seed,
+                },
+            },
         ]
     return baseline, candidates
 
@@ -597,11 +811,20 @@ def _inline(mapping: dict[str, Any]):
 
 
 def build_project_document(
-    *, data_source: str, target: str, profile: str = "balanced", task: str,
-    name: str | None = None, positive_label: str | None = None, seed: int = 42,
-    drop: list[str] | tuple[str, ...] = (), sensitive: list[str] | tuple[str, ...] = (),
-    suspect_features: list[str] | tuple[str, ...] = (), edge_cases: str | None = None,
-    primary_metric: str | None = None, baseline: dict[str, Any] | None = None,
+    *,
+    data_source: str,
+    target: str,
+    profile: str = "balanced",
+    task: str,
+    name: str | None = None,
+    positive_label: str | None = None,
+    seed: int = 42,
+    drop: list[str] | tuple[str, ...] = (),
+    sensitive: list[str] | tuple[str, ...] = (),
+    suspect_features: list[str] | tuple[str, ...] = (),
+    edge_cases: str | None = None,
+    primary_metric: str | None = None,
+    baseline: dict[str, Any] | None = None,
     candidates: list[dict[str, Any]] | None = None,
 ) -> str:
     """Render a new modelsnap.toml (tomlkit, with short comments) without writing it."""
@@ -694,8 +917,16 @@ def build_project_document(
     return tomlkit.dumps(doc)
 
 
-def write_new_project(root: Path, *, data_source: str, target: str, profile: str = "balanced",
-                      task: str, force: bool = False, **options: Any) -> ProjectConfig:
+def write_new_project(
+    root: Path,
+    *,
+    data_source: str,
+    target: str,
+    profile: str = "balanced",
+    task: str,
+    force: bool = False,
+    **options: Any,
+) -> ProjectConfig:
     """Write a fresh modelsnap.toml (validated before it reaches the disk) and return its config.
 
     Refuses to replace an existing file unless ``force``. ``options`` are those of
@@ -704,10 +935,14 @@ def write_new_project(root: Path, *, data_source: str, target: str, profile: str
     root = Path(root)
     path = root / PROJECT_FILE
     if path.exists() and not force:
-        raise ProjectFileError(f"{path} already exists", where=str(root),
-                               hint="pass --force to replace it (snapshots already recorded stay)")
-    text = build_project_document(data_source=data_source, target=target, profile=profile,
-                                  task=task, **options)
+        raise ProjectFileError(
+            f"{path} already exists",
+            where=str(root),
+            hint="pass --force to replace it (snapshots already recorded stay)",
+        )
+    text = build_project_document(
+        data_source=data_source, target=target, profile=profile, task=task, **options
+    )
     config = parse_project(tomllib.loads(text), root)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(root, path, text.encode("utf-8"))
@@ -764,8 +999,11 @@ def update_project(root: Path, changes: dict[str, Any]) -> ProjectConfig:
     root = Path(root)
     unknown = sorted(set(changes) - set(EDITABLE_SECTIONS))
     if unknown:
-        raise ProjectFileError(f"cannot edit {', '.join(unknown)}", where=PROJECT_FILE,
-                               hint=f"editable sections: {', '.join(EDITABLE_SECTIONS)}")
+        raise ProjectFileError(
+            f"cannot edit {', '.join(unknown)}",
+            where=PROJECT_FILE,
+            hint=f"editable sections: {', '.join(EDITABLE_SECTIONS)}",
+        )
     text, _ = _read_document(root)
     doc = tomlkit.parse(text)
     for section, values in changes.items():

@@ -1,0 +1,214 @@
+"""`modelsnap init` and `modelsnap lock` as a user runs them: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
+
+
+def modelsnap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "modelsnap", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def flat(text: str) -> str:
+    """stderr with rich's line wrapping undone, so phrases can be matched."""
+    return " ".join(text.split())
+
+
+def write_csv(path: Path, n: int = 120) -> Path:
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x": rng.normal(size=n),
+            "kind": rng.choice(["a", "b"], n),
+            "sex": rng.choice(["F", "M"], n),
+            "y": rng.choice(["no", "yes"], n),
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+def test_init_copies_outside_csv_and_writes_valid_project(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "raw.csv")
+    project = tmp_path / "proj"
+    done = modelsnap(
+        "init",
+        str(project),
+        "--data",
+        str(csv),
+        "--target",
+        "y",
+        "--profile",
+        "speed-first",
+        "--drop",
+        "id",
+        "--sensitive",
+        "sex",
+    )
+    assert done.returncode == 0, done.stderr
+    assert (project / "raw.csv").read_bytes() == csv.read_bytes()
+    doc = tomllib.loads((project / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["source"] == "raw.csv" and doc["data"]["task"] == "classification"
+    assert doc["data"]["positive_label"] == "yes" and doc["data"]["drop"] == ["id"]
+    assert doc["selection"]["profile"] == "speed-first"
+    assert doc["criteria"][0] == {"metric": "latency_p95_ms", "weight": 0.6, "direction": "min"}
+    assert doc["baseline"]["estimator"] == "sklearn.linear_model.LogisticRegression"
+    assert len(doc["candidates"]) == 3
+    assert "created" in done.stdout and "modelsnap lock" in done.stdout
+    assert not (project / "split.npz").exists()
+
+
+def test_init_references_csv_already_inside(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    write_csv(tmp_path / "data" / "d.csv")
+    done = modelsnap(
+        "init", str(tmp_path), "--data", str(tmp_path / "data" / "d.csv"), "--target", "y"
+    )
+    assert done.returncode == 0, done.stderr
+    doc = tomllib.loads((tmp_path / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["source"] == "data/d.csv"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "data",
+        "modelsnap.toml",
+    ]
+
+
+def test_init_sklearn_regression(tmp_path: Path) -> None:
+    done = modelsnap(
+        "init", str(tmp_path / "p"), "--data", "sklearn:diabetes", "--target", "target"
+    )
+    assert done.returncode == 0, done.stderr
+    doc = tomllib.loads((tmp_path / "p" / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["task"] == "regression" and doc["selection"]["primary_metric"] == "r2"
+    assert doc["baseline"]["estimator"] == "sklearn.linear_model.LinearRegression"
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "args", "fragment"),
+    [
+        (None, ["--target", "y"], "data file not found"),
+        ("", ["--target", "y"], "empty"),
+        ("x,y\n1,a\n2,a\n", ["--target", "y"], "one class"),
+        ("x,y\n1,a\n2,b\n", ["--target", "label"], "available columns: x, y"),
+        ("x,y\n1,a\n2,b\n3,c\n", ["--target", "y", "--task", "regression"], "not numeric"),
+        ("x,y\n1,a\n2,b\n3,a\n4,b\n", ["--target", "y"], "too few to stratify"),
+    ],
+)
+def test_init_bad_input_exits_2_and_writes_nothing(
+    tmp_path: Path, csv_text, args, fragment
+) -> None:
+    source = tmp_path / "in.csv"
+    if csv_text is not None:
+        source.write_text(csv_text, encoding="utf-8")
+    project = tmp_path / "proj"
+    done = modelsnap("init", str(project), "--data", str(source), *args)
+    assert done.returncode == 2
+    assert fragment in flat(done.stderr)
+    assert "Traceback" not in done.stderr
+    assert not project.exists()
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "d.csv")
+    assert modelsnap("init", str(tmp_path), "--data", str(csv), "--target", "y").returncode == 0
+    path = tmp_path / "modelsnap.toml"
+    path.write_text(path.read_text(encoding="utf-8") + "# mine\n", encoding="utf-8")
+    before = path.read_bytes()
+    done = modelsnap("init", str(tmp_path), "--data", str(csv), "--target", "y")
+    assert (
+        done.returncode == 2
+        and "already exists" in flat(done.stderr)
+        and "--force" in flat(done.stderr)
+    )
+    assert path.read_bytes() == before
+    forced = modelsnap(
+        "init",
+        str(tmp_path),
+        "--data",
+        str(csv),
+        "--target",
+        "y",
+        "--profile",
+        "accuracy-first",
+        "--force",
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert "accuracy-first" in path.read_text(encoding="utf-8")
+
+
+def test_init_refuses_to_replace_a_different_csv_in_the_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    csv = write_csv(outside / "d.csv")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "d.csv").write_text("x,y\n1,a\n", encoding="utf-8")
+    done = modelsnap("init", str(project), "--data", str(csv), "--target", "y")
+    assert done.returncode == 2 and "already exists and differs" in flat(done.stderr)
+    assert (project / "d.csv").read_text(encoding="utf-8") == "x,y\n1,a\n"
+
+
+def test_lock_records_revisions(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "d.csv")
+    assert modelsnap("init", str(tmp_path), "--data", str(csv), "--target", "y").returncode == 0
+    first = modelsnap("lock", str(tmp_path), "--reason", "initial", "--by", "ana")
+    assert first.returncode == 0 and "revision 1" in first.stdout
+    again = modelsnap("lock", str(tmp_path), "--format", "json")
+    assert (
+        again.returncode == 0
+        and '"created": false' in again.stdout
+        and '"revision": 1' in again.stdout
+    )
+    path = tmp_path / "modelsnap.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("max_size_mb = 100.0", "max_size_mb = 5.0"),
+        encoding="utf-8",
+    )
+    second = modelsnap("lock", str(tmp_path), "--reason", "smaller")
+    assert second.returncode == 0 and "revision 2" in second.stdout
+    doc = tomllib.loads((tmp_path / "criteria_revisions.toml").read_text(encoding="utf-8"))
+    assert [r["reason"] for r in doc["revision"]] == ["initial", "smaller"]
+    assert doc["revision"][0]["locked_by"] == "ana"
+
+
+def test_lock_bad_project_file_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "modelsnap.toml").write_text(
+        '[data]\nsource = "d.csv"\ntarget = "y"\n[constraints]\nmax_size_mb = "big"\n',
+        encoding="utf-8",
+    )
+    done = modelsnap("lock", str(tmp_path))
+    assert done.returncode == 2
+    assert '[constraints].max_size_mb: expected a number > 0, found "big"' in flat(done.stderr)
+    assert not (tmp_path / "criteria_revisions.toml").exists()
+
+
+def test_sample_project_data_is_reproducible_and_small(tmp_path: Path) -> None:
+    out = tmp_path / "credit.csv"
+    done = subprocess.run(
+        [sys.executable, str(SAMPLE / "make_data.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == (SAMPLE / "credit.csv").read_bytes()
+    assert (SAMPLE / "credit.csv").stat().st_size < 2 * 2**20
+    frame = pd.read_csv(SAMPLE / "credit.csv")
+    assert len(frame) == 3000 and frame.isna().any().any()
+    assert {"sex", "age_band", "branch_code", "customer_id"} <= set(frame.columns)
+    assert frame.loc[frame["branch_code"] == "B99", "default"].eq("yes").all()
