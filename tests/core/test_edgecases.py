@@ -54,7 +54,7 @@ GOOD = (
 def test_good_file_loads(tmp_path: Path) -> None:
     cases = _load(_write(tmp_path / "edge.csv", GOOD))
     assert len(cases) == 3
-    assert cases.cases == ["zero income", "row 2", "unseen housing"]
+    assert cases.cases == ["zero income", "case 2", "unseen housing"]
     assert cases.severities == ["must-pass", "normal", "high"]
     assert cases.expected == ["yes", "no", "no"]
     frame = cases.frame()
@@ -77,7 +77,7 @@ def test_good_file_loads(tmp_path: Path) -> None:
         ("income,debt_ratio,housing,default\nlots,0.2,rent,yes\n",
          ["line 2, column 'income': 'lots' is not a number"]),
         ("income,debt_ratio,housing,default\n1,inf,rent,yes\n",
-         ["column 'debt_ratio': 'inf' is not a number"]),
+         ["column 'debt_ratio': 'inf' is not a finite number"]),
         ("income,debt_ratio,housing,default\n1,0.2,rent,maybe\n",
          ["'maybe' is not a class of the data set ('no', 'yes')"]),
         ("income,debt_ratio,housing,default\n1,0.2,rent,\n", ["the expected target is empty"]),
@@ -281,3 +281,12 @@ def test_reading_edge_runs_stays_on_the_fast_path() -> None:
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout))
     assert not {"pandas", "numpy", "sklearn", "scipy"} & loaded
+
+
+def test_line_numbers_count_physical_lines(tmp_path: Path) -> None:
+    text = ('case,income,debt_ratio,housing,default\n'
+            '"two\nline name",1,0.2,rent,no\n'
+            '\n'
+            'bad,1,lots,rent,no\n')
+    with pytest.raises(DataError, match="line 5, column 'debt_ratio': 'lots' is not a number"):
+        _load(_write(tmp_path / "edge.csv", text))

@@ -5,7 +5,7 @@ The project may name a CSV (``[data].edge_cases``) holding:
 
 * every feature column of the data set (after ``[data].drop``) — empty cells are missing values;
 * the target column — the expected answer (a class, or a number for regression);
-* optional ``case`` (a name; default ``row N``), ``severity`` (``must-pass`` | ``high`` |
+* optional ``case`` (a name; default ``case N``), ``severity`` (``must-pass`` | ``high`` |
   ``normal``; default ``normal``) and, for regression, ``tolerance``.
 
 A classification case passes when the predicted label equals the expected one (as text). A
@@ -125,72 +125,34 @@ def load_edge_cases(
     if "\x00" in text:
         raise DataError("edge-case file contains NUL bytes: it is not a CSV text file", where=name)
     try:
-        records = [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)]
+        reader = csv.reader(io.StringIO(text))
+        records = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except csv.Error as exc:
         raise DataError(f"edge-case file is not valid CSV ({exc})", where=name) from None
-    records = [(i, row) for i, row in records if any(cell.strip() for cell in row)]
     if not records:
         raise DataError("edge-case file is empty", where=name,
                         hint=f"the first row names the columns: the features and '{target}'")
-    header_line, header = records[0]
-    header = [cell.strip() for cell in header]
+    header = [cell.strip() for cell in records[0][1]]
     _check_header(header, columns, target, task, name)
-    body = records[1:]
-    if not body:
+    if len(records) == 1:
         raise DataError("edge-case file has a header but no cases", where=name,
                         hint="add one row per case under the header")
-    position = {column: header.index(column) for column in header}
-    problems: list[str] = []
     result = EdgeCaseSet(file=name, sha256=sha256_bytes(raw), columns=list(columns), rows=[],
                          expected=[], cases=[], severities=[], tolerances=[])
     allowed = [str(c) for c in classes] if classes is not None else None
-    for line, row in body:
+    problems: list[str] = []
+    for number, (line, row) in enumerate(records[1:], start=1):
         if len(row) != len(header):
             problems.append(f"line {line}: {len(row)} cells, the header has {len(header)}")
             continue
-        cells = {column: row[position[column]].strip() for column in header}
-        features: dict[str, Any] = {}
-        for column, kind in columns.items():
-            value = cells[column]
-            if value.lower() in MISSING_TOKENS:
-                features[column] = math.nan if kind == "numeric" else None
-            elif kind == "numeric":
-                number = _number(value)
-                if number is None:
-                    problems.append(f"line {line}, column '{column}': {value!r} is not a number")
-                features[column] = number if number is not None else math.nan
-            else:
-                features[column] = value
-        expected = cells[target]
-        if expected.lower() in MISSING_TOKENS:
-            problems.append(f"line {line}, column '{target}': the expected target is empty")
-        elif task == "regression":
-            number = _number(expected)
-            if number is None:
-                problems.append(f"line {line}, column '{target}': {expected!r} is not a number")
-            expected = number
-        elif allowed is not None and expected not in allowed:
-            problems.append(
-                f"line {line}, column '{target}': {expected!r} is not a class of the data set "
-                f"({', '.join(repr(c) for c in allowed)})"
-            )
-        severity = cells.get("severity", "").lower() or DEFAULT_SEVERITY
-        if severity not in SEVERITIES:
-            problems.append(
-                f"line {line}, column 'severity': {cells['severity']!r} is not one of "
-                f"{', '.join(SEVERITIES)}"
-            )
-        tolerance: float | None = None
-        tol_text = cells.get(TOLERANCE_COLUMN, "")
-        if tol_text:
-            tolerance = _number(tol_text)
-            if tolerance is None or tolerance < 0:
-                problems.append(
-                    f"line {line}, column 'tolerance': {tol_text!r} is not a number >= 0"
-                )
+        cells = {column: cell.strip() for column, cell in zip(header, row, strict=True)}
+        before = len(problems)
+        features, expected, severity, tolerance = _parse_row(
+            cells, columns, target, task, allowed, problems)
+        problems[before:] = [f"line {line}, {problem}" for problem in problems[before:]]
         result.rows.append(features)
         result.expected.append(expected)
-        result.cases.append(cells.get("case") or f"row {line - header_line}")
+        result.cases.append(cells.get("case") or f"case {number}")
         result.severities.append(severity)
         result.tolerances.append(tolerance)
     if problems:
@@ -200,10 +162,66 @@ def load_edge_cases(
             "edge-case file has invalid values: " + "; ".join(shown)
             + (f"; and {more} more" if more else ""),
             where=name,
-            hint=("numeric columns take numbers (empty = missing); "
+            hint=("numeric columns take finite numbers (empty = missing); "
                   "the target needs a value in every row"),
         )
     return result
+
+
+def _parse_row(
+    cells: Mapping[str, str], columns: Mapping[str, str], target: str, task: str,
+    allowed: list[str] | None, problems: list[str],
+) -> tuple[dict[str, Any], Any, str, float | None]:
+    """One case: (features, expected, severity, tolerance); problems are appended, not raised,
+    so the user sees every bad cell of the file at once."""
+    features: dict[str, Any] = {}
+    for column, kind in columns.items():
+        value = cells[column]
+        if value.lower() in MISSING_TOKENS:
+            features[column] = math.nan if kind == "numeric" else None
+        elif kind == "numeric":
+            features[column] = _numeric_cell(value, column, problems)
+        else:
+            features[column] = value
+    expected: Any = cells[target]
+    if expected.lower() in MISSING_TOKENS:
+        problems.append(f"column '{target}': the expected target is empty")
+    elif task == "regression":
+        expected = _numeric_cell(expected, target, problems)
+    elif allowed is not None and expected not in allowed:
+        problems.append(
+            f"column '{target}': {expected!r} is not a class of the data set "
+            f"({', '.join(repr(c) for c in allowed)})"
+        )
+    severity = cells.get("severity", "").lower() or DEFAULT_SEVERITY
+    if severity not in SEVERITIES:
+        problems.append(
+            f"column 'severity': {cells['severity']!r} is not one of {', '.join(SEVERITIES)}"
+        )
+    tolerance: float | None = None
+    text = cells.get(TOLERANCE_COLUMN, "")
+    if text:
+        tolerance = _number(text)
+        if tolerance is None or tolerance < 0:
+            problems.append(f"column 'tolerance': {text!r} is not a number >= 0")
+    return features, expected, severity, tolerance
+
+
+def _numeric_cell(text: str, column: str, problems: list[str]) -> float:
+    value = _number(text)
+    if value is None:
+        what = "a finite number" if _is_float(text) else "a number"
+        problems.append(f"column '{column}': {text!r} is not {what}")
+        return math.nan
+    return value
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(text: str) -> float | None:
