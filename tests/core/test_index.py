@@ -75,7 +75,7 @@ def test_summary_row_names_violated_constraints():
     row = index.summary_row(snapshot)
     assert row["constraints"]["ok"] is False
     assert row["constraints"]["reasons"] == ["latency_p95_ms 80 > 50"]
-    assert row["constraints"]["checked"]["size_mb"]["ok"] is True
+    assert row["constraints"]["flags"] == {"latency_p95_ms": False, "size_mb": True}
     del snapshot["constraints"]
     assert index.summary_row(snapshot)["constraints"]["ok"] is None
 
