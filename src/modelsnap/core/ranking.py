@@ -20,9 +20,10 @@ parsing TOML. Pure Python on purpose: no numpy import cost on the ``rank`` fast 
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelsnap.core import constraints as constraint_rules
@@ -83,6 +84,17 @@ class RankedEntry:
     mixed: bool = False
     older_revision: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        """Like ``dataclasses.asdict``, without its deep copies (10,000 rows must be quick)."""
+        return {
+            "id": self.id, "name": self.name, "kind": self.kind, "rank": self.rank,
+            "score": self.score, "values": dict(self.values),
+            "normalised": dict(self.normalised), "pareto": self.pareto,
+            "warnings": list(self.warnings), "hardware_flags": list(self.hardware_flags),
+            "primary": self.primary, "test_primary": self.test_primary, "gain": dict(self.gain),
+            "mixed": self.mixed, "older_revision": self.older_revision,
+        }
+
 
 @dataclass
 class RankingResult:
@@ -129,7 +141,7 @@ class RankingResult:
             "split_sha256": self.split_sha256,
             "hardware_fingerprint": self.hardware_fingerprint,
             "criteria_revision": self.criteria_revision,
-            "ranked": [asdict(e) for e in self.ranked],
+            "ranked": [e.to_dict() for e in self.ranked],
             "rejected": self.rejected,
             "incomplete": self.incomplete,
             "excluded": self.excluded,
@@ -257,7 +269,7 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
 def as_row(item: Mapping[str, Any]) -> dict[str, Any]:
     """An index summary row as is; a whole snapshot dict reduced to the fields ranking reads."""
     if isinstance(item.get("measures"), Mapping):
-        return dict(item)
+        return item  # type: ignore[return-value]  # read only: never mutated here
     data = item.get("data") if isinstance(item.get("data"), Mapping) else {}
     hardware = item.get("hardware") if isinstance(item.get("hardware"), Mapping) else {}
     revision = item.get("criteria_revision")
@@ -372,7 +384,7 @@ def pareto_flags(values: Sequence[Sequence[float]], directions: Sequence[str]) -
     for i in order:
         row = signed[i]
         for position, other in enumerate(front):
-            if other != row and all(o >= r for o, r in zip(other, row, strict=True)):
+            if all(map(operator.ge, other, row)) and other != row:
                 if position > 8:
                     # Move-to-front: a member that dominates one row tends to dominate many.
                     front.insert(0, front.pop(position))
@@ -612,12 +624,15 @@ def _must_pass_cases_exist(root: Any, relative: str | None) -> bool:
 
 def with_edge_results(rows: Sequence[Mapping[str, Any]],
                       latest: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose edge measures are replaced by a later ``modelsnap edge`` run, where one exists."""
+    """Rows whose edge measures are replaced by a later ``modelsnap edge`` run, where one exists.
+
+    Rows without a later run are passed through as they are (not copied); changed rows are new
+    dicts, so the caller's rows are never modified."""
     out = []
     for row in rows:
         result = latest.get(row["id"])
         if result is None:
-            out.append(dict(row))
+            out.append(row)
             continue
         updated = dict(row)
         updated["measures"] = {}
