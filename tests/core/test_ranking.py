@@ -252,3 +252,14 @@ def test_index_rows_and_snapshots_rank_the_same():
     rows = [summary_row(s) for s in SNAPSHOTS]
     a, b = rank(rows, spec()), rank(SNAPSHOTS, spec())
     assert a.to_dict() == b.to_dict()
+
+
+def test_weighted_worked_example_from_the_docs():
+    rows = [snap("01-A", f1=0.9, p95=20.0, size=1), snap("02-B", f1=0.8, p95=10.0, size=1),
+            snap("03-C", f1=0.7, p95=5.0, size=1)]
+    criteria = make_criteria([{"metric": "f1", "weight": 0.5},
+                              {"metric": "latency_p95_ms", "weight": 0.5}])
+    result = rank(rows, spec(criteria=criteria, constraints={}))
+    assert [(e.id, round(e.score, 3)) for e in result.ranked] == \
+        [("02-B", 0.583), ("01-A", 0.5), ("03-C", 0.5)]
+    assert result.ranked[0].normalised == pytest.approx({"f1": 0.5, "latency_p95_ms": 2 / 3})
