@@ -290,3 +290,29 @@ def test_line_numbers_count_physical_lines(tmp_path: Path) -> None:
             'bad,1,lots,rent,no\n')
     with pytest.raises(DataError, match="line 5, column 'debt_ratio': 'lots' is not a number"):
         _load(_write(tmp_path / "edge.csv", text))
+
+
+_toml_values = st.recursive(
+    st.booleans() | st.integers(-10, 10) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                               max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(st.one_of(
+    st.binary(max_size=64),
+    st.fixed_dictionaries({"result": st.lists(st.fixed_dictionaries(
+        {"snapshot_id": st.sampled_from(["s1", "s2"])}, optional={"n_cases": _toml_values}),
+        max_size=2)}, optional={k: _toml_values for k in ("id", "created_at", "file_sha256")}).map(
+        lambda d: tomli_w.dumps(d).encode()),
+))
+def test_latest_edge_results_never_raises_on_odd_records(tmp_path: Path, content: bytes) -> None:
+    runs = tmp_path / EDGE_RUNS_DIR
+    runs.mkdir(exist_ok=True)
+    (runs / "20261126T070000-edge-ffff.toml").write_bytes(content)
+    latest = latest_edge_results(tmp_path)
+    for snapshot_id, result in latest.items():
+        assert isinstance(snapshot_id, str) and result["snapshot_id"] == snapshot_id
+        assert all(isinstance(result[k], str) for k in ("run_id", "created_at", "file_sha256"))

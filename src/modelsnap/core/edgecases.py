@@ -351,6 +351,10 @@ def edge_cases_for_dataset(
     )
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
     """snapshot id -> its result in the newest ``edge_runs/`` record (fast path: stdlib only).
 
@@ -376,9 +380,9 @@ def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
             if not isinstance(result, dict) or not isinstance(result.get("snapshot_id"), str):
                 continue
             entry = dict(result)
-            entry["run_id"] = record.get("id", path.stem)
-            entry["created_at"] = record.get("created_at", "")
-            entry["file_sha256"] = record.get("file_sha256", "")
+            entry["run_id"] = _text(record.get("id")) or path.stem
+            entry["created_at"] = _text(record.get("created_at"))
+            entry["file_sha256"] = _text(record.get("file_sha256"))
             latest[result["snapshot_id"]] = entry
     return latest
 
