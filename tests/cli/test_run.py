@@ -1,0 +1,141 @@
+"""``modelsnap run`` and ``modelsnap profile`` as a user runs them: real subprocesses, real models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PROJECT = """\
+[data]
+source = "data.csv"
+target = "label"
+seed = 3
+
+[selection]
+primary_metric = "f1"
+
+[[criteria]]
+metric = "f1"
+weight = 1.0
+
+[constraints]
+max_latency_p95_ms = 1000.0
+
+[run]
+latency_trials = 15
+latency_warmup = 2
+batch_size = 16
+timeout_seconds = 120
+
+[baseline]
+name = "logistic"
+estimator = "sklearn.linear_model.LogisticRegression"
+
+[[candidates]]
+name = "tree"
+estimator = "sklearn.tree.DecisionTreeClassifier"
+params = { max_depth = 3, random_state = 0 }
+
+[[candidates]]
+name = "broken"
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { C = -1.0 }
+"""
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone, so assertions do not depend on terminal width."""
+    return " ".join(text.split())
+
+
+def modelsnap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    n = 200
+    x = rng.normal(size=(n, 2))
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1],
+                          "label": np.where(x[:, 0] + 0.5 * x[:, 1] > 0, "pos", "neg")})
+    root = tmp_path / "proj"
+    root.mkdir()
+    frame.to_csv(root / "data.csv", index=False)
+    (root / "modelsnap.toml").write_text(PROJECT)
+    return root
+
+
+def test_run_reports_each_model_and_fails_when_one_fails(project: Path) -> None:
+    baseline = modelsnap("run", str(project), "--baseline", "--format", "json")
+    assert baseline.returncode == 0, baseline.stderr
+    [entry] = json.loads(baseline.stdout)["runs"]
+    assert entry["ok"] and entry["kind"] == "baseline" and entry["reason"] == "ok"
+    assert (project / "snapshots" / f"{entry['snapshot_id']}.toml").is_file()
+
+    unlocked = modelsnap("run", str(project), "--candidate", "tree")
+    assert unlocked.returncode == 2
+    assert "criteria are not locked" in flat(unlocked.stderr)
+
+    assert modelsnap("lock", str(project)).returncode == 0
+    both = modelsnap("run", str(project), "--candidate", "tree", "--candidate", "broken",
+                     "--latency-trials", "5", "--version", "v7", "--format", "json")
+    assert both.returncode == 1
+    runs = {run["name"]: run for run in json.loads(both.stdout)["runs"]}
+    assert runs["tree"]["ok"] and not runs["broken"]["ok"]
+    assert runs["broken"]["reason"] == "error"
+    assert runs["broken"]["error"]["where"] == "model 'broken'"
+    assert "InvalidParameterError" in runs["broken"]["error"]["message"]
+    assert "model 'broken': failed during fit: InvalidParameterError" in flat(both.stderr)
+    snapshots = sorted((project / "snapshots").glob("*.toml"))
+    assert len(snapshots) == 2
+    tree = next(p for p in snapshots if "-tree-" in p.name).read_text()
+    assert 'version = "v7"' in tree and "latency_trials = 5" in tree
+
+
+def test_profile_writes_a_linked_snapshot(project: Path) -> None:
+    first = modelsnap("run", str(project), "--baseline", "--format", "json")
+    snapshot_id = json.loads(first.stdout)["runs"][0]["snapshot_id"]
+    again = modelsnap("profile", str(project), snapshot_id, "--latency-trials", "7",
+                      "--format", "json")
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert result["original_id"] == snapshot_id and result["snapshot_id"] != snapshot_id
+    assert result["same_hardware"] is True and result["changed_packages"] == {}
+    assert result["figures"]["latency_p95_ms"]["now"] > 0
+    text = (project / "snapshots" / f"{result['snapshot_id']}.toml").read_text()
+    assert f'reprofile_of = "{snapshot_id}"' in text and "latency_trials = 7" in text
+
+
+def test_bad_arguments_are_refused_before_anything_runs(project: Path) -> None:
+    unknown = modelsnap("run", str(project), "--candidate", "nope")
+    assert unknown.returncode == 2 and "no candidate named 'nope'" in flat(unknown.stderr)
+    bad_timeout = modelsnap("run", str(project), "--timeout", "-3")
+    assert bad_timeout.returncode == 2 and "expected a number > 0" in flat(bad_timeout.stderr)
+    missing = modelsnap("profile", str(project), "20991231T000000")
+    assert missing.returncode != 0 and "no snapshot id starts with" in flat(missing.stderr)
+    assert not (project / "snapshots").exists() or not any((project / "snapshots").iterdir())
+    assert "Traceback" not in unknown.stderr + bad_timeout.stderr + missing.stderr
+
+
+def test_table_output_names_the_model(project: Path) -> None:
+    result = modelsnap("run", str(project), "--baseline")
+    assert result.returncode == 0, result.stderr
+    assert "logistic" in result.stdout and "baseline" in result.stdout
+    assert "logistic: snapshot " in result.stdout
+
+
+def test_help_lists_the_options() -> None:
+    result = modelsnap("run", "--help")
+    for option in ("--baseline", "--candidate", "--timeout", "--memory-limit",
+                   "--latency-trials", "--batch-size", "--version", "--format"):
+        assert option in result.stdout
