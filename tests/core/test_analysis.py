@@ -55,6 +55,10 @@ EDGE = (
 )
 
 
+def _proba(model, X):
+    return model.predict_proba(X) if hasattr(model, "predict_proba") else None
+
+
 def _run(root: Path, estimator, **kwargs):
     config = load_project(root)
     dataset = load_dataset(config)
@@ -66,7 +70,7 @@ def _run(root: Path, estimator, **kwargs):
     tables = analyze(
         model, dataset, split, config,
         val_pred=model.predict(val_x), test_pred=model.predict(test_x),
-        val_proba=model.predict_proba(val_x), test_proba=model.predict_proba(test_x),
+        val_proba=_proba(model, val_x), test_proba=_proba(model, test_x),
         metrics_validation=kwargs.pop("metrics_validation", {"f1": 0.80}),
         metrics_test=kwargs.pop("metrics_test", {"f1": 0.78}), **kwargs,
     )
@@ -156,3 +160,32 @@ def test_a_model_that_cannot_be_scored_still_gives_every_table(tmp_path: Path) -
     assert "gap" in tables["fairness"]["columns"]["group"]
     assert "overfit_gap" not in tables["checks"]
     tomli_w.dumps(tables)
+
+
+def test_regression_project_with_a_numeric_sensitive_column(tmp_path: Path) -> None:
+    from sklearn.linear_model import Ridge
+
+    (tmp_path / "modelsnap.toml").write_text(
+        '[data]\nsource = "sklearn:diabetes"\ntarget = "target"\nsensitive = ["sex", "age"]\n'
+        'edge_cases = "edge.csv"\n[selection]\nprimary_metric = "mae"\n')
+    config = load_project(tmp_path)
+    dataset = load_dataset(config)
+    columns = list(dataset.frame.columns)
+    row = dataset.frame.iloc[0]
+    expected = float(dataset.target.iloc[0])
+    (tmp_path / "edge.csv").write_text(
+        ",".join([*columns, "target", "tolerance", "case"]) + "\n"
+        + ",".join([*(repr(float(row[c])) for c in columns), repr(expected), "1000", "wide"])
+        + "\n"
+        + ",".join([*(repr(float(row[c])) for c in columns), repr(expected + 500), "", "far"])
+        + "\n")
+    tables = _run(tmp_path, Ridge(), metrics_validation={"mae": 40.0},
+                  metrics_test={"mae": 44.0})
+    sex = tables["fairness"]["columns"]["sex"]
+    assert len(sex["groups"]) == 2 and "gap" in sex
+    assert "positive_rate_gap" not in sex
+    assert any("quantile bands" in w for w in tables["fairness"]["columns"]["age"]["warnings"])
+    assert tables["interpretability"]["metric"] == "mae"
+    assert tables["edge_cases"]["n_passed"] == 1
+    assert [f["case"] for f in tables["edge_cases"]["failures"]] == ["far"]
+    assert tables["checks"]["overfit_gap"] == 0.1 and tables["checks"]["overfit_flag"] is True
