@@ -285,7 +285,7 @@ class Run:
 
         from modelsnap.core.measures import direction
 
-        grid = self.job["spec"].get("grid")
+        grid = (self.job.get("spec") or {}).get("grid")  # python mode has no spec
         if not grid:
             return pipeline
         metric = self.primary_metric
