@@ -57,6 +57,8 @@ class ModelsnapApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", id="help",
                 tooltip="Why this step exists and what goes wrong without it"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="reload"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="leave-field",
+                tooltip="Move focus out of a text field so single keys work again"),
     ]
 
     def __init__(self, root: Path, *, open_step: int | None = None) -> None:
@@ -120,6 +122,9 @@ class ModelsnapApp(App[None]):
             return
         step = STEP_BY_MODE.get(self.current_mode, SETUP)
         self.push_screen(HelpPanel(step))
+
+    def action_leave_field(self) -> None:
+        self.screen.set_focus(None)
 
     def action_reload(self) -> None:
         self.reload_state()

@@ -32,7 +32,7 @@ class BaselineScreen(RunningStepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._task: str | None = None
+        self._form_task: str | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="baseline-current", markup=False)
@@ -46,7 +46,6 @@ class BaselineScreen(RunningStepScreen):
 
     def on_mount(self) -> None:
         self.query_one(RunPanel).display = False
-        super().on_mount()
 
     def refresh_body(self, state: ProjectState) -> None:
         config = state.config
@@ -61,11 +60,11 @@ class BaselineScreen(RunningStepScreen):
             params = format_params(spec.params) if spec.params else "defaults"
             current.update(f"Baseline: {spec.name} = {spec.estimator} ({params})")
         task = config.data.task or "classification"
-        if self._task != task:
-            self._task = task
+        if self._form_task != task:
+            self._form_task = task
             holder = self.query_one("#baseline-form-holder", Vertical)
             holder.remove_children()
-            holder.mount(ModelForm(BASELINES[task], prefix="baseline", id="baseline-form"))
+            holder.mount(ModelForm(BASELINES[task], prefix="baseline"))
         self._show_cards(state)
 
     def _show_cards(self, state: ProjectState) -> None:
@@ -90,7 +89,7 @@ class BaselineScreen(RunningStepScreen):
     def action_use(self) -> None:
         from modelsnap.tui.jobs import check_and_save_model
 
-        form = self.query_one(ModelForm)
+        form = self.query(ModelForm).last()
         spec = form.spec()
         if spec is None:
             form.show_check("✗ fix the fields marked ✗: nothing was saved")
@@ -102,7 +101,7 @@ class BaselineScreen(RunningStepScreen):
     def on_task_done(self, message: TaskDone) -> None:
         if message.what != "use-baseline":
             return
-        form = self.query_one(ModelForm)
+        form = self.query(ModelForm).last()
         if message.error:
             form.show_check(f"✗ {message.error}")
         else:
@@ -116,6 +115,5 @@ class BaselineScreen(RunningStepScreen):
             self.action_use()
 
     def on_run_finished(self, message: RunFinished) -> None:
-        super().on_run_finished(message)
         if self.state is not None:
             self._show_cards(self.state)

@@ -43,7 +43,7 @@ class CandidatesScreen(RunningStepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._task: str | None = None
+        self._form_task: str | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="candidates-lock", classes="warning", markup=False)
@@ -62,7 +62,6 @@ class CandidatesScreen(RunningStepScreen):
 
     def on_mount(self) -> None:
         self.query_one(RunPanel).display = False
-        super().on_mount()
 
     def refresh_body(self, state: ProjectState) -> None:
         config = state.config
@@ -95,11 +94,11 @@ class CandidatesScreen(RunningStepScreen):
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
         task = config.data.task or "classification"
-        if self._task != task:
-            self._task = task
+        if self._form_task != task:
+            self._form_task = task
             holder = self.query_one("#candidates-form-holder", Vertical)
             holder.remove_children()
-            holder.mount(ModelForm(CANDIDATES[task], prefix="candidate", id="candidate-form"))
+            holder.mount(ModelForm(CANDIDATES[task], prefix="candidate"))
         self._show_cards(state)
 
     def _show_cards(self, state: ProjectState) -> None:
@@ -139,7 +138,7 @@ class CandidatesScreen(RunningStepScreen):
     def action_add(self) -> None:
         from modelsnap.tui.jobs import check_and_save_model
 
-        form = self.query_one(ModelForm)
+        form = self.query(ModelForm).last()
         spec = form.spec()
         if spec is None:
             form.show_check("✗ fix the fields marked ✗: nothing was saved")
@@ -151,7 +150,7 @@ class CandidatesScreen(RunningStepScreen):
     def on_task_done(self, message: TaskDone) -> None:
         if message.what != "add-candidate":
             return
-        form = self.query_one(ModelForm)
+        form = self.query(ModelForm).last()
         if message.error:
             form.show_check(f"✗ {message.error}")
         else:
@@ -167,6 +166,5 @@ class CandidatesScreen(RunningStepScreen):
             action()
 
     def on_run_finished(self, message: RunFinished) -> None:
-        super().on_run_finished(message)
         if self.state is not None:
             self._show_cards(self.state)

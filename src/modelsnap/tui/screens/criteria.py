@@ -143,7 +143,7 @@ class CriteriaScreen(StepScreen):
         self._criteria = list(criteria)
         holder = self.query_one("#criteria-weights", Vertical)
         holder.remove_children()
-        holder.mount(WeightsEditor(self._criteria, id="criteria-editor"))
+        holder.mount(WeightsEditor(self._criteria))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id != "criteria-profile" or event.value == Select.NULL:
@@ -170,7 +170,7 @@ class CriteriaScreen(StepScreen):
     def collect(self) -> dict[str, Any] | None:
         """The edits as ``update_project`` changes, or None with errors shown inline."""
         editors = self.query(WeightsEditor)
-        weights = editors.first().weights() if editors else None
+        weights = editors.last().weights() if editors else None
         ok = weights is not None
         constraints: dict[str, Any] = {}
         for key, _label, _low, _high in CONSTRAINT_FIELDS:

@@ -66,7 +66,6 @@ class EdgeCasesScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.query_one("#edge-progress", ProgressBar).display = False
-        super().on_mount()
 
     def refresh_body(self, state: ProjectState) -> None:
         file_label = self.query_one("#edge-file", Static)

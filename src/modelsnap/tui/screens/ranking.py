@@ -68,8 +68,8 @@ def sensitivity_text(result: Any) -> str:
 class RankingScreen(StepScreen):
     STEP = step_for_number(5)
     BINDINGS: ClassVar = [
-        Binding("ctrl+d", "decide", "Record decision", id="ranking-decide"),
-        Binding("ctrl+w", "save_weights", "Save weights", id="ranking-save-weights"),
+        Binding("ctrl+s", "decide", "Record decision", id="ranking-decide"),
+        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights"),
     ]
 
     def __init__(self) -> None:
@@ -125,7 +125,7 @@ class RankingScreen(StepScreen):
             holder = self.query_one("#ranking-weights", Vertical)
             holder.remove_children()
             holder.mount(WeightsEditor([(c.metric, c.weight, c.direction)
-                                        for c in config.criteria], id="ranking-editor"))
+                                        for c in config.criteria]))
         log = self.query_one("#decision-log", Static)
         if state.decisions:
             last = state.decisions[-1]

@@ -60,6 +60,9 @@ def _constraint_lines(snapshot: dict) -> list[Text]:
     for name, check in sorted(checks.items()):
         if not isinstance(check, dict):
             continue
+        if check.get("missing"):
+            line.append(f"? {name} not measured  ", style="yellow")
+            continue
         ok = bool(check.get("ok", False))
         line.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
         line.append(f"{name} {num(check.get('value'), 2)}")

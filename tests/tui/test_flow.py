@@ -1,0 +1,130 @@
+"""The whole checklist driven by keys, from an empty folder to a recorded decision.
+
+Real CSV, real scikit-learn fits in the profiler's worker processes, real files; few latency
+trials so it stays quick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from modelsnap.core.decisions import read_decisions
+from modelsnap.tui.app import ModelsnapApp
+from tui_fixtures import write_credit_csv, write_edge_csv
+
+pytestmark = pytest.mark.slow
+
+
+async def settle(app, pilot, rounds: int = 4) -> None:
+    """Let workers finish and the messages they posted be handled."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+async def type_into(app, pilot, selector: str, text: str, *, clear: bool = True) -> None:
+    widget = app.screen.query_one(selector)
+    widget.focus()
+    await pilot.pause()
+    if clear:
+        widget.value = ""
+    await pilot.press(*text)
+
+
+def quick_runs(root: Path) -> None:
+    """What a user in a hurry edits in modelsnap.toml: fewer latency trials, two candidates."""
+    doc = tomlkit.parse((root / "modelsnap.toml").read_text())
+    doc["run"]["latency_trials"] = 15
+    doc["run"]["latency_warmup"] = 2
+    doc["run"]["batch_size"] = 32
+    candidates = doc["candidates"]
+    while len(candidates) > 1:
+        del candidates[-1]
+    candidates[0]["params"]["n_estimators"] = 20
+    (root / "modelsnap.toml").write_text(tomlkit.dumps(doc))
+
+
+async def test_empty_folder_to_recorded_decision(tmp_path):
+    root = tmp_path / "credit"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv")
+    write_edge_csv(root / "edge_cases.csv")
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        # Set-up: the only CSV is picked, its last column proposed as target, task guessed.
+        assert app.current_mode == "setup"
+        screen = app.screen
+        screen.query_one("#setup-file").focus()
+        await pilot.press("enter", "down", "enter")  # the first CSV: credit.csv
+        await settle(app, pilot)
+        assert screen.query_one("#setup-file").value == "credit.csv"
+        assert screen.query_one("#setup-target").value == "default"
+        assert screen.query_one("#setup-task").value == "classification"
+        assert "class balance of 'default'" in str(screen.query_one("#setup-balance").content)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert (root / "modelsnap.toml").is_file()
+        assert app.current_mode == "criteria"
+        quick_runs(root)
+        app.reload_state()
+        await settle(app, pilot)
+
+        # Step 1: fairness groups and the edge-case file, then save and lock.
+        await type_into(app, pilot, "#limit-max_latency_p95_ms", "1000")  # a shared, busy CPU
+        await type_into(app, pilot, "#data-sensitive", "region")
+        await type_into(app, pilot, "#data-edge_cases", "edge_cases.csv")
+        await type_into(app, pilot, "#criteria-reason", "first lock")
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert app.state.locked and app.state.revision["revision"] == 1
+        assert app.state.config.data.sensitive == ["region"]
+
+        # Step 2: the baseline runs in the profiler and lands as a card.
+        await pilot.press("escape")  # leave the text field so single keys are commands
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert app.current_mode == "baseline"
+        await pilot.press("r")
+        await settle(app, pilot, 8)
+        assert app.screen.failures == {}
+        assert app.state.baseline is not None
+
+        # Step 3: every candidate.
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot, 8)
+        assert app.screen.failures == {}
+        assert [s["name"] for s in app.state.candidates] == ["random_forest"]
+        assert "gain" in app.state.candidates[0]
+
+        # Step 4: edge cases across the snapshots; the matrix has one row per case.
+        await pilot.press("4")
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot, 8)
+        assert app.state.done()[4]
+        matrix = app.screen.query_one("#edge-matrix")
+        assert matrix.row_count == 4
+
+        # Step 5: ranked; a decision without a rationale is refused inline, then recorded.
+        await pilot.press("5")
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.result is not None
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "rationale is required" in str(screen.query_one("#decision-error").content)
+        assert read_decisions(root) == []
+        await type_into(app, pilot, "#decision-rationale", "best f1 within budget", clear=False)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        decisions = read_decisions(root)
+        assert len(decisions) == 1, screen.query_one("#decision-error").content
+        assert decisions[0]["rationale"] == "best f1 within budget"
+        assert decisions[0]["criteria_revision"] == 1
+        assert app.state.done() == {1: True, 2: True, 3: True, 4: True, 5: True}
