@@ -141,3 +141,15 @@ def test_empty_validation_is_unavailable() -> None:
     model = _pipeline(LogisticRegression(max_iter=1000), frame).fit(frame, y)
     report = _report(model, frame.iloc[:0], y[:0])
     assert report["unavailable"] == "the validation split is empty"
+
+
+def test_many_columns_shrink_the_sample() -> None:
+    from modelsnap.core.interpretability import CELL_BUDGET, MIN_ROWS
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(1200, 120)), columns=[f"c{i}" for i in range(120)])
+    y = np.where(wide["c0"] > 0, "yes", "no")
+    model = LogisticRegression(max_iter=500).fit(wide, y)
+    report = _report(model, wide, y, n_repeats=1)
+    assert report["rows"] == max(MIN_ROWS, CELL_BUDGET // 120)
+    assert report["top_features"][0]["name"] == "c0"

@@ -3,7 +3,9 @@
 Permutation importance runs on the **validation split** and on the raw feature columns of the
 whole fitted pipeline (preprocessing + estimator), so every model is explained in the same
 vocabulary — the user's columns — whatever its encoding. It is seeded, uses ``N_REPEATS``
-shuffles and at most ``ROW_CAP`` validation rows (a seeded sample) so it stays a few seconds.
+shuffles and at most ``ROW_CAP`` validation rows (a seeded sample) so it stays a few seconds;
+with many columns the sample shrinks so that rows × columns stays under ``CELL_BUDGET``
+(never below ``MIN_ROWS``), because each column costs ``N_REPEATS`` predictions.
 The scorer is the project's primary metric (sign flipped for error metrics, so larger is always
 better); when that metric cannot be computed on the sample (e.g. roc_auc for a model without
 probabilities) it falls back to balanced accuracy or R² and says so in ``metric``.
@@ -28,6 +30,8 @@ from modelsnap.core.fairness import metric_value
 
 N_REPEATS = 5
 ROW_CAP = 1_000
+CELL_BUDGET = 50_000
+MIN_ROWS = 200
 TOP_K = 10
 SUSPECT_TOP = 5
 SMALL_TREE_DEPTH = 6
@@ -104,8 +108,9 @@ def interpretability_report(
         return table
     rng = np.random.default_rng(seed)
     rows = np.arange(len(X_valid))
-    if len(rows) > row_cap:
-        rows = np.sort(rng.choice(rows, size=row_cap, replace=False))
+    cap = max(min(row_cap, MIN_ROWS), min(row_cap, CELL_BUDGET // max(X_valid.shape[1], 1)))
+    if len(rows) > cap:
+        rows = np.sort(rng.choice(rows, size=cap, replace=False))
     X = X_valid.iloc[rows]
     y = np.asarray(y_valid)[rows]
     labels = [str(c) for c in classes] if classes is not None else None
