@@ -8,6 +8,7 @@ Fast path: ranks index summary rows (no TOML parsing for known files, no pandas/
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import sys
@@ -64,6 +65,10 @@ def compute(args: Any) -> Any:
 
 
 def run(args: Any) -> int:
+    # A short-lived process that loads ~10^6 small objects (index rows) with no reference
+    # cycles: the cyclic collector would only walk them again and again (20-40 % of the time
+    # for 10,000 snapshots). Reference counting still frees everything.
+    gc.disable()
     project = compute(args)
     result = project.result
     significance = None
