@@ -103,7 +103,7 @@ def lock_criteria(config: ProjectConfig, *, reason: str = "", locked_by: str | N
     root = config.root
     record = criteria_record(config)
     digest = criteria_sha256(record)
-    with folder_lock(root):
+    with folder_lock(root, "criteria.lock"):
         items = revisions(root)
         if items and items[-1].get("sha256") == digest:
             return int(items[-1]["revision"])

@@ -74,18 +74,19 @@ def _auc(weights: np.ndarray, score: np.ndarray, positive: np.ndarray) -> np.nda
     """Weighted Mann-Whitney AUC (ties count one half) per row of ``weights``; NaN when a
     resample holds only one class."""
     order = np.argsort(score, kind="mergesort")
-    score, positive, w = score[order], positive[order], weights[:, order]
-    # Tie groups of equal scores: [start, end) positions in sorted order, per row.
-    _, start_of_group, group = np.unique(score, return_index=True, return_inverse=True)
-    ends = np.append(start_of_group[1:], len(score))
-    w_pos, w_neg = w * positive, w * (1.0 - positive)
+    score, positive, w = score[order], positive[order] > 0, weights[:, order]
+    # Tie groups of equal scores: [start, end) positions in sorted order.
+    _, starts, group = np.unique(score, return_index=True, return_inverse=True)
+    ends = np.append(starts[1:], len(score))
     cumulative = np.zeros((w.shape[0], len(score) + 1))
-    np.cumsum(w_neg, axis=1, out=cumulative[:, 1:])
-    neg_below = cumulative[:, start_of_group[group]]
-    neg_tied = cumulative[:, ends[group]] - neg_below
-    numerator = (w_pos * (neg_below + 0.5 * neg_tied)).sum(axis=1)
+    np.cumsum(np.where(positive, 0.0, w), axis=1, out=cumulative[:, 1:])
+    pos = np.flatnonzero(positive)
+    w_pos = w[:, pos]
+    neg_below = cumulative[:, starts[group[pos]]]
+    neg_tied = cumulative[:, ends[group[pos]]] - neg_below
+    numerator = np.einsum("bp,bp->b", w_pos, neg_below + 0.5 * neg_tied)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return numerator / (w_pos.sum(axis=1) * w_neg.sum(axis=1))
+        return numerator / (w_pos.sum(axis=1) * cumulative[:, -1])
 
 
 def _regression(
