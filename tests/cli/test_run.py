@@ -1,4 +1,4 @@
-"""``modelsnap run`` and ``modelsnap profile`` as a user runs them: real subprocesses, real models."""
+"""``modelsnap run`` and ``modelsnap profile`` as a user runs them: subprocesses, real models."""
 
 from __future__ import annotations
 
@@ -57,8 +57,13 @@ def flat(text: str) -> str:
 
 
 def modelsnap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "modelsnap", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -66,8 +71,9 @@ def project(tmp_path: Path) -> Path:
     rng = np.random.default_rng(1)
     n = 200
     x = rng.normal(size=(n, 2))
-    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1],
-                          "label": np.where(x[:, 0] + 0.5 * x[:, 1] > 0, "pos", "neg")})
+    frame = pd.DataFrame(
+        {"a": x[:, 0], "b": x[:, 1], "label": np.where(x[:, 0] + 0.5 * x[:, 1] > 0, "pos", "neg")}
+    )
     root = tmp_path / "proj"
     root.mkdir()
     frame.to_csv(root / "data.csv", index=False)
@@ -87,8 +93,20 @@ def test_run_reports_each_model_and_fails_when_one_fails(project: Path) -> None:
     assert "criteria are not locked" in flat(unlocked.stderr)
 
     assert modelsnap("lock", str(project)).returncode == 0
-    both = modelsnap("run", str(project), "--candidate", "tree", "--candidate", "broken",
-                     "--latency-trials", "5", "--version", "v7", "--format", "json")
+    both = modelsnap(
+        "run",
+        str(project),
+        "--candidate",
+        "tree",
+        "--candidate",
+        "broken",
+        "--latency-trials",
+        "5",
+        "--version",
+        "v7",
+        "--format",
+        "json",
+    )
     assert both.returncode == 1
     runs = {run["name"]: run for run in json.loads(both.stdout)["runs"]}
     assert runs["tree"]["ok"] and not runs["broken"]["ok"]
@@ -105,8 +123,9 @@ def test_run_reports_each_model_and_fails_when_one_fails(project: Path) -> None:
 def test_profile_writes_a_linked_snapshot(project: Path) -> None:
     first = modelsnap("run", str(project), "--baseline", "--format", "json")
     snapshot_id = json.loads(first.stdout)["runs"][0]["snapshot_id"]
-    again = modelsnap("profile", str(project), snapshot_id, "--latency-trials", "7",
-                      "--format", "json")
+    again = modelsnap(
+        "profile", str(project), snapshot_id, "--latency-trials", "7", "--format", "json"
+    )
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)
     assert result["original_id"] == snapshot_id and result["snapshot_id"] != snapshot_id
@@ -136,6 +155,14 @@ def test_table_output_names_the_model(project: Path) -> None:
 
 def test_help_lists_the_options() -> None:
     result = modelsnap("run", "--help")
-    for option in ("--baseline", "--candidate", "--timeout", "--memory-limit",
-                   "--latency-trials", "--batch-size", "--version", "--format"):
+    for option in (
+        "--baseline",
+        "--candidate",
+        "--timeout",
+        "--memory-limit",
+        "--latency-trials",
+        "--batch-size",
+        "--version",
+        "--format",
+    ):
         assert option in result.stdout

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 def modelsnap(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "modelsnap", *args], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, f"modelsnap {' '.join(args)}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -31,8 +32,14 @@ def small_csv(path: Path, n: int = 600) -> None:
     colour = rng.choice(["red", "green", "blue"], size=n)
     x2[rng.random(n) < 0.05] = np.nan
     score = 1.2 * x1 - np.nan_to_num(x2) + 0.8 * (colour == "red") + rng.normal(scale=0.8, size=n)
-    pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "colour": colour,
-                  "churn": np.where(score > 0.2, "yes", "no")}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "x1": x1.round(4),
+            "x2": x2.round(4),
+            "colour": colour,
+            "churn": np.where(score > 0.2, "yes", "no"),
+        }
+    ).to_csv(path, index=False)
 
 
 def test_init_lock_run_then_recompute_from_artifact_and_split(tmp_path: Path) -> None:
@@ -42,9 +49,11 @@ def test_init_lock_run_then_recompute_from_artifact_and_split(tmp_path: Path) ->
     modelsnap("init", str(root), "--data", str(csv), "--target", "churn", "--sensitive", "colour")
     toml = root / "modelsnap.toml"
     text = toml.read_text()
-    for old, new in (("latency_trials = 300", "latency_trials = 20"),
-                     ("latency_warmup = 20", "latency_warmup = 2"),
-                     ("batch_size = 256", "batch_size = 32")):
+    for old, new in (
+        ("latency_trials = 300", "latency_trials = 20"),
+        ("latency_warmup = 20", "latency_warmup = 2"),
+        ("batch_size = 256", "batch_size = 32"),
+    ):
         assert old in text
         text = text.replace(old, new)
     toml.write_text(text)
@@ -67,12 +76,15 @@ def test_init_lock_run_then_recompute_from_artifact_and_split(tmp_path: Path) ->
     features, target = frame.drop(columns=["churn"]), frame["churn"].astype(str)
     test_rows = split["test"]
     for snapshot in snapshots:
-        model = load_artifact(root / snapshot["model"]["artifact"],
-                              snapshot["model"]["artifact_sha256"])
+        model = load_artifact(
+            root / snapshot["model"]["artifact"], snapshot["model"]["artifact_sha256"]
+        )
         predicted = np.asarray(model.predict(features.iloc[test_rows])).astype(str)
         truth = target.iloc[test_rows].to_numpy()
         recorded = snapshot["metrics"]["test"]
-        assert f1_score(truth, predicted, pos_label="yes") == pytest.approx(recorded["f1"], abs=1e-12)
+        assert f1_score(truth, predicted, pos_label="yes") == pytest.approx(
+            recorded["f1"], abs=1e-12
+        )
         assert accuracy_score(truth, predicted) == pytest.approx(recorded["accuracy"], abs=1e-12)
         stored = np.load(root / snapshot["predictions"]["path"])
         assert (stored["test_pred"] == predicted).all()

@@ -56,8 +56,14 @@ def make_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:
     colour = rng.choice(["red", "green", "blue"], size=n)
     x2[rng.random(n) < 0.05] = np.nan
     score = 1.5 * x1 - np.nan_to_num(x2) + (colour == "red") + rng.normal(scale=0.7, size=n)
-    return pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "colour": colour,
-                         "label": np.where(score > 0.3, "yes", "no")})
+    return pd.DataFrame(
+        {
+            "x1": x1.round(4),
+            "x2": x2.round(4),
+            "colour": colour,
+            "label": np.where(score > 0.3, "yes", "no"),
+        }
+    )
 
 
 def write_project(root: Path, extra: str = "") -> Path:

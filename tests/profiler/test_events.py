@@ -19,8 +19,10 @@ def test_progress_event_round_trips(stage: str, fraction: float, message: str) -
     assert ProgressEvent.from_json(line) == event
 
 
-@pytest.mark.parametrize("stage,fraction", [("fitting", 0.5), ("fit", 1.5), ("fit", -0.1),
-                                            ("fit", float("nan")), ("fit", True)])
+@pytest.mark.parametrize(
+    "stage,fraction",
+    [("fitting", 0.5), ("fit", 1.5), ("fit", -0.1), ("fit", float("nan")), ("fit", True)],
+)
 def test_progress_event_refuses_bad_values(stage: str, fraction: float) -> None:
     with pytest.raises(ProtocolError):
         ProgressEvent(stage, fraction)
@@ -35,8 +37,12 @@ def test_decode_never_raises_anything_but_protocol_error(line) -> None:
     assert message["type"] in {"progress", "warning", "result", "error"}
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    )
+)
 def test_decode_arbitrary_json_is_validated(value) -> None:
     try:
         decode(json.dumps(value))

@@ -11,7 +11,7 @@ from modelsnap.core.criteria import lock_criteria
 from modelsnap.core.errors import CriteriaError, ProjectFileError, RunFailed
 from modelsnap.core.project import load_project
 from modelsnap.core.store import list_snapshots
-from modelsnap.profiler.jobs import Overrides, run_project, reprofile, settings_for
+from modelsnap.profiler.jobs import Overrides, reprofile, run_project, settings_for
 
 from .conftest import write_project
 
@@ -44,11 +44,14 @@ def test_settings_resolve_most_specific_first(full_project: Path) -> None:
     assert settings_for(config, tree)["latency_trials"] == 30
 
 
-def test_candidates_wait_for_the_lock_and_failures_do_not_stop_the_others(full_project: Path) -> None:
+def test_candidates_wait_for_the_lock_and_failures_do_not_stop_the_others(
+    full_project: Path,
+) -> None:
     config = load_project(full_project)
     started, finished = [], []
-    outcomes = run_project(config, on_start=lambda name, kind: started.append(name),
-                           on_finish=finished.append)
+    outcomes = run_project(
+        config, on_start=lambda name, kind: started.append(name), on_finish=finished.append
+    )
     assert started == ["logistic", "tree", "broken"]
     assert [o.reason for o in outcomes] == ["ok", "CriteriaError", "CriteriaError"]
     assert isinstance(outcomes[1].error, CriteriaError)
@@ -56,8 +59,12 @@ def test_candidates_wait_for_the_lock_and_failures_do_not_stop_the_others(full_p
 
     lock_criteria(config)
     events = []
-    outcomes = run_project(config, ["tree", "broken"], overrides=Overrides(latency_trials=10),
-                           on_event=lambda name, event: events.append((name, event.stage)))
+    outcomes = run_project(
+        config,
+        ["tree", "broken"],
+        overrides=Overrides(latency_trials=10),
+        on_event=lambda name, event: events.append((name, event.stage)),
+    )
     tree, broken = outcomes
     assert tree.ok and tree.snapshot["criteria_revision"] == 1
     assert tree.snapshot["resources"]["latency_trials"] == 10

@@ -26,8 +26,13 @@ FAST = {"latency_trials": 20, "latency_warmup": 2, "batch_size": 16}
 def job(root: Path, estimator: str, *, params: dict | None = None, **kwargs) -> RunJob:
     settings = {**FAST, **kwargs}
     name = settings.pop("name", estimator.rsplit(".", 1)[-1].lower())
-    return RunJob(root=root, name=name, kind=settings.pop("kind", "baseline"),
-                  spec={"estimator": estimator, "params": params or {}}, **settings)
+    return RunJob(
+        root=root,
+        name=name,
+        kind=settings.pop("kind", "baseline"),
+        spec={"estimator": estimator, "params": params or {}},
+        **settings,
+    )
 
 
 def assert_nothing_written(root: Path) -> None:
@@ -46,15 +51,27 @@ def assert_gone(pid: int) -> None:
 
 def test_a_good_model_is_profiled_and_recorded(project: Path) -> None:
     seen = []
-    snapshot = run_model(job(project, "sklearn.linear_model.LogisticRegression", name="logistic"),
-                         on_event=seen.append)
+    snapshot = run_model(
+        job(project, "sklearn.linear_model.LogisticRegression", name="logistic"),
+        on_event=seen.append,
+    )
     on_disk = tomllib.loads((project / "snapshots" / f"{snapshot['id']}.toml").read_text())
     assert on_disk == snapshot
-    assert sha256_file(project / snapshot["model"]["artifact"]) == snapshot["model"]["artifact_sha256"]
-    assert sha256_file(project / snapshot["predictions"]["path"]) == snapshot["predictions"]["sha256"]
+    assert (
+        sha256_file(project / snapshot["model"]["artifact"]) == snapshot["model"]["artifact_sha256"]
+    )
+    assert (
+        sha256_file(project / snapshot["predictions"]["path"]) == snapshot["predictions"]["sha256"]
+    )
     res = snapshot["resources"]
     assert res["latency_trials"] == 20 and res["latency_warmup"] == 2 and res["batch_size"] == 16
-    assert 0 < res["latency_min_ms"] <= res["latency_p50_ms"] <= res["latency_p95_ms"] <= res["latency_p99_ms"]
+    assert (
+        0
+        < res["latency_min_ms"]
+        <= res["latency_p50_ms"]
+        <= res["latency_p95_ms"]
+        <= res["latency_p99_ms"]
+    )
     assert res["throughput_rows_per_s"] > 0 and res["fit_seconds"] > 0
     assert res["memory_method"] in ("vmhwm-reset", "psutil-rss-1ms")
     assert res["peak_memory_mb"] >= res["peak_memory_fit_mb"] >= 0
@@ -121,8 +138,9 @@ def test_no_predict_proba_is_a_warning_when_nothing_needs_probabilities(project:
 
 def test_no_predict_proba_fails_when_a_criterion_needs_probabilities(project: Path) -> None:
     toml = project / "modelsnap.toml"
-    toml.write_text(toml.read_text().replace("max_latency_p95_ms = 1000.0",
-                                             "min_metric = { roc_auc = 0.5 }"))
+    toml.write_text(
+        toml.read_text().replace("max_latency_p95_ms = 1000.0", "min_metric = { roc_auc = 0.5 }")
+    )
     with pytest.raises(RunFailed) as info:
         run_model(job(project, "bad_models.NoProba"))
     assert info.value.reason == "error"
@@ -139,8 +157,14 @@ def test_a_forked_child_does_not_outlive_a_successful_run(project: Path) -> None
 def test_timeout_kills_the_whole_process_group(project: Path) -> None:
     pid_file = project / "child.pid"
     with pytest.raises(RunFailed) as info:
-        run_model(job(project, "bad_models.ForksSleeper", timeout_seconds=5,
-                      params={"pid_file": str(pid_file), "hang": True}))
+        run_model(
+            job(
+                project,
+                "bad_models.ForksSleeper",
+                timeout_seconds=5,
+                params={"pid_file": str(pid_file), "hang": True},
+            )
+        )
     assert info.value.reason == "timeout"
     assert_gone(int(pid_file.read_text()))
     assert_nothing_written(project)
@@ -181,9 +205,16 @@ def test_an_estimator_that_does_not_import_is_reported(project: Path) -> None:
     assert_nothing_written(project)
 
 
-@pytest.mark.parametrize("settings", [{"timeout_seconds": 0}, {"memory_limit_mb": -1},
-                                      {"latency_trials": 0}, {"batch_size": 0},
-                                      {"threads": 0}])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"timeout_seconds": 0},
+        {"memory_limit_mb": -1},
+        {"latency_trials": 0},
+        {"batch_size": 0},
+        {"threads": 0},
+    ],
+)
 def test_impossible_settings_are_refused_before_spawning(project: Path, settings) -> None:
     with pytest.raises(ModelsnapError):
         run_model(job(project, "sklearn.linear_model.LogisticRegression", **settings))

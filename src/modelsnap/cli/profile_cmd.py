@@ -15,14 +15,19 @@ from typing import Any
 from modelsnap.cli.output import add_dir_argument, add_format_option, print_json
 from modelsnap.cli.run_cmd import ProgressDisplay, add_run_options, overrides_from
 
-COMPARED = (("latency_p50_ms", "p50 ms", ".3f"), ("latency_p95_ms", "p95 ms", ".3f"),
-            ("latency_p99_ms", "p99 ms", ".3f"), ("throughput_rows_per_s", "rows/s", ",.0f"),
-            ("peak_memory_predict_mb", "predict peak MB", ".1f"))
+COMPARED = (
+    ("latency_p50_ms", "p50 ms", ".3f"),
+    ("latency_p95_ms", "p95 ms", ".3f"),
+    ("latency_p99_ms", "p99 ms", ".3f"),
+    ("throughput_rows_per_s", "rows/s", ",.0f"),
+    ("peak_memory_predict_mb", "predict peak MB", ".1f"),
+)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "profile", help="re-profile a snapshot's model on this machine",
+        "profile",
+        help="re-profile a snapshot's model on this machine",
         description=(
             "Load snapshot ID's artifact (hash-checked), measure latency, throughput and memory "
             "again here, and write a new snapshot with reprofile_of = ID. Metrics are copied."
@@ -31,9 +36,14 @@ def register(subparsers: Any) -> None:
     add_dir_argument(parser)
     parser.add_argument("id", metavar="ID", help="snapshot id (or a unique prefix of it)")
     add_run_options(parser)
-    parser.add_argument("--trust", action="append", metavar="TYPE", default=[],
-                        help="load this non-scikit-learn type from the artifact (repeatable); "
-                             "only for artifacts you know the origin of")
+    parser.add_argument(
+        "--trust",
+        action="append",
+        metavar="TYPE",
+        default=[],
+        help="load this non-scikit-learn type from the artifact (repeatable); "
+        "only for artifacts you know the origin of",
+    )
     add_format_option(parser)
     parser.set_defaults(handler=handle)
 
@@ -44,14 +54,20 @@ def comparison(original: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     figures = {key: {"original": before.get(key), "now": after.get(key)} for key, _, _ in COMPARED}
     old_packages = original.get("environment", {}).get("packages", {})
     new_packages = new.get("environment", {}).get("packages", {})
-    packages = {name: {"original": old_packages.get(name), "now": new_packages.get(name)}
-                for name in sorted(set(old_packages) | set(new_packages))
-                if old_packages.get(name) != new_packages.get(name)}
+    packages = {
+        name: {"original": old_packages.get(name), "now": new_packages.get(name)}
+        for name in sorted(set(old_packages) | set(new_packages))
+        if old_packages.get(name) != new_packages.get(name)
+    }
     old_hw, new_hw = original.get("hardware", {}), new.get("hardware", {})
-    return {"original_id": original["id"], "snapshot_id": new["id"], "figures": figures,
-            "same_hardware": old_hw.get("fingerprint") == new_hw.get("fingerprint"),
-            "hardware": {"original": old_hw.get("cpu"), "now": new_hw.get("cpu")},
-            "changed_packages": packages}
+    return {
+        "original_id": original["id"],
+        "snapshot_id": new["id"],
+        "figures": figures,
+        "same_hardware": old_hw.get("fingerprint") == new_hw.get("fingerprint"),
+        "hardware": {"original": old_hw.get("cpu"), "now": new_hw.get("cpu")},
+        "changed_packages": packages,
+    }
 
 
 def _show(value: Any, fmt: str) -> str:
@@ -75,9 +91,14 @@ def handle(args: argparse.Namespace) -> int:
     overrides = overrides_from(args)
     with display.live():
         display.start(original["name"], original["kind"])
-        new = reprofile(config, original["id"], overrides=overrides, trusted=args.trust,
-                        on_event=lambda event: display.event(original["name"], event),
-                        on_warning=lambda text: display.warning(original["name"], text))
+        new = reprofile(
+            config,
+            original["id"],
+            overrides=overrides,
+            trusted=args.trust,
+            on_event=lambda event: display.event(original["name"], event),
+            on_warning=lambda text: display.warning(original["name"], text),
+        )
     result = comparison(original, new)
     if args.format == "json":
         print_json(result)
@@ -86,8 +107,11 @@ def handle(args: argparse.Namespace) -> int:
     for column in ("measure", "original", "now"):
         table.add_column(column)
     for key, label, fmt in COMPARED:
-        table.add_row(label, _show(result["figures"][key]["original"], fmt),
-                      _show(result["figures"][key]["now"], fmt))
+        table.add_row(
+            label,
+            _show(result["figures"][key]["original"], fmt),
+            _show(result["figures"][key]["now"], fmt),
+        )
     console = Console(highlight=False)
     console.print(table)
     if not result["same_hardware"]:

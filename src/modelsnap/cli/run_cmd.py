@@ -39,20 +39,36 @@ def positive_int(text: str) -> int:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The measurement and limit options ``run`` and ``profile`` share."""
-    parser.add_argument("--timeout", type=positive_float, metavar="S",
-                        help="wall-clock limit per model in seconds (default: [run] or 600)")
-    parser.add_argument("--memory-limit", type=positive_float, metavar="MB",
-                        help="memory ceiling per model, RSS of its process tree (default: [run] or 4096)")
-    parser.add_argument("--latency-trials", type=positive_int, metavar="N",
-                        help="timed single-row predictions (default: [run].latency_trials or 300)")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="rows per batch for batch latency and throughput "
-                             "(default: min(256, validation rows))")
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        metavar="S",
+        help="wall-clock limit per model in seconds (default: [run] or 600)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=positive_float,
+        metavar="MB",
+        help="memory ceiling per model, RSS of its process tree (default: [run] or 4096)",
+    )
+    parser.add_argument(
+        "--latency-trials",
+        type=positive_int,
+        metavar="N",
+        help="timed single-row predictions (default: [run].latency_trials or 300)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="rows per batch for batch latency and throughput (default: min(256, validation rows))",
+    )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "run", help="train, evaluate, profile and snapshot models",
+        "run",
+        help="train, evaluate, profile and snapshot models",
         description=(
             "Fit each model on the frozen split in an isolated worker process, compute its "
             "metrics, measure latency, throughput, memory and size, check the constraints and "
@@ -62,11 +78,20 @@ def register(subparsers: Any) -> None:
     )
     add_dir_argument(parser)
     parser.add_argument("--baseline", action="store_true", help="run the baseline")
-    parser.add_argument("--candidate", action="append", metavar="NAME", dest="candidates",
-                        help="run this candidate (repeatable)")
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        metavar="NAME",
+        dest="candidates",
+        help="run this candidate (repeatable)",
+    )
     add_run_options(parser)
-    parser.add_argument("--version", metavar="TAG", dest="tag",
-                        help="version tag recorded in the snapshots (default: the model's, or v1)")
+    parser.add_argument(
+        "--version",
+        metavar="TAG",
+        dest="tag",
+        help="version tag recorded in the snapshots (default: the model's, or v1)",
+    )
     add_format_option(parser)
     parser.set_defaults(handler=handle)
 
@@ -74,9 +99,13 @@ def register(subparsers: Any) -> None:
 def overrides_from(args: argparse.Namespace) -> Any:
     from modelsnap.profiler.jobs import Overrides
 
-    return Overrides(timeout_seconds=args.timeout, memory_limit_mb=args.memory_limit,
-                     latency_trials=args.latency_trials, batch_size=args.batch_size,
-                     version=getattr(args, "tag", None))
+    return Overrides(
+        timeout_seconds=args.timeout,
+        memory_limit_mb=args.memory_limit,
+        latency_trials=args.latency_trials,
+        batch_size=args.batch_size,
+        version=getattr(args, "tag", None),
+    )
 
 
 class ProgressDisplay:
@@ -88,9 +117,14 @@ class ProgressDisplay:
 
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-            console=self.console, transient=False, disable=not enabled,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+            disable=not enabled,
         )
         self.tasks: dict[str, Any] = {}
 
@@ -107,8 +141,9 @@ class ProgressDisplay:
 
         done = (STAGES.index(event.stage) + event.fraction) / len(STAGES)
         message = f" - {event.message}" if event.message else ""
-        self.progress.update(self.tasks[name], completed=done,
-                             description=f"{name}: {event.stage}{message}"[:90])
+        self.progress.update(
+            self.tasks[name], completed=done, description=f"{name}: {event.stage}{message}"[:90]
+        )
 
     def warning(self, name: str, text: str) -> None:
         from rich.markup import escape
@@ -118,21 +153,31 @@ class ProgressDisplay:
     def finish(self, outcome: Any) -> None:
         task = self.tasks[outcome.name]
         if outcome.ok:
-            self.progress.update(task, completed=1.0,
-                                 description=f"{outcome.name}: done ({outcome.snapshot['id']})")
+            self.progress.update(
+                task, completed=1.0, description=f"{outcome.name}: done ({outcome.snapshot['id']})"
+            )
         else:
             self.progress.update(task, description=f"{outcome.name}: failed ({outcome.reason})")
 
 
 def outcome_json(outcome: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": outcome.name, "kind": outcome.kind, "ok": outcome.ok,
-                             "reason": outcome.reason, "warnings": list(outcome.warnings or [])}
+    entry: dict[str, Any] = {
+        "name": outcome.name,
+        "kind": outcome.kind,
+        "ok": outcome.ok,
+        "reason": outcome.reason,
+        "warnings": list(outcome.warnings or []),
+    }
     if outcome.ok:
         entry["snapshot_id"] = outcome.snapshot["id"]
     else:
         error = outcome.error
-        entry["error"] = {"type": type(error).__name__, "message": error.message,
-                          "where": error.where, "hint": error.hint}
+        entry["error"] = {
+            "type": type(error).__name__,
+            "message": error.message,
+            "where": error.where,
+            "hint": error.hint,
+        }
     return entry
 
 
@@ -159,15 +204,27 @@ def summary_table(outcomes: list[Any], primary: str | None) -> Any:
             metric = primary or ("r2" if snap.get("data", {}).get("task") == "regression" else "f1")
             failed = [k for k, v in snap.get("constraints", {}).items() if v.get("ok") is False]
             status = "ok" if not failed else f"ok, over: {', '.join(failed)}"
-            table.add_row(outcome.name, outcome.kind, status,
-                          _figure(metrics.get(metric), ".4f"),
-                          _figure(res.get("latency_p95_ms"), ".3f"),
-                          _figure(res.get("throughput_rows_per_s"), ",.0f"),
-                          _figure(res.get("size_mb"), ".3f"),
-                          _figure(res.get("peak_memory_mb"), ".1f"))
+            table.add_row(
+                outcome.name,
+                outcome.kind,
+                status,
+                _figure(metrics.get(metric), ".4f"),
+                _figure(res.get("latency_p95_ms"), ".3f"),
+                _figure(res.get("throughput_rows_per_s"), ",.0f"),
+                _figure(res.get("size_mb"), ".3f"),
+                _figure(res.get("peak_memory_mb"), ".1f"),
+            )
         else:
-            table.add_row(outcome.name, outcome.kind, f"[red]failed: {outcome.reason}[/]",
-                          "-", "-", "-", "-", "-")
+            table.add_row(
+                outcome.name,
+                outcome.kind,
+                f"[red]failed: {outcome.reason}[/]",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+            )
     return table
 
 
@@ -205,8 +262,13 @@ def handle(args: argparse.Namespace) -> int:
     display = ProgressDisplay(enabled=args.format == "table" and sys.stderr.isatty())
     with display.live():
         outcomes = run_project(
-            config, args.candidates, args.baseline, overrides=overrides_from(args),
-            on_start=display.start, on_event=display.event, on_warning=display.warning,
+            config,
+            args.candidates,
+            args.baseline,
+            overrides=overrides_from(args),
+            on_start=display.start,
+            on_event=display.event,
+            on_warning=display.warning,
             on_finish=display.finish,
         )
     return report(outcomes, args, config.selection.primary_metric)

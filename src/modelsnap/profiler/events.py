@@ -25,7 +25,15 @@ from modelsnap.core.errors import ModelsnapError
 # The stages a run goes through, in order. ``search`` only when a grid is given; ``analyse``
 # only when the issue-4 analyses are installed; ``fit``/``search`` are skipped by re-profiling.
 STAGES: tuple[str, ...] = (
-    "load", "split", "search", "fit", "evaluate", "analyse", "latency", "batch", "save",
+    "load",
+    "split",
+    "search",
+    "fit",
+    "evaluate",
+    "analyse",
+    "latency",
+    "batch",
+    "save",
 )
 
 MESSAGE_TYPES = frozenset({"progress", "warning", "result", "error"})
@@ -49,25 +57,36 @@ class ProgressEvent:
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
-            raise ProtocolError(f"unknown progress stage {self.stage!r}",
-                                hint=f"expected one of {', '.join(STAGES)}")
-        if (not isinstance(self.fraction, (int, float)) or isinstance(self.fraction, bool)
-                or not math.isfinite(self.fraction) or not 0.0 <= self.fraction <= 1.0):
+            raise ProtocolError(
+                f"unknown progress stage {self.stage!r}",
+                hint=f"expected one of {', '.join(STAGES)}",
+            )
+        if (
+            not isinstance(self.fraction, (int, float))
+            or isinstance(self.fraction, bool)
+            or not math.isfinite(self.fraction)
+            or not 0.0 <= self.fraction <= 1.0
+        ):
             raise ProtocolError(f"progress fraction {self.fraction!r} is not a number in [0, 1]")
         if not isinstance(self.message, str):
             raise ProtocolError(f"progress message {self.message!r} is not text")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "progress", "stage": self.stage, "fraction": float(self.fraction),
-                "message": self.message}
+        return {
+            "type": "progress",
+            "stage": self.stage,
+            "fraction": float(self.fraction),
+            "message": self.message,
+        }
 
     def to_json(self) -> str:
         return encode(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProgressEvent:
-        return cls(stage=data.get("stage"), fraction=data.get("fraction"),
-                   message=data.get("message", ""))
+        return cls(
+            stage=data.get("stage"), fraction=data.get("fraction"), message=data.get("message", "")
+        )
 
     @classmethod
     def from_json(cls, line: str) -> ProgressEvent:
@@ -78,7 +97,7 @@ class ProgressEvent:
 
 
 def encode(message: dict[str, Any]) -> str:
-    """One message as one line of JSON (no embedded newlines; NaN refused so the parent can parse)."""
+    """One message as one line of JSON: no embedded newlines, NaN refused (strict JSON)."""
     return json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
@@ -117,4 +136,5 @@ def decode(line: str | bytes) -> dict[str, Any]:
 def _require(message: dict[str, Any], key: str, kind: type) -> None:
     if not isinstance(message.get(key), kind):
         raise ProtocolError(
-            f"worker {message['type']} message lacks {key!r} of type {kind.__name__}")
+            f"worker {message['type']} message lacks {key!r} of type {kind.__name__}"
+        )

@@ -38,7 +38,7 @@ class RunOutcome:
 
     @property
     def reason(self) -> str:
-        """"ok", a RunFailed reason, or the error class name for bad project/data."""
+        """ "ok", a RunFailed reason, or the error class name for bad project/data."""
         if self.ok:
             return "ok"
         if isinstance(self.error, RunFailed):
@@ -72,15 +72,19 @@ def latest_baseline(root: Path) -> dict[str, Any] | None:
     return max(baselines, key=lambda s: s["id"]) if baselines else None
 
 
-def settings_for(config: Any, spec: Any = None, overrides: Overrides | None = None) -> dict[str, Any]:
+def settings_for(
+    config: Any, spec: Any = None, overrides: Overrides | None = None
+) -> dict[str, Any]:
     """Resolved run settings for one model (see the module docstring for the order)."""
     o = overrides or Overrides()
     run = config.run
     return {
-        "timeout_seconds": float(_pick(o.timeout_seconds, getattr(spec, "timeout_seconds", None),
-                                       run.timeout_seconds)),
-        "memory_limit_mb": float(_pick(o.memory_limit_mb, getattr(spec, "memory_limit_mb", None),
-                                       run.memory_limit_mb)),
+        "timeout_seconds": float(
+            _pick(o.timeout_seconds, getattr(spec, "timeout_seconds", None), run.timeout_seconds)
+        ),
+        "memory_limit_mb": float(
+            _pick(o.memory_limit_mb, getattr(spec, "memory_limit_mb", None), run.memory_limit_mb)
+        ),
         "latency_trials": int(_pick(o.latency_trials, run.latency_trials)),
         "latency_warmup": int(_pick(o.latency_warmup, run.latency_warmup)),
         "batch_size": int(_pick(o.batch_size, run.batch_size)),
@@ -98,16 +102,29 @@ def criteria_revision_for(config: Any, kind: str) -> int:
     return int(revision["revision"]) if revision else 0
 
 
-def job_for_spec(config: Any, spec: Any, *, criteria_revision: int,
-                 baseline: dict[str, Any] | None, overrides: Overrides | None = None) -> RunJob:
+def job_for_spec(
+    config: Any,
+    spec: Any,
+    *,
+    criteria_revision: int,
+    baseline: dict[str, Any] | None,
+    overrides: Overrides | None = None,
+) -> RunJob:
     """A RunJob for a model declared in modelsnap.toml."""
     o = overrides or Overrides()
     return RunJob(
-        root=Path(config.root), name=spec.name, kind=spec.kind,
-        spec={"estimator": spec.estimator, "params": dict(spec.params or {}),
-              "grid": dict(spec.grid) if spec.grid else None},
-        version=_pick(o.version, spec.version, "v1"), criteria_revision=criteria_revision,
-        constraints=dict(config.constraints), primary_metric=config.selection.primary_metric,
+        root=Path(config.root),
+        name=spec.name,
+        kind=spec.kind,
+        spec={
+            "estimator": spec.estimator,
+            "params": dict(spec.params or {}),
+            "grid": dict(spec.grid) if spec.grid else None,
+        },
+        version=_pick(o.version, spec.version, "v1"),
+        criteria_revision=criteria_revision,
+        constraints=dict(config.constraints),
+        primary_metric=config.selection.primary_metric,
         baseline=baseline if spec.kind == "candidate" else None,
         **settings_for(config, spec, o),
     )
@@ -119,8 +136,11 @@ def _select(config: Any, names: list[str] | None, baseline: bool) -> list[Any]:
     if baseline or not names:
         if config.baseline is None:
             if baseline:
-                raise ProjectFileError("no [baseline] model is declared", where="modelsnap.toml",
-                                       hint="add a [baseline] table with name and estimator")
+                raise ProjectFileError(
+                    "no [baseline] model is declared",
+                    where="modelsnap.toml",
+                    hint="add a [baseline] table with name and estimator",
+                )
         else:
             specs.append(config.baseline)
     if names:
@@ -128,15 +148,20 @@ def _select(config: Any, names: list[str] | None, baseline: bool) -> list[Any]:
         unknown = [n for n in names if n not in by_name]
         if unknown:
             known = ", ".join(by_name) or "none"
-            raise ProjectFileError(f"no candidate named {', '.join(map(repr, unknown))}",
-                                   where="modelsnap.toml [[candidates]]",
-                                   hint=f"declared candidates: {known}")
+            raise ProjectFileError(
+                f"no candidate named {', '.join(map(repr, unknown))}",
+                where="modelsnap.toml [[candidates]]",
+                hint=f"declared candidates: {known}",
+            )
         specs.extend(by_name[n] for n in dict.fromkeys(names))
     elif not baseline:
         specs.extend(config.candidates)
     if not specs:
-        raise ProjectFileError("there is no model to run", where="modelsnap.toml",
-                               hint="declare a [baseline] and [[candidates]]")
+        raise ProjectFileError(
+            "there is no model to run",
+            where="modelsnap.toml",
+            hint="declare a [baseline] and [[candidates]]",
+        )
     return specs
 
 
@@ -166,8 +191,11 @@ def run_project(
             on_start(spec.name, spec.kind)
         try:
             if cancel is not None and cancel.is_set():
-                raise RunFailed("cancelled", "cancelled before it started; nothing was written",
-                                where=f"model {spec.name!r}")
+                raise RunFailed(
+                    "cancelled",
+                    "cancelled before it started; nothing was written",
+                    where=f"model {spec.name!r}",
+                )
             if spec.kind == "candidate":
                 if locked is None:
                     try:
@@ -179,14 +207,17 @@ def run_project(
                 revision = locked
                 reference = latest_baseline(config.root)
                 if reference is None:
-                    outcome.warnings.append("no baseline snapshot yet: the gain over the baseline "
-                                            "is not computed (run --baseline first)")
+                    outcome.warnings.append(
+                        "no baseline snapshot yet: the gain over the baseline "
+                        "is not computed (run --baseline first)"
+                    )
                     if on_warning is not None:
                         on_warning(spec.name, outcome.warnings[-1])
             else:
                 revision, reference = criteria_revision_for(config, "baseline"), None
-            job = job_for_spec(config, spec, criteria_revision=revision, baseline=reference,
-                               overrides=overrides)
+            job = job_for_spec(
+                config, spec, criteria_revision=revision, baseline=reference, overrides=overrides
+            )
 
             def warn(text: str, _name: str = spec.name, _outcome: RunOutcome = outcome) -> None:
                 _outcome.warnings.append(text)
@@ -194,9 +225,15 @@ def run_project(
                     on_warning(_name, text)
 
             outcome.snapshot = run_model(
-                job, cancel=cancel, on_warning=warn,
-                on_event=(None if on_event is None
-                          else (lambda event, _name=spec.name: on_event(_name, event))))
+                job,
+                cancel=cancel,
+                on_warning=warn,
+                on_event=(
+                    None
+                    if on_event is None
+                    else (lambda event, _name=spec.name: on_event(_name, event))
+                ),
+            )
         except ModelsnapError as exc:
             outcome.error = exc
         outcomes.append(outcome)
@@ -229,16 +266,27 @@ def reprofile(
     root = Path(config.root)
     original = read_snapshot(root, find_snapshot(root, snapshot_id))
     kind = original["kind"]
-    spec = next((m for m in [config.baseline, *config.candidates]
-                 if m is not None and m.name == original["name"]), None)
+    spec = next(
+        (
+            m
+            for m in [config.baseline, *config.candidates]
+            if m is not None and m.name == original["name"]
+        ),
+        None,
+    )
     o = overrides or Overrides()
     job = RunJob(
-        root=root, name=original["name"], kind=kind, reprofile_of=original["id"],
+        root=root,
+        name=original["name"],
+        kind=kind,
+        reprofile_of=original["id"],
         version=_pick(o.version, original.get("version"), "v1"),
         notes=f"re-profile of {original['id']}",
         criteria_revision=criteria_revision_for(config, kind),
-        constraints=dict(config.constraints), primary_metric=config.selection.primary_metric,
+        constraints=dict(config.constraints),
+        primary_metric=config.selection.primary_metric,
         baseline=latest_baseline(root) if kind == "candidate" else None,
-        trusted=list(trusted or []), **settings_for(config, spec, o),
+        trusted=list(trusted or []),
+        **settings_for(config, spec, o),
     )
     return run_model(job, on_event=on_event, on_warning=on_warning, cancel=cancel)

@@ -122,14 +122,17 @@ def measure_peak(work: Callable[[], T], *, force_method: str | None = None) -> t
     else:
         raise ValueError(f"unknown memory method {method!r}")
     increase = max(0, peak - baseline)
-    return result, PeakMemory(peak_increase_mb=increase / mb, baseline_mb=baseline / mb,
-                              method=method)
+    return result, PeakMemory(
+        peak_increase_mb=increase / mb, baseline_mb=baseline / mb, method=method
+    )
 
 
 def resources_entry(fit: PeakMemory | None, predict: PeakMemory) -> dict[str, Any]:
     """The ``[resources]`` memory keys of the snapshot format."""
-    entry: dict[str, Any] = {"peak_memory_predict_mb": round(predict.peak_increase_mb, 3),
-                             "memory_method": predict.method}
+    entry: dict[str, Any] = {
+        "peak_memory_predict_mb": round(predict.peak_increase_mb, 3),
+        "memory_method": predict.method,
+    }
     peak = predict.peak_increase_mb
     if fit is not None:
         entry["peak_memory_fit_mb"] = round(fit.peak_increase_mb, 3)

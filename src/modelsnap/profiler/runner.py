@@ -48,8 +48,14 @@ DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MEMORY_LIMIT_MB = 4096.0
 POLL_SECONDS = 0.05
 TERM_GRACE_SECONDS = 0.5
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
 REASONS = ("timeout", "memory", "error", "crash", "cancelled")
 
 EventCallback = Callable[[ProgressEvent], None]
@@ -95,36 +101,58 @@ class RunJob:
         where = f"model {self.name!r}"
         chosen = sum(x is not None for x in (self.spec, self.estimator, self.reprofile_of))
         if chosen != 1:
-            raise ModelsnapError("a run needs exactly one of spec, estimator or reprofile_of",
-                                 where=where)
+            raise ModelsnapError(
+                "a run needs exactly one of spec, estimator or reprofile_of", where=where
+            )
         if self.kind not in ("baseline", "candidate"):
-            raise ModelsnapError(f"kind {self.kind!r} is not 'baseline' or 'candidate'", where=where)
-        for label, value, minimum in (("timeout", self.timeout_seconds, 0.0),
-                                      ("memory limit", self.memory_limit_mb, 0.0)):
+            raise ModelsnapError(
+                f"kind {self.kind!r} is not 'baseline' or 'candidate'", where=where
+            )
+        for label, value, minimum in (
+            ("timeout", self.timeout_seconds, 0.0),
+            ("memory limit", self.memory_limit_mb, 0.0),
+        ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= minimum:
-                raise ModelsnapError(f"{label} must be a number > 0, found {value!r}", where=where,
-                                     hint="see [run] in docs/project-file.md")
-        for label, value, minimum in (("latency trials", self.latency_trials, 1),
-                                      ("latency warm-up", self.latency_warmup, 0),
-                                      ("threads", self.threads, 1)):
+                raise ModelsnapError(
+                    f"{label} must be a number > 0, found {value!r}",
+                    where=where,
+                    hint="see [run] in docs/project-file.md",
+                )
+        for label, value, minimum in (
+            ("latency trials", self.latency_trials, 1),
+            ("latency warm-up", self.latency_warmup, 0),
+            ("threads", self.threads, 1),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ModelsnapError(f"{label} must be a whole number >= {minimum}, found {value!r}",
-                                     where=where)
-        if self.batch_size is not None and (not isinstance(self.batch_size, int)
-                                            or isinstance(self.batch_size, bool)
-                                            or self.batch_size < 1):
-            raise ModelsnapError(f"batch size must be a whole number >= 1, found {self.batch_size!r}",
-                                 where=where)
+                raise ModelsnapError(
+                    f"{label} must be a whole number >= {minimum}, found {value!r}", where=where
+                )
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, int)
+            or isinstance(self.batch_size, bool)
+            or self.batch_size < 1
+        ):
+            raise ModelsnapError(
+                f"batch size must be a whole number >= 1, found {self.batch_size!r}", where=where
+            )
 
     def to_wire(self, staging: Path) -> dict[str, Any]:
         """The JSON job the worker reads on stdin."""
         job: dict[str, Any] = {
-            "root": str(Path(self.root).resolve()), "name": self.name, "kind": self.kind,
-            "mode": self.mode, "version": self.version, "notes": self.notes,
-            "criteria_revision": int(self.criteria_revision), "staging": str(staging),
-            "settings": {"latency_trials": self.latency_trials,
-                         "latency_warmup": self.latency_warmup,
-                         "batch_size": self.batch_size, "threads": self.threads},
+            "root": str(Path(self.root).resolve()),
+            "name": self.name,
+            "kind": self.kind,
+            "mode": self.mode,
+            "version": self.version,
+            "notes": self.notes,
+            "criteria_revision": int(self.criteria_revision),
+            "staging": str(staging),
+            "settings": {
+                "latency_trials": self.latency_trials,
+                "latency_warmup": self.latency_warmup,
+                "batch_size": self.batch_size,
+                "threads": self.threads,
+            },
         }
         if self.spec is not None:
             job["spec"] = self.spec
@@ -269,14 +297,22 @@ class _Outcome:
     protocol_error: ProtocolError | None
 
 
-def _spawn_and_watch(job: RunJob, staging: Path, on_event: EventCallback | None,
-                     on_warning: Callable[[str], None] | None,
-                     cancel: threading.Event | None) -> _Outcome:
+def _spawn_and_watch(
+    job: RunJob,
+    staging: Path,
+    on_event: EventCallback | None,
+    on_warning: Callable[[str], None] | None,
+    cancel: threading.Event | None,
+) -> _Outcome:
     payload = (json.dumps(job.to_wire(staging)) + "\n").encode("utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelsnap.profiler.worker"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        cwd=str(job.root), env=_thread_env(job.threads), start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(job.root),
+        env=_thread_env(job.threads),
+        start_new_session=True,
     )
     tree = _Tree(proc.pid)
     inbox: queue.Queue = queue.Queue()
@@ -312,8 +348,10 @@ def _spawn_and_watch(job: RunJob, staging: Path, on_event: EventCallback | None,
             rss = tree.rss_bytes()
             if rss > limit_bytes:
                 killed_for = "memory"
-                detail = (f"used {rss / 2**20:,.0f} MB, over the memory limit of "
-                          f"{job.memory_limit_mb:g} MB")
+                detail = (
+                    f"used {rss / 2**20:,.0f} MB, over the memory limit of "
+                    f"{job.memory_limit_mb:g} MB"
+                )
                 break
     finally:
         # The worker is gone or must go; either way nothing it started may outlive the run.
@@ -326,20 +364,34 @@ def _spawn_and_watch(job: RunJob, staging: Path, on_event: EventCallback | None,
             deliver(inbox.get_nowait())
         except queue.Empty:
             break
-    return _Outcome(final=reader.final, returncode=proc.returncode, killed_for=killed_for,
-                    detail=detail, stderr=tail.text(), protocol_error=reader.protocol_error)
+    return _Outcome(
+        final=reader.final,
+        returncode=proc.returncode,
+        killed_for=killed_for,
+        detail=detail,
+        stderr=tail.text(),
+        protocol_error=reader.protocol_error,
+    )
 
 
 def _failure(job: RunJob, outcome: _Outcome) -> ModelsnapError:
     """Turn what happened into the error the user sees: which model, what, and how to fix it."""
     where = f"model {job.name!r}"
     if outcome.killed_for == "timeout":
-        return RunFailed("timeout", outcome.detail, where=where,
-                         hint="raise it with --timeout or timeout_seconds in modelsnap.toml "
-                              "([run] or the model's own table)")
+        return RunFailed(
+            "timeout",
+            outcome.detail,
+            where=where,
+            hint="raise it with --timeout or timeout_seconds in modelsnap.toml "
+            "([run] or the model's own table)",
+        )
     if outcome.killed_for == "memory":
-        return RunFailed("memory", outcome.detail, where=where,
-                         hint="raise it with --memory-limit or memory_limit_mb in modelsnap.toml")
+        return RunFailed(
+            "memory",
+            outcome.detail,
+            where=where,
+            hint="raise it with --memory-limit or memory_limit_mb in modelsnap.toml",
+        )
     if outcome.killed_for == "cancelled":
         return RunFailed("cancelled", "cancelled; nothing was written", where=where)
     final = outcome.final
@@ -347,15 +399,30 @@ def _failure(job: RunJob, outcome: _Outcome) -> ModelsnapError:
         return _error_from_worker(job, final)
     if outcome.returncode is not None and outcome.returncode < 0:
         name = _signal_name(outcome.returncode)
-        extra = (" (SIGKILL from outside the run is often the system's out-of-memory killer)"
-                 if name == "SIGKILL" else "")
-        return RunFailed("crash", f"the worker process was killed by {name}{extra}", where=where,
-                         hint=_stderr_hint(outcome.stderr))
+        extra = (
+            " (SIGKILL from outside the run is often the system's out-of-memory killer)"
+            if name == "SIGKILL"
+            else ""
+        )
+        return RunFailed(
+            "crash",
+            f"the worker process was killed by {name}{extra}",
+            where=where,
+            hint=_stderr_hint(outcome.stderr),
+        )
     if outcome.protocol_error is not None:
-        return RunFailed("crash", f"the worker's output was unreadable: {outcome.protocol_error.message}",
-                         where=where, hint=_stderr_hint(outcome.stderr))
-    return RunFailed("crash", f"the worker exited with code {outcome.returncode} without a result",
-                     where=where, hint=_stderr_hint(outcome.stderr))
+        return RunFailed(
+            "crash",
+            f"the worker's output was unreadable: {outcome.protocol_error.message}",
+            where=where,
+            hint=_stderr_hint(outcome.stderr),
+        )
+    return RunFailed(
+        "crash",
+        f"the worker exited with code {outcome.returncode} without a result",
+        where=where,
+        hint=_stderr_hint(outcome.stderr),
+    )
 
 
 def _stderr_hint(text: str) -> str | None:
@@ -368,18 +435,26 @@ def _error_from_worker(job: RunJob, final: dict[str, Any]) -> ModelsnapError:
     where = final.get("where") or f"model {job.name!r}"
     hint = final.get("hint")
     cls = getattr(errors, error_type, None)
-    if final.get("modelsnap") and isinstance(cls, type) and issubclass(cls, ModelsnapError) \
-            and cls is not RunFailed:
+    if (
+        final.get("modelsnap")
+        and isinstance(cls, type)
+        and issubclass(cls, ModelsnapError)
+        and cls is not RunFailed
+    ):
         error = cls(message, where=where, hint=hint)
         return error
     if error_type == "MemoryError":
-        return RunFailed("memory", f"the model ran out of memory (MemoryError) during "
-                                   f"{final.get('stage', 'the run')}", where=f"model {job.name!r}",
-                         hint="raise memory_limit_mb or use less data")
+        return RunFailed(
+            "memory",
+            f"the model ran out of memory (MemoryError) during {final.get('stage', 'the run')}",
+            where=f"model {job.name!r}",
+            hint="raise memory_limit_mb or use less data",
+        )
     stage = final.get("stage", "the run")
     text = message if final.get("modelsnap") else f"{error_type}: {message}"
-    return RunFailed("error", f"failed during {stage}: {text}", where=f"model {job.name!r}",
-                     hint=hint)
+    return RunFailed(
+        "error", f"failed during {stage}: {text}", where=f"model {job.name!r}", hint=hint
+    )
 
 
 def _staged_files(staging: Path, staged: dict[str, str]) -> dict[str, Path]:
@@ -390,9 +465,13 @@ def _staged_files(staging: Path, staged: dict[str, str]) -> dict[str, Path]:
     return files
 
 
-def run_model(job: RunJob, *, on_event: EventCallback | None = None,
-              on_warning: Callable[[str], None] | None = None,
-              cancel: threading.Event | None = None) -> dict[str, Any]:
+def run_model(
+    job: RunJob,
+    *,
+    on_event: EventCallback | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
     """Fit/evaluate/profile one model in a worker and record it; returns the written snapshot.
 
     ``on_event`` receives each ``ProgressEvent`` in the calling thread; ``on_warning`` each
@@ -418,8 +497,9 @@ def run_model(job: RunJob, *, on_event: EventCallback | None = None,
         snapshot = final["snapshot"]
         primary = job.primary_metric or _default_primary(snapshot)
         snapshot.update(check_constraints(snapshot, job.constraints, job.baseline, primary))
-        snapshot_id = store.write_snapshot(root, snapshot,
-                                           staged_files=_staged_files(staging, final["staged"]))
+        snapshot_id = store.write_snapshot(
+            root, snapshot, staged_files=_staged_files(staging, final["staged"])
+        )
         return store.read_snapshot(root, snapshot_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -38,10 +38,14 @@ class LatencyStats:
     def as_resources(self) -> dict[str, float | int]:
         """The ``[resources]`` keys of the snapshot format."""
         return {
-            "latency_p50_ms": self.p50_ms, "latency_p95_ms": self.p95_ms,
-            "latency_p99_ms": self.p99_ms, "latency_mean_ms": self.mean_ms,
-            "latency_iqr_ms": self.iqr_ms, "latency_min_ms": self.min_ms,
-            "latency_trials": self.trials, "latency_warmup": self.warmup,
+            "latency_p50_ms": self.p50_ms,
+            "latency_p95_ms": self.p95_ms,
+            "latency_p99_ms": self.p99_ms,
+            "latency_mean_ms": self.mean_ms,
+            "latency_iqr_ms": self.iqr_ms,
+            "latency_min_ms": self.min_ms,
+            "latency_trials": self.trials,
+            "latency_warmup": self.warmup,
         }
 
 
@@ -55,8 +59,11 @@ class BatchStats:
     repeats: int
 
     def as_resources(self) -> dict[str, float | int]:
-        return {"batch_size": self.batch_size, "batch_latency_ms": self.batch_latency_ms,
-                "throughput_rows_per_s": self.throughput_rows_per_s}
+        return {
+            "batch_size": self.batch_size,
+            "batch_latency_ms": self.batch_latency_ms,
+            "throughput_rows_per_s": self.throughput_rows_per_s,
+        }
 
 
 def _percentile(sorted_values: Sequence[int], q: float) -> float:
@@ -97,7 +104,7 @@ def single_rows(frame: Any, count: int) -> list[Any]:
     n = len(frame)
     if n == 0:
         raise ValueError("no rows to time predictions on")
-    return [frame.iloc[i % n: i % n + 1] for i in range(count)]
+    return [frame.iloc[i % n : i % n + 1] for i in range(count)]
 
 
 def measure_latency(
@@ -173,8 +180,12 @@ def measure_batch(
         if was_enabled:
             gc.enable()
     median_ns = max(_percentile(sorted(samples), 50), 1.0)
-    return BatchStats(batch_size=size, batch_latency_ms=median_ns * 1e-6,
-                      throughput_rows_per_s=size / (median_ns * 1e-9), repeats=repeats)
+    return BatchStats(
+        batch_size=size,
+        batch_latency_ms=median_ns * 1e-6,
+        throughput_rows_per_s=size / (median_ns * 1e-9),
+        repeats=repeats,
+    )
 
 
 def default_batch_size(n_validation: int, requested: int | None = None) -> int:
@@ -190,6 +201,7 @@ def timer_overhead_ns(calls: int = 100_000) -> float:
 
     Used by the benchmark to show the measurement adds well under a microsecond per call.
     """
+
     def noop(_row: Any) -> None:
         return None
 

@@ -106,9 +106,13 @@ def _force_n_jobs(estimator: Any, threads: int) -> None:
     if not hasattr(estimator, "get_params"):
         return
     params = estimator.get_params(deep=True)
-    forced = {key: threads for key, value in params.items()
-              if (key == "n_jobs" or key.endswith("__n_jobs"))
-              and value != threads and not (value is None and threads == 1)}
+    forced = {
+        key: threads
+        for key, value in params.items()
+        if (key == "n_jobs" or key.endswith("__n_jobs"))
+        and value != threads
+        and not (value is None and threads == 1)
+    }
     if forced:
         estimator.set_params(**forced)
 
@@ -133,7 +137,9 @@ def _toml_value(value: Any) -> Any:
         items = [_toml_value(v) for v in value]
         return [v for v in items if v is not None]
     if isinstance(value, dict):
-        return {str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None}
+        return {
+            str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None
+        }
     return repr(value) if not hasattr(value, "get_params") else type(value).__name__
 
 
@@ -164,7 +170,9 @@ def _needs_probabilities(config: Any) -> list[str]:
     """The probability metrics the criteria, constraints or primary metric depend on."""
     wanted = {getattr(config.selection, "primary_metric", "")}
     wanted.update(getattr(c, "metric", "") for c in config.criteria)
-    minimums = config.constraints.get("min_metric", {}) if isinstance(config.constraints, dict) else {}
+    minimums = (
+        config.constraints.get("min_metric", {}) if isinstance(config.constraints, dict) else {}
+    )
     wanted.update(minimums)
     return sorted(m for m in wanted if m in PROBABILITY_METRICS)
 
@@ -231,14 +239,18 @@ class Run:
         self.ch.progress("load", 1.0, f"{len(frame)} rows, {frame.shape[1]} columns")
         self.ch.progress("split", 0.0)
         self.split = ensure_split(self.config, self.dataset)
-        self.X = {part: frame.iloc[getattr(self.split, part)]
-                  for part in ("train", "validation", "test")}
-        self.y = {part: self.dataset.target.iloc[getattr(self.split, part)]
-                  for part in ("train", "validation", "test")}
+        self.X = {
+            part: frame.iloc[getattr(self.split, part)] for part in ("train", "validation", "test")
+        }
+        self.y = {
+            part: self.dataset.target.iloc[getattr(self.split, part)]
+            for part in ("train", "validation", "test")
+        }
         self.ch.progress("split", 1.0, ", ".join(f"{k} {len(v)}" for k, v in self.X.items()))
         self.threads = _limit_threads(int(self.settings.get("threads", 1)))
         self.primary_metric = self.config.selection.primary_metric or (
-            "r2" if self.dataset.task == "regression" else "f1")
+            "r2" if self.dataset.task == "regression" else "f1"
+        )
 
     def build(self) -> tuple[Any, bool]:
         """The model to evaluate and whether it still needs fitting."""
@@ -248,9 +260,13 @@ class Run:
         mode = self.job["mode"]
         if mode == "project":
             spec = self.job["spec"]
-            self.spec = ModelSpec(name=self.name, estimator=spec["estimator"],
-                                  params=dict(spec.get("params") or {}), grid=spec.get("grid"),
-                                  kind=self.job["kind"])
+            self.spec = ModelSpec(
+                name=self.name,
+                estimator=spec["estimator"],
+                params=dict(spec.get("params") or {}),
+                grid=spec.get("grid"),
+                kind=self.job["kind"],
+            )
             estimator = build_estimator(self.spec, self.root)
             self.estimator_path = spec["estimator"]
             self.source = "project"
@@ -299,7 +315,9 @@ class Run:
         pick = max if direction(metric) == "max" else min
         best = points[scores.index(pick(scores))]
         self.snapshot.setdefault("model", {})["search"] = {
-            "grid": _toml_value(grid), "metric": metric, "scores": scores,
+            "grid": _toml_value(grid),
+            "metric": metric,
+            "scores": scores,
             "best": _toml_value({k.removeprefix("model__"): v for k, v in best.items()}),
         }
         self.ch.progress("search", 1.0, f"best {best} ({metric})")
@@ -311,13 +329,18 @@ class Run:
         ds = self.dataset
         part = "validation"
         pred = _check_predictions(model.predict(self.X[part]), len(self.X[part]), part, self.name)
-        proba = (self._aligned_proba(model, part)
-                 if ds.task == "classification" and hasattr(model, "predict_proba") else None)
+        proba = (
+            self._aligned_proba(model, part)
+            if ds.task == "classification" and hasattr(model, "predict_proba")
+            else None
+        )
         values = compute_metrics(ds.task, self.y[part], pred, proba, ds.classes, ds.positive_label)
         if metric not in values:
-            raise WorkerError(f"model {self.name!r}: the grid metric {metric} is undefined on the "
-                              "validation split for this model",
-                              hint="pick another [selection].primary_metric")
+            raise WorkerError(
+                f"model {self.name!r}: the grid metric {metric} is undefined on the "
+                "validation split for this model",
+                hint="pick another [selection].primary_metric",
+            )
         return float(values[metric])
 
     def fit(self, model: Any) -> dict[str, Any]:
@@ -352,27 +375,40 @@ class Run:
                     f"model {self.name!r} has no predict_proba, but {', '.join(needed)} "
                     "in the criteria or constraints needs probabilities",
                     hint="use an estimator with predict_proba (e.g. wrap it in "
-                         "CalibratedClassifierCV) or drop the probability metric",
+                    "CalibratedClassifierCV) or drop the probability metric",
                 )
-            self.warn(f"model {self.name!r} has no predict_proba: roc_auc, log_loss and brier "
-                      "are not computed")
+            self.warn(
+                f"model {self.name!r} has no predict_proba: roc_auc, log_loss and brier "
+                "are not computed"
+            )
         for part in ("validation", "test"):
-            pred[part] = _check_predictions(model.predict(self.X[part]), len(self.X[part]),
-                                            part, self.name)
+            pred[part] = _check_predictions(
+                model.predict(self.X[part]), len(self.X[part]), part, self.name
+            )
             if has_proba:
                 proba[part] = self._aligned_proba(model, part)
         self.predictions, self.proba = pred, proba
         self.ch.progress("evaluate", 0.4, "metrics")
         out = {}
         for part in ("validation", "test"):
-            out[part] = metrics.compute_metrics(ds.task, self.y[part], pred[part], proba.get(part),
-                                                ds.classes, ds.positive_label)
+            out[part] = metrics.compute_metrics(
+                ds.task, self.y[part], pred[part], proba.get(part), ds.classes, ds.positive_label
+            )
         self.ch.progress("evaluate", 0.6, "bootstrap intervals")
-        out["test_ci"] = metrics.bootstrap_ci(ds.task, self.y["test"], pred["test"],
-                                              proba.get("test"), ds.classes, ds.positive_label,
-                                              seed=int(self.config.data.seed))
-        self.ch.progress("evaluate", 1.0, ", ".join(f"{k} {v:.4g}" for k, v in
-                                                    list(out["validation"].items())[:3]))
+        out["test_ci"] = metrics.bootstrap_ci(
+            ds.task,
+            self.y["test"],
+            pred["test"],
+            proba.get("test"),
+            ds.classes,
+            ds.positive_label,
+            seed=int(self.config.data.seed),
+        )
+        self.ch.progress(
+            "evaluate",
+            1.0,
+            ", ".join(f"{k} {v:.4g}" for k, v in list(out["validation"].items())[:3]),
+        )
         return out
 
     def _aligned_proba(self, model: Any, part: str) -> Any:
@@ -386,8 +422,9 @@ class Run:
         if model_classes == expected:
             return array
         if sorted(model_classes) != sorted(expected):
-            raise WorkerError(f"model {self.name!r} knows classes {model_classes}, "
-                              f"the data has {expected}")
+            raise WorkerError(
+                f"model {self.name!r} knows classes {model_classes}, the data has {expected}"
+            )
         order = [model_classes.index(c) for c in expected]
         return np.ascontiguousarray(array[:, order])
 
@@ -397,16 +434,25 @@ class Run:
         except ModuleNotFoundError as exc:
             if exc.name != "modelsnap.core.analysis":
                 raise
-            self.warn("interpretability, fairness, edge-case and overfit analyses are not "
-                      "installed in this version: those tables are left out")
+            self.warn(
+                "interpretability, fairness, edge-case and overfit analyses are not "
+                "installed in this version: those tables are left out"
+            )
             return
         self.ch.progress("analyse", 0.0)
         tables = analysis.analyze(
-            model, self.dataset, self.split, self.config,
-            val_pred=self.predictions["validation"], test_pred=self.predictions["test"],
-            val_proba=self.proba.get("validation"), test_proba=self.proba.get("test"),
-            metrics_validation=metrics_tables["validation"], metrics_test=metrics_tables["test"],
-            on_progress=lambda fraction, message: self.ch.progress("analyse", fraction, message))
+            model,
+            self.dataset,
+            self.split,
+            self.config,
+            val_pred=self.predictions["validation"],
+            test_pred=self.predictions["test"],
+            val_proba=self.proba.get("validation"),
+            test_proba=self.proba.get("test"),
+            metrics_validation=metrics_tables["validation"],
+            metrics_test=metrics_tables["test"],
+            on_progress=lambda fraction, message: self.ch.progress("analyse", fraction, message),
+        )
         for key, table in (tables or {}).items():
             if table:
                 self.snapshot[key] = _toml_value(table)
@@ -419,16 +465,26 @@ class Run:
         valid = self.X["validation"]
         self.ch.progress("latency", 0.0, f"{trials} single-row calls after {warmup} warm-up")
         rows = single_rows(valid, min(len(valid), trials + warmup))
-        latency = measure_latency(model.predict, rows, trials=trials, warmup=warmup,
-                                  on_progress=self.ch.stage_progress("latency"))
-        self.ch.progress("latency", 1.0, f"p50 {latency.p50_ms:.3f} ms, p95 {latency.p95_ms:.3f} ms")
+        latency = measure_latency(
+            model.predict,
+            rows,
+            trials=trials,
+            warmup=warmup,
+            on_progress=self.ch.stage_progress("latency"),
+        )
+        self.ch.progress(
+            "latency", 1.0, f"p50 {latency.p50_ms:.3f} ms, p95 {latency.p95_ms:.3f} ms"
+        )
         size = default_batch_size(len(valid), self.settings.get("batch_size"))
         batch = valid.iloc[:size]
         self.ch.progress("batch", 0.0, f"batches of {size} rows")
         _, predict_peak = measure_peak(lambda: model.predict(batch))
-        stats = measure_batch(model.predict, batch,
-                              repeats=int(self.settings.get("batch_repeats", DEFAULT_BATCH_REPEATS)),
-                              on_progress=self.ch.stage_progress("batch"))
+        stats = measure_batch(
+            model.predict,
+            batch,
+            repeats=int(self.settings.get("batch_repeats", DEFAULT_BATCH_REPEATS)),
+            on_progress=self.ch.stage_progress("batch"),
+        )
         self.ch.progress("batch", 1.0, f"{stats.throughput_rows_per_s:,.0f} rows/s")
         resources: dict[str, Any] = {}
         resources.update(latency.as_resources())
@@ -438,7 +494,7 @@ class Run:
         return resources
 
     def save(self, model: Any, *, existing_artifact: Path | None = None) -> dict[str, Any]:
-        """Stage the artifact (saved now, or a copy of the one being re-profiled) and predictions."""
+        """Stage the artifact (saved now, or a copy of the re-profiled one) and the predictions."""
         import shutil
 
         import numpy as np
@@ -455,8 +511,11 @@ class Run:
         arrays = {}
         for part in ("validation", "test"):
             values = self.predictions[part]
-            arrays[f"{part}_pred"] = (values.astype(str) if self.dataset.task == "classification"
-                                      else values.astype(float))
+            arrays[f"{part}_pred"] = (
+                values.astype(str)
+                if self.dataset.task == "classification"
+                else values.astype(float)
+            )
             if part in self.proba:
                 arrays[f"{part}_proba"] = self.proba[part]
         with open(self.staging / PREDICTIONS_NAME, "wb") as handle:
@@ -470,10 +529,15 @@ class Run:
     def data_table(self) -> dict[str, Any]:
         ds, split, cfg = self.dataset, self.split, self.config.data
         table: dict[str, Any] = {
-            "source": str(cfg.source), "target": str(cfg.target), "task": ds.task,
-            "dataset_sha256": ds.dataset_sha256, "split_sha256": split.split_sha256,
-            "seed": int(cfg.seed), "n_train": len(split.train),
-            "n_validation": len(split.validation), "n_test": len(split.test),
+            "source": str(cfg.source),
+            "target": str(cfg.target),
+            "task": ds.task,
+            "dataset_sha256": ds.dataset_sha256,
+            "split_sha256": split.split_sha256,
+            "seed": int(cfg.seed),
+            "n_train": len(split.train),
+            "n_validation": len(split.validation),
+            "n_test": len(split.test),
         }
         if ds.task == "classification":
             table["classes"] = [str(c) for c in ds.classes]
@@ -492,8 +556,7 @@ class Run:
             "created_at": datetime.now(UTC).isoformat(),
             "criteria_revision": int(self.job.get("criteria_revision", 0)),
             "notes": self.job.get("notes", ""),
-            "environment": environment.environment_table(self.root,
-                                                         estimator=self.estimator_path),
+            "environment": environment.environment_table(self.root, estimator=self.estimator_path),
             "hardware": environment.hardware_table(),
         }
 
@@ -515,22 +578,38 @@ class Run:
         resources = {**fit_resources, **self.profile(model)}
         resources.update(self.save(model))
         model_table = self.snapshot.pop("model", {})
-        model_table.update({"estimator": self.estimator_path,
-                            "params": toml_params(_final_estimator(model)), "source": self.source})
-        body = {**self.header(), **self.snapshot, "model": model_table, "data": self.data_table(),
-                "metrics": metric_tables, "resources": resources}
+        model_table.update(
+            {
+                "estimator": self.estimator_path,
+                "params": toml_params(_final_estimator(model)),
+                "source": self.source,
+            }
+        )
+        body = {
+            **self.header(),
+            **self.snapshot,
+            "model": model_table,
+            "data": self.data_table(),
+            "metrics": metric_tables,
+            "resources": resources,
+        }
         return body
 
     def reprofile(self) -> dict[str, Any]:
-        """Profile an existing artifact again on this machine; metrics are copied, not recomputed."""
+        """Profile an existing artifact again on this machine; metrics are copied, not recomputed.
+
+        Fit figures are copied too (nothing is refitted); predict figures are new.
+        """
         from modelsnap.core.artifacts import load_artifact
         from modelsnap.core.files import inside
         from modelsnap.core.store import read_snapshot
 
         original = read_snapshot(self.root, self.job["reprofile_of"])
         self.load()
-        for key, have in (("dataset_sha256", self.dataset.dataset_sha256),
-                          ("split_sha256", self.split.split_sha256)):
+        for key, have in (
+            ("dataset_sha256", self.dataset.dataset_sha256),
+            ("split_sha256", self.split.split_sha256),
+        ):
             if original["data"][key] != have:
                 raise WorkerError(
                     f"snapshot {original['id']} was made on other data ({key} differs)",
@@ -538,25 +617,34 @@ class Run:
                 )
         self.ch.progress("load", 1.0, f"loading {original['model']['artifact']} (hash-checked)")
         artifact_path = inside(self.root, original["model"]["artifact"], what="artifact")
-        model = load_artifact(artifact_path, original["model"]["artifact_sha256"],
-                              trusted=self.job.get("trusted", []))
+        model = load_artifact(
+            artifact_path, original["model"]["artifact_sha256"], trusted=self.job.get("trusted", [])
+        )
         self.source = original["model"].get("source", "project")
         self.estimator_path = original["model"]["estimator"]
         self.evaluate_for_reprofile(model)
-        resources = {k: original["resources"][k] for k in
-                     ("fit_seconds", "fit_cpu_seconds", "peak_memory_fit_mb")
-                     if k in original.get("resources", {})}
+        resources = {
+            k: original["resources"][k]
+            for k in ("fit_seconds", "fit_cpu_seconds", "peak_memory_fit_mb")
+            if k in original.get("resources", {})
+        }
         resources.update(self.profile(model))
         if "peak_memory_fit_mb" in resources:
-            resources["peak_memory_mb"] = max(resources["peak_memory_fit_mb"],
-                                              resources["peak_memory_predict_mb"])
+            resources["peak_memory_mb"] = max(
+                resources["peak_memory_fit_mb"], resources["peak_memory_predict_mb"]
+            )
         self._compare_predictions(original)
         resources.update(self.save(model, existing_artifact=artifact_path))
         # artifact_sha256 stays: the store checks the staged copy against it.
         model_table = {k: v for k, v in original["model"].items() if k != "artifact"}
-        body = {**self.header(), "model": model_table, "data": self.data_table(),
-                "metrics": original["metrics"], "resources": resources,
-                "reprofile_of": original["id"]}
+        body = {
+            **self.header(),
+            "model": model_table,
+            "data": self.data_table(),
+            "metrics": original["metrics"],
+            "resources": resources,
+            "reprofile_of": original["id"],
+        }
         body["version"] = self.job.get("version") or original.get("version", "v1")
         for key in ("interpretability", "fairness", "edge_cases", "checks"):
             if key in original:
@@ -573,8 +661,10 @@ class Run:
         try:
             path = inside(self.root, table["path"], what="predictions")
             if sha256_file(path) != table["sha256"]:
-                self.warn(f"the stored predictions of {original['id']} do not match their hash: "
-                          "not compared")
+                self.warn(
+                    f"the stored predictions of {original['id']} do not match their hash: "
+                    "not compared"
+                )
                 return
             with np.load(path, allow_pickle=False) as stored:
                 before = stored["test_pred"]
@@ -587,9 +677,11 @@ class Run:
         else:
             differ = int(np.sum(~np.isclose(before.astype(float), now.astype(float))))
         if differ:
-            self.warn(f"{differ} of {len(now)} test predictions differ from {original['id']}'s: "
-                      "this environment changes the model's behaviour (metrics are copied, not "
-                      "recomputed)")
+            self.warn(
+                f"{differ} of {len(now)} test predictions differ from {original['id']}'s: "
+                "this environment changes the model's behaviour (metrics are copied, not "
+                "recomputed)"
+            )
 
     def evaluate_for_reprofile(self, model: Any) -> None:
         """Predictions are stored again with the new snapshot; they must match the original's."""
@@ -597,8 +689,9 @@ class Run:
         has_proba = self.dataset.task == "classification" and hasattr(model, "predict_proba")
         self.predictions, self.proba = {}, {}
         for part in ("validation", "test"):
-            self.predictions[part] = _check_predictions(model.predict(self.X[part]),
-                                                        len(self.X[part]), part, self.name)
+            self.predictions[part] = _check_predictions(
+                model.predict(self.X[part]), len(self.X[part]), part, self.name
+            )
             if has_proba:
                 self.proba[part] = self._aligned_proba(model, part)
         self.ch.progress("evaluate", 1.0)
@@ -624,9 +717,12 @@ def read_job(text: str) -> dict[str, Any]:
 
 
 def _error_message(exc: BaseException, stage: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "error", "error_type": type(exc).__name__,
-                               "message": str(exc) if not isinstance(exc, ModelsnapError)
-                               else exc.message, "stage": stage}
+    message: dict[str, Any] = {
+        "type": "error",
+        "error_type": type(exc).__name__,
+        "message": str(exc) if not isinstance(exc, ModelsnapError) else exc.message,
+        "stage": stage,
+    }
     if isinstance(exc, ModelsnapError):
         message["modelsnap"] = True
         message["exit_code"] = int(exc.exit_code)
@@ -642,8 +738,13 @@ def main() -> int:
     try:
         job = read_job(sys.stdin.read())
         result = _toml_value(Run(job, channel).run())
-        channel.send({"type": "result", "snapshot": result,
-                      "staged": {"artifact": ARTIFACT_NAME, "predictions": PREDICTIONS_NAME}})
+        channel.send(
+            {
+                "type": "result",
+                "snapshot": result,
+                "staged": {"artifact": ARTIFACT_NAME, "predictions": PREDICTIONS_NAME},
+            }
+        )
         return 0
     except Exception as exc:  # noqa: BLE001 - every failure is reported to the parent, typed
         traceback.print_exc(file=sys.stderr)
