@@ -52,6 +52,15 @@ latency_trials = 20
 latency_warmup = 2
 batch_size = 32
 timeout_seconds = 120
+
+[baseline]
+name = "majority"
+estimator = "sklearn.dummy.DummyClassifier"
+
+[[candidates]]
+name = "shallow_tree"
+estimator = "sklearn.tree.DecisionTreeClassifier"
+params = { max_depth = 2, random_state = 0 }
 """
 
 
@@ -161,7 +170,26 @@ def test_bad_arguments_are_refused_before_any_run(root: Path) -> None:
     assert _nothing_written(root)
 
 
+def test_run_refuses_an_unknown_candidate_before_any_run(root: Path) -> None:
+    with pytest.raises(ModelsnapError, match="no candidate named 'nope'"):
+        modelsnap.Project(root).run(candidates=["nope"])
+    assert _nothing_written(root)
+
+
 # --------------------------------------------------------------------------- real runs
+
+
+@pytest.mark.slow
+def test_run_models_declared_in_the_project_file(root: Path) -> None:
+    project = modelsnap.Project(root)
+    seen: list[str] = []
+    outcomes = project.run(baseline=True, on_event=lambda name, event: seen.append(name))
+    assert [(o.name, o.ok) for o in outcomes] == [("majority", True)]
+    assert set(seen) == {"majority"}
+    assert outcomes[0].snapshot["model"]["source"] == "project"
+    outcomes = project.run(candidates=["shallow_tree"])  # criteria not locked yet
+    assert outcomes[0].ok is False and isinstance(outcomes[0].error, CriteriaError)
+    assert [s["name"] for s in project.snapshots()] == ["majority"]
 
 
 def _recompute_test_accuracy(folder: Path, snapshot: dict) -> float:
