@@ -422,3 +422,51 @@ def test_a_value_toml_cannot_hold_is_a_clear_error(tmp_path: Path, make_body, ma
     with pytest.raises(SnapshotError, match="TOML cannot store"):
         store.write_snapshot(tmp_path, body, staged_files=make_staged(tmp_path))
     assert not (tmp_path / "models").exists()
+
+
+# --------------------------------------------------------------------------- comparability
+
+
+def test_current_hashes_agree_with_the_data_module(tmp_path: Path) -> None:
+    """The fast path's hashes must be the very ones a run records (core.data computes those)."""
+    pytest.importorskip("pandas")
+    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.project import load_project
+
+    (tmp_path / "data.csv").write_text(
+        "a,b,y\n" + "".join(f"{i},{i % 7},{'yes' if i % 3 else 'no'}\n" for i in range(60)))
+    (tmp_path / "modelsnap.toml").write_text(
+        '[data]\nsource = "data.csv"\ntarget = "y"\n')
+    assert store.current_data_hashes(tmp_path, "data.csv") == store.DataHashes(
+        sha256_file(tmp_path / "data.csv"), None)
+    config = load_project(tmp_path)
+    dataset = load_dataset(config)
+    split = ensure_split(config, dataset)
+    hashes = store.current_data_hashes(tmp_path, "data.csv")
+    assert hashes == store.DataHashes(dataset.dataset_sha256, split.split_sha256)
+    # a bundled data set is hashed from arrays: the hash frozen into split.npz stands in for it
+    assert store.current_data_hashes(tmp_path, "sklearn:iris") == hashes
+
+
+def test_comparable_needs_both_hashes_to_match(make_body) -> None:
+    body = make_body()
+    same = store.DataHashes("a" * 64, "b" * 64)
+    assert store.comparable(body, same) is True
+    assert store.comparable(body["data"], same) is True  # an index row carries the hashes flat
+    assert store.comparable(body, store.DataHashes("a" * 64, "c" * 64)) is False
+    assert store.comparable(body, store.DataHashes("c" * 64, None)) is False
+    assert store.comparable(body, store.DataHashes(None, None)) is None
+
+
+def test_verify_files_names_missing_changed_and_escaping_files(
+        tmp_path: Path, make_body, make_staged) -> None:
+    snapshot = store.read_snapshot(tmp_path, store.write_snapshot(
+        tmp_path, make_body(), staged_files=make_staged(tmp_path)))
+    assert store.verify_files(tmp_path, snapshot) == []
+    (tmp_path / snapshot["model"]["artifact"]).write_bytes(b"other")
+    (tmp_path / snapshot["predictions"]["path"]).unlink()
+    problems = store.verify_files(tmp_path, snapshot)
+    assert "does not match its recorded sha256" in problems[0]
+    assert problems[1].endswith("is missing")
+    snapshot["model"]["artifact"] = "../outside.skops"
+    assert "outside the project folder" in store.verify_files(tmp_path, snapshot)[0]

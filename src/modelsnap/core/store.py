@@ -3,7 +3,10 @@
 A snapshot is the audit record of one evaluated model, so the store is strict about what goes in
 (``validate_snapshot`` before anything touches ``snapshots/``) and tolerant about what comes out:
 ``list_snapshots`` names a broken or hand-edited file as a ``SnapshotProblem`` and keeps going, so
-one bad file never hides the other snapshots. Fast path: no pandas, scikit-learn or scipy here.
+one bad file never hides the other snapshots. It also answers what every reader of the record
+asks: do the files still match their hashes (``verify_files``), which files does no snapshot own
+(``orphan_files``), and was a snapshot made on the current data and split (``current_data_hashes``,
+``comparable``). Fast path: no pandas, scikit-learn or scipy here (numpy inside one function).
 """
 
 from __future__ import annotations
