@@ -125,3 +125,12 @@ def test_no_edge_file_configured(project: Path) -> None:
 def test_missing_folder() -> None:
     done = _modelsnap("edge", "/nonexistent/project")
     assert done.returncode == 2 and "no such project folder" in done.stderr
+
+
+def test_no_snapshots_yet(project: Path) -> None:
+    for path in (project / "snapshots").glob("*.toml"):
+        path.unlink()
+    done = _modelsnap("edge", str(project))
+    assert done.returncode == 1
+    assert "is valid (4 cases) but there are no snapshots" in done.stderr
+    assert not (project / "edge_runs").exists()
