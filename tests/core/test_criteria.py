@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelsnap.core.criteria import (
     REVISIONS_FILE,
@@ -19,6 +21,7 @@ from modelsnap.core.criteria import (
     revisions,
 )
 from modelsnap.core.errors import CriteriaError
+from modelsnap.core.files import dumps_toml
 from modelsnap.core.project import load_project, update_project, write_new_project
 
 
@@ -127,3 +130,50 @@ def test_concurrent_locks_of_different_criteria_get_distinct_revisions(config) -
     numbers = sorted(int(p.communicate()[0]) for p in procs)
     assert numbers == [2, 3, 4]
     assert [r["revision"] for r in revisions(config.root)] == [1, 2, 3, 4]
+
+
+scalars = st.one_of(
+    st.integers(-5, 5), st.text(max_size=6), st.booleans(), st.floats(allow_nan=False)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+revision_entries = st.fixed_dictionaries(
+    {},
+    optional={
+        "revision": st.integers(0, 5) | scalars,
+        "primary_metric": st.sampled_from(["f1", "r2"]) | scalars,
+        "criteria": st.lists(
+            st.fixed_dictionaries(
+                {"metric": st.sampled_from(["f1", "size_mb"]) | scalars},
+                optional={"weight": values, "direction": values},
+            ),
+            max_size=3,
+        )
+        | values,
+        "constraints": st.dictionaries(
+            st.sampled_from(["max_size_mb", "min_metric"]), values, max_size=2
+        )
+        | values,
+        "sha256": st.text(max_size=4),
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(entries=st.lists(revision_entries, max_size=3) | values)
+def test_any_revisions_file_gives_a_revision_or_a_criteria_error(config, entries) -> None:
+    path = config.root / REVISIONS_FILE
+    path.write_bytes(dumps_toml({"schema": 1, "revision": entries}))
+    try:
+        number = ensure_locked(config)
+    except CriteriaError as error:
+        assert str(error)
+    else:
+        assert isinstance(number, int)

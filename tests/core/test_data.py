@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from modelsnap.core.data import (
@@ -254,3 +254,48 @@ def test_racing_processes_share_one_split(tmp_path: Path) -> None:
     ]
     hashes = {p.communicate()[0].strip() for p in procs}
     assert len(hashes) == 1 and all(p.returncode == 0 for p in procs)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(
+    arrays={
+        "train": np.arange(30),
+        "validation": np.arange(30, 40),
+        "test": np.arange(40, 50),
+        "meta_n_rows": np.asarray([1, 2]),
+    }
+)
+@given(
+    arrays=st.dictionaries(
+        st.sampled_from(
+            [
+                "train",
+                "validation",
+                "test",
+                "meta_n_rows",
+                "meta_seed",
+                "meta_stratify",
+                "meta_dataset_sha256",
+                "junk",
+            ]
+        ),
+        st.lists(st.integers(-3, 60), max_size=60).map(np.asarray)
+        | st.floats(allow_nan=True).map(np.asarray)
+        | st.text(max_size=5).map(np.asarray),
+        max_size=6,
+    )
+)
+def test_any_split_file_is_verified_or_refused(tmp_path: Path, arrays) -> None:
+    config = project(tmp_path, frame_csv(n=50))
+    dataset = load_dataset(config)
+    np.savez(tmp_path / SPLIT_FILE, **arrays)
+    try:
+        split = ensure_split(config, dataset)
+    except DataError as error:
+        assert "split.npz" in str(error)
+    else:
+        assert sorted(np.concatenate([split.train, split.validation, split.test])) == list(
+            range(50)
+        )

@@ -71,15 +71,35 @@ def revisions(root: Path) -> list[dict[str, Any]]:
             hint="restore the file from version control; it is append-only",
         ) from None
     items = doc.get("revision", [])
-    if not isinstance(items, list) or not all(
-        isinstance(item, dict) and isinstance(item.get("revision"), int) for item in items
-    ):
-        raise CriteriaError(
-            "every [[revision]] needs an integer 'revision'",
-            where=str(path),
-            hint="restore the file from version control; it is append-only",
-        )
+    if not isinstance(items, list):
+        items = [items]
+    for number, item in enumerate(items, start=1):
+        problem = _revision_problem(item)
+        if problem:
+            raise CriteriaError(
+                f"[[revision]] #{number}: {problem}",
+                where=str(path),
+                hint="restore the file from version control; it is append-only",
+            )
     return items
+
+
+def _revision_problem(item: Any) -> str | None:
+    """What makes one [[revision]] entry unusable, or None when it is well-formed."""
+    if not isinstance(item, dict):
+        return "expected a table"
+    if not isinstance(item.get("revision"), int) or isinstance(item.get("revision"), bool):
+        return "needs an integer 'revision'"
+    if not isinstance(item.get("primary_metric", ""), str):
+        return "'primary_metric' must be a string"
+    criteria = item.get("criteria", [])
+    if not isinstance(criteria, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("metric"), str) for c in criteria
+    ):
+        return "'criteria' must be an array of tables with a metric"
+    if not isinstance(item.get("constraints", {}), dict):
+        return "'constraints' must be a table"
+    return None
 
 
 def current_revision(root: Path) -> dict[str, Any] | None:

@@ -355,6 +355,16 @@ def read_split(root: Path) -> Split:
     )
 
 
+_META_KINDS = {
+    "meta_n_rows": "iu",
+    "meta_seed": "iu",
+    "meta_validation_fraction": "f",
+    "meta_test_fraction": "f",
+    "meta_stratify": "b",
+    "meta_dataset_sha256": "U",
+}
+
+
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     where = str(path)
     try:
@@ -379,6 +389,14 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
                 hint="restore it from version control",
             )
         arrays[key] = arrays[key].astype(np.int64)
+    for key, kinds in _META_KINDS.items():
+        value = arrays.get(key)
+        if value is not None and (value.ndim != 0 or value.dtype.kind not in kinds):
+            raise DataError(
+                f"split.npz has a malformed {key!r}",
+                where=where,
+                hint="restore it from version control",
+            )
     return arrays
 
 

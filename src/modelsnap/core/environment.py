@@ -7,6 +7,7 @@ imports scikit-learn: versions come from package metadata.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -27,11 +28,17 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    """Top-level module -> distributions; scanning every installed package is slow, so once."""
+    return metadata.packages_distributions()
+
+
 def distribution_of(module: str) -> str | None:
     """The installed distribution that provides top-level module ``module`` (``sklearn`` ->
     ``scikit-learn``), or None for modules that are not installed packages (the user's own)."""
     top = module.split(".", 1)[0]
-    names = metadata.packages_distributions().get(top, [])
+    names = _packages_distributions().get(top, [])
     return names[0] if names else None
 
 
