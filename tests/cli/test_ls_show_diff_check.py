@@ -121,22 +121,26 @@ def test_ls_empty_project_and_missing_folder(project, tmp_path: Path, capsys) ->
     assert code == 2 and "no such project folder" in err and out == ""
 
 
-def test_ls_stays_on_the_fast_path(project, add) -> None:
-    """``ls`` must answer without pandas/scikit-learn/scipy (docs/internals.md, fast path)."""
-    add("forest")
+def test_ls_show_and_diff_stay_on_the_fast_path(project, add) -> None:
+    """They must answer without pandas/scikit-learn/scipy (docs/internals.md, fast path)."""
+    first, second = add("forest"), add("logistic")
+    root = str(project[0])
     code = (
-        "import sys, json\n"
+        "import contextlib, io, json, sys\n"
         "from modelsnap.cli import main\n"
-        f"code = main(['ls', {str(project[0])!r}, '--format', 'json'])\n"
+        "codes = []\n"
+        f"for argv in (['ls', {root!r}], ['show', {root!r}, {first!r}],\n"
+        f"             ['diff', {root!r}, {first!r}, {second!r}]):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        codes.append(main(argv))\n"
         "heavy = sorted(m for m in sys.modules\n"
         "               if m.split('.')[0] in ('pandas', 'sklearn', 'scipy'))\n"
-        "print(json.dumps({'code': code, 'heavy': heavy}), file=sys.stderr)\n"
+        "print(json.dumps({'codes': codes, 'heavy': heavy}))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
-    report = json.loads(result.stderr.strip().splitlines()[-1])
-    assert report == {"code": 0, "heavy": []}
-    assert len(json.loads(result.stdout)) == 1
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"codes": [0, 0, 0], "heavy": []}
 
 
 # --------------------------------------------------------------------------- show
@@ -168,6 +172,9 @@ def test_show_unknown_and_ambiguous_ids_are_clear_errors(project, add, capsys) -
     assert code == 1 and "no snapshot id starts with 'nope'" in err
     code, _, err = _run(capsys, "show", str(root), "../modelsnap")
     assert code == 2 and "not allowed" in err
+    (root / "snapshots" / "20261126T000000-torn-0000.toml").write_text("schema = 1\n[model\n")
+    code, out, err = _run(capsys, "show", str(root), "20261126T000000-torn")
+    assert code == 1 and out == "" and "not valid TOML" in err
 
 
 # --------------------------------------------------------------------------- diff
