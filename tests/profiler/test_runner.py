@@ -229,3 +229,39 @@ def test_grid_search_is_recorded(project: Path) -> None:
     assert search["grid"] == {"max_depth": [1, 3]} and search["metric"] == "f1"
     assert len(search["scores"]) == 2
     assert search["best"]["max_depth"] == snapshot["model"]["params"]["max_depth"]
+
+
+def test_a_live_unfitted_estimator_from_python_is_fitted_behind_the_frozen_preprocessing(
+    project: Path,
+) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    live = RunJob(root=project, name="from_python", kind="baseline",
+                  estimator=DecisionTreeClassifier(max_depth=2, random_state=0), **FAST)
+    snapshot = run_model(live)
+    assert snapshot["model"]["source"] == "python"
+    assert snapshot["model"]["estimator"] == "sklearn.tree._classes.DecisionTreeClassifier"
+    assert snapshot["model"]["params"]["max_depth"] == 2
+    assert snapshot["resources"]["fit_seconds"] > 0
+
+
+def test_a_fitted_pipeline_from_python_is_used_as_it_is(project: Path) -> None:
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.read_csv(project / "data.csv")
+    pipeline = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["colour"]), (SimpleImputer(), ["x1", "x2"])),
+        LogisticRegression(),
+    ).fit(frame.drop(columns="label"), frame["label"])
+    warnings = []
+    snapshot = run_model(RunJob(root=project, name="fitted", kind="baseline", estimator=pipeline,
+                                **FAST), on_warning=warnings.append)
+    assert snapshot["model"]["estimator"].endswith("LogisticRegression")
+    assert snapshot["resources"]["fit_seconds"] == 0.0
+    assert snapshot["resources"]["fit_measured"] is False
+    assert any("came fitted" in w for w in warnings)

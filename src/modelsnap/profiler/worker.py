@@ -572,7 +572,7 @@ class Run:
             fit_resources = self.fit(model)
         else:
             self.warn(f"model {self.name!r} came fitted: fit time and fit memory were not measured")
-            fit_resources = {"fit_seconds": 0.0}
+            fit_resources = {"fit_seconds": 0.0, "fit_measured": False}
         metric_tables = self.evaluate(model)
         self.analyse(model, metric_tables)
         resources = {**fit_resources, **self.profile(model)}
