@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     root = project_root(args.dir)
     config = load_config_or_warn(root)
     rows, problems = load_rows(root, write_back=True)
-    listed = [row for row in build_rows(root, config, rows) if _keep(row, args)]
+    listed = build_rows(root, config, [row for row in rows if _keep(row, args)])
     if args.format == "json":
         write_json(listed)
     elif listed:
