@@ -165,6 +165,10 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
         console.print(f"Sensitivity: {sens['top']} stays first in {sens['stays_first']}/"
                       f"{sens['n']} perturbed weightings ({sens['share']:.0%}); "
                       f"other winners: {escape(others)}")
+    if significance is not None and not any(k in significance for k in ("vs_runner_up",
+                                                                         "vs_baseline")):
+        console.print("Significance: nothing to compare the top pick with (no runner-up, "
+                      "no other baseline)")
     if significance:
         for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
             item = significance.get(key)

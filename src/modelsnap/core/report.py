@@ -244,6 +244,8 @@ def tradeoff_svg(points: Sequence[Mapping[str, Any]], metric: str, *, width: int
                          f'cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
                          f'fill-opacity="0.75" stroke="#2b6cb0"><title>{_e(title)}</title>'
                          '</circle>')
+        if p.get("label"):
+            parts.append(f'<text x="{cx + r + 3:.1f}" y="{cy + 4:.1f}">{_e(p["label"])}</text>')
     parts.append("</svg>")
     legend = ('<p class="muted">Filled, joined points: Pareto front over the criteria. Open '
               'circles: dominated. Crosses: rejected. Point area grows with model size.</p>')
@@ -262,6 +264,7 @@ def chart_points(data: ReportData) -> list[dict[str, Any]]:
             continue
         points.append({
             "id": snapshot_id, "status": status, "pareto": pareto,
+            "label": str(snapshot.get("name", ""))[:24],
             "x": _get(snapshot, "resources", "latency_p95_ms"),
             "y": _get(snapshot, "metrics", "validation", metric),
             "size_mb": _get(snapshot, "resources", "size_mb"),
