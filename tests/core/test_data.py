@@ -106,6 +106,11 @@ def test_multiclass_has_no_positive_label(tmp_path: Path) -> None:
         ("x,y\n1,a\n2,\n3,b\n", {}, "1 missing value"),
         (frame_csv(), {"positive_label": "maybe"}, "positive_label 'maybe' is not a class"),
         ("y\na\nb\n", {}, "no feature columns remain"),
+        (
+            "x,y\n1,0.5\n2,1.5\n",
+            {"task": "regression", "positive_label": "1"},
+            "positive_label is for",
+        ),
     ],
 )
 def test_bad_data(tmp_path: Path, csv, data, fragment) -> None:

@@ -216,6 +216,12 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
                 where=label,
                 hint='set [data].task = "classification" or choose a numeric target',
             )
+        if data.positive_label is not None:
+            raise DataError(
+                "positive_label is for binary classification, but the task is regression",
+                where=label,
+                hint="remove [data].positive_label",
+            )
         target = target.astype(float)
         if target.nunique() < 2:
             raise DataError(f"target column {data.target!r} is constant", where=label)
