@@ -116,7 +116,8 @@ def test_undefined_group_metric_is_a_warning() -> None:
     proba = np.tile([0.3, 0.7], (800, 1))
     column = fairness_report(dataset, split, sensitive=["group"], primary_metric="roc_auc",
                              test_pred=pred, test_proba=proba)["columns"]["group"]
-    assert any("'A': roc_auc is undefined" in w for w in column["warnings"])
+    assert any("'A' has 0 test rows of class 'no': too few for roc_auc" in w
+               for w in column["warnings"])
     assert "gap" not in column
 
 
@@ -159,3 +160,24 @@ def test_multiclass_uses_macro_averages() -> None:
     pred = np.array(["a", "b", "b"] * 20)
     value = metric_value("f1", "classification", y, pred, classes=["a", "b", "c"])
     assert value == pytest.approx(f1_score(y, pred, average="macro"))
+
+
+def test_group_with_few_positives_is_left_out_of_an_f1_gap() -> None:
+    dataset, split, pred = _setup()
+    group = dataset.frame["group"].to_numpy().copy()
+    y = dataset.target.to_numpy()
+    # Group "old": 40 rows, only 3 of them positive -> f1 there would be noise.
+    old = np.flatnonzero(y == "no")[:37].tolist() + np.flatnonzero(y == "yes")[:3].tolist()
+    group[old] = "old"
+    dataset.frame["group"] = group
+    column = fairness_report(dataset, split, sensitive=["group"], primary_metric="f1",
+                             test_pred=pred)["columns"]["group"]
+    old_entry = next(g for g in column["groups"] if g["group"] == "old")
+    assert old_entry["count"] == 40 and "metric" not in old_entry and "positive_rate" in old_entry
+    assert any("'old' has 3 test rows of class 'yes': too few for f1" in w
+               for w in column["warnings"])
+    rates = [g["positive_rate"] for g in column["groups"]]  # every group has 20+ rows here
+    assert column["positive_rate_gap"] == pytest.approx(max(rates) - min(rates))
+    accuracy = fairness_report(dataset, split, sensitive=["group"], primary_metric="accuracy",
+                               test_pred=pred)["columns"]["group"]
+    assert "metric" in next(g for g in accuracy["groups"] if g["group"] == "old")

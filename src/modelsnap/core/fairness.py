@@ -11,8 +11,10 @@ Rules (documented in docs/snapshot-format.md):
 * groups are the column's distinct values as text; missing values form the group ``"(missing)"``;
 * a numeric column with more than ``MAX_NUMERIC_GROUPS`` distinct values is cut into four
   quantile bands (edges computed on the whole data set), e.g. ``"[18, 31)"``;
-* gaps use only groups with at least ``MIN_GROUP_ROWS`` test rows; smaller groups are still
-  listed with their count and get a warning instead of a misleading metric;
+* gaps use only groups with at least ``MIN_GROUP_ROWS`` test rows — and, for a binary target
+  and a class-conditional metric (precision, recall, f1, roc_auc, balanced accuracy), at least
+  ``MIN_GROUP_CLASS_ROWS`` rows of each class; smaller groups are still listed with their count
+  (and positive rate) and get a warning instead of a misleading metric;
 * a sensitive column is used even when it is in ``[data].drop`` (``load_dataset`` keeps it
   aside); one group, too few large groups, or an unknown column gets a warning in the table,
   never an exception.
@@ -28,6 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 MIN_GROUP_ROWS = 20
+MIN_GROUP_CLASS_ROWS = 10
+CLASS_METRICS = frozenset({"precision", "recall", "f1", "roc_auc", "balanced_accuracy"})
 MAX_NUMERIC_GROUPS = 10
 MISSING_GROUP = "(missing)"
 
@@ -167,11 +171,11 @@ def _column_report(
             entry["positive_rate"] = round(
                 float(np.mean([str(v) == positive for v in y_pred[mask]])), 6
             )
-        if count < MIN_GROUP_ROWS:
-            warnings.append(
-                f"group '{key}' has {count} test rows: too few for a metric "
-                f"(at least {MIN_GROUP_ROWS} needed)"
-            )
+            if count >= MIN_GROUP_ROWS:
+                eligible_rates[key] = entry["positive_rate"]
+        too_small = _too_small(count, y_true[mask], task, primary_metric, classes)
+        if too_small:
+            warnings.append(f"group '{key}' {too_small}")
         else:
             try:
                 value = metric_value(
@@ -185,8 +189,6 @@ def _column_report(
             if value is not None and math.isfinite(value):
                 entry["metric"] = round(value, 6)
                 eligible[key] = value
-                if "positive_rate" in entry:
-                    eligible_rates[key] = entry["positive_rate"]
             else:
                 warnings.append(f"group '{key}': {primary_metric} is undefined on its rows")
         groups.append(entry)
@@ -195,17 +197,37 @@ def _column_report(
         warnings.append(f"column '{column}' has one group in the test split: no gap to measure")
     elif len(eligible) < 2:
         warnings.append(
-            f"column '{column}' has fewer than two groups with {MIN_GROUP_ROWS}+ test rows: "
+            f"column '{column}' has fewer than two groups large enough for {primary_metric}: "
             "no gap reported"
         )
     if len(eligible) >= 2:
         table["gap"] = round(max(eligible.values()) - min(eligible.values()), 6)
-        if len(eligible_rates) >= 2:
-            table["positive_rate_gap"] = round(
-                max(eligible_rates.values()) - min(eligible_rates.values()), 6
-            )
+    if len(eligible_rates) >= 2:
+        table["positive_rate_gap"] = round(
+            max(eligible_rates.values()) - min(eligible_rates.values()), 6
+        )
     table["warnings"] = warnings
     return table
+
+
+def _too_small(
+    count: int, y_true: Any, task: str, metric: str, classes: Sequence[str] | None
+) -> str | None:
+    """Why a group is too small to compare, or None. A class-conditional metric (f1, recall,
+    roc_auc, ...) on a group with two positives is noise, so binary targets also need
+    ``MIN_GROUP_CLASS_ROWS`` rows of each class for those metrics."""
+    if count < MIN_GROUP_ROWS:
+        return f"has {count} test rows: too few for a metric (at least {MIN_GROUP_ROWS} needed)"
+    if task == "classification" and classes and len(classes) == 2 and metric in CLASS_METRICS:
+        labels = [str(v) for v in y_true]
+        for label in classes:
+            n = labels.count(str(label))
+            if n < MIN_GROUP_CLASS_ROWS:
+                return (
+                    f"has {n} test rows of class '{label}': too few for {metric} "
+                    f"(at least {MIN_GROUP_CLASS_ROWS} of each class needed)"
+                )
+    return None
 
 
 def _sensitive_column(dataset: Any, column: str) -> Any:
