@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,7 +75,7 @@ def project(tmp_path_factory):
     with open(root / "data.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([f"f{i}" for i in range(5)] + ["y"])
-        for row, label in zip(x, labels):
+        for row, label in zip(x, labels, strict=True):
             writer.writerow([f"{v:.6f}" for v in row] + [label])
     (root / "modelsnap.toml").write_text(PROJECT)
     order = np.random.default_rng(0).permutation(300)

@@ -1,4 +1,4 @@
-"""Hard constraints: pass, fail with the right overshoot, missing is not a pass, gain is direction-aware."""
+"""Hard constraints: pass, fail with the overshoot, missing is not a pass, gain knows direction."""
 
 from __future__ import annotations
 

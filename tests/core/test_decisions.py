@@ -1,4 +1,4 @@
-"""The decision log: refusals, the hash chain against edits, removals and reorders, a robust parser."""
+"""The decision log: refusals, the chain against edits, removals and reorders, a robust parser."""
 
 from __future__ import annotations
 

@@ -71,7 +71,8 @@ def test_resource_measures_are_the_hardware_dependent_ones():
 
 
 values = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.integers(-10, 10),
-                   st.floats(allow_nan=True, allow_infinity=True), st.lists(st.integers(), max_size=2))
+                   st.floats(allow_nan=True, allow_infinity=True),
+                   st.lists(st.integers(), max_size=2))
 
 
 @given(st.dictionaries(st.sampled_from(["metrics", "resources", "fairness", "edge_cases",

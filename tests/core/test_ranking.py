@@ -85,7 +85,8 @@ def independent_weighted(rows, criteria):
 
 def flat(s):
     return {"id": s["id"], "f1": s["metrics"]["validation"]["f1"],
-            "latency_p95_ms": s["resources"]["latency_p95_ms"], "size_mb": s["resources"]["size_mb"],
+            "latency_p95_ms": s["resources"]["latency_p95_ms"],
+            "size_mb": s["resources"]["size_mb"],
             "interpretability": s["interpretability"]["score"]}
 
 
@@ -203,8 +204,10 @@ def test_sensitivity_of_a_clear_winner_is_one():
 
 
 def naive_pareto(values, directions):
-    signed = [[v if d == "max" else -v for v, d in zip(r, directions)] for r in values]
-    return [not any(all(o >= x for o, x in zip(other, row)) and other != row for other in signed)
+    signed = [[v if d == "max" else -v for v, d in zip(r, directions, strict=True)]
+              for r in values]
+    return [not any(all(o >= x for o, x in zip(other, row, strict=True)) and other != row
+                    for other in signed)
             for row in signed]
 
 

@@ -97,7 +97,8 @@ def test_chart_without_latency_says_so():
 
 
 def test_decision_history_and_broken_chain_are_shown():
-    decision = {"id": "D0001", "decided_at": "t", "decided_by": "ana", "snapshot_id": "03-dominated",
+    decision = {"id": "D0001", "decided_at": "t", "decided_by": "ana",
+                "snapshot_id": "03-dominated",
                 "criteria_revision": 1, "rationale": "explainable <enough>",
                 "caveats": ["few rows"], "monitoring": "weekly", "sha256": "f" * 64}
     text = render_html(data(decisions=[decision], chain_problems=["D0001 was edited"]))

@@ -43,7 +43,7 @@ class Criterion:
 
 @dataclass
 class RankingSpec:
-    """Everything the ranking needs besides the rows; built from the project by ``spec_from_config``.
+    """Everything the ranking needs besides the rows (``spec_from_config`` builds it).
 
     ``dataset_sha256``/``split_sha256`` are the project's current hashes; when None the newest
     row's hashes are taken as current. ``criteria_revision`` is the current locked revision.
@@ -301,7 +301,8 @@ def _better_first(value: float | None, direction: str) -> float:
 # Scoring
 
 
-def minmax_matrix(values: Sequence[Sequence[float]], directions: Sequence[str]) -> list[list[float]]:
+def minmax_matrix(values: Sequence[Sequence[float]],
+                  directions: Sequence[str]) -> list[list[float]]:
     """Min-max normalise each column: (v-min)/(max-min) for max, (max-v)/(max-min) for min,
     1.0 when max == min."""
     if not values:

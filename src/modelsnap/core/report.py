@@ -110,7 +110,8 @@ def _replace_file(target: Path, data: bytes) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ModelsnapError(f"cannot write the report: {exc.strerror}", where=str(target)) from None
+        raise ModelsnapError(f"cannot write the report: {exc.strerror}",
+                             where=str(target)) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +318,8 @@ def _significance_html(sig: Mapping[str, Any] | None) -> str:
             continue
         if "error" in item:
             rows.append([_e(label), f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
-                         "", "", "", f'<span class="warn">not computed: {_e(item["error"])}</span>'])
+                         "", "", "",
+                         f'<span class="warn">not computed: {_e(item["error"])}</span>'])
             continue
         cls = "ok" if item["verdict"] == "significant" else "warn"
         rows.append([_e(label), f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
@@ -533,7 +535,8 @@ def render_markdown(data: ReportData) -> str:
         lines += ["", "## Significance (test split)", ""]
         for label, item in compared:
             if "error" in item:
-                lines.append(f"- vs {label} `{_md(item['b'])}`: not computed ({_md(item['error'])})")
+                lines.append(f"- vs {label} `{_md(item['b'])}`: not computed "
+                             f"({_md(item['error'])})")
             else:
                 lines.append(f"- vs {label} `{_md(item['b'])}`: {item['metric']} difference "
                              f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
