@@ -82,6 +82,7 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.filter_text = ""
         self.marked: list[str] = []
         self._haystacks: dict[str, str] = {}
+        self._haystack: Callable[[Row], str] = lambda row: row["id"].lower()
         self._total_width = sum(c.width + 1 for c in self.columns)
 
     # ---------------------------------------------------------------- data
@@ -89,7 +90,8 @@ class SnapshotTable(ScrollView, can_focus=True):
     def set_rows(self, rows: Sequence[Row], haystack: Callable[[Row], str]) -> None:
         """Replace the rows; ``haystack`` gives each row's lower-case text the filter searches."""
         self.all_rows = list(rows)
-        self._haystacks = {row["id"]: haystack(row) for row in self.all_rows}
+        self._haystack = haystack
+        self._haystacks = {}  # filled on the first filter: most sessions never filter
         self._rebuild()
 
     def sort_by(self, key: str, *, reverse: bool | None = None) -> None:
@@ -109,6 +111,8 @@ class SnapshotTable(ScrollView, can_focus=True):
         terms = self.filter_text.lower().split()
         rows = self.all_rows
         if terms:
+            if not self._haystacks:
+                self._haystacks = {row["id"]: self._haystack(row) for row in self.all_rows}
             rows = [r for r in rows if all(t in self._haystacks[r["id"]] for t in terms)]
         if self.sort_column is not None:
             column = next(c for c in self.columns if c.key == self.sort_column)
