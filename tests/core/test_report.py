@@ -124,3 +124,13 @@ def test_model_card_without_decision_describes_the_top_pick():
     assert "Not decided yet" in card and "`02-good`" in card and "#1 of 3" in card
     assert "## Significance (test split)" in card and "**significant**" in card
     assert "## Sensitivity" in card
+
+
+def test_details_are_capped_but_keep_the_decided_and_the_baseline(monkeypatch):
+    from modelsnap.core import report
+
+    monkeypatch.setattr(report, "DETAIL_LIMIT", 2)
+    result = data().result
+    shown = report._detailed_ids(result, [{"snapshot_id": "04-slow"}])
+    assert shown == ["04-slow", "01-base"]
+    assert report._detailed_ids(result, []) == ["01-base", "02-good"]

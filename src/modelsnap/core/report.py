@@ -36,6 +36,29 @@ class ReportData:
     decisions: list[dict[str, Any]]
     chain_problems: list[str]
     problems: list[str] = field(default_factory=list)
+    measures: dict[str, dict[str, float]] = field(default_factory=dict)  # id -> validation
+    not_detailed: int = 0
+
+
+DETAIL_LIMIT = 100
+
+
+def _detailed_ids(result: Any, decisions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Whose details the report carries: decided snapshots, the baseline, then the best ranked,
+    then rejected and incomplete ones, up to ``DETAIL_LIMIT`` (10,000 snapshots would make a
+    100 MB page; ``modelsnap show`` has the rest)."""
+    wanted = [str(d.get("snapshot_id")) for d in decisions[::-1]]
+    if result.baseline_id:
+        wanted.append(result.baseline_id)
+    wanted += [e.id for e in result.ranked] + [r["id"] for r in result.rejected] + \
+        [r["id"] for r in result.incomplete]
+    shown: list[str] = []
+    for snapshot_id in wanted:
+        if snapshot_id not in shown:
+            shown.append(snapshot_id)
+        if len(shown) >= DETAIL_LIMIT:
+            break
+    return shown
 
 
 def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> ReportData:
@@ -52,10 +75,7 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
         decisions = read_decisions(root)
     except ModelsnapError:
         decisions = []
-    shown = [e.id for e in result.ranked] + [r["id"] for r in result.rejected] + \
-        [r["id"] for r in result.incomplete]
-    if decisions and decisions[-1].get("snapshot_id") not in shown:
-        shown.append(str(decisions[-1].get("snapshot_id")))
+    shown = _detailed_ids(result, decisions)
     snapshots: dict[str, dict[str, Any]] = {}
     problems = list(project.problems)
     for snapshot_id in shown:
@@ -69,11 +89,14 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
 
         sig = ranking_significance(root, project.config, result, n=resamples)
     return ReportData(
+        measures={row["id"]: row["measures"]["validation"] for row in project.rows},
         project_name=str(getattr(project.config, "name", root.name)),
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         result=result, criteria_revision=project.criteria_revision,
         constraints=dict(project.config.constraints or {}), snapshots=snapshots,
         significance=sig, decisions=decisions, chain_problems=chain_problems, problems=problems,
+        not_detailed=max(0, len(result.ranked) + len(result.rejected) + len(result.incomplete)
+                         - len(snapshots)),
     )
 
 
@@ -259,16 +282,22 @@ def chart_points(data: ReportData) -> list[dict[str, Any]]:
     points = []
     status_of = {e.id: ("ranked", e.pareto) for e in result.ranked}
     status_of.update({r["id"]: ("rejected", False) for r in result.rejected})
+    names = {e.id: e.name for e in result.ranked}
+    names.update({r["id"]: r.get("name", "") for r in result.rejected})
     for snapshot_id, (status, pareto) in status_of.items():
         snapshot = data.snapshots.get(snapshot_id)
-        if snapshot is None:
+        measured = data.measures.get(snapshot_id)
+        if measured is None and snapshot is not None:
+            from modelsnap.core.measures import measures
+
+            measured = measures(snapshot, "validation")
+        if measured is None:
             continue
         points.append({
             "id": snapshot_id, "status": status, "pareto": pareto,
-            "label": str(snapshot.get("name", ""))[:24],
-            "x": _get(snapshot, "resources", "latency_p95_ms"),
-            "y": _get(snapshot, "metrics", "validation", metric),
-            "size_mb": _get(snapshot, "resources", "size_mb"),
+            "label": str(names.get(snapshot_id, ""))[:24],
+            "x": measured.get("latency_p95_ms"), "y": measured.get(metric),
+            "size_mb": measured.get("size_mb"),
         })
     return points
 
@@ -453,6 +482,8 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 {_decisions_html(data)}
 <h2>Snapshots</h2>
 {details or "<p>None.</p>"}
+{f'<p class="muted">{data.not_detailed} more snapshot(s) not detailed here: '
+ "<code>modelsnap show DIR ID</code> prints any of them.</p>" if data.not_detailed else ""}
 </body></html>
 """
     return body
