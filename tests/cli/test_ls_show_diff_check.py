@@ -243,6 +243,8 @@ def test_check_finds_every_kind_of_damage(project, add, capsys) -> None:
     path.write_text(path.read_text().replace("criteria_revision = 1", "criteria_revision = 7"))
     (root / "snapshots" / "20261126T000000-torn-0000.toml").write_text("schema = 1\n[model\n")
     (root / "models" / "20261126T000000-ghost-0000.skops").write_bytes(b"orphan")
+    revisions = root / "criteria_revisions.toml"
+    revisions.write_text(revisions.read_text().replace("weight = 0.4", "weight = 0.9", 1))
     dead = root / ".modelsnap" / "tmp" / ".tmp-999999999-abc"
     dead.mkdir(parents=True)
     (root / "decisions.toml").write_text("schema = 1\n[[decision]]\nid = 'D0001'\n"
@@ -263,6 +265,7 @@ def test_check_finds_every_kind_of_damage(project, add, capsys) -> None:
     assert "does not match its recorded sha256" in messages
     assert f"predictions predictions/{missing}.npz is missing" in messages
     assert "gone, which does not exist" in messages
+    assert "revision 1 was edited after it was locked" in messages
 
 
 def test_check_notices_that_the_data_changed(project, add, capsys) -> None:
