@@ -223,21 +223,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _table(
-    doc: dict[str, Any], name: str, allowed: set[str], key: str | None = None
-) -> dict[str, Any]:
+def _table(doc: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+    """The optional table ``[name]`` of ``doc`` ({} when absent), with its keys checked."""
     value = doc.get(name, {})
-    label = key or f"[{name}]"
     if not isinstance(value, dict):
-        raise _fail(label, "a table", value)
-    unknown = sorted(set(value) - allowed)
+        raise _fail(f"[{name}]", "a table", value)
+    return _known_keys(value, allowed, f"[{name}]")
+
+
+def _known_keys(table: dict[str, Any], allowed: set[str], label: str) -> dict[str, Any]:
+    """Refuse keys modelsnap does not know: a typo must not silently fall back to a default."""
+    unknown = sorted(set(table) - allowed)
     if unknown:
         raise ProjectFileError(
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
             where=f"{PROJECT_FILE}: {label}",
             hint=f"known keys: {', '.join(sorted(allowed))}",
         )
-    return value
+    return table
 
 
 def _str(
@@ -483,7 +486,7 @@ def _parse_criteria(doc: dict, task: str | None) -> list[Criterion]:
         key = f"[[criteria]] #{number}"
         if not isinstance(item, dict):
             raise _fail(key, "a table with metric, weight and direction", item)
-        _table({"c": item}, "c", {"metric", "weight", "direction"}, key=key)
+        _known_keys(item, {"metric", "weight", "direction"}, key)
         metric = _str(item, "metric", f"{key}.metric", required=True)
         if metric not in known:
             raise _fail(
@@ -596,7 +599,7 @@ def _parse_model(item: Any, key: str, kind: str) -> ModelSpec:
         "timeout_seconds",
         "memory_limit_mb",
     }
-    _table({"m": item}, "m", allowed, key=key)
+    _known_keys(item, allowed, key)
     name = _str(item, "name", f"{key}.name", required=True)
     try:
         safe_name(name, what="model name")
