@@ -250,3 +250,22 @@ def test_unwritable_cache_is_tolerated_with_write_back(folder):
     rows, problems = index.load_rows(root, write_back=True)
     assert len(rows) == 12 and problems == []
     assert (root / ".modelsnap").read_text() == "not a directory"
+
+
+def test_store_write_records_a_trusted_row(tmp_path, make_body, make_staged):
+    """The real write path: store.write_snapshot leaves a matching entry, so no parse is needed."""
+    from modelsnap.core import store
+
+    root = tmp_path / "p"
+    root.mkdir()
+    snapshot_id = store.write_snapshot(root, make_body(), staged_files=make_staged(root))
+    entries = json.loads(index.index_path(root).read_text())["entries"]
+    entry = entries[f"{snapshot_id}.toml"]
+    info = (root / "snapshots" / f"{snapshot_id}.toml").stat()
+    assert (entry["size"], entry["mtime_ns"]) == (info.st_size, info.st_mtime_ns)
+    assert entry["row"] == json.loads(json.dumps(index.summary_row(
+        store.read_snapshot(root, snapshot_id))))
+    before = index.index_path(root).read_bytes()
+    rows, problems = index.load_rows(root, write_back=True)
+    assert [r["id"] for r in rows] == [snapshot_id] and problems == []
+    assert index.index_path(root).read_bytes() == before  # nothing stale: no rewrite
