@@ -103,3 +103,16 @@ def test_parsed_rules_give_the_same_answer():
     measured = {"latency_p95_ms": 6.0, "f1": 0.8}
     assert evaluate(measured, table, primary_metric="f1") == \
         evaluate(measured, parse_constraints(table), primary_metric="f1")
+
+
+def test_index_rows_are_accepted_like_snapshots():
+    from modelsnap.core.measures import measures
+
+    def row(s):
+        return {"id": s["id"], "kind": s["kind"],
+                "measures": {"validation": measures(s), "test": {}}}
+
+    candidate = snap(f1=0.6, p95=4.0, size=3.0)
+    table = {"min_gain_over_baseline": 0.1, "max_latency_p95_ms": 3.0}
+    assert check_constraints(row(candidate), table, row(BASELINE), "f1") == \
+        check_constraints(candidate, table, BASELINE, "f1")

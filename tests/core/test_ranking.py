@@ -266,3 +266,14 @@ def test_weighted_worked_example_from_the_docs():
     assert [(e.id, round(e.score, 3)) for e in result.ranked] == \
         [("02-B", 0.583), ("01-A", 0.5), ("03-C", 0.5)]
     assert result.ranked[0].normalised == pytest.approx({"f1": 0.5, "latency_p95_ms": 2 / 3})
+
+
+def test_must_pass_cases_exist_reads_the_severity_column(tmp_path):
+    from modelsnap.core.ranking import must_pass_cases_exist
+
+    (tmp_path / "edge.csv").write_text("x,y,severity\n1,a,normal\n2,b, must-pass\n")
+    (tmp_path / "soft.csv").write_text("x,y,severity\n1,a,high\n")
+    assert must_pass_cases_exist(tmp_path, "edge.csv")
+    assert not must_pass_cases_exist(tmp_path, "soft.csv")
+    assert not must_pass_cases_exist(tmp_path, "missing.csv")
+    assert not must_pass_cases_exist(tmp_path, None)

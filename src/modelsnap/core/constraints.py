@@ -144,17 +144,26 @@ def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any] | tup
     return {"constraints": table, "gain": gain}
 
 
+def _validation(item: Mapping[str, Any]) -> dict[str, float]:
+    """Validation measures of a whole snapshot or of an index summary row (which has them)."""
+    stored = item.get("measures")
+    if isinstance(stored, Mapping) and isinstance(stored.get("validation"), Mapping):
+        return dict(stored["validation"])
+    return measures(item, "validation")
+
+
 def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any],
                       baseline: Mapping[str, Any] | None, primary_metric: str, *,
                       edge_cases_required: bool = False) -> dict[str, Any]:
     """The ``[constraints]`` and ``[gain]`` tables for one snapshot (docs/snapshot-format.md).
 
     Constraints are judged on the validation split (the split the choice is made on). ``gain``
-    is empty for a baseline or when no baseline snapshot exists yet.
+    is empty for a baseline or when no baseline snapshot exists yet. ``snapshot`` and
+    ``baseline`` may be whole snapshots or index summary rows.
     """
-    baseline_measures = measures(baseline, "validation") if baseline is not None else None
+    baseline_measures = _validation(baseline) if baseline is not None else None
     return evaluate(
-        measures(snapshot, "validation"), constraints, primary_metric=primary_metric,
+        _validation(snapshot), constraints, primary_metric=primary_metric,
         kind=str(snapshot.get("kind", "candidate")), baseline=baseline_measures,
         baseline_id=str(baseline.get("id", "")) if baseline is not None else "",
         edge_cases_required=edge_cases_required,

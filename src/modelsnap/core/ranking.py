@@ -607,8 +607,10 @@ class ProjectRanking:
     config: Any
 
 
-def _must_pass_cases_exist(root: Any, relative: str | None) -> bool:
-    """True when the project's edge-case file has a ``must-pass`` row (read with csv: fast)."""
+def must_pass_cases_exist(root: Any, relative: str | None) -> bool:
+    """True when the project's edge-case file has a ``must-pass`` row (read with csv: fast).
+
+    Only then is a snapshot without an edge-case run incomplete (``edge_cases_required``)."""
     if not relative:
         return False
     import csv
@@ -669,7 +671,7 @@ def rank_project(root: Any, *, weights: Mapping[str, float] | None = None,
         config, weights=weights, profile=profile, method=method, split=split,
         allow_mixed=allow_mixed, dataset_sha256=hashes.dataset_sha256,
         split_sha256=hashes.split_sha256, criteria_revision=revision,
-        edge_cases_required=_must_pass_cases_exist(root, config.data.edge_cases),
+        edge_cases_required=must_pass_cases_exist(root, config.data.edge_cases),
     )
     rows, problems = load_rows(root, write_back=write_index)
     rows = with_edge_results(rows, latest_edge_results(root))
