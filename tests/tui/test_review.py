@@ -277,3 +277,24 @@ def test_cli_refuses_a_folder_that_is_not_a_project(tmp_path):
     assert done.returncode == 2
     assert "neither snapshots/ nor modelsnap.toml" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_folder_without_project_file_still_reviews(folder):
+    (folder / "modelsnap.toml").unlink()
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert len(app.screen.query_one(SnapshotTable).view) == 24
+        assert "what-if disabled" in text_of(app.screen, "#review-status")
+        await pilot.press("w")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_empty_folder(tmp_path):
+    (tmp_path / "snapshots").mkdir()
+    app = ReviewApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "no snapshots in this folder yet" in text_of(app.screen, "#review-detail-body")
+        await pilot.press("down", "s", "h", "d", "space")
+        assert isinstance(app.screen, ReviewScreen)

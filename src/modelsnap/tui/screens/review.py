@@ -264,7 +264,8 @@ class ReviewScreen(Screen[None]):
         body = self.query_one("#review-detail-body", Static)
         row = message.row
         if row is None:
-            body.update("no snapshot matches the filter")
+            body.update("no snapshot matches the filter" if self.data.rows
+                        else "no snapshots in this folder yet")
             return
         path = self.data.root / "snapshots" / f"{row['id']}.toml"
         try:
