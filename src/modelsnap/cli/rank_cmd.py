@@ -149,7 +149,11 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
             notes.append("other data/split")
         table.add_row(str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary),
                       _num(e.test_primary), "*" if e.pareto else "", escape("; ".join(notes)))
-    console.print(table)
+    if result.ranked:
+        console.print(table)
+    else:
+        console.print("Nothing could be ranked (no snapshot passed the checks below, or none "
+                      "exists yet: 'modelsnap run DIR' makes them).")
     for status, key, colour in (("rejected", "reasons", "red"),
                                 ("incomplete", "missing", "yellow"),
                                 ("excluded", "reasons", "yellow")):
@@ -165,8 +169,8 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
         console.print(f"Sensitivity: {sens['top']} stays first in {sens['stays_first']}/"
                       f"{sens['n']} perturbed weightings ({sens['share']:.0%}); "
                       f"other winners: {escape(others)}")
-    if significance is not None and not any(k in significance for k in ("vs_runner_up",
-                                                                         "vs_baseline")):
+    if significance is not None and result.ranked and \
+            not any(k in significance for k in ("vs_runner_up", "vs_baseline")):
         console.print("Significance: nothing to compare the top pick with (no runner-up, "
                       "no other baseline)")
     if significance:
