@@ -269,3 +269,19 @@ def test_store_write_records_a_trusted_row(tmp_path, make_body, make_staged):
     rows, problems = index.load_rows(root, write_back=True)
     assert [r["id"] for r in rows] == [snapshot_id] and problems == []
     assert index.index_path(root).read_bytes() == before  # nothing stale: no rewrite
+
+
+@pytest.mark.parametrize("damage", [
+    {"measures": "x"}, {"measures": {"validation": {}}}, {"id": "someone-else"}, {"kind": 3},
+    {"constraints": None},
+])
+def test_matching_entry_with_a_malformed_row_is_not_trusted(folder, damage):
+    root, ids = folder
+    data = json.loads(index.index_path(root).read_text())
+    data["entries"][f"{ids[2]}.toml"]["row"].update(damage)
+    index.index_path(root).write_text(json.dumps(data))
+    rows, problems = index.load_rows(root, write_back=True)
+    assert problems == [] and rows[2]["id"] == ids[2]
+    assert isinstance(rows[2]["measures"]["test"], dict)
+    repaired = json.loads(index.index_path(root).read_text())["entries"][f"{ids[2]}.toml"]
+    assert repaired["row"] == rows[2]

@@ -188,15 +188,7 @@ def _read_index(root: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or data.get("row_version") != ROW_VERSION:
         return {}
     entries = data.get("entries")
-    if not isinstance(entries, dict):
-        return {}
-    return {
-        name: entry for name, entry in entries.items()
-        if isinstance(entry, dict)
-        and isinstance(entry.get("size"), int)
-        and isinstance(entry.get("mtime_ns"), int)
-        and isinstance(entry.get("row"), dict)
-    }
+    return entries if isinstance(entries, dict) else {}
 
 
 def _write_index(root: Path, entries: Mapping[str, Any]) -> None:
@@ -289,11 +281,13 @@ def load_rows(root: Path, *, write_back: bool = False
     rows: list[dict[str, Any]] = []
     problems: list[SnapshotProblem] = []
     fresh: dict[str, dict[str, Any]] = {}
+    trusted = 0
     for file_name in sorted(files):
         stat = files[file_name]
         entry = entries.get(file_name)
-        if entry is not None and _matches(entry, stat):
+        if entry is not None and _matches(entry, stat) and _row_ok(entry.get("row"), file_name):
             rows.append(entry["row"])
+            trusted += 1
             continue
         try:
             row = _parse(root / SNAPSHOT_DIR / file_name)
@@ -302,16 +296,28 @@ def load_rows(root: Path, *, write_back: bool = False
             continue
         rows.append(row)
         fresh[file_name] = _entry(stat, row)
-    stale = [name for name, entry in entries.items() if not _matches(entry, files.get(name))]
+    stale = len(entries) > trusted
     if write_back and (fresh or stale):
         with contextlib.suppress(OSError):
             _merge_back(root, fresh, files)
     return rows, problems
 
 
-def _matches(entry: Mapping[str, Any], stat: os.stat_result | None) -> bool:
-    return stat is not None and entry["size"] == stat.st_size \
-        and entry["mtime_ns"] == stat.st_mtime_ns
+def _matches(entry: Any, stat: os.stat_result | None) -> bool:
+    """The entry describes the file as it is now (any malformed entry simply does not)."""
+    return stat is not None and isinstance(entry, dict) \
+        and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
+
+
+def _row_ok(row: Any, file_name: str) -> bool:
+    """Enough of a row's shape that readers cannot crash on it: a hand-edited or foreign
+    index.json is a cache to distrust, not an input to fail on."""
+    if not isinstance(row, dict) or f"{row.get('id')}.toml" != file_name:
+        return False
+    measures = row.get("measures")
+    return isinstance(row.get("name"), str) and row.get("kind") in ("baseline", "candidate") \
+        and isinstance(measures, dict) and isinstance(measures.get("validation"), dict) \
+        and isinstance(measures.get("test"), dict) and isinstance(row.get("constraints"), dict)
 
 
 def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.stat_result]) -> None:
@@ -325,12 +331,12 @@ def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.sta
         entries = _read_index(root)
         entries.update(fresh)
         for name, entry in list(entries.items()):
-            if _matches(entry, files.get(name)):
+            if _matches(entry, files.get(name)) and _row_ok(entry.get("row"), name):
                 continue
             try:
                 current = (root / SNAPSHOT_DIR / name).stat()
             except OSError:
                 current = None
-            if not _matches(entry, current):
+            if not (_matches(entry, current) and _row_ok(entry.get("row"), name)):
                 del entries[name]
         _write_index(root, entries)
