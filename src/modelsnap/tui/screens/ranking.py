@@ -28,19 +28,28 @@ from modelsnap.tui.widgets.weights_editor import WeightsEditor
 
 
 def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
-    """Ranked and rejected models as plot points (p95 latency, primary metric)."""
+    """Ranked and rejected models as plot points (p95 latency, primary metric).
+
+    The front drawn is the two-dimensional one of this picture (core.ranking.pareto_flags
+    over the ranked models' primary metric and p95): the ranking table's mark is the front
+    over all criteria, which a 2-D plot cannot show.
+    """
     from modelsnap.core.measures import measures
+    from modelsnap.core.ranking import pareto_flags
 
     by_id = {s.get("id"): s for s in snapshots}
-    points = []
+    ranked = []
     for entry in result.ranked:
-        latency = entry.values.get("latency_p95_ms")
         snapshot = by_id.get(entry.id)
-        if latency is None and snapshot is not None:
-            latency = measures(snapshot, result.split).get("latency_p95_ms")
+        values = measures(snapshot, result.split) if snapshot is not None else entry.values
+        latency = values.get("latency_p95_ms")
         if latency is not None and entry.primary is not None:
-            points.append(PlotPoint(entry.name, float(latency), float(entry.primary),
-                                    on_front=entry.pareto))
+            ranked.append((entry.name, float(latency), float(entry.primary)))
+    direction = result.directions.get(result.primary_metric, "max")
+    front = pareto_flags([(metric, latency) for _name, latency, metric in ranked],
+                         [direction, "min"]) if ranked else []
+    points = [PlotPoint(name, latency, metric, on_front=flag)
+              for (name, latency, metric), flag in zip(ranked, front, strict=True)]
     for rejected in result.rejected:
         snapshot = by_id.get(rejected["id"])
         if snapshot is None:

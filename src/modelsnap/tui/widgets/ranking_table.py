@@ -20,7 +20,7 @@ class RankingTable(DataTable):
         self.clear(columns=True)
         primary = result.primary_metric
         self.add_columns("#", "model", "score", primary, f"test {primary}", "p95 ms",
-                         "size MB", "front")
+                         "size MB", "pareto")
         for entry in result.ranked:
             values = entry.values
             marks = []

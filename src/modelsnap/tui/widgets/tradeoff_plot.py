@@ -75,7 +75,8 @@ def draw(points: list[PlotPoint], width: int, height: int, metric_name: str,
     gap = max(1, cols - len(left) - len(right))
     better = "lower" if lower_is_better else "higher"
     out.append(f"{'':>{Y_LABEL_WIDTH}}{left}{' ' * gap}{right}\n", style="dim")
-    out.append(f"{metric_name} ({better} is better) up; * = Pareto front\n", style="dim")
+    out.append(f"{metric_name} ({better} is better) up; * = Pareto front of this plot\n",
+                   style="dim")
     half = max(1, (width - 2) // 2)
     entries = []
     for index, point in enumerate(usable):
