@@ -201,3 +201,32 @@ def test_parser_and_chain_never_crash(text):
     assert isinstance(problems, list)
     if entries:
         assert problems or all("sha256" in e for e in entries)
+
+
+APPEND_SCRIPT = """
+import sys
+from modelsnap.core.decisions import append_decision
+from modelsnap.core.ranking import RankingSpec, make_criteria, rank
+rows = [{"id": "01-a", "kind": "candidate", "created_at": "1",
+         "measures": {"validation": {"f1": 0.8}, "test": {"f1": 0.8}}}]
+spec = RankingSpec(criteria=make_criteria([{"metric": "f1", "weight": 1}]), constraints={},
+                   primary_metric="f1")
+result = rank(rows, spec)
+for i in range(5):
+    append_decision(sys.argv[1], snapshot_id="01-a", rationale=f"{sys.argv[2]}-{i}",
+                    ranking=result, criteria_revision=1)
+"""
+
+
+def test_concurrent_appends_from_several_processes_keep_one_chain(tmp_path):
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", APPEND_SCRIPT, str(tmp_path), f"p{n}"])
+             for n in range(4)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    entries = read_decisions(tmp_path)
+    assert len(entries) == 20
+    assert sorted(e["rationale"] for e in entries) == sorted(
+        f"p{n}-{i}" for n in range(4) for i in range(5))
+    assert verify_chain(tmp_path) == []
