@@ -119,3 +119,16 @@ def test_tampered_or_missing_predictions_are_refused(fitted):
     del snaps["dummy"]["predictions"]
     with pytest.raises(SnapshotError, match="no stored predictions"):
         compare_snapshots(root, None, snaps["logit"], snaps["dummy"], "f1")
+
+
+@pytest.mark.parametrize("content", [b"not an npz", None])
+def test_unreadable_or_pickled_predictions_are_clear_errors(fitted, content):
+    root, snaps = fitted
+    path = root / "predictions" / "dummy.npz"
+    if content is None:
+        np.savez(path, test_pred=np.array([{"a": 1}], dtype=object))  # needs pickle to load
+    else:
+        path.write_bytes(content)
+    snaps["dummy"]["predictions"]["sha256"] = sha256_file(path)
+    with pytest.raises(SnapshotError, match="predictions cannot be read"):
+        compare_snapshots(root, None, snaps["logit"], snaps["dummy"], "f1")
