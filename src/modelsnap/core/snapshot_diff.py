@@ -81,3 +81,22 @@ def diff_snapshots(left: Mapping[str, Any], right: Mapping[str, Any], *,
         if show_all or not line.same:
             lines.append(line)
     return lines
+
+
+def comparability_notes(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[str]:
+    """Why a difference may not be about the models: other data, split, hardware, criteria or
+    library versions (the guide's pitfalls 1 and "environment drift")."""
+    flat_left, flat_right = flatten(left), flatten(right)
+    notes = []
+    for key, what in (
+        ("data.dataset_sha256", "not comparable: the data set differs"),
+        ("data.split_sha256", "not comparable: the split differs"),
+        ("hardware.fingerprint", "measured on different hardware: latency and memory deltas "
+                                 "are not about the models alone"),
+        ("criteria_revision", "judged under different criteria revisions"),
+        ("environment.packages.scikit-learn", "different scikit-learn versions"),
+        ("environment.python", "different Python versions"),
+    ):
+        if flat_left.get(key, MISSING) != flat_right.get(key, MISSING):
+            notes.append(what)
+    return notes

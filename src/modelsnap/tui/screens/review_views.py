@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.snapshot_diff import MISSING, diff_snapshots
+from modelsnap.core.snapshot_diff import MISSING, comparability_notes, diff_snapshots
 from modelsnap.tui.screens.review import ReviewData, measure
 from modelsnap.tui.widgets.formatting import num, pct
 
@@ -75,6 +75,8 @@ class DiffScreen(_View):
         parts: list[Part] = [(
             f"{'all keys' if self.show_all else 'only what differs'} "
             f"({len(lines)} keys; a: toggle)\n\n", "italic")]
+        parts += [(f"! {note}\n", "$warning") for note in
+                  comparability_notes(self.left, self.right)]
         if not lines:
             parts.append("the two snapshots agree on every key\n")
         for line in lines:
