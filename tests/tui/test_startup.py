@@ -1,0 +1,85 @@
+"""Start-up stays light, and the command line opens the TUI or says what is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from modelsnap.tui.state import load_state
+from tui_fixtures import write_fixed_project
+
+FIRST_SCREEN = textwrap.dedent("""
+    import asyncio, sys
+    from pathlib import Path
+    from modelsnap.tui.app import ModelsnapApp
+
+    async def main():
+        app = ModelsnapApp(Path(sys.argv[1]))
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(4):
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.05)
+            print(app.current_mode)
+            print(",".join(m for m in ("pandas", "sklearn", "scipy") if m in sys.modules))
+
+    asyncio.run(main())
+""")
+
+
+def test_first_screen_needs_no_pandas_sklearn_or_scipy(tmp_path):
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    done = subprocess.run([sys.executable, "-c", FIRST_SCREEN, str(root)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    mode, heavy = done.stdout.splitlines()[-2:]
+    assert mode == "ranking"  # everything but the decision is done
+    assert heavy == ""
+
+
+def test_state_opens_at_the_first_unfinished_step(tmp_path):
+    root = tmp_path / "project"
+    ids = write_fixed_project(root)
+    state = load_state(root)
+    assert state.locked and state.baseline["id"] == ids[0]
+    assert state.done() == {1: True, 2: True, 3: True, 4: True, 5: False}
+    assert state.first_unfinished() == 5
+    (root / "criteria_revisions.toml").unlink()
+    state = load_state(root)
+    assert not state.locked and state.lock_problem == "criteria are not locked"
+    assert state.first_unfinished() == 1
+
+
+def test_state_of_an_empty_folder_and_of_a_broken_project_file(tmp_path):
+    assert not load_state(tmp_path).has_project
+    (tmp_path / "modelsnap.toml").write_text("[data\n")
+    state = load_state(tmp_path)
+    assert state.has_project and state.config is None
+    assert "not valid TOML" in state.config_error.message
+    assert state.first_unfinished() == 1
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
+                          text=True, timeout=60)
+    done.stderr = " ".join(done.stderr.split())  # rich wraps long messages
+    return done
+
+
+def test_cli_refuses_a_missing_folder_or_a_file(tmp_path):
+    done = run_cli(str(tmp_path / "absent"))
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    done = run_cli("tui", str(tmp_path / "data.csv"))
+    assert done.returncode == 2
+    assert "is not a folder" in done.stderr
+
+
+def test_cli_help_lists_the_step_option():
+    done = run_cli("tui", "--help")
+    assert done.returncode == 0
+    assert "--step N" in done.stdout
+    assert Path(__file__).exists()
