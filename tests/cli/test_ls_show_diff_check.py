@@ -182,8 +182,8 @@ def test_show_unknown_and_ambiguous_ids_are_clear_errors(project, add, capsys) -
 
 def test_diff_shows_only_differences_with_deltas(project, add, capsys) -> None:
     root = project[0]
-    a = add("forest", f1=0.70)
-    b = add("forest", f1=0.75)
+    a = add("forest", f1=0.70, content=b"x" * 10)
+    b = add("forest", f1=0.75, content=b"y" * 25)
     code, out, _ = _run(capsys, "diff", str(root), a, b, "--format", "json")
     report = json.loads(out)
     assert code == 0 and report["comparable"] is True and report["warnings"] == []
@@ -192,8 +192,11 @@ def test_diff_shows_only_differences_with_deltas(project, add, capsys) -> None:
     assert f1["a"] == 0.70 and f1["b"] == 0.75 and f1["better"] == "b"
     assert f1["delta"] == pytest.approx(0.05) and f1["relative"] == pytest.approx(0.05 / 0.70)
     assert ("environment", "python") not in by_key, "equal values are hidden"
+    assert ("snapshot", "id") not in by_key, "ids always differ: hidden unless --all"
+    assert by_key[("model", "size_bytes")]["delta"] == 15
     _, out, _ = _run(capsys, "diff", str(root), a, b, "--all", "--format", "json")
-    assert ("environment", "python") in {(r["section"], r["key"]) for r in json.loads(out)["rows"]}
+    every = {(r["section"], r["key"]) for r in json.loads(out)["rows"]}
+    assert {("environment", "python"), ("snapshot", "id"), ("params", "max_depth")} <= every
     code, out, _ = _run(capsys, "diff", str(root), a, b)
     assert code == 0 and "validation.f1" in out and "+0.05 (+7.1%)" in out
 

@@ -14,13 +14,6 @@ from typing import Any
 
 from modelsnap.cli.output import add_dir_argument, add_format_option
 
-# section -> how to take it from a snapshot; the order is the order shown.
-SNAPSHOT_KEYS = ("name", "kind", "version", "created_at", "criteria_revision", "reprofile_of",
-                 "notes")
-MODEL_KEYS = ("estimator", "source", "size_bytes", "artifact_sha256")
-DATA_KEYS = ("source", "target", "task", "dataset_sha256", "split_sha256", "seed", "n_train",
-             "n_validation", "n_test", "classes", "positive_label")
-
 
 @dataclass(frozen=True)
 class DiffRow:
@@ -52,86 +45,58 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _table(snapshot: dict[str, Any], *path: str) -> dict[str, Any]:
-    value: Any = snapshot
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
+def _table(snapshot: dict[str, Any], key: str) -> dict[str, Any]:
+    value = snapshot.get(key)
     return value if isinstance(value, dict) else {}
-
-
-def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _sections(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    model = _table(snapshot, "model")
-    data = _table(snapshot, "data")
-    metrics = _table(snapshot, "metrics")
-    metric_values: dict[str, Any] = {}
-    for split in ("validation", "test"):
-        metric_values.update({f"{split}.{k}": v for k, v in _table(metrics, split).items()})
-    metric_values.update({f"test_ci.{k}": v for k, v in _table(metrics, "test_ci").items()})
-    constraints = {
-        f"{name}.{field}": entry[field]
-        for name, entry in _table(snapshot, "constraints").items() if isinstance(entry, dict)
-        for field in ("value", "ok") if field in entry
-    }
-    return {
-        "snapshot": {k: snapshot[k] for k in SNAPSHOT_KEYS if k in snapshot},
-        "model": {k: model[k] for k in MODEL_KEYS if k in model},
-        "params": _flat(_table(snapshot, "model", "params")),
-        "data": {k: data[k] for k in DATA_KEYS if k in data},
-        "metrics": metric_values,
-        "resources": _flat(_table(snapshot, "resources")),
-        "constraints": constraints,
-        "environment": _flat(_table(snapshot, "environment")),
-        "hardware": _flat(_table(snapshot, "hardware")),
-    }
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _split_key(flat_key: str) -> tuple[str, str]:
+    """"metrics.validation.f1" -> ("metrics", "validation.f1"); model params get their own
+    section; top-level keys (name, version, ...) belong to "snapshot"."""
+    if flat_key.startswith("model.params."):
+        return "params", flat_key[len("model.params."):]
+    if "." not in flat_key:
+        return "snapshot", flat_key
+    section, key = flat_key.split(".", 1)
+    return section, key
+
+
 def _direction(section: str, key: str) -> str | None:
     from modelsnap.core.measures import MEASURE_DIRECTIONS
 
-    name = key.rsplit(".", 1)[-1]
     if section == "metrics" and not key.startswith("test_ci."):
-        return MEASURE_DIRECTIONS.get(name)
+        return MEASURE_DIRECTIONS.get(key.rsplit(".", 1)[-1])
     if section == "resources":
-        return MEASURE_DIRECTIONS.get(name)
+        return MEASURE_DIRECTIONS.get(key)
     return None
 
 
-def _row(section: str, key: str, a: Any, b: Any) -> DiffRow:
-    if not (_number(a) and _number(b)):
-        return DiffRow(section, key, a, b, a == b and type(a) is type(b))
-    delta = b - a
-    relative = delta / abs(a) if a else None
-    better = None
-    direction = _direction(section, key)
-    if direction and delta:
-        better = "b" if (delta > 0) == (direction == "max") else "a"
-    return DiffRow(section, key, a, b, delta == 0, delta, relative, better)
-
-
 def compare(a: dict[str, Any], b: dict[str, Any], *, include_equal: bool = False) -> list[DiffRow]:
-    """Every compared value of two snapshots, section by section, in a stable order."""
+    """Every differing value (or every value) of two snapshots, in document order.
+
+    The key-by-key diff is ``core.snapshot_diff`` (shared with the TUI's review screen); this
+    adds the section, the numeric delta and which side is better for measures with a direction.
+    Ids, timestamps and artifact paths/hashes always differ and are left out unless ``--all``.
+    """
+    from modelsnap.core.snapshot_diff import MISSING, diff_snapshots
+
     rows: list[DiffRow] = []
-    left, right = _sections(a), _sections(b)
-    for section in left:
-        keys = list(left[section]) + [k for k in right[section] if k not in left[section]]
-        for key in keys:
-            row = _row(section, key, left[section].get(key), right[section].get(key))
-            if include_equal or not row.same:
-                rows.append(row)
+    for line in diff_snapshots(a, b, show_all=include_equal):
+        section, key = _split_key(line.key)
+        left = None if line.left is MISSING else line.left
+        right = None if line.right is MISSING else line.right
+        delta = relative = better = None
+        if _number(left) and _number(right):
+            delta = right - left
+            relative = line.relative_change
+            direction = _direction(section, key)
+            if direction and delta:
+                better = "b" if (delta > 0) == (direction == "max") else "a"
+        rows.append(DiffRow(section, key, left, right, line.same, delta, relative, better))
     return rows
 
 
