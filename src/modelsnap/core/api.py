@@ -118,9 +118,9 @@ class Project:
         from modelsnap.profiler.jobs import Overrides, run_project
 
         self.reload()
-        names = list(candidates) if candidates is not None else None
         if isinstance(candidates, str):
-            names = [candidates]
+            candidates = [candidates]
+        names = list(candidates) if candidates is not None else None
         return run_project(
             self.config, names, baseline,
             overrides=Overrides(timeout_seconds=timeout, memory_limit_mb=memory_limit_mb),
