@@ -114,6 +114,19 @@ def test_ls_names_broken_files_on_stderr_and_exits_1(project, add, capsys) -> No
     assert "20261126T000000-torn-0000.toml" in err
 
 
+def test_ls_without_a_usable_project_file_still_lists(project, add, capsys) -> None:
+    root = project[0]
+    add("forest")
+    (root / "modelsnap.toml").write_text("[data\n")
+    code, out, err = _run(capsys, "ls", str(root), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 1 and rows[0]["comparable"] is None
+    assert "listing without the project's settings" in err
+    (root / "modelsnap.toml").unlink()
+    code, out, err = _run(capsys, "ls", str(root), "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 1 and "modelsnap.toml not found" in err
+
+
 def test_ls_empty_project_and_missing_folder(project, tmp_path: Path, capsys) -> None:
     code, out, _ = _run(capsys, "ls", str(project[0]))
     assert (code, out) == (0, "no snapshots\n")

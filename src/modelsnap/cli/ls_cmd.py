@@ -51,19 +51,23 @@ def project_root(value: str) -> Path:
     return root
 
 
+def _warn(text: str) -> None:
+    """One unwrapped stderr line (rich would break long paths mid-word when piped)."""
+    print(f"warning: {text}", file=sys.stderr)
+
+
 def load_config_or_warn(root: Path):
     """The project config, or None with a warning: listing must work even with a broken file."""
-    from modelsnap.cli.output import print_warning
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.project import PROJECT_FILE, load_project
 
     if not (root / PROJECT_FILE).is_file():
-        print_warning(f"{root / PROJECT_FILE} not found: primary metric and comparability unknown")
+        _warn(f"{root / PROJECT_FILE} not found: primary metric and comparability unknown")
         return None
     try:
         return load_project(root)
     except ModelsnapError as error:
-        print_warning(f"{error} (listing without the project's settings)")
+        _warn(f"{' '.join(str(error).split())} (listing without the project's settings)")
         return None
 
 
