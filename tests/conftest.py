@@ -75,7 +75,7 @@ def make_body() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def make_staged(tmp_path: Path) -> Callable[..., dict[str, Path]]:
+def make_staged() -> Callable[..., dict[str, Path]]:
     """Stage an artifact and a predictions file in ``.modelsnap/tmp/.tmp-<pid>-...`` like the
     worker does (the runner removes that folder after the write)."""
     counter = iter(range(10**6))
