@@ -116,6 +116,12 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         await settle(app, pilot)
         screen = app.screen
         assert screen.result is not None
+        assert [e.name for e in screen.result.ranked] == ["random_forest"], screen.result.to_dict()
+        assert [r["name"] for r in screen.result.rejected] == ["logistic"]  # no edge must-pass
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert "Significance vs baseline" in str(
+            screen.query_one("#ranking-significance").content)
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert "rationale is required" in str(screen.query_one("#decision-error").content)

@@ -36,8 +36,8 @@ def write_edge_csv(path: Path) -> None:
     rows = [
         ["income", "age", "debt", "region", "default", "case", "severity"],
         ["95", "40", "1", "north", "no", "rich, no debt", "must-pass"],
-        ["12", "30", "49", "south", "yes", "poor, heavy debt", "must-pass"],
-        ["50", "18", "25", "south", "no", "youngest applicant", "normal"],
+        ["12", "30", "5", "south", "yes", "poor, little debt", "must-pass"],
+        ["70", "18", "10", "south", "no", "youngest applicant", "normal"],
         ["", "80", "10", "north", "no", "missing income", "high"],
     ]
     with open(path, "w", newline="", encoding="utf-8") as handle:

@@ -38,7 +38,7 @@ class ModelsnapApp(App[None]):
     """The checklist TUI for one project folder."""
 
     TITLE = "modelsnap"
-    CSS_PATH = "modelsnap.tcss"
+    CSS_PATH = Path(__file__).with_name("modelsnap.tcss")  # absolute: subclasses live elsewhere
     COMMANDS: ClassVar = App.COMMANDS | {ModelsnapCommands}
     MODES: ClassVar = {
         SETUP.mode: SetupScreen,

@@ -41,20 +41,19 @@ def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
     return save_model(root, spec, kind=kind)
 
 
-def rank_state(state: Any, weights: dict[str, float] | None = None) -> Any:
-    """Rank the state's snapshots as ``modelsnap rank`` does, with optional what-if weights.
+def rank_state(root: Path, weights: dict[str, float] | None = None) -> Any:
+    """Rank the project exactly as ``modelsnap rank --sensitivity`` does, with optional
+    what-if weights; returns the ``core.ranking.RankingResult``. Nothing is written: what-if
+    weights become the project's only through step 1 or "Save weights"."""
+    from modelsnap.core.ranking import rank_project
 
-    Returns a ``core.ranking.RankingResult`` (with sensitivity). Nothing is written: what-if
-    weights become the project's only through step 1 or "Save weights".
-    """
-    from modelsnap.core.ranking import rank, spec_from_config
+    return rank_project(root, weights=weights or None, sensitivity=True).result
 
-    config = state.config
-    revision = int(state.revision["revision"]) if state.revision else None
-    spec = spec_from_config(config, weights=weights or None, criteria_revision=revision,
-                            edge_cases_required=bool(config.data.edge_cases))
-    rows = []
-    for snapshot in state.snapshots:
-        edge = state.edge_result(snapshot)
-        rows.append({**snapshot, "edge_cases": edge} if edge else snapshot)
-    return rank(rows, spec, sensitivity=True)
+
+def significance(root: Path, result: Any) -> dict[str, Any]:
+    """``modelsnap rank --significance``: the top pick against the runner-up and the baseline
+    on the stored test predictions (loads them, and maybe the data set: worker thread only)."""
+    from modelsnap.core.project import load_project
+    from modelsnap.core.significance import ranking_significance
+
+    return ranking_significance(root, load_project(root), result)

@@ -74,11 +74,29 @@ def sensitivity_text(result: Any) -> str:
     return text + "."
 
 
+def significance_text(info: dict[str, Any]) -> str:
+    """The outcome of core.significance.ranking_significance in two short lines."""
+    lines = []
+    for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
+        item = info.get(key)
+        if not item:
+            continue
+        if "error" in item:
+            lines.append(f"Significance vs {label}: not computed ({item['error']})")
+        else:
+            lines.append(f"Significance vs {label} ({short_id(item['b'])}): {item['metric']} "
+                         f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
+                         f"({item['method']}): {item['verdict']}")
+    return "\n".join(lines) or "Significance: nothing to compare the top pick with."
+
+
 class RankingScreen(StepScreen):
     STEP = step_for_number(5)
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "decide", "Record decision", id="ranking-decide"),
         Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights"),
+        Binding("t", "significance", "Test significance", id="ranking-significance",
+                tooltip="Top pick vs runner-up and baseline on the test predictions"),
     ]
 
     def __init__(self) -> None:
@@ -93,6 +111,9 @@ class RankingScreen(StepScreen):
         yield Static("", id="ranking-rejected", markup=False)
         yield TradeoffPlot(id="ranking-plot")
         yield Static("", id="ranking-sensitivity", markup=False)
+        yield Static("Significance: press t to test the top pick against the runner-up and "
+                     "the baseline on the stored test predictions.", id="ranking-significance",
+                     markup=False)
         yield Label("What-if weights: re-ranks as you type; saved only with Save weights",
                     classes="section")
         yield Vertical(id="ranking-weights")
@@ -151,7 +172,7 @@ class RankingScreen(StepScreen):
             return
         from modelsnap.tui.jobs import rank_state
 
-        self.app.start_task(self, "rank", rank_state, state, self._weights)
+        self.app.start_task(self, "rank", rank_state, self.app.root, self._weights)
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         if message.weights is None:
@@ -167,6 +188,10 @@ class RankingScreen(StepScreen):
                 self.query_one("#ranking-warnings", Static).update(f"✗ {message.error}")
             else:
                 self.show_result(message.result)
+        elif message.what == "significance":
+            label = self.query_one("#ranking-significance", Static)
+            label.update(f"✗ {message.error}" if message.error
+                         else significance_text(message.result))
         elif message.what == "decide":
             if message.error:
                 self.query_one("#decision-error", Label).update(f"✗ {message.error}")
@@ -218,6 +243,16 @@ class RankingScreen(StepScreen):
             select.value = previous
         elif result.top is not None:
             select.value = result.top.id
+
+    def action_significance(self) -> None:
+        if self.result is None or self.result.top is None:
+            self.notify("nothing ranked to test yet", severity="warning")
+            return
+        from modelsnap.tui.jobs import significance
+
+        self.query_one("#ranking-significance", Static).update(
+            "Significance: testing on the stored test predictions ...")
+        self.app.start_task(self, "significance", significance, self.app.root, self.result)
 
     def action_decide(self) -> None:
         from modelsnap.core.decisions import append_decision

@@ -1,0 +1,117 @@
+"""Start-up of the guided TUI against a bare Textual app with one DataTable, in one run.
+
+Goal (issue 6): the first step screen paints within 1.5x the time a bare Textual app with a
+1,000-row DataTable takes to paint. Both are timed from process start (the parent notes the
+time just before spawning; the child prints the wall clock once its first screen has been
+refreshed), alternating, several rounds; medians and their ratio are printed. Absolute times
+drift on a shared machine: read the ratio.
+
+    python benchmarks/tui_startup_bench.py [--rounds 7] [--snapshots 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE = """
+import time
+from textual.app import App
+from textual.widgets import DataTable
+
+class Bare(App):
+    def compose(self):
+        yield DataTable()
+
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("id", "name", "score")
+        for i in range(1000):
+            table.add_row(i, f"row {i}", i / 1000)
+        self.call_after_refresh(self.painted)
+
+    def painted(self):
+        print(time.time(), flush=True)
+        self.exit()
+
+Bare().run(headless=True, size=(80, 24))
+"""
+
+MODELSNAP = """
+import sys, time
+from pathlib import Path
+from modelsnap.tui.app import ModelsnapApp
+from modelsnap.tui.screens.base import StepScreen
+
+class Timed(ModelsnapApp):
+    def on_mount(self):
+        self._poll = self.set_interval(0.002, self.check)
+
+    def check(self):
+        if isinstance(self.screen, StepScreen) and self.screen.is_mounted:
+            self._poll.stop()
+            self.call_after_refresh(self.painted)
+
+    def painted(self):
+        heavy = [m for m in ("pandas", "sklearn", "scipy") if m in sys.modules]
+        print(time.time(), ",".join(heavy) or "-", flush=True)
+        self.exit()
+
+Timed(Path(sys.argv[1])).run(headless=True, size=(80, 24))
+"""
+
+
+def time_child(code: str, *args: str) -> tuple[float, str]:
+    start = time.time()
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0:
+        raise SystemExit(f"child failed:\n{done.stderr}")
+    fields = done.stdout.split()
+    return float(fields[0]) - start, " ".join(fields[1:])
+
+
+def make_project(root: Path, count: int) -> None:
+    script = Path(__file__).with_name("make_snapshots.py")
+    spec = importlib.util.spec_from_file_location("make_snapshots", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_folder(root, count)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--snapshots", type=int, default=24,
+                        help="snapshots in the generated project the TUI opens")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "project"
+        make_project(root, args.snapshots)
+        time_child(BARE)  # warm the file cache for both
+        time_child(MODELSNAP, str(root))
+        bare, ours, heavy = [], [], set()
+        for _ in range(args.rounds):
+            bare.append(time_child(BARE)[0])
+            seconds, loaded = time_child(MODELSNAP, str(root))
+            ours.append(seconds)
+            heavy.add(loaded)
+    bare_median, ours_median = statistics.median(bare), statistics.median(ours)
+    print(f"rounds: {args.rounds}, project with {args.snapshots} snapshots")
+    print(f"bare Textual + 1,000-row DataTable, first paint: median {bare_median:.3f} s "
+          f"(min {min(bare):.3f}, max {max(bare):.3f})")
+    print(f"modelsnap TUI, first step screen painted:     median {ours_median:.3f} s "
+          f"(min {min(ours):.3f}, max {max(ours):.3f})")
+    print(f"ratio: {ours_median / bare_median:.2f}x (goal <= 1.5x)")
+    print(f"heavy modules loaded at first paint: {', '.join(sorted(heavy))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
