@@ -625,7 +625,7 @@ class Run:
         self.evaluate_for_reprofile(model)
         resources = {
             k: original["resources"][k]
-            for k in ("fit_seconds", "fit_cpu_seconds", "peak_memory_fit_mb")
+            for k in ("fit_seconds", "fit_cpu_seconds", "fit_measured", "peak_memory_fit_mb")
             if k in original.get("resources", {})
         }
         resources.update(self.profile(model))
