@@ -166,3 +166,20 @@ def test_help_lists_the_options() -> None:
         "--format",
     ):
         assert option in result.stdout
+
+
+def test_the_progress_display_follows_stages_and_outcomes() -> None:
+    from types import SimpleNamespace
+
+    from modelsnap.cli.run_cmd import ProgressDisplay
+    from modelsnap.profiler.events import ProgressEvent
+
+    display = ProgressDisplay(enabled=True)
+    with display.live():
+        display.start("tree", "candidate")
+        display.event("tree", ProgressEvent("fit", 0.5, "fitting"))
+        task = display.progress.tasks[0]
+        assert task.description == "tree: fit - fitting"
+        assert task.completed == pytest.approx((3 + 0.5) / 9)
+        display.finish(SimpleNamespace(name="tree", ok=False, reason="timeout"))
+        assert display.progress.tasks[0].description == "tree: failed (timeout)"
