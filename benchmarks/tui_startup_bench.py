@@ -69,8 +69,9 @@ Timed(Path(sys.argv[1])).run(headless=True, size=(80, 24))
 
 def time_child(code: str, *args: str) -> tuple[float, str]:
     start = time.time()
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
     if done.returncode != 0:
         raise SystemExit(f"child failed:\n{done.stderr}")
     fields = done.stdout.split()
@@ -88,8 +89,9 @@ def make_project(root: Path, count: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--snapshots", type=int, default=24,
-                        help="snapshots in the generated project the TUI opens")
+    parser.add_argument(
+        "--snapshots", type=int, default=24, help="snapshots in the generated project the TUI opens"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
@@ -104,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
             heavy.add(loaded)
     bare_median, ours_median = statistics.median(bare), statistics.median(ours)
     print(f"rounds: {args.rounds}, project with {args.snapshots} snapshots")
-    print(f"bare Textual + 1,000-row DataTable, first paint: median {bare_median:.3f} s "
-          f"(min {min(bare):.3f}, max {max(bare):.3f})")
-    print(f"modelsnap TUI, first step screen painted:     median {ours_median:.3f} s "
-          f"(min {min(ours):.3f}, max {max(ours):.3f})")
+    print(
+        f"bare Textual + 1,000-row DataTable, first paint: median {bare_median:.3f} s "
+        f"(min {min(bare):.3f}, max {max(bare):.3f})"
+    )
+    print(
+        f"modelsnap TUI, first step screen painted:     median {ours_median:.3f} s "
+        f"(min {min(ours):.3f}, max {max(ours):.3f})"
+    )
     print(f"ratio: {ours_median / bare_median:.2f}x (goal <= 1.5x)")
     print(f"heavy modules loaded at first paint: {', '.join(sorted(heavy))}")
     return 0

@@ -34,22 +34,28 @@ def test_many_values_means_no_balance_and_regression(tmp_path):
     assert preview.guess_task("y") == "regression"
 
 
-@pytest.mark.parametrize(("values", "task"), [
-    (["yes", "no"], "classification"),
-    (["0", "1", "2"], "classification"),
-    (["0.5", "1.5"], "regression"),
-])
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (["yes", "no"], "classification"),
+        (["0", "1", "2"], "classification"),
+        (["0.5", "1.5"], "regression"),
+    ],
+)
 def test_task_guess_follows_the_documented_rule(tmp_path, values, task):
     lines = ["x,t"] + [f"{i},{values[i % len(values)]}" for i in range(30)]
     assert read_preview(write(tmp_path / "d.csv", "\n".join(lines))).guess_task("t") == task
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "no header row"),
-    ("a,b\n", "no rows"),
-    ("a,a\n1,2\n", "duplicate column names: a"),
-    ("a,b\n1,2\n3\n", "line 3 has 1 fields, the header has 2"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no header row"),
+        ("a,b\n", "no rows"),
+        ("a,a\n1,2\n", "duplicate column names: a"),
+        ("a,b\n1,2\n3\n", "line 3 has 1 fields, the header has 2"),
+    ],
+)
 def test_bad_files_are_named_errors(tmp_path, text, message):
     path = write(tmp_path / "bad.csv", text)
     with pytest.raises(DataError) as caught:
@@ -73,8 +79,9 @@ def test_lists_only_csv_files_in_the_folder(tmp_path):
     assert list_csv_files(tmp_path) == ["A.CSV", "b.csv"]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(st.binary(max_size=400))
 def test_any_bytes_give_a_preview_or_a_data_error(tmp_path, data):
     path = tmp_path / "fuzz.csv"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+from tui_fixtures import write_credit_csv, write_edge_csv
 
 from modelsnap.core.decisions import read_decisions
 from modelsnap.tui.app import ModelsnapApp
-from tui_fixtures import write_credit_csv, write_edge_csv
 
 pytestmark = pytest.mark.slow
 
@@ -120,8 +120,7 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         assert [r["name"] for r in screen.result.rejected] == ["logistic"]  # no edge must-pass
         await pilot.press("t")
         await settle(app, pilot)
-        assert "Significance vs baseline" in str(
-            screen.query_one("#ranking-significance").content)
+        assert "Significance vs baseline" in str(screen.query_one("#ranking-significance").content)
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert "rationale is required" in str(screen.query_one("#decision-error").content)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tui_fixtures import write_credit_csv, write_fixed_project
 
 from modelsnap.tui.app import ModelsnapApp
-from tui_fixtures import write_credit_csv, write_fixed_project
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -47,7 +47,9 @@ def test_step_screens(snap_compare, fixed, step, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_help_panel(snap_compare, fixed, size):
-    assert snap_compare(ModelsnapApp(fixed), terminal_size=size, run_before=go("1", "question_mark"))
+    assert snap_compare(
+        ModelsnapApp(fixed), terminal_size=size, run_before=go("1", "question_mark")
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -59,5 +61,4 @@ def test_setup_screen(snap_compare, tmp_path, size):
 
 
 def test_ranking_scrolled_to_decision_form(snap_compare, fixed):
-    assert snap_compare(ModelsnapApp(fixed), terminal_size=(120, 40),
-                        run_before=go("5", "end"))
+    assert snap_compare(ModelsnapApp(fixed), terminal_size=(120, 40), run_before=go("5", "end"))

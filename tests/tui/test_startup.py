@@ -7,8 +7,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from modelsnap.tui.state import load_state
 from tui_fixtures import write_fixed_project
+
+from modelsnap.tui.state import load_state
 
 FIRST_SCREEN = textwrap.dedent("""
     import asyncio, sys
@@ -31,8 +32,9 @@ FIRST_SCREEN = textwrap.dedent("""
 def test_first_screen_needs_no_pandas_sklearn_or_scipy(tmp_path):
     root = tmp_path / "project"
     write_fixed_project(root)
-    done = subprocess.run([sys.executable, "-c", FIRST_SCREEN, str(root)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_SCREEN, str(root)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     mode, heavy = done.stdout.splitlines()[-2:]
     assert mode == "ranking"  # everything but the decision is done
@@ -62,8 +64,9 @@ def test_state_of_an_empty_folder_and_of_a_broken_project_file(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "modelsnap", *args], capture_output=True, text=True, timeout=60
+    )
     done.stderr = " ".join(done.stderr.split())  # rich wraps long messages
     return done
 

@@ -7,12 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 from textual.app import App, ComposeResult
-from textual.widgets import Input
+from textual.widgets import Input, Log, ProgressBar
 
-from modelsnap.tui.model_choices import format_params, parse_dotted_path, parse_model_name, parse_params
+from modelsnap.tui.model_choices import (
+    format_params,
+    parse_dotted_path,
+    parse_model_name,
+    parse_params,
+)
 from modelsnap.tui.screens.criteria import parse_name_list, parse_optional_path
 from modelsnap.tui.screens.edge_cases import case_matrix
 from modelsnap.tui.widgets.field import parse_float, parse_optional_float
+from modelsnap.tui.widgets.run_panel import RunPanel, StageRow
 from modelsnap.tui.widgets.snapshot_card import render_failure, render_snapshot
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, draw
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
@@ -25,10 +31,12 @@ def plain(renderable, width: int = 100) -> str:
 
 
 def test_plot_puts_the_best_top_left_and_marks_the_front():
-    points = [PlotPoint("fast", 1.0, 0.70, on_front=True),
-              PlotPoint("slow_good", 9.0, 0.90, on_front=True),
-              PlotPoint("dominated", 9.0, 0.60),
-              PlotPoint("over_limit", 5.0, 0.80, rejected=True)]
+    points = [
+        PlotPoint("fast", 1.0, 0.70, on_front=True),
+        PlotPoint("slow_good", 9.0, 0.90, on_front=True),
+        PlotPoint("dominated", 9.0, 0.60),
+        PlotPoint("over_limit", 5.0, 0.80, rejected=True),
+    ]
     lines = draw(points, 60, 16, "f1").plain.splitlines()
     assert lines[0].startswith(" 0.900│") and lines[0].endswith("B")  # best metric, slowest
     assert lines[10].startswith(" 0.600│") and lines[10].endswith("c")  # worst, slowest
@@ -45,16 +53,24 @@ def test_plot_without_points_says_so():
 
 def test_card_shows_how_far_over_and_the_gain():
     snapshot = {
-        "id": "20261126T061502-forest-3f9a", "name": "forest", "kind": "candidate",
-        "version": "v1", "metrics": {"validation": {"f1": 0.8}, "test": {"f1": 0.78}},
+        "id": "20261126T061502-forest-3f9a",
+        "name": "forest",
+        "kind": "candidate",
+        "version": "v1",
+        "metrics": {"validation": {"f1": 0.8}, "test": {"f1": 0.78}},
         "resources": {"latency_p95_ms": 80.0, "size_mb": 3.0},
-        "constraints": {"latency_p95_ms": {"value": 80.0, "limit": 50.0, "ok": False,
-                                           "over": 0.6},
-                        "size_mb": {"value": 3.0, "limit": 100.0, "ok": True, "over": 0.0},
-                        "fairness_gap": {"limit": 0.1, "missing": True}},
+        "constraints": {
+            "latency_p95_ms": {"value": 80.0, "limit": 50.0, "ok": False, "over": 0.6},
+            "size_mb": {"value": 3.0, "limit": 100.0, "ok": True, "over": 0.0},
+            "fairness_gap": {"limit": 0.1, "missing": True},
+        },
         "gain": {"baseline_id": "b", "metric": "f1", "absolute": 0.05, "relative": 0.0667},
-        "interpretability": {"family": "post_hoc", "score": 0.3, "suspect_hits": ["cust_id"],
-                             "top_features": [{"name": "income"}]},
+        "interpretability": {
+            "family": "post_hoc",
+            "score": 0.3,
+            "suspect_hits": ["cust_id"],
+            "top_features": [{"name": "income"}],
+        },
         "fairness": {"max_gap": 0.12, "columns": {"sex": {"gap": 0.12}}},
     }
     text = plain(render_snapshot(snapshot, primary="f1"))
@@ -75,52 +91,67 @@ def test_failure_card_says_why_and_that_nothing_was_written():
 
 def test_case_matrix_marks_failures_per_model():
     cases = [{"case": "a", "severity": "must-pass"}, {"case": "b", "severity": "normal"}]
-    results = {"m1": {"failures": []},
-               "m2": {"failures": [{"case": "b", "predicted": "yes", "severity": "normal"}]},
-               "m3": {"error": "artifact missing"}}
+    results = {
+        "m1": {"failures": []},
+        "m2": {"failures": [{"case": "b", "predicted": "yes", "severity": "normal"}]},
+        "m3": {"error": "artifact missing"},
+    }
     names, rows = case_matrix(cases, results)
     assert names == ["m1", "m2", "m3"]
     assert rows[0] == ("a", "must-pass", [(True, "✓"), (True, "✓"), (False, "? not run")])
     assert rows[1][2][1] == (False, "✗ yes")
 
 
-@pytest.mark.parametrize(("parser", "text", "expected"), [
-    (parse_optional_float(minimum=0), "", None),
-    (parse_optional_float(minimum=0), " 2.5 ", 2.5),
-    (parse_name_list, "a, b", ["a", "b"]),
-    (parse_name_list, "", []),
-    (parse_optional_path, "cases/edge.csv", "cases/edge.csv"),
-    (parse_model_name, " forest ", "forest"),
-    (parse_dotted_path, "sklearn.svm.SVC", "sklearn.svm.SVC"),
-    (parse_params, 'max_depth = 3, criterion = "gini"', {"max_depth": 3, "criterion": "gini"}),
-])
+@pytest.mark.parametrize(
+    ("parser", "text", "expected"),
+    [
+        (parse_optional_float(minimum=0), "", None),
+        (parse_optional_float(minimum=0), " 2.5 ", 2.5),
+        (parse_name_list, "a, b", ["a", "b"]),
+        (parse_name_list, "", []),
+        (parse_optional_path, "cases/edge.csv", "cases/edge.csv"),
+        (parse_model_name, " forest ", "forest"),
+        (parse_dotted_path, "sklearn.svm.SVC", "sklearn.svm.SVC"),
+        (parse_params, 'max_depth = 3, criterion = "gini"', {"max_depth": 3, "criterion": "gini"}),
+    ],
+)
 def test_parsers_accept(parser, text, expected):
     assert parser(text) == expected
 
 
-@pytest.mark.parametrize(("parser", "text", "message"), [
-    (parse_optional_float(minimum=0), "-1", "at least 0"),
-    (parse_optional_float(), "nan", "finite"),
-    (parse_optional_float(), "fast", "not a number"),
-    (parse_float(), "", "required"),
-    (parse_name_list, "a,,b", "empty name"),
-    (parse_name_list, "a, a", "repeated: a"),
-    (parse_optional_path, "../x.csv", "inside the project"),
-    (parse_optional_path, "x.txt", ".csv"),
-    (parse_model_name, "../evil", "not allowed"),
-    (parse_dotted_path, "SVC", "dotted path"),
-    (parse_params, "max_depth 3", "key = value"),
-])
+@pytest.mark.parametrize(
+    ("parser", "text", "message"),
+    [
+        (parse_optional_float(minimum=0), "-1", "at least 0"),
+        (parse_optional_float(), "nan", "finite"),
+        (parse_optional_float(), "fast", "not a number"),
+        (parse_float(), "", "required"),
+        (parse_name_list, "a,,b", "empty name"),
+        (parse_name_list, "a, a", "repeated: a"),
+        (parse_optional_path, "../x.csv", "inside the project"),
+        (parse_optional_path, "x.txt", ".csv"),
+        (parse_model_name, "../evil", "not allowed"),
+        (parse_dotted_path, "SVC", "dotted path"),
+        (parse_params, "max_depth 3", "key = value"),
+    ],
+)
 def test_parsers_refuse_with_a_reason(parser, text, message):
     with pytest.raises(ValueError, match=message):
         parser(text)
 
 
-@given(st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
-                       st.one_of(st.integers(-10**6, 10**6), st.booleans(),
-                                 st.text(max_size=10), st.floats(allow_nan=False,
-                                                                 allow_infinity=False)),
-                       max_size=5))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
+        st.one_of(
+            st.integers(-(10**6), 10**6),
+            st.booleans(),
+            st.text(max_size=10),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        max_size=5,
+    )
+)
 def test_params_round_trip(params):
     assert parse_params(format_params(params)) == params
 
@@ -139,8 +170,9 @@ class EditorApp(App[None]):
         self.changes: list = []
 
     def compose(self) -> ComposeResult:
-        yield WeightsEditor([("f1", 2.0, "max"), ("latency_p95_ms", 1.0, "min"),
-                             ("size_mb", 1.0, "min")])
+        yield WeightsEditor(
+            [("f1", 2.0, "max"), ("latency_p95_ms", 1.0, "min"), ("size_mb", 1.0, "min")]
+        )
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         self.changes.append(message.weights)
@@ -170,3 +202,37 @@ async def test_weights_editor_normalises_visibly_and_flags_bad_input():
         await pilot.pause()
         assert editor.weights() is None
         assert "above 0" in str(app.query_one("#weights-total").content)
+
+
+class PanelApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RunPanel()
+
+
+async def test_run_panel_one_bar_per_stage_and_a_log_that_keeps_the_batch():
+    app = PanelApp()
+    async with app.run_test(size=(80, 16)) as pilot:
+        panel = app.query_one(RunPanel)
+        panel.reset("running a")
+        for stage in ("load", "fit"):
+            panel.advance(stage, 0.0, "start")
+            panel.advance(stage, 1.0, "done")
+        await pilot.pause()
+        assert [(r.stage, r.query_one(ProgressBar).progress) for r in app.query(StageRow)] == [
+            ("load", 100.0),
+            ("fit", 100.0),
+        ]
+        panel.begin("running b")  # the next model of the same batch: same stage names again
+        panel.advance("load", 0.25)
+        await pilot.pause()
+        assert [(r.stage, r.query_one(ProgressBar).progress) for r in app.query(StageRow)] == [
+            ("load", 25.0)
+        ]
+        assert app.query_one(Log).lines == [
+            "running a",
+            "load: start",
+            "load: done",
+            "fit: start",
+            "fit: done",
+            "running b",
+        ]

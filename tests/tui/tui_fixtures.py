@@ -58,26 +58,52 @@ def make_snapshots_module():
 def write_fixed_project(root: Path, count: int = 6) -> list[str]:
     """A locked project with ``count`` generated snapshots and one fixed edge-case run."""
     ids = make_snapshots_module().write_folder(root, count)
-    cases = [{"case": "rich, no debt", "expected": "0", "severity": "must-pass"},
-             {"case": "poor, heavy debt", "expected": "1", "severity": "must-pass"},
-             {"case": "youngest applicant", "expected": "0", "severity": "normal"}]
+    cases = [
+        {"case": "rich, no debt", "expected": "0", "severity": "must-pass"},
+        {"case": "poor, heavy debt", "expected": "1", "severity": "must-pass"},
+        {"case": "youngest applicant", "expected": "0", "severity": "normal"},
+    ]
     results = []
     for index, snapshot_id in enumerate(ids):
         failures = []
         if index % 3 == 1:
-            failures.append({"case": "poor, heavy debt", "expected": "1", "predicted": "0",
-                             "severity": "must-pass"})
+            failures.append(
+                {
+                    "case": "poor, heavy debt",
+                    "expected": "1",
+                    "predicted": "0",
+                    "severity": "must-pass",
+                }
+            )
         if index % 2 == 1:
-            failures.append({"case": "youngest applicant", "expected": "0", "predicted": "1",
-                             "severity": "normal"})
-        results.append({"snapshot_id": snapshot_id, "n_cases": 3,
-                        "n_passed": 3 - len(failures),
-                        "must_pass_failed": sum(f["severity"] == "must-pass" for f in failures),
-                        "failures": failures})
-    record = {"schema": 1, "id": "20261101T100000-edge-0001",
-              "created_at": "2026-11-01T10:00:00+00:00", "file": "edge_cases.csv",
-              "file_sha256": "c" * 64, "cases": cases, "result": results}
+            failures.append(
+                {
+                    "case": "youngest applicant",
+                    "expected": "0",
+                    "predicted": "1",
+                    "severity": "normal",
+                }
+            )
+        results.append(
+            {
+                "snapshot_id": snapshot_id,
+                "n_cases": 3,
+                "n_passed": 3 - len(failures),
+                "must_pass_failed": sum(f["severity"] == "must-pass" for f in failures),
+                "failures": failures,
+            }
+        )
+    record = {
+        "schema": 1,
+        "id": "20261101T100000-edge-0001",
+        "created_at": "2026-11-01T10:00:00+00:00",
+        "file": "edge_cases.csv",
+        "file_sha256": "c" * 64,
+        "cases": cases,
+        "result": results,
+    }
     (root / "edge_runs").mkdir()
     (root / "edge_runs" / "20261101T100000-edge-0001.toml").write_bytes(
-        tomli_w.dumps(record).encode("utf-8"))
+        tomli_w.dumps(record).encode("utf-8")
+    )
     return ids

@@ -54,11 +54,23 @@ class ModelsnapApp(App[None]):
         Binding("3", "goto_step(3)", "Candidates", show=False, id="step-3"),
         Binding("4", "goto_step(4)", "Edge", show=False, id="step-4"),
         Binding("5", "goto_step(5)", "Decide", show=False, id="step-5"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help",
-                tooltip="Why this step exists and what goes wrong without it"),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            key_display="?",
+            id="help",
+            tooltip="Why this step exists and what goes wrong without it",
+        ),
         Binding("ctrl+r", "reload", "Reload", show=False, id="reload"),
-        Binding("escape", "leave_field", "Leave field", show=False, id="leave-field",
-                tooltip="Move focus out of a text field so single keys work again"),
+        Binding(
+            "escape",
+            "leave_field",
+            "Leave field",
+            show=False,
+            id="leave-field",
+            tooltip="Move focus out of a text field so single keys work again",
+        ),
     ]
 
     def __init__(self, root: Path, *, open_step: int | None = None) -> None:
@@ -137,8 +149,9 @@ class ModelsnapApp(App[None]):
     # -- background jobs ----------------------------------------------------------------
 
     @work(thread=True, group="task", exit_on_error=False)
-    def start_task(self, target: MessagePump, what: str, fn: Callable[..., Any], /, *args: Any,
-                   **kwargs: Any) -> None:
+    def start_task(
+        self, target: MessagePump, what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> None:
         """Run a short core call off the UI thread; ``target`` gets a TaskDone message.
 
         A ModelsnapError becomes TaskDone.error (shown inline by the screen); the core
@@ -155,8 +168,9 @@ class ModelsnapApp(App[None]):
     def running(self) -> bool:
         return self._run_cancel is not None
 
-    def start_runs(self, target: MessagePump, names: list[str] | None, *,
-                   baseline: bool = False) -> bool:
+    def start_runs(
+        self, target: MessagePump, names: list[str] | None, *, baseline: bool = False
+    ) -> bool:
         """Run the baseline (``baseline=True``) or the named candidates in the profiler.
 
         Returns False when a run is already going (one at a time: they share the CPU the
@@ -177,8 +191,9 @@ class ModelsnapApp(App[None]):
         return True
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def _run_models(self, target: MessagePump, names: list[str] | None, baseline: bool,
-                    cancel: threading.Event) -> None:
+    def _run_models(
+        self, target: MessagePump, names: list[str] | None, baseline: bool, cancel: threading.Event
+    ) -> None:
         from modelsnap.core.project import load_project
         from modelsnap.profiler.jobs import run_project
 
@@ -195,16 +210,23 @@ class ModelsnapApp(App[None]):
         try:
             config = load_project(self.root)
             run_project(
-                config, names, baseline, cancel=cancel, on_finish=on_finish,
+                config,
+                names,
+                baseline,
+                cancel=cancel,
+                on_finish=on_finish,
                 on_start=lambda name, kind: target.post_message(RunStarted(name)),
                 on_event=lambda name, event: target.post_message(
-                    RunProgress(name, event.stage, event.fraction, event.message)),
+                    RunProgress(name, event.stage, event.fraction, event.message)
+                ),
                 on_warning=lambda name, text: target.post_message(
-                    RunProgress(name, "warning", 1.0, text)),
+                    RunProgress(name, "warning", 1.0, text)
+                ),
             )
         except ModelsnapError as error:
-            target.post_message(RunFinished(", ".join(names or ["baseline"]), reason="error",
-                                            error=str(error)))
+            target.post_message(
+                RunFinished(", ".join(names or ["baseline"]), reason="error", error=str(error))
+            )
         finally:
             self.call_from_thread(self._runs_over)
 
@@ -218,5 +240,9 @@ class ModelsnapApp(App[None]):
             error = event.worker.error
             if event.worker.group == "run":
                 self._run_cancel = None
-            self.notify(f"{type(error).__name__}: {error}", title="background job failed",
-                        severity="error", timeout=10)
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title="background job failed",
+                severity="error",
+                timeout=10,
+            )

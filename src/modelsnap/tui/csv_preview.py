@@ -50,7 +50,9 @@ class CsvPreview:
 
 def list_csv_files(root: Path) -> list[str]:
     """CSV files directly in the project folder (set-up keeps data inside the folder)."""
-    return sorted(p.name for p in Path(root).iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    return sorted(
+        p.name for p in Path(root).iterdir() if p.is_file() and p.suffix.lower() == ".csv"
+    )
 
 
 def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
@@ -68,13 +70,19 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
             reader = csv.reader(handle)
             header = next(reader, None)
             if not header or not any(name.strip() for name in header):
-                raise DataError("the file has no header row", where=str(path),
-                                hint="the first line must name the columns")
+                raise DataError(
+                    "the file has no header row",
+                    where=str(path),
+                    hint="the first line must name the columns",
+                )
             columns = [name.strip() for name in header]
             duplicates = sorted({c for c in columns if columns.count(c) > 1})
             if duplicates:
-                raise DataError(f"duplicate column names: {', '.join(duplicates)}", where=str(path),
-                                hint="give every column a distinct name")
+                raise DataError(
+                    f"duplicate column names: {', '.join(duplicates)}",
+                    where=str(path),
+                    hint="give every column a distinct name",
+                )
             counters: list[Counter | None] = [Counter() for _ in columns]
             rows: list[list[str]] = []
             n_rows = 0
@@ -84,7 +92,8 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
                 if len(row) != len(columns):
                     raise DataError(
                         f"line {line_no} has {len(row)} fields, the header has {len(columns)}",
-                        where=str(path), hint="fix the row or quote fields that contain commas",
+                        where=str(path),
+                        hint="fix the row or quote fields that contain commas",
                     )
                 n_rows += 1
                 if len(rows) < n_first:
@@ -102,6 +111,9 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
             raise DataError(f"not a readable CSV ({exc})", where=str(path)) from None
     if n_rows == 0:
         raise DataError("the file has a header but no rows", where=str(path))
-    counts = {name: counter for name, counter in zip(columns, counters, strict=True)
-              if counter is not None}
+    counts = {
+        name: counter
+        for name, counter in zip(columns, counters, strict=True)
+        if counter is not None
+    }
     return CsvPreview(path=path, columns=columns, rows=rows, n_rows=n_rows, counts=counts)

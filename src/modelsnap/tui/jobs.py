@@ -35,8 +35,11 @@ def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
     try:
         estimator = estimator_class()
     except TypeError as exc:
-        raise ProjectFileError(f"{spec['estimator']} cannot be created without arguments ({exc})",
-                               where=where, hint="give its required arguments defaults") from None
+        raise ProjectFileError(
+            f"{spec['estimator']} cannot be created without arguments ({exc})",
+            where=where,
+            hint="give its required arguments defaults",
+        ) from None
     set_params_checked(estimator, spec.get("params") or {}, where=where)
     return save_model(root, spec, kind=kind)
 

@@ -41,8 +41,9 @@ class RunProgress(Message):
 class RunFinished(Message):
     """A run ended: ``snapshot_id`` on success, else ``reason`` and ``error`` say why."""
 
-    def __init__(self, name: str, *, snapshot_id: str | None = None, reason: str = "",
-                 error: str = "") -> None:
+    def __init__(
+        self, name: str, *, snapshot_id: str | None = None, reason: str = "", error: str = ""
+    ) -> None:
         self.name = name
         self.snapshot_id = snapshot_id
         self.reason = reason

@@ -25,48 +25,81 @@ class ModelChoice:
 BASELINES: dict[str, tuple[ModelChoice, ...]] = {
     "classification": (
         ModelChoice("logistic", "sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
-        ModelChoice("small_tree", "sklearn.tree.DecisionTreeClassifier",
-                    {"max_depth": 3, "random_state": 42}),
+        ModelChoice(
+            "small_tree",
+            "sklearn.tree.DecisionTreeClassifier",
+            {"max_depth": 3, "random_state": 42},
+        ),
         ModelChoice("dummy", "sklearn.dummy.DummyClassifier", {"strategy": "most_frequent"}),
     ),
     "regression": (
         ModelChoice("linear", "sklearn.linear_model.LinearRegression"),
-        ModelChoice("small_tree", "sklearn.tree.DecisionTreeRegressor",
-                    {"max_depth": 3, "random_state": 42}),
+        ModelChoice(
+            "small_tree", "sklearn.tree.DecisionTreeRegressor", {"max_depth": 3, "random_state": 42}
+        ),
         ModelChoice("dummy", "sklearn.dummy.DummyRegressor", {"strategy": "mean"}),
     ),
 }
 
 CANDIDATES: dict[str, tuple[ModelChoice, ...]] = {
     "classification": (
-        ModelChoice("random_forest", "sklearn.ensemble.RandomForestClassifier",
-                    {"n_estimators": 100, "random_state": 42}),
-        ModelChoice("hist_gradient_boosting", "sklearn.ensemble.HistGradientBoostingClassifier",
-                    {"random_state": 42}),
-        ModelChoice("extra_trees", "sklearn.ensemble.ExtraTreesClassifier",
-                    {"n_estimators": 100, "random_state": 42}),
+        ModelChoice(
+            "random_forest",
+            "sklearn.ensemble.RandomForestClassifier",
+            {"n_estimators": 100, "random_state": 42},
+        ),
+        ModelChoice(
+            "hist_gradient_boosting",
+            "sklearn.ensemble.HistGradientBoostingClassifier",
+            {"random_state": 42},
+        ),
+        ModelChoice(
+            "extra_trees",
+            "sklearn.ensemble.ExtraTreesClassifier",
+            {"n_estimators": 100, "random_state": 42},
+        ),
         ModelChoice("knn", "sklearn.neighbors.KNeighborsClassifier", {"n_neighbors": 15}),
         ModelChoice("svc", "sklearn.svm.SVC", {"probability": True, "random_state": 42}),
-        ModelChoice("mlp", "sklearn.neural_network.MLPClassifier",
-                    {"hidden_layer_sizes": [32], "max_iter": 500, "random_state": 42}),
-        ModelChoice("tree", "sklearn.tree.DecisionTreeClassifier",
-                    {"max_depth": 6, "random_state": 42}),
-        ModelChoice("logistic_l1", "sklearn.linear_model.LogisticRegression",
-                    {"solver": "liblinear", "penalty": "l1", "C": 0.5}),
+        ModelChoice(
+            "mlp",
+            "sklearn.neural_network.MLPClassifier",
+            {"hidden_layer_sizes": [32], "max_iter": 500, "random_state": 42},
+        ),
+        ModelChoice(
+            "tree", "sklearn.tree.DecisionTreeClassifier", {"max_depth": 6, "random_state": 42}
+        ),
+        ModelChoice(
+            "logistic_l1",
+            "sklearn.linear_model.LogisticRegression",
+            {"solver": "liblinear", "penalty": "l1", "C": 0.5},
+        ),
     ),
     "regression": (
-        ModelChoice("random_forest", "sklearn.ensemble.RandomForestRegressor",
-                    {"n_estimators": 100, "random_state": 42}),
-        ModelChoice("hist_gradient_boosting", "sklearn.ensemble.HistGradientBoostingRegressor",
-                    {"random_state": 42}),
-        ModelChoice("extra_trees", "sklearn.ensemble.ExtraTreesRegressor",
-                    {"n_estimators": 100, "random_state": 42}),
+        ModelChoice(
+            "random_forest",
+            "sklearn.ensemble.RandomForestRegressor",
+            {"n_estimators": 100, "random_state": 42},
+        ),
+        ModelChoice(
+            "hist_gradient_boosting",
+            "sklearn.ensemble.HistGradientBoostingRegressor",
+            {"random_state": 42},
+        ),
+        ModelChoice(
+            "extra_trees",
+            "sklearn.ensemble.ExtraTreesRegressor",
+            {"n_estimators": 100, "random_state": 42},
+        ),
         ModelChoice("knn", "sklearn.neighbors.KNeighborsRegressor", {"n_neighbors": 15}),
         ModelChoice("ridge", "sklearn.linear_model.Ridge", {"alpha": 1.0}),
-        ModelChoice("mlp", "sklearn.neural_network.MLPRegressor",
-                    {"hidden_layer_sizes": [32], "max_iter": 500, "random_state": 42}),
-        ModelChoice("tree", "sklearn.tree.DecisionTreeRegressor",
-                    {"max_depth": 6, "random_state": 42}),
+        ModelChoice(
+            "mlp",
+            "sklearn.neural_network.MLPRegressor",
+            {"hidden_layer_sizes": [32], "max_iter": 500, "random_state": 42},
+        ),
+        ModelChoice(
+            "tree", "sklearn.tree.DecisionTreeRegressor", {"max_depth": 6, "random_state": 42}
+        ),
     ),
 }
 
@@ -87,8 +120,9 @@ def parse_params(text: str) -> dict[str, Any]:
         return dict(tomllib.loads(f"params = {{{text}}}")["params"])
     except tomllib.TOMLDecodeError as exc:
         detail = str(exc).split(" (at ")[0]
-        raise ValueError(f"not key = value pairs ({detail}); e.g. max_depth = 3, "
-                         'criterion = "gini"') from None
+        raise ValueError(
+            f'not key = value pairs ({detail}); e.g. max_depth = 3, criterion = "gini"'
+        ) from None
 
 
 def parse_model_name(text: str) -> str:

@@ -75,7 +75,13 @@ class BaselineScreen(RunningStepScreen):
             reason, error = self.failures[name]
             cards.mount(SnapshotCard(failure=(name, reason, error)))
         if state.baseline is not None:
-            cards.mount(SnapshotCard(state.baseline, primary=state.primary_metric))
+            cards.mount(
+                SnapshotCard(
+                    state.baseline,
+                    primary=state.primary_metric,
+                    edge=state.edge_result(state.baseline),
+                )
+            )
         elif not (name and name in self.failures):
             cards.mount(Static("No baseline snapshot yet: press r to run it.", markup=False))
 
@@ -95,8 +101,9 @@ class BaselineScreen(RunningStepScreen):
             form.show_check("✗ fix the fields marked ✗: nothing was saved")
             return
         form.show_check("checking the estimator and its parameters ...")
-        self.app.start_task(self, "use-baseline", check_and_save_model, self.app.root, spec,
-                            kind="baseline")
+        self.app.start_task(
+            self, "use-baseline", check_and_save_model, self.app.root, spec, kind="baseline"
+        )
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what != "use-baseline":

@@ -51,7 +51,9 @@ class CandidatesScreen(RunningStepScreen):
         table.add_columns("model", "estimator", "params", "latest snapshot")
         yield table
         with Horizontal(classes="buttons"):
-            yield Button("Run selected", id="candidates-run-button", variant="primary", compact=True)
+            yield Button(
+                "Run selected", id="candidates-run-button", variant="primary", compact=True
+            )
             yield Button("Run all", id="candidates-run-all-button", compact=True)
         yield RunPanel(id="candidates-run-panel")
         yield Vertical(id="candidates-cards")
@@ -70,11 +72,14 @@ class CandidatesScreen(RunningStepScreen):
             lock.update("✗ modelsnap.toml does not load: fix it in step 1 or in an editor")
             return
         if not state.locked:
-            lock.update(f"! candidates cannot run: {state.lock_problem or 'criteria not locked'}"
-                        " (press 1 to lock the criteria)")
+            lock.update(
+                f"! candidates cannot run: {state.lock_problem or 'criteria not locked'}"
+                " (press 1 to lock the criteria)"
+            )
         elif state.baseline is None:
-            lock.update("! no baseline snapshot yet: gains over the baseline will be missing "
-                        "(press 2)")
+            lock.update(
+                "! no baseline snapshot yet: gains over the baseline will be missing (press 2)"
+            )
         else:
             lock.update("")
         newest = newest_by_name(state.candidates)
@@ -89,8 +94,9 @@ class CandidatesScreen(RunningStepScreen):
                 status = f"✓ {short_id(newest[spec.name]['id'])}"
             else:
                 status = "not run"
-            table.add_row(spec.name, spec.estimator.rsplit(".", 1)[-1], params[:30], status,
-                          key=spec.name)
+            table.add_row(
+                spec.name, spec.estimator.rsplit(".", 1)[-1], params[:30], status, key=spec.name
+            )
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
         task = config.data.task or "classification"
@@ -112,8 +118,11 @@ class CandidatesScreen(RunningStepScreen):
                 cards.mount(SnapshotCard(failure=(name, *self.failures[name])))
             if name in newest:
                 snapshot = newest[name]
-                cards.mount(SnapshotCard(snapshot, primary=state.primary_metric,
-                                         edge=state.edge_result(snapshot)))
+                cards.mount(
+                    SnapshotCard(
+                        snapshot, primary=state.primary_metric, edge=state.edge_result(snapshot)
+                    )
+                )
 
     def _selected(self) -> str | None:
         table = self.query_one("#candidates-table", DataTable)
@@ -144,8 +153,9 @@ class CandidatesScreen(RunningStepScreen):
             form.show_check("✗ fix the fields marked ✗: nothing was saved")
             return
         form.show_check("checking the estimator and its parameters ...")
-        self.app.start_task(self, "add-candidate", check_and_save_model, self.app.root, spec,
-                            kind="candidate")
+        self.app.start_task(
+            self, "add-candidate", check_and_save_model, self.app.root, spec, kind="candidate"
+        )
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what != "add-candidate":
@@ -158,9 +168,11 @@ class CandidatesScreen(RunningStepScreen):
             self.app.reload_state()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"candidates-run-button": self.action_run,
-                   "candidates-run-all-button": self.action_run_all,
-                   "candidates-add-button": self.action_add}
+        actions = {
+            "candidates-run-button": self.action_run,
+            "candidates-run-all-button": self.action_run_all,
+            "candidates-add-button": self.action_add,
+        }
         action = actions.get(event.button.id or "")
         if action is not None:
             action()

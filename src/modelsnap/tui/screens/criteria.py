@@ -35,8 +35,11 @@ CONSTRAINT_FIELDS: tuple[tuple[str, str, float | None, float | None], ...] = (
     ("min_interpretability", "min interpretability", 0.0, 1.0),
     ("max_overfit_gap", "max overfit gap", 0.0, 1.0),
 )
-DATA_LIST_FIELDS = (("drop", "drop columns"), ("sensitive", "sensitive columns"),
-                    ("suspect_features", "suspect features"))
+DATA_LIST_FIELDS = (
+    ("drop", "drop columns"),
+    ("sensitive", "sensitive columns"),
+    ("suspect_features", "suspect features"),
+)
 
 
 def parse_name_list(text: str) -> list[str]:
@@ -78,20 +81,38 @@ class CriteriaScreen(StepScreen):
         yield Static("", id="criteria-warning", classes="warning", markup=False)
         with Horizontal(classes="form-row"):
             yield Label("Profile", classes="form-label")
-            yield Select([(name, name) for name in PROFILES], id="criteria-profile",
-                         prompt="start from a profile", compact=True)
+            yield Select(
+                [(name, name) for name in PROFILES],
+                id="criteria-profile",
+                prompt="start from a profile",
+                compact=True,
+            )
         yield Label("Weights (what matters, relative)", classes="section")
         yield Vertical(id="criteria-weights")
         yield Label("Hard limits (empty = no limit)", classes="section")
         for key, label, low, high in CONSTRAINT_FIELDS:
-            yield Field(label, parser=parse_optional_float(minimum=low, maximum=high),
-                        field_id=f"limit-{key}", id=f"field-{key}")
+            yield Field(
+                label,
+                parser=parse_optional_float(minimum=low, maximum=high),
+                field_id=f"limit-{key}",
+                id=f"field-{key}",
+            )
         yield Label("Data settings", classes="section")
         for key, label in DATA_LIST_FIELDS:
-            yield Field(label, parser=parse_name_list, placeholder="col_a, col_b",
-                        field_id=f"data-{key}", id=f"field-{key}")
-        yield Field("edge-case file", parser=parse_optional_path, placeholder="edge_cases.csv",
-                    field_id="data-edge_cases", id="field-edge_cases")
+            yield Field(
+                label,
+                parser=parse_name_list,
+                placeholder="col_a, col_b",
+                field_id=f"data-{key}",
+                id=f"field-{key}",
+            )
+        yield Field(
+            "edge-case file",
+            parser=parse_optional_path,
+            placeholder="edge_cases.csv",
+            field_id="data-edge_cases",
+            id="field-edge_cases",
+        )
         with Horizontal(classes="form-row"):
             yield Label("Lock reason", classes="form-label")
             yield Input(placeholder="why these criteria", id="criteria-reason", compact=True)
@@ -110,27 +131,36 @@ class CriteriaScreen(StepScreen):
             status.update(f"✗ modelsnap.toml does not load: {message}")
             return
         if state.locked:
-            status.update(f"✓ locked as revision {state.revision['revision']}"
-                          f" ({state.revision.get('locked_at', '')[:16]})")
+            status.update(
+                f"✓ locked as revision {state.revision['revision']}"
+                f" ({state.revision.get('locked_at', '')[:16]})"
+            )
         elif state.revision is None:
             status.update("✗ not locked yet: candidates cannot run until the criteria are locked")
         else:
             status.update(f"✗ {state.lock_problem}")
         warning = self.query_one("#criteria-warning", Static)
         if state.candidates and state.revision is not None:
-            warning.update(f"! {len(state.candidates)} candidate snapshot(s) were judged under "
-                           f"revision {state.revision['revision']}. Changing criteria now "
-                           "creates a new revision; decide what matters before seeing "
-                           "results, not after.")
+            warning.update(
+                f"! {len(state.candidates)} candidate snapshot(s) were judged under "
+                f"revision {state.revision['revision']}. Changing criteria now "
+                "creates a new revision; decide what matters before seeing "
+                "results, not after."
+            )
         else:
             warning.update("")
-        key = (repr(config.criteria), repr(config.constraints), repr(config.data),
-               config.selection.profile)
+        key = (
+            repr(config.criteria),
+            repr(config.constraints),
+            repr(config.data),
+            config.selection.profile,
+        )
         if key == self._editor_key:
             return  # same file as shown: keep any unsaved edits on screen
         self._editor_key = key
         self.query_one("#criteria-profile", Select).value = (
-            config.selection.profile if config.selection.profile in PROFILES else Select.NULL)
+            config.selection.profile if config.selection.profile in PROFILES else Select.NULL
+        )
         self._set_criteria([(c.metric, c.weight, c.direction) for c in config.criteria])
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = config.constraints.get(key)
@@ -154,8 +184,9 @@ class CriteriaScreen(StepScreen):
         from modelsnap.core.profiles import profile_settings
 
         config = state.config
-        criteria, constraints = profile_settings(str(event.value), config.data.task or
-                                                 "classification", state.primary_metric or None)
+        criteria, constraints = profile_settings(
+            str(event.value), config.data.task or "classification", state.primary_metric or None
+        )
         self._set_criteria([(c["metric"], c["weight"], c["direction"]) for c in criteria])
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = constraints.get(key)
@@ -185,8 +216,10 @@ class CriteriaScreen(StepScreen):
         if not ok or weights is None:
             self._error("✗ fix the fields marked ✗ first: nothing was saved")
             return None
-        criteria = [{"metric": metric, "weight": weights[metric], "direction": direction}
-                    for metric, _weight, direction in self._criteria]
+        criteria = [
+            {"metric": metric, "weight": weights[metric], "direction": direction}
+            for metric, _weight, direction in self._criteria
+        ]
         profile = self.query_one("#criteria-profile", Select).value
         changes: dict[str, Any] = {"criteria": criteria, "constraints": constraints, "data": data}
         if profile != Select.NULL:

@@ -20,8 +20,9 @@ from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
 
 
-def case_matrix(cases: list[dict], results: dict[str, dict]
-                ) -> tuple[list[str], list[tuple[str, str, list[tuple[bool, str]]]]]:
+def case_matrix(
+    cases: list[dict], results: dict[str, dict]
+) -> tuple[list[str], list[tuple[str, str, list[tuple[bool, str]]]]]:
     """(model names, rows of (case, severity, [(passed, text) per model])).
 
     ``cases`` are the run's cases (case, expected, severity); a case missing from them but
@@ -43,8 +44,9 @@ def case_matrix(cases: list[dict], results: dict[str, dict]
             if "error" in result:
                 cells.append((False, "? not run"))
                 continue
-            failure = next((f for f in result.get("failures", []) or []
-                            if f.get("case") == case), None)
+            failure = next(
+                (f for f in result.get("failures", []) or [] if f.get("case") == case), None
+            )
             if failure is None:
                 cells.append((True, "✓"))
             else:
@@ -59,7 +61,12 @@ class EdgeCasesScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="edge-file", markup=False)
-        yield Button("Run edge cases on every snapshot", id="edge-run-button", variant="primary", compact=True)
+        yield Button(
+            "Run edge cases on every snapshot",
+            id="edge-run-button",
+            variant="primary",
+            compact=True,
+        )
         yield ProgressBar(total=100, show_eta=False, id="edge-progress")
         yield Static("", id="edge-status", markup=False)
         yield DataTable(id="edge-matrix", cursor_type="cell", zebra_stripes=True)
@@ -70,12 +77,16 @@ class EdgeCasesScreen(StepScreen):
     def refresh_body(self, state: ProjectState) -> None:
         file_label = self.query_one("#edge-file", Static)
         if state.edge_file:
-            file_label.update(f"Edge-case file: {state.edge_file} (rows with the answer a model "
-                              "must give; severity must-pass rejects a model that fails it)")
+            file_label.update(
+                f"Edge-case file: {state.edge_file} (rows with the answer a model "
+                "must give; severity must-pass rejects a model that fails it)"
+            )
         else:
-            file_label.update("! no edge-case file set: add one under Data settings in step 1 "
-                              "(a CSV with the feature columns, the target, and optionally "
-                              "case and severity columns)")
+            file_label.update(
+                "! no edge-case file set: add one under Data settings in step 1 "
+                "(a CSV with the feature columns, the target, and optionally "
+                "case and severity columns)"
+            )
         self._show_matrix(state)
 
     def _show_matrix(self, state: ProjectState) -> None:
@@ -92,8 +103,11 @@ class EdgeCasesScreen(StepScreen):
                 results[label] = result
         status = self.query_one("#edge-status", Static)
         if not results:
-            status.update("No edge-case results yet." if by_id else
-                          "No snapshots yet: run the baseline and candidates first.")
+            status.update(
+                "No edge-case results yet."
+                if by_id
+                else "No snapshots yet: run the baseline and candidates first."
+            )
             return
         names, rows = case_matrix(state.edge_cases, results)
         summary = []
@@ -102,17 +116,23 @@ class EdgeCasesScreen(StepScreen):
             if "error" in result:
                 summary.append(f"{name}: not run ({result['error']})")
             else:
-                summary.append(f"{name}: {result.get('n_passed', 0)}/{result.get('n_cases', 0)}"
-                               + (f", {result['must_pass_failed']} must-pass failed"
-                                  if result.get("must_pass_failed") else ""))
+                summary.append(
+                    f"{name}: {result.get('n_passed', 0)}/{result.get('n_cases', 0)}"
+                    + (
+                        f", {result['must_pass_failed']} must-pass failed"
+                        if result.get("must_pass_failed")
+                        else ""
+                    )
+                )
         status.update("\n".join(summary))
-        table.add_column("case", key="case")
-        table.add_column("severity", key="severity")
-        for name in names:
-            table.add_column(name[:16], key=f"model-{name}")
+        case_width = min(28, max([4] + [len(case) for case, _severity, _cells in rows]))
+        table.add_column("case", key="case", width=case_width)
+        table.add_column("severity", key="severity", width=9)
+        for index, name in enumerate(names):
+            cell_width = max([len(name[:16])] + [len(row[2][index][1]) for row in rows])
+            table.add_column(name[:16], key=f"model-{name}", width=cell_width)
         for case, severity, cells in rows:
-            rendered = [Text(text, style="" if ok else "bold red reverse")
-                        for ok, text in cells]
+            rendered = [Text(text, style="" if ok else "bold red reverse") for ok, text in cells]
             table.add_row(case[:28], severity, *rendered)
 
     def action_run(self) -> None:

@@ -30,5 +30,9 @@ class HelpPanel(ModalScreen[None]):
             yield Static(self.step.why, markup=False, classes="help-text")
             yield Static("Without it", classes="help-heading")
             yield Static(self.step.without, markup=False, classes="help-text")
-            yield Static("Keys: 1-5 steps, tab moves, enter activates, escape leaves a text "
-                         "field, ctrl+p commands, ctrl+q quits. Escape closes this.", classes="help-keys", markup=False)
+            yield Static(
+                "Keys: 1-5 steps, tab moves, enter activates, escape leaves a text "
+                "field, ctrl+p commands, ctrl+q quits. Escape closes this.",
+                classes="help-keys",
+                markup=False,
+            )

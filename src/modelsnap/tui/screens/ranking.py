@@ -21,7 +21,7 @@ from modelsnap.tui.messages import TaskDone
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
-from modelsnap.tui.widgets.formatting import num, short_id
+from modelsnap.tui.widgets.formatting import short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
@@ -46,18 +46,29 @@ def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
         if latency is not None and entry.primary is not None:
             ranked.append((entry.name, float(latency), float(entry.primary)))
     direction = result.directions.get(result.primary_metric, "max")
-    front = pareto_flags([(metric, latency) for _name, latency, metric in ranked],
-                         [direction, "min"]) if ranked else []
-    points = [PlotPoint(name, latency, metric, on_front=flag)
-              for (name, latency, metric), flag in zip(ranked, front, strict=True)]
+    front = (
+        pareto_flags([(metric, latency) for _name, latency, metric in ranked], [direction, "min"])
+        if ranked
+        else []
+    )
+    points = [
+        PlotPoint(name, latency, metric, on_front=flag)
+        for (name, latency, metric), flag in zip(ranked, front, strict=True)
+    ]
     for rejected in result.rejected:
         snapshot = by_id.get(rejected["id"])
         if snapshot is None:
             continue
         values = measures(snapshot, result.split)
         if "latency_p95_ms" in values and result.primary_metric in values:
-            points.append(PlotPoint(str(snapshot.get("name")), values["latency_p95_ms"],
-                                    values[result.primary_metric], rejected=True))
+            points.append(
+                PlotPoint(
+                    str(snapshot.get("name")),
+                    values["latency_p95_ms"],
+                    values[result.primary_metric],
+                    rejected=True,
+                )
+            )
     return points
 
 
@@ -66,8 +77,10 @@ def sensitivity_text(result: Any) -> str:
     if not info or not info.get("n"):
         return "Sensitivity: nothing to vary yet."
     share = info.get("share")
-    text = (f"Sensitivity: the top pick stays first in {info.get('stays_first')} of "
-            f"{info.get('n')} weightings (each weight moved by ±10% and ±25%)")
+    text = (
+        f"Sensitivity: the top pick stays first in {info.get('stays_first')} of "
+        f"{info.get('n')} weightings (each weight moved by ±10% and ±25%)"
+    )
     if share is not None and share < 1:
         winners = ", ".join(f"{short_id(k)} {v}" for k, v in (info.get("winners") or {}).items())
         text += f"; otherwise: {winners}" if winners else ""
@@ -84,9 +97,11 @@ def significance_text(info: dict[str, Any]) -> str:
         if "error" in item:
             lines.append(f"Significance vs {label}: not computed ({item['error']})")
         else:
-            lines.append(f"Significance vs {label} ({short_id(item['b'])}): {item['metric']} "
-                         f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
-                         f"({item['method']}): {item['verdict']}")
+            lines.append(
+                f"Significance vs {label} ({short_id(item['b'])}): {item['metric']} "
+                f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
+                f"({item['method']}): {item['verdict']}"
+            )
     return "\n".join(lines) or "Significance: nothing to compare the top pick with."
 
 
@@ -95,8 +110,13 @@ class RankingScreen(StepScreen):
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "decide", "Record decision", id="ranking-decide"),
         Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights"),
-        Binding("t", "significance", "Test significance", id="ranking-significance",
-                tooltip="Top pick vs runner-up and baseline on the test predictions"),
+        Binding(
+            "t",
+            "significance",
+            "Test significance",
+            id="ranking-significance",
+            tooltip="Top pick vs runner-up and baseline on the test predictions",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -111,11 +131,15 @@ class RankingScreen(StepScreen):
         yield Static("", id="ranking-rejected", markup=False)
         yield TradeoffPlot(id="ranking-plot")
         yield Static("", id="ranking-sensitivity", markup=False)
-        yield Static("Significance: press t to test the top pick against the runner-up and "
-                     "the baseline on the stored test predictions.", id="ranking-significance",
-                     markup=False)
-        yield Label("What-if weights: re-ranks as you type; saved only with Save weights",
-                    classes="section")
+        yield Static(
+            "Significance: press t to test the top pick against the runner-up and "
+            "the baseline on the stored test predictions.",
+            id="ranking-significance",
+            markup=False,
+        )
+        yield Label(
+            "What-if weights: re-ranks as you type; saved only with Save weights", classes="section"
+        )
         yield Vertical(id="ranking-weights")
         with Horizontal(classes="buttons"):
             yield Button("Save weights", id="ranking-save-weights-button", compact=True)
@@ -128,13 +152,19 @@ class RankingScreen(StepScreen):
         yield TextArea(id="decision-rationale", soft_wrap=True, compact=True)
         with Horizontal(classes="form-row"):
             yield Label("Caveats (; between)", classes="form-label")
-            yield Input(id="decision-caveats", placeholder="relies on branch_code; ...", compact=True)
+            yield Input(
+                id="decision-caveats", placeholder="relies on branch_code; ...", compact=True
+            )
         with Horizontal(classes="form-row"):
             yield Label("Monitoring plan", classes="form-label")
-            yield Input(id="decision-monitoring", placeholder="weekly f1 on labelled sample", compact=True)
+            yield Input(
+                id="decision-monitoring", placeholder="weekly f1 on labelled sample", compact=True
+            )
         with Horizontal(classes="form-row"):
             yield Label("Override (rejected)", classes="form-label")
-            yield Input(id="decision-override", placeholder="only to choose a rejected model", compact=True)
+            yield Input(
+                id="decision-override", placeholder="only to choose a rejected model", compact=True
+            )
         yield Label("", id="decision-error", classes="error", markup=False)
         yield Button("Record decision", id="decision-record", variant="primary", compact=True)
         yield Static("", id="decision-log", markup=False)
@@ -146,22 +176,27 @@ class RankingScreen(StepScreen):
             warnings.update("✗ modelsnap.toml does not load: fix it in step 1 or in an editor")
             return
         if not state.locked:
-            warnings.update(f"! {state.lock_problem or 'criteria not locked'}: a decision "
-                            "records the revision it was made under; lock first (press 1)")
+            warnings.update(
+                f"! {state.lock_problem or 'criteria not locked'}: a decision "
+                "records the revision it was made under; lock first (press 1)"
+            )
         key = repr(config.criteria)
         if key != self._editor_key:
             self._editor_key = key
             self._weights = None
             holder = self.query_one("#ranking-weights", Vertical)
             holder.remove_children()
-            holder.mount(WeightsEditor([(c.metric, c.weight, c.direction)
-                                        for c in config.criteria]))
+            holder.mount(
+                WeightsEditor([(c.metric, c.weight, c.direction) for c in config.criteria])
+            )
         log = self.query_one("#decision-log", Static)
         if state.decisions:
             last = state.decisions[-1]
-            log.update(f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
-                       f"{short_id(str(last.get('snapshot_id', '')))} by "
-                       f"{last.get('decided_by', '?')}: {last.get('rationale', '')}")
+            log.update(
+                f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
+                f"{short_id(str(last.get('snapshot_id', '')))} by "
+                f"{last.get('decided_by', '?')}: {last.get('rationale', '')}"
+            )
         else:
             log.update("No decision recorded yet.")
         self.rerank()
@@ -190,15 +225,17 @@ class RankingScreen(StepScreen):
                 self.show_result(message.result)
         elif message.what == "significance":
             label = self.query_one("#ranking-significance", Static)
-            label.update(f"✗ {message.error}" if message.error
-                         else significance_text(message.result))
+            label.update(
+                f"✗ {message.error}" if message.error else significance_text(message.result)
+            )
         elif message.what == "decide":
             if message.error:
                 self.query_one("#decision-error", Label).update(f"✗ {message.error}")
             else:
                 entry = message.result
                 self.query_one("#decision-error", Label).update(
-                    f"✓ recorded {entry.get('id')} in decisions.toml")
+                    f"✓ recorded {entry.get('id')} in decisions.toml"
+                )
                 self.query_one("#decision-rationale", TextArea).text = ""
                 self.app.reload_state()
         elif message.what == "save-weights":
@@ -212,18 +249,22 @@ class RankingScreen(StepScreen):
         self.result = result
         state = self.state
         what_if = " (what-if weights, not saved)" if self._weights else ""
-        lines = [f"{len(result.ranked)} ranked, {len(result.rejected)} rejected, "
-                 f"{len(result.incomplete)} incomplete, {len(result.excluded)} excluded; "
-                 f"{result.method} on {result.split}{what_if}"]
+        lines = [
+            f"{len(result.ranked)} ranked, {len(result.rejected)} rejected, "
+            f"{len(result.incomplete)} incomplete, {len(result.excluded)} excluded; "
+            f"{result.method} on {result.split}{what_if}"
+        ]
         if state is not None and not state.locked:
             lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
         lines += [f"! {w}" for w in result.warnings]
         self.query_one("#ranking-warnings", Static).update("\n".join(lines))
         self.query_one(RankingTable).show(result)
         rejected = Text()
-        for title, items, key in (("Rejected", result.rejected, "reasons"),
-                                  ("Incomplete", result.incomplete, "missing"),
-                                  ("Excluded", result.excluded, "reasons")):
+        for title, items, key in (
+            ("Rejected", result.rejected, "reasons"),
+            ("Incomplete", result.incomplete, "missing"),
+            ("Excluded", result.excluded, "reasons"),
+        ):
             for item in items:
                 rejected.append(f"{title}: ", style="bold")
                 rejected.append(f"{short_id(item['id'])}: {'; '.join(item.get(key) or [])}\n")
@@ -251,7 +292,8 @@ class RankingScreen(StepScreen):
         from modelsnap.tui.jobs import significance
 
         self.query_one("#ranking-significance", Static).update(
-            "Significance: testing on the stored test predictions ...")
+            "Significance: testing on the stored test predictions ..."
+        )
         self.app.start_task(self, "significance", significance, self.app.root, self.result)
 
     def action_decide(self) -> None:
@@ -267,20 +309,29 @@ class RankingScreen(StepScreen):
             error.update("✗ choose the model")
             return
         if not rationale:
-            error.update("✗ a rationale is required: why this model, in a sentence a "
-                         "reviewer can check")
+            error.update(
+                "✗ a rationale is required: why this model, in a sentence a reviewer can check"
+            )
             return
         if self._weights:
-            error.update("✗ the ranking uses what-if weights: Save weights and lock them, or "
-                         "Reset, before recording a decision")
+            error.update(
+                "✗ the ranking uses what-if weights: Save weights and lock them, or "
+                "Reset, before recording a decision"
+            )
             return
         caveats = [c.strip() for c in self.query_one("#decision-caveats", Input).value.split(";")]
         state = self.state
         revision = int(state.revision["revision"]) if state and state.revision else None
         error.update("recording ...")
         self.app.start_task(
-            self, "decide", append_decision, self.app.root, snapshot_id=str(chosen),
-            rationale=rationale, ranking=self.result, criteria_revision=revision,
+            self,
+            "decide",
+            append_decision,
+            self.app.root,
+            snapshot_id=str(chosen),
+            rationale=rationale,
+            ranking=self.result,
+            criteria_revision=revision,
             caveats=[c for c in caveats if c],
             monitoring=self.query_one("#decision-monitoring", Input).value.strip(),
             override=self.query_one("#decision-override", Input).value.strip() or None,
@@ -293,10 +344,17 @@ class RankingScreen(StepScreen):
             return
         from modelsnap.core.project import update_project
 
-        criteria = [{"metric": c.metric, "weight": self._weights.get(c.metric, c.weight),
-                     "direction": c.direction} for c in state.config.criteria]
-        self.app.start_task(self, "save-weights", update_project, self.app.root,
-                            {"criteria": criteria})
+        criteria = [
+            {
+                "metric": c.metric,
+                "weight": self._weights.get(c.metric, c.weight),
+                "direction": c.direction,
+            }
+            for c in state.config.criteria
+        ]
+        self.app.start_task(
+            self, "save-weights", update_project, self.app.root, {"criteria": criteria}
+        )
 
     def action_reset(self) -> None:
         self._editor_key = None
@@ -305,9 +363,11 @@ class RankingScreen(StepScreen):
             self.refresh_body(self.state)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"decision-record": self.action_decide,
-                   "ranking-save-weights-button": self.action_save_weights,
-                   "ranking-reset-button": self.action_reset}
+        actions = {
+            "decision-record": self.action_decide,
+            "ranking-save-weights-button": self.action_save_weights,
+            "ranking-reset-button": self.action_reset,
+        }
         action = actions.get(event.button.id or "")
         if action is not None:
             action()

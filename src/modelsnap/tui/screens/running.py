@@ -18,8 +18,13 @@ from modelsnap.tui.widgets.run_panel import RunPanel
 
 class RunningStepScreen(StepScreen):
     BINDINGS: ClassVar = [
-        Binding("escape", "cancel_run", "Cancel run", id="cancel-run",
-                tooltip="Stop the running model; nothing is written"),
+        Binding(
+            "escape",
+            "cancel_run",
+            "Cancel run",
+            id="cancel-run",
+            tooltip="Stop the running model; nothing is written",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -44,7 +49,7 @@ class RunningStepScreen(StepScreen):
 
     def on_run_started(self, message: RunStarted) -> None:
         self.failures.pop(message.name, None)
-        self.query_one(RunPanel).reset(f"running {message.name} (Escape cancels)")
+        self.query_one(RunPanel).begin(f"running {message.name} (Escape cancels)")
 
     def on_run_progress(self, message: RunProgress) -> None:
         panel = self.query_one(RunPanel)

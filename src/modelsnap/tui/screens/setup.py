@@ -15,9 +15,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Label, Select, Static
 
+from modelsnap.core.profiles import PROFILES
 from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import PreviewReady, TaskDone
-from modelsnap.core.profiles import PROFILES
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import SETUP
 
@@ -34,24 +34,41 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Label(SETUP.title, id="step-title", markup=False)
         with VerticalScroll(id="step-body"):
-            yield Static("This folder has no modelsnap.toml yet. Pick the data file, the column "
-                         "to predict and a starting profile.", classes="note", markup=False)
+            yield Static(
+                "This folder has no modelsnap.toml yet. Pick the data file, the column "
+                "to predict and a starting profile.",
+                classes="note",
+                markup=False,
+            )
             with Horizontal(classes="form-row"):
                 yield Label("Data file", classes="form-label")
-                yield Select([], prompt="CSV files in this folder", id="setup-file",
-                             allow_blank=True, compact=True)
+                yield Select(
+                    [],
+                    prompt="CSV files in this folder",
+                    id="setup-file",
+                    allow_blank=True,
+                    compact=True,
+                )
             with Horizontal(classes="form-row"):
                 yield Label("Target column", classes="form-label")
                 yield Select([], prompt="choose a data file first", id="setup-target", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Profile", classes="form-label")
-                yield Select([(name, name) for name in PROFILES], value="balanced",
-                             id="setup-profile", allow_blank=False, compact=True)
+                yield Select(
+                    [(name, name) for name in PROFILES],
+                    value="balanced",
+                    id="setup-profile",
+                    allow_blank=False,
+                    compact=True,
+                )
             with Horizontal(classes="form-row"):
                 yield Label("Task", classes="form-label")
-                yield Select([("classification", "classification"),
-                              ("regression", "regression")], id="setup-task",
-                             prompt="guessed from the target", compact=True)
+                yield Select(
+                    [("classification", "classification"), ("regression", "regression")],
+                    id="setup-task",
+                    prompt="guessed from the target",
+                    compact=True,
+                )
             yield Label("", id="setup-error", classes="error", markup=False)
             yield Static("", id="setup-balance", markup=False)
             yield DataTable(id="setup-preview", show_cursor=False, zebra_stripes=True)
@@ -95,7 +112,8 @@ class SetupScreen(Screen[None]):
             self._show_balance()
             if self.preview is not None and event.value != Select.NULL:
                 self.query_one("#setup-task", Select).value = self.preview.guess_task(
-                    str(event.value))
+                    str(event.value)
+                )
 
     def _read(self, name: str) -> None:
         self.app.start_task(self, "preview", self._preview_job, name)
@@ -138,14 +156,21 @@ class SetupScreen(Screen[None]):
             text.append(f"'{target}' has many distinct values: a regression target.")
         else:
             text.append(f"class balance of '{target}': ")
-            text.append("  ".join(f"{value or '(empty)'} {count} ({share:.0%})"
-                                  for value, count, share in balance[:6]))
+            text.append(
+                "  ".join(
+                    f"{value or '(empty)'} {count} ({share:.0%})"
+                    for value, count, share in balance[:6]
+                )
+            )
             if len(balance) > 6:
                 text.append(f"  ... {len(balance) - 6} more")
             smallest = balance[-1][2]
             if smallest < 0.1:
-                text.append(f"\n! the rarest class is {smallest:.0%} of rows: accuracy will "
-                            "flatter every model; the profiles rank by f1", style="bold")
+                text.append(
+                    f"\n! the rarest class is {smallest:.0%} of rows: accuracy will "
+                    "flatter every model; the profiles rank by f1",
+                    style="bold",
+                )
         balance_widget.update(text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -169,6 +194,13 @@ class SetupScreen(Screen[None]):
             self._error("choose the task")
             return
         self._error("")
-        self.app.start_task(self, "create", write_new_project, self.app.root,
-                            data_source=str(source), target=str(target), profile=str(profile),
-                            task=str(task))
+        self.app.start_task(
+            self,
+            "create",
+            write_new_project,
+            self.app.root,
+            data_source=str(source),
+            target=str(target),
+            profile=str(profile),
+            task=str(task),
+        )

@@ -26,8 +26,16 @@ class Field(Horizontal):
     Field > .field-error { width: 1fr; padding: 0 0 0 1; color: $error; }
     """
 
-    def __init__(self, label: str, value: str = "", *, parser: Parser = str,
-                 placeholder: str = "", field_id: str | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        label: str,
+        value: str = "",
+        *,
+        parser: Parser = str,
+        placeholder: str = "",
+        field_id: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.label = label
         self.parser = parser

@@ -43,15 +43,35 @@ class ModelForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("Model", markup=False)
-            yield Select([(f"{c.name}  ({c.estimator.rsplit('.', 1)[-1]})", c.name)
-                          for c in self.choices.values()],
-                         prompt="choose, or type a dotted path below", id=f"{self.prefix}-menu", compact=True)
-        yield Field("name", parser=parse_model_name, field_id=f"{self.prefix}-name",
-                    id=f"{self.prefix}-name-field")
-        yield Field("estimator", parser=parse_dotted_path, placeholder="sklearn.svm.SVC",
-                    field_id=f"{self.prefix}-estimator", id=f"{self.prefix}-estimator-field")
-        yield Field("params", parser=parse_params, placeholder="max_depth = 3",
-                    field_id=f"{self.prefix}-params", id=f"{self.prefix}-params-field")
+            yield Select(
+                [
+                    (f"{c.name}  ({c.estimator.rsplit('.', 1)[-1]})", c.name)
+                    for c in self.choices.values()
+                ],
+                prompt="choose, or type a dotted path below",
+                id=f"{self.prefix}-menu",
+                compact=True,
+            )
+        yield Field(
+            "name",
+            parser=parse_model_name,
+            field_id=f"{self.prefix}-name",
+            id=f"{self.prefix}-name-field",
+        )
+        yield Field(
+            "estimator",
+            parser=parse_dotted_path,
+            placeholder="sklearn.svm.SVC",
+            field_id=f"{self.prefix}-estimator",
+            id=f"{self.prefix}-estimator-field",
+        )
+        yield Field(
+            "params",
+            parser=parse_params,
+            placeholder="max_depth = 3",
+            field_id=f"{self.prefix}-params",
+            id=f"{self.prefix}-params-field",
+        )
         yield Label("", id=f"{self.prefix}-check", classes="error", markup=False)
 
     def on_select_changed(self, event: Select.Changed) -> None:

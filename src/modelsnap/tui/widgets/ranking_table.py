@@ -19,8 +19,9 @@ class RankingTable(DataTable):
     def show(self, result: Any) -> None:
         self.clear(columns=True)
         primary = result.primary_metric
-        self.add_columns("#", "model", "score", primary, f"test {primary}", "p95 ms",
-                         "size MB", "pareto")
+        self.add_columns(
+            "#", "model", "score", primary, f"test {primary}", "p95 ms", "size MB", "pareto"
+        )
         for entry in result.ranked:
             values = entry.values
             marks = []
@@ -30,7 +31,14 @@ class RankingTable(DataTable):
                 marks.append("base")
             if entry.warnings or entry.hardware_flags:
                 marks.append("!")
-            self.add_row(str(entry.rank), entry.name, num(entry.score),
-                         num(entry.primary), num(entry.test_primary),
-                         num(values.get("latency_p95_ms"), 2), num(values.get("size_mb"), 2),
-                         " ".join(marks), key=entry.id)
+            self.add_row(
+                str(entry.rank),
+                entry.name,
+                num(entry.score),
+                num(entry.primary),
+                num(entry.test_primary),
+                num(values.get("latency_p95_ms"), 2),
+                num(values.get("size_mb"), 2),
+                " ".join(marks),
+                key=entry.id,
+            )

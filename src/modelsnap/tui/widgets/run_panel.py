@@ -21,10 +21,20 @@ class StageRow(Horizontal):
     def __init__(self, stage: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.stage = stage
+        self.fraction = 0.0
 
     def compose(self) -> ComposeResult:
         yield Label(self.stage[:13], markup=False)
-        yield ProgressBar(total=100, show_eta=False)
+        bar = ProgressBar(total=100, show_eta=False)
+        bar.progress = self.fraction * 100
+        yield bar
+
+    def set_fraction(self, fraction: float) -> None:
+        """Record the stage's progress; shown now if the bar is mounted, else when it is."""
+        self.fraction = max(0.0, min(1.0, fraction))
+        bars = self.query(ProgressBar)
+        if bars:
+            bars.first().update(progress=self.fraction * 100)
 
 
 class RunPanel(Vertical):
@@ -36,36 +46,35 @@ class RunPanel(Vertical):
     RunPanel Log { height: 5; border: round $panel; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._rows: dict[str, StageRow] = {}  # this run's stages (old rows may still be leaving)
+
     def compose(self) -> ComposeResult:
         yield Vertical(id="run-stages")
         yield Log(id="run-log", max_lines=500)
 
     def reset(self, title: str) -> None:
+        self._rows = {}
         self.query_one("#run-stages", Vertical).remove_children()
         log = self.query_one("#run-log", Log)
         log.clear()
         log.write_line(title)
 
+    def begin(self, title: str) -> None:
+        """A new model in the same batch: fresh stage bars, the log keeps its history."""
+        self._rows = {}
+        self.query_one("#run-stages", Vertical).remove_children()
+        self.log_line(title)
+
     def advance(self, stage: str, fraction: float, text: str = "") -> None:
-        stages = self.query_one("#run-stages", Vertical)
-        row_id = "stage-" + _slug(stage)
-        rows = stages.query(f"#{row_id}")
-        if rows:
-            row = rows.first(StageRow)
-        else:
-            row = StageRow(stage, id=row_id)
-            stages.mount(row)
-        bar = row.query(ProgressBar)
-        if bar:
-            bar.first().update(progress=max(0.0, min(1.0, fraction)) * 100)
-        else:
-            row.call_after_refresh(self.advance, stage, fraction)
+        row = self._rows.get(stage)
+        if row is None:
+            row = self._rows[stage] = StageRow(stage)
+            self.query_one("#run-stages", Vertical).mount(row)
+        row.set_fraction(fraction)
         if text:
             self.log_line(f"{stage}: {text}")
 
     def log_line(self, text: str) -> None:
         self.query_one("#run-log", Log).write_line(text)
-
-
-def _slug(stage: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in stage.lower()) or "stage"

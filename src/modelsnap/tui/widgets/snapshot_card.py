@@ -16,8 +16,19 @@ from textual.widgets import Static
 
 from modelsnap.tui.widgets.formatting import num, pct, short_id
 
-QUALITY_ORDER = ("f1", "accuracy", "balanced_accuracy", "precision", "recall", "roc_auc",
-                 "r2", "mae", "rmse", "log_loss", "brier")
+QUALITY_ORDER = (
+    "f1",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "roc_auc",
+    "r2",
+    "mae",
+    "rmse",
+    "log_loss",
+    "brier",
+)
 
 
 def _quality_line(snapshot: dict, primary: str) -> Text:
@@ -44,8 +55,12 @@ def _quality_line(snapshot: dict, primary: str) -> Text:
 def _resource_line(snapshot: dict) -> Text:
     res = snapshot.get("resources", {})
     line = Text()
-    for label, key, unit in (("p95", "latency_p95_ms", " ms"), ("size", "size_mb", " MB"),
-                             ("mem", "peak_memory_mb", " MB"), ("fit", "fit_seconds", " s")):
+    for label, key, unit in (
+        ("p95", "latency_p95_ms", " ms"),
+        ("size", "size_mb", " MB"),
+        ("mem", "peak_memory_mb", " MB"),
+        ("fit", "fit_seconds", " s"),
+    ):
         if key in res:
             line.append(f"{label} ", style="dim")
             line.append(f"{num(res[key], 2)}{unit}  ")
@@ -69,8 +84,9 @@ def _constraint_lines(snapshot: dict) -> list[Text]:
         if ok:
             line.append(f" (limit {num(check.get('limit'), 2)})  ", style="dim")
         else:
-            line.append(f" over {num(check.get('limit'), 2)} by {pct(check.get('over'))[1:]}  ",
-                        style="red")
+            line.append(
+                f" over {num(check.get('limit'), 2)} by {pct(check.get('over'))[1:]}  ", style="red"
+            )
     return [line]
 
 
@@ -135,14 +151,23 @@ def render_snapshot(snapshot: dict, *, primary: str = "", edge: dict | None = No
     title.append(f"  {short_id(str(snapshot.get('id', '')))}", style="dim")
     lines: list[Any] = [title, _quality_line(snapshot, primary), _resource_line(snapshot)]
     lines += _constraint_lines(snapshot)
-    for extra in (_gain_line(snapshot), _interpretability_line(snapshot),
-                  _fairness_line(snapshot), _edge_line(edge or snapshot.get("edge_cases"))):
+    for extra in (
+        _gain_line(snapshot),
+        _interpretability_line(snapshot),
+        _fairness_line(snapshot),
+        _edge_line(edge or snapshot.get("edge_cases")),
+    ):
         if extra is not None:
             lines.append(extra)
     checks = snapshot.get("checks", {})
     if checks.get("overfit_flag"):
-        lines.append(Text(f"! validation beats test by {num(checks.get('overfit_gap'))}: "
-                          "tuned to the validation split?", style="bold yellow"))
+        lines.append(
+            Text(
+                f"! validation beats test by {num(checks.get('overfit_gap'))}: "
+                "tuned to the validation split?",
+                style="bold yellow",
+            )
+        )
     for warning in checks.get("leakage", []) or []:
         lines.append(Text(f"! leakage: {warning}", style="bold yellow"))
     return Group(*lines)
@@ -153,8 +178,11 @@ def render_failure(name: str, reason: str, error: str) -> Group:
     title = Text()
     title.append(name, style="bold")
     title.append("  run failed", style="bold red")
-    return Group(title, Text(f"✗ {reason}: {error}", style="red"),
-                 Text("nothing was written; fix the cause and run again", style="dim"))
+    return Group(
+        title,
+        Text(f"✗ {reason}: {error}", style="red"),
+        Text("nothing was written; fix the cause and run again", style="dim"),
+    )
 
 
 class SnapshotCard(Static):
@@ -165,8 +193,15 @@ class SnapshotCard(Static):
     SnapshotCard.-failed { border: round $error; }
     """
 
-    def __init__(self, snapshot: dict | None = None, *, primary: str = "", edge: dict | None = None,
-                 failure: tuple[str, str, str] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        snapshot: dict | None = None,
+        *,
+        primary: str = "",
+        edge: dict | None = None,
+        failure: tuple[str, str, str] | None = None,
+        **kwargs,
+    ) -> None:
         self.snapshot = snapshot
         self.failure = failure
         if failure is not None:

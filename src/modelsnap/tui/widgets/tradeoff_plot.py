@@ -33,8 +33,13 @@ def _letter(index: int, on_front: bool) -> str:
     return letter.upper() if on_front else letter
 
 
-def draw(points: list[PlotPoint], width: int, height: int, metric_name: str,
-         lower_is_better: bool = False) -> Text:
+def draw(
+    points: list[PlotPoint],
+    width: int,
+    height: int,
+    metric_name: str,
+    lower_is_better: bool = False,
+) -> Text:
     """Render the plot into ``width`` x ``height`` cells (key lines included)."""
     usable = [p for p in points if math.isfinite(p.latency_ms) and math.isfinite(p.metric)]
     if not usable:
@@ -75,8 +80,9 @@ def draw(points: list[PlotPoint], width: int, height: int, metric_name: str,
     gap = max(1, cols - len(left) - len(right))
     better = "lower" if lower_is_better else "higher"
     out.append(f"{'':>{Y_LABEL_WIDTH}}{left}{' ' * gap}{right}\n", style="dim")
-    out.append(f"{metric_name} ({better} is better) up; * = Pareto front of this plot\n",
-                   style="dim")
+    out.append(
+        f"{metric_name} ({better} is better) up; * = Pareto front of this plot\n", style="dim"
+    )
     half = max(1, (width - 2) // 2)
     entries = []
     for index, point in enumerate(usable):
@@ -84,7 +90,7 @@ def draw(points: list[PlotPoint], width: int, height: int, metric_name: str,
         note = " (rejected)" if point.rejected else ""
         entries.append(f"{_letter(index, point.on_front)}{star} {point.label}{note}"[: half - 1])
     for start in range(0, len(entries), 2):
-        pair = entries[start:start + 2]
+        pair = entries[start : start + 2]
         out.append("".join(f"{entry:<{half}}" for entry in pair).rstrip() + "\n")
     out.rstrip()
     return out
@@ -100,5 +106,10 @@ class TradeoffPlot(Widget):
     lower_is_better: reactive[bool] = reactive(False)
 
     def render(self) -> Text:
-        return draw(list(self.points), self.size.width, self.size.height, self.metric_name,
-                    self.lower_is_better)
+        return draw(
+            list(self.points),
+            self.size.width,
+            self.size.height,
+            self.metric_name,
+            self.lower_is_better,
+        )

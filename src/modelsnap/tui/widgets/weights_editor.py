@@ -50,7 +50,9 @@ class WeightsEditor(Vertical):
             with Horizontal(classes="weight-row"):
                 arrow = "↑" if direction == "max" else "↓"
                 yield Label(f"{metric} {arrow}", classes="weight-metric", markup=False)
-                yield Input(f"{weight:g}", id=f"weight-{index}", classes="weight-input", compact=True)
+                yield Input(
+                    f"{weight:g}", id=f"weight-{index}", classes="weight-input", compact=True
+                )
                 yield Label("", id=f"share-{index}", classes="weight-share")
                 yield Label("", id=f"error-{index}", classes="weight-error", markup=False)
         yield Label("", id="weights-total", markup=False)

@@ -1,0 +1,90 @@
+"""Runs from the TUI that do not succeed: a failed run's card says why, Escape cancels, and
+neither leaves a snapshot behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomlkit
+from rich.console import Console
+from tui_fixtures import write_credit_csv
+
+from modelsnap.core.criteria import lock_criteria
+from modelsnap.core.project import load_project, write_new_project
+from modelsnap.core.store import list_snapshots
+from modelsnap.tui.app import ModelsnapApp
+from modelsnap.tui.widgets.snapshot_card import SnapshotCard
+
+pytestmark = pytest.mark.slow
+
+
+def locked_project(root: Path) -> None:
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=200)
+    write_new_project(
+        root,
+        data_source="credit.csv",
+        target="default",
+        task="classification",
+        profile="accuracy-first",
+    )
+    doc = tomlkit.parse((root / "modelsnap.toml").read_text())
+    doc["run"]["latency_trials"] = 10
+    doc["run"]["latency_warmup"] = 1
+    slow = doc["candidates"][0]
+    slow["name"] = "slow_forest"
+    slow["params"]["n_estimators"] = 3000
+    slow["timeout_seconds"] = 1.0
+    (root / "modelsnap.toml").write_text(tomlkit.dumps(doc))
+    lock_criteria(load_project(root), reason="test")
+
+
+async def settle(app, pilot, rounds: int = 4) -> None:
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+async def test_timeout_is_shown_on_the_card_and_nothing_is_written(tmp_path):
+    root = tmp_path / "p"
+    locked_project(root)
+    app = ModelsnapApp(root, open_step=3)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "candidates"
+        await pilot.press("r")  # the cursor is on the first candidate: slow_forest
+        await settle(app, pilot, 8)
+        screen = app.screen
+        assert screen.failures["slow_forest"][0] == "timeout"
+        cards = [card for card in screen.query(SnapshotCard) if card.failure is not None]
+        assert [card.failure[0] for card in cards] == ["slow_forest"]
+        console = Console(width=100, record=True, color_system=None)
+        console.print(cards[0].content)
+        text = console.export_text()
+        assert "slow_forest  run failed" in text and "✗ timeout:" in text
+        assert "nothing was written" in text
+        table = screen.query_one("#candidates-table")
+        assert str(table.get_row("slow_forest")[-1]) == "✗ timeout"
+    assert list_snapshots(root)[0] == []
+
+
+async def test_escape_cancels_the_run(tmp_path):
+    root = tmp_path / "p"
+    locked_project(root)
+    doc = tomlkit.parse((root / "modelsnap.toml").read_text())
+    doc["candidates"][0]["timeout_seconds"] = 300.0
+    (root / "modelsnap.toml").write_text(tomlkit.dumps(doc))
+    app = ModelsnapApp(root, open_step=3)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await pilot.pause(1.0)
+        assert app.running
+        await pilot.press("escape")
+        await settle(app, pilot, 8)
+        assert not app.running
+        assert app.screen.failures["slow_forest"][0] == "cancelled"
+        log = app.screen.query_one("#run-log")
+        assert any("cancelling" in line for line in log.lines)
+    assert list_snapshots(root)[0] == []
