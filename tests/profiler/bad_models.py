@@ -75,9 +75,13 @@ class Raises(_Majority):
 
 
 class MemoryHog(_Majority):
-    """fit allocates (and touches) memory in steps until ``total_mb``, past any sane ceiling."""
+    """fit allocates (and touches) ``total_mb`` in steps, then holds it and never returns.
 
-    def __init__(self, total_mb=6000, step_mb=50):
+    Holding makes the ceiling's verdict independent of how busy the machine is: however late
+    the parent's next poll comes, the memory is still there.
+    """
+
+    def __init__(self, total_mb=1200, step_mb=50):
         self.total_mb = total_mb
         self.step_mb = step_mb
 
@@ -86,7 +90,8 @@ class MemoryHog(_Majority):
         for _ in range(self.total_mb // self.step_mb):
             blocks.append(np.ones(self.step_mb * 2**20 // 8))
             time.sleep(0.01)
-        return super().fit(X, y)
+        while True:
+            time.sleep(1)
 
 
 class ForksSleeper(_Majority):

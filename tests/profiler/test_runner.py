@@ -7,6 +7,7 @@ no snapshot, no artifact, no predictions, no staging folder.
 from __future__ import annotations
 
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -154,18 +155,28 @@ def test_a_forked_child_does_not_outlive_a_successful_run(project: Path) -> None
     assert_gone(int(pid_file.read_text()))
 
 
-def test_timeout_kills_the_whole_process_group(project: Path) -> None:
+def test_stopping_a_run_kills_the_whole_process_group(project: Path) -> None:
     pid_file = project / "child.pid"
+    cancel = threading.Event()
+
+    def stop_once_forked() -> None:
+        while not pid_file.exists():
+            time.sleep(0.05)
+        cancel.set()
+
+    watcher = threading.Thread(target=stop_once_forked, daemon=True)
+    watcher.start()
     with pytest.raises(RunFailed) as info:
         run_model(
             job(
                 project,
                 "bad_models.ForksSleeper",
-                timeout_seconds=5,
+                timeout_seconds=120,
                 params={"pid_file": str(pid_file), "hang": True},
-            )
+            ),
+            cancel=cancel,
         )
-    assert info.value.reason == "timeout"
+    assert info.value.reason == "cancelled"
     assert_gone(int(pid_file.read_text()))
     assert_nothing_written(project)
 
@@ -236,8 +247,13 @@ def test_a_live_unfitted_estimator_from_python_is_fitted_behind_the_frozen_prepr
 ) -> None:
     from sklearn.tree import DecisionTreeClassifier
 
-    live = RunJob(root=project, name="from_python", kind="baseline",
-                  estimator=DecisionTreeClassifier(max_depth=2, random_state=0), **FAST)
+    live = RunJob(
+        root=project,
+        name="from_python",
+        kind="baseline",
+        estimator=DecisionTreeClassifier(max_depth=2, random_state=0),
+        **FAST,
+    )
     snapshot = run_model(live)
     assert snapshot["model"]["source"] == "python"
     assert snapshot["model"]["estimator"] == "sklearn.tree._classes.DecisionTreeClassifier"
@@ -259,8 +275,10 @@ def test_a_fitted_pipeline_from_python_is_used_as_it_is(project: Path) -> None:
         LogisticRegression(),
     ).fit(frame.drop(columns="label"), frame["label"])
     warnings = []
-    snapshot = run_model(RunJob(root=project, name="fitted", kind="baseline", estimator=pipeline,
-                                **FAST), on_warning=warnings.append)
+    snapshot = run_model(
+        RunJob(root=project, name="fitted", kind="baseline", estimator=pipeline, **FAST),
+        on_warning=warnings.append,
+    )
     assert snapshot["model"]["estimator"].endswith("LogisticRegression")
     assert snapshot["resources"]["fit_seconds"] == 0.0
     assert snapshot["resources"]["fit_measured"] is False
