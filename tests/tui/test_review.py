@@ -74,10 +74,12 @@ async def test_opens_with_table_and_detail_at_80x24(folder):
         assert isinstance(screen, ReviewScreen)
         table = screen.query_one(SnapshotTable)
         assert len(table.view) == 24 and table.has_focus
+        await pilot.pause(0.2)  # the detail follows once the cursor rests
         assert table.current_row["id"] in text_of(screen, "#review-detail-body")
         assert "24 snapshots (read-only)" in text_of(screen, "#review-status")
         await pilot.press("down", "down")
         assert table.cursor == 2
+        await pilot.pause(0.2)
         assert table.view[2]["id"] in text_of(screen, "#review-detail-body")
 
 
@@ -294,7 +296,7 @@ async def test_empty_folder(tmp_path):
     (tmp_path / "snapshots").mkdir()
     app = ReviewApp(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await pilot.pause(0.2)
         assert "no snapshots in this folder yet" in text_of(app.screen, "#review-detail-body")
         await pilot.press("down", "s", "h", "d", "space")
         assert isinstance(app.screen, ReviewScreen)

@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from modelsnap.core.errors import ModelsnapError
@@ -228,6 +229,8 @@ class ReviewScreen(Screen[None]):
         super().__init__()
         self.data = data
         self.table = SnapshotTable(columns(data.primary), id="review-table")
+        self._detail_timer: Timer | None = None
+        self._pending_row: Row | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="review-status", markup=False)
@@ -250,8 +253,6 @@ class ReviewScreen(Screen[None]):
             parts.append(f"{len(table.view)} shown")
         if table.sort_column:
             parts.append(f"sorted by {table.sort_column}{' ↓' if table.sort_reverse else ' ↑'}")
-        if table.marked:
-            parts.append(f"marked {len(table.marked)}")
         if data.problems:
             parts.append(f"{len(data.problems)} unreadable: {data.problems[0]}")
         if data.config_error:
@@ -260,9 +261,20 @@ class ReviewScreen(Screen[None]):
 
     # ---------------------------------------------------------------- events
 
+    DETAIL_DELAY = 0.06
+
     def on_snapshot_table_highlighted(self, message: SnapshotTable.Highlighted) -> None:
+        """Show the detail once the cursor rests: while a key is held down over 10,000 rows,
+        only the table repaints (re-laying out the detail pane per row would halve the pace)."""
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._pending_row = message.row
+        self._detail_timer = self.set_timer(self.DETAIL_DELAY, self._show_detail)
+
+    def _show_detail(self) -> None:
+        self._detail_timer = None
         body = self.query_one("#review-detail-body", Static)
-        row = message.row
+        row = self._pending_row
         if row is None:
             body.update("no snapshot matches the filter" if self.data.rows
                         else "no snapshots in this folder yet")
@@ -275,7 +287,6 @@ class ReviewScreen(Screen[None]):
             return
         body.update(render_detail(snapshot, row))
         self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)
-        self._update_status()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)

@@ -82,6 +82,7 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.filter_text = ""
         self.marked: list[str] = []
         self._haystacks: dict[str, str] = {}
+        self._sort_cache: dict[str, dict[str, Any]] = {}
         self._haystack: Callable[[Row], str] = lambda row: row["id"].lower()
         self._total_width = sum(c.width + 1 for c in self.columns)
 
@@ -92,6 +93,7 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.all_rows = list(rows)
         self._haystack = haystack
         self._haystacks = {}  # filled on the first filter: most sessions never filter
+        self._sort_cache = {}
         self._rebuild()
 
     def sort_by(self, key: str, *, reverse: bool | None = None) -> None:
@@ -115,10 +117,10 @@ class SnapshotTable(ScrollView, can_focus=True):
                 self._haystacks = {row["id"]: self._haystack(row) for row in self.all_rows}
             rows = [r for r in rows if all(t in self._haystacks[r["id"]] for t in terms)]
         if self.sort_column is not None:
-            column = next(c for c in self.columns if c.key == self.sort_column)
-            present = [r for r in rows if column.sort_value(r) is not None]
-            absent = [r for r in rows if column.sort_value(r) is None]
-            present.sort(key=column.sort_value, reverse=self.sort_reverse)
+            keys = self._sort_keys(self.sort_column)
+            present = [r for r in rows if keys[r["id"]] is not None]
+            absent = [r for r in rows if keys[r["id"]] is None]
+            present.sort(key=lambda r: keys[r["id"]], reverse=self.sort_reverse)
             rows = present + absent
         self.view = list(rows)
         self.virtual_size = Size(self._total_width, len(self.view) + 1)
@@ -128,6 +130,15 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.cursor = position
         self._scroll_cursor_into_view()
         self.post_message(self.Highlighted(self.current_row))
+
+    def _sort_keys(self, column_key: str) -> dict[str, Any]:
+        """Each row's sort value for a column, computed once per column (rows never change)."""
+        keys = self._sort_cache.get(column_key)
+        if keys is None:
+            column = next(c for c in self.columns if c.key == column_key)
+            keys = {row["id"]: column.sort_value(row) for row in self.all_rows}
+            self._sort_cache[column_key] = keys
+        return keys
 
     @property
     def current_row(self) -> Row | None:
