@@ -183,3 +183,52 @@ def test_the_progress_display_follows_stages_and_outcomes() -> None:
         assert task.completed == pytest.approx((3 + 0.5) / 9)
         display.finish(SimpleNamespace(name="tree", ok=False, reason="timeout"))
         assert display.progress.tasks[0].description == "tree: failed (timeout)"
+
+
+def test_ctrl_c_stops_the_worker_and_writes_nothing(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+
+    root = tmp_path / "hang"
+    root.mkdir()
+    pd.DataFrame({"a": np.arange(60.0), "label": ["x", "y"] * 30}).to_csv(
+        root / "data.csv", index=False
+    )
+    (root / "hang_model.py").write_text(
+        "import time\n"
+        "from sklearn.dummy import DummyClassifier\n\n\n"
+        "class Hang(DummyClassifier):\n"
+        "    def fit(self, X, y):\n"
+        "        while True:\n"
+        "            time.sleep(1)\n"
+    )
+    (root / "modelsnap.toml").write_text(
+        '[data]\nsource = "data.csv"\ntarget = "label"\n\n'
+        '[baseline]\nname = "hang"\nestimator = "hang_model.Hang"\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelsnap", "run", str(root), "--baseline"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    staging = root / ".modelsnap" / "tmp"
+    deadline = time.monotonic() + 120
+    worker = None
+    while worker is None and time.monotonic() < deadline:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            if "modelsnap.profiler.worker" in " ".join(child.cmdline()):
+                worker = child
+        time.sleep(0.1)
+    assert worker is not None, "the worker never started"
+    assert any(staging.iterdir())
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+    assert not any(staging.iterdir())
+    assert not (root / "snapshots").exists() or not any((root / "snapshots").iterdir())
