@@ -470,3 +470,16 @@ def test_verify_files_names_missing_changed_and_escaping_files(
     assert problems[1].endswith("is missing")
     snapshot["model"]["artifact"] = "../outside.skops"
     assert "outside the project folder" in store.verify_files(tmp_path, snapshot)[0]
+
+
+def test_a_constraint_that_could_not_be_judged_is_valid_but_a_judged_one_needs_ok(
+    make_body,
+) -> None:
+    """constraints.check_constraints writes {limit, missing = true} when the measure was not taken."""
+    body = make_body(id="20261126T061502-logistic-3f9a")
+    body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
+    body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
+    body["constraints"] = {"fairness_gap": {"limit": 0.1, "missing": True}}
+    assert store.validate_snapshot(body) == []
+    body["constraints"] = {"fairness_gap": {"limit": 0.1, "value": 0.2}}
+    assert any("constraints.fairness_gap.ok" in p for p in store.validate_snapshot(body))
