@@ -8,17 +8,20 @@ from typing import Any
 
 
 def print_error(error: BaseException) -> None:
+    """Print an error on stderr; soft wrap, so file names are never broken mid-word in logs."""
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(error))}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(str(error))}"
+    )
 
 
 def print_warning(text: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {escape(text)}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]warning:[/] {escape(text)}")
 
 
 def print_json(data: Any) -> None:
