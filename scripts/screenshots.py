@@ -65,9 +65,30 @@ async def main(argv: list[str] | None = None) -> int:
         saved = [await shoot(new, out, (width, height), [], "step0-setup")]
         for key, name in STEPS.items():
             saved.append(await shoot(project, out, (width, height), [key], name))
+        saved += await shoot_review(Path(tmp) / "review-project", out, (width, height))
     for path in saved:
         print(path)
     return 0
+
+
+async def shoot_review(root: Path, out: Path, size: tuple[int, int]) -> list[Path]:
+    """Review mode (``modelsnap review DIR``): the table with a detail, and a diff of two."""
+    from modelsnap.tui.review_app import ReviewApp
+
+    write_fixed_project(root, count=24)
+    saved = []
+    for name, keys in (("review", ["down", "down"]),
+                       ("review-diff", ["down", "space", "down", "d"])):
+        app = ReviewApp(root)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            for key in keys:
+                await pilot.press(key)
+            await settle(app, pilot)
+            await pilot.pause(0.2)  # the detail pane follows once the cursor rests
+            app.save_screenshot(filename=f"{name}.svg", path=str(out))
+        saved.append(out / f"{name}.svg")
+    return saved
 
 
 if __name__ == "__main__":
