@@ -19,7 +19,7 @@ from modelsnap.tui.model_choices import CANDIDATES, format_params
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
-from modelsnap.tui.widgets.formatting import short_id
+from modelsnap.tui.widgets.formatting import fill_table, short_id
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
 from modelsnap.tui.widgets.snapshot_card import SnapshotCard
@@ -47,9 +47,7 @@ class CandidatesScreen(RunningStepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="candidates-lock", classes="warning", markup=False)
-        table = DataTable(id="candidates-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("model", "estimator", "params", "latest snapshot")
-        yield table
+        yield DataTable(id="candidates-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="buttons"):
             yield Button(
                 "Run selected", id="candidates-run-button", variant="primary", compact=True
@@ -85,7 +83,7 @@ class CandidatesScreen(RunningStepScreen):
         newest = newest_by_name(state.candidates)
         table = self.query_one("#candidates-table", DataTable)
         row = table.cursor_row
-        table.clear()
+        rows = []
         for spec in config.candidates:
             params = format_params(spec.params) if spec.params else "defaults"
             if spec.name in self.failures:
@@ -94,9 +92,10 @@ class CandidatesScreen(RunningStepScreen):
                 status = f"✓ {short_id(newest[spec.name]['id'])}"
             else:
                 status = "not run"
-            table.add_row(
-                spec.name, spec.estimator.rsplit(".", 1)[-1], params[:30], status, key=spec.name
+            rows.append(
+                ([spec.name, spec.estimator.rsplit(".", 1)[-1], params[:30], status], spec.name)
             )
+        fill_table(table, ["model", "estimator", "params", "latest snapshot"], rows)
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
         task = config.data.task or "classification"

@@ -20,6 +20,7 @@ from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import PreviewReady, TaskDone
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import SETUP
+from modelsnap.tui.widgets.formatting import fill_table
 
 
 class SetupScreen(Screen[None]):
@@ -135,11 +136,11 @@ class SetupScreen(Screen[None]):
             return
         preview: CsvPreview = message.preview
         self.preview = preview
-        table = self.query_one("#setup-preview", DataTable)
-        table.clear(columns=True)
-        table.add_columns(*preview.columns)
-        for row in preview.rows:
-            table.add_row(*row)
+        fill_table(
+            self.query_one("#setup-preview", DataTable),
+            preview.columns,
+            [(row, None) for row in preview.rows],
+        )
         target = self.query_one("#setup-target", Select)
         target.set_options([(column, column) for column in preview.columns])
         target.value = preview.columns[-1]

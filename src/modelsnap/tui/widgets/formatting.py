@@ -35,3 +35,20 @@ def short_id(snapshot_id: str) -> str:
     """The part of an id people recognise: name and suffix, without the timestamp."""
     head, _, rest = snapshot_id.partition("-")
     return rest if head.isdigit() or (len(head) == 15 and head[8:9] == "T") else snapshot_id
+
+
+def fill_table(table: Any, headers: list[str], rows: list[tuple[list[Any], Any]]) -> None:
+    """Replace a DataTable's columns and rows, with column widths fixed from the content.
+
+    DataTable otherwise widens columns on a later refresh; fixing them up front makes the
+    first frame final (no jump, and deterministic screenshots). ``rows`` are (cells, key).
+    """
+    widths = [len(header) for header in headers]
+    for cells, _key in rows:
+        for index, cell in enumerate(cells):
+            widths[index] = max(widths[index], len(getattr(cell, "plain", str(cell))))
+    table.clear(columns=True)
+    for header, width in zip(headers, widths, strict=True):
+        table.add_column(header, width=width)
+    for cells, key in rows:
+        table.add_row(*cells, key=key)

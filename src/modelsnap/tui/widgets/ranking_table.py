@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.widgets import DataTable
 
-from modelsnap.tui.widgets.formatting import num
+from modelsnap.tui.widgets.formatting import fill_table, num
 
 
 class RankingTable(DataTable):
@@ -17,11 +17,8 @@ class RankingTable(DataTable):
         self.zebra_stripes = True
 
     def show(self, result: Any) -> None:
-        self.clear(columns=True)
         primary = result.primary_metric
-        self.add_columns(
-            "#", "model", "score", primary, f"test {primary}", "p95 ms", "size MB", "pareto"
-        )
+        rows = []
         for entry in result.ranked:
             values = entry.values
             marks = []
@@ -31,7 +28,7 @@ class RankingTable(DataTable):
                 marks.append("base")
             if entry.warnings or entry.hardware_flags:
                 marks.append("!")
-            self.add_row(
+            cells = [
                 str(entry.rank),
                 entry.name,
                 num(entry.score),
@@ -40,5 +37,7 @@ class RankingTable(DataTable):
                 num(values.get("latency_p95_ms"), 2),
                 num(values.get("size_mb"), 2),
                 " ".join(marks),
-                key=entry.id,
-            )
+            ]
+            rows.append((cells, entry.id))
+        headers = ["#", "model", "score", primary, f"test {primary}", "p95 ms", "size MB", "pareto"]
+        fill_table(self, headers, rows)
