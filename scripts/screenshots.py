@@ -77,8 +77,10 @@ async def shoot_review(root: Path, out: Path, size: tuple[int, int]) -> list[Pat
 
     write_fixed_project(root, count=24)
     saved = []
-    for name, keys in (("review", ["down", "down"]),
-                       ("review-diff", ["down", "space", "down", "d"])):
+    for name, keys in (
+        ("review", ["down", "down"]),
+        ("review-diff", ["down", "space", "down", "d"]),
+    ):
         app = ReviewApp(root)
         async with app.run_test(size=size) as pilot:
             await settle(app, pilot)

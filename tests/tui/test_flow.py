@@ -133,3 +133,53 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         assert decisions[0]["rationale"] == "best f1 within budget"
         assert decisions[0]["criteria_revision"] == 1
         assert app.state.done() == {1: True, 2: True, 3: True, 4: True, 5: True}
+
+
+async def test_bad_limit_is_shown_beside_the_field_and_nothing_is_written(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=60)
+    from modelsnap.core.project import write_new_project
+
+    write_new_project(root, data_source="credit.csv", target="default", task="classification")
+    before = (root / "modelsnap.toml").read_bytes()
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "criteria"
+        await type_into(app, pilot, "#limit-max_size_mb", "big")
+        await type_into(app, pilot, "#weight-0", "-1")
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        screen = app.screen
+        assert "not a number" in str(screen.query_one("#field-max_size_mb .field-error").content)
+        assert "at least 0" in str(screen.query_one("#error-0").content)
+        assert "nothing was saved" in str(screen.query_one("#criteria-error").content)
+    assert (root / "modelsnap.toml").read_bytes() == before
+    assert not (root / "criteria_revisions.toml").exists()
+
+
+async def test_command_palette_offers_the_main_actions(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=60)
+    from modelsnap.core.project import write_new_project
+
+    write_new_project(root, data_source="credit.csv", target="default", task="classification")
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"lock criteria")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.state.locked
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"step 4")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.current_mode == "edge"

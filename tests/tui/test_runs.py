@@ -65,7 +65,7 @@ async def test_timeout_is_shown_on_the_card_and_nothing_is_written(tmp_path):
         assert "slow_forest  run failed" in text and "✗ timeout:" in text
         assert "nothing was written" in text
         table = screen.query_one("#candidates-table")
-        assert str(table.get_row("slow_forest")[-1]) == "✗ timeout"
+        assert str(table.get_row("slow_forest")[1]) == "✗ timeout"
     assert list_snapshots(root)[0] == []
 
 

@@ -93,9 +93,9 @@ class CandidatesScreen(RunningStepScreen):
             else:
                 status = "not run"
             rows.append(
-                ([spec.name, spec.estimator.rsplit(".", 1)[-1], params[:30], status], spec.name)
+                ([spec.name, status, spec.estimator.rsplit(".", 1)[-1], params[:30]], spec.name)
             )
-        fill_table(table, ["model", "estimator", "params", "latest snapshot"], rows)
+        fill_table(table, ["model", "latest snapshot", "estimator", "params"], rows)
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
         task = config.data.task or "classification"

@@ -41,9 +41,9 @@ class RunPanel(Vertical):
     """Shows the run in progress; ``reset`` before a run, ``advance`` per event."""
 
     DEFAULT_CSS = """
-    RunPanel { height: auto; max-height: 12; }
+    RunPanel { height: auto; }
     RunPanel #run-stages { height: auto; }
-    RunPanel Log { height: 5; border: round $panel; }
+    RunPanel Log { height: 6; border: round $panel; }
     """
 
     def __init__(self, **kwargs) -> None:
