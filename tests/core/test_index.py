@@ -195,8 +195,10 @@ def test_concurrent_records_keep_every_row(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    entries = json.loads(index.index_path(root).read_text())["entries"]
-    assert len(entries) == 17
+    assert len(index._read_entries(root)) == 17
+    assert len(index._read_journal(root)) == 16  # one appended line per record
+    rows, problems = index.load_rows(root)
+    assert len(rows) == 17 and problems == []
 
 
 def test_index_of_another_row_version_is_ignored(folder):
@@ -259,16 +261,59 @@ def test_store_write_records_a_trusted_row(tmp_path, make_body, make_staged):
     root = tmp_path / "p"
     root.mkdir()
     snapshot_id = store.write_snapshot(root, make_body(), staged_files=make_staged(root))
-    entries = json.loads(index.index_path(root).read_text())["entries"]
-    entry = entries[f"{snapshot_id}.toml"]
+    entry = index._read_entries(root)[f"{snapshot_id}.toml"]
     info = (root / "snapshots" / f"{snapshot_id}.toml").stat()
     assert (entry["size"], entry["mtime_ns"]) == (info.st_size, info.st_mtime_ns)
     assert entry["row"] == json.loads(json.dumps(index.summary_row(
         store.read_snapshot(root, snapshot_id))))
-    before = index.index_path(root).read_bytes()
+    before = tree_hash(root / ".modelsnap")
     rows, problems = index.load_rows(root, write_back=True)
     assert [r["id"] for r in rows] == [snapshot_id] and problems == []
-    assert index.index_path(root).read_bytes() == before  # nothing stale: no rewrite
+    assert tree_hash(root / ".modelsnap") == before  # nothing stale: nothing rewritten
+
+
+def test_journal_is_folded_into_the_index_past_its_limit(folder, monkeypatch):
+    root, ids = folder
+    monkeypatch.setattr(index, "JOURNAL_COMPACT_BYTES", 6000)
+    added = [extra_snapshot(n) for n in range(6)]
+    for snapshot in added:
+        write_file(root, snapshot)
+        index.record(root, snapshot)
+    assert index.journal_path(root).stat().st_size < 6000 + 3000
+    in_index = json.loads(index.index_path(root).read_text())["entries"]
+    assert len(in_index) > 12  # some journal lines were folded in
+    assert len(index._read_entries(root)) == 18
+    rows, problems = index.load_rows(root, write_back=True)
+    assert len(rows) == 18 and problems == []
+
+
+def test_torn_journal_line_is_skipped(folder):
+    root, ids = folder
+    snapshot = extra_snapshot(7)
+    write_file(root, snapshot)
+    index.record(root, snapshot)
+    with open(index.journal_path(root), "ab") as handle:
+        handle.write(b'{"row_version": 2, "file": "x.toml", "entry": {"size": 1')  # crash
+    rows, problems = index.load_rows(root)
+    assert len(rows) == 13 and problems == []
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(
+    st.binary(max_size=80),
+    st.fixed_dictionaries({
+        "row_version": st.just(index.ROW_VERSION), "file": st.text(max_size=40),
+        "entry": st.one_of(st.none(), st.integers(), st.dictionaries(
+            st.sampled_from(["size", "mtime_ns", "row"]), st.integers() | st.text(max_size=3))),
+    }).map(lambda value: json.dumps(value).encode()),
+), max_size=5))
+def test_any_journal_content_gives_the_true_rows(tmp_path_factory, lines):
+    root = tmp_path_factory.mktemp("j") / "p"
+    ids = make_snapshots.write_folder(root, 3)
+    index.journal_path(root).write_bytes(b"\n".join(lines))
+    rows, problems = index.load_rows(root, write_back=True)
+    assert problems == [] and [r["id"] for r in rows] == ids
 
 
 @pytest.mark.parametrize("damage", [

@@ -66,6 +66,17 @@ def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector).render())
 
 
+async def detail_settles(pilot, screen, expected: str) -> str:
+    """The detail pane follows the cursor once it rests (a short timer): poll until it shows
+    ``expected`` or the app has had ample turns, so a loaded machine cannot fail the test."""
+    for _ in range(100):
+        shown = text_of(screen, "#review-detail-body")
+        if expected in shown:
+            break
+        await pilot.pause(0.05)
+    return shown
+
+
 async def test_opens_with_table_and_detail_at_80x24(folder):
     app = ReviewApp(folder)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -74,13 +85,12 @@ async def test_opens_with_table_and_detail_at_80x24(folder):
         assert isinstance(screen, ReviewScreen)
         table = screen.query_one(SnapshotTable)
         assert len(table.view) == 24 and table.has_focus
-        await pilot.pause(0.2)  # the detail follows once the cursor rests
-        assert table.current_row["id"] in text_of(screen, "#review-detail-body")
+        assert table.current_row["id"] in await detail_settles(pilot, screen,
+                                                                table.current_row["id"])
         assert "24 snapshots (read-only)" in text_of(screen, "#review-status")
         await pilot.press("down", "down")
         assert table.cursor == 2
-        await pilot.pause(0.2)
-        assert table.view[2]["id"] in text_of(screen, "#review-detail-body")
+        assert table.view[2]["id"] in await detail_settles(pilot, screen, table.view[2]["id"])
 
 
 async def test_sort_and_reverse_and_filter(folder):
@@ -296,7 +306,7 @@ async def test_empty_folder(tmp_path):
     (tmp_path / "snapshots").mkdir()
     app = ReviewApp(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
-        assert "no snapshots in this folder yet" in text_of(app.screen, "#review-detail-body")
+        expected = "no snapshots in this folder yet"
+        assert expected in await detail_settles(pilot, app.screen, expected)
         await pilot.press("down", "s", "h", "d", "space")
         assert isinstance(app.screen, ReviewScreen)

@@ -37,14 +37,31 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
+def press_then_detail(*keys: str):
+    """Press ``keys``, then wait until the detail pane (which follows the resting cursor on a
+    short timer) shows the highlighted snapshot, so a loaded machine cannot change the picture."""
+    async def run_before(pilot) -> None:
+        await pilot.press(*keys)
+        screen = pilot.app.screen
+        for _ in range(100):
+            row = screen.table.current_row
+            if row is not None and row["id"] in str(screen.query_one("#review-detail-body")
+                                                    .render()):
+                break
+            await pilot.pause(0.05)
+    return run_before
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_table_and_detail(snap_compare, folder, size):
-    assert snap_compare(ReviewApp(folder), terminal_size=size, press=["down", "down"])
+    assert snap_compare(ReviewApp(folder), terminal_size=size,
+                        run_before=press_then_detail("down", "down"))
 
 
 def test_sorted_and_filtered(snap_compare, folder):
     assert snap_compare(ReviewApp(folder), terminal_size=(120, 40),
-                        press=["s", "s", "s", "r", "slash", *"cand", "escape"])
+                        run_before=press_then_detail("s", "s", "s", "r", "slash", *"cand",
+                                                     "escape"))
 
 
 def test_diff_view(snap_compare, folder):

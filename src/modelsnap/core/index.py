@@ -36,6 +36,10 @@ from modelsnap.core.files import (
 from modelsnap.core.store import SnapshotProblem, validate_snapshot
 
 INDEX_FILE = "index.json"
+JOURNAL_FILE = "index.journal"
+# record() appends to the journal instead of rewriting an index of 10,000 rows (about 1.3 s
+# here); past this size the next record() folds the journal into index.json.
+JOURNAL_COMPACT_BYTES = 2 * 2**20
 LOCK_NAME = "index.lock"
 SNAPSHOT_DIR = "snapshots"
 # Bump when summary_row's shape changes: an index written by another row version is ignored
@@ -191,10 +195,63 @@ def _read_index(root: Path) -> dict[str, dict[str, Any]]:
     return entries if isinstance(entries, dict) else {}
 
 
+def journal_path(root: Path) -> Path:
+    return Path(root) / STATE_DIR / JOURNAL_FILE
+
+
+def _read_journal(root: Path) -> list[tuple[str, Any]]:
+    """Entries appended by ``record`` since the last rewrite of index.json, oldest first.
+
+    A torn last line (a crash mid-append) or any line that is not a current-version entry is
+    skipped: like the index, the journal only ever saves work.
+    """
+    try:
+        raw = journal_path(root).read_bytes()
+    except OSError:
+        return []
+    found = []
+    for line in raw.split(b"\n"):
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("row_version") == ROW_VERSION \
+                and isinstance(item.get("file"), str):
+            found.append((item["file"], item.get("entry")))
+    return found
+
+
+def _read_entries(root: Path) -> dict[str, Any]:
+    """index.json with the journal replayed over it: file name -> entry."""
+    entries = _read_index(root)
+    for name, entry in _read_journal(root):
+        entries[name] = entry
+    return entries
+
+
 def _write_index(root: Path, entries: Mapping[str, Any]) -> None:
+    """Replace index.json with ``entries`` and empty the journal they include (under the lock).
+
+    In this order, so a crash in between only replays entries the index already holds.
+    """
     body = {"schema": 1, "row_version": ROW_VERSION, "entries": dict(entries)}
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     atomic_write_bytes(root, index_path(root), data)
+    with contextlib.suppress(FileNotFoundError):
+        os.truncate(journal_path(root), 0)
+
+
+def _append_journal(root: Path, fresh: Mapping[str, Any]) -> None:
+    lines = b"".join(
+        json.dumps({"row_version": ROW_VERSION, "file": name, "entry": entry},
+                   separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+        for name, entry in fresh.items())
+    with open(journal_path(root), "ab") as handle:
+        handle.write(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _entry(stat: os.stat_result, row: dict[str, Any]) -> dict[str, Any]:
@@ -204,15 +261,17 @@ def _entry(stat: os.stat_result, row: dict[str, Any]) -> dict[str, Any]:
 def record(root: Path, snapshot: Mapping[str, Any]) -> None:
     """Add (or refresh) one snapshot's row; ``store.write_snapshot`` calls this after each write.
 
-    Runs under ``.modelsnap/index.lock`` so concurrent writers never drop each other's rows, and
-    replaces index.json atomically. The file must already be in ``snapshots/``: its size and
-    mtime are what later readers compare against.
+    Runs under ``.modelsnap/index.lock`` so concurrent writers never drop each other's rows.
+    The row is appended to ``.modelsnap/index.journal`` (one fsynced line), so the cost does not
+    grow with the folder; once the journal passes ``JOURNAL_COMPACT_BYTES`` it is folded into
+    index.json, which is replaced atomically. The file must already be in ``snapshots/``: its
+    size and mtime are what later readers compare against.
     """
     record_many(root, [snapshot])
 
 
 def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
-    """``record`` for many snapshots with one rewrite of the index (imports, benchmarks)."""
+    """``record`` for many snapshots: one rewrite of index.json (imports, benchmarks)."""
     root = Path(root)
     fresh: dict[str, dict[str, Any]] = {}
     for snapshot in snapshots:
@@ -223,7 +282,15 @@ def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
     if not fresh:
         return
     with folder_lock(root, LOCK_NAME):
-        entries = _read_index(root)
+        try:
+            journal_size = journal_path(root).stat().st_size
+        except FileNotFoundError:
+            journal_size = 0
+        if len(fresh) == 1 and journal_size < JOURNAL_COMPACT_BYTES \
+                and index_path(root).exists():
+            _append_journal(root, fresh)
+            return
+        entries = _read_entries(root)
         entries.update(fresh)
         _write_index(root, entries)
 
@@ -277,7 +344,7 @@ def load_rows(root: Path, *, write_back: bool = False
     """
     root = Path(root)
     files = _list_files(root / SNAPSHOT_DIR)
-    entries = _read_index(root)
+    entries = _read_entries(root)
     rows: list[dict[str, Any]] = []
     problems: list[SnapshotProblem] = []
     fresh: dict[str, dict[str, Any]] = {}
@@ -309,6 +376,12 @@ def _matches(entry: Any, stat: os.stat_result | None) -> bool:
         and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
 
 
+def _plain_name(name: str) -> bool:
+    """A name from the (untrusted) index that can only mean a file directly in snapshots/."""
+    return name.endswith(".toml") and not name.startswith(".") \
+        and not any(ch in name for ch in "/\\\x00")
+
+
 def _row_ok(row: Any, file_name: str) -> bool:
     """Enough of a row's shape that readers cannot crash on it: a hand-edited or foreign
     index.json is a cache to distrust, not an input to fail on."""
@@ -328,15 +401,15 @@ def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.sta
     edited or now-broken files go.
     """
     with folder_lock(root, LOCK_NAME):
-        entries = _read_index(root)
+        entries = _read_entries(root)
         entries.update(fresh)
         for name, entry in list(entries.items()):
             if _matches(entry, files.get(name)) and _row_ok(entry.get("row"), name):
                 continue
-            try:
-                current = (root / SNAPSHOT_DIR / name).stat()
-            except OSError:
-                current = None
+            current = None
+            if _plain_name(name):
+                with contextlib.suppress(OSError):
+                    current = (root / SNAPSHOT_DIR / name).stat()
             if not (_matches(entry, current) and _row_ok(entry.get("row"), name)):
                 del entries[name]
         _write_index(root, entries)
