@@ -183,3 +183,33 @@ async def test_command_palette_offers_the_main_actions(tmp_path):
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.current_mode == "edge"
+
+
+async def test_what_if_weights_rerank_at_once_and_are_saved_only_when_asked(tmp_path):
+    from tui_fixtures import write_fixed_project
+
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    before = (root / "modelsnap.toml").read_bytes()
+    app = ModelsnapApp(root, open_step=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        original = [e.name for e in screen.result.ranked]
+        assert screen.result.weights["f1"] == pytest.approx(0.4)
+        await type_into(app, pilot, "#weight-1", "5")  # latency_p95_ms dominates now
+        await settle(app, pilot)
+        assert screen.result.weights["latency_p95_ms"] == pytest.approx(5 / 5.8)
+        assert "what-if weights, not saved" in str(screen.query_one("#ranking-warnings").content)
+        fastest = min(screen.result.ranked, key=lambda e: e.values["latency_p95_ms"])
+        assert screen.result.ranked[0].id == fastest.id
+        assert [e.name for e in screen.result.ranked] != original
+        assert (root / "modelsnap.toml").read_bytes() == before
+        await pilot.press("ctrl+s")  # a decision on unsaved what-if weights is refused
+        await settle(app, pilot)
+        assert "what-if weights" in str(screen.query_one("#decision-error").content)
+        await pilot.press("escape", "ctrl+o")
+        await settle(app, pilot)
+        assert (root / "modelsnap.toml").read_bytes() != before
+        assert app.state.config.criteria[1].weight == 5.0
+        assert not app.state.locked  # saved weights need a new lock before a decision

@@ -128,12 +128,19 @@ class EdgeCasesScreen(StepScreen):
         case_width = min(28, max([4] + [len(case) for case, _severity, _cells in rows]))
         table.add_column("case", key="case", width=case_width)
         table.add_column("severity", key="severity", width=9)
+        expected = {c.get("case", ""): str(c.get("expected", "")) for c in state.edge_cases}
+        for result in results.values():
+            for failure in result.get("failures", []) or []:
+                expected.setdefault(failure.get("case", ""), str(failure.get("expected", "")))
+        table.add_column(
+            "expected", key="expected", width=max([8] + [len(v[:16]) for v in expected.values()])
+        )
         for index, name in enumerate(names):
             cell_width = max([len(name[:16])] + [len(row[2][index][1]) for row in rows])
             table.add_column(name[:16], key=f"model-{name}", width=cell_width)
         for case, severity, cells in rows:
             rendered = [Text(text, style="" if ok else "bold red reverse") for ok, text in cells]
-            table.add_row(case[:28], severity, *rendered)
+            table.add_row(case[:28], severity, expected.get(case, "")[:16], *rendered)
 
     def action_run(self) -> None:
         state = self.state

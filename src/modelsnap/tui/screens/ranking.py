@@ -303,6 +303,12 @@ class RankingScreen(StepScreen):
         if self.result is None:
             error.update("✗ no ranking yet")
             return
+        if self._weights:
+            error.update(
+                "✗ the ranking uses what-if weights: Save weights and lock them, or "
+                "Reset, before recording a decision"
+            )
+            return
         chosen = self.query_one("#decision-model", Select).value
         rationale = self.query_one("#decision-rationale", TextArea).text.strip()
         if chosen == Select.NULL:
@@ -311,12 +317,6 @@ class RankingScreen(StepScreen):
         if not rationale:
             error.update(
                 "✗ a rationale is required: why this model, in a sentence a reviewer can check"
-            )
-            return
-        if self._weights:
-            error.update(
-                "✗ the ranking uses what-if weights: Save weights and lock them, or "
-                "Reset, before recording a decision"
             )
             return
         caveats = [c.strip() for c in self.query_one("#decision-caveats", Input).value.split(";")]
