@@ -9,6 +9,8 @@ new snapshots incomparable with old ones. The test split exists only for final m
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,7 +382,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError(
             "split.npz not found", where=where, hint="it is created by the first run of a model"
         ) from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(
             f"split.npz cannot be read ({exc})",
             where=where,

@@ -123,6 +123,9 @@ class _Predictions:
     """A snapshot's stored test predictions, hash-checked, plus what scoring them needs."""
 
     def __init__(self, root: Path, snapshot: Mapping[str, Any]):
+        import zipfile
+        import zlib
+
         import numpy as np
 
         from modelsnap.core.errors import IntegrityError
@@ -145,7 +148,7 @@ class _Predictions:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise SnapshotError(f"predictions cannot be read ({exc})", where=str(path)) from None
         if "test_pred" not in arrays:
             raise SnapshotError("predictions hold no test_pred array", where=str(path))

@@ -660,6 +660,9 @@ def current_data_hashes(root: Path, source: str | None) -> DataHashes:
     split: str | None = None
     split_path = root / SPLIT_FILE
     if split_path.is_file():
+        import zipfile
+        import zlib
+
         import numpy as np
 
         try:
@@ -669,7 +672,7 @@ def current_data_hashes(root: Path, source: str | None) -> DataHashes:
                 split = hashlib.sha256(b"".join(parts)).hexdigest()
                 if dataset is None and source and "meta_dataset_sha256" in arrays.files:
                     dataset = str(arrays["meta_dataset_sha256"])
-        except (OSError, ValueError, KeyError, EOFError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
             split = None
     return DataHashes(dataset, split)
 

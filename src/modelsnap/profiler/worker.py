@@ -23,6 +23,8 @@ import pickle
 import sys
 import time
 import traceback
+import zipfile
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -668,7 +670,7 @@ class Run:
                 return
             with np.load(path, allow_pickle=False) as stored:
                 before = stored["test_pred"]
-        except (KeyError, OSError, ValueError) as exc:
+        except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             self.warn(f"the stored predictions of {original['id']} could not be read ({exc})")
             return
         now = self.predictions["test"]
