@@ -94,50 +94,60 @@ CRITERIA = [
 ]
 
 
-def _quality(rng: random.Random, base: float) -> dict[str, float]:
+def _quality(rng: random.Random, base: float, rnd) -> dict[str, float]:
     f1 = min(0.99, max(0.3, rng.gauss(base, 0.03)))
     return {
-        "accuracy": round(min(0.995, f1 + rng.uniform(0.02, 0.08)), 4),
-        "balanced_accuracy": round(min(0.99, f1 + rng.uniform(0.0, 0.05)), 4),
-        "precision": round(min(0.99, f1 + rng.uniform(-0.04, 0.04)), 4),
-        "recall": round(min(0.99, f1 + rng.uniform(-0.05, 0.05)), 4),
-        "f1": round(f1, 4),
-        "roc_auc": round(min(0.999, f1 + rng.uniform(0.05, 0.12)), 4),
-        "log_loss": round(rng.uniform(0.1, 0.6), 4),
-        "brier": round(rng.uniform(0.03, 0.2), 4),
+        "accuracy": rnd(min(0.995, f1 + rng.uniform(0.02, 0.08)), 4),
+        "balanced_accuracy": rnd(min(0.99, f1 + rng.uniform(0.0, 0.05)), 4),
+        "precision": rnd(min(0.99, f1 + rng.uniform(-0.04, 0.04)), 4),
+        "recall": rnd(min(0.99, f1 + rng.uniform(-0.05, 0.05)), 4),
+        "f1": rnd(f1, 4),
+        "roc_auc": rnd(min(0.999, f1 + rng.uniform(0.05, 0.12)), 4),
+        "log_loss": rnd(rng.uniform(0.1, 0.6), 4),
+        "brier": rnd(rng.uniform(0.03, 0.2), 4),
     }
 
 
+def _keep(value: float, digits: int | None = None) -> float:
+    return value
+
+
 def make_snapshot(index: int, rng: random.Random, start: datetime,
-                  baseline_id: str | None) -> dict[str, Any]:
-    """One snapshot body as the worker + store would record it (schema 1)."""
+                  baseline_id: str | None, *, full_precision: bool = False) -> dict[str, Any]:
+    """One snapshot body as the worker + store would record it (schema 1).
+
+    ``full_precision`` keeps every measured float at full length, as the worker writes them
+    (``0.7509433962264151``, not ``0.7509``): the benchmark's honest case, since longer numbers
+    cost parse time. Off by default, so fixtures built on it stay short and readable.
+    """
+    rnd = _keep if full_precision else round
     family, estimator, interp_family, params = FAMILIES[index % len(FAMILIES)]
     version = f"v{index // len(FAMILIES) + 1}"
     created = start + timedelta(seconds=7 * index)
     snapshot_id = f"{created:%Y%m%dT%H%M%S}-{family}-{index % 65536:04x}"
     kind = "baseline" if index == 0 else "candidate"
-    validation = _quality(rng, 0.72 + 0.02 * (index % len(FAMILIES)) / len(FAMILIES))
-    test = {k: round(max(0.0, v - rng.uniform(-0.01, 0.04)), 4) for k, v in validation.items()}
+    validation = _quality(rng, 0.72 + 0.02 * (index % len(FAMILIES)) / len(FAMILIES), rnd)
+    test = {k: rnd(max(0.0, v - rng.uniform(-0.01, 0.04)), 4) for k, v in validation.items()}
     p50 = rng.uniform(0.1, 30.0)
-    size_mb = round(rng.uniform(0.01, 115.0), 3)
-    peak = round(rng.uniform(20.0, 1100.0), 1)
+    size_mb = rnd(rng.uniform(0.01, 115.0), 3)
+    peak = rnd(rng.uniform(20.0, 1100.0), 1)
     resources = {
-        "fit_seconds": round(rng.uniform(0.05, 120.0), 3),
-        "fit_cpu_seconds": round(rng.uniform(0.05, 200.0), 3),
+        "fit_seconds": rnd(rng.uniform(0.05, 120.0), 3),
+        "fit_cpu_seconds": rnd(rng.uniform(0.05, 200.0), 3),
         "size_mb": size_mb,
-        "latency_p50_ms": round(p50, 3),
-        "latency_p95_ms": round(p50 * rng.uniform(1.2, 1.6), 3),
-        "latency_p99_ms": round(p50 * rng.uniform(1.8, 2.4), 3),
-        "latency_mean_ms": round(p50 * 1.05, 3),
-        "latency_iqr_ms": round(p50 * 0.2, 3),
-        "latency_min_ms": round(p50 * 0.9, 3),
+        "latency_p50_ms": rnd(p50, 3),
+        "latency_p95_ms": rnd(p50 * rng.uniform(1.2, 1.6), 3),
+        "latency_p99_ms": rnd(p50 * rng.uniform(1.8, 2.4), 3),
+        "latency_mean_ms": rnd(p50 * 1.05, 3),
+        "latency_iqr_ms": rnd(p50 * 0.2, 3),
+        "latency_min_ms": rnd(p50 * 0.9, 3),
         "latency_trials": 300,
         "latency_warmup": 20,
         "batch_size": 256,
-        "batch_latency_ms": round(p50 * 8, 3),
-        "throughput_rows_per_s": round(256_000 / (p50 * 8), 1),
+        "batch_latency_ms": rnd(p50 * 8, 3),
+        "throughput_rows_per_s": rnd(256_000 / (p50 * 8), 1),
         "peak_memory_fit_mb": peak,
-        "peak_memory_predict_mb": round(peak * 0.05, 1),
+        "peak_memory_predict_mb": rnd(peak * 0.05, 1),
         "peak_memory_mb": peak,
         "memory_method": "vmhwm-reset",
         "threads": {"blas": 1, "openmp": 1, "n_jobs": 1},
@@ -147,7 +157,7 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
         value = resources[measure]
         ok = value <= limit
         constraints[measure] = {"value": value, "limit": limit, "ok": ok,
-                                "over": 0.0 if ok else round((value - limit) / limit, 4)}
+                                "over": 0.0 if ok else rnd((value - limit) / limit, 4)}
     n_cases = 12
     n_passed = rng.randint(8, 12)
     must_pass_failed = 1 if n_passed < 10 and rng.random() < 0.3 else 0
@@ -177,7 +187,7 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
         "metrics": {
             "validation": validation,
             "test": test,
-            "test_ci": {k: [round(v - 0.03, 4), round(v + 0.03, 4)] for k, v in test.items()},
+            "test_ci": {k: [rnd(v - 0.03, 4), rnd(v + 0.03, 4)] for k, v in test.items()},
         },
         "predictions": {"path": f"predictions/{snapshot_id}.npz",
                         "sha256": f"{rng.getrandbits(256):064x}"},
@@ -186,15 +196,15 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
         "interpretability": {
             "method": "permutation", "intrinsic": interp_family != "post_hoc",
             "family": interp_family, "n_nonzero": rng.randint(3, 30),
-            "score": round(rng.uniform(0.1, 0.9), 3), "suspect_hits": [],
-            "top_features": [{"name": f"feature_{j}", "importance": round(0.1 / (j + 1), 4),
+            "score": rnd(rng.uniform(0.1, 0.9), 3), "suspect_hits": [],
+            "top_features": [{"name": f"feature_{j}", "importance": rnd(0.1 / (j + 1), 4),
                               "std": 0.01} for j in range(5)],
         },
-        "fairness": {"max_gap": round(rng.uniform(0.0, 0.2), 4)},
+        "fairness": {"max_gap": rnd(rng.uniform(0.0, 0.2), 4)},
         "edge_cases": {"file": "edge_cases.csv", "file_sha256": "e" * 64, "n_cases": n_cases,
                        "n_passed": n_passed, "must_pass_failed": must_pass_failed,
                        "failures": []},
-        "checks": {"overfit_gap": round(validation["f1"] - test["f1"], 4),
+        "checks": {"overfit_gap": rnd(validation["f1"] - test["f1"], 4),
                    "overfit_flag": abs(validation["f1"] - test["f1"]) > 0.05, "leakage": []},
         "environment": {"python": "3.11.7", "platform": "Linux-6.1-x86_64",
                         "packages": {"scikit-learn": "1.9.1", "numpy": "2.4.6",
@@ -205,12 +215,13 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
     if baseline_id is not None:
         primary = validation["f1"]
         snapshot["gain"] = {"baseline_id": baseline_id, "metric": "f1",
-                            "absolute": round(primary - 0.70, 4),
-                            "relative": round((primary - 0.70) / 0.70, 4)}
+                            "absolute": rnd(primary - 0.70, 4),
+                            "relative": rnd((primary - 0.70) / 0.70, 4)}
     return snapshot
 
 
-def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = True) -> list[str]:
+def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = True,
+                 full_precision: bool = False) -> list[str]:
     """Create ``root`` as a project with ``count`` snapshots; returns their ids in order."""
     from modelsnap.core import index
 
@@ -227,7 +238,7 @@ def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = Tr
     snapshots = []
     baseline_id = None
     for i in range(count):
-        snapshot = make_snapshot(i, rng, start, baseline_id)
+        snapshot = make_snapshot(i, rng, start, baseline_id, full_precision=full_precision)
         if i == 0:
             baseline_id = snapshot["id"]
         # Plain writes: the bytes are what store writes; its fsync per file would only slow
@@ -246,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-index", action="store_true")
+    parser.add_argument("--full-precision", action="store_true",
+                        help="full-length floats, as the worker writes them")
     args = parser.parse_args(argv)
-    ids = write_folder(args.dir, args.count, seed=args.seed, with_index=not args.no_index)
+    ids = write_folder(args.dir, args.count, seed=args.seed, with_index=not args.no_index,
+                       full_precision=args.full_precision)
     print(f"wrote {len(ids)} snapshots to {args.dir}")
     return 0
 
