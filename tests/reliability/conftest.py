@@ -69,8 +69,9 @@ def write_project(root: Path, extra: str = "") -> Path:
     return root
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 300,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """``modelsnap ARGS`` in a fresh interpreter, exactly as a user would run it."""
     return subprocess.run(
         [sys.executable, "-m", "modelsnap", *args],
@@ -94,8 +95,11 @@ def assert_clean_failure(proc: subprocess.CompletedProcess, *, code: int | None 
 @pytest.fixture(scope="session")
 def _ranked_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_project(tmp_path_factory.mktemp("template") / "proj")
-    for args in (("run", str(root), "--baseline"), ("lock", str(root)),
-                 ("run", str(root), "--candidate", "tree")):
+    for args in (
+        ("run", str(root), "--baseline"),
+        ("lock", str(root)),
+        ("run", str(root), "--candidate", "tree"),
+    ):
         proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root

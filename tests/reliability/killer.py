@@ -53,8 +53,8 @@ class KillStats:
     """What happened over a series of kills of one command."""
 
     command: str
-    kills: int = 0                 # processes SIGKILLed while running
-    finished: int = 0              # runs that completed before their kill moment
+    kills: int = 0  # processes SIGKILLed while running
+    finished: int = 0  # runs that completed before their kill moment
     reported: list[str] = field(default_factory=list)  # ids/entries the process said it wrote
     durations: list[float] = field(default_factory=list)
 
@@ -86,12 +86,14 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _kill_at(argv: list[str], delay: float, *, track_children: bool = False
-             ) -> tuple[subprocess.CompletedProcess | None, list[psutil.Process]]:
+def _kill_at(
+    argv: list[str], delay: float, *, track_children: bool = False
+) -> tuple[subprocess.CompletedProcess | None, list[psutil.Process]]:
     """Run ``argv``; SIGKILL it after ``delay`` s unless it ended. Returns (finished result or
     None when killed, the descendants it had at the kill moment)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + delay
     children: list[psutil.Process] = []
     while proc.poll() is None and time.monotonic() < deadline:
@@ -132,12 +134,18 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
-def kill_decide(root: Path, snapshot_id: str, kills: int, rng: random.Random,
-                check_after_kill: Callable[[Path], None]) -> KillStats:
+def kill_decide(
+    root: Path,
+    snapshot_id: str,
+    kills: int,
+    rng: random.Random,
+    check_after_kill: Callable[[Path], None],
+) -> KillStats:
     """``modelsnap decide`` killed ``kills`` times; each finished decide must have appended."""
     stats = KillStats("decide")
-    argv = _modelsnap("decide", str(root), snapshot_id, "--rationale", "crash test",
-                      "--by", "killer")
+    argv = _modelsnap(
+        "decide", str(root), snapshot_id, "--rationale", "crash test", "--by", "killer"
+    )
     done, duration = _timed(argv)
     if done.returncode != 0:
         raise AssertionError(f"decide failed before any kill: {done.stderr}")
@@ -156,9 +164,15 @@ def kill_decide(root: Path, snapshot_id: str, kills: int, rng: random.Random,
     return stats
 
 
-def kill_snapshot_writer(root: Path, template_id: str, kills: int, rng: random.Random,
-                         check_after_kill: Callable[[Path], None], *,
-                         writes_per_process: int = 40) -> KillStats:
+def kill_snapshot_writer(
+    root: Path,
+    template_id: str,
+    kills: int,
+    rng: random.Random,
+    check_after_kill: Callable[[Path], None],
+    *,
+    writes_per_process: int = 40,
+) -> KillStats:
     """A process writing snapshots in a loop (store.write_snapshot), killed mid-loop."""
     stats = KillStats("write_snapshot loop")
     argv = [sys.executable, "-c", WRITER_SCRIPT, str(root), template_id, str(writes_per_process)]
@@ -184,9 +198,15 @@ def kill_snapshot_writer(root: Path, template_id: str, kills: int, rng: random.R
     return stats
 
 
-def kill_run(root: Path, candidate: str, kills: int, rng: random.Random,
-             check_after_kill: Callable[[Path], None], *,
-             orphan_timeout: float = 120.0) -> KillStats:
+def kill_run(
+    root: Path,
+    candidate: str,
+    kills: int,
+    rng: random.Random,
+    check_after_kill: Callable[[Path], None],
+    *,
+    orphan_timeout: float = 120.0,
+) -> KillStats:
     """``modelsnap run --candidate NAME`` killed at random moments, mostly near its end.
 
     The worker lives in its own session, so killing the parent orphans it; it must then end

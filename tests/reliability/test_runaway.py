@@ -50,9 +50,22 @@ def alive(pid: int) -> bool:
 def test_runaway_models_are_stopped_and_the_others_recorded(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", RUNAWAYS)
     assert cli("lock", str(root)).returncode == 0
-    proc = cli("run", str(root), "--candidate", "hog", "--candidate", "sleeper",
-               "--candidate", "forker", "--candidate", "tree", "--candidate", "daemon",
-               "--format", "json")
+    proc = cli(
+        "run",
+        str(root),
+        "--candidate",
+        "hog",
+        "--candidate",
+        "sleeper",
+        "--candidate",
+        "forker",
+        "--candidate",
+        "tree",
+        "--candidate",
+        "daemon",
+        "--format",
+        "json",
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 1, proc.stderr
     runs = {run["name"]: run for run in json.loads(proc.stdout)["runs"]}
