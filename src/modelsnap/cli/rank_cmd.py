@@ -99,7 +99,7 @@ def run(args: Any) -> int:
 
 
 def _num(value: Any) -> str:
-    return "" if value is None else f"{value:.4g}"
+    return "" if value is None else f"{value:.4f}"
 
 
 def to_csv(result: Any) -> str:
@@ -122,6 +122,7 @@ def to_csv(result: Any) -> str:
 
 
 def print_table(result: Any, significance: dict[str, Any] | None) -> None:
+    from rich import box
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -131,14 +132,20 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
     weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
     console.print(f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
                   f", {result.split} split): {escape(weights)}")
-    table = Table(show_lines=False)
-    for column, justify in (("#", "right"), ("id", "left"), ("score", "right"),
-                            (f"{primary} ({result.split[:3]})", "right"),
-                            (f"{primary} (test)", "right"), ("pareto", "center"),
-                            ("notes", "left")):
-        table.add_column(column, justify=justify)
+    # The id already carries the model's name, so it is never cut; notes go in a column when
+    # the terminal is wide, else on a line of their own under the table.
+    wide = console.width >= 110
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", justify="left", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column(f"{primary} {result.split[:3]}", justify="right", no_wrap=True)
+    table.add_column(f"{primary} test", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("notes", justify="left")
+    notes_below = []
     for e in result.ranked:
-        notes = []
+        notes = ["pareto front"] if e.pareto else []
         if e.kind == "baseline":
             notes.append("baseline")
         if e.hardware_flags:
@@ -147,10 +154,15 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
             notes.append("older criteria revision")
         if e.mixed:
             notes.append("other data/split")
-        table.add_row(str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary),
-                      _num(e.test_primary), "*" if e.pareto else "", escape("; ".join(notes)))
+        cells = [str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary),
+                 _num(e.test_primary)]
+        table.add_row(*cells, *([escape("; ".join(notes))] if wide else []))
+        if notes and not wide:
+            notes_below.append(f"  {e.rank}: {escape('; '.join(notes))}")
     if result.ranked:
         console.print(table)
+        for line in notes_below:
+            console.print(line)
     else:
         console.print("Nothing could be ranked (no snapshot passed the checks below, or none "
                       "exists yet: 'modelsnap run DIR' makes them).")
