@@ -1,0 +1,250 @@
+"""Hostile artifacts: a folder from a stranger may hold model files built to run code on load.
+
+The attacker controls the whole folder, so each payload is installed *with* a matching
+``artifact_sha256`` in its snapshot: the hash check passes and only the trusted-types check
+stands between the file and the interpreter. Every command that loads artifacts (``profile``,
+``edge``) must refuse it and run nothing (the marker file never appears). Each payload is first
+shown to be live: loaded the unsafe way in a scratch process, it does create its marker. A
+tampered artifact (hash mismatch) is refused before it is parsed, and ``review`` never imports
+skops or scikit-learn at all.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from modelsnap.core.artifacts import load_artifact
+from modelsnap.core.errors import IntegrityError
+from modelsnap.core.files import sha256_bytes
+
+from .conftest import assert_clean_failure, cli, snapshot_id_of
+
+pytestmark = pytest.mark.slow
+
+EDGE_CSV = "case,severity,a,b,label\nzero,must-pass,0,0,neg\nfar,normal,3,1,pos\n"
+
+
+def _skops_zip(schema: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    return buffer.getvalue()
+
+
+def _json_str(text: str, ident: int) -> dict:
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(text),
+        "is_json": True,
+        "__id__": ident,
+    }
+
+
+def skops_calling_os_system(command: str) -> bytes:
+    """A skops file whose root node calls ``os.system(command)`` when constructed."""
+    return _skops_zip(
+        {
+            "__class__": "system",
+            "__module__": "os",
+            "__loader__": "ConstructorFromReduceNode",
+            "content": {
+                "__class__": "tuple",
+                "__module__": "builtins",
+                "__loader__": "TupleNode",
+                "content": [_json_str(command, 2)],
+                "__id__": 3,
+            },
+            "__id__": 1,
+            "protocol": 2,
+            "_skops_version": "0.16.0",
+        }
+    )
+
+
+def skops_importing_module(module: str) -> bytes:
+    """A skops file holding an instance of ``module.Payload``: loading it imports the module."""
+    return _skops_zip(
+        {
+            "__class__": "Payload",
+            "__module__": module,
+            "__loader__": "ObjectNode",
+            "content": {
+                "__class__": "dict",
+                "__module__": "builtins",
+                "__loader__": "DictNode",
+                "content": {},
+                "key_types": {
+                    "__class__": "list",
+                    "__module__": "builtins",
+                    "__loader__": "ListNode",
+                    "content": [],
+                    "__id__": 5,
+                },
+                "__id__": 4,
+            },
+            "__id__": 1,
+            "protocol": 2,
+            "_skops_version": "0.16.0",
+        }
+    )
+
+
+class _Reduce:
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def pickle_calling_os_system(command: str) -> bytes:
+    return pickle.dumps(_Reduce(command))
+
+
+def payloads(marker: Path) -> dict[str, bytes]:
+    command = f"touch {marker}"
+    return {
+        "skops-os-system": skops_calling_os_system(command),
+        "pickle-renamed": pickle_calling_os_system(command),
+        "skops-own-module": skops_importing_module("evil_module"),
+    }
+
+
+EVIL_MODULE = """
+from pathlib import Path
+Path({marker!r}).touch()  # runs on import
+
+
+class Payload:
+    def __setstate__(self, state):
+        Path({marker!r}).touch()
+"""
+
+UNSAFE_LOAD = """
+import pickle, sys
+import skops.io as sio
+data = open(sys.argv[1], "rb").read()
+if sys.argv[2] == "pickle-renamed":
+    pickle.loads(data)
+else:
+    sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+"""
+
+
+def install(root: Path, snapshot_id: str, data: bytes) -> None:
+    """Replace the snapshot's artifact and re-seal its hash, as an attacker with the folder can."""
+    path = root / "snapshots" / f"{snapshot_id}.toml"
+    snapshot = tomllib.loads(path.read_text())
+    (root / snapshot["model"]["artifact"]).write_bytes(data)
+    snapshot["model"]["artifact_sha256"] = sha256_bytes(data)
+    snapshot["model"]["size_bytes"] = len(data)
+    path.write_text(tomli_w.dumps(snapshot))
+
+
+@pytest.mark.parametrize("kind", ["skops-os-system", "pickle-renamed", "skops-own-module"])
+def test_a_payload_that_would_run_code_is_refused_and_runs_nothing(
+    ranked_project: Path, tmp_path: Path, kind: str
+) -> None:
+    root = ranked_project
+    marker = tmp_path / f"PWNED-{kind}"
+    data = payloads(marker)[kind]
+    (root / "evil_module.py").write_text(EVIL_MODULE.format(marker=str(marker)))
+
+    # The payload is live: the unsafe way of loading it creates the marker.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    shutil_copy = scratch / "evil_module.py"
+    shutil_copy.write_text((root / "evil_module.py").read_text())
+    (scratch / "payload").write_bytes(data)
+    subprocess.run(
+        [sys.executable, "-c", UNSAFE_LOAD, "payload", kind],
+        cwd=scratch,
+        capture_output=True,
+        timeout=120,
+    )
+    assert marker.exists(), "the payload should be live when loaded unsafely"
+    marker.unlink()
+
+    tree = snapshot_id_of(root, "tree")
+    install(root, tree, data)
+    with pytest.raises(IntegrityError) as refused:  # UnsafeArtifactError is an IntegrityError
+        snapshot = tomllib.loads((root / "snapshots" / f"{tree}.toml").read_text())
+        load_artifact(root / snapshot["model"]["artifact"], snapshot["model"]["artifact_sha256"])
+    assert "it was not loaded" in str(refused.value) or "not a valid skops" in str(refused.value)
+
+    profile = cli("profile", str(root), tree, "--latency-trials", "2", cwd=root)
+    assert_clean_failure(profile)
+    assert "untrusted" in profile.stderr or "not a valid skops" in profile.stderr, profile.stderr
+
+    text = (root / "modelsnap.toml").read_text()
+    (root / "modelsnap.toml").write_text(
+        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    )
+    (root / "edge_cases.csv").write_text(EDGE_CSV)
+    edge = cli("edge", str(root), "--format", "json", cwd=root)
+    assert edge.returncode == 1 and "Traceback" not in edge.stderr, edge.stderr
+    results = {r["snapshot_id"]: r for r in json.loads(edge.stdout)["result"]}
+    assert "error" in results[tree] and "error" not in results[snapshot_id_of(root, "logistic")]
+
+    assert not marker.exists(), "the hostile artifact ran code"
+    snapshots = sorted(p.name for p in (root / "snapshots").glob("*.toml"))
+    assert len(snapshots) == 2  # profile wrote nothing
+
+
+def test_a_tampered_artifact_is_refused_before_parsing(ranked_project: Path) -> None:
+    root = ranked_project
+    tree = snapshot_id_of(root, "tree")
+    snapshot = tomllib.loads((root / "snapshots" / f"{tree}.toml").read_text())
+    artifact = root / snapshot["model"]["artifact"]
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the archive
+    artifact.write_bytes(bytes(data))
+    profile = cli("profile", str(root), tree, "--latency-trials", "2")
+    assert_clean_failure(profile)
+    assert "sha256" in profile.stderr
+    edge_ok = cli("check", str(root), "--format", "json")
+    findings = json.loads(edge_ok.stdout)["findings"]
+    assert [f["kind"] for f in findings] == ["files"]
+    assert "does not match its recorded sha256" in findings[0]["message"]
+
+
+REVIEW_LOADER = """
+import sys
+from modelsnap.tui.screens.review import ReviewData
+from modelsnap.core.files import read_toml
+import modelsnap.tui.review_app
+data = ReviewData.load(sys.argv[1])
+for row in data.rows:
+    read_toml(data.root / "snapshots" / (row["id"] + ".toml"))
+heavy = sorted(m for m in ("skops", "skops.io", "sklearn", "pandas", "scipy") if m in sys.modules)
+print(len(data.rows), heavy)
+"""
+
+
+def test_review_never_loads_artifacts(ranked_project: Path, tmp_path: Path) -> None:
+    root = ranked_project
+    marker = tmp_path / "PWNED-review"
+    install(root, snapshot_id_of(root, "tree"), skops_calling_os_system(f"touch {marker}"))
+    proc = subprocess.run(
+        [sys.executable, "-c", REVIEW_LOADER, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["2", "[]"]
+    assert not marker.exists()
