@@ -41,7 +41,26 @@ def sha256_file(path: Path) -> str:
 def tmp_dir(root: Path) -> Path:
     path = Path(root) / STATE_DIR / "tmp"
     path.mkdir(parents=True, exist_ok=True)
+    inside_dir(root, path)
     return path
+
+
+def inside_dir(root: Path, directory: Path, *, what: str = "folder") -> Path:
+    """``directory`` resolved, refused when a symlink leads it out of the project folder.
+
+    Every write goes through a folder such as ``snapshots/`` or ``.modelsnap/tmp``; a folder
+    copied from someone else may have such a folder linked elsewhere, and a record must never
+    land outside the project.
+    """
+    root_resolved = Path(root).resolve()
+    resolved = Path(directory).resolve()
+    if resolved != root_resolved and root_resolved not in resolved.parents:
+        raise PathError(
+            f"{what} {directory} leads outside the project folder {root_resolved} "
+            f"(to {resolved})",
+            hint="replace the symlink with a real folder inside the project",
+        )
+    return resolved
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -65,6 +84,7 @@ def _write_tmp(root: Path, data: bytes) -> Path:
 def atomic_write_bytes(root: Path, target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` atomically (temp file in the same filesystem, fsync, rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    inside_dir(root, target.parent)
     tmp = _write_tmp(root, data)
     try:
         os.replace(tmp, target)
@@ -83,6 +103,7 @@ def create_exclusive_bytes(root: Path, target: Path, data: bytes) -> bool:
     existing record is never overwritten, even with several processes racing.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    inside_dir(root, target.parent)
     tmp = _write_tmp(root, data)
     try:
         os.link(tmp, target)
@@ -120,6 +141,7 @@ def folder_lock(root: Path, name: str = "lock") -> Iterator[None]:
     """An exclusive advisory lock (flock) on ``.modelsnap/<name>``; released even on a crash."""
     state = Path(root) / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
+    inside_dir(root, state)
     fd = os.open(state / name, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -33,7 +33,7 @@ from modelsnap.core.files import (
     is_tmp_name,
     read_toml,
 )
-from modelsnap.core.store import SnapshotProblem, validate_snapshot
+from modelsnap.core.store import SnapshotProblem, refuse_link_out, validate_snapshot
 
 INDEX_FILE = "index.json"
 JOURNAL_FILE = "index.journal"
@@ -310,12 +310,14 @@ def _list_files(directory: Path) -> dict[str, os.stat_result]:
                 continue
             with contextlib.suppress(OSError):
                 if item.is_file():
-                    files[item.name] = item.stat()
+                    # lstat: a symlinked file never matches its row, so it is parsed (and refused)
+                    files[item.name] = item.stat(follow_symlinks=False)
     return files
 
 
 def _parse(path: Path) -> dict[str, Any]:
     """Read and summarise one file; any defect of the file's content becomes a SnapshotError."""
+    refuse_link_out(path)
     snapshot = read_toml(path, what="snapshot")
     invalid = validate_snapshot(snapshot, path.name)
     if invalid:

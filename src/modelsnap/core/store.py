@@ -29,6 +29,7 @@ from modelsnap.core.errors import IntegrityError, ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     create_exclusive_bytes,
     dumps_toml,
+    inside_dir,
     is_tmp_name,
     read_toml,
     safe_name,
@@ -446,6 +447,7 @@ def write_snapshot(
                 folder, suffix = STAGED_KINDS[kind]
                 target = root / folder / f"{snapshot_id}{suffix}"
                 target.parent.mkdir(parents=True, exist_ok=True)
+                inside_dir(root, target.parent)
                 if not _link_or_copy(source, target, root):
                     clash = True
                     break
@@ -494,7 +496,18 @@ def _record_in_index(root: Path, snapshot: dict) -> None:
 # --------------------------------------------------------------------------- read
 
 
+def refuse_link_out(path: Path) -> None:
+    """A snapshot file that is a symlink out of its project folder is not read (SnapshotError):
+    a copied folder must not make modelsnap read, and then show, files from elsewhere."""
+    if path.is_symlink():
+        try:
+            inside_dir(path.parent.parent, path.resolve().parent, what="snapshot file")
+        except ModelsnapError as exc:
+            raise SnapshotError(exc.message, where=str(path), hint=exc.hint) from None
+
+
 def _load(path: Path) -> dict:
+    refuse_link_out(path)
     data = read_toml(path, what="snapshot")
     _raise_if_invalid(data, str(path))
     if data["id"] != path.stem:
