@@ -7,13 +7,31 @@ and builds its body from that state only.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import Step
 from modelsnap.tui.widgets.step_bar import StepBar
+
+
+class Deferred(Vertical):
+    """The part of a step below the fold, mounted after the first frame (``textual.lazy.Lazy``)
+    so the step appears sooner; once it is there, the screen fills it from the state."""
+
+    DEFAULT_CSS = "Deferred { height: auto; }"
+
+    def on_mount(self) -> None:
+        screen = self.screen
+        if isinstance(screen, StepScreen) and screen.state is not None:
+            screen.show_state(screen.state)
+
+
+def deferred(section_id: str) -> Lazy:
+    """Use as ``with deferred("x-lower"):`` in ``compose_body``."""
+    return Lazy(Deferred(id=section_id))
 
 
 class StepScreen(Screen[None]):

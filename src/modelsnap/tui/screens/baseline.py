@@ -15,6 +15,7 @@ from textual.widgets import Button, Label, Static
 
 from modelsnap.tui.messages import RunFinished, TaskDone
 from modelsnap.tui.model_choices import BASELINES, format_params
+from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
@@ -39,10 +40,11 @@ class BaselineScreen(RunningStepScreen):
         yield Button("Run baseline", id="baseline-run-button", variant="primary", compact=True)
         yield RunPanel(id="baseline-run-panel")
         yield Vertical(id="baseline-cards")
-        yield Label("Change the baseline: a simple model sets the floor", classes="section")
-        yield Vertical(id="baseline-form-holder")
-        with Horizontal(classes="buttons"):
-            yield Button("Use this model", id="baseline-use-button", compact=True)
+        with deferred("baseline-lower"):
+            yield Label("Change the baseline: a simple model sets the floor", classes="section")
+            yield Vertical(id="baseline-form-holder")
+            with Horizontal(classes="buttons"):
+                yield Button("Use this model", id="baseline-use-button", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunPanel).display = False
@@ -60,7 +62,7 @@ class BaselineScreen(RunningStepScreen):
             params = format_params(spec.params) if spec.params else "defaults"
             current.update(f"Baseline: {spec.name} = {spec.estimator} ({params})")
         task = config.data.task or "classification"
-        if self._form_task != task:
+        if self._form_task != task and self.query("#baseline-form-holder"):
             self._form_task = task
             holder = self.query_one("#baseline-form-holder", Vertical)
             holder.remove_children()
@@ -95,7 +97,10 @@ class BaselineScreen(RunningStepScreen):
     def action_use(self) -> None:
         from modelsnap.tui.jobs import check_and_save_model
 
-        form = self.query(ModelForm).last()
+        forms = self.query(ModelForm)
+        if not forms:
+            return  # the form is still being mounted
+        form = forms.last()
         spec = form.spec()
         if spec is None:
             form.show_check("✗ fix the fields marked ✗: nothing was saved")

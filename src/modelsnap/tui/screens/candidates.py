@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from modelsnap.tui.messages import RunFinished, TaskDone
 from modelsnap.tui.model_choices import CANDIDATES, format_params
+from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
@@ -54,11 +55,12 @@ class CandidatesScreen(RunningStepScreen):
             )
             yield Button("Run all", id="candidates-run-all-button", compact=True)
         yield RunPanel(id="candidates-run-panel")
-        yield Vertical(id="candidates-cards")
-        yield Label("Add a candidate", classes="section")
-        yield Vertical(id="candidates-form-holder")
-        with Horizontal(classes="buttons"):
-            yield Button("Add candidate", id="candidates-add-button", compact=True)
+        with deferred("candidates-lower"):
+            yield Vertical(id="candidates-cards")
+            yield Label("Add a candidate", classes="section")
+            yield Vertical(id="candidates-form-holder")
+            with Horizontal(classes="buttons"):
+                yield Button("Add candidate", id="candidates-add-button", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunPanel).display = False
@@ -99,7 +101,7 @@ class CandidatesScreen(RunningStepScreen):
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
         task = config.data.task or "classification"
-        if self._form_task != task:
+        if self._form_task != task and self.query("#candidates-form-holder"):
             self._form_task = task
             holder = self.query_one("#candidates-form-holder", Vertical)
             holder.remove_children()
@@ -107,7 +109,10 @@ class CandidatesScreen(RunningStepScreen):
         self._show_cards(state)
 
     def _show_cards(self, state: ProjectState) -> None:
-        cards = self.query_one("#candidates-cards", Vertical)
+        holders = self.query("#candidates-cards")
+        if not holders:
+            return  # the cards arrive after the first frame
+        cards = holders.first(Vertical)
         cards.remove_children()
         newest = newest_by_name(state.candidates)
         names = [spec.name for spec in state.config.candidates] if state.config else []
@@ -146,7 +151,10 @@ class CandidatesScreen(RunningStepScreen):
     def action_add(self) -> None:
         from modelsnap.tui.jobs import check_and_save_model
 
-        form = self.query(ModelForm).last()
+        forms = self.query(ModelForm)
+        if not forms:
+            return  # the form is still being mounted
+        form = forms.last()
         spec = form.spec()
         if spec is None:
             form.show_check("✗ fix the fields marked ✗: nothing was saved")

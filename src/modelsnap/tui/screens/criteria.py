@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from modelsnap.core.profiles import PROFILES
 from modelsnap.tui.messages import TaskDone
-from modelsnap.tui.screens.base import StepScreen
+from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
 from modelsnap.tui.widgets.field import Field, parse_optional_float
@@ -74,7 +74,8 @@ class CriteriaScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self._criteria: list[tuple[str, float, str]] = []
-        self._editor_key: tuple | None = None
+        self._editor_key: tuple | None = None  # the file shown in every field
+        self._upper_key: tuple | None = None  # the file shown in profile and weights
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="criteria-status", markup=False)
@@ -89,37 +90,40 @@ class CriteriaScreen(StepScreen):
             )
         yield Label("Weights (what matters, relative)", classes="section")
         yield Vertical(id="criteria-weights")
-        yield Label("Hard limits (empty = no limit)", classes="section")
-        for key, label, low, high in CONSTRAINT_FIELDS:
+        with deferred("criteria-lower"):
+            yield Label("Hard limits (empty = no limit)", classes="section")
+            for key, label, low, high in CONSTRAINT_FIELDS:
+                yield Field(
+                    label,
+                    parser=parse_optional_float(minimum=low, maximum=high),
+                    field_id=f"limit-{key}",
+                    id=f"field-{key}",
+                )
+            yield Label("Data settings", classes="section")
+            for key, label in DATA_LIST_FIELDS:
+                yield Field(
+                    label,
+                    parser=parse_name_list,
+                    placeholder="col_a, col_b",
+                    field_id=f"data-{key}",
+                    id=f"field-{key}",
+                )
             yield Field(
-                label,
-                parser=parse_optional_float(minimum=low, maximum=high),
-                field_id=f"limit-{key}",
-                id=f"field-{key}",
+                "edge-case file",
+                parser=parse_optional_path,
+                placeholder="edge_cases.csv",
+                field_id="data-edge_cases",
+                id="field-edge_cases",
             )
-        yield Label("Data settings", classes="section")
-        for key, label in DATA_LIST_FIELDS:
-            yield Field(
-                label,
-                parser=parse_name_list,
-                placeholder="col_a, col_b",
-                field_id=f"data-{key}",
-                id=f"field-{key}",
-            )
-        yield Field(
-            "edge-case file",
-            parser=parse_optional_path,
-            placeholder="edge_cases.csv",
-            field_id="data-edge_cases",
-            id="field-edge_cases",
-        )
-        with Horizontal(classes="form-row"):
-            yield Label("Lock reason", classes="form-label")
-            yield Input(placeholder="why these criteria", id="criteria-reason", compact=True)
-        yield Label("", id="criteria-error", classes="error", markup=False)
-        with Horizontal(classes="buttons"):
-            yield Button("Save", id="criteria-save-button", compact=True)
-            yield Button("Save & lock", id="criteria-lock-button", variant="primary", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Lock reason", classes="form-label")
+                yield Input(placeholder="why these criteria", id="criteria-reason", compact=True)
+            yield Label("", id="criteria-error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="criteria-save-button", compact=True)
+                yield Button(
+                    "Save & lock", id="criteria-lock-button", variant="primary", compact=True
+                )
 
     # -- showing ------------------------------------------------------------------------
 
@@ -157,11 +161,15 @@ class CriteriaScreen(StepScreen):
         )
         if key == self._editor_key:
             return  # same file as shown: keep any unsaved edits on screen
+        if key != self._upper_key:
+            self._upper_key = key
+            self.query_one("#criteria-profile", Select).value = (
+                config.selection.profile if config.selection.profile in PROFILES else Select.NULL
+            )
+            self._set_criteria([(c.metric, c.weight, c.direction) for c in config.criteria])
+        if not self.query("#criteria-lower"):
+            return  # limits and data settings arrive after the first frame
         self._editor_key = key
-        self.query_one("#criteria-profile", Select).value = (
-            config.selection.profile if config.selection.profile in PROFILES else Select.NULL
-        )
-        self._set_criteria([(c.metric, c.weight, c.direction) for c in config.criteria])
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = config.constraints.get(key)
             self.query_one(f"#limit-{key}", Input).value = "" if value is None else f"{value:g}"
@@ -184,6 +192,8 @@ class CriteriaScreen(StepScreen):
         from modelsnap.core.profiles import profile_settings
 
         config = state.config
+        if not self.query("#criteria-lower"):
+            return
         criteria, constraints = profile_settings(
             str(event.value), config.data.task or "classification", state.primary_metric or None
         )
@@ -200,6 +210,8 @@ class CriteriaScreen(StepScreen):
 
     def collect(self) -> dict[str, Any] | None:
         """The edits as ``update_project`` changes, or None with errors shown inline."""
+        if not self.query("#criteria-lower"):
+            return None  # the form is still being mounted
         editors = self.query(WeightsEditor)
         weights = editors.last().weights() if editors else None
         ok = weights is not None

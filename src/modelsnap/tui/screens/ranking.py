@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from modelsnap.tui.messages import TaskDone
-from modelsnap.tui.screens.base import StepScreen
+from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
 from modelsnap.tui.widgets.formatting import short_id
@@ -137,37 +137,43 @@ class RankingScreen(StepScreen):
             id="ranking-significance",
             markup=False,
         )
-        yield Label(
-            "What-if weights: re-ranks as you type; saved only with Save weights", classes="section"
-        )
-        yield Vertical(id="ranking-weights")
-        with Horizontal(classes="buttons"):
-            yield Button("Save weights", id="ranking-save-weights-button", compact=True)
-            yield Button("Reset", id="ranking-reset-button", compact=True)
-        yield Label("Decision", classes="section")
-        with Horizontal(classes="form-row"):
-            yield Label("Model", classes="form-label")
-            yield Select([], prompt="rank first", id="decision-model", compact=True)
-        yield Label("Rationale (required): why this model", classes="form-note")
-        yield TextArea(id="decision-rationale", soft_wrap=True, compact=True)
-        with Horizontal(classes="form-row"):
-            yield Label("Caveats (; between)", classes="form-label")
-            yield Input(
-                id="decision-caveats", placeholder="relies on branch_code; ...", compact=True
+        with deferred("ranking-lower"):
+            yield Label(
+                "What-if weights: re-ranks as you type; saved only with Save weights",
+                classes="section",
             )
-        with Horizontal(classes="form-row"):
-            yield Label("Monitoring plan", classes="form-label")
-            yield Input(
-                id="decision-monitoring", placeholder="weekly f1 on labelled sample", compact=True
-            )
-        with Horizontal(classes="form-row"):
-            yield Label("Override (rejected)", classes="form-label")
-            yield Input(
-                id="decision-override", placeholder="only to choose a rejected model", compact=True
-            )
-        yield Label("", id="decision-error", classes="error", markup=False)
-        yield Button("Record decision", id="decision-record", variant="primary", compact=True)
-        yield Static("", id="decision-log", markup=False)
+            yield Vertical(id="ranking-weights")
+            with Horizontal(classes="buttons"):
+                yield Button("Save weights", id="ranking-save-weights-button", compact=True)
+                yield Button("Reset", id="ranking-reset-button", compact=True)
+            yield Label("Decision", classes="section")
+            with Horizontal(classes="form-row"):
+                yield Label("Model", classes="form-label")
+                yield Select([], prompt="rank first", id="decision-model", compact=True)
+            yield Label("Rationale (required): why this model", classes="form-note")
+            yield TextArea(id="decision-rationale", soft_wrap=True, compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Caveats (; between)", classes="form-label")
+                yield Input(
+                    id="decision-caveats", placeholder="relies on branch_code; ...", compact=True
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("Monitoring plan", classes="form-label")
+                yield Input(
+                    id="decision-monitoring",
+                    placeholder="weekly f1 on labelled sample",
+                    compact=True,
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("Override (rejected)", classes="form-label")
+                yield Input(
+                    id="decision-override",
+                    placeholder="only to choose a rejected model",
+                    compact=True,
+                )
+            yield Label("", id="decision-error", classes="error", markup=False)
+            yield Button("Record decision", id="decision-record", variant="primary", compact=True)
+            yield Static("", id="decision-log", markup=False)
 
     def refresh_body(self, state: ProjectState) -> None:
         config = state.config
@@ -180,6 +186,9 @@ class RankingScreen(StepScreen):
                 f"! {state.lock_problem or 'criteria not locked'}: a decision "
                 "records the revision it was made under; lock first (press 1)"
             )
+        if not self.query("#ranking-lower"):
+            self.rerank()
+            return  # the editor and the decision form arrive after the first frame
         key = repr(config.criteria)
         if key != self._editor_key:
             self._editor_key = key
@@ -274,7 +283,10 @@ class RankingScreen(StepScreen):
         plot.lower_is_better = result.directions.get(result.primary_metric) == "min"
         plot.points = tuple(plot_points(result, state.snapshots if state else []))
         self.query_one("#ranking-sensitivity", Static).update(sensitivity_text(result))
-        select = self.query_one("#decision-model", Select)
+        selects = self.query("#decision-model")
+        if not selects:
+            return  # the decision form is not mounted yet; it re-ranks when it is
+        select = selects.first(Select)
         previous = select.value
         options = [(f"{e.rank}. {e.name} ({short_id(e.id)})", e.id) for e in result.ranked]
         options += [(f"rejected: {short_id(r['id'])}", r["id"]) for r in result.rejected]
