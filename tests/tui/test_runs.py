@@ -88,3 +88,22 @@ async def test_escape_cancels_the_run(tmp_path):
         log = app.screen.query_one("#run-log")
         assert any("cancelling" in line for line in log.lines)
     assert list_snapshots(root)[0] == []
+
+
+async def test_quitting_during_a_run_cancels_it(tmp_path):
+    root = tmp_path / "p"
+    locked_project(root)
+    doc = tomlkit.parse((root / "modelsnap.toml").read_text())
+    doc["candidates"][0]["timeout_seconds"] = 300.0
+    (root / "modelsnap.toml").write_text(tomlkit.dumps(doc))
+    app = ModelsnapApp(root, open_step=3)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await pilot.pause(1.0)
+        cancel = app._run_cancel
+        assert cancel is not None and not cancel.is_set()
+        await pilot.press("ctrl+q")
+        assert cancel.is_set()
+    await app.workers.wait_for_complete()
+    assert list_snapshots(root)[0] == []

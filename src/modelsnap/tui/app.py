@@ -135,6 +135,12 @@ class ModelsnapApp(App[None]):
         step = STEP_BY_MODE.get(self.current_mode, SETUP)
         self.push_screen(HelpPanel(step))
 
+    async def action_quit(self) -> None:
+        """Quit; a model still running is cancelled first (its worker process group is killed),
+        so nothing half-made is left and the process does not wait for the fit."""
+        self.cancel_runs()
+        await super().action_quit()
+
     def action_leave_field(self) -> None:
         self.screen.set_focus(None)
 
