@@ -176,6 +176,35 @@ def test_snapshot_file_mutations(
     _read_path(root, victim)
 
 
+OPTIONAL_TABLES = (
+    "constraints",
+    "gain",
+    "interpretability",
+    "fairness",
+    "edge_cases",
+    "checks",
+    "resources",
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_snapshot_optional_tables(
+    _ranked_template: Path, ranked_project: Path, data: st.DataObject
+) -> None:
+    """Edits inside the optional tables mostly keep a file schema-valid, so they reach the
+    deepest readers (measures, constraints, the ranking's rows); none of them may crash."""
+    root = ranked_project
+    victim = snapshot_id_of(root, "tree")
+    path = root / "snapshots" / f"{victim}.toml"
+    original = tomllib.loads((_ranked_template / "snapshots" / path.name).read_text())
+    table = data.draw(st.sampled_from(OPTIONAL_TABLES))
+    original.setdefault(table, {"seed": 1})
+    original[table] = data.draw(mutations(original[table])) if original[table] else {}
+    write_doc(path, original)
+    _read_path(root, victim)
+
+
 @FUZZ
 @given(raw=st.binary(max_size=400))
 def test_snapshot_file_bytes(_ranked_template: Path, ranked_project: Path, raw: bytes) -> None:
