@@ -8,6 +8,7 @@ comes from core functions; the screens add no rules of their own.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -234,7 +235,9 @@ class ModelsnapApp(App[None]):
                 RunFinished(", ".join(names or ["baseline"]), reason="error", error=str(error))
             )
         finally:
-            self.call_from_thread(self._runs_over)
+            # After a quit there is no UI left to update (the loop may close at any moment).
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(self._runs_over)
 
     def _runs_over(self) -> None:
         self._run_cancel = None
