@@ -94,13 +94,12 @@ class EdgeCasesScreen(StepScreen):
         table.clear(columns=True)
         by_id = {s.get("id"): s for s in state.snapshots}
         results: dict[str, dict] = {}
+        # One column per model: its newest snapshot with a result (ids sort by time), so a
+        # project with many versions still gives a matrix one can read.
         for snapshot in sorted(state.snapshots, key=lambda s: s.get("id", "")):
             result = state.edge_result(snapshot)
             if result is not None:
-                label = f"{snapshot.get('name')}"
-                if label in results:
-                    label = f"{label} {snapshot['id'][9:15]}"
-                results[label] = result
+                results[str(snapshot.get("name"))] = result
         status = self.query_one("#edge-status", Static)
         if not results:
             status.update(
