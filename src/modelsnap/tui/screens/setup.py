@@ -21,6 +21,7 @@ from modelsnap.tui.messages import PreviewReady, TaskDone
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import SETUP
 from modelsnap.tui.widgets.formatting import fill_table
+from modelsnap.tui.widgets.step_bar import StepBar
 
 
 class SetupScreen(Screen[None]):
@@ -33,7 +34,8 @@ class SetupScreen(Screen[None]):
         self.preview: CsvPreview | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(SETUP.title, id="step-title", markup=False)
+        yield StepBar(id="step-bar")  # nothing done, no step current: set-up comes first
+        yield Label(f"{SETUP.title} · then the five steps above", id="step-title", markup=False)
         with VerticalScroll(id="step-body"):
             yield Static(
                 "This folder has no modelsnap.toml yet. Pick the data file, the column "

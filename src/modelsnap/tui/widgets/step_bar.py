@@ -43,7 +43,10 @@ class StepBar(Horizontal):
         for step in STEPS:
             yield StepLabel(step.number, id=f"step-{step.number}", classes="step-label")
 
+    _ready = False  # set once the labels exist; watchers may fire before that
+
     def on_mount(self) -> None:
+        self._ready = True
         self._paint()
 
     def watch_current(self) -> None:
@@ -53,7 +56,7 @@ class StepBar(Horizontal):
         self._paint()
 
     def _paint(self) -> None:
-        if not self.is_mounted:
+        if not self._ready:
             return
         for step in STEPS:
             label = self.query_one(f"#step-{step.number}", StepLabel)
