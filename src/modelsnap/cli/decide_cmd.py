@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 def run(args: Any) -> int:
     from modelsnap.cli.ls_cmd import project_root
     from modelsnap.core.decisions import append_decision
-    from modelsnap.core.errors import DecisionError, ModelsnapError
+    from modelsnap.core.errors import DecisionError, ModelsnapError, PathError
     from modelsnap.core.ranking import rank_project
     from modelsnap.core.store import find_snapshot
 
@@ -49,6 +49,8 @@ def run(args: Any) -> int:
                             hint="say why this model, in a sentence a reviewer can check")
     try:
         snapshot_id = find_snapshot(root, args.id)
+    except PathError:
+        raise  # a bad path keeps its own exit code (2), as in every other command
     except ModelsnapError as error:
         raise DecisionError(f"unknown snapshot: {error.message}", where=error.where,
                             hint=error.hint) from None
