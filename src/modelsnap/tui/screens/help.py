@@ -32,7 +32,8 @@ class HelpPanel(ModalScreen[None]):
             yield Static(self.step.without, markup=False, classes="help-text")
             yield Static(
                 "Keys: 1-5 steps, tab moves, enter activates, escape leaves a text "
-                "field, ctrl+p commands, ctrl+q quits. Escape closes this.",
+                "field, ctrl+r re-reads the folder, ctrl+p commands, ctrl+q quits. "
+                "Escape closes this.",
                 classes="help-keys",
                 markup=False,
             )
