@@ -232,3 +232,11 @@ def test_ctrl_c_stops_the_worker_and_writes_nothing(tmp_path: Path) -> None:
     assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
     assert not any(staging.iterdir())
     assert not (root / "snapshots").exists() or not any((root / "snapshots").iterdir())
+
+
+def test_candidate_takes_several_names_or_repeats() -> None:
+    from modelsnap.cli import build_parser
+
+    parser = build_parser()
+    spaced = parser.parse_args(["run", "proj", "--candidate", "a", "b", "--candidate", "c"])
+    assert spaced.candidates == ["a", "b", "c"]

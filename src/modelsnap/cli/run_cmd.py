@@ -80,7 +80,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--baseline", action="store_true", help="run the baseline")
     parser.add_argument(
         "--candidate",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="NAME",
         dest="candidates",
         help="run this candidate (repeatable)",
