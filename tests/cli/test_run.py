@@ -240,3 +240,21 @@ def test_candidate_takes_several_names_or_repeats() -> None:
     parser = build_parser()
     spaced = parser.parse_args(["run", "proj", "--candidate", "a", "b", "--candidate", "c"])
     assert spaced.candidates == ["a", "b", "c"]
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """`modelsnap lock DIR | head -1` must not end in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(60)))
+    project = tmp_path / "p"
+    subprocess.run([sys.executable, "-m", "modelsnap", "init", str(project), "--data", str(csv),
+                    "--target", "y"], check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen([sys.executable, "-m", "modelsnap", "lock", str(project)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader goes away before the writer writes
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err, err.decode()
+    assert proc.returncode == 141
