@@ -178,7 +178,7 @@ def kill_snapshot_writer(
     rng: random.Random,
     check_after_kill: Callable[[Path], None],
     *,
-    writes_per_process: int = 40,
+    writes_per_process: int = 8,
 ) -> KillStats:
     """A process writing snapshots in a loop (store.write_snapshot), killed mid-loop."""
     stats = KillStats("write_snapshot loop")
