@@ -53,7 +53,7 @@ params = { max_depth = 3, random_state = 0 }
 
 
 def write_data(root: Path, n: int = 200) -> None:
-    """A two-feature binary problem as CSV (written with the csv-free numpy path: no pandas)."""
+    """A two-feature binary problem (200 rows) as data.csv."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(n, 2))
     labels = np.where(x[:, 0] + 0.5 * x[:, 1] > 0, "pos", "neg")

@@ -167,8 +167,7 @@ def test_a_payload_that_would_run_code_is_refused_and_runs_nothing(
     # The payload is live: the unsafe way of loading it creates the marker.
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    shutil_copy = scratch / "evil_module.py"
-    shutil_copy.write_text((root / "evil_module.py").read_text())
+    (scratch / "evil_module.py").write_text((root / "evil_module.py").read_text())
     (scratch / "payload").write_bytes(data)
     subprocess.run(
         [sys.executable, "-c", UNSAFE_LOAD, "payload", kind],
