@@ -62,6 +62,7 @@ def test_card_shows_how_far_over_and_the_gain():
         "constraints": {
             "latency_p95_ms": {"value": 80.0, "limit": 50.0, "ok": False, "over": 0.6},
             "size_mb": {"value": 3.0, "limit": 100.0, "ok": True, "over": 0.0},
+            "recall": {"value": 0.45, "limit": 0.5, "ok": False, "over": 0.1},
             "fairness_gap": {"limit": 0.1, "missing": True},
         },
         "gain": {"baseline_id": "b", "metric": "f1", "absolute": 0.05, "relative": 0.0667},
@@ -74,7 +75,8 @@ def test_card_shows_how_far_over_and_the_gain():
         "fairness": {"max_gap": 0.12, "columns": {"sex": {"gap": 0.12}}},
     }
     text = plain(render_snapshot(snapshot, primary="f1"))
-    assert "✗ latency_p95_ms 80.00 over 50.00 by 60.0%" in text
+    assert "✗ latency_p95_ms 80.00 over the limit 50.00 by 60.0%" in text
+    assert "under the minimum 0.50 by 10.0%" in text
     assert "✓ size_mb 3.00" in text
     assert "? fairness_gap not measured" in text
     assert "+0.050 f1 (+6.7%)" in text

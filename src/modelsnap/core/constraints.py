@@ -171,7 +171,7 @@ def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any
 
 
 def _fmt(value: float) -> str:
-    return f"{value:g}"
+    return f"{value:.4g}"
 
 
 def reasons(result: Mapping[str, Any]) -> list[str]:

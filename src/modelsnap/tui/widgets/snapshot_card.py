@@ -84,9 +84,10 @@ def _constraint_lines(snapshot: dict) -> list[Text]:
         if ok:
             line.append(f" (limit {num(check.get('limit'), 2)})  ", style="dim")
         else:
-            line.append(
-                f" over {num(check.get('limit'), 2)} by {pct(check.get('over'))[1:]}  ", style="red"
-            )
+            value, limit = check.get("value"), check.get("limit")
+            below = isinstance(value, int | float) and isinstance(limit, int | float) and value < limit
+            word = "under the minimum" if below else "over the limit"
+            line.append(f" {word} {num(limit, 2)} by {pct(check.get('over'))[1:]}  ", style="red")
     return [line]
 
 
