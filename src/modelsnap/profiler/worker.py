@@ -735,7 +735,30 @@ def _error_message(exc: BaseException, stage: str) -> dict[str, Any]:
     return message
 
 
+def _watch_parent(parent: int, period: float = 0.25) -> None:
+    """End the whole worker process group once its parent is gone.
+
+    The parent enforces timeouts and memory ceilings; if it is killed (SIGKILL cannot be caught),
+    nothing else would stop a long fit. The worker leads its own session, so killing its process
+    group also stops anything the model forked. The staging folder it leaves behind is a stale
+    temp entry that ``files.clean_stale_tmp`` removes.
+    """
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        if os.getpgrp() == os.getpid():  # we lead our group (the runner starts a new session)
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="modelsnap-parent-watch", daemon=True).start()
+
+
 def main() -> int:
+    _watch_parent(os.getppid())
     channel = Channel(_isolate_stdout())
     try:
         job = read_job(sys.stdin.read())
