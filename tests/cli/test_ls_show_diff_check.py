@@ -239,7 +239,7 @@ def test_check_passes_on_a_clean_project(project, add, capsys) -> None:
     add("forest")
     add("logistic")
     code, report = _check(capsys, root)
-    assert report == {"ok": True, "snapshots": 2, "findings": []}
+    assert report == {"ok": True, "snapshots": 2, "removed": [], "findings": []}
     assert code == 0
     code, out, _ = _run(capsys, "check", str(root))
     assert code == 0 and "2 snapshots checked: no problems" in out
@@ -302,3 +302,36 @@ def test_check_with_a_broken_project_file_still_checks_the_rest(project, add, ca
     code, report = _check(capsys, root)
     assert code == 1 and report["snapshots"] == 1
     assert [f["kind"] for f in report["findings"]] == ["project"]
+
+
+def test_check_clean_removes_dead_staging_and_old_orphans_only(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "p"
+    (root / "models").mkdir(parents=True)
+    (root / "predictions").mkdir()
+    staging = root / ".modelsnap" / "tmp"
+    staging.mkdir(parents=True)
+    dead = staging / ".tmp-999999999-abc"
+    dead.mkdir()
+    live = staging / f".tmp-{os.getpid()}-abc"
+    live.write_text("")
+    old = root / "models" / "20200101T000000-old-0000.skops"
+    young = root / "predictions" / "20261126T000000-young-0000.npz"
+    old.write_bytes(b"x")
+    young.write_bytes(b"y")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    proc = subprocess.run([sys.executable, "-m", "modelsnap", "check", str(root), "--clean",
+                           "--format", "json"], capture_output=True, text=True, timeout=120)
+    import json
+
+    report = json.loads(proc.stdout)
+    assert sorted(report["removed"]) == sorted([".modelsnap/tmp/.tmp-999999999-abc",
+                                                "models/20200101T000000-old-0000.skops"])
+    assert not dead.exists() and not old.exists()
+    assert live.exists() and young.exists()  # a live writer's staging and a young orphan stay
+    assert any(f["kind"] == "orphan" for f in report["findings"])

@@ -38,6 +38,11 @@ def register(subparsers: Any) -> None:
     )
     add_dir_argument(parser)
     add_format_option(parser)
+    parser.add_argument(
+        "--clean", action="store_true",
+        help="first remove leftovers of killed runs: staging files of processes that no longer "
+             "run, and artifacts/predictions no snapshot owns that are over 10 minutes old",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -203,15 +208,22 @@ def run(args: argparse.Namespace) -> int:
     from modelsnap.cli.output import print_json
 
     root = project_root(args.dir)
+    removed: list[str] = []
+    if getattr(args, "clean", False):
+        from modelsnap.core.store import clean_leftovers
+
+        removed = [_rel(root, path) for path in clean_leftovers(root)]
     count, findings = audit(root)
     if args.format == "json":
-        print_json({"ok": not findings, "snapshots": count,
+        print_json({"ok": not findings, "snapshots": count, "removed": removed,
                     "findings": [asdict(f) for f in findings]})
     else:
         from rich.console import Console
         from rich.text import Text
 
         console = Console(highlight=False)
+        for path in removed:
+            console.print(Text(f"removed   {path}", style="yellow"))
         for finding in findings:
             line = Text()
             line.append(f"{finding.kind:<10}", style="bold red")

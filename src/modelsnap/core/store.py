@@ -706,3 +706,31 @@ def comparable(snapshot_or_row: Any, current: DataHashes) -> bool | None:
         if values.get(key) != expected:
             return False
     return True if known else None
+
+
+def clean_leftovers(root: Path, *, orphan_min_age_seconds: float = 600.0) -> list[Path]:
+    """Remove what a killed process left behind; return what was removed.
+
+    Staging entries of processes that no longer run (``files.clean_stale_tmp``) go at once.
+    Orphan artifacts/predictions go only once older than ``orphan_min_age_seconds``: a writer
+    links them in milliseconds before its snapshot file appears, so a young orphan may be a
+    write in progress.
+    """
+    import time
+
+    from modelsnap.core.files import STATE_DIR, clean_stale_tmp
+
+    root = Path(root)
+    staging = root / STATE_DIR / "tmp"
+    before = set(staging.iterdir()) if staging.is_dir() else set()
+    clean_stale_tmp(root)
+    removed = sorted(p for p in before if not p.exists())
+    now = time.time()
+    for path in orphan_files(root):
+        try:
+            if now - path.lstat().st_mtime >= orphan_min_age_seconds:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue
+    return removed
