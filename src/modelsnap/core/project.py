@@ -18,6 +18,7 @@ from typing import Any
 
 from modelsnap.core.errors import PathError, ProjectFileError
 from modelsnap.core.files import atomic_write_bytes, inside, safe_name
+from modelsnap.core.measures import MEASURE_DIRECTIONS as _MEASURE_DIRECTIONS
 
 PROJECT_FILE = "modelsnap.toml"
 TASKS = ("classification", "regression")
@@ -35,30 +36,9 @@ CLASSIFICATION_METRICS: tuple[str, ...] = (
 )
 REGRESSION_METRICS: tuple[str, ...] = ("r2", "mae", "rmse")
 
-# The measure namespace (docs/project-file.md): name -> the direction that is better.
-MEASURE_DIRECTIONS: dict[str, str] = {
-    "accuracy": "max",
-    "balanced_accuracy": "max",
-    "precision": "max",
-    "recall": "max",
-    "f1": "max",
-    "roc_auc": "max",
-    "log_loss": "min",
-    "brier": "min",
-    "r2": "max",
-    "mae": "min",
-    "rmse": "min",
-    "latency_p50_ms": "min",
-    "latency_p95_ms": "min",
-    "latency_p99_ms": "min",
-    "throughput_rows_per_s": "max",
-    "size_mb": "min",
-    "peak_memory_mb": "min",
-    "fit_seconds": "min",
-    "interpretability": "max",
-    "fairness_gap": "min",
-    "edge_pass_rate": "max",
-}
+# The measure namespace (docs/project-file.md): name -> the direction that is better. One table,
+# kept in core.measures, which extracts the measures from snapshots.
+MEASURE_DIRECTIONS = _MEASURE_DIRECTIONS
 
 # Hard constraints (docs/project-file.md [constraints]); every one is a number except min_metric.
 CONSTRAINT_KEYS: dict[str, str] = {
