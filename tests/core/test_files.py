@@ -17,7 +17,6 @@ from modelsnap.core.files import (
     atomic_write_bytes,
     clean_stale_tmp,
     create_exclusive_bytes,
-    folder_lock,
     inside,
     read_toml,
     safe_name,
@@ -54,7 +53,9 @@ def test_read_toml_names_the_file_on_every_failure(tmp_path: Path) -> None:
         read_toml(tmp_path / "missing.toml")
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "..\\x", ".hidden", "a\x00b", "a\nb", "x" * 201])
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "a/b", "..\\x", ".hidden", "a\x00b", "a\nb", "x" * 201]
+)
 def test_safe_name_refuses_path_like_names(name: str) -> None:
     with pytest.raises(PathError):
         safe_name(name)

@@ -475,7 +475,7 @@ def test_verify_files_names_missing_changed_and_escaping_files(
 def test_a_constraint_that_could_not_be_judged_is_valid_but_a_judged_one_needs_ok(
     make_body,
 ) -> None:
-    """constraints.check_constraints writes {limit, missing = true} when the measure was not taken."""
+    """check_constraints writes {limit, missing = true} when the measure was not taken."""
     body = make_body(id="20261126T061502-logistic-3f9a")
     body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
     body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}

@@ -3,7 +3,8 @@
 Each command lives in its own module under ``modelsnap.cli`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``handler`` to a function
 ``handler(args) -> int``. Command modules import only argparse-level things at module level;
-heavy imports (pandas, scikit-learn) happen inside handlers, so ``ls``/``rank``/``review`` start fast.
+heavy imports (pandas, scikit-learn) happen inside handlers, so ``ls``/``rank``/``review``
+start fast.
 """
 
 from __future__ import annotations

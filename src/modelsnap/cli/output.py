@@ -1,4 +1,4 @@
-"""Shared output helpers for CLI commands: errors to stderr, JSON with a stable shape, rich tables."""
+"""Shared output helpers for CLI commands: errors to stderr, JSON with a stable shape."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def print_warning(text: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]warning:[/] {escape(text)}")
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"[yellow]warning:[/] {escape(text)}")
 
 
 def print_json(data: Any) -> None:

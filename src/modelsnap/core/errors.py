@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 class ModelsnapError(Exception):
-    """Base class: ``message`` says what went wrong, ``where`` names the file/key, ``hint`` the fix."""
+    """``message`` says what went wrong, ``where`` names the file/key, ``hint`` the fix."""
 
     exit_code = 1
 

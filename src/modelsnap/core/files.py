@@ -1,4 +1,4 @@
-"""Safe file primitives: atomic writes, exclusive creation, a folder lock, paths kept inside the project.
+"""Safe file primitives: atomic writes, exclusive creation, a lock, paths kept inside the folder.
 
 Every record modelsnap writes goes through here, so a crash at any moment leaves either the old
 file or the new one, never half of one, and temporary files are recognisable (``.tmp-`` prefix,
@@ -82,7 +82,8 @@ def _write_tmp(root: Path, data: bytes) -> Path:
 
 
 def atomic_write_bytes(root: Path, target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` atomically (temp file in the same filesystem, fsync, rename)."""
+    """Replace ``target`` with ``data`` atomically (temp file on the same filesystem, fsync,
+    rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     inside_dir(root, target.parent)
     tmp = _write_tmp(root, data)
@@ -178,7 +179,8 @@ def inside(root: Path, relative: str, *, what: str = "path") -> Path:
     root_resolved = Path(root).resolve()
     candidate = Path(relative)
     if candidate.is_absolute():
-        raise PathError(f"{what} {relative!r} is absolute", hint="give a path relative to the project folder")
+        raise PathError(f"{what} {relative!r} is absolute",
+                        hint="give a path relative to the project folder")
     resolved = (root_resolved / candidate).resolve()
     try:
         resolved.relative_to(root_resolved)

@@ -85,7 +85,8 @@ def _constraint_lines(snapshot: dict) -> list[Text]:
             line.append(f" (limit {num(check.get('limit'), 2)})  ", style="dim")
         else:
             value, limit = check.get("value"), check.get("limit")
-            below = isinstance(value, int | float) and isinstance(limit, int | float) and value < limit
+            numbers = isinstance(value, int | float) and isinstance(limit, int | float)
+            below = numbers and value < limit
             word = "under the minimum" if below else "over the limit"
             line.append(f" {word} {num(limit, 2)} by {pct(check.get('over'))[1:]}  ", style="red")
     return [line]
