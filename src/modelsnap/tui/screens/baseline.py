@@ -95,30 +95,13 @@ class BaselineScreen(RunningStepScreen):
         self.start(None, baseline=True)
 
     def action_use(self) -> None:
-        from modelsnap.tui.jobs import check_and_save_model
-
-        forms = self.query(ModelForm)
-        if not forms:
-            return  # the form is still being mounted
-        form = forms.last()
-        spec = form.spec()
-        if spec is None:
-            form.show_check("✗ fix the fields marked ✗: nothing was saved")
-            return
-        form.show_check("checking the estimator and its parameters ...")
-        self.app.start_task(
-            self, "use-baseline", check_and_save_model, self.app.root, spec, kind="baseline"
-        )
+        self.save_model_form("baseline", "use-baseline")
 
     def on_task_done(self, message: TaskDone) -> None:
-        if message.what != "use-baseline":
-            return
-        form = self.query(ModelForm).last()
-        if message.error:
-            form.show_check(f"✗ {message.error}")
-        else:
-            form.show_check("✓ saved as [baseline] in modelsnap.toml: press r to run it")
-            self.app.reload_state()
+        if message.what == "use-baseline":
+            self.model_form_saved(
+                message, "✓ saved as [baseline] in modelsnap.toml: press r to run it"
+            )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "baseline-run-button":

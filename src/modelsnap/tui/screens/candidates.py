@@ -149,30 +149,13 @@ class CandidatesScreen(RunningStepScreen):
         self.start([spec.name for spec in state.config.candidates])
 
     def action_add(self) -> None:
-        from modelsnap.tui.jobs import check_and_save_model
-
-        forms = self.query(ModelForm)
-        if not forms:
-            return  # the form is still being mounted
-        form = forms.last()
-        spec = form.spec()
-        if spec is None:
-            form.show_check("✗ fix the fields marked ✗: nothing was saved")
-            return
-        form.show_check("checking the estimator and its parameters ...")
-        self.app.start_task(
-            self, "add-candidate", check_and_save_model, self.app.root, spec, kind="candidate"
-        )
+        self.save_model_form("candidate", "add-candidate")
 
     def on_task_done(self, message: TaskDone) -> None:
-        if message.what != "add-candidate":
-            return
-        form = self.query(ModelForm).last()
-        if message.error:
-            form.show_check(f"✗ {message.error}")
-        else:
-            form.show_check("✓ added to modelsnap.toml: select it and press r to run it")
-            self.app.reload_state()
+        if message.what == "add-candidate":
+            self.model_form_saved(
+                message, "✓ added to modelsnap.toml: select it and press r to run it"
+            )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from textual.binding import Binding
 
-from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted
+from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, TaskDone
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.widgets.run_panel import RunPanel
 
@@ -66,3 +66,30 @@ class RunningStepScreen(StepScreen):
             self.failures[message.name] = (message.reason, message.error)
             panel.log_line(f"✗ {message.name} failed ({message.reason}): {message.error}")
         self.refresh_bindings()
+
+    # The model form (choose an estimator, edit its params) saves the same way on both screens:
+    # fields checked here, the estimator imported and the file written in a worker.
+    def save_model_form(self, kind: str, task: str) -> None:
+        from modelsnap.tui.jobs import check_and_save_model
+        from modelsnap.tui.widgets.model_form import ModelForm
+
+        forms = self.query(ModelForm)
+        if not forms:
+            return  # the form is still being mounted
+        form = forms.last()
+        spec = form.spec()
+        if spec is None:
+            form.show_check("✗ fix the fields marked ✗: nothing was saved")
+            return
+        form.show_check("checking the estimator and its parameters ...")
+        self.app.start_task(self, task, check_and_save_model, self.app.root, spec, kind=kind)
+
+    def model_form_saved(self, message: TaskDone, success: str) -> None:
+        from modelsnap.tui.widgets.model_form import ModelForm
+
+        form = self.query(ModelForm).last()
+        if message.error:
+            form.show_check(f"✗ {message.error}")
+        else:
+            form.show_check(success)
+            self.app.reload_state()
