@@ -50,63 +50,24 @@ def metric_value(
 ) -> float | None:
     """One quality metric on one subset, or None when it is undefined there.
 
-    Labels are compared as text (the snapshot stores classes as strings). ``proba`` columns
-    follow ``classes``. Undefined means: an unknown metric, a probability metric without
-    probabilities, or a subset with a single class for roc_auc.
+    The same computation as every snapshot's metrics (``metrics.compute_metrics``), so a group's
+    figure is comparable with the whole split's. Undefined means: an empty subset, an unknown
+    metric, a probability metric without usable probabilities, or a subset with a single class
+    for roc_auc (compute_metrics leaves such metrics out).
     """
     import numpy as np
-    from sklearn import metrics as skm
+
+    from modelsnap.core.metrics import compute_metrics
 
     if len(y_true) == 0:
         return None
-    if task == "regression":
-        yt = np.asarray(y_true, dtype=float)
-        yp = np.asarray(y_pred, dtype=float)
-        if name == "r2":
-            return float(skm.r2_score(yt, yp)) if len(yt) > 1 and np.std(yt) > 0 else None
-        if name == "mae":
-            return float(skm.mean_absolute_error(yt, yp))
-        if name == "rmse":
-            return float(np.sqrt(skm.mean_squared_error(yt, yp)))
-        return None
-    yt = np.asarray([str(v) for v in y_true], dtype=object)
-    yp = np.asarray([str(v) for v in y_pred], dtype=object)
-    labels = [str(c) for c in classes] if classes is not None else sorted(set(yt) | set(yp))
-    binary = len(labels) == 2 and positive_label is not None
-    if name == "accuracy":
-        return float(skm.accuracy_score(yt, yp))
-    if name == "balanced_accuracy":
-        return float(skm.balanced_accuracy_score(yt, yp)) if len(set(yt)) > 0 else None
-    if name in ("precision", "recall", "f1"):
-        func = {
-            "precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score
-        }[name]
-        if binary:
-            return float(func(yt, yp, pos_label=str(positive_label), labels=labels,
-                              average="binary", zero_division=0))
-        return float(func(yt, yp, labels=labels, average="macro", zero_division=0))
-    if name in PROBA_METRICS:
-        if proba is None:
-            return None
+    if proba is not None:
         p = np.asarray(proba, dtype=float)
-        if p.ndim != 2 or p.shape[1] != len(labels):
-            return None
-        if name == "roc_auc":
-            if len(set(yt)) < 2:
-                return None
-            if len(labels) == 2:
-                pos = labels.index(str(positive_label)) if positive_label is not None else 1
-                return float(skm.roc_auc_score(yt == labels[pos], p[:, pos]))
-            present = [i for i, c in enumerate(labels) if c in set(yt)]
-            if len(present) < len(labels):
-                return None
-            return float(skm.roc_auc_score(yt, p, multi_class="ovr", labels=labels))
-        if name == "log_loss":
-            return float(skm.log_loss(yt, p, labels=labels))
-        if name == "brier":
-            onehot = (yt[:, None] == np.asarray(labels, dtype=object)[None, :]).astype(float)
-            return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
-    return None
+        n_classes = len(classes) if classes is not None else None
+        if p.ndim != 2 or (n_classes is not None and p.shape[1] != n_classes):
+            proba = None
+    values = compute_metrics(task, y_true, y_pred, proba, classes, positive_label)
+    return values.get(name)
 
 
 def fairness_report(
