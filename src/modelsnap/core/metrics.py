@@ -102,7 +102,7 @@ def _regression(
     return {"r2": r2, "mae": (weights @ np.abs(error)) / total, "rmse": np.sqrt(ss_res / total)}
 
 
-def _prepare(
+def prepare(
     task: str,
     y_true: Any,
     y_pred: Any,
@@ -110,6 +110,8 @@ def _prepare(
     classes: Sequence[Any] | None,
     positive_label: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str], str | None]:
+    """Validate and normalise targets, predictions and probabilities once (labels as text),
+    so that ``evaluate_weighted`` can score many resamples of the same rows."""
     if task not in ("classification", "regression"):
         raise ModelsnapError(f"unknown task {task!r}", hint="expected classification or regression")
     y_true = np.asarray(y_true)
@@ -136,7 +138,7 @@ def _prepare(
     return y_true.astype(str), y_pred.astype(str), matrix, labels, positive
 
 
-def _evaluate(
+def evaluate_weighted(
     task: str,
     weights: np.ndarray,
     y_true: np.ndarray,
@@ -145,6 +147,8 @@ def _evaluate(
     classes: list[str],
     positive: str | None,
 ) -> dict[str, np.ndarray]:
+    """Every metric under each row of ``weights`` (resample counts): one value per row. The
+    bootstrap here and the paired bootstrap in ``significance`` share it."""
     if task == "regression":
         return _regression(weights, y_true, y_pred)
     return _classification(weights, y_true, y_pred, proba, classes, positive)
@@ -166,10 +170,11 @@ def compute_metrics(
     """The task's metrics as floats. ``proba`` columns follow ``classes``; roc_auc and log_loss
     need it, brier too (binary only). A metric that is undefined on these rows (roc_auc with a
     single class present) is left out rather than recorded as NaN."""
-    y_true, y_pred, proba, labels, positive = _prepare(
+    y_true, y_pred, proba, labels, positive = prepare(
         task, y_true, y_pred, proba, classes, positive_label
     )
-    values = _evaluate(task, np.ones((1, len(y_true))), y_true, y_pred, proba, labels, positive)
+    once = np.ones((1, len(y_true)))
+    values = evaluate_weighted(task, once, y_true, y_pred, proba, labels, positive)
     result = {name: float(value[0]) for name, value in values.items()}
     return _ordered({k: v for k, v in result.items() if np.isfinite(v)}, task)
 
@@ -189,7 +194,7 @@ def bootstrap_ci(
 ) -> dict[str, list[float]]:
     """Seeded percentile bootstrap interval ``[lo, hi]`` per metric (rows resampled with
     replacement). Resamples where a metric is undefined are skipped for that metric."""
-    y_true, y_pred, proba, labels, positive = _prepare(
+    y_true, y_pred, proba, labels, positive = prepare(
         task, y_true, y_pred, proba, classes, positive_label
     )
     rows = len(y_true)
@@ -202,7 +207,7 @@ def bootstrap_ci(
         offsets = draws + (np.arange(size) * rows)[:, None]
         weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
         weights = weights.astype(np.float64)
-        for name, value in _evaluate(
+        for name, value in evaluate_weighted(
             task, weights, y_true, y_pred, proba, labels, positive
         ).items():
             collected.setdefault(name, []).append(value)

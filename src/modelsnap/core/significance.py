@@ -77,13 +77,13 @@ def paired_bootstrap(task: str, metric: str, y_true: Sequence[Any], pred_a: Sequ
 
     from modelsnap.core import metrics
 
-    truth, a, pa, labels, positive = metrics._prepare(task, y_true, pred_a, proba_a, classes,
+    truth, a, pa, labels, positive = metrics.prepare(task, y_true, pred_a, proba_a, classes,
                                                       positive_label)
-    _, b, pb, _, _ = metrics._prepare(task, y_true, pred_b, proba_b, classes, positive_label)
+    _, b, pb, _, _ = metrics.prepare(task, y_true, pred_b, proba_b, classes, positive_label)
     sign = 1.0 if _metric_direction(metric) == "max" else -1.0
 
     def score(weights: Any, pred: Any, proba: Any) -> Any:
-        values = metrics._evaluate(task, weights, truth, pred, proba, labels, positive)
+        values = metrics.evaluate_weighted(task, weights, truth, pred, proba, labels, positive)
         if metric not in values:
             raise SnapshotError(f"metric {metric!r} cannot be computed from the stored "
                                 "predictions", hint="roc_auc, log_loss and brier need "
