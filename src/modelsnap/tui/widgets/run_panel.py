@@ -68,10 +68,15 @@ class RunPanel(Vertical):
         self.log_line(title)
 
     def advance(self, stage: str, fraction: float, text: str = "") -> None:
+        stages = self.query_one("#run-stages", Vertical)
+        if not stages.is_attached:
+            # The screen is being torn down (quit during a run): the worker's last events have
+            # nowhere to go, and the run itself is cancelled by the app.
+            return
         row = self._rows.get(stage)
         if row is None:
             row = self._rows[stage] = StageRow(stage)
-            self.query_one("#run-stages", Vertical).mount(row)
+            stages.mount(row)
         row.set_fraction(fraction)
         if text:
             self.log_line(f"{stage}: {text}")
