@@ -306,9 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         "ls": repeat("modelsnap ls --format json",
                      [python, "-m", "modelsnap", "ls", str(root), "--format", "json"],
                      args.repeat),
-        "rank": repeat("modelsnap rank --format json",
-                       [python, "-m", "modelsnap", "rank", str(root), "--format", "json"],
-                       args.repeat),
+        # --all-versions: every snapshot is scored (by default only the latest of each model
+        # competes), so the work matches the peer's sort of every run.
+        "rank": repeat("modelsnap rank --all-versions --format json",
+                       [python, "-m", "modelsnap", "rank", str(root), "--all-versions",
+                        "--format", "json"], args.repeat),
         "review": repeat("review: spawn to table painted",
                          [python, "-c", REVIEW_FIRST_PAINT, str(root)], args.repeat,
                          measure=until_painted),

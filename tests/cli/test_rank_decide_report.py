@@ -14,8 +14,10 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from modelsnap.core.criteria import lock_criteria
 from modelsnap.core.decisions import read_decisions, verify_chain
 from modelsnap.core.files import sha256_file
+from modelsnap.core.project import load_project
 from modelsnap.core.store import write_snapshot
 
 PROJECT = """
@@ -78,6 +80,7 @@ def project(tmp_path_factory):
         for row, label in zip(x, labels, strict=True):
             writer.writerow([f"{v:.6f}" for v in row] + [label])
     (root / "modelsnap.toml").write_text(PROJECT)
+    lock_criteria(load_project(root))
     order = np.random.default_rng(0).permutation(300)
     train, val, test = (np.sort(order[:180]), np.sort(order[180:240]), np.sort(order[240:]))
     np.savez(root / "split.npz", train=train, validation=val, test=test)
@@ -191,16 +194,18 @@ def test_bad_options_are_clear_errors(project):
 
 
 def test_decide_refusals_then_a_chained_decision(project):
-    refused = cli("decide", project, sid("slow_forest"), "--rationale", "fastest to ship")
+    refused = cli("decide", project, sid("slow_forest"), "--rationale", "fastest model to ship now")
     assert refused.returncode == 1 and "was rejected: latency_p95_ms 80 > 50" in refused.stderr
-    assert cli("decide", project, "nope", "--rationale", "x").returncode == 1
+    assert cli("decide", project, "nope",
+               "--rationale", "chosen for the test: best trade-off").returncode == 1
     assert "rationale" in cli("decide", project, sid("tree"), "--rationale", " ").stderr
     assert not (project / "decisions.toml").exists()
 
     ok = cli("decide", project, sid("tree")[:18], "--rationale", "small and accurate enough",
              "--caveat", "60 test rows", "--monitor", "weekly f1")
     assert ok.returncode == 0, ok.stderr
-    over = cli("decide", project, sid("slow_forest"), "--rationale", "batch scoring only",
+    over = cli("decide", project, sid("slow_forest"),
+               "--rationale", "batch scoring only, overnight",
                "--override", "latency is irrelevant overnight", "--by", "lead")
     assert over.returncode == 0, over.stderr
     entries = read_decisions(project)

@@ -54,7 +54,7 @@ def decide(root, ranking, sid="02-good", **kw):
 def test_append_records_everything_and_chains(tmp_path, ranking, monkeypatch):
     monkeypatch.setenv("MODELSNAP_USER", "ana")
     first = decide(tmp_path, ranking, caveats=["small test set", " "], monitoring="weekly f1")
-    second = decide(tmp_path, ranking, rationale="again", decided_by="ben")
+    second = decide(tmp_path, ranking, rationale="again, with more thought", decided_by="ben")
     entries = read_decisions(tmp_path)
     assert entries == [first, second]
     assert first["id"] == "D0001" and second["id"] == "D0002"
@@ -99,7 +99,7 @@ def test_override_is_recorded(tmp_path, ranking):
 
 
 def three(tmp_path, ranking):
-    for text in ("one", "two", "three"):
+    for text in ("first decision of three", "second decision of three", "third decision of three"):
         decide(tmp_path, ranking, rationale=text)
     return tmp_path / "decisions.toml"
 
@@ -139,7 +139,7 @@ def test_chain_detects_a_recomputed_hash_and_a_cut_tail(tmp_path, ranking):
     entries = read_decisions(tmp_path)
     rewrite(path, entries[:2])
     assert "the last 1 entry was removed" in verify_chain(tmp_path)[0]
-    forged = dict(entries[2], rationale="forged")
+    forged = dict(entries[2], rationale="forged after the fact")
     forged["sha256"] = entry_hash(forged)
     rewrite(path, [*entries[:2], forged])
     assert check_chain(read_decisions(tmp_path)) == []  # a consistent forgery ...
@@ -213,7 +213,7 @@ spec = RankingSpec(criteria=make_criteria([{"metric": "f1", "weight": 1}]), cons
                    primary_metric="f1")
 result = rank(rows, spec)
 for i in range(5):
-    append_decision(sys.argv[1], snapshot_id="01-a", rationale=f"{sys.argv[2]}-{i}",
+    append_decision(sys.argv[1], snapshot_id="01-a", rationale=f"parallel writer {sys.argv[2]}-{i}",
                     ranking=result, criteria_revision=1)
 """
 
@@ -228,5 +228,5 @@ def test_concurrent_appends_from_several_processes_keep_one_chain(tmp_path):
     entries = read_decisions(tmp_path)
     assert len(entries) == 20
     assert sorted(e["rationale"] for e in entries) == sorted(
-        f"p{n}-{i}" for n in range(4) for i in range(5))
+        f"parallel writer p{n}-{i}" for n in range(4) for i in range(5))
     assert verify_chain(tmp_path) == []

@@ -269,7 +269,7 @@ def test_weighted_worked_example_from_the_docs():
 
 
 def test_must_pass_cases_exist_reads_the_severity_column(tmp_path):
-    from modelsnap.core.ranking import must_pass_cases_exist
+    from modelsnap.core.context import must_pass_cases_exist
 
     (tmp_path / "edge.csv").write_text("x,y,severity\n1,a,normal\n2,b, must-pass\n")
     (tmp_path / "soft.csv").write_text("x,y,severity\n1,a,high\n")

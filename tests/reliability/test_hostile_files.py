@@ -26,13 +26,13 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modelsnap.core.context import rank_project
 from modelsnap.core.decisions import read_decisions, verify_chain
 from modelsnap.core.edgecases import load_edge_cases
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.index import load_rows
 from modelsnap.core.measures import measures
 from modelsnap.core.project import load_project
-from modelsnap.core.ranking import rank_project
 from modelsnap.core.snapshot_diff import comparability_notes, diff_snapshots
 from modelsnap.core.store import list_snapshots, read_snapshot
 
@@ -283,14 +283,15 @@ def test_the_good_edge_case_csv_loads(tmp_path: Path) -> None:  # the fuzz basel
 
 
 def _decided(root: Path) -> Path:
-    proc = cli("decide", str(root), snapshot_id_of(root, "tree"), "--rationale", "first")
+    proc = cli("decide", str(root), snapshot_id_of(root, "tree"),
+               "--rationale", "first decision, made for the test")
     assert proc.returncode == 0, proc.stderr
     proc = cli(
         "decide",
         str(root),
         snapshot_id_of(root, "tree"),
         "--rationale",
-        "second",
+        "second decision, made for the test",
         "--caveat",
         "small data",
     )
@@ -368,7 +369,7 @@ def test_a_folder_with_one_broken_snapshot_opens_and_names_it(ranked_project: Pa
     for args in (
         ("show", str(root), victim),
         ("diff", str(root), victim, "2026"),
-        ("decide", str(root), victim, "--rationale", "x"),
+        ("decide", str(root), victim, "--rationale", "chosen for the test: best trade-off"),
     ):
         assert_clean_failure(cli(*args))
     rank = cli("rank", str(root))
@@ -401,7 +402,7 @@ def test_commands_on_hostile_files_fail_cleanly(
         ("show", str(root), tree),
         ("rank", str(root)),
         ("check", str(root)),
-        ("decide", str(root), tree, "--rationale", "x"),
+        ("decide", str(root), tree, "--rationale", "chosen for the test: best trade-off"),
     ]
     if file == "modelsnap.toml":
         commands.append(("run", str(root), "--candidate", "tree"))

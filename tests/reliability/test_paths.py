@@ -56,7 +56,7 @@ def test_hostile_snapshot_ids_on_the_cli(ranked_project: Path, outside: Path, ba
         ("diff", str(root), bad, good),
         ("diff", str(root), good, bad),
         ("profile", str(root), bad),
-        ("decide", str(root), bad, "--rationale", "x"),
+        ("decide", str(root), bad, "--rationale", "chosen for the test: best trade-off"),
     ):
         proc = cli(*args)
         assert_clean_failure(proc, code=2 if ("/" in bad or bad in (".", "..")) else None)
@@ -163,7 +163,7 @@ def test_a_decision_log_or_state_folder_linked_outside_is_never_written(
     shutil.rmtree(root / ".modelsnap")
     os.symlink(outside / "state", root / ".modelsnap")
     before = {p: p.read_bytes() for p in (outside / "state").rglob("*") if p.is_file()}
-    proc = cli("decide", str(root), tree, "--rationale", "x")
+    proc = cli("decide", str(root), tree, "--rationale", "chosen for the test: best trade-off")
     assert_clean_failure(proc)
     assert "outside the project folder" in " ".join(proc.stderr.split())
     after = {p: p.read_bytes() for p in (outside / "state").rglob("*") if p.is_file()}

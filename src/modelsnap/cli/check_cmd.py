@@ -4,8 +4,9 @@ Checks, each reported as findings rather than stopping at the first: the project
 every snapshot follows schema 1; its artifact and predictions exist and match their sha256;
 every snapshot was made on the project's current data set and split (recomputed the slow, sure
 way with pandas: the reason this command is not on the fast path); criteria revisions are intact
-and every snapshot names one that exists; the decision log's hash chain holds and names existing
-snapshots; no orphan artifacts or leftover temp files. Exit 0 when clean, 1 otherwise.
+and every snapshot names one that exists; the decision log's hash chain holds, names existing
+snapshots, and every decision's recorded weights and limits are those of the revision it names;
+no orphan artifacts or leftover temp files. Exit 0 when clean, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -129,12 +130,7 @@ def _check_criteria(root: Path, snapshots: list[dict], findings: list[Finding]) 
 
 
 def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None:
-    try:
-        from modelsnap.core import decisions
-    except ModuleNotFoundError as exc:
-        if exc.name != "modelsnap.core.decisions":
-            raise
-        return
+    from modelsnap.core import decisions
     from modelsnap.core.errors import ModelsnapError
 
     for problem in decisions.verify_chain(root):
@@ -143,12 +139,36 @@ def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None
         entries = decisions.read_decisions(root)
     except ModelsnapError:
         return  # already reported by verify_chain
+    locked = _locked_revisions(root)
     for entry in entries:
+        label = f"decision {entry.get('id', '?')}"
         chosen = entry.get("snapshot_id")
         if isinstance(chosen, str) and chosen not in ids:
             findings.append(Finding("decisions", decisions.DECISIONS_FILE,
-                                    f"decision {entry.get('id', '?')} chose snapshot {chosen}, "
-                                    "which does not exist"))
+                                    f"{label} chose snapshot {chosen}, which does not exist"))
+        number = entry.get("criteria_revision")
+        if number is None:
+            findings.append(Finding("decisions", decisions.DECISIONS_FILE,
+                                    f"{label} names no criteria revision"))
+        elif locked is not None and number not in locked:
+            findings.append(Finding("decisions", decisions.DECISIONS_FILE,
+                                    f"{label} names criteria revision {number}, which is not in "
+                                    "criteria_revisions.toml"))
+        elif locked is not None:
+            for problem in decisions.revision_mismatch(entry, locked[number]):
+                findings.append(Finding("decisions", decisions.DECISIONS_FILE,
+                                        f"{label}: {problem}"))
+
+
+def _locked_revisions(root: Path) -> dict[Any, dict] | None:
+    """Revision number -> locked record; None when the file cannot be read (reported apart)."""
+    from modelsnap.core.criteria import revisions
+    from modelsnap.core.errors import ModelsnapError
+
+    try:
+        return {item["revision"]: item for item in revisions(root)}
+    except ModelsnapError:
+        return None
 
 
 def _check_leftovers(root: Path, findings: list[Finding]) -> None:

@@ -1,9 +1,11 @@
 """``modelsnap decide DIR ID --rationale TEXT``: append a decision to decisions.toml.
 
-The decision is made on the project's own ranking (its criteria, constraints, method and split,
-no what-ifs), which is recorded with it. Refused, with the reason: no rationale, an unknown id,
-a snapshot that was rejected, incomplete or excluded unless ``--override`` justifies it, or a
-decision log whose hash chain is already broken.
+The decision is made on the ranking under the locked criteria revision (its weights, limits,
+method and split, no what-ifs), computed from the snapshot files themselves, and recorded with
+it (``core.context.decide``). Refused, with the reason: criteria never locked or with edits not
+locked, a rationale that is not a sentence, an unknown id, a snapshot that was rejected,
+incomplete, excluded or superseded unless ``--override`` justifies it, or a decision log whose
+hash chain is already broken.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def register(subparsers: Any) -> None:
     )
     add_dir_argument(parser)
     parser.add_argument("id", metavar="ID", help="the chosen snapshot id (or a unique prefix)")
-    parser.add_argument("--rationale", required=True, help="why this model (required)")
+    parser.add_argument("--rationale", required=True,
+                        help="why this model (required: a sentence of at least 20 characters)")
     parser.add_argument("--caveat", action="append", default=[], metavar="TEXT",
                         help="a known limitation (repeatable)")
     parser.add_argument("--monitor", default="", metavar="TEXT",
@@ -31,41 +34,26 @@ def register(subparsers: Any) -> None:
                         help="who decides (default: $MODELSNAP_USER or the login name)")
     parser.add_argument("--override", default=None, metavar="TEXT",
                         help="justification for choosing a snapshot that was not ranked "
-                             "(rejected, incomplete or excluded); recorded")
+                             "(rejected, incomplete, excluded or superseded); recorded")
     add_format_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: Any) -> int:
     from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.core.decisions import append_decision
-    from modelsnap.core.errors import DecisionError, ModelsnapError, PathError
-    from modelsnap.core.ranking import rank_project
-    from modelsnap.core.store import find_snapshot
+    from modelsnap.core.context import decide
 
     root = project_root(args.dir)
-    if not (args.rationale or "").strip():
-        raise DecisionError("a decision needs a rationale", where="--rationale",
-                            hint="say why this model, in a sentence a reviewer can check")
-    try:
-        snapshot_id = find_snapshot(root, args.id)
-    except PathError:
-        raise  # a bad path keeps its own exit code (2), as in every other command
-    except ModelsnapError as error:
-        raise DecisionError(f"unknown snapshot: {error.message}", where=error.where,
-                            hint=error.hint) from None
-    project = rank_project(root)
-    entry = append_decision(
-        root, snapshot_id=snapshot_id, rationale=args.rationale, ranking=project.result,
-        criteria_revision=project.criteria_revision, caveats=args.caveat,
-        monitoring=args.monitor, decided_by=args.by, override=args.override,
-    )
+    entry = decide(root, args.id, rationale=args.rationale, caveats=args.caveat,
+                   monitoring=args.monitor, decided_by=args.by, override=args.override)
     if args.format == "json":
         from modelsnap.cli.output import print_json
 
         print_json(entry)
     else:
         note = " (override recorded)" if "override" in entry else ""
-        print(f"decision {entry['id']} recorded: {snapshot_id}, by {entry['decided_by']}{note}")
+        print(f"decision {entry['id']} recorded: {entry['snapshot_id']}, by "
+              f"{entry['decided_by']}, under criteria revision "
+              f"{entry.get('criteria_revision')}{note}")
         print(f"  sha256 {entry['sha256']}")
     return 0

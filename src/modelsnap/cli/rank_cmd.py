@@ -1,8 +1,11 @@
 """``modelsnap rank DIR``: step five's ranked list, with rejections and the reasons for them.
 
+Ranks under the criteria in force: the latest locked revision (``core.context``), never edits
+to modelsnap.toml that were not locked (``--pending`` shows those as a labelled what-if). Only
+the latest snapshot of each model competes (``--all-versions`` ranks the history too).
 Fast path: ranks index summary rows (no TOML parsing for known files, no pandas/scikit-learn);
 ``--significance`` is the exception, as it loads stored predictions. What-if options
-(``--weights``, ``--profile``, ``--method``, ``--split``) change nothing on disk.
+(``--weights``, ``--profile``, ``--method``, ``--split``, ``--pending``) change nothing on disk.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--split", choices=["validation", "test"],
                         help="split the quality metrics come from (default: [selection]"
                              ".rank_split, normally validation)")
+    parser.add_argument("--pending", action="store_true",
+                        help="what-if: rank with modelsnap.toml's criteria edits that are not "
+                             "locked yet (the locked revision stays in force)")
+    parser.add_argument("--all-versions", action="store_true",
+                        help="rank every snapshot, not only the latest of each model")
     parser.add_argument("--allow-mixed", action="store_true",
                         help="also rank snapshots made on another data set or split "
                              "(each such line is marked)")
@@ -52,7 +60,8 @@ def register(subparsers: Any) -> None:
 def compute(args: Any) -> Any:
     """Run the ranking the options describe; shared with ``decide``."""
     from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.core.ranking import parse_weights, rank_project
+    from modelsnap.core.context import rank_project
+    from modelsnap.core.ranking import parse_weights
 
     root = project_root(args.dir)
     weights = parse_weights(args.weights) if getattr(args, "weights", None) else None
@@ -61,6 +70,8 @@ def compute(args: Any) -> Any:
         method=getattr(args, "method", "weighted"), split=getattr(args, "split", None),
         allow_mixed=getattr(args, "allow_mixed", False),
         sensitivity=getattr(args, "sensitivity", False),
+        all_versions=getattr(args, "all_versions", False),
+        pending=getattr(args, "pending", False),
     )
 
 
@@ -114,11 +125,23 @@ def to_csv(result: Any) -> str:
                          *[repr(e.values[n]) for n in names], _num(e.test_primary),
                          "yes" if e.pareto else "no", "; ".join(e.warnings)])
     for status, key in (("rejected", "reasons"), ("incomplete", "missing"),
-                        ("excluded", "reasons")):
+                        ("excluded", "reasons"), ("superseded", "by")):
         for item in getattr(result, status):
+            notes = item[key] if isinstance(item[key], str) else "; ".join(item[key])
             writer.writerow([status, "", item["id"], item["name"], "", *[""] * len(names), "",
-                             "", "; ".join(item[key])])
+                             "", f"superseded by {notes}" if key == "by" else notes])
     return out.getvalue()
+
+
+def basis_text(result: Any) -> str:
+    """What the ranking was computed under, in words."""
+    revision = result.criteria_revision
+    return {
+        "locked": f"criteria revision {revision}",
+        "what-if": f"what-if on criteria revision {revision}",
+        "pending": f"what-if: modelsnap.toml's edits not locked (revision {revision} in force)",
+        "unlocked": "criteria not locked: a preview",
+    }.get(result.basis, result.basis)
 
 
 def print_table(result: Any, significance: dict[str, Any] | None) -> None:
@@ -131,7 +154,7 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
     primary = result.primary_metric
     weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
     console.print(f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
-                  f", {result.split} split): {escape(weights)}")
+                  f", {result.split} split, {escape(basis_text(result))}): {escape(weights)}")
     # The id already carries the model's name, so it is never cut; notes go in a column when
     # the terminal is wide, else on a line of their own under the table.
     wide = console.width >= 110
@@ -175,6 +198,9 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
             for item in items:
                 label = "missing " if key == "missing" else ""
                 console.print(f"  {escape(item['id'])}: {label}{escape('; '.join(item[key]))}")
+    if result.superseded:
+        console.print(f"History: {len(result.superseded)} older snapshot(s) of these models do "
+                      "not compete (--all-versions ranks them too)")
     if result.sensitivity and result.sensitivity.get("top"):
         sens = result.sensitivity
         others = ", ".join(f"{k} ({v})" for k, v in sens["winners"].items()) or "none"

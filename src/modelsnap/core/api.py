@@ -168,7 +168,8 @@ class Project:
             root=self.root, name=name, kind=kind, estimator=estimator, version=version,
             notes=notes, criteria_revision=criteria_revision_for(config, kind),
             constraints=dict(config.constraints), primary_metric=config.primary_metric,
-            baseline=latest_baseline(self.root) if kind == "candidate" else None,
+            baseline=(latest_baseline(self.root, config.data.source) if kind == "candidate"
+                      else None),
             **settings_for(config, None, Overrides(timeout_seconds=timeout,
                                                    memory_limit_mb=memory_limit_mb)),
         )
@@ -178,33 +179,32 @@ class Project:
 
     def rank(self, *, weights: Mapping[str, float] | None = None, profile: str | None = None,
              method: str = "weighted", split: str | None = None, allow_mixed: bool = False,
-             sensitivity: bool = False):
-        """Rank every snapshot under the locked criteria (``ranking.rank_project``).
+             sensitivity: bool = False, all_versions: bool = False, pending: bool = False):
+        """Rank the latest snapshot of each model under the locked criteria revision
+        (``core.context.rank_project``, as ``modelsnap rank``).
 
-        ``weights``/``profile``/``method``/``split`` are what-ifs: they change nothing on disk.
-        Returns a ``ProjectRanking`` (``.result.ranked``, ``.result.rejected``, ...).
+        ``weights``/``profile``/``method``/``split``/``pending`` (modelsnap.toml's edits not
+        locked yet) are what-ifs: they change nothing on disk, and ``.result.basis`` says what
+        the ranking was computed under. Returns a ``ProjectRanking`` (``.result.ranked``,
+        ``.result.rejected``, ``.result.superseded``, ...).
         """
-        from modelsnap.core.ranking import rank_project
+        from modelsnap.core.context import rank_project
 
         return rank_project(self.root, weights=weights, profile=profile, method=method,
-                            split=split, allow_mixed=allow_mixed, sensitivity=sensitivity)
+                            split=split, allow_mixed=allow_mixed, sensitivity=sensitivity,
+                            all_versions=all_versions, pending=pending)
 
     def decide(self, snapshot_id: str, *, rationale: str, caveats: Sequence[str] = (),
                monitoring: str = "", decided_by: str | None = None,
                override: str | None = None) -> dict:
         """Record the chosen snapshot in decisions.toml (hash-chained); returns the entry.
 
-        The decision is made on the current ranking; choosing a rejected snapshot needs an
-        ``override`` justification, which is recorded (``DecisionError`` otherwise).
+        As ``modelsnap decide`` (``core.context.decide``): ranked under the locked criteria
+        revision from the snapshot files; refused (``CriteriaError``) while modelsnap.toml has
+        edits not locked. Choosing a snapshot that was not ranked needs an ``override``
+        justification, which is recorded (``DecisionError`` otherwise).
         """
-        from modelsnap.core.decisions import append_decision
-        from modelsnap.core.ranking import rank_project
-        from modelsnap.core.store import find_snapshot
+        from modelsnap.core.context import decide
 
-        chosen = find_snapshot(self.root, snapshot_id)
-        project = rank_project(self.root)
-        return append_decision(
-            self.root, snapshot_id=chosen, rationale=rationale, ranking=project.result,
-            criteria_revision=project.criteria_revision, caveats=list(caveats),
-            monitoring=monitoring, decided_by=decided_by, override=override,
-        )
+        return decide(self.root, snapshot_id, rationale=rationale, caveats=caveats,
+                      monitoring=monitoring, decided_by=decided_by, override=override)

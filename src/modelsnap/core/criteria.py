@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -179,22 +180,61 @@ def changed_keys(locked: dict[str, Any], config: ProjectConfig) -> list[str]:
     return changes
 
 
+@dataclass(frozen=True)
+class CriteriaInForce:
+    """What a project folder is judged under: its latest locked revision, and whether
+    modelsnap.toml still says the same (``pending`` lists the edits not locked yet).
+
+    Rankings and decisions use ``record`` (the locked revision), never the project file: an edit
+    made after locking is only a what-if until it is locked as a new revision.
+    """
+
+    revision: int | None
+    record: dict[str, Any] | None
+    pending: tuple[str, ...] = ()
+
+    @property
+    def locked(self) -> bool:
+        return self.record is not None
+
+    def describe(self) -> str:
+        """One line for people: "criteria revision 2", with what keeps it from being clean."""
+        if self.record is None:
+            return "criteria not locked yet"
+        text = f"criteria revision {self.revision}"
+        if self.pending:
+            text += " (modelsnap.toml has edits not locked: " + "; ".join(self.pending) + ")"
+        return text
+
+
+def criteria_in_force(config: ProjectConfig) -> CriteriaInForce:
+    """The latest locked revision of ``config``'s folder and the project file's pending edits.
+
+    The one answer to "what is this folder judged under" (``modelsnap rank``, ``decide``,
+    ``Project.rank``, the TUI, review and the report all ask here)."""
+    locked = current_revision(config.root)
+    if locked is None:
+        return CriteriaInForce(None, None, ())
+    pending: tuple[str, ...] = ()
+    if criteria_sha256(locked) != criteria_sha256(criteria_record(config)):
+        pending = tuple(changed_keys(locked, config) or ["the locked record differs"])
+    return CriteriaInForce(int(locked["revision"]), locked, pending)
+
+
 def ensure_locked(config: ProjectConfig) -> int:
     """Return the current revision number; raise CriteriaError when the criteria were never
     locked or the project file differs from the latest revision (a candidate must not run then)."""
-    locked = current_revision(config.root)
-    if locked is None:
+    force = criteria_in_force(config)
+    if force.record is None:
         raise CriteriaError(
             "criteria are not locked",
             where=str(config.root),
             hint=f"review [[criteria]] and [constraints], then run: modelsnap lock {config.root}",
         )
-    number = int(locked["revision"])
-    if criteria_sha256(locked) == criteria_sha256(criteria_record(config)):
-        return number
-    changes = changed_keys(locked, config) or ["the locked record differs"]
+    if not force.pending:
+        return int(force.revision or 0)
     raise CriteriaError(
-        f"criteria changed since revision {number}: " + "; ".join(changes),
+        f"criteria changed since revision {force.revision}: " + "; ".join(force.pending),
         where="modelsnap.toml",
         hint=f'lock a new revision first: modelsnap lock {config.root} --reason "why"',
     )

@@ -178,6 +178,8 @@ def _ranking_record(result: Any) -> dict[str, Any]:
         "rejected": [{"id": r["id"], "reasons": list(r["reasons"])} for r in result.rejected],
         "incomplete": [{"id": r["id"], "missing": list(r["missing"])} for r in result.incomplete],
         "excluded": [{"id": r["id"], "reasons": list(r["reasons"])} for r in result.excluded],
+        **({"superseded": [{"id": r["id"], "by": r["by"]} for r in result.superseded]}
+           if getattr(result, "superseded", None) else {}),
     }
 
 
@@ -185,23 +187,80 @@ def _text(value: str | None) -> str:
     return (value or "").strip()
 
 
+RATIONALE_MIN_CHARS = 20
+
+
+def check_rationale(rationale: str | None) -> str:
+    """The rationale, stripped; ``DecisionError`` unless it is a real sentence: at least
+    ``RATIONALE_MIN_CHARS`` characters and more than one word (docs/ranking.md)."""
+    text = _text(rationale)
+    hint = "say why this model, in a sentence a reviewer can check"
+    if not text:
+        raise DecisionError("a decision needs a rationale", where="rationale", hint=hint)
+    if len(text) < RATIONALE_MIN_CHARS or len(text.split()) < 2:
+        raise DecisionError(
+            f"the rationale is too short ({len(text)} characters, {len(text.split())} "
+            f"word{'s' if len(text.split()) != 1 else ''}): write at least "
+            f"{RATIONALE_MIN_CHARS} characters and more than one word", where="rationale",
+            hint=hint)
+    return text
+
+
+def normalised_weights(criteria: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """A revision's criteria weights as the ranking uses them: shares of their sum, zero-weight
+    criteria dropped (what a decision records as ``weights``)."""
+    weights = {str(c.get("metric")): float(c.get("weight") or 0.0) for c in criteria}
+    top = max(weights.values(), default=0.0)
+    if top <= 0:
+        return {}
+    total = sum(w / top for w in weights.values())
+    return {metric: (w / top) / total for metric, w in weights.items() if w > 0}
+
+
+def revision_mismatch(entry: Mapping[str, Any], revision: Mapping[str, Any]) -> list[str]:
+    """How a decision's recorded weights and limits differ from those of the revision it names
+    ([] when they agree). Decisions written before limits were recorded are checked on their
+    weights only."""
+    problems = []
+    recorded = entry.get("weights")
+    expected = normalised_weights(c for c in revision.get("criteria", []) if isinstance(c, dict))
+    if not isinstance(recorded, dict) or set(recorded) != set(expected) or any(
+            not isinstance(recorded[m], int | float)
+            or abs(float(recorded[m]) - expected[m]) > 1e-9 * max(1.0, abs(expected[m]))
+            for m in expected):
+        problems.append(f"its weights {recorded!r} are not those of criteria revision "
+                        f"{revision.get('revision')} {expected!r}")
+    if "constraints" in entry:
+        from modelsnap.core.criteria import _normalise
+
+        if _normalise(entry.get("constraints")) != _normalise(revision.get("constraints", {})):
+            problems.append(f"its limits {entry.get('constraints')!r} are not those of criteria "
+                            f"revision {revision.get('revision')} "
+                            f"{revision.get('constraints', {})!r}")
+    if "criteria_sha256" in entry and entry["criteria_sha256"] != revision.get("sha256"):
+        problems.append(f"its criteria_sha256 is not that of revision {revision.get('revision')}")
+    return problems
+
+
 def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: Any,
-                    criteria_revision: int | None, caveats: Iterable[str] = (),
+                    criteria_revision: int | None = None,
+                    criteria: Mapping[str, Any] | None = None, caveats: Iterable[str] = (),
                     monitoring: str = "", decided_by: str | None = None,
                     override: str | None = None,
                     now: dt.datetime | None = None) -> dict[str, Any]:
     """Append one decision for ``snapshot_id`` and return the entry written.
 
-    ``ranking`` is the ``RankingResult`` the decision was made on (recorded as it stood).
-    Refused with ``DecisionError``: an empty rationale; an id the ranking does not know; a
+    ``ranking`` is the ``RankingResult`` the decision was made on (recorded as it stood);
+    ``criteria`` the locked revision it was ranked under (its number, limits and sha256 are
+    recorded; ``criteria_revision`` alone is accepted for callers that only know the number).
+    Use ``core.context.decide``, which ranks under the locked revision first.
+    Refused with ``DecisionError``: a rationale that is not a sentence; an id the ranking does
+    not know; a
     snapshot that was not ranked (rejected, incomplete or excluded) unless ``override`` gives
     its own justification, which is recorded. Refused with ``IntegrityError`` when the existing
     chain is broken: a new entry must not seal an edited history.
     """
-    rationale = _text(rationale)
-    if not rationale:
-        raise DecisionError("a decision needs a rationale", where="--rationale",
-                            hint="say why this model, in a sentence a reviewer can check")
+    rationale = check_rationale(rationale)
     status = ranking.status(snapshot_id)
     if status is None:
         raise DecisionError(f"unknown snapshot {snapshot_id!r}",
@@ -213,7 +272,7 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
              for r in getattr(ranking, status) if r["id"] == snapshot_id), [])
         raise DecisionError(
             f"snapshot {snapshot_id} was {status}" + (f": {'; '.join(details)}" if details else ""),
-            hint="choose a ranked snapshot, or give --override with its own justification")
+            hint="choose a ranked snapshot, or give an override with its own justification")
     entry: dict[str, Any] = {
         "decided_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         "decided_by": _text(decided_by) or default_user(),
@@ -227,6 +286,10 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
         "caveats": [c for c in (_text(c) for c in caveats) if c],
         "monitoring": _text(monitoring),
     }
+    if criteria is not None:
+        criteria_revision = criteria.get("revision")
+        entry["constraints"] = dict(criteria.get("constraints", {}))
+        entry["criteria_sha256"] = str(criteria.get("sha256", ""))
     if criteria_revision is not None:
         entry["criteria_revision"] = int(criteria_revision)
     if override:

@@ -3,7 +3,10 @@
 Order of judgement, each stage only seeing what survived the one before:
 
 1. comparability guard: rows whose data set or split hash differs from the project's current
-   ones are excluded (or, with ``allow_mixed``, kept with a warning on every such line);
+   ones are excluded (or, with ``allow_mixed``, kept with a warning on every such line); then
+   only the latest snapshot of each model competes (``latest_per_name``; older ones are
+   ``superseded`` history unless ``all_versions``), and *the* baseline is the latest baseline
+   on the current data and split (``current_baseline``);
 2. hard constraints on the validation split, recomputed with the *current* constraints
    (a failure rejects, with every reason; must-pass edge cases and the minimum gain count);
 3. completeness: a row lacking a measure that a criterion or constraint needs is incomplete,
@@ -59,6 +62,7 @@ class RankingSpec:
     split_sha256: str | None = None
     criteria_revision: int | None = None
     edge_cases_required: bool = False
+    all_versions: bool = False
 
     def weights(self) -> dict[str, float]:
         """The criteria weights normalised to sum to 1 (zero-weight criteria dropped)."""
@@ -114,16 +118,20 @@ class RankingResult:
     hardware_fingerprint: str | None
     criteria_revision: int | None
     sensitivity: dict[str, Any] | None = None
+    superseded: list[dict[str, Any]] = field(default_factory=list)
+    basis: str = "locked"
+    pending: list[str] = field(default_factory=list)
 
     @property
     def top(self) -> RankedEntry | None:
         return self.ranked[0] if self.ranked else None
 
     def status(self, snapshot_id: str) -> str | None:
-        """"ranked", "rejected", "incomplete", "excluded", or None for an unknown id."""
+        """"ranked", "rejected", "incomplete", "excluded", "superseded" (an older snapshot of
+        a model that has a newer one), or None for an unknown id."""
         if any(e.id == snapshot_id for e in self.ranked):
             return "ranked"
-        for name in ("rejected", "incomplete", "excluded"):
+        for name in ("rejected", "incomplete", "excluded", "superseded"):
             if any(e["id"] == snapshot_id for e in getattr(self, name)):
                 return name
         return None
@@ -141,10 +149,13 @@ class RankingResult:
             "split_sha256": self.split_sha256,
             "hardware_fingerprint": self.hardware_fingerprint,
             "criteria_revision": self.criteria_revision,
+            "basis": self.basis,
+            "pending": list(self.pending),
             "ranked": [e.to_dict() for e in self.ranked],
             "rejected": self.rejected,
             "incomplete": self.incomplete,
             "excluded": self.excluded,
+            "superseded": self.superseded,
             "warnings": self.warnings,
             "sensitivity": self.sensitivity,
         }
@@ -227,16 +238,21 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
                      split: str | None = None, allow_mixed: bool = False,
                      dataset_sha256: str | None = None, split_sha256: str | None = None,
                      criteria_revision: int | None = None,
-                     edge_cases_required: bool = False) -> RankingSpec:
+                     edge_cases_required: bool = False, all_versions: bool = False,
+                     criteria: Iterable[Any] | None = None,
+                     constraints: Mapping[str, Any] | None = None,
+                     primary_metric: str | None = None) -> RankingSpec:
     """The spec for a ``ProjectConfig``, with the what-ifs applied (nothing is written).
 
-    ``profile`` swaps in that profile's criteria and constraints; ``weights`` then replaces
-    the criteria weights (see ``with_weights``).
+    ``criteria``/``constraints``/``primary_metric`` (a locked revision's, see
+    ``core.context``) replace the project file's. ``profile`` swaps in that profile's criteria
+    and constraints; ``weights`` then replaces the criteria weights (see ``with_weights``).
     """
     selection = config.selection
-    primary = getattr(config, "primary_metric", None) or selection.primary_metric or "f1"
-    criteria_source: Iterable[Any] = config.criteria
-    constraint_table = dict(config.constraints or {})
+    primary = primary_metric or getattr(config, "primary_metric", None) \
+        or selection.primary_metric or "f1"
+    criteria_source: Iterable[Any] = config.criteria if criteria is None else criteria
+    constraint_table = dict(config.constraints or {}) if constraints is None else dict(constraints)
     if profile is not None:
         from modelsnap.core.profiles import PROFILES, profile_settings
 
@@ -258,7 +274,7 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
         criteria=criteria, constraints=constraint_table, primary_metric=primary, split=split,
         method=method, allow_mixed=allow_mixed, dataset_sha256=dataset_sha256,
         split_sha256=split_sha256, criteria_revision=criteria_revision,
-        edge_cases_required=edge_cases_required,
+        edge_cases_required=edge_cases_required, all_versions=all_versions,
     )
 
 
@@ -444,8 +460,11 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     if excluded:
         warnings.append(f"{len(excluded)} snapshot(s) excluded: other data set or split "
                         "(--allow-mixed ranks them with a warning)")
+    superseded: list[dict[str, Any]] = []
+    if not spec.all_versions:
+        considered, superseded = latest_per_name(considered)
 
-    baseline_row = _pick_baseline(considered)
+    baseline_row = current_baseline([row for row, mixed in considered if not mixed])
     baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
     baseline_id = baseline_row["id"] if baseline_row else None
 
@@ -536,7 +555,7 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
         warnings=warnings, weights=weights, directions=dict(zip(names, directions, strict=True)),
         method=spec.method, split=spec.split, primary_metric=primary, baseline_id=baseline_id,
         dataset_sha256=dataset_ref, split_sha256=split_ref, hardware_fingerprint=fingerprint,
-        criteria_revision=spec.criteria_revision,
+        criteria_revision=spec.criteria_revision, superseded=superseded,
     )
     if sensitivity:
         result.sensitivity = sensitivity_analysis(
@@ -545,14 +564,47 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     return result
 
 
-def _pick_baseline(considered: Sequence[tuple[Mapping[str, Any], list[str]]]
-                   ) -> Mapping[str, Any] | None:
-    """The newest baseline, preferring one on the current data set and split."""
-    baselines = [(row, mixed) for row, mixed in considered if row.get("kind") == "baseline"]
-    if not baselines:
-        return None
-    clean = [row for row, mixed in baselines if not mixed]
-    return (clean or [row for row, _ in baselines])[-1]
+def latest_per_name(considered: Sequence[tuple[dict[str, Any], list[str]]]
+                    ) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
+    """The rows that compete: the latest snapshot (``created_at``, then id) of each model, a
+    model being its kind and name. Older snapshots of the same model are history: returned as
+    ``superseded`` entries naming the snapshot that replaced them, never ranked against it."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row, _ in considered:
+        key = (str(row.get("kind", "candidate")), str(row.get("name", "")))
+        if key not in latest or _order_key(row) > _order_key(latest[key]):
+            latest[key] = row
+    competing, superseded = [], []
+    for row, mixed in considered:
+        newest = latest[(str(row.get("kind", "candidate")), str(row.get("name", "")))]
+        if newest is row:
+            competing.append((row, mixed))
+        else:
+            superseded.append({"id": row["id"], "name": row.get("name", ""),
+                               "kind": row.get("kind", "candidate"), "by": newest["id"]})
+    return competing, superseded
+
+
+def current_baseline(rows: Iterable[Mapping[str, Any]], dataset_sha256: str | None = None,
+                     split_sha256: str | None = None) -> Mapping[str, Any] | None:
+    """*The* baseline: the latest baseline snapshot (``created_at``, then id) on the current
+    data set and split. The one rule for the ranking, the profiler's gain and the screens.
+
+    ``rows`` are summary rows or snapshots (``as_row`` reads both); with hashes given, rows on
+    another data set or split are skipped (the ranking passes rows it already judged
+    comparable)."""
+    best: Mapping[str, Any] | None = None
+    for item in rows:
+        if item.get("kind") != "baseline":
+            continue
+        row = as_row(item)
+        if dataset_sha256 is not None and row.get("dataset_sha256") != dataset_sha256:
+            continue
+        if split_sha256 is not None and row.get("split_sha256") != split_sha256:
+            continue
+        if best is None or _order_key(row) > _order_key(as_row(best)):
+            best = item
+    return best
 
 
 def _reference_hardware(rows: Sequence[Mapping[str, Any]],
@@ -592,89 +644,3 @@ def sensitivity_analysis(ids: Sequence[str], values: Sequence[Sequence[float]],
     return {"top": top, "n": len(cases), "stays_first": stays,
             "share": stays / len(cases) if cases else None, "cases": cases,
             "winners": dict(winners)}
-
-
-# ---------------------------------------------------------------------------------------------
-# A project folder, end to end (CLI ``rank``, ``decide``, ``report`` and the TUI share this)
-
-
-@dataclass
-class ProjectRanking:
-    result: RankingResult
-    rows: list[dict[str, Any]]
-    problems: list[str]
-    criteria_revision: int | None
-    config: Any
-
-
-def must_pass_cases_exist(root: Any, relative: str | None) -> bool:
-    """True when the project's edge-case file has a ``must-pass`` row (read with csv: fast).
-
-    Only then is a snapshot without an edge-case run incomplete (``edge_cases_required``)."""
-    if not relative:
-        return False
-    import csv
-    from pathlib import Path
-
-    path = Path(root) / relative
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return any((row.get("severity") or "").strip() == "must-pass"
-                       for row in csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-
-
-def with_edge_results(rows: Sequence[Mapping[str, Any]],
-                      latest: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose edge measures are replaced by a later ``modelsnap edge`` run, where one exists.
-
-    Rows without a later run are passed through as they are (not copied); changed rows are new
-    dicts, so the caller's rows are never modified."""
-    out = []
-    for row in rows:
-        result = latest.get(row["id"])
-        if result is None:
-            out.append(row)
-            continue
-        updated = dict(row)
-        updated["measures"] = {}
-        for split, table in row["measures"].items():
-            table = {k: v for k, v in table.items()
-                     if k not in ("edge_pass_rate", "edge_must_pass_failed")}
-            table.update(measures({}, split, edge_result=result))
-            updated["measures"][split] = table
-        out.append(updated)
-    return out
-
-
-def rank_project(root: Any, *, weights: Mapping[str, float] | None = None,
-                 profile: str | None = None, method: str = "weighted", split: str | None = None,
-                 allow_mixed: bool = False, sensitivity: bool = False,
-                 write_index: bool = True) -> ProjectRanking:
-    """Rank a project folder from its index rows; what-ifs (weights, profile, method, split)
-    change nothing on disk. Broken snapshot files are listed in ``problems``, never raised."""
-    from pathlib import Path
-
-    from modelsnap.core.criteria import current_revision
-    from modelsnap.core.edgecases import latest_edge_results
-    from modelsnap.core.index import load_rows
-    from modelsnap.core.project import load_project
-    from modelsnap.core.store import current_data_hashes
-
-    root = Path(root)
-    config = load_project(root)
-    revision_record = current_revision(root)
-    revision = revision_record.get("revision") if revision_record else None
-    hashes = current_data_hashes(root, config.data.source)
-    spec = spec_from_config(
-        config, weights=weights, profile=profile, method=method, split=split,
-        allow_mixed=allow_mixed, dataset_sha256=hashes.dataset_sha256,
-        split_sha256=hashes.split_sha256, criteria_revision=revision,
-        edge_cases_required=must_pass_cases_exist(root, config.data.edge_cases),
-    )
-    rows, problems = load_rows(root, write_back=write_index)
-    rows = with_edge_results(rows, latest_edge_results(root))
-    result = rank(rows, spec, sensitivity=sensitivity)
-    return ProjectRanking(result=result, rows=rows, problems=[str(p) for p in problems],
-                          criteria_revision=revision, config=config)

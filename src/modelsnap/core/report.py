@@ -61,14 +61,22 @@ def _detailed_ids(result: Any, decisions: Sequence[Mapping[str, Any]]) -> list[s
     return shown
 
 
+def _limits_in_force(project: Any) -> dict[str, Any]:
+    """The locked revision's hard limits (what the ranking used), else modelsnap.toml's."""
+    locked = project.context.criteria.record
+    if locked is not None:
+        return dict(locked.get("constraints", {}))
+    return dict(project.config.constraints or {})
+
+
 def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> ReportData:
     """Rank the project (with sensitivity), read the snapshots shown and the decision log."""
+    from modelsnap.core.context import rank_project
     from modelsnap.core.decisions import read_decisions, verify_chain
-    from modelsnap.core.ranking import rank_project
     from modelsnap.core.store import read_snapshot
 
     root = Path(root)
-    project = rank_project(root, sensitivity=True)
+    project = rank_project(root, sensitivity=True, from_records=True, write_index=False)
     result = project.result
     chain_problems = verify_chain(root)
     try:
@@ -93,7 +101,7 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
         project_name=str(getattr(project.config, "name", root.name)),
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         result=result, criteria_revision=project.criteria_revision,
-        constraints=dict(project.config.constraints or {}), snapshots=snapshots,
+        constraints=_limits_in_force(project), snapshots=snapshots,
         significance=sig, decisions=decisions, chain_problems=chain_problems, problems=problems,
         not_detailed=max(0, len(result.ranked) + len(result.rejected) + len(result.incomplete)
                          - len(snapshots)),

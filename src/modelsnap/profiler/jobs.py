@@ -63,13 +63,17 @@ def _pick(*values: Any) -> Any:
     return next(v for v in values if v is not None)
 
 
-def latest_baseline(root: Path) -> dict[str, Any] | None:
-    """The newest baseline snapshot (ids sort by creation time), or None."""
-    from modelsnap.core.store import list_snapshots
+def latest_baseline(root: Path, source: str | None) -> dict[str, Any] | None:
+    """*The* baseline snapshot candidates are compared with, or None: the latest baseline on
+    the current data set and split (``core.ranking.current_baseline``, the ranking's rule).
+    ``source`` is the project's ``[data].source``."""
+    from modelsnap.core.ranking import current_baseline
+    from modelsnap.core.store import current_data_hashes, list_snapshots
 
     snapshots, _ = list_snapshots(root)
-    baselines = [s for s in snapshots if s.get("kind") == "baseline"]
-    return max(baselines, key=lambda s: s["id"]) if baselines else None
+    hashes = current_data_hashes(root, source)
+    found = current_baseline(snapshots, hashes.dataset_sha256, hashes.split_sha256)
+    return dict(found) if found is not None else None
 
 
 def settings_for(
@@ -205,7 +209,7 @@ def run_project(
                 if isinstance(locked, CriteriaError):
                     raise locked
                 revision = locked
-                reference = latest_baseline(config.root)
+                reference = latest_baseline(config.root, config.data.source)
                 if reference is None:
                     outcome.warnings.append(
                         "no baseline snapshot yet: the gain over the baseline "
@@ -285,7 +289,7 @@ def reprofile(
         criteria_revision=criteria_revision_for(config, kind),
         constraints=dict(config.constraints),
         primary_metric=config.selection.primary_metric,
-        baseline=latest_baseline(root) if kind == "candidate" else None,
+        baseline=latest_baseline(root, config.data.source) if kind == "candidate" else None,
         trusted=list(trusted or []),
         **settings_for(config, spec, o),
     )
