@@ -14,6 +14,7 @@ from tui_fixtures import write_credit_csv, write_edge_csv
 
 from modelsnap.core.decisions import read_decisions
 from modelsnap.tui.app import ModelsnapApp
+from modelsnap.tui.screens.confirm import ConfirmAppend
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +81,9 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         await type_into(app, pilot, "#criteria-reason", "first lock")
         await pilot.press("ctrl+l")
         await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmAppend)  # what will be locked, shown first
+        await pilot.press("y")
+        await settle(app, pilot)
         assert app.state.locked and app.state.revision["revision"] == 1
         assert app.state.config.data.sensitive == ["region"]
 
@@ -123,10 +127,12 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         assert "Significance vs baseline" in str(screen.query_one("#ranking-significance").content)
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert "rationale is required" in str(screen.query_one("#decision-error").content)
+        assert "needs a rationale" in str(screen.query_one("#decision-error").content)
         assert read_decisions(root) == []
         await type_into(app, pilot, "#decision-rationale", "best f1 within budget", clear=False)
         await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("y")  # the confirmation
         await settle(app, pilot)
         decisions = read_decisions(root)
         assert len(decisions) == 1, screen.query_one("#decision-error").content
@@ -174,6 +180,8 @@ async def test_command_palette_offers_the_main_actions(tmp_path):
         await pilot.press(*"lock criteria")
         await pilot.pause(0.5)
         await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("y")  # the confirmation
         await settle(app, pilot)
         assert app.state.locked
         await pilot.press("ctrl+p")

@@ -50,7 +50,8 @@ def folder(tmp_path: Path) -> Path:
     make_snapshots.write_folder(root, 24)
     config = load_project(root)
     result = ranking.rank(ranking_rows(root), ranking.spec_from_config(config))
-    decisions.append_decision(root, snapshot_id=result.ranked[0].id, rationale="best trade-off",
+    decisions.append_decision(root, snapshot_id=result.ranked[0].id,
+                              rationale="best trade-off of score and speed",
                               ranking=result, criteria_revision=1, caveats=["small data"],
                               decided_by="ana")
     return root

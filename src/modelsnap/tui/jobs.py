@@ -48,7 +48,7 @@ def rank_state(root: Path, weights: dict[str, float] | None = None) -> Any:
     """Rank the project exactly as ``modelsnap rank --sensitivity`` does, with optional
     what-if weights; returns the ``core.ranking.RankingResult``. Nothing is written: what-if
     weights become the project's only through step 1 or "Save weights"."""
-    from modelsnap.core.ranking import rank_project
+    from modelsnap.core.context import rank_project
 
     return rank_project(root, weights=weights or None, sensitivity=True).result
 

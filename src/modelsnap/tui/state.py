@@ -32,6 +32,7 @@ class ProjectState:
     decisions: list[dict] = field(default_factory=list)
     edge_results: dict[str, dict] = field(default_factory=dict)  # snapshot id -> latest result
     edge_cases: list[dict] = field(default_factory=list)  # cases of the newest edge run
+    hashes: Any = None  # core.store.DataHashes: the current data set and split
 
     @property
     def name(self) -> str:
@@ -45,9 +46,14 @@ class ProjectState:
 
     @property
     def baseline(self) -> dict | None:
-        """The newest baseline snapshot (the one candidates are compared with)."""
-        baselines = [snap for snap in self.snapshots if snap.get("kind") == "baseline"]
-        return max(baselines, key=lambda snap: snap.get("id", "")) if baselines else None
+        """*The* baseline candidates are compared with: the latest baseline snapshot on the
+        current data and split (``core.ranking.current_baseline``, the ranking's own rule)."""
+        from modelsnap.core.ranking import current_baseline
+
+        hashes = self.hashes
+        found = current_baseline(self.snapshots, getattr(hashes, "dataset_sha256", None),
+                                 getattr(hashes, "split_sha256", None))
+        return dict(found) if found is not None else None
 
     @property
     def candidates(self) -> list[dict]:
@@ -107,10 +113,13 @@ def load_state(root: Path) -> ProjectState:
     state.snapshots, state.problems = store.list_snapshots(root)
     state.revision = criteria.current_revision(root)
     if state.config is not None:
-        try:
-            criteria.ensure_locked(state.config)
-        except ModelsnapError as error:
-            state.lock_problem = error.message
+        state.hashes = store.current_data_hashes(root, state.config.data.source)
+        force = criteria.criteria_in_force(state.config)
+        if not force.locked:
+            state.lock_problem = "criteria are not locked"
+        elif force.pending:
+            state.lock_problem = (f"criteria changed since revision {force.revision}: "
+                                  + "; ".join(force.pending))
     elif state.revision is None:
         state.lock_problem = "criteria are not locked yet"
     else:

@@ -251,11 +251,52 @@ class CriteriaScreen(StepScreen):
         changes = self.collect()
         if changes is None:
             return
-        from modelsnap.tui.jobs import save_and_lock
+        from modelsnap.tui.screens.confirm import ConfirmAppend
 
         reason = self.query_one("#criteria-reason", Input).value.strip()
-        self._error("locking ...")
-        self.app.start_task(self, "lock", save_and_lock, self.app.root, changes, reason=reason)
+        state = self.state
+        current = state.revision.get("revision") if state and state.revision else None
+        total = sum(c["weight"] for c in changes["criteria"]) or 1.0
+        lines = [
+            (
+                "Revision",
+                f"a new revision after {current} (unless nothing changed)"
+                if current
+                else "revision 1",
+            ),
+            (
+                "Criteria",
+                ", ".join(
+                    f"{c['metric']} {c['weight'] / total:.0%} ({c['direction']})"
+                    for c in changes["criteria"]
+                ),
+            ),
+            (
+                "Limits",
+                "; ".join(f"{k} {v}" for k, v in changes["constraints"].items()) or "none",
+            ),
+            ("Reason", reason or "none given"),
+        ]
+        self._error("confirm the lock ...")
+        self.push_confirm(
+            ConfirmAppend("Lock these criteria?", lines, target="criteria_revisions.toml"),
+            changes,
+            reason,
+        )
+
+    def push_confirm(self, screen: Any, changes: dict[str, Any], reason: str) -> None:
+        from modelsnap.tui.jobs import save_and_lock
+
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                self._error("not locked: nothing was written")
+                return
+            self._error("locking ...")
+            self.app.start_task(
+                self, "lock", save_and_lock, self.app.root, changes, reason=reason
+            )
+
+        self.app.push_screen(screen, done)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "criteria-save-button":

@@ -1,10 +1,11 @@
 """Step 5: ranking and decision.
 
-The ranking is ``core.ranking.rank`` under the locked criteria. The weights editor is a
-what-if: every change re-ranks at once (in a worker) and nothing is written unless "Save
-weights" is pressed, which edits modelsnap.toml and so needs a new lock. The decision form
-appends to decisions.toml through ``core.decisions.append_decision``, which refuses an empty
-rationale or a rejected model without an override.
+The ranking is ``core.context.rank_project`` under the locked criteria revision, as
+``modelsnap rank``. The weights editor is a what-if: every change re-ranks at once (in a worker)
+and nothing is written unless "Save weights" is pressed, which edits modelsnap.toml and so needs
+a new lock. The decision form shows what will be appended, then records through
+``core.context.decide`` (as ``modelsnap decide``), which refuses pending criteria edits, a
+rationale that is not a sentence, or a model that was not ranked without an override.
 """
 
 from __future__ import annotations
@@ -189,15 +190,14 @@ class RankingScreen(StepScreen):
         if not self.query("#ranking-lower"):
             self.rerank()
             return  # the editor and the decision form arrive after the first frame
-        key = repr(config.criteria)
+        criteria = self._criteria_in_force(state)
+        key = repr(criteria)
         if key != self._editor_key:
             self._editor_key = key
             self._weights = None
             holder = self.query_one("#ranking-weights", Vertical)
             holder.remove_children()
-            holder.mount(
-                WeightsEditor([(c.metric, c.weight, c.direction) for c in config.criteria])
-            )
+            holder.mount(WeightsEditor(criteria))
         log = self.query_one("#decision-log", Static)
         if state.decisions:
             last = state.decisions[-1]
@@ -210,6 +210,18 @@ class RankingScreen(StepScreen):
             log.update("No decision recorded yet.")
         self.rerank()
 
+    @staticmethod
+    def _criteria_in_force(state: ProjectState) -> list[tuple[str, float, str]]:
+        """(metric, weight, direction) of the locked revision (the one ranked under), else of
+        modelsnap.toml when nothing is locked yet."""
+        if state.revision is not None:
+            return [
+                (str(c.get("metric")), float(c.get("weight") or 0.0), str(c.get("direction")))
+                for c in state.revision.get("criteria", [])
+                if isinstance(c, dict)
+            ]
+        return [(c.metric, c.weight, c.direction) for c in state.config.criteria]
+
     def rerank(self) -> None:
         state = self.state
         if state is None or state.config is None:
@@ -221,8 +233,12 @@ class RankingScreen(StepScreen):
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         if message.weights is None:
             return
-        config = self.state.config if self.state else None
-        original = {c.metric: c.weight for c in config.criteria} if config else {}
+        state = self.state
+        original = (
+            {metric: weight for metric, weight, _ in self._criteria_in_force(state)}
+            if state is not None and state.config is not None
+            else {}
+        )
         self._weights = None if message.weights == original else dict(message.weights)
         self.rerank()
 
@@ -309,11 +325,20 @@ class RankingScreen(StepScreen):
         self.app.start_task(self, "significance", significance, self.app.root, self.result)
 
     def action_decide(self) -> None:
-        from modelsnap.core.decisions import append_decision
+        """Check the form, show what will be appended, and record only once confirmed."""
+        from modelsnap.core.decisions import check_rationale
+        from modelsnap.core.errors import ModelsnapError
 
         error = self.query_one("#decision-error", Label)
+        state = self.state
         if self.result is None:
             error.update("✗ no ranking yet")
+            return
+        if state is not None and not state.locked:
+            error.update(
+                f"✗ {state.lock_problem or 'criteria not locked'}: a decision is made under "
+                "locked criteria only. Lock them in step 1 (press 1), or revert the edits"
+            )
             return
         if self._weights:
             error.update(
@@ -322,32 +347,61 @@ class RankingScreen(StepScreen):
             )
             return
         chosen = self.query_one("#decision-model", Select).value
-        rationale = self.query_one("#decision-rationale", TextArea).text.strip()
         if chosen == Select.NULL:
             error.update("✗ choose the model")
             return
-        if not rationale:
-            error.update(
-                "✗ a rationale is required: why this model, in a sentence a reviewer can check"
-            )
+        try:
+            rationale = check_rationale(self.query_one("#decision-rationale", TextArea).text)
+        except ModelsnapError as problem:
+            error.update(f"✗ {problem.message}: why this model, in a sentence a reviewer can check")
             return
         caveats = [c.strip() for c in self.query_one("#decision-caveats", Input).value.split(";")]
-        state = self.state
-        revision = int(state.revision["revision"]) if state and state.revision else None
-        error.update("recording ...")
-        self.app.start_task(
-            self,
-            "decide",
-            append_decision,
-            self.app.root,
-            snapshot_id=str(chosen),
-            rationale=rationale,
-            ranking=self.result,
-            criteria_revision=revision,
-            caveats=[c for c in caveats if c],
-            monitoring=self.query_one("#decision-monitoring", Input).value.strip(),
-            override=self.query_one("#decision-override", Input).value.strip() or None,
+        request = {
+            "snapshot_id": str(chosen),
+            "rationale": rationale,
+            "caveats": [c for c in caveats if c],
+            "monitoring": self.query_one("#decision-monitoring", Input).value.strip(),
+            "override": self.query_one("#decision-override", Input).value.strip() or None,
+        }
+        from modelsnap.tui.screens.confirm import ConfirmAppend
+
+        error.update("confirm the decision ...")
+        self.app.push_screen(
+            ConfirmAppend(
+                "Record this decision?", self._decision_lines(request), target="decisions.toml"
+            ),
+            lambda confirmed: self._record(request) if confirmed else error.update(
+                "not recorded: nothing was written"
+            ),
         )
+
+    def _decision_lines(self, request: dict[str, Any]) -> list[tuple[str, str]]:
+        """What the confirmation shows: the record as it will be appended."""
+        result = self.result
+        chosen = request["snapshot_id"]
+        entry = next((e for e in result.ranked if e.id == chosen), None)
+        standing = (
+            f"#{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
+            if entry is not None
+            else f"not ranked ({result.status(chosen)})"
+        )
+        lines = [
+            ("Model", chosen),
+            ("Standing", standing),
+            ("Criteria", f"revision {result.criteria_revision}, {result.method} on {result.split}"),
+            ("Rationale", request["rationale"]),
+            ("Caveats", "; ".join(request["caveats"]) or "none"),
+            ("Monitoring", request["monitoring"] or "none"),
+        ]
+        if request["override"]:
+            lines.append(("Override", request["override"]))
+        return lines
+
+    def _record(self, request: dict[str, Any]) -> None:
+        from modelsnap.core.context import decide
+
+        self.query_one("#decision-error", Label).update("recording ...")
+        self.app.start_task(self, "decide", decide, self.app.root, **request)
 
     def action_save_weights(self) -> None:
         state = self.state

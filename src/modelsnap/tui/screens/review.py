@@ -38,23 +38,30 @@ class ReviewData:
     config_error: str | None = None
     primary: str = "f1"
     reference: dict[str, str | None] = field(default_factory=dict)
+    context: Any | None = None  # core.context.SelectionContext when modelsnap.toml loads
 
     @classmethod
     def load(cls, root: Path) -> ReviewData:
-        from modelsnap.core.index import load_rows
+        """The folder as the ranking sees it (``core.context``, nothing written); when the
+        project file does not load, the snapshot rows alone, with the reason kept."""
+        from modelsnap.core.context import load_context
 
         root = Path(root)
-        rows, problems = load_rows(root, write_back=False)
-        config, config_error = None, None
+        context, config_error = None, None
         try:
-            from modelsnap.core.project import load_project
-
-            config = load_project(root)
+            context = load_context(root, write_index=False)
         except ModelsnapError as error:
             config_error = str(error)
-        data = cls(root, [], problems, config, config_error)
+        if context is not None:
+            rows, problems, config = context.rows, list(context.problems), context.config
+        else:
+            from modelsnap.core.index import load_rows
+
+            rows, problems = load_rows(root, write_back=False)
+            config = None
+        data = cls(root, [], problems, config, config_error, context=context)
         data.primary = config.primary_metric if config is not None else _common_primary(rows)
-        data.reference = comparability_reference(rows)
+        data.reference = comparability_reference(rows, context)
         data.rows = [annotate(row, data.reference) for row in rows]
         return data
 
@@ -66,22 +73,28 @@ def _common_primary(rows: list[Row]) -> str:
     return "r2" if any(r.get("task") == "regression" for r in rows) else "f1"
 
 
-def comparability_reference(rows: list[Row]) -> dict[str, str | None]:
-    """The hashes a snapshot must share to be compared: the newest snapshot's data set and
-    split (as the ranking takes them), and the baseline's hardware (else the most common)."""
+def comparability_reference(rows: list[Row], context: Any = None) -> dict[str, str | None]:
+    """The hashes a snapshot must share to be compared: the project's current data set and
+    split (the newest snapshot's when unknown, as the ranking takes them), and the baseline's
+    hardware (else the most common)."""
     if not rows:
         return {"dataset_sha256": None, "split_sha256": None, "hardware_fingerprint": None}
     newest = max(rows, key=lambda r: (r.get("created_at") or "", r["id"]))
-    baselines = [r for r in rows if r.get("kind") == "baseline" and r.get("hardware_fingerprint")]
-    if baselines:
-        hardware = max(baselines, key=lambda r: (r.get("created_at") or "", r["id"]))[
-            "hardware_fingerprint"]
+    hashes = getattr(context, "hashes", None)
+    dataset = getattr(hashes, "dataset_sha256", None) or newest.get("dataset_sha256")
+    split = getattr(hashes, "split_sha256", None) or newest.get("split_sha256")
+    baseline = context.baseline if context is not None else None
+    if baseline is None:
+        from modelsnap.core.ranking import current_baseline
+
+        baseline = current_baseline([r for r in rows if r.get("hardware_fingerprint")])
+    if baseline is not None and baseline.get("hardware_fingerprint"):
+        hardware = baseline["hardware_fingerprint"]
     else:
         counts = Counter(r.get("hardware_fingerprint") for r in rows
                          if r.get("hardware_fingerprint"))
         hardware = counts.most_common(1)[0][0] if counts else None
-    return {"dataset_sha256": newest.get("dataset_sha256"),
-            "split_sha256": newest.get("split_sha256"), "hardware_fingerprint": hardware}
+    return {"dataset_sha256": dataset, "split_sha256": split, "hardware_fingerprint": hardware}
 
 
 def annotate(row: Row, reference: dict[str, str | None]) -> Row:
@@ -351,7 +364,7 @@ class ReviewScreen(Screen[None]):
     def action_whatif(self) -> None:
         from modelsnap.tui.screens.review_views import WhatIfScreen
 
-        if self.data.config is None:
+        if self.data.context is None:
             self.notify(f"what-if needs a valid modelsnap.toml: {self.data.config_error}",
                         severity="error")
             return

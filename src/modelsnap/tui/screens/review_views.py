@@ -144,8 +144,29 @@ def _delta(value: float | None, previous: dict[str, Any] | None, name: str) -> s
     return f"{value - before:+.3f}" if abs(value - before) < 100 else f"{value - before:+.0f}"
 
 
+def whatif_text(data: ReviewData) -> str:
+    """The what-if editor's first text: the locked revision's weights (what is in force), else
+    modelsnap.toml's, written so that they parse back to the same floats."""
+    context = data.context
+    locked = context.criteria.record if context is not None else None
+    if locked is not None:
+        pairs = [(str(c.get("metric")), float(c.get("weight") or 0.0))
+                 for c in locked.get("criteria", []) if isinstance(c, dict)]
+    else:
+        pairs = [(c.metric, float(c.weight)) for c in data.config.criteria]
+    return ",".join(f"{metric}={weight!r}" for metric, weight in pairs)
+
+
+def whatif_rank(data: ReviewData, text: str) -> Any:
+    """Rank the folder with the weights typed (``core.context``, as ``rank --weights``)."""
+    from modelsnap.core.ranking import parse_weights
+
+    return data.context.rank(weights=parse_weights(text))
+
+
 class WhatIfScreen(_View):
-    """Re-rank every snapshot with other weights (``ranking.rank``); nothing is written."""
+    """Re-rank with other weights (``core.context``, as ``modelsnap rank --weights``): the
+    locked revision's limits, baseline and competing rows; nothing is written."""
 
     TITLE_TEXT = "what-if re-rank (nothing is written; the decision log is untouched)"
 
@@ -155,8 +176,7 @@ class WhatIfScreen(_View):
 
     def compose(self) -> ComposeResult:
         yield Static(self.TITLE_TEXT, id="review-view-title", markup=False)
-        criteria = self.data.config.criteria
-        yield Input(",".join(f"{c.metric}={c.weight:g}" for c in criteria),
+        yield Input(whatif_text(self.data),
                     id="whatif-weights", placeholder="f1=0.5,latency_p95_ms=0.3")
         with VerticalScroll(id="review-view-body"):
             yield Static("press enter to rank with these weights", id="review-view-text",
@@ -172,12 +192,8 @@ class WhatIfScreen(_View):
 
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
     def rerank(self, text: str) -> None:
-        from modelsnap.core import ranking
-
         try:
-            spec = ranking.spec_from_config(self.data.config,
-                                            weights=ranking.parse_weights(text))
-            result = ranking.rank(self.data.rows, spec)
+            result = whatif_rank(self.data, text)
         except ModelsnapError as error:
             content = Content.assemble((str(error), "$error"))
         else:

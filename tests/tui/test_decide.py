@@ -1,0 +1,155 @@
+"""Step 5's decision form: recorded only under the locked criteria, after a confirmation that
+shows what will be appended; keys typed in a text field stay there. Real files, no model fits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from modelsnap.core.criteria import lock_criteria
+from modelsnap.core.decisions import read_decisions
+from modelsnap.core.files import sha256_file
+from modelsnap.core.project import load_project
+from modelsnap.core.store import write_snapshot
+from modelsnap.tui.app import ModelsnapApp
+from modelsnap.tui.screens.confirm import ConfirmAppend
+
+PROJECT = """
+[project]
+name = "decide"
+[data]
+source = "data.csv"
+target = "y"
+task = "classification"
+positive_label = "yes"
+[selection]
+profile = "custom"
+primary_metric = "f1"
+[[criteria]]
+metric = "f1"
+weight = 0.7
+[[criteria]]
+metric = "latency_p95_ms"
+weight = 0.3
+[constraints]
+max_latency_p95_ms = 50.0
+"""
+
+RATIONALE = "best f1 within the latency budget"
+
+
+@pytest.fixture
+def root(tmp_path: Path, make_body, make_staged) -> Path:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "data.csv").write_text("a,y\n1,yes\n2,no\n")
+    (root / "modelsnap.toml").write_text(PROJECT)
+    lock_criteria(load_project(root))
+    for minute, (name, kind, f1, latency) in enumerate(
+        [("logistic", "baseline", 0.70, 1.0), ("forest", "candidate", 0.80, 8.0)]
+    ):
+        body = make_body(
+            name=name,
+            kind=kind,
+            created_at=f"2026-11-26T07:0{minute}:00+00:00",
+            metrics={"validation": {"f1": f1}, "test": {"f1": f1}},
+            resources={"fit_seconds": 0.1, "size_mb": 0.5, "latency_p95_ms": latency},
+        )
+        body["data"]["dataset_sha256"] = sha256_file(root / "data.csv")
+        write_snapshot(root, body, staged_files=make_staged(root, name.encode()))
+    return root
+
+
+async def settle(app, pilot, rounds: int = 4) -> None:
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+async def fill_rationale(app, pilot, text: str) -> None:
+    area = app.screen.query_one("#decision-rationale")
+    area.focus()
+    await pilot.pause()
+    area.text = text
+
+
+def error_text(app) -> str:
+    return str(app.screen.query_one("#decision-error").content)
+
+
+async def test_a_decision_is_confirmed_first_and_back_writes_nothing(root):
+    os.environ.setdefault("MODELSNAP_USER", "tester")
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        assert [e.name for e in ranking.result.ranked][0] == "forest"
+        await fill_rationale(app, pilot, RATIONALE)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmAppend)
+        shown = " ".join(str(s.content) for s in app.screen.query(".confirm-value"))
+        assert "forest" in shown and RATIONALE in shown and "revision 1" in shown
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen is ranking and read_decisions(root) == []
+        assert "nothing was written" in error_text(app)
+
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        decisions = read_decisions(root)
+        assert len(decisions) == 1, error_text(app)
+        assert decisions[0]["rationale"] == RATIONALE
+        assert decisions[0]["criteria_revision"] == 1
+        assert decisions[0]["constraints"] == {"max_latency_p95_ms": 50.0}
+
+
+async def test_saved_but_unlocked_edits_cannot_be_decided_on(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1")
+        await settle(app, pilot)
+        field = app.screen.query_one("#limit-max_latency_p95_ms")
+        field.focus()
+        await pilot.pause()
+        field.value = "5"  # would reject the forest (8 ms)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "max_latency_p95_ms = 5" in (root / "modelsnap.toml").read_text()
+        await pilot.press("escape", "5")
+        await settle(app, pilot)
+        ranking = app.screen
+        # Ranked under revision 1 still: the forest is not rejected by the saved edit.
+        assert [e.name for e in ranking.result.ranked][0] == "forest"
+        warnings = str(ranking.query_one("#ranking-warnings").content)
+        assert "criteria changed since revision 1" in warnings
+        await fill_rationale(app, pilot, RATIONALE)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmAppend)
+        assert "lock" in error_text(app).lower()
+        assert read_decisions(root) == []
+
+
+async def test_keys_typed_in_the_rationale_stay_there(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        await fill_rationale(app, pilot, "")
+        await pilot.press("2", "r")
+        await settle(app, pilot)
+        assert app.screen is ranking
+        assert ranking.query_one("#decision-rationale").text == "2r"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "rationale" in error_text(app) and read_decisions(root) == []
