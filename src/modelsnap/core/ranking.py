@@ -7,7 +7,7 @@ Order of judgement, each stage only seeing what survived the one before:
    only the latest snapshot of each model competes (``latest_per_name``; older ones are
    ``superseded`` history unless ``all_versions``), and *the* baseline is the latest baseline
    on the current data and split (``current_baseline``);
-2. hard constraints on the validation split, recomputed with the *current* constraints
+2. hard constraints on the validation split, recomputed with the constraints in force
    (a failure rejects, with every reason; must-pass edge cases and the minimum gain count);
 3. completeness: a row lacking a measure that a criterion or constraint needs is incomplete,
    never scored as zero;
