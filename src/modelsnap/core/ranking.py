@@ -245,7 +245,8 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
                                 hint=f"use one of {', '.join(PROFILES)}")
         task = getattr(config.data, "task", None) or (
             "regression" if primary in ("r2", "mae", "rmse") else "classification")
-        criteria_source, constraint_table = profile_settings(profile, task, primary)
+        criteria_source, constraint_table = profile_settings(
+            profile, task, primary, fairness=bool(getattr(config.data, "sensitive", None)))
     criteria = make_criteria(criteria_source)
     if weights:
         criteria = with_weights(criteria, weights)
