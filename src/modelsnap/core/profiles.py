@@ -118,3 +118,34 @@ def _without(weights: list[tuple[str, float]], metric: str) -> list[tuple[str, f
     total = sum(weight for _, weight in weights)
     rest = sum(weight for _, weight in kept)
     return [(name, round(weight * total / rest, 4)) for name, weight in kept]
+
+
+# Column names that usually hold a protected or sensitive attribute. ``suggest_sensitive`` only
+# *suggests* them: fairness is measured on the columns the user names in [data].sensitive.
+SENSITIVE_NAMES: tuple[str, ...] = (
+    "sex", "gender", "age", "age_band", "age_group", "race", "ethnicity", "ethnic_group",
+    "region", "religion", "nationality", "citizenship", "country_of_birth", "native_country",
+    "marital_status", "disability", "disabled", "sexual_orientation", "pregnancy",
+)
+
+
+def _words(name: str) -> str:
+    """``"Applicant Sex"``, ``"applicantSex"`` -> ``"applicant_sex"``: lower-case words."""
+    import re
+
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))
+    return "_".join(part for part in re.split(r"[^a-z0-9]+", spaced.lower()) if part)
+
+
+def suggest_sensitive(columns: list[str] | tuple[str, ...], target: str | None = None) -> list[str]:
+    """The columns whose names suggest a sensitive attribute (sex, gender, age, age_band, race,
+    region, ... as the whole name or as whole words in it: ``applicant_sex``, ``AgeBand``),
+    in column order, never the target. A suggestion for the user to confirm, never applied."""
+    found = []
+    for column in columns:
+        if column == target:
+            continue
+        words = f"_{_words(column)}_"
+        if any(f"_{name}_" in words for name in SENSITIVE_NAMES):
+            found.append(column)
+    return found
