@@ -152,7 +152,8 @@ def measures(snapshot: Mapping[str, Any], split: str = "validation", *,
         out["fairness_gap"] = gap
     overfit = _number(_table(snapshot, "checks").get("overfit_gap"))
     if overfit is not None:
-        # Same reading as [checks].overfit_flag: the size of the validation/test disagreement.
-        out["overfit_gap"] = abs(overfit)
+        # Same reading as [checks].overfit_flag: how much worse test is than validation (a
+        # better test score is no overfitting, so it counts as 0).
+        out["overfit_gap"] = max(overfit, 0.0)
     _edge_measures(edge_result if edge_result is not None else _table(snapshot, "edge_cases"), out)
     return out
