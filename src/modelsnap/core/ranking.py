@@ -62,8 +62,20 @@ class RankingSpec:
 
     def weights(self) -> dict[str, float]:
         """The criteria weights normalised to sum to 1 (zero-weight criteria dropped)."""
-        total = sum(c.weight for c in self.criteria)
-        return {c.metric: c.weight / total for c in self.criteria if c.weight > 0}
+        return normalise_weights({c.metric: c.weight for c in self.criteria})
+
+
+def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Weights as shares summing to 1, zero weights dropped; {} when none is above 0.
+
+    Each weight is divided by the largest first, so huge weights (1e308 each) cannot overflow
+    the sum to infinity and every share to 0."""
+    largest = max((w for w in weights.values() if w > 0), default=0.0)
+    if not largest > 0 or not math.isfinite(largest):
+        return {}
+    scaled = {name: w / largest for name, w in weights.items() if w > 0}
+    total = math.fsum(scaled.values())
+    return {name: w / total for name, w in scaled.items()}
 
 
 @dataclass
@@ -178,14 +190,16 @@ def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
             raise CriteriaError(f"direction of {metric!r} must be 'max' or 'min'",
                                 where="modelsnap.toml [[criteria]]")
         criteria.append(Criterion(metric, float(weight), direction))
-    if not criteria or sum(c.weight for c in criteria) <= 0:
+    if not any(c.weight > 0 for c in criteria):
         raise CriteriaError("the criteria have no positive weight", where="criteria",
                             hint="give at least one criterion a weight above 0")
     return criteria
 
 
 def parse_weights(text: str) -> dict[str, float]:
-    """``"f1=0.5,latency_p95_ms=0.3"`` -> ``{"f1": 0.5, "latency_p95_ms": 0.3}``."""
+    """``"f1=0.5,latency_p95_ms=0.3"`` -> ``{"f1": 0.5, "latency_p95_ms": 0.3}``.
+
+    Each weight finite and >= 0, each measure once, at least one weight above 0."""
     weights: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -202,10 +216,16 @@ def parse_weights(text: str) -> dict[str, float]:
         if name not in MEASURE_DIRECTIONS:
             raise CriteriaError(f"unknown measure {name!r}", where="--weights",
                                 hint="use a measure name from docs/project-file.md")
+        if name in weights:
+            raise CriteriaError(f"{name} is given twice ({name}={weights[name]:g} and {part})",
+                                where="--weights", hint="give each measure once")
         weights[name] = weight
     if not weights:
         raise CriteriaError("no weights given", where="--weights",
                             hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3")
+    if not any(w > 0 for w in weights.values()):
+        raise CriteriaError("every weight is 0", where="--weights",
+                            hint="give at least one measure a weight above 0")
     return weights
 
 
