@@ -268,3 +268,23 @@ async def test_setup_writes_the_ticked_sensitive_columns_and_keeps_fairness(tmp_
     assert doc["data"]["sensitive"] == ["region"]
     assert "fairness_gap" in [c["metric"] for c in doc["criteria"]]
     assert doc["constraints"]["max_fairness_gap"] == 0.15
+
+
+async def test_step_one_refuses_to_lock_a_fairness_limit_without_a_sensitive_column(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=60)
+    from modelsnap.core.project import write_new_project
+
+    write_new_project(root, data_source="credit.csv", target="default", task="classification")
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "criteria"
+        await type_into(app, pilot, "#limit-max_fairness_gap", "0.1")
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        error = str(app.screen.query_one("#criteria-error").content)
+        assert "fairness_gap needs a sensitive column" in error, error
+        assert not app.state.locked
+    assert not (root / "criteria_revisions.toml").exists()
