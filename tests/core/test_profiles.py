@@ -98,3 +98,22 @@ def test_sensitive_columns_are_suggested_by_name_only() -> None:
         "Sex", "applicant_sex", "AgeBand", "age_band", "marital status", "GENDER", "region_code"
     ]
     assert suggest_sensitive(["income", "debt"]) == []
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("sensitive", [[], ["sex"]])
+def test_written_projects_never_hold_criteria_that_cannot_be_filled(
+    profile: str, task: str, sensitive: list[str], tmp_path: Path
+) -> None:
+    from modelsnap.core.criteria import unfillable
+    from modelsnap.core.project import write_new_project
+
+    config = write_new_project(
+        tmp_path, data_source="d.csv", target="y", task=task, profile=profile,
+        sensitive=sensitive,
+    )
+    assert unfillable(config) == []
+    has_fairness = "fairness_gap" in [c.metric for c in config.criteria] or (
+        "max_fairness_gap" in config.constraints)
+    assert has_fairness == (bool(sensitive) and profile in ("balanced", "interpretability-first"))
