@@ -68,12 +68,17 @@ class RankingSpec:
 def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """Weights as shares summing to 1, zero weights dropped; {} when none is above 0.
 
-    Each weight is divided by the largest first, so huge weights (1e308 each) cannot overflow
-    the sum to infinity and every share to 0."""
-    largest = max((w for w in weights.values() if w > 0), default=0.0)
+    When the plain sum overflows (weights of 1e308 each), each weight is divided by the largest
+    first, so the shares cannot all collapse to 0. Otherwise the plain ``weight / sum``, so
+    recorded shares stay bit-for-bit what they always were."""
+    positive = {name: w for name, w in weights.items() if w > 0}
+    total = sum(positive.values())
+    if math.isfinite(total) and total > 0:
+        return {name: w / total for name, w in positive.items()}
+    largest = max(positive.values(), default=0.0)
     if not largest > 0 or not math.isfinite(largest):
         return {}
-    scaled = {name: w / largest for name, w in weights.items() if w > 0}
+    scaled = {name: w / largest for name, w in positive.items()}
     total = math.fsum(scaled.values())
     return {name: w / total for name, w in scaled.items()}
 
