@@ -284,6 +284,9 @@ async def test_step_one_refuses_to_lock_a_fairness_limit_without_a_sensitive_col
         await type_into(app, pilot, "#limit-max_fairness_gap", "0.1")
         await pilot.press("ctrl+l")
         await settle(app, pilot)
+        if app.screen.query("#confirm-append"):  # a confirmation of what will be locked
+            await pilot.press("y")
+            await settle(app, pilot)
         error = str(app.screen.query_one("#criteria-error").content)
         assert "fairness_gap needs a sensitive column" in error, error
         assert not app.state.locked
