@@ -107,6 +107,12 @@ def test_init_sklearn_regression(tmp_path: Path) -> None:
         ("x,y\n1,a\n2,b\n", ["--target", "label"], "available columns: x, y"),
         ("x,y\n1,a\n2,b\n3,c\n", ["--target", "y", "--task", "regression"], "not numeric"),
         ("x,y\n1,a\n2,b\n3,a\n4,b\n", ["--target", "y"], "too few to stratify"),
+        (
+            "x,y\n" + "".join(f"{i},{i / 3}\n" for i in range(30)) + "30,inf\n31,-inf\n",
+            ["--target", "y"],
+            "target column 'y' has 2 infinite value(s) (inf or -inf) in data row(s) 31, 32",
+        ),
+        ("x,y\n1,a\n2,b\n", ["--target", "y", "--sensitive", "gender"], "gender"),
     ],
 )
 def test_init_bad_input_exits_2_and_writes_nothing(
@@ -212,3 +218,83 @@ def test_sample_project_data_is_reproducible_and_small(tmp_path: Path) -> None:
     assert len(frame) == 3000 and frame.isna().any().any()
     assert {"sex", "age_band", "branch_code", "customer_id"} <= set(frame.columns)
     assert frame.loc[frame["branch_code"] == "B99", "default"].eq("yes").all()
+
+
+def test_init_without_sensitive_column_leaves_fairness_out_and_suggests_columns(
+    tmp_path: Path,
+) -> None:
+    csv = write_csv(tmp_path / "d.csv")
+    done = modelsnap("init", str(tmp_path / "p"), "--data", str(csv), "--target", "y")
+    assert done.returncode == 0, done.stderr
+    out = flat(done.stdout)
+    assert "possible sensitive columns: sex (not used" in out and "--sensitive sex" in out
+    doc = tomllib.loads((tmp_path / "p" / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["sensitive"] == []
+    weights = {c["metric"]: c["weight"] for c in doc["criteria"]}
+    assert "fairness_gap" not in weights and "max_fairness_gap" not in doc["constraints"]
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert weights["f1"] == pytest.approx(0.4 / 0.85, abs=1e-4)  # shares kept in proportion
+    assert modelsnap("lock", str(tmp_path / "p")).returncode == 0
+
+    named = modelsnap(
+        "init", str(tmp_path / "q"), "--data", str(csv), "--target", "y", "--sensitive", "sex"
+    )
+    assert named.returncode == 0, named.stderr
+    assert "fairness measured on: sex" in named.stdout
+    doc = tomllib.loads((tmp_path / "q" / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["sensitive"] == ["sex"]
+    assert "fairness_gap" in [c["metric"] for c in doc["criteria"]]
+    assert doc["constraints"]["max_fairness_gap"] == 0.15
+    assert modelsnap("lock", str(tmp_path / "q")).returncode == 0
+
+
+def test_lock_refuses_a_fairness_criterion_without_sensitive_column(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "d.csv")
+    assert modelsnap("init", str(tmp_path), "--data", str(csv), "--target", "y").returncode == 0
+    path = tmp_path / "modelsnap.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "[constraints]", "[constraints]\nmax_fairness_gap = 0.1", 1
+        ),
+        encoding="utf-8",
+    )
+    done = modelsnap("lock", str(tmp_path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "[constraints].max_fairness_gap: fairness_gap needs a sensitive column" in flat(
+        done.stderr
+    )
+    assert not (tmp_path / "criteria_revisions.toml").exists()
+
+
+@pytest.mark.slow
+def test_default_project_without_sensitive_column_ranks_without_touching_criteria(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from sklearn.datasets import load_wine
+
+    csv = tmp_path / "wine.csv"
+    load_wine(as_frame=True).frame.to_csv(csv, index=False)
+    root = tmp_path / "wine"
+    assert modelsnap("init", str(root), "--data", str(csv), "--target", "target").returncode == 0
+    path = root / "modelsnap.toml"
+    # Fewer latency trials keep the test quick; the criteria and limits stay as init wrote them.
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("latency_trials = 300", "latency_trials = 30"),
+        encoding="utf-8",
+    )
+    criteria = tomllib.loads(path.read_text(encoding="utf-8"))
+    baseline = modelsnap("run", str(root), "--baseline")
+    assert baseline.returncode == 0, baseline.stderr
+    assert modelsnap("lock", str(root)).returncode == 0
+    candidate = modelsnap("run", str(root), "--candidate", "random_forest")
+    assert candidate.returncode == 0, candidate.stderr
+    ranked = modelsnap("rank", str(root), "--format", "json")
+    assert ranked.returncode == 0, ranked.stderr
+    result = json.loads(ranked.stdout)
+    assert len(result["ranked"]) >= 1, result
+    assert not any("fairness" in " ".join(e["missing"]) for e in result["incomplete"]), result
+    after = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert after["criteria"] == criteria["criteria"]
+    assert after["constraints"] == criteria["constraints"]

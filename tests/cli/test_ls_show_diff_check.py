@@ -175,6 +175,21 @@ def test_show_by_prefix_in_every_format(project, add, capsys) -> None:
     assert tomllib.loads(out)["id"] == snapshot_id
 
 
+def test_show_diff_and_profile_take_the_name_hex_form_shown_in_tables(
+    project, add, capsys
+) -> None:
+    root = project[0]
+    a = add("forest", f1=0.70)
+    b = add("tree", f1=0.75)
+    short_a, short_b = a.split("-", 1)[1], b.split("-", 1)[1]  # "forest-3f9a": as ls shows it
+    code, out, _ = _run(capsys, "show", str(root), short_a, "--format", "json")
+    assert code == 0 and json.loads(out)["id"] == a
+    code, out, _ = _run(capsys, "diff", str(root), short_a, short_b, "--format", "json")
+    assert code == 0 and json.loads(out)["a"] == a and json.loads(out)["b"] == b
+    code, _, err = _run(capsys, "profile", str(root), "tree-zzzz")
+    assert code == 1 and "no snapshot id starts with 'tree-zzzz'" in err
+
+
 def test_show_unknown_and_ambiguous_ids_are_clear_errors(project, add, capsys) -> None:
     root = project[0]
     add("forest")

@@ -153,6 +153,20 @@ def test_lock_criteria_is_idempotent(root: Path) -> None:
     assert project.lock_criteria(reason="f1 matters more") == 2
 
 
+def test_lock_criteria_refuses_what_no_snapshot_can_fill(root: Path) -> None:
+    text = (root / "modelsnap.toml").read_text()
+    (root / "modelsnap.toml").write_text(
+        text.replace("max_latency_p95_ms = 1000.0", "max_latency_p95_ms = 1000.0\n"
+                     "max_fairness_gap = 0.1\nmin_metric = { r2 = 0.5 }")
+    )
+    with pytest.raises(CriteriaError) as info:
+        modelsnap.Project(root).lock_criteria()
+    message = str(info.value)
+    assert "max_fairness_gap: fairness_gap needs a sensitive column" in message
+    assert "min_metric.r2: r2 is a regression metric, but the task is classification" in message
+    assert not (root / "criteria_revisions.toml").exists()
+
+
 def test_a_candidate_needs_locked_criteria_and_nothing_is_written(root: Path) -> None:
     with pytest.raises(CriteriaError):
         modelsnap.Project(root).snapshot(LogisticRegression(), name="logit")

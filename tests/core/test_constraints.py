@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelsnap.core.constraints import (
     check_constraints,
@@ -116,3 +118,24 @@ def test_index_rows_are_accepted_like_snapshots():
     table = {"min_gain_over_baseline": 0.1, "max_latency_p95_ms": 3.0}
     assert check_constraints(row(candidate), table, row(BASELINE), "f1") == \
         check_constraints(candidate, table, BASELINE, "f1")
+
+
+def test_a_failure_never_prints_as_equality():
+    # f1 0.5027 against a 0.5 baseline: a relative gain of 0.0054, under a 0.01 minimum
+    result = check_constraints(snap(f1=0.50272727), {"min_gain_over_baseline": 0.01}, BASELINE,
+                               "f1")
+    assert reasons(result) == ["gain_over_baseline 0.005455 < 0.01"]
+    close = evaluate({"recall": 0.0099996}, {"min_metric": {"recall": 0.01}}, primary_metric="f1")
+    assert reasons(close) == ["recall 0.0099996 < 0.01"]
+    from modelsnap.core.constraints import format_pair
+
+    assert format_pair(-0.0, 0.0) == ("0", "0")
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False), st.floats(-1e6, 1e6, allow_nan=False))
+def test_format_pair_tells_different_numbers_apart(value: float, limit: float):
+    from modelsnap.core.constraints import format_pair
+
+    shown_value, shown_limit = format_pair(value, limit)
+    assert (shown_value == shown_limit) == (value == limit)
+    assert float(shown_value) == pytest.approx(value, rel=1e-3, abs=1e-9)

@@ -19,15 +19,24 @@ from modelsnap.core.criteria import (
     ensure_locked,
     lock_criteria,
     revisions,
+    unfillable,
 )
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.files import dumps_toml
 from modelsnap.core.project import load_project, update_project, write_new_project
 
 
+def write_data(path: Path, rows: int = 40) -> None:
+    lines = ["x,sex,y"] + [f"{i},{'fm'[i % 2]},{'ab'[i % 3 == 0]}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 @pytest.fixture()
 def config(tmp_path: Path):
-    return write_new_project(tmp_path, data_source="d.csv", target="y", task="classification")
+    write_data(tmp_path / "d.csv")
+    return write_new_project(
+        tmp_path, data_source="d.csv", target="y", task="classification", sensitive=["sex"]
+    )
 
 
 def test_unlocked_project_refuses_candidates(config) -> None:
@@ -177,3 +186,147 @@ def test_any_revisions_file_gives_a_revision_or_a_criteria_error(config, entries
         assert str(error)
     else:
         assert isinstance(number, int)
+
+
+# ------------------------------------------------------------------ criteria that can be filled
+
+
+def _project(root: Path, data: dict, criteria: list, constraints: dict | None = None):
+    from modelsnap.core.project import parse_project
+
+    doc = {
+        "data": {"source": "d.csv", "target": "y", **data},
+        "criteria": criteria,
+        "constraints": constraints or {},
+    }
+    (root / "modelsnap.toml").write_bytes(dumps_toml(doc))
+    return parse_project(doc, root)
+
+
+def _refused(config, *fragments: str) -> str:
+    with pytest.raises(CriteriaError) as info:
+        lock_criteria(config)
+    message = str(info.value)
+    assert info.value.exit_code == 2
+    for fragment in fragments:
+        assert fragment in message, message
+    assert not (config.root / REVISIONS_FILE).exists()
+    return message
+
+
+def test_fairness_without_a_sensitive_column_cannot_be_locked(tmp_path: Path) -> None:
+    write_data(tmp_path / "d.csv")
+    config = _project(
+        tmp_path,
+        {"task": "classification"},
+        [{"metric": "f1", "weight": 0.5}, {"metric": "fairness_gap", "weight": 0.5}],
+        {"max_fairness_gap": 0.1},
+    )
+    _refused(
+        config,
+        "[[criteria]] #2: fairness_gap needs a sensitive column",
+        "[constraints].max_fairness_gap: fairness_gap needs a sensitive column",
+        "sensitive = [...]",
+    )
+    # The cheap form (no data read) that the ranking and the TUI can call says the same.
+    assert unfillable(config) == [
+        "[[criteria]] #2: fairness_gap needs a sensitive column, and [data].sensitive is empty",
+        "[constraints].max_fairness_gap: fairness_gap needs a sensitive column, and "
+        "[data].sensitive is empty",
+    ]
+    fixed = _project(
+        tmp_path,
+        {"task": "classification", "sensitive": ["sex"]},
+        [{"metric": "f1", "weight": 0.5}, {"metric": "fairness_gap", "weight": 0.5}],
+        {"max_fairness_gap": 0.1},
+    )
+    assert lock_criteria(fixed) == 1
+
+
+def test_metrics_of_the_other_task_cannot_be_locked(tmp_path: Path) -> None:
+    write_data(tmp_path / "d.csv")  # y holds labels a/b: classification, inferred from the data
+    config = _project(
+        tmp_path, {}, [{"metric": "f1", "weight": 1}, {"metric": "r2", "weight": 1}],
+        {"min_metric": {"r2": 0.5}},
+    )
+    _refused(
+        config,
+        "[[criteria]] #2: r2 is a regression metric, but the task is classification",
+        "[constraints].min_metric.r2: r2 is a regression metric",
+    )
+    numbers = tmp_path / "n"
+    numbers.mkdir()
+    (numbers / "d.csv").write_text(
+        "x,y\n" + "".join(f"{i},{i * 0.37:.3f}\n" for i in range(60)), encoding="utf-8"
+    )
+    regression = _project(
+        numbers, {}, [{"metric": "roc_auc", "weight": 1}, {"metric": "mae", "weight": 1}],
+        {"min_metric": {"f1": 0.5}},
+    )
+    message = _refused(
+        regression,
+        "[[criteria]] #1: roc_auc is a classification metric, but the task is regression",
+        "[constraints].min_metric.f1: f1 is a classification metric",
+        # the primary metric defaults to f1 when [data].task is left out
+        "[selection].primary_metric: f1 is a classification metric",
+    )
+    assert "mae" not in message
+
+
+def test_brier_needs_two_classes(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text(
+        "x,y\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(30)), encoding="utf-8"
+    )
+    config = _project(
+        tmp_path, {"task": "classification"},
+        [{"metric": "f1", "weight": 1}, {"metric": "roc_auc", "weight": 1}],
+        {"min_metric": {"brier": 0.2}},
+    )
+    message = _refused(
+        config, "[constraints].min_metric.brier: brier is defined for two classes, but the "
+        "target has 3"
+    )
+    assert "roc_auc" not in message  # one-vs-rest: multiclass projects have it
+
+
+def test_edge_pass_rate_needs_edge_cases(tmp_path: Path) -> None:
+    write_data(tmp_path / "d.csv")
+    config = _project(
+        tmp_path, {"task": "classification"}, [{"metric": "edge_pass_rate", "weight": 1}]
+    )
+    _refused(config, "edge_pass_rate needs edge cases, and [data].edge_cases is not set")
+
+
+def test_unknown_target_sensitive_column_or_positive_label_cannot_be_locked(
+    tmp_path: Path,
+) -> None:
+    write_data(tmp_path / "d.csv")
+    criteria = [{"metric": "f1", "weight": 1}]
+    _refused(
+        _project(tmp_path, {"target": "label", "task": "classification"}, criteria),
+        "[data].target: column 'label' is not in d.csv (columns: x, sex, y)",
+    )
+    _refused(
+        _project(tmp_path, {"task": "classification", "sensitive": ["gender"]}, criteria),
+        "[data].sensitive: column(s) 'gender' not in d.csv",
+    )
+    _refused(
+        _project(tmp_path, {"task": "classification", "positive_label": "yes"}, criteria),
+        "positive_label 'yes' is not a class of 'y'",
+        "classes: a, b",
+    )
+    _refused(
+        _project(tmp_path, {"source": "missing.csv", "task": "classification"}, criteria),
+        "cannot check the criteria against the data: data file not found",
+    )
+    assert lock_criteria(
+        _project(tmp_path, {"task": "classification", "positive_label": "b"}, criteria)
+    ) == 1
+
+
+def test_bundled_data_sets_are_checked_with_their_loader(tmp_path: Path) -> None:
+    config = _project(
+        tmp_path, {"source": "sklearn:iris", "target": "target"},
+        [{"metric": "f1", "weight": 1}, {"metric": "brier", "weight": 1}],
+    )
+    _refused(config, "brier is defined for two classes, but the target has 3")

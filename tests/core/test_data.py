@@ -111,6 +111,13 @@ def test_multiclass_has_no_positive_label(tmp_path: Path) -> None:
             {"task": "regression", "positive_label": "1"},
             "positive_label is for",
         ),
+        (
+            "x,y\n1,0.5\n2,inf\n3,1.5\n4,-inf\n5,2.5\n",
+            {"task": "regression"},
+            "target column 'y' has 2 infinite value(s) (inf or -inf) in data row(s) 2, 4",
+        ),
+        ("x,y\n1,0.5\n2,inf\n3,1.5\n", {}, "has 1 infinite value(s)"),
+        ("x,y\n1,1\n2,-inf\n3,0\n", {"task": "classification"}, "has 1 infinite value(s)"),
     ],
 )
 def test_bad_data(tmp_path: Path, csv, data, fragment) -> None:
@@ -120,6 +127,30 @@ def test_bad_data(tmp_path: Path, csv, data, fragment) -> None:
     assert fragment in str(info.value)
     assert str(tmp_path / "data.csv") in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_huge_float_labels_stay_distinct_classes(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{'1e308' if i % 2 else '-1e308'}\n" for i in range(12))
+    dataset = load_dataset(project(tmp_path, "x,y\n" + rows, task="classification"))
+    assert dataset.classes == ["-1e+308", "1e+308"]  # not both cast to the same int64
+    small = load_dataset(project(tmp_path, "x,y\n1,1.0\n2,0.0\n3,1.0\n4,0.0\n"))
+    assert small.classes == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    "csv", [frame_csv(), frame_csv(classes=(0, 1)), frame_csv(classes=("a", "b", "c")),
+            "x,y\n" + "".join(f"{i},{i / 7:.4f}\n" for i in range(40))],
+)
+def test_data_facts_read_only_the_target_and_agree_with_a_full_load(tmp_path: Path, csv) -> None:
+    from modelsnap.core.data import data_facts
+
+    config = project(tmp_path, csv)
+    facts, dataset = data_facts(config), load_dataset(config)
+    assert facts.columns == pd.read_csv(tmp_path / "data.csv", nrows=0).columns.tolist()
+    assert (facts.task, facts.classes, facts.positive_label) == (
+        dataset.task, dataset.classes, dataset.positive_label
+    )
+    assert data_facts(project(tmp_path, csv, target="label")).task is None
 
 
 def test_unknown_target_lists_available_columns(tmp_path: Path) -> None:

@@ -123,6 +123,8 @@ def test_cached_checks_reuse_and_refresh(tmp_path: Path) -> None:
     [
         ("f1", 0.90, 0.80, 0.10, True),        # worse on test: positive
         ("f1", 0.80, 0.83, -0.03, False),      # better on test: negative, small
+        ("f1", 0.80, 0.865, -0.065, False),    # better on test by more than the threshold
+        ("mae", 10.0, 8.0, -0.20, False),      # lower error on test: not overfitting either
         ("accuracy", 0.80, 0.80 - OVERFIT_THRESHOLD + 0.001, OVERFIT_THRESHOLD - 0.001, False),
         ("brier", 0.10, 0.20, 0.10, True),     # error metric: test minus validation
         ("rmse", 10.0, 10.4, 0.04, False),     # unbounded: relative to validation
@@ -139,3 +141,13 @@ def test_overfit_gap_sign_and_flag(metric: str, val: float, test: float, gap: fl
 def test_overfit_missing_metric_gives_nothing() -> None:
     assert overfit_check({"f1": 0.9}, {}, "f1") == {}
     assert overfit_check({"f1": float("nan")}, {"f1": 0.8}, "f1") == {}
+
+
+def test_is_overfit_reads_the_signed_gap_not_an_old_two_sided_flag() -> None:
+    from modelsnap.core.leakage import is_overfit
+
+    assert is_overfit({"overfit_gap": 0.10, "overfit_flag": True})
+    # written by the two-sided check: test was better, which is not overfitting
+    assert not is_overfit({"overfit_gap": -0.065, "overfit_flag": True})
+    assert not is_overfit({"overfit_gap": OVERFIT_THRESHOLD, "overfit_flag": False})
+    assert not is_overfit({}) and not is_overfit({"overfit_gap": "x"})

@@ -72,3 +72,48 @@ def test_unknown_profile_or_task() -> None:
         profile_settings("fastest")
     with pytest.raises(ValueError, match="unknown task"):
         profile_settings("balanced", "ranking")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_without_sensitive_columns_profiles_leave_fairness_out(profile: str, task: str) -> None:
+    full, full_limits = profile_settings(profile, task)
+    criteria, constraints = profile_settings(profile, task, fairness=False)
+    assert "fairness_gap" not in [c["metric"] for c in criteria]
+    assert "max_fairness_gap" not in constraints
+    assert sum(c["weight"] for c in criteria) == pytest.approx(1.0, abs=1e-3)
+    kept = {c["metric"]: c["weight"] for c in full if c["metric"] != "fairness_gap"}
+    share = sum(kept.values())
+    for c in criteria:  # the remaining weights keep their proportions
+        assert c["weight"] == pytest.approx(kept[c["metric"]] / share, abs=1e-4)
+    assert constraints == {k: v for k, v in full_limits.items() if k != "max_fairness_gap"}
+
+
+def test_sensitive_columns_are_suggested_by_name_only() -> None:
+    from modelsnap.core.profiles import suggest_sensitive
+
+    columns = ["Sex", "applicant_sex", "AgeBand", "age_band", "marital status", "GENDER",
+               "region_code", "page_views", "usage", "racecar", "income", "race"]
+    assert suggest_sensitive(columns, target="race") == [
+        "Sex", "applicant_sex", "AgeBand", "age_band", "marital status", "GENDER", "region_code"
+    ]
+    assert suggest_sensitive(["income", "debt"]) == []
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("sensitive", [[], ["sex"]])
+def test_written_projects_never_hold_criteria_that_cannot_be_filled(
+    profile: str, task: str, sensitive: list[str], tmp_path: Path
+) -> None:
+    from modelsnap.core.criteria import unfillable
+    from modelsnap.core.project import write_new_project
+
+    config = write_new_project(
+        tmp_path, data_source="d.csv", target="y", task=task, profile=profile,
+        sensitive=sensitive,
+    )
+    assert unfillable(config) == []
+    has_fairness = "fairness_gap" in [c.metric for c in config.criteria] or (
+        "max_fairness_gap" in config.constraints)
+    assert has_fairness == (bool(sensitive) and profile in ("balanced", "interpretability-first"))

@@ -240,6 +240,30 @@ def test_weights_parsing_and_what_if():
     assert spec(criteria=criteria).weights() == {"f1": 0.5, "size_mb": 0.5}
 
 
+def test_weights_are_given_once_finite_and_not_all_zero():
+    with pytest.raises(CriteriaError, match="f1 is given twice") as info:
+        parse_weights("f1=1,f1=2")
+    assert "give each measure once" in str(info.value)
+    for bad in ("f1=inf", "f1=nan", "f1=1e309", "f1=0,size_mb=0"):
+        with pytest.raises(CriteriaError):
+            parse_weights(bad)
+    with pytest.raises(CriteriaError, match="must be a number >= 0"):
+        make_criteria([{"metric": "f1", "weight": math.inf}])
+
+
+def test_huge_weights_do_not_overflow_to_zero_scores():
+    huge = make_criteria([{"metric": "f1", "weight": 1e308},
+                          {"metric": "latency_p95_ms", "weight": 1e308}])
+    assert spec(criteria=huge).weights() == {"f1": 0.5, "latency_p95_ms": 0.5}
+    small = make_criteria([{"metric": "f1", "weight": 1},
+                           {"metric": "latency_p95_ms", "weight": 1}])
+    a, b = rank(SNAPSHOTS, spec(criteria=huge)), rank(SNAPSHOTS, spec(criteria=small))
+    assert [e.score for e in a.ranked] == [e.score for e in b.ranked]
+    assert a.ranked[0].score > 0
+    tiny = make_criteria([{"metric": "f1", "weight": 5e-324}, {"metric": "size_mb", "weight": 0}])
+    assert spec(criteria=tiny).weights() == {"f1": 1.0}
+
+
 def test_bad_criteria_are_refused():
     with pytest.raises(CriteriaError, match="unknown measure"):
         make_criteria([{"metric": "speed", "weight": 1}])

@@ -134,3 +134,12 @@ def test_details_are_capped_but_keep_the_decided_and_the_baseline(monkeypatch):
     shown = report._detailed_ids(result, [{"snapshot_id": "04-slow"}])
     assert shown == ["04-slow", "01-base"]
     assert report._detailed_ids(result, []) == ["01-base", "02-good"]
+
+
+def test_recorded_constraints_never_print_value_and_limit_alike():
+    from modelsnap.core.report import _snapshot_html
+
+    snapshot = {"name": "forest", "constraints": {
+        "gain_over_baseline": {"value": 0.0099996, "limit": 0.01, "ok": False, "over": 4e-5}}}
+    html = _snapshot_html("s1", snapshot, "rejected")
+    assert "<td>0.0099996</td><td>0.01</td>" in html

@@ -250,6 +250,26 @@ def test_find_snapshot_by_unique_prefix(tmp_path: Path, make_body, make_staged) 
         store.find_snapshot(tmp_path, "../x")
 
 
+def test_find_snapshot_by_the_name_hex_form_shown_in_tables(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    forest = _write(tmp_path, make_body, make_staged, name="random_forest")
+    other = _write(tmp_path, make_body, make_staged, name="random_forest")
+    tree = _write(tmp_path, make_body, make_staged, name="tree")
+    short = store.short_id(forest)
+    assert short == forest.split("-", 1)[1] and short.startswith("random_forest-")
+    assert store.find_snapshot(tmp_path, short) == forest
+    assert store.find_snapshot(tmp_path, forest[-4:]) == forest or forest[-4:] == other[-4:]
+    assert store.find_snapshot(tmp_path, "tree") == tree  # a prefix of the short form
+    with pytest.raises(SnapshotError, match="'random_forest' matches 2 snapshots") as info:
+        store.find_snapshot(tmp_path, "random_forest")
+    assert forest in str(info.value) and other in str(info.value)
+    assert "<name>-<hex>" in str(info.value)
+    with pytest.raises(SnapshotError, match="no snapshot id starts with 'forest-"):
+        store.find_snapshot(tmp_path, "forest-" + forest[-4:])  # not a whole name
+    assert store.short_id("not-a-timestamp") == "not-a-timestamp"
+
+
 def test_orphans_are_files_without_a_snapshot(tmp_path: Path, make_body, make_staged) -> None:
     _write(tmp_path, make_body, make_staged)
     (tmp_path / "models" / "20261126T000000-ghost-0000.skops").write_bytes(b"x")

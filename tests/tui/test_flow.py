@@ -221,3 +221,81 @@ async def test_what_if_weights_rerank_at_once_and_are_saved_only_when_asked(tmp_
         assert (root / "modelsnap.toml").read_bytes() != before
         assert app.state.config.criteria[1].weight == 5.0
         assert not app.state.locked  # saved weights need a new lock before a decision
+
+
+async def _setup_with_credit_csv(app, pilot) -> None:
+    await settle(app, pilot)
+    assert app.current_mode == "setup"
+    app.screen.query_one("#setup-file").value = "credit.csv"
+    await settle(app, pilot)
+    assert app.screen.query_one("#setup-target").value == "default"
+
+
+async def test_setup_suggests_sensitive_columns_without_ticking_them(tmp_path):
+    import tomllib
+
+    root = tmp_path / "p"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=60)
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _setup_with_credit_csv(app, pilot)
+        choices = app.screen.query_one("#setup-sensitive")
+        values = [choices.get_option_at_index(i).value for i in range(choices.option_count)]
+        assert values[:2] == ["age", "region"] and "default" not in values
+        assert choices.selected == []
+        note = str(app.screen.query_one("#setup-sensitive-note").content)
+        assert "suggested: age, region" in note and "leave fairness out" in note
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    doc = tomllib.loads((root / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["sensitive"] == []
+    assert "fairness_gap" not in [c["metric"] for c in doc["criteria"]]
+    assert "max_fairness_gap" not in doc["constraints"]
+    assert sum(c["weight"] for c in doc["criteria"]) == pytest.approx(1.0)
+
+
+async def test_setup_writes_the_ticked_sensitive_columns_and_keeps_fairness(tmp_path):
+    import tomllib
+
+    root = tmp_path / "p"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=60)
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _setup_with_credit_csv(app, pilot)
+        choices = app.screen.query_one("#setup-sensitive")
+        choices.focus()
+        choices.highlighted = 1  # the second suggestion: region
+        await pilot.press("space")
+        await pilot.pause()
+        assert choices.selected == ["region"]
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    doc = tomllib.loads((root / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["sensitive"] == ["region"]
+    assert "fairness_gap" in [c["metric"] for c in doc["criteria"]]
+    assert doc["constraints"]["max_fairness_gap"] == 0.15
+
+
+async def test_step_one_refuses_to_lock_a_fairness_limit_without_a_sensitive_column(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    write_credit_csv(root / "credit.csv", rows=60)
+    from modelsnap.core.project import write_new_project
+
+    write_new_project(root, data_source="credit.csv", target="default", task="classification")
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "criteria"
+        await type_into(app, pilot, "#limit-max_fairness_gap", "0.1")
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        if app.screen.query("#confirm-append"):  # a confirmation of what will be locked
+            await pilot.press("y")
+            await settle(app, pilot)
+        error = str(app.screen.query_one("#criteria-error").content)
+        assert "fairness_gap needs a sensitive column" in error, error
+        assert not app.state.locked
+    assert not (root / "criteria_revisions.toml").exists()

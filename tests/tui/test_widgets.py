@@ -85,6 +85,24 @@ def test_card_shows_how_far_over_and_the_gain():
     assert "forest-3f9a" in text and "20261126T061502" not in text
 
 
+def test_card_limits_never_read_as_equality_and_overfit_is_one_sided():
+    snapshot = {
+        "id": "20261126T061502-forest-3f9a",
+        "name": "forest",
+        "constraints": {
+            "gain_over_baseline": {"value": 0.00545, "limit": 0.01, "ok": False, "over": 0.455},
+            "size_mb": {"value": 3.0, "limit": 100.0, "ok": True, "over": 0.0},
+        },
+        "checks": {"overfit_gap": -0.065, "overfit_flag": True},  # test was the better split
+    }
+    text = plain(render_snapshot(snapshot, primary="f1"))
+    assert "gain_over_baseline 0.00545 under the minimum 0.01 by 45.5%" in text
+    assert "✓ size_mb 3.00 (limit 100.0)" in text
+    assert "beats test" not in text
+    snapshot["checks"] = {"overfit_gap": 0.08, "overfit_flag": True}
+    assert "validation beats test by 0.080" in plain(render_snapshot(snapshot, primary="f1"))
+
+
 def test_failure_card_says_why_and_that_nothing_was_written():
     text = plain(render_failure("svc", "timeout", "no result after 600 s"))
     assert "run failed" in text and "timeout: no result after 600 s" in text

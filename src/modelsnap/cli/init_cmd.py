@@ -69,7 +69,8 @@ def register(subparsers: Any) -> None:
         "--sensitive",
         action="append",
         metavar="COL[,COL]",
-        help="columns to report fairness for; repeatable",
+        help="columns to measure fairness on (sex, age_band, ...); repeatable. Without one, "
+        "the profile leaves the fairness criterion and limit out",
     )
     parser.add_argument("--name", help="project name (default: the folder name)")
     parser.add_argument("--force", action="store_true", help="replace an existing modelsnap.toml")
@@ -126,6 +127,28 @@ def _copy_in(root: Path, source: Path, destination: Path) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _print_sensitive(config: Any, columns: list[str]) -> None:
+    """Say which columns fairness is measured on, or suggest likely ones (never applied)."""
+    from modelsnap.core.profiles import suggest_sensitive
+
+    if config.data.sensitive:
+        print(f"  fairness measured on: {', '.join(config.data.sensitive)}")
+        return
+    suggested = suggest_sensitive(list(dict.fromkeys(columns)), config.data.target)
+    if not suggested:
+        print("  no sensitive column: the criteria leave fairness out")
+        return
+    flags = " ".join(f"--sensitive {column}" for column in suggested)
+    print(
+        f"  possible sensitive columns: {', '.join(suggested)} (not used: fairness is measured "
+        "only on columns you name)"
+    )
+    print(
+        f"  to measure fairness on them: modelsnap init {config.root} --data "
+        f"{config.data.source} --target {config.data.target} {flags} --force"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         f"  baseline {config.baseline.name}; candidates "
         + ", ".join(spec.name for spec in config.candidates)
     )
+    _print_sensitive(config, [*dataset.frame.columns, *config.data.drop])
     print(
         f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {root} --baseline), "
         f"then lock the criteria (modelsnap lock {root})"

@@ -170,17 +170,34 @@ def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any
     )
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+def format_pair(value: Any, limit: Any, digits: int = 4) -> tuple[str, str]:
+    """A measured value and its limit as text: ``digits`` significant digits, more when two
+    different numbers would print the same, so a failure never reads as equality
+    (0.00545 against 0.01 is ``"0.00545"`` / ``"0.01"``; 0.0099996 against 0.01 needs 5).
+    Anything that is not a finite number is shown as it is."""
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (value, limit)
+    )
+    if not numbers:
+        return str(value), str(limit)
+    value, limit = value + 0.0, limit + 0.0  # -0.0 prints as "0"
+    for places in range(digits, 18):
+        shown = f"{value:.{places}g}", f"{limit:.{places}g}"
+        if shown[0] != shown[1] or value == limit:
+            return shown
+    return repr(float(value)), repr(float(limit))
 
 
 def reasons(result: Mapping[str, Any]) -> list[str]:
-    """One line per failed constraint, e.g. ``"latency_p95_ms 80 > 50"`` (sorted by name)."""
+    """One line per failed constraint, e.g. ``"latency_p95_ms 80 > 50"`` (sorted by name);
+    the two numbers always print differently (``format_pair``)."""
     lines = []
     for name, entry in sorted(result.get("constraints", {}).items()):
         if entry.get("ok") is False:
             sign = ">" if entry["value"] > entry["limit"] else "<"
-            lines.append(f"{name} {_fmt(entry['value'])} {sign} {_fmt(entry['limit'])}")
+            value, limit = format_pair(entry["value"], entry["limit"])
+            lines.append(f"{name} {value} {sign} {limit}")
     return lines
 
 

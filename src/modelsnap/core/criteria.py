@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelsnap.core.errors import CriteriaError, ModelsnapError
+from modelsnap.core.errors import CriteriaError, DataError, ModelsnapError
 from modelsnap.core.files import atomic_write_bytes, dumps_toml, folder_lock, read_toml
+from modelsnap.core.measures import why_unavailable
 from modelsnap.core.project import ProjectConfig
 
 REVISIONS_FILE = "criteria_revisions.toml"
@@ -109,11 +110,102 @@ def current_revision(root: Path) -> dict[str, Any] | None:
     return items[-1] if items else None
 
 
+def _judged_measures(config: ProjectConfig) -> list[tuple[str, str]]:
+    """(where, measure) for everything a revision would judge: the primary metric, each
+    criterion, each limit (``min_gain_over_baseline`` reads the primary metric)."""
+    items = [("[selection].primary_metric", config.primary_metric)]
+    items += [(f"[[criteria]] #{n}", c.metric) for n, c in enumerate(config.criteria, start=1)]
+    for key, value in config.constraints.items():
+        where = f"[constraints].{key}"
+        if key == "min_metric" and isinstance(value, dict):
+            items += [(f"{where}.{metric}", metric) for metric in value]
+        elif key == "min_gain_over_baseline":
+            items.append((where, config.primary_metric))
+        elif key.startswith(("max_", "min_")):
+            items.append((where, key[4:]))
+    return items
+
+
+def unfillable(config: ProjectConfig, facts: Any = None) -> list[str]:
+    """Why the criteria can never be filled by a snapshot of this project: one line per
+    criterion or limit that no snapshot can have, and per unknown column or positive label.
+
+    Without ``facts`` (``core.data.data_facts``) only the project file is read: cheap enough
+    for the ranking and the TUI. With them the task comes from the data when the file leaves it
+    out, and the target, sensitive/drop/suspect columns and positive label are checked against
+    the data file's header and target column. ``measures.why_unavailable`` is the rule.
+    """
+    data = config.data
+    task = data.task
+    n_classes = None
+    problems: list[str] = []
+    if facts is not None:
+        columns = list(facts.columns)
+        if data.target not in columns:
+            problems.append(
+                f"[data].target: column {data.target!r} is not in {facts.label} "
+                f"(columns: {', '.join(columns)})"
+            )
+        for key in ("sensitive", "drop", "suspect_features"):
+            unknown = [c for c in getattr(data, key) if c not in columns]
+            if unknown:
+                problems.append(
+                    f"[data].{key}: column(s) {', '.join(map(repr, unknown))} not in "
+                    f"{facts.label}"
+                )
+        if facts.task is not None:
+            task = facts.task
+            n_classes = len(facts.classes) if facts.classes is not None else None
+    seen: set[tuple[str, str]] = set()
+    for where, measure in _judged_measures(config):
+        why = why_unavailable(
+            measure,
+            task=task,
+            n_classes=n_classes,
+            sensitive=bool(data.sensitive),
+            edge_cases=bool(data.edge_cases),
+        )
+        if why and (where, measure) not in seen:
+            seen.add((where, measure))
+            problems.append(f"{where}: {why}")
+    return problems
+
+
+_UNFILLABLE_HINT = (
+    "a model judged under them could never be ranked: remove those criteria or limits, or fix "
+    "[data] (fairness is measured on the columns in sensitive = [...]), then lock again"
+)
+
+
+def check_fillable(config: ProjectConfig) -> None:
+    """Raise CriteriaError (exit 2) listing every criterion, limit, column or positive label
+    that no snapshot of this project can fill; reads the data's header and target column."""
+    from modelsnap.core.data import data_facts
+
+    try:
+        facts = data_facts(config)
+    except DataError as exc:
+        raise CriteriaError(
+            f"cannot check the criteria against the data: {exc.message}",
+            where=exc.where,
+            hint=exc.hint or "fix [data] in modelsnap.toml, then lock again",
+        ) from None
+    problems = unfillable(config, facts)
+    if problems:
+        raise CriteriaError(
+            "these criteria cannot be filled by any snapshot of this project:\n  - "
+            + "\n  - ".join(problems),
+            where="modelsnap.toml",
+            hint=_UNFILLABLE_HINT,
+        )
+
+
 def lock_criteria(config: ProjectConfig, *, reason: str = "", locked_by: str | None = None) -> int:
     """Record the current criteria and constraints as a new revision and return its number.
 
     Locking criteria identical to the latest revision records nothing and returns that
-    revision's number, so repeated locks do not inflate the history.
+    revision's number, so repeated locks do not inflate the history. Criteria no snapshot can
+    fill (``unfillable``) are refused with a CriteriaError before anything is written.
     """
     if not config.criteria:
         raise CriteriaError(
@@ -121,6 +213,7 @@ def lock_criteria(config: ProjectConfig, *, reason: str = "", locked_by: str | N
             where="modelsnap.toml",
             hint="add criteria (or run 'modelsnap init --profile NAME') first",
         )
+    check_fillable(config)
     root = config.root
     record = criteria_record(config)
     digest = criteria_sha256(record)

@@ -144,11 +144,35 @@ def infer_task(target: pd.Series) -> str:
     return "regression"
 
 
+# Integer-valued floats up to this size are exact integers; beyond it a float label stays a float
+# (``1e+308``) instead of overflowing int64 into a wrong, negative label.
+_EXACT_INT = 2.0**53
+
+
 def _labels_as_strings(target: pd.Series) -> pd.Series:
-    """Class labels as strings (snapshots store them so); integer-valued floats lose the '.0'."""
-    if pd.api.types.is_float_dtype(target) and np.all(np.mod(target.to_numpy(), 1) == 0):
-        target = target.astype("int64")
+    """Class labels as strings (snapshots store them so); integer-valued floats lose the '.0'
+    when they are exact integers (|x| <= 2**53), and are never cast past int64."""
+    if pd.api.types.is_float_dtype(target):
+        values = target.to_numpy(dtype=float)
+        if np.all(np.mod(values, 1) == 0) and np.all(np.abs(values) <= _EXACT_INT):
+            target = target.astype("int64")
     return target.astype(str).astype(object)
+
+
+def _non_finite(target: pd.Series, column: str, label: str) -> None:
+    """Refuse a numeric target holding inf or -inf: no metric can be computed on those rows."""
+    if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
+        return
+    values = target.to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isinf(values))
+    if len(bad):
+        rows = ", ".join(str(int(i) + 1) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise DataError(
+            f"target column {column!r} has {len(bad)} infinite value(s) (inf or -inf) "
+            f"in data row(s) {rows} (counted from 1 after the header)",
+            where=label,
+            hint="remove or fix those rows: rows are never dropped silently",
+        )
 
 
 def _positive_label(classes: list[str], wanted: str | None, label: str, column: str) -> str | None:
@@ -175,32 +199,11 @@ def _positive_label(classes: list[str], wanted: str | None, label: str, column: 
     return classes[-1]
 
 
-def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
-    """Load the data set named in ``[data]``, check it, and infer the task and classes.
-
-    Raises DataError (naming the file and the column) for a missing, empty or unreadable file,
-    an unknown target or listed column, missing target values, a single class, or a
-    non-numeric target for regression.
-    """
-    data = config.data
-    frame, digest, label = read_table(data.source, config.root, path=path)
-    columns = [str(c) for c in frame.columns]
-    frame.columns = columns
-    if data.target not in columns:
-        raise DataError(
-            f"target column {data.target!r} not found",
-            where=label,
-            hint=f"available columns: {', '.join(columns)}",
-        )
-    for key in ("drop", "sensitive", "suspect_features"):
-        missing = [c for c in getattr(data, key) if c not in columns]
-        if missing:
-            raise DataError(
-                f"[data].{key} names unknown column(s) {', '.join(missing)}",
-                where=label,
-                hint=f"available columns: {', '.join(columns)}",
-            )
-    target = frame[data.target]
+def _checked_target(
+    target: pd.Series, data: Any, label: str
+) -> tuple[str, pd.Series, list[str] | None, str | None]:
+    """The target rules (docs/project-file.md, "Data rules"), shared by ``load_dataset`` and
+    ``data_facts``: (task, target as used, classes, positive label), or DataError."""
     n_missing = int(target.isna().sum())
     if n_missing:
         raise DataError(
@@ -208,6 +211,7 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
             where=label,
             hint="remove or fill those rows: rows are never dropped silently",
         )
+    _non_finite(target, data.target, label)
     task = data.task or infer_task(target)
     classes: list[str] | None = None
     positive: str | None = None
@@ -237,6 +241,35 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
                 hint="a classifier needs at least two classes",
             )
         positive = _positive_label(classes, data.positive_label, label, data.target)
+    return task, target, classes, positive
+
+
+def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
+    """Load the data set named in ``[data]``, check it, and infer the task and classes.
+
+    Raises DataError (naming the file and the column) for a missing, empty or unreadable file,
+    an unknown target or listed column, missing or infinite target values, a single class, or a
+    non-numeric target for regression.
+    """
+    data = config.data
+    frame, digest, label = read_table(data.source, config.root, path=path)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    if data.target not in columns:
+        raise DataError(
+            f"target column {data.target!r} not found",
+            where=label,
+            hint=f"available columns: {', '.join(columns)}",
+        )
+    for key in ("drop", "sensitive", "suspect_features"):
+        missing = [c for c in getattr(data, key) if c not in columns]
+        if missing:
+            raise DataError(
+                f"[data].{key} names unknown column(s) {', '.join(missing)}",
+                where=label,
+                hint=f"available columns: {', '.join(columns)}",
+            )
+    task, target, classes, positive = _checked_target(frame[data.target], data, label)
     features = frame.drop(columns=[data.target, *data.drop])
     if features.shape[1] == 0:
         raise DataError(
@@ -254,6 +287,67 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
         target_name=data.target,
         sensitive=sensitive,
     )
+
+
+@dataclass
+class DataFacts:
+    """What ``modelsnap lock`` checks the criteria against: the column names, and the task,
+    classes and positive label the target column gives (None when the target is unknown)."""
+
+    columns: list[str]
+    task: str | None
+    classes: list[str] | None
+    positive_label: str | None
+    label: str = ""
+
+    @property
+    def has_target(self) -> bool:
+        return self.task is not None
+
+
+def data_facts(config: ProjectConfig) -> DataFacts:
+    """The header and the target column only (a CSV is not read whole): the same target rules
+    as ``load_dataset``, so lock and a run agree. Raises DataError for an unreadable file or a
+    target that breaks a rule; an unknown target gives ``task = None`` (the caller reports it)."""
+    data = config.data
+    if data.is_sklearn:
+        frame, _, label = read_table(data.source, config.root)
+        frame.columns = [str(c) for c in frame.columns]
+        columns = list(frame.columns)
+        target = frame[data.target] if data.target in columns else None
+    else:
+        label = data.source
+        file = inside(config.root, data.source, what="[data].source")
+        if not file.is_file():
+            raise DataError(
+                "data file not found",
+                where=str(file),
+                hint="check [data].source in modelsnap.toml (relative to the project folder)",
+            )
+        try:
+            columns = [str(c) for c in pd.read_csv(file, nrows=0).columns]
+            target = (
+                pd.read_csv(file, usecols=[data.target], low_memory=False)[data.target]
+                if data.target in columns
+                else None
+            )
+        except pd.errors.EmptyDataError:
+            raise DataError("the CSV file is empty", where=str(file)) from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(
+                f"the CSV file cannot be parsed: {first}",
+                where=str(file),
+                hint="save it as comma-separated UTF-8 text with a header row",
+            ) from None
+        except OSError as exc:
+            raise DataError(f"cannot read the data file: {exc.strerror}", where=str(file)) from None
+    if target is None:
+        return DataFacts(columns, None, None, None, label)
+    if len(target) == 0:
+        raise DataError("the CSV file has no data rows", where=label)
+    task, _, classes, positive = _checked_target(target, data, label)
+    return DataFacts(columns, task, classes, positive, label)
 
 
 # -------------------------------------------------------------------------------------- split

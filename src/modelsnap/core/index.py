@@ -37,6 +37,7 @@ from modelsnap.core.files import (
     is_tmp_name,
     read_toml,
 )
+from modelsnap.core.leakage import is_overfit
 from modelsnap.core.store import SnapshotProblem, refuse_link_out, validate_snapshot
 
 INDEX_FILE = "index.json"
@@ -48,7 +49,7 @@ LOCK_NAME = "index.lock"
 SNAPSHOT_DIR = "snapshots"
 # Bump when summary_row's shape changes: an index written by another row version is ignored
 # (every file is parsed again and, where allowed, the index is rewritten).
-ROW_VERSION = 3
+ROW_VERSION = 4
 SPLITS = ("validation", "test")
 
 
@@ -169,7 +170,7 @@ def summary_row(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         "fairness_max_gap": _number(fairness, "max_gap"),
         "interpretability": _number(interpretability, "score"),
         "overfit_gap": _number(checks, "overfit_gap"),
-        "overfit_flag": checks.get("overfit_flag") is True,
+        "overfit_flag": is_overfit(checks),
         "leakage": [w for w in checks.get("leakage", []) if isinstance(w, str)]
         if isinstance(checks.get("leakage"), list) else [],
     }

@@ -47,7 +47,8 @@ def overfit_check(
     The gap is signed so that positive always means "worse on test": validation minus test for
     metrics where higher is better, test minus validation for error metrics (mae, rmse, log_loss,
     brier). Unbounded error metrics are divided by the validation value so the threshold does not
-    depend on the target's units.
+    depend on the target's units. Only a positive gap above the threshold is flagged: a model
+    that does better on test than on validation is not overfitting the validation split.
     """
     val = metrics_validation.get(primary_metric)
     test = metrics_test.get(primary_metric)
@@ -56,7 +57,17 @@ def overfit_check(
     gap = (test - val) if primary_metric in MIN_METRICS else (val - test)
     if primary_metric in UNBOUNDED_METRICS:
         gap = gap / abs(val) if abs(val) > 1e-12 else (0.0 if gap == 0 else math.copysign(1.0, gap))
-    return {"overfit_gap": round(float(gap), 6), "overfit_flag": bool(abs(gap) > OVERFIT_THRESHOLD)}
+    return {"overfit_gap": round(float(gap), 6), "overfit_flag": bool(gap > OVERFIT_THRESHOLD)}
+
+
+def is_overfit(checks: Mapping[str, Any]) -> bool:
+    """True when a snapshot's ``[checks]`` show overfitting: validation better than test by more
+    than ``OVERFIT_THRESHOLD`` (the gap is signed so that positive means worse on test, for
+    "max" and "min" metrics alike). Read from the gap, not the stored flag: snapshots written
+    before the flag was one-sided carry ``overfit_flag = true`` when test was the better split.
+    """
+    gap = checks.get("overfit_gap") if isinstance(checks, Mapping) else None
+    return _finite(gap) and gap > OVERFIT_THRESHOLD
 
 
 def _finite(value: Any) -> bool:

@@ -47,6 +47,36 @@ MEASURE_DIRECTIONS: dict[str, str] = {
 
 SPLITS = ("validation", "test")
 
+REGRESSION_ONLY = frozenset({"r2", "mae", "rmse"})
+CLASSIFICATION_ONLY = frozenset(QUALITY_METRICS) - REGRESSION_ONLY
+# Quality metrics defined for two classes only (brier is the binary score of the positive class).
+BINARY_ONLY = frozenset({"brier"})
+FAIRNESS_MEASURES = frozenset({"fairness_gap"})
+EDGE_MEASURES = frozenset({"edge_pass_rate", "edge_must_pass_failed"})
+
+
+def why_unavailable(name: str, *, task: str | None, n_classes: int | None = None,
+                    sensitive: bool = True, edge_cases: bool = True) -> str | None:
+    """Why no snapshot of a project like this can ever have measure ``name``; None when it can.
+
+    The one rule for "which measures can a project have" (lock refuses criteria and limits on
+    the others; the profiles leave them out): quality metrics of the project's task only
+    (``task`` None: not known yet, so either task's), ``brier`` for two classes only, a fairness
+    measure only with ``[data].sensitive`` columns, edge-case measures only with
+    ``[data].edge_cases``. Unknown names are for the project-file checks, not for this rule.
+    """
+    if task == "classification" and name in REGRESSION_ONLY:
+        return f"{name} is a regression metric, but the task is classification"
+    if task == "regression" and name in CLASSIFICATION_ONLY:
+        return f"{name} is a classification metric, but the task is regression"
+    if name in BINARY_ONLY and n_classes is not None and n_classes != 2:
+        return f"{name} is defined for two classes, but the target has {n_classes}"
+    if name in FAIRNESS_MEASURES and not sensitive:
+        return f"{name} needs a sensitive column, and [data].sensitive is empty"
+    if name in EDGE_MEASURES and not edge_cases:
+        return f"{name} needs edge cases, and [data].edge_cases is not set"
+    return None
+
 
 def is_quality_metric(name: str) -> bool:
     """True for the metrics read from ``[metrics.<split>]`` (they change with the split)."""
@@ -122,7 +152,8 @@ def measures(snapshot: Mapping[str, Any], split: str = "validation", *,
         out["fairness_gap"] = gap
     overfit = _number(_table(snapshot, "checks").get("overfit_gap"))
     if overfit is not None:
-        # Same reading as [checks].overfit_flag: the size of the validation/test disagreement.
-        out["overfit_gap"] = abs(overfit)
+        # Same reading as [checks].overfit_flag: how much worse test is than validation (a
+        # better test score is no overfitting, so it counts as 0).
+        out["overfit_gap"] = max(overfit, 0.0)
     _edge_measures(edge_result if edge_result is not None else _table(snapshot, "edge_cases"), out)
     return out

@@ -3,6 +3,11 @@
 A profile is only a starting point written into modelsnap.toml by ``modelsnap init`` or the TUI
 set-up; after that the file is the truth (``[selection].profile`` becomes a label). Keeping the
 profiles as plain data here means the CLI, the TUI and the docs all show the same numbers.
+
+Fairness needs a sensitive column: for a project without one, a profile leaves the
+``fairness_gap`` criterion and the ``max_fairness_gap`` limit out and shares the fairness weight
+among the remaining criteria in proportion (so the weights still sum to 1), because no snapshot
+of such a project can ever have a fairness measure and the ranking would find nothing complete.
 """
 
 from __future__ import annotations
@@ -52,11 +57,17 @@ def _secondary_quality_metric(task: str, primary: str) -> str:
 
 
 def profile_settings(
-    profile: str, task: str = "classification", primary_metric: str | None = None
+    profile: str,
+    task: str = "classification",
+    primary_metric: str | None = None,
+    *,
+    fairness: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Return ``(criteria, constraints)`` for ``profile``: criteria are dicts with metric, weight
     and direction (directions are left to the measure defaults except where a metric is a loss).
 
+    ``fairness=False`` (a project without ``[data].sensitive`` columns) leaves the fairness
+    criterion and limit out and renormalises the remaining weights to the profile's total.
     Raises ValueError for an unknown profile or task: callers validate user input first.
     """
     if profile not in PROFILES:
@@ -82,10 +93,59 @@ def profile_settings(
             ("interpretability", 0.15),
             ("fairness_gap", 0.15),
         ]
+    constraints = dict(_CONSTRAINTS[profile])
+    if not fairness:
+        weights = _without(weights, FAIRNESS_MEASURE)
+        constraints.pop("max_" + FAIRNESS_MEASURE, None)
     from modelsnap.core.project import MEASURE_DIRECTIONS
 
     criteria = [
         {"metric": metric, "weight": weight, "direction": MEASURE_DIRECTIONS[metric]}
         for metric, weight in weights
     ]
-    return criteria, dict(_CONSTRAINTS[profile])
+    return criteria, constraints
+
+
+FAIRNESS_MEASURE = "fairness_gap"
+
+
+def _without(weights: list[tuple[str, float]], metric: str) -> list[tuple[str, float]]:
+    """``weights`` without ``metric``, the others scaled so the total stays the same (rounded
+    to 4 decimals, so the file shows 0.4706 rather than a 17-digit float)."""
+    kept = [(name, weight) for name, weight in weights if name != metric]
+    if len(kept) == len(weights):
+        return weights
+    total = sum(weight for _, weight in weights)
+    rest = sum(weight for _, weight in kept)
+    return [(name, round(weight * total / rest, 4)) for name, weight in kept]
+
+
+# Column names that usually hold a protected or sensitive attribute. ``suggest_sensitive`` only
+# *suggests* them: fairness is measured on the columns the user names in [data].sensitive.
+SENSITIVE_NAMES: tuple[str, ...] = (
+    "sex", "gender", "age", "age_band", "age_group", "race", "ethnicity", "ethnic_group",
+    "region", "religion", "nationality", "citizenship", "country_of_birth", "native_country",
+    "marital_status", "disability", "disabled", "sexual_orientation", "pregnancy",
+)
+
+
+def _words(name: str) -> str:
+    """``"Applicant Sex"``, ``"applicantSex"`` -> ``"applicant_sex"``: lower-case words."""
+    import re
+
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))
+    return "_".join(part for part in re.split(r"[^a-z0-9]+", spaced.lower()) if part)
+
+
+def suggest_sensitive(columns: list[str] | tuple[str, ...], target: str | None = None) -> list[str]:
+    """The columns whose names suggest a sensitive attribute (sex, gender, age, age_band, race,
+    region, ... as the whole name or as whole words in it: ``applicant_sex``, ``AgeBand``),
+    in column order, never the target. A suggestion for the user to confirm, never applied."""
+    found = []
+    for column in columns:
+        if column == target:
+            continue
+        words = f"_{_words(column)}_"
+        if any(f"_{name}_" in words for name in SENSITIVE_NAMES):
+            found.append(column)
+    return found

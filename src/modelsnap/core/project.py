@@ -816,7 +816,8 @@ def build_project_document(
     from modelsnap.core.profiles import DEFAULT_PRIMARY_METRIC, profile_settings
 
     primary = primary_metric or DEFAULT_PRIMARY_METRIC[task]
-    criteria, constraints = profile_settings(profile, task, primary)
+    # No sensitive column, no fairness measure: the profile leaves fairness out.
+    criteria, constraints = profile_settings(profile, task, primary, fairness=bool(sensitive))
     if baseline is None and candidates is None:
         baseline, candidates = default_models(task, seed)
     doc = tomlkit.document()

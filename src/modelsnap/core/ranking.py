@@ -66,8 +66,25 @@ class RankingSpec:
 
     def weights(self) -> dict[str, float]:
         """The criteria weights normalised to sum to 1 (zero-weight criteria dropped)."""
-        total = sum(c.weight for c in self.criteria)
-        return {c.metric: c.weight / total for c in self.criteria if c.weight > 0}
+        return normalise_weights({c.metric: c.weight for c in self.criteria})
+
+
+def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Weights as shares summing to 1, zero weights dropped; {} when none is above 0.
+
+    When the plain sum overflows (weights of 1e308 each), each weight is divided by the largest
+    first, so the shares cannot all collapse to 0. Otherwise the plain ``weight / sum``, so
+    recorded shares stay bit-for-bit what they always were."""
+    positive = {name: w for name, w in weights.items() if w > 0}
+    total = sum(positive.values())
+    if math.isfinite(total) and total > 0:
+        return {name: w / total for name, w in positive.items()}
+    largest = max(positive.values(), default=0.0)
+    if not largest > 0 or not math.isfinite(largest):
+        return {}
+    scaled = {name: w / largest for name, w in positive.items()}
+    total = math.fsum(scaled.values())
+    return {name: w / total for name, w in scaled.items()}
 
 
 @dataclass
@@ -189,14 +206,16 @@ def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
             raise CriteriaError(f"direction of {metric!r} must be 'max' or 'min'",
                                 where="modelsnap.toml [[criteria]]")
         criteria.append(Criterion(metric, float(weight), direction))
-    if not criteria or sum(c.weight for c in criteria) <= 0:
+    if not any(c.weight > 0 for c in criteria):
         raise CriteriaError("the criteria have no positive weight", where="criteria",
                             hint="give at least one criterion a weight above 0")
     return criteria
 
 
 def parse_weights(text: str) -> dict[str, float]:
-    """``"f1=0.5,latency_p95_ms=0.3"`` -> ``{"f1": 0.5, "latency_p95_ms": 0.3}``."""
+    """``"f1=0.5,latency_p95_ms=0.3"`` -> ``{"f1": 0.5, "latency_p95_ms": 0.3}``.
+
+    Each weight finite and >= 0, each measure once, at least one weight above 0."""
     weights: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -213,10 +232,16 @@ def parse_weights(text: str) -> dict[str, float]:
         if name not in MEASURE_DIRECTIONS:
             raise CriteriaError(f"unknown measure {name!r}", where="--weights",
                                 hint="use a measure name from docs/project-file.md")
+        if name in weights:
+            raise CriteriaError(f"{name} is given twice ({name}={weights[name]:g} and {part})",
+                                where="--weights", hint="give each measure once")
         weights[name] = weight
     if not weights:
         raise CriteriaError("no weights given", where="--weights",
                             hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3")
+    if not any(w > 0 for w in weights.values()):
+        raise CriteriaError("every weight is 0", where="--weights",
+                            hint="give at least one measure a weight above 0")
     return weights
 
 
@@ -261,7 +286,8 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
                                 hint=f"use one of {', '.join(PROFILES)}")
         task = getattr(config.data, "task", None) or (
             "regression" if primary in ("r2", "mae", "rmse") else "classification")
-        criteria_source, constraint_table = profile_settings(profile, task, primary)
+        criteria_source, constraint_table = profile_settings(
+            profile, task, primary, fairness=bool(getattr(config.data, "sensitive", None)))
     criteria = make_criteria(criteria_source)
     if weights:
         criteria = with_weights(criteria, weights)

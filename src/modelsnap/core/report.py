@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelsnap.core.constraints import format_pair
 from modelsnap.core.errors import ModelsnapError
 
 FORMATS = ("html", "md")
@@ -157,6 +158,14 @@ def _num(value: Any, digits: int = 4) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "" if value is None else str(value)
     return f"{value:.{digits}g}"
+
+
+def _value_and_limit(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """A recorded constraint's value and limit, never printed equal when they differ."""
+    value, limit = entry.get("value"), entry.get("limit")
+    if value is None or limit is None:
+        return _num(value), _num(limit)
+    return format_pair(value, limit)
 
 
 def _get(table: Mapping[str, Any] | None, *keys: str) -> Any:
@@ -434,7 +443,7 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
             sections.append(f"<h4>{title}</h4>" + _kv(table))
     constraints = snapshot.get("constraints")
     if isinstance(constraints, Mapping) and constraints:
-        rows = [[_e(name), _e(_num(entry.get("value"))), _e(_num(entry.get("limit"))),
+        rows = [[_e(name), *(_e(text) for text in _value_and_limit(entry)),
                  ("missing" if entry.get("missing") else
                   '<span class="ok">ok</span>' if entry.get("ok") else '<span class="bad">failed'
                   "</span>")]

@@ -563,28 +563,47 @@ def snapshot_ids(root: Path) -> list[str]:
     return [path.stem for path in snapshot_files(root)]
 
 
+def short_id(snapshot_id: str) -> str:
+    """The form tables show: ``<name>-<hex>`` without the timestamp
+    (``20261126T073009-random_forest-6ee3`` -> ``random_forest-6ee3``); other ids as they are."""
+    head, _, rest = snapshot_id.partition("-")
+    return rest if rest and (head.isdigit() or (len(head) == 15 and head[8:9] == "T")) \
+        else snapshot_id
+
+
 def find_snapshot(root: Path, prefix: str) -> str:
-    """The id equal to or uniquely starting with ``prefix``; clear error if unknown/ambiguous."""
-    prefix = str(prefix).strip()
-    if not prefix:
+    """The one snapshot id that ``prefix`` names; a clear error if none or several do.
+
+    Accepted, tried in this order (the first form that matches anything decides): the whole
+    id; any prefix of it (``20261126T0730``); the short form shown in tables, ``<name>-<hex>``
+    (``random_forest-6ee3``), or the end of an id after a ``-`` (``6ee3``); a prefix of the
+    short form (``random_forest``). Several matches in one form is an error listing them.
+    """
+    given = str(prefix).strip()
+    if not given:
         raise SnapshotError("empty snapshot id", hint="'modelsnap ls DIR' lists the snapshots")
-    safe_name(prefix, what="snapshot id")
+    safe_name(given, what="snapshot id")
     ids = snapshot_ids(root)
-    if prefix in ids:
-        return prefix
-    matches = [i for i in ids if i.startswith(prefix)]
+    if given in ids:
+        return given
+    forms = (
+        [i for i in ids if i.startswith(given)],
+        [i for i in ids if short_id(i) == given or i.endswith("-" + given)],
+        [i for i in ids if short_id(i).startswith(given)],
+    )
+    matches = next((found for found in forms if found), [])
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise SnapshotError(
-            f"no snapshot id starts with {prefix!r}",
+            f"no snapshot id starts with {given!r} (nor ends with it as <name>-<hex>)",
             where=str(snapshots_dir(root)),
             hint="'modelsnap ls DIR' lists the snapshots",
         )
     shown = ", ".join(matches[:5]) + (f" (+{len(matches) - 5} more)" if len(matches) > 5 else "")
     raise SnapshotError(
-        f"{prefix!r} matches {len(matches)} snapshots: {shown}",
-        hint="give more characters of the id",
+        f"{given!r} matches {len(matches)} snapshots: {shown}",
+        hint="give more characters of the id, or the <name>-<hex> form shown in tables",
     )
 
 

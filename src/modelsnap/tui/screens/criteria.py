@@ -195,7 +195,10 @@ class CriteriaScreen(StepScreen):
         if not self.query("#criteria-lower"):
             return
         criteria, constraints = profile_settings(
-            str(event.value), config.data.task or "classification", state.primary_metric or None
+            str(event.value),
+            config.data.task or "classification",
+            state.primary_metric or None,
+            fairness=bool(config.data.sensitive),
         )
         self._set_criteria([(c["metric"], c["weight"], c["direction"]) for c in criteria])
         for key, _label, _low, _high in CONSTRAINT_FIELDS:

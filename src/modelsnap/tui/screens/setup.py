@@ -1,7 +1,10 @@
-"""Set-up for a folder without modelsnap.toml: data file, target column, a preview, a profile.
+"""Set-up for a folder without modelsnap.toml: data file, target column, a preview, a profile,
+and the sensitive columns fairness is measured on.
 
 The CSV is read by a worker with the csv module (no pandas in the UI process); nothing is
-written until a file, a target and a profile are chosen and the project is created.
+written until a file, a target and a profile are chosen and the project is created. Columns whose
+names suggest a sensitive attribute (``profiles.suggest_sensitive``) are listed first and marked,
+but never ticked for the user: without a ticked column the profile leaves fairness out.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Label, Select, Static
+from textual.widgets import Button, DataTable, Footer, Label, Select, SelectionList, Static
 
-from modelsnap.core.profiles import PROFILES
+from modelsnap.core.profiles import PROFILES, suggest_sensitive
 from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import PreviewReady, TaskDone
 from modelsnap.tui.state import ProjectState
@@ -72,6 +75,9 @@ class SetupScreen(Screen[None]):
                     prompt="guessed from the target",
                     compact=True,
                 )
+            yield Label("Sensitive columns (fairness is measured per group of each)", markup=False)
+            yield SelectionList[str](id="setup-sensitive", compact=True)
+            yield Static("", id="setup-sensitive-note", classes="note", markup=False)
             yield Label("", id="setup-error", classes="error", markup=False)
             yield Static("", id="setup-balance", markup=False)
             yield DataTable(id="setup-preview", show_cursor=False, zebra_stripes=True)
@@ -108,11 +114,14 @@ class SetupScreen(Screen[None]):
             self.query_one("#setup-target", Select).set_options([])
             self.query_one("#setup-balance", Static).update("")
             self.query_one("#setup-preview", DataTable).clear(columns=True)
+            self.query_one("#setup-sensitive", SelectionList).clear_options()
+            self.query_one("#setup-sensitive-note", Static).update("")
             if event.value != Select.NULL:
                 self._error("")
                 self._read(str(event.value))
         elif event.select.id == "setup-target":
             self._show_balance()
+            self._offer_sensitive()
             if self.preview is not None and event.value != Select.NULL:
                 self.query_one("#setup-task", Select).value = self.preview.guess_task(
                     str(event.value)
@@ -146,6 +155,35 @@ class SetupScreen(Screen[None]):
         target = self.query_one("#setup-target", Select)
         target.set_options([(column, column) for column in preview.columns])
         target.value = preview.columns[-1]
+
+    def _offer_sensitive(self) -> None:
+        """Every column but the target, the ones named like a sensitive attribute first and
+        marked; ticks the user already made are kept, nothing is ticked for them."""
+        choices = self.query_one("#setup-sensitive", SelectionList)
+        note = self.query_one("#setup-sensitive-note", Static)
+        target = self.query_one("#setup-target", Select).value
+        ticked = set(choices.selected)
+        choices.clear_options()
+        if self.preview is None or target == Select.NULL:
+            note.update("")
+            return
+        columns = [c for c in self.preview.columns if c != target]
+        suggested = suggest_sensitive(columns, str(target))
+        others = [c for c in columns if c not in suggested]
+        choices.add_options(
+            [(f"{c}  (suggested by its name)", c, c in ticked) for c in suggested]
+            + [(c, c, c in ticked) for c in others]
+        )
+        if suggested:
+            note.update(
+                f"suggested: {', '.join(suggested)}. Tick (space) the ones to measure fairness "
+                "on; with none ticked the criteria leave fairness out."
+            )
+        else:
+            note.update(
+                "No column looks sensitive by its name. Tick one to measure fairness on it; "
+                "with none ticked the criteria leave fairness out."
+            )
 
     def _show_balance(self) -> None:
         balance_widget = self.query_one("#setup-balance", Static)
@@ -197,6 +235,8 @@ class SetupScreen(Screen[None]):
             self._error("choose the task")
             return
         self._error("")
+        ticked = set(self.query_one("#setup-sensitive", SelectionList).selected)
+        columns = self.preview.columns if self.preview is not None else sorted(ticked)
         self.app.start_task(
             self,
             "create",
@@ -206,4 +246,5 @@ class SetupScreen(Screen[None]):
             target=str(target),
             profile=str(profile),
             task=str(task),
+            sensitive=[c for c in columns if c in ticked],
         )

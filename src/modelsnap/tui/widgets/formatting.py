@@ -32,9 +32,11 @@ def pct(value: Any) -> str:
 
 
 def short_id(snapshot_id: str) -> str:
-    """The part of an id people recognise: name and suffix, without the timestamp."""
-    head, _, rest = snapshot_id.partition("-")
-    return rest if head.isdigit() or (len(head) == 15 and head[8:9] == "T") else snapshot_id
+    """The part of an id people recognise: name and suffix, without the timestamp (the form
+    every command also accepts as an id: ``core.store.find_snapshot``)."""
+    from modelsnap.core.store import short_id as core_short_id
+
+    return core_short_id(snapshot_id)
 
 
 def fill_table(table: Any, headers: list[str], rows: list[tuple[list[Any], Any]]) -> None:

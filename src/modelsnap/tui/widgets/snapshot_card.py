@@ -14,6 +14,8 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
+from modelsnap.core.constraints import format_pair
+from modelsnap.core.leakage import is_overfit
 from modelsnap.tui.widgets.formatting import num, pct, short_id
 
 QUALITY_ORDER = (
@@ -67,6 +69,15 @@ def _resource_line(snapshot: dict) -> Text:
     return line
 
 
+def _value_and_limit(value: Any, limit: Any) -> tuple[str, str]:
+    """Two decimals as before when that tells the numbers apart, else as many significant
+    digits as it takes (core.constraints.format_pair): a failure never reads as equality."""
+    shown = num(value, 2), num(limit, 2)
+    if shown[0] != shown[1] or value == limit:
+        return shown
+    return format_pair(value, limit)
+
+
 def _constraint_lines(snapshot: dict) -> list[Text]:
     checks = snapshot.get("constraints", {})
     if not checks:
@@ -80,15 +91,16 @@ def _constraint_lines(snapshot: dict) -> list[Text]:
             continue
         ok = bool(check.get("ok", False))
         line.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
-        line.append(f"{name} {num(check.get('value'), 2)}")
+        value, limit = check.get("value"), check.get("limit")
+        shown_value, shown_limit = _value_and_limit(value, limit)
+        line.append(f"{name} {shown_value}")
         if ok:
-            line.append(f" (limit {num(check.get('limit'), 2)})  ", style="dim")
+            line.append(f" (limit {shown_limit})  ", style="dim")
         else:
-            value, limit = check.get("value"), check.get("limit")
             numbers = isinstance(value, int | float) and isinstance(limit, int | float)
             below = numbers and value < limit
             word = "under the minimum" if below else "over the limit"
-            line.append(f" {word} {num(limit, 2)} by {pct(check.get('over'))[1:]}  ", style="red")
+            line.append(f" {word} {shown_limit} by {pct(check.get('over'))[1:]}  ", style="red")
     return [line]
 
 
@@ -162,7 +174,7 @@ def render_snapshot(snapshot: dict, *, primary: str = "", edge: dict | None = No
         if extra is not None:
             lines.append(extra)
     checks = snapshot.get("checks", {})
-    if checks.get("overfit_flag"):
+    if is_overfit(checks):
         lines.append(
             Text(
                 f"! validation beats test by {num(checks.get('overfit_gap'))}: "

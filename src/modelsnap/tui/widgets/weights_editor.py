@@ -73,15 +73,18 @@ class WeightsEditor(Vertical):
             except ValueError as exc:
                 error.update(f"✗ {exc}")
                 ok = False
+        from modelsnap.core.ranking import normalise_weights
+
         total = sum(values.values())
+        shares = normalise_weights(values) if ok else {}
         for index, (metric, _weight, _direction) in enumerate(self.criteria):
             share = self.query_one(f"#share-{index}", Label)
-            if ok and total > 0:
-                share.update(f"{values[metric] / total:.0%}")
+            if ok and shares:
+                share.update(f"{shares.get(metric, 0.0):.0%}")
             else:
                 share.update("")
         summary = self.query_one("#weights-total", Label)
-        if ok and total <= 0:
+        if ok and not shares:
             summary.update("✗ at least one weight must be above 0")
             ok = False
         elif ok:
