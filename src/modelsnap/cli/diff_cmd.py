@@ -117,15 +117,13 @@ def warnings_for(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def _show(value: Any, key: str = "") -> str:
+    from modelsnap.cli.render import plain
+
     if value is None:
         return "(absent)"
     if key.endswith("sha256") and isinstance(value, str):
         return value[:12] + "…"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    return plain(value)
 
 
 def _delta_text(row: DiffRow) -> str:
@@ -143,9 +141,11 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
     from rich.table import Table
     from rich.text import Text
 
+    from modelsnap.cli.render import section_rank
+
     console = Console(highlight=False)
     if not console.is_terminal:
-        console.width = max(console.width, 140)
+        console.width = max(console.width, 120)
     console.print(Text(f"a = {a['id']}\nb = {b['id']}"))
     for note in notes:
         console.print(Text(f"warning: {note}", style="yellow"))
@@ -155,12 +155,15 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
     table = Table(box=None, pad_edge=False, header_style="bold")
     for header, justify in (("section", "left"), ("key", "left"), ("a", "right"),
                             ("b", "right"), ("b - a", "right")):
-        table.add_column(header, justify=justify)
-    for row in rows:
+        table.add_column(header, justify=justify, no_wrap=header in ("section", "key", "b - a"),
+                         overflow="fold")
+    previous = None
+    for row in sorted(rows, key=lambda r: section_rank(r.section)):
         style = {"b": "green", "a": "red"}.get(row.better or "", "")
-        table.add_row(row.section, row.key, Text(_show(row.a, row.key)),
-                      Text(_show(row.b, row.key)),
+        table.add_row(row.section if row.section != previous else "", row.key,
+                      Text(_show(row.a, row.key)), Text(_show(row.b, row.key)),
                       Text(_delta_text(row), style=style))
+        previous = row.section
     console.print(table)
 
 
