@@ -16,27 +16,9 @@ from modelsnap.core.readable import (  # noqa: F401  (re-exported for the comman
     is_table_list,
     number,
     plain,
+    section_rank,
     table_list_summary,
 )
-
-# The order a reader wants: how good, how costly, does it pass, then why, then provenance.
-SECTION_ORDER = (
-    "metrics", "resources", "constraints", "gain", "fairness", "interpretability",
-    "edge_cases", "checks", "model", "data", "predictions", "environment", "hardware",
-)
-# Sections that go last whatever else a snapshot holds.
-_LAST = ("model", "data", "predictions", "environment", "hardware")
-
-
-def section_rank(name: str) -> tuple[int, int]:
-    """Sort key for a snapshot section: known ones in SECTION_ORDER, unknown ones just before
-    the provenance sections (model, data, environment, hardware)."""
-    if name == "snapshot":
-        return (-1, 0)
-    if name in SECTION_ORDER:
-        index = SECTION_ORDER.index(name)
-        return (index if name not in _LAST else index + 100, 0)
-    return (len(SECTION_ORDER) - len(_LAST) - 1, 1)
 
 
 def small_table(items: list[dict[str, Any]], *, limit: int | None = None):

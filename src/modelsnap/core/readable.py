@@ -12,6 +12,25 @@ from typing import Any
 
 TOP_FEATURES = 5
 
+# The order a reader wants: how good, how costly, does it pass, then why, then provenance.
+SECTION_ORDER = (
+    "metrics", "resources", "constraints", "gain", "fairness", "interpretability",
+    "edge_cases", "checks", "model", "data", "predictions", "environment", "hardware",
+)
+# Sections that go last whatever else a snapshot holds.
+_LAST = ("model", "data", "predictions", "environment", "hardware")
+
+
+def section_rank(name: str) -> tuple[int, int]:
+    """Sort key for a snapshot section: known ones in SECTION_ORDER, unknown ones just before
+    the provenance sections (model, data, environment, hardware)."""
+    if name == "snapshot":
+        return (-1, 0)
+    if name in SECTION_ORDER:
+        index = SECTION_ORDER.index(name)
+        return (index if name not in _LAST else index + 100, 0)
+    return (len(SECTION_ORDER) - len(_LAST) - 1, 1)
+
 
 def number(value: float | int, digits: int = 6) -> str:
     """A number for people: ints with thousands separators, floats to ``digits`` significant
