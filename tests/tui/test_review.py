@@ -478,3 +478,11 @@ async def test_whatif_reranks_as_you_type_and_old_results_never_win(folder, monk
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "weights (normalised): f1 1.00" in text_of(screen, "#review-view-text")
+
+
+async def test_status_names_the_folder_when_opened_as_dot(folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    app = ReviewApp(Path("."))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert text_of(app.screen, "#review-status").startswith(f"{folder.name}: 24 snapshots")

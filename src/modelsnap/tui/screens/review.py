@@ -273,7 +273,7 @@ class ReviewScreen(Screen[None]):
 
     def _update_status(self) -> None:
         data, table = self.data, self.table
-        parts = [f"{data.root.name}: {len(data.rows)} snapshots (read-only)"]
+        parts = [f"{data.root.resolve().name}: {len(data.rows)} snapshots (read-only)"]
         if table.filter_text:
             parts.append(f"{len(table.view)} shown")
         if table.sort_column:
