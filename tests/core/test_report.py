@@ -231,3 +231,15 @@ def test_sample_project_report_and_card_have_no_reprs(tmp_path):
     p = parsed(html_text)
     assert not [a for a in p.attrs if a[0] in ("src", "href", "action", "xlink:href")]
     assert "http" not in html_text
+
+
+def test_snapshot_details_put_metrics_first_and_provenance_last():
+    snaps = {s["id"]: dict(s, environment={"python": "3.11"}, hardware={"cpu": "x"})
+             for s in SNAPS}
+    text = render_html(data(snapshots=snaps))
+    detail = text[text.index('<details id="s-02-good">'):]
+    detail = detail[:detail.index("</details>")]
+    order = [detail.index(f"<h4>{h}</h4>") for h in ("Metrics", "Resources",
+                                                     "Constraints when recorded",
+                                                     "Parameters", "Environment", "Hardware")]
+    assert order == sorted(order)

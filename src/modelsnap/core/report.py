@@ -478,8 +478,6 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
                 f"<code>{_e(model.get('estimator'))}</code>, version {_e(snapshot.get('version'))}"
                 f", created {_e(snapshot.get('created_at'))}, criteria revision "
                 f"{_e(snapshot.get('criteria_revision'))}</p>"]
-    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
-    sections.append("<h4>Parameters</h4>" + _kv(params))
     metrics = _get(snapshot, "metrics") or {}
     names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
     rows = []
@@ -491,13 +489,8 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
                      _e(_num(_get(metrics, "test", name))), _e(ci_text)])
     sections.append("<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"),
                                                 rows))
-    for key, title in (("resources", "Resources"), ("gain", "Gain over baseline"),
-                       ("interpretability", "Interpretability"), ("fairness", "Fairness"),
-                       ("edge_cases", "Edge cases"), ("checks", "Checks"), ("data", "Data"),
-                       ("environment", "Environment"), ("hardware", "Hardware")):
-        table = snapshot.get(key)
-        if isinstance(table, Mapping) and table:
-            sections.append(f"<h4>{title}</h4>" + _kv(table))
+    if isinstance(snapshot.get("resources"), Mapping) and snapshot["resources"]:
+        sections.append("<h4>Resources</h4>" + _kv(snapshot["resources"]))
     constraints = snapshot.get("constraints")
     if isinstance(constraints, Mapping) and constraints:
         rows = [[_e(name), _e(_num(entry.get("value"))), _e(_num(entry.get("limit"))),
@@ -507,6 +500,20 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
                 for name, entry in constraints.items() if isinstance(entry, Mapping)]
         sections.append("<h4>Constraints when recorded</h4>" +
                         _table(("constraint", "value", "limit", "result"), rows))
+    # what it is worth first, then how it was made (parameters, data, environment, hardware)
+    for key, title in (("gain", "Gain over baseline"), ("fairness", "Fairness"),
+                       ("interpretability", "Interpretability"), ("edge_cases", "Edge cases"),
+                       ("checks", "Checks")):
+        table = snapshot.get(key)
+        if isinstance(table, Mapping) and table:
+            sections.append(f"<h4>{title}</h4>" + _kv(table))
+    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
+    sections.append("<h4>Parameters</h4>" + _kv(params))
+    for key, title in (("data", "Data"), ("environment", "Environment"),
+                       ("hardware", "Hardware")):
+        table = snapshot.get(key)
+        if isinstance(table, Mapping) and table:
+            sections.append(f"<h4>{title}</h4>" + _kv(table))
     if snapshot.get("notes"):
         sections.append(f"<h4>Notes</h4><p>{_e(snapshot['notes'])}</p>")
     return (f'<details id="s-{_e(snapshot_id)}"><summary><code>{_e(snapshot_id)}</code> '
