@@ -123,14 +123,14 @@ def _show(value: Any, key: str = "") -> str:
         return "(absent)"
     if key.endswith("sha256") and isinstance(value, str):
         return value[:12] + "…"
-    return plain(value)
+    return plain(value, digits=4)  # --format json has every digit
 
 
 def _delta_text(row: DiffRow) -> str:
     if row.delta is None:
         return ""
     both_int = isinstance(row.a, int) and isinstance(row.b, int)
-    text = f"{row.delta:+,d}" if both_int else f"{row.delta:+.6g}"
+    text = f"{row.delta:+,d}" if both_int else f"{row.delta:+.4g}"
     if row.relative is not None:
         text += f" ({row.relative:+.1%})"
     return text
@@ -152,19 +152,24 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
     if not rows:
         console.print("no differences")
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for header, justify in (("section", "left"), ("key", "left"), ("a", "right"),
-                            ("b", "right"), ("b - a", "right")):
-        table.add_column(header, justify=justify, no_wrap=header in ("section", "key", "b - a"),
-                         overflow="fold")
-    previous = None
-    for row in sorted(rows, key=lambda r: section_rank(r.section)):
-        style = {"b": "green", "a": "red"}.get(row.better or "", "")
-        table.add_row(row.section if row.section != previous else "", row.key,
-                      Text(_show(row.a, row.key)), Text(_show(row.b, row.key)),
-                      Text(_delta_text(row), style=style))
-        previous = row.section
-    console.print(table)
+    # one small table per section, metrics first: the section is a heading, not a column, so
+    # the values keep their width at 80 columns
+    from itertools import groupby
+
+    ordered = sorted(rows, key=lambda r: section_rank(r.section))
+    for section, group in groupby(ordered, key=lambda r: r.section):
+        console.print(Text(f"[{section}]", style="bold"))
+        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1),
+                      show_edge=False)
+        table.add_column("key", overflow="fold", min_width=12, style="")
+        table.add_column("a", justify="right", overflow="fold", min_width=8)
+        table.add_column("b", justify="right", overflow="fold", min_width=8)
+        table.add_column("b - a", justify="right", no_wrap=True)
+        for row in group:
+            style = {"b": "green", "a": "red"}.get(row.better or "", "")
+            table.add_row(row.key, Text(_show(row.a, row.key)),
+                          Text(_show(row.b, row.key)), Text(_delta_text(row), style=style))
+        console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:
