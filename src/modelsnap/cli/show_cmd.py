@@ -170,7 +170,7 @@ def _header(snapshot: dict[str, Any]):
         snapshot.get("kind"),
         f"criteria revision {snapshot['criteria_revision']}"
         if snapshot.get("criteria_revision") is not None else "criteria not locked",
-        f"created {snapshot.get('created_at', '?')}",
+        f"created {str(snapshot.get('created_at', '?'))[:19].replace('T', ' ')}",
     ) if p)
     text = Text(first, style="bold")
     skip = {"schema", "id", "name", "version", "kind", "criteria_revision", "created_at"}
