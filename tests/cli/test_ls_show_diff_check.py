@@ -166,7 +166,7 @@ def test_show_by_prefix_in_every_format(project, add, capsys) -> None:
     code, out, _ = _run(capsys, "show", str(root), prefix)
     assert code == 0
     for expected in (snapshot_id, "[model]", "[metrics]", "test 95% CI", "[hardware]",
-                     "sklearn.ensemble.RandomForestClassifier", "latency_p95_ms.limit"):
+                     "sklearn.ensemble.RandomForestClassifier", "[constraints]", "limit"):
         assert expected in out
     code, out, _ = _run(capsys, "show", str(root), prefix, "--format", "json")
     assert json.loads(out) == store.read_snapshot(root, snapshot_id)
@@ -188,6 +188,59 @@ def test_show_diff_and_profile_take_the_name_hex_form_shown_in_tables(
     assert code == 0 and json.loads(out)["a"] == a and json.loads(out)["b"] == b
     code, _, err = _run(capsys, "profile", str(root), "tree-zzzz")
     assert code == 1 and "no snapshot id starts with 'tree-zzzz'" in err
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
+SAMPLE_PICK = "20261126T073016-gradient_boosting-7fd3"
+SAMPLE_BASELINE = "20261126T072954-logistic-72d7"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".modelsnap"))
+    return root
+
+
+def _no_reprs(text: str) -> None:
+    for repr_start in ("{'", "[{", '{"', "['", '["'):
+        assert repr_start not in text, f"a Python/JSON repr ({repr_start}) in the table output"
+
+
+def test_show_puts_metrics_first_and_provenance_last_with_no_reprs(sample, capsys) -> None:
+    code, out, _ = _run(capsys, "show", str(sample), SAMPLE_PICK)
+    assert code == 0
+    order = ["[metrics]", "[resources]", "[constraints]", "[gain]", "[fairness]",
+             "[interpretability]", "[edge_cases]", "[checks]", "[model]", "[data]",
+             "[environment]", "[hardware]"]
+    positions = [out.index(section) for section in order]
+    assert positions == sorted(positions), "sections out of order"
+    _no_reprs(out)
+    # the long feature list is cut to five with a count of the rest
+    assert "top 5 of 10 features" in out and "… 5 more" in out
+    assert "income" in out and "open_loans" not in out
+    # constraints are a table: one row per constraint with its value and limit
+    constraints = out[out.index("[constraints]"):out.index("[gain]")]
+    row = next(line for line in constraints.splitlines() if line.startswith("recall "))
+    assert "0.7134" in row and "0.5" in row and "✓" in row
+    # lists read as words
+    assert "no, yes" in out and "suspect_hits  branch_code" in out
+    code, out, _ = _run(capsys, "show", str(sample), SAMPLE_PICK, "--format", "json")
+    assert json.loads(out) == store.read_snapshot(sample, SAMPLE_PICK), "json keeps the data"
+
+
+def test_diff_renders_lists_as_words_metrics_first(sample, capsys) -> None:
+    code, out, _ = _run(capsys, "diff", str(sample), SAMPLE_BASELINE, SAMPLE_PICK)
+    assert code == 0
+    _no_reprs(out)
+    assert out.index("validation.f1") < out.index("intrinsic") < out.index("size_bytes")
+    assert "income 0.1803" in out and "… 5 more" in out
+    code, out, _ = _run(capsys, "diff", str(sample), SAMPLE_BASELINE, SAMPLE_PICK,
+                        "--format", "json")
+    rows = {(r["section"], r["key"]): r for r in json.loads(out)["rows"]}
+    features = rows[("interpretability", "top_features")]["b"]
+    assert len(features) == 10 and features[0] == {"name": "income", "importance": 0.180321,
+                                                    "std": 0.022014}
 
 
 def test_show_unknown_and_ambiguous_ids_are_clear_errors(project, add, capsys) -> None:

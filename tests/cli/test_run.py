@@ -258,3 +258,33 @@ def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err, err.decode()
     assert proc.returncode == 141
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_run_table_never_cuts_the_main_metric(width: int) -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from modelsnap.cli.run_cmd import summary_table
+
+    snapshot = {
+        "resources": {"latency_p95_ms": 13.3927, "throughput_rows_per_s": 39938.1,
+                      "size_mb": 0.85, "peak_memory_mb": 1.293},
+        "metrics": {"validation": {"balanced_accuracy": 0.441234}},
+        "data": {"task": "classification"},
+        "constraints": {"latency_p95_ms": {"ok": False}, "size_mb": {"ok": False}},
+    }
+    outcomes = [
+        SimpleNamespace(ok=True, snapshot=snapshot, name="hist_gradient_boosting",
+                        kind="candidate"),
+        SimpleNamespace(ok=False, name="knn", kind="candidate",
+                        reason="error: failed during fit: InvalidParameterError: The "
+                               "'n_neighbors' parameter of KNeighborsClassifier must be > 0"),
+    ]
+    console = Console(width=width, record=True, color_system=None)
+    console.print(summary_table(outcomes, "balanced_accuracy", width=width))
+    text = console.export_text()
+    assert "0.4412" in text and "balanced_accuracy" in text and "13.393" in text
+    assert "…" not in text, text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= width

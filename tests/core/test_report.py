@@ -143,3 +143,112 @@ def test_recorded_constraints_never_print_value_and_limit_alike():
         "gain_over_baseline": {"value": 0.0099996, "limit": 0.01, "ok": False, "over": 4e-5}}}
     html = _snapshot_html("s1", snapshot, "rejected")
     assert "<td>0.0099996</td><td>0.01</td>" in html
+
+
+def _label_spans(svg: str):
+    """(text, left, right) of every <text> in the chart, from its x and anchor."""
+    import re
+
+    from modelsnap.core.report import label_extent
+
+    spans = []
+    for attrs, text in re.findall(r"<text ([^>]*)>([^<]*)</text>", svg):
+        if "rotate" in attrs:
+            continue
+        x = float(re.search(r'x="([-0-9.]+)"', attrs).group(1))
+        anchor = re.search(r'text-anchor="(\w+)"', attrs)
+        extent = label_extent(text)
+        anchor = anchor.group(1) if anchor else "start"
+        left = {"start": x, "middle": x - extent / 2, "end": x - extent}[anchor]
+        spans.append((text, left, left + extent))
+    return spans
+
+
+def test_chart_labels_stay_inside_the_view_box():
+    points = [
+        {"id": "a", "label": "logistic", "x": 1.0, "y": 0.70, "size_mb": 0.2, "pareto": True,
+         "status": "ranked"},
+        {"id": "b", "label": "gradient_boosting", "x": 2.0, "y": 0.78, "size_mb": 1.0,
+         "pareto": True, "status": "ranked"},
+        {"id": "c", "label": "random_forest", "x": 24.0, "y": 0.74, "size_mb": 30.0,
+         "pareto": False, "status": "rejected"},
+        {"id": "d", "label": "a_very_long_model_name_x", "x": 23.0, "y": 0.72, "size_mb": 3.0,
+         "pareto": False, "status": "ranked"},
+    ]
+    for width in (640, 320):
+        svg = tradeoff_svg(points, "f1", width=width)
+        spans = _label_spans(svg)
+        assert {"random_forest", "gradient_boosting", "a_very_long_model_name_x"} <= \
+            {text for text, *_ in spans}
+        for text, left, right in spans:
+            assert 0 <= left and right <= width, (text, left, right, width)
+
+
+def test_sensitivity_is_a_summary_with_the_table_folded():
+    from modelsnap.core.report import sensitivity_summary
+
+    sens = {"top": "t-1", "n": 20, "stays_first": 18, "share": 0.9,
+            "cases": [{"criterion": "f1", "change": 0.25, "winner": "m-2",
+                       "stays_first": False}] * 2
+            + [{"criterion": "f1", "change": 0.1, "winner": "t-1", "stays_first": True}] * 18}
+    assert sensitivity_summary(sens, {"m-2": "mlp"}) == \
+        "stays first in 18 of 20 perturbed weightings (90%); otherwise: mlp (2)"
+    text = render_html(data())
+    section = text[text.index("<h2>Sensitivity</h2>"):text.index("<h2>Decision history")]
+    assert "<details><summary>All 8 perturbations</summary><table" in section
+    assert section.index("stays first in") < section.index("<details>")
+
+
+def test_limits_and_lists_read_as_words_not_reprs():
+    constraints = {"max_latency_p95_ms": 50.0, "min_metric": {"recall": 0.5}}
+    snaps = {s["id"]: dict(s, interpretability={
+        "top_features": [{"name": f"f{i}", "importance": 1 / (i + 1)} for i in range(30)],
+        "suspect_hits": ["branch_code"]}) for s in SNAPS}
+    html_text = render_html(data(constraints=constraints, snapshots=snaps))
+    body = "".join(parsed(html_text).text)
+    assert "recall≥ 0.5" in body.replace("</td><td>", "") or "≥ 0.5" in body
+    assert "latency_p95_ms" in body and "≤ 50" in body
+    assert "first 5 of 30" in body and "f29" not in body
+    card = render_markdown(data(constraints=constraints, snapshots=snaps))
+    assert "recall ≥ 0.5" in card and "latency_p95_ms ≤ 50" in card
+    assert "f0 1, f1 0.5" in card and "… 25 more" in card
+    assert "Parameters: max_depth = 3" in card
+    for text in (html_text, card):
+        for repr_start in ("{'", "[{", "['", '{"'):
+            assert repr_start not in text
+
+
+def test_sample_project_report_and_card_have_no_reprs(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from modelsnap.core.report import write_report
+
+    sample = Path(__file__).resolve().parents[2] / "sample_project"
+    root = tmp_path / "sample"
+    shutil.copytree(sample, root, ignore=shutil.ignore_patterns(".modelsnap"))
+    write_report(root, tmp_path / "r.html", fmt="html", significance=False)
+    write_report(root, tmp_path / "card.md", fmt="md", significance=False)
+    html_text = (tmp_path / "r.html").read_text()
+    card = (tmp_path / "card.md").read_text()
+    for text in (html_text, card):
+        for repr_start in ("{'", "[{", "['"):
+            assert repr_start not in text, repr_start
+    assert "recall ≥ 0.5" in card
+    assert "collections branch but prime profile (expected no, predicted yes)" in card
+    assert "; otherwise" not in card and "Stays first in 20 of 20" in card
+    p = parsed(html_text)
+    assert not [a for a in p.attrs if a[0] in ("src", "href", "action", "xlink:href")]
+    assert "http" not in html_text
+
+
+def test_snapshot_details_put_metrics_first_and_provenance_last():
+    snaps = {s["id"]: dict(s, environment={"python": "3.11"}, hardware={"cpu": "x"})
+             for s in SNAPS}
+    text = render_html(data(snapshots=snaps))
+    detail = text[text.index('<details id="s-02-good">'):]
+    detail = detail[:detail.index("</details>")]
+    order = [detail.index(f"<h4>{h}</h4>") for h in ("Metrics", "Resources",
+                                                     "Constraints when recorded",
+                                                     "Parameters", "Environment", "Hardware")]
+    assert order == sorted(order)

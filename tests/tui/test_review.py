@@ -190,7 +190,9 @@ async def test_whatif_reranks_without_writing(folder):
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "unknown measure 'nonsense'" in text_of(screen, "#review-view-text")
+        assert "unknown measure 'nonsense'" in text_of(screen, "#whatif-error")
+        assert "latency_p95_ms 1.00" in text_of(screen, "#review-view-text"), \
+            "the last good ranking stays under the error"
     assert tree_hash(folder) == before
 
 
@@ -311,3 +313,176 @@ async def test_empty_folder(tmp_path):
         assert expected in await detail_settles(pilot, app.screen, expected)
         await pilot.press("down", "s", "h", "d", "space")
         assert isinstance(app.screen, ReviewScreen)
+
+
+# --------------------------------------------------------------------------- keys and help
+
+
+async def test_question_mark_opens_help_and_escape_closes_every_panel(folder):
+    from modelsnap.tui.screens.review_views import ReviewHelp
+
+    app = ReviewApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, ReviewHelp)
+        shown = text_of(app.screen, "#review-view-text")
+        for expected in ("copy the highlighted snapshot id", "reverse the sort",
+                         "f1>0.75 kind:candidate name:forest latency_p95_ms<=10 fail"):
+            assert expected in shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+        app.action_show_help_panel()  # Textual's keys panel, from the palette's "Keys"
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+        for key, view in (("w", WhatIfScreen), ("l", DecisionsScreen), ("h", HistoryScreen)):
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            assert isinstance(app.screen, view)
+            await pilot.press("escape")
+            assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_footer_fits_80_columns(folder):
+    from textual.widgets._footer import FooterKey
+
+    app = ReviewApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(40):  # the footer lays out after the first frame on a loaded machine
+            await pilot.pause(0.05)
+            keys = list(app.screen.query(FooterKey))
+            if keys and all(key.region.width for key in keys):
+                break
+        shown = {key.description for key in keys}
+        assert {"Filter", "Sort", "Diff", "What-if", "Help", "Quit"} <= shown
+        for key in keys:
+            assert key.region.width > 0 and key.region.right <= 80, key.description
+
+
+async def test_y_copies_the_highlighted_id(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "y")
+        await pilot.pause()
+        row = app.screen.query_one(SnapshotTable).current_row
+        assert app.clipboard == row["id"]
+        assert any(row["id"] in str(n.message) for n in app._notifications)
+
+
+async def test_sort_any_column_both_ways_and_from_the_palette(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SnapshotTable)
+        await pilot.press("s")
+        assert "sort name ↑" in text_of(app.screen, "#review-status")
+        await pilot.press("S")
+        names = [r["name"] for r in table.view]
+        assert names == sorted(names, reverse=True)
+        assert "sort name ↓" in text_of(app.screen, "#review-status")
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Sort by latency_p95_ms"].callback()
+        await pilot.pause()
+        values = [r["latency_p95_ms"] for r in table.view]
+        assert table.sort_column == "latency_p95_ms" and values == sorted(values)
+        assert "sort p95 ms ↑" in text_of(app.screen, "#review-status")
+        for title in ("Decision log", "Copy the highlighted snapshot id",
+                      "History of the highlighted model", "Reverse the sort"):
+            assert title in commands
+
+
+# --------------------------------------------------------------------------- filter language
+
+
+async def test_filter_language_with_comparisons(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SnapshotTable)
+        rows = table.all_rows
+
+        def f1(row):
+            return row["measures"]["validation"].get("f1")
+
+        field = app.screen.query_one("#review-filter")
+        field.value = "f1>0.75 kind:candidate"
+        await pilot.pause()
+        expected = {r["id"] for r in rows if f1(r) is not None and f1(r) > 0.75
+                    and r["kind"] == "candidate"}
+        assert expected and {r["id"] for r in table.view} == expected
+        field.value = "p95<=10 name:forest"
+        await pilot.pause()
+        expected = {r["id"] for r in rows if r["latency_p95_ms"] <= 10
+                    and "forest" in r["name"]}
+        assert {r["id"] for r in table.view} == expected
+        field.value = "fail test_f1>=0"
+        await pilot.pause()
+        assert {r["id"] for r in table.view} == {r["id"] for r in rows
+                                                 if r["_status"] == "fail"}
+        field.value = "kind:candidate f1>abc"
+        await pilot.pause()
+        error = text_of(app.screen, "#review-filter-error")
+        assert "'abc' is not a number" in error
+        assert {r["id"] for r in table.view} == {r["id"] for r in rows
+                                                 if r["kind"] == "candidate"}, \
+            "the terms that read still apply"
+        field.value = "nosuch>1"
+        await pilot.pause()
+        assert "no snapshot has a measure 'nosuch'" in text_of(app.screen, "#review-filter-error")
+        field.value = "colour:red"
+        await pilot.pause()
+        assert "no field 'colour'" in text_of(app.screen, "#review-filter-error")
+        field.value = ""
+        await pilot.pause()
+        assert not app.screen.query_one("#review-filter-error").display
+        assert len(table.view) == len(rows)
+
+
+# --------------------------------------------------------------------------- live what-if
+
+
+async def test_whatif_reranks_as_you_type_and_old_results_never_win(folder, monkeypatch):
+    import time
+
+    from modelsnap.tui.screens import review_views
+
+    real = review_views.whatif_rank
+
+    def slow_for_latency(data, text):
+        if text == "latency_p95_ms=1":
+            time.sleep(0.6)  # an older, slower ranking finishing after the newer one
+        return real(data, text)
+
+    monkeypatch.setattr(review_views, "whatif_rank", slow_for_latency)
+    app = ReviewApp(folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        screen = app.screen
+        await app.workers.wait_for_complete()
+        weights = screen.query_one("#whatif-weights")
+        weights.value = ""
+        await pilot.press(*"latency_p95_ms=1")  # typed, no enter
+        await pilot.pause(0.3)  # past the debounce: the slow ranking has started
+        weights.value = "f1=1"
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if "weights (normalised): f1 1.00" in text_of(screen, "#review-view-text"):
+                break
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.7)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "weights (normalised): f1 1.00" in text_of(screen, "#review-view-text")
+
+
+async def test_status_names_the_folder_when_opened_as_dot(folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    app = ReviewApp(Path("."))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert text_of(app.screen, "#review-status").startswith(f"{folder.name}: 24 snapshots")

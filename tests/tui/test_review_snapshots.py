@@ -75,3 +75,12 @@ def test_history_view(snap_compare, folder):
 
 def test_decision_log_view(snap_compare, folder):
     assert snap_compare(ReviewApp(folder), terminal_size=(100, 30), press=["l"])
+
+
+def test_help_panel(snap_compare, folder):
+    assert snap_compare(ReviewApp(folder), terminal_size=(80, 24), press=["question_mark"])
+
+
+def test_filter_language_and_its_error(snap_compare, folder):
+    assert snap_compare(ReviewApp(folder), terminal_size=(80, 24),
+                        run_before=press_then_detail("slash", *"f1>0.7 kind:cand p95<x"))

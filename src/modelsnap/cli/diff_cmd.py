@@ -117,22 +117,20 @@ def warnings_for(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def _show(value: Any, key: str = "") -> str:
+    from modelsnap.cli.render import plain
+
     if value is None:
         return "(absent)"
     if key.endswith("sha256") and isinstance(value, str):
         return value[:12] + "…"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    return plain(value, digits=4)  # --format json has every digit
 
 
 def _delta_text(row: DiffRow) -> str:
     if row.delta is None:
         return ""
     both_int = isinstance(row.a, int) and isinstance(row.b, int)
-    text = f"{row.delta:+,d}" if both_int else f"{row.delta:+.6g}"
+    text = f"{row.delta:+,d}" if both_int else f"{row.delta:+.4g}"
     if row.relative is not None:
         text += f" ({row.relative:+.1%})"
     return text
@@ -143,25 +141,35 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
     from rich.table import Table
     from rich.text import Text
 
+    from modelsnap.cli.render import section_rank
+
     console = Console(highlight=False)
     if not console.is_terminal:
-        console.width = max(console.width, 140)
+        console.width = max(console.width, 120)
     console.print(Text(f"a = {a['id']}\nb = {b['id']}"))
     for note in notes:
         console.print(Text(f"warning: {note}", style="yellow"))
     if not rows:
         console.print("no differences")
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for header, justify in (("section", "left"), ("key", "left"), ("a", "right"),
-                            ("b", "right"), ("b - a", "right")):
-        table.add_column(header, justify=justify)
-    for row in rows:
-        style = {"b": "green", "a": "red"}.get(row.better or "", "")
-        table.add_row(row.section, row.key, Text(_show(row.a, row.key)),
-                      Text(_show(row.b, row.key)),
-                      Text(_delta_text(row), style=style))
-    console.print(table)
+    # one small table per section, metrics first: the section is a heading, not a column, so
+    # the values keep their width at 80 columns
+    from itertools import groupby
+
+    ordered = sorted(rows, key=lambda r: section_rank(r.section))
+    for section, group in groupby(ordered, key=lambda r: r.section):
+        console.print(Text(f"[{section}]", style="bold"))
+        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1),
+                      show_edge=False)
+        table.add_column("key", overflow="fold", min_width=12, style="")
+        table.add_column("a", justify="right", overflow="fold", min_width=8)
+        table.add_column("b", justify="right", overflow="fold", min_width=8)
+        table.add_column("b - a", justify="right", no_wrap=True)
+        for row in group:
+            style = {"b": "green", "a": "red"}.get(row.better or "", "")
+            table.add_row(row.key, Text(_show(row.a, row.key)),
+                          Text(_show(row.b, row.key)), Text(_delta_text(row), style=style))
+        console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:

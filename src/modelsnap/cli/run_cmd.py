@@ -186,17 +186,19 @@ def _figure(value: Any, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "-"
 
 
-def summary_table(outcomes: list[Any], primary: str | None) -> Any:
-    """Figures per model; snapshot ids are listed under the table (they are too wide for it)."""
+def summary_table(outcomes: list[Any], primary: str | None, width: int | None = None) -> Any:
+    """Figures per model; snapshot ids are listed under the table (they are too wide for it).
+
+    Figures are never cut: each figure column is exactly as wide as its widest cell, and when
+    the terminal is too narrow the least important columns go first (peak MB, rows/s, size,
+    kind); the model name and status wrap instead.
+    """
     from rich import box
     from rich.table import Table
 
-    table = Table(title="runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("model", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("status", overflow="fold")
-    for column in (primary or "primary", "p95 ms", "rows/s", "size MB", "peak MB"):
-        table.add_column(column, justify="right", no_wrap=True)
+    metric_header = primary or "primary"
+    figures = [metric_header, "p95 ms", "rows/s", "size MB", "peak MB"]
+    rows: list[tuple[str, str, str, list[str]]] = []
     for outcome in outcomes:
         if outcome.ok:
             snap = outcome.snapshot
@@ -205,27 +207,41 @@ def summary_table(outcomes: list[Any], primary: str | None) -> Any:
             metric = primary or ("r2" if snap.get("data", {}).get("task") == "regression" else "f1")
             failed = [k for k, v in snap.get("constraints", {}).items() if v.get("ok") is False]
             status = "ok" if not failed else f"ok, over: {', '.join(failed)}"
-            table.add_row(
-                outcome.name,
-                outcome.kind,
-                status,
+            rows.append((outcome.name, outcome.kind, status, [
                 _figure(metrics.get(metric), ".4f"),
                 _figure(res.get("latency_p95_ms"), ".3f"),
                 _figure(res.get("throughput_rows_per_s"), ",.0f"),
                 _figure(res.get("size_mb"), ".3f"),
                 _figure(res.get("peak_memory_mb"), ".1f"),
-            )
+            ]))
         else:
-            table.add_row(
-                outcome.name,
-                outcome.kind,
-                f"[red]failed: {outcome.reason}[/]",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-            )
+            rows.append((outcome.name, outcome.kind, f"[red]failed: {outcome.reason}[/]",
+                         ["-"] * len(figures)))
+    widths = [max([len(header)] + [len(cells[i]) for *_, cells in rows])
+              for i, header in enumerate(figures)]
+    keep = list(range(len(figures)))
+    show_kind = True
+    if width is not None:
+        def needed() -> int:
+            longest = max([len(name) for name, *_ in rows] + [8])
+            text = min(longest, 24) + 2 + 16 + (9 + 2 if show_kind else 0)
+            return text + sum(widths[i] + 2 for i in keep)
+
+        for drop in (4, 2, 3):  # peak MB, rows/s, size MB
+            if needed() <= width:
+                break
+            keep.remove(drop)
+        if needed() > width:
+            show_kind = False
+    table = Table(title="runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("model", overflow="fold", min_width=8)
+    if show_kind:
+        table.add_column("kind", no_wrap=True, min_width=9)
+    table.add_column("status", overflow="fold", min_width=8)
+    for i in keep:
+        table.add_column(figures[i], justify="right", no_wrap=True, width=widths[i])
+    for name, kind, status, cells in rows:
+        table.add_row(name, *([kind] if show_kind else []), status, *(cells[i] for i in keep))
     return table
 
 
@@ -243,7 +259,7 @@ def report(outcomes: list[Any], args: argparse.Namespace, primary: str | None) -
         print_json({"runs": [outcome_json(o) for o in outcomes]})
     else:
         console = Console(highlight=False)
-        console.print(summary_table(outcomes, primary))
+        console.print(summary_table(outcomes, primary, width=console.width))
         for outcome in outcomes:
             if outcome.ok:
                 console.print(f"{outcome.name}: snapshot {outcome.snapshot['id']}")

@@ -183,16 +183,37 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "")
 
 
 def _kv(mapping: Mapping[str, Any]) -> str:
-    rows = [(_e(k), _e(_num(v) if isinstance(v, float) else v)) for k, v in mapping.items()
-            if not isinstance(v, Mapping)]
-    return _table(("key", "value"), rows, "kv") if rows else "<p>none</p>"
+    """Key/value rows in words (nested tables flattened to dotted keys); an array of tables such
+    as ``top_features`` becomes its own small table of the first few rows."""
+    from modelsnap.core.readable import TOP_FEATURES, flatten, is_table_list, plain
+
+    rows, lists = [], []
+    for key, value in flatten(dict(mapping)):
+        if is_table_list(value):
+            lists.append((key, value))
+        else:
+            rows.append((_e(key), _e(plain(value))))
+    out = _table(("key", "value"), rows, "kv") if rows else ""
+    for key, items in lists:
+        columns: list[str] = []
+        for item in items:
+            columns += [c for c in item if c not in columns]
+        shown = items[:TOP_FEATURES]
+        label = key.replace("_", " ")
+        title = (f"{label}: first {len(shown)} of {len(items)}" if len(items) > len(shown)
+                 else label)
+        out += f'<p class="muted">{_e(title)}</p>' + _table(
+            columns, [[_e(plain(item.get(c), digits=4)) for c in columns] for item in shown], "kv")
+    return out or "<p>none</p>"
 
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;
 color:#1d2330;line-height:1.45;padding:0 1rem}
 h1{font-size:1.6rem}h2{border-bottom:1px solid #d5dae3;padding-bottom:.2rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem;display:block;overflow-x:auto;
+max-width:100%}
+svg{max-width:100%;height:auto}
 th,td{border:1px solid #d5dae3;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef1f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .warn{color:#8a5a00}.bad{color:#a11}.ok{color:#176c2e}.muted{color:#667}
@@ -286,11 +307,32 @@ def tradeoff_svg(points: Sequence[Mapping[str, Any]], metric: str, *, width: int
                          f'fill-opacity="0.75" stroke="#2b6cb0"><title>{_e(title)}</title>'
                          '</circle>')
         if p.get("label"):
-            parts.append(f'<text x="{cx + r + 3:.1f}" y="{cy + 4:.1f}">{_e(p["label"])}</text>')
+            parts.append(_point_label(str(p["label"]), cx, cy, r, left, width - right))
     parts.append("</svg>")
     legend = ('<p class="muted">Filled, joined points: Pareto front over the criteria. Open '
               'circles: dominated. Crosses: rejected. Point area grows with model size.</p>')
     return "".join(parts) + legend
+
+
+LABEL_CHAR_PX = 6.6  # a generous average advance of the 11 px system font
+
+
+def label_extent(text: str) -> float:
+    return len(text) * LABEL_CHAR_PX
+
+
+def _point_label(label: str, cx: float, cy: float, r: float, lo: float, hi: float) -> str:
+    """A point's name beside it, on the side where it fits inside the plot (end-aligned to the
+    left of points near the right edge), so no label runs past the chart."""
+    extent = label_extent(label)
+    if cx + r + 3 + extent <= hi:
+        return f'<text x="{cx + r + 3:.1f}" y="{cy + 4:.1f}">{_e(label)}</text>'
+    if cx - r - 3 - extent >= lo:
+        return (f'<text x="{cx - r - 3:.1f}" y="{cy + 4:.1f}" text-anchor="end">{_e(label)}'
+                '</text>')
+    x = min(max(cx, lo + extent / 2), hi - extent / 2)  # centred above the point
+    return (f'<text x="{x:.1f}" y="{cy - r - 4:.1f}" text-anchor="middle">{_e(label)}'
+            '</text>')
 
 
 def chart_points(data: ReportData) -> list[dict[str, Any]]:
@@ -379,17 +421,42 @@ def _significance_html(sig: Mapping[str, Any] | None) -> str:
                            '</p>')
 
 
-def _sensitivity_html(sens: Mapping[str, Any] | None) -> str:
+def sensitivity_summary(sens: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
+    """"stays first in 18 of 20 perturbed weightings; otherwise: mlp (2)"."""
+    from collections import Counter
+
+    names = names or {}
+    text = (f"stays first in {sens['stays_first']} of {sens['n']} perturbed weightings "
+            f"({sens['share']:.0%})")
+    others = Counter(str(c["winner"]) for c in sens.get("cases", ()) if not c["stays_first"])
+    if others:
+        text += "; otherwise: " + ", ".join(f"{names.get(w) or w} ({n})"
+                                            for w, n in others.most_common())
+    return text
+
+
+def _names(result: Any) -> dict[str, str]:
+    names = {e.id: e.name for e in result.ranked}
+    names.update({r["id"]: r.get("name", "") for r in result.rejected if r.get("name")})
+    return names
+
+
+def _sensitivity_html(sens: Mapping[str, Any] | None, names: Mapping[str, str] | None = None
+                      ) -> str:
     if not sens or not sens.get("top"):
         return "<p>Nothing ranked.</p>"
-    rows = [[_e(c["criterion"]), f"{c['change']:+.0%}", f"<code>{_e(c['winner'])}</code>",
+    names = names or {}
+    rows = [[_e(c["criterion"]), f"{c['change']:+.0%}",
+             _e(names.get(c["winner"]) or c["winner"]),
              "yes" if c["stays_first"] else '<span class="warn">no</span>']
             for c in sens["cases"]]
-    return (f"<p><code>{_e(sens['top'])}</code> stays first in {sens['stays_first']} of "
-            f"{sens['n']} perturbed weightings (<strong>{sens['share']:.0%}</strong>). Each "
-            "weight was moved by &minus;25, &minus;10, +10 and +25 % on its own, then all "
-            "weights renormalised.</p>"
-            + _table(("weight moved", "by", "winner", "top stays first"), rows))
+    top = names.get(sens["top"]) or sens["top"]
+    return (f"<p><strong>{_e(top)}</strong> <code>{_e(sens['top'])}</code> "
+            f"{_e(sensitivity_summary(sens, names))}. Each weight was moved by &minus;25, "
+            "&minus;10, +10 and +25 % on its own, then all weights renormalised.</p>"
+            f"<details><summary>All {len(rows)} perturbations</summary>"
+            + _table(("weight moved", "by", "winner", "top stays first"), rows)
+            + "</details>")
 
 
 def _decisions_html(data: ReportData) -> str:
@@ -401,8 +468,7 @@ def _decisions_html(data: ReportData) -> str:
     rows = []
     for d in data.decisions:
         extra = []
-        if d.get("caveats"):
-            extra.append("caveats: " + "; ".join(map(str, d["caveats"])))
+        extra += [f"caveat: {c}" for c in d.get("caveats") or []]
         if d.get("monitoring"):
             extra.append(f"monitoring: {d['monitoring']}")
         if d.get("override"):
@@ -421,8 +487,6 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
                 f"<code>{_e(model.get('estimator'))}</code>, version {_e(snapshot.get('version'))}"
                 f", created {_e(snapshot.get('created_at'))}, criteria revision "
                 f"{_e(snapshot.get('criteria_revision'))}</p>"]
-    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
-    sections.append("<h4>Parameters</h4>" + _kv(params))
     metrics = _get(snapshot, "metrics") or {}
     names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
     rows = []
@@ -434,13 +498,8 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
                      _e(_num(_get(metrics, "test", name))), _e(ci_text)])
     sections.append("<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"),
                                                 rows))
-    for key, title in (("resources", "Resources"), ("gain", "Gain over baseline"),
-                       ("interpretability", "Interpretability"), ("fairness", "Fairness"),
-                       ("edge_cases", "Edge cases"), ("checks", "Checks"), ("data", "Data"),
-                       ("environment", "Environment"), ("hardware", "Hardware")):
-        table = snapshot.get(key)
-        if isinstance(table, Mapping) and table:
-            sections.append(f"<h4>{title}</h4>" + _kv(table))
+    if isinstance(snapshot.get("resources"), Mapping) and snapshot["resources"]:
+        sections.append("<h4>Resources</h4>" + _kv(snapshot["resources"]))
     constraints = snapshot.get("constraints")
     if isinstance(constraints, Mapping) and constraints:
         rows = [[_e(name), *(_e(text) for text in _value_and_limit(entry)),
@@ -450,6 +509,20 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
                 for name, entry in constraints.items() if isinstance(entry, Mapping)]
         sections.append("<h4>Constraints when recorded</h4>" +
                         _table(("constraint", "value", "limit", "result"), rows))
+    # what it is worth first, then how it was made (parameters, data, environment, hardware)
+    for key, title in (("gain", "Gain over baseline"), ("fairness", "Fairness"),
+                       ("interpretability", "Interpretability"), ("edge_cases", "Edge cases"),
+                       ("checks", "Checks")):
+        table = snapshot.get(key)
+        if isinstance(table, Mapping) and table:
+            sections.append(f"<h4>{title}</h4>" + _kv(table))
+    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
+    sections.append("<h4>Parameters</h4>" + _kv(params))
+    for key, title in (("data", "Data"), ("environment", "Environment"),
+                       ("hardware", "Hardware")):
+        table = snapshot.get(key)
+        if isinstance(table, Mapping) and table:
+            sections.append(f"<h4>{title}</h4>" + _kv(table))
     if snapshot.get("notes"):
         sections.append(f"<h4>Notes</h4><p>{_e(snapshot['notes'])}</p>")
     return (f'<details id="s-{_e(snapshot_id)}"><summary><code>{_e(snapshot_id)}</code> '
@@ -460,7 +533,10 @@ def render_html(data: ReportData) -> str:
     result = data.result
     criteria_rows = [[_e(n), f"{w:.4g}", _e(result.directions[n])]
                      for n, w in result.weights.items()]
-    constraint_rows = [[_e(k), _e(v)] for k, v in data.constraints.items()]
+    from modelsnap.core.readable import constraint_lines
+
+    constraint_rows = [[_e(name), _e(limit)] for name, limit in
+                       constraint_lines(data.constraints)]
     status = {e.id: "ranked" for e in result.ranked}
     status.update({r["id"]: "rejected" for r in result.rejected})
     status.update({r["id"]: "incomplete" for r in result.incomplete})
@@ -494,7 +570,7 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 <h2>Significance</h2>
 {_significance_html(data.significance)}
 <h2>Sensitivity</h2>
-{_sensitivity_html(result.sensitivity)}
+{_sensitivity_html(result.sensitivity, _names(result))}
 <h2>Decision history</h2>
 {_decisions_html(data)}
 <h2>Snapshots</h2>
@@ -522,6 +598,8 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str
 
 def render_markdown(data: ReportData) -> str:
     """A model card of the chosen model: the latest decision's snapshot, else the top pick."""
+    from modelsnap.core.readable import constraint_text, flatten, plain
+
     result = data.result
     decision = data.decisions[-1] if data.decisions else None
     chosen_id = decision.get("snapshot_id") if decision else (result.top.id if result.top else None)
@@ -550,7 +628,7 @@ def render_markdown(data: ReportData) -> str:
               f"- Snapshot: `{_md(chosen_id)}` ({_md(snapshot.get('name'))}, "
               f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
               f"- Estimator: `{_md(model.get('estimator'))}`",
-              f"- Parameters: {_md(model.get('params', {}))}",
+              f"- Parameters: {_md(plain(model.get('params') or {}))}",
               f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
               f"{_md(snapshot.get('criteria_revision'))}"]
     if entry:
@@ -566,6 +644,17 @@ def render_markdown(data: ReportData) -> str:
         (n, _num(_get(metrics, "validation", n)), _num(_get(metrics, "test", n)),
          ", ".join(_num(x) for x in _get(metrics, "test_ci", n) or []))
         for n in names])
+    recorded = snapshot.get("constraints")
+    if data.constraints or isinstance(recorded, Mapping) and recorded:
+        lines += ["", "## Constraints", ""]
+        if data.constraints:
+            lines += [f"Hard limits in force: {_md(constraint_text(data.constraints))}.", ""]
+        if isinstance(recorded, Mapping) and recorded:
+            lines += _md_table(("constraint", "value", "limit", "result"), [
+                (name, _num(entry.get("value")), _num(entry.get("limit")),
+                 "missing" if entry.get("missing") else "✓ passes" if entry.get("ok")
+                 else "✗ fails")
+                for name, entry in recorded.items() if isinstance(entry, Mapping)])
     for key, title in (("resources", "Resources"), ("gain", "Gain over the baseline"),
                        ("fairness", "Fairness"), ("interpretability", "Interpretability"),
                        ("edge_cases", "Edge cases"), ("checks", "Checks"), ("data", "Data"),
@@ -574,8 +663,7 @@ def render_markdown(data: ReportData) -> str:
         if isinstance(table, Mapping) and table:
             lines += ["", f"## {title}", ""]
             lines += _md_table(("key", "value"), [
-                (k, _num(v) if isinstance(v, float) else v) for k, v in table.items()
-                if not isinstance(v, Mapping)])
+                (k, plain(v, digits=4)) for k, v in flatten(dict(table))])
     sig = data.significance or {}
     compared = [(label, sig[key]) for key, label in (("vs_runner_up", "runner-up"),
                                                      ("vs_baseline", "baseline")) if key in sig]
@@ -591,8 +679,7 @@ def render_markdown(data: ReportData) -> str:
                              f"({item['method']}): **{item['verdict']}**")
     sens = result.sensitivity
     if sens and sens.get("top") == chosen_id:
-        lines += ["", "## Sensitivity", "",
-                  f"Stays first in {sens['stays_first']} of {sens['n']} perturbed weightings "
-                  f"({sens['share']:.0%})."]
+        summary = sensitivity_summary(sens, _names(result))
+        lines += ["", "## Sensitivity", "", f"{summary[0].upper()}{summary[1:]}."]
     lines.append("")
     return "\n".join(lines)

@@ -8,9 +8,11 @@ already shows the table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 
 from modelsnap.tui.screens.review import ReviewData, ReviewScreen
 
@@ -28,3 +30,22 @@ class ReviewApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(ReviewScreen(self.data))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p) holds every review action, so the footer can stay short."""
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, ReviewScreen):
+            return
+        yield SystemCommand("Help: review keys and filter language", "the ? panel",
+                            screen.action_help)
+        yield SystemCommand("History of the highlighted model", "every version, with drift (h)",
+                            screen.action_history)
+        yield SystemCommand("Decision log", "decisions.toml and its hash chain (l)",
+                            screen.action_decisions)
+        yield SystemCommand("Copy the highlighted snapshot id", "to the clipboard (y)",
+                            screen.action_yank)
+        yield SystemCommand("Reverse the sort", "high first / low first (S)",
+                            screen.action_reverse)
+        for column in screen.table.columns:
+            yield SystemCommand(f"Sort by {column.key}", f"column '{column.label}'",
+                                lambda key=column.key: screen.sort_by_column(key))

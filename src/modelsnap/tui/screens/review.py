@@ -198,9 +198,12 @@ def _render_table(parts: list, table: dict[str, Any], depth: int) -> None:
         if isinstance(value, dict) or (depth == 0 and key in _SKIP):
             continue
         parts += [(f"{indent}{key}", "bold" if depth == 0 else ""), f"  {_show(value, indent)}\n"]
-    for key, value in table.items():
-        if not isinstance(value, dict):
-            continue
+    from modelsnap.core.readable import section_rank
+
+    nested = [(k, v) for k, v in table.items() if isinstance(v, dict)]
+    if depth == 0:  # metrics first, provenance (model, data, environment, hardware) last
+        nested.sort(key=lambda item: section_rank(item[0]))
+    for key, value in nested:
         parts.append((f"\n[{key}]\n", "bold $accent") if depth == 0
                      else (f"{indent}{key}:\n", "italic"))
         _render_table(parts, value, depth + 1)
@@ -221,20 +224,26 @@ class ReviewScreen(Screen[None]):
     """The table of snapshots plus the detail of the highlighted one; other views are pushed."""
 
     CSS_PATH = "review.tcss"
+    # The footer shows six keys so it fits 80 columns; the rest are in ? help and the palette.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", id="review.filter",
-                tooltip="type words: every one must appear (name, kind, version, fail, hw≠...)"),
+                tooltip="f1>0.75 kind:candidate name:forest p95<=10 fail (? for the language)"),
         Binding("s", "sort", "Sort", id="review.sort", tooltip="sort by the next column"),
-        Binding("r", "reverse", "Reverse", id="review.reverse", show=False),
+        Binding("S", "reverse", "Reverse sort", id="review.reverse", show=False),
+        Binding("r", "reverse", "Reverse sort", show=False),
         Binding("d", "diff", "Diff", id="review.diff",
                 tooltip="diff the two marked snapshots (space marks), or marked vs highlighted"),
-        Binding("h", "history", "History", id="review.history",
-                tooltip="every version of the highlighted model name, with drift"),
         Binding("w", "whatif", "What-if", id="review.whatif",
-                tooltip="re-rank with other weights; nothing is written"),
-        Binding("l", "decisions", "Decisions", id="review.decisions",
+                tooltip="re-rank with other weights as you type; nothing is written"),
+        Binding("h", "history", "History", id="review.history", show=False,
+                tooltip="every version of the highlighted model name, with drift"),
+        Binding("l", "decisions", "Decisions", id="review.decisions", show=False,
                 tooltip="the decision log, its hash chain and warnings"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("y", "yank", "Copy id", id="review.yank", show=False,
+                tooltip="copy the highlighted snapshot id to the clipboard"),
+        Binding("question_mark", "help", "Help", id="review.help",
+                tooltip="every key and the filter language"),
+        Binding("escape", "escape", "Table", show=False),
         Binding("q", "app.quit", "Quit", id="review.quit"),
     ]
 
@@ -244,28 +253,34 @@ class ReviewScreen(Screen[None]):
         self.table = SnapshotTable(columns(data.primary), id="review-table")
         self._detail_timer: Timer | None = None
         self._pending_row: Row | None = None
+        self._known: set[str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="review-status", markup=False)
-        yield Input(placeholder="filter: words that must all appear   (/ to focus, esc back)",
-                    id="review-filter", compact=True)
+        yield Input(placeholder="filter: f1>0.75 kind:candidate name:forest fail  (/ focus, "
+                                "esc back, ? help)", id="review-filter", compact=True)
+        yield Static("", id="review-filter-error", markup=False)
         yield self.table
         with VerticalScroll(id="review-detail"):
             yield Static(id="review-detail-body", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#review-filter-error", Static).display = False
         self.table.set_rows(self.data.rows, haystack)
         self.table.focus()
         self._update_status()
 
     def _update_status(self) -> None:
         data, table = self.data, self.table
-        parts = [f"{data.root.name}: {len(data.rows)} snapshots (read-only)"]
+        parts = [f"{data.root.resolve().name}: {len(data.rows)} snapshots (read-only)"]
         if table.filter_text:
             parts.append(f"{len(table.view)} shown")
         if table.sort_column:
-            parts.append(f"sorted by {table.sort_column}{' ↓' if table.sort_reverse else ' ↑'}")
+            label = next((c.label for c in table.columns if c.key == table.sort_column),
+                         table.sort_column)
+            parts.append(f"sort {label} {'↓ high first' if table.sort_reverse else '↑ low first'}"
+                         f" (s column, S reverse)")
         if data.problems:
             parts.append(f"{len(data.problems)} unreadable: {data.problems[0]}")
         if data.config_error:
@@ -302,7 +317,17 @@ class ReviewScreen(Screen[None]):
         self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+        """Apply the filter as it is typed; a term that cannot be read is named under the
+        field, and the other terms apply meanwhile."""
+        from modelsnap.tui.screens.review_filter import known_measures, parse_terms
+
+        if self._known is None:
+            self._known = known_measures(self.data.rows)
+        predicate, errors = parse_terms(event.value, self._known, self.table.row_text)
+        error = self.query_one("#review-filter-error", Static)
+        error.update(Content.assemble(("\n".join(f"✗ {e}" for e in errors), "$error")))
+        error.display = bool(errors)
+        self.table.set_filter(event.value, predicate)
         self._update_status()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -315,6 +340,30 @@ class ReviewScreen(Screen[None]):
 
     def action_focus_table(self) -> None:
         self.table.focus()
+
+    def action_escape(self) -> None:
+        """Escape closes the keys panel when it is open, else goes back to the table."""
+        if self.query("HelpPanel"):
+            self.app.action_hide_help_panel()
+            return
+        self.table.focus()
+
+    def action_help(self) -> None:
+        from modelsnap.tui.screens.review_views import ReviewHelp
+
+        self.app.push_screen(ReviewHelp())
+
+    def action_yank(self) -> None:
+        row = self.table.current_row
+        if row is None:
+            self.notify("no snapshot highlighted", severity="warning")
+            return
+        self.app.copy_to_clipboard(row["id"])
+        self.notify(f"copied {row['id']}", title="snapshot id")
+
+    def sort_by_column(self, key: str) -> None:
+        self.table.sort_by(key, reverse=False)
+        self._update_status()
 
     def action_sort(self) -> None:
         keys = [c.key for c in self.table.columns]

@@ -80,6 +80,7 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.sort_column: str | None = None
         self.sort_reverse = False
         self.filter_text = ""
+        self.predicate: Callable[[Row], bool] | None = None
         self.marked: list[str] = []
         self._haystacks: dict[str, str] = {}
         self._sort_cache: dict[str, dict[str, Any]] = {}
@@ -103,16 +104,27 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.sort_column, self.sort_reverse = key, reverse
         self._rebuild()
 
-    def set_filter(self, text: str) -> None:
-        """Keep the rows whose text holds every whitespace-separated term (case-insensitive)."""
+    def set_filter(self, text: str, predicate: Callable[[Row], bool] | None = None) -> None:
+        """Keep the rows ``predicate`` accepts (the review filter language), or without one the
+        rows whose text holds every whitespace-separated term (case-insensitive)."""
         self.filter_text = text
+        self.predicate = predicate
         self._rebuild()
+
+    def row_text(self, row: Row) -> str:
+        """The row's lower-case search text, computed once per row."""
+        text = self._haystacks.get(row["id"])
+        if text is None:
+            text = self._haystacks[row["id"]] = self._haystack(row)
+        return text
 
     def _rebuild(self) -> None:
         current = self.current_row
         terms = self.filter_text.lower().split()
         rows = self.all_rows
-        if terms:
+        if self.predicate is not None and terms:
+            rows = [r for r in rows if self.predicate(r)]
+        elif terms:
             if not self._haystacks:
                 self._haystacks = {row["id"]: self._haystack(row) for row in self.all_rows}
             rows = [r for r in rows if all(t in self._haystacks[r["id"]] for t in terms)]

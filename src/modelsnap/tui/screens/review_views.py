@@ -166,39 +166,76 @@ def whatif_rank(data: ReviewData, text: str) -> Any:
 
 class WhatIfScreen(_View):
     """Re-rank with other weights (``core.context``, as ``modelsnap rank --weights``): the
-    locked revision's limits, baseline and competing rows; nothing is written."""
+    locked revision's limits, baseline and competing rows; nothing is written.
+
+    It re-ranks as you type, like step 5: each edit restarts a short timer, the ranking runs in
+    a thread worker of its own exclusive group, and a result is shown only if no newer edit
+    was made meanwhile (a slow older ranking never replaces a newer one)."""
 
     TITLE_TEXT = "what-if re-rank (nothing is written; the decision log is untouched)"
+    DEBOUNCE = 0.15
 
     def __init__(self, data: ReviewData) -> None:
         self.data = data
+        self._generation = 0
+        self._timer: Any = None
         super().__init__()
 
     def compose(self) -> ComposeResult:
         yield Static(self.TITLE_TEXT, id="review-view-title", markup=False)
         yield Input(whatif_text(self.data),
                     id="whatif-weights", placeholder="f1=0.5,latency_p95_ms=0.3")
+        yield Static("", id="whatif-error", markup=False)
         with VerticalScroll(id="review-view-body"):
-            yield Static("press enter to rank with these weights", id="review-view-text",
-                         markup=False)
+            yield Static("ranking…", id="review-view-text", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#whatif-error", Static).display = False
         self.query_one("#whatif-weights", Input).focus()
-        self.rerank(self.query_one("#whatif-weights", Input).value)
+        self.request(self.query_one("#whatif-weights", Input).value, delay=0)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.request(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.rerank(event.value)
+        self.request(event.value, delay=0)
+
+    def request(self, text: str, *, delay: float | None = None) -> None:
+        """Rank ``text`` once typing pauses (``DEBOUNCE`` seconds)."""
+        self._generation += 1
+        generation = self._generation
+        if self._timer is not None:
+            self._timer.stop()
+        wait = self.DEBOUNCE if delay is None else delay
+        if wait <= 0:
+            self._timer = None
+            self.rerank(text, generation)
+        else:
+            self._timer = self.set_timer(wait, lambda: self.rerank(text, generation))
 
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
-    def rerank(self, text: str) -> None:
+    def rerank(self, text: str, generation: int = 0) -> None:
         try:
             result = whatif_rank(self.data, text)
         except ModelsnapError as error:
-            content = Content.assemble((str(error), "$error"))
+            outcome: tuple[str, Any] = ("error", str(error))
         else:
-            content = render_ranking(result, self.data.primary)
-        self.app.call_from_thread(self.show, content)
+            outcome = ("ok", render_ranking(result, self.data.primary))
+        self.app.call_from_thread(self._deliver, generation, outcome)
+
+    def _deliver(self, generation: int, outcome: tuple[str, Any]) -> None:
+        if generation and generation != self._generation:
+            return  # a newer edit is pending or ranked: this result is out of date
+        error = self.query_one("#whatif-error", Static)
+        kind, value = outcome
+        if kind == "error":
+            error.update(Content.assemble((f"✗ {value}", "$error")))
+            error.display = True
+            return  # the last good ranking stays below, so the screen does not flash
+        error.update("")
+        error.display = False
+        self.show(value)
 
 
 def render_ranking(result: Any, primary: str, limit: int = 30) -> Content:
@@ -290,3 +327,47 @@ def _decision_parts(entry: dict[str, Any], known: dict[str, Any],
                         f"revision {current_revision}")
     parts += [(f"  ! {w}\n", "$warning") for w in warnings]
     return parts
+
+
+REVIEW_KEYS = """\
+Table
+  ↑ ↓ PgUp PgDn Home End  move        space  mark for a diff
+  /       filter (the language below)  esc  back to the table, close panels
+  s       sort by the next column      S    reverse the sort (also r)
+  d       diff: the two marked, or the marked one and the highlighted one
+  h       history of the highlighted model name (drift)
+  w       what-if re-rank as you type (nothing is written)
+  l       decision log and its hash chain
+  y       copy the highlighted snapshot id
+  ctrl+p  commands: sort by any column, history, copy id, keys...
+  q       quit
+
+Filter: every term must hold
+  f1>0.75             a validation measure against a number
+                      (> >= < <= = !=); a row without it does not match
+  test_f1>=0.7        the test split
+  latency_p95_ms<=10  also p95<=10, size_mb<5 (mb), interpretability>0.5
+  kind:candidate      a field containing the text: name, kind, version,
+  name:forest         id, estimator, status (ok/fail), created (2026-11),
+                      compar (same, data≠, split≠, hw≠)
+  fail                a word anywhere in the row: fail, hw≠, v3, baseline
+  example: f1>0.75 kind:candidate name:forest latency_p95_ms<=10 fail
+  A term that cannot be read is named under the field; the others apply.
+"""
+
+class ReviewHelp(Screen[None]):
+    """``?``: every review key and the filter language; escape (or ?) closes it."""
+
+    CSS_PATH = "review.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Close", id="review.help_close"),
+        Binding("question_mark", "app.pop_screen", "Close", show=False),
+        Binding("q", "app.pop_screen", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("review mode: keys and filter language (esc closes)",
+                     id="review-view-title", markup=False)
+        with VerticalScroll(id="review-view-body"):
+            yield Static(REVIEW_KEYS, id="review-view-text", markup=False)
+        yield Footer()
