@@ -276,7 +276,10 @@ class CriteriaScreen(StepScreen):
             ),
             (
                 "Limits",
-                "; ".join(f"{k} {v}" for k, v in changes["constraints"].items()) or "none",
+                "; ".join(
+                    f"{k} {v}" for k, v in changes["constraints"].items() if v is not None
+                )
+                or "none",
             ),
             ("Reason", reason or "none given"),
         ]
