@@ -620,7 +620,10 @@ class Run:
         self.ch.progress("load", 1.0, f"loading {original['model']['artifact']} (hash-checked)")
         artifact_path = inside(self.root, original["model"]["artifact"], what="artifact")
         model = load_artifact(
-            artifact_path, original["model"]["artifact_sha256"], trusted=self.job.get("trusted", [])
+            artifact_path,
+            original["model"]["artifact_sha256"],
+            trusted=self.job.get("trusted", []),
+            config=self.config,
         )
         self.source = original["model"].get("source", "project")
         self.estimator_path = original["model"]["estimator"]
