@@ -1,8 +1,12 @@
 """The parent side of a run: spawn the worker, stream its events, enforce limits, record the result.
 
-The worker gets its own session (process group), so a timeout, a memory ceiling or a cancel
-kills the model and everything it started (joblib workers, a forked child) in one ``killpg``,
-and nothing of it outlives the run. Failures are classified for the user:
+The worker is started by a small reaper process (``reaper``) in a session of its own. On Linux
+the reaper is a child subreaper, so every process the model starts -- joblib workers, a forked
+child, even a daemon that double-forked out of the session -- stays under it for the whole run:
+its memory counts against the ceiling, and a timeout, a memory ceiling, a cancel or the end of
+the run freezes and kills all of it. Nothing the model started outlives the run. Elsewhere the
+reaper becomes the worker itself and the process group plus polling of the tree do the job
+(docs/profiler.md). Failures are classified for the user:
 
 - ``timeout``   the wall-clock limit passed;
 - ``memory``    the RSS of the worker's process tree went over the ceiling (or MemoryError);
@@ -193,7 +197,11 @@ def _signal_name(returncode: int) -> str:
 
 
 class _Tree:
-    """The worker and every process it started, remembered so strays can be killed at the end."""
+    """The run's processes: the reaper (``root``; on Linux), the worker and all they started.
+
+    Processes seen while polling are remembered, so strays can be killed at the end even when
+    the root is already gone.
+    """
 
     def __init__(self, pid: int) -> None:
         import psutil
@@ -203,11 +211,16 @@ class _Tree:
         self.known: dict[int, Any] = {pid: self.root}
 
     def rss_bytes(self) -> int:
+        """Summed RSS of the worker's whole tree, re-parented daemons included.
+
+        The reaper's own few MB are left out once the worker runs under it, so the ceiling
+        applies to the model's processes as it did before there was a reaper.
+        """
         psutil = self._psutil
         try:
-            members = [self.root, *self.root.children(recursive=True)]
+            members = self.root.children(recursive=True) or [self.root]
         except psutil.Error:
-            members = list(self.known.values())
+            members = [proc for pid, proc in self.known.items() if pid != self.root.pid]
         total = 0
         for proc in members:
             self.known.setdefault(proc.pid, proc)
@@ -216,27 +229,32 @@ class _Tree:
         return total
 
     def kill_all(self) -> None:
-        """SIGKILL every remembered process still alive (psutil checks the pid was not reused)."""
+        """Freeze and SIGKILL every process under the root, then the root and every remembered
+        process still alive (psutil checks a pid was not reused)."""
+        from modelsnap.profiler.reaper import kill_tree
+
         psutil = self._psutil
-        with contextlib.suppress(psutil.Error):
-            for proc in self.root.children(recursive=True):
-                self.known.setdefault(proc.pid, proc)
-        for proc in self.known.values():
+        for pid in kill_tree(self.root):
+            self.known.setdefault(pid, None)
+        for proc in [self.root, *self.known.values()]:
+            if proc is None:
+                continue
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
 
 
 def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
-    """SIGTERM the worker's process group, SIGKILL it after ``grace`` seconds, then any stray."""
+    """SIGTERM the run's process group, then, after ``grace`` seconds, freeze and SIGKILL
+    everything under the reaper, the group, and any stray seen during the run."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    tree.kill_all()
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    tree.kill_all()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
 
@@ -306,7 +324,7 @@ def _spawn_and_watch(
 ) -> _Outcome:
     payload = (json.dumps(job.to_wire(staging)) + "\n").encode("utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelsnap.profiler.worker"],
+        [sys.executable, "-m", "modelsnap.profiler.reaper"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -753,7 +753,9 @@ def _watch_parent(parent: int, period: float = 0.25) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(period)
-        if os.getpgrp() == os.getpid():  # we lead our group (the runner starts a new session)
+        # The run's group is led by us, or by the reaper that started us (runner -> reaper ->
+        # worker, all in the session the runner created for the run).
+        if os.getpgrp() in (os.getpid(), parent):
             os.killpg(os.getpgrp(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
