@@ -84,8 +84,9 @@ def _exit_like(returncode: int) -> None:
     sys.stdout.flush()
     if returncode < 0:
         signum = -returncode
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL/SIGSTOP have no handler
             signal.signal(signum, signal.SIG_DFL)
+        with contextlib.suppress(OSError):
             os.kill(os.getpid(), signum)
         os._exit(128 + signum)
     os._exit(returncode)
