@@ -118,8 +118,15 @@ def _ignore(signum: int, frame: Any) -> None:
     default action."""
 
 
+def python_argv(module: str) -> list[str]:
+    """``python -P -m module``: -P keeps the current folder (the project folder, which may hold
+    a ``numpy.py`` or ``json.py`` planted by someone else) off ``sys.path``, so nothing from it
+    is imported unless a model names it (``pipeline.import_estimator`` adds the folder itself)."""
+    return [sys.executable, "-P", "-m", module]
+
+
 def main() -> None:
-    worker = [sys.executable, "-m", WORKER_MODULE]
+    worker = python_argv(WORKER_MODULE)
     if not become_subreaper():
         os.execv(sys.executable, worker)  # no subreaper here: the worker runs in our place
     import psutil

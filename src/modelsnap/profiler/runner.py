@@ -45,7 +45,7 @@ from typing import Any
 from modelsnap.core import errors
 from modelsnap.core.errors import ModelsnapError, RunFailed
 from modelsnap.core.files import safe_name, tmp_dir
-from modelsnap.profiler import events
+from modelsnap.profiler import events, reaper
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -231,10 +231,8 @@ class _Tree:
     def kill_all(self) -> None:
         """Freeze and SIGKILL every process under the root, then the root and every remembered
         process still alive (psutil checks a pid was not reused)."""
-        from modelsnap.profiler.reaper import kill_tree
-
         psutil = self._psutil
-        for pid in kill_tree(self.root):
+        for pid in reaper.kill_tree(self.root):
             self.known.setdefault(pid, None)
         for proc in [self.root, *self.known.values()]:
             if proc is None:
@@ -321,10 +319,14 @@ def _spawn_and_watch(
     on_event: EventCallback | None,
     on_warning: Callable[[str], None] | None,
     cancel: threading.Event | None,
+    *,
+    wire: dict[str, Any] | None = None,
+    on_item: Callable[[dict[str, Any]], None] | None = None,
 ) -> _Outcome:
-    payload = (json.dumps(job.to_wire(staging)) + "\n").encode("utf-8")
+    wire = job.to_wire(staging) if wire is None else wire
+    payload = (json.dumps(wire) + "\n").encode("utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelsnap.profiler.reaper"],
+        reaper.python_argv("modelsnap.profiler.reaper"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -346,6 +348,9 @@ def _spawn_and_watch(
         if message["type"] == "progress":
             if on_event is not None:
                 on_event(ProgressEvent.from_dict(message))
+        elif message["type"] == "item":
+            if on_item is not None:
+                on_item(message)
         elif on_warning is not None:
             on_warning(message["message"])
 
@@ -521,6 +526,71 @@ def run_model(
         return store.read_snapshot(root, snapshot_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_edge_job(
+    root: Path,
+    snapshots: list[dict[str, Any]],
+    edge_file: str,
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+    threads: int = 1,
+    trusted: list[str] | None = None,
+    on_event: EventCallback | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run the edge-case file over snapshots' artifacts in worker processes; nothing is written.
+
+    ``snapshots`` are ``{"id", "artifact", "artifact_sha256"}``. Returns snapshot id -> the
+    ``edgecases.run_cases`` result, or ``{"error": message}`` when that artifact could not be
+    loaded or scored. The artifacts are loaded only in the worker: if one takes the worker down
+    (a crash, the timeout or the memory ceiling), that snapshot gets the error and a fresh
+    worker goes on with the rest.
+    """
+    root = Path(root).resolve()
+    results: dict[str, dict[str, Any]] = {}
+    remaining = list(snapshots)
+    while remaining:
+        job = RunJob(
+            root=root,
+            name="edge cases",
+            spec={},
+            timeout_seconds=timeout_seconds * len(remaining),
+            memory_limit_mb=memory_limit_mb,
+            threads=threads,
+        )
+        job.validate()
+        wire = {
+            "root": str(root),
+            "name": job.name,
+            "kind": "candidate",
+            "mode": "edge",
+            "staging": "",
+            "edge_file": edge_file,
+            "snapshots": remaining,
+            "trusted": list(trusted or []),
+            "settings": {"threads": threads},
+        }
+        done: dict[str, dict[str, Any]] = {}
+
+        def collect(message: dict[str, Any], done: dict[str, dict[str, Any]] = done) -> None:
+            done[message["id"]] = message["result"]
+
+        outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+        results.update(done)
+        remaining = [entry for entry in remaining if entry["id"] not in results]
+        final = outcome.final
+        if not remaining:
+            break
+        if outcome.killed_for is None and final is not None and final["type"] == "error" and (
+            not done
+        ) and final.get("stage") == "load":
+            raise _error_from_worker(job, final)  # the project or edge file, not a model
+        failed = remaining.pop(0)
+        error = _failure(job, outcome) if final is None or final["type"] != "result" else None
+        text = error.message if error is not None else "the worker ended without its result"
+        results[failed["id"]] = {"error": f"{text} (while loading or scoring this model)"}
+    return results
 
 
 def _default_primary(snapshot: dict[str, Any]) -> str:
