@@ -16,6 +16,7 @@ import json
 import pickle
 import subprocess
 import sys
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -52,25 +53,90 @@ def _json_str(text: str, ident: int) -> dict:
     }
 
 
+def _list(items: list[dict], ident: int) -> dict:
+    return {
+        "__class__": "list",
+        "__module__": "builtins",
+        "__loader__": "ListNode",
+        "content": items,
+        "__id__": ident,
+    }
+
+
+def _empty_dict(ident: int) -> dict:
+    return {
+        "__class__": "dict",
+        "__module__": "builtins",
+        "__loader__": "DictNode",
+        "content": {},
+        "key_types": _list([], ident + 1),
+        "__id__": ident,
+    }
+
+
+def reduce_node(module: str, name: str, args: list[dict], ident: int = 1) -> dict:
+    """A node that calls ``module.name(*args)`` when constructed (skops' reduce loader)."""
+    return {
+        "__class__": name,
+        "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": {
+            "__class__": "tuple",
+            "__module__": "builtins",
+            "__loader__": "TupleNode",
+            "content": args,
+            "__id__": ident + 1000,
+        },
+        "__id__": ident,
+    }
+
+
+def skops_calling(module: str, name: str, args: list[dict]) -> bytes:
+    """A skops file whose root node calls ``module.name(*args)`` on load."""
+    return _skops_zip(
+        {**reduce_node(module, name, args), "protocol": 2, "_skops_version": "0.16.0"}
+    )
+
+
 def skops_calling_os_system(command: str) -> bytes:
     """A skops file whose root node calls ``os.system(command)`` when constructed."""
-    return _skops_zip(
-        {
-            "__class__": "system",
-            "__module__": "os",
-            "__loader__": "ConstructorFromReduceNode",
-            "content": {
-                "__class__": "tuple",
-                "__module__": "builtins",
-                "__loader__": "TupleNode",
-                "content": [_json_str(command, 2)],
-                "__id__": 3,
-            },
-            "__id__": 1,
-            "protocol": 2,
-            "_skops_version": "0.16.0",
-        }
-    )
+    return skops_calling("os", "system", [_json_str(command, 2)])
+
+
+def callable_payloads(marker: Path) -> dict[str, tuple[str, bytes]]:
+    """Each way of running code from a skops file: name -> (the type refused, the file)."""
+    touch = f"import pathlib; pathlib.Path({str(marker)!r}).touch()"
+    return {
+        # numpy's test helper: exec(astr, dict). Trusted by the old "numpy." prefix.
+        "numpy-runstring": (
+            "numpy.testing._private.utils.runstring",
+            skops_calling(
+                "numpy.testing._private.utils", "runstring", [_json_str(touch, 2), _empty_dict(3)]
+            ),
+        ),
+        # scikit-learn's test helper runs a Python script. Trusted by the old "sklearn." prefix.
+        "sklearn-script-runner": (
+            "sklearn.utils._testing.assert_run_python_script_without_output",
+            skops_calling(
+                "sklearn.utils._testing",
+                "assert_run_python_script_without_output",
+                [_json_str(touch, 2)],
+            ),
+        ),
+        "os-system": ("os.system", skops_calling_os_system(f"touch {marker}")),
+        "builtins-eval": (
+            "builtins.eval",
+            skops_calling("builtins", "eval", [_json_str(f"exec({touch!r})", 2)]),
+        ),
+        "subprocess-popen": (
+            "subprocess.Popen",
+            skops_calling(
+                "subprocess",
+                "Popen",
+                [_list([_json_str("touch", 3), _json_str(str(marker), 4)], 2)],
+            ),
+        ),
+    }
 
 
 def skops_importing_module(module: str) -> bytes:
@@ -247,3 +313,107 @@ def test_review_never_loads_artifacts(ranked_project: Path, tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["2", "[]"]
     assert not marker.exists()
+
+
+def _wait_for(path: Path, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
+
+
+def _with_edge_cases(root: Path) -> None:
+    text = (root / "modelsnap.toml").read_text()
+    (root / "modelsnap.toml").write_text(
+        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    )
+    (root / "edge_cases.csv").write_text(EDGE_CSV)
+
+
+@pytest.mark.parametrize("kind", sorted(callable_payloads(Path("x"))))
+def test_a_callable_in_a_reduce_node_is_refused_by_name(
+    ranked_project: Path, tmp_path: Path, kind: str
+) -> None:
+    """numpy's and scikit-learn's own code-running helpers are refused like os.system: the
+    allow-list holds classes, not every name under a trusted package."""
+    root = ranked_project
+    marker = tmp_path / f"PWNED-{kind}"
+    refused_type, data = callable_payloads(marker)[kind]
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "payload").write_bytes(data)
+    subprocess.run(
+        [sys.executable, "-c", UNSAFE_LOAD, "payload", kind],
+        cwd=scratch,
+        capture_output=True,
+        timeout=120,
+    )
+    assert _wait_for(marker), "the payload should be live when loaded unsafely"
+    marker.unlink()
+
+    tree = snapshot_id_of(root, "tree")
+    install(root, tree, data)
+    _with_edge_cases(root)
+
+    profile = cli("profile", str(root), tree, "--latency-trials", "2", cwd=root)
+    assert_clean_failure(profile)
+    assert refused_type in profile.stderr and "untrusted" in profile.stderr, profile.stderr
+
+    edge = cli("edge", str(root), "--format", "json", cwd=root)
+    assert edge.returncode == 1 and "Traceback" not in edge.stderr, edge.stderr
+    assert refused_type in edge.stderr, edge.stderr
+    results = {r["snapshot_id"]: r for r in json.loads(edge.stdout)["result"]}
+    assert refused_type in results[tree]["error"]
+    assert "error" not in results[snapshot_id_of(root, "logistic")]
+
+    time.sleep(0.5)  # a spawned process would have had time to touch the marker
+    assert not marker.exists(), "the hostile artifact ran code"
+    assert len(list((root / "snapshots").glob("*.toml"))) == 2  # profile wrote nothing
+
+
+PLANTED = """
+import pathlib
+pathlib.Path({marker!r}).touch()
+raise SystemExit("planted module imported")
+"""
+
+
+def test_a_module_planted_in_the_folder_is_never_imported(
+    ranked_project: Path, tmp_path: Path
+) -> None:
+    """The worker runs with the project folder as its working directory; a ``threadpoolctl.py``
+    or ``json.py`` placed there must not shadow the real module (python -P)."""
+    root = ranked_project
+    marker = tmp_path / "PWNED-planted"
+    for name in ("threadpoolctl", "json", "psutil", "ctypes"):
+        (root / f"{name}.py").write_text(PLANTED.format(marker=str(marker)))
+    _with_edge_cases(root)
+    profile = cli("profile", str(root), snapshot_id_of(root, "tree"), "--latency-trials", "2")
+    assert profile.returncode == 0, profile.stderr
+    edge = cli("edge", str(root), "--format", "json")
+    assert edge.returncode == 0, edge.stderr
+    assert not marker.exists(), "a module from the project folder was imported"
+
+
+EDGE_IN_PROCESS = """
+import sys
+from modelsnap.core.edgecases import run_edge_cases
+record = run_edge_cases(sys.argv[1])
+loaded = sorted(m for m in ("skops", "skops.io", "sklearn.tree") if m in sys.modules)
+print(sum("error" not in r for r in record["result"]), loaded)
+"""
+
+
+def test_edge_cases_load_artifacts_only_in_the_worker(ranked_project: Path) -> None:
+    """The caller of ``run_edge_cases`` (CLI, TUI, notebook) never parses an artifact."""
+    root = ranked_project
+    _with_edge_cases(root)
+    proc = subprocess.run(
+        [sys.executable, "-c", EDGE_IN_PROCESS, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["2", "[]"], proc.stdout
