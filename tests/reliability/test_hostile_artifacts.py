@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelsnap.core.artifacts import load_artifact
 from modelsnap.core.errors import IntegrityError
@@ -417,3 +419,133 @@ def test_edge_cases_load_artifacts_only_in_the_worker(ranked_project: Path) -> N
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["2", "[]"], proc.stdout
+
+
+# --------------------------------------------------------------------------- fuzzed schemas
+
+DANGEROUS = [
+    ("os", "system"),
+    ("posix", "system"),
+    ("builtins", "eval"),
+    ("builtins", "exec"),
+    ("builtins", "getattr"),
+    ("builtins", "__import__"),
+    ("subprocess", "Popen"),
+    ("subprocess", "check_call"),
+    ("importlib", "import_module"),
+    ("numpy.testing._private.utils", "runstring"),
+    ("numpy", "load"),
+    ("sklearn.utils._testing", "assert_run_python_script_without_output"),
+    ("sklearn.utils", "_print_elapsed_time"),
+    ("sklearn.base", "clone"),
+    ("scipy.io", "loadmat"),
+    ("modelsnap.core.files", "write_text"),
+]
+ALLOWED = [
+    ("sklearn.tree._tree", "Tree"),
+    ("numpy", "dtype"),
+    ("sklearn.pipeline", "Pipeline"),
+    ("sklearn.tree._classes", "DecisionTreeClassifier"),
+    ("builtins", "dict"),
+    ("numpy", "ndarray"),
+]
+LOADERS = [
+    "ConstructorFromReduceNode",
+    "ObjectNode",
+    "FunctionNode",
+    "TypeNode",
+    "MethodNode",
+    "PartialNode",
+    "ReduceNode",
+    "DictNode",
+    "JsonNode",
+]
+
+
+def _nodes(tree: object) -> list[dict]:
+    found: list[dict] = []
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "__class__" in item and "__module__" in item:
+                found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@pytest.fixture(scope="module")
+def real_artifact(_ranked_template: Path) -> tuple[dict, dict[str, bytes], object]:
+    from modelsnap.core.project import load_project
+
+    root = _ranked_template
+    snapshot = tomllib.loads((root / "snapshots" / f"{snapshot_id_of(root, 'tree')}.toml")
+                             .read_text())
+    with zipfile.ZipFile(root / snapshot["model"]["artifact"]) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(members.pop("schema.json"))
+    return schema, members, load_project(root)
+
+
+def _mutate(schema: dict, mutations: list, marker: Path) -> dict:
+    import copy
+
+    schema = copy.deepcopy(schema)
+    nodes = _nodes(schema)
+    touch = f"import pathlib; pathlib.Path({str(marker)!r}).touch()"
+    for index, kind, value in mutations:
+        node = nodes[index % len(nodes)]
+        if kind == "name":
+            node["__module__"], node["__class__"] = value
+        elif kind == "loader":
+            node["__loader__"] = value
+        elif kind == "payload":  # keep the node's type, make it a call with a payload
+            node["__loader__"] = "ConstructorFromReduceNode"
+            node["content"] = reduce_node("builtins", "tuple", [_json_str(touch, 99)])["content"]
+            node["__module__"], node["__class__"] = value
+        elif kind == "text":
+            node["__class__"] = value
+    return schema
+
+
+_names = st.sampled_from(DANGEROUS + ALLOWED) | st.tuples(
+    st.sampled_from(["sklearn", "numpy", "scipy", "modelsnap", "builtins", "os"]),
+    st.text(min_size=1, max_size=30),
+)
+_mutation = st.one_of(
+    st.tuples(st.integers(0, 10_000), st.just("name"), _names),
+    st.tuples(st.integers(0, 10_000), st.just("loader"), st.sampled_from(LOADERS)),
+    st.tuples(st.integers(0, 10_000), st.just("payload"), st.sampled_from(DANGEROUS + ALLOWED)),
+    st.tuples(st.integers(0, 10_000), st.just("text"), st.text(max_size=40)),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(mutations=st.lists(_mutation, min_size=1, max_size=4))
+def test_fuzzed_schemas_load_cleanly_or_are_refused(
+    real_artifact: tuple[dict, dict[str, bytes], object],
+    tmp_path_factory: pytest.TempPathFactory,
+    mutations: list,
+) -> None:
+    """Renamed types, swapped loaders and injected calls in a real artifact's schema.json:
+    each load ends in a ModelsnapError or a clean load, and nothing runs."""
+    from modelsnap.core.errors import ModelsnapError
+
+    schema, members, config = real_artifact
+    folder = tmp_path_factory.mktemp("fuzz")
+    marker = folder / "PWNED"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(_mutate(schema, mutations, marker)))
+        for name, data in members.items():
+            archive.writestr(name, data)
+    path = folder / "model.skops"
+    path.write_bytes(buffer.getvalue())
+    try:
+        load_artifact(path, sha256_bytes(buffer.getvalue()), config=config)
+    except ModelsnapError:
+        pass
+    time.sleep(0.01)
+    assert not marker.exists(), f"code ran from a fuzzed schema: {mutations}"
