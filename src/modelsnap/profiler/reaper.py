@@ -31,6 +31,7 @@ from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
 WORKER_MODULE = "modelsnap.profiler.worker"
+REAPER_MODULE = "modelsnap.profiler.reaper"
 
 
 def become_subreaper() -> bool:

@@ -218,7 +218,9 @@ class _Tree:
         """
         psutil = self._psutil
         try:
-            members = self.root.children(recursive=True) or [self.root]
+            members = self.root.children(recursive=True)
+            if not self._is_reaper():
+                members.append(self.root)
         except psutil.Error:
             members = [proc for pid, proc in self.known.items() if pid != self.root.pid]
         total = 0
@@ -227,6 +229,14 @@ class _Tree:
             with contextlib.suppress(psutil.Error):
                 total += proc.memory_info().rss
         return total
+
+    def _is_reaper(self) -> bool:
+        """Whether the root is still the reaper (where there is no subreaper, it ``exec``s the
+        worker and is then counted)."""
+        try:
+            return reaper.REAPER_MODULE in self.root.cmdline()
+        except self._psutil.Error:
+            return False
 
     def kill_all(self) -> None:
         """Freeze and SIGKILL every process under the root, then the root and every remembered
@@ -326,7 +336,7 @@ def _spawn_and_watch(
     wire = job.to_wire(staging) if wire is None else wire
     payload = (json.dumps(wire) + "\n").encode("utf-8")
     proc = subprocess.Popen(
-        reaper.python_argv("modelsnap.profiler.reaper"),
+        reaper.python_argv(reaper.REAPER_MODULE),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
