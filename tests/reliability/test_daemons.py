@@ -5,6 +5,9 @@ while it lasts. Without a subreaper the daemon is adopted by init and sleeps on.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +33,11 @@ name = "hungry_daemon"
 estimator = "hostile_models.Daemonizer"
 params = { pid_file = "hungry.pid", seconds = 60, hog_mb = 600, hold = 30.0 }
 memory_limit_mb = 400
+
+[[candidates]]
+name = "held_daemon"
+estimator = "hostile_models.Daemonizer"
+params = { pid_file = "held.pid", seconds = 60, hold = 60.0 }
 """
 
 
@@ -75,6 +83,37 @@ def test_a_daemons_memory_counts_against_the_ceiling(tmp_path: Path) -> None:
         if (root / "hungry.pid").exists():
             _kill((root / "hungry.pid").read_text())
     assert not list((root / "snapshots").glob("*.toml"))
+
+
+def test_a_daemon_dies_with_a_killed_run(tmp_path: Path) -> None:
+    """SIGKILL to ``modelsnap run`` itself (no cleanup possible there): the reaper notices its
+    parent is gone and kills everything under it, the escaped daemon included."""
+    root = write_project(tmp_path / "proj", DAEMONS)
+    assert cli("lock", str(root)).returncode == 0
+    run = subprocess.Popen(
+        [sys.executable, "-m", "modelsnap", "run", str(root), "--candidate", "held_daemon"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pid_file = root / "held.pid"
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists():
+            assert time.monotonic() < deadline and run.poll() is None, "the daemon never started"
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        assert alive(pid)
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(pid), f"daemon {pid} outlived the killed run"
+    finally:
+        if run.poll() is None:
+            run.kill()
+        if pid_file.exists():
+            _kill(pid_file.read_text())
 
 
 def _kill(text: str) -> None:
