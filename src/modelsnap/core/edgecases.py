@@ -466,6 +466,7 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
         timeout_seconds=config.run.timeout_seconds,
         memory_limit_mb=config.run.memory_limit_mb,
         threads=config.run.threads,
+        edge_sha256=cases.sha256,
         on_event=progress,
     ) if loadable else {}
     results = []

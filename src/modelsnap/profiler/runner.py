@@ -547,6 +547,7 @@ def run_edge_job(
     memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
     threads: int = 1,
     trusted: list[str] | None = None,
+    edge_sha256: str | None = None,
     on_event: EventCallback | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run the edge-case file over snapshots' artifacts in worker processes; nothing is written.
@@ -555,7 +556,8 @@ def run_edge_job(
     ``edgecases.run_cases`` result, or ``{"error": message}`` when that artifact could not be
     loaded or scored. The artifacts are loaded only in the worker: if one takes the worker down
     (a crash, the timeout or the memory ceiling), that snapshot gets the error and a fresh
-    worker goes on with the rest.
+    worker goes on with the rest. ``edge_sha256`` (the file's hash as the caller read it) makes
+    the worker refuse a file that changed in between.
     """
     root = Path(root).resolve()
     results: dict[str, dict[str, Any]] = {}
@@ -577,6 +579,7 @@ def run_edge_job(
             "mode": "edge",
             "staging": "",
             "edge_file": edge_file,
+            "edge_sha256": edge_sha256,
             "snapshots": remaining,
             "trusted": list(trusted or []),
             "settings": {"threads": threads},

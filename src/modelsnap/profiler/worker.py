@@ -599,6 +599,13 @@ class Run:
         cases = edge_cases_for_dataset(
             inside(self.root, relative, what="[data].edge_cases"), dataset, display_name=relative
         )
+        expected = self.job.get("edge_sha256")
+        if expected is not None and cases.sha256 != expected:
+            raise WorkerError(
+                f"{relative} changed while the edge cases were being run",
+                where=relative,
+                hint="run modelsnap edge again",
+            )
         tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0
         _limit_threads(int(self.settings.get("threads", 1)))
         self.ch.progress("load", 1.0, f"{len(cases)} cases")
