@@ -549,3 +549,36 @@ def test_fuzzed_schemas_load_cleanly_or_are_refused(
         pass
     time.sleep(0.01)
     assert not marker.exists(), f"code ran from a fuzzed schema: {mutations}"
+
+
+def test_a_worker_lost_on_one_model_does_not_stop_the_others(ranked_project: Path) -> None:
+    """Each model whose worker is stopped (here: a ceiling no worker fits under) gets its own
+    error and a fresh worker goes on with the next; the edge run is still recorded."""
+    root = ranked_project
+    _with_edge_cases(root)
+    text = (root / "modelsnap.toml").read_text()
+    (root / "modelsnap.toml").write_text(
+        text.replace("memory_limit_mb = 3000", "memory_limit_mb = 5")
+    )
+    edge = cli("edge", str(root), "--format", "json")
+    assert edge.returncode == 1 and "Traceback" not in edge.stderr, edge.stderr
+    results = json.loads(edge.stdout)["result"]
+    assert len(results) == 2
+    assert all("memory limit" in r["error"] for r in results), results
+    assert len(list((root / "edge_runs").glob("*.toml"))) == 1
+
+
+def test_the_worker_refuses_an_edge_file_changed_under_it(ranked_project: Path) -> None:
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.profiler.runner import run_edge_job
+
+    root = ranked_project
+    _with_edge_cases(root)
+    tree = snapshot_id_of(root, "tree")
+    snapshot = tomllib.loads((root / "snapshots" / f"{tree}.toml").read_text())
+    entry = {"id": tree, "artifact": snapshot["model"]["artifact"],
+             "artifact_sha256": snapshot["model"]["artifact_sha256"]}
+    with pytest.raises(ModelsnapError, match="changed while the edge cases were being run"):
+        run_edge_job(root, [entry], "edge_cases.csv", edge_sha256="0" * 64)
+    outcome = run_edge_job(root, [entry], "edge_cases.csv")
+    assert outcome[tree]["n_cases"] == 2
