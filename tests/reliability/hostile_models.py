@@ -78,3 +78,39 @@ class Forker(_Majority):
         while self.hang:
             time.sleep(1)
         return super().fit(X, y)
+
+
+class Daemonizer(_Majority):
+    """fit starts a classic daemon: fork, ``setsid()``, fork again, the middle process exits.
+
+    The daemon (its pid in ``pid_file``) is then nobody's descendant: without a subreaper it is
+    adopted by init and would sleep for ``seconds`` after the run. ``hold`` keeps fit running
+    after that (so the daemon's memory can be measured); ``hog_mb`` is what the daemon touches.
+    """
+
+    def __init__(self, pid_file="daemon.pid", seconds=60, hog_mb=0, hold=0.0):
+        self.pid_file = pid_file
+        self.seconds = seconds
+        self.hog_mb = hog_mb
+        self.hold = hold
+
+    def fit(self, X, y):
+        pid_file = Path(self.pid_file).resolve()
+        middle = os.fork()
+        if middle == 0:
+            os.setsid()
+            if os.fork() == 0:
+                tmp = pid_file.with_name(pid_file.name + ".tmp")
+                tmp.write_text(str(os.getpid()))
+                os.replace(tmp, pid_file)
+                block = np.ones(self.hog_mb * 2**20 // 8) if self.hog_mb else None
+                time.sleep(self.seconds)
+                del block
+                os._exit(0)
+            os._exit(0)
+        os.waitpid(middle, 0)
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(self.hold)
+        return super().fit(X, y)

@@ -396,24 +396,24 @@ def new_run_id(now: Any = None) -> str:
     return f"{moment.strftime('%Y%m%dT%H%M%S')}-edge-{secrets.token_hex(2)}"
 
 
-def _load_model(root: Path, snapshot: Mapping[str, Any], load_artifact: Callable) -> Any:
-    """The snapshot's fitted pipeline, hash-checked by ``artifacts.load_artifact``."""
+def _artifact_entry(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """What the worker needs to load a snapshot's artifact; a SnapshotError when it records none."""
     from modelsnap.core.errors import SnapshotError
-    from modelsnap.core.files import inside
 
     model = snapshot.get("model") if isinstance(snapshot.get("model"), dict) else {}
     artifact, digest = model.get("artifact"), model.get("artifact_sha256")
     if not isinstance(artifact, str) or not isinstance(digest, str):
         raise SnapshotError("the snapshot records no model artifact",
                             where=f"snapshots/{snapshot.get('id', '?')}.toml")
-    return load_artifact(inside(root, artifact, what="[model].artifact"), digest)
+    return {"id": snapshot["id"], "artifact": artifact, "artifact_sha256": digest}
 
 
 def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Run the project's current edge-case file over every snapshot's artifact; record it.
 
-    Loads each artifact hash-checked (``artifacts.load_artifact``), scores it with
-    ``run_cases`` and writes ONE new ``edge_runs/<run-id>.toml`` (its own timestamp and the
+    The artifacts are loaded and scored in a worker process (``runner.run_edge_job``: each
+    hash- and type-checked by ``artifacts.load_artifact``, scored with ``run_cases``), never in
+    this process; then ONE new ``edge_runs/<run-id>.toml`` is written (its own timestamp and the
     file's sha256); snapshots are never touched. An artifact that cannot be loaded gets a
     result with ``error`` instead of counts, so one broken model does not hide the others.
     Returns the record, plus ``path`` (the record's path relative to ``root``) and
@@ -423,7 +423,6 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     """
     from datetime import UTC, datetime
 
-    from modelsnap.core.artifacts import load_artifact
     from modelsnap.core.data import load_dataset
     from modelsnap.core.errors import ModelsnapError, ProjectFileError, SnapshotError
     from modelsnap.core.files import create_exclusive_bytes, dumps_toml, inside
@@ -441,25 +440,43 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     path = inside(root, relative, what="[data].edge_cases")
     dataset = load_dataset(config)
     cases = edge_cases_for_dataset(path, dataset, display_name=relative)
-    tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0
     snapshots, problems = list_snapshots(root)
     if not snapshots:
         raise SnapshotError(
             f"{relative} is valid ({len(cases)} cases) but there are no snapshots to run it on",
             where=str(root / "snapshots"), hint="run models first: modelsnap run DIR",
         )
-    results = []
-    for done, snapshot in enumerate(snapshots, start=1):
-        entry: dict[str, Any] = {"snapshot_id": snapshot["id"], "name": snapshot.get("name", "")}
+    from modelsnap.profiler.runner import run_edge_job
+
+    errors: dict[str, dict[str, Any]] = {}
+    loadable = []
+    for snapshot in snapshots:
         try:
-            model = _load_model(root, snapshot, load_artifact)
+            loadable.append(_artifact_entry(snapshot))
         except ModelsnapError as exc:
-            entry["error"] = str(exc)
-        else:
-            entry.update(run_cases(model, cases, task=dataset.task, tolerance=tolerance))
+            errors[snapshot["id"]] = {"error": str(exc)}
+    names = {s["id"]: str(s.get("name", s["id"])) for s in snapshots}
+
+    def progress(event: Any) -> None:
+        if on_progress is not None and event.stage == "evaluate" and event.message:
+            on_progress(event.fraction, names.get(event.message, event.message))
+
+    outcomes = run_edge_job(
+        root, loadable, relative,
+        timeout_seconds=config.run.timeout_seconds,
+        memory_limit_mb=config.run.memory_limit_mb,
+        threads=config.run.threads,
+        edge_sha256=cases.sha256,
+        on_event=progress,
+    ) if loadable else {}
+    results = []
+    for snapshot in snapshots:
+        entry: dict[str, Any] = {"snapshot_id": snapshot["id"], "name": snapshot.get("name", "")}
+        outcome = errors.get(snapshot["id"]) or outcomes.get(snapshot["id"])
+        entry.update(outcome or {"error": "the edge cases were not run on this model"})
         results.append(entry)
-        if on_progress is not None:
-            on_progress(done / len(snapshots), f"{snapshot.get('name', snapshot['id'])}")
+    if on_progress is not None:
+        on_progress(1.0, "done")
     record: dict[str, Any] = {
         "schema": 1,
         "created_at": datetime.now(UTC).isoformat(),

@@ -34,6 +34,17 @@ from modelsnap.core.project import ModelSpec, ProjectConfig
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
+# Every estimator class ``make_pipeline`` can put into a saved artifact besides the model itself:
+# the artifact loader trusts exactly these (``artifacts.project_classes``).
+PREPROCESSING_CLASSES: tuple[type, ...] = (
+    Pipeline,
+    ColumnTransformer,
+    SimpleImputer,
+    *_SCALERS.values(),
+    OneHotEncoder,
+    OrdinalEncoder,
+)
+
 
 def column_kinds(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(numeric, categorical) column names: numbers are numeric; text, categories and booleans

@@ -9,6 +9,7 @@ Messages (``type`` key):
 
 - ``progress``: ``stage``, ``fraction`` (0..1 within the stage), ``message``
 - ``warning``:  ``message`` (something the user should know; the run goes on)
+- ``item``:     ``id``, ``result`` (one model's outcome in an edge-case job, in job order)
 - ``result``:   ``snapshot`` (the snapshot body), ``staged`` (staged file key -> file name)
 - ``error``:    ``error_type``, ``message``, optional ``stage``, ``where``, ``hint``, ``modelsnap``
 """
@@ -36,7 +37,7 @@ STAGES: tuple[str, ...] = (
     "save",
 )
 
-MESSAGE_TYPES = frozenset({"progress", "warning", "result", "error"})
+MESSAGE_TYPES = frozenset({"progress", "warning", "item", "result", "error"})
 
 
 class ProtocolError(ModelsnapError):
@@ -122,6 +123,9 @@ def decode(line: str | bytes) -> dict[str, Any]:
         ProgressEvent.from_dict(message)
     elif kind == "warning":
         _require(message, "message", str)
+    elif kind == "item":
+        _require(message, "id", str)
+        _require(message, "result", dict)
     elif kind == "result":
         _require(message, "snapshot", dict)
         _require(message, "staged", dict)

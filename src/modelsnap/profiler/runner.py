@@ -1,8 +1,12 @@
 """The parent side of a run: spawn the worker, stream its events, enforce limits, record the result.
 
-The worker gets its own session (process group), so a timeout, a memory ceiling or a cancel
-kills the model and everything it started (joblib workers, a forked child) in one ``killpg``,
-and nothing of it outlives the run. Failures are classified for the user:
+The worker is started by a small reaper process (``reaper``) in a session of its own. On Linux
+the reaper is a child subreaper, so every process the model starts -- joblib workers, a forked
+child, even a daemon that double-forked out of the session -- stays under it for the whole run:
+its memory counts against the ceiling, and a timeout, a memory ceiling, a cancel or the end of
+the run freezes and kills all of it. Nothing the model started outlives the run. Elsewhere the
+reaper becomes the worker itself and the process group plus polling of the tree do the job
+(docs/profiler.md). Failures are classified for the user:
 
 - ``timeout``   the wall-clock limit passed;
 - ``memory``    the RSS of the worker's process tree went over the ceiling (or MemoryError);
@@ -41,7 +45,7 @@ from typing import Any
 from modelsnap.core import errors
 from modelsnap.core.errors import ModelsnapError, RunFailed
 from modelsnap.core.files import safe_name, tmp_dir
-from modelsnap.profiler import events
+from modelsnap.profiler import events, reaper
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -193,7 +197,11 @@ def _signal_name(returncode: int) -> str:
 
 
 class _Tree:
-    """The worker and every process it started, remembered so strays can be killed at the end."""
+    """The run's processes: the reaper (``root``; on Linux), the worker and all they started.
+
+    Processes seen while polling are remembered, so strays can be killed at the end even when
+    the root is already gone.
+    """
 
     def __init__(self, pid: int) -> None:
         import psutil
@@ -203,11 +211,18 @@ class _Tree:
         self.known: dict[int, Any] = {pid: self.root}
 
     def rss_bytes(self) -> int:
+        """Summed RSS of the worker's whole tree, re-parented daemons included.
+
+        The reaper's own few MB are left out once the worker runs under it, so the ceiling
+        applies to the model's processes as it did before there was a reaper.
+        """
         psutil = self._psutil
         try:
-            members = [self.root, *self.root.children(recursive=True)]
+            members = self.root.children(recursive=True)
+            if not self._is_reaper():
+                members.append(self.root)
         except psutil.Error:
-            members = list(self.known.values())
+            members = [proc for pid, proc in self.known.items() if pid != self.root.pid]
         total = 0
         for proc in members:
             self.known.setdefault(proc.pid, proc)
@@ -215,28 +230,39 @@ class _Tree:
                 total += proc.memory_info().rss
         return total
 
+    def _is_reaper(self) -> bool:
+        """Whether the root is still the reaper (where there is no subreaper, it ``exec``s the
+        worker and is then counted)."""
+        try:
+            return reaper.REAPER_MODULE in self.root.cmdline()
+        except self._psutil.Error:
+            return False
+
     def kill_all(self) -> None:
-        """SIGKILL every remembered process still alive (psutil checks the pid was not reused)."""
+        """Freeze and SIGKILL every process under the root, then the root and every remembered
+        process still alive (psutil checks a pid was not reused)."""
         psutil = self._psutil
-        with contextlib.suppress(psutil.Error):
-            for proc in self.root.children(recursive=True):
-                self.known.setdefault(proc.pid, proc)
-        for proc in self.known.values():
+        for pid in reaper.kill_tree(self.root):
+            self.known.setdefault(pid, None)
+        for proc in [self.root, *self.known.values()]:
+            if proc is None:
+                continue
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
 
 
 def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
-    """SIGTERM the worker's process group, SIGKILL it after ``grace`` seconds, then any stray."""
+    """SIGTERM the run's process group, then, after ``grace`` seconds, freeze and SIGKILL
+    everything under the reaper, the group, and any stray seen during the run."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    tree.kill_all()
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    tree.kill_all()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
 
@@ -303,10 +329,14 @@ def _spawn_and_watch(
     on_event: EventCallback | None,
     on_warning: Callable[[str], None] | None,
     cancel: threading.Event | None,
+    *,
+    wire: dict[str, Any] | None = None,
+    on_item: Callable[[dict[str, Any]], None] | None = None,
 ) -> _Outcome:
-    payload = (json.dumps(job.to_wire(staging)) + "\n").encode("utf-8")
+    wire = job.to_wire(staging) if wire is None else wire
+    payload = (json.dumps(wire) + "\n").encode("utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelsnap.profiler.worker"],
+        reaper.python_argv(reaper.REAPER_MODULE),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -328,6 +358,9 @@ def _spawn_and_watch(
         if message["type"] == "progress":
             if on_event is not None:
                 on_event(ProgressEvent.from_dict(message))
+        elif message["type"] == "item":
+            if on_item is not None:
+                on_item(message)
         elif on_warning is not None:
             on_warning(message["message"])
 
@@ -503,6 +536,74 @@ def run_model(
         return store.read_snapshot(root, snapshot_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_edge_job(
+    root: Path,
+    snapshots: list[dict[str, Any]],
+    edge_file: str,
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+    threads: int = 1,
+    trusted: list[str] | None = None,
+    edge_sha256: str | None = None,
+    on_event: EventCallback | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run the edge-case file over snapshots' artifacts in worker processes; nothing is written.
+
+    ``snapshots`` are ``{"id", "artifact", "artifact_sha256"}``. Returns snapshot id -> the
+    ``edgecases.run_cases`` result, or ``{"error": message}`` when that artifact could not be
+    loaded or scored. The artifacts are loaded only in the worker: if one takes the worker down
+    (a crash, the timeout or the memory ceiling), that snapshot gets the error and a fresh
+    worker goes on with the rest. ``edge_sha256`` (the file's hash as the caller read it) makes
+    the worker refuse a file that changed in between.
+    """
+    root = Path(root).resolve()
+    results: dict[str, dict[str, Any]] = {}
+    remaining = list(snapshots)
+    while remaining:
+        job = RunJob(
+            root=root,
+            name="edge cases",
+            spec={},
+            timeout_seconds=timeout_seconds * len(remaining),
+            memory_limit_mb=memory_limit_mb,
+            threads=threads,
+        )
+        job.validate()
+        wire = {
+            "root": str(root),
+            "name": job.name,
+            "kind": "candidate",
+            "mode": "edge",
+            "staging": "",
+            "edge_file": edge_file,
+            "edge_sha256": edge_sha256,
+            "snapshots": remaining,
+            "trusted": list(trusted or []),
+            "settings": {"threads": threads},
+        }
+        done: dict[str, dict[str, Any]] = {}
+
+        def collect(message: dict[str, Any], done: dict[str, dict[str, Any]] = done) -> None:
+            done[message["id"]] = message["result"]
+
+        outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+        results.update(done)
+        remaining = [entry for entry in remaining if entry["id"] not in results]
+        final = outcome.final
+        if not remaining:
+            break
+        if outcome.killed_for is None and final is not None and final["type"] == "error" and (
+            not done
+        ) and final.get("stage") == "load":
+            raise _error_from_worker(job, final)  # the project or edge file, not a model
+        failed = remaining.pop(0)
+        error = _failure(job, outcome) if final is None or final["type"] != "result" else None
+        text = error.message if error is not None else "the worker ended without its result"
+        results[failed["id"]] = {"error": f"{text} (while loading or scoring this model)"}
+    return results
 
 
 def _default_primary(snapshot: dict[str, Any]) -> str:

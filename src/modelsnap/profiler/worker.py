@@ -145,6 +145,23 @@ def _toml_value(value: Any) -> Any:
     return repr(value) if not hasattr(value, "get_params") else type(value).__name__
 
 
+def _plain(value: Any) -> Any:
+    """JSON-safe without losing entries: numpy scalars as Python values, NaN/inf as text."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 def _dotted(estimator: Any) -> str:
     cls = type(estimator)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -562,9 +579,60 @@ class Run:
             "hardware": environment.hardware_table(),
         }
 
+    def edge(self) -> dict[str, Any]:
+        """Run the edge-case file over the listed snapshots' artifacts (``modelsnap edge``).
+
+        Artifacts are loaded here, never in the caller: each is hash-checked and type-checked
+        (``artifacts.load_artifact``) and its outcome sent as one ``item`` message, in order,
+        so the caller knows which model a crash happened on. Nothing is written.
+        """
+        from modelsnap.core.artifacts import load_artifact
+        from modelsnap.core.data import load_dataset
+        from modelsnap.core.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
+        from modelsnap.core.files import inside
+        from modelsnap.core.project import load_project
+
+        self.ch.progress("load", 0.0, "reading the project, the data and the edge cases")
+        config = load_project(self.root)
+        dataset = load_dataset(config)
+        relative = str(self.job["edge_file"])
+        cases = edge_cases_for_dataset(
+            inside(self.root, relative, what="[data].edge_cases"), dataset, display_name=relative
+        )
+        expected = self.job.get("edge_sha256")
+        if expected is not None and cases.sha256 != expected:
+            raise WorkerError(
+                f"{relative} changed while the edge cases were being run",
+                where=relative,
+                hint="run modelsnap edge again",
+            )
+        tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0
+        _limit_threads(int(self.settings.get("threads", 1)))
+        self.ch.progress("load", 1.0, f"{len(cases)} cases")
+        snapshots = list(self.job.get("snapshots") or [])
+        for done, entry in enumerate(snapshots, start=1):
+            self.ch.stage = "evaluate"
+            try:
+                model = load_artifact(
+                    inside(self.root, str(entry["artifact"]), what="[model].artifact"),
+                    str(entry["artifact_sha256"]),
+                    trusted=self.job.get("trusted", []),
+                    config=config,
+                )
+                result = run_cases(model, cases, task=dataset.task, tolerance=tolerance)
+            except ModelsnapError as exc:
+                result = {"error": str(exc)}
+            self.ch.send(
+                {"type": "item", "id": str(entry["id"]), "result": _plain(result)}
+            )
+            self.ch.progress("evaluate", done / len(snapshots), str(entry["id"]))
+        return {}
+
     def run(self) -> dict[str, Any]:
         from modelsnap.core.pipeline import toml_params
 
+        if self.job["mode"] == "edge":
+            return self.edge()
         if self.job["mode"] == "reprofile":
             return self.reprofile()
         self.load()
@@ -620,7 +688,10 @@ class Run:
         self.ch.progress("load", 1.0, f"loading {original['model']['artifact']} (hash-checked)")
         artifact_path = inside(self.root, original["model"]["artifact"], what="artifact")
         model = load_artifact(
-            artifact_path, original["model"]["artifact_sha256"], trusted=self.job.get("trusted", [])
+            artifact_path,
+            original["model"]["artifact_sha256"],
+            trusted=self.job.get("trusted", []),
+            config=self.config,
         )
         self.source = original["model"].get("source", "project")
         self.estimator_path = original["model"]["estimator"]
@@ -713,7 +784,7 @@ def read_job(text: str) -> dict[str, Any]:
     missing = [k for k in ("root", "name", "kind", "mode", "staging") if k not in job]
     if missing:
         raise WorkerError(f"the job lacks {', '.join(missing)}")
-    if job["mode"] not in ("project", "python", "reprofile"):
+    if job["mode"] not in ("project", "python", "reprofile", "edge"):
         raise WorkerError(f"unknown job mode {job['mode']!r}")
     return job
 
@@ -750,7 +821,9 @@ def _watch_parent(parent: int, period: float = 0.25) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(period)
-        if os.getpgrp() == os.getpid():  # we lead our group (the runner starts a new session)
+        # The run's group is led by us, or by the reaper that started us (runner -> reaper ->
+        # worker, all in the session the runner created for the run).
+        if os.getpgrp() in (os.getpid(), parent):
             os.killpg(os.getpgrp(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
