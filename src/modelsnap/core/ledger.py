@@ -449,8 +449,13 @@ def errors(findings: list[Finding]) -> list[Finding]:
 
 
 def _append(root: Path, kind: str, ref: Any, sha256: str) -> dict[str, Any]:
-    """Append one seal (the caller holds the ledger lock). Rewrites the file atomically, the
-    earlier seals' bytes kept exactly."""
+    """Append one seal (the caller holds the ledger lock)."""
+    return _append_many(root, [(kind, ref, sha256)])[-1]
+
+
+def _append_many(root: Path, records: list[tuple[str, Any, str]]) -> list[dict[str, Any]]:
+    """Append seals for ``records`` (kind, ref, sha256) in one atomic rewrite of the file, the
+    earlier seals' bytes kept exactly. The caller holds the ledger lock."""
     path = ledger_path(root)
     try:
         old = path.read_bytes()
@@ -461,24 +466,27 @@ def _append(root: Path, kind: str, ref: Any, sha256: str) -> dict[str, Any]:
     if not isinstance(previous_seq, int) or isinstance(previous_seq, bool):
         raise IntegrityError("the ledger's last seal has no sequence number", where=LEDGER_FILE,
                              hint="restore ledger.toml from version control")
-    entry: dict[str, Any] = {
-        "seq": previous_seq + 1,
-        "kind": kind,
-        KINDS[kind]: ref,
-        "record_sha256": sha256,
-        "sealed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "previous_sha256": str(last.get("sha256", "")) if last else "",
-    }
-    entry["sha256"] = entry_hash(entry)
+    previous_sha = str(last.get("sha256", "")) if last else ""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    written: list[dict[str, Any]] = []
+    blocks = []
+    for kind, ref, sha256 in records:
+        previous_seq += 1
+        entry: dict[str, Any] = {"seq": previous_seq, "kind": kind, KINDS[kind]: ref,
+                                 "record_sha256": sha256, "sealed_at": now,
+                                 "previous_sha256": previous_sha}
+        entry["sha256"] = previous_sha = entry_hash(entry)
+        written.append(entry)
+        blocks.append(b"\n" + tomli_w.dumps({"seal": [entry]}).encode("utf-8"))
     prefix = old if old else _HEADER
     if not prefix.endswith(b"\n"):
         prefix += b"\n"
-    data = prefix + b"\n" + tomli_w.dumps({"seal": [entry]}).encode("utf-8")
-    if _tail(data) != entry:
+    data = prefix + b"".join(blocks)
+    if written and _tail(data) != written[-1]:
         raise IntegrityError("the new seal did not read back identically; nothing written",
                              where=LEDGER_FILE)
     atomic_write_bytes(root, path, data)
-    return entry
+    return written
 
 
 class Sealer:
@@ -611,7 +619,7 @@ def adopt(root: Path) -> list[str]:
     bless an edited history. Returns the records sealed, by name.
     """
     root = Path(root)
-    with sealing(root) as sealer:
+    with sealing(root):
         problems = [f for f in errors(verify(root)) if not f.unsealed]
         problems += [Finding("decisions.toml", p) for p in _decision_chain(root)]
         if problems:
@@ -625,13 +633,13 @@ def adopt(root: Path) -> list[str]:
         entries = read_ledger(root) or []
         sealed = _sealed_map(entries)
         present = _Present(root)
-        done = []
+        todo = []
         for kind, ref in present.keys():
             if (kind, ref) in sealed or (kind == "criteria_revision" and ref < 0):
                 continue
             digest = present.sha256(kind, ref)
-            if digest is None:
-                continue
-            sealer.seal(kind, ref, digest)
-            done.append(describe(kind, ref))
-    return done
+            if digest is not None:
+                todo.append((kind, ref, digest))
+        if todo:
+            _append_many(root, todo)
+    return [describe(kind, ref) for kind, ref, _ in todo]
