@@ -156,7 +156,7 @@ def read_ledger(root: Path) -> list[dict[str, Any]] | None:
     """Every seal, oldest first; None when the folder has no ledger yet."""
     path = ledger_path(root)
     try:
-        raw = path.read_bytes()
+        raw = _read_regular(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -167,6 +167,17 @@ def read_ledger(root: Path) -> list[dict[str, Any]] | None:
         raise IntegrityError("not UTF-8 text", where=LEDGER_FILE,
                              hint="restore ledger.toml from version control") from None
     return parse_ledger(text)
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (a FIFO or device named ledger.toml
+    would block or never end: refused instead)."""
+    import stat
+
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise IntegrityError("not a regular file", where=LEDGER_FILE,
+                             hint="replace it with the ledger.toml from version control")
+    return path.read_bytes()
 
 
 def head(root: Path) -> str | None:
@@ -371,8 +382,8 @@ def verify(root: Path) -> list[Finding]:
     except ModelsnapError as exc:
         return [*findings, Finding(LEDGER_FILE, f"{exc.message}: no record can be verified")]
     pending = _read_pending(root)
-    unsealed = [key for key in present.keys()
-                if entries is None or key not in _sealed_map(entries)]
+    sealed = _sealed_map(entries or [])
+    unsealed = [key for key in present.keys() if key not in sealed]
     if pending is not None:
         key = (pending["kind"], pending.get("ref"))
         if key in unsealed and present.sha256(*key) == pending["sha256"]:
@@ -387,7 +398,6 @@ def verify(root: Path) -> list[Finding]:
                                     f"made before sealing; {SEAL_HINT}", unsealed=True))
         return findings
     findings += _chain_findings(entries)
-    sealed = _sealed_map(entries)
     for (kind, ref), sha_values in sealed.items():
         if not present.readable(kind):
             continue
@@ -458,7 +468,7 @@ def _append_many(root: Path, records: list[tuple[str, Any, str]]) -> list[dict[s
     earlier seals' bytes kept exactly. The caller holds the ledger lock."""
     path = ledger_path(root)
     try:
-        old = path.read_bytes()
+        old = _read_regular(path)
     except FileNotFoundError:
         old = b""
     last = _tail(old) if old else None
@@ -501,7 +511,7 @@ class Sealer:
         _check_ref(kind, ref)
         path = ledger_path(self.root)
         if path.exists():
-            _tail(path.read_bytes())  # an unreadable ledger refuses the write before it happens
+            _tail(_read_regular(path))  # an unreadable ledger refuses the write before it happens
         marker = {"pid": os.getpid(), "kind": kind, "ref": ref, "sha256": sha256}
         atomic_write_bytes(self.root, _pending_path(self.root), canonical_json(marker))
         self._intent = (kind, ref, sha256)
