@@ -351,3 +351,18 @@ def test_a_snapshot_edited_with_size_and_mtime_kept_is_read_again(project: Path)
     rows, _ = index.load_rows(project)
     [row] = [r for r in rows if r["id"] == tree]
     assert row["measures"]["validation"]["f1"] == float(fake)
+
+
+def test_review_and_the_report_show_a_truncated_log_in_a_fresh_clone(project: Path,
+                                                                     tmp_path: Path) -> None:
+    from modelsnap.core.report import collect
+    from modelsnap.tui.screens.review import ReviewData
+    from modelsnap.tui.screens.review_views import DecisionsScreen
+
+    clone = tmp_path / "clone"
+    shutil.copytree(project, clone, ignore=shutil.ignore_patterns(".modelsnap"))
+    text = (clone / "decisions.toml").read_text()
+    (clone / "decisions.toml").write_text(text[: text.rindex("[[decision]]")])
+    shown = str(DecisionsScreen(ReviewData.load(clone)).body())
+    assert "chain broken" in shown and "D0002 was removed" in shown
+    assert any("D0002 was removed" in p for p in collect(clone, significance=False).chain_problems)

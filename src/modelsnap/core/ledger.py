@@ -450,6 +450,14 @@ def _decision_snapshots(root: Path, present: _Present) -> list[Finding]:
     return findings
 
 
+def decision_problems(root: Path) -> list[str]:
+    """The ledger's errors about the decision log (a removed, edited or never-sealed decision,
+    a decision whose snapshot changed): what review and the report add to the chain status,
+    so a truncated log shows in a fresh clone too."""
+    return [finding.message for finding in errors(verify(root))
+            if finding.where == "decisions.toml"]
+
+
 def errors(findings: list[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.level == "error"]
 
