@@ -93,7 +93,8 @@ def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Pa
     path = folder / ledger.LEDGER_FILE
     original = path.read_bytes()
     try:
-        kind = data.draw(st.sampled_from(["bytes", "flip", "drop_line", "swap", "truncate"]))
+        kind = data.draw(st.sampled_from(["bytes", "flip", "drop_line", "swap", "truncate",
+                                          "retype"]))
         lines = original.split(b"\n")
         if kind == "bytes":
             changed = data.draw(st.binary(max_size=400))
@@ -108,6 +109,13 @@ def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Pa
             header, *blocks = original.split(b"\n[[seal]]\n")
             order = data.draw(st.permutations(range(len(blocks))))
             changed = header + b"".join(b"\n[[seal]]\n" + blocks[i] for i in order)
+        elif kind == "retype":  # any key's value becomes another TOML type
+            keyed = [i for i, line in enumerate(lines) if b" = " in line]
+            at = data.draw(st.sampled_from(keyed))
+            value = data.draw(st.sampled_from([b"[1, { a = 2 }]", b"true", b"-0.0", b"{}",
+                                               b"1979-05-27T07:32:00Z", b'"../../etc"']))
+            lines[at] = lines[at].split(b" = ")[0] + b" = " + value
+            changed = b"\n".join(lines)
         else:
             changed = original[: data.draw(st.integers(0, len(original) - 1))]
         path.write_bytes(changed)
@@ -122,3 +130,23 @@ def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Pa
             assert ledger.errors(findings), changed
     finally:
         path.write_bytes(original)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200) | st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(["pid", "kind", "ref", "sha256"]), children, max_size=4),
+    max_leaves=10).map(lambda value: __import__("json").dumps(value).encode()))
+def test_any_pending_marker_is_harmless(folder: Path, content: bytes) -> None:
+    """.modelsnap/ledger.pending comes with a copied folder too: whatever it holds, verify and
+    the next write neither raise nor seal anything that is not an unsealed record."""
+    marker = folder / ".modelsnap" / ledger.PENDING_FILE
+    marker.write_bytes(content)
+    before = ledger.read_ledger(folder)
+    assert ledger.errors(ledger.verify(folder)) == []
+    with ledger.sealing(folder):
+        pass
+    assert ledger.read_ledger(folder) == before
+    assert not marker.exists()

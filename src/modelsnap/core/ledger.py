@@ -120,8 +120,13 @@ def _where(kind: str, ref: Any) -> str:
     return str(ref)
 
 
+def _known(kind: Any) -> bool:
+    """A record kind modelsnap seals (any other value, of any type, is not)."""
+    return isinstance(kind, str) and kind in KINDS
+
+
 def _check_ref(kind: str, ref: Any) -> Any:
-    if kind not in KINDS:
+    if not _known(kind):
         raise IntegrityError(f"unknown record kind {kind!r}", where=LEDGER_FILE)
     if kind == "criteria_revision":
         if not isinstance(ref, int) or isinstance(ref, bool):
@@ -324,10 +329,13 @@ def _read_pending(root: Path) -> dict[str, Any] | None:
         pending = json.loads(_pending_path(root).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(pending, dict) and pending.get("kind") in KINDS \
-            and isinstance(pending.get("sha256"), str):
-        return pending
-    return None
+    if not isinstance(pending, dict) or not isinstance(pending.get("sha256"), str):
+        return None
+    try:
+        _check_ref(pending.get("kind"), pending.get("ref"))
+    except IntegrityError:
+        return None
+    return pending
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -345,7 +353,7 @@ def _chain_findings(entries: list[dict[str, Any]]) -> list[Finding]:
         ref = entry.get(KINDS.get(kind, "path")) if isinstance(kind, str) else None
         label = f"seal {entry.get('seq', position)} ({describe(kind, ref)})"
         problems = []
-        if kind not in KINDS:
+        if not _known(kind):
             problems.append(f"unknown record kind {kind!r}")
         if entry.get("sha256") != entry_hash(entry):
             problems.append("was edited after it was written (its sha256 does not match its "
@@ -427,9 +435,10 @@ def _sealed_map(entries: list[dict[str, Any]]) -> dict[tuple[str, Any], list[str
     sealed: dict[tuple[str, Any], list[str]] = {}
     for entry in entries:
         kind = entry.get("kind")
-        if kind not in KINDS:
-            continue
-        sealed.setdefault((kind, entry.get(KINDS[kind])), []).append(
+        ref = entry.get(KINDS[kind]) if _known(kind) else None
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            continue  # a hand-made seal: its chain link is reported
+        sealed.setdefault((kind, ref), []).append(
             str(entry.get("record_sha256")))
     return sealed
 
