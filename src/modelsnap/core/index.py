@@ -405,7 +405,7 @@ def _entry(stat: os.stat_result, row: dict[str, Any], sha256: str | None) -> dic
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256, "row": row}
 
 
-def _content_sha256(path: Path) -> str | None:
+def _content_sha256(path: str | Path) -> str | None:
     """The file's bytes hashed (what a row is bound to); None when it cannot be read.
 
     Plain ``os.read`` calls: half the cost of ``files.sha256_file`` on 10,000 small files.
@@ -516,6 +516,7 @@ def load_rows(root: Path, *, write_back: bool = False
     """
     root = Path(root)
     files = _list_files(root / SNAPSHOT_DIR)
+    directory = str(root / SNAPSHOT_DIR)
     entries = _read_entries(root)
     rows: list[dict[str, Any]] = []
     problems: list[SnapshotProblem] = []
@@ -524,20 +525,21 @@ def load_rows(root: Path, *, write_back: bool = False
     for file_name in sorted(files):
         stat = files[file_name]
         entry = entries.get(file_name)
-        path = root / SNAPSHOT_DIR / file_name
-        digest = _content_sha256(path) if entry is not None else None
+        text_path = f"{directory}/{file_name}"  # no Path objects: 10,000 of them cost 0.1 s
+        digest = _content_sha256(text_path) if entry is not None else None
         if entry is not None and _matches(entry, stat) and digest is not None \
                 and entry.get("sha256") == digest and _row_ok(entry.get("row"), file_name):
             rows.append(entry["row"])
             trusted += 1
             continue
+        path = root / SNAPSHOT_DIR / file_name
         try:
             row = _parse(path)
         except ModelsnapError as error:
             problems.append(SnapshotProblem(path, error.message))
             continue
         rows.append(row)
-        fresh[file_name] = _entry(stat, row, digest or _content_sha256(path))
+        fresh[file_name] = _entry(stat, row, digest or _content_sha256(text_path))
     stale = len(entries) > trusted
     if write_back and (fresh or stale):
         with contextlib.suppress(OSError):
