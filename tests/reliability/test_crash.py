@@ -29,7 +29,7 @@ DECIDE_KILLS = 66
 WRITER_KILLS = 30
 RUN_KILLS = 6
 ALLOWED_AFTER_CRASH = {"temp", "orphan"}
-INTERRUPTED_SEALS: list = []  # kills that landed between a record and its seal (information)
+INTERRUPTED_SEALS: list = []  # per-kill checks that found a record awaiting its seal (info)
 
 
 def records_whole(root: Path) -> None:
@@ -77,7 +77,7 @@ def test_sigkill_of_decide_and_snapshot_writes(ranked_project: Path) -> None:
     assert set(writer.reported) <= present
     assert len(present) == len(set(present))
     assert_only_crash_leftovers(root)
-    print(f"kills between a record and its seal: {len(INTERRUPTED_SEALS)}")
+    print(f"checks after a kill that found a record awaiting its seal: {len(INTERRUPTED_SEALS)}")
     rank = cli("rank", str(root))
     assert rank.returncode == 0 and "Traceback" not in rank.stderr, rank.stderr
 
