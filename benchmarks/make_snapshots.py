@@ -2,7 +2,8 @@
 
 Each snapshot carries every table of docs/snapshot-format.md with plausible values (about
 2.5 KB of TOML, like a real one), so parse costs are honest. The index is written the way
-``store.write_snapshot`` leaves it (``index.record_many`` over the files just written).
+``store.write_snapshot`` leaves it (``index.record_many`` over the files just written), and the
+records are sealed in ``ledger.toml`` (``ledger.adopt``, one write).
 The values are seeded: the same N gives the same folder (ids included).
 
     python benchmarks/make_snapshots.py DIR --count 10000
@@ -223,7 +224,7 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
 def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = True,
                  full_precision: bool = False) -> list[str]:
     """Create ``root`` as a project with ``count`` snapshots; returns their ids in order."""
-    from modelsnap.core import index
+    from modelsnap.core import index, ledger
 
     root = Path(root)
     (root / "snapshots").mkdir(parents=True, exist_ok=True)
@@ -248,6 +249,7 @@ def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = Tr
         snapshots.append(snapshot)
     if with_index:
         index.record_many(root, snapshots)
+    ledger.adopt(root)  # sealed, as store.write_snapshot and lock_criteria leave them
     return [s["id"] for s in snapshots]
 
 

@@ -51,16 +51,43 @@ def add(project, make_body, make_staged):
     """Write a snapshot on the project's real data/split hashes; keywords patch the body."""
     root, dataset_sha, split_sha = project
 
-    def write(name: str = "forest", *, f1: float = 0.7, content: bytes | None = None, **data):
+    def write(name: str = "forest", *, f1: float = 0.7, content: bytes | None = None,
+              real_predictions: bool = False, **data):
         body = make_body(name=name)
         body["data"].update({"dataset_sha256": dataset_sha, "split_sha256": split_sha, **data})
         body["metrics"]["validation"]["f1"] = f1
         staged = make_staged(root, content or name.encode() + os.urandom(4))
+        if real_predictions:  # a perfect model: stored predictions and the metrics they give
+            staged["predictions"].write_bytes(_perfect_predictions(root, body))
         snapshot_id = store.write_snapshot(root, body, staged_files=staged)
         shutil.rmtree(staged["artifact"].parent)  # as the runner does
         return snapshot_id
 
     return write
+
+
+def _perfect_predictions(root: Path, body: dict) -> bytes:
+    """An .npz predicting the truth on the frozen split; ``body``'s metrics set to match."""
+    import io
+
+    import numpy as np
+
+    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.metrics import compute_metrics
+    from modelsnap.core.project import load_project
+
+    config = load_project(root)
+    dataset = load_dataset(config)
+    split = ensure_split(config, dataset)
+    arrays = {}
+    for part in ("validation", "test"):
+        truth = dataset.target.iloc[getattr(split, part)].to_numpy().astype(str)
+        arrays[f"{part}_pred"] = truth
+        body["metrics"][part] = compute_metrics(dataset.task, truth, truth, None,
+                                                dataset.classes, dataset.positive_label)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -304,13 +331,16 @@ def _check(capsys, root: Path) -> tuple[int, dict]:
 
 def test_check_passes_on_a_clean_project(project, add, capsys) -> None:
     root = project[0]
-    add("forest")
-    add("logistic")
+    add("forest", real_predictions=True)
+    add("logistic", real_predictions=True)
     code, report = _check(capsys, root)
+    head = report.pop("ledger_head")
     assert report == {"ok": True, "snapshots": 2, "removed": [], "findings": []}
+    assert len(head) == 64  # the last seal of ledger.toml, for a commit message
     assert code == 0
     code, out, _ = _run(capsys, "check", str(root))
     assert code == 0 and "2 snapshots checked: no problems" in out
+    assert f"ledger head {head}" in out
 
 
 def test_check_finds_every_kind_of_damage(project, add, capsys) -> None:

@@ -80,13 +80,24 @@ def test_summary_row_names_violated_constraints():
     assert index.summary_row(snapshot)["constraints"]["ok"] is None
 
 
-def test_matching_entries_are_trusted_without_parsing(folder):
+def test_matching_entries_are_trusted_without_parsing(folder, monkeypatch):
+    root, ids = folder
+
+    def no_parse(path):
+        raise AssertionError(f"parsed {path}")
+
+    monkeypatch.setattr(index, "_parse", no_parse)
+    rows, problems = index.load_rows(root)
+    assert [row["id"] for row in rows] == ids and problems == []
+
+
+def test_an_index_edited_by_hand_is_not_trusted(folder):
     root, ids = folder
     data = json.loads(index.index_path(root).read_text())
     data["entries"][f"{ids[2]}.toml"]["row"]["name"] = "from-the-index"
     index.index_path(root).write_text(json.dumps(data))
     rows, _ = index.load_rows(root)
-    assert rows[2]["name"] == "from-the-index"
+    assert rows[2]["name"] != "from-the-index"
 
 
 def test_edited_file_is_parsed_again(folder):

@@ -89,3 +89,7 @@ def test_init_lock_run_then_recompute_from_artifact_and_split(tmp_path: Path) ->
         stored = np.load(root / snapshot["predictions"]["path"])
         assert (stored["test_pred"] == predicted).all()
         assert snapshot["data"]["n_test"] == len(test_rows)
+
+    # the folder as a run leaves it checks clean: every record sealed, every metric recomputed
+    checked = modelsnap("check", str(root), "--format", "json")
+    assert '"ok": true' in checked.stdout

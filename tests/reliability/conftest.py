@@ -135,10 +135,12 @@ def assert_folder_sound(root: Path) -> dict:
     """The invariants of a trustworthy folder, whatever happened to it.
 
     Every snapshot file is complete and valid, its artifact and predictions match their hashes,
-    the decision chain verifies, temp files exist only under ``.modelsnap/tmp``, the index rows
-    agree with the listing, and ``ls`` opens the folder. Returns ``check``'s JSON so callers
+    the decision chain verifies, every record matches its seal in ledger.toml, temp files exist
+    only under ``.modelsnap/tmp``, the index rows agree with the listing, and ``ls`` opens the
+    folder. Returns ``check``'s JSON so callers
     can assert on the findings that are allowed (temp/orphan leftovers of a killed process).
     """
+    from modelsnap.core import ledger
     from modelsnap.core.decisions import verify_chain
     from modelsnap.core.index import load_rows
     from modelsnap.core.store import list_snapshots, verify_files
@@ -148,6 +150,8 @@ def assert_folder_sound(root: Path) -> dict:
     for snapshot in snapshots:
         assert verify_files(root, snapshot) == [], snapshot["id"]
     assert verify_chain(root) == []
+    # every record matches its seal; an interrupted write is information, never tampering
+    assert ledger.errors(ledger.verify(root)) == []
     assert tmp_entries_outside_staging(root) == []
     rows, row_problems = load_rows(root)
     assert row_problems == []

@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     "show": "modelsnap.cli.show_cmd",
     "diff": "modelsnap.cli.diff_cmd",
     "check": "modelsnap.cli.check_cmd",
+    "seal": "modelsnap.cli.seal_cmd",
     "rank": "modelsnap.cli.rank_cmd",
     "decide": "modelsnap.cli.decide_cmd",
     "report": "modelsnap.cli.report_cmd",

@@ -3,10 +3,12 @@
 Checks, each reported as findings rather than stopping at the first: the project file loads;
 every snapshot follows schema 1; its artifact and predictions exist and match their sha256;
 every snapshot was made on the project's current data set and split (recomputed the slow, sure
-way with pandas: the reason this command is not on the fast path); criteria revisions are intact
-and every snapshot names one that exists; the decision log's hash chain holds, names existing
-snapshots, and every decision's recorded weights and limits are those of the revision it names;
-no orphan artifacts or leftover temp files. Exit 0 when clean, 1 otherwise.
+way with pandas: the reason this command is not on the fast path); the recorded metrics and
+constraint verdicts agree with what the stored predictions and measures give again; criteria
+revisions are intact and every snapshot names one that exists; the decision log's hash chain
+holds, names existing snapshots, and every decision's recorded weights and limits are those of
+the revision it names; every record matches its seal in ledger.toml; no orphan artifacts or
+leftover temp files. Exit 0 when clean (information findings allowed), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 from modelsnap.cli.output import add_dir_argument, add_format_option
 
 # Finding kinds, in the order they are checked (documented in docs/cli.md).
-KINDS = ("project", "schema", "files", "data", "criteria", "decisions", "orphan", "temp")
+KINDS = ("project", "schema", "files", "data", "recompute", "criteria", "decisions", "ledger",
+         "orphan", "temp")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Finding:
     kind: str
     where: str
     message: str
+    level: str = "error"  # "info": reported, but the folder is still sound (exit 0)
 
 
 def register(subparsers: Any) -> None:
@@ -100,6 +104,59 @@ def _check_data(root: Path, config, snapshots: list[dict], findings: list[Findin
                                     "among the snapshots: they are not all comparable"))
 
 
+def _check_recorded_values(root: Path, config, snapshots: list[dict],
+                           findings: list[Finding]) -> None:
+    """Recompute each snapshot's metrics from its stored predictions on the frozen split, and
+    its constraint verdicts from its measures (core/recompute.py); name every difference.
+    Snapshots made on other data or another split are skipped (a ``data`` finding already)."""
+    from modelsnap.core import recompute
+    from modelsnap.core.criteria import revisions
+    from modelsnap.core.data import SPLIT_FILE, ensure_split, load_dataset
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.files import inside
+
+    by_id = {s["id"]: s for s in snapshots}
+    try:
+        locked = {item["revision"]: item for item in revisions(root)}
+    except ModelsnapError:
+        locked = {}
+    for snapshot in snapshots:
+        gain = snapshot.get("gain") if isinstance(snapshot.get("gain"), dict) else {}
+        for message in recompute.constraint_problems(
+                snapshot, locked=locked.get(snapshot["criteria_revision"]),
+                baseline=by_id.get(gain.get("baseline_id"))):
+            findings.append(Finding("recompute", f"snapshots/{snapshot['id']}.toml", message))
+    if config is None or not snapshots or not (root / SPLIT_FILE).is_file():
+        return
+    try:
+        dataset = load_dataset(config)
+        split = ensure_split(config, dataset)
+    except ModelsnapError:
+        return  # reported by the data check
+    target = dataset.target
+    truth = {part: target.iloc[getattr(split, part)].to_numpy() for part in recompute.SPLITS}
+    for snapshot in snapshots:
+        data = snapshot["data"]
+        if (data["dataset_sha256"], data["split_sha256"]) != \
+                (dataset.dataset_sha256, split.split_sha256):
+            continue
+        where = f"snapshots/{snapshot['id']}.toml"
+        # a re-profile copies its metrics from the original: they come from its predictions
+        source = by_id.get(snapshot.get("reprofile_of"), snapshot)
+        try:
+            path = inside(root, source["predictions"]["path"], what="predictions path")
+            arrays = recompute.load_predictions(path)
+        except (ModelsnapError, ValueError, OSError) as exc:
+            message = exc.message if isinstance(exc, ModelsnapError) else str(exc)
+            findings.append(Finding("recompute", where, f"metrics cannot be recomputed: the "
+                                    f"stored predictions cannot be read ({message})"))
+            continue
+        for message in recompute.metric_problems(
+                snapshot, arrays, truth, task=dataset.task, classes=dataset.classes,
+                positive_label=dataset.positive_label):
+            findings.append(Finding("recompute", where, message))
+
+
 def _check_criteria(root: Path, snapshots: list[dict], findings: list[Finding]) -> None:
     from modelsnap.core.criteria import REVISIONS_FILE, criteria_sha256, revisions
     from modelsnap.core.errors import ModelsnapError
@@ -171,6 +228,14 @@ def _locked_revisions(root: Path) -> dict[Any, dict] | None:
         return None
 
 
+def _check_ledger(root: Path, findings: list[Finding]) -> None:
+    """Every record against its seal in ledger.toml (core/ledger.py)."""
+    from modelsnap.core import ledger
+
+    for finding in ledger.verify(root):
+        findings.append(Finding("ledger", finding.where, finding.message, finding.level))
+
+
 def _check_leftovers(root: Path, findings: list[Finding]) -> None:
     import psutil
 
@@ -218,7 +283,9 @@ def audit(root: Path) -> tuple[int, list[Finding]]:
             findings.append(Finding("files", f"snapshots/{snapshot['id']}.toml", message))
     _check_data(root, config, snapshots, findings)
     _check_criteria(root, snapshots, findings)
+    _check_recorded_values(root, config, snapshots, findings)
     _check_decisions(root, {s["id"] for s in snapshots}, findings)
+    _check_ledger(root, findings)
     _check_leftovers(root, findings)
     return len(snapshots), findings
 
@@ -233,10 +300,14 @@ def run(args: argparse.Namespace) -> int:
         from modelsnap.core.store import clean_leftovers
 
         removed = [_rel(root, path) for path in clean_leftovers(root)]
+    from modelsnap.core.ledger import head
+
     count, findings = audit(root)
+    problems = [f for f in findings if f.level == "error"]
+    ledger_head = head(root)
     if args.format == "json":
-        print_json({"ok": not findings, "snapshots": count, "removed": removed,
-                    "findings": [asdict(f) for f in findings]})
+        print_json({"ok": not problems, "snapshots": count, "removed": removed,
+                    "findings": [asdict(f) for f in findings], "ledger_head": ledger_head})
     else:
         from rich.console import Console
         from rich.text import Text
@@ -246,10 +317,13 @@ def run(args: argparse.Namespace) -> int:
             console.print(Text(f"removed   {path}", style="yellow"))
         for finding in findings:
             line = Text()
-            line.append(f"{finding.kind:<10}", style="bold red")
-            line.append(f"{finding.where}: {finding.message}")
+            info = finding.level == "info"
+            line.append(f"{finding.kind:<10}", style="yellow" if info else "bold red")
+            line.append(f"{'(info) ' if info else ''}{finding.where}: {finding.message}")
             console.print(line)
+        if ledger_head:
+            console.print(Text(f"ledger head {ledger_head}"))
         summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
-        summary += "no problems" if not findings else f"{len(findings)} finding(s)"
-        console.print(Text(summary, style="green" if not findings else "bold red"))
-    return 1 if findings else 0
+        summary += "no problems" if not problems else f"{len(problems)} finding(s)"
+        console.print(Text(summary, style="green" if not problems else "bold red"))
+    return 1 if problems else 0

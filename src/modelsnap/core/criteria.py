@@ -231,8 +231,20 @@ def lock_criteria(config: ProjectConfig, *, reason: str = "", locked_by: str | N
             "sha256": digest,
         }
         doc = {"schema": SCHEMA, "revision": [*items, entry]}
-        atomic_write_bytes(root, root / REVISIONS_FILE, dumps_toml(doc))
+        _write_sealed(root, number, dumps_toml(doc))
     return number
+
+
+def _write_sealed(root: Path, number: int, data: bytes) -> None:
+    """Replace criteria_revisions.toml with ``data`` and seal its new revision ``number`` in
+    ``ledger.toml`` (the revision's canonical JSON, as read back from ``data``)."""
+    import tomllib
+
+    from modelsnap.core.ledger import content_sha256, sealed_write
+
+    written = tomllib.loads(data.decode("utf-8"))["revision"][-1]
+    with sealed_write(root, "criteria_revision", number, content_sha256(written)):
+        atomic_write_bytes(root, root / REVISIONS_FILE, data)
 
 
 def _user() -> str:

@@ -4,8 +4,9 @@ Six months later a reviewer must see which model was chosen, by whom, under whic
 ranking, and why, and must be able to tell whether anyone rewrote that history. So each entry
 stores the sha256 of its own canonical JSON and the sha256 of the entry before it; editing,
 removing, inserting or reordering an entry breaks the chain at that entry, and ``verify_chain``
-names it. Cutting entries off the *end* leaves a valid chain, so the head (count + last hash) is
-also kept in ``.modelsnap/decisions.head`` and compared when present.
+names it. Cutting entries off the *end* leaves a valid chain; every decision is also sealed in
+``ledger.toml`` (core/ledger.py), which names a removed last entry from the repository alone.
+The head (count + last hash) in ``.modelsnap/decisions.head`` is an extra local check.
 
 Appending rewrites the file atomically under a folder lock, keeping the earlier entries' bytes
 exactly as they were (the new entry's TOML is appended to them).
@@ -27,6 +28,7 @@ from typing import Any
 
 import tomli_w
 
+from modelsnap.core import ledger
 from modelsnap.core.errors import DecisionError, IntegrityError, ModelsnapError
 from modelsnap.core.files import STATE_DIR, atomic_write_bytes, folder_lock
 
@@ -297,14 +299,16 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
     entry.update(_ranking_record(ranking))
     root = Path(root)
     path = decisions_path(root)
-    with folder_lock(root, LOCK_NAME):
+    with folder_lock(root, LOCK_NAME), ledger.sealing(root) as sealer:
         old = path.read_bytes() if path.exists() else b""
         entries = parse_decisions(old.decode("utf-8"), where=str(path)) if old else []
         broken = check_chain(entries)
         if broken:
             raise IntegrityError(f"the decision log is broken: {broken[0]}", where=str(path),
                                  hint="restore decisions.toml from version control first")
+        sealer.refuse_unless_verified()
         entry = {"id": f"D{len(entries) + 1:04d}", **entry,
+                 **_snapshot_reference(root, snapshot_id),
                  "previous_sha256": str(entries[-1]["sha256"]) if entries else ""}
         entry["sha256"] = entry_hash(entry)
         prefix = old if old else b"schema = 1\n"
@@ -315,7 +319,22 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
         if check_chain(written) or written[-1] != entry:
             raise IntegrityError("the new entry did not read back identically; nothing written",
                                  where=str(path))
+        sealer.intend("decision", entry["id"], entry["sha256"])
         atomic_write_bytes(root, path, data)
+        sealer.seal()
         head = {"count": len(written), "sha256": entry["sha256"]}
         atomic_write_bytes(root, _head_path(root), canonical_json(head))
     return entry
+
+
+def _snapshot_reference(root: Path, snapshot_id: str) -> dict[str, str]:
+    """``snapshot_sha256``: the chosen snapshot file's sha256 as it was decided on (its seal
+    and this must agree; ``check`` compares the file with both). Empty when there is no file
+    (a ranking built in memory)."""
+    from modelsnap.core.files import safe_name, sha256_file
+
+    path = Path(root) / "snapshots" / f"{safe_name(snapshot_id, what='snapshot id')}.toml"
+    try:
+        return {"snapshot_sha256": sha256_file(path)} if path.is_file() else {}
+    except OSError:
+        return {}

@@ -408,6 +408,13 @@ def _artifact_entry(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": snapshot["id"], "artifact": artifact, "artifact_sha256": digest}
 
 
+def _create_sealed(root: Path, relative: str, data: bytes) -> bool:
+    """Create the edge-run file exclusively and seal it in ``ledger.toml``; False when taken."""
+    from modelsnap.core.ledger import create_sealed
+
+    return create_sealed(root, "edge_run", relative, data)
+
+
 def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Run the project's current edge-case file over every snapshot's artifact; record it.
 
@@ -425,7 +432,7 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
 
     from modelsnap.core.data import load_dataset
     from modelsnap.core.errors import ModelsnapError, ProjectFileError, SnapshotError
-    from modelsnap.core.files import create_exclusive_bytes, dumps_toml, inside
+    from modelsnap.core.files import dumps_toml, inside
     from modelsnap.core.project import load_project
     from modelsnap.core.store import list_snapshots
 
@@ -492,7 +499,7 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
         run_id = new_run_id()
         body = {"schema": 1, "id": run_id, **{k: v for k, v in record.items() if k != "schema"}}
         target = root / EDGE_RUNS_DIR / f"{run_id}.toml"
-        if create_exclusive_bytes(root, target, dumps_toml(body)):
+        if _create_sealed(root, f"{EDGE_RUNS_DIR}/{target.name}", dumps_toml(body)):
             return {**body, "path": f"{EDGE_RUNS_DIR}/{run_id}.toml",
                     "problems": [str(problem) for problem in problems]}
     raise DataError("could not pick a free edge-run id", where=str(root / EDGE_RUNS_DIR))

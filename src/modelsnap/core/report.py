@@ -74,12 +74,13 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     """Rank the project (with sensitivity), read the snapshots shown and the decision log."""
     from modelsnap.core.context import rank_project
     from modelsnap.core.decisions import read_decisions, verify_chain
+    from modelsnap.core.ledger import decision_problems
     from modelsnap.core.store import read_snapshot
 
     root = Path(root)
     project = rank_project(root, sensitivity=True, from_records=True, write_index=False)
     result = project.result
-    chain_problems = verify_chain(root)
+    chain_problems = verify_chain(root) + decision_problems(root)
     try:
         decisions = read_decisions(root)
     except ModelsnapError:

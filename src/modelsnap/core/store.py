@@ -27,7 +27,6 @@ from typing import Any
 
 from modelsnap.core.errors import IntegrityError, ModelsnapError, SnapshotError
 from modelsnap.core.files import (
-    create_exclusive_bytes,
     dumps_toml,
     inside_dir,
     is_tmp_name,
@@ -454,9 +453,7 @@ def write_snapshot(
                 linked.append(target)
             if not clash:
                 final = _with_id(body, snapshot_id, staged)
-                if create_exclusive_bytes(
-                    root, snapshot_path(root, snapshot_id), dumps_toml(final)
-                ):
+                if _create_sealed(root, snapshot_id, dumps_toml(final)):
                     linked.clear()
                     break
         finally:
@@ -473,6 +470,15 @@ def write_snapshot(
             source.unlink()
     _record_in_index(root, final)
     return snapshot_id
+
+
+def _create_sealed(root: Path, snapshot_id: str, data: bytes) -> bool:
+    """Create ``snapshots/<id>.toml`` exclusively and seal it in ``ledger.toml`` under the
+    ledger lock (``ledger.create_sealed``); False when the id is taken."""
+    from modelsnap.core.ledger import create_sealed
+
+    name = snapshot_path(root, snapshot_id).name
+    return create_sealed(root, "snapshot", f"{SNAPSHOTS_DIR}/{name}", data)
 
 
 def _record_in_index(root: Path, snapshot: dict) -> None:

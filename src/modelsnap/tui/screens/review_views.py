@@ -273,8 +273,9 @@ class DecisionsScreen(_View):
 
     def body(self) -> Content:
         from modelsnap.core.decisions import read_decisions, verify_chain
+        from modelsnap.core.ledger import decision_problems
 
-        problems = verify_chain(self.data.root)
+        problems = verify_chain(self.data.root) + decision_problems(self.data.root)
         try:
             entries = read_decisions(self.data.root)
         except ModelsnapError as error:
