@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 from textual.app import App, ComposeResult
-from textual.widgets import Input, Log, ProgressBar
+from textual.widgets import Input, ProgressBar
 
 from modelsnap.tui.model_choices import (
     format_params,
@@ -230,7 +230,7 @@ async def test_run_panel_one_bar_per_stage_and_a_log_that_keeps_the_batch():
         assert [(r.stage, r.query_one(ProgressBar).progress) for r in app.query(StageRow)] == [
             ("load", 25.0)
         ]
-        assert app.query_one(Log).lines == [
+        assert panel.lines == [
             "running a",
             "load: start",
             "load: done",

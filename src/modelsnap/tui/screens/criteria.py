@@ -308,7 +308,7 @@ class CriteriaScreen(StepScreen):
         if message.what not in ("save", "lock"):
             return
         if message.error:
-            self._error(f"✗ {message.error}")
+            self.show_error(self.query_one("#criteria-error", Label), message.error)
             return
         if message.what == "lock":
             self._error(f"✓ locked as revision {message.result}")

@@ -169,7 +169,7 @@ class EdgeCasesScreen(StepScreen):
             return
         self.query_one("#edge-progress", ProgressBar).display = False
         if message.error:
-            self.query_one("#edge-status", Static).update(f"✗ {message.error}")
+            self.show_error(self.query_one("#edge-status", Static), message.error)
             return
         self.app.reload_state()
 

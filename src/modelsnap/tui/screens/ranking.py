@@ -245,17 +245,18 @@ class RankingScreen(StepScreen):
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "rank":
             if message.error:
-                self.query_one("#ranking-warnings", Static).update(f"✗ {message.error}")
+                self.show_error(self.query_one("#ranking-warnings", Static), message.error)
             else:
                 self.show_result(message.result)
         elif message.what == "significance":
             label = self.query_one("#ranking-significance", Static)
-            label.update(
-                f"✗ {message.error}" if message.error else significance_text(message.result)
-            )
+            if message.error:
+                self.show_error(label, message.error)
+            else:
+                label.update(significance_text(message.result))
         elif message.what == "decide":
             if message.error:
-                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+                self.show_error(self.query_one("#decision-error", Label), message.error)
             else:
                 entry = message.result
                 self.query_one("#decision-error", Label).update(
@@ -265,7 +266,7 @@ class RankingScreen(StepScreen):
                 self.app.reload_state()
         elif message.what == "save-weights":
             if message.error:
-                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+                self.show_error(self.query_one("#decision-error", Label), message.error)
             else:
                 self.notify("weights saved to modelsnap.toml: lock a new revision in step 1")
                 self.app.reload_state()

@@ -49,6 +49,7 @@ def fill_table(table: Any, headers: list[str], rows: list[tuple[list[Any], Any]]
             widths[index] = max(widths[index], len(getattr(cell, "plain", str(cell))))
     table.clear(columns=True)
     for header, width in zip(headers, widths, strict=True):
-        table.add_column(header, width=width)
+        key = header if headers.count(header) == 1 else None  # a key for update_cell
+        table.add_column(header, width=width, key=key)
     for cells, key in rows:
         table.add_row(*cells, key=key)
