@@ -153,3 +153,45 @@ async def test_keys_typed_in_the_rationale_stay_there(root):
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert "rationale" in error_text(app) and read_decisions(root) == []
+
+
+async def test_the_footer_says_where_keys_go_and_escape_gives_the_keys_back(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        hint = ranking.query_one("#typing-hint")
+        assert not hint.display and ranking.query_one("Footer").display
+        await fill_rationale(app, pilot, "")
+        assert hint.display and not ranking.query_one("Footer").display
+        assert "typing in Rationale — Esc to leave" in str(hint.content)
+        assert "Esc to leave" in ranking.query_one("#decision-rationale").border_subtitle
+        await pilot.press("2", "r")
+        await settle(app, pilot)
+        assert ranking.query_one("#decision-rationale").text == "2r"
+        assert read_decisions(root) == []
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert ranking.focused is None
+        assert not hint.display and ranking.query_one("Footer").display
+        assert not ranking.query_one("#decision-rationale").border_subtitle
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert app.current_mode == "baseline"
+        assert read_decisions(root) == []
+
+
+async def test_a_field_in_a_row_is_named_by_its_label(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        app.screen.query_one("#decision-caveats").focus()
+        await pilot.pause(0.05)
+        assert "typing in Caveats — Esc" in str(app.screen.query_one("#typing-hint").content)
+        app.screen.query_one("#weight-0").focus()
+        await pilot.pause(0.05)
+        assert "typing in f1 weight — Esc" in str(app.screen.query_one("#typing-hint").content)

@@ -111,7 +111,7 @@ class StepScreen(Screen[None]):
         self._show_typing()
 
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
-        self.call_after_refresh(self._show_typing)
+        self.call_later(self._show_typing)
 
     def _show_typing(self) -> None:
         if not self.is_mounted:

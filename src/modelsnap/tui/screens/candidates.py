@@ -37,9 +37,9 @@ def newest_by_name(snapshots: list[dict]) -> dict[str, dict]:
 class CandidatesScreen(RunningStepScreen):
     STEP = step_for_number(3)
     BINDINGS: ClassVar = [
-        Binding("r", "run", "Run selected", id="candidates-run"),
+        Binding("r", "run", "Run", id="candidates-run", tooltip="Run the selected candidate"),
         Binding("a", "run_all", "Run all", id="candidates-run-all"),
-        Binding("ctrl+s", "add", "Add model", id="candidates-add"),
+        Binding("ctrl+s", "add", "Add", id="candidates-add", tooltip="Add the model below"),
     ]
 
     def __init__(self) -> None:

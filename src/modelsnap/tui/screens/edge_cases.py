@@ -57,7 +57,7 @@ def case_matrix(
 
 class EdgeCasesScreen(StepScreen):
     STEP = step_for_number(4)
-    BINDINGS: ClassVar = [Binding("r", "run", "Run edge cases", id="edge-run")]
+    BINDINGS: ClassVar = [Binding("r", "run", "Run", id="edge-run", tooltip="Run the edge cases")]
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="edge-file", markup=False)

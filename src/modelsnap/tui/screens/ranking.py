@@ -109,12 +109,14 @@ def significance_text(info: dict[str, Any]) -> str:
 class RankingScreen(StepScreen):
     STEP = step_for_number(5)
     BINDINGS: ClassVar = [
-        Binding("ctrl+s", "decide", "Record decision", id="ranking-decide"),
-        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights"),
+        Binding("ctrl+s", "decide", "Decide", id="ranking-decide",
+                tooltip="Record the decision (shown first, then appended)"),
+        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights",
+                show=False),
         Binding(
             "t",
             "significance",
-            "Test significance",
+            "Significance",
             id="ranking-significance",
             tooltip="Top pick vs runner-up and baseline on the test predictions",
         ),

@@ -21,7 +21,7 @@ class RunningStepScreen(StepScreen):
         Binding(
             "escape",
             "cancel_run",
-            "Cancel run",
+            "Cancel",
             id="cancel-run",
             tooltip="Stop the running model; nothing is written",
         ),
