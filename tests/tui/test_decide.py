@@ -195,3 +195,32 @@ async def test_a_field_in_a_row_is_named_by_its_label(root):
         app.screen.query_one("#weight-0").focus()
         await pilot.pause(0.05)
         assert "typing in f1 weight — Esc" in str(app.screen.query_one("#typing-hint").content)
+
+
+async def test_reset_clears_what_was_computed_under_the_what_if_weights(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        weight = ranking.query_one("#weight-1")
+        weight.focus()
+        await pilot.pause()
+        weight.value = "0.9"
+        await settle(app, pilot)
+        assert "what-if" in str(ranking.query_one("#ranking-warnings").content)
+        await fill_rationale(app, pilot, RATIONALE)
+        await pilot.press("escape", "ctrl+s")
+        await settle(app, pilot)
+        assert "what-if weights" in error_text(app)
+        await pilot.press("t")
+        await settle(app, pilot)
+        significance = ranking.query_one("#ranking-significance")
+        assert "press t" not in str(significance.content)
+        ranking.query_one("#ranking-reset-button").press()
+        await settle(app, pilot)
+        assert "what-if" not in str(ranking.query_one("#ranking-warnings").content)
+        assert error_text(app) == ""
+        assert "press t" in str(significance.content)
+        assert read_decisions(root) == []

@@ -9,6 +9,7 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import Input, ProgressBar
 
+from modelsnap.core.environment import describe_machine
 from modelsnap.tui.model_choices import (
     format_params,
     parse_dotted_path,
@@ -83,6 +84,41 @@ def test_card_shows_how_far_over_and_the_gain():
     assert "suspect: cust_id" in text
     assert "sex 0.120" in text
     assert "forest-3f9a" in text and "20261126T061502" not in text
+    assert "forest · candidate v1 · forest-3f9a" in text
+    assert "f1 0.800 (test 0.780)" in text
+    assert "limits: 1 of 4 met" in text
+
+
+def test_card_says_where_it_was_measured_and_gains_in_units():
+    snapshot = {
+        "id": "20261126T061502-forest-3f9a",
+        "name": "forest",
+        "kind": "candidate",
+        "version": "v2",
+        "metrics": {"validation": {"f1": 0.738}, "test": {"f1": 0.704},
+                    "test_ci": {"f1": [0.674, 0.734]}},
+        "resources": {"latency_p95_ms": 4.41, "size_mb": 3.0},
+        "constraints": {
+            "latency_p95_ms": {"value": 4.41, "limit": 50.0, "ok": True, "over": 0.0},
+        },
+        "gain": {"baseline_id": "b", "metric": "f1", "absolute": 0.012, "relative": 0.016,
+                 "per_ms_p95": 0.0042, "per_mb": 0.006},
+    }
+    text = plain(render_snapshot(snapshot, primary="f1", machine="this machine"))
+    assert "f1 0.738 (test 0.704 [0.674, 0.734])" in text
+    assert "✓ latency_p95_ms 4.41 (limit 50.00)" in text
+    assert "+0.60 % f1 per extra MB" in text and "+0.42 % f1 per extra ms" in text
+    assert "/MB" not in text and "on this machine" in text
+    other = plain(
+        render_snapshot(
+            snapshot,
+            machine=describe_machine(
+                {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "fingerprint": "a"},
+                here="b",
+            ),
+        )
+    )
+    assert "on another machine (Intel Xeon, 2 cores)" in other
 
 
 def test_failure_card_says_why_and_that_nothing_was_written():
@@ -238,3 +274,27 @@ async def test_run_panel_one_bar_per_stage_and_a_log_that_keeps_the_batch():
             "fit: done",
             "running b",
         ]
+
+
+def test_other_machines_are_named_in_words_on_the_ranking():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from modelsnap.tui.screens.ranking import machine_notes
+    from modelsnap.tui.state import ProjectState
+
+    here = {"cpu": "AMD EPYC 7B13", "cores": 4, "fingerprint": "aaaa"}
+    there = {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "fingerprint": "d665373afb5ea68a"}
+    state = ProjectState(root=Path("."), machine="aaaa")
+    state.snapshots = [
+        {"id": "20261126T072954-logistic-72d7", "hardware": here},
+        {"id": "20261126T073009-random_forest-6ee3", "hardware": there},
+    ]
+    entry = SimpleNamespace(id="20261126T073009-random_forest-6ee3",
+                            hardware_flags=["latency_p95_ms"])
+    result = SimpleNamespace(ranked=[SimpleNamespace(id="x", hardware_flags=[]), entry],
+                             hardware_fingerprint="aaaa")
+    [line] = machine_notes(result, state)
+    assert line == ("random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), "
+                    "the others on this machine: its latency_p95_ms is not comparable")
+    assert "d665" not in line

@@ -83,6 +83,7 @@ class BaselineScreen(RunningStepScreen):
                     state.baseline,
                     primary=state.primary_metric,
                     edge=state.edge_result(state.baseline),
+                    machine=state.machine_words(state.baseline),
                 )
             )
         elif not (name and name in self.failures):

@@ -158,7 +158,10 @@ class CandidatesScreen(RunningStepScreen):
                 snapshot = newest[name]
                 cards.mount(
                     SnapshotCard(
-                        snapshot, primary=state.primary_metric, edge=state.edge_result(snapshot)
+                        snapshot,
+                        primary=state.primary_metric,
+                        edge=state.edge_result(snapshot),
+                        machine=state.machine_words(snapshot),
                     )
                 )
 

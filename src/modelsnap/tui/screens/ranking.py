@@ -73,6 +73,41 @@ def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
     return points
 
 
+def machine_notes(result: Any, state: ProjectState | None) -> list[str]:
+    """One plain line per ranked model measured on another machine than the reference:
+    "random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), the others on
+    this machine: its latency_p95_ms is not comparable"."""
+    flagged = [entry for entry in result.ranked if entry.hardware_flags]
+    if not flagged or state is None:
+        return []
+    by_id = {s.get("id"): s for s in state.snapshots}
+    reference = next(
+        (
+            s
+            for s in state.snapshots
+            if (s.get("hardware") or {}).get("fingerprint") == result.hardware_fingerprint
+        ),
+        None,
+    )
+    where = state.machine_words(reference) if reference is not None else "one machine"
+    lines = []
+    for entry in flagged:
+        snapshot = by_id.get(entry.id)
+        words = state.machine_words(snapshot) if snapshot is not None else "another machine"
+        lines.append(
+            f"{short_id(entry.id)} was profiled on {words}, the others on {where}: its "
+            f"{', '.join(entry.hardware_flags)} {'is' if len(entry.hardware_flags) == 1 else 'are'}"
+            " not comparable"
+        )
+    return lines
+
+
+SIGNIFICANCE_PROMPT = (
+    "Significance: press t to test the top pick against the runner-up and "
+    "the baseline on the stored test predictions."
+)
+
+
 def sensitivity_text(result: Any) -> str:
     info = result.sensitivity or {}
     if not info or not info.get("n"):
@@ -127,6 +162,7 @@ class RankingScreen(StepScreen):
         self.result: Any = None
         self._weights: dict[str, float] | None = None
         self._editor_key: tuple | None = None
+        self._significance_for = ""  # the weights the significance line was computed under
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="ranking-warnings", classes="warning", markup=False)
@@ -134,12 +170,7 @@ class RankingScreen(StepScreen):
         yield Static("", id="ranking-rejected", markup=False)
         yield TradeoffPlot(id="ranking-plot")
         yield Static("", id="ranking-sensitivity", markup=False)
-        yield Static(
-            "Significance: press t to test the top pick against the runner-up and "
-            "the baseline on the stored test predictions.",
-            id="ranking-significance",
-            markup=False,
-        )
+        yield Static(SIGNIFICANCE_PROMPT, id="ranking-significance", markup=False)
         with deferred("ranking-lower"):
             yield Label(
                 "What-if weights: re-ranks as you type; saved only with Save weights",
@@ -241,8 +272,19 @@ class RankingScreen(StepScreen):
             if state is not None and state.config is not None
             else {}
         )
-        self._weights = None if message.weights == original else dict(message.weights)
+        weights = None if message.weights == original else dict(message.weights)
+        if weights != self._weights:
+            self._weights_changed()
+        self._weights = weights
         self.rerank()
+
+    def _weights_changed(self) -> None:
+        """What was computed under the previous weights no longer applies: the significance
+        line (it tests the top pick of that ranking) and the what-if refusal."""
+        self.query_one("#ranking-significance", Static).update(SIGNIFICANCE_PROMPT)
+        errors = self.query("#decision-error")
+        if errors and "what-if" in str(errors.first(Label).content):
+            errors.first(Label).update("")
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "rank":
@@ -251,6 +293,8 @@ class RankingScreen(StepScreen):
             else:
                 self.show_result(message.result)
         elif message.what == "significance":
+            if message.result is not None and self._significance_for != repr(self._weights):
+                return  # tested under weights that are no longer the ones shown
             label = self.query_one("#ranking-significance", Static)
             if message.error:
                 self.show_error(label, message.error)
@@ -296,6 +340,9 @@ class RankingScreen(StepScreen):
             for item in items:
                 rejected.append(f"{title}: ", style="bold")
                 rejected.append(f"{short_id(item['id'])}: {'; '.join(item.get(key) or [])}\n")
+        for line in machine_notes(result, state):
+            rejected.append("Other machine: ", style="bold")
+            rejected.append(line + "\n")
         self.query_one("#ranking-rejected", Static).update(rejected)
         plot = self.query_one(TradeoffPlot)
         plot.metric_name = result.primary_metric
@@ -325,6 +372,7 @@ class RankingScreen(StepScreen):
         self.query_one("#ranking-significance", Static).update(
             "Significance: testing on the stored test predictions ..."
         )
+        self._significance_for = repr(self._weights)
         self.app.start_task(self, "significance", significance, self.app.root, self.result)
 
     def action_decide(self) -> None:
@@ -345,8 +393,8 @@ class RankingScreen(StepScreen):
             return
         if self._weights:
             error.update(
-                "✗ the ranking uses what-if weights: Save weights and lock them, or "
-                "Reset, before recording a decision"
+                "✗ the ranking uses what-if weights: press Save weights and lock them in "
+                "step 1, or press Reset, before recording a decision"
             )
             return
         chosen = self.query_one("#decision-model", Select).value
@@ -428,6 +476,7 @@ class RankingScreen(StepScreen):
     def action_reset(self) -> None:
         self._editor_key = None
         self._weights = None
+        self._weights_changed()
         if self.state is not None:
             self.refresh_body(self.state)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
@@ -48,11 +49,25 @@ def _quality_line(snapshot: dict, primary: str) -> Text:
             if isinstance(ci, list) and len(ci) == 2:
                 line.append(f" [{num(ci[0])}, {num(ci[1])}]", style="dim")
             line.append(")", style="dim")
-        line.append("  ")
+        line.append(" · ")
+    line.rstrip()
+    if line.plain.endswith(" ·"):
+        line.right_crop(2)
     return line
 
 
-def _resource_line(snapshot: dict) -> Text:
+# Metrics that live in [0, 1]: their gains read best as percentage points.
+BOUNDED = frozenset(QUALITY_ORDER) - {"mae", "rmse", "log_loss"}
+
+
+def per_unit(value: float, metric: str, unit: str) -> str:
+    """A gain per extra millisecond or megabyte, in words: '+0.60 % f1 per extra MB'."""
+    if metric in BOUNDED:
+        return f"{value * 100:+.2f} % {metric} per extra {unit}"
+    return f"{value:+.3g} {metric} per extra {unit}"
+
+
+def _resource_line(snapshot: dict, machine: str = "") -> Text:
     res = snapshot.get("resources", {})
     line = Text()
     for label, key, unit in (
@@ -63,33 +78,43 @@ def _resource_line(snapshot: dict) -> Text:
     ):
         if key in res:
             line.append(f"{label} ", style="dim")
-            line.append(f"{num(res[key], 2)}{unit}  ")
+            line.append(f"{num(res[key], 2)}{unit} · ")
+    if machine:
+        line.append(f"on {machine}", style="dim")
+    elif line.plain.endswith(" · "):
+        line.right_crop(3)
     return line
 
 
-def _constraint_lines(snapshot: dict) -> list[Text]:
+def _constraint_lines(snapshot: dict) -> list[Any]:
+    """One entry per hard limit; entries flow in columns and never break in the middle."""
     checks = snapshot.get("constraints", {})
     if not checks:
         return [Text("limits: none set", style="dim")]
-    line = Text("limits: ", style="dim")
+    entries = []
     for name, check in sorted(checks.items()):
         if not isinstance(check, dict):
             continue
         if check.get("missing"):
-            line.append(f"? {name} not measured  ", style="yellow")
+            entries.append(Text(f"? {name} not measured", style="yellow"))
             continue
+        entry = Text()
         ok = bool(check.get("ok", False))
-        line.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
-        line.append(f"{name} {num(check.get('value'), 2)}")
+        entry.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
+        entry.append(f"{name} {num(check.get('value'), 2)}")
         if ok:
-            line.append(f" (limit {num(check.get('limit'), 2)})  ", style="dim")
+            entry.append(f" (limit {num(check.get('limit'), 2)})", style="dim")
         else:
             value, limit = check.get("value"), check.get("limit")
             numbers = isinstance(value, int | float) and isinstance(limit, int | float)
             below = numbers and value < limit
             word = "under the minimum" if below else "over the limit"
-            line.append(f" {word} {num(limit, 2)} by {pct(check.get('over'))[1:]}  ", style="red")
-    return [line]
+            entry.append(f" {word} {num(limit, 2)} by {pct(check.get('over'))[1:]}", style="red")
+        entries.append(entry)
+    failed = sum(1 for e in entries if e.plain.startswith(("✗", "?")))
+    head = Text("limits: ", style="dim")
+    head.append(f"{len(entries) - failed} of {len(entries)} met")
+    return [head, Columns(entries, padding=(0, 3))]
 
 
 def _gain_line(snapshot: dict) -> Text | None:
@@ -99,10 +124,11 @@ def _gain_line(snapshot: dict) -> Text | None:
     line = Text("vs baseline: ", style="dim")
     line.append(f"{float(gain.get('absolute', 0.0)):+.3f} {gain.get('metric', '')} ")
     line.append(f"({pct(gain.get('relative'))})")
+    metric = str(gain.get("metric", ""))
     if "per_ms_p95" in gain:
-        line.append(f"  {float(gain['per_ms_p95']):+.4f}/ms", style="dim")
+        line.append(f" · {per_unit(float(gain['per_ms_p95']), metric, 'ms')}", style="dim")
     if "per_mb" in gain:
-        line.append(f"  {float(gain['per_mb']):+.4f}/MB", style="dim")
+        line.append(f" · {per_unit(float(gain['per_mb']), metric, 'MB')}", style="dim")
     return line
 
 
@@ -145,13 +171,16 @@ def _edge_line(edge: dict | None) -> Text | None:
     return line
 
 
-def render_snapshot(snapshot: dict, *, primary: str = "", edge: dict | None = None) -> Group:
-    """The card body for a stored snapshot (a Rich renderable)."""
+def render_snapshot(
+    snapshot: dict, *, primary: str = "", edge: dict | None = None, machine: str = ""
+) -> Group:
+    """The card body for a stored snapshot (a Rich renderable). ``machine`` says where it was
+    profiled in words ("this machine", "another machine (Intel Xeon, 2 cores)")."""
     title = Text()
     title.append(str(snapshot.get("name", "?")), style="bold")
-    title.append(f"  {snapshot.get('kind', '')} {snapshot.get('version', '')}", style="dim")
-    title.append(f"  {short_id(str(snapshot.get('id', '')))}", style="dim")
-    lines: list[Any] = [title, _quality_line(snapshot, primary), _resource_line(snapshot)]
+    title.append(f" · {snapshot.get('kind', '')} {snapshot.get('version', '')}", style="dim")
+    title.append(f" · {short_id(str(snapshot.get('id', '')))}", style="dim")
+    lines: list[Any] = [title, _quality_line(snapshot, primary), _resource_line(snapshot, machine)]
     lines += _constraint_lines(snapshot)
     for extra in (
         _gain_line(snapshot),
@@ -179,7 +208,7 @@ def render_failure(name: str, reason: str, error: str) -> Group:
     """The card for a run that did not produce a snapshot: nothing was written."""
     title = Text()
     title.append(name, style="bold")
-    title.append("  run failed", style="bold red")
+    title.append(" · run failed", style="bold red")
     return Group(
         title,
         Text(f"✗ {reason}: {error}", style="red"),
@@ -201,6 +230,7 @@ class SnapshotCard(Static):
         *,
         primary: str = "",
         edge: dict | None = None,
+        machine: str = "",
         failure: tuple[str, str, str] | None = None,
         **kwargs,
     ) -> None:
@@ -209,7 +239,7 @@ class SnapshotCard(Static):
         if failure is not None:
             body = render_failure(*failure)
         elif snapshot is not None:
-            body = render_snapshot(snapshot, primary=primary, edge=edge)
+            body = render_snapshot(snapshot, primary=primary, edge=edge, machine=machine)
         else:
             body = Text("no snapshot yet", style="dim")
         super().__init__(body, **kwargs)
