@@ -154,7 +154,10 @@ class EdgeCasesScreen(StepScreen):
         bar = self.query_one("#edge-progress", ProgressBar)
         bar.display = True
         bar.update(progress=0)
-        self.query_one("#edge-status", Static).update("running the edge cases ...")
+        self._total = len(state.snapshots)
+        self.query_one("#edge-status", Static).update(
+            f"0 of {self._total} models · loading the first model and running the cases ..."
+        )
 
         def progress(fraction: float, message: str) -> None:
             self.post_message(RunProgress("edge", "edge", fraction, message))
@@ -162,7 +165,15 @@ class EdgeCasesScreen(StepScreen):
         self.app.start_task(self, "edge", run_edge_cases, self.app.root, on_progress=progress)
 
     def on_run_progress(self, message: RunProgress) -> None:
+        """One event per model (core.edgecases calls back after each): the bar and the line
+        move model by model."""
         self.query_one("#edge-progress", ProgressBar).update(progress=message.fraction * 100)
+        total = getattr(self, "_total", 0) or 1
+        done = min(total, round(message.fraction * total))
+        self.query_one("#edge-status", Static).update(
+            f"{done} of {total} models · {message.text} checked"
+            + (" · next model ..." if done < total else " · recording the run ...")
+        )
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what != "edge":
