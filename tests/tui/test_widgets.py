@@ -108,6 +108,8 @@ def test_card_says_where_it_was_measured_and_gains_in_units():
     assert "f1 0.738 (test 0.704 [0.674, 0.734])" in text
     assert "✓ latency_p95_ms 4.41 (limit 50.00)" in text
     assert "+0.60 % f1 per extra MB" in text and "+0.42 % f1 per extra ms" in text
+    snapshot["gain"].update(absolute=-0.019, per_mb=-3.8)  # 0.005 MB more: no rate per MB
+    assert "for 0.005 MB more" in plain(render_snapshot(snapshot, primary="f1"))
     assert "/MB" not in text and "on this machine" in text
     other = plain(
         render_snapshot(
@@ -298,3 +300,26 @@ def test_other_machines_are_named_in_words_on_the_ranking():
     assert line == ("random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), "
                     "the others on this machine: its latency_p95_ms is not comparable")
     assert "d665" not in line
+
+
+def test_card_entries_are_never_broken_in_the_middle_at_80_columns():
+    checks = {
+        name: {"value": 0.12, "limit": 0.15, "ok": True, "over": 0.0}
+        for name in ("edge_cases_must_pass", "fairness_gap", "latency_p95_ms", "peak_memory_mb",
+                     "recall", "size_mb")
+    }
+    snapshot = {
+        "id": "x-logistic-72d7", "name": "logistic", "kind": "baseline", "version": "v1",
+        "metrics": {"validation": {"f1": 0.749, "accuracy": 0.875, "balanced_accuracy": 0.815},
+                    "test": {"f1": 0.767}, "test_ci": {"f1": [0.714, 0.816]}},
+        "resources": {"latency_p95_ms": 14.38, "size_mb": 0.24, "peak_memory_mb": 3.52,
+                      "fit_seconds": 0.05},
+        "constraints": checks,
+    }
+    lines = plain(render_snapshot(snapshot, primary="f1", machine="this machine"), 76)
+    lines = lines.splitlines()
+    for name in checks:
+        assert any(f"✓ {name} 0.12 (limit 0.15)" in line for line in lines), lines
+    assert any("balanced_accuracy 0.815" in line for line in lines)
+    assert any("fit 0.05 s" in line for line in lines)
+    assert len(lines) <= 8 and all(len(line) <= 76 for line in lines)

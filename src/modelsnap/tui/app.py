@@ -41,6 +41,9 @@ class ModelsnapApp(App[None]):
     TITLE = "modelsnap"
     CSS_PATH = Path(__file__).with_name("modelsnap.tcss")  # absolute: subclasses live elsewhere
     COMMANDS: ClassVar = App.COMMANDS | {ModelsnapCommands}
+    # Screens get -narrow below 110 columns and -wide from there: step 4 puts the matrix beside
+    # the case detail, step 5 the ranking beside the trade-off plot (modelsnap.tcss).
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     MODES: ClassVar = {
         SETUP.mode: SetupScreen,
         "criteria": CriteriaScreen,

@@ -166,9 +166,11 @@ class RankingScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="ranking-warnings", classes="warning", markup=False)
-        yield RankingTable(id="ranking-table")
-        yield Static("", id="ranking-rejected", markup=False)
-        yield TradeoffPlot(id="ranking-plot")
+        with Horizontal(id="ranking-columns"):
+            with Vertical(id="ranking-left"):
+                yield RankingTable(id="ranking-table")
+                yield Static("", id="ranking-rejected", markup=False)
+            yield TradeoffPlot(id="ranking-plot")
         yield Static("", id="ranking-sensitivity", markup=False)
         yield Static(SIGNIFICANCE_PROMPT, id="ranking-significance", markup=False)
         with deferred("ranking-lower"):

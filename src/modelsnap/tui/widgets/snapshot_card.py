@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.columns import Columns
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 from textual.widgets import Static
 
@@ -32,15 +31,47 @@ QUALITY_ORDER = (
 )
 
 
-def _quality_line(snapshot: dict, primary: str) -> Text:
+class Flow:
+    """Entries laid out like words: as many per line as fit, never broken in the middle (a
+    limit such as "✓ fairness_gap 0.12 (limit 0.15)" stays on one line at 80 columns)."""
+
+    def __init__(self, entries: list[Text], *, head: Text | None = None, sep: str = " · "):
+        self.entries = [entry for entry in entries if entry.plain]
+        self.head = head or Text()
+        self.sep = sep
+
+    @property
+    def plain(self) -> str:
+        return self.head.plain + self.sep.join(entry.plain for entry in self.entries)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        line = self.head.copy()
+        fresh = True  # nothing but the head on this line yet
+        for entry in self.entries:
+            extra = (0 if fresh else len(self.sep)) + entry.cell_len
+            if not fresh and line.cell_len + extra > width:
+                yield line
+                line, fresh = Text("  "), True
+            if not fresh:
+                line.append(self.sep, style="dim")
+            line.append_text(entry)
+            fresh = False
+        if line.plain.strip():
+            yield line
+
+
+def _quality_line(snapshot: dict, primary: str) -> Flow:
     metrics = snapshot.get("metrics", {})
     validation = metrics.get("validation", {})
     test = metrics.get("test", {})
     interval = metrics.get("test_ci", {})
     names = [primary] if primary in validation else []
     names += [n for n in QUALITY_ORDER if n in validation and n not in names][: 3 - len(names)]
-    line = Text()
+    entries = []
     for name in names:
+        line = Text()
+        entries.append(line)
         line.append(f"{name} ", style="dim")
         line.append(num(validation[name]), style="bold" if name == primary else "")
         if name == primary and name in test:
@@ -49,27 +80,30 @@ def _quality_line(snapshot: dict, primary: str) -> Text:
             if isinstance(ci, list) and len(ci) == 2:
                 line.append(f" [{num(ci[0])}, {num(ci[1])}]", style="dim")
             line.append(")", style="dim")
-        line.append(" · ")
-    line.rstrip()
-    if line.plain.endswith(" ·"):
-        line.right_crop(2)
-    return line
+    return Flow(entries)
 
 
 # Metrics that live in [0, 1]: their gains read best as percentage points.
 BOUNDED = frozenset(QUALITY_ORDER) - {"mae", "rmse", "log_loss"}
 
 
-def per_unit(value: float, metric: str, unit: str) -> str:
-    """A gain per extra millisecond or megabyte, in words: '+0.60 % f1 per extra MB'."""
+def per_unit(value: float, metric: str, unit: str, absolute: float | None = None) -> str:
+    """A gain per extra millisecond or megabyte, in words: '+0.60 % f1 per extra MB'.
+
+    When the model costs less than one extra unit (0.005 MB more), a rate per unit would
+    extrapolate far past what was measured; the extra itself is said instead."""
+    if absolute is not None and value:
+        extra = absolute / value
+        if abs(extra) < 1:
+            return f"for {extra:.2g} {unit} more"
     if metric in BOUNDED:
         return f"{value * 100:+.2f} % {metric} per extra {unit}"
     return f"{value:+.3g} {metric} per extra {unit}"
 
 
-def _resource_line(snapshot: dict, machine: str = "") -> Text:
+def _resource_line(snapshot: dict, machine: str = "") -> Flow:
     res = snapshot.get("resources", {})
-    line = Text()
+    entries = []
     for label, key, unit in (
         ("p95", "latency_p95_ms", " ms"),
         ("size", "size_mb", " MB"),
@@ -77,13 +111,12 @@ def _resource_line(snapshot: dict, machine: str = "") -> Text:
         ("fit", "fit_seconds", " s"),
     ):
         if key in res:
-            line.append(f"{label} ", style="dim")
-            line.append(f"{num(res[key], 2)}{unit} · ")
+            entry = Text(f"{label} ", style="dim")
+            entry.append(f"{num(res[key], 2)}{unit}", style="")
+            entries.append(entry)
     if machine:
-        line.append(f"on {machine}", style="dim")
-    elif line.plain.endswith(" · "):
-        line.right_crop(3)
-    return line
+        entries.append(Text(f"on {machine}", style="dim"))
+    return Flow(entries)
 
 
 def _constraint_lines(snapshot: dict) -> list[Any]:
@@ -113,8 +146,8 @@ def _constraint_lines(snapshot: dict) -> list[Any]:
         entries.append(entry)
     failed = sum(1 for e in entries if e.plain.startswith(("✗", "?")))
     head = Text("limits: ", style="dim")
-    head.append(f"{len(entries) - failed} of {len(entries)} met")
-    return [head, Columns(entries, padding=(0, 3))]
+    head.append(f"{len(entries) - failed} of {len(entries)} met: ")
+    return [Flow(entries, head=head, sep="  ")]
 
 
 def _gain_line(snapshot: dict) -> Text | None:
@@ -125,10 +158,11 @@ def _gain_line(snapshot: dict) -> Text | None:
     line.append(f"{float(gain.get('absolute', 0.0)):+.3f} {gain.get('metric', '')} ")
     line.append(f"({pct(gain.get('relative'))})")
     metric = str(gain.get("metric", ""))
-    if "per_ms_p95" in gain:
-        line.append(f" · {per_unit(float(gain['per_ms_p95']), metric, 'ms')}", style="dim")
-    if "per_mb" in gain:
-        line.append(f" · {per_unit(float(gain['per_mb']), metric, 'MB')}", style="dim")
+    absolute = gain.get("absolute")
+    absolute = float(absolute) if isinstance(absolute, int | float) else None
+    for key, unit in (("per_ms_p95", "ms"), ("per_mb", "MB")):
+        if key in gain:
+            line.append(f" · {per_unit(float(gain[key]), metric, unit, absolute)}", style="dim")
     return line
 
 
