@@ -139,6 +139,12 @@ class StepScreen(Screen[None]):
         self.last_error = text
         self.refresh_bindings()
 
+    def clear_error(self) -> None:
+        """The action the error was about succeeded: ``e`` has nothing to show any more."""
+        if self.last_error:
+            self.last_error = ""
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "show_error":
             return bool(self.last_error)

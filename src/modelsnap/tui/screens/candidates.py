@@ -119,7 +119,7 @@ class CandidatesScreen(RunningStepScreen):
                 (
                     [
                         spec.name,
-                        self.status_of(spec.name, newest),
+                        self.status_of(spec.name, newest).ljust(18),
                         spec.estimator.rsplit(".", 1)[-1],
                         params[:30],
                     ],

@@ -310,6 +310,7 @@ class CriteriaScreen(StepScreen):
         if message.error:
             self.show_error(self.query_one("#criteria-error", Label), message.error)
             return
+        self.clear_error()
         if message.what == "lock":
             self._error(f"✓ locked as revision {message.result}")
         else:

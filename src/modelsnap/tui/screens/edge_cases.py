@@ -221,6 +221,7 @@ class EdgeCasesScreen(StepScreen):
         if message.error:
             self.show_error(self.query_one("#edge-status", Static), message.error)
             return
+        self.clear_error()
         self.app.reload_state()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -287,6 +287,7 @@ class RankingScreen(StepScreen):
         errors = self.query("#decision-error")
         if errors and "what-if" in str(errors.first(Label).content):
             errors.first(Label).update("")
+            self.clear_error()
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "rank":
@@ -307,6 +308,7 @@ class RankingScreen(StepScreen):
                 self.show_error(self.query_one("#decision-error", Label), message.error)
             else:
                 entry = message.result
+                self.clear_error()
                 self.query_one("#decision-error", Label).update(
                     f"✓ recorded {entry.get('id')} in decisions.toml"
                 )
@@ -385,28 +387,32 @@ class RankingScreen(StepScreen):
         error = self.query_one("#decision-error", Label)
         state = self.state
         if self.result is None:
-            error.update("✗ no ranking yet")
+            self.show_error(error, "no ranking yet")
             return
         if state is not None and not state.locked:
-            error.update(
-                f"✗ {state.lock_problem or 'criteria not locked'}: a decision is made under "
+            self.show_error(
+                error,
+                f"{state.lock_problem or 'criteria not locked'}: a decision is made under "
                 "locked criteria only. Lock them in step 1 (press 1), or revert the edits"
             )
             return
         if self._weights:
-            error.update(
-                "✗ the ranking uses what-if weights: press Save weights and lock them in "
+            self.show_error(
+                error,
+                "the ranking uses what-if weights: press Save weights and lock them in "
                 "step 1, or press Reset, before recording a decision"
             )
             return
         chosen = self.query_one("#decision-model", Select).value
         if chosen == Select.NULL:
-            error.update("✗ choose the model")
+            self.show_error(error, "choose the model")
             return
         try:
             rationale = check_rationale(self.query_one("#decision-rationale", TextArea).text)
         except ModelsnapError as problem:
-            error.update(f"✗ {problem.message}: why this model, in a sentence a reviewer can check")
+            self.show_error(
+                error, f"{problem.message}: why this model, in a sentence a reviewer can check"
+            )
             return
         caveats = [c.strip() for c in self.query_one("#decision-caveats", Input).value.split(";")]
         request = {

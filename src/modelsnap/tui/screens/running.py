@@ -109,8 +109,13 @@ class RunningStepScreen(StepScreen):
         finished = sum(status != "queued" and status != "running"
                        for status in self.batch_status.values())
         total = len(self.batch) or 1
+        counts = [
+            f"{n} {word}"
+            for word in ("failed", "cancelled")
+            if (n := sum(status == word for status in self.batch_status.values()))
+        ]
         panel.set_status(
-            f"{finished} of {total} finished"
+            " · ".join([f"{finished} of {total} finished", *counts])
             + (" · press e for the full error" if self.last_error and not message.ok
                and message.reason != "cancelled" else "")
         )
@@ -145,5 +150,6 @@ class RunningStepScreen(StepScreen):
             form.show_check(f"✗ {message.error}")
             self.last_error = message.error
         else:
+            self.clear_error()
             form.show_check(success)
             self.app.reload_state()

@@ -31,6 +31,22 @@ QUALITY_ORDER = (
 )
 
 
+def _end_style(text: Text) -> Any:
+    """The style of the last character of ``text`` (its last span, else the base style)."""
+    for span in reversed(text.spans):
+        if span.end >= len(text):
+            return span.style
+    return text.style
+
+
+def space_after(text: Text, count: int = 1) -> Text:
+    """Add a space in the style of the text before it. A space that opens a run of another
+    style can disappear in an SVG export drawn with a wider fallback font ("0.738(test");
+    ending the previous run with it keeps the words apart in every renderer."""
+    text.append(" " * count, style=_end_style(text))
+    return text
+
+
 class Flow:
     """Entries laid out like words: as many per line as fit, never broken in the middle (a
     limit such as "✓ fairness_gap 0.12 (limit 0.15)" stays on one line at 80 columns)."""
@@ -54,7 +70,8 @@ class Flow:
                 yield line
                 line, fresh = Text("  "), True
             if not fresh:
-                line.append(self.sep, style="dim")
+                space_after(line)
+                line.append(self.sep.lstrip(" "), style="dim")
             line.append_text(entry)
             fresh = False
         if line.plain.strip():
@@ -75,7 +92,8 @@ def _quality_line(snapshot: dict, primary: str) -> Flow:
         line.append(f"{name} ", style="dim")
         line.append(num(validation[name]), style="bold" if name == primary else "")
         if name == primary and name in test:
-            line.append(f" (test {num(test[name])}", style="dim")
+            space_after(line)
+            line.append(f"(test {num(test[name])}", style="dim")
             ci = interval.get(name)
             if isinstance(ci, list) and len(ci) == 2:
                 line.append(f" [{num(ci[0])}, {num(ci[1])}]", style="dim")
@@ -134,15 +152,15 @@ def _constraint_lines(snapshot: dict) -> list[Any]:
         entry = Text()
         ok = bool(check.get("ok", False))
         entry.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
-        entry.append(f"{name} {num(check.get('value'), 2)}")
+        entry.append(f"{name} {num(check.get('value'), 2)} ")
         if ok:
-            entry.append(f" (limit {num(check.get('limit'), 2)})", style="dim")
+            entry.append(f"(limit {num(check.get('limit'), 2)})", style="dim")
         else:
             value, limit = check.get("value"), check.get("limit")
             numbers = isinstance(value, int | float) and isinstance(limit, int | float)
             below = numbers and value < limit
             word = "under the minimum" if below else "over the limit"
-            entry.append(f" {word} {num(limit, 2)} by {pct(check.get('over'))[1:]}", style="red")
+            entry.append(f"{word} {num(limit, 2)} by {pct(check.get('over'))[1:]}", style="red")
         entries.append(entry)
     failed = sum(1 for e in entries if e.plain.startswith(("✗", "?")))
     head = Text("limits: ", style="dim")
@@ -162,7 +180,8 @@ def _gain_line(snapshot: dict) -> Text | None:
     absolute = float(absolute) if isinstance(absolute, int | float) else None
     for key, unit in (("per_ms_p95", "ms"), ("per_mb", "MB")):
         if key in gain:
-            line.append(f" · {per_unit(float(gain[key]), metric, unit, absolute)}", style="dim")
+            space_after(line)
+            line.append(f"· {per_unit(float(gain[key]), metric, unit, absolute)}", style="dim")
     return line
 
 
@@ -176,10 +195,12 @@ def _interpretability_line(snapshot: dict) -> Text | None:
     line.append(f"{info.get('family', '?')} score {num(info.get('score'), 2)}")
     top = [f.get("name", "?") for f in info.get("top_features", [])[:3]]
     if top:
-        line.append(f"  top {', '.join(top)}", style="dim")
+        space_after(line, 2)
+        line.append(f"top {', '.join(top)}", style="dim")
     hits = info.get("suspect_hits") or []
     if hits:
-        line.append(f"  ! suspect: {', '.join(hits)}", style="bold yellow")
+        space_after(line, 2)
+        line.append(f"! suspect: {', '.join(hits)}", style="bold yellow")
     return line
 
 
@@ -190,7 +211,8 @@ def _fairness_line(snapshot: dict) -> Text | None:
     line = Text("fairness: ", style="dim")
     line.append(f"max gap {num(info.get('max_gap'))}")
     for column, detail in sorted(info.get("columns", {}).items()):
-        line.append(f"  {column} {num(detail.get('gap'))}", style="dim")
+        space_after(line, 2)
+        line.append(f"{column} {num(detail.get('gap'))}", style="dim")
     return line
 
 
@@ -199,9 +221,9 @@ def _edge_line(edge: dict | None) -> Text | None:
         return None
     failed = int(edge.get("must_pass_failed", 0))
     line = Text("edge cases: ", style="dim")
-    line.append(f"{edge.get('n_passed', 0)}/{edge.get('n_cases', 0)} passed")
+    line.append(f"{edge.get('n_passed', 0)} of {edge.get('n_cases', 0)} passed  ")
     if failed:
-        line.append(f"  ✗ {failed} must-pass failed", style="bold red")
+        line.append(f"✗ {failed} must-pass failed", style="bold red")
     return line
 
 
@@ -211,9 +233,9 @@ def render_snapshot(
     """The card body for a stored snapshot (a Rich renderable). ``machine`` says where it was
     profiled in words ("this machine", "another machine (Intel Xeon, 2 cores)")."""
     title = Text()
-    title.append(str(snapshot.get("name", "?")), style="bold")
-    title.append(f" · {snapshot.get('kind', '')} {snapshot.get('version', '')}", style="dim")
-    title.append(f" · {short_id(str(snapshot.get('id', '')))}", style="dim")
+    title.append(f"{snapshot.get('name', '?')} ", style="bold")
+    title.append(f"· {snapshot.get('kind', '')} {snapshot.get('version', '')} ", style="dim")
+    title.append(f"· {short_id(str(snapshot.get('id', '')))}", style="dim")
     lines: list[Any] = [title, _quality_line(snapshot, primary), _resource_line(snapshot, machine)]
     lines += _constraint_lines(snapshot)
     for extra in (
@@ -241,8 +263,8 @@ def render_snapshot(
 def render_failure(name: str, reason: str, error: str) -> Group:
     """The card for a run that did not produce a snapshot: nothing was written."""
     title = Text()
-    title.append(name, style="bold")
-    title.append(" · run failed", style="bold red")
+    title.append(f"{name} ", style="bold")
+    title.append("· run failed", style="bold red")
     return Group(
         title,
         Text(f"✗ {reason}: {error}", style="red"),
