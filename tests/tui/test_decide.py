@@ -224,3 +224,24 @@ async def test_reset_clears_what_was_computed_under_the_what_if_weights(root):
         assert error_text(app) == ""
         assert "press t" in str(significance.content)
         assert read_decisions(root) == []
+
+
+async def test_a_rejected_model_asks_for_the_override_field_in_tui_words(root, monkeypatch):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        rejected_id = ranking.result.ranked[0].id
+        monkeypatch.setattr(ranking.result, "status", lambda _id: "rejected")
+        ranking.result.rejected.append({"id": rejected_id, "reasons": ["latency_p95_ms 8 > 5"]})
+        ranking.query_one("#decision-model").value = rejected_id
+        await fill_rationale(app, pilot, RATIONALE)
+        await pilot.press("escape", "ctrl+s")
+        await settle(app, pilot)
+        text = error_text(app)
+        assert "was rejected (latency_p95_ms 8 > 5)" in text
+        assert "fill in Override" in text and "--override" not in text
+        assert not isinstance(app.screen, ConfirmAppend)
+        assert read_decisions(root) == []

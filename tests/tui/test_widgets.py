@@ -323,3 +323,26 @@ def test_card_entries_are_never_broken_in_the_middle_at_80_columns():
     assert any("balanced_accuracy 0.815" in line for line in lines)
     assert any("fit 0.05 s" in line for line in lines)
     assert len(lines) <= 8 and all(len(line) <= 76 for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("core", "screen"),
+    [
+        ('lock a new revision first: modelsnap lock /p --reason "why"',
+         "lock a new revision first: Save & lock in step 1"),
+        ('lock them as a new revision (modelsnap lock /p --reason "why") or revert them',
+         "lock them as a new revision (Save & lock in step 1) or revert them"),
+        ("review [[criteria]] and [constraints], then run: modelsnap lock /tmp/x",
+         "review [[criteria]] and [constraints], then Save & lock in step 1"),
+        ("choose a ranked snapshot, or give an override with its own justification",
+         "choose a ranked snapshot, or fill in Override with its own justification"),
+        ("raise it with --timeout or timeout_seconds in modelsnap.toml",
+         "raise timeout_seconds in modelsnap.toml"),
+        ("pick an id shown by 'modelsnap rank'", "pick a model from the list in step 5"),
+        ("a plain message", "a plain message"),
+    ],
+)
+def test_core_hints_are_said_in_the_tuis_words(core, screen):
+    from modelsnap.tui.wording import tui_words
+
+    assert tui_words(core) == screen

@@ -135,6 +135,9 @@ class StepScreen(Screen[None]):
 
     def show_error(self, target: Widget, text: str) -> None:
         """Put an error on ``target`` (a label that wraps) and keep it whole for ``e``."""
+        from modelsnap.tui.wording import tui_words
+
+        text = tui_words(text)
         target.update(f"✗ {text}")  # type: ignore[attr-defined]
         self.last_error = text
         self.refresh_bindings()

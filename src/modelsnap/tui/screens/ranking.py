@@ -26,6 +26,7 @@ from modelsnap.tui.widgets.formatting import short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
+from modelsnap.tui.wording import tui_words
 
 
 def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
@@ -332,7 +333,7 @@ class RankingScreen(StepScreen):
         ]
         if state is not None and not state.locked:
             lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
-        lines += [f"! {w}" for w in result.warnings]
+        lines += [f"! {tui_words(w)}" for w in result.warnings]
         self.query_one("#ranking-warnings", Static).update("\n".join(lines))
         self.query_one(RankingTable).show(result)
         rejected = Text()
@@ -406,6 +407,17 @@ class RankingScreen(StepScreen):
         chosen = self.query_one("#decision-model", Select).value
         if chosen == Select.NULL:
             self.show_error(error, "choose the model")
+            return
+        status = self.result.status(str(chosen))
+        override = self.query_one("#decision-override", Input).value.strip()
+        if status != "ranked" and not override:
+            item = next((r for r in self.result.rejected if r["id"] == chosen), {})
+            reasons = "; ".join(item.get("reasons") or [])
+            self.show_error(
+                error,
+                f"{short_id(str(chosen))} was {status}" + (f" ({reasons})" if reasons else "")
+                + ": choose a ranked model, or fill in Override with why this one anyway",
+            )
             return
         try:
             rationale = check_rationale(self.query_one("#decision-rationale", TextArea).text)

@@ -85,13 +85,18 @@ class RunningStepScreen(StepScreen):
     def on_run_progress(self, message: RunProgress) -> None:
         panel = self.query_one(RunPanel)
         if message.stage == "warning":
-            panel.log_line(f"! {message.text}")
+            from modelsnap.tui.wording import tui_words
+
+            panel.log_line(f"! {tui_words(message.text)}")
             return
         panel.advance(message.stage, message.fraction, message.text)
         self.current = (message.name, message.stage, message.fraction)
         panel.set_status(self.progress_line())
 
     def on_run_finished(self, message: RunFinished) -> None:
+        from modelsnap.tui.wording import tui_words
+
+        message.error = tui_words(message.error)
         panel = self.query_one(RunPanel)
         if message.ok:
             self.batch_status[message.name] = "done"
@@ -147,8 +152,11 @@ class RunningStepScreen(StepScreen):
 
         form = self.query(ModelForm).last()
         if message.error:
-            form.show_check(f"✗ {message.error}")
-            self.last_error = message.error
+            from modelsnap.tui.wording import tui_words
+
+            self.last_error = tui_words(message.error)
+            form.show_check(f"✗ {self.last_error}")
+            self.refresh_bindings()
         else:
             self.clear_error()
             form.show_check(success)
