@@ -63,7 +63,7 @@ async def test_timeout_is_shown_on_the_card_and_nothing_is_written(tmp_path):
         console = Console(width=100, record=True, color_system=None)
         console.print(cards[0].content)
         text = console.export_text()
-        assert "slow_forest  run failed" in text and "✗ timeout:" in text
+        assert "slow_forest · run failed" in text and "✗ timeout:" in text
         assert "nothing was written" in text
         table = screen.query_one("#candidates-table")
         assert str(table.get_row("slow_forest")[1]) == "✗ timeout"

@@ -119,14 +119,20 @@ class CandidatesScreen(RunningStepScreen):
                 (
                     [
                         spec.name,
-                        self.status_of(spec.name, newest).ljust(18),
+                        self.status_of(spec.name, newest),
                         spec.estimator.rsplit(".", 1)[-1],
                         params[:30],
                     ],
                     spec.name,
                 )
             )
-        fill_table(table, ["model", "latest snapshot", "estimator", "params"], rows)
+        # The status column keeps room for "▶ evaluate 100 %" while a run updates it in place.
+        fill_table(
+            table,
+            ["model", "latest snapshot", "estimator", "params"],
+            rows,
+            min_widths={"latest snapshot": 18},
+        )
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
 
