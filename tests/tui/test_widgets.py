@@ -346,3 +346,20 @@ def test_core_hints_are_said_in_the_tuis_words(core, screen):
     from modelsnap.tui.wording import tui_words
 
     assert tui_words(core) == screen
+
+
+def test_no_run_of_a_card_starts_with_a_space():
+    from rich.text import Text
+
+    from modelsnap.tui.widgets.snapshot_card import tidy
+
+    text = Text()
+    text.append("f1 ", style="dim")
+    text.append("0.738", style="bold")
+    text.append(" (test 0.704", style="dim")
+    text.append(" [0.674, 0.734]", style="dim")
+    text.append(")", style="dim")
+    done = tidy(text)
+    assert done.plain == text.plain
+    runs = [done.plain[s.start : s.end] for s in done.spans]
+    assert runs == ["f1 ", "0.738 ", "(test 0.704 [0.674, 0.734])"]

@@ -47,6 +47,39 @@ def space_after(text: Text, count: int = 1) -> Text:
     return text
 
 
+def tidy(text: Text) -> Text:
+    """The same text with no run of one style starting with a space: spaces move to the end
+    of the run before, and neighbouring runs of one style become one. Exported SVGs draw each
+    run on its own, and some renderers drop or move a leading space ("0.704[0.674, 0.734] )")."""
+    pieces: list[tuple[str, Any]] = []
+    position = 0
+    for span in sorted(text.spans, key=lambda s: s.start):
+        if span.start < position:
+            return text  # overlapping styles: leave as is
+        if span.start > position:
+            pieces.append((text.plain[position : span.start], text.style))
+        pieces.append((text.plain[span.start : span.end], span.style))
+        position = span.end
+    if position < len(text.plain):
+        pieces.append((text.plain[position:], text.style))
+    out = Text(style=text.style, end=text.end, no_wrap=text.no_wrap, overflow=text.overflow)
+    merged: list[list[Any]] = []
+    for piece, style in pieces:
+        if merged and piece.startswith(" "):
+            stripped = piece.lstrip(" ")
+            merged[-1][0] += " " * (len(piece) - len(stripped))
+            piece = stripped
+        if not piece:
+            continue
+        if merged and merged[-1][1] == style:
+            merged[-1][0] += piece
+        else:
+            merged.append([piece, style])
+    for piece, style in merged:
+        out.append(piece, style=style)
+    return out
+
+
 class Flow:
     """Entries laid out like words: as many per line as fit, never broken in the middle (a
     limit such as "✓ fairness_gap 0.12 (limit 0.15)" stays on one line at 80 columns)."""
@@ -67,7 +100,7 @@ class Flow:
         for entry in self.entries:
             extra = (0 if fresh else len(self.sep)) + entry.cell_len
             if not fresh and line.cell_len + extra > width:
-                yield line
+                yield tidy(line)
                 line, fresh = Text("  "), True
             if not fresh:
                 space_after(line)
@@ -75,7 +108,7 @@ class Flow:
             line.append_text(entry)
             fresh = False
         if line.plain.strip():
-            yield line
+            yield tidy(line)
 
 
 def _quality_line(snapshot: dict, primary: str) -> Flow:
@@ -257,7 +290,7 @@ def render_snapshot(
         )
     for warning in checks.get("leakage", []) or []:
         lines.append(Text(f"! leakage: {warning}", style="bold yellow"))
-    return Group(*lines)
+    return Group(*(tidy(line) if isinstance(line, Text) else line for line in lines))
 
 
 def render_failure(name: str, reason: str, error: str) -> Group:
