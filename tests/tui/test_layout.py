@@ -54,3 +54,24 @@ async def test_edge_detail_beside_the_summary_when_wide(fixed):
         fixed, (80, 24), "4", "edge-matrix", "edge-status", "edge-detail"
     )
     assert not narrow and detail.y >= status.bottom
+
+
+@pytest.mark.parametrize("keys", [["1"], ["2"], ["3"], ["4"], ["5"], ["5", "ctrl+s"]])
+async def test_no_footer_key_is_clipped_at_80_columns(fixed, keys):
+    from textual.widgets._footer import FooterKey
+
+    app = ModelsnapApp(fixed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(app, pilot)
+        keys_shown = [k for k in app.screen.query(FooterKey) if k.display]
+        palette = [k for k in keys_shown if k.has_class("-command-palette")]
+        shown = [k for k in keys_shown if k not in palette]
+        assert palette and palette[0].region.right <= 80
+        assert shown and all(k.region.right <= palette[0].region.x for k in shown)
+        descriptions = [k.description for k in shown]
+        assert "Help" in descriptions
+        if "ctrl+s" in keys:
+            assert "Full error" in descriptions
