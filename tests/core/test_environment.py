@@ -73,3 +73,15 @@ def test_environment_module_does_not_import_sklearn() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_machines_are_described_in_words_not_hashes():
+    from modelsnap.core.environment import describe_machine, short_cpu
+
+    assert short_cpu("Intel(R) Xeon(R) CPU @ 2.20GHz") == "Intel Xeon"
+    assert short_cpu("AMD EPYC 7B13 64-Core Processor") == "AMD EPYC 7B13"
+    assert short_cpu("") == "unknown CPU"
+    table = {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "fingerprint": "d665"}
+    assert describe_machine(table, here="d665") == "this machine"
+    assert describe_machine(table, here="other") == "another machine (Intel Xeon, 2 cores)"
+    assert describe_machine(None) == "another machine"

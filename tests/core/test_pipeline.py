@@ -17,6 +17,7 @@ from modelsnap.core.errors import ProjectFileError
 from modelsnap.core.pipeline import (
     build_estimator,
     build_preprocessor,
+    check_model,
     column_kinds,
     import_estimator,
     make_pipeline,
@@ -156,6 +157,44 @@ def test_build_estimator_grid_point_and_threads(tmp_path: Path) -> None:
 def test_set_params_checked_wraps_value_errors() -> None:
     with pytest.raises(ProjectFileError, match="no parameter"):
         set_params_checked(LogisticRegression(), {"colour": 1})
+
+
+def test_check_model_runs_the_estimators_own_validation(tmp_path: Path) -> None:
+    path = "sklearn.neighbors.KNeighborsClassifier"
+    with pytest.raises(ProjectFileError) as caught:
+        check_model(path, {"n_neighbors": -3}, tmp_path, where="candidate 'knn'")
+    text = str(caught.value)
+    expected = "InvalidParameterError: The 'n_neighbors' parameter of KNeighborsClassifier must be"
+    assert expected in text
+    assert "Got -3 instead." in text and text.startswith("candidate 'knn': ")
+    with pytest.raises(ProjectFileError, match="no parameter"):
+        check_model(path, {"k": 3}, tmp_path)
+    assert check_model(path, {"n_neighbors": 3}, tmp_path).n_neighbors == 3
+
+
+class _NoValidation:
+    def __init__(self, size=1):
+        self.size = size
+
+    def get_params(self, deep=False):
+        return {"size": self.size}
+
+    def set_params(self, **params):
+        self.__dict__.update(params)
+        return self
+
+    def fit(self, x, y):
+        return self
+
+    def predict(self, x):
+        return x
+
+
+def test_check_model_accepts_estimators_without_validation(tmp_path: Path, monkeypatch) -> None:
+    module = type(sys)("plain_models")
+    module.NoValidation = _NoValidation
+    monkeypatch.setitem(sys.modules, "plain_models", module)
+    assert check_model("plain_models.NoValidation", {"size": -1}, tmp_path).size == -1
 
 
 def test_toml_params_are_toml_able() -> None:

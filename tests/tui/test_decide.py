@@ -153,3 +153,95 @@ async def test_keys_typed_in_the_rationale_stay_there(root):
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert "rationale" in error_text(app) and read_decisions(root) == []
+
+
+async def test_the_footer_says_where_keys_go_and_escape_gives_the_keys_back(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        hint = ranking.query_one("#typing-hint")
+        assert not hint.display and ranking.query_one("Footer").display
+        await fill_rationale(app, pilot, "")
+        assert hint.display and not ranking.query_one("Footer").display
+        assert "typing in Rationale — Esc to leave" in str(hint.content)
+        assert "Esc to leave" in ranking.query_one("#decision-rationale").border_subtitle
+        await pilot.press("2", "r")
+        await settle(app, pilot)
+        assert ranking.query_one("#decision-rationale").text == "2r"
+        assert read_decisions(root) == []
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert ranking.focused is None
+        assert not hint.display and ranking.query_one("Footer").display
+        assert not ranking.query_one("#decision-rationale").border_subtitle
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert app.current_mode == "baseline"
+        assert read_decisions(root) == []
+
+
+async def test_a_field_in_a_row_is_named_by_its_label(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        app.screen.query_one("#decision-caveats").focus()
+        await pilot.pause(0.05)
+        assert "typing in Caveats — Esc" in str(app.screen.query_one("#typing-hint").content)
+        app.screen.query_one("#weight-0").focus()
+        await pilot.pause(0.05)
+        assert "typing in f1 weight — Esc" in str(app.screen.query_one("#typing-hint").content)
+
+
+async def test_reset_clears_what_was_computed_under_the_what_if_weights(root):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        weight = ranking.query_one("#weight-1")
+        weight.focus()
+        await pilot.pause()
+        weight.value = "0.9"
+        await settle(app, pilot)
+        assert "what-if" in str(ranking.query_one("#ranking-warnings").content)
+        await fill_rationale(app, pilot, RATIONALE)
+        await pilot.press("escape", "ctrl+s")
+        await settle(app, pilot)
+        assert "what-if weights" in error_text(app)
+        await pilot.press("t")
+        await settle(app, pilot)
+        significance = ranking.query_one("#ranking-significance")
+        assert "press t" not in str(significance.content)
+        ranking.query_one("#ranking-reset-button").press()
+        await settle(app, pilot)
+        assert "what-if" not in str(ranking.query_one("#ranking-warnings").content)
+        assert error_text(app) == ""
+        assert "press t" in str(significance.content)
+        assert read_decisions(root) == []
+
+
+async def test_a_rejected_model_asks_for_the_override_field_in_tui_words(root, monkeypatch):
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        ranking = app.screen
+        rejected_id = ranking.result.ranked[0].id
+        monkeypatch.setattr(ranking.result, "status", lambda _id: "rejected")
+        ranking.result.rejected.append({"id": rejected_id, "reasons": ["latency_p95_ms 8 > 5"]})
+        ranking.query_one("#decision-model").value = rejected_id
+        await fill_rationale(app, pilot, RATIONALE)
+        await pilot.press("escape", "ctrl+s")
+        await settle(app, pilot)
+        text = error_text(app)
+        assert "was rejected (latency_p95_ms 8 > 5)" in text
+        assert "fill in Override" in text and "--override" not in text
+        assert not isinstance(app.screen, ConfirmAppend)
+        assert read_decisions(root) == []

@@ -14,6 +14,7 @@ from modelsnap.core.criteria import lock_criteria
 from modelsnap.core.project import load_project, write_new_project
 from modelsnap.core.store import list_snapshots
 from modelsnap.tui.app import ModelsnapApp
+from modelsnap.tui.widgets.run_panel import RunPanel
 from modelsnap.tui.widgets.snapshot_card import SnapshotCard
 
 pytestmark = pytest.mark.slow
@@ -62,7 +63,7 @@ async def test_timeout_is_shown_on_the_card_and_nothing_is_written(tmp_path):
         console = Console(width=100, record=True, color_system=None)
         console.print(cards[0].content)
         text = console.export_text()
-        assert "slow_forest  run failed" in text and "✗ timeout:" in text
+        assert "slow_forest · run failed" in text and "✗ timeout:" in text
         assert "nothing was written" in text
         table = screen.query_one("#candidates-table")
         assert str(table.get_row("slow_forest")[1]) == "✗ timeout"
@@ -84,9 +85,14 @@ async def test_escape_cancels_the_run(tmp_path):
         await pilot.press("escape")
         await settle(app, pilot, 8)
         assert not app.running
-        assert app.screen.failures["slow_forest"][0] == "cancelled"
-        log = app.screen.query_one("#run-log")
-        assert any("cancelling" in line for line in log.lines)
+        # A cancel is not a failure: no red card, the row says what happened.
+        assert "slow_forest" not in app.screen.failures
+        assert "slow_forest" in app.screen.cancelled
+        table = app.screen.query_one("#candidates-table")
+        assert str(table.get_row("slow_forest")[1]) == "not run (cancelled)"
+        assert not [c for c in app.screen.query(SnapshotCard) if c.failure is not None]
+        panel = app.screen.query_one(RunPanel)
+        assert any("cancelling" in line for line in panel.lines)
     assert list_snapshots(root)[0] == []
 
 

@@ -62,3 +62,17 @@ def test_setup_screen(snap_compare, tmp_path, size):
 
 def test_ranking_scrolled_to_decision_form(snap_compare, fixed):
     assert snap_compare(ModelsnapApp(fixed), terminal_size=(120, 40), run_before=go("5", "end"))
+
+
+def test_typing_in_a_field_replaces_the_footer(snap_compare, fixed):
+    async def run_before(pilot) -> None:
+        await go("5")(pilot)
+        pilot.app.screen.query_one("#decision-rationale").focus()
+        await settle(pilot)
+
+    assert snap_compare(ModelsnapApp(fixed), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_full_error_panel(snap_compare, fixed, size):
+    assert snap_compare(ModelsnapApp(fixed), terminal_size=size, run_before=go("5", "ctrl+s", "e"))

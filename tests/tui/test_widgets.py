@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 from textual.app import App, ComposeResult
-from textual.widgets import Input, Log, ProgressBar
+from textual.widgets import Input, ProgressBar
 
+from modelsnap.core.environment import describe_machine
 from modelsnap.tui.model_choices import (
     format_params,
     parse_dotted_path,
@@ -83,6 +84,43 @@ def test_card_shows_how_far_over_and_the_gain():
     assert "suspect: cust_id" in text
     assert "sex 0.120" in text
     assert "forest-3f9a" in text and "20261126T061502" not in text
+    assert "forest · candidate v1 · forest-3f9a" in text
+    assert "f1 0.800 (test 0.780)" in text
+    assert "limits: 1 of 4 met" in text
+
+
+def test_card_says_where_it_was_measured_and_gains_in_units():
+    snapshot = {
+        "id": "20261126T061502-forest-3f9a",
+        "name": "forest",
+        "kind": "candidate",
+        "version": "v2",
+        "metrics": {"validation": {"f1": 0.738}, "test": {"f1": 0.704},
+                    "test_ci": {"f1": [0.674, 0.734]}},
+        "resources": {"latency_p95_ms": 4.41, "size_mb": 3.0},
+        "constraints": {
+            "latency_p95_ms": {"value": 4.41, "limit": 50.0, "ok": True, "over": 0.0},
+        },
+        "gain": {"baseline_id": "b", "metric": "f1", "absolute": 0.012, "relative": 0.016,
+                 "per_ms_p95": 0.0042, "per_mb": 0.006},
+    }
+    text = plain(render_snapshot(snapshot, primary="f1", machine="this machine"))
+    assert "f1 0.738 (test 0.704 [0.674, 0.734])" in text
+    assert "✓ latency_p95_ms 4.41 (limit 50.00)" in text
+    assert "+0.60 % f1 per extra MB" in text and "+0.42 % f1 per extra ms" in text
+    snapshot["gain"].update(absolute=-0.019, per_mb=-3.8)  # 0.005 MB more: no rate per MB
+    assert "for 0.005 MB more" in plain(render_snapshot(snapshot, primary="f1"))
+    assert "/MB" not in text and "on this machine" in text
+    other = plain(
+        render_snapshot(
+            snapshot,
+            machine=describe_machine(
+                {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "fingerprint": "a"},
+                here="b",
+            ),
+        )
+    )
+    assert "on another machine (Intel Xeon, 2 cores)" in other
 
 
 def test_card_limits_never_read_as_equality_and_overfit_is_one_sided():
@@ -248,7 +286,7 @@ async def test_run_panel_one_bar_per_stage_and_a_log_that_keeps_the_batch():
         assert [(r.stage, r.query_one(ProgressBar).progress) for r in app.query(StageRow)] == [
             ("load", 25.0)
         ]
-        assert app.query_one(Log).lines == [
+        assert panel.lines == [
             "running a",
             "load: start",
             "load: done",
@@ -256,3 +294,90 @@ async def test_run_panel_one_bar_per_stage_and_a_log_that_keeps_the_batch():
             "fit: done",
             "running b",
         ]
+
+
+def test_other_machines_are_named_in_words_on_the_ranking():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from modelsnap.tui.screens.ranking import machine_notes
+    from modelsnap.tui.state import ProjectState
+
+    here = {"cpu": "AMD EPYC 7B13", "cores": 4, "fingerprint": "aaaa"}
+    there = {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "fingerprint": "d665373afb5ea68a"}
+    state = ProjectState(root=Path("."), machine="aaaa")
+    state.snapshots = [
+        {"id": "20261126T072954-logistic-72d7", "hardware": here},
+        {"id": "20261126T073009-random_forest-6ee3", "hardware": there},
+    ]
+    entry = SimpleNamespace(id="20261126T073009-random_forest-6ee3",
+                            hardware_flags=["latency_p95_ms"])
+    result = SimpleNamespace(ranked=[SimpleNamespace(id="x", hardware_flags=[]), entry],
+                             hardware_fingerprint="aaaa")
+    [line] = machine_notes(result, state)
+    assert line == ("random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), "
+                    "the others on this machine: its latency_p95_ms is not comparable")
+    assert "d665" not in line
+
+
+def test_card_entries_are_never_broken_in_the_middle_at_80_columns():
+    checks = {
+        name: {"value": 0.12, "limit": 0.15, "ok": True, "over": 0.0}
+        for name in ("edge_cases_must_pass", "fairness_gap", "latency_p95_ms", "peak_memory_mb",
+                     "recall", "size_mb")
+    }
+    snapshot = {
+        "id": "x-logistic-72d7", "name": "logistic", "kind": "baseline", "version": "v1",
+        "metrics": {"validation": {"f1": 0.749, "accuracy": 0.875, "balanced_accuracy": 0.815},
+                    "test": {"f1": 0.767}, "test_ci": {"f1": [0.714, 0.816]}},
+        "resources": {"latency_p95_ms": 14.38, "size_mb": 0.24, "peak_memory_mb": 3.52,
+                      "fit_seconds": 0.05},
+        "constraints": checks,
+    }
+    lines = plain(render_snapshot(snapshot, primary="f1", machine="this machine"), 76)
+    lines = lines.splitlines()
+    for name in checks:
+        assert any(f"✓ {name} 0.12 (limit 0.15)" in line for line in lines), lines
+    assert any("balanced_accuracy 0.815" in line for line in lines)
+    assert any("fit 0.05 s" in line for line in lines)
+    assert len(lines) <= 8 and all(len(line) <= 76 for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("core", "screen"),
+    [
+        ('lock a new revision first: modelsnap lock /p --reason "why"',
+         "lock a new revision first: Save & lock in step 1"),
+        ('lock them as a new revision (modelsnap lock /p --reason "why") or revert them',
+         "lock them as a new revision (Save & lock in step 1) or revert them"),
+        ("review [[criteria]] and [constraints], then run: modelsnap lock /tmp/x",
+         "review [[criteria]] and [constraints], then Save & lock in step 1"),
+        ("choose a ranked snapshot, or give an override with its own justification",
+         "choose a ranked snapshot, or fill in Override with its own justification"),
+        ("raise it with --timeout or timeout_seconds in modelsnap.toml",
+         "raise timeout_seconds in modelsnap.toml"),
+        ("pick an id shown by 'modelsnap rank'", "pick a model from the list in step 5"),
+        ("a plain message", "a plain message"),
+    ],
+)
+def test_core_hints_are_said_in_the_tuis_words(core, screen):
+    from modelsnap.tui.wording import tui_words
+
+    assert tui_words(core) == screen
+
+
+def test_no_run_of_a_card_starts_with_a_space():
+    from rich.text import Text
+
+    from modelsnap.tui.widgets.snapshot_card import tidy
+
+    text = Text()
+    text.append("f1 ", style="dim")
+    text.append("0.738", style="bold")
+    text.append(" (test 0.704", style="dim")
+    text.append(" [0.674, 0.734]", style="dim")
+    text.append(")", style="dim")
+    done = tidy(text)
+    assert done.plain == text.plain
+    runs = [done.plain[s.start : s.end] for s in done.spans]
+    assert runs == ["f1 ", "0.738 ", "(test 0.704 [0.674, 0.734])"]

@@ -145,3 +145,30 @@ def hardware_fingerprint(cpu: str, cores: int, memory_gb: float, gpu: str | None
     """sha256 of ``cpu|cores|memory_gb|gpu``, first 16 hex digits."""
     text = f"{cpu}|{cores}|{memory_gb}|{gpu or ''}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def short_cpu(cpu: str) -> str:
+    """'Intel(R) Xeon(R) CPU @ 2.20GHz' -> 'Intel Xeon': the words a person recognises."""
+    import re
+
+    text = re.sub(r"\((R|TM|tm|r)\)", "", str(cpu))
+    text = re.split(r"\s+(CPU|Processor|@)\b|\s+@", text)[0]
+    words = [w for w in text.split() if not re.fullmatch(r"\d+-Core", w)]
+    return " ".join(words[:4]) or "unknown CPU"
+
+
+def describe_machine(hardware: Any, *, here: str | None = None) -> str:
+    """A snapshot's ``[hardware]`` table in plain words: "this machine" when its fingerprint is
+    ``here`` (the machine looking at it), else "another machine (Intel Xeon, 2 cores)"."""
+    table = hardware if isinstance(hardware, dict) else {}
+    fingerprint = table.get("fingerprint")
+    if here is not None and fingerprint == here:
+        return "this machine"
+    parts = []
+    if table.get("cpu"):
+        parts.append(short_cpu(str(table["cpu"])))
+    if isinstance(table.get("cores"), int):
+        parts.append(f"{table['cores']} core{'s' if table['cores'] != 1 else ''}")
+    if table.get("gpu"):
+        parts.append(str(table["gpu"]))
+    return f"another machine ({', '.join(parts)})" if parts else "another machine"

@@ -177,6 +177,41 @@ def set_params_checked(
     return estimator
 
 
+def validate_params(estimator: Any, *, where: str | None = None) -> Any:
+    """Run the estimator's own parameter validation (scikit-learn >= 1.2 checks every value
+    against ``_parameter_constraints``), so a bad value is refused before anything is written
+    or fitted. Its message is kept whole: it names the parameter and what it must be."""
+    check = getattr(estimator, "_validate_params", None)
+    if not callable(check):
+        return estimator  # not a scikit-learn estimator, or one too old to validate
+    try:
+        check()
+    except (TypeError, ValueError) as exc:
+        raise ProjectFileError(
+            f"{type(exc).__name__}: {exc}",
+            where=where or "params",
+            hint="change the value in params",
+        ) from None
+    return estimator
+
+
+def check_model(path: str, params: Mapping[str, Any], root: Path, *,
+                where: str | None = None) -> Any:
+    """Import ``path``, create it with ``params`` and validate them as a fit would, without
+    fitting: the check made before a model entry is written (TUI form, API, CLI)."""
+    estimator_class = import_estimator(path, Path(root), where=where)
+    try:
+        estimator = estimator_class()
+    except Exception as exc:  # user classes may require arguments
+        raise ProjectFileError(
+            f"{path} cannot be created without arguments ({exc})",
+            where=where,
+            hint="give its required arguments defaults",
+        ) from None
+    set_params_checked(estimator, params, where=where)
+    return validate_params(estimator, where=where)
+
+
 def build_estimator(
     spec: ModelSpec,
     root: Path,

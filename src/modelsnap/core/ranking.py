@@ -534,6 +534,11 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     minmax = prepared if spec.method == "weighted" else minmax_matrix(values, directions)
 
     fingerprint = _reference_hardware([row for row, _, _ in scored], baseline_row)
+    # Plain words, not the fingerprint (it stays in the result for programs): which machine
+    # the others are compared with.
+    reference_words = ("the baseline's" if baseline_row is not None
+                       and baseline_row.get("hardware_fingerprint") == fingerprint
+                       else "most of the others")
     hardware_names = [m for m in names if is_resource_measure(m)]
     ranked: list[RankedEntry] = []
     n_hardware = n_older = 0
@@ -552,8 +557,7 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
         if hardware_names and fingerprint and row.get("hardware_fingerprint") != fingerprint:
             entry.hardware_flags = list(hardware_names)
             entry.warnings.append(
-                f"{', '.join(hardware_names)} measured on other hardware "
-                f"({row.get('hardware_fingerprint') or 'unknown'} vs {fingerprint})")
+                f"{', '.join(hardware_names)} measured on another machine than {reference_words}")
             n_hardware += 1
         revision = row.get("criteria_revision")
         if spec.criteria_revision is not None and isinstance(revision, int) \
@@ -564,8 +568,9 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
             n_older += 1
         ranked.append(entry)
     if n_hardware:
-        warnings.append(f"{n_hardware} ranked snapshot(s) were profiled on other hardware than "
-                        f"{fingerprint}: their {', '.join(hardware_names)} are not comparable")
+        warnings.append(f"{n_hardware} ranked snapshot(s) were profiled on another machine than "
+                        f"{reference_words}: their {', '.join(hardware_names)} are not "
+                        "comparable")
     if n_older:
         warnings.append(f"{n_older} ranked snapshot(s) were judged under an older criteria "
                         "revision")

@@ -213,7 +213,7 @@ def run_project(
                 if reference is None:
                     outcome.warnings.append(
                         "no baseline snapshot yet: the gain over the baseline "
-                        "is not computed (run --baseline first)"
+                        "is not computed (run the baseline first)"
                     )
                     if on_warning is not None:
                         on_warning(spec.name, outcome.warnings[-1])

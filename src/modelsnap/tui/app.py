@@ -41,6 +41,9 @@ class ModelsnapApp(App[None]):
     TITLE = "modelsnap"
     CSS_PATH = Path(__file__).with_name("modelsnap.tcss")  # absolute: subclasses live elsewhere
     COMMANDS: ClassVar = App.COMMANDS | {ModelsnapCommands}
+    # Screens get -narrow below 110 columns and -wide from there: step 4 puts the matrix beside
+    # the case detail, step 5 the ranking beside the trade-off plot (modelsnap.tcss).
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     MODES: ClassVar = {
         SETUP.mode: SetupScreen,
         "criteria": CriteriaScreen,
@@ -81,6 +84,7 @@ class ModelsnapApp(App[None]):
         self.open_step = open_step
         self._placed = False
         self._run_cancel: threading.Event | None = None
+        self._run_what = ""  # what the run in progress runs, to say so when another is refused
 
     def compose(self) -> ComposeResult:
         yield Label(f"reading {self.root.name or self.root} ...", id="loading")
@@ -184,8 +188,13 @@ class ModelsnapApp(App[None]):
         latency is measured on).
         """
         if self._run_cancel is not None:
-            self.notify("a run is already in progress (Escape cancels it)", severity="warning")
+            self.notify(
+                f"a run is in progress ({self._run_what}): Esc to cancel it first",
+                title="not started",
+                severity="warning",
+            )
             return False
+        self._run_what = "the baseline" if baseline else ", ".join(names or ["candidates"])
         self._run_cancel = threading.Event()
         self._run_models(target, names, baseline, self._run_cancel)
         return True

@@ -17,6 +17,10 @@ ACTIONS: tuple[tuple[str, str, int, str], ...] = (
     ("Add candidate", "Add a model to the project file", 3, "add"),
     ("Run edge cases", "Run the edge-case file against every candidate", 4, "run"),
     ("Record decision", "Write the chosen model and rationale to the decision log", 5, "decide"),
+    ("Save what-if weights", "Write the what-if weights to modelsnap.toml (lock them next)", 5,
+     "save_weights"),
+    ("Test significance", "Top pick vs runner-up and baseline on the test predictions", 5,
+     "significance"),
 )
 
 
@@ -34,6 +38,14 @@ class ModelsnapCommands(Provider):
             else:
                 callback = partial(self.app.action_goto_step, number)
             yield title, help_text, callback
+        yield (
+            "Show the last error in full",
+            "The whole message of the last error on this screen (also: e)",
+            self._show_error,
+        )
+
+    def _show_error(self) -> None:
+        self.app.call_after_refresh(self.app.screen.run_action, "show_error")
 
     async def discover(self) -> Hits:
         if not self._available():

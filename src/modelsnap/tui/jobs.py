@@ -21,26 +21,18 @@ def save_and_lock(root: Path, changes: dict[str, Any], *, reason: str = "") -> i
 
 
 def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
-    """Import the estimator and apply the parameters (as a run would), then write the entry.
+    """Import the estimator, apply the parameters and validate them with the estimator's own
+    rules (``core.pipeline.check_model``), then write the entry.
 
-    An unknown class or parameter raises the core's error before modelsnap.toml is touched.
-    Runs in a worker thread: importing scikit-learn takes a second or more.
+    An unknown class, an unknown parameter or a value the estimator refuses (``n_neighbors =
+    -3``) raises the core's error before modelsnap.toml is touched. Runs in a worker thread:
+    importing scikit-learn takes a second or more.
     """
-    from modelsnap.core.errors import ProjectFileError
-    from modelsnap.core.pipeline import import_estimator, set_params_checked
+    from modelsnap.core.pipeline import check_model
     from modelsnap.core.project import save_model
 
     where = f"{kind} {spec.get('name')!r}"
-    estimator_class = import_estimator(spec["estimator"], Path(root), where=where)
-    try:
-        estimator = estimator_class()
-    except TypeError as exc:
-        raise ProjectFileError(
-            f"{spec['estimator']} cannot be created without arguments ({exc})",
-            where=where,
-            hint="give its required arguments defaults",
-        ) from None
-    set_params_checked(estimator, spec.get("params") or {}, where=where)
+    check_model(spec["estimator"], spec.get("params") or {}, Path(root), where=where)
     return save_model(root, spec, kind=kind)
 
 

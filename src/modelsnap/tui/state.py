@@ -8,6 +8,7 @@ the step bar tells the same story as ``modelsnap ls`` and ``modelsnap rank``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,14 @@ class ProjectState:
     edge_results: dict[str, dict] = field(default_factory=dict)  # snapshot id -> latest result
     edge_cases: list[dict] = field(default_factory=list)  # cases of the newest edge run
     hashes: Any = None  # core.store.DataHashes: the current data set and split
+    machine: str | None = None  # this machine's hardware fingerprint ("this machine" on cards)
+
+    def machine_words(self, snapshot: dict) -> str:
+        """Where a snapshot was profiled, in plain words: "this machine" or "another machine
+        (Intel Xeon, 2 cores)" (core.environment.describe_machine)."""
+        from modelsnap.core.environment import describe_machine
+
+        return describe_machine(snapshot.get("hardware"), here=self.machine)
 
     @property
     def name(self) -> str:
@@ -124,9 +133,21 @@ def load_state(root: Path) -> ProjectState:
         state.lock_problem = "criteria are not locked yet"
     else:
         state.lock_problem = "the project file does not load"
+    state.machine = this_machine()
     state.decisions = _read_decisions(root)
     state.edge_results, state.edge_cases = _edge_runs(root)
     return state
+
+
+@functools.cache
+def this_machine() -> str | None:
+    """The fingerprint of the machine the TUI runs on (read once; psutil and /proc only)."""
+    from modelsnap.core.environment import hardware_table
+
+    try:
+        return str(hardware_table()["fingerprint"])
+    except Exception:  # no psutil, no /proc: cards then say "another machine (...)" only
+        return None
 
 
 def _read_decisions(root: Path) -> list[dict]:

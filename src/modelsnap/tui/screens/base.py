@@ -2,15 +2,25 @@
 
 A step screen gets the project state pushed into ``show_state`` whenever the folder was re-read,
 and builds its body from that state only.
+
+Where keys go is always visible: while a text field has focus, the footer is replaced by
+"typing in Rationale — Esc to leave" and the field is marked; everywhere else single keys are
+commands (1-5 steps, r run, ...). Escape always leaves the field. The last error a screen showed
+is one key away (``e``) in full, however narrow the terminal.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import Step
@@ -34,17 +44,120 @@ def deferred(section_id: str) -> Lazy:
     return Lazy(Deferred(id=section_id))
 
 
+TEXT_FIELDS = (Input, TextArea)
+
+
+def field_name(widget: Widget) -> str:
+    """What a person calls a text field: its own label, the label before it in its row, or
+    the label of the ``Field`` around it ("Rationale", "params", "f1 weight")."""
+    explicit = getattr(widget, "field_name", None)
+    if explicit:
+        return str(explicit)
+    parent = widget.parent
+    label = getattr(parent, "label", None)
+    if isinstance(label, str) and label:
+        return label
+    text = ""
+    if parent is not None:
+        siblings = list(parent.children)
+        before = siblings[: siblings.index(widget)] if widget in siblings else siblings
+        for sibling in reversed(before):
+            if isinstance(sibling, Label):
+                text = str(sibling.content)
+                break
+    for stop in (" (", ":"):
+        text = text.split(stop, 1)[0]
+    text = text.strip().rstrip("↑↓").strip()
+    if text and parent is not None and parent.has_class("weight-row"):
+        text = text + " weight"
+    return text or "a text field"
+
+
+def typing_in(screen: Screen) -> Widget | None:
+    """The text field that has focus on ``screen``, if any (keys then type, not command)."""
+    focused = screen.focused
+    return focused if isinstance(focused, TEXT_FIELDS) else None
+
+
 class StepScreen(Screen[None]):
     """Base for the five step screens; subclasses set STEP and fill ``compose_body``."""
 
     STEP: Step
+    BINDINGS: ClassVar = [
+        Binding(
+            "e",
+            "show_error",
+            "Full error",
+            id="show-error",
+            tooltip="The last error on this screen, whole, in a panel",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_error = ""
 
     def compose(self) -> ComposeResult:
         yield StepBar(id="step-bar")
         yield Label(self.STEP.title, id="step-title", markup=False)
         with VerticalScroll(id="step-body"):
             yield from self.compose_body()
+        yield Static("", id="typing-hint", markup=False)
         yield Footer()
+
+    # -- where keys go ------------------------------------------------------------------
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._show_typing()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self.call_later(self._show_typing)
+
+    def _show_typing(self) -> None:
+        if not self.is_mounted:
+            return
+        field = typing_in(self)
+        hints = self.query("#typing-hint")
+        footers = self.query(Footer)
+        if not hints or not footers:
+            return
+        hint, footer = hints.first(Static), footers.first(Footer)
+        for area in self.query(TextArea):
+            area.border_subtitle = "typing · Esc to leave" if area is field else ""
+        if field is not None:
+            hint.update(f"✎ typing in {field_name(field)} — Esc to leave (then keys are commands)")
+        hint.display = field is not None
+        footer.display = field is None
+        self.set_class(field is not None, "-typing")
+        self.refresh_bindings()
+
+    # -- errors -------------------------------------------------------------------------
+
+    def show_error(self, target: Widget, text: str) -> None:
+        """Put an error on ``target`` (a label that wraps) and keep it whole for ``e``."""
+        from modelsnap.tui.wording import tui_words
+
+        text = tui_words(text)
+        target.update(f"✗ {text}")  # type: ignore[attr-defined]
+        self.last_error = text
+        self.refresh_bindings()
+
+    def clear_error(self) -> None:
+        """The action the error was about succeeded: ``e`` has nothing to show any more."""
+        if self.last_error:
+            self.last_error = ""
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_error":
+            return bool(self.last_error)
+        return True
+
+    def action_show_error(self) -> None:
+        from modelsnap.tui.screens.error_panel import ErrorPanel
+
+        if self.last_error:
+            self.app.push_screen(ErrorPanel(self.last_error))
 
     def compose_body(self) -> ComposeResult:
         yield from ()

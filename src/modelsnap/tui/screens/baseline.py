@@ -27,8 +27,9 @@ from modelsnap.tui.widgets.snapshot_card import SnapshotCard
 class BaselineScreen(RunningStepScreen):
     STEP = step_for_number(2)
     BINDINGS: ClassVar = [
-        Binding("r", "run", "Run baseline", id="baseline-run"),
-        Binding("ctrl+s", "use", "Use chosen model", id="baseline-use"),
+        Binding("r", "run", "Run", id="baseline-run", tooltip="Run the baseline"),
+        Binding("ctrl+s", "use", "Use model", id="baseline-use",
+                tooltip="Save the model chosen below as the baseline"),
     ]
 
     def __init__(self) -> None:
@@ -82,6 +83,7 @@ class BaselineScreen(RunningStepScreen):
                     state.baseline,
                     primary=state.primary_metric,
                     edge=state.edge_result(state.baseline),
+                    machine=state.machine_words(state.baseline),
                 )
             )
         elif not (name and name in self.failures):

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Static
 
-from modelsnap.tui.messages import RunFinished, TaskDone
+from modelsnap.tui.messages import RunFinished, RunProgress, TaskDone
 from modelsnap.tui.model_choices import CANDIDATES, format_params
 from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
@@ -37,9 +37,9 @@ def newest_by_name(snapshots: list[dict]) -> dict[str, dict]:
 class CandidatesScreen(RunningStepScreen):
     STEP = step_for_number(3)
     BINDINGS: ClassVar = [
-        Binding("r", "run", "Run selected", id="candidates-run"),
+        Binding("r", "run", "Run", id="candidates-run", tooltip="Run the selected candidate"),
         Binding("a", "run_all", "Run all", id="candidates-run-all"),
-        Binding("ctrl+s", "add", "Add model", id="candidates-add"),
+        Binding("ctrl+s", "add", "Add", id="candidates-add", tooltip="Add the model below"),
     ]
 
     def __init__(self) -> None:
@@ -82,24 +82,7 @@ class CandidatesScreen(RunningStepScreen):
             )
         else:
             lock.update("")
-        newest = newest_by_name(state.candidates)
-        table = self.query_one("#candidates-table", DataTable)
-        row = table.cursor_row
-        rows = []
-        for spec in config.candidates:
-            params = format_params(spec.params) if spec.params else "defaults"
-            if spec.name in self.failures:
-                status = f"✗ {self.failures[spec.name][0]}"
-            elif spec.name in newest:
-                status = f"✓ {short_id(newest[spec.name]['id'])}"
-            else:
-                status = "not run"
-            rows.append(
-                ([spec.name, status, spec.estimator.rsplit(".", 1)[-1], params[:30]], spec.name)
-            )
-        fill_table(table, ["model", "latest snapshot", "estimator", "params"], rows)
-        if table.row_count:
-            table.move_cursor(row=min(max(row, 0), table.row_count - 1))
+        self._fill_table(state)
         task = config.data.task or "classification"
         if self._form_task != task and self.query("#candidates-form-holder"):
             self._form_task = task
@@ -107,6 +90,63 @@ class CandidatesScreen(RunningStepScreen):
             holder.remove_children()
             holder.mount(ModelForm(CANDIDATES[task], prefix="candidate"))
         self._show_cards(state)
+
+    def status_of(self, name: str, newest: dict[str, dict]) -> str:
+        """The table's 'latest snapshot' cell: the run in progress, else what is on disk."""
+        running = self.batch_status.get(name) if self.app.running else None
+        if running == "running" and self.current is not None and self.current[0] == name:
+            _name, stage, fraction = self.current
+            return f"▶ {stage or 'starting'} {fraction:.0%}".replace("%", " %")
+        if running in ("running", "queued"):
+            return "▶ starting" if running == "running" else "… queued"
+        if name in self.failures:
+            return f"✗ {self.failures[name][0]}"
+        if name in newest:
+            kept = " (run cancelled)" if name in self.cancelled else ""
+            return f"✓ {short_id(newest[name]['id'])}{kept}"
+        return "not run (cancelled)" if name in self.cancelled else "not run"
+
+    def _fill_table(self, state: ProjectState) -> None:
+        if state.config is None:
+            return
+        newest = newest_by_name(state.candidates)
+        table = self.query_one("#candidates-table", DataTable)
+        row = table.cursor_row
+        rows = []
+        for spec in state.config.candidates:
+            params = format_params(spec.params) if spec.params else "defaults"
+            rows.append(
+                (
+                    [
+                        spec.name,
+                        self.status_of(spec.name, newest),
+                        spec.estimator.rsplit(".", 1)[-1],
+                        params[:30],
+                    ],
+                    spec.name,
+                )
+            )
+        # The status column keeps room for "▶ evaluate 100 %" while a run updates it in place.
+        fill_table(
+            table,
+            ["model", "latest snapshot", "estimator", "params"],
+            rows,
+            min_widths={"latest snapshot": 18},
+        )
+        if table.row_count:
+            table.move_cursor(row=min(max(row, 0), table.row_count - 1))
+
+    def batch_changed(self) -> None:
+        if self.state is not None and self.is_mounted:
+            self._fill_table(self.state)
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        # Only the running row changes: its cell follows the stage without rebuilding the table.
+        table = self.query_one("#candidates-table", DataTable)
+        if message.stage == "warning" or message.name not in table.rows:
+            return
+        text = f"▶ {message.stage} {message.fraction:.0%}".replace("%", " %")
+        table.update_cell(message.name, "latest snapshot", text)
 
     def _show_cards(self, state: ProjectState) -> None:
         holders = self.query("#candidates-cards")
@@ -124,7 +164,10 @@ class CandidatesScreen(RunningStepScreen):
                 snapshot = newest[name]
                 cards.mount(
                     SnapshotCard(
-                        snapshot, primary=state.primary_metric, edge=state.edge_result(snapshot)
+                        snapshot,
+                        primary=state.primary_metric,
+                        edge=state.edge_result(snapshot),
+                        machine=state.machine_words(snapshot),
                     )
                 )
 

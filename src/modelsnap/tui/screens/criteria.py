@@ -314,8 +314,9 @@ class CriteriaScreen(StepScreen):
         if message.what not in ("save", "lock"):
             return
         if message.error:
-            self._error(f"✗ {message.error}")
+            self.show_error(self.query_one("#criteria-error", Label), message.error)
             return
+        self.clear_error()
         if message.what == "lock":
             self._error(f"✓ locked as revision {message.result}")
         else:

@@ -12,6 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from modelsnap.tui.messages import RunProgress, TaskDone
@@ -57,7 +58,7 @@ def case_matrix(
 
 class EdgeCasesScreen(StepScreen):
     STEP = step_for_number(4)
-    BINDINGS: ClassVar = [Binding("r", "run", "Run edge cases", id="edge-run")]
+    BINDINGS: ClassVar = [Binding("r", "run", "Run", id="edge-run", tooltip="Run the edge cases")]
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="edge-file", markup=False)
@@ -68,11 +69,40 @@ class EdgeCasesScreen(StepScreen):
             compact=True,
         )
         yield ProgressBar(total=100, show_eta=False, id="edge-progress")
-        yield Static("", id="edge-status", markup=False)
         yield DataTable(id="edge-matrix", cursor_type="cell", zebra_stripes=True)
+        with Horizontal(id="edge-columns"):
+            with Vertical(id="edge-left"):
+                yield Static("", id="edge-status", markup=False)
+            yield Static("", id="edge-detail", markup=False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cases: list[tuple[str, str, list[tuple[bool, str]]]] = []  # the matrix rows
+        self._names: list[str] = []
+        self._expected: dict[str, str] = {}
 
     def on_mount(self) -> None:
         self.query_one("#edge-progress", ProgressBar).display = False
+        self.query_one("#edge-detail", Static).display = False
+
+    def case_detail(self, index: int) -> Text:
+        """The detail of one case: what it expects, and what every model answered."""
+        case, severity, cells = self._cases[index]
+        text = Text()
+        text.append(case + "\n", style="bold")
+        text.append(f"severity {severity} · expected {self._expected.get(case, '?')}\n")
+        for name, (ok, cell) in zip(self._names, cells, strict=True):
+            mark = "✓ passed" if ok else ("? not run" if cell.startswith("?") else
+                                           f"✗ predicted {cell[2:]}")
+            text.append(f"{name}: ", style="dim")
+            text.append(mark + "\n", style="" if ok else "bold")
+        if severity == "must-pass":
+            text.append("a model failing a must-pass case is rejected", style="dim")
+        return text
+
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        if event.data_table.id == "edge-matrix" and 0 <= event.coordinate.row < len(self._cases):
+            self.query_one("#edge-detail", Static).update(self.case_detail(event.coordinate.row))
 
     def refresh_body(self, state: ProjectState) -> None:
         file_label = self.query_one("#edge-file", Static)
@@ -109,6 +139,7 @@ class EdgeCasesScreen(StepScreen):
             )
             return
         names, rows = case_matrix(state.edge_cases, results)
+        self._names, self._cases = names, rows
         summary = []
         for name in names:
             result = results[name]
@@ -116,7 +147,7 @@ class EdgeCasesScreen(StepScreen):
                 summary.append(f"{name}: not run ({result['error']})")
             else:
                 summary.append(
-                    f"{name}: {result.get('n_passed', 0)}/{result.get('n_cases', 0)}"
+                    f"{name}: {result.get('n_passed', 0)} of {result.get('n_cases', 0)} passed"
                     + (
                         f", {result['must_pass_failed']} must-pass failed"
                         if result.get("must_pass_failed")
@@ -124,7 +155,7 @@ class EdgeCasesScreen(StepScreen):
                     )
                 )
         status.update("\n".join(summary))
-        case_width = min(28, max([4] + [len(case) for case, _severity, _cells in rows]))
+        case_width = min(26, max([4] + [len(case) for case, _severity, _cells in rows]))
         table.add_column("case", key="case", width=case_width)
         table.add_column("severity", key="severity", width=9)
         expected = {c.get("case", ""): str(c.get("expected", "")) for c in state.edge_cases}
@@ -135,11 +166,19 @@ class EdgeCasesScreen(StepScreen):
             "expected", key="expected", width=max([8] + [len(v[:16]) for v in expected.values()])
         )
         for index, name in enumerate(names):
-            cell_width = max([len(name[:16])] + [len(row[2][index][1]) for row in rows])
-            table.add_column(name[:16], key=f"model-{name}", width=cell_width)
+            # Narrow model columns so the whole matrix fits 120 columns; the detail pane
+            # names every model in full.
+            header = name if len(name) <= 12 else name[:11] + "…"
+            cell_width = max([len(header)] + [len(row[2][index][1]) for row in rows])
+            table.add_column(header, key=f"model-{name}", width=cell_width)
         for case, severity, cells in rows:
             rendered = [Text(text, style="" if ok else "bold red reverse") for ok, text in cells]
-            table.add_row(case[:28], severity, expected.get(case, "")[:16], *rendered)
+            table.add_row(case[:26], severity, expected.get(case, "")[:16], *rendered)
+        self._expected = expected
+        detail = self.query_one("#edge-detail", Static)
+        detail.display = bool(rows)
+        if rows:
+            detail.update(self.case_detail(min(table.cursor_row, len(rows) - 1)))
 
     def action_run(self) -> None:
         state = self.state
@@ -154,7 +193,10 @@ class EdgeCasesScreen(StepScreen):
         bar = self.query_one("#edge-progress", ProgressBar)
         bar.display = True
         bar.update(progress=0)
-        self.query_one("#edge-status", Static).update("running the edge cases ...")
+        self._total = len(state.snapshots)
+        self.query_one("#edge-status", Static).update(
+            f"0 of {self._total} models · loading the first model and running the cases ..."
+        )
 
         def progress(fraction: float, message: str) -> None:
             self.post_message(RunProgress("edge", "edge", fraction, message))
@@ -162,15 +204,24 @@ class EdgeCasesScreen(StepScreen):
         self.app.start_task(self, "edge", run_edge_cases, self.app.root, on_progress=progress)
 
     def on_run_progress(self, message: RunProgress) -> None:
+        """One event per model (core.edgecases calls back after each): the bar and the line
+        move model by model."""
         self.query_one("#edge-progress", ProgressBar).update(progress=message.fraction * 100)
+        total = getattr(self, "_total", 0) or 1
+        done = min(total, round(message.fraction * total))
+        self.query_one("#edge-status", Static).update(
+            f"{done} of {total} models · {message.text} checked"
+            + (" · next model ..." if done < total else " · recording the run ...")
+        )
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what != "edge":
             return
         self.query_one("#edge-progress", ProgressBar).display = False
         if message.error:
-            self.query_one("#edge-status", Static).update(f"✗ {message.error}")
+            self.show_error(self.query_one("#edge-status", Static), message.error)
             return
+        self.clear_error()
         self.app.reload_state()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -26,6 +26,7 @@ from modelsnap.tui.widgets.formatting import short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
+from modelsnap.tui.wording import tui_words
 
 
 def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
@@ -73,6 +74,41 @@ def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
     return points
 
 
+def machine_notes(result: Any, state: ProjectState | None) -> list[str]:
+    """One plain line per ranked model measured on another machine than the reference:
+    "random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), the others on
+    this machine: its latency_p95_ms is not comparable"."""
+    flagged = [entry for entry in result.ranked if entry.hardware_flags]
+    if not flagged or state is None:
+        return []
+    by_id = {s.get("id"): s for s in state.snapshots}
+    reference = next(
+        (
+            s
+            for s in state.snapshots
+            if (s.get("hardware") or {}).get("fingerprint") == result.hardware_fingerprint
+        ),
+        None,
+    )
+    where = state.machine_words(reference) if reference is not None else "one machine"
+    lines = []
+    for entry in flagged:
+        snapshot = by_id.get(entry.id)
+        words = state.machine_words(snapshot) if snapshot is not None else "another machine"
+        lines.append(
+            f"{short_id(entry.id)} was profiled on {words}, the others on {where}: its "
+            f"{', '.join(entry.hardware_flags)} {'is' if len(entry.hardware_flags) == 1 else 'are'}"
+            " not comparable"
+        )
+    return lines
+
+
+SIGNIFICANCE_PROMPT = (
+    "Significance: press t to test the top pick against the runner-up and "
+    "the baseline on the stored test predictions."
+)
+
+
 def sensitivity_text(result: Any) -> str:
     info = result.sensitivity or {}
     if not info or not info.get("n"):
@@ -109,12 +145,14 @@ def significance_text(info: dict[str, Any]) -> str:
 class RankingScreen(StepScreen):
     STEP = step_for_number(5)
     BINDINGS: ClassVar = [
-        Binding("ctrl+s", "decide", "Record decision", id="ranking-decide"),
-        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights"),
+        Binding("ctrl+s", "decide", "Decide", id="ranking-decide",
+                tooltip="Record the decision (shown first, then appended)"),
+        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights",
+                show=False),
         Binding(
             "t",
             "significance",
-            "Test significance",
+            "Significance",
             id="ranking-significance",
             tooltip="Top pick vs runner-up and baseline on the test predictions",
         ),
@@ -125,19 +163,17 @@ class RankingScreen(StepScreen):
         self.result: Any = None
         self._weights: dict[str, float] | None = None
         self._editor_key: tuple | None = None
+        self._significance_for = ""  # the weights the significance line was computed under
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="ranking-warnings", classes="warning", markup=False)
-        yield RankingTable(id="ranking-table")
-        yield Static("", id="ranking-rejected", markup=False)
-        yield TradeoffPlot(id="ranking-plot")
+        with Horizontal(id="ranking-columns"):
+            with Vertical(id="ranking-left"):
+                yield RankingTable(id="ranking-table")
+                yield Static("", id="ranking-rejected", markup=False)
+            yield TradeoffPlot(id="ranking-plot")
         yield Static("", id="ranking-sensitivity", markup=False)
-        yield Static(
-            "Significance: press t to test the top pick against the runner-up and "
-            "the baseline on the stored test predictions.",
-            id="ranking-significance",
-            markup=False,
-        )
+        yield Static(SIGNIFICANCE_PROMPT, id="ranking-significance", markup=False)
         with deferred("ranking-lower"):
             yield Label(
                 "What-if weights: re-ranks as you type; saved only with Save weights",
@@ -239,25 +275,41 @@ class RankingScreen(StepScreen):
             if state is not None and state.config is not None
             else {}
         )
-        self._weights = None if message.weights == original else dict(message.weights)
+        weights = None if message.weights == original else dict(message.weights)
+        if weights != self._weights:
+            self._weights_changed()
+        self._weights = weights
         self.rerank()
+
+    def _weights_changed(self) -> None:
+        """What was computed under the previous weights no longer applies: the significance
+        line (it tests the top pick of that ranking) and the what-if refusal."""
+        self.query_one("#ranking-significance", Static).update(SIGNIFICANCE_PROMPT)
+        errors = self.query("#decision-error")
+        if errors and "what-if" in str(errors.first(Label).content):
+            errors.first(Label).update("")
+            self.clear_error()
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "rank":
             if message.error:
-                self.query_one("#ranking-warnings", Static).update(f"✗ {message.error}")
+                self.show_error(self.query_one("#ranking-warnings", Static), message.error)
             else:
                 self.show_result(message.result)
         elif message.what == "significance":
+            if message.result is not None and self._significance_for != repr(self._weights):
+                return  # tested under weights that are no longer the ones shown
             label = self.query_one("#ranking-significance", Static)
-            label.update(
-                f"✗ {message.error}" if message.error else significance_text(message.result)
-            )
+            if message.error:
+                self.show_error(label, message.error)
+            else:
+                label.update(significance_text(message.result))
         elif message.what == "decide":
             if message.error:
-                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+                self.show_error(self.query_one("#decision-error", Label), message.error)
             else:
                 entry = message.result
+                self.clear_error()
                 self.query_one("#decision-error", Label).update(
                     f"✓ recorded {entry.get('id')} in decisions.toml"
                 )
@@ -265,7 +317,7 @@ class RankingScreen(StepScreen):
                 self.app.reload_state()
         elif message.what == "save-weights":
             if message.error:
-                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+                self.show_error(self.query_one("#decision-error", Label), message.error)
             else:
                 self.notify("weights saved to modelsnap.toml: lock a new revision in step 1")
                 self.app.reload_state()
@@ -281,7 +333,7 @@ class RankingScreen(StepScreen):
         ]
         if state is not None and not state.locked:
             lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
-        lines += [f"! {w}" for w in result.warnings]
+        lines += [f"! {tui_words(w)}" for w in result.warnings]
         self.query_one("#ranking-warnings", Static).update("\n".join(lines))
         self.query_one(RankingTable).show(result)
         rejected = Text()
@@ -293,6 +345,9 @@ class RankingScreen(StepScreen):
             for item in items:
                 rejected.append(f"{title}: ", style="bold")
                 rejected.append(f"{short_id(item['id'])}: {'; '.join(item.get(key) or [])}\n")
+        for line in machine_notes(result, state):
+            rejected.append("Other machine: ", style="bold")
+            rejected.append(line + "\n")
         self.query_one("#ranking-rejected", Static).update(rejected)
         plot = self.query_one(TradeoffPlot)
         plot.metric_name = result.primary_metric
@@ -322,6 +377,7 @@ class RankingScreen(StepScreen):
         self.query_one("#ranking-significance", Static).update(
             "Significance: testing on the stored test predictions ..."
         )
+        self._significance_for = repr(self._weights)
         self.app.start_task(self, "significance", significance, self.app.root, self.result)
 
     def action_decide(self) -> None:
@@ -332,28 +388,43 @@ class RankingScreen(StepScreen):
         error = self.query_one("#decision-error", Label)
         state = self.state
         if self.result is None:
-            error.update("✗ no ranking yet")
+            self.show_error(error, "no ranking yet")
             return
         if state is not None and not state.locked:
-            error.update(
-                f"✗ {state.lock_problem or 'criteria not locked'}: a decision is made under "
+            self.show_error(
+                error,
+                f"{state.lock_problem or 'criteria not locked'}: a decision is made under "
                 "locked criteria only. Lock them in step 1 (press 1), or revert the edits"
             )
             return
         if self._weights:
-            error.update(
-                "✗ the ranking uses what-if weights: Save weights and lock them, or "
-                "Reset, before recording a decision"
+            self.show_error(
+                error,
+                "the ranking uses what-if weights: press Save weights and lock them in "
+                "step 1, or press Reset, before recording a decision"
             )
             return
         chosen = self.query_one("#decision-model", Select).value
         if chosen == Select.NULL:
-            error.update("✗ choose the model")
+            self.show_error(error, "choose the model")
+            return
+        status = self.result.status(str(chosen))
+        override = self.query_one("#decision-override", Input).value.strip()
+        if status != "ranked" and not override:
+            item = next((r for r in self.result.rejected if r["id"] == chosen), {})
+            reasons = "; ".join(item.get("reasons") or [])
+            self.show_error(
+                error,
+                f"{short_id(str(chosen))} was {status}" + (f" ({reasons})" if reasons else "")
+                + ": choose a ranked model, or fill in Override with why this one anyway",
+            )
             return
         try:
             rationale = check_rationale(self.query_one("#decision-rationale", TextArea).text)
         except ModelsnapError as problem:
-            error.update(f"✗ {problem.message}: why this model, in a sentence a reviewer can check")
+            self.show_error(
+                error, f"{problem.message}: why this model, in a sentence a reviewer can check"
+            )
             return
         caveats = [c.strip() for c in self.query_one("#decision-caveats", Input).value.split(";")]
         request = {
@@ -425,6 +496,7 @@ class RankingScreen(StepScreen):
     def action_reset(self) -> None:
         self._editor_key = None
         self._weights = None
+        self._weights_changed()
         if self.state is not None:
             self.refresh_body(self.state)
 

@@ -20,10 +20,10 @@ class Field(Horizontal):
     """``label`` | input | error. ``parser`` turns the text into a value or raises ValueError."""
 
     DEFAULT_CSS = """
-    Field { height: 1; }
+    Field { height: auto; }
     Field > .field-label { width: 22; padding: 0 1 0 0; }
     Field > Input { width: 20; }
-    Field > .field-error { width: 1fr; padding: 0 0 0 1; color: $error; }
+    Field > .field-error { width: 1fr; height: auto; padding: 0 0 0 1; color: $error; }
     """
 
     def __init__(

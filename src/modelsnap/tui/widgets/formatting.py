@@ -39,18 +39,25 @@ def short_id(snapshot_id: str) -> str:
     return core_short_id(snapshot_id)
 
 
-def fill_table(table: Any, headers: list[str], rows: list[tuple[list[Any], Any]]) -> None:
+def fill_table(
+    table: Any,
+    headers: list[str],
+    rows: list[tuple[list[Any], Any]],
+    *,
+    min_widths: dict[str, int] | None = None,
+) -> None:
     """Replace a DataTable's columns and rows, with column widths fixed from the content.
 
     DataTable otherwise widens columns on a later refresh; fixing them up front makes the
     first frame final (no jump, and deterministic screenshots). ``rows`` are (cells, key).
     """
-    widths = [len(header) for header in headers]
+    widths = [max(len(header), (min_widths or {}).get(header, 0)) for header in headers]
     for cells, _key in rows:
         for index, cell in enumerate(cells):
             widths[index] = max(widths[index], len(getattr(cell, "plain", str(cell))))
     table.clear(columns=True)
     for header, width in zip(headers, widths, strict=True):
-        table.add_column(header, width=width)
+        key = header if headers.count(header) == 1 else None  # a key for update_cell
+        table.add_column(header, width=width, key=key)
     for cells, key in rows:
         table.add_row(*cells, key=key)

@@ -32,7 +32,7 @@ class ModelForm(Vertical):
     ModelForm .form-row > Label { width: 22; padding: 0 1 0 0; }
     ModelForm .form-row > Select { width: 1fr; }
     ModelForm Field > Input { width: 1fr; }
-    ModelForm Field > .field-error { width: auto; max-width: 40; }
+    ModelForm Field > .field-error { width: 1fr; max-width: 40; }
     """
 
     def __init__(self, choices: tuple[ModelChoice, ...], *, prefix: str, **kwargs) -> None:

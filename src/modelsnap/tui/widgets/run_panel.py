@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, Log, ProgressBar
+from textual.widgets import Label, ProgressBar, RichLog
 
 
 class StageRow(Horizontal):
@@ -43,23 +43,31 @@ class RunPanel(Vertical):
     DEFAULT_CSS = """
     RunPanel { height: auto; }
     RunPanel #run-stages { height: auto; }
-    RunPanel Log { height: 6; border: round $panel; }
+    RunPanel #run-status { height: auto; text-style: bold; }
+    RunPanel RichLog { height: 6; border: round $panel; }
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rows: dict[str, StageRow] = {}  # this run's stages (old rows may still be leaving)
+        self.lines: list[str] = []  # the log as plain text, whole (the pane wraps it)
 
     def compose(self) -> ComposeResult:
+        yield Label("", id="run-status", markup=False)
         yield Vertical(id="run-stages")
-        yield Log(id="run-log", max_lines=500)
+        # Wrapping, so a long error (a model's own exception) reads whole at 80 columns.
+        yield RichLog(id="run-log", max_lines=500, wrap=True, markup=False, highlight=False)
 
     def reset(self, title: str) -> None:
         self._rows = {}
         self.query_one("#run-stages", Vertical).remove_children()
-        log = self.query_one("#run-log", Log)
-        log.clear()
-        log.write_line(title)
+        self.query_one("#run-log", RichLog).clear()
+        self.lines = []
+        self.log_line(title)
+
+    def set_status(self, text: str) -> None:
+        """The one line above the bars: '2 of 3 · random_forest · latency 40 %'."""
+        self.query_one("#run-status", Label).update(text)
 
     def begin(self, title: str) -> None:
         """A new model in the same batch: fresh stage bars, the log keeps its history."""
@@ -82,4 +90,6 @@ class RunPanel(Vertical):
             self.log_line(f"{stage}: {text}")
 
     def log_line(self, text: str) -> None:
-        self.query_one("#run-log", Log).write_line(text)
+        self.lines.append(text)
+        del self.lines[:-500]
+        self.query_one("#run-log", RichLog).write(text)

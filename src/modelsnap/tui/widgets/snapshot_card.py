@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 from textual.widgets import Static
 
@@ -33,30 +33,130 @@ QUALITY_ORDER = (
 )
 
 
-def _quality_line(snapshot: dict, primary: str) -> Text:
+def _end_style(text: Text) -> Any:
+    """The style of the last character of ``text`` (its last span, else the base style)."""
+    for span in reversed(text.spans):
+        if span.end >= len(text):
+            return span.style
+    return text.style
+
+
+def space_after(text: Text, count: int = 1) -> Text:
+    """Add a space in the style of the text before it. A space that opens a run of another
+    style can disappear in an SVG export drawn with a wider fallback font ("0.738(test");
+    ending the previous run with it keeps the words apart in every renderer."""
+    text.append(" " * count, style=_end_style(text))
+    return text
+
+
+def tidy(text: Text) -> Text:
+    """The same text with no run of one style starting with a space: spaces move to the end
+    of the run before, and neighbouring runs of one style become one. Exported SVGs draw each
+    run on its own, and some renderers drop or move a leading space ("0.704[0.674, 0.734] )")."""
+    pieces: list[tuple[str, Any]] = []
+    position = 0
+    for span in sorted(text.spans, key=lambda s: s.start):
+        if span.start < position:
+            return text  # overlapping styles: leave as is
+        if span.start > position:
+            pieces.append((text.plain[position : span.start], text.style))
+        pieces.append((text.plain[span.start : span.end], span.style))
+        position = span.end
+    if position < len(text.plain):
+        pieces.append((text.plain[position:], text.style))
+    out = Text(style=text.style, end=text.end, no_wrap=text.no_wrap, overflow=text.overflow)
+    merged: list[list[Any]] = []
+    for piece, style in pieces:
+        if merged and piece.startswith(" "):
+            stripped = piece.lstrip(" ")
+            merged[-1][0] += " " * (len(piece) - len(stripped))
+            piece = stripped
+        if not piece:
+            continue
+        if merged and merged[-1][1] == style:
+            merged[-1][0] += piece
+        else:
+            merged.append([piece, style])
+    for piece, style in merged:
+        out.append(piece, style=style)
+    return out
+
+
+class Flow:
+    """Entries laid out like words: as many per line as fit, never broken in the middle (a
+    limit such as "✓ fairness_gap 0.12 (limit 0.15)" stays on one line at 80 columns)."""
+
+    def __init__(self, entries: list[Text], *, head: Text | None = None, sep: str = " · "):
+        self.entries = [entry for entry in entries if entry.plain]
+        self.head = head or Text()
+        self.sep = sep
+
+    @property
+    def plain(self) -> str:
+        return self.head.plain + self.sep.join(entry.plain for entry in self.entries)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        line = self.head.copy()
+        fresh = True  # nothing but the head on this line yet
+        for entry in self.entries:
+            extra = (0 if fresh else len(self.sep)) + entry.cell_len
+            if not fresh and line.cell_len + extra > width:
+                yield tidy(line)
+                line, fresh = Text("  "), True
+            if not fresh:
+                space_after(line)
+                line.append(self.sep.lstrip(" "), style="dim")
+            line.append_text(entry)
+            fresh = False
+        if line.plain.strip():
+            yield tidy(line)
+
+
+def _quality_line(snapshot: dict, primary: str) -> Flow:
     metrics = snapshot.get("metrics", {})
     validation = metrics.get("validation", {})
     test = metrics.get("test", {})
     interval = metrics.get("test_ci", {})
     names = [primary] if primary in validation else []
     names += [n for n in QUALITY_ORDER if n in validation and n not in names][: 3 - len(names)]
-    line = Text()
+    entries = []
     for name in names:
+        line = Text()
+        entries.append(line)
         line.append(f"{name} ", style="dim")
         line.append(num(validation[name]), style="bold" if name == primary else "")
         if name == primary and name in test:
-            line.append(f" (test {num(test[name])}", style="dim")
+            space_after(line)
+            line.append(f"(test {num(test[name])}", style="dim")
             ci = interval.get(name)
             if isinstance(ci, list) and len(ci) == 2:
                 line.append(f" [{num(ci[0])}, {num(ci[1])}]", style="dim")
             line.append(")", style="dim")
-        line.append("  ")
-    return line
+    return Flow(entries)
 
 
-def _resource_line(snapshot: dict) -> Text:
+# Metrics that live in [0, 1]: their gains read best as percentage points.
+BOUNDED = frozenset(QUALITY_ORDER) - {"mae", "rmse", "log_loss"}
+
+
+def per_unit(value: float, metric: str, unit: str, absolute: float | None = None) -> str:
+    """A gain per extra millisecond or megabyte, in words: '+0.60 % f1 per extra MB'.
+
+    When the model costs less than one extra unit (0.005 MB more), a rate per unit would
+    extrapolate far past what was measured; the extra itself is said instead."""
+    if absolute is not None and value:
+        extra = absolute / value
+        if abs(extra) < 1:
+            return f"for {extra:.2g} {unit} more"
+    if metric in BOUNDED:
+        return f"{value * 100:+.2f} % {metric} per extra {unit}"
+    return f"{value:+.3g} {metric} per extra {unit}"
+
+
+def _resource_line(snapshot: dict, machine: str = "") -> Flow:
     res = snapshot.get("resources", {})
-    line = Text()
+    entries = []
     for label, key, unit in (
         ("p95", "latency_p95_ms", " ms"),
         ("size", "size_mb", " MB"),
@@ -64,9 +164,12 @@ def _resource_line(snapshot: dict) -> Text:
         ("fit", "fit_seconds", " s"),
     ):
         if key in res:
-            line.append(f"{label} ", style="dim")
-            line.append(f"{num(res[key], 2)}{unit}  ")
-    return line
+            entry = Text(f"{label} ", style="dim")
+            entry.append(f"{num(res[key], 2)}{unit}", style="")
+            entries.append(entry)
+    if machine:
+        entries.append(Text(f"on {machine}", style="dim"))
+    return Flow(entries)
 
 
 def _value_and_limit(value: Any, limit: Any) -> tuple[str, str]:
@@ -78,30 +181,36 @@ def _value_and_limit(value: Any, limit: Any) -> tuple[str, str]:
     return format_pair(value, limit)
 
 
-def _constraint_lines(snapshot: dict) -> list[Text]:
+def _constraint_lines(snapshot: dict) -> list[Any]:
+    """One entry per hard limit; entries flow in columns and never break in the middle."""
     checks = snapshot.get("constraints", {})
     if not checks:
         return [Text("limits: none set", style="dim")]
-    line = Text("limits: ", style="dim")
+    entries = []
     for name, check in sorted(checks.items()):
         if not isinstance(check, dict):
             continue
         if check.get("missing"):
-            line.append(f"? {name} not measured  ", style="yellow")
+            entries.append(Text(f"? {name} not measured", style="yellow"))
             continue
+        entry = Text()
         ok = bool(check.get("ok", False))
-        line.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
+        entry.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
         value, limit = check.get("value"), check.get("limit")
         shown_value, shown_limit = _value_and_limit(value, limit)
-        line.append(f"{name} {shown_value}")
+        entry.append(f"{name} {shown_value} ")
         if ok:
-            line.append(f" (limit {shown_limit})  ", style="dim")
+            entry.append(f"(limit {shown_limit})", style="dim")
         else:
             numbers = isinstance(value, int | float) and isinstance(limit, int | float)
             below = numbers and value < limit
             word = "under the minimum" if below else "over the limit"
-            line.append(f" {word} {shown_limit} by {pct(check.get('over'))[1:]}  ", style="red")
-    return [line]
+            entry.append(f"{word} {shown_limit} by {pct(check.get('over'))[1:]}", style="red")
+        entries.append(entry)
+    failed = sum(1 for e in entries if e.plain.startswith(("✗", "?")))
+    head = Text("limits: ", style="dim")
+    head.append(f"{len(entries) - failed} of {len(entries)} met: ")
+    return [Flow(entries, head=head, sep="  ")]
 
 
 def _gain_line(snapshot: dict) -> Text | None:
@@ -111,10 +220,13 @@ def _gain_line(snapshot: dict) -> Text | None:
     line = Text("vs baseline: ", style="dim")
     line.append(f"{float(gain.get('absolute', 0.0)):+.3f} {gain.get('metric', '')} ")
     line.append(f"({pct(gain.get('relative'))})")
-    if "per_ms_p95" in gain:
-        line.append(f"  {float(gain['per_ms_p95']):+.4f}/ms", style="dim")
-    if "per_mb" in gain:
-        line.append(f"  {float(gain['per_mb']):+.4f}/MB", style="dim")
+    metric = str(gain.get("metric", ""))
+    absolute = gain.get("absolute")
+    absolute = float(absolute) if isinstance(absolute, int | float) else None
+    for key, unit in (("per_ms_p95", "ms"), ("per_mb", "MB")):
+        if key in gain:
+            space_after(line)
+            line.append(f"· {per_unit(float(gain[key]), metric, unit, absolute)}", style="dim")
     return line
 
 
@@ -128,10 +240,12 @@ def _interpretability_line(snapshot: dict) -> Text | None:
     line.append(f"{info.get('family', '?')} score {num(info.get('score'), 2)}")
     top = [f.get("name", "?") for f in info.get("top_features", [])[:3]]
     if top:
-        line.append(f"  top {', '.join(top)}", style="dim")
+        space_after(line, 2)
+        line.append(f"top {', '.join(top)}", style="dim")
     hits = info.get("suspect_hits") or []
     if hits:
-        line.append(f"  ! suspect: {', '.join(hits)}", style="bold yellow")
+        space_after(line, 2)
+        line.append(f"! suspect: {', '.join(hits)}", style="bold yellow")
     return line
 
 
@@ -142,7 +256,8 @@ def _fairness_line(snapshot: dict) -> Text | None:
     line = Text("fairness: ", style="dim")
     line.append(f"max gap {num(info.get('max_gap'))}")
     for column, detail in sorted(info.get("columns", {}).items()):
-        line.append(f"  {column} {num(detail.get('gap'))}", style="dim")
+        space_after(line, 2)
+        line.append(f"{column} {num(detail.get('gap'))}", style="dim")
     return line
 
 
@@ -151,19 +266,22 @@ def _edge_line(edge: dict | None) -> Text | None:
         return None
     failed = int(edge.get("must_pass_failed", 0))
     line = Text("edge cases: ", style="dim")
-    line.append(f"{edge.get('n_passed', 0)}/{edge.get('n_cases', 0)} passed")
+    line.append(f"{edge.get('n_passed', 0)} of {edge.get('n_cases', 0)} passed  ")
     if failed:
-        line.append(f"  ✗ {failed} must-pass failed", style="bold red")
+        line.append(f"✗ {failed} must-pass failed", style="bold red")
     return line
 
 
-def render_snapshot(snapshot: dict, *, primary: str = "", edge: dict | None = None) -> Group:
-    """The card body for a stored snapshot (a Rich renderable)."""
+def render_snapshot(
+    snapshot: dict, *, primary: str = "", edge: dict | None = None, machine: str = ""
+) -> Group:
+    """The card body for a stored snapshot (a Rich renderable). ``machine`` says where it was
+    profiled in words ("this machine", "another machine (Intel Xeon, 2 cores)")."""
     title = Text()
-    title.append(str(snapshot.get("name", "?")), style="bold")
-    title.append(f"  {snapshot.get('kind', '')} {snapshot.get('version', '')}", style="dim")
-    title.append(f"  {short_id(str(snapshot.get('id', '')))}", style="dim")
-    lines: list[Any] = [title, _quality_line(snapshot, primary), _resource_line(snapshot)]
+    title.append(f"{snapshot.get('name', '?')} ", style="bold")
+    title.append(f"· {snapshot.get('kind', '')} {snapshot.get('version', '')} ", style="dim")
+    title.append(f"· {short_id(str(snapshot.get('id', '')))}", style="dim")
+    lines: list[Any] = [title, _quality_line(snapshot, primary), _resource_line(snapshot, machine)]
     lines += _constraint_lines(snapshot)
     for extra in (
         _gain_line(snapshot),
@@ -184,14 +302,14 @@ def render_snapshot(snapshot: dict, *, primary: str = "", edge: dict | None = No
         )
     for warning in checks.get("leakage", []) or []:
         lines.append(Text(f"! leakage: {warning}", style="bold yellow"))
-    return Group(*lines)
+    return Group(*(tidy(line) if isinstance(line, Text) else line for line in lines))
 
 
 def render_failure(name: str, reason: str, error: str) -> Group:
     """The card for a run that did not produce a snapshot: nothing was written."""
     title = Text()
-    title.append(name, style="bold")
-    title.append("  run failed", style="bold red")
+    title.append(f"{name} ", style="bold")
+    title.append("· run failed", style="bold red")
     return Group(
         title,
         Text(f"✗ {reason}: {error}", style="red"),
@@ -213,6 +331,7 @@ class SnapshotCard(Static):
         *,
         primary: str = "",
         edge: dict | None = None,
+        machine: str = "",
         failure: tuple[str, str, str] | None = None,
         **kwargs,
     ) -> None:
@@ -221,7 +340,7 @@ class SnapshotCard(Static):
         if failure is not None:
             body = render_failure(*failure)
         elif snapshot is not None:
-            body = render_snapshot(snapshot, primary=primary, edge=edge)
+            body = render_snapshot(snapshot, primary=primary, edge=edge, machine=machine)
         else:
             body = Text("no snapshot yet", style="dim")
         super().__init__(body, **kwargs)

@@ -44,7 +44,8 @@ def draw(
     usable = [p for p in points if math.isfinite(p.latency_ms) and math.isfinite(p.metric)]
     if not usable:
         return Text("no snapshots with both a metric and a p95 latency yet", style="dim")
-    key_lines = math.ceil(len(usable) / 2)
+    per_line = 2 if width >= 60 else 1  # the key: two entries a line when there is room
+    key_lines = math.ceil(len(usable) / per_line)
     rows = max(3, height - 3 - key_lines)
     cols = max(10, width - Y_LABEL_WIDTH - 1)
     xs = [p.latency_ms for p in usable]
@@ -80,17 +81,18 @@ def draw(
     gap = max(1, cols - len(left) - len(right))
     better = "lower" if lower_is_better else "higher"
     out.append(f"{'':>{Y_LABEL_WIDTH}}{left}{' ' * gap}{right}\n", style="dim")
-    out.append(
-        f"{metric_name} ({better} is better) up; * = Pareto front of this plot\n", style="dim"
-    )
-    half = max(1, (width - 2) // 2)
+    caption = f"{metric_name} ({better} is better) up; * = Pareto front of this plot"
+    if len(caption) > width:
+        caption = f"↑ {metric_name} ({better} better) · * Pareto front"
+    out.append(caption + "\n", style="dim")
+    half = max(1, (width - 2) // per_line)
     entries = []
     for index, point in enumerate(usable):
         star = "*" if point.on_front else " "
         note = " (rejected)" if point.rejected else ""
         entries.append(f"{_letter(index, point.on_front)}{star} {point.label}{note}"[: half - 1])
-    for start in range(0, len(entries), 2):
-        pair = entries[start : start + 2]
+    for start in range(0, len(entries), per_line):
+        pair = entries[start : start + per_line]
         out.append("".join(f"{entry:<{half}}" for entry in pair).rstrip() + "\n")
     out.rstrip()
     return out
