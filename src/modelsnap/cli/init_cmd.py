@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +130,7 @@ def _copy_in(root: Path, source: Path, destination: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from modelsnap.core.data import draw_split, load_dataset
     from modelsnap.core.errors import ProjectFileError
+    from modelsnap.core.files import parse_toml
     from modelsnap.core.project import (
         PROJECT_FILE,
         build_project_document,
@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
             task=task,
             **{**options, "positive_label": positive},
         )
-        return parse_project(tomllib.loads(text), root)
+        return parse_project(parse_toml(text, what="the generated file",
+                                        error=ProjectFileError), root)
 
     # Check the data (and that a split can be drawn) before writing anything.
     draft = config_for(args.task or "classification", args.positive_label)

@@ -137,7 +137,11 @@ def run(args: argparse.Namespace) -> int:
     snapshot_id = find_snapshot(root, args.id)
     snapshot = read_snapshot(root, snapshot_id)
     if args.format == "toml":
-        sys.stdout.write(snapshot_path(root, snapshot_id).read_text(encoding="utf-8"))
+        from modelsnap.core.files import read_regular
+        from modelsnap.core.text import printable
+
+        raw = read_regular(snapshot_path(root, snapshot_id), what="snapshot")
+        sys.stdout.write(printable(raw.decode("utf-8"), newlines=True))
     elif args.format == "json":
         print_json(snapshot)
     else:

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import CriteriaError, ModelsnapError
-from modelsnap.core.files import atomic_write_bytes, dumps_toml, folder_lock, read_toml
+from modelsnap.core.files import (
+    RECORD_LOG_LIMIT,
+    atomic_write_bytes,
+    dumps_toml,
+    folder_lock,
+    read_toml,
+)
 from modelsnap.core.project import ProjectConfig
 
 REVISIONS_FILE = "criteria_revisions.toml"
@@ -63,7 +69,7 @@ def revisions(root: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     try:
-        doc = read_toml(path, what="criteria revisions")
+        doc = read_toml(path, what="criteria revisions", limit=RECORD_LOG_LIMIT)
     except ModelsnapError as exc:
         raise CriteriaError(
             exc.message,

@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from modelsnap.core.errors import DataError
-from modelsnap.core.files import create_exclusive_bytes, inside, sha256_bytes, sha256_file
+from modelsnap.core.files import (
+    create_exclusive_bytes,
+    inside,
+    open_regular,
+    sha256_bytes,
+    sha256_file,
+)
 from modelsnap.core.project import ProjectConfig
 
 SPLIT_FILE = "split.npz"
@@ -114,9 +120,14 @@ def read_table(
             hint="check [data].source in modelsnap.toml (relative to the project folder)",
         )
     if not file.is_file():
-        raise DataError("data source is not a file", where=label)
+        raise DataError("data source is not a regular file", where=label,
+                        hint="point [data].source at a CSV file")
     try:
-        frame = pd.read_csv(file, low_memory=False)
+        with open_regular(file, what="data source", error=DataError) as handle:
+            frame = pd.read_csv(handle, low_memory=False)
+    except MemoryError:
+        raise DataError("the CSV file does not fit in memory", where=label,
+                        hint="use a smaller sample of the data") from None
     except pd.errors.EmptyDataError:
         raise DataError("the CSV file is empty", where=label) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -376,7 +387,8 @@ _META_KINDS = {
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     where = str(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_regular(path, what="split.npz", error=DataError) as handle, \
+                np.load(handle, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise DataError(

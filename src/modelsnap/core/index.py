@@ -32,9 +32,13 @@ from typing import Any
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     STATE_DIR,
+    STATE_JSON_LIMIT,
     atomic_write_bytes,
     folder_lock,
     is_tmp_name,
+    loads_json_state,
+    read_json_state,
+    read_regular,
     read_toml,
 )
 from modelsnap.core.store import SnapshotProblem, refuse_link_out, validate_snapshot
@@ -188,11 +192,7 @@ def _read_index(root: Path) -> dict[str, dict[str, Any]]:
 
     A bad index is never an error: it is a cache, and the snapshot files are the truth.
     """
-    try:
-        raw = index_path(root).read_bytes()
-        data = json.loads(raw)
-    except (OSError, ValueError):
-        return {}
+    data = read_json_state(index_path(root))
     if not isinstance(data, dict) or data.get("row_version") != ROW_VERSION:
         return {}
     entries = data.get("entries")
@@ -260,17 +260,14 @@ def _read_journal(root: Path) -> list[tuple[str, Any]]:
     skipped: like the index, the journal only ever saves work.
     """
     try:
-        raw = journal_path(root).read_bytes()
-    except OSError:
+        raw = read_regular(journal_path(root), limit=STATE_JSON_LIMIT)
+    except (OSError, ModelsnapError):
         return []
     found = []
     for line in raw.split(b"\n"):
         if not line:
             continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
+        item = loads_json_state(line)
         if isinstance(item, dict) and item.get("row_version") == ROW_VERSION \
                 and isinstance(item.get("file"), str):
             found.append((item["file"], item.get("entry")))
@@ -375,8 +372,9 @@ def _list_files(directory: Path) -> dict[str, os.stat_result]:
             if not item.name.endswith(".toml") or is_tmp_name(item.name) or item.name[0] == ".":
                 continue
             with contextlib.suppress(OSError):
-                if item.is_file():
-                    # lstat: a symlinked file never matches its row, so it is parsed (and refused)
+                if not item.is_dir():
+                    # lstat: a symlinked file never matches its row, so it is parsed (and refused);
+                    # a FIFO, socket or device is listed too, so that reading refuses and names it
                     files[item.name] = item.stat(follow_symlinks=False)
     return files
 

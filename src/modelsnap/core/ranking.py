@@ -614,14 +614,19 @@ def must_pass_cases_exist(root: Any, relative: str | None) -> bool:
     if not relative:
         return False
     import csv
+    import io
     from pathlib import Path
+
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.files import EDGE_CSV_LIMIT, open_regular
 
     path = Path(root) / relative
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open_regular(path, what="edge-case file", limit=EDGE_CSV_LIMIT) as raw, \
+                io.TextIOWrapper(raw, newline="", encoding="utf-8") as handle:
             return any((row.get("severity") or "").strip() == "must-pass"
                        for row in csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, UnicodeDecodeError, csv.Error, ModelsnapError):
         return False
 
 
