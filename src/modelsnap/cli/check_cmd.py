@@ -218,10 +218,11 @@ def run(args: argparse.Namespace) -> int:
         print_json({"ok": not findings, "snapshots": count, "removed": removed,
                     "findings": [asdict(f) for f in findings]})
     else:
-        from rich.console import Console
         from rich.text import Text
 
-        console = Console(highlight=False)
+        from modelsnap.cli.output import make_console
+
+        console = make_console(highlight=False)
         for path in removed:
             console.print(Text(f"removed   {path}", style="yellow"))
         for finding in findings:

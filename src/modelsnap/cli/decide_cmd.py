@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option
+from modelsnap.cli.output import add_dir_argument, add_format_option, echo
 
 
 def register(subparsers: Any) -> None:
@@ -66,6 +66,6 @@ def run(args: Any) -> int:
         print_json(entry)
     else:
         note = " (override recorded)" if "override" in entry else ""
-        print(f"decision {entry['id']} recorded: {snapshot_id}, by {entry['decided_by']}{note}")
-        print(f"  sha256 {entry['sha256']}")
+        echo(f"decision {entry['id']} recorded: {snapshot_id}, by {entry['decided_by']}{note}")
+        echo(f"  sha256 {entry['sha256']}")
     return 0

@@ -139,11 +139,12 @@ def _delta_text(row: DiffRow) -> str:
 
 
 def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False)
+    from modelsnap.cli.output import make_console
+
+    console = make_console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 140)
     console.print(Text(f"a = {a['id']}\nb = {b['id']}"))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument
+from modelsnap.cli.output import add_dir_argument, echo
 
 PROFILE_CHOICES = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
 
@@ -193,21 +194,22 @@ def run(args: argparse.Namespace) -> int:
         **{**options, "positive_label": dataset.positive_label},
     )
     detail = f", positive label {dataset.positive_label!r}" if dataset.positive_label else ""
-    print(f"created {config.path}")
-    print(
+    echo(f"created {config.path}")
+    echo(
         f"  data: {source}{' (copied in)' if copy_to else ''}, {dataset.n_rows} rows, "
         f"target {args.target!r}, {dataset.task}{detail}"
     )
-    print(
+    echo(
         f"  profile {args.profile}: {len(config.criteria)} criteria, "
         f"{len(config.constraints)} constraints"
     )
-    print(
+    echo(
         f"  baseline {config.baseline.name}; candidates "
         + ", ".join(spec.name for spec in config.candidates)
     )
-    print(
-        f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {root} --baseline), "
-        f"then lock the criteria (modelsnap lock {root})"
+    folder = shlex.quote(str(root))  # pasted into a shell: `$(...)` in a name must not run
+    echo(
+        f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {folder} --baseline), "
+        f"then lock the criteria (modelsnap lock {folder})"
     )
     return 0

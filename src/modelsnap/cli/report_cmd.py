@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument
+from modelsnap.cli.output import add_dir_argument, echo
 
 
 def register(subparsers: Any) -> None:
@@ -43,5 +43,5 @@ def run(args: Any) -> int:
     fmt = args.format or ("md" if output.suffix.lower() in (".md", ".markdown") else "html")
     write_report(root, output, fmt=fmt, significance=not args.no_significance,
                  force=args.force)
-    print(f"report written: {output}")
+    echo(f"report written: {output}")
     return 0

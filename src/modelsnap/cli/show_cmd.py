@@ -108,11 +108,12 @@ def _section(name: str, table: dict[str, Any]):
 
 
 def render(snapshot: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.rule import Rule
     from rich.text import Text
 
-    console = Console(highlight=False)
+    from modelsnap.cli.output import make_console
+
+    console = make_console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 120)
     header = {k: v for k, v in snapshot.items() if not isinstance(v, dict)}

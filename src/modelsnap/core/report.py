@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.text import printable
 
 FORMATS = ("html", "md")
 
@@ -203,7 +204,7 @@ def _replace_file(target: Path, data: bytes) -> None:
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(printable(value, newlines=True), quote=True)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -555,7 +556,16 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 
 
 def _md(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text from the folder in Markdown: no raw HTML (``<`` ``>`` ``&`` become entities), no
+    control characters, no link brackets, no table breaks, one line."""
+    text = printable(str(value).replace("\r\n", " ").replace("\n", " "))
+    text = html.escape(text, quote=False)
+    return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+
+
+def _md_code(value: Any) -> str:
+    """A value shown in a code span: control characters escaped, no backtick to break out."""
+    return printable(value).replace("`", "'")
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -591,9 +601,9 @@ def render_markdown(data: ReportData) -> str:
     else:
         lines += ["## Decision", "", "Not decided yet: this card describes the current top pick."]
     lines += ["", "## Model", "",
-              f"- Snapshot: `{_md(chosen_id)}` ({_md(snapshot.get('name'))}, "
+              f"- Snapshot: `{_md_code(chosen_id)}` ({_md(snapshot.get('name'))}, "
               f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
-              f"- Estimator: `{_md(model.get('estimator'))}`",
+              f"- Estimator: `{_md_code(model.get('estimator'))}`",
               f"- Parameters: {_md(model.get('params', {}))}",
               f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
               f"{_md(snapshot.get('criteria_revision'))}"]
@@ -627,10 +637,10 @@ def render_markdown(data: ReportData) -> str:
         lines += ["", "## Significance (test split)", ""]
         for label, item in compared:
             if "error" in item:
-                lines.append(f"- vs {label} `{_md(item['b'])}`: not computed "
+                lines.append(f"- vs {label} `{_md_code(item['b'])}`: not computed "
                              f"({_md(item['error'])})")
             else:
-                lines.append(f"- vs {label} `{_md(item['b'])}`: {item['metric']} difference "
+                lines.append(f"- vs {label} `{_md_code(item['b'])}`: {item['metric']} difference "
                              f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
                              f"({item['method']}): **{item['verdict']}**")
     sens = result.sensitivity
