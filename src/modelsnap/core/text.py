@@ -58,3 +58,19 @@ def short(value: object, limit: int = ECHO_LIMIT) -> str:
 
 def has_control(text: str) -> bool:
     return _UNSAFE.search(text) is not None
+
+
+def printable_with_map(text: str, *, newlines: bool = True) -> tuple[str, list[int]]:
+    """``printable(text)`` and, for each offset of ``text`` (and its end), the offset in the
+    result: front ends that style ranges of a text (spans) move the ranges with it."""
+    pattern = _UNSAFE_KEEP_LINES if newlines else _UNSAFE
+    pieces: list[str] = []
+    offsets: list[int] = []
+    position = 0
+    for char in text:
+        offsets.append(position)
+        piece = _escape(pattern.match(char)) if pattern.match(char) else char
+        pieces.append(piece)
+        position += len(piece)
+    offsets.append(position)
+    return "".join(pieces), offsets

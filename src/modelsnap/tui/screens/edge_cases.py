@@ -18,6 +18,7 @@ from modelsnap.tui.messages import RunProgress, TaskDone
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.widgets.formatting import printable, safe_text
 
 
 def case_matrix(
@@ -78,7 +79,7 @@ class EdgeCasesScreen(StepScreen):
         file_label = self.query_one("#edge-file", Static)
         if state.edge_file:
             file_label.update(
-                f"Edge-case file: {state.edge_file} (rows with the answer a model "
+                f"Edge-case file: {printable(state.edge_file)} (rows with the answer a model "
                 "must give; severity must-pass rejects a model that fails it)"
             )
         else:
@@ -123,7 +124,7 @@ class EdgeCasesScreen(StepScreen):
                         else ""
                     )
                 )
-        status.update("\n".join(summary))
+        status.update(printable("\n".join(summary), newlines=True))
         case_width = min(28, max([4] + [len(case) for case, _severity, _cells in rows]))
         table.add_column("case", key="case", width=case_width)
         table.add_column("severity", key="severity", width=9)
@@ -136,10 +137,12 @@ class EdgeCasesScreen(StepScreen):
         )
         for index, name in enumerate(names):
             cell_width = max([len(name[:16])] + [len(row[2][index][1]) for row in rows])
-            table.add_column(name[:16], key=f"model-{name}", width=cell_width)
+            table.add_column(printable(name[:16]), key=f"model-{name}", width=cell_width)
         for case, severity, cells in rows:
-            rendered = [Text(text, style="" if ok else "bold red reverse") for ok, text in cells]
-            table.add_row(case[:28], severity, expected.get(case, "")[:16], *rendered)
+            rendered = [safe_text(Text(text, style="" if ok else "bold red reverse"))
+                        for ok, text in cells]
+            table.add_row(printable(case[:28]), printable(severity),
+                          printable(expected.get(case, "")[:16]), *rendered)
 
     def action_run(self) -> None:
         state = self.state
@@ -169,7 +172,9 @@ class EdgeCasesScreen(StepScreen):
             return
         self.query_one("#edge-progress", ProgressBar).display = False
         if message.error:
-            self.query_one("#edge-status", Static).update(f"✗ {message.error}")
+            self.query_one("#edge-status", Static).update(
+                printable(f"✗ {message.error}", newlines=True)
+            )
             return
         self.app.reload_state()
 

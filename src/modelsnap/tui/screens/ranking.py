@@ -21,7 +21,7 @@ from modelsnap.tui.messages import TaskDone
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
-from modelsnap.tui.widgets.formatting import short_id
+from modelsnap.tui.widgets.formatting import printable, safe_text, short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
@@ -201,11 +201,11 @@ class RankingScreen(StepScreen):
         log = self.query_one("#decision-log", Static)
         if state.decisions:
             last = state.decisions[-1]
-            log.update(
+            log.update(printable(
                 f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
                 f"{short_id(str(last.get('snapshot_id', '')))} by "
-                f"{last.get('decided_by', '?')}: {last.get('rationale', '')}"
-            )
+                f"{last.get('decided_by', '?')}: {last.get('rationale', '')}", newlines=True
+            ))
         else:
             log.update("No decision recorded yet.")
         self.rerank()
@@ -229,7 +229,9 @@ class RankingScreen(StepScreen):
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "rank":
             if message.error:
-                self.query_one("#ranking-warnings", Static).update(f"✗ {message.error}")
+                self.query_one("#ranking-warnings", Static).update(
+                    printable(f"✗ {message.error}", newlines=True)
+                )
             else:
                 self.show_result(message.result)
         elif message.what == "significance":
@@ -239,7 +241,9 @@ class RankingScreen(StepScreen):
             )
         elif message.what == "decide":
             if message.error:
-                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+                self.query_one("#decision-error", Label).update(
+                    printable(f"✗ {message.error}", newlines=True)
+                )
             else:
                 entry = message.result
                 self.query_one("#decision-error", Label).update(
@@ -249,7 +253,9 @@ class RankingScreen(StepScreen):
                 self.app.reload_state()
         elif message.what == "save-weights":
             if message.error:
-                self.query_one("#decision-error", Label).update(f"✗ {message.error}")
+                self.query_one("#decision-error", Label).update(
+                    printable(f"✗ {message.error}", newlines=True)
+                )
             else:
                 self.notify("weights saved to modelsnap.toml: lock a new revision in step 1")
                 self.app.reload_state()
@@ -266,7 +272,8 @@ class RankingScreen(StepScreen):
         if state is not None and not state.locked:
             lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
         lines += [f"! {w}" for w in result.warnings]
-        self.query_one("#ranking-warnings", Static).update("\n".join(lines))
+        self.query_one("#ranking-warnings", Static).update(printable("\n".join(lines),
+                                                                     newlines=True))
         self.query_one(RankingTable).show(result)
         rejected = Text()
         for title, items, key in (
@@ -277,7 +284,7 @@ class RankingScreen(StepScreen):
             for item in items:
                 rejected.append(f"{title}: ", style="bold")
                 rejected.append(f"{short_id(item['id'])}: {'; '.join(item.get(key) or [])}\n")
-        self.query_one("#ranking-rejected", Static).update(rejected)
+        self.query_one("#ranking-rejected", Static).update(safe_text(rejected))
         plot = self.query_one(TradeoffPlot)
         plot.metric_name = result.primary_metric
         plot.lower_is_better = result.directions.get(result.primary_metric) == "min"
@@ -288,7 +295,8 @@ class RankingScreen(StepScreen):
             return  # the decision form is not mounted yet; it re-ranks when it is
         select = selects.first(Select)
         previous = select.value
-        options = [(f"{e.rank}. {e.name} ({short_id(e.id)})", e.id) for e in result.ranked]
+        options = [(printable(f"{e.rank}. {e.name} ({short_id(e.id)})", limit=120), e.id)
+                   for e in result.ranked]
         options += [(f"rejected: {short_id(r['id'])}", r["id"]) for r in result.rejected]
         select.set_options(options)
         ids = [value for _label, value in options]

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from modelsnap.tui.widgets.formatting import num, pct, short_id
+from modelsnap.tui.widgets.formatting import num, pct, safe_text, short_id
 
 QUALITY_ORDER = (
     "f1",
@@ -172,7 +172,7 @@ def render_snapshot(snapshot: dict, *, primary: str = "", edge: dict | None = No
         )
     for warning in checks.get("leakage", []) or []:
         lines.append(Text(f"! leakage: {warning}", style="bold yellow"))
-    return Group(*lines)
+    return Group(*(safe_text(line) for line in lines))
 
 
 def render_failure(name: str, reason: str, error: str) -> Group:
@@ -181,8 +181,8 @@ def render_failure(name: str, reason: str, error: str) -> Group:
     title.append(name, style="bold")
     title.append("  run failed", style="bold red")
     return Group(
-        title,
-        Text(f"✗ {reason}: {error}", style="red"),
+        safe_text(title),
+        safe_text(Text(f"✗ {reason}: {error}", style="red")),
         Text("nothing was written; fix the cause and run again", style="dim"),
     )
 
