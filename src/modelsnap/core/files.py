@@ -305,6 +305,13 @@ def folder_lock(root: Path, name: str = "lock") -> Iterator[None]:
         os.close(fd)
 
 
+def shown_value(value: object, limit: int = 80) -> str:
+    """``repr`` of a value for a message, cut to ``limit`` characters (a crafted 100,000-character
+    name is not echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def safe_name(value: str, *, what: str = "name") -> str:
     """Accept a name or id only if it is a plain file-name component (no separators, no '..')."""
     if (
@@ -318,7 +325,7 @@ def safe_name(value: str, *, what: str = "name") -> str:
         or any(ord(ch) < 32 for ch in value)
     ):
         raise PathError(
-            f"{what} {value!r} is not allowed",
+            f"{what} {shown_value(value)} is not allowed",
             hint="use letters, digits, '-', '_' and '.' only, not starting with '.'",
         )
     return value
@@ -332,14 +339,14 @@ def inside(root: Path, relative: str, *, what: str = "path") -> Path:
     root_resolved = Path(root).resolve()
     candidate = Path(relative)
     if candidate.is_absolute():
-        raise PathError(f"{what} {relative!r} is absolute",
+        raise PathError(f"{what} {shown_value(relative)} is absolute",
                         hint="give a path relative to the project folder")
     resolved = (root_resolved / candidate).resolve()
     try:
         resolved.relative_to(root_resolved)
     except ValueError:
         raise PathError(
-            f"{what} {relative!r} points outside the project folder {root_resolved}",
+            f"{what} {shown_value(relative)} points outside the project folder {root_resolved}",
             hint="keep data, models and records inside the project folder",
         ) from None
     return resolved
