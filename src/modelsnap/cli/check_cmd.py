@@ -26,6 +26,14 @@ class Finding:
     kind: str
     where: str
     message: str
+    # "error": a record is affected (exit code 1); "info": worth knowing, no record affected
+    # (staging debris of a killed run in .modelsnap/tmp, removed by the next write).
+    severity: str = "error"
+
+
+def failures(findings: list[Finding]) -> list[Finding]:
+    """The findings that make the folder untrustworthy (everything but information)."""
+    return [f for f in findings if f.severity != "info"]
 
 
 def register(subparsers: Any) -> None:
@@ -175,7 +183,8 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
             if is_tmp_name(entry.name) and pid.isdigit() and psutil.pid_exists(int(pid)):
                 continue  # a run in progress
             findings.append(Finding("temp", _rel(root, entry),
-                                    "leftover from a run that no longer runs; delete it"))
+                                    "leftover staging of a run that no longer runs (no record "
+                                    "is affected; the next write removes it)", "info"))
 
 
 def audit(root: Path) -> tuple[int, list[Finding]]:
@@ -215,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         removed = [_rel(root, path) for path in clean_leftovers(root)]
     count, findings = audit(root)
     if args.format == "json":
-        print_json({"ok": not findings, "snapshots": count, "removed": removed,
+        print_json({"ok": not failures(findings), "snapshots": count, "removed": removed,
                     "findings": [asdict(f) for f in findings]})
     else:
         from rich.text import Text
@@ -227,10 +236,15 @@ def run(args: argparse.Namespace) -> int:
             console.print(Text(f"removed   {path}", style="yellow"))
         for finding in findings:
             line = Text()
-            line.append(f"{finding.kind:<10}", style="bold red")
-            line.append(f"{finding.where}: {finding.message}")
+            info = finding.severity == "info"
+            line.append(f"{'info' if info else finding.kind:<10}",
+                        style="dim" if info else "bold red")
+            line.append(f"{finding.where}: {finding.message}", style="dim" if info else "")
             console.print(line)
+        errors = failures(findings)
         summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
-        summary += "no problems" if not findings else f"{len(findings)} finding(s)"
-        console.print(Text(summary, style="green" if not findings else "bold red"))
-    return 1 if findings else 0
+        summary += "no problems" if not errors else f"{len(errors)} finding(s)"
+        if len(findings) > len(errors):
+            summary += f" ({len(findings) - len(errors)} for information only)"
+        console.print(Text(summary, style="green" if not errors else "bold red"))
+    return 1 if failures(findings) else 0

@@ -144,6 +144,10 @@ def read_table(
     return frame, sha256_file(file), label
 
 
+# A regression target beyond this magnitude overflows squared errors (1e308 squared is inf).
+REGRESSION_TARGET_LIMIT = 1e100
+
+
 def infer_task(target: pd.Series) -> str:
     """Non-numeric, boolean, or at most 20 distinct integer values -> classification."""
     values = target.dropna()
@@ -157,7 +161,11 @@ def infer_task(target: pd.Series) -> str:
 
 def _labels_as_strings(target: pd.Series) -> pd.Series:
     """Class labels as strings (snapshots store them so); integer-valued floats lose the '.0'."""
-    if pd.api.types.is_float_dtype(target) and np.all(np.mod(target.to_numpy(), 1) == 0):
+    numbers = target.to_numpy() if pd.api.types.is_float_dtype(target) else None
+    # Only integers a float holds exactly become int64 labels: casting 1e308 would overflow
+    # (every such value turning into one class "-9223372036854775808").
+    if numbers is not None and np.all(np.mod(numbers, 1) == 0) \
+            and np.all(np.abs(numbers) <= 2.0 ** 53):
         target = target.astype("int64")
     return target.astype(str).astype(object)
 
@@ -219,6 +227,15 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
             where=label,
             hint="remove or fill those rows: rows are never dropped silently",
         )
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        numbers = target.to_numpy(dtype=float)
+        n_infinite = int(np.sum(~np.isfinite(numbers)))
+        if n_infinite:
+            raise DataError(
+                f"target column {data.target!r} has {n_infinite} infinite value(s)",
+                where=label,
+                hint="remove or fix those rows: no metric can score them",
+            )
     task = data.task or infer_task(target)
     classes: list[str] | None = None
     positive: str | None = None
@@ -236,6 +253,15 @@ def load_dataset(config: ProjectConfig, *, path: Path | None = None) -> Dataset:
                 hint="remove [data].positive_label",
             )
         target = target.astype(float)
+        largest = float(np.max(np.abs(target.to_numpy())))
+        if largest > REGRESSION_TARGET_LIMIT:
+            raise DataError(
+                f"target column {data.target!r} has values up to {largest:g}: squared errors "
+                "would overflow, so no error metric could be computed",
+                where=label,
+                hint=f"rescale the target (e.g. to other units); the limit is "
+                     f"{REGRESSION_TARGET_LIMIT:g} in absolute value",
+            )
         if target.nunique() < 2:
             raise DataError(f"target column {data.target!r} is constant", where=label)
     else:

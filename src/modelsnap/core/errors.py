@@ -60,6 +60,35 @@ class DecisionError(ModelsnapError):
     """A decision was refused (no rationale, rejected or unknown snapshot, ...)."""
 
 
+class StorageError(ModelsnapError):
+    """The folder cannot be written: read-only file system, full disk, no permission.
+
+    Records are written to a temp file first and renamed or linked into place, so when this is
+    raised every existing record is unchanged.
+    """
+
+
+_STORAGE_HINTS = {
+    "EROFS": "the folder is on a read-only file system; copy it somewhere writable",
+    "ENOSPC": "the disk is full; free some space and run the command again",
+    "EDQUOT": "the disk quota is used up; free some space and run the command again",
+    "EACCES": "no permission to write there; check the folder's owner and permissions",
+    "EPERM": "no permission to write there; check the folder's owner and permissions",
+}
+
+
+def storage_error(exc: OSError, where: object | None = None) -> StorageError:
+    """A clear StorageError for an OSError raised while writing."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    reason = exc.strerror or str(exc)
+    hint = _STORAGE_HINTS.get(name, "check the disk and the folder, then run the command again")
+    return StorageError(f"cannot write: {reason}; existing records are unchanged",
+                        where=str(where if where is not None else exc.filename or ""),
+                        hint=hint)
+
+
 class PathError(ModelsnapError):
     """A name, id or path would reach outside the project folder."""
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import tomli_w
 
-from modelsnap.core.errors import ModelsnapError, PathError, SnapshotError
+from modelsnap.core.errors import ModelsnapError, PathError, SnapshotError, storage_error
 
 STATE_DIR = ".modelsnap"
 TMP_PREFIX = ".tmp-"
@@ -51,10 +51,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_SWEPT: set[str] = set()
+
+
 def tmp_dir(root: Path) -> Path:
+    """``.modelsnap/tmp``, created if needed. The first time a process writes to a folder, the
+    staging debris of killed processes there is removed (``clean_stale_tmp``)."""
     path = Path(root) / STATE_DIR / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
     inside_dir(root, path)
+    key = str(path)
+    if key not in _SWEPT:
+        _SWEPT.add(key)
+        with contextlib.suppress(OSError):
+            clean_stale_tmp(root)
     return path
 
 
@@ -85,26 +98,41 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _write_tmp(root: Path, data: bytes) -> Path:
+def _write_tmp(root: Path, data: bytes, target: Path | None = None) -> Path:
+    """``data`` in a fsynced temp file; a full disk or read-only folder is a StorageError."""
     tmp = tmp_dir(root) / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(exc, target if target is not None else tmp) from None
     return tmp
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, target.parent) from None
 
 
 def atomic_write_bytes(root: Path, target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` atomically (temp file on the same filesystem, fsync,
     rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     inside_dir(root, target.parent)
-    tmp = _write_tmp(root, data)
+    tmp = _write_tmp(root, data, target)
     try:
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise storage_error(exc, target) from None
         raise
     _fsync_dir(target.parent)
 
@@ -116,13 +144,15 @@ def create_exclusive_bytes(root: Path, target: Path, data: bytes) -> bool:
     link from a fully written temp file, so the record appears complete or not at all and an
     existing record is never overwritten, even with several processes racing.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     inside_dir(root, target.parent)
-    tmp = _write_tmp(root, data)
+    tmp = _write_tmp(root, data, target)
     try:
         os.link(tmp, target)
     except FileExistsError:
         return False
+    except OSError as exc:
+        raise storage_error(exc, target) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -294,9 +324,12 @@ def read_json_state(path: Path, *, limit: int = STATE_JSON_LIMIT) -> Any:
 def folder_lock(root: Path, name: str = "lock") -> Iterator[None]:
     """An exclusive advisory lock (flock) on ``.modelsnap/<name>``; released even on a crash."""
     state = Path(root) / STATE_DIR
-    state.mkdir(parents=True, exist_ok=True)
-    inside_dir(root, state)
-    fd = os.open(state / name, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        inside_dir(root, state)
+        fd = os.open(state / name, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, state / name) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

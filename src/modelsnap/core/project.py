@@ -258,6 +258,11 @@ def _one_of(choices: tuple[str, ...]) -> str:
     return "one of " + ", ".join(json.dumps(c) for c in choices)
 
 
+# More threads than this is never useful on one machine and can exhaust it (each BLAS/OpenMP
+# pool thread has its own stack); a fixed cap keeps a project file valid on every machine.
+MAX_THREADS = 256
+
+
 def _number(
     table: dict,
     name: str,
@@ -568,7 +573,8 @@ def _parse_run(doc: dict) -> RunConfig:
             table, "batch_size", "[run].batch_size", 256, minimum=1, exclusive=False, integer=True
         ),
         threads=_number(
-            table, "threads", "[run].threads", 1, minimum=1, exclusive=False, integer=True
+            table, "threads", "[run].threads", 1, minimum=1, exclusive=False, integer=True,
+            maximum=MAX_THREADS,
         ),
     )
 
