@@ -60,11 +60,12 @@ class DecisionError(ModelsnapError):
     """A decision was refused (no rationale, rejected or unknown snapshot, ...)."""
 
 
-class StorageError(ModelsnapError):
+class StorageError(ModelsnapError, OSError):
     """The folder cannot be written: read-only file system, full disk, no permission.
 
     Records are written to a temp file first and renamed or linked into place, so when this is
-    raised every existing record is unchanged.
+    raised every existing record is unchanged. It is an ``OSError`` too (with the original
+    ``errno``), so code that tolerates a failed write of a cache keeps doing so.
     """
 
 
@@ -84,9 +85,11 @@ def storage_error(exc: OSError, where: object | None = None) -> StorageError:
     name = errno.errorcode.get(exc.errno or 0, "")
     reason = exc.strerror or str(exc)
     hint = _STORAGE_HINTS.get(name, "check the disk and the folder, then run the command again")
-    return StorageError(f"cannot write: {reason}; existing records are unchanged",
-                        where=str(where if where is not None else exc.filename or ""),
-                        hint=hint)
+    error = StorageError(f"cannot write: {reason}; existing records are unchanged",
+                         where=str(where if where is not None else exc.filename or ""),
+                         hint=hint)
+    error.errno, error.strerror = exc.errno, exc.strerror
+    return error
 
 
 class PathError(ModelsnapError):
