@@ -192,7 +192,7 @@ def _read_index(root: Path) -> dict[str, dict[str, Any]]:
 
     A bad index is never an error: it is a cache, and the snapshot files are the truth.
     """
-    data = read_json_state(index_path(root))
+    data = read_json_state(index_path(root), check_depth=False)
     if not isinstance(data, dict) or data.get("row_version") != ROW_VERSION:
         return {}
     entries = data.get("entries")
