@@ -41,7 +41,7 @@ def make_console(**options: Any):
 
     class _SafeConsole(Console):
         def render_str(self, text: str, **kwargs: Any):  # type: ignore[override]
-            return super().render_str(clean_message(text), **kwargs)
+            return super().render_str(printable(text, newlines=True), **kwargs)
 
         def render(self, renderable: Any, options: Any = None):  # type: ignore[override]
             if isinstance(renderable, Text) and has_control(renderable.plain.replace("\n", "")):
@@ -59,7 +59,7 @@ def print_error(error: BaseException) -> None:
     from rich.markup import escape
 
     make_console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(str(error))}"
+        f"[bold red]error:[/] {escape(clean_message(error))}"
     )
 
 
@@ -67,7 +67,7 @@ def print_warning(text: str) -> None:
     from rich.markup import escape
 
     console = make_console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[yellow]warning:[/] {escape(text)}")
+    console.print(f"[yellow]warning:[/] {escape(clean_message(text))}")
 
 
 def print_json(data: Any) -> None:
