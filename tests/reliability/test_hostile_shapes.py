@@ -213,3 +213,17 @@ def test_special_and_oversized_files_are_refused_with_the_callers_error(tmp_path
         handle.truncate(2 << 20)
     with pytest.raises(SnapshotError, match="too large"):
         read_toml(big, what="snapshot")
+
+
+def test_a_named_pipe_as_an_artifact_never_blocks_edge_or_profile(full_project: Path) -> None:
+    root = full_project
+    tree = snapshot_id_of(root, "tree")
+    [artifact] = [p for p in (root / "models").iterdir() if tree in p.name]
+    artifact.unlink()
+    os.mkfifo(artifact)
+    for args in (("edge", str(root)), ("profile", str(root), tree, "--latency-trials", "2"),
+                 ("check", str(root))):
+        proc = cli(*args, timeout=120)
+        text = proc.stdout + proc.stderr
+        assert "Traceback" not in text and proc.returncode != 0, (args, text)
+        assert artifact.name in " ".join(text.split()), (args, text)

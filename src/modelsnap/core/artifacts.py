@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import IntegrityError, SnapshotError, UnsafeArtifactError
-from modelsnap.core.files import sha256_bytes
+from modelsnap.core.files import read_regular, sha256_bytes
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "modelsnap.")
 
@@ -65,7 +65,7 @@ def load_artifact(path: Path, expected_sha256: str, *, trusted: Iterable[str] = 
 
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, what="model artifact")  # a FIFO is refused, never waited on
     except FileNotFoundError:
         raise SnapshotError(
             "model artifact not found",
