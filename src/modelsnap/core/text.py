@@ -6,7 +6,7 @@ another row's "FAIL", or retitle the terminal. Every front end (CLI, TUI, the Ma
 the HTML report) shows such text through ``printable``, which replaces each control character
 with a visible escape (``\\x1b``, ``\\u202e``) and leaves all other text (accents, CJK, emoji)
 as it is. Plain Python, cheap: a string without control characters is returned unchanged after
-one regex search.
+one ``str.isprintable`` call.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def printable(value: object, *, limit: int | None = None, newlines: bool = False
         cut = True
     else:
         cut = False
-    pattern = _UNSAFE_KEEP_LINES if newlines else _UNSAFE
-    if pattern.search(text) is not None:
+    if not text.isprintable():  # fast path (C): every character we escape is non-printable
+        pattern = _UNSAFE_KEEP_LINES if newlines else _UNSAFE
         text = pattern.sub(_escape, text)
     if cut:
         text = text[:limit] + ELLIPSIS
@@ -57,7 +57,8 @@ def short(value: object, limit: int = ECHO_LIMIT) -> str:
 
 
 def has_control(text: str) -> bool:
-    return _UNSAFE.search(text) is not None
+    """Whether ``printable`` would change ``text`` (ignoring length)."""
+    return not text.isprintable() and _UNSAFE.search(text) is not None
 
 
 def printable_with_map(text: str, *, newlines: bool = True) -> tuple[str, list[int]]:
