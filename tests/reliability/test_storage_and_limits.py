@@ -80,6 +80,20 @@ def test_a_failing_disk_gives_a_clear_message_and_keeps_every_record(
     assert report["ok"], report["findings"]  # debris, if any, is information only
 
 
+def test_readers_work_on_a_read_only_folder(edge_template: Path, tmp_path: Path) -> None:
+    """Reading never needs to write: the index is a cache, skipped when it cannot be written."""
+    root = tmp_path / "proj"
+    shutil.copytree(edge_template, root)
+    shutil.rmtree(root / ".modelsnap")
+    for args in (["ls", str(root)], ["rank", str(root)], ["check", str(root)],
+                 ["show", str(root), snapshot_id_of(root, "tree")]):
+        proc = subprocess.run([sys.executable, str(HERE / "faulty_disk.py"), "EROFS", *args],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr, proc.stderr
+    assert not (root / ".modelsnap").exists()
+
+
 def test_debris_of_a_killed_run_is_information_and_the_next_write_removes_it(
     ranked_project: Path
 ) -> None:
