@@ -134,6 +134,9 @@ def test_a_deeply_nested_edge_run_is_skipped(full_project: Path) -> None:
         assert results[command].returncode == 0, (command, results[command].stderr)
     # without its edge run the tree misses its must-pass cases: refused, not crashed
     assert "edge_cases_must_pass" in results["decide"].stderr
+    # the ranking names the run it could not read, on screen and in the report
+    assert _named(results["rank"], f"edge_runs/{run.name}"), results["rank"].stderr
+    assert f"edge_runs/{run.name}" in (root.parent / "report.html").read_text()
 
 
 @pytest.mark.parametrize("victim", ["decisions.toml", "edge_cases.csv", "snapshots/x.toml",

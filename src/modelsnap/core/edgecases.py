@@ -357,12 +357,13 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
+def latest_edge_results(root: Path, *, problems: list[str] | None = None
+                        ) -> dict[str, dict[str, Any]]:
     """snapshot id -> its result in the newest ``edge_runs/`` record (fast path: stdlib only).
 
     Each result carries ``run_id``, ``created_at`` and ``file_sha256`` of its run. Run ids sort
     by time, so later files win; files that cannot be read are skipped (the runs are an
-    addition to the snapshots, never the only record).
+    addition to the snapshots, never the only record) and named in ``problems`` when given.
     """
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.files import EDGE_RUN_LIMIT, read_toml
@@ -376,7 +377,9 @@ def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
             continue
         try:
             record = read_toml(path, what="edge run", limit=EDGE_RUN_LIMIT)
-        except ModelsnapError:
+        except ModelsnapError as exc:
+            if problems is not None:
+                problems.append(f"{EDGE_RUNS_DIR}/{path.name}: {exc.message}")
             continue
         results = record.get("result")
         if not isinstance(results, list):

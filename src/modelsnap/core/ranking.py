@@ -679,7 +679,9 @@ def rank_project(root: Any, *, weights: Mapping[str, float] | None = None,
         edge_cases_required=must_pass_cases_exist(root, config.data.edge_cases),
     )
     rows, problems = load_rows(root, write_back=write_index)
-    rows = with_edge_results(rows, latest_edge_results(root))
+    unreadable: list[str] = []
+    rows = with_edge_results(rows, latest_edge_results(root, problems=unreadable))
     result = rank(rows, spec, sensitivity=sensitivity)
+    result.warnings.extend(f"edge run not read: {problem}" for problem in unreadable)
     return ProjectRanking(result=result, rows=rows, problems=[str(p) for p in problems],
                           criteria_revision=revision, config=config)
