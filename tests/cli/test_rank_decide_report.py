@@ -261,7 +261,7 @@ def test_report_markdown_model_card(project, tmp_path):
     out = cli("report", project, "-o", output, "--no-significance")
     assert out.returncode == 0, out.stderr
     text = output.read_text("utf-8")
-    assert text.startswith("# Model card: Toy <selection>")
+    assert text.startswith("# Model card: Toy &lt;selection&gt;")  # no raw HTML
     assert "## Metrics" in text and "| f1 |" in text
     assert "sklearn." in text
 

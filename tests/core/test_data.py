@@ -166,7 +166,7 @@ def test_non_utf8_and_binary_files(tmp_path: Path) -> None:
         load_dataset(config)
     (tmp_path / "data.csv").unlink()
     (tmp_path / "data.csv").mkdir()
-    with pytest.raises(DataError, match="not a file"):
+    with pytest.raises(DataError, match="not a regular file"):
         load_dataset(config)
 
 

@@ -112,7 +112,7 @@ def test_model_card_of_the_decided_snapshot():
                 "snapshot_id": "03-dominated", "rationale": "simplest", "caveats": ["few rows"],
                 "monitoring": "weekly f1", "sha256": "f" * 64}
     card = render_markdown(data(decisions=[decision]))
-    assert card.startswith("# Model card: Credit & <risk>")
+    assert card.startswith("# Model card: Credit &amp; &lt;risk&gt;")  # no raw HTML
     assert "Rationale: simplest" in card and "Caveat: few rows" in card
     assert "`03-dominated`" in card and "#3 of 3" in card
     assert "| f1 | 0.7 | 0.68 |" in card

@@ -48,7 +48,7 @@ def records_whole(root: Path) -> None:
 
 def assert_only_crash_leftovers(root: Path) -> None:
     report = assert_folder_sound(root)
-    kinds = {finding["kind"] for finding in report["findings"] if finding["level"] == "error"}
+    kinds = {finding["kind"] for finding in report["findings"] if finding["severity"] == "error"}
     assert kinds <= ALLOWED_AFTER_CRASH, report["findings"]
     for finding in report["findings"]:
         if finding["kind"] == "temp":

@@ -64,7 +64,7 @@ def project(_decided_template: Path, tmp_path: Path) -> Path:
 def check(root: Path) -> tuple[list[tuple[str, str]], str]:
     """(kind, where) of every error finding, and all messages joined (in process)."""
     _, findings = audit(root)
-    errors = [f for f in findings if f.level == "error"]
+    errors = [f for f in findings if f.severity == "error"]
     return [(f.kind, f.where) for f in errors], " | ".join(f.message for f in errors)
 
 
@@ -243,7 +243,7 @@ def test_a_write_interrupted_before_its_seal_is_information_then_sealed(project:
     report = json.loads(cli("check", str(project), "--format", "json").stdout)
     assert report["ok"], report["findings"]
     [info] = report["findings"]
-    assert info["level"] == "info" and "interrupted before its seal" in info["message"]
+    assert info["severity"] == "info" and "interrupted before its seal" in info["message"]
     assert info["where"] == "edge_runs/20991231T000000-edge-0000.toml"
     # the next sealed write (here the criteria lock, unchanged: nothing new) seals it first
     with ledger.sealing(project):

@@ -19,7 +19,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 
 def check(root: Path) -> tuple[list[tuple[str, str]], str]:
     _, findings = audit(root)
-    errors = [f for f in findings if f.level == "error"]
+    errors = [f for f in findings if f.severity == "error"]
     return [(f.kind, f.where) for f in errors], " | ".join(f.message for f in errors)
 
 

@@ -86,3 +86,16 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        # A write the command did not expect to fail (read-only file system, full disk):
+        # records are written atomically, so the ones on disk are unchanged.
+        import errno
+
+        from modelsnap.cli.output import print_error
+        from modelsnap.core.errors import storage_error
+
+        writing = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
+                   errno.EFBIG, errno.EIO}
+        print_error(storage_error(exc) if exc.errno in writing else
+                    ModelsnapError(exc.strerror or str(exc), where=exc.filename))
+        return 1

@@ -30,7 +30,15 @@ class Finding:
     kind: str
     where: str
     message: str
-    level: str = "error"  # "info": reported, but the folder is still sound (exit 0)
+    # "error": a record is affected (exit code 1); "info": worth knowing, no record affected
+    # (staging debris of a killed run in .modelsnap/tmp, removed by the next write; a record
+    # written by a killed process before its seal, sealed by the next write).
+    severity: str = "error"
+
+
+def failures(findings: list[Finding]) -> list[Finding]:
+    """The findings that make the folder untrustworthy (everything but information)."""
+    return [f for f in findings if f.severity != "info"]
 
 
 def register(subparsers: Any) -> None:
@@ -233,7 +241,8 @@ def _check_ledger(root: Path, findings: list[Finding]) -> None:
     from modelsnap.core import ledger
 
     for finding in ledger.verify(root):
-        findings.append(Finding("ledger", finding.where, finding.message, finding.level))
+        findings.append(Finding("ledger", finding.where, finding.message,
+                                severity=finding.level))
 
 
 def _check_leftovers(root: Path, findings: list[Finding]) -> None:
@@ -260,7 +269,8 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
             if is_tmp_name(entry.name) and pid.isdigit() and psutil.pid_exists(int(pid)):
                 continue  # a run in progress
             findings.append(Finding("temp", _rel(root, entry),
-                                    "leftover from a run that no longer runs; delete it"))
+                                    "leftover staging of a run that no longer runs (no record "
+                                    "is affected; the next write removes it)", "info"))
 
 
 def audit(root: Path) -> tuple[int, list[Finding]]:
@@ -303,27 +313,31 @@ def run(args: argparse.Namespace) -> int:
     from modelsnap.core.ledger import head
 
     count, findings = audit(root)
-    problems = [f for f in findings if f.level == "error"]
+    errors = failures(findings)
     ledger_head = head(root)
     if args.format == "json":
-        print_json({"ok": not problems, "snapshots": count, "removed": removed,
+        print_json({"ok": not errors, "snapshots": count, "removed": removed,
                     "findings": [asdict(f) for f in findings], "ledger_head": ledger_head})
     else:
-        from rich.console import Console
         from rich.text import Text
 
-        console = Console(highlight=False)
+        from modelsnap.cli.output import make_console
+
+        console = make_console(highlight=False)
         for path in removed:
             console.print(Text(f"removed   {path}", style="yellow"))
         for finding in findings:
             line = Text()
-            info = finding.level == "info"
-            line.append(f"{finding.kind:<10}", style="yellow" if info else "bold red")
-            line.append(f"{'(info) ' if info else ''}{finding.where}: {finding.message}")
+            info = finding.severity == "info"
+            line.append(f"{'info' if info else finding.kind:<10}",
+                        style="dim" if info else "bold red")
+            line.append(f"{finding.where}: {finding.message}", style="dim" if info else "")
             console.print(line)
         if ledger_head:
             console.print(Text(f"ledger head {ledger_head}"))
         summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
-        summary += "no problems" if not problems else f"{len(problems)} finding(s)"
-        console.print(Text(summary, style="green" if not problems else "bold red"))
-    return 1 if problems else 0
+        summary += "no problems" if not errors else f"{len(errors)} finding(s)"
+        if len(findings) > len(errors):
+            summary += f" ({len(findings) - len(errors)} for information only)"
+        console.print(Text(summary, style="green" if not errors else "bold red"))
+    return 1 if errors else 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option
+from modelsnap.cli.output import add_dir_argument, add_format_option, echo
 
 
 def register(subparsers: Any) -> None:
@@ -52,8 +52,8 @@ def run(args: Any) -> int:
         print_json(entry)
     else:
         note = " (override recorded)" if "override" in entry else ""
-        print(f"decision {entry['id']} recorded: {entry['snapshot_id']}, by "
-              f"{entry['decided_by']}, under criteria revision "
-              f"{entry.get('criteria_revision')}{note}")
-        print(f"  sha256 {entry['sha256']}")
+        echo(f"decision {entry['id']} recorded: {entry['snapshot_id']}, by "
+             f"{entry['decided_by']}, under criteria revision "
+             f"{entry.get('criteria_revision')}{note}")
+        echo(f"  sha256 {entry['sha256']}")
     return 0

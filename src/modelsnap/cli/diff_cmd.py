@@ -137,13 +137,13 @@ def _delta_text(row: DiffRow) -> str:
 
 
 def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from modelsnap.cli.output import make_console
     from modelsnap.cli.render import section_rank
 
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 120)
     console.print(Text(f"a = {a['id']}\nb = {b['id']}"))

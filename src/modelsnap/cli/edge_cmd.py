@@ -60,10 +60,11 @@ def _run_with_progress(root: Any, run_edge_cases: Any) -> dict[str, Any]:
 
     if not sys.stderr.isatty():
         return run_edge_cases(root)
-    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    from modelsnap.cli.output import make_console
+
+    with Progress(console=make_console(stderr=True), transient=True) as progress:
         task = progress.add_task("edge cases", total=1.0)
 
         def update(fraction: float, message: str) -> None:
@@ -107,9 +108,10 @@ def _show(value: Any) -> str:
 
 
 def _print_matrix(record: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from modelsnap.cli.output import make_console
 
     results = record["result"]
     table = Table(title=escape(f"edge cases: {record['file']} ({len(record['cases'])} cases)"),
@@ -136,4 +138,4 @@ def _print_matrix(record: dict[str, Any]) -> None:
             summary.append(text)
     table.add_section()
     table.add_row("passed", "", "", *summary)
-    Console(highlight=False).print(table)
+    make_console(highlight=False).print(table)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument
+from modelsnap.cli.output import add_dir_argument, echo
 
 PROFILE_CHOICES = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
 
@@ -134,26 +134,28 @@ def _print_sensitive(config: Any, columns: list[str]) -> None:
     from modelsnap.core.profiles import suggest_sensitive
 
     if config.data.sensitive:
-        print(f"  fairness measured on: {', '.join(config.data.sensitive)}")
+        echo(f"  fairness measured on: {', '.join(config.data.sensitive)}")
         return
     suggested = suggest_sensitive(list(dict.fromkeys(columns)), config.data.target)
     if not suggested:
-        print("  no sensitive column: the criteria leave fairness out")
+        echo("  no sensitive column: the criteria leave fairness out")
         return
-    flags = " ".join(f"--sensitive {column}" for column in suggested)
-    print(
+    echo(
         f"  possible sensitive columns: {', '.join(suggested)} (not used: fairness is measured "
         "only on columns you name)"
     )
-    print(
-        f"  to measure fairness on them: modelsnap init {config.root} --data "
-        f"{config.data.source} --target {config.data.target} {flags} --force"
+    q = shlex.quote
+    flags = " ".join(f"--sensitive {q(column)}" for column in suggested)
+    echo(
+        f"  to measure fairness on them: modelsnap init {q(str(config.root))} --data "
+        f"{q(config.data.source)} --target {q(config.data.target)} {flags} --force"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from modelsnap.core.data import draw_split, load_dataset
     from modelsnap.core.errors import ProjectFileError
+    from modelsnap.core.files import parse_toml
     from modelsnap.core.project import (
         PROJECT_FILE,
         build_project_document,
@@ -186,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
             task=task,
             **{**options, "positive_label": positive},
         )
-        return parse_project(tomllib.loads(text), root)
+        return parse_project(parse_toml(text, what="the generated file",
+                                        error=ProjectFileError), root)
 
     # Check the data (and that a split can be drawn) before writing anything.
     draft = config_for(args.task or "classification", args.positive_label)
@@ -215,22 +218,23 @@ def run(args: argparse.Namespace) -> int:
         **{**options, "positive_label": dataset.positive_label},
     )
     detail = f", positive label {dataset.positive_label!r}" if dataset.positive_label else ""
-    print(f"created {config.path}")
-    print(
+    echo(f"created {config.path}")
+    echo(
         f"  data: {source}{' (copied in)' if copy_to else ''}, {dataset.n_rows} rows, "
         f"target {args.target!r}, {dataset.task}{detail}"
     )
-    print(
+    echo(
         f"  profile {args.profile}: {len(config.criteria)} criteria, "
         f"{len(config.constraints)} constraints"
     )
-    print(
+    echo(
         f"  baseline {config.baseline.name}; candidates "
         + ", ".join(spec.name for spec in config.candidates)
     )
     _print_sensitive(config, [*dataset.frame.columns, *config.data.drop])
-    print(
-        f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {root} --baseline), "
-        f"then lock the criteria (modelsnap lock {root})"
+    folder = shlex.quote(str(root))  # pasted into a shell: `$(...)` in a name must not run
+    echo(
+        f"next: review {PROJECT_FILE}, run the baseline (modelsnap run {folder} --baseline), "
+        f"then lock the criteria (modelsnap lock {folder})"
     )
     return 0

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option
+from modelsnap.cli.output import add_dir_argument, add_format_option, echo
 
 
 def register(subparsers: Any) -> None:
@@ -50,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if created:
-        print(f"criteria locked as revision {number}")
+        echo(f"criteria locked as revision {number}")
     else:
-        print(f"criteria unchanged: still revision {number} (locked {record.get('locked_at')})")
+        echo(f"criteria unchanged: still revision {number} (locked {record.get('locked_at')})")
     for criterion in record.get("criteria", []):
-        print(
+        echo(
             f"  {criterion['metric']:<24} weight {criterion['weight']:<6g} {criterion['direction']}"
         )
     for key, value in record.get("constraints", {}).items():
-        print(f"  {key:<24} {value}")
+        echo(f"  {key:<24} {value}")
     return 0

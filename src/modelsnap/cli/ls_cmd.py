@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option
+from modelsnap.cli.output import add_dir_argument, add_format_option, echo
+from modelsnap.core.text import has_control, printable
 
 # The JSON shape (docs/cli.md): one object per snapshot with exactly these keys.
 JSON_KEYS = (
@@ -53,7 +54,7 @@ def project_root(value: str) -> Path:
 
 def _warn(text: str) -> None:
     """One unwrapped stderr line (rich would break long paths mid-word when piped)."""
-    print(f"warning: {text}", file=sys.stderr)
+    echo(f"warning: {text}", file=sys.stderr)
 
 
 def load_config_or_warn(root: Path):
@@ -140,12 +141,28 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
+# A cell wider than this is cut with an ellipsis, so one crafted 100,000-character name cannot
+# make every line of the listing that wide.
+CELL_LIMIT = 80
+
+
+def _safe(body: list[list[str]]) -> list[list[str]]:
+    """Cells with control characters escaped and long values cut. One search over the whole
+    table first (a few ms for 10,000 rows); rows are only rewritten when something is found.
+    Only the id, name and version columns hold free text."""
+    if not has_control(" ".join(map(" ".join, body))) and not any(
+        len(c[0]) > CELL_LIMIT or len(c[1]) > CELL_LIMIT or len(c[3]) > CELL_LIMIT for c in body
+    ):
+        return body
+    return [[printable(cell, limit=CELL_LIMIT) for cell in cells] for cells in body]
+
+
 def format_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
     """Aligned plain-text columns. Built by hand because rich's Table needs ~7 s for 10,000
     rows; this takes a few milliseconds. Colour (ANSI) only marks violations and mismatches."""
     primary = next((r["primary_metric"] for r in rows if r["primary_metric"]), "primary")
     headers = [name if name != "quality" else f"{primary} val/test" for name, _ in COLUMNS]
-    body = [_cells(row) for row in rows]
+    body = _safe([_cells(row) for row in rows])
     widths = [max([len(h)] + [len(cells[i]) for cells in body]) for i, h in enumerate(headers)]
 
     def line(cells: list[str], bold: bool = False) -> str:
@@ -190,5 +207,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write("no snapshots\n")
     for problem in problems:  # one unwrapped line each, so the file name can be grepped
-        print(f"broken snapshot: {problem}", file=sys.stderr)
+        echo(f"broken snapshot: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -6,23 +6,68 @@ import json
 import sys
 from typing import Any
 
+# A message line longer than this is cut with an ellipsis: a 100,000-character name echoed in
+# an error must not flood the terminal.
+MESSAGE_LINE_LIMIT = 1000
+
+
+def clean(text: object, *, limit: int | None = None) -> str:
+    """One value from a project folder, safe to print on one line (control characters escaped)."""
+    from modelsnap.core.text import printable
+
+    return printable(text, limit=limit)
+
+
+def clean_message(text: object) -> str:
+    """A message (may span lines): control characters escaped, each line cut to a sane length."""
+    from modelsnap.core.text import printable
+
+    return "\n".join(printable(line, limit=MESSAGE_LINE_LIMIT)
+                     for line in str(text).split("\n"))
+
+
+def echo(text: object = "", *, file=None) -> None:
+    """``print`` for text that holds names, notes or paths from a project folder."""
+    print(clean_message(text), file=file)
+
+
+def make_console(**options: Any):
+    """A rich Console whose every string (printed, or a table cell) has control characters
+    escaped before rendering, so a name holding ESC sequences is shown, never obeyed."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from modelsnap.core.text import has_control, printable
+
+    class _SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any):  # type: ignore[override]
+            return super().render_str(printable(text, newlines=True), **kwargs)
+
+        def render(self, renderable: Any, options: Any = None):  # type: ignore[override]
+            if isinstance(renderable, Text) and has_control(renderable.plain.replace("\n", "")):
+                renderable = Text(printable(renderable.plain, newlines=True),
+                                  style=renderable.style, justify=renderable.justify,
+                                  overflow=renderable.overflow, no_wrap=renderable.no_wrap,
+                                  end=renderable.end)
+            return super().render(renderable, options)
+
+    return _SafeConsole(**options)
+
 
 def print_error(error: BaseException) -> None:
     """Print an error on stderr; soft wrap, so file names are never broken mid-word in logs."""
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(str(error))}"
+    make_console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(clean_message(error))}"
     )
 
 
 def print_warning(text: str) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[yellow]warning:[/] {escape(text)}")
+    console = make_console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"[yellow]warning:[/] {escape(clean_message(text))}")
 
 
 def print_json(data: Any) -> None:

@@ -77,9 +77,9 @@ def _show(value: Any, fmt: str) -> str:
 def handle(args: argparse.Namespace) -> int:
     import sys
 
-    from rich.console import Console
     from rich.table import Table
 
+    from modelsnap.cli.output import make_console
     from modelsnap.core.project import load_project
     from modelsnap.core.store import find_snapshot, read_snapshot
     from modelsnap.profiler.jobs import reprofile
@@ -112,7 +112,7 @@ def handle(args: argparse.Namespace) -> int:
             _show(result["figures"][key]["original"], fmt),
             _show(result["figures"][key]["now"], fmt),
         )
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     console.print(table)
     if not result["same_hardware"]:
         console.print(f"hardware: {result['hardware']['original']} -> {result['hardware']['now']}")

@@ -115,21 +115,24 @@ def _num(value: Any) -> str:
 
 def to_csv(result: Any) -> str:
     """One line per snapshot (ranked, rejected, incomplete, excluded), stable columns."""
+    from modelsnap.cli.output import clean
+
     names = list(result.weights)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["status", "rank", "id", "name", "score", *names,
                      f"test_{result.primary_metric}", "pareto", "notes"])
     for e in result.ranked:
-        writer.writerow(["ranked", e.rank, e.id, e.name, repr(e.score),
+        writer.writerow(["ranked", e.rank, clean(e.id), clean(e.name), repr(e.score),
                          *[repr(e.values[n]) for n in names], _num(e.test_primary),
                          "yes" if e.pareto else "no", "; ".join(e.warnings)])
     for status, key in (("rejected", "reasons"), ("incomplete", "missing"),
                         ("excluded", "reasons"), ("superseded", "by")):
         for item in getattr(result, status):
             notes = item[key] if isinstance(item[key], str) else "; ".join(item[key])
-            writer.writerow([status, "", item["id"], item["name"], "", *[""] * len(names), "",
-                             "", f"superseded by {notes}" if key == "by" else notes])
+            writer.writerow([status, "", clean(item["id"]), clean(item["name"]), "",
+                             *[""] * len(names), "", "",
+                             clean(f"superseded by {notes}" if key == "by" else notes)])
     return out.getvalue()
 
 
@@ -146,11 +149,12 @@ def basis_text(result: Any) -> str:
 
 def print_table(result: Any, significance: dict[str, Any] | None) -> None:
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False)
+    from modelsnap.cli.output import make_console
+
+    console = make_console(highlight=False)
     primary = result.primary_metric
     weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
     console.print(f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument
+from modelsnap.cli.output import add_dir_argument, echo
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +21,10 @@ def register(subparsers: Any) -> None:
     )
     add_dir_argument(parser)
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="where to write the report (replaced atomically)")
+                        help="where to write the report; an existing file is replaced (atomically) "
+                             "only with --force, and a record or data file of the project never")
+    parser.add_argument("--force", action="store_true",
+                        help="replace FILE if it exists (never a record or data file)")
     parser.add_argument("--format", choices=["html", "md"], default=None,
                         help="html (default) or md; guessed from the -o suffix when omitted")
     parser.add_argument("--no-significance", action="store_true",
@@ -38,6 +41,7 @@ def run(args: Any) -> int:
     root = project_root(args.dir)
     output = Path(args.output).expanduser()
     fmt = args.format or ("md" if output.suffix.lower() in (".md", ".markdown") else "html")
-    write_report(root, output, fmt=fmt, significance=not args.no_significance)
-    print(f"report written: {output}")
+    write_report(root, output, fmt=fmt, significance=not args.no_significance,
+                 force=args.force)
+    echo(f"report written: {output}")
     return 0

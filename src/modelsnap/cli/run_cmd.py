@@ -113,10 +113,11 @@ class ProgressDisplay:
     """One rich progress line per model: its current stage and how far the run is overall."""
 
     def __init__(self, enabled: bool) -> None:
-        from rich.console import Console
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.console = Console(stderr=True, highlight=False)
+        from modelsnap.cli.output import make_console
+
+        self.console = make_console(stderr=True, highlight=False)
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -251,14 +252,12 @@ def exit_code(outcomes: list[Any]) -> int:
 
 
 def report(outcomes: list[Any], args: argparse.Namespace, primary: str | None) -> int:
-    from rich.console import Console
-
-    from modelsnap.cli.output import print_error
+    from modelsnap.cli.output import make_console, print_error
 
     if args.format == "json":
         print_json({"runs": [outcome_json(o) for o in outcomes]})
     else:
-        console = Console(highlight=False)
+        console = make_console(highlight=False)
         console.print(summary_table(outcomes, primary, width=console.width))
         for outcome in outcomes:
             if outcome.ok:

@@ -185,13 +185,13 @@ def _header(snapshot: dict[str, Any]):
 def render(snapshot: dict[str, Any]) -> None:
     """Metrics first, then resources, constraints, gain, fairness, interpretability, edge cases
     and checks; provenance (model, data, environment, hardware) last."""
-    from rich.console import Console
     from rich.rule import Rule
     from rich.text import Text
 
+    from modelsnap.cli.output import make_console
     from modelsnap.cli.render import section_rank
 
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 100)
     console.print(Rule(Text(f"snapshot {snapshot.get('id', '')}"), align="left"))
@@ -214,7 +214,11 @@ def run(args: argparse.Namespace) -> int:
     snapshot_id = find_snapshot(root, args.id)
     snapshot = read_snapshot(root, snapshot_id)
     if args.format == "toml":
-        sys.stdout.write(snapshot_path(root, snapshot_id).read_text(encoding="utf-8"))
+        from modelsnap.core.files import read_regular
+        from modelsnap.core.text import printable
+
+        raw = read_regular(snapshot_path(root, snapshot_id), what="snapshot")
+        sys.stdout.write(printable(raw.decode("utf-8"), newlines=True))
     elif args.format == "json":
         print_json(snapshot)
     else:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import IntegrityError, SnapshotError, UnsafeArtifactError
-from modelsnap.core.files import sha256_bytes
+from modelsnap.core.files import read_regular, sha256_bytes
 
 # The inner (non-estimator) classes of fitted scikit-learn models that skops does not trust by
 # default, found by saving every estimator of the model menu and the sample project and asking
@@ -173,7 +173,7 @@ def load_artifact(
 
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, what="model artifact")  # a FIFO is refused, never waited on
     except FileNotFoundError:
         raise SnapshotError(
             "model artifact not found",

@@ -24,13 +24,15 @@ Fast path: no pandas or scikit-learn (ranking reads index rows; decide parses TO
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.criteria import CriteriaInForce, criteria_in_force
-from modelsnap.core.errors import CriteriaError, DecisionError
+from modelsnap.core.errors import CriteriaError, DecisionError, ModelsnapError
+from modelsnap.core.files import EDGE_CSV_LIMIT, open_regular
 from modelsnap.core.measures import measures
 from modelsnap.core.ranking import RankingResult, RankingSpec, current_baseline, rank
 from modelsnap.core.ranking import spec_from_config as _spec_from_config
@@ -54,10 +56,11 @@ def must_pass_cases_exist(root: Any, relative: str | None) -> bool:
         return False
     path = Path(root) / relative
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open_regular(path, what="edge-case file", limit=EDGE_CSV_LIMIT) as raw, \
+                io.TextIOWrapper(raw, newline="", encoding="utf-8") as handle:
             return any((row.get("severity") or "").strip() == "must-pass"
                        for row in csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, UnicodeDecodeError, csv.Error, ModelsnapError):
         return False
 
 
@@ -96,6 +99,7 @@ class SelectionContext:
     problems: list[str]  # snapshot files that could not be read
     edge_cases_required: bool
     from_records: bool  # rows parsed from the snapshot files, not taken from the index
+    edge_problems: list[str] = field(default_factory=list)  # edge runs that could not be read
 
     @property
     def revision(self) -> int | None:
@@ -137,6 +141,7 @@ class SelectionContext:
         """Rank the folder (keyword what-ifs as for ``spec``); nothing is written."""
         spec, basis = self.spec(**what_ifs)
         result = rank(self.rows, spec, sensitivity=sensitivity)
+        result.warnings.extend(f"edge run not read: {problem}" for problem in self.edge_problems)
         result.basis = basis
         result.pending = list(self.criteria.pending)
         if basis == BASIS_UNLOCKED:
@@ -175,13 +180,14 @@ def load_context(root: Path | str, *, from_records: bool = False,
         from modelsnap.core.index import load_rows
 
         rows, broken = load_rows(root, write_back=write_index)
-    rows = with_edge_results(rows, latest_edge_results(root))
+    unreadable: list[str] = []
+    rows = with_edge_results(rows, latest_edge_results(root, problems=unreadable))
     return SelectionContext(
         root=root, config=config, criteria=criteria_in_force(config),
         hashes=current_data_hashes(root, config.data.source), rows=rows,
         problems=[str(problem) for problem in broken],
         edge_cases_required=must_pass_cases_exist(root, config.data.edge_cases),
-        from_records=from_records,
+        from_records=from_records, edge_problems=unreadable,
     )
 
 

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import CriteriaError, DataError, ModelsnapError
-from modelsnap.core.files import atomic_write_bytes, dumps_toml, folder_lock, read_toml
+from modelsnap.core.files import (
+    RECORD_LOG_LIMIT,
+    atomic_write_bytes,
+    dumps_toml,
+    folder_lock,
+    read_toml,
+)
 from modelsnap.core.measures import why_unavailable
 from modelsnap.core.project import ProjectConfig
 
@@ -65,7 +71,7 @@ def revisions(root: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     try:
-        doc = read_toml(path, what="criteria revisions")
+        doc = read_toml(path, what="criteria revisions", limit=RECORD_LOG_LIMIT)
     except ModelsnapError as exc:
         raise CriteriaError(
             exc.message,

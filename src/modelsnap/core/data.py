@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from modelsnap.core.errors import DataError
-from modelsnap.core.files import create_exclusive_bytes, inside, sha256_bytes, sha256_file
+from modelsnap.core.files import (
+    create_exclusive_bytes,
+    inside,
+    open_regular,
+    sha256_bytes,
+    sha256_file,
+)
 from modelsnap.core.project import ProjectConfig
 
 SPLIT_FILE = "split.npz"
@@ -114,9 +120,14 @@ def read_table(
             hint="check [data].source in modelsnap.toml (relative to the project folder)",
         )
     if not file.is_file():
-        raise DataError("data source is not a file", where=label)
+        raise DataError("data source is not a regular file", where=label,
+                        hint="point [data].source at a CSV file")
     try:
-        frame = pd.read_csv(file, low_memory=False)
+        with open_regular(file, what="data source", error=DataError) as handle:
+            frame = pd.read_csv(handle, low_memory=False)
+    except MemoryError:
+        raise DataError("the CSV file does not fit in memory", where=label,
+                        hint="use a smaller sample of the data") from None
     except pd.errors.EmptyDataError:
         raise DataError("the CSV file is empty", where=label) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -131,6 +142,10 @@ def read_table(
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError("the CSV file has no data rows", where=label)
     return frame, sha256_file(file), label
+
+
+# A regression target beyond this magnitude overflows squared errors (1e308 squared is inf).
+REGRESSION_TARGET_LIMIT = 1e100
 
 
 def infer_task(target: pd.Series) -> str:
@@ -151,7 +166,8 @@ _EXACT_INT = 2.0**53
 
 def _labels_as_strings(target: pd.Series) -> pd.Series:
     """Class labels as strings (snapshots store them so); integer-valued floats lose the '.0'
-    when they are exact integers (|x| <= 2**53), and are never cast past int64."""
+    when they are exact integers (|x| <= 2**53), and are never cast past int64 (casting 1e308
+    would overflow, every such value turning into one class "-9223372036854775808")."""
     if pd.api.types.is_float_dtype(target):
         values = target.to_numpy(dtype=float)
         if np.all(np.mod(values, 1) == 0) and np.all(np.abs(values) <= _EXACT_INT):
@@ -229,6 +245,15 @@ def _checked_target(
                 hint="remove [data].positive_label",
             )
         target = target.astype(float)
+        largest = float(np.max(np.abs(target.to_numpy())))
+        if largest > REGRESSION_TARGET_LIMIT:
+            raise DataError(
+                f"target column {data.target!r} has values up to {largest:g}: squared errors "
+                "would overflow, so no error metric could be computed",
+                where=label,
+                hint=f"rescale the target (e.g. to other units); the limit is "
+                     f"{REGRESSION_TARGET_LIMIT:g} in absolute value",
+            )
         if target.nunique() < 2:
             raise DataError(f"target column {data.target!r} is constant", where=label)
     else:
@@ -470,7 +495,8 @@ _META_KINDS = {
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     where = str(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_regular(path, what="split.npz", error=DataError) as handle, \
+                np.load(handle, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise DataError(

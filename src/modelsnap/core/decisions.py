@@ -21,7 +21,6 @@ import getpass
 import hashlib
 import json
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,15 @@ import tomli_w
 
 from modelsnap.core import ledger
 from modelsnap.core.errors import DecisionError, IntegrityError, ModelsnapError
-from modelsnap.core.files import STATE_DIR, atomic_write_bytes, folder_lock
+from modelsnap.core.files import (
+    RECORD_LOG_LIMIT,
+    STATE_DIR,
+    atomic_write_bytes,
+    folder_lock,
+    loads_json_state,
+    parse_toml,
+    read_regular,
+)
 
 DECISIONS_FILE = "decisions.toml"
 HEAD_FILE = "decisions.head"
@@ -71,9 +78,9 @@ def parse_decisions(text: str, *, where: str = DECISIONS_FILE) -> list[dict[str,
     Only the shape is checked here (a table per entry); the chain is ``check_chain``'s job.
     """
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise IntegrityError(f"not valid TOML ({exc})", where=where,
+        data = parse_toml(text, what="the decision log", where=where, error=IntegrityError)
+    except IntegrityError as exc:
+        raise IntegrityError(exc.message, where=where,
                              hint="restore the file from version control") from None
     schema = data.get("schema", 1)
     if schema != 1:
@@ -89,7 +96,8 @@ def read_decisions(root: Path) -> list[dict[str, Any]]:
     """All entries, oldest first ([] when there is no decisions.toml yet)."""
     path = decisions_path(root)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, what="the decision log", limit=RECORD_LOG_LIMIT,
+                           error=IntegrityError)
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -139,8 +147,8 @@ def _head_path(root: Path) -> Path:
 
 def _read_head(root: Path) -> dict[str, Any] | None:
     try:
-        head = json.loads(_head_path(root).read_text("utf-8"))
-    except (OSError, ValueError):
+        head = loads_json_state(read_regular(_head_path(root), limit=1 << 16))
+    except (OSError, ModelsnapError):
         return None
     if isinstance(head, dict) and isinstance(head.get("count"), int) \
             and isinstance(head.get("sha256"), str):
@@ -300,7 +308,13 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
     root = Path(root)
     path = decisions_path(root)
     with folder_lock(root, LOCK_NAME), ledger.sealing(root) as sealer:
-        old = path.read_bytes() if path.exists() else b""
+        try:
+            old = read_regular(path, what="the decision log", limit=RECORD_LOG_LIMIT,
+                               error=IntegrityError)
+        except FileNotFoundError:
+            old = b""
+        except OSError as exc:
+            raise IntegrityError(f"cannot read: {exc.strerror}", where=str(path)) from None
         entries = parse_decisions(old.decode("utf-8"), where=str(path)) if old else []
         broken = check_chain(entries)
         if broken:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,11 +106,14 @@ def load_edge_cases(
     ``columns`` maps each feature column to "numeric" or "categorical" (see ``feature_kinds``);
     ``classes`` (classification) are the allowed expected labels, as text.
     """
-    from modelsnap.core.files import sha256_bytes
+    from modelsnap.core.files import EDGE_CSV_LIMIT, read_regular, sha256_bytes
 
     name = display_name or str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular(Path(path), what="edge-case file", limit=EDGE_CSV_LIMIT,
+                           error=DataError)
+    except DataError as exc:
+        raise DataError(exc.message, where=name, hint=exc.hint) from None
     except FileNotFoundError:
         raise DataError("edge-case file not found", where=name,
                         hint="create it or remove [data].edge_cases from modelsnap.toml") from None
@@ -355,13 +357,17 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
+def latest_edge_results(root: Path, *, problems: list[str] | None = None
+                        ) -> dict[str, dict[str, Any]]:
     """snapshot id -> its result in the newest ``edge_runs/`` record (fast path: stdlib only).
 
     Each result carries ``run_id``, ``created_at`` and ``file_sha256`` of its run. Run ids sort
     by time, so later files win; files that cannot be read are skipped (the runs are an
-    addition to the snapshots, never the only record).
+    addition to the snapshots, never the only record) and named in ``problems`` when given.
     """
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.files import EDGE_RUN_LIMIT, read_toml
+
     directory = Path(root) / EDGE_RUNS_DIR
     if not directory.is_dir():
         return {}
@@ -370,8 +376,10 @@ def latest_edge_results(root: Path) -> dict[str, dict[str, Any]]:
         if path.name.startswith("."):
             continue
         try:
-            record = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            record = read_toml(path, what="edge run", limit=EDGE_RUN_LIMIT)
+        except ModelsnapError as exc:
+            if problems is not None:
+                problems.append(f"{EDGE_RUNS_DIR}/{path.name}: {exc.message}")
             continue
         results = record.get("result")
         if not isinstance(results, list):

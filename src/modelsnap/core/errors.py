@@ -60,6 +60,38 @@ class DecisionError(ModelsnapError):
     """A decision was refused (no rationale, rejected or unknown snapshot, ...)."""
 
 
+class StorageError(ModelsnapError, OSError):
+    """The folder cannot be written: read-only file system, full disk, no permission.
+
+    Records are written to a temp file first and renamed or linked into place, so when this is
+    raised every existing record is unchanged. It is an ``OSError`` too (with the original
+    ``errno``), so code that tolerates a failed write of a cache keeps doing so.
+    """
+
+
+_STORAGE_HINTS = {
+    "EROFS": "the folder is on a read-only file system; copy it somewhere writable",
+    "ENOSPC": "the disk is full; free some space and run the command again",
+    "EDQUOT": "the disk quota is used up; free some space and run the command again",
+    "EACCES": "no permission to write there; check the folder's owner and permissions",
+    "EPERM": "no permission to write there; check the folder's owner and permissions",
+}
+
+
+def storage_error(exc: OSError, where: object | None = None) -> StorageError:
+    """A clear StorageError for an OSError raised while writing."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    reason = exc.strerror or str(exc)
+    hint = _STORAGE_HINTS.get(name, "check the disk and the folder, then run the command again")
+    error = StorageError(f"cannot write: {reason}; existing records are unchanged",
+                         where=str(where if where is not None else exc.filename or ""),
+                         hint=hint)
+    error.errno, error.strerror = exc.errno, exc.strerror
+    return error
+
+
 class PathError(ModelsnapError):
     """A name, id or path would reach outside the project folder."""
 

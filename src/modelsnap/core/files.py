@@ -11,16 +11,18 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import secrets
+import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import tomli_w
 
-from modelsnap.core.errors import PathError, SnapshotError
+from modelsnap.core.errors import ModelsnapError, PathError, SnapshotError, storage_error
 
 STATE_DIR = ".modelsnap"
 TMP_PREFIX = ".tmp-"
@@ -31,17 +33,41 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """The sha256 of a regular file; ``OSError`` ("not a regular file") for a FIFO or device,
+    which is never opened in blocking mode."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
+_SWEPT: set[str] = set()
+
+
 def tmp_dir(root: Path) -> Path:
+    """``.modelsnap/tmp``, created if needed. The first time a process writes to a folder, the
+    staging debris of killed processes there is removed (``clean_stale_tmp``)."""
     path = Path(root) / STATE_DIR / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
     inside_dir(root, path)
+    key = str(path)
+    if key not in _SWEPT:
+        _SWEPT.add(key)
+        with contextlib.suppress(OSError):
+            clean_stale_tmp(root)
     return path
 
 
@@ -72,26 +98,41 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _write_tmp(root: Path, data: bytes) -> Path:
+def _write_tmp(root: Path, data: bytes, target: Path | None = None) -> Path:
+    """``data`` in a fsynced temp file; a full disk or read-only folder is a StorageError."""
     tmp = tmp_dir(root) / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(exc, target if target is not None else tmp) from None
     return tmp
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, target.parent) from None
 
 
 def atomic_write_bytes(root: Path, target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` atomically (temp file on the same filesystem, fsync,
     rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     inside_dir(root, target.parent)
-    tmp = _write_tmp(root, data)
+    tmp = _write_tmp(root, data, target)
     try:
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise storage_error(exc, target) from None
         raise
     _fsync_dir(target.parent)
 
@@ -103,13 +144,15 @@ def create_exclusive_bytes(root: Path, target: Path, data: bytes) -> bool:
     link from a fully written temp file, so the record appears complete or not at all and an
     existing record is never overwritten, even with several processes racing.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     inside_dir(root, target.parent)
-    tmp = _write_tmp(root, data)
+    tmp = _write_tmp(root, data, target)
     try:
         os.link(tmp, target)
     except FileExistsError:
         return False
+    except OSError as exc:
+        raise storage_error(exc, target) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -121,35 +164,189 @@ def dumps_toml(data: dict[str, Any]) -> bytes:
     return tomli_w.dumps(data).encode("utf-8")
 
 
-def read_toml(path: Path, *, what: str = "file") -> dict[str, Any]:
-    """Parse a TOML file, turning every failure into a SnapshotError that names the file."""
+# Caps on what is read from a project folder. Anyone with write access to a folder can put any
+# file in it; these keep one crafted file from crashing, hanging or exhausting every command.
+MAX_DEPTH = 32                      # nesting of arrays/tables in a TOML or JSON value
+SNAPSHOT_TOML_LIMIT = 1 << 20       # snapshots/*.toml: written ones are a few KB
+PROJECT_TOML_LIMIT = 1 << 20        # modelsnap.toml
+RECORD_LOG_LIMIT = 64 << 20         # decisions.toml, criteria_revisions.toml (append-only logs)
+EDGE_RUN_LIMIT = 64 << 20           # edge_runs/*.toml
+EDGE_CSV_LIMIT = 50 << 20           # the edge-case CSV (hand-written cases)
+STATE_JSON_LIMIT = 512 << 20        # .modelsnap/index.json and its journal (a cache)
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _size_text(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def open_regular(path: Path, *, what: str = "file", limit: int | None = None,
+                 error: type[ModelsnapError] = SnapshotError) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file (at most ``limit`` bytes).
+
+    The open never blocks: ``O_NONBLOCK`` makes a named pipe open at once, and the file type is
+    checked on the open descriptor, so a FIFO, device or socket put in place of a record is
+    refused (``error`` naming it, "not a regular file") instead of hanging the command.
+    ``FileNotFoundError`` and other ``OSError`` propagate for the caller's own message.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SnapshotError(f"{what} not found", where=str(path)) from None
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "a special file")
+            raise error(f"{what} is not a regular file (it is {kind}); it was not read",
+                        where=str(path),
+                        hint="replace it with the real file, or remove it")
+        if limit is not None and info.st_size > limit:
+            raise error(
+                f"{what} is too large ({_size_text(info.st_size)}; the limit is "
+                f"{_size_text(limit)}); it was not read",
+                where=str(path),
+                hint="check that this is the right file; the limit keeps a crafted file from "
+                     "exhausting memory (docs/reliability.md)",
+            )
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return handle
+
+
+def read_regular(path: Path, *, what: str = "file", limit: int | None = None,
+                 error: type[ModelsnapError] = SnapshotError) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (see ``open_regular``)."""
+    with open_regular(path, what=what, limit=limit, error=error) as handle:
+        data = handle.read() if limit is None else handle.read(limit + 1)
+    if limit is not None and len(data) > limit:  # grew while being read
+        raise error(f"{what} is too large (over {_size_text(limit)}); it was not read",
+                    where=str(path))
+    return data
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and dicts nest in ``value`` (a scalar is 0). Iterative: never recurses."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                return deepest
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _too_deep(what: str, where: str | None, error: type[ModelsnapError]) -> ModelsnapError:
+    return error(f"{what} nests arrays or tables more than {MAX_DEPTH} levels deep; "
+                 "it was not read", where=where,
+                 hint="this is not a file modelsnap wrote; restore it from version control")
+
+
+def parse_toml(text: str, *, what: str = "file", where: str | None = None,
+               error: type[ModelsnapError] = SnapshotError) -> dict[str, Any]:
+    """Parse TOML text; invalid or too deeply nested text raises ``error`` naming ``where``.
+
+    ``tomllib`` recurses once per nested array or inline table, so a value nested a few hundred
+    levels deep would end in ``RecursionError``; that, and any document nested deeper than
+    ``MAX_DEPTH`` (which later readers would have to walk), is refused here.
+    """
     try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SnapshotError(f"{what} is not UTF-8 text", where=str(path)) from None
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SnapshotError(f"{what} is not valid TOML ({exc})", where=str(path)) from None
+        raise error(f"{what} is not valid TOML ({exc})", where=where) from None
+    except RecursionError:
+        raise _too_deep(what, where, error) from None
+    if nesting_depth(doc) > MAX_DEPTH:
+        raise _too_deep(what, where, error)
+    return doc
+
+
+def read_toml(path: Path, *, what: str = "file", limit: int = SNAPSHOT_TOML_LIMIT,
+              error: type[ModelsnapError] = SnapshotError) -> dict[str, Any]:
+    """Parse a TOML file, turning every failure into ``error`` (a SnapshotError) naming the file.
+
+    Only a regular file of at most ``limit`` bytes is read, and nesting is capped (``MAX_DEPTH``).
+    """
+    try:
+        raw = read_regular(path, what=what, limit=limit, error=error)
+    except FileNotFoundError:
+        raise error(f"{what} not found", where=str(path)) from None
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{what} is not UTF-8 text", where=str(path)) from None
+    return parse_toml(text, what=what, where=str(path), error=error)
+
+
+def loads_json_state(raw: bytes | str, *, check_depth: bool = True) -> Any:
+    """JSON tool state (index, journal line, head, caches), or None when it cannot be used.
+
+    Tool state is never an error: a broken, deeply nested or oversized value is ignored.
+    ``check_depth=False`` skips the walk that caps nesting at ``MAX_DEPTH`` (the index of
+    10,000 snapshots: the walk would cost half as much as parsing; its rows are checked field
+    by field instead), keeping only the parser's own recursion guard.
+    """
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if check_depth and nesting_depth(value) > MAX_DEPTH:
+        return None
+    return value
+
+
+def read_json_state(path: Path, *, limit: int = STATE_JSON_LIMIT,
+                    check_depth: bool = True) -> Any:
+    """The JSON value of a tool-state file, or None when missing, not regular, too big or bad."""
+    try:
+        raw = read_regular(path, what="state file", limit=limit)
+    except (OSError, ModelsnapError):
+        return None
+    return loads_json_state(raw, check_depth=check_depth)
 
 
 @contextlib.contextmanager
 def folder_lock(root: Path, name: str = "lock") -> Iterator[None]:
     """An exclusive advisory lock (flock) on ``.modelsnap/<name>``; released even on a crash."""
     state = Path(root) / STATE_DIR
-    state.mkdir(parents=True, exist_ok=True)
-    inside_dir(root, state)
-    fd = os.open(state / name, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        inside_dir(root, state)
+        fd = os.open(state / name, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, state / name) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def shown_value(value: object, limit: int = 80) -> str:
+    """``repr`` of a value for a message, cut to ``limit`` characters (a crafted 100,000-character
+    name is not echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def safe_name(value: str, *, what: str = "name") -> str:
@@ -165,7 +362,7 @@ def safe_name(value: str, *, what: str = "name") -> str:
         or any(ord(ch) < 32 for ch in value)
     ):
         raise PathError(
-            f"{what} {value!r} is not allowed",
+            f"{what} {shown_value(value)} is not allowed",
             hint="use letters, digits, '-', '_' and '.' only, not starting with '.'",
         )
     return value
@@ -179,14 +376,14 @@ def inside(root: Path, relative: str, *, what: str = "path") -> Path:
     root_resolved = Path(root).resolve()
     candidate = Path(relative)
     if candidate.is_absolute():
-        raise PathError(f"{what} {relative!r} is absolute",
+        raise PathError(f"{what} {shown_value(relative)} is absolute",
                         hint="give a path relative to the project folder")
     resolved = (root_resolved / candidate).resolve()
     try:
         resolved.relative_to(root_resolved)
     except ValueError:
         raise PathError(
-            f"{what} {relative!r} points outside the project folder {root_resolved}",
+            f"{what} {shown_value(relative)} points outside the project folder {root_resolved}",
             hint="keep data, models and records inside the project folder",
         ) from None
     return resolved

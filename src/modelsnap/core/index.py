@@ -38,10 +38,13 @@ from typing import Any
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     STATE_DIR,
+    STATE_JSON_LIMIT,
     TMP_PREFIX,
     atomic_write_bytes,
     folder_lock,
     is_tmp_name,
+    loads_json_state,
+    read_regular,
     read_toml,
 )
 from modelsnap.core.leakage import is_overfit
@@ -257,16 +260,13 @@ def _read_index(root: Path) -> dict[str, dict[str, Any]]:
     A bad index is never an error: it is a cache, and the snapshot files are the truth.
     """
     try:
-        raw = index_path(root).read_bytes()
+        raw = read_regular(index_path(root), what="state file", limit=STATE_JSON_LIMIT)
         mac = _mac_path(root).read_text("ascii").strip()
-    except (OSError, ValueError):
+    except (OSError, ValueError, ModelsnapError):
         return {}
     if not _authentic(_key(create=False), raw, mac):
         return {}  # edited by hand, written elsewhere, or torn: a cache to rebuild
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
+    data = loads_json_state(raw, check_depth=False)
     if not isinstance(data, dict) or data.get("row_version") != ROW_VERSION:
         return {}
     entries = data.get("entries")
@@ -334,8 +334,8 @@ def _read_journal(root: Path) -> list[tuple[str, Any]]:
     skipped: like the index, the journal only ever saves work.
     """
     try:
-        raw = journal_path(root).read_bytes()
-    except OSError:
+        raw = read_regular(journal_path(root), limit=STATE_JSON_LIMIT)
+    except (OSError, ModelsnapError):
         return []
     found = []
     key = _key(create=False)
@@ -343,10 +343,7 @@ def _read_journal(root: Path) -> list[tuple[str, Any]]:
         mac, _, payload = line.partition(b" ")
         if not payload or not _authentic(key, payload, mac.decode("ascii", "replace")):
             continue  # torn, hand-written or from another machine: not trusted
-        try:
-            item = json.loads(payload)
-        except ValueError:
-            continue
+        item = loads_json_state(payload)
         if isinstance(item, dict) and item.get("row_version") == ROW_VERSION \
                 and isinstance(item.get("file"), str):
             found.append((item["file"], item.get("entry")))
@@ -480,8 +477,9 @@ def _list_files(directory: Path) -> dict[str, os.stat_result]:
             if not item.name.endswith(".toml") or is_tmp_name(item.name) or item.name[0] == ".":
                 continue
             with contextlib.suppress(OSError):
-                if item.is_file():
-                    # lstat: a symlinked file never matches its row, so it is parsed (and refused)
+                if not item.is_dir():
+                    # lstat: a symlinked file never matches its row, so it is parsed (and refused);
+                    # a FIFO, socket or device is listed too, so that reading refuses and names it
                     files[item.name] = item.stat(follow_symlinks=False)
     return files
 

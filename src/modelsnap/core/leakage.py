@@ -244,18 +244,15 @@ def cached_leakage_checks(root: Any, dataset: Any, split: Any) -> list[str]:
     import json
     from pathlib import Path
 
-    from modelsnap.core.files import STATE_DIR, atomic_write_bytes, sha256_bytes
+    from modelsnap.core.files import STATE_DIR, atomic_write_bytes, read_json_state, sha256_bytes
 
     key = sha256_bytes(
         f"{CHECKS_VERSION}|{dataset.dataset_sha256}|{split.split_sha256}".encode()
     )[:16]
     path = Path(root) / STATE_DIR / f"leakage-{key}.json"
-    try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(cached, list) and all(isinstance(w, str) for w in cached):
-            return cached
-    except (OSError, ValueError):
-        pass
+    cached = read_json_state(path)
+    if isinstance(cached, list) and all(isinstance(w, str) for w in cached):
+        return cached
     warnings = leakage_checks(dataset, split)
     try:
         atomic_write_bytes(Path(root), path, json.dumps(warnings).encode("utf-8"))

@@ -11,13 +11,19 @@ from __future__ import annotations
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import PathError, ProjectFileError
-from modelsnap.core.files import atomic_write_bytes, inside, safe_name
+from modelsnap.core.files import (
+    PROJECT_TOML_LIMIT,
+    atomic_write_bytes,
+    inside,
+    parse_toml,
+    read_regular,
+    safe_name,
+)
 from modelsnap.core.measures import MEASURE_DIRECTIONS as _MEASURE_DIRECTIONS
 
 PROJECT_FILE = "modelsnap.toml"
@@ -250,6 +256,11 @@ def _str(
 
 def _one_of(choices: tuple[str, ...]) -> str:
     return "one of " + ", ".join(json.dumps(c) for c in choices)
+
+
+# More threads than this is never useful on one machine and can exhaust it (each BLAS/OpenMP
+# pool thread has its own stack); a fixed cap keeps a project file valid on every machine.
+MAX_THREADS = 256
 
 
 def _number(
@@ -562,7 +573,8 @@ def _parse_run(doc: dict) -> RunConfig:
             table, "batch_size", "[run].batch_size", 256, minimum=1, exclusive=False, integer=True
         ),
         threads=_number(
-            table, "threads", "[run].threads", 1, minimum=1, exclusive=False, integer=True
+            table, "threads", "[run].threads", 1, minimum=1, exclusive=False, integer=True,
+            maximum=MAX_THREADS,
         ),
     )
 
@@ -693,7 +705,8 @@ def parse_project(doc: dict[str, Any], root: Path) -> ProjectConfig:
 def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
     path = Path(root) / PROJECT_FILE
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular(path, what=PROJECT_FILE, limit=PROJECT_TOML_LIMIT,
+                            error=ProjectFileError).decode("utf-8")
     except FileNotFoundError:
         raise ProjectFileError(
             f"no {PROJECT_FILE} in {Path(root)}",
@@ -705,11 +718,14 @@ def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
     except OSError as exc:
         raise ProjectFileError(f"cannot read it: {exc.strerror}", where=str(path)) from None
     try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectFileError(
-            f"not valid TOML ({exc})", where=PROJECT_FILE, hint="fix the syntax at the line shown"
-        ) from None
+        return text, parse_toml(text, what="the file", where=PROJECT_FILE, error=ProjectFileError)
+    except ProjectFileError as exc:
+        raise ProjectFileError(exc.message, where=PROJECT_FILE,
+                               hint=exc.hint or "fix the syntax at the line shown") from None
+
+
+def _loads(text: str) -> dict[str, Any]:
+    return parse_toml(text, what="the file", where=PROJECT_FILE, error=ProjectFileError)
 
 
 def load_project(root: Path) -> ProjectConfig:
@@ -927,7 +943,7 @@ def write_new_project(
     text = build_project_document(
         data_source=data_source, target=target, profile=profile, task=task, **options
     )
-    config = parse_project(tomllib.loads(text), root)
+    config = parse_project(_loads(text), root)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(root, path, text.encode("utf-8"))
     return config
@@ -1010,7 +1026,7 @@ def update_project(root: Path, changes: dict[str, Any]) -> ProjectConfig:
             else:
                 table[key] = value
     new_text = tomlkit.dumps(doc)
-    config = parse_project(tomllib.loads(new_text), root)
+    config = parse_project(_loads(new_text), root)
     atomic_write_bytes(root, root / PROJECT_FILE, new_text.encode("utf-8"))
     return config
 
@@ -1047,6 +1063,6 @@ def save_model(root: Path, spec: dict[str, Any], *, kind: str) -> ProjectConfig:
             else:
                 models.append(item)
     new_text = tomlkit.dumps(doc)
-    config = parse_project(tomllib.loads(new_text), root)
+    config = parse_project(_loads(new_text), root)
     atomic_write_bytes(root, root / PROJECT_FILE, new_text.encode("utf-8"))
     return config

@@ -19,6 +19,7 @@ from typing import Any
 
 from modelsnap.core.constraints import format_pair
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.text import printable
 
 FORMATS = ("html", "md")
 
@@ -110,15 +111,76 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     )
 
 
-def write_report(root: Path, output: Path, *, fmt: str = "html", significance: bool = True
-                 ) -> Path:
-    """Render and write the report atomically; returns the path written."""
+# Files and folders of a project that a report must never replace, even with --force: the
+# records, the data, and the tool's state. Names are compared case-insensitively, so a
+# case-insensitive file system cannot be used to slip past the check.
+_RECORD_FOLDERS = frozenset({"snapshots", "edge_runs", "models", "predictions", ".modelsnap"})
+_RECORD_SUFFIXES = frozenset({".toml", ".csv", ".npz", ".json", ".head", ".skops"})
+
+
+def protected_output(root: Path, output: Path) -> str | None:
+    """Why ``output`` must not be replaced by a report (a record or data file), else None.
+
+    Inside the project folder: anything in a record folder, and every TOML, CSV, NPZ or JSON
+    file at the top (modelsnap.toml, decisions.toml, criteria_revisions.toml, any ledger,
+    split.npz, the data and the edge cases). Anywhere: the data source and edge-case file the
+    project file names. Symlinks are resolved first.
+    """
+    root_resolved = Path(root).resolve()
+    target = Path(output).parent.resolve() / Path(output).name
+    if target.is_symlink():
+        target = target.resolve()
+    try:
+        relative = target.relative_to(root_resolved)
+    except ValueError:
+        relative = None
+    if relative is not None:
+        parts = [part.lower() for part in relative.parts]
+        if not parts:
+            return "it is the project folder"
+        if parts[0] in _RECORD_FOLDERS:
+            return f"it is inside the project's {relative.parts[0]}/ folder"
+        if len(parts) == 1 and Path(parts[0]).suffix in _RECORD_SUFFIXES:
+            return "it is a record, data or state file of the project"
+    try:
+        from modelsnap.core.project import load_project
+
+        config = load_project(root_resolved)
+    except ModelsnapError:
+        return None
+    for source in (config.data.source, config.data.edge_cases):
+        if source and not str(source).startswith("sklearn:"):
+            data_file = (root_resolved / str(source)).resolve()
+            if str(data_file).lower() == str(target).lower():
+                return "it is the project's data"
+    return None
+
+
+def write_report(root: Path, output: Path, *, fmt: str = "html", significance: bool = True,
+                 force: bool = False) -> Path:
+    """Render and write the report atomically; returns the path written.
+
+    A record or data file of the project is never replaced; another existing file only with
+    ``force``.
+    """
     if fmt not in FORMATS:
         raise ModelsnapError(f"unknown report format {fmt!r}", hint="use html or md")
     output = Path(output)
     if not output.parent.is_dir():
         raise ModelsnapError("the output folder does not exist", where=str(output.parent),
                              hint="create it first or choose another -o path")
+    reason = protected_output(root, output)
+    if reason is not None:
+        raise ModelsnapError(f"refusing to write the report there: {reason}",
+                             where=str(output),
+                             hint="choose another -o path, e.g. report.html outside the "
+                                  "project's record folders")
+    if output.is_dir():
+        raise ModelsnapError("the output is a folder", where=str(output),
+                             hint="give a file name, e.g. -o report.html")
+    if (output.exists() or output.is_symlink()) and not force:
+        raise ModelsnapError("the output file already exists", where=str(output),
+                             hint="pass --force to replace it, or choose another -o path")
     data = collect(root, significance=significance)
     text = render_html(data) if fmt == "html" else render_markdown(data)
     _replace_file(output, text.encode("utf-8"))
@@ -152,7 +214,7 @@ def _replace_file(target: Path, data: bytes) -> None:
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(printable(value, newlines=True), quote=True)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -588,7 +650,16 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 
 
 def _md(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text from the folder in Markdown: no raw HTML (``<`` ``>`` ``&`` become entities), no
+    control characters, no link brackets, no table breaks, one line."""
+    text = printable(str(value).replace("\r\n", " ").replace("\n", " "))
+    text = html.escape(text, quote=False)
+    return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+
+
+def _md_code(value: Any) -> str:
+    """A value shown in a code span: control characters escaped, no backtick to break out."""
+    return printable(value).replace("`", "'")
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -626,9 +697,9 @@ def render_markdown(data: ReportData) -> str:
     else:
         lines += ["## Decision", "", "Not decided yet: this card describes the current top pick."]
     lines += ["", "## Model", "",
-              f"- Snapshot: `{_md(chosen_id)}` ({_md(snapshot.get('name'))}, "
+              f"- Snapshot: `{_md_code(chosen_id)}` ({_md(snapshot.get('name'))}, "
               f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
-              f"- Estimator: `{_md(model.get('estimator'))}`",
+              f"- Estimator: `{_md_code(model.get('estimator'))}`",
               f"- Parameters: {_md(plain(model.get('params') or {}))}",
               f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
               f"{_md(snapshot.get('criteria_revision'))}"]
@@ -672,10 +743,10 @@ def render_markdown(data: ReportData) -> str:
         lines += ["", "## Significance (test split)", ""]
         for label, item in compared:
             if "error" in item:
-                lines.append(f"- vs {label} `{_md(item['b'])}`: not computed "
+                lines.append(f"- vs {label} `{_md_code(item['b'])}`: not computed "
                              f"({_md(item['error'])})")
             else:
-                lines.append(f"- vs {label} `{_md(item['b'])}`: {item['metric']} difference "
+                lines.append(f"- vs {label} `{_md_code(item['b'])}`: {item['metric']} difference "
                              f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
                              f"({item['method']}): **{item['verdict']}**")
     sens = result.sensitivity

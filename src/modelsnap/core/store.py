@@ -33,6 +33,7 @@ from modelsnap.core.files import (
     read_toml,
     safe_name,
     sha256_file,
+    shown_value,
     tmp_dir,
 )
 
@@ -518,7 +519,7 @@ def _load(path: Path) -> dict:
     _raise_if_invalid(data, str(path))
     if data["id"] != path.stem:
         raise SnapshotError(
-            f"id {data['id']!r} does not match the file name",
+            f"id {shown_value(data['id'])} does not match the file name",
             where=str(path),
             hint="snapshot files are named <id>.toml; restore the original file",
         )
@@ -530,7 +531,7 @@ def read_snapshot(root: Path, snapshot_id: str) -> dict:
     path = snapshot_path(Path(root), snapshot_id)
     if not path.is_file():
         raise SnapshotError(
-            f"no snapshot {snapshot_id!r}",
+            f"no snapshot {shown_value(snapshot_id)}",
             where=str(snapshots_dir(root)),
             hint="'modelsnap ls DIR' lists the snapshots",
         )
@@ -602,13 +603,13 @@ def find_snapshot(root: Path, prefix: str) -> str:
         return matches[0]
     if not matches:
         raise SnapshotError(
-            f"no snapshot id starts with {given!r} (nor ends with it as <name>-<hex>)",
+            f"no snapshot id starts with {shown_value(given)} (nor ends with it as <name>-<hex>)",
             where=str(snapshots_dir(root)),
             hint="'modelsnap ls DIR' lists the snapshots",
         )
     shown = ", ".join(matches[:5]) + (f" (+{len(matches) - 5} more)" if len(matches) > 5 else "")
     raise SnapshotError(
-        f"{given!r} matches {len(matches)} snapshots: {shown}",
+        f"{shown_value(given)} matches {len(matches)} snapshots: {shown}",
         hint="give more characters of the id, or the <name>-<hex> form shown in tables",
     )
 

@@ -8,6 +8,7 @@ gives it without that, and runs in a worker thread so a large file never freezes
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,11 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
     Raises DataError naming the file for anything that makes it unusable as a data set.
     """
     path = Path(path)
+    from modelsnap.core.files import open_regular
+
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        handle = io.TextIOWrapper(open_regular(path, what="the data file", error=DataError),
+                                  newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise DataError(f"cannot read the data file: {exc.strerror}", where=str(path)) from None
     with handle:

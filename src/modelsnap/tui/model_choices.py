@@ -7,12 +7,11 @@ Any dotted path works as well; the menu just saves typing.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelsnap.core.errors import PathError
-from modelsnap.core.files import safe_name
+from modelsnap.core.errors import ModelsnapError, PathError
+from modelsnap.core.files import parse_toml, safe_name
 
 
 @dataclass(frozen=True)
@@ -117,9 +116,9 @@ def parse_params(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        return dict(tomllib.loads(f"params = {{{text}}}")["params"])
-    except tomllib.TOMLDecodeError as exc:
-        detail = str(exc).split(" (at ")[0]
+        return dict(parse_toml(f"params = {{{text}}}", what="params")["params"])
+    except ModelsnapError as exc:
+        detail = exc.message.split(" (at ")[0]
         raise ValueError(
             f'not key = value pairs ({detail}); e.g. max_depth = 3, criterion = "gini"'
         ) from None

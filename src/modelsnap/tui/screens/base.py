@@ -135,9 +135,10 @@ class StepScreen(Screen[None]):
 
     def show_error(self, target: Widget, text: str) -> None:
         """Put an error on ``target`` (a label that wraps) and keep it whole for ``e``."""
+        from modelsnap.core.text import printable
         from modelsnap.tui.wording import tui_words
 
-        text = tui_words(text)
+        text = printable(tui_words(text), newlines=True)
         target.update(f"✗ {text}")  # type: ignore[attr-defined]
         self.last_error = text
         self.refresh_bindings()

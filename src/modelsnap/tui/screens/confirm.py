@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from modelsnap.core.text import printable
+
 
 class ConfirmAppend(ModalScreen[bool]):
     """Dismisses with True to write, False to go back."""
@@ -38,7 +40,9 @@ class ConfirmAppend(ModalScreen[bool]):
                 for key, value in self.lines:
                     with Horizontal(classes="confirm-row"):
                         yield Label(key, classes="confirm-key", markup=False)
-                        yield Static(value, classes="confirm-value", markup=False)
+                        yield Static(
+                            printable(value, newlines=True), classes="confirm-value", markup=False
+                        )
             yield Static(
                 f"This is appended to {self.target} and cannot be edited later "
                 "(append-only, hash-chained).",

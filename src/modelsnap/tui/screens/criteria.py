@@ -21,6 +21,7 @@ from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
 from modelsnap.tui.widgets.field import Field, parse_optional_float
+from modelsnap.tui.widgets.formatting import printable
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
 
 # The documented numeric hard limits (docs/project-file.md), with a short label each.
@@ -132,7 +133,7 @@ class CriteriaScreen(StepScreen):
         status = self.query_one("#criteria-status", Static)
         if config is None:
             message = state.config_error.message if state.config_error else "no project file"
-            status.update(f"✗ modelsnap.toml does not load: {message}")
+            status.update(printable(f"✗ modelsnap.toml does not load: {message}", newlines=True))
             return
         if state.locked:
             status.update(
@@ -142,7 +143,7 @@ class CriteriaScreen(StepScreen):
         elif state.revision is None:
             status.update("✗ not locked yet: candidates cannot run until the criteria are locked")
         else:
-            status.update(f"✗ {state.lock_problem}")
+            status.update(printable(f"✗ {state.lock_problem}", newlines=True))
         warning = self.query_one("#criteria-warning", Static)
         if state.candidates and state.revision is not None:
             warning.update(

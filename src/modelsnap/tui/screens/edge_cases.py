@@ -19,6 +19,7 @@ from modelsnap.tui.messages import RunProgress, TaskDone
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.widgets.formatting import printable, safe_text
 
 
 def case_matrix(
@@ -108,7 +109,7 @@ class EdgeCasesScreen(StepScreen):
         file_label = self.query_one("#edge-file", Static)
         if state.edge_file:
             file_label.update(
-                f"Edge-case file: {state.edge_file} (rows with the answer a model "
+                f"Edge-case file: {printable(state.edge_file)} (rows with the answer a model "
                 "must give; severity must-pass rejects a model that fails it)"
             )
         else:
@@ -154,7 +155,7 @@ class EdgeCasesScreen(StepScreen):
                         else ""
                     )
                 )
-        status.update("\n".join(summary))
+        status.update(printable("\n".join(summary), newlines=True))
         case_width = min(26, max([4] + [len(case) for case, _severity, _cells in rows]))
         table.add_column("case", key="case", width=case_width)
         table.add_column("severity", key="severity", width=9)
@@ -170,10 +171,12 @@ class EdgeCasesScreen(StepScreen):
             # names every model in full.
             header = name if len(name) <= 12 else name[:11] + "…"
             cell_width = max([len(header)] + [len(row[2][index][1]) for row in rows])
-            table.add_column(header, key=f"model-{name}", width=cell_width)
+            table.add_column(printable(header), key=f"model-{name}", width=cell_width)
         for case, severity, cells in rows:
-            rendered = [Text(text, style="" if ok else "bold red reverse") for ok, text in cells]
-            table.add_row(case[:26], severity, expected.get(case, "")[:16], *rendered)
+            rendered = [safe_text(Text(text, style="" if ok else "bold red reverse"))
+                        for ok, text in cells]
+            table.add_row(printable(case[:26]), printable(severity),
+                          printable(expected.get(case, "")[:16]), *rendered)
         self._expected = expected
         detail = self.query_one("#edge-detail", Static)
         detail.display = bool(rows)

@@ -22,7 +22,7 @@ from modelsnap.tui.messages import TaskDone
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import step_for_number
-from modelsnap.tui.widgets.formatting import short_id
+from modelsnap.tui.widgets.formatting import printable, safe_text, short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
@@ -237,11 +237,11 @@ class RankingScreen(StepScreen):
         log = self.query_one("#decision-log", Static)
         if state.decisions:
             last = state.decisions[-1]
-            log.update(
+            log.update(printable(
                 f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
                 f"{short_id(str(last.get('snapshot_id', '')))} by "
-                f"{last.get('decided_by', '?')}: {last.get('rationale', '')}"
-            )
+                f"{last.get('decided_by', '?')}: {last.get('rationale', '')}", newlines=True
+            ))
         else:
             log.update("No decision recorded yet.")
         self.rerank()
@@ -334,7 +334,9 @@ class RankingScreen(StepScreen):
         if state is not None and not state.locked:
             lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
         lines += [f"! {tui_words(w)}" for w in result.warnings]
-        self.query_one("#ranking-warnings", Static).update("\n".join(lines))
+        self.query_one("#ranking-warnings", Static).update(
+            printable("\n".join(lines), newlines=True)
+        )
         self.query_one(RankingTable).show(result)
         rejected = Text()
         for title, items, key in (
@@ -348,7 +350,7 @@ class RankingScreen(StepScreen):
         for line in machine_notes(result, state):
             rejected.append("Other machine: ", style="bold")
             rejected.append(line + "\n")
-        self.query_one("#ranking-rejected", Static).update(rejected)
+        self.query_one("#ranking-rejected", Static).update(safe_text(rejected))
         plot = self.query_one(TradeoffPlot)
         plot.metric_name = result.primary_metric
         plot.lower_is_better = result.directions.get(result.primary_metric) == "min"
@@ -359,7 +361,8 @@ class RankingScreen(StepScreen):
             return  # the decision form is not mounted yet; it re-ranks when it is
         select = selects.first(Select)
         previous = select.value
-        options = [(f"{e.rank}. {e.name} ({short_id(e.id)})", e.id) for e in result.ranked]
+        options = [(printable(f"{e.rank}. {e.name} ({short_id(e.id)})", limit=120), e.id)
+                   for e in result.ranked]
         options += [(f"rejected: {short_id(r['id'])}", r["id"]) for r in result.rejected]
         select.set_options(options)
         ids = [value for _label, value in options]

@@ -24,7 +24,7 @@ from textual.widgets import Footer, Input, Static
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.files import read_toml
 from modelsnap.tui.screens.review_table import Column, Row, SnapshotTable
-from modelsnap.tui.widgets.formatting import num
+from modelsnap.tui.widgets.formatting import num, printable, safe_content
 
 
 @dataclass
@@ -186,7 +186,7 @@ def render_detail(snapshot: dict[str, Any], row: Row) -> Content:
                       "$warning"))
     parts += [(f"! leakage: {warning}\n", "$warning") for warning in row.get("leakage") or []]
     _render_table(parts, snapshot, depth=0)
-    return Content.assemble(*parts)
+    return safe_content(Content.assemble(*parts))
 
 
 _SKIP = {"schema", "id", "name", "kind", "version"}
@@ -285,7 +285,7 @@ class ReviewScreen(Screen[None]):
             parts.append(f"{len(data.problems)} unreadable: {data.problems[0]}")
         if data.config_error:
             parts.append("modelsnap.toml unusable: what-if disabled")
-        self.query_one("#review-status", Static).update(" · ".join(parts))
+        self.query_one("#review-status", Static).update(printable(" · ".join(parts), limit=2000))
 
     # ---------------------------------------------------------------- events
 
@@ -311,7 +311,7 @@ class ReviewScreen(Screen[None]):
         try:
             snapshot = read_toml(path, what="snapshot")
         except ModelsnapError as error:
-            body.update(Content.assemble((str(error), "$error")))
+            body.update(safe_content(Content.assemble((str(error), "$error"))))
             return
         body.update(render_detail(snapshot, row))
         self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)

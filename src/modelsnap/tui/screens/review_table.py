@@ -22,6 +22,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from modelsnap.core.text import printable
+
 Row = dict[str, Any]
 
 
@@ -223,6 +225,7 @@ class SnapshotTable(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- rendering
 
     def _cell(self, column: Column, text: str) -> str:
+        text = printable(text)  # a name's ESC sequence must not blank or overwrite a row
         if len(text) > column.width:
             text = text[: max(0, column.width - 1)] + "…"
         return (text.rjust if column.align == "right" else text.ljust)(column.width) + " "

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input, Static
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.snapshot_diff import MISSING, comparability_notes, diff_snapshots
 from modelsnap.tui.screens.review import ReviewData, measure
-from modelsnap.tui.widgets.formatting import num, pct
+from modelsnap.tui.widgets.formatting import num, pct, printable, safe_content
 
 Part = tuple[str, str] | str
 
@@ -35,16 +35,16 @@ class _View(Screen[None]):
     TITLE_TEXT = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE_TEXT, id="review-view-title", markup=False)
+        yield Static(printable(self.TITLE_TEXT, limit=500), id="review-view-title", markup=False)
         with VerticalScroll(id="review-view-body"):
-            yield Static(self.body(), id="review-view-text", markup=False)
+            yield Static(safe_content(self.body()), id="review-view-text", markup=False)
         yield Footer()
 
     def body(self) -> Content:
         return Content("")
 
     def show(self, content: Content) -> None:
-        self.query_one("#review-view-text", Static).update(content)
+        self.query_one("#review-view-text", Static).update(safe_content(content))
 
 
 def _value(value: Any) -> str:

@@ -23,7 +23,7 @@ from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import PreviewReady, TaskDone
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import SETUP
-from modelsnap.tui.widgets.formatting import fill_table
+from modelsnap.tui.widgets.formatting import fill_table, printable
 from modelsnap.tui.widgets.step_bar import StepBar
 
 
@@ -91,7 +91,9 @@ class SetupScreen(Screen[None]):
         """Set-up only cares that the project does not exist yet; the app moves on once it does."""
 
     def _error(self, text: str) -> None:
-        self.query_one("#setup-error", Label).update(f"✗ {text}" if text else "")
+        self.query_one("#setup-error", Label).update(
+            printable(f"✗ {text}", newlines=True) if text else ""
+        )
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "list-csv":

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from modelsnap.core.text import has_control, printable, printable_with_map
+
+__all__ = ["num", "pct", "printable", "safe_content", "safe_text", "short_id"]
+
 
 def num(value: Any, digits: int = 3) -> str:
     """A measure for display: 3 significant-ish decimals, '-' when absent or not a number."""
@@ -51,6 +55,7 @@ def fill_table(
     DataTable otherwise widens columns on a later refresh; fixing them up front makes the
     first frame final (no jump, and deterministic screenshots). ``rows`` are (cells, key).
     """
+    rows = [([_safe_cell(cell) for cell in cells], key) for cells, key in rows]
     widths = [max(len(header), (min_widths or {}).get(header, 0)) for header in headers]
     for cells, _key in rows:
         for index, cell in enumerate(cells):
@@ -61,3 +66,42 @@ def fill_table(
         table.add_column(header, width=width, key=key)
     for cells, key in rows:
         table.add_row(*cells, key=key)
+
+
+def _safe_cell(cell: Any) -> Any:
+    if isinstance(cell, str):
+        return printable(cell)
+    if hasattr(cell, "spans") and hasattr(cell, "append"):  # rich Text
+        return safe_text(cell)
+    if hasattr(cell, "spans"):
+        return safe_content(cell)
+    return cell
+
+
+def safe_content(content: Any) -> Any:
+    """A Textual ``Content`` with every control character of its text shown escaped, its
+    styled ranges kept. Every view of text from a project folder (names, notes, rationale,
+    messages) passes through here or ``printable``, so an ESC sequence is shown, never obeyed."""
+    plain = content.plain
+    if not has_control(plain.replace("\n", "")):
+        return content
+    from textual.content import Content, Span
+
+    text, offsets = printable_with_map(plain)
+    spans = [Span(offsets[min(s.start, len(plain))], offsets[min(s.end, len(plain))], s.style)
+             for s in content.spans]
+    return Content(text, spans)
+
+
+def safe_text(text: Any) -> Any:
+    """The same for a rich ``Text`` (cards and tables built with rich)."""
+    plain = text.plain
+    if not has_control(plain.replace("\n", "")):
+        return text
+    from rich.text import Span, Text
+
+    escaped, offsets = printable_with_map(plain)
+    spans = [Span(offsets[min(s.start, len(plain))], offsets[min(s.end, len(plain))], s.style)
+             for s in text.spans]
+    return Text(escaped, style=text.style, justify=text.justify, overflow=text.overflow,
+                no_wrap=text.no_wrap, end=text.end, spans=spans)

@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from modelsnap.core.constraints import format_pair
 from modelsnap.core.leakage import is_overfit
-from modelsnap.tui.widgets.formatting import num, pct, short_id
+from modelsnap.tui.widgets.formatting import num, pct, safe_text, short_id
 
 QUALITY_ORDER = (
     "f1",
@@ -302,7 +302,7 @@ def render_snapshot(
         )
     for warning in checks.get("leakage", []) or []:
         lines.append(Text(f"! leakage: {warning}", style="bold yellow"))
-    return Group(*(tidy(line) if isinstance(line, Text) else line for line in lines))
+    return Group(*(safe_text(tidy(line)) if isinstance(line, Text) else line for line in lines))
 
 
 def render_failure(name: str, reason: str, error: str) -> Group:
@@ -311,8 +311,8 @@ def render_failure(name: str, reason: str, error: str) -> Group:
     title.append(f"{name} ", style="bold")
     title.append("· run failed", style="bold red")
     return Group(
-        title,
-        Text(f"✗ {reason}: {error}", style="red"),
+        safe_text(title),
+        safe_text(Text(f"✗ {reason}: {error}", style="red")),
         Text("nothing was written; fix the cause and run again", style="dim"),
     )
 

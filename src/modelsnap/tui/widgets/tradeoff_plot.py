@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from modelsnap.tui.widgets.formatting import num
+from modelsnap.tui.widgets.formatting import num, printable
 
 Y_LABEL_WIDTH = 7
 
@@ -90,7 +90,8 @@ def draw(
     for index, point in enumerate(usable):
         star = "*" if point.on_front else " "
         note = " (rejected)" if point.rejected else ""
-        entries.append(f"{_letter(index, point.on_front)}{star} {point.label}{note}"[: half - 1])
+        label = printable(point.label)
+        entries.append(f"{_letter(index, point.on_front)}{star} {label}{note}"[: half - 1])
     for start in range(0, len(entries), per_line):
         pair = entries[start : start + per_line]
         out.append("".join(f"{entry:<{half}}" for entry in pair).rstrip() + "\n")
