@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from modelsnap.core import ledger
 from modelsnap.core.text import printable
 
 from .conftest import cli, snapshot_id_of, write_data
@@ -37,6 +38,10 @@ def _assert_no_raw(text: str, where: str) -> None:
 def hostile_project(ranked_project: Path) -> Path:
     tree = snapshot_id_of(ranked_project, "tree")
     _rename(ranked_project, tree, HOSTILE, notes=f"note {HOSTILE}\nsecond line")
+    # A folder produced that way by its author, hostile names and all, and sealed as it is:
+    # the names must still never reach a terminal raw.
+    (ranked_project / "ledger.toml").unlink()
+    ledger.adopt(ranked_project)
     return ranked_project
 
 

@@ -176,8 +176,11 @@ async def test_whatif_reranks_without_writing(folder):
         await pilot.press("w")
         screen = app.screen
         assert isinstance(screen, WhatIfScreen)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        for _ in range(100):  # the first ranking runs after the debounce, in a worker
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+            if "ranked" in text_of(screen, "#review-view-text"):
+                break
         assert "ranked" in text_of(screen, "#review-view-text")
         weights = screen.query_one("#whatif-weights")
         weights.value = "latency_p95_ms=1"

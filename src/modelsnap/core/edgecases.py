@@ -472,8 +472,11 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
             errors[snapshot["id"]] = {"error": str(exc)}
     names = {s["id"]: str(s.get("name", s["id"])) for s in snapshots}
 
+    reported = [0.0]  # the last fraction reported, so "done" is said once
+
     def progress(event: Any) -> None:
         if on_progress is not None and event.stage == "evaluate" and event.message:
+            reported[0] = event.fraction
             on_progress(event.fraction, names.get(event.message, event.message))
 
     outcomes = run_edge_job(
@@ -490,7 +493,7 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
         outcome = errors.get(snapshot["id"]) or outcomes.get(snapshot["id"])
         entry.update(outcome or {"error": "the edge cases were not run on this model"})
         results.append(entry)
-    if on_progress is not None:
+    if on_progress is not None and reported[0] < 1.0:
         on_progress(1.0, "done")
     record: dict[str, Any] = {
         "schema": 1,
