@@ -40,7 +40,8 @@ def full_template(tmp_path_factory: pytest.TempPathFactory, _ranked_template: Pa
         text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"'))
     (root / "edge_cases.csv").write_text(EDGE_CSV)
     for args in (("edge", str(root)),
-                 ("decide", str(root), snapshot_id_of(root, "tree"), "--rationale", "first decision for the test")):
+                 ("decide", str(root), snapshot_id_of(root, "tree"),
+                  "--rationale", "first decision for the test")):
         proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -121,7 +122,8 @@ def test_a_deeply_nested_snapshot_is_named_and_the_others_still_load(full_projec
     listing = cli("ls", str(root), "--format", "json")
     assert listing.returncode == 1
     assert [r["name"] for r in json.loads(listing.stdout)] == ["logistic"]
-    decide = cli("decide", str(root), snapshot_id_of(root, "logistic"), "--rationale", "the floor is good enough")
+    decide = cli("decide", str(root), snapshot_id_of(root, "logistic"),
+                 "--rationale", "the floor is good enough")
     assert "Traceback" not in decide.stderr
 
 

@@ -39,7 +39,8 @@ def edge_template(tmp_path_factory: pytest.TempPathFactory, _ranked_template: Pa
         text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"'))
     (root / "edge_cases.csv").write_text(EDGE_CSV)
     for args in (("edge", str(root)),
-                 ("decide", str(root), snapshot_id_of(root, "logistic"), "--rationale", "the baseline sets the floor")):
+                 ("decide", str(root), snapshot_id_of(root, "logistic"),
+                  "--rationale", "the baseline sets the floor")):
         proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -118,7 +119,8 @@ def test_debris_of_a_killed_run_is_information_and_the_next_write_removes_it(
     (root / "models" / "20260101T000000-ghost-0000.skops").write_bytes(b"orphan")
     assert cli("check", str(root)).returncode == 1
     (root / "models" / "20260101T000000-ghost-0000.skops").unlink()
-    decide = cli("decide", str(root), snapshot_id_of(root, "logistic"), "--rationale", "the baseline sets the floor")
+    decide = cli("decide", str(root), snapshot_id_of(root, "logistic"),
+                 "--rationale", "the baseline sets the floor")
     assert decide.returncode == 0, decide.stderr
     assert not dead_dir.exists() and not (staging / ".tmp-999999998-def").exists()
     report = json.loads(cli("check", str(root), "--format", "json").stdout)
