@@ -326,10 +326,16 @@ class RankingScreen(StepScreen):
         self.result = result
         state = self.state
         what_if = " (what-if weights, not saved)" if self._weights else ""
+        under = (
+            f"criteria revision {result.criteria_revision}"
+            if result.criteria_revision is not None
+            else "criteria not locked"
+        )
+        history = f"; {len(result.superseded)} older run(s) as history" if result.superseded else ""
         lines = [
             f"{len(result.ranked)} ranked, {len(result.rejected)} rejected, "
-            f"{len(result.incomplete)} incomplete, {len(result.excluded)} excluded; "
-            f"{result.method} on {result.split}{what_if}"
+            f"{len(result.incomplete)} incomplete, {len(result.excluded)} excluded{history}; "
+            f"{result.method} on {result.split}, {under}{what_if}"
         ]
         if state is not None and not state.locked:
             lines.insert(0, f"! {state.lock_problem or 'criteria not locked'} (press 1)")
