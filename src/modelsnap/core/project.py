@@ -128,7 +128,7 @@ class RunConfig:
 
 @dataclass
 class MonitoringConfig:
-    """``[monitoring]``: when ``modelsnap monitor`` calls a decision drifted (docs/project-file.md)."""
+    """``[monitoring]``: when ``modelsnap monitor`` calls a decision drifted (project-file.md)."""
 
     psi_watch: float = 0.1  # PSI of a numeric feature from which it is named as moving
     psi_drift: float = 0.25  # PSI of a numeric feature from which the input has drifted
@@ -600,8 +600,8 @@ def _parse_monitoring(doc: dict) -> MonitoringConfig:
         for name in ("psi_watch", "psi_drift", "share_change", "label_shift")
     }
     if values["psi_watch"] > values["psi_drift"]:
-        raise _fail("[monitoring].psi_watch", f"a number <= psi_drift ({_fmt(values['psi_drift'])})",
-                    values["psi_watch"])
+        raise _fail("[monitoring].psi_watch",
+                    f"a number <= psi_drift ({_fmt(values['psi_drift'])})", values["psi_watch"])
     for name in ("share_change", "label_shift"):
         if values[name] > 1:
             raise _fail(f"[monitoring].{name}", "a number in (0, 1]", values[name])
