@@ -85,12 +85,17 @@ def print_record(record: dict[str, Any]) -> None:
         f"({record['snapshot_name']}), criteria revision {record['criteria_revision']}; "
         f"new data {data['file']} ({data['n_rows']} rows, sha256 {data['sha256'][:12]}...)"))
     perf = Table(title="performance against the snapshot's test figures")
-    for name in ("metric", "new", "test", "95 % interval", "status"):
+    for name in ("metric", "new", "test", "test 95 % interval", "status"):
         perf.add_column(name, justify="left" if name in ("metric", "status") else "right")
     for entry in record["performance"]:
         interval = entry.get("test_ci")
         status = entry["status"] + (f" by {entry['by']:.4g}" if entry["by"] else "")
-        style = "red" if entry["worse"] else "green" if entry["status"] == "inside" else "cyan"
+        if entry.get("degraded"):
+            style, status = "red", status + " (degraded)"
+        elif entry["worse"]:
+            style, status = "yellow", status + " (within noise)"
+        else:
+            style = "green" if entry["status"] == "inside" else "cyan"
         perf.add_row(escape(entry["metric"]), _number(entry["new"]), _number(entry["test"]),
                      f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "-",
                      f"[{style}]{escape(status)}[/]")
@@ -125,6 +130,8 @@ def print_record(record: dict[str, Any]) -> None:
     console.print(f"verdict: [{VERDICT_STYLE[verdict]}]{verdict}[/]")
     for reason in record["reasons"]:
         console.print(escape(f"  - {reason}"))
+    for note in record.get("notes", []):
+        console.print(escape(f"  note: {note}"))
     if record.get("next_step"):
         console.print(escape(f"next: {record['next_step']}"))
     console.print(escape(f"recorded {record['path']}"))

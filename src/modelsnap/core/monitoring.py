@@ -9,7 +9,9 @@ labelled data with the project's columns, and answers three questions:
    placed against the snapshot's test figure and its 95 % bootstrap interval
    (``metrics.test_ci``): ``inside``, ``below`` or ``above``, and by how much. A metric outside
    its interval on the worse side (below for accuracy-like metrics, above for losses and errors)
-   means *degraded*.
+   whose distance from the test figure is more than the two figures' sampling noise (both 95 %
+   intervals' half-widths combined) means *degraded*; one that is outside but within that noise
+   is a note to watch (``compare_metric``).
 2. **Input drift.** Per feature, against the rows of the training split (``split.npz`` plus the
    data file): the population stability index for numeric columns, over ten bins cut at the
    training values' deciles (plus one bin for missing values); the change in each category's
@@ -19,7 +21,8 @@ labelled data with the project's columns, and answers three questions:
    machine, on rows of the new data, against ``max_latency_p95_ms`` of the decision's criteria
    revision.
 
-Verdict: ``degraded`` (a metric worse than its interval, or the latency over its limit), else
+Verdict: ``degraded`` (a metric worse than its interval beyond the sampling noise, or the
+latency over its limit), else
 ``drifted`` (a feature or the label moved past a threshold), else ``holds``. The outcome is
 recorded in ``monitoring/<timestamp>-<4 hex>.toml``: created exclusively, sealed in
 ``ledger.toml`` (``modelsnap check`` verifies it), never rewritten (docs/snapshot-format.md).
@@ -265,16 +268,33 @@ def label_shift(train_target: Any, new_target: Any, task: str, thresholds: Any) 
 # ------------------------------------------------------------------------------ performance
 
 
-def compare_metric(name: str, now: float, test: float, interval: Sequence[float] | None
-                   ) -> dict[str, Any]:
-    """One metric against the snapshot's test figure and 95 % interval."""
+def _half_width(interval: Sequence[float] | None) -> float | None:
+    if interval is None or len(interval) != 2 or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in interval):
+        return None
+    return (float(interval[1]) - float(interval[0])) / 2.0
+
+
+def compare_metric(name: str, now: float, test: float, interval: Sequence[float] | None,
+                   new_interval: Sequence[float] | None = None) -> dict[str, Any]:
+    """One metric against the snapshot's test figure and 95 % interval.
+
+    ``status`` says where the new figure lies against the snapshot's interval (inside, below,
+    above) and ``by`` how far outside it; ``worse`` is outside on the worse side (below for a
+    metric where higher is better, above for a loss or an error). ``degraded`` asks more: the
+    difference from the test figure is worse than both figures' sampling noise allows (95 %,
+    the two intervals' half-widths combined as independent errors, ``margin``), so a small
+    batch that lands just outside by chance is not called degraded."""
     from modelsnap.core.measures import MEASURE_DIRECTIONS
 
     direction = MEASURE_DIRECTIONS.get(name, "max")
     entry: dict[str, Any] = {"metric": name, "direction": direction, "new": round(now, 6),
                              "test": round(float(test), 6), "difference": round(now - test, 6)}
-    if interval is None or len(interval) != 2:
-        entry.update(status="no interval", by=0.0, worse=False)
+    test_half, new_half = _half_width(interval), _half_width(new_interval)
+    if new_half is not None and new_interval is not None:
+        entry["new_ci"] = [round(float(new_interval[0]), 6), round(float(new_interval[1]), 6)]
+    if interval is None or test_half is None:
+        entry.update(status="no interval", by=0.0, worse=False, degraded=False)
         return entry
     low, high = float(interval[0]), float(interval[1])
     entry["test_ci"] = [round(low, 6), round(high, 6)]
@@ -284,6 +304,10 @@ def compare_metric(name: str, now: float, test: float, interval: Sequence[float]
         entry.update(status="above", by=round(now - high, 6), worse=direction == "min")
     else:
         entry.update(status="inside", by=0.0, worse=False)
+    margin = math.hypot(test_half, new_half or 0.0)
+    loss = (test - now) if direction == "max" else (now - test)
+    entry["margin"] = round(margin, 6)
+    entry["degraded"] = bool(entry["worse"] and loss > margin)
     return entry
 
 
@@ -379,7 +403,8 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
             raise DataError(f"{name} cannot be computed on the new data (too few rows of some "
                             "class for it)", where=label, hint="monitor on a larger batch")
         performance.append(compare_metric(name, float(now_metrics[name]), float(value),
-                                          intervals.get(name)))
+                                          intervals.get(name),
+                                          result.get("intervals", {}).get(name)))
     revision, constraints = decision_limits(root, decision)
     latency: dict[str, Any] = {}
     if profile_latency:
@@ -397,8 +422,13 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
             latency.update(ok=True, note=f"criteria revision {revision} sets no "
                                          "max_latency_p95_ms")
     reasons = [f"{p['metric']} {p['new']:.4g} is {p['status']} the snapshot's 95 % interval "
-               f"[{p['test_ci'][0]:.4g}, {p['test_ci'][1]:.4g}] by {p['by']:.4g}"
-               for p in performance if p["worse"]]
+               f"[{p['test_ci'][0]:.4g}, {p['test_ci'][1]:.4g}] by {p['by']:.4g}, "
+               f"{abs(p['difference']):.4g} from the test figure {p['test']:.4g} (more than the "
+               f"{p['margin']:.4g} sampling noise allows)"
+               for p in performance if p["degraded"]]
+    watch = [f"{p['metric']} {p['new']:.4g} is {p['status']} the snapshot's 95 % interval by "
+             f"{p['by']:.4g}, within the sampling noise of {p['margin']:.4g}: watch it"
+             for p in performance if p["worse"] and not p["degraded"]]
     if latency and not latency["ok"]:
         reasons.append(f"p95 latency {latency['p95_ms']:.4g} ms is over the limit "
                        f"{latency['limit_ms']:g} ms of criteria revision {revision}")
@@ -415,6 +445,7 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
         "criteria_revision": int(revision) if isinstance(revision, int) else 0,
         "verdict": verdict,
         "reasons": reasons + drifted,
+        "notes": watch,
         "data": {"file": _data_label(root, path), "sha256": digest, "n_rows": len(new),
                  "reference": "training split", "n_reference": len(split.train),
                  "dataset_sha256": dataset.dataset_sha256, "split_sha256": split.split_sha256},

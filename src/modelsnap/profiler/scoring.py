@@ -123,7 +123,7 @@ def monitor(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
             progress: Callable[..., None]) -> dict[str, Any]:
     """The decided model's metrics on the new labelled data (and its latency, when asked)."""
     from modelsnap.core.data import read_table
-    from modelsnap.core.metrics import compute_metrics
+    from modelsnap.core.metrics import bootstrap_ci, compute_metrics
     from modelsnap.core.monitoring import labels_as_text
     from modelsnap.core.project import load_project
 
@@ -155,12 +155,17 @@ def monitor(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
         pred = pred.astype(str)
         proba = (_aligned_proba(model, features, classes) if hasattr(model, "predict_proba")
                  else None)
-        values = compute_metrics(task, y, pred, proba, classes, job.get("positive_label"))
+        scored = (task, y, pred, proba, classes, job.get("positive_label"))
     else:
-        y = target.to_numpy(dtype=float)
-        values = compute_metrics(task, y, pred.astype(float))
-    result: dict[str, Any] = {"metrics": {k: _value(v) for k, v in values.items()},
-                              "n_rows": len(frame)}
+        scored = (task, target.to_numpy(dtype=float), pred.astype(float), None, None, None)
+    values = compute_metrics(*scored)
+    progress("evaluate", 0.5, "bootstrap intervals")
+    intervals = bootstrap_ci(*scored, seed=int(config.data.seed))
+    result: dict[str, Any] = {
+        "metrics": {k: _value(v) for k, v in values.items()},
+        "intervals": {k: [_value(lo), _value(hi)] for k, (lo, hi) in intervals.items()},
+        "n_rows": len(frame),
+    }
     progress("evaluate", 1.0, "metrics")
     if job.get("profile_latency"):
         from modelsnap.profiler.timing import measure_latency, single_rows
