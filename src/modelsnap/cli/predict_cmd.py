@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
     given = parser.add_mutually_exclusive_group(required=True)
     given.add_argument("--row", action="append", metavar="TEXT",
                        help='one row as "column=value,column=value" (repeatable); quote a '
-                            'value holding a comma: city="Paris, TX"; empty = missing')
+                            'cell holding a comma whole: \'"city=Paris, TX"\'; empty = missing')
     given.add_argument("--csv", metavar="FILE",
                        help="a CSV of rows with a header (the feature columns; the target "
                             "column, case and severity are optional)")

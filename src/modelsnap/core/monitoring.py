@@ -187,8 +187,9 @@ def _not_number(value: Any) -> bool:
 
 def psi(reference: Any, current: Any, *, bins: int = PSI_BINS) -> tuple[float, list[float]]:
     """Population stability index of ``current`` against ``reference`` (numeric arrays, NaN =
-    missing): bins cut at the reference's quantiles (duplicates merged), open-ended at both
-    ends, plus a bin for missing values when either side has one. Returns (psi, inner edges)."""
+    missing): bins ``(-inf, e1], (e1, e2], ..., (e9, inf)`` cut at the reference's deciles
+    (duplicates merged), plus a bin for missing values when either side has one.
+    Returns (psi, inner edges)."""
     import numpy as np
 
     ref = np.asarray(reference, dtype=float)
@@ -197,7 +198,7 @@ def psi(reference: Any, current: Any, *, bins: int = PSI_BINS) -> tuple[float, l
     edges = np.unique(np.quantile(ref_ok, np.linspace(0, 1, bins + 1)[1:-1]))
 
     def shares(values: Any, finite: Any) -> Any:
-        counts = np.bincount(np.searchsorted(edges, finite, side="right"),
+        counts = np.bincount(np.searchsorted(edges, finite, side="left"),
                              minlength=len(edges) + 1).astype(float)
         return np.append(counts, len(values) - len(finite)) / len(values)
 

@@ -39,8 +39,9 @@ class RowsInput:
 
 
 def parse_row_text(text: str) -> dict[str, str]:
-    """``"col=value,col=value"`` as a mapping; a value holding a comma is quoted
-    (``'city="Paris, TX"'``). DataError names a cell without ``=`` or a repeated column."""
+    """``"col=value,col=value"`` as a mapping; a cell holding a comma is quoted whole, as in
+    CSV (``'age=41,"city=Paris, TX"'``). DataError names a cell without ``=`` or a repeated
+    column."""
     try:
         cells = next(csv.reader([text], skipinitialspace=True), [])
     except csv.Error as exc:
@@ -52,8 +53,8 @@ def parse_row_text(text: str) -> dict[str, str]:
             continue
         if "=" not in cell:
             raise DataError(f"{cell.strip()!r} is not column=value", where="--row",
-                            hint='write it as "column=value,column=value"; quote a value '
-                                 'that holds a comma: city="Paris, TX"')
+                            hint='write it as "column=value,column=value"; quote a cell '
+                                 'that holds a comma whole: "city=Paris, TX"')
         name, value = cell.split("=", 1)
         name = name.strip()
         if name in row:
