@@ -42,7 +42,7 @@ def test_rows_typed_by_hand_get_every_models_answer(decided_project: Path) -> No
     table = modelsnap("predict", str(decided_project), "--row",
                       "age=70,income=10000,region=north")
     assert table.returncode == 0 and "logistic" in table.stdout and "tree" in table.stdout
-    assert ("!" in table.stdout) is result["rows"][1]["disagree"]
+    assert ("│ ! │" in table.stdout) is result["rows"][1]["disagree"]
 
 
 def test_a_csv_of_cases_names_its_rows_and_shows_the_expected_answer(decided_project: Path,

@@ -77,18 +77,23 @@ def _column_names(models: list[dict[str, Any]]) -> list[str]:
 
 
 def answer_text(answer: dict[str, Any], task: str) -> str:
-    """One model's answer in a cell: the class and its probabilities, or the value."""
+    """One model's answer in a cell: the class and its probability (every class's is in the
+    JSON), or the value."""
     if "error" in answer:
         return "(error)"
     value = answer["prediction"]
     if task == "regression":
         return f"{float(value):.6g}" if isinstance(value, (int, float)) else str(value)
     text = str(value)
-    proba = answer.get("proba")
-    if proba:
-        text += "\n" + " ".join(f"{cls}:{p:.2f}" for cls, p in proba.items()
-                                if isinstance(p, (int, float)))
-    return text
+    chance = (answer.get("proba") or {}).get(text)
+    return f"{text} {chance:.2f}" if isinstance(chance, (int, float)) else text
+
+
+def row_text(row: dict[str, Any], limit: int = 60) -> str:
+    """The row's label, and its values when they are short enough to read in a cell."""
+    shown = ", ".join(f"{k}={'' if v is None else (f'{v:g}' if isinstance(v, float) else v)}"
+                      for k, v in row["input"].items())
+    return f"{row['label']}: {shown}" if len(shown) <= limit else str(row["label"])
 
 
 def _print_table(result: dict[str, Any]) -> None:
@@ -98,18 +103,19 @@ def _print_table(result: dict[str, Any]) -> None:
     from modelsnap.cli.output import make_console
 
     models = result["models"]
+    caption = "! = the models disagree"
+    if result["task"] == "classification":
+        caption = "each model's class and its probability; " + caption
     table = Table(title=f"predictions ({len(result['rows'])} row(s), {len(models)} model(s))",
-                  caption="! = the models disagree", caption_justify="left", show_lines=True)
-    table.add_column("row", overflow="fold", max_width=40)
-    table.add_column(escape(f"expected ({result['target']})"), overflow="fold")
+                  caption=caption, caption_justify="left", show_lines=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("row", overflow="fold", max_width=32)
+    table.add_column("expected", overflow="fold")
     for name in _column_names(models):
         table.add_column(escape(name), overflow="fold")
-    table.add_column("", no_wrap=True)
     for row in result["rows"]:
-        shown = ", ".join(f"{k}={'' if v is None else (f'{v:g}' if isinstance(v, float) else v)}"
-                          for k, v in row["input"].items())
-        table.add_row(escape(f"{row['label']}: {shown}"),
+        table.add_row("[bold red]![/]" if row["disagree"] else "",
+                      escape(row_text(row)),
                       escape("" if row["expected"] is None else str(row["expected"])),
-                      *(escape(answer_text(a, result["task"])) for a in row["predictions"]),
-                      "[bold red]![/]" if row["disagree"] else "")
+                      *(escape(answer_text(a, result["task"])) for a in row["predictions"]))
     make_console(highlight=False).print(table)
