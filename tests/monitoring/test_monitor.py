@@ -165,3 +165,19 @@ def test_an_edited_monitoring_record_is_named_by_check(decided_project, write_cs
     check = modelsnap("check", str(decided_project))
     assert check.returncode == 1
     assert f"{record['path']} was edited or replaced after it was sealed" in flat(check.stdout)
+
+
+def test_the_report_and_the_card_show_the_monitoring_history(decided_project,
+                                                             write_csv, tmp_path) -> None:
+    frame = make_rows(600, seed=3, region_shares=(0.3, 0.225, 0.4, 0.075))
+    code, record, _ = monitor(decided_project, write_csv(frame, "east.csv"))
+    assert code == 1
+    html, card = tmp_path / "report.html", tmp_path / "card.md"
+    for out in (html, card):
+        done = modelsnap("report", str(decided_project), "-o", str(out), "--no-significance")
+        assert done.returncode == 0, done.stderr
+    page = html.read_text()
+    assert "<h2>Monitoring</h2>" in page and "drifted" in page and record["path"] in page
+    text = card.read_text()
+    assert "## Monitoring" in text and "| drifted |" in text.replace("  ", " ")
+    assert "region drifted: the share of &#x27;east&#x27;" in page or "share of 'east'" in page
