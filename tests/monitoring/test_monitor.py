@@ -89,6 +89,14 @@ def test_labels_flipped_for_20_percent_degrade(decided_project, write_csv) -> No
     assert all(d["status"] != "drift" for d in record["drift"])  # the inputs did not move
 
 
+def test_the_python_api_records_the_same_verdict(decided_project, write_csv) -> None:
+    from modelsnap import Project
+
+    record = Project(decided_project).monitor(write_csv(make_rows(400, seed=11), "n.csv"))
+    assert record["verdict"] == "holds" and record["exit_code"] == 0
+    assert (decided_project / record["path"]).is_file()
+
+
 def test_latency_is_re_measured_against_the_decisions_revision(decided_project,
                                                                write_csv) -> None:
     code, record, err = monitor(decided_project, write_csv(make_rows(200, seed=6), "n.csv"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from modelsnap import Project
 from modelsnap.core.trying import predict_rows, rows_from_texts
 
 from .conftest import flat, modelsnap
@@ -76,6 +77,9 @@ def test_the_python_function_gives_the_cli_answer(decided_project: Path) -> None
     _, cli, _ = predict(decided_project, "--row", text)
     core = predict_rows(decided_project, rows_from_texts([text]))
     assert json.loads(json.dumps(core)) == cli
+    api = Project(decided_project).predict([{"age": 55, "income": 30000, "region": "west"}])
+    assert [a["prediction"] for a in api["rows"][0]["predictions"]] == [
+        a["prediction"] for a in cli["rows"][0]["predictions"]]
 
 
 @pytest.mark.parametrize(
