@@ -292,5 +292,146 @@ def predict_rows(root: Path | str, rows: RowsInput, snapshot_ids: Sequence[str] 
     }
 
 
-__all__ = ["RowsInput", "check_rows", "competing_snapshots", "parse_row_text", "predict_rows",
-           "rows_from_csv", "rows_from_texts"]
+# ------------------------------------------------------------------------ the TUI's try-rows panel
+
+CHOICES_LIMIT = 50  # categorical values offered in the form, most frequent first
+SAMPLE_ROWS = 20  # test-split rows offered to pick from
+
+
+def _cell(value: Any) -> str:
+    """A data value as the text a user would type (missing is empty)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
+
+
+def row_form(root: Path | str) -> dict[str, Any]:
+    """What the try-rows form is built from: the feature columns and their kinds, categorical
+    values offered from the data, test-split rows and the edge cases to pick from (as text).
+    Loads the data set (pandas): call it off the UI thread."""
+    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.edgecases import edge_cases_for_dataset, feature_kinds
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.files import inside
+    from modelsnap.core.project import load_project
+
+    root = Path(root)
+    config = load_project(root)
+    dataset = load_dataset(config)
+    columns = feature_kinds(dataset.frame)
+    choices = {column: [str(v) for v in dataset.frame[column].dropna().astype(str)
+                        .value_counts().index[:CHOICES_LIMIT]]
+               for column, kind in columns.items() if kind == "categorical"}
+    split = ensure_split(config, dataset)
+    test_rows = []
+    for index in list(split.test[:SAMPLE_ROWS]):
+        row = dataset.frame.iloc[int(index)]
+        test_rows.append({"label": f"test row {int(index) + 1}",
+                          "values": {c: _cell(row[c]) for c in columns},
+                          "expected": _cell(dataset.target.iloc[int(index)])})
+    edge_rows: list[dict[str, Any]] = []
+    edge_problem = ""
+    if config.data.edge_cases:
+        try:
+            cases = edge_cases_for_dataset(inside(root, config.data.edge_cases,
+                                                  what="[data].edge_cases"), dataset,
+                                           display_name=config.data.edge_cases)
+            for i in range(len(cases)):
+                edge_rows.append({"label": cases.cases[i],
+                                  "values": {c: _cell(cases.rows[i][c]) for c in columns},
+                                  "expected": _cell(cases.expected[i]),
+                                  "severity": cases.severities[i]})
+        except ModelsnapError as exc:
+            edge_problem = str(exc)
+    return {"columns": columns, "choices": choices, "target": dataset.target_name,
+            "task": dataset.task, "classes": list(dataset.classes or []),
+            "test_rows": test_rows, "edge_rows": edge_rows, "edge_problem": edge_problem,
+            "edge_file": config.data.edge_cases or DEFAULT_EDGE_FILE}
+
+
+DEFAULT_EDGE_FILE = "edge_cases.csv"
+
+
+def append_edge_case(root: Path | str, values: Mapping[str, str], *, expected: str,
+                     severity: str, case: str) -> dict[str, Any]:
+    """Append one row to the project's edge-case file (created, and named in
+    ``[data].edge_cases``, when the project has none).
+
+    The new file is checked whole with the edge-case rules (``load_edge_cases``: every column,
+    the expected value a class of the data or a number, a known severity) before it replaces
+    the old one atomically, so a bad row leaves the file as it was (``DataError``). The file's
+    sha256 changes, which step 4 and ``modelsnap edge`` already show. Returns ``{"file",
+    "case", "n_cases"}``."""
+    from modelsnap.core.data import load_dataset
+    from modelsnap.core.edgecases import SEVERITIES, edge_cases_for_dataset, feature_kinds
+    from modelsnap.core.files import EDGE_CSV_LIMIT, atomic_write_bytes, inside, read_regular
+    from modelsnap.core.project import load_project, update_project
+
+    root = Path(root)
+    config = load_project(root)
+    dataset = load_dataset(config)
+    columns = feature_kinds(dataset.frame)
+    target = dataset.target_name
+    case = " ".join(str(case).split())
+    if not case:
+        raise DataError("the case needs a name", where="case",
+                        hint="say in a few words what the row tests")
+    if severity not in SEVERITIES:
+        raise DataError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}",
+                        where="severity")
+    if not str(expected).strip():
+        raise DataError("the expected answer is empty", where=target,
+                        hint="the edge case says what a sound model must predict")
+    check_rows(RowsInput(rows=[dict(values)], where="the row", labels=[case]), columns, target)
+    relative = config.data.edge_cases or DEFAULT_EDGE_FILE
+    path = inside(root, relative, what="[data].edge_cases")
+    try:
+        old = read_regular(path, what="edge-case file", limit=EDGE_CSV_LIMIT, error=DataError)
+    except FileNotFoundError:
+        old = b""
+    if old:
+        header = next(csv.reader(io.StringIO(old.decode("utf-8-sig"))), [])
+        header = [cell.strip() for cell in header]
+    else:
+        header = ["case", *columns, target, "severity"]
+    cells = {**{c: str(values.get(c, "")) for c in columns}, target: str(expected).strip(),
+             "case": case, "severity": severity}
+    missing = [name for name in ("case", "severity") if name not in header]
+    if missing:
+        raise DataError(f"the edge-case file has no {' or '.join(missing)} column, so the row's "
+                        f"{' and '.join(missing)} cannot be kept", where=relative,
+                        hint=f"add the column(s) {', '.join(missing)} to its header")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if not old:
+        writer.writerow(header)
+    writer.writerow([cells.get(name, "") for name in header])
+    prefix = old if not old or old.endswith(b"\n") else old + b"\n"
+    data = prefix + buffer.getvalue().encode("utf-8")
+    import secrets
+
+    from modelsnap.core.files import tmp_dir
+
+    trial = tmp_dir(root) / f".tmp-edge-{secrets.token_hex(6)}.csv"
+    try:
+        trial.write_bytes(data)
+        checked = edge_cases_for_dataset(trial, dataset, display_name=relative)
+    finally:
+        trial.unlink(missing_ok=True)
+    atomic_write_bytes(root, path, data)
+    if not config.data.edge_cases:
+        update_project(root, {"data": {"edge_cases": relative}})
+    return {"file": relative, "case": case, "n_cases": len(checked)}
+
+
+def predict_values(root: Path | str, values: Mapping[str, str], *, label: str = "row"
+                   ) -> dict[str, Any]:
+    """``predict_rows`` for one row given as column -> text (the TUI's form)."""
+    return predict_rows(root, RowsInput(rows=[dict(values)], where="the row", labels=[label]))
+
+
+__all__ = ["RowsInput", "append_edge_case", "check_rows", "competing_snapshots",
+           "parse_row_text", "predict_rows", "predict_values", "row_form", "rows_from_csv",
+           "rows_from_texts"]
