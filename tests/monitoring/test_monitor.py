@@ -189,3 +189,20 @@ def test_the_report_and_the_card_show_the_monitoring_history(decided_project,
     text = card.read_text()
     assert "## Monitoring" in text and "| drifted |" in text.replace("  ", " ")
     assert "region drifted: the share of &#x27;east&#x27;" in page or "share of 'east'" in page
+
+
+def test_a_changed_data_file_or_split_is_refused(decided_project, write_csv) -> None:
+    path = write_csv(make_rows(200, seed=12), "new.csv")
+    split = decided_project / "split.npz"
+    kept = split.read_bytes()
+    split.unlink()
+    missing = modelsnap("monitor", str(decided_project), "--data", str(path))
+    assert missing.returncode == 2 and "split.npz not found" in flat(missing.stderr)
+    assert not split.exists(), "monitor never draws a split"
+    split.write_bytes(kept)
+    with (decided_project / "data.csv").open("a") as handle:
+        handle.write("50.0,40000,north,yes\n")
+    changed = modelsnap("monitor", str(decided_project), "--data", str(path))
+    assert changed.returncode == 2
+    assert "the data file changed since snapshot" in flat(changed.stderr)
+    assert not (decided_project / "monitoring").exists()

@@ -340,7 +340,7 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
     an unknown decision id; the worker's errors for an artifact that cannot be loaded. Nothing
     is written on an error. ``record=False`` computes without writing (nothing sealed).
     """
-    from modelsnap.core.data import ensure_split, load_dataset, read_table
+    from modelsnap.core.data import load_dataset, read_split, read_table
     from modelsnap.core.edgecases import _artifact_entry, feature_kinds
     from modelsnap.core.project import load_project
     from modelsnap.core.store import read_snapshot
@@ -358,7 +358,15 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
             "(the reference for drift) cannot be rebuilt", where=str(config.data.source),
             hint="restore the data file the decision was made on, or re-run the checklist on "
                  "the new data and decide again")
-    split = ensure_split(config, dataset)
+    split = read_split(root)  # never drawn here: the decided snapshot's split, or an error
+    if recorded.get("split_sha256") != split.split_sha256:
+        raise DataError(
+            f"split.npz is not the split snapshot {snapshot['id']} was made on: its training "
+            "rows (the reference for drift) are not known", where=str(root / "split.npz"),
+            hint="restore split.npz from version control")
+    if len(split.train) and int(max(split.train)) >= len(dataset.frame):
+        raise DataError("split.npz names rows the data file does not have",
+                        where=str(root / "split.npz"), hint="restore it from version control")
     columns = feature_kinds(dataset.frame)
     path = Path(data_file).expanduser()
     new, digest, label = read_table(config.data.source, root, path=path)
