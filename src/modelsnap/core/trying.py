@@ -311,7 +311,7 @@ def row_form(root: Path | str) -> dict[str, Any]:
     """What the try-rows form is built from: the feature columns and their kinds, categorical
     values offered from the data, test-split rows and the edge cases to pick from (as text).
     Loads the data set (pandas): call it off the UI thread."""
-    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.data import load_dataset, read_split
     from modelsnap.core.edgecases import edge_cases_for_dataset, feature_kinds
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.files import inside
@@ -324,9 +324,13 @@ def row_form(root: Path | str) -> dict[str, Any]:
     choices = {column: [str(v) for v in dataset.frame[column].dropna().astype(str)
                         .value_counts().index[:CHOICES_LIMIT]]
                for column, kind in columns.items() if kind == "categorical"}
-    split = ensure_split(config, dataset)
+    try:
+        test_indices = [int(i) for i in read_split(root).test[:SAMPLE_ROWS]
+                        if int(i) < len(dataset.frame)]
+    except ModelsnapError:
+        test_indices = []  # no split yet: nothing is drawn just to offer rows
     test_rows = []
-    for index in list(split.test[:SAMPLE_ROWS]):
+    for index in test_indices:
         row = dataset.frame.iloc[int(index)]
         test_rows.append({"label": f"test row {int(index) + 1}",
                           "values": {c: _cell(row[c]) for c in columns},
