@@ -206,3 +206,10 @@ def test_a_changed_data_file_or_split_is_refused(decided_project, write_csv) -> 
     assert changed.returncode == 2
     assert "the data file changed since snapshot" in flat(changed.stderr)
     assert not (decided_project / "monitoring").exists()
+
+
+def test_a_missing_data_file_is_named(decided_project, tmp_path) -> None:
+    done = modelsnap("monitor", str(decided_project), "--data", str(tmp_path / "nope.csv"))
+    assert done.returncode == 2
+    assert "the new data file is not found" in flat(done.stderr)
+    assert "[data].source" not in done.stderr

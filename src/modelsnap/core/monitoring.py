@@ -369,6 +369,10 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
                         where=str(root / "split.npz"), hint="restore it from version control")
     columns = feature_kinds(dataset.frame)
     path = Path(data_file).expanduser()
+    if not path.is_file():
+        raise DataError("the new data file is not found" if not path.exists() else
+                        "the new data is not a regular file", where=str(path),
+                        hint="give --data a CSV of labelled rows with the project's columns")
     new, digest, label = read_table(config.data.source, root, path=path)
     new.columns = [str(c) for c in new.columns]
     thresholds = config.monitoring
