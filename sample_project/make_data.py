@@ -13,6 +13,18 @@ What is planted, so the tool has something real to find:
 - ``customer_id``, an identifier that must be dropped;
 - ``branch_code``, a leak: loans that went bad were moved to the collections branch "B99",
   a fact recorded after the outcome. A model that ranks it highly is suspect.
+
+``--new-data`` writes ``new_data.csv`` instead: 1,000 later applications, labelled, drawn from
+the same formula with a documented drift, for ``modelsnap monitor`` (docs/tutorial.md, "After the
+decision"):
+
+- a downturn: every income is 25 % lower (``NEW_DATA_INCOME_FACTOR``), which also raises the
+  default rate, since income enters the default-risk formula;
+- debt consolidation loans rise from 25 % to 45 % of applications (``NEW_DATA_PURPOSES``),
+  taking the share from car and home loans.
+
+    python sample_project/make_data.py --new-data           # rewrites new_data.csv
+    python sample_project/make_data.py --new-data --check   # exit 1 if it differs
 """
 
 from __future__ import annotations
@@ -28,6 +40,11 @@ import numpy as np
 SEED = 20261126
 N_ROWS = 3000
 HERE = Path(__file__).resolve().parent
+NEW_DATA_SEED = SEED + 1
+NEW_DATA_ROWS = 1000
+NEW_DATA_INCOME_FACTOR = 0.75
+PURPOSE_SHARES = [0.25, 0.2, 0.1, 0.1, 0.25, 0.1]
+NEW_DATA_PURPOSES = [0.15, 0.1, 0.1, 0.1, 0.45, 0.1]
 
 EMPLOYMENT = ["salaried", "self-employed", "unemployed", "retired", "student"]
 REGIONS = ["north", "south", "east", "west", "central"]
@@ -44,7 +61,10 @@ def _age_band(age: int) -> str:
     return "60+"
 
 
-def generate(n: int = N_ROWS, seed: int = SEED) -> list[dict[str, object]]:
+def generate(n: int = N_ROWS, seed: int = SEED, *, income_factor: float = 1.0,
+             purpose_shares: list[float] | None = None) -> list[dict[str, object]]:
+    """The rows; ``income_factor`` and ``purpose_shares`` make the drift of ``new_data.csv``
+    (the defaults give credit.csv: the same random draws, in the same order)."""
     rng = np.random.default_rng(seed)
     age = np.clip(rng.normal(42, 13, n), 18, 80).astype(int)
     sex = rng.choice(["F", "M"], size=n, p=[0.48, 0.52])
@@ -67,13 +87,14 @@ def generate(n: int = N_ROWS, seed: int = SEED) -> list[dict[str, object]]:
     }
     income = np.array([base_income[e] for e in employment]) * rng.lognormal(0, 0.35, n)
     income *= 1 + 0.01 * np.clip(age - 22, 0, 30)
+    income *= income_factor
     debt_ratio = np.clip(rng.beta(2.2, 5.0, n) * 1.4, 0, 1.6)
     history = np.clip(age - 18 - rng.integers(0, 6, n), 0, None).astype(float)
     open_loans = rng.poisson(1.6, n)
     late = rng.poisson(0.25 + 1.2 * debt_ratio, n)
     loan_amount = np.round(np.clip(rng.lognormal(9.3, 0.6, n), 1000, 80000), -2)
     region = rng.choice(REGIONS, size=n, p=[0.22, 0.25, 0.18, 0.2, 0.15])
-    purpose = rng.choice(PURPOSES, size=n, p=[0.25, 0.2, 0.1, 0.1, 0.25, 0.1])
+    purpose = rng.choice(PURPOSES, size=n, p=purpose_shares or PURPOSE_SHARES)
 
     logit = (
         -2.1
@@ -141,16 +162,28 @@ def render(rows: list[dict[str, object]]) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "credit.csv")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default: credit.csv, or new_data.csv)")
     parser.add_argument("--check", action="store_true", help="compare with the existing file")
+    parser.add_argument("--new-data", action="store_true",
+                        help="later labelled applications with a documented drift "
+                             "(new_data.csv), for modelsnap monitor")
     args = parser.parse_args(argv)
-    data = render(generate())
+    if args.new_data:
+        rows = NEW_DATA_ROWS
+        data = render(generate(NEW_DATA_ROWS, NEW_DATA_SEED,
+                               income_factor=NEW_DATA_INCOME_FACTOR,
+                               purpose_shares=NEW_DATA_PURPOSES))
+        out = args.out or HERE / "new_data.csv"
+    else:
+        rows, data, out = N_ROWS, render(generate()), args.out or HERE / "credit.csv"
     if args.check:
-        same = args.out.exists() and args.out.read_bytes() == data
-        print("credit.csv matches make_data.py" if same else "credit.csv differs from make_data.py")
+        same = out.exists() and out.read_bytes() == data
+        print(f"{out.name} matches make_data.py" if same else
+              f"{out.name} differs from make_data.py")
         return 0 if same else 1
-    args.out.write_bytes(data)
-    print(f"wrote {args.out} ({len(data) / 1024:.0f} KiB, {N_ROWS} rows)")
+    out.write_bytes(data)
+    print(f"wrote {out} ({len(data) / 1024:.0f} KiB, {rows} rows)")
     return 0
 
 

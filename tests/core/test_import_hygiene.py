@@ -20,7 +20,7 @@ import modelsnap.core
 CORE_DIR = Path(modelsnap.core.__file__).parent
 FAST_PATH = (
     "errors", "files", "project", "profiles", "criteria", "environment", "store", "index",
-    "measures", "constraints", "ranking", "decisions",
+    "measures", "constraints", "ranking", "decisions", "monitoring", "trying",
 )
 HEAVY = ("pandas", "sklearn", "scipy")
 UI = ("textual", "rich", "modelsnap.cli", "modelsnap.tui")

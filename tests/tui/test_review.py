@@ -217,6 +217,33 @@ async def test_decision_log_shows_chain_status(folder):
         assert "chain broken" in shown and "edited after it was written" in shown
 
 
+async def test_decision_log_shows_each_decisions_monitoring_history(folder):
+    records = folder / "monitoring"
+    records.mkdir()
+    (records / "20261201T080000-aaaa.toml").write_text(
+        'schema = 1\nid = "20261201T080000-aaaa"\ncreated_at = "2026-12-01T08:00:00+00:00"\n'
+        'decision_id = "D0001"\nverdict = "holds"\nreasons = []\n'
+        '[data]\nfile = "week48.csv"\nn_rows = 500\n')
+    (records / "20261208T080000-bbbb.toml").write_text(
+        'schema = 1\nid = "20261208T080000-bbbb"\ncreated_at = "2026-12-08T08:00:00+00:00"\n'
+        'decision_id = "D0001"\nverdict = "drifted"\n'
+        'reasons = ["income drifted: PSI 0.41", "region drifted"]\n'
+        '[data]\nfile = "week49.csv"\nn_rows = 480\n')
+    (records / "20261209T080000-cccc.toml").write_text("verdict = [\n")
+    before = tree_hash(folder)
+    app = ReviewApp(folder)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        shown = text_of(app.screen, "#review-view-text")
+    assert "monitored  2026-12-01 08:00  holds  on week48.csv (500 rows)" in shown
+    assert "monitored  2026-12-08 08:00  drifted  on week49.csv (480 rows)" in shown
+    assert "income drifted: PSI 0.41 (and 1 more)" in shown
+    assert shown.index("week48.csv") < shown.index("week49.csv")
+    assert "monitoring record not read: monitoring/20261209T080000-cccc.toml" in shown
+    assert tree_hash(folder) == before
+
+
 async def test_broken_snapshot_is_named_and_the_rest_shown(folder):
     broken = sorted((folder / "snapshots").iterdir())[3]
     broken.write_text("schema = 1\nid = [\n")

@@ -22,6 +22,8 @@ COMMAND_MODULES: dict[str, str] = {
     "run": "modelsnap.cli.run_cmd",
     "profile": "modelsnap.cli.profile_cmd",
     "edge": "modelsnap.cli.edge_cmd",
+    "predict": "modelsnap.cli.predict_cmd",
+    "monitor": "modelsnap.cli.monitor_cmd",
     "ls": "modelsnap.cli.ls_cmd",
     "show": "modelsnap.cli.show_cmd",
     "diff": "modelsnap.cli.diff_cmd",

@@ -208,3 +208,33 @@ class Project:
 
         return decide(self.root, snapshot_id, rationale=rationale, caveats=caveats,
                       monitoring=monitoring, decided_by=decided_by, override=override)
+
+    def predict(self, rows: Sequence[Mapping[str, Any]] | str | Path, *,
+                snapshots: Sequence[str] | None = None, trusted: Sequence[str] = ()) -> dict:
+        """Every competing model's (or the given snapshots') prediction for ``rows``, side by
+        side, as ``modelsnap predict`` (``core.trying.predict_rows``): a list of mappings
+        column -> value (text or number; None or "" is missing), or the path of a CSV.
+        The models run in the worker process; nothing is written. ``DataError`` for a missing,
+        unknown or wrongly typed column."""
+        from modelsnap.core.trying import RowsInput, predict_rows, rows_from_csv
+
+        if isinstance(rows, (str, Path)):
+            given = rows_from_csv(Path(rows))
+        else:
+            given = RowsInput(
+                rows=[{str(k): "" if v is None else str(v) for k, v in row.items()}
+                      for row in rows],
+                where="rows", labels=[f"row {i}" for i in range(1, len(rows) + 1)])
+        return predict_rows(self.root, given, snapshots, trusted=trusted)
+
+    def monitor(self, data: str | Path, *, decision: str | None = None,
+                profile_latency: bool = False, trusted: Sequence[str] = ()) -> dict:
+        """Hold the decided model (the latest decision, or ``decision``) to its snapshot on new
+        labelled data, as ``modelsnap monitor`` (``core.monitoring.monitor``); records
+        ``monitoring/<id>.toml`` and returns it, with ``verdict`` (holds / degraded / drifted)
+        and ``exit_code`` (0 / 1)."""
+        from modelsnap.core.monitoring import monitor
+
+        return monitor(self.root, Path(data), decision_id=decision,
+                       profile_latency=profile_latency, trusted=trusted)
+

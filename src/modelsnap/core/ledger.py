@@ -1,7 +1,7 @@
 """The record ledger: ``ledger.toml``, one sha256-chained seal per record, in the project folder.
 
-Every record modelsnap writes (a snapshot file, an edge-run file, a criteria revision, a
-decision) is sealed when it is written: one ``[[seal]]`` entry naming the record and the sha256
+Every record modelsnap writes (a snapshot, edge-run or monitoring file, a criteria revision,
+a decision) is sealed when it is written: one ``[[seal]]`` entry naming the record and the sha256
 of its content, chained like the decision log (canonical JSON, the entry's own ``sha256``, the
 ``previous_sha256`` of the entry before it, a sequence number). ``verify`` then names every
 record that was edited, swapped, deleted, forged (present but never sealed) or reordered, and a
@@ -58,8 +58,9 @@ KINDS: dict[str, str] = {
     "snapshot": "path",
     "edge_run": "path",
     "decision": "id",
+    "monitoring": "path",
 }
-FILE_FOLDERS = {"snapshot": "snapshots", "edge_run": "edge_runs"}
+FILE_FOLDERS = {"snapshot": "snapshots", "edge_run": "edge_runs", "monitoring": "monitoring"}
 _HEADER = f"schema = {SCHEMA}\n".encode()
 _BLOCK = b"\n[[seal]]\n"
 SEAL_HINT = "run 'modelsnap seal DIR' to seal them as they are"

@@ -127,6 +127,17 @@ class RunConfig:
 
 
 @dataclass
+class MonitoringConfig:
+    """``[monitoring]``: when ``modelsnap monitor`` calls a decision drifted (project-file.md)."""
+
+    psi_watch: float = 0.1  # PSI of a numeric feature from which it is named as moving
+    psi_drift: float = 0.25  # PSI of a numeric feature from which the input has drifted
+    share_change: float = 0.1  # a category's share moved this much (absolute): drifted
+    label_shift: float = 0.1  # a class's share (or the target's PSI, regression) moved this much
+    min_rows: int = 30  # fewer labelled rows than this give no figure at all
+
+
+@dataclass
 class ModelSpec:
     name: str
     estimator: str
@@ -151,6 +162,7 @@ class ProjectConfig:
     baseline: ModelSpec | None
     candidates: list[ModelSpec]
     description: str = ""
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
     @property
     def path(self) -> Path:
@@ -579,6 +591,25 @@ def _parse_run(doc: dict) -> RunConfig:
     )
 
 
+def _parse_monitoring(doc: dict) -> MonitoringConfig:
+    table = _table(doc, "monitoring", {"psi_watch", "psi_drift", "share_change", "label_shift",
+                                        "min_rows"})
+    defaults = MonitoringConfig()
+    values = {
+        name: _number(table, name, f"[monitoring].{name}", getattr(defaults, name), minimum=0)
+        for name in ("psi_watch", "psi_drift", "share_change", "label_shift")
+    }
+    if values["psi_watch"] > values["psi_drift"]:
+        raise _fail("[monitoring].psi_watch",
+                    f"a number <= psi_drift ({_fmt(values['psi_drift'])})", values["psi_watch"])
+    for name in ("share_change", "label_shift"):
+        if values[name] > 1:
+            raise _fail(f"[monitoring].{name}", "a number in (0, 1]", values[name])
+    min_rows = _number(table, "min_rows", "[monitoring].min_rows", defaults.min_rows,
+                       minimum=2, exclusive=False, integer=True)
+    return MonitoringConfig(min_rows=min_rows, **values)
+
+
 def _parse_model(item: Any, key: str, kind: str) -> ModelSpec:
     if not isinstance(item, dict):
         raise _fail(key, "a table with name and estimator", item)
@@ -655,6 +686,7 @@ def parse_project(doc: dict[str, Any], root: Path) -> ProjectConfig:
         "run",
         "baseline",
         "candidates",
+        "monitoring",
     }
     unknown = sorted(set(doc) - known)
     if unknown:
@@ -699,6 +731,7 @@ def parse_project(doc: dict[str, Any], root: Path) -> ProjectConfig:
         run=_parse_run(doc),
         baseline=baseline,
         candidates=candidates,
+        monitoring=_parse_monitoring(doc),
     )
 
 

@@ -40,6 +40,8 @@ class ReportData:
     problems: list[str] = field(default_factory=list)
     measures: dict[str, dict[str, float]] = field(default_factory=dict)  # id -> validation
     not_detailed: int = 0
+    # decision id -> its monitoring records' summaries, oldest first (monitoring_history)
+    monitoring: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 DETAIL_LIMIT = 100
@@ -76,6 +78,7 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     from modelsnap.core.context import rank_project
     from modelsnap.core.decisions import read_decisions, verify_chain
     from modelsnap.core.ledger import decision_problems
+    from modelsnap.core.monitoring import monitoring_history
     from modelsnap.core.store import read_snapshot
 
     root = Path(root)
@@ -94,6 +97,8 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
             snapshots[snapshot_id] = read_snapshot(root, snapshot_id)
         except ModelsnapError as error:
             problems.append(str(error))
+    monitoring, unreadable = monitoring_history(root)
+    problems += [f"monitoring record not read: {p}" for p in unreadable]
     sig = None
     if significance and result.top is not None:
         from modelsnap.core.significance import ranking_significance
@@ -108,13 +113,15 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
         significance=sig, decisions=decisions, chain_problems=chain_problems, problems=problems,
         not_detailed=max(0, len(result.ranked) + len(result.rejected) + len(result.incomplete)
                          - len(snapshots)),
+        monitoring=monitoring,
     )
 
 
 # Files and folders of a project that a report must never replace, even with --force: the
 # records, the data, and the tool's state. Names are compared case-insensitively, so a
 # case-insensitive file system cannot be used to slip past the check.
-_RECORD_FOLDERS = frozenset({"snapshots", "edge_runs", "models", "predictions", ".modelsnap"})
+_RECORD_FOLDERS = frozenset({"snapshots", "edge_runs", "monitoring", "models", "predictions",
+                             ".modelsnap"})
 _RECORD_SUFFIXES = frozenset({".toml", ".csv", ".npz", ".json", ".head", ".skops"})
 
 
@@ -544,6 +551,24 @@ def _decisions_html(data: ReportData) -> str:
                             "caveats / monitoring", "sha256"), rows)
 
 
+def _monitoring_html(data: ReportData) -> str:
+    """Each decision's ``modelsnap monitor`` records, oldest first."""
+    rows = []
+    for decision in data.decisions:
+        for record in data.monitoring.get(str(decision.get("id", "")), []):
+            verdict = record["verdict"]
+            cls = "ok" if verdict == "holds" else "bad"
+            rows.append([_e(decision.get("id")), _e(record["created_at"]),
+                         f'<span class="{cls}">{_e(verdict)}</span>',
+                         f"{_e(record['data_file'])} ({_e(record['n_rows'])} rows)",
+                         "<br>".join(_e(r) for r in record["reasons"]),
+                         f"<code>{_e(record['path'])}</code>"])
+    if not rows:
+        return ("<p>No monitoring record yet: <code>modelsnap monitor DIR --data new.csv</code> "
+                "holds the decided model to its snapshot on new labelled data.</p>")
+    return _table(("decision", "when", "verdict", "new data", "reasons", "record"), rows)
+
+
 def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -> str:
     model = _get(snapshot, "model") or {}
     sections = [f"<p><span class=\"pill\">{_e(status)}</span> {_e(snapshot.get('kind'))} "
@@ -636,6 +661,8 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 {_sensitivity_html(result.sensitivity, _names(result))}
 <h2>Decision history</h2>
 {_decisions_html(data)}
+<h2>Monitoring</h2>
+{_monitoring_html(data)}
 <h2>Snapshots</h2>
 {details or "<p>None.</p>"}
 {f'<p class="muted">{data.not_detailed} more snapshot(s) not detailed here: '
@@ -694,6 +721,12 @@ def render_markdown(data: ReportData) -> str:
             lines.append(f"- Override of the ranking: {_md(decision['override'])}")
         lines.append("- Decision log: " + ("hash chain intact" if not data.chain_problems
                                            else "BROKEN: " + _md(data.chain_problems[0])))
+        watched = data.monitoring.get(str(decision.get("id", "")), [])
+        if watched:
+            lines += ["", "## Monitoring", ""]
+            lines += _md_table(("when", "verdict", "new data", "reasons"), [
+                (r["created_at"], r["verdict"], f"{r['data_file']} ({r['n_rows']} rows)",
+                 "; ".join(r["reasons"]) or "-") for r in watched])
     else:
         lines += ["## Decision", "", "Not decided yet: this card describes the current top pick."]
     lines += ["", "## Model", "",

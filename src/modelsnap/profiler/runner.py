@@ -606,6 +606,44 @@ def run_edge_job(
     return results
 
 
+def run_scoring_job(
+    root: Path,
+    mode: str,
+    payload: dict[str, Any],
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+    threads: int = 1,
+    trusted: list[str] | None = None,
+    name: str = "scoring",
+    on_event: EventCallback | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Score snapshots' artifacts in one worker process (``predict`` and ``monitor`` modes).
+
+    ``payload`` is merged into the job (it names the snapshots' artifacts and the rows or the
+    data file). Returns (the ``item`` messages by id, the final result body). The artifacts are
+    loaded only in the worker, hash- and type-checked. Nothing is written. Raises the worker's
+    own ``ModelsnapError`` (a bad project, data file or rows) or ``RunFailed`` (timeout, memory,
+    crash); a model that cannot be loaded or scored is an item with ``error``.
+    """
+    root = Path(root).resolve()
+    job = RunJob(root=root, name=name, spec={}, timeout_seconds=timeout_seconds,
+                 memory_limit_mb=memory_limit_mb, threads=threads)
+    job.validate()
+    wire = {"root": str(root), "name": name, "kind": "candidate", "mode": mode, "staging": "",
+            "trusted": list(trusted or []), "settings": {"threads": threads}, **payload}
+    items: dict[str, dict[str, Any]] = {}
+
+    def collect(message: dict[str, Any]) -> None:
+        items[str(message["id"])] = message["result"]
+
+    outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+    final = outcome.final
+    if outcome.killed_for or final is None or final["type"] != "result":
+        raise _failure(job, outcome)
+    return items, final.get("snapshot") or {}
+
+
 def _default_primary(snapshot: dict[str, Any]) -> str:
     task = snapshot.get("data", {}).get("task")
     return "r2" if task == "regression" else "f1"

@@ -633,6 +633,11 @@ class Run:
 
         if self.job["mode"] == "edge":
             return self.edge()
+        if self.job["mode"] in ("predict", "monitor"):
+            from modelsnap.profiler import scoring
+
+            _limit_threads(int(self.settings.get("threads", 1)))
+            return scoring.run_in_worker(self.job, send=self.ch.send, progress=self.ch.progress)
         if self.job["mode"] == "reprofile":
             return self.reprofile()
         self.load()
@@ -784,7 +789,7 @@ def read_job(text: str) -> dict[str, Any]:
     missing = [k for k in ("root", "name", "kind", "mode", "staging") if k not in job]
     if missing:
         raise WorkerError(f"the job lacks {', '.join(missing)}")
-    if job["mode"] not in ("project", "python", "reprofile", "edge"):
+    if job["mode"] not in ("project", "python", "reprofile", "edge", "predict", "monitor"):
         raise WorkerError(f"unknown job mode {job['mode']!r}")
     return job
 

@@ -21,6 +21,8 @@ ACTIONS: tuple[tuple[str, str, int, str], ...] = (
      "save_weights"),
     ("Test significance", "Top pick vs runner-up and baseline on the test predictions", 5,
      "significance"),
+    ("Try rows", "Every model's prediction for a row you pick or type; save it as an edge "
+     "case (also: p in step 5)", 5, "try_rows"),
 )
 
 

@@ -5,7 +5,8 @@ The ranking is ``core.context.rank_project`` under the locked criteria revision,
 and nothing is written unless "Save weights" is pressed, which edits modelsnap.toml and so needs
 a new lock. The decision form shows what will be appended, then records through
 ``core.context.decide`` (as ``modelsnap decide``), which refuses pending criteria edits, a
-rationale that is not a sentence, or a model that was not ranked without an override.
+rationale that is not a sentence, or a model that was not ranked without an override. ``p``
+opens the try-rows panel (``screens.try_rows``): every competing model's answer for one row.
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ class RankingScreen(StepScreen):
             id="ranking-significance",
             tooltip="Top pick vs runner-up and baseline on the test predictions",
         ),
+        Binding("p", "try_rows", "Try rows", id="ranking-try-rows", show=False,
+                tooltip="Every model's prediction for a row you pick or type, side by side"),
     ]
 
     def __init__(self) -> None:
@@ -376,6 +379,12 @@ class RankingScreen(StepScreen):
             select.value = previous
         elif result.top is not None:
             select.value = result.top.id
+
+    def action_try_rows(self) -> None:
+        """The try-rows panel: the last look before deciding (``core.trying``)."""
+        from modelsnap.tui.screens.try_rows import TryRowsScreen
+
+        self.app.push_screen(TryRowsScreen(self.app.root))
 
     def action_significance(self) -> None:
         if self.result is None or self.result.top is None:

@@ -263,7 +263,8 @@ def render_ranking(result: Any, primary: str, limit: int = 30) -> Content:
 
 
 class DecisionsScreen(_View):
-    """The decision log with the hash chain's status and per-decision warnings."""
+    """The decision log with the hash chain's status, per-decision warnings and each decision's
+    monitoring history (``modelsnap monitor`` records, oldest first)."""
 
     TITLE_TEXT = "decision log (decisions.toml)"
 
@@ -274,6 +275,7 @@ class DecisionsScreen(_View):
     def body(self) -> Content:
         from modelsnap.core.decisions import read_decisions, verify_chain
         from modelsnap.core.ledger import decision_problems
+        from modelsnap.core.monitoring import monitoring_history
 
         problems = verify_chain(self.data.root) + decision_problems(self.data.root)
         try:
@@ -291,9 +293,31 @@ class DecisionsScreen(_View):
         known = {row["id"]: row for row in self.data.rows}
         current_revision = max((r.get("criteria_revision") or 0 for r in self.data.rows),
                                default=0)
+        history, unreadable = monitoring_history(self.data.root)
         for entry in entries:
             parts += _decision_parts(entry, known, current_revision)
+            parts += monitoring_parts(history.get(str(entry.get("id", "")), []))
+        parts += [(f"\n! monitoring record not read: {p}\n", "$warning") for p in unreadable]
         return Content.assemble(*parts)
+
+
+VERDICT_STYLES = {"holds": "$success", "degraded": "bold $error", "drifted": "$warning"}
+
+
+def monitoring_parts(records: list[dict[str, Any]]) -> list[Part]:
+    """One line per monitoring record of a decision: when, the verdict, on what data, and the
+    first reason when it did not hold."""
+    parts: list[Part] = []
+    for record in records:
+        when = record["created_at"][:16].replace("T", " ")
+        parts += [f"  monitored  {when}  ",
+                  (record["verdict"], VERDICT_STYLES.get(record["verdict"], "")),
+                  f"  on {record['data_file']} ({record['n_rows']} rows)  {record['path']}\n"]
+        if record["verdict"] != "holds" and record["reasons"]:
+            more = len(record["reasons"]) - 1
+            parts.append((f"             {record['reasons'][0]}"
+                          + (f" (and {more} more)" if more else "") + "\n", "$text-muted"))
+    return parts
 
 
 def _decision_parts(entry: dict[str, Any], known: dict[str, Any],
