@@ -19,14 +19,14 @@ PROFILES: tuple[str, ...] = ("speed-first", "accuracy-first", "interpretability-
 # What each profile optimises, one line each: the TUI set-up and ``modelsnap init --help`` show
 # these, so a person picks a profile knowing what it weighs.
 PROFILE_DESCRIPTIONS: dict[str, str] = {
-    "speed-first": "fast, small models: p95 latency weighs 60 %, quality 30 %, size 10 %; "
-    "tight latency, size, memory and throughput limits",
-    "accuracy-first": "the best predictions: the primary metric weighs 70 %, a second quality "
-    "measure 20 %, latency 10 %; must beat the baseline and not overfit",
-    "interpretability-first": "models a person can explain: quality and interpretability "
-    "40 % each, fairness 20 %; a minimum interpretability",
-    "balanced": "a bit of everything: quality 40 %, latency, size, interpretability and "
-    "fairness share the rest; moderate limits",
+    "speed-first": "fast, small models: latency 60 %, quality 30 %, size 10 %; tight latency, "
+    "size and memory limits",
+    "accuracy-first": "the best predictions: quality 70 %, a second quality measure 20 %, "
+    "latency 10 %; must beat the baseline",
+    "interpretability-first": "models a person can explain: quality and interpretability 40 % "
+    "each, fairness 20 %",
+    "balanced": "a bit of everything: quality 40 %, then latency, size, interpretability and "
+    "fairness; moderate limits",
 }
 
 
