@@ -510,17 +510,7 @@ def _parse_constraints(doc: dict, task: str | None) -> dict[str, Any]:
     for name, value in table.items():
         key = f"[constraints].{name}"
         if name == "min_metric":
-            if not isinstance(value, dict):
-                raise _fail(key, CONSTRAINT_KEYS[name], value)
-            quality = _metrics_for(task)
-            minimums: dict[str, float] = {}
-            for metric in value:
-                if metric not in quality:
-                    raise _fail(
-                        f"{key}.{metric}", "a quality metric (" + ", ".join(quality) + ")", metric
-                    )
-                minimums[metric] = _number(value, metric, f"{key}.{metric}", None)
-            constraints[name] = minimums
+            constraints[name] = check_min_metric(value, task)
         elif name == "min_gain_over_baseline":
             constraints[name] = _number(table, name, key, None)
         elif name in ("max_fairness_gap", "max_overfit_gap"):
@@ -532,6 +522,26 @@ def _parse_constraints(doc: dict, task: str | None) -> dict[str, Any]:
         else:
             constraints[name] = _number(table, name, key, None, minimum=0)
     return constraints
+
+
+def check_min_metric(value: Any, task: str | None) -> dict[str, float]:
+    """``[constraints].min_metric``: a table of quality metric (of ``task``) = minimum value.
+    The project-file check, also used by the TUI's editor of these limits before it writes."""
+    key = "[constraints].min_metric"
+    if not isinstance(value, dict):
+        raise _fail(key, CONSTRAINT_KEYS["min_metric"], value)
+    quality = _metrics_for(task)
+    minimums: dict[str, float] = {}
+    for metric in value:
+        if metric not in quality:
+            raise _fail(f"{key}.{metric}", "a quality metric (" + ", ".join(quality) + ")", metric)
+        minimums[metric] = _number(value, metric, f"{key}.{metric}", None)
+    return minimums
+
+
+def quality_metrics(task: str | None) -> tuple[str, ...]:
+    """The quality metrics of ``task`` (both tasks' when it is not known yet)."""
+    return _metrics_for(task)
 
 
 def _parse_run(doc: dict) -> RunConfig:
