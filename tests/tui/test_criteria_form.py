@@ -152,3 +152,33 @@ def test_the_min_metric_parser_reads_pairs_and_uses_the_file_rule():
     ):
         with pytest.raises(ValueError, match=words):
             parse_min_metric(text, "classification")
+
+
+async def test_the_confirmation_shows_its_own_keys_and_help_names_e_and_esc(tmp_path):
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from modelsnap.tui.screens.help import HelpPanel
+
+    root = new_project(tmp_path)
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmAppend)
+        footer = app.screen.query_one(Footer)
+        keys = {(key.key_display, key.description) for key in footer.query(FooterKey)}
+        assert ("y", "Append") in keys and ("n", "Back") in keys, keys
+        assert not any(description.startswith("Save") for _key, description in keys), keys
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmAppend)
+        assert current_revision(root) is None
+
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpPanel)
+        keys_text = " ".join(str(app.screen.query_one(".help-keys").content).split())
+        assert "e shows the last error on a step in full" in keys_text
+        assert "Esc leaves a text field" in keys_text
