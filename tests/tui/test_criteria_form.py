@@ -180,5 +180,5 @@ async def test_the_confirmation_shows_its_own_keys_and_help_names_e_and_esc(tmp_
         await settle(app, pilot)
         assert isinstance(app.screen, HelpPanel)
         keys_text = " ".join(str(app.screen.query_one(".help-keys").content).split())
-        assert "e shows the last error on a step in full" in keys_text
+        assert "e: the last error on a step, in full" in keys_text
         assert "Esc leaves a text field" in keys_text

@@ -33,7 +33,7 @@ class HelpPanel(ModalScreen[None]):
             yield Static(
                 "Keys: 1-5 go to a step · tab / shift+tab move · enter activates · "
                 "Esc leaves a text field (then single keys are commands again) · "
-                "e shows the last error on a step in full · ctrl+r re-reads the folder "
+                "e: the last error on a step, in full · ctrl+r re-reads the folder "
                 "(a CSV copied in, an edited modelsnap.toml) · ctrl+p commands · "
                 "ctrl+q quits. Esc or ? closes this.",
                 classes="help-keys",
