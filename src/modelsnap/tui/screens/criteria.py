@@ -309,9 +309,9 @@ class CriteriaScreen(StepScreen):
         self.query_one("#data-edge_cases", Input).value = config.data.edge_cases or ""
         self.query_one("#data-positive_label", Input).value = config.data.positive_label or ""
         self.query_one("#criteria-data-line", Static).update(
-            f"{config.data.source} · target {config.data.target!r} · "
+            f"data {config.data.source} · target {config.data.target!r} · "
             f"{config.data.task or 'task guessed from the target'} "
-            "(chosen at set-up; a different data set is a new project)"
+            "(another data set is a new project)"
         )
         self._show_split(config)
 
