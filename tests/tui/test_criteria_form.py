@@ -182,3 +182,25 @@ async def test_the_confirmation_shows_its_own_keys_and_help_names_e_and_esc(tmp_
         keys_text = " ".join(str(app.screen.query_one(".help-keys").content).split())
         assert "e: the last error on a step, in full" in keys_text
         assert "Esc leaves a text field" in keys_text
+
+
+def test_min_metric_text_round_trips_every_value():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from modelsnap.core.project import CLASSIFICATION_METRICS
+    from modelsnap.tui.screens.criteria import parse_min_metric, show_min_metric, show_number
+
+    limits = st.dictionaries(
+        st.sampled_from(CLASSIFICATION_METRICS),
+        st.floats(allow_nan=False, allow_infinity=False, width=64),
+        max_size=4,
+    )
+
+    @given(limits)
+    def round_trip(value):
+        text = show_min_metric(value)
+        assert parse_min_metric(text, "classification") == (value or None)
+
+    round_trip()
+    assert show_number(0.5) == "0.5" and show_number(0.123456789) == "0.123456789"

@@ -59,7 +59,18 @@ class CsvPreview:
         counter = self.counts.get(column)
         if counter is None:
             return None
-        return {label: counter[label] for label in sorted(counter) if label not in MISSING_TEXT}
+        present = {label: n for label, n in counter.items() if label not in MISSING_TEXT}
+        try:
+            numbers = {label: float(label) for label in present}
+        except ValueError:
+            numbers = {}
+        if numbers and all(v.is_integer() and abs(v) <= 2.0**53 for v in numbers.values()):
+            # the loader's labels: integer-valued numbers without ".0" ("1.0" and "1" are one)
+            merged: Counter = Counter()
+            for label, n in present.items():
+                merged[str(int(numbers[label]))] += n
+            present = dict(merged)
+        return {label: present[label] for label in sorted(present)}
 
     def balance(self, column: str) -> list[tuple[str, int, float]] | None:
         """(value, count, share) from most to least common; None when the column has many values."""

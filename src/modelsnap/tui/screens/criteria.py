@@ -93,8 +93,15 @@ def parse_min_metric(text: str, task: str | None) -> dict[str, float] | None:
         raise ValueError(f"{error.where.split(': ', 1)[-1]}: {error.message}") from None
 
 
+def show_number(value: float) -> str:
+    """Short (0.5, 1024) when that is exact, else every digit: what a field shows is what is
+    written back on Save, so a limit must never be rounded on its way through the screen."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
 def show_min_metric(value: dict[str, float] | None) -> str:
-    return ", ".join(f"{metric} >= {limit:g}" for metric, limit in (value or {}).items())
+    return ", ".join(f"{metric} >= {show_number(limit)}" for metric, limit in (value or {}).items())
 
 
 def parse_seed(text: str) -> int:
@@ -300,7 +307,7 @@ class CriteriaScreen(StepScreen):
         self.query_one("#criteria-rank-split", Select).value = config.selection.rank_split
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = config.constraints.get(key)
-            self.query_one(f"#limit-{key}", Input).value = "" if value is None else f"{value:g}"
+            self.query_one(f"#limit-{key}", Input).value = "" if value is None else show_number(value)
         self.query_one("#limit-min_metric", Input).value = show_min_metric(
             config.constraints.get("min_metric")
         )
@@ -324,7 +331,8 @@ class CriteriaScreen(StepScreen):
         stratify.disabled = drawn or config.data.task == "regression"
         for key, _label in SPLIT_FIELDS:
             field = self.query_one(f"#data-{key}", Input)
-            field.value = f"{getattr(config.data, key):g}"
+            value = getattr(config.data, key)
+            field.value = str(value) if key == "seed" else show_number(value)
             field.disabled = drawn
         note = self.query_one("#criteria-split-note", Static)
         if drawn:
@@ -368,7 +376,7 @@ class CriteriaScreen(StepScreen):
         self._set_criteria([(c["metric"], c["weight"], c["direction"]) for c in criteria])
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = constraints.get(key)
-            self.query_one(f"#limit-{key}", Input).value = "" if value is None else f"{value:g}"
+            self.query_one(f"#limit-{key}", Input).value = "" if value is None else show_number(value)
         self._error(f"profile {event.value} applied on screen: Save to write it")
 
     # -- saving -------------------------------------------------------------------------
@@ -471,7 +479,7 @@ class CriteriaScreen(StepScreen):
             (
                 "Limits",
                 "; ".join(
-                    show_min_metric(v) if k == "min_metric" else f"{k} {v:g}"
+                    show_min_metric(v) if k == "min_metric" else f"{k} {show_number(v)}"
                     for k, v in changes["constraints"].items()
                     if v is not None
                 )
