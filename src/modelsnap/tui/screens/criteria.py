@@ -307,7 +307,8 @@ class CriteriaScreen(StepScreen):
         self.query_one("#criteria-rank-split", Select).value = config.selection.rank_split
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = config.constraints.get(key)
-            self.query_one(f"#limit-{key}", Input).value = "" if value is None else show_number(value)
+            shown = "" if value is None else show_number(value)
+            self.query_one(f"#limit-{key}", Input).value = shown
         self.query_one("#limit-min_metric", Input).value = show_min_metric(
             config.constraints.get("min_metric")
         )
@@ -376,7 +377,8 @@ class CriteriaScreen(StepScreen):
         self._set_criteria([(c["metric"], c["weight"], c["direction"]) for c in criteria])
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = constraints.get(key)
-            self.query_one(f"#limit-{key}", Input).value = "" if value is None else show_number(value)
+            shown = "" if value is None else show_number(value)
+            self.query_one(f"#limit-{key}", Input).value = shown
         self._error(f"profile {event.value} applied on screen: Save to write it")
 
     # -- saving -------------------------------------------------------------------------
