@@ -315,7 +315,9 @@ class CriteriaScreen(StepScreen):
         for key, _label in DATA_LIST_FIELDS:
             self.query_one(f"#data-{key}", Input).value = ", ".join(getattr(config.data, key))
         self.query_one("#data-edge_cases", Input).value = config.data.edge_cases or ""
-        self.query_one("#data-positive_label", Input).value = config.data.positive_label or ""
+        positive = self.query_one("#data-positive_label", Input)
+        positive.value = config.data.positive_label or ""
+        positive.disabled = config.data.task == "regression"  # binary classification only
         self.query_one("#criteria-data-line", Static).update(
             f"data {config.data.source} · target {config.data.target!r} · "
             f"{config.data.task or 'task guessed from the target'} "
