@@ -204,3 +204,28 @@ def test_min_metric_text_round_trips_every_value():
 
     round_trip()
     assert show_number(0.5) == "0.5" and show_number(0.123456789) == "0.123456789"
+
+
+async def test_a_criterion_is_added_in_step_one_and_saved_with_its_weight(tmp_path):
+    root = new_project(tmp_path)
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        adder = app.screen.query_one("#criteria-add", Select)
+        offered = [value for _label, value in adder._options if value != adder.NULL]
+        assert "accuracy" in offered and "f1" not in offered  # f1 is weighed already
+        assert "r2" not in offered  # a regression metric on a classification project
+        await type_into(app, pilot, "#weight-0", "0.5")  # typed before adding: kept
+        adder.value = "accuracy"
+        await settle(app, pilot, 2)
+        assert app.screen.query_one("#weight-0", Input).value == "0.5"
+        await type_into(app, pilot, "#weight-4", "0.25")
+        assert "accuracy" not in [
+            value for _label, value in adder._options if value != adder.NULL
+        ]
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    text = (root / "modelsnap.toml").read_text(encoding="utf-8")
+    assert text.startswith("# my notes on this project\n")
+    weights = {c["metric"]: c["weight"] for c in tomllib.loads(text)["criteria"]}
+    assert weights["accuracy"] == 0.25 and weights["f1"] == 0.5

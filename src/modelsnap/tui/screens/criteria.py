@@ -174,6 +174,14 @@ class CriteriaScreen(StepScreen):
         yield Label("Weights (what matters, relative)", classes="section")
         yield Vertical(id="criteria-weights")
         with deferred("criteria-lower"):
+            with Horizontal(classes="form-row"):
+                yield Label("Add a criterion", classes="form-label")
+                yield Select(
+                    [],
+                    id="criteria-add",
+                    prompt="a measure to weigh (added with weight 0)",
+                    compact=True,
+                )
             yield Label("Judged on", classes="section")
             with Horizontal(classes="form-row"):
                 yield Label("Primary metric", classes="form-label")
@@ -301,6 +309,7 @@ class CriteriaScreen(StepScreen):
         if not self.query("#criteria-lower"):
             return  # limits and data settings arrive after the first frame
         self._editor_key = key
+        self._offer_measures()
         primary = self.query_one("#criteria-primary", Select)
         primary.set_options([(m, m) for m in quality_metrics(config.data.task)])
         primary.value = config.primary_metric
@@ -353,6 +362,33 @@ class CriteriaScreen(StepScreen):
         config = state.config if state is not None else None
         return config.data.task if config is not None else None
 
+    def _offer_measures(self) -> None:
+        """The measures of this task not weighed yet, for "Add a criterion"."""
+        adder = self.query("#criteria-add")
+        if not adder:
+            return
+        task = self._project_task()
+        other_task = set(quality_metrics(None)) - set(quality_metrics(task))
+        used = {metric for metric, _weight, _direction in self._criteria}
+        from modelsnap.core.project import MEASURE_DIRECTIONS
+
+        adder.first(Select).set_options(
+            [(m, m) for m in MEASURE_DIRECTIONS if m not in other_task and m not in used]
+        )
+
+    def _add_criterion(self, metric: str) -> None:
+        """Append ``metric`` with weight 0 (left out of the ranking until it gets a weight),
+        keeping the weights typed so far."""
+        from modelsnap.core.project import MEASURE_DIRECTIONS
+
+        editors = self.query(WeightsEditor)
+        typed = editors.last().weights() if editors else None
+        rows = [(m, (typed or {}).get(m, w), d) for m, w, d in self._criteria]
+        rows.append((metric, 0.0, MEASURE_DIRECTIONS[metric]))
+        self._set_criteria(rows)
+        self._offer_measures()
+        self._error(f"{metric} added with weight 0: give it a weight, then Save")
+
     def _set_criteria(self, criteria: list[tuple[str, float, str]]) -> None:
         self._criteria = list(criteria)
         holder = self.query_one("#criteria-weights", Vertical)
@@ -360,6 +396,9 @@ class CriteriaScreen(StepScreen):
         holder.mount(WeightsEditor(self._criteria))
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "criteria-add" and event.value != Select.NULL:
+            self._add_criterion(str(event.value))
+            return
         if event.select.id != "criteria-profile" or event.value == Select.NULL:
             return
         state = self.state
@@ -377,6 +416,7 @@ class CriteriaScreen(StepScreen):
             fairness=bool(config.data.sensitive),
         )
         self._set_criteria([(c["metric"], c["weight"], c["direction"]) for c in criteria])
+        self._offer_measures()
         for key, _label, _low, _high in CONSTRAINT_FIELDS:
             value = constraints.get(key)
             shown = "" if value is None else show_number(value)
@@ -425,6 +465,7 @@ class CriteriaScreen(StepScreen):
                 if value != getattr(config.data, key):
                     data[key] = value
         selection: dict[str, Any] = {}
+        self._offer_measures()
         primary = self.query_one("#criteria-primary", Select).value
         if config is not None and primary != Select.NULL and primary != config.primary_metric:
             selection["primary_metric"] = str(primary)
