@@ -144,3 +144,24 @@ async def test_create_runs_init_checks_the_preview_cannot_make(tmp_path):
         await settle(app, pilot, 8)
         assert "target column 'y' has 1 missing value(s)" in text_of(app, "#setup-error")
         assert not (Path(tmp_path) / "modelsnap.toml").exists()
+
+
+async def test_ctrl_r_after_the_chosen_csv_was_removed_clears_its_preview(tmp_path):
+    write_credit_csv(tmp_path / "credit.csv", rows=60)
+    write_credit_csv(tmp_path / "other.csv", rows=30)
+    app = ModelsnapApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#setup-file").value = "credit.csv"
+        await settle(app, pilot)
+        assert app.screen.query_one("#setup-target").value == "default"
+        (tmp_path / "credit.csv").unlink()
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert app.screen.query_one("#setup-file").value == "other.csv"  # the only one left
+        (tmp_path / "other.csv").unlink()
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert app.screen.preview is None
+        assert app.screen.query_one("#setup-columns").row_count == 0
+        assert "no CSV file in this folder" in text_of(app, "#setup-error")

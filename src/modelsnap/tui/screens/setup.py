@@ -141,10 +141,13 @@ class SetupScreen(Screen[None]):
             if files == self.files:
                 return  # nothing new in the folder: keep everything as it is
             self.files = list(files)
-            with select.prevent(Select.Changed):
-                select.set_options([(name, name) for name in files])
-                if chosen in files:
+            options = [(name, name) for name in files]
+            if chosen in files:
+                with select.prevent(Select.Changed):  # the file shown stays, and its preview
+                    select.set_options(options)
                     select.value = chosen
+            else:
+                select.set_options(options)  # a chosen file that is gone clears its preview
             if not files:
                 self._error("no CSV file in this folder: copy your data here, then ctrl+r")
             elif chosen not in files and len(files) == 1:
