@@ -298,3 +298,67 @@ def test_default_project_without_sensitive_column_ranks_without_touching_criteri
     after = tomllib.loads(path.read_text(encoding="utf-8"))
     assert after["criteria"] == criteria["criteria"]
     assert after["constraints"] == criteria["constraints"]
+
+
+def _flags_in(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", text))
+
+
+def test_init_refuses_a_one_row_class_with_a_hint_naming_a_real_flag(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("x,y\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(20)) + "99,c\n")
+    done = modelsnap("init", str(tmp_path / "p"), "--data", str(source), "--target", "y")
+    assert done.returncode == 2
+    text = flat(done.stderr)
+    assert "class 'c' has 1 row(s): too few to stratify into train, validation and test" in text
+    assert "pass --no-stratify" in text and "[data]" not in text
+    assert not (tmp_path / "p").exists()
+    help_text = modelsnap("init", "--help").stdout
+    assert _flags_in(text) <= _flags_in(help_text)  # every flag a hint names exists
+
+    done = modelsnap(
+        "init", str(tmp_path / "p"), "--data", str(source), "--target", "y", "--no-stratify"
+    )
+    assert done.returncode == 0, done.stderr
+    doc = tomllib.loads((tmp_path / "p" / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["stratify"] is False
+    assert modelsnap("lock", str(tmp_path / "p")).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "args"),
+    [
+        ("x,y\n1,a\n2,b\n3,c\n", ["--task", "regression"]),
+        ("x,y\n1,a\n2,b\n3,c\n4,a\n5,b\n6,c\n", ["--positive-label", "a"]),
+        ("x,y\n1,a\n2,b\n", ["--drop", "nope"]),
+        ("x,y\n1,a\n2,b\n", ["--sensitive", "nope"]),
+    ],
+)
+def test_init_hints_name_flags_not_file_keys(tmp_path: Path, csv_text, args) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(csv_text, encoding="utf-8")
+    done = modelsnap("init", str(tmp_path / "p"), "--data", str(source), "--target", "y", *args)
+    assert done.returncode == 2
+    text = flat(done.stderr)
+    assert "[data]" not in text and "modelsnap.toml" not in text, text
+    assert _flags_in(text) <= _flags_in(modelsnap("init", "--help").stdout), text
+
+
+def test_init_drop_is_repeatable_and_help_describes_every_profile(tmp_path: Path) -> None:
+    from modelsnap.core.profiles import PROFILE_DESCRIPTIONS
+
+    csv = write_csv(tmp_path / "d.csv")
+    done = modelsnap(
+        "init", str(tmp_path / "p"), "--data", str(csv), "--target", "y",
+        "--drop", "id", "--drop", "kind", "--profile", "speed-first",
+    )
+    assert done.returncode == 0, done.stderr
+    doc = tomllib.loads((tmp_path / "p" / "modelsnap.toml").read_text(encoding="utf-8"))
+    assert doc["data"]["drop"] == ["id", "kind"] and doc["data"]["stratify"] is True
+    # the suggested re-run keeps the choices already made
+    assert "--profile speed-first --drop id --drop kind --sensitive sex" in flat(done.stdout)
+    help_text = flat(modelsnap("init", "--help").stdout)
+    for name, description in PROFILE_DESCRIPTIONS.items():
+        assert f"{name} {description}" in help_text

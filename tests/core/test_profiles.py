@@ -117,3 +117,30 @@ def test_written_projects_never_hold_criteria_that_cannot_be_filled(
     has_fairness = "fairness_gap" in [c.metric for c in config.criteria] or (
         "max_fairness_gap" in config.constraints)
     assert has_fairness == (bool(sensitive) and profile in ("balanced", "interpretability-first"))
+
+
+def test_the_target_guess_prefers_conventional_names_and_says_why():
+    from modelsnap.core.project import guess_target
+
+    assert guess_target(["alcohol", "target", "vineyard"]) == (
+        "target",
+        "guessed from the name 'target'",
+    )
+    assert guess_target(["Label", "Class"])[0] == "Label"  # target > label > class ...
+    assert guess_target(["x", "Y", "z"])[0] == "Y"  # any case
+    assert guess_target(["amount", "loan_default", "branch"]) == (
+        "loan_default",
+        "guessed from the word 'default' in its name",
+    )
+    assert guess_target(["y_pos", "x_pos"])[0] == "x_pos"  # "y" only as the whole name
+    column, why = guess_target(["a", "b", "vineyard"])
+    assert column == "vineyard" and "the last column" in why
+    assert guess_target([]) is None
+
+
+def test_every_profile_has_a_one_line_description():
+    from modelsnap.core.profiles import PROFILE_DESCRIPTIONS, PROFILES, describe_profile
+
+    assert list(PROFILE_DESCRIPTIONS) == list(PROFILES)
+    assert all(describe_profile(p) and "\n" not in describe_profile(p) for p in PROFILES)
+    assert describe_profile("custom") == ""

@@ -94,3 +94,16 @@ def test_any_bytes_give_a_preview_or_a_data_error(tmp_path, data):
         assert isinstance(preview, CsvPreview)
         assert preview.n_rows >= 1
         assert all(len(row) == len(preview.columns) for row in preview.rows)
+
+
+def test_class_counts_use_the_loaders_labels(tmp_path):
+    from modelsnap.tui.csv_preview import read_preview
+
+    path = tmp_path / "d.csv"
+    path.write_text("x,y,z\n1,1.0,b\n2,1,a\n3,0,\n4,2.0,NA\n", encoding="utf-8")
+    preview = read_preview(path)
+    assert preview.class_counts("y") == {"0": 1, "1": 2, "2": 1}
+    assert preview.class_counts("z") == {"a": 1, "b": 1}  # missing values left out
+    assert [(s.name, s.kind, s.missing) for s in preview.summaries] == [
+        ("x", "integer", 0), ("y", "number", 0), ("z", "text", 2),
+    ]

@@ -76,3 +76,7 @@ def test_typing_in_a_field_replaces_the_footer(snap_compare, fixed):
 @pytest.mark.parametrize("size", SIZES)
 def test_the_full_error_panel(snap_compare, fixed, size):
     assert snap_compare(ModelsnapApp(fixed), terminal_size=size, run_before=go("5", "ctrl+s", "e"))
+
+
+def test_lock_confirmation_with_its_own_keys(snap_compare, fixed):
+    assert snap_compare(ModelsnapApp(fixed), terminal_size=(80, 24), run_before=go("1", "ctrl+l"))

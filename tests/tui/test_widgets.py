@@ -357,6 +357,8 @@ def test_card_entries_are_never_broken_in_the_middle_at_80_columns():
         ("raise it with --timeout or timeout_seconds in modelsnap.toml",
          "raise timeout_seconds in modelsnap.toml"),
         ("pick an id shown by 'modelsnap rank'", "pick a model from the list in step 5"),
+        ("add rows of that class, merge it with another, or set [data].stratify = false",
+         "add rows of that class, merge it with another, or untick stratify in step 1"),
         ("a plain message", "a plain message"),
     ],
 )

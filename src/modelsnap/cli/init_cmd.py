@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.cli.output import add_dir_argument, echo
-
-PROFILE_CHOICES = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
+from modelsnap.core.profiles import PROFILES
 
 
 def _columns(values: list[str] | None) -> list[str]:
@@ -27,6 +26,18 @@ def _columns(values: list[str] | None) -> list[str]:
     return names
 
 
+def _profiles_epilog() -> str:
+    import textwrap
+
+    from modelsnap.core.profiles import PROFILE_DESCRIPTIONS
+
+    lines = ["profiles (--profile; a starting point: edit modelsnap.toml after):"]
+    for name, text in PROFILE_DESCRIPTIONS.items():
+        lines.append(f"  {name}")
+        lines += textwrap.wrap(text, width=76, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "init",
@@ -34,6 +45,8 @@ def register(subparsers: Any) -> None:
         description="Create modelsnap.toml for a data set: criteria and constraints from a "
         "profile, a baseline and three candidates of different families. A CSV "
         "outside DIR is copied into it. Nothing is written unless the data checks out.",
+        epilog=_profiles_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_dir_argument(parser)
     parser.add_argument(
@@ -45,7 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--target", required=True, metavar="COL", help="the column to predict")
     parser.add_argument(
         "--profile",
-        choices=PROFILE_CHOICES,
+        choices=PROFILES,
         default="balanced",
         help="starting criteria and constraints (default: balanced)",
     )
@@ -71,6 +84,13 @@ def register(subparsers: Any) -> None:
         metavar="COL[,COL]",
         help="columns to measure fairness on (sex, age_band, ...); repeatable. Without one, "
         "the profile leaves the fairness criterion and limit out",
+    )
+    parser.add_argument(
+        "--no-stratify",
+        dest="stratify",
+        action="store_false",
+        help="classification: draw the split without keeping the class balance in each part "
+        "(needed when a class has fewer than 3 rows)",
     )
     parser.add_argument("--name", help="project name (default: the folder name)")
     parser.add_argument("--force", action="store_true", help="replace an existing modelsnap.toml")
@@ -145,23 +165,48 @@ def _print_sensitive(config: Any, columns: list[str]) -> None:
         "only on columns you name)"
     )
     q = shlex.quote
-    flags = " ".join(f"--sensitive {q(column)}" for column in suggested)
+    # The same project again (every choice that was made) plus the suggested columns.
+    flags = []
+    if config.selection.profile != "balanced":
+        flags.append(f"--profile {q(config.selection.profile)}")
+    flags += [f"--drop {q(column)}" for column in config.data.drop]
+    if not config.data.stratify:
+        flags.append("--no-stratify")
+    flags += [f"--sensitive {q(column)}" for column in suggested]
     echo(
         f"  to measure fairness on them: modelsnap init {q(str(config.root))} --data "
-        f"{q(config.data.source)} --target {q(config.data.target)} {flags} --force"
+        f"{q(config.data.source)} --target {q(config.data.target)} {' '.join(flags)} --force"
     )
+
+
+# Core messages name project-file keys; before the file exists, init's flags are what to change.
+_FLAG_WORDS: tuple[tuple[str, str], ...] = (
+    ("set [data].stratify = false", "pass --no-stratify"),
+    ('set [data].task = "classification"', "pass --task classification"),
+    ("remove [data].positive_label", "leave out --positive-label"),
+    ("[data].positive_label", "--positive-label"),
+    ("[data].drop", "--drop"),
+    ("[data].sensitive", "--sensitive"),
+    ("use more data or larger [data].validation_fraction / test_fraction", "use more data"),
+    ("check [data].source in modelsnap.toml (relative to the project folder)", "check --data"),
+    ("[data].source", "--data"),
+    ("[data].target", "--target"),
+    ("[data].task", "--task"),
+)
+
+
+def init_words(text: str | None) -> str | None:
+    """A core message in init's words: the flag to pass instead of the file key to set."""
+    if not text:
+        return text
+    for key, flag in _FLAG_WORDS:
+        text = text.replace(key, flag)
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.core.data import draw_split, load_dataset
-    from modelsnap.core.errors import ProjectFileError
-    from modelsnap.core.files import parse_toml
-    from modelsnap.core.project import (
-        PROJECT_FILE,
-        build_project_document,
-        parse_project,
-        write_new_project,
-    )
+    from modelsnap.core.errors import ModelsnapError, ProjectFileError
+    from modelsnap.core.project import PROJECT_FILE, check_new_project, write_new_project
 
     root = Path(args.dir)
     if (root / PROJECT_FILE).exists() and not args.force:
@@ -178,32 +223,27 @@ def run(args: argparse.Namespace) -> int:
         "drop": _columns(args.drop),
         "sensitive": _columns(args.sensitive),
         "positive_label": args.positive_label,
+        "stratify": args.stratify,
     }
-
-    def config_for(task: str, positive: str | None):
-        text = build_project_document(
+    # Check the data (and that a split can be drawn) before writing anything.
+    try:
+        dataset = check_new_project(
+            root,
             data_source=source,
             target=args.target,
             profile=args.profile,
-            task=task,
-            **{**options, "positive_label": positive},
+            task=args.task,
+            read_from=read_from,
+            turn_off="pass --no-stratify",
+            **options,
         )
-        return parse_project(parse_toml(text, what="the generated file",
-                                        error=ProjectFileError), root)
-
-    # Check the data (and that a split can be drawn) before writing anything.
-    draft = config_for(args.task or "classification", args.positive_label)
-    draft.data.task = args.task
-    dataset = load_dataset(draft, path=read_from)
-    draft.data.task = dataset.task
-    draw_split(
-        dataset,
-        seed=draft.data.seed,
-        validation_fraction=draft.data.validation_fraction,
-        test_fraction=draft.data.test_fraction,
-        stratify=draft.data.stratify,
-    )
-    config_for(dataset.task, dataset.positive_label)
+    except ModelsnapError as error:
+        error.message, error.hint = init_words(error.message), init_words(error.hint)
+        where = init_words(error.where)
+        if where and where.startswith(f"{PROJECT_FILE}: --"):
+            where = where.removeprefix(f"{PROJECT_FILE}: ")
+        error.where = where
+        raise
 
     root.mkdir(parents=True, exist_ok=True)
     if copy_to is not None:

@@ -26,7 +26,7 @@ from modelsnap.core.files import (
     sha256_bytes,
     sha256_file,
 )
-from modelsnap.core.project import ProjectConfig
+from modelsnap.core.project import STRATIFY_OFF_HINT, ProjectConfig, check_class_sizes
 
 SPLIT_FILE = "split.npz"
 MAX_CLASS_LEVELS = 20
@@ -391,23 +391,28 @@ def _counts(n: int, validation_fraction: float, test_fraction: float) -> tuple[i
 
 
 def draw_split(
-    dataset: Dataset, *, seed: int, validation_fraction: float, test_fraction: float, stratify: bool
+    dataset: Dataset,
+    *,
+    seed: int,
+    validation_fraction: float,
+    test_fraction: float,
+    stratify: bool,
+    turn_off: str = STRATIFY_OFF_HINT,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A seeded random split; stratified per class so each split keeps the class balance."""
+    """A seeded random split; stratified per class so each split keeps the class balance.
+
+    ``turn_off`` is the hint's way to stop stratifying (``core.project.check_class_sizes``).
+    """
     n = dataset.n_rows
     rng = np.random.default_rng(seed)
     if dataset.task == "classification" and stratify:
         labels = dataset.target.to_numpy()
         groups = [np.flatnonzero(labels == cls) for cls in dataset.classes or []]
-        for cls, rows in zip(dataset.classes or [], groups, strict=True):
-            if len(rows) < 3:
-                raise DataError(
-                    f"class {cls!r} has {len(rows)} row(s): too few to stratify into train, "
-                    "validation and test",
-                    where=dataset.source,
-                    hint="add rows of that class, merge it with another, "
-                    "or set [data].stratify = false",
-                )
+        check_class_sizes(
+            {cls: len(rows) for cls, rows in zip(dataset.classes or [], groups, strict=True)},
+            where=dataset.source,
+            turn_off=turn_off,
+        )
     else:
         groups = [np.arange(n)]
     parts: list[list[np.ndarray]] = [[], [], []]

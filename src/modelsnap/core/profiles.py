@@ -16,6 +16,25 @@ from typing import Any
 
 PROFILES: tuple[str, ...] = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
 
+# What each profile optimises, one line each: the TUI set-up and ``modelsnap init --help`` show
+# these, so a person picks a profile knowing what it weighs.
+PROFILE_DESCRIPTIONS: dict[str, str] = {
+    "speed-first": "fast, small models: latency 60 %, quality 30 %, size 10 %; tight latency, "
+    "size and memory limits",
+    "accuracy-first": "the best predictions: quality 70 %, a second quality measure 20 %, "
+    "latency 10 %; must beat the baseline",
+    "interpretability-first": "models a person can explain: quality and interpretability 40 % "
+    "each, fairness 20 %",
+    "balanced": "a bit of everything: quality 40 %, then latency, size, interpretability and "
+    "fairness; moderate limits",
+}
+
+
+def describe_profile(profile: str) -> str:
+    """The one-line description of ``profile`` ("" for a name that is not a profile)."""
+    return PROFILE_DESCRIPTIONS.get(profile, "")
+
+
 DEFAULT_PRIMARY_METRIC: dict[str, str] = {"classification": "f1", "regression": "r2"}
 
 # Hard limits per profile. Values are deliberately moderate: they reject clearly unfit models on

@@ -522,17 +522,7 @@ def _parse_constraints(doc: dict, task: str | None) -> dict[str, Any]:
     for name, value in table.items():
         key = f"[constraints].{name}"
         if name == "min_metric":
-            if not isinstance(value, dict):
-                raise _fail(key, CONSTRAINT_KEYS[name], value)
-            quality = _metrics_for(task)
-            minimums: dict[str, float] = {}
-            for metric in value:
-                if metric not in quality:
-                    raise _fail(
-                        f"{key}.{metric}", "a quality metric (" + ", ".join(quality) + ")", metric
-                    )
-                minimums[metric] = _number(value, metric, f"{key}.{metric}", None)
-            constraints[name] = minimums
+            constraints[name] = check_min_metric(value, task)
         elif name == "min_gain_over_baseline":
             constraints[name] = _number(table, name, key, None)
         elif name in ("max_fairness_gap", "max_overfit_gap"):
@@ -544,6 +534,26 @@ def _parse_constraints(doc: dict, task: str | None) -> dict[str, Any]:
         else:
             constraints[name] = _number(table, name, key, None, minimum=0)
     return constraints
+
+
+def check_min_metric(value: Any, task: str | None) -> dict[str, float]:
+    """``[constraints].min_metric``: a table of quality metric (of ``task``) = minimum value.
+    The project-file check, also used by the TUI's editor of these limits before it writes."""
+    key = "[constraints].min_metric"
+    if not isinstance(value, dict):
+        raise _fail(key, CONSTRAINT_KEYS["min_metric"], value)
+    quality = _metrics_for(task)
+    minimums: dict[str, float] = {}
+    for metric in value:
+        if metric not in quality:
+            raise _fail(f"{key}.{metric}", "a quality metric (" + ", ".join(quality) + ")", metric)
+        minimums[metric] = _number(value, metric, f"{key}.{metric}", None)
+    return minimums
+
+
+def quality_metrics(task: str | None) -> tuple[str, ...]:
+    """The quality metrics of ``task`` (both tasks' when it is not known yet)."""
+    return _metrics_for(task)
 
 
 def _parse_run(doc: dict) -> RunConfig:
@@ -767,6 +777,119 @@ def load_project(root: Path) -> ProjectConfig:
     return parse_project(doc, Path(root))
 
 
+# ------------------------------------------------------------------------------- a new project
+
+# Column names that conventionally hold what a data set predicts, most telling first. The set-up
+# proposes the first column whose whole name (any case, spaces and dashes as underscores) is one
+# of these, then one that has one as a whole word ("loan_default", "is_churn"), else the last.
+TARGET_NAMES: tuple[str, ...] = (
+    "target", "label", "class", "y", "outcome", "default", "churn", "churned", "response",
+    "diagnosis", "survived", "fraud", "is_fraud", "defaulted", "result", "status", "price",
+    "quality", "species",
+)
+
+
+def _name_words(name: str) -> list[str]:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))
+    return [part for part in re.split(r"[^a-z0-9]+", spaced.lower()) if part]
+
+
+def guess_target(columns: list[str] | tuple[str, ...]) -> tuple[str, str] | None:
+    """(column, why) for the column a data set most likely predicts, or None without columns.
+
+    A whole conventional name wins over a word inside a name, which wins over the last column;
+    ``why`` says which rule chose it ("guessed from the name 'target'"), to show beside the guess.
+    """
+    columns = list(columns)
+    if not columns:
+        return None
+    for wanted in TARGET_NAMES:
+        for column in columns:
+            if "_".join(_name_words(column)) == wanted:
+                return column, f"guessed from the name {column!r}"
+    for wanted in TARGET_NAMES:
+        if len(wanted) < 3:
+            continue  # "y" as a word ("y_pos") says nothing
+        for column in columns:
+            if wanted in _name_words(column):
+                return column, f"guessed from the word {wanted!r} in its name"
+    shown = ", ".join(TARGET_NAMES[:6])
+    return columns[-1], f"no column is named like a target ({shown}, ...): the last column"
+
+
+# Each class needs a row in train, validation and test for a stratified split.
+MIN_ROWS_PER_CLASS = 3
+STRATIFY_OFF_HINT = "set [data].stratify = false"
+
+
+def check_class_sizes(
+    counts: Any, *, where: str, turn_off: str = STRATIFY_OFF_HINT
+) -> None:
+    """Refuse a stratified split when a class has fewer than MIN_ROWS_PER_CLASS rows.
+
+    ``counts`` maps class label -> rows, in the order classes are reported (the data loader's
+    sorted classes). ``turn_off`` is how the reader turns stratifying off where they are (the
+    project file, ``init --no-stratify``, the set-up's switch): the message is the same.
+    """
+    from modelsnap.core.errors import DataError
+
+    for label, rows in counts.items():
+        if rows < MIN_ROWS_PER_CLASS:
+            raise DataError(
+                f"class {label!r} has {rows} row(s): too few to stratify into train, "
+                "validation and test",
+                where=where,
+                hint=f"add rows of that class, merge it with another, or {turn_off}",
+            )
+
+
+def check_new_project(
+    root: Path,
+    *,
+    data_source: str,
+    target: str,
+    profile: str = "balanced",
+    task: str | None = None,
+    read_from: Path | None = None,
+    turn_off: str = STRATIFY_OFF_HINT,
+    **options: Any,
+) -> Any:
+    """Everything ``init`` and the TUI set-up check before a project file is written: the
+    generated file validates, the data loads under the data rules (task inferred when ``task``
+    is None) and a split can be drawn. Returns the loaded ``core.data.Dataset``; raises
+    ProjectFileError or DataError (nothing is written either way). Imports pandas: call it off
+    the UI thread. ``options`` are those of ``build_project_document``.
+    """
+    from modelsnap.core.data import draw_split, load_dataset
+
+    root = Path(root)
+
+    def config_for(for_task: str, positive: str | None) -> ProjectConfig:
+        text = build_project_document(
+            data_source=data_source,
+            target=target,
+            profile=profile,
+            task=for_task,
+            **{**options, "positive_label": positive},
+        )
+        return parse_project(_loads(text), root)
+
+    draft = config_for(task or "classification", options.get("positive_label"))
+    draft.data.task = task
+    dataset = load_dataset(draft, path=read_from)
+    draft.data.task = dataset.task
+    draw_split(
+        dataset,
+        seed=draft.data.seed,
+        validation_fraction=draft.data.validation_fraction,
+        test_fraction=draft.data.test_fraction,
+        stratify=draft.data.stratify,
+        turn_off=turn_off,
+    )
+    config_for(dataset.task, dataset.positive_label)
+    return dataset
+
+
 # ---------------------------------------------------------------------------------------- write
 
 
@@ -851,6 +974,7 @@ def build_project_document(
     name: str | None = None,
     positive_label: str | None = None,
     seed: int = 42,
+    stratify: bool = True,
     drop: list[str] | tuple[str, ...] = (),
     sensitive: list[str] | tuple[str, ...] = (),
     suspect_features: list[str] | tuple[str, ...] = (),
@@ -890,7 +1014,10 @@ def build_project_document(
     data["validation_fraction"] = 0.2
     data["test_fraction"] = 0.2
     data["test_fraction"].comment("the test split only ever gives final metrics")
-    data["stratify"] = True
+    flag = tomlkit.item(bool(stratify))
+    if not stratify:
+        flag.comment("classes are not kept in proportion in each split")
+    data["stratify"] = flag
     data["drop"] = list(drop)
     data["drop"].comment("columns never used as features (ids, leaks)")
     data["sensitive"] = list(sensitive)

@@ -17,6 +17,32 @@ from modelsnap.core.errors import DataError
 
 MAX_DISTINCT = 50  # beyond this a column is not shown as classes
 
+# What pandas reads as a missing value by default (``pandas.read_csv`` na_values), so the counts
+# shown in set-up are the ones the data loader will find.
+MISSING_TEXT = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+
+@dataclass
+class ColumnSummary:
+    """One column at a glance: its kind of values, how many are missing, how many distinct."""
+
+    name: str
+    kind: str  # "integer", "number", "text" or "empty"
+    missing: int
+    distinct: int | None  # None: more than MAX_DISTINCT
+
+
+def _kind(value: str) -> int:
+    """0 integer, 1 number, 2 text (the widest kind a column has so far wins)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return 2
+    return 0 if number.is_integer() and "." not in value and "e" not in value.lower() else 1
+
 
 @dataclass
 class CsvPreview:
@@ -25,6 +51,26 @@ class CsvPreview:
     rows: list[list[str]]  # the first rows, as text
     n_rows: int
     counts: dict[str, Counter] = field(default_factory=dict)  # column -> value counts (few values)
+    summaries: list[ColumnSummary] = field(default_factory=list)  # one per column, in order
+
+    def class_counts(self, column: str) -> dict[str, int] | None:
+        """label -> rows for a column with few values, labels sorted as the data loader sorts
+        classes; missing values left out (the loader refuses them separately)."""
+        counter = self.counts.get(column)
+        if counter is None:
+            return None
+        present = {label: n for label, n in counter.items() if label not in MISSING_TEXT}
+        try:
+            numbers = {label: float(label) for label in present}
+        except ValueError:
+            numbers = {}
+        if numbers and all(v.is_integer() and abs(v) <= 2.0**53 for v in numbers.values()):
+            # the loader's labels: integer-valued numbers without ".0" ("1.0" and "1" are one)
+            merged: Counter = Counter()
+            for label, n in present.items():
+                merged[str(int(numbers[label]))] += n
+            present = dict(merged)
+        return {label: present[label] for label in sorted(present)}
 
     def balance(self, column: str) -> list[tuple[str, int, float]] | None:
         """(value, count, share) from most to least common; None when the column has many values."""
@@ -88,6 +134,8 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
                     hint="give every column a distinct name",
                 )
             counters: list[Counter | None] = [Counter() for _ in columns]
+            missing = [0] * len(columns)
+            kinds = [-1] * len(columns)  # -1: no value seen yet
             rows: list[list[str]] = []
             n_rows = 0
             for line_no, row in enumerate(reader, start=2):
@@ -103,6 +151,10 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
                 if len(rows) < n_first:
                     rows.append(row)
                 for index, value in enumerate(row):
+                    if value in MISSING_TEXT:
+                        missing[index] += 1
+                    elif kinds[index] < 2:
+                        kinds[index] = max(kinds[index], _kind(value))
                     counter = counters[index]
                     if counter is None:
                         continue
@@ -120,4 +172,18 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
         for name, counter in zip(columns, counters, strict=True)
         if counter is not None
     }
-    return CsvPreview(path=path, columns=columns, rows=rows, n_rows=n_rows, counts=counts)
+    names = ("empty", "integer", "number", "text")
+    summaries = [
+        ColumnSummary(
+            name=name,
+            kind=names[kinds[index] + 1],
+            missing=missing[index],
+            distinct=None if counters[index] is None else len(
+                [v for v in counters[index] if v not in MISSING_TEXT]
+            ),
+        )
+        for index, name in enumerate(columns)
+    ]
+    return CsvPreview(
+        path=path, columns=columns, rows=rows, n_rows=n_rows, counts=counts, summaries=summaries
+    )

@@ -25,6 +25,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"give (?:an )?--override", "fill in Override"),
         (r"give an override", "fill in Override"),
         (r"run --baseline first", "run the baseline first (step 2)"),
+        (r"set \[data\]\.stratify = false", "untick stratify in step 1"),
     )
 )
 

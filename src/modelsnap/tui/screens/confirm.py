@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from modelsnap.core.text import printable
 
@@ -24,7 +24,8 @@ class ConfirmAppend(ModalScreen[bool]):
 
     BINDINGS: ClassVar = [
         Binding("y", "confirm", "Append", id="confirm-yes"),
-        Binding("n,escape", "cancel", "Back", id="confirm-no"),
+        Binding("n", "cancel", "Back", id="confirm-no"),
+        Binding("escape", "cancel", "Back", show=False, id="confirm-escape"),
     ]
 
     def __init__(self, title: str, lines: Sequence[tuple[str, str]], *, target: str) -> None:
@@ -52,6 +53,7 @@ class ConfirmAppend(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Append (y)", id="confirm-append", variant="primary", compact=True)
                 yield Button("Back (n)", id="confirm-back", compact=True)
+        yield Footer()  # this dialog's own keys, over the step's footer behind it
 
     def on_mount(self) -> None:
         self.query_one("#confirm-back", Button).focus()

@@ -31,9 +31,11 @@ class HelpPanel(ModalScreen[None]):
             yield Static("Without it", classes="help-heading")
             yield Static(self.step.without, markup=False, classes="help-text")
             yield Static(
-                "Keys: 1-5 steps, tab moves, enter activates, escape leaves a text "
-                "field, ctrl+r re-reads the folder, ctrl+p commands, ctrl+q quits. "
-                "Escape closes this.",
+                "Keys: 1-5 go to a step · tab / shift+tab move · enter activates · "
+                "Esc leaves a text field (then single keys are commands again) · "
+                "e: the last error on a step, in full · ctrl+r re-reads the folder "
+                "(a CSV copied in, an edited modelsnap.toml) · ctrl+p commands · "
+                "ctrl+q quits. Esc or ? closes this.",
                 classes="help-keys",
                 markup=False,
             )

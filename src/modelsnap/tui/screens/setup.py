@@ -1,24 +1,38 @@
 """Set-up for a folder without modelsnap.toml: data file, target column, a preview, a profile,
 and the sensitive columns fairness is measured on.
 
-The CSV is read by a worker with the csv module (no pandas in the UI process); nothing is
-written until a file, a target and a profile are chosen and the project is created. Columns whose
-names suggest a sensitive attribute (``profiles.suggest_sensitive``) are listed first and marked,
-but never ticked for the user: without a ticked column the profile leaves fairness out.
+The CSV is read by a worker with the csv module (no pandas in the UI process) for the preview,
+the column summary (kind of values, missing values) and the class balance. The target is guessed
+from conventional names (``core.project.guess_target``), with the reason shown. Nothing is
+written until a file, a target and a profile are chosen and the project is created, and then
+only after the same checks ``modelsnap init`` makes (``core.project.check_new_project``, run in
+a worker). Columns whose names suggest a sensitive attribute (``profiles.suggest_sensitive``)
+are listed first and marked, but never ticked for the user: without a ticked column the profile
+leaves fairness out. ctrl+r re-reads the folder, so a CSV copied in afterwards is listed.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Label, Select, SelectionList, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Label,
+    Select,
+    SelectionList,
+    Static,
+)
 
-from modelsnap.core.profiles import PROFILES, suggest_sensitive
+from modelsnap.core.profiles import PROFILES, describe_profile, suggest_sensitive
+from modelsnap.core.project import guess_target
 from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import PreviewReady, TaskDone
 from modelsnap.tui.state import ProjectState
@@ -35,6 +49,9 @@ class SetupScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.preview: CsvPreview | None = None
+        self.files: list[str] | None = None  # the CSV files listed
+        self.guess: tuple[str, str] | None = None  # (column, why) for the file shown
+        self.class_problem = ""  # a class too small to stratify, as init words it
 
     def compose(self) -> ComposeResult:
         yield StepBar(id="step-bar")  # nothing done, no step current: set-up comes first
@@ -58,6 +75,7 @@ class SetupScreen(Screen[None]):
             with Horizontal(classes="form-row"):
                 yield Label("Target column", classes="form-label")
                 yield Select([], prompt="choose a data file first", id="setup-target", compact=True)
+            yield Static("", id="setup-target-why", classes="note setup-why", markup=False)
             with Horizontal(classes="form-row"):
                 yield Label("Profile", classes="form-label")
                 yield Select(
@@ -67,6 +85,12 @@ class SetupScreen(Screen[None]):
                     allow_blank=False,
                     compact=True,
                 )
+            yield Static(
+                describe_profile("balanced"),
+                id="setup-profile-note",
+                classes="note setup-why",
+                markup=False,
+            )
             with Horizontal(classes="form-row"):
                 yield Label("Task", classes="form-label")
                 yield Select(
@@ -75,11 +99,22 @@ class SetupScreen(Screen[None]):
                     prompt="guessed from the target",
                     compact=True,
                 )
+            with Horizontal(classes="form-row"):
+                yield Label("Stratify", classes="form-label")
+                yield Checkbox(
+                    "keep the class balance in each split",
+                    value=True,
+                    id="setup-stratify",
+                    compact=True,
+                )
+            yield Label("", id="setup-error", classes="error", markup=False)
+            yield Static("", id="setup-balance", markup=False)
             yield Label("Sensitive columns (fairness is measured per group of each)", markup=False)
             yield SelectionList[str](id="setup-sensitive", compact=True)
             yield Static("", id="setup-sensitive-note", classes="note", markup=False)
-            yield Label("", id="setup-error", classes="error", markup=False)
-            yield Static("", id="setup-balance", markup=False)
+            yield Label("Columns", classes="section", markup=False)
+            yield DataTable(id="setup-columns", show_cursor=False, zebra_stripes=True)
+            yield Label("First rows", classes="section", markup=False)
             yield DataTable(id="setup-preview", show_cursor=False, zebra_stripes=True)
             yield Button("Create project", id="setup-create", variant="primary", compact=True)
         yield Footer()
@@ -88,22 +123,38 @@ class SetupScreen(Screen[None]):
         self.app.start_task(self, "list-csv", list_csv_files, self.app.root)
 
     def show_state(self, state: ProjectState) -> None:
-        """Set-up only cares that the project does not exist yet; the app moves on once it does."""
+        """The folder was re-read (ctrl+r): list its CSV files again, so one copied in since
+        appears; the file already chosen stays chosen. The app moves on once a project exists."""
+        if self.is_mounted and not state.has_project:
+            self.app.start_task(self, "list-csv", list_csv_files, self.app.root)
 
-    def _error(self, text: str) -> None:
-        self.query_one("#setup-error", Label).update(
-            printable(f"✗ {text}", newlines=True) if text else ""
-        )
+    def _error(self, text: str, *, mark: str = "✗ ") -> None:
+        label = self.query_one("#setup-error", Label)
+        label.update(printable(f"{mark}{text}", newlines=True) if text else "")
+        label.display = bool(text)
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.what == "list-csv":
             files = message.result or []
             select = self.query_one("#setup-file", Select)
-            select.set_options([(name, name) for name in files])
+            chosen = select.value
+            if files == self.files:
+                return  # nothing new in the folder: keep everything as it is
+            self.files = list(files)
+            options = [(name, name) for name in files]
+            if chosen in files:
+                with select.prevent(Select.Changed):  # the file shown stays, and its preview
+                    select.set_options(options)
+                    select.value = chosen
+            else:
+                select.set_options(options)  # a chosen file that is gone clears its preview
             if not files:
                 self._error("no CSV file in this folder: copy your data here, then ctrl+r")
-            elif len(files) == 1:
+            elif chosen not in files and len(files) == 1:
+                self._error("")
                 select.value = files[0]
+            elif chosen not in files:
+                self._error(f"{len(files)} CSV files: choose the data file")
         elif message.what == "create":
             if message.error:
                 self._error(message.error)
@@ -113,21 +164,66 @@ class SetupScreen(Screen[None]):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "setup-file":
             self.preview = None
+            self.guess = None
             self.query_one("#setup-target", Select).set_options([])
+            self.query_one("#setup-target-why", Static).update("")
             self.query_one("#setup-balance", Static).update("")
             self.query_one("#setup-preview", DataTable).clear(columns=True)
+            self.query_one("#setup-columns", DataTable).clear(columns=True)
             self.query_one("#setup-sensitive", SelectionList).clear_options()
             self.query_one("#setup-sensitive-note", Static).update("")
             if event.value != Select.NULL:
                 self._error("")
                 self._read(str(event.value))
         elif event.select.id == "setup-target":
+            why = self.query_one("#setup-target-why", Static)
+            if self.guess is not None and event.value == self.guess[0]:
+                why.update(self.guess[1])
+            else:
+                why.update("chosen by you" if event.value != Select.NULL else "")
             self._show_balance()
             self._offer_sensitive()
+            self._show_columns()
             if self.preview is not None and event.value != Select.NULL:
                 self.query_one("#setup-task", Select).value = self.preview.guess_task(
                     str(event.value)
                 )
+            self._check_classes()
+        elif event.select.id == "setup-profile":
+            self.query_one("#setup-profile-note", Static).update(
+                describe_profile(str(event.value)) if event.value != Select.NULL else ""
+            )
+        elif event.select.id == "setup-task":
+            self._check_classes()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "setup-stratify":
+            self._check_classes()
+
+    def _check_classes(self) -> None:
+        """The rule ``init`` applies (``core.project.check_class_sizes``), on the counts the
+        preview already has: a class too small to stratify is refused here, in init's words."""
+        from modelsnap.core.errors import ModelsnapError
+        from modelsnap.core.project import check_class_sizes
+
+        target = self.query_one("#setup-target", Select).value
+        task = self.query_one("#setup-task", Select).value
+        stratify = self.query_one("#setup-stratify", Checkbox).value
+        problem = ""
+        if (
+            self.preview is not None
+            and target != Select.NULL
+            and task == "classification"
+            and stratify
+        ):
+            counts = self.preview.class_counts(str(target))
+            try:
+                check_class_sizes(counts or {}, where=self.preview.path.name, turn_off=TURN_OFF)
+            except ModelsnapError as error:
+                problem = str(error)
+        if problem != self.class_problem or problem:
+            self._error(problem)
+        self.class_problem = problem
 
     def _read(self, name: str) -> None:
         self.app.start_task(self, "preview", self._preview_job, name)
@@ -154,9 +250,27 @@ class SetupScreen(Screen[None]):
             preview.columns,
             [(row, None) for row in preview.rows],
         )
+        self.guess = guess_target(preview.columns)
         target = self.query_one("#setup-target", Select)
         target.set_options([(column, column) for column in preview.columns])
-        target.value = preview.columns[-1]
+        if self.guess is not None:
+            target.value = self.guess[0]
+
+    def _show_columns(self) -> None:
+        """One row per column: its kind of values, missing values and distinct values."""
+        table = self.query_one("#setup-columns", DataTable)
+        if self.preview is None:
+            table.clear(columns=True)
+            return
+        target = self.query_one("#setup-target", Select).value
+        rows = []
+        for summary in self.preview.summaries:
+            share = summary.missing / self.preview.n_rows if self.preview.n_rows else 0.0
+            missing = f"{summary.missing} ({share:.0%})" if summary.missing else "0"
+            distinct = "> 50" if summary.distinct is None else str(summary.distinct)
+            role = "target" if summary.name == target else ""
+            rows.append(([summary.name, summary.kind, missing, distinct, role], None))
+        fill_table(table, ["column", "values", "missing", "distinct", ""], rows)
 
     def _offer_sensitive(self) -> None:
         """Every column but the target, the ones named like a sensitive attribute first and
@@ -221,8 +335,6 @@ class SetupScreen(Screen[None]):
             self.action_create()
 
     def action_create(self) -> None:
-        from modelsnap.core.project import write_new_project
-
         source = self.query_one("#setup-file", Select).value
         target = self.query_one("#setup-target", Select).value
         profile = self.query_one("#setup-profile", Select).value
@@ -236,17 +348,41 @@ class SetupScreen(Screen[None]):
         if task == Select.NULL:
             self._error("choose the task")
             return
-        self._error("")
+        self._check_classes()
+        if self.class_problem:
+            return  # shown by _check_classes: nothing is written
+        self._error("checking the data as modelsnap init does ...", mark="")
         ticked = set(self.query_one("#setup-sensitive", SelectionList).selected)
         columns = self.preview.columns if self.preview is not None else sorted(ticked)
         self.app.start_task(
             self,
             "create",
-            write_new_project,
+            create_project,
             self.app.root,
             data_source=str(source),
             target=str(target),
             profile=str(profile),
             task=str(task),
+            stratify=self.query_one("#setup-stratify", Checkbox).value,
             sensitive=[c for c in columns if c in ticked],
         )
+
+
+# How the set-up screen stops stratifying, for the hint of a class too small to stratify.
+TURN_OFF = "untick Stratify"
+
+
+def create_project(root: Any, *, data_source: str, target: str, profile: str, task: str,
+                   **options: Any) -> Any:
+    """The checks ``modelsnap init`` makes, then the file (``core.project``): a CSV init would
+    refuse is refused here with the same message. Loads the data with pandas: a worker's job."""
+    from modelsnap.core.project import check_new_project, write_new_project
+
+    dataset = check_new_project(
+        root, data_source=data_source, target=target, profile=profile, task=task,
+        turn_off=TURN_OFF, **options,
+    )
+    return write_new_project(
+        root, data_source=data_source, target=target, profile=profile, task=dataset.task,
+        positive_label=dataset.positive_label, **options,
+    )
