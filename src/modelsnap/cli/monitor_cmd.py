@@ -50,14 +50,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from modelsnap.cli.ls_cmd import project_root
     from modelsnap.cli.output import print_json
-    from modelsnap.core.errors import PathError
     from modelsnap.core.monitoring import monitor
 
-    root = Path(args.dir).expanduser()
-    if not root.is_dir():
-        raise PathError("no such project folder", where=str(root),
-                        hint="give the folder that holds modelsnap.toml")
+    root = project_root(args.dir)
     record = monitor(root, Path(args.data).expanduser(), decision_id=args.decision,
                      profile_latency=args.profile_latency, trusted=args.trust)
     code = int(record.pop("exit_code"))

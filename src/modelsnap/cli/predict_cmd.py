@@ -47,14 +47,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from modelsnap.cli.ls_cmd import project_root
     from modelsnap.cli.output import print_json, print_warning
-    from modelsnap.core.errors import PathError
     from modelsnap.core.trying import predict_rows, rows_from_csv, rows_from_texts
 
-    root = Path(args.dir).expanduser()
-    if not root.is_dir():
-        raise PathError("no such project folder", where=str(root),
-                        hint="give the folder that holds modelsnap.toml")
+    root = project_root(args.dir)
     rows = rows_from_csv(Path(args.csv).expanduser()) if args.csv else rows_from_texts(args.row)
     result = predict_rows(root, rows, args.snapshot or None, trusted=args.trust)
     for warning in result["warnings"]:

@@ -25,8 +25,6 @@ inside the functions that need them.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,31 +104,12 @@ def load_edge_cases(
     ``columns`` maps each feature column to "numeric" or "categorical" (see ``feature_kinds``);
     ``classes`` (classification) are the allowed expected labels, as text.
     """
-    from modelsnap.core.files import EDGE_CSV_LIMIT, read_regular, sha256_bytes
+    from modelsnap.core.files import EDGE_CSV_LIMIT, read_csv_records, sha256_bytes
 
     name = display_name or str(path)
-    try:
-        raw = read_regular(Path(path), what="edge-case file", limit=EDGE_CSV_LIMIT,
-                           error=DataError)
-    except DataError as exc:
-        raise DataError(exc.message, where=name, hint=exc.hint) from None
-    except FileNotFoundError:
-        raise DataError("edge-case file not found", where=name,
-                        hint="create it or remove [data].edge_cases from modelsnap.toml") from None
-    except OSError as exc:
-        raise DataError(f"cannot read the edge-case file: {exc.strerror}", where=name) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError("edge-case file is not UTF-8 text", where=name,
-                        hint="save it as UTF-8 CSV") from None
-    if "\x00" in text:
-        raise DataError("edge-case file contains NUL bytes: it is not a CSV text file", where=name)
-    try:
-        reader = csv.reader(io.StringIO(text))
-        records = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
-    except csv.Error as exc:
-        raise DataError(f"edge-case file is not valid CSV ({exc})", where=name) from None
+    raw, records = read_csv_records(
+        Path(path), what="edge-case file", where=name, limit=EDGE_CSV_LIMIT,
+        missing_hint="create it or remove [data].edge_cases from modelsnap.toml")
     if not records:
         raise DataError("edge-case file is empty", where=name,
                         hint=f"the first row names the columns: the features and '{target}'")

@@ -232,6 +232,41 @@ def read_regular(path: Path, *, what: str = "file", limit: int | None = None,
     return data
 
 
+def read_csv_records(path: Path, *, what: str, where: str | None = None,
+                     limit: int | None = None, missing_hint: str | None = None
+                     ) -> tuple[bytes, list[tuple[int, list[str]]]]:
+    """The bytes of a small UTF-8 CSV (the edge-case file, a file of rows to try), read once
+    through ``read_regular``, and (line number, cells) of each non-blank row; ``DataError``
+    naming ``what`` and ``where`` for a missing, unreadable, non-UTF-8, binary or malformed
+    file."""
+    import csv
+    import io
+
+    from modelsnap.core.errors import DataError
+
+    where = where or str(path)
+    try:
+        raw = read_regular(Path(path), what=what, limit=limit, error=DataError)
+    except DataError as exc:
+        raise DataError(exc.message, where=where, hint=exc.hint) from None
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", where=where, hint=missing_hint) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the {what}: {exc.strerror}", where=where) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{what} is not UTF-8 text", where=where,
+                        hint="save it as UTF-8 CSV") from None
+    if "\x00" in text:
+        raise DataError(f"{what} contains NUL bytes: it is not a CSV text file", where=where)
+    try:
+        reader = csv.reader(io.StringIO(text))
+        return raw, [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise DataError(f"{what} is not valid CSV ({exc})", where=where) from None
+
+
 def nesting_depth(value: Any) -> int:
     """How deeply lists and dicts nest in ``value`` (a scalar is 0). Iterative: never recurses."""
     deepest = 0

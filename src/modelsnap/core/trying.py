@@ -74,28 +74,11 @@ def rows_from_texts(texts: Sequence[str]) -> RowsInput:
 def rows_from_csv(path: Path | str) -> RowsInput:
     """The rows of a CSV with a header (an edge-case file works too: its ``case`` names the
     rows, its target column is shown as the expected answer)."""
-    from modelsnap.core.files import EDGE_CSV_LIMIT, read_regular
+    from modelsnap.core.files import EDGE_CSV_LIMIT, read_csv_records
 
     path = Path(path)
     where = str(path)
-    try:
-        raw = read_regular(path, what="rows file", limit=EDGE_CSV_LIMIT, error=DataError)
-    except FileNotFoundError:
-        raise DataError("rows file not found", where=where) from None
-    except OSError as exc:
-        raise DataError(f"cannot read the rows file: {exc.strerror}", where=where) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError("rows file is not UTF-8 text", where=where,
-                        hint="save it as UTF-8 CSV") from None
-    if "\x00" in text:
-        raise DataError("rows file contains NUL bytes: it is not a CSV text file", where=where)
-    try:
-        reader = csv.reader(io.StringIO(text))
-        records = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
-    except csv.Error as exc:
-        raise DataError(f"rows file is not valid CSV ({exc})", where=where) from None
+    _, records = read_csv_records(path, what="rows file", limit=EDGE_CSV_LIMIT)
     if len(records) < 2:
         raise DataError("rows file has no rows under its header", where=where,
                         hint="the first line names the columns, one row per line below it")
