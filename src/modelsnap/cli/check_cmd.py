@@ -67,7 +67,7 @@ def _rel(root: Path, path: Path | str) -> str:
 
 
 def _current_hashes(root: Path, config, findings: list[Finding]) -> tuple[str | None, str | None]:
-    """The dataset and split hashes a run would record now (engineer A's loaders, imported here
+    """The dataset and split hashes a run would record now (the data loaders, imported here
     because they need pandas). A data or split problem is itself a finding."""
     from modelsnap.core.data import SPLIT_FILE, ensure_split, load_dataset
     from modelsnap.core.errors import ModelsnapError

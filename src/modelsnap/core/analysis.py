@@ -1,4 +1,4 @@
-"""The issue-4 analyses of one fitted model, in one call for the profiler's worker.
+"""The analyses of one fitted model, in one call for the profiler's worker.
 
 ``analyze`` gathers what the average hides — which features the model relies on, how it does
 per group, the edge cases it fails, leakage and overfitting — into the snapshot tables

@@ -35,7 +35,6 @@ CLASS_METRICS = frozenset({"precision", "recall", "f1", "roc_auc", "balanced_acc
 MAX_NUMERIC_GROUPS = 10
 MISSING_GROUP = "(missing)"
 
-PROBA_METRICS = frozenset({"roc_auc", "log_loss", "brier"})
 
 
 def metric_value(

@@ -78,11 +78,6 @@ def why_unavailable(name: str, *, task: str | None, n_classes: int | None = None
     return None
 
 
-def is_quality_metric(name: str) -> bool:
-    """True for the metrics read from ``[metrics.<split>]`` (they change with the split)."""
-    return name in QUALITY_METRICS
-
-
 def is_resource_measure(name: str) -> bool:
     """True for measures taken on a machine (latency, throughput, memory, fit time).
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
 
-# The stages a run goes through, in order. ``search`` only when a grid is given; ``analyse``
-# only when the issue-4 analyses are installed; ``fit``/``search`` are skipped by re-profiling.
+# The stages a run goes through, in order. ``search`` only when a grid is given;
+# ``fit``/``search`` are skipped by re-profiling.
 STAGES: tuple[str, ...] = (
     "load",
     "split",

@@ -16,7 +16,6 @@ project with ``store.write_snapshot`` or deletes them.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import os
 import pickle
@@ -448,16 +447,8 @@ class Run:
         return np.ascontiguousarray(array[:, order])
 
     def analyse(self, model: Any, metrics_tables: dict[str, Any]) -> None:
-        try:
-            analysis = importlib.import_module("modelsnap.core.analysis")
-        except ModuleNotFoundError as exc:
-            if exc.name != "modelsnap.core.analysis":
-                raise
-            self.warn(
-                "interpretability, fairness, edge-case and overfit analyses are not "
-                "installed in this version: those tables are left out"
-            )
-            return
+        from modelsnap.core import analysis
+
         self.ch.progress("analyse", 0.0)
         tables = analysis.analyze(
             model,

@@ -104,8 +104,3 @@ def parse_float(*, minimum: float | None = None, maximum: float | None = None) -
 
     return parse
 
-
-def parse_required_text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("required")
-    return text.strip()
