@@ -23,10 +23,18 @@ import tomli_w
 FAMILIES = [
     ("logistic", "sklearn.linear_model.LogisticRegression", "linear", {"C": 1.0, "max_iter": 1000}),
     ("linear_svm", "sklearn.svm.LinearSVC", "linear", {"C": 0.5}),
-    ("random_forest", "sklearn.ensemble.RandomForestClassifier", "post_hoc",
-     {"n_estimators": 100, "max_depth": 8}),
-    ("grad_boost", "sklearn.ensemble.HistGradientBoostingClassifier", "post_hoc",
-     {"learning_rate": 0.1, "max_iter": 200}),
+    (
+        "random_forest",
+        "sklearn.ensemble.RandomForestClassifier",
+        "post_hoc",
+        {"n_estimators": 100, "max_depth": 8},
+    ),
+    (
+        "grad_boost",
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+        "post_hoc",
+        {"learning_rate": 0.1, "max_iter": 200},
+    ),
     ("small_tree", "sklearn.tree.DecisionTreeClassifier", "small_tree", {"max_depth": 4}),
     ("mlp", "sklearn.neural_network.MLPClassifier", "post_hoc", {"hidden_layer_sizes": 64}),
     ("knn", "sklearn.neighbors.KNeighborsClassifier", "post_hoc", {"n_neighbors": 15}),
@@ -35,8 +43,12 @@ FAMILIES = [
 DATASET_SHA = "a3" * 32
 SPLIT_SHA = "5e" * 32
 HARDWARE = [
-    {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "memory_gb": 7.8,
-     "fingerprint": "1f2e3d4c5b6a7988"},
+    {
+        "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz",
+        "cores": 2,
+        "memory_gb": 7.8,
+        "fingerprint": "1f2e3d4c5b6a7988",
+    },
     {"cpu": "AMD EPYC 7B13", "cores": 8, "memory_gb": 31.4, "fingerprint": "9a8b7c6d5e4f3021"},
 ]
 LIMITS = {"latency_p95_ms": 50.0, "size_mb": 100.0, "peak_memory_mb": 1024.0}
@@ -113,8 +125,14 @@ def _keep(value: float, digits: int | None = None) -> float:
     return value
 
 
-def make_snapshot(index: int, rng: random.Random, start: datetime,
-                  baseline_id: str | None, *, full_precision: bool = False) -> dict[str, Any]:
+def make_snapshot(
+    index: int,
+    rng: random.Random,
+    start: datetime,
+    baseline_id: str | None,
+    *,
+    full_precision: bool = False,
+) -> dict[str, Any]:
     """One snapshot body as the worker + store would record it (schema 1).
 
     ``full_precision`` keeps every measured float at full length, as the worker writes them
@@ -157,8 +175,12 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
     for measure, limit in LIMITS.items():
         value = resources[measure]
         ok = value <= limit
-        constraints[measure] = {"value": value, "limit": limit, "ok": ok,
-                                "over": 0.0 if ok else rnd((value - limit) / limit, 4)}
+        constraints[measure] = {
+            "value": value,
+            "limit": limit,
+            "ok": ok,
+            "over": 0.0 if ok else rnd((value - limit) / limit, 4),
+        }
     n_cases = 12
     n_passed = rng.randint(8, 12)
     must_pass_failed = 1 if n_passed < 10 and rng.random() < 0.3 else 0
@@ -180,59 +202,103 @@ def make_snapshot(index: int, rng: random.Random, start: datetime,
             "source": "project",
         },
         "data": {
-            "source": "sklearn:breast_cancer", "target": "target", "task": "classification",
-            "dataset_sha256": DATASET_SHA, "split_sha256": SPLIT_SHA, "seed": 42,
-            "n_train": 341, "n_validation": 114, "n_test": 114,
-            "classes": ["0", "1"], "positive_label": "1",
+            "source": "sklearn:breast_cancer",
+            "target": "target",
+            "task": "classification",
+            "dataset_sha256": DATASET_SHA,
+            "split_sha256": SPLIT_SHA,
+            "seed": 42,
+            "n_train": 341,
+            "n_validation": 114,
+            "n_test": 114,
+            "classes": ["0", "1"],
+            "positive_label": "1",
         },
         "metrics": {
             "validation": validation,
             "test": test,
             "test_ci": {k: [rnd(v - 0.03, 4), rnd(v + 0.03, 4)] for k, v in test.items()},
         },
-        "predictions": {"path": f"predictions/{snapshot_id}.npz",
-                        "sha256": f"{rng.getrandbits(256):064x}"},
+        "predictions": {
+            "path": f"predictions/{snapshot_id}.npz",
+            "sha256": f"{rng.getrandbits(256):064x}",
+        },
         "resources": resources,
         "constraints": constraints,
         "interpretability": {
-            "method": "permutation", "intrinsic": interp_family != "post_hoc",
-            "family": interp_family, "n_nonzero": rng.randint(3, 30),
-            "score": rnd(rng.uniform(0.1, 0.9), 3), "suspect_hits": [],
-            "top_features": [{"name": f"feature_{j}", "importance": rnd(0.1 / (j + 1), 4),
-                              "std": 0.01} for j in range(5)],
+            "method": "permutation",
+            "intrinsic": interp_family != "post_hoc",
+            "family": interp_family,
+            "n_nonzero": rng.randint(3, 30),
+            "score": rnd(rng.uniform(0.1, 0.9), 3),
+            "suspect_hits": [],
+            "top_features": [
+                {"name": f"feature_{j}", "importance": rnd(0.1 / (j + 1), 4), "std": 0.01}
+                for j in range(5)
+            ],
         },
         "fairness": {"max_gap": rnd(rng.uniform(0.0, 0.2), 4)},
-        "edge_cases": {"file": "edge_cases.csv", "file_sha256": "e" * 64, "n_cases": n_cases,
-                       "n_passed": n_passed, "must_pass_failed": must_pass_failed,
-                       "failures": []},
-        "checks": {"overfit_gap": rnd(validation["f1"] - test["f1"], 4),
-                   "overfit_flag": abs(validation["f1"] - test["f1"]) > 0.05, "leakage": []},
-        "environment": {"python": "3.11.7", "platform": "Linux-6.1-x86_64",
-                        "packages": {"scikit-learn": "1.9.1", "numpy": "2.4.6",
-                                     "pandas": "3.1.1", "skops": "0.16.0"},
-                        "git_dirty": False},
+        "edge_cases": {
+            "file": "edge_cases.csv",
+            "file_sha256": "e" * 64,
+            "n_cases": n_cases,
+            "n_passed": n_passed,
+            "must_pass_failed": must_pass_failed,
+            "failures": [],
+        },
+        "checks": {
+            "overfit_gap": rnd(validation["f1"] - test["f1"], 4),
+            "overfit_flag": abs(validation["f1"] - test["f1"]) > 0.05,
+            "leakage": [],
+        },
+        "environment": {
+            "python": "3.11.7",
+            "platform": "Linux-6.1-x86_64",
+            "packages": {
+                "scikit-learn": "1.9.1",
+                "numpy": "2.4.6",
+                "pandas": "3.1.1",
+                "skops": "0.16.0",
+            },
+            "git_dirty": False,
+        },
         "hardware": dict(HARDWARE[1 if index % 12 == 11 else 0]),
     }
     if baseline_id is not None:
         primary = validation["f1"]
-        snapshot["gain"] = {"baseline_id": baseline_id, "metric": "f1",
-                            "absolute": rnd(primary - 0.70, 4),
-                            "relative": rnd((primary - 0.70) / 0.70, 4)}
+        snapshot["gain"] = {
+            "baseline_id": baseline_id,
+            "metric": "f1",
+            "absolute": rnd(primary - 0.70, 4),
+            "relative": rnd((primary - 0.70) / 0.70, 4),
+        }
     return snapshot
 
 
-def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = True,
-                 full_precision: bool = False) -> list[str]:
+def write_folder(
+    root: Path, count: int, *, seed: int = 7, with_index: bool = True, full_precision: bool = False
+) -> list[str]:
     """Create ``root`` as a project with ``count`` snapshots; returns their ids in order."""
     from modelsnap.core import index, ledger
 
     root = Path(root)
     (root / "snapshots").mkdir(parents=True, exist_ok=True)
     (root / "modelsnap.toml").write_text(PROJECT_TOML, encoding="utf-8")
-    revisions = {"schema": 1, "revision": [{
-        "revision": 1, "locked_at": "2026-11-01T09:00:00+00:00", "locked_by": "bench",
-        "reason": "initial lock", "primary_metric": "f1", "criteria": CRITERIA,
-        "constraints": {f"max_{k}": v for k, v in LIMITS.items()}, "sha256": "0" * 64}]}
+    revisions = {
+        "schema": 1,
+        "revision": [
+            {
+                "revision": 1,
+                "locked_at": "2026-11-01T09:00:00+00:00",
+                "locked_by": "bench",
+                "reason": "initial lock",
+                "primary_metric": "f1",
+                "criteria": CRITERIA,
+                "constraints": {f"max_{k}": v for k, v in LIMITS.items()},
+                "sha256": "0" * 64,
+            }
+        ],
+    }
     (root / "criteria_revisions.toml").write_bytes(tomli_w.dumps(revisions).encode())
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -245,7 +311,8 @@ def write_folder(root: Path, count: int, *, seed: int = 7, with_index: bool = Tr
         # Plain writes: the bytes are what store writes; its fsync per file would only slow
         # the set-up, not change what is measured.
         (root / "snapshots" / f"{snapshot['id']}.toml").write_bytes(
-            tomli_w.dumps(snapshot).encode("utf-8"))
+            tomli_w.dumps(snapshot).encode("utf-8")
+        )
         snapshots.append(snapshot)
     if with_index:
         index.record_many(root, snapshots)
@@ -259,11 +326,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-index", action="store_true")
-    parser.add_argument("--full-precision", action="store_true",
-                        help="full-length floats, as the worker writes them")
+    parser.add_argument(
+        "--full-precision",
+        action="store_true",
+        help="full-length floats, as the worker writes them",
+    )
     args = parser.parse_args(argv)
-    ids = write_folder(args.dir, args.count, seed=args.seed, with_index=not args.no_index,
-                       full_precision=args.full_precision)
+    ids = write_folder(
+        args.dir,
+        args.count,
+        seed=args.seed,
+        with_index=not args.no_index,
+        full_precision=args.full_precision,
+    )
     print(f"wrote {len(ids)} snapshots to {args.dir}")
     return 0
 

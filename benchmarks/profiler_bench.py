@@ -103,8 +103,19 @@ def peer_pyperf(artifact: Path, sha: str, csv: Path, folder: Path) -> tuple[floa
         f"row = pd.read_csv({str(csv)!r}).iloc[0:1]; m.predict(row)"
     )
     command = [
-        sys.executable, "-m", "pyperf", "timeit", "--quiet", "--processes", "6",
-        "--inherit-environ", ",".join(THREAD_VARS), "-o", str(output), "-s", setup,
+        sys.executable,
+        "-m",
+        "pyperf",
+        "timeit",
+        "--quiet",
+        "--processes",
+        "6",
+        "--inherit-environ",
+        ",".join(THREAD_VARS),
+        "-o",
+        str(output),
+        "-s",
+        setup,
         "m.predict(row)",
     ]
     subprocess.run(command, check=True, capture_output=True, text=True)
@@ -122,8 +133,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--child", nargs=3, metavar=("ARTIFACT", "SHA", "CSV"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("ARTIFACT", "SHA", "CSV"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -134,10 +146,14 @@ def main() -> int:
     from modelsnap.core.environment import cpu_model
     from modelsnap.profiler.timing import timer_overhead_ns
 
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.platform()}")
-    print(f"settings: {args.trials} trials after {args.warmup} warm-up, {args.repeats} profiles "
-          "in fresh processes, 1 BLAS/OpenMP thread")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.platform()}"
+    )
+    print(
+        f"settings: {args.trials} trials after {args.warmup} warm-up, {args.repeats} profiles "
+        "in fresh processes, 1 BLAS/OpenMP thread"
+    )
     try:
         import pyperf  # noqa: F401
 
@@ -153,9 +169,22 @@ def main() -> int:
                 # Interleaved, each in a fresh process: the machine's load hits both alike.
                 for runs, extra in ((ours_runs, []), (peer_runs, ["--peer"])):
                     result = subprocess.run(
-                        [sys.executable, __file__, "--child", str(artifact), sha, str(csv),
-                         "--trials", str(args.trials), "--warmup", str(args.warmup), *extra],
-                        check=True, capture_output=True, text=True,
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child",
+                            str(artifact),
+                            sha,
+                            str(csv),
+                            "--trials",
+                            str(args.trials),
+                            "--warmup",
+                            str(args.warmup),
+                            *extra,
+                        ],
+                        check=True,
+                        capture_output=True,
+                        text=True,
                     )
                     runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
             p50s = [r["p50"] for r in ours_runs]
@@ -163,23 +192,33 @@ def main() -> int:
             peers = [r["p50"] for r in peer_runs]
             ratios = [a / b for a, b in zip(p50s, peers, strict=True)]
             print(f"\n{name}")
-            print(f"  modelsnap p50 per profile (ms): {', '.join(f'{v:.4f}' for v in p50s)}"
-                  f"   median {statistics.median(p50s):.4f}")
+            print(
+                f"  modelsnap p50 per profile (ms): {', '.join(f'{v:.4f}' for v in p50s)}"
+                f"   median {statistics.median(p50s):.4f}"
+            )
             print(f"  modelsnap p99 per profile (ms): {', '.join(f'{v:.4f}' for v in p99s)}")
-            print(f"  peer timeit median per run (ms): {', '.join(f'{v:.4f}' for v in peers)}"
-                  f"   median {statistics.median(peers):.4f}")
-            print(f"  ratio modelsnap/peer per round: {', '.join(f'{r:.3f}' for r in ratios)}"
-                  f"   median {statistics.median(ratios):.3f}  (target 0.90..1.10)")
+            print(
+                f"  peer timeit median per run (ms): {', '.join(f'{v:.4f}' for v in peers)}"
+                f"   median {statistics.median(peers):.4f}"
+            )
+            print(
+                f"  ratio modelsnap/peer per round: {', '.join(f'{r:.3f}' for r in ratios)}"
+                f"   median {statistics.median(ratios):.3f}  (target 0.90..1.10)"
+            )
             if have_pyperf:
                 peer, how = peer_pyperf(artifact, sha, csv, folder)
-                print(f"  {how} median (6 processes, once): {peer:.4f} ms; ratio "
-                      f"{statistics.median(p50s) / peer:.3f}")
+                print(
+                    f"  {how} median (6 processes, once): {peer:.4f} ms; ratio "
+                    f"{statistics.median(p50s) / peer:.3f}"
+                )
             print(f"  CV of p50 across profiles: {cv(p50s) * 100:.1f} %  (target <= 5 %)")
             print(f"  CV of p99 across profiles: {cv(p99s) * 100:.1f} %")
     print(f"\nload average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     overhead = min(timer_overhead_ns(200_000) for _ in range(5))
-    print(f"\nprofiler overhead per trial (timed loop around a no-op, best of 5): "
-          f"{overhead:.0f} ns  (target < 1000 ns)")
+    print(
+        f"\nprofiler overhead per trial (timed loop around a no-op, best of 5): "
+        f"{overhead:.0f} ns  (target < 1000 ns)"
+    )
     return 0
 
 

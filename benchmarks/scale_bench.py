@@ -137,8 +137,9 @@ def until_painted(command: list[str]) -> tuple[float, str]:
     (the first frame with the table), and its stdout; the app's shutdown is not counted."""
     start = time.time()
     _, out = timed(command)
-    painted = next(float(line.split()[1]) for line in out.splitlines()
-                   if line.startswith("PAINTED"))
+    painted = next(
+        float(line.split()[1]) for line in out.splitlines() if line.startswith("PAINTED")
+    )
     return painted - start, out
 
 
@@ -146,8 +147,11 @@ def repeat(label: str, command: list[str], times: int, measure=timed) -> dict[st
     measure(command)  # warm the file cache once; every figure below is a fresh process
     samples = [measure(command)[0] for _ in range(times)]
     figure = {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
-    print(f"  {label:<34} median {figure['median']:.3f} s   "
-          f"(min {figure['min']:.3f}, max {figure['max']:.3f}, n={times})", flush=True)
+    print(
+        f"  {label:<34} median {figure['median']:.3f} s   "
+        f"(min {figure['min']:.3f}, max {figure['max']:.3f}, n={times})",
+        flush=True,
+    )
     return figure
 
 
@@ -161,8 +165,13 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "platform": platform.platform(), "load_1min_at_start": f"{load[0]:.2f}"}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_1min_at_start": f"{load[0]:.2f}",
+    }
 
 
 def ensure_folder(count: int, fresh: bool) -> Path:
@@ -197,11 +206,13 @@ def tables_in_process(root: Path) -> dict[str, float]:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             table = app.screen.query_one(SnapshotTable)
-            for label, keys in (("end (jump to last row)", ["end"]),
-                                ("pageup", ["pageup"]),
-                                ("sort by name", ["s"]),
-                                ("sort by version", ["s", "s"]),
-                                ("reverse sort", ["r"])):
+            for label, keys in (
+                ("end (jump to last row)", ["end"]),
+                ("pageup", ["pageup"]),
+                ("sort by name", ["s"]),
+                ("sort by version", ["s", "s"]),
+                ("reverse sort", ["r"]),
+            ):
                 start = time.perf_counter()
                 await pilot.press(*keys)
                 await pilot.pause()
@@ -220,13 +231,21 @@ def tables_in_process(root: Path) -> dict[str, float]:
 def mlflow_python() -> Path:
     venv = CACHE / "mlflow-venv"
     python = venv / "bin" / "python"
-    probe = subprocess.run([str(python), "-c", "import mlflow; print(mlflow.__version__)"],
-                           capture_output=True, text=True) if python.exists() else None
+    probe = (
+        subprocess.run(
+            [str(python), "-c", "import mlflow; print(mlflow.__version__)"],
+            capture_output=True,
+            text=True,
+        )
+        if python.exists()
+        else None
+    )
     if probe is None or probe.returncode != 0 or probe.stdout.strip() != MLFLOW_VERSION:
         print(f"  installing mlflow=={MLFLOW_VERSION} into {venv} (benchmark only)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"mlflow=={MLFLOW_VERSION}"],
-                       check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"mlflow=={MLFLOW_VERSION}"], check=True
+        )
     return python
 
 
@@ -245,13 +264,20 @@ def mlflow_records(root: Path, path: Path) -> None:
             metrics["interpretability"] = snapshot["interpretability"]["score"]
             metrics["fairness_gap"] = snapshot["fairness"]["max_gap"]
             metrics["edge_must_pass_failed"] = snapshot["edge_cases"]["must_pass_failed"]
-            tags = {"name": snapshot["name"], "kind": snapshot["kind"],
-                    "version": snapshot["version"],
-                    "dataset_sha256": snapshot["data"]["dataset_sha256"],
-                    "hardware": snapshot["hardware"]["fingerprint"]}
+            tags = {
+                "name": snapshot["name"],
+                "kind": snapshot["kind"],
+                "version": snapshot["version"],
+                "dataset_sha256": snapshot["data"]["dataset_sha256"],
+                "hardware": snapshot["hardware"]["fingerprint"],
+            }
             params = {"estimator": snapshot["model"]["estimator"], **snapshot["model"]["params"]}
-            handle.write(json.dumps({"id": snapshot["id"], "metrics": metrics, "params": params,
-                                     "tags": tags}) + "\n")
+            handle.write(
+                json.dumps(
+                    {"id": snapshot["id"], "metrics": metrics, "params": params, "tags": tags}
+                )
+                + "\n"
+            )
 
 
 def ensure_mlflow_store(python: Path, root: Path, count: int) -> str:
@@ -266,8 +292,11 @@ def ensure_mlflow_store(python: Path, root: Path, count: int) -> str:
     records = CACHE / "mlflow-records.jsonl"
     mlflow_records(root, records)
     print(f"  logging {count} runs to {uri} (slow: kept for later runs)", flush=True)
-    process = subprocess.run([str(python), "-c", MLFLOW_LOG, uri, str(records), EXPERIMENT],
-                             text=True, stdout=subprocess.PIPE)
+    process = subprocess.run(
+        [str(python), "-c", MLFLOW_LOG, uri, str(records), EXPERIMENT],
+        text=True,
+        stdout=subprocess.PIPE,
+    )
     if process.returncode != 0:
         raise SystemExit("logging to MLflow failed")
     seconds = json.loads(process.stdout.strip().splitlines()[-1])["seconds"]
@@ -296,26 +325,38 @@ def main(argv: list[str] | None = None) -> int:
     root = ensure_folder(args.count, args.fresh)
     size = sum(f.stat().st_size for f in (root / "snapshots").iterdir())
     index_size = (root / ".modelsnap" / "index.json").stat().st_size
-    print(f"folder: {root} ({args.count} snapshots, {size / 2**20:.1f} MB of TOML, "
-          f"index {index_size / 2**20:.1f} MB)")
+    print(
+        f"folder: {root} ({args.count} snapshots, {size / 2**20:.1f} MB of TOML, "
+        f"index {index_size / 2**20:.1f} MB)"
+    )
 
     python = sys.executable
     print("fresh processes, spawn to exit:")
     figures = {
         "python -c pass": repeat("python -c pass", [python, "-c", "pass"], args.repeat),
-        "ls": repeat("modelsnap ls --format json",
-                     [python, "-m", "modelsnap", "ls", str(root), "--format", "json"],
-                     args.repeat),
+        "ls": repeat(
+            "modelsnap ls --format json",
+            [python, "-m", "modelsnap", "ls", str(root), "--format", "json"],
+            args.repeat,
+        ),
         # --all-versions: every snapshot is scored (by default only the latest of each model
         # competes), so the work matches the peer's sort of every run.
-        "rank": repeat("modelsnap rank --all-versions --format json",
-                       [python, "-m", "modelsnap", "rank", str(root), "--all-versions",
-                        "--format", "json"], args.repeat),
-        "review": repeat("review: spawn to table painted",
-                         [python, "-c", REVIEW_FIRST_PAINT, str(root)], args.repeat,
-                         measure=until_painted),
-        "review_exit": repeat("review: spawn to exit after paint",
-                              [python, "-c", REVIEW_FIRST_PAINT, str(root)], args.repeat),
+        "rank": repeat(
+            "modelsnap rank --all-versions --format json",
+            [python, "-m", "modelsnap", "rank", str(root), "--all-versions", "--format", "json"],
+            args.repeat,
+        ),
+        "review": repeat(
+            "review: spawn to table painted",
+            [python, "-c", REVIEW_FIRST_PAINT, str(root)],
+            args.repeat,
+            measure=until_painted,
+        ),
+        "review_exit": repeat(
+            "review: spawn to exit after paint",
+            [python, "-c", REVIEW_FIRST_PAINT, str(root)],
+            args.repeat,
+        ),
     }
     _, review_out = timed([python, "-c", REVIEW_FIRST_PAINT, str(root)])
     print(f"  review showed {review_out.strip().splitlines()[-1]}  (rows, heavy modules)")
@@ -326,17 +367,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"MLflow {MLFLOW_VERSION}, SQLite store:")
         venv_python = mlflow_python()
         uri = ensure_mlflow_store(venv_python, root, args.count)
-        command = [str(venv_python), "-c", MLFLOW_SEARCH_AND_SORT, uri, json.dumps(ranking_spec()),
-                   EXPERIMENT]
-        figures["mlflow"] = repeat("mlflow search_runs + weighted sort", command,
-                                   max(1, min(args.repeat, 3)))
+        command = [
+            str(venv_python),
+            "-c",
+            MLFLOW_SEARCH_AND_SORT,
+            uri,
+            json.dumps(ranking_spec()),
+            EXPERIMENT,
+        ]
+        figures["mlflow"] = repeat(
+            "mlflow search_runs + weighted sort", command, max(1, min(args.repeat, 3))
+        )
         _, out = timed(command)
         print(f"  mlflow result: {out.strip()}")
         ratio = figures["mlflow"]["median"] / figures["rank"]["median"]
-        print(f"ratio: MLflow search+sort / modelsnap rank = {ratio:.1f}x "
-              f"({figures['mlflow']['median']:.2f} s vs {figures['rank']['median']:.2f} s)")
-    print("budget 1 s each: " + ", ".join(
-        f"{k} {'OK' if figures[k]['median'] <= 1.0 else 'OVER'}" for k in ("ls", "rank", "review")))
+        print(
+            f"ratio: MLflow search+sort / modelsnap rank = {ratio:.1f}x "
+            f"({figures['mlflow']['median']:.2f} s vs {figures['rank']['median']:.2f} s)"
+        )
+    print(
+        "budget 1 s each: "
+        + ", ".join(
+            f"{k} {'OK' if figures[k]['median'] <= 1.0 else 'OVER'}"
+            for k in ("ls", "rank", "review")
+        )
+    )
     return 0
 
 

@@ -33,8 +33,13 @@ EDGE = (
 
 
 def _modelsnap(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "modelsnap", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 @pytest.fixture
@@ -42,18 +47,25 @@ def project(tmp_path: Path, make_body, make_staged) -> Path:
     """A folder with data, an edge-case file and two snapshots whose artifacts are real."""
     rng = np.random.default_rng(0)
     n = 300
-    frame = pd.DataFrame({"income": rng.uniform(0, 120, n).round(1),
-                          "debt": rng.uniform(0, 1, n).round(3),
-                          "housing": rng.choice(["rent", "own"], n)})
+    frame = pd.DataFrame(
+        {
+            "income": rng.uniform(0, 120, n).round(1),
+            "debt": rng.uniform(0, 1, n).round(3),
+            "housing": rng.choice(["rent", "own"], n),
+        }
+    )
     frame["default"] = np.where(frame["income"] < 30, "yes", "no")
     frame.to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "modelsnap.toml").write_text(
-        '[data]\nsource = "data.csv"\ntarget = "default"\nedge_cases = "edge_cases.csv"\n')
+        '[data]\nsource = "data.csv"\ntarget = "default"\nedge_cases = "edge_cases.csv"\n'
+    )
     (tmp_path / "edge_cases.csv").write_text(EDGE)
     config = load_project(tmp_path)
     dataset = load_dataset(config)
-    for name, estimator in (("logistic", LogisticRegression(max_iter=1000)),
-                            ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))):
+    for name, estimator in (
+        ("logistic", LogisticRegression(max_iter=1000)),
+        ("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+    ):
         model = make_pipeline(config, dataset.frame, estimator).fit(dataset.frame, dataset.target)
         staged = make_staged(tmp_path)
         save_artifact(model, staged["artifact"])
@@ -62,8 +74,10 @@ def project(tmp_path: Path, make_body, make_staged) -> Path:
 
 
 def _snapshot_hashes(root: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "snapshots").glob("*.toml"))}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "snapshots").glob("*.toml"))
+    }
 
 
 def test_edge_prints_a_matrix_and_records_one_run(project: Path) -> None:
@@ -83,8 +97,12 @@ def test_edge_prints_a_matrix_and_records_one_run(project: Path) -> None:
     # The depth-2 tree learnt "income < 30 -> yes": it cannot know debt matters.
     assert by_name["tree"]["n_cases"] == 4
     assert [f["case"] for f in by_name["tree"]["failures"]] == ["wealthy in debt"]
-    assert by_name["tree"]["failures"][0] == {"case": "wealthy in debt", "expected": "yes",
-                                              "predicted": "no", "severity": "high"}
+    assert by_name["tree"]["failures"][0] == {
+        "case": "wealthy in debt",
+        "expected": "yes",
+        "predicted": "no",
+        "severity": "high",
+    }
     assert _snapshot_hashes(project) == before  # snapshots are never altered
     latest = latest_edge_results(project)
     assert {r["snapshot_id"] for r in record["result"]} == set(latest)

@@ -351,8 +351,18 @@ def test_init_drop_is_repeatable_and_help_describes_every_profile(tmp_path: Path
 
     csv = write_csv(tmp_path / "d.csv")
     done = modelsnap(
-        "init", str(tmp_path / "p"), "--data", str(csv), "--target", "y",
-        "--drop", "id", "--drop", "kind", "--profile", "speed-first",
+        "init",
+        str(tmp_path / "p"),
+        "--data",
+        str(csv),
+        "--target",
+        "y",
+        "--drop",
+        "id",
+        "--drop",
+        "kind",
+        "--profile",
+        "speed-first",
     )
     assert done.returncode == 0, done.stderr
     doc = tomllib.loads((tmp_path / "p" / "modelsnap.toml").read_text(encoding="utf-8"))

@@ -51,8 +51,14 @@ def add(project, make_body, make_staged):
     """Write a snapshot on the project's real data/split hashes; keywords patch the body."""
     root, dataset_sha, split_sha = project
 
-    def write(name: str = "forest", *, f1: float = 0.7, content: bytes | None = None,
-              real_predictions: bool = False, **data):
+    def write(
+        name: str = "forest",
+        *,
+        f1: float = 0.7,
+        content: bytes | None = None,
+        real_predictions: bool = False,
+        **data,
+    ):
         body = make_body(name=name)
         body["data"].update({"dataset_sha256": dataset_sha, "split_sha256": split_sha, **data})
         body["metrics"]["validation"]["f1"] = f1
@@ -83,8 +89,9 @@ def _perfect_predictions(root: Path, body: dict) -> bytes:
     for part in ("validation", "test"):
         truth = dataset.target.iloc[getattr(split, part)].to_numpy().astype(str)
         arrays[f"{part}_pred"] = truth
-        body["metrics"][part] = compute_metrics(dataset.task, truth, truth, None,
-                                                dataset.classes, dataset.positive_label)
+        body["metrics"][part] = compute_metrics(
+            dataset.task, truth, truth, None, dataset.classes, dataset.positive_label
+        )
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
@@ -134,7 +141,7 @@ def test_ls_json_is_a_stable_list_and_filters(project, add, capsys) -> None:
 def test_ls_names_broken_files_on_stderr_and_exits_1(project, add, capsys) -> None:
     root = project[0]
     good = add("forest")
-    (root / "snapshots" / "20261126T000000-torn-0000.toml").write_text("schema = 1\nid = \"x")
+    (root / "snapshots" / "20261126T000000-torn-0000.toml").write_text('schema = 1\nid = "x')
     code, out, err = _run(capsys, "ls", str(root), "--format", "json")
     assert code == 1
     assert [row["id"] for row in json.loads(out)] == [good]
@@ -177,8 +184,9 @@ def test_ls_show_and_diff_stay_on_the_fast_path(project, add) -> None:
         "               if m.split('.')[0] in ('pandas', 'sklearn', 'scipy'))\n"
         "print(json.dumps({'codes': codes, 'heavy': heavy}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"codes": [0, 0, 0], "heavy": []}
 
@@ -189,11 +197,19 @@ def test_ls_show_and_diff_stay_on_the_fast_path(project, add) -> None:
 def test_show_by_prefix_in_every_format(project, add, capsys) -> None:
     root = project[0]
     snapshot_id = add("forest")
-    prefix = snapshot_id[: -2]
+    prefix = snapshot_id[:-2]
     code, out, _ = _run(capsys, "show", str(root), prefix)
     assert code == 0
-    for expected in (snapshot_id, "[model]", "[metrics]", "test 95% CI", "[hardware]",
-                     "sklearn.ensemble.RandomForestClassifier", "[constraints]", "limit"):
+    for expected in (
+        snapshot_id,
+        "[model]",
+        "[metrics]",
+        "test 95% CI",
+        "[hardware]",
+        "sklearn.ensemble.RandomForestClassifier",
+        "[constraints]",
+        "limit",
+    ):
         assert expected in out
     code, out, _ = _run(capsys, "show", str(root), prefix, "--format", "json")
     assert json.loads(out) == store.read_snapshot(root, snapshot_id)
@@ -202,9 +218,7 @@ def test_show_by_prefix_in_every_format(project, add, capsys) -> None:
     assert tomllib.loads(out)["id"] == snapshot_id
 
 
-def test_show_diff_and_profile_take_the_name_hex_form_shown_in_tables(
-    project, add, capsys
-) -> None:
+def test_show_diff_and_profile_take_the_name_hex_form_shown_in_tables(project, add, capsys) -> None:
     root = project[0]
     a = add("forest", f1=0.70)
     b = add("tree", f1=0.75)
@@ -237,9 +251,20 @@ def _no_reprs(text: str) -> None:
 def test_show_puts_metrics_first_and_provenance_last_with_no_reprs(sample, capsys) -> None:
     code, out, _ = _run(capsys, "show", str(sample), SAMPLE_PICK)
     assert code == 0
-    order = ["[metrics]", "[resources]", "[constraints]", "[gain]", "[fairness]",
-             "[interpretability]", "[edge_cases]", "[checks]", "[model]", "[data]",
-             "[environment]", "[hardware]"]
+    order = [
+        "[metrics]",
+        "[resources]",
+        "[constraints]",
+        "[gain]",
+        "[fairness]",
+        "[interpretability]",
+        "[edge_cases]",
+        "[checks]",
+        "[model]",
+        "[data]",
+        "[environment]",
+        "[hardware]",
+    ]
     positions = [out.index(section) for section in order]
     assert positions == sorted(positions), "sections out of order"
     _no_reprs(out)
@@ -247,7 +272,7 @@ def test_show_puts_metrics_first_and_provenance_last_with_no_reprs(sample, capsy
     assert "top 5 of 10 features" in out and "… 5 more" in out
     assert "income" in out and "open_loans" not in out
     # constraints are a table: one row per constraint with its value and limit
-    constraints = out[out.index("[constraints]"):out.index("[gain]")]
+    constraints = out[out.index("[constraints]") : out.index("[gain]")]
     row = next(line for line in constraints.splitlines() if line.startswith("recall "))
     assert "0.7134" in row and "0.5" in row and "✓" in row
     # lists read as words
@@ -262,12 +287,16 @@ def test_diff_renders_lists_as_words_metrics_first(sample, capsys) -> None:
     _no_reprs(out)
     assert out.index("validation.f1") < out.index("intrinsic") < out.index("size_bytes")
     assert "income 0.1803" in out and "… 5 more" in out
-    code, out, _ = _run(capsys, "diff", str(sample), SAMPLE_BASELINE, SAMPLE_PICK,
-                        "--format", "json")
+    code, out, _ = _run(
+        capsys, "diff", str(sample), SAMPLE_BASELINE, SAMPLE_PICK, "--format", "json"
+    )
     rows = {(r["section"], r["key"]): r for r in json.loads(out)["rows"]}
     features = rows[("interpretability", "top_features")]["b"]
-    assert len(features) == 10 and features[0] == {"name": "income", "importance": 0.180321,
-                                                    "std": 0.022014}
+    assert len(features) == 10 and features[0] == {
+        "name": "income",
+        "importance": 0.180321,
+        "std": 0.022014,
+    }
 
 
 def test_show_unknown_and_ambiguous_ids_are_clear_errors(project, add, capsys) -> None:
@@ -361,8 +390,9 @@ def test_check_finds_every_kind_of_damage(project, add, capsys) -> None:
     revisions.write_text(revisions.read_text().replace("weight = 0.4", "weight = 0.9", 1))
     dead = root / ".modelsnap" / "tmp" / ".tmp-999999999-abc"
     dead.mkdir(parents=True)
-    (root / "decisions.toml").write_text("schema = 1\n[[decision]]\nid = 'D0001'\n"
-                                         "snapshot_id = 'gone'\nsha256 = 'x'\n")
+    (root / "decisions.toml").write_text(
+        "schema = 1\n[[decision]]\nid = 'D0001'\nsnapshot_id = 'gone'\nsha256 = 'x'\n"
+    )
 
     code, report = _check(capsys, root)
     assert code == 1 and report["ok"] is False and report["snapshots"] == 5
@@ -423,13 +453,18 @@ def test_check_clean_removes_dead_staging_and_old_orphans_only(tmp_path) -> None
     young.write_bytes(b"y")
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))
-    proc = subprocess.run([sys.executable, "-m", "modelsnap", "check", str(root), "--clean",
-                           "--format", "json"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelsnap", "check", str(root), "--clean", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     import json
 
     report = json.loads(proc.stdout)
-    assert sorted(report["removed"]) == sorted([".modelsnap/tmp/.tmp-999999999-abc",
-                                                "models/20200101T000000-old-0000.skops"])
+    assert sorted(report["removed"]) == sorted(
+        [".modelsnap/tmp/.tmp-999999999-abc", "models/20200101T000000-old-0000.skops"]
+    )
     assert not dead.exists() and not old.exists()
     assert live.exists() and young.exists()  # a live writer's staging and a young orphan stay
     assert any(f["kind"] == "orphan" for f in report["findings"])

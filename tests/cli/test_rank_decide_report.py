@@ -59,10 +59,11 @@ def _estimator(path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
 
-    return {"LogisticRegression": LogisticRegression(),
-            "DecisionTreeClassifier": DecisionTreeClassifier(max_depth=3, random_state=0),
-            "RandomForestClassifier": RandomForestClassifier(n_estimators=30, random_state=0),
-            }[path.rsplit(".", 1)[1]]
+    return {
+        "LogisticRegression": LogisticRegression(),
+        "DecisionTreeClassifier": DecisionTreeClassifier(max_depth=3, random_state=0),
+        "RandomForestClassifier": RandomForestClassifier(n_estimators=30, random_state=0),
+    }[path.rsplit(".", 1)[1]]
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,9 @@ def project(tmp_path_factory):
     from sklearn.metrics import accuracy_score, f1_score
 
     root = tmp_path_factory.mktemp("proj")
-    x, y = make_classification(n_samples=300, n_features=5, n_informative=3, flip_y=0.1,
-                               random_state=1)
+    x, y = make_classification(
+        n_samples=300, n_features=5, n_informative=3, flip_y=0.1, random_state=1
+    )
     labels = np.where(y == 1, "yes", "no")
     with open(root / "data.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -84,50 +86,89 @@ def project(tmp_path_factory):
     order = np.random.default_rng(0).permutation(300)
     train, val, test = (np.sort(order[:180]), np.sort(order[180:240]), np.sort(order[240:]))
     np.savez(root / "split.npz", train=train, validation=val, test=test)
-    split_hash = hashlib.sha256(b"".join(a.astype("<i8").tobytes()
-                                         for a in (train, val, test))).hexdigest()
+    split_hash = hashlib.sha256(
+        b"".join(a.astype("<i8").tobytes() for a in (train, val, test))
+    ).hexdigest()
     data_hash = sha256_file(root / "data.csv")
     # read back as the tool does, so feature values match the CSV exactly
     table = np.loadtxt(root / "data.csv", delimiter=",", skiprows=1, usecols=range(5))
     for stamp, name, kind, estimator, p95, size in MODELS:
         sid = f"20261126T06{stamp}00-{name}-abcd"
         model = _estimator(estimator).fit(table[train], labels[train])
-        pred = {s: model.predict(table[idx]).astype(str) for s, idx in
-                (("validation", val), ("test", test))}
+        pred = {
+            s: model.predict(table[idx]).astype(str)
+            for s, idx in (("validation", val), ("test", test))
+        }
         staging = root / ".modelsnap" / "tmp" / f".tmp-stage-{name}"
         staging.mkdir(parents=True)
         npz = staging / "predictions.npz"
-        np.savez(npz, validation_pred=pred["validation"], test_pred=pred["test"],
-                 test_proba=model.predict_proba(table[test]))
+        np.savez(
+            npz,
+            validation_pred=pred["validation"],
+            test_pred=pred["test"],
+            test_proba=model.predict_proba(table[test]),
+        )
         (staging / "model.skops").write_bytes(b"not loaded by these commands")
-        metrics = {s: {"accuracy": accuracy_score(labels[idx], pred[s]),
-                       "f1": f1_score(labels[idx], pred[s], pos_label="yes")}
-                   for s, idx in (("validation", val), ("test", test))}
+        metrics = {
+            s: {
+                "accuracy": accuracy_score(labels[idx], pred[s]),
+                "f1": f1_score(labels[idx], pred[s], pos_label="yes"),
+            }
+            for s, idx in (("validation", val), ("test", test))
+        }
         snapshot = {
-            "schema": 1, "id": sid, "name": name, "kind": kind, "version": "v1",
-            "created_at": f"2026-11-26T06:{stamp}:00+00:00", "notes": "<b>not bold</b>",
+            "schema": 1,
+            "id": sid,
+            "name": name,
+            "kind": kind,
+            "version": "v1",
+            "created_at": f"2026-11-26T06:{stamp}:00+00:00",
+            "notes": "<b>not bold</b>",
             "criteria_revision": 1,
             "model": {"estimator": estimator, "params": {"random_state": 0}, "source": "project"},
-            "data": {"source": "data.csv", "target": "y", "task": "classification",
-                     "dataset_sha256": data_hash, "split_sha256": split_hash, "seed": 42,
-                     "n_train": 180, "n_validation": 60, "n_test": 60,
-                     "classes": ["no", "yes"], "positive_label": "yes"},
+            "data": {
+                "source": "data.csv",
+                "target": "y",
+                "task": "classification",
+                "dataset_sha256": data_hash,
+                "split_sha256": split_hash,
+                "seed": 42,
+                "n_train": 180,
+                "n_validation": 60,
+                "n_test": 60,
+                "classes": ["no", "yes"],
+                "positive_label": "yes",
+            },
             "metrics": metrics,
             "resources": {"latency_p95_ms": p95, "size_mb": size, "fit_seconds": 0.1},
-            "environment": {"python": "3.11.7", "platform": "Linux",
-                            "packages": {"numpy": np.__version__}, "git_dirty": False},
-            "hardware": {"cpu": "test cpu", "cores": 2, "memory_gb": 8.0,
-                         "fingerprint": "0123456789abcdef"},
+            "environment": {
+                "python": "3.11.7",
+                "platform": "Linux",
+                "packages": {"numpy": np.__version__},
+                "git_dirty": False,
+            },
+            "hardware": {
+                "cpu": "test cpu",
+                "cores": 2,
+                "memory_gb": 8.0,
+                "fingerprint": "0123456789abcdef",
+            },
         }
-        write_snapshot(root, snapshot, staged_files={"artifact": staging / "model.skops",
-                                                     "predictions": npz})
+        write_snapshot(
+            root, snapshot, staged_files={"artifact": staging / "model.skops", "predictions": npz}
+        )
     return root
 
 
 def cli(*args, env=None):
     full_env = dict(os.environ, MODELSNAP_USER="tester", COLUMNS="250", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "modelsnap", *map(str, args)],
-                          capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "modelsnap", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
 
 
 def sid(name):
@@ -141,9 +182,15 @@ def test_rank_json_shape_and_rejection(project):
     body = json.loads(out.stdout)
     ranked = [e["id"] for e in body["ranked"]]
     assert set(ranked) == {sid("logistic"), sid("tree"), sid("forest")}
-    assert body["rejected"] == [{"id": sid("slow_forest"), "name": "slow_forest",
-                                 "kind": "candidate", "reasons": ["latency_p95_ms 80 > 50"],
-                                 "missing": []}]
+    assert body["rejected"] == [
+        {
+            "id": sid("slow_forest"),
+            "name": "slow_forest",
+            "kind": "candidate",
+            "reasons": ["latency_p95_ms 80 > 50"],
+            "missing": [],
+        }
+    ]
     assert body["weights"] == pytest.approx({"f1": 0.6, "latency_p95_ms": 0.3, "size_mb": 0.1})
     assert body["baseline_id"] == sid("logistic")
     assert body["sensitivity"]["n"] == 12
@@ -152,8 +199,12 @@ def test_rank_json_shape_and_rejection(project):
 
 def test_what_if_weights_change_nothing_on_disk(project):
     def state():
-        return {p.relative_to(project): p.read_bytes() for p in project.rglob("*")
-                if p.is_file() and ".modelsnap" not in p.parts}
+        return {
+            p.relative_to(project): p.read_bytes()
+            for p in project.rglob("*")
+            if p.is_file() and ".modelsnap" not in p.parts
+        }
+
     before = state()
     out = cli("rank", project, "--weights", "size_mb=1", "--format", "json")
     assert out.returncode == 0, out.stderr
@@ -196,17 +247,38 @@ def test_bad_options_are_clear_errors(project):
 def test_decide_refusals_then_a_chained_decision(project):
     refused = cli("decide", project, sid("slow_forest"), "--rationale", "fastest model to ship now")
     assert refused.returncode == 1 and "was rejected: latency_p95_ms 80 > 50" in refused.stderr
-    assert cli("decide", project, "nope",
-               "--rationale", "chosen for the test: best trade-off").returncode == 1
+    assert (
+        cli(
+            "decide", project, "nope", "--rationale", "chosen for the test: best trade-off"
+        ).returncode
+        == 1
+    )
     assert "rationale" in cli("decide", project, sid("tree"), "--rationale", " ").stderr
     assert not (project / "decisions.toml").exists()
 
-    ok = cli("decide", project, sid("tree")[:18], "--rationale", "small and accurate enough",
-             "--caveat", "60 test rows", "--monitor", "weekly f1")
+    ok = cli(
+        "decide",
+        project,
+        sid("tree")[:18],
+        "--rationale",
+        "small and accurate enough",
+        "--caveat",
+        "60 test rows",
+        "--monitor",
+        "weekly f1",
+    )
     assert ok.returncode == 0, ok.stderr
-    over = cli("decide", project, sid("slow_forest"),
-               "--rationale", "batch scoring only, overnight",
-               "--override", "latency is irrelevant overnight", "--by", "lead")
+    over = cli(
+        "decide",
+        project,
+        sid("slow_forest"),
+        "--rationale",
+        "batch scoring only, overnight",
+        "--override",
+        "latency is irrelevant overnight",
+        "--by",
+        "lead",
+    )
     assert over.returncode == 0, over.stderr
     entries = read_decisions(project)
     assert [e["snapshot_id"] for e in entries] == [sid("tree"), sid("slow_forest")]
@@ -225,8 +297,9 @@ class Collector(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         for key, value in attrs:
-            if key in ("src", "href", "xlink:href", "action", "srcset", "data") or \
-                    (value and "url(" in value):
+            if key in ("src", "href", "xlink:href", "action", "srcset", "data") or (
+                value and "url(" in value
+            ):
                 self.refs.append((tag, key, value or ""))
 
     def handle_data(self, data):
@@ -245,10 +318,17 @@ def test_report_html_is_self_contained(project, tmp_path):
     assert "script" not in parser.tags and "link" not in parser.tags
     assert "http://" not in text and "https://" not in text and "@import" not in text
     assert "svg" in parser.tags and parser.tags.count("circle") == 3  # ranked points
-    assert text.count('class="rejected"') == 1                        # the slow forest
+    assert text.count('class="rejected"') == 1  # the slow forest
     body = "".join(parser.text)
-    for heading in ("Criteria and constraints", "Ranking", "Trade-off", "Significance",
-                    "Sensitivity", "Decision history", "Snapshots"):
+    for heading in (
+        "Criteria and constraints",
+        "Ranking",
+        "Trade-off",
+        "Significance",
+        "Sensitivity",
+        "Decision history",
+        "Snapshots",
+    ):
         assert heading in body
     assert "latency_p95_ms 80 > 50" in body
     assert "Toy <selection>" in body and "<b>not bold</b>" in body  # escaped, shown as text

@@ -250,10 +250,27 @@ def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
     csv = tmp_path / "d.csv"
     csv.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(60)))
     project = tmp_path / "p"
-    subprocess.run([sys.executable, "-m", "modelsnap", "init", str(project), "--data", str(csv),
-                    "--target", "y"], check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen([sys.executable, "-m", "modelsnap", "lock", str(project)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modelsnap",
+            "init",
+            str(project),
+            "--data",
+            str(csv),
+            "--target",
+            "y",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelsnap", "lock", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # the reader goes away before the writer writes
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err, err.decode()
@@ -269,18 +286,27 @@ def test_the_run_table_never_cuts_the_main_metric(width: int) -> None:
     from modelsnap.cli.run_cmd import summary_table
 
     snapshot = {
-        "resources": {"latency_p95_ms": 13.3927, "throughput_rows_per_s": 39938.1,
-                      "size_mb": 0.85, "peak_memory_mb": 1.293},
+        "resources": {
+            "latency_p95_ms": 13.3927,
+            "throughput_rows_per_s": 39938.1,
+            "size_mb": 0.85,
+            "peak_memory_mb": 1.293,
+        },
         "metrics": {"validation": {"balanced_accuracy": 0.441234}},
         "data": {"task": "classification"},
         "constraints": {"latency_p95_ms": {"ok": False}, "size_mb": {"ok": False}},
     }
     outcomes = [
-        SimpleNamespace(ok=True, snapshot=snapshot, name="hist_gradient_boosting",
-                        kind="candidate"),
-        SimpleNamespace(ok=False, name="knn", kind="candidate",
-                        reason="error: failed during fit: InvalidParameterError: The "
-                               "'n_neighbors' parameter of KNeighborsClassifier must be > 0"),
+        SimpleNamespace(
+            ok=True, snapshot=snapshot, name="hist_gradient_boosting", kind="candidate"
+        ),
+        SimpleNamespace(
+            ok=False,
+            name="knn",
+            kind="candidate",
+            reason="error: failed during fit: InvalidParameterError: The "
+            "'n_neighbors' parameter of KNeighborsClassifier must be > 0",
+        ),
     ]
     console = Console(width=width, record=True, color_system=None)
     console.print(summary_table(outcomes, "balanced_accuracy", width=width))

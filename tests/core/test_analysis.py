@@ -16,8 +16,14 @@ from modelsnap.core.pipeline import make_pipeline
 from modelsnap.core.project import load_project
 
 
-def _project(root: Path, *, leak: bool = False, sensitive: str = '["group"]',
-             edge_cases: str | None = "edge_cases.csv", n: int = 1000) -> Path:
+def _project(
+    root: Path,
+    *,
+    leak: bool = False,
+    sensitive: str = '["group"]',
+    edge_cases: str | None = "edge_cases.csv",
+    n: int = 1000,
+) -> Path:
     """Credit-like data: income and debt decide; group B's labels are noise (a group gap);
     branch_code tracks the outcome in this sample (a spurious feature the user suspects)."""
     rng = np.random.default_rng(7)
@@ -28,16 +34,29 @@ def _project(root: Path, *, leak: bool = False, sensitive: str = '["group"]',
     label = np.where(signal < 0.4, "yes", "no")
     noisy = group == "B"
     label[noisy] = rng.choice(["no", "yes"], int(noisy.sum()))
-    branch = np.where((label == "yes") & (rng.uniform(size=n) < 0.6), "B99",
-                      rng.choice(["B01", "B02", "B03"], n))
-    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(n)], "income": income,
-                          "debt": debt, "group": group, "branch_code": branch, "default": label})
+    branch = np.where(
+        (label == "yes") & (rng.uniform(size=n) < 0.6), "B99", rng.choice(["B01", "B02", "B03"], n)
+    )
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "income": income,
+            "debt": debt,
+            "group": group,
+            "branch_code": branch,
+            "default": label,
+        }
+    )
     if leak:
         frame["days_in_collections"] = np.where(label == "yes", rng.integers(30, 90, n), 0)
     frame.to_csv(root / "data.csv", index=False)
     lines = [
-        "[data]", 'source = "data.csv"', 'target = "default"', 'positive_label = "yes"',
-        'drop = ["customer_id"]', f"sensitive = {sensitive}",
+        "[data]",
+        'source = "data.csv"',
+        'target = "default"',
+        'positive_label = "yes"',
+        'drop = ["customer_id"]',
+        f"sensitive = {sensitive}",
         'suspect_features = ["branch_code"]',
     ]
     if edge_cases:
@@ -68,11 +87,17 @@ def _run(root: Path, estimator, **kwargs):
     test_x = dataset.frame.iloc[split.test]
     val_x = dataset.frame.iloc[split.validation]
     tables = analyze(
-        model, dataset, split, config,
-        val_pred=model.predict(val_x), test_pred=model.predict(test_x),
-        val_proba=_proba(model, val_x), test_proba=_proba(model, test_x),
+        model,
+        dataset,
+        split,
+        config,
+        val_pred=model.predict(val_x),
+        test_pred=model.predict(test_x),
+        val_proba=_proba(model, val_x),
+        test_proba=_proba(model, test_x),
         metrics_validation=kwargs.pop("metrics_validation", {"f1": 0.80}),
-        metrics_test=kwargs.pop("metrics_test", {"f1": 0.78}), **kwargs,
+        metrics_test=kwargs.pop("metrics_test", {"f1": 0.78}),
+        **kwargs,
     )
     return tables
 
@@ -81,8 +106,11 @@ def test_planted_spurious_feature_group_gap_and_edge_failure(tmp_path: Path) -> 
     root = _project(tmp_path)
     (root / "edge_cases.csv").write_text(EDGE)
     seen: list[float] = []
-    tables = _run(root, RandomForestClassifier(n_estimators=40, random_state=0),
-                  on_progress=lambda fraction, message: seen.append(fraction))
+    tables = _run(
+        root,
+        RandomForestClassifier(n_estimators=40, random_state=0),
+        on_progress=lambda fraction, message: seen.append(fraction),
+    )
     assert set(tables) == {"interpretability", "fairness", "edge_cases", "checks"}
 
     interpretability = tables["interpretability"]
@@ -107,8 +135,12 @@ def test_planted_spurious_feature_group_gap_and_edge_failure(tmp_path: Path) -> 
 
 def test_planted_leak_is_recorded_and_overfit_flagged(tmp_path: Path) -> None:
     root = _project(tmp_path, leak=True, sensitive="[]", edge_cases=None)
-    tables = _run(root, LogisticRegression(max_iter=1000),
-                  metrics_validation={"f1": 0.95}, metrics_test={"f1": 0.85})
+    tables = _run(
+        root,
+        LogisticRegression(max_iter=1000),
+        metrics_validation={"f1": 0.95},
+        metrics_test={"f1": 0.85},
+    )
     assert set(tables) == {"interpretability", "checks"}
     leakage = tables["checks"]["leakage"]
     assert len(leakage) == 1 and "'days_in_collections' alone predicts" in leakage[0]
@@ -122,7 +154,8 @@ def test_given_leakage_warnings_are_used_as_they_are(tmp_path: Path) -> None:
     tables = _run(root, LogisticRegression(max_iter=1000), leakage=["from set-up"])
     assert tables["checks"]["leakage"] == ["from set-up"]
     assert not (root / ".modelsnap").exists() or not list(
-        (root / ".modelsnap").glob("leakage-*.json"))
+        (root / ".modelsnap").glob("leakage-*.json")
+    )
 
 
 def test_bad_edge_file_and_missing_file_are_unavailable_not_raised(tmp_path: Path) -> None:
@@ -152,8 +185,16 @@ def test_a_model_that_cannot_be_scored_still_gives_every_table(tmp_path: Path) -
     model = make_pipeline(config, dataset.frame, LogisticRegression(max_iter=1000))
     model.fit(dataset.frame.iloc[split.train], dataset.target.iloc[split.train])
     test_pred = model.predict(dataset.frame.iloc[split.test])
-    tables = analyze(_Refuses(), dataset, split, config, val_pred=None, test_pred=test_pred,
-                     metrics_validation={}, metrics_test={})
+    tables = analyze(
+        _Refuses(),
+        dataset,
+        split,
+        config,
+        val_pred=None,
+        test_pred=test_pred,
+        metrics_validation={},
+        metrics_test={},
+    )
     assert "the scoring service is down" in tables["interpretability"]["unavailable"]
     assert tables["edge_cases"]["n_passed"] == 0
     assert all(f["predicted"] == "(error)" for f in tables["edge_cases"]["failures"])
@@ -167,20 +208,22 @@ def test_regression_project_with_a_numeric_sensitive_column(tmp_path: Path) -> N
 
     (tmp_path / "modelsnap.toml").write_text(
         '[data]\nsource = "sklearn:diabetes"\ntarget = "target"\nsensitive = ["sex", "age"]\n'
-        'edge_cases = "edge.csv"\n[selection]\nprimary_metric = "mae"\n')
+        'edge_cases = "edge.csv"\n[selection]\nprimary_metric = "mae"\n'
+    )
     config = load_project(tmp_path)
     dataset = load_dataset(config)
     columns = list(dataset.frame.columns)
     row = dataset.frame.iloc[0]
     expected = float(dataset.target.iloc[0])
     (tmp_path / "edge.csv").write_text(
-        ",".join([*columns, "target", "tolerance", "case"]) + "\n"
+        ",".join([*columns, "target", "tolerance", "case"])
+        + "\n"
         + ",".join([*(repr(float(row[c])) for c in columns), repr(expected), "1000", "wide"])
         + "\n"
         + ",".join([*(repr(float(row[c])) for c in columns), repr(expected + 500), "", "far"])
-        + "\n")
-    tables = _run(tmp_path, Ridge(), metrics_validation={"mae": 40.0},
-                  metrics_test={"mae": 44.0})
+        + "\n"
+    )
+    tables = _run(tmp_path, Ridge(), metrics_validation={"mae": 40.0}, metrics_test={"mae": 44.0})
     sex = tables["fairness"]["columns"]["sex"]
     assert len(sex["groups"]) == 2 and "gap" in sex
     assert "positive_rate_gap" not in sex

@@ -90,8 +90,14 @@ def _frame(n: int = 240) -> pd.DataFrame:
     x1, x2 = rng.normal(size=n), rng.normal(size=n)
     colour = rng.choice(["red", "green", "blue"], size=n)
     score = 1.5 * x1 - x2 + (colour == "red") + rng.normal(scale=0.7, size=n)
-    return pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "colour": colour,
-                         "label": np.where(score > 0.3, "yes", "no")})
+    return pd.DataFrame(
+        {
+            "x1": x1.round(4),
+            "x2": x2.round(4),
+            "colour": colour,
+            "label": np.where(score > 0.3, "yes", "no"),
+        }
+    )
 
 
 @pytest.fixture
@@ -156,8 +162,10 @@ def test_lock_criteria_is_idempotent(root: Path) -> None:
 def test_lock_criteria_refuses_what_no_snapshot_can_fill(root: Path) -> None:
     text = (root / "modelsnap.toml").read_text()
     (root / "modelsnap.toml").write_text(
-        text.replace("max_latency_p95_ms = 1000.0", "max_latency_p95_ms = 1000.0\n"
-                     "max_fairness_gap = 0.1\nmin_metric = { r2 = 0.5 }")
+        text.replace(
+            "max_latency_p95_ms = 1000.0",
+            "max_latency_p95_ms = 1000.0\nmax_fairness_gap = 0.1\nmin_metric = { r2 = 0.5 }",
+        )
     )
     with pytest.raises(CriteriaError) as info:
         modelsnap.Project(root).lock_criteria()
@@ -210,8 +218,9 @@ def _recompute_test_accuracy(folder: Path, snapshot: dict) -> float:
     """From the saved artifact, split.npz and the CSV only: no modelsnap evaluation code."""
     from modelsnap.core.artifacts import load_artifact
 
-    model = load_artifact(folder / snapshot["model"]["artifact"],
-                          snapshot["model"]["artifact_sha256"])
+    model = load_artifact(
+        folder / snapshot["model"]["artifact"], snapshot["model"]["artifact_sha256"]
+    )
     frame = pd.read_csv(folder / "data.csv")
     with np.load(folder / "split.npz") as split:
         test_rows = split["test"]
@@ -224,8 +233,9 @@ def _recompute_test_accuracy(folder: Path, snapshot: dict) -> float:
 def test_unfitted_estimator_end_to_end_rank_decide_check(root: Path, capsys) -> None:
     project = modelsnap.Project(root)
     events = []
-    baseline = project.snapshot(LogisticRegression(max_iter=500), name="logit",
-                                kind="baseline", on_event=events.append)
+    baseline = project.snapshot(
+        LogisticRegression(max_iter=500), name="logit", kind="baseline", on_event=events.append
+    )
     assert baseline["kind"] == "baseline" and baseline["criteria_revision"] == 0
     assert baseline["model"]["source"] == "python"
     estimator = baseline["model"]["estimator"]
@@ -236,16 +246,21 @@ def test_unfitted_estimator_end_to_end_rank_decide_check(root: Path, capsys) -> 
     assert _recompute_test_accuracy(root, baseline) == pytest.approx(recorded, abs=1e-12)
 
     assert project.lock_criteria(reason="before candidates") == 1
-    tree = project.snapshot(DecisionTreeClassifier(max_depth=3, random_state=0), name="tree",
-                            version="v2", notes="from a notebook")
+    tree = project.snapshot(
+        DecisionTreeClassifier(max_depth=3, random_state=0),
+        name="tree",
+        version="v2",
+        notes="from a notebook",
+    )
     assert tree["criteria_revision"] == 1 and tree["version"] == "v2"
     assert tree["gain"]["baseline_id"] == baseline["id"]
     assert [s["id"] for s in project.snapshots()] == [baseline["id"], tree["id"]]
 
     ranking = project.rank()
     assert ranking.result.status(tree["id"]) == "ranked", ranking.result.to_dict()
-    entry = project.decide(tree["id"][:-1], rationale="shallow tree: explainable and fast",
-                           decided_by="tester")
+    entry = project.decide(
+        tree["id"][:-1], rationale="shallow tree: explainable and fast", decided_by="tester"
+    )
     assert entry["snapshot_id"] == tree["id"] and entry["decided_by"] == "tester"
 
     assert main(["check", str(root)]) == 0, capsys.readouterr().out
@@ -256,8 +271,12 @@ def test_a_fitted_pipeline_is_scored_as_is(root: Path) -> None:
     frame = _frame()
     features, target = frame.drop(columns=["label"]), frame["label"]
     pipeline = make_pipeline(
-        ColumnTransformer([("num", StandardScaler(), ["x1", "x2"]),
-                           ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"])]),
+        ColumnTransformer(
+            [
+                ("num", StandardScaler(), ["x1", "x2"]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
+            ]
+        ),
         LogisticRegression(C=0.5),
     ).fit(features.iloc[:100], target.iloc[:100])  # trained elsewhere, on other rows
     project = modelsnap.Project(root)

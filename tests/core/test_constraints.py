@@ -18,8 +18,12 @@ from modelsnap.core.errors import ProjectFileError
 
 
 def snap(kind="candidate", *, f1=0.8, p95=10.0, size=2.0, **extra):
-    body = {"id": f"{kind}-1", "kind": kind, "metrics": {"validation": {"f1": f1, "recall": 0.5}},
-            "resources": {"latency_p95_ms": p95, "size_mb": size}}
+    body = {
+        "id": f"{kind}-1",
+        "kind": kind,
+        "metrics": {"validation": {"f1": f1, "recall": 0.5}},
+        "resources": {"latency_p95_ms": p95, "size_mb": size},
+    }
     body.update(extra)
     return body
 
@@ -28,11 +32,16 @@ BASELINE = snap("baseline", f1=0.5, p95=2.0, size=1.0)
 
 
 def test_limits_pass_and_fail_with_overshoot():
-    result = check_constraints(snap(p95=80.0), {"max_latency_p95_ms": 50.0, "max_size_mb": 10.0},
-                               BASELINE, "f1")
+    result = check_constraints(
+        snap(p95=80.0), {"max_latency_p95_ms": 50.0, "max_size_mb": 10.0}, BASELINE, "f1"
+    )
     table = result["constraints"]
-    assert table["latency_p95_ms"] == {"value": 80.0, "limit": 50.0, "ok": False,
-                                       "over": pytest.approx(0.6)}
+    assert table["latency_p95_ms"] == {
+        "value": 80.0,
+        "limit": 50.0,
+        "ok": False,
+        "over": pytest.approx(0.6),
+    }
     assert table["size_mb"]["ok"] is True and table["size_mb"]["over"] == 0.0
     assert reasons(result) == ["latency_p95_ms 80 > 50"]
 
@@ -45,16 +54,18 @@ def test_minimums_and_min_metric():
 
 
 def test_missing_measure_is_missing_not_pass():
-    result = check_constraints(snap(), {"max_fairness_gap": 0.1, "min_interpretability": 0.5},
-                               BASELINE, "f1")
+    result = check_constraints(
+        snap(), {"max_fairness_gap": 0.1, "min_interpretability": 0.5}, BASELINE, "f1"
+    )
     assert result["constraints"]["fairness_gap"] == {"limit": 0.1, "missing": True}
     assert missing(result) == ["fairness_gap", "interpretability"]
     assert reasons(result) == []
 
 
 def test_gain_over_baseline_absolute_relative_per_resource():
-    result = check_constraints(snap(f1=0.6, p95=4.0, size=3.0),
-                               {"min_gain_over_baseline": 0.25}, BASELINE, "f1")
+    result = check_constraints(
+        snap(f1=0.6, p95=4.0, size=3.0), {"min_gain_over_baseline": 0.25}, BASELINE, "f1"
+    )
     gain = result["gain"]
     assert gain["baseline_id"] == "baseline-1" and gain["metric"] == "f1"
     assert gain["absolute"] == pytest.approx(0.1)
@@ -103,27 +114,33 @@ def test_generic_and_unknown_constraint_names():
 def test_parsed_rules_give_the_same_answer():
     table = {"max_latency_p95_ms": 5.0, "min_metric": {"f1": 0.9}}
     measured = {"latency_p95_ms": 6.0, "f1": 0.8}
-    assert evaluate(measured, table, primary_metric="f1") == \
-        evaluate(measured, parse_constraints(table), primary_metric="f1")
+    assert evaluate(measured, table, primary_metric="f1") == evaluate(
+        measured, parse_constraints(table), primary_metric="f1"
+    )
 
 
 def test_index_rows_are_accepted_like_snapshots():
     from modelsnap.core.measures import measures
 
     def row(s):
-        return {"id": s["id"], "kind": s["kind"],
-                "measures": {"validation": measures(s), "test": {}}}
+        return {
+            "id": s["id"],
+            "kind": s["kind"],
+            "measures": {"validation": measures(s), "test": {}},
+        }
 
     candidate = snap(f1=0.6, p95=4.0, size=3.0)
     table = {"min_gain_over_baseline": 0.1, "max_latency_p95_ms": 3.0}
-    assert check_constraints(row(candidate), table, row(BASELINE), "f1") == \
-        check_constraints(candidate, table, BASELINE, "f1")
+    assert check_constraints(row(candidate), table, row(BASELINE), "f1") == check_constraints(
+        candidate, table, BASELINE, "f1"
+    )
 
 
 def test_a_failure_never_prints_as_equality():
     # f1 0.5027 against a 0.5 baseline: a relative gain of 0.0054, under a 0.01 minimum
-    result = check_constraints(snap(f1=0.50272727), {"min_gain_over_baseline": 0.01}, BASELINE,
-                               "f1")
+    result = check_constraints(
+        snap(f1=0.50272727), {"min_gain_over_baseline": 0.01}, BASELINE, "f1"
+    )
     assert reasons(result) == ["gain_over_baseline 0.005455 < 0.01"]
     close = evaluate({"recall": 0.0099996}, {"min_metric": {"recall": 0.01}}, primary_metric="f1")
     assert reasons(close) == ["recall 0.0099996 < 0.01"]

@@ -52,8 +52,13 @@ RATIONALE = "best f1 within the latency budget"
 
 def cli(*args: object) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, MODELSNAP_USER="tester", COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "modelsnap", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "modelsnap", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 class Folder:
@@ -70,20 +75,39 @@ class Folder:
         self.clock = 0
         lock_criteria(load_project(root))
 
-    def add(self, name: str, *, kind: str = "candidate", f1: float = 0.8,
-            latency: float = 5.0, data_sha: str | None = None) -> str:
+    def add(
+        self,
+        name: str,
+        *,
+        kind: str = "candidate",
+        f1: float = 0.8,
+        latency: float = 5.0,
+        data_sha: str | None = None,
+    ) -> str:
         self.clock += 1
         body = self.make_body(
-            name=name, kind=kind, created_at=f"2026-11-26T07:{self.clock:02d}:00+00:00",
-            metrics={"validation": {"accuracy": f1, "f1": f1}, "test": {"accuracy": f1, "f1": f1},
-                     "test_ci": {"f1": [f1 - 0.05, f1 + 0.05]}},
+            name=name,
+            kind=kind,
+            created_at=f"2026-11-26T07:{self.clock:02d}:00+00:00",
+            metrics={
+                "validation": {"accuracy": f1, "f1": f1},
+                "test": {"accuracy": f1, "f1": f1},
+                "test_ci": {"f1": [f1 - 0.05, f1 + 0.05]},
+            },
             resources={"fit_seconds": 0.1, "size_mb": 0.5, "latency_p95_ms": latency},
-            constraints={"latency_p95_ms": {"value": latency, "limit": 50.0,
-                                            "ok": latency <= 50.0, "over": 0.0}},
+            constraints={
+                "latency_p95_ms": {
+                    "value": latency,
+                    "limit": 50.0,
+                    "ok": latency <= 50.0,
+                    "over": 0.0,
+                }
+            },
         )
         body["data"]["dataset_sha256"] = data_sha or self.data_sha
-        return write_snapshot(self.root, body,
-                              staged_files=self.make_staged(self.root, name.encode()))
+        return write_snapshot(
+            self.root, body, staged_files=self.make_staged(self.root, name.encode())
+        )
 
     def edit(self, **changes) -> None:
         doc = tomlkit.parse((self.root / "modelsnap.toml").read_text())
@@ -148,8 +172,7 @@ def test_cli_labels_pending_edits_and_decide_refuses_with_the_fix(folder):
     assert not (folder.root / "decisions.toml").exists()
 
     assert cli("lock", folder.root, "--reason", "f1 matters more").returncode == 0
-    recorded = cli("decide", folder.root, folder.good, "--rationale", RATIONALE,
-                   "--format", "json")
+    recorded = cli("decide", folder.root, folder.good, "--rationale", RATIONALE, "--format", "json")
     assert recorded.returncode == 0, recorded.stderr
     entry = json.loads(recorded.stdout)
     assert entry["criteria_revision"] == 2
@@ -175,12 +198,17 @@ def test_check_flags_a_decision_whose_weights_or_limits_are_not_its_revisions(fo
     result = rank_project(folder.root).result
     locked = load_context(folder.root).criteria.record
     forged = dict(locked, constraints={**locked["constraints"], "min_gain_over_baseline": -1.0})
-    append_decision(folder.root, snapshot_id=folder.weak, rationale=RATIONALE,
-                    ranking=result, criteria=forged, override="forged for the test")
+    append_decision(
+        folder.root,
+        snapshot_id=folder.weak,
+        rationale=RATIONALE,
+        ranking=result,
+        criteria=forged,
+        override="forged for the test",
+    )
     proc = cli("check", folder.root)
     assert proc.returncode == 1
     assert "D0001: its limits" in proc.stdout and "revision 1" in proc.stdout
-
 
 
 def test_check_flags_a_resealed_entry_that_claims_other_weights(folder):
@@ -220,8 +248,7 @@ def test_reruns_compete_once_and_history_stays(folder):
     assert names.count("forest") == 1 and names.count("logistic") == 1
     assert next(e for e in result.ranked if e.name == "forest").id == reruns[-1]
     superseded = {item["id"]: item["by"] for item in result.superseded}
-    assert superseded == {folder.good: reruns[-1], reruns[0]: reruns[-1],
-                          reruns[1]: reruns[-1]}
+    assert superseded == {folder.good: reruns[-1], reruns[0]: reruns[-1], reruns[1]: reruns[-1]}
     assert result.status(folder.good) == "superseded"
     every = rank_project(folder.root, all_versions=True).result
     assert [e.name for e in every.ranked].count("forest") == 4 and not every.superseded
@@ -264,18 +291,25 @@ def _top_from_card(text: str) -> tuple[str | None, float | None]:
     return ident, float(score.group(1)) if score else None
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     models=st.lists(
-        st.tuples(st.sampled_from(["forest", "knn", "tree", "logistic"]),
-                  st.floats(0.5, 0.95), st.floats(0.5, 80.0)),
-        min_size=1, max_size=7),
+        st.tuples(
+            st.sampled_from(["forest", "knn", "tree", "logistic"]),
+            st.floats(0.5, 0.95),
+            st.floats(0.5, 80.0),
+        ),
+        min_size=1,
+        max_size=7,
+    ),
     f1_weight=st.floats(0.05, 5.0),
     latency_weight=st.floats(0.0, 5.0),
 )
 def test_cli_api_review_and_report_name_the_same_top_pick(
-        tmp_path_factory, make_body, make_staged, models, f1_weight, latency_weight):
+    tmp_path_factory, make_body, make_staged, models, f1_weight, latency_weight
+):
     from modelsnap.tui.screens.review import ReviewData
     from modelsnap.tui.screens.review_views import whatif_rank, whatif_text
 
@@ -283,8 +317,9 @@ def test_cli_api_review_and_report_name_the_same_top_pick(
     project = Folder(root, make_body, make_staged)
     project.add("logistic", kind="baseline", f1=0.7, latency=1.0)
     for name, f1, latency in models:
-        project.add(name, kind="baseline" if name == "logistic" else "candidate",
-                    f1=f1, latency=latency)
+        project.add(
+            name, kind="baseline" if name == "logistic" else "candidate", f1=f1, latency=latency
+        )
     project.edit(f1_weight=f1_weight)
     doc = tomlkit.parse((root / "modelsnap.toml").read_text())
     doc["criteria"][1]["weight"] = latency_weight

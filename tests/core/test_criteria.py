@@ -246,7 +246,9 @@ def test_fairness_without_a_sensitive_column_cannot_be_locked(tmp_path: Path) ->
 def test_metrics_of_the_other_task_cannot_be_locked(tmp_path: Path) -> None:
     write_data(tmp_path / "d.csv")  # y holds labels a/b: classification, inferred from the data
     config = _project(
-        tmp_path, {}, [{"metric": "f1", "weight": 1}, {"metric": "r2", "weight": 1}],
+        tmp_path,
+        {},
+        [{"metric": "f1", "weight": 1}, {"metric": "r2", "weight": 1}],
         {"min_metric": {"r2": 0.5}},
     )
     _refused(
@@ -260,7 +262,9 @@ def test_metrics_of_the_other_task_cannot_be_locked(tmp_path: Path) -> None:
         "x,y\n" + "".join(f"{i},{i * 0.37:.3f}\n" for i in range(60)), encoding="utf-8"
     )
     regression = _project(
-        numbers, {}, [{"metric": "roc_auc", "weight": 1}, {"metric": "mae", "weight": 1}],
+        numbers,
+        {},
+        [{"metric": "roc_auc", "weight": 1}, {"metric": "mae", "weight": 1}],
         {"min_metric": {"f1": 0.5}},
     )
     message = _refused(
@@ -278,13 +282,14 @@ def test_brier_needs_two_classes(tmp_path: Path) -> None:
         "x,y\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(30)), encoding="utf-8"
     )
     config = _project(
-        tmp_path, {"task": "classification"},
+        tmp_path,
+        {"task": "classification"},
         [{"metric": "f1", "weight": 1}, {"metric": "roc_auc", "weight": 1}],
         {"min_metric": {"brier": 0.2}},
     )
     message = _refused(
-        config, "[constraints].min_metric.brier: brier is defined for two classes, but the "
-        "target has 3"
+        config,
+        "[constraints].min_metric.brier: brier is defined for two classes, but the target has 3",
     )
     assert "roc_auc" not in message  # one-vs-rest: multiclass projects have it
 
@@ -319,14 +324,18 @@ def test_unknown_target_sensitive_column_or_positive_label_cannot_be_locked(
         _project(tmp_path, {"source": "missing.csv", "task": "classification"}, criteria),
         "cannot check the criteria against the data: data file not found",
     )
-    assert lock_criteria(
-        _project(tmp_path, {"task": "classification", "positive_label": "b"}, criteria)
-    ) == 1
+    assert (
+        lock_criteria(
+            _project(tmp_path, {"task": "classification", "positive_label": "b"}, criteria)
+        )
+        == 1
+    )
 
 
 def test_bundled_data_sets_are_checked_with_their_loader(tmp_path: Path) -> None:
     config = _project(
-        tmp_path, {"source": "sklearn:iris", "target": "target"},
+        tmp_path,
+        {"source": "sklearn:iris", "target": "target"},
         [{"metric": "f1", "weight": 1}, {"metric": "brier", "weight": 1}],
     )
     _refused(config, "brier is defined for two classes, but the target has 3")

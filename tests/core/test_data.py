@@ -138,8 +138,13 @@ def test_huge_float_labels_stay_distinct_classes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "csv", [frame_csv(), frame_csv(classes=(0, 1)), frame_csv(classes=("a", "b", "c")),
-            "x,y\n" + "".join(f"{i},{i / 7:.4f}\n" for i in range(40))],
+    "csv",
+    [
+        frame_csv(),
+        frame_csv(classes=(0, 1)),
+        frame_csv(classes=("a", "b", "c")),
+        "x,y\n" + "".join(f"{i},{i / 7:.4f}\n" for i in range(40)),
+    ],
 )
 def test_data_facts_read_only_the_target_and_agree_with_a_full_load(tmp_path: Path, csv) -> None:
     from modelsnap.core.data import data_facts
@@ -148,7 +153,9 @@ def test_data_facts_read_only_the_target_and_agree_with_a_full_load(tmp_path: Pa
     facts, dataset = data_facts(config), load_dataset(config)
     assert facts.columns == pd.read_csv(tmp_path / "data.csv", nrows=0).columns.tolist()
     assert (facts.task, facts.classes, facts.positive_label) == (
-        dataset.task, dataset.classes, dataset.positive_label
+        dataset.task,
+        dataset.classes,
+        dataset.positive_label,
     )
     assert data_facts(project(tmp_path, csv, target="label")).task is None
 

@@ -27,28 +27,48 @@ D, S = "d" * 64, "s" * 64
 
 
 def snap(sid, kind="candidate", *, f1, p95):
-    return {"id": sid, "name": sid, "kind": kind, "created_at": sid,
-            "data": {"dataset_sha256": D, "split_sha256": S},
-            "metrics": {"validation": {"f1": f1}, "test": {"f1": f1}},
-            "resources": {"latency_p95_ms": p95}}
+    return {
+        "id": sid,
+        "name": sid,
+        "kind": kind,
+        "created_at": sid,
+        "data": {"dataset_sha256": D, "split_sha256": S},
+        "metrics": {"validation": {"f1": f1}, "test": {"f1": f1}},
+        "resources": {"latency_p95_ms": p95},
+    }
 
 
 @pytest.fixture
 def ranking():
-    rows = [snap("01-base", "baseline", f1=0.6, p95=1.0), snap("02-good", f1=0.8, p95=2.0),
-            snap("03-slow", f1=0.9, p95=99.0), snap("04-other", f1=0.7, p95=1.5)]
+    rows = [
+        snap("01-base", "baseline", f1=0.6, p95=1.0),
+        snap("02-good", f1=0.8, p95=2.0),
+        snap("03-slow", f1=0.9, p95=99.0),
+        snap("04-other", f1=0.7, p95=1.5),
+    ]
     rows[3]["data"]["split_sha256"] = "x"
-    spec = RankingSpec(criteria=make_criteria([{"metric": "f1", "weight": 0.7},
-                                               {"metric": "latency_p95_ms", "weight": 0.3}]),
-                       constraints={"max_latency_p95_ms": 50.0}, primary_metric="f1",
-                       dataset_sha256=D, split_sha256=S)
+    spec = RankingSpec(
+        criteria=make_criteria(
+            [{"metric": "f1", "weight": 0.7}, {"metric": "latency_p95_ms", "weight": 0.3}]
+        ),
+        constraints={"max_latency_p95_ms": 50.0},
+        primary_metric="f1",
+        dataset_sha256=D,
+        split_sha256=S,
+    )
     return rank(rows, spec)
 
 
 def decide(root, ranking, sid="02-good", **kw):
     kw.setdefault("rationale", "best f1 within the latency budget")
-    return append_decision(root, snapshot_id=sid, ranking=ranking, criteria_revision=1,
-                           now=dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC), **kw)
+    return append_decision(
+        root,
+        snapshot_id=sid,
+        ranking=ranking,
+        criteria_revision=1,
+        now=dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC),
+        **kw,
+    )
 
 
 def test_append_records_everything_and_chains(tmp_path, ranking, monkeypatch):
@@ -79,13 +99,16 @@ def test_earlier_bytes_are_kept_exactly(tmp_path, ranking):
     assert (tmp_path / "decisions.toml").read_bytes().startswith(before)
 
 
-@pytest.mark.parametrize("kwargs, sid, match", [
-    ({"rationale": "  "}, "02-good", "needs a rationale"),
-    ({}, "99-nope", "unknown snapshot"),
-    ({}, "03-slow", "was rejected: latency_p95_ms 99 > 50"),
-    ({}, "04-other", "was excluded"),
-    ({"override": " "}, "03-slow", "was rejected"),
-])
+@pytest.mark.parametrize(
+    "kwargs, sid, match",
+    [
+        ({"rationale": "  "}, "02-good", "needs a rationale"),
+        ({}, "99-nope", "unknown snapshot"),
+        ({}, "03-slow", "was rejected: latency_p95_ms 99 > 50"),
+        ({}, "04-other", "was excluded"),
+        ({"override": " "}, "03-slow", "was rejected"),
+    ],
+)
 def test_refusals(tmp_path, ranking, kwargs, sid, match):
     with pytest.raises(DecisionError, match=match):
         decide(tmp_path, ranking, sid=sid, **kwargs)
@@ -176,20 +199,36 @@ def test_default_user(monkeypatch):
 
 toml_values = st.recursive(
     st.one_of(st.text(max_size=5), st.integers(), st.floats(allow_nan=False), st.booleans()),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.sampled_from(["id", "sha256", "previous_sha256",
-                                                             "x"]), inner, max_size=3)),
-    max_leaves=8)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["id", "sha256", "previous_sha256", "x"]), inner, max_size=3
+        ),
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(
-    st.text(max_size=200),
-    st.dictionaries(st.sampled_from(["schema", "decision", "other"]),
-                    st.one_of(toml_values, st.lists(st.dictionaries(
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["schema", "decision", "other"]),
+            st.one_of(
+                toml_values,
+                st.lists(
+                    st.dictionaries(
                         st.sampled_from(["id", "sha256", "previous_sha256", "rationale"]),
-                        toml_values, max_size=4), max_size=3))).map(tomli_w.dumps),
-))
+                        toml_values,
+                        max_size=4,
+                    ),
+                    max_size=3,
+                ),
+            ),
+        ).map(tomli_w.dumps),
+    )
+)
 def test_parser_and_chain_never_crash(text):
     try:
         entries = parse_decisions(text)
@@ -222,11 +261,14 @@ def test_concurrent_appends_from_several_processes_keep_one_chain(tmp_path):
     import subprocess
     import sys
 
-    procs = [subprocess.Popen([sys.executable, "-c", APPEND_SCRIPT, str(tmp_path), f"p{n}"])
-             for n in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", APPEND_SCRIPT, str(tmp_path), f"p{n}"])
+        for n in range(4)
+    ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     entries = read_decisions(tmp_path)
     assert len(entries) == 20
     assert sorted(e["rationale"] for e in entries) == sorted(
-        f"parallel writer p{n}-{i}" for n in range(4) for i in range(5))
+        f"parallel writer p{n}-{i}" for n in range(4) for i in range(5)
+    )
     assert verify_chain(tmp_path) == []

@@ -68,24 +68,40 @@ def test_good_file_loads(tmp_path: Path) -> None:
     ("text", "needles"),
     [
         ("case,income,housing,default\nx,1,rent,yes\n", ["missing column(s) 'debt_ratio'"]),
-        ("income,debt_ratio,housing,default,customer_id\n1,2,rent,yes,9\n",
-         ["unknown column(s) 'customer_id'"]),
-        ("income,housing,default,extra\n1,rent,yes,9\n",
-         ["missing column(s) 'debt_ratio'", "unknown column(s) 'extra'"]),
-        ("income,debt_ratio,housing,default,tolerance\n1,2,rent,yes,1\n",
-         ["unknown column(s) 'tolerance'"]),
-        ("income,debt_ratio,housing,default\nlots,0.2,rent,yes\n",
-         ["line 2, column 'income': 'lots' is not a number"]),
-        ("income,debt_ratio,housing,default\n1,inf,rent,yes\n",
-         ["column 'debt_ratio': 'inf' is not a finite number"]),
-        ("income,debt_ratio,housing,default\n1,0.2,rent,maybe\n",
-         ["'maybe' is not a class of the data set ('no', 'yes')"]),
+        (
+            "income,debt_ratio,housing,default,customer_id\n1,2,rent,yes,9\n",
+            ["unknown column(s) 'customer_id'"],
+        ),
+        (
+            "income,housing,default,extra\n1,rent,yes,9\n",
+            ["missing column(s) 'debt_ratio'", "unknown column(s) 'extra'"],
+        ),
+        (
+            "income,debt_ratio,housing,default,tolerance\n1,2,rent,yes,1\n",
+            ["unknown column(s) 'tolerance'"],
+        ),
+        (
+            "income,debt_ratio,housing,default\nlots,0.2,rent,yes\n",
+            ["line 2, column 'income': 'lots' is not a number"],
+        ),
+        (
+            "income,debt_ratio,housing,default\n1,inf,rent,yes\n",
+            ["column 'debt_ratio': 'inf' is not a finite number"],
+        ),
+        (
+            "income,debt_ratio,housing,default\n1,0.2,rent,maybe\n",
+            ["'maybe' is not a class of the data set ('no', 'yes')"],
+        ),
         ("income,debt_ratio,housing,default\n1,0.2,rent,\n", ["the expected target is empty"]),
-        ("income,debt_ratio,housing,default,severity\n1,0.2,rent,no,urgent\n",
-         ["'urgent' is not one of must-pass, high, normal"]),
+        (
+            "income,debt_ratio,housing,default,severity\n1,0.2,rent,no,urgent\n",
+            ["'urgent' is not one of must-pass, high, normal"],
+        ),
         ("income,debt_ratio,housing,default\n1,0.2,rent\n", ["line 2: 3 cells, the header has 4"]),
-        ("income,income,debt_ratio,housing,default\n1,1,0.2,rent,no\n",
-         ["repeats the column(s) 'income'"]),
+        (
+            "income,income,debt_ratio,housing,default\n1,1,0.2,rent,no\n",
+            ["repeats the column(s) 'income'"],
+        ),
         ("income,debt_ratio,housing,default\n", ["has a header but no cases"]),
         ("", ["edge-case file is empty"]),
     ],
@@ -116,8 +132,10 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
 
 
 def test_regression_tolerance_column(tmp_path: Path) -> None:
-    path = _write(tmp_path / "edge.csv",
-                  "income,debt_ratio,housing,default,tolerance\n1,2,rent,3.5,0.5\n1,2,rent,4,\n")
+    path = _write(
+        tmp_path / "edge.csv",
+        "income,debt_ratio,housing,default,tolerance\n1,2,rent,3.5,0.5\n1,2,rent,4,\n",
+    )
     cases = _load(path, task="regression")
     assert cases.expected == [3.5, 4.0]
     assert cases.tolerances == [0.5, None]
@@ -133,9 +151,10 @@ FIXTURE_OK = [HealthCheck.function_scoped_fixture]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_OK)
-@given(header=st.lists(st.sampled_from([*COLUMNS, "default", "case", "severity", "zzz"]),
-                       max_size=7),
-       rows=st.lists(st.lists(_cell, max_size=7), max_size=4))
+@given(
+    header=st.lists(st.sampled_from([*COLUMNS, "default", "case", "severity", "zzz"]), max_size=7),
+    rows=st.lists(st.lists(_cell, max_size=7), max_size=4),
+)
 def test_loader_never_fails_with_anything_but_a_data_error(tmp_path: Path, header, rows) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -152,12 +171,20 @@ def test_loader_never_fails_with_anything_but_a_data_error(tmp_path: Path, heade
 
 _number = st.floats(allow_nan=False, allow_infinity=False, width=32)
 _word = st.text(alphabet="abcdefghij -_", min_size=1, max_size=8).filter(
-    lambda s: s.strip() and s.strip().lower() not in {"na", "nan", "null", "none"})
+    lambda s: s.strip() and s.strip().lower() not in {"na", "nan", "null", "none"}
+)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=FIXTURE_OK)
-@given(st.lists(st.tuples(_number, _number, _word, st.sampled_from(["no", "yes"]),
-                          st.sampled_from(SEVERITIES)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            _number, _number, _word, st.sampled_from(["no", "yes"]), st.sampled_from(SEVERITIES)
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_valid_rows_round_trip(tmp_path: Path, rows) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -174,15 +201,29 @@ def test_valid_rows_round_trip(tmp_path: Path, rows) -> None:
 def _classifier() -> Pipeline:
     """Learns 'yes' exactly when income < 20,000 (housing one-hot, ignored by the tree)."""
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"income": rng.uniform(0, 100_000, 400),
-                          "debt_ratio": rng.uniform(0, 1, 400),
-                          "housing": rng.choice(["rent", "own"], 400)})
+    frame = pd.DataFrame(
+        {
+            "income": rng.uniform(0, 100_000, 400),
+            "debt_ratio": rng.uniform(0, 1, 400),
+            "housing": rng.choice(["rent", "own"], 400),
+        }
+    )
     y = np.where(frame["income"] < 20_000, "yes", "no")
-    pre = ColumnTransformer([
-        ("num", SimpleImputer(strategy="median"), ["income", "debt_ratio"]),
-        ("cat", Pipeline([("i", SimpleImputer(strategy="most_frequent")),
-                          ("o", OneHotEncoder(handle_unknown="error"))]), ["housing"]),
-    ])
+    pre = ColumnTransformer(
+        [
+            ("num", SimpleImputer(strategy="median"), ["income", "debt_ratio"]),
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("i", SimpleImputer(strategy="most_frequent")),
+                        ("o", OneHotEncoder(handle_unknown="error")),
+                    ]
+                ),
+                ["housing"],
+            ),
+        ]
+    )
     return Pipeline([("pre", pre), ("model", DecisionTreeClassifier(max_depth=2))]).fit(frame, y)
 
 
@@ -190,9 +231,9 @@ def test_known_failure_is_reported(tmp_path: Path) -> None:
     text = (
         "case,income,debt_ratio,housing,default,severity\n"
         "zero income,0,0.5,rent,yes,must-pass\n"
-        "rich but drowning in debt,150000,9.5,own,yes,must-pass\n"   # the model cannot know
+        "rich but drowning in debt,150000,9.5,own,yes,must-pass\n"  # the model cannot know
         "rich,150000,0.1,own,no,high\n"
-        "unseen housing,50000,0.3,castle,no,normal\n"                 # encoder raises
+        "unseen housing,50000,0.3,castle,no,normal\n"  # encoder raises
         "missing housing,50000,0.3,,no,normal\n"
     )
     cases = _load(_write(tmp_path / "edge.csv", text))
@@ -201,8 +242,11 @@ def test_known_failure_is_reported(tmp_path: Path) -> None:
     assert result["must_pass_failed"] == 1
     failures = {f["case"]: f for f in result["failures"]}
     assert failures["rich but drowning in debt"] == {
-        "case": "rich but drowning in debt", "expected": "yes", "predicted": "no",
-        "severity": "must-pass"}
+        "case": "rich but drowning in debt",
+        "expected": "yes",
+        "predicted": "no",
+        "severity": "must-pass",
+    }
     assert failures["unseen housing"]["predicted"] == "(error)"
     assert "castle" in failures["unseen housing"]["error"]
     tomli_w.dumps({"edge_cases": result})
@@ -210,15 +254,26 @@ def test_known_failure_is_reported(tmp_path: Path) -> None:
 
 def test_regression_pass_within_tolerance(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"income": rng.uniform(0, 10, 200), "debt_ratio": rng.uniform(0, 1, 200),
-                          "housing": ["rent"] * 200})
+    frame = pd.DataFrame(
+        {
+            "income": rng.uniform(0, 10, 200),
+            "debt_ratio": rng.uniform(0, 1, 200),
+            "housing": ["rent"] * 200,
+        }
+    )
     y = np.floor(frame["income"].to_numpy())
-    model = Pipeline([("pre", ColumnTransformer([("n", "passthrough", ["income"])])),
-                      ("m", DecisionTreeRegressor(random_state=0))]).fit(frame, y)
-    text = ("case,income,debt_ratio,housing,default,tolerance\n"
-            "exact,3.5,0,rent,3,\n"
-            "off by two,3.5,0,rent,5,\n"
-            "off by two but tolerant,3.5,0,rent,5,2.5\n")
+    model = Pipeline(
+        [
+            ("pre", ColumnTransformer([("n", "passthrough", ["income"])])),
+            ("m", DecisionTreeRegressor(random_state=0)),
+        ]
+    ).fit(frame, y)
+    text = (
+        "case,income,debt_ratio,housing,default,tolerance\n"
+        "exact,3.5,0,rent,3,\n"
+        "off by two,3.5,0,rent,5,\n"
+        "off by two but tolerant,3.5,0,rent,5,2.5\n"
+    )
     cases = _load(_write(tmp_path / "edge.csv", text), task="regression")
     result = run_cases(model, cases, task="regression", tolerance=default_tolerance(y))
     assert [f["case"] for f in result["failures"]] == ["off by two"]
@@ -229,8 +284,12 @@ def test_regression_pass_within_tolerance(tmp_path: Path) -> None:
 
 def test_feature_kinds() -> None:
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": [True, False], "d": [0.5, math.nan]})
-    assert feature_kinds(frame) == {"a": "numeric", "b": "categorical", "c": "categorical",
-                                    "d": "numeric"}
+    assert feature_kinds(frame) == {
+        "a": "numeric",
+        "b": "categorical",
+        "c": "categorical",
+        "d": "numeric",
+    }
 
 
 def test_latest_edge_results_newest_wins_and_broken_files_are_skipped(tmp_path: Path) -> None:
@@ -239,8 +298,14 @@ def test_latest_edge_results_newest_wins_and_broken_files_are_skipped(tmp_path: 
     assert latest_edge_results(tmp_path) == {}
 
     def record(run_id: str, results: list[dict]) -> None:
-        body = {"schema": 1, "id": run_id, "created_at": f"t-{run_id}", "file": "edge_cases.csv",
-                "file_sha256": f"sha-{run_id}", "result": results}
+        body = {
+            "schema": 1,
+            "id": run_id,
+            "created_at": f"t-{run_id}",
+            "file": "edge_cases.csv",
+            "file_sha256": f"sha-{run_id}",
+            "result": results,
+        }
         (runs / f"{run_id}.toml").write_text(tomli_w.dumps(body))
 
     one = {"snapshot_id": "s1", "n_cases": 3, "n_passed": 1, "must_pass_failed": 1, "failures": []}
@@ -273,41 +338,55 @@ def test_reading_edge_runs_stays_on_the_fast_path() -> None:
     import subprocess
     import sys
 
-    code = ("import json, sys, modelsnap.core.edgecases as e\n"
-            "e.latest_edge_results('.')\n"
-            "print(json.dumps(sorted(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import json, sys, modelsnap.core.edgecases as e\n"
+        "e.latest_edge_results('.')\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout))
     assert not {"pandas", "numpy", "sklearn", "scipy"} & loaded
 
 
 def test_line_numbers_count_physical_lines(tmp_path: Path) -> None:
-    text = ('case,income,debt_ratio,housing,default\n'
-            '"two\nline name",1,0.2,rent,no\n'
-            '\n'
-            'bad,1,lots,rent,no\n')
+    text = (
+        "case,income,debt_ratio,housing,default\n"
+        '"two\nline name",1,0.2,rent,no\n'
+        "\n"
+        "bad,1,lots,rent,no\n"
+    )
     with pytest.raises(DataError, match="line 5, column 'debt_ratio': 'lots' is not a number"):
         _load(_write(tmp_path / "edge.csv", text))
 
 
 _toml_values = st.recursive(
     st.booleans() | st.integers(-10, 10) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                               max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=FIXTURE_OK)
-@given(st.one_of(
-    st.binary(max_size=64),
-    st.fixed_dictionaries({"result": st.lists(st.fixed_dictionaries(
-        {"snapshot_id": st.sampled_from(["s1", "s2"])}, optional={"n_cases": _toml_values}),
-        max_size=2)}, optional={k: _toml_values for k in ("id", "created_at", "file_sha256")}).map(
-        lambda d: tomli_w.dumps(d).encode()),
-))
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        st.fixed_dictionaries(
+            {
+                "result": st.lists(
+                    st.fixed_dictionaries(
+                        {"snapshot_id": st.sampled_from(["s1", "s2"])},
+                        optional={"n_cases": _toml_values},
+                    ),
+                    max_size=2,
+                )
+            },
+            optional={k: _toml_values for k in ("id", "created_at", "file_sha256")},
+        ).map(lambda d: tomli_w.dumps(d).encode()),
+    )
+)
 def test_latest_edge_results_never_raises_on_odd_records(tmp_path: Path, content: bytes) -> None:
     runs = tmp_path / EDGE_RUNS_DIR
     runs.mkdir(exist_ok=True)

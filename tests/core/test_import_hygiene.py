@@ -19,8 +19,20 @@ import modelsnap.core
 
 CORE_DIR = Path(modelsnap.core.__file__).parent
 FAST_PATH = (
-    "errors", "files", "project", "profiles", "criteria", "environment", "store", "index",
-    "measures", "constraints", "ranking", "decisions", "monitoring", "trying",
+    "errors",
+    "files",
+    "project",
+    "profiles",
+    "criteria",
+    "environment",
+    "store",
+    "index",
+    "measures",
+    "constraints",
+    "ranking",
+    "decisions",
+    "monitoring",
+    "trying",
 )
 HEAVY = ("pandas", "sklearn", "scipy")
 UI = ("textual", "rich", "modelsnap.cli", "modelsnap.tui")
@@ -40,8 +52,9 @@ def _loaded_after_import(modules: list[str]) -> set[str]:
         f"for name in {modules!r}: importlib.import_module('modelsnap.core.' + name)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout))
 
@@ -70,8 +83,12 @@ def _imported_names(path: Path) -> list[str]:
             names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module" \
-                and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.append(str(node.args[0].value))
     return names
 

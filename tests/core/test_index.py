@@ -232,26 +232,42 @@ def test_index_of_another_row_version_is_ignored(folder):
     assert json.loads(index.index_path(root).read_text())["row_version"] == index.ROW_VERSION
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(
-    st.binary(max_size=300),
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-        | st.text(max_size=8),
-        lambda children: st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=12), children, max_size=4),
-        max_leaves=20,
-    ).map(lambda value: json.dumps(value).encode()),
-    st.fixed_dictionaries({
-        "row_version": st.just(index.ROW_VERSION),
-        "entries": st.dictionaries(
-            st.text(max_size=30),
-            st.fixed_dictionaries({"size": st.integers(), "mtime_ns": st.integers(),
-                                   "row": st.dictionaries(st.text(max_size=5), st.integers())}),
-            max_size=3),
-    }).map(lambda value: json.dumps(value).encode()),
-))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False)
+            | st.text(max_size=8),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(st.text(max_size=12), children, max_size=4)
+            ),
+            max_leaves=20,
+        ).map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries(
+            {
+                "row_version": st.just(index.ROW_VERSION),
+                "entries": st.dictionaries(
+                    st.text(max_size=30),
+                    st.fixed_dictionaries(
+                        {
+                            "size": st.integers(),
+                            "mtime_ns": st.integers(),
+                            "row": st.dictionaries(st.text(max_size=5), st.integers()),
+                        }
+                    ),
+                    max_size=3,
+                ),
+            }
+        ).map(lambda value: json.dumps(value).encode()),
+    )
+)
 def test_any_index_content_gives_the_true_rows(tmp_path_factory, content):
     root = tmp_path_factory.mktemp("h") / "p"
     ids = make_snapshots.write_folder(root, 3)
@@ -284,8 +300,9 @@ def test_store_write_records_a_trusted_row(tmp_path, make_body, make_staged):
     entry = index._read_entries(root)[f"{snapshot_id}.toml"]
     info = (root / "snapshots" / f"{snapshot_id}.toml").stat()
     assert (entry["size"], entry["mtime_ns"]) == (info.st_size, info.st_mtime_ns)
-    assert entry["row"] == json.loads(json.dumps(index.summary_row(
-        store.read_snapshot(root, snapshot_id))))
+    assert entry["row"] == json.loads(
+        json.dumps(index.summary_row(store.read_snapshot(root, snapshot_id)))
+    )
     before = tree_hash(root / ".modelsnap")
     rows, problems = index.load_rows(root, write_back=True)
     assert [r["id"] for r in rows] == [snapshot_id] and problems == []
@@ -318,16 +335,31 @@ def test_torn_journal_line_is_skipped(folder):
     assert len(rows) == 13 and problems == []
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(
-    st.binary(max_size=80),
-    st.fixed_dictionaries({
-        "row_version": st.just(index.ROW_VERSION), "file": st.text(max_size=40),
-        "entry": st.one_of(st.none(), st.integers(), st.dictionaries(
-            st.sampled_from(["size", "mtime_ns", "row"]), st.integers() | st.text(max_size=3))),
-    }).map(lambda value: json.dumps(value).encode()),
-), max_size=5))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=80),
+            st.fixed_dictionaries(
+                {
+                    "row_version": st.just(index.ROW_VERSION),
+                    "file": st.text(max_size=40),
+                    "entry": st.one_of(
+                        st.none(),
+                        st.integers(),
+                        st.dictionaries(
+                            st.sampled_from(["size", "mtime_ns", "row"]),
+                            st.integers() | st.text(max_size=3),
+                        ),
+                    ),
+                }
+            ).map(lambda value: json.dumps(value).encode()),
+        ),
+        max_size=5,
+    )
+)
 def test_any_journal_content_gives_the_true_rows(tmp_path_factory, lines):
     root = tmp_path_factory.mktemp("j") / "p"
     ids = make_snapshots.write_folder(root, 3)
@@ -336,11 +368,17 @@ def test_any_journal_content_gives_the_true_rows(tmp_path_factory, lines):
     assert problems == [] and [r["id"] for r in rows] == ids
 
 
-@pytest.mark.parametrize("damage", [
-    {"measures_packed": "x"}, {"measures_packed": ["AAAA", "AAAA"]},
-    {"measures_packed": ["not base64!", "AAAA"]}, {"id": "someone-else"}, {"kind": 3},
-    {"constraints": None},
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"measures_packed": "x"},
+        {"measures_packed": ["AAAA", "AAAA"]},
+        {"measures_packed": ["not base64!", "AAAA"]},
+        {"id": "someone-else"},
+        {"kind": 3},
+        {"constraints": None},
+    ],
+)
 def test_matching_entry_with_a_malformed_row_is_not_trusted(folder, damage):
     root, ids = folder
     data = json.loads(index.index_path(root).read_text())

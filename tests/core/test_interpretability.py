@@ -33,15 +33,26 @@ def _data(n: int = 900, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 
 def _pipeline(estimator, frame: pd.DataFrame) -> Pipeline:
     numeric = [c for c in frame.columns if c != "region"]
-    pre = ColumnTransformer([("num", StandardScaler(), numeric),
-                             ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"])])
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), numeric),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+        ]
+    )
     return Pipeline([("pre", pre), ("model", estimator)])
 
 
 def _report(model, frame, y, **kwargs):
     kwargs.setdefault("primary_metric", "f1")
-    return interpretability_report(model, frame, y, task="classification",
-                                   classes=["no", "yes"], positive_label="yes", **kwargs)
+    return interpretability_report(
+        model,
+        frame,
+        y,
+        task="classification",
+        classes=["no", "yes"],
+        positive_label="yes",
+        **kwargs,
+    )
 
 
 def test_planted_spurious_feature_is_flagged() -> None:
@@ -51,8 +62,7 @@ def test_planted_spurious_feature_is_flagged() -> None:
     frame["branch_code"] = np.where(y == "yes", 7, 3) + rng.normal(0, 0.3, len(y))
     model = _pipeline(RandomForestClassifier(n_estimators=30, random_state=0), frame)
     model.fit(frame.iloc[:600], y[:600])
-    report = _report(model, frame.iloc[600:], y[600:],
-                     suspect_features=["branch_code", "noise"])
+    report = _report(model, frame.iloc[600:], y[600:], suspect_features=["branch_code", "noise"])
     assert report["top_features"][0]["name"] == "branch_code"
     assert report["suspect_hits"] == ["branch_code"]
     assert report["family"] == "post_hoc" and report["intrinsic"] is False
@@ -125,8 +135,13 @@ def test_probability_metric_falls_back_without_probabilities() -> None:
 
 def test_regression_with_error_metric() -> None:
     rng = np.random.default_rng(2)
-    frame = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400),
-                          "region": rng.choice(["n", "s"], 400)})
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=400),
+            "b": rng.normal(size=400),
+            "region": rng.choice(["n", "s"], 400),
+        }
+    )
     y = 5 * frame["a"].to_numpy() + rng.normal(0, 0.1, 400)
     model = _pipeline(Ridge(), frame).fit(frame, y)
     report = interpretability_report(model, frame, y, task="regression", primary_metric="rmse")

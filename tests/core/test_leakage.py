@@ -36,9 +36,15 @@ def _classification(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, pd.Serie
 
 def _dataset(frame: pd.DataFrame, target: pd.Series, task: str = "classification") -> Dataset:
     classes = sorted(target.unique().tolist()) if task == "classification" else None
-    return Dataset(frame=frame, target=target, task=task, classes=classes,
-                   positive_label="yes" if task == "classification" else None,
-                   dataset_sha256="d" * 64, target_name=str(target.name))
+    return Dataset(
+        frame=frame,
+        target=target,
+        task=task,
+        classes=classes,
+        positive_label="yes" if task == "classification" else None,
+        dataset_sha256="d" * 64,
+        target_name=str(target.name),
+    )
 
 
 def test_clean_data_gives_no_warnings() -> None:
@@ -77,8 +83,9 @@ def test_regression_copy_and_single_feature() -> None:
     n = 500
     x = rng.normal(size=n)
     y = 3 * x + rng.normal(0, 1, n)
-    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=n),
-                          "y_in_cents": y * 100 + rng.normal(0, 0.01, n)})
+    frame = pd.DataFrame(
+        {"x": x, "noise": rng.normal(size=n), "y_in_cents": y * 100 + rng.normal(0, 0.01, n)}
+    )
     warnings = leakage_checks(_dataset(frame, pd.Series(y, name="y"), "regression"), _split(n))
     assert len(warnings) == 1
     assert "'y_in_cents' is almost a copy of the target" in warnings[0]
@@ -121,18 +128,19 @@ def test_cached_checks_reuse_and_refresh(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("metric", "val", "test", "gap", "flag"),
     [
-        ("f1", 0.90, 0.80, 0.10, True),        # worse on test: positive
-        ("f1", 0.80, 0.83, -0.03, False),      # better on test: negative, small
-        ("f1", 0.80, 0.865, -0.065, False),    # better on test by more than the threshold
-        ("mae", 10.0, 8.0, -0.20, False),      # lower error on test: not overfitting either
+        ("f1", 0.90, 0.80, 0.10, True),  # worse on test: positive
+        ("f1", 0.80, 0.83, -0.03, False),  # better on test: negative, small
+        ("f1", 0.80, 0.865, -0.065, False),  # better on test by more than the threshold
+        ("mae", 10.0, 8.0, -0.20, False),  # lower error on test: not overfitting either
         ("accuracy", 0.80, 0.80 - OVERFIT_THRESHOLD + 0.001, OVERFIT_THRESHOLD - 0.001, False),
-        ("brier", 0.10, 0.20, 0.10, True),     # error metric: test minus validation
-        ("rmse", 10.0, 10.4, 0.04, False),     # unbounded: relative to validation
+        ("brier", 0.10, 0.20, 0.10, True),  # error metric: test minus validation
+        ("rmse", 10.0, 10.4, 0.04, False),  # unbounded: relative to validation
         ("mae", 10.0, 12.0, 0.20, True),
     ],
 )
-def test_overfit_gap_sign_and_flag(metric: str, val: float, test: float, gap: float,
-                                   flag: bool) -> None:
+def test_overfit_gap_sign_and_flag(
+    metric: str, val: float, test: float, gap: float, flag: bool
+) -> None:
     result = overfit_check({metric: val}, {metric: test}, metric)
     assert result["overfit_gap"] == pytest.approx(gap, abs=1e-6)
     assert result["overfit_flag"] is flag

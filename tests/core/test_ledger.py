@@ -75,36 +75,42 @@ def test_adopt_seals_what_is_unsealed_once_and_refuses_a_changed_record(folder: 
 
 
 def test_an_unreadable_ledger_refuses_the_next_write_before_it_happens(
-        folder: Path, make_body, make_staged) -> None:
+    folder: Path, make_body, make_staged
+) -> None:
     (folder / ledger.LEDGER_FILE).write_text("schema = 1\n\n[[seal]]\nseq = \n")
     before = sorted(p.name for p in (folder / "snapshots").iterdir())
     with pytest.raises(IntegrityError):
-        store.write_snapshot(folder, make_body(name="late"),
-                             staged_files=make_staged(folder, b"late"))
+        store.write_snapshot(
+            folder, make_body(name="late"), staged_files=make_staged(folder, b"late")
+        )
     assert sorted(p.name for p in (folder / "snapshots").iterdir()) == before
     assert not list((folder / "models").glob("*late*"))
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Path,
-                                                                      data) -> None:
+def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Path, data) -> None:
     path = folder / ledger.LEDGER_FILE
     original = path.read_bytes()
     try:
-        kind = data.draw(st.sampled_from(["bytes", "flip", "drop_line", "swap", "truncate",
-                                          "retype"]))
+        kind = data.draw(
+            st.sampled_from(["bytes", "flip", "drop_line", "swap", "truncate", "retype"])
+        )
         lines = original.split(b"\n")
         if kind == "bytes":
             changed = data.draw(st.binary(max_size=400))
         elif kind == "flip":
             at = data.draw(st.integers(0, len(original) - 1))
-            changed = original[:at] + bytes([original[at] ^ data.draw(
-                st.integers(1, 255))]) + original[at + 1:]
+            changed = (
+                original[:at]
+                + bytes([original[at] ^ data.draw(st.integers(1, 255))])
+                + original[at + 1 :]
+            )
         elif kind == "drop_line":
             at = data.draw(st.integers(0, len(lines) - 1))
-            changed = b"\n".join(lines[:at] + lines[at + 1:])
+            changed = b"\n".join(lines[:at] + lines[at + 1 :])
         elif kind == "swap":
             header, *blocks = original.split(b"\n[[seal]]\n")
             order = data.draw(st.permutations(range(len(blocks))))
@@ -112,8 +118,18 @@ def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Pa
         elif kind == "retype":  # any key's value becomes another TOML type
             keyed = [i for i, line in enumerate(lines) if b" = " in line]
             at = data.draw(st.sampled_from(keyed))
-            value = data.draw(st.sampled_from([b"[1, { a = 2 }]", b"true", b"-0.0", b"{}",
-                                               b"1979-05-27T07:32:00Z", b'"../../etc"']))
+            value = data.draw(
+                st.sampled_from(
+                    [
+                        b"[1, { a = 2 }]",
+                        b"true",
+                        b"-0.0",
+                        b"{}",
+                        b"1979-05-27T07:32:00Z",
+                        b'"../../etc"',
+                    ]
+                )
+            )
             lines[at] = lines[at].split(b" = ")[0] + b" = " + value
             changed = b"\n".join(lines)
         else:
@@ -122,8 +138,9 @@ def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Pa
         findings = ledger.verify(folder)
         assert all(isinstance(f, ledger.Finding) for f in findings)
         try:
-            same = ledger.parse_ledger(changed.decode("utf-8")) == \
-                ledger.parse_ledger(original.decode("utf-8"))
+            same = ledger.parse_ledger(changed.decode("utf-8")) == ledger.parse_ledger(
+                original.decode("utf-8")
+            )
         except (IntegrityError, UnicodeDecodeError):
             same = False
         if not same:
@@ -132,13 +149,22 @@ def test_any_change_to_the_ledger_is_reported_and_verify_never_raises(folder: Pa
         path.write_bytes(original)
 
 
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.binary(max_size=200) | st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["pid", "kind", "ref", "sha256"]), children, max_size=4),
-    max_leaves=10).map(lambda value: __import__("json").dumps(value).encode()))
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.binary(max_size=200)
+    | st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["pid", "kind", "ref", "sha256"]), children, max_size=4
+            )
+        ),
+        max_leaves=10,
+    ).map(lambda value: __import__("json").dumps(value).encode())
+)
 def test_any_pending_marker_is_harmless(folder: Path, content: bytes) -> None:
     """.modelsnap/ledger.pending comes with a copied folder too: whatever it holds, verify and
     the next write neither raise nor seal anything that is not an unsealed record."""

@@ -19,8 +19,14 @@ SNAPSHOT = {
         "validation": {"f1": 0.7, "accuracy": 0.8, "log_loss": 0.4, "unknown_metric": 3.0},
         "test": {"f1": 0.65},
     },
-    "resources": {"latency_p95_ms": 6.0, "size_mb": 1.5, "throughput_rows_per_s": 900.0,
-                  "peak_memory_mb": 80.0, "fit_seconds": 2.0, "memory_method": "vmhwm-reset"},
+    "resources": {
+        "latency_p95_ms": 6.0,
+        "size_mb": 1.5,
+        "throughput_rows_per_s": 900.0,
+        "peak_memory_mb": 80.0,
+        "fit_seconds": 2.0,
+        "memory_method": "vmhwm-reset",
+    },
     "interpretability": {"score": 0.6},
     "fairness": {"max_gap": 0.08},
     "checks": {"overfit_gap": -0.07},
@@ -71,18 +77,41 @@ def test_resource_measures_are_the_hardware_dependent_ones():
     assert MEASURE_DIRECTIONS["latency_p95_ms"] == "min" and MEASURE_DIRECTIONS["f1"] == "max"
 
 
-values = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.integers(-10, 10),
-                   st.floats(allow_nan=True, allow_infinity=True),
-                   st.lists(st.integers(), max_size=2))
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=3),
+    st.integers(-10, 10),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.integers(), max_size=2),
+)
 
 
-@given(st.dictionaries(st.sampled_from(["metrics", "resources", "fairness", "edge_cases",
-                                        "interpretability", "checks", "x"]),
-                       st.one_of(values, st.dictionaries(
-                           st.sampled_from(["validation", "f1", "size_mb", "max_gap", "score",
-                                            "n_cases", "n_passed", "overfit_gap"]),
-                           st.one_of(values, st.dictionaries(st.sampled_from(["f1", "r2"]),
-                                                             values))))))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["metrics", "resources", "fairness", "edge_cases", "interpretability", "checks", "x"]
+        ),
+        st.one_of(
+            values,
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "validation",
+                        "f1",
+                        "size_mb",
+                        "max_gap",
+                        "score",
+                        "n_cases",
+                        "n_passed",
+                        "overfit_gap",
+                    ]
+                ),
+                st.one_of(values, st.dictionaries(st.sampled_from(["f1", "r2"]), values)),
+            ),
+        ),
+    )
+)
 def test_any_shape_gives_finite_floats_only(snapshot):
     result = measures(snapshot)
     assert all(isinstance(v, float) and math.isfinite(v) for v in result.values())

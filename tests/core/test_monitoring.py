@@ -55,8 +55,7 @@ def test_share_changes_names_the_category_that_moved() -> None:
     assert share_changes(["a", None], ["a", "z"])["new_categories"] == ["z"]
 
 
-@given(st.lists(st.sampled_from("abc"), min_size=1),
-       st.lists(st.sampled_from("abcd"), min_size=1))
+@given(st.lists(st.sampled_from("abc"), min_size=1), st.lists(st.sampled_from("abcd"), min_size=1))
 def test_shares_sum_to_one_and_the_largest_change_is_largest(before, after) -> None:
     entry = share_changes(before, after)
     assert sum(entry["shares_new"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -89,9 +88,13 @@ def test_the_monitoring_table_has_documented_defaults_and_is_checked(tmp_path: P
     assert MonitoringConfig() == MonitoringConfig(0.1, 0.25, 0.1, 0.1, 30)
     config = parse_project({**base, "monitoring": {"psi_drift": 0.4, "min_rows": 100}}, tmp_path)
     assert config.monitoring.psi_drift == 0.4 and config.monitoring.min_rows == 100
-    for bad, where in (({"psi_watch": 0.5, "psi_drift": 0.3}, "psi_watch"),
-                       ({"share_change": 1.5}, "share_change"), ({"psi_drift": -1}, "psi_drift"),
-                       ({"min_rows": 1}, "min_rows"), ({"psi": 0.2}, "[monitoring]")):
+    for bad, where in (
+        ({"psi_watch": 0.5, "psi_drift": 0.3}, "psi_watch"),
+        ({"share_change": 1.5}, "share_change"),
+        ({"psi_drift": -1}, "psi_drift"),
+        ({"min_rows": 1}, "min_rows"),
+        ({"psi": 0.2}, "[monitoring]"),
+    ):
         with pytest.raises(ProjectFileError) as caught:
             parse_project({**base, "monitoring": bad}, tmp_path)
         assert where in caught.value.where
@@ -99,17 +102,25 @@ def test_the_monitoring_table_has_documented_defaults_and_is_checked(tmp_path: P
 
 def test_parse_row_text_reads_quoted_values_and_refuses_bad_cells() -> None:
     assert parse_row_text('age=41, "city=Paris, TX",note=') == {
-        "age": "41", "city": "Paris, TX", "note": ""}
-    for text, message in (("age", "is not column=value"), ("a=1,a=2", "given twice"),
-                          (" , ", "the row is empty")):
+        "age": "41",
+        "city": "Paris, TX",
+        "note": "",
+    }
+    for text, message in (
+        ("age", "is not column=value"),
+        ("a=1,a=2", "given twice"),
+        (" , ", "the row is empty"),
+    ):
         with pytest.raises(DataError, match=message):
             parse_row_text(text)
 
 
 def test_check_rows_types_values_and_lists_every_problem() -> None:
-    given_rows = RowsInput(rows=[{"age": "41", "region": "", "y": "yes"},
-                                 {"age": "x", "colour": "red"}],
-                           where="--row", labels=["row 1", "row 2"])
+    given_rows = RowsInput(
+        rows=[{"age": "41", "region": "", "y": "yes"}, {"age": "x", "colour": "red"}],
+        where="--row",
+        labels=["row 1", "row 2"],
+    )
     with pytest.raises(DataError) as caught:
         check_rows(given_rows, COLUMNS, "y")
     message = caught.value.message
@@ -117,8 +128,13 @@ def test_check_rows_types_values_and_lists_every_problem() -> None:
     assert "row 2: unknown column(s) 'colour'" in message
     assert "row 2: column 'age' is numeric, 'x' is not a finite number" in message
     typed, expected, warnings = check_rows(
-        RowsInput(rows=[{"age": "41", "region": "mars", "y": "yes"}], where="--row",
-                  labels=["row 1"]), COLUMNS, "y", {"region": ["east", "west"]})
+        RowsInput(
+            rows=[{"age": "41", "region": "mars", "y": "yes"}], where="--row", labels=["row 1"]
+        ),
+        COLUMNS,
+        "y",
+        {"region": ["east", "west"]},
+    )
     assert typed == [{"age": 41.0, "region": "mars"}] and expected == ["yes"]
     assert "never occurs in the data" in warnings[0]
 
@@ -140,10 +156,12 @@ def test_monitoring_history_groups_by_decision_and_names_bad_files(tmp_path: Pat
     folder.mkdir()
     (folder / "20260101T000000-aaaa.toml").write_text(
         'id = "20260101T000000-aaaa"\ncreated_at = "2026-01-01T00:00:00+00:00"\n'
-        'decision_id = "D0001"\nverdict = "holds"\nreasons = []\n[data]\nn_rows = 10\n')
+        'decision_id = "D0001"\nverdict = "holds"\nreasons = []\n[data]\nn_rows = 10\n'
+    )
     (folder / "20260102T000000-bbbb.toml").write_text(
         'id = "20260102T000000-bbbb"\ncreated_at = "2026-01-02T00:00:00+00:00"\n'
-        'decision_id = "D0001"\nverdict = "drifted"\nreasons = ["age drifted"]\n')
+        'decision_id = "D0001"\nverdict = "drifted"\nreasons = ["age drifted"]\n'
+    )
     (folder / "broken.toml").write_text("verdict = [")
     history, problems = monitoring_history(tmp_path)
     assert [e["verdict"] for e in history["D0001"]] == ["holds", "drifted"]

@@ -92,10 +92,28 @@ def test_without_sensitive_columns_profiles_leave_fairness_out(profile: str, tas
 def test_sensitive_columns_are_suggested_by_name_only() -> None:
     from modelsnap.core.profiles import suggest_sensitive
 
-    columns = ["Sex", "applicant_sex", "AgeBand", "age_band", "marital status", "GENDER",
-               "region_code", "page_views", "usage", "racecar", "income", "race"]
+    columns = [
+        "Sex",
+        "applicant_sex",
+        "AgeBand",
+        "age_band",
+        "marital status",
+        "GENDER",
+        "region_code",
+        "page_views",
+        "usage",
+        "racecar",
+        "income",
+        "race",
+    ]
     assert suggest_sensitive(columns, target="race") == [
-        "Sex", "applicant_sex", "AgeBand", "age_band", "marital status", "GENDER", "region_code"
+        "Sex",
+        "applicant_sex",
+        "AgeBand",
+        "age_band",
+        "marital status",
+        "GENDER",
+        "region_code",
     ]
     assert suggest_sensitive(["income", "debt"]) == []
 
@@ -110,12 +128,17 @@ def test_written_projects_never_hold_criteria_that_cannot_be_filled(
     from modelsnap.core.project import write_new_project
 
     config = write_new_project(
-        tmp_path, data_source="d.csv", target="y", task=task, profile=profile,
+        tmp_path,
+        data_source="d.csv",
+        target="y",
+        task=task,
+        profile=profile,
         sensitive=sensitive,
     )
     assert unfillable(config) == []
     has_fairness = "fairness_gap" in [c.metric for c in config.criteria] or (
-        "max_fairness_gap" in config.constraints)
+        "max_fairness_gap" in config.constraints
+    )
     assert has_fairness == (bool(sensitive) and profile in ("balanced", "interpretability-first"))
 
 

@@ -20,11 +20,28 @@ from modelsnap.core.ranking import (
 D, S = "d" * 64, "s" * 64
 
 
-def snap(sid, kind="candidate", *, f1, p95, size, interp=0.5, test_f1=None, dataset=D, split=S,
-         hw="hw-1", revision=2, **extra):
+def snap(
+    sid,
+    kind="candidate",
+    *,
+    f1,
+    p95,
+    size,
+    interp=0.5,
+    test_f1=None,
+    dataset=D,
+    split=S,
+    hw="hw-1",
+    revision=2,
+    **extra,
+):
     body = {
-        "schema": 1, "id": sid, "name": sid.split("-")[1], "kind": kind,
-        "created_at": f"2026-11-26T06:{sid[:2]}:00+00:00", "criteria_revision": revision,
+        "schema": 1,
+        "id": sid,
+        "name": sid.split("-")[1],
+        "kind": kind,
+        "created_at": f"2026-11-26T06:{sid[:2]}:00+00:00",
+        "criteria_revision": revision,
         "data": {"dataset_sha256": dataset, "split_sha256": split},
         "metrics": {"validation": {"f1": f1}, "test": {"f1": test_f1 if test_f1 else f1 - 0.01}},
         "resources": {"latency_p95_ms": p95, "size_mb": size},
@@ -36,14 +53,23 @@ def snap(sid, kind="candidate", *, f1, p95, size, interp=0.5, test_f1=None, data
     return body
 
 
-CRITERIA = [{"metric": "f1", "weight": 0.5}, {"metric": "latency_p95_ms", "weight": 0.3},
-            {"metric": "size_mb", "weight": 0.1}, {"metric": "interpretability", "weight": 0.1}]
+CRITERIA = [
+    {"metric": "f1", "weight": 0.5},
+    {"metric": "latency_p95_ms", "weight": 0.3},
+    {"metric": "size_mb", "weight": 0.1},
+    {"metric": "interpretability", "weight": 0.1},
+]
 
 
 def spec(**kw):
-    base = dict(criteria=make_criteria(CRITERIA), primary_metric="f1",
-                constraints={"max_latency_p95_ms": 50.0, "min_gain_over_baseline": 0.05},
-                dataset_sha256=D, split_sha256=S, criteria_revision=2)
+    base = dict(
+        criteria=make_criteria(CRITERIA),
+        primary_metric="f1",
+        constraints={"max_latency_p95_ms": 50.0, "min_gain_over_baseline": 0.05},
+        dataset_sha256=D,
+        split_sha256=S,
+        criteria_revision=2,
+    )
     base.update(kw)
     return RankingSpec(**base)
 
@@ -53,10 +79,10 @@ SNAPSHOTS = [
     snap("02-forest", f1=0.82, p95=9.0, size=20.0, interp=0.3),
     snap("03-boost", f1=0.84, p95=30.0, size=5.0, interp=0.2),
     snap("04-tree", f1=0.78, p95=0.5, size=0.2, interp=0.8),
-    snap("05-huge", f1=0.90, p95=80.0, size=300.0, interp=0.1),       # too slow: rejected
-    snap("06-meh", f1=0.71, p95=2.0, size=0.1, interp=0.9),           # gain 1.4 % < 5 %
-    snap("07-blind", f1=0.83, p95=3.0, size=1.0, interp=None),        # no interpretability
-    snap("08-olddata", f1=0.95, p95=1.0, size=0.1, split="x" * 64),   # other split
+    snap("05-huge", f1=0.90, p95=80.0, size=300.0, interp=0.1),  # too slow: rejected
+    snap("06-meh", f1=0.71, p95=2.0, size=0.1, interp=0.9),  # gain 1.4 % < 5 %
+    snap("07-blind", f1=0.83, p95=3.0, size=1.0, interp=None),  # no interpretability
+    snap("08-olddata", f1=0.95, p95=1.0, size=0.1, split="x" * 64),  # other split
     snap("09-laptop", f1=0.77, p95=4.0, size=1.0, interp=0.4, hw="hw-2", revision=1),
 ]
 
@@ -84,19 +110,26 @@ def independent_weighted(rows, criteria):
 
 
 def flat(s):
-    return {"id": s["id"], "f1": s["metrics"]["validation"]["f1"],
-            "latency_p95_ms": s["resources"]["latency_p95_ms"],
-            "size_mb": s["resources"]["size_mb"],
-            "interpretability": s["interpretability"]["score"]}
+    return {
+        "id": s["id"],
+        "f1": s["metrics"]["validation"]["f1"],
+        "latency_p95_ms": s["resources"]["latency_p95_ms"],
+        "size_mb": s["resources"]["size_mb"],
+        "interpretability": s["interpretability"]["score"],
+    }
 
 
 def test_ranking_matches_an_independent_recomputation():
     result = rank(SNAPSHOTS, spec())
-    survivors = [flat(s) for s in SNAPSHOTS
-                 if s["id"] in {"01-logistic", "02-forest", "03-boost", "04-tree", "09-laptop"}]
+    survivors = [
+        flat(s)
+        for s in SNAPSHOTS
+        if s["id"] in {"01-logistic", "02-forest", "03-boost", "04-tree", "09-laptop"}
+    ]
     expected = independent_weighted(survivors, CRITERIA)
-    assert [(e.id, round(e.score, 12)) for e in result.ranked] == \
-        [(i, round(v, 12)) for i, v in expected]
+    assert [(e.id, round(e.score, 12)) for e in result.ranked] == [
+        (i, round(v, 12)) for i, v in expected
+    ]
     assert [e.rank for e in result.ranked] == [1, 2, 3, 4, 5]
 
 
@@ -105,8 +138,9 @@ def test_rejections_incomplete_and_exclusions_carry_reasons():
     rejected = {r["id"]: r["reasons"] for r in result.rejected}
     assert rejected["05-huge"] == ["latency_p95_ms 80 > 50"]
     assert rejected["06-meh"][0].startswith("gain_over_baseline 0.0142")
-    assert [(i["id"], i["missing"]) for i in result.incomplete] == \
-        [("07-blind", ["interpretability (criterion)"])]
+    assert [(i["id"], i["missing"]) for i in result.incomplete] == [
+        ("07-blind", ["interpretability (criterion)"])
+    ]
     assert [e["id"] for e in result.excluded] == ["08-olddata"]
     assert "split differs" in result.excluded[0]["reasons"][0]
     assert result.baseline_id == "01-logistic"
@@ -142,8 +176,11 @@ def test_test_metric_is_shown_beside_and_test_split_warns():
 
 def test_ties_go_to_better_primary_then_earlier_snapshot():
     criteria = make_criteria([{"metric": "latency_p95_ms", "weight": 1.0}])
-    rows = [snap("03-c", f1=0.7, p95=5.0, size=1), snap("02-b", f1=0.8, p95=5.0, size=1),
-            snap("01-a", f1=0.8, p95=5.0, size=1)]
+    rows = [
+        snap("03-c", f1=0.7, p95=5.0, size=1),
+        snap("02-b", f1=0.8, p95=5.0, size=1),
+        snap("01-a", f1=0.8, p95=5.0, size=1),
+    ]
     result = rank(rows, spec(criteria=criteria, constraints={}))
     assert [e.id for e in result.ranked] == ["01-a", "02-b", "03-c"]
     assert all(e.score == 1.0 for e in result.ranked)  # max == min -> 1.0
@@ -151,11 +188,24 @@ def test_ties_go_to_better_primary_then_earlier_snapshot():
 
 
 def test_must_pass_edge_failure_rejects_and_a_missing_run_is_incomplete():
-    rows = [snap("01-base", "baseline", f1=0.5, p95=1, size=1,
-                 edge_cases={"n_cases": 2, "n_passed": 2, "must_pass_failed": 0}),
-            snap("02-bad", f1=0.9, p95=1, size=1,
-                 edge_cases={"n_cases": 2, "n_passed": 1, "must_pass_failed": 1}),
-            snap("03-unrun", f1=0.9, p95=1, size=1)]
+    rows = [
+        snap(
+            "01-base",
+            "baseline",
+            f1=0.5,
+            p95=1,
+            size=1,
+            edge_cases={"n_cases": 2, "n_passed": 2, "must_pass_failed": 0},
+        ),
+        snap(
+            "02-bad",
+            f1=0.9,
+            p95=1,
+            size=1,
+            edge_cases={"n_cases": 2, "n_passed": 1, "must_pass_failed": 1},
+        ),
+        snap("03-unrun", f1=0.9, p95=1, size=1),
+    ]
     result = rank(rows, spec(constraints={}, edge_cases_required=True))
     assert result.rejected[0]["reasons"] == ["edge_cases_must_pass 1 > 0"]
     assert result.incomplete[0]["missing"] == ["edge_cases_must_pass (constraint)"]
@@ -164,19 +214,26 @@ def test_must_pass_edge_failure_rejects_and_a_missing_run_is_incomplete():
 
 def test_topsis_worked_example_from_the_docs():
     # docs/ranking.md: A(f1 0.9, p95 20), B(0.8, 10), C(0.7, 5); weights 0.6 / 0.4.
-    rows = [snap("01-A", f1=0.9, p95=20.0, size=1), snap("02-B", f1=0.8, p95=10.0, size=1),
-            snap("03-C", f1=0.7, p95=5.0, size=1)]
-    criteria = make_criteria([{"metric": "f1", "weight": 0.6},
-                              {"metric": "latency_p95_ms", "weight": 0.4}])
+    rows = [
+        snap("01-A", f1=0.9, p95=20.0, size=1),
+        snap("02-B", f1=0.8, p95=10.0, size=1),
+        snap("03-C", f1=0.7, p95=5.0, size=1),
+    ]
+    criteria = make_criteria(
+        [{"metric": "f1", "weight": 0.6}, {"metric": "latency_p95_ms", "weight": 0.4}]
+    )
     result = rank(rows, spec(criteria=criteria, constraints={}, method="topsis"))
     norm_f1 = math.sqrt(0.81 + 0.64 + 0.49)
     norm_lat = math.sqrt(400 + 100 + 25)
-    v = {k: (0.6 * f / norm_f1, 0.4 * p / norm_lat)
-         for k, f, p in (("01-A", 0.9, 20), ("02-B", 0.8, 10), ("03-C", 0.7, 5))}
+    v = {
+        k: (0.6 * f / norm_f1, 0.4 * p / norm_lat)
+        for k, f, p in (("01-A", 0.9, 20), ("02-B", 0.8, 10), ("03-C", 0.7, 5))
+    }
     ideal = (v["01-A"][0], v["03-C"][1])
     anti = (v["03-C"][0], v["01-A"][1])
-    expected = {k: math.dist(x, anti) / (math.dist(x, ideal) + math.dist(x, anti))
-                for k, x in v.items()}
+    expected = {
+        k: math.dist(x, anti) / (math.dist(x, ideal) + math.dist(x, anti)) for k, x in v.items()
+    }
     assert {e.id: e.score for e in result.ranked} == pytest.approx(expected)
     assert [e.id for e in result.ranked] == sorted(expected, key=lambda k: -expected[k])
     # The figures printed in the worked example:
@@ -186,16 +243,21 @@ def test_topsis_worked_example_from_the_docs():
 def test_sensitivity_known_flip():
     # A is best on f1, B on latency; weights 0.52 / 0.48 put A first by a hair.
     rows = [snap("01-A", f1=0.9, p95=10.0, size=1), snap("02-B", f1=0.8, p95=5.0, size=1)]
-    criteria = make_criteria([{"metric": "f1", "weight": 0.52},
-                              {"metric": "latency_p95_ms", "weight": 0.48}])
+    criteria = make_criteria(
+        [{"metric": "f1", "weight": 0.52}, {"metric": "latency_p95_ms", "weight": 0.48}]
+    )
     result = rank(rows, spec(criteria=criteria, constraints={}), sensitivity=True)
     sens = result.sensitivity
     assert result.top.id == "01-A" and sens["top"] == "01-A"
     assert sens["n"] == 8 and sens["stays_first"] == 4 and sens["share"] == 0.5
     assert sens["winners"] == {"02-B": 4}
     flips = {(c["criterion"], c["change"]) for c in sens["cases"] if not c["stays_first"]}
-    assert flips == {("f1", -0.25), ("f1", -0.10), ("latency_p95_ms", 0.10),
-                     ("latency_p95_ms", 0.25)}
+    assert flips == {
+        ("f1", -0.25),
+        ("f1", -0.10),
+        ("latency_p95_ms", 0.10),
+        ("latency_p95_ms", 0.25),
+    }
 
 
 def test_sensitivity_of_a_clear_winner_is_one():
@@ -205,11 +267,14 @@ def test_sensitivity_of_a_clear_winner_is_one():
 
 
 def naive_pareto(values, directions):
-    signed = [[v if d == "max" else -v for v, d in zip(r, directions, strict=True)]
-              for r in values]
-    return [not any(all(o >= x for o, x in zip(other, row, strict=True)) and other != row
-                    for other in signed)
-            for row in signed]
+    signed = [[v if d == "max" else -v for v, d in zip(r, directions, strict=True)] for r in values]
+    return [
+        not any(
+            all(o >= x for o, x in zip(other, row, strict=True)) and other != row
+            for other in signed
+        )
+        for row in signed
+    ]
 
 
 def test_pareto_front_matches_the_definition_on_random_sets():
@@ -234,10 +299,14 @@ def test_weights_parsing_and_what_if():
     for bad in ("f1", "f1=x", "f1=-1", "speed=1", ""):
         with pytest.raises(CriteriaError):
             parse_weights(bad)
-    criteria = with_weights(make_criteria([{"metric": "fairness_gap", "weight": 1,
-                                            "direction": "min"}]), {"f1": 2, "size_mb": 2})
-    assert [(c.metric, c.weight, c.direction) for c in criteria] == \
-        [("f1", 2.0, "max"), ("size_mb", 2.0, "min")]
+    criteria = with_weights(
+        make_criteria([{"metric": "fairness_gap", "weight": 1, "direction": "min"}]),
+        {"f1": 2, "size_mb": 2},
+    )
+    assert [(c.metric, c.weight, c.direction) for c in criteria] == [
+        ("f1", 2.0, "max"),
+        ("size_mb", 2.0, "min"),
+    ]
     assert spec(criteria=criteria).weights() == {"f1": 0.5, "size_mb": 0.5}
 
 
@@ -253,11 +322,13 @@ def test_weights_are_given_once_finite_and_not_all_zero():
 
 
 def test_huge_weights_do_not_overflow_to_zero_scores():
-    huge = make_criteria([{"metric": "f1", "weight": 1e308},
-                          {"metric": "latency_p95_ms", "weight": 1e308}])
+    huge = make_criteria(
+        [{"metric": "f1", "weight": 1e308}, {"metric": "latency_p95_ms", "weight": 1e308}]
+    )
     assert spec(criteria=huge).weights() == {"f1": 0.5, "latency_p95_ms": 0.5}
-    small = make_criteria([{"metric": "f1", "weight": 1},
-                           {"metric": "latency_p95_ms", "weight": 1}])
+    small = make_criteria(
+        [{"metric": "f1", "weight": 1}, {"metric": "latency_p95_ms", "weight": 1}]
+    )
     a, b = rank(SNAPSHOTS, spec(criteria=huge)), rank(SNAPSHOTS, spec(criteria=small))
     assert [e.score for e in a.ranked] == [e.score for e in b.ranked]
     assert a.ranked[0].score > 0
@@ -283,13 +354,20 @@ def test_index_rows_and_snapshots_rank_the_same():
 
 
 def test_weighted_worked_example_from_the_docs():
-    rows = [snap("01-A", f1=0.9, p95=20.0, size=1), snap("02-B", f1=0.8, p95=10.0, size=1),
-            snap("03-C", f1=0.7, p95=5.0, size=1)]
-    criteria = make_criteria([{"metric": "f1", "weight": 0.5},
-                              {"metric": "latency_p95_ms", "weight": 0.5}])
+    rows = [
+        snap("01-A", f1=0.9, p95=20.0, size=1),
+        snap("02-B", f1=0.8, p95=10.0, size=1),
+        snap("03-C", f1=0.7, p95=5.0, size=1),
+    ]
+    criteria = make_criteria(
+        [{"metric": "f1", "weight": 0.5}, {"metric": "latency_p95_ms", "weight": 0.5}]
+    )
     result = rank(rows, spec(criteria=criteria, constraints={}))
-    assert [(e.id, round(e.score, 3)) for e in result.ranked] == \
-        [("02-B", 0.583), ("01-A", 0.5), ("03-C", 0.5)]
+    assert [(e.id, round(e.score, 3)) for e in result.ranked] == [
+        ("02-B", 0.583),
+        ("01-A", 0.5),
+        ("03-C", 0.5),
+    ]
     assert result.ranked[0].normalised == pytest.approx({"f1": 0.5, "latency_p95_ms": 2 / 3})
 
 

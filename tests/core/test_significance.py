@@ -30,10 +30,10 @@ def test_compare_accuracy_counts_discordant_pairs():
     truth = np.array(["y"] * 40)
     a = truth.copy()
     b = truth.copy()
-    a[:2] = "n"      # only B right on 2 rows
-    b[2:12] = "n"    # only A right on 10 rows
+    a[:2] = "n"  # only B right on 2 rows
+    b[2:12] = "n"  # only A right on 10 rows
     a[12:15] = "n"
-    b[12:15] = "n"   # both wrong on 3 rows: not discordant
+    b[12:15] = "n"  # both wrong on 3 rows: not discordant
     out = compare_accuracy(truth, a, b)
     assert (out["only_a_right"], out["only_b_right"]) == (10, 2)
     assert out["p_value"] == pytest.approx(158 / 4096) and out["verdict"] == "significant"
@@ -44,8 +44,16 @@ def test_identical_models_are_not_significant():
     rng = np.random.default_rng(1)
     truth = rng.choice(["n", "y"], size=200)
     pred = np.where(rng.random(200) < 0.8, truth, np.where(truth == "y", "n", "y"))
-    out = paired_bootstrap("classification", "f1", truth, pred, pred.copy(),
-                           classes=["n", "y"], positive_label="y", n=500)
+    out = paired_bootstrap(
+        "classification",
+        "f1",
+        truth,
+        pred,
+        pred.copy(),
+        classes=["n", "y"],
+        positive_label="y",
+        n=500,
+    )
     assert out["difference"] == 0.0 and out["p_value"] == 1.0
     assert out["verdict"] == "not significant"
 
@@ -71,8 +79,9 @@ def test_a_tiny_difference_on_few_rows_is_not_significant():
     b = truth.copy()
     a[[0, 3]] = ["y", "n"]
     b[[5]] = ["n"]
-    out = paired_bootstrap("classification", "f1", truth, b, a, classes=["n", "y"],
-                           positive_label="y", n=1000)
+    out = paired_bootstrap(
+        "classification", "f1", truth, b, a, classes=["n", "y"], positive_label="y", n=1000
+    )
     assert out["verdict"] == "not significant"
 
 
@@ -87,15 +96,21 @@ def fitted(tmp_path):
     train, test = slice(0, 250), slice(250, 400)
     (tmp_path / "predictions").mkdir()
     snapshots = {}
-    for name, model in (("logit", LogisticRegression()),
-                        ("dummy", DummyClassifier(strategy="stratified", random_state=0))):
+    for name, model in (
+        ("logit", LogisticRegression()),
+        ("dummy", DummyClassifier(strategy="stratified", random_state=0)),
+    ):
         model.fit(x[train], labels[train])
         path = tmp_path / "predictions" / f"{name}.npz"
-        np.savez(path, test_pred=model.predict(x[test]).astype(str),
-                 test_proba=model.predict_proba(x[test]), test_true=labels[test])
+        np.savez(
+            path,
+            test_pred=model.predict(x[test]).astype(str),
+            test_proba=model.predict_proba(x[test]),
+            test_true=labels[test],
+        )
         snapshots[name] = {
-            "id": name, "data": {"task": "classification", "classes": ["no", "yes"],
-                                 "positive_label": "yes"},
+            "id": name,
+            "data": {"task": "classification", "classes": ["no", "yes"], "positive_label": "yes"},
             "predictions": {"path": f"predictions/{name}.npz", "sha256": sha256_file(path)},
         }
     return tmp_path, snapshots

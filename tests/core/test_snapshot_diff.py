@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from modelsnap.core.snapshot_diff import MISSING, comparability_notes, diff_snapshots, flatten
 
 LEFT = {
-    "id": "a", "name": "rf", "created_at": "t1",
+    "id": "a",
+    "name": "rf",
+    "created_at": "t1",
     "model": {"params": {"max_depth": 4, "n_estimators": 100}, "artifact_sha256": "1" * 64},
     "metrics": {"validation": {"f1": 0.8, "accuracy": 0.9}},
     "data": {"dataset_sha256": "d", "split_sha256": "s"},
@@ -18,9 +20,12 @@ LEFT = {
 
 
 def right(**changes):
-    snapshot = {**LEFT, "id": "b", "created_at": "t2",
-                "model": {"params": {"max_depth": 8, "n_estimators": 100},
-                          "artifact_sha256": "2" * 64}}
+    snapshot = {
+        **LEFT,
+        "id": "b",
+        "created_at": "t2",
+        "model": {"params": {"max_depth": 8, "n_estimators": 100}, "artifact_sha256": "2" * 64},
+    }
     snapshot.update(changes)
     return snapshot
 
@@ -28,7 +33,8 @@ def right(**changes):
 def test_only_differences_without_identity_keys():
     lines = diff_snapshots(LEFT, right())
     assert [(line.key, line.left, line.right) for line in lines] == [
-        ("model.params.max_depth", 4, 8)]
+        ("model.params.max_depth", 4, 8)
+    ]
     assert lines[0].relative_change == 1.0
 
 
@@ -46,8 +52,9 @@ def test_int_and_float_of_equal_value_are_equal():
 
 
 def test_comparability_notes_name_the_pitfalls():
-    other = right(data={"dataset_sha256": "d", "split_sha256": "other"},
-                  hardware={"fingerprint": "h2"})
+    other = right(
+        data={"dataset_sha256": "d", "split_sha256": "other"}, hardware={"fingerprint": "h2"}
+    )
     notes = comparability_notes(LEFT, other)
     assert any("split differs" in n for n in notes)
     assert any("different hardware" in n for n in notes)
@@ -56,8 +63,9 @@ def test_comparability_notes_name_the_pitfalls():
 
 tables = st.recursive(
     st.integers() | st.text(max_size=5) | st.booleans(),
-    lambda children: st.dictionaries(st.text("abc", min_size=1, max_size=3), children,
-                                      min_size=1, max_size=3),
+    lambda children: st.dictionaries(
+        st.text("abc", min_size=1, max_size=3), children, min_size=1, max_size=3
+    ),
     max_leaves=12,
 ).filter(lambda value: isinstance(value, dict))
 
@@ -67,5 +75,6 @@ def test_properties(left, right_):
     assert diff_snapshots(left, left) == []
     every = diff_snapshots(left, right_, show_all=True)
     assert {line.key for line in every} == set(flatten(left)) | set(flatten(right_))
-    assert {line.key for line in diff_snapshots(left, right_)} == \
-        {line.key for line in every if not line.same}
+    assert {line.key for line in diff_snapshots(left, right_)} == {
+        line.key for line in every if not line.same
+    }

@@ -454,11 +454,12 @@ def test_current_hashes_agree_with_the_data_module(tmp_path: Path) -> None:
     from modelsnap.core.project import load_project
 
     (tmp_path / "data.csv").write_text(
-        "a,b,y\n" + "".join(f"{i},{i % 7},{'yes' if i % 3 else 'no'}\n" for i in range(60)))
-    (tmp_path / "modelsnap.toml").write_text(
-        '[data]\nsource = "data.csv"\ntarget = "y"\n')
+        "a,b,y\n" + "".join(f"{i},{i % 7},{'yes' if i % 3 else 'no'}\n" for i in range(60))
+    )
+    (tmp_path / "modelsnap.toml").write_text('[data]\nsource = "data.csv"\ntarget = "y"\n')
     assert store.current_data_hashes(tmp_path, "data.csv") == store.DataHashes(
-        sha256_file(tmp_path / "data.csv"), None)
+        sha256_file(tmp_path / "data.csv"), None
+    )
     config = load_project(tmp_path)
     dataset = load_dataset(config)
     split = ensure_split(config, dataset)
@@ -479,9 +480,11 @@ def test_comparable_needs_both_hashes_to_match(make_body) -> None:
 
 
 def test_verify_files_names_missing_changed_and_escaping_files(
-        tmp_path: Path, make_body, make_staged) -> None:
-    snapshot = store.read_snapshot(tmp_path, store.write_snapshot(
-        tmp_path, make_body(), staged_files=make_staged(tmp_path)))
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    snapshot = store.read_snapshot(
+        tmp_path, store.write_snapshot(tmp_path, make_body(), staged_files=make_staged(tmp_path))
+    )
     assert store.verify_files(tmp_path, snapshot) == []
     (tmp_path / snapshot["model"]["artifact"]).write_bytes(b"other")
     (tmp_path / snapshot["predictions"]["path"]).unlink()

@@ -53,22 +53,23 @@ REGIONS = ("north", "south", "east", "west")
 REGION_SHARES = (0.4, 0.3, 0.2, 0.1)
 
 
-def make_rows(n: int, seed: int, *, region_shares: tuple[float, ...] = REGION_SHARES
-              ) -> pd.DataFrame:
+def make_rows(
+    n: int, seed: int, *, region_shares: tuple[float, ...] = REGION_SHARES
+) -> pd.DataFrame:
     """Applicants: age and income (positive numbers), region (a category), approved yes/no."""
     rng = np.random.default_rng(seed)
     age = rng.uniform(20, 70, size=n).round(1)
     income = np.exp(rng.normal(10.5, 0.4, size=n)).round(0)
     region = rng.choice(REGIONS, size=n, p=region_shares)
-    score = 0.06 * (age - 45) + 2.0 * (np.log(income) - 10.5) + np.where(region == "west", 0.8,
-                                                                        0.0)
+    score = 0.06 * (age - 45) + 2.0 * (np.log(income) - 10.5) + np.where(region == "west", 0.8, 0.0)
     approved = np.where(score + rng.logistic(scale=0.5, size=n) > 0, "yes", "no")
     return pd.DataFrame({"age": age, "income": income, "region": region, "approved": approved})
 
 
 def modelsnap(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "modelsnap", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "modelsnap", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def flat(text: str) -> str:
@@ -86,8 +87,13 @@ def decided_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert done.returncode == 0, done.stderr
     ranked = json.loads(modelsnap("rank", str(root), "--format", "json").stdout)
     chosen = ranked["ranked"][0]["id"]
-    done = modelsnap("decide", str(root), chosen, "--rationale",
-                     "The best f1 on validation, and fast enough for the online check.")
+    done = modelsnap(
+        "decide",
+        str(root),
+        chosen,
+        "--rationale",
+        "The best f1 on validation, and fast enough for the online check.",
+    )
     assert done.returncode == 0, done.stderr
     return root
 

@@ -72,10 +72,10 @@ def test_one_category_share_doubled_is_named(decided_project, write_csv) -> None
 def test_labels_flipped_for_20_percent_degrade(decided_project, write_csv) -> None:
     frame = make_rows(1500, seed=4)
     flipped = np.random.default_rng(5).choice(len(frame), size=300, replace=False)
-    frame.loc[flipped, "approved"] = np.where(frame.loc[flipped, "approved"] == "yes", "no",
-                                              "yes")
-    done = modelsnap("monitor", str(decided_project), "--data",
-                     str(write_csv(frame, "flipped.csv")))
+    frame.loc[flipped, "approved"] = np.where(frame.loc[flipped, "approved"] == "yes", "no", "yes")
+    done = modelsnap(
+        "monitor", str(decided_project), "--data", str(write_csv(frame, "flipped.csv"))
+    )
     assert done.returncode == 1, done.stderr
     text = flat(done.stdout)
     assert "verdict: degraded" in text
@@ -97,10 +97,10 @@ def test_the_python_api_records_the_same_verdict(decided_project, write_csv) -> 
     assert (decided_project / record["path"]).is_file()
 
 
-def test_latency_is_re_measured_against_the_decisions_revision(decided_project,
-                                                               write_csv) -> None:
-    code, record, err = monitor(decided_project, write_csv(make_rows(200, seed=6), "n.csv"),
-                                "--profile-latency")
+def test_latency_is_re_measured_against_the_decisions_revision(decided_project, write_csv) -> None:
+    code, record, err = monitor(
+        decided_project, write_csv(make_rows(200, seed=6), "n.csv"), "--profile-latency"
+    )
     assert code == 0, err
     latency = record["latency"]
     assert latency["limit_ms"] == 1000.0 and latency["ok"] is True
@@ -120,19 +120,26 @@ def test_thresholds_come_from_the_monitoring_table(decided_project, write_csv) -
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda f: f.drop(columns=["approved"]),
-         "the target column 'approved' is missing from the new data"),
+        (
+            lambda f: f.drop(columns=["approved"]),
+            "the target column 'approved' is missing from the new data",
+        ),
         (lambda f: f.drop(columns=["region"]), "missing column(s) 'region'"),
         (lambda f: f.assign(colour="red"), "unknown column(s) 'colour'"),
-        (lambda f: f.assign(age=["old"] * len(f)), "numeric column(s) hold values that are not "
-                                                   "numbers: 'age' (e.g. 'old')"),
+        (
+            lambda f: f.assign(age=["old"] * len(f)),
+            "numeric column(s) hold values that are not numbers: 'age' (e.g. 'old')",
+        ),
         (lambda f: f.head(12), "the new data has 12 row(s); every figure"),
-        (lambda f: f.assign(approved=["maybe"] * len(f)), "holds class(es) the model never "
-                                                          "saw: 'maybe'"),
+        (
+            lambda f: f.assign(approved=["maybe"] * len(f)),
+            "holds class(es) the model never saw: 'maybe'",
+        ),
     ],
 )
-def test_bad_new_data_exits_2_and_writes_nothing(decided_project, write_csv, change,
-                                                 message) -> None:
+def test_bad_new_data_exits_2_and_writes_nothing(
+    decided_project, write_csv, change, message
+) -> None:
     path = write_csv(change(make_rows(200, seed=8)), "bad.csv")
     done = modelsnap("monitor", str(decided_project), "--data", str(path))
     assert done.returncode == 2, done.stderr
@@ -142,8 +149,7 @@ def test_bad_new_data_exits_2_and_writes_nothing(decided_project, write_csv, cha
 
 def test_unknown_decision_and_no_decision_exit_2(decided_project, write_csv) -> None:
     path = write_csv(make_rows(100, seed=9), "new.csv")
-    unknown = modelsnap("monitor", str(decided_project), "--data", str(path), "--decision",
-                        "D0042")
+    unknown = modelsnap("monitor", str(decided_project), "--data", str(path), "--decision", "D0042")
     assert unknown.returncode == 2
     assert "unknown decision 'D0042'" in flat(unknown.stderr) and "D0001" in unknown.stderr
     (decided_project / "decisions.toml").unlink()
@@ -153,7 +159,8 @@ def test_unknown_decision_and_no_decision_exit_2(decided_project, write_csv) -> 
 
 
 def test_a_small_unshifted_batch_outside_by_chance_is_a_note_not_degraded(
-        decided_project, write_csv) -> None:
+    decided_project, write_csv
+) -> None:
     # 300 rows of the same applicants: recall and f1 land just below the snapshot's interval,
     # well within the sampling noise of 300 rows.
     code, record, err = monitor(decided_project, write_csv(make_rows(300, seed=2), "new.csv"))
@@ -175,8 +182,9 @@ def test_an_edited_monitoring_record_is_named_by_check(decided_project, write_cs
     assert f"{record['path']} was edited or replaced after it was sealed" in flat(check.stdout)
 
 
-def test_the_report_and_the_card_show_the_monitoring_history(decided_project,
-                                                             write_csv, tmp_path) -> None:
+def test_the_report_and_the_card_show_the_monitoring_history(
+    decided_project, write_csv, tmp_path
+) -> None:
     frame = make_rows(600, seed=3, region_shares=(0.3, 0.225, 0.4, 0.075))
     code, record, _ = monitor(decided_project, write_csv(frame, "east.csv"))
     assert code == 1

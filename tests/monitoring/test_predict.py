@@ -22,8 +22,13 @@ def predict(root: Path, *args: str) -> tuple[int, dict, str]:
 
 
 def test_rows_typed_by_hand_get_every_models_answer(decided_project: Path) -> None:
-    code, result, err = predict(decided_project, "--row", "age=41,income=52000,region=west",
-                                "--row", "age=70, income=10000, region=north")
+    code, result, err = predict(
+        decided_project,
+        "--row",
+        "age=41,income=52000,region=west",
+        "--row",
+        "age=70, income=10000, region=north",
+    )
     assert code == 0, err
     assert [m["name"] for m in result["models"]] == ["logistic", "tree"]
     assert [m["kind"] for m in result["models"]] == ["baseline", "candidate"]
@@ -40,18 +45,20 @@ def test_rows_typed_by_hand_get_every_models_answer(decided_project: Path) -> No
         answers = {a["prediction"] for a in row["predictions"]}
         assert row["disagree"] is (len(answers) > 1)
     # The rich table: one column per model, the disagreement marked.
-    table = modelsnap("predict", str(decided_project), "--row",
-                      "age=70,income=10000,region=north")
+    table = modelsnap("predict", str(decided_project), "--row", "age=70,income=10000,region=north")
     assert table.returncode == 0 and "logistic" in table.stdout and "tree" in table.stdout
     assert ("│ ! │" in table.stdout) is result["rows"][1]["disagree"]
 
 
-def test_a_csv_of_cases_names_its_rows_and_shows_the_expected_answer(decided_project: Path,
-                                                                     tmp_path: Path) -> None:
+def test_a_csv_of_cases_names_its_rows_and_shows_the_expected_answer(
+    decided_project: Path, tmp_path: Path
+) -> None:
     rows = tmp_path / "rows.csv"
-    rows.write_text("case,severity,age,income,region,approved\n"
-                    "young low income,high,21,9000,south,no\n"
-                    "missing region,normal,50,60000,,yes\n")
+    rows.write_text(
+        "case,severity,age,income,region,approved\n"
+        "young low income,high,21,9000,south,no\n"
+        "missing region,normal,50,60000,,yes\n"
+    )
     code, result, err = predict(decided_project, "--csv", str(rows))
     assert code == 0, err
     assert [r["label"] for r in result["rows"]] == ["young low income", "missing region"]
@@ -62,13 +69,20 @@ def test_a_csv_of_cases_names_its_rows_and_shows_the_expected_answer(decided_pro
 def test_snapshot_option_picks_the_models(decided_project: Path) -> None:
     listed = json.loads(modelsnap("ls", str(decided_project), "--format", "json").stdout)
     tree = next(s["id"] for s in listed if s["name"] == "tree")
-    code, result, err = predict(decided_project, "--row", "age=30,income=40000,region=east",
-                                "--snapshot", tree)
+    code, result, err = predict(
+        decided_project, "--row", "age=30,income=40000,region=east", "--snapshot", tree
+    )
     assert code == 0, err
     assert [m["id"] for m in result["models"]] == [tree]
     assert result["rows"][0]["disagree"] is False
-    unknown = modelsnap("predict", str(decided_project), "--row", "age=30,income=1,region=east",
-                        "--snapshot", "nope")
+    unknown = modelsnap(
+        "predict",
+        str(decided_project),
+        "--row",
+        "age=30,income=1,region=east",
+        "--snapshot",
+        "nope",
+    )
     assert unknown.returncode != 0 and "nope" in unknown.stderr
 
 
@@ -79,22 +93,28 @@ def test_the_python_function_gives_the_cli_answer(decided_project: Path) -> None
     assert json.loads(json.dumps(core)) == cli
     api = Project(decided_project).predict([{"age": 55, "income": 30000, "region": "west"}])
     assert [a["prediction"] for a in api["rows"][0]["predictions"]] == [
-        a["prediction"] for a in cli["rows"][0]["predictions"]]
+        a["prediction"] for a in cli["rows"][0]["predictions"]
+    ]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--row", "age=41,income=52000"], "row 1: missing column(s) 'region'"),
-        (["--row", "age=41,income=52000,region=west,colour=red"],
-         "row 1: unknown column(s) 'colour'"),
-        (["--row", "age=forty,income=52000,region=west"],
-         "row 1: column 'age' is numeric, 'forty' is not a finite number"),
+        (
+            ["--row", "age=41,income=52000,region=west,colour=red"],
+            "row 1: unknown column(s) 'colour'",
+        ),
+        (
+            ["--row", "age=forty,income=52000,region=west"],
+            "row 1: column 'age' is numeric, 'forty' is not a finite number",
+        ),
         (["--row", "age=41,income,region=west"], "'income' is not column=value"),
     ],
 )
-def test_bad_rows_exit_2_before_any_model_is_loaded(decided_project: Path, args: list[str],
-                                                    message: str) -> None:
+def test_bad_rows_exit_2_before_any_model_is_loaded(
+    decided_project: Path, args: list[str], message: str
+) -> None:
     done = modelsnap("predict", str(decided_project), *args)
     assert done.returncode == 2
     text = flat(done.stderr)
@@ -107,8 +127,7 @@ def test_bad_csv_names_the_line(decided_project: Path, tmp_path: Path) -> None:
     rows.write_text("age,income,region\n41,52000,west\n42,oops,east\n")
     done = modelsnap("predict", str(decided_project), "--csv", str(rows))
     assert done.returncode == 2
-    assert "line 3: column 'income' is numeric, 'oops' is not a finite number" in flat(
-        done.stderr)
+    assert "line 3: column 'income' is numeric, 'oops' is not a finite number" in flat(done.stderr)
     assert str(rows) in flat(done.stderr)
 
 

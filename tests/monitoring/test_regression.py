@@ -63,8 +63,13 @@ def regression_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         done = modelsnap(*args)
         assert done.returncode == 0, done.stderr
     ranked = json.loads(modelsnap("rank", str(root), "--format", "json").stdout)
-    done = modelsnap("decide", str(root), ranked["ranked"][0]["id"], "--rationale",
-                     "The best r2 on validation by a clear margin over the baseline.")
+    done = modelsnap(
+        "decide",
+        str(root),
+        ranked["ranked"][0]["id"],
+        "--rationale",
+        "The best r2 on validation by a clear margin over the baseline.",
+    )
     assert done.returncode == 0, done.stderr
     return root
 
@@ -83,8 +88,7 @@ def test_monitor_holds_then_names_the_shift(regression_project: Path, tmp_path: 
     bigger["size"] = bigger["size"] * 1.3
     shifted = tmp_path / "bigger.csv"
     bigger.to_csv(shifted, index=False)
-    done = modelsnap("monitor", str(regression_project), "--data", str(shifted), "--format",
-                     "json")
+    done = modelsnap("monitor", str(regression_project), "--data", str(shifted), "--format", "json")
     assert done.returncode == 1
     record = json.loads(done.stdout)
     drift = {d["feature"]: d["status"] for d in record["drift"]}
@@ -98,8 +102,9 @@ def test_monitor_holds_then_names_the_shift(regression_project: Path, tmp_path: 
 
 
 def test_predict_gives_values(regression_project: Path) -> None:
-    done = modelsnap("predict", str(regression_project), "--row", "size=100,rooms=3,town=a",
-                     "--format", "json")
+    done = modelsnap(
+        "predict", str(regression_project), "--row", "size=100,rooms=3,town=a", "--format", "json"
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["task"] == "regression"

@@ -19,12 +19,20 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 
 def test_new_data_is_reproducible_and_credit_csv_is_unchanged(tmp_path: Path) -> None:
     out = tmp_path / "new_data.csv"
-    done = subprocess.run([sys.executable, str(SAMPLE / "make_data.py"), "--new-data", "--out",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(SAMPLE / "make_data.py"), "--new-data", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == (SAMPLE / "new_data.csv").read_bytes()
-    check = subprocess.run([sys.executable, str(SAMPLE / "make_data.py"), "--check"],
-                           capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, str(SAMPLE / "make_data.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.returncode == 0, check.stdout
     new, old = pd.read_csv(SAMPLE / "new_data.csv"), pd.read_csv(SAMPLE / "credit.csv")
     assert list(new.columns) == list(old.columns) and len(new) == 1000
@@ -35,8 +43,7 @@ def test_new_data_is_reproducible_and_credit_csv_is_unchanged(tmp_path: Path) ->
 def test_monitor_names_the_documented_drift_on_a_copy_of_the_sample(tmp_path: Path) -> None:
     root = tmp_path / "sample"
     shutil.copytree(SAMPLE, root)
-    done = modelsnap("monitor", str(root), "--data", str(root / "new_data.csv"), "--format",
-                     "json")
+    done = modelsnap("monitor", str(root), "--data", str(root / "new_data.csv"), "--format", "json")
     assert done.returncode == 1, done.stderr
     record = json.loads(done.stdout)
     drifted = {d["feature"] for d in record["drift"] if d["status"] == "drift"}

@@ -84,8 +84,17 @@ async def test_a_typed_row_is_saved_as_an_edge_case(decided_project: Path):
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert "✓ saved old applicant, low income to edge_cases.csv (1 cases)" in shown(
-            panel, "#try-error")
+            panel, "#try-error"
+        )
     rows = list(csv.DictReader(io.StringIO((decided_project / "edge_cases.csv").read_text())))
-    assert rows == [{"case": "old applicant, low income", "age": "70", "income": "10000",
-                     "region": "north", "approved": "no", "severity": "high"}]
+    assert rows == [
+        {
+            "case": "old applicant, low income",
+            "age": "70",
+            "income": "10000",
+            "region": "north",
+            "approved": "no",
+            "severity": "high",
+        }
+    ]
     assert load_project(decided_project).data.edge_cases == "edge_cases.csv"

@@ -147,8 +147,13 @@ def kill_decide(
     """``modelsnap decide`` killed ``kills`` times; each finished decide must have appended."""
     stats = KillStats("decide")
     argv = _modelsnap(
-        "decide", str(root), snapshot_id, "--rationale", "crash test of the decision log",
-        "--by", "killer"
+        "decide",
+        str(root),
+        snapshot_id,
+        "--rationale",
+        "crash test of the decision log",
+        "--by",
+        "killer",
     )
     runs = [_timed(argv) for _ in range(3)]  # the fastest of 3: most kill moments land in time
     for done, _ in runs:

@@ -38,22 +38,36 @@ RUNNER = "sklearn.utils._testing.assert_run_python_script_without_output"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 
 PREPROCESSING = [
-    dict(numeric_impute="median", numeric_scale="standard",
-         categorical_impute="most_frequent", categorical_encode="onehot"),
-    dict(numeric_impute="mean", numeric_scale="minmax",
-         categorical_impute="constant", categorical_encode="ordinal"),
-    dict(numeric_impute="most_frequent", numeric_scale="robust",
-         categorical_impute="most_frequent", categorical_encode="ordinal"),
+    dict(
+        numeric_impute="median",
+        numeric_scale="standard",
+        categorical_impute="most_frequent",
+        categorical_encode="onehot",
+    ),
+    dict(
+        numeric_impute="mean",
+        numeric_scale="minmax",
+        categorical_impute="constant",
+        categorical_encode="ordinal",
+    ),
+    dict(
+        numeric_impute="most_frequent",
+        numeric_scale="robust",
+        categorical_impute="most_frequent",
+        categorical_encode="ordinal",
+    ),
 ]
 
 
 def _frame(n: int = 90) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        "a": rng.normal(size=n),
-        "b": rng.normal(size=n),
-        "c": rng.choice(["x", "y", "z"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "c": rng.choice(["x", "y", "z"], n),
+        }
+    )
     frame.loc[3, "a"] = np.nan
     return frame
 
@@ -80,13 +94,15 @@ def test_every_allowed_type_is_a_class_not_a_function() -> None:
 def test_the_project_file_cannot_widen_the_list_beyond_estimator_classes(tmp_path: Path) -> None:
     planted = tmp_path / "mymodels.py"
     planted.write_text(f"open({str(tmp_path / 'PWNED')!r}, 'w')\nclass Model: pass\n")
-    config = SimpleNamespace(models=[
-        ModelSpec(name="f", estimator=RUNNER),
-        ModelSpec(name="g", estimator="sklearn.utils.Bunch"),  # a class, not an estimator
-        ModelSpec(name="h", estimator="os.system"),
-        ModelSpec(name="i", estimator="mymodels.Model"),
-        ModelSpec(name="j", estimator="sklearn.svm.SVC"),
-    ])
+    config = SimpleNamespace(
+        models=[
+            ModelSpec(name="f", estimator=RUNNER),
+            ModelSpec(name="g", estimator="sklearn.utils.Bunch"),  # a class, not an estimator
+            ModelSpec(name="h", estimator="os.system"),
+            ModelSpec(name="i", estimator="mymodels.Model"),
+            ModelSpec(name="j", estimator="sklearn.svm.SVC"),
+        ]
+    )
     extra = project_classes(config) - project_classes()
     assert extra == {"sklearn.svm._classes.SVC"}
     assert not (tmp_path / "PWNED").exists()

@@ -57,11 +57,24 @@ def test_cli_prints_hostile_names_escaped(hostile_project: Path, tmp_path: Path)
     root = hostile_project
     tree, base = snapshot_id_of(root, "tree"), snapshot_id_of(root, "logistic")
     commands = [
-        ("ls", str(root)), ("show", str(root), tree), ("show", str(root), tree, "--format", "toml"),
-        ("diff", str(root), base, tree), ("rank", str(root)),
-        ("rank", str(root), "--format", "csv"), ("check", str(root)),
-        ("decide", str(root), tree, "--rationale", f"because {HOSTILE} <b>bold</b>",
-         "--by", HOSTILE, "--override", f"why {HOSTILE}"),
+        ("ls", str(root)),
+        ("show", str(root), tree),
+        ("show", str(root), tree, "--format", "toml"),
+        ("diff", str(root), base, tree),
+        ("rank", str(root)),
+        ("rank", str(root), "--format", "csv"),
+        ("check", str(root)),
+        (
+            "decide",
+            str(root),
+            tree,
+            "--rationale",
+            f"because {HOSTILE} <b>bold</b>",
+            "--by",
+            HOSTILE,
+            "--override",
+            f"why {HOSTILE}",
+        ),
         ("report", str(root), "-o", str(tmp_path / "r.html"), "--no-significance"),
         ("report", str(root), "-o", str(tmp_path / "card.md"), "--no-significance"),
     ]
@@ -108,7 +121,7 @@ def test_init_quotes_the_folder_in_its_hint(tmp_path: Path) -> None:
     assert f"modelsnap run {shlex.quote(str(folder))} --baseline" in hint
     # pasted into a shell, the quoted folder is a plain argument
     start = hint.index("(modelsnap run ") + len("(modelsnap run ")
-    command = "echo " + hint[start:hint.index(" --baseline)")]
+    command = "echo " + hint[start : hint.index(" --baseline)")]
     subprocess.run(["sh", "-c", command], cwd=tmp_path, check=True, capture_output=True)
     assert not (tmp_path / "pwned").exists()
 

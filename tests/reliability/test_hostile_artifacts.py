@@ -481,8 +481,9 @@ def real_artifact(_ranked_template: Path) -> tuple[dict, dict[str, bytes], objec
     from modelsnap.core.project import load_project
 
     root = _ranked_template
-    snapshot = tomllib.loads((root / "snapshots" / f"{snapshot_id_of(root, 'tree')}.toml")
-                             .read_text())
+    snapshot = tomllib.loads(
+        (root / "snapshots" / f"{snapshot_id_of(root, 'tree')}.toml").read_text()
+    )
     with zipfile.ZipFile(root / snapshot["model"]["artifact"]) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     schema = json.loads(members.pop("schema.json"))
@@ -576,8 +577,11 @@ def test_the_worker_refuses_an_edge_file_changed_under_it(ranked_project: Path) 
     _with_edge_cases(root)
     tree = snapshot_id_of(root, "tree")
     snapshot = tomllib.loads((root / "snapshots" / f"{tree}.toml").read_text())
-    entry = {"id": tree, "artifact": snapshot["model"]["artifact"],
-             "artifact_sha256": snapshot["model"]["artifact_sha256"]}
+    entry = {
+        "id": tree,
+        "artifact": snapshot["model"]["artifact"],
+        "artifact_sha256": snapshot["model"]["artifact_sha256"],
+    }
     with pytest.raises(ModelsnapError, match="changed while the edge cases were being run"):
         run_edge_job(root, [entry], "edge_cases.csv", edge_sha256="0" * 64)
     outcome = run_edge_job(root, [entry], "edge_cases.csv")

@@ -283,8 +283,13 @@ def test_the_good_edge_case_csv_loads(tmp_path: Path) -> None:  # the fuzz basel
 
 
 def _decided(root: Path) -> Path:
-    proc = cli("decide", str(root), snapshot_id_of(root, "tree"),
-               "--rationale", "first decision, made for the test")
+    proc = cli(
+        "decide",
+        str(root),
+        snapshot_id_of(root, "tree"),
+        "--rationale",
+        "first decision, made for the test",
+    )
     assert proc.returncode == 0, proc.stderr
     proc = cli(
         "decide",

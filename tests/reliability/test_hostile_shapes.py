@@ -37,11 +37,19 @@ def full_template(tmp_path_factory: pytest.TempPathFactory, _ranked_template: Pa
     shutil.copytree(_ranked_template, root)
     text = (root / "modelsnap.toml").read_text()
     (root / "modelsnap.toml").write_text(
-        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"'))
+        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    )
     (root / "edge_cases.csv").write_text(EDGE_CSV)
-    for args in (("edge", str(root)),
-                 ("decide", str(root), snapshot_id_of(root, "tree"),
-                  "--rationale", "first decision for the test")):
+    for args in (
+        ("edge", str(root)),
+        (
+            "decide",
+            str(root),
+            snapshot_id_of(root, "tree"),
+            "--rationale",
+            "first decision for the test",
+        ),
+    ):
         proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -75,8 +83,9 @@ def _run_all(root: Path) -> dict[str, subprocess.CompletedProcess]:
         assert "Traceback" not in text and "RecursionError" not in text, (args, text)
         assert "MemoryError" not in text, (args, text)
         results[args[0]] = proc
-    review = subprocess.run([sys.executable, "-c", REVIEW, str(root)], capture_output=True,
-                            text=True, timeout=90)
+    review = subprocess.run(
+        [sys.executable, "-c", REVIEW, str(root)], capture_output=True, text=True, timeout=90
+    )
     assert review.returncode == 0, review.stderr
     results["review"] = review
     return results
@@ -122,8 +131,13 @@ def test_a_deeply_nested_snapshot_is_named_and_the_others_still_load(full_projec
     listing = cli("ls", str(root), "--format", "json")
     assert listing.returncode == 1
     assert [r["name"] for r in json.loads(listing.stdout)] == ["logistic"]
-    decide = cli("decide", str(root), snapshot_id_of(root, "logistic"),
-                 "--rationale", "the floor is good enough")
+    decide = cli(
+        "decide",
+        str(root),
+        snapshot_id_of(root, "logistic"),
+        "--rationale",
+        "the floor is good enough",
+    )
     assert "Traceback" not in decide.stderr
 
 
@@ -142,8 +156,9 @@ def test_a_deeply_nested_edge_run_is_skipped(full_project: Path) -> None:
     assert f"edge_runs/{run.name}" in (root.parent / "report.html").read_text()
 
 
-@pytest.mark.parametrize("victim", ["decisions.toml", "edge_cases.csv", "snapshots/x.toml",
-                                    "data.csv", "modelsnap.toml"])
+@pytest.mark.parametrize(
+    "victim", ["decisions.toml", "edge_cases.csv", "snapshots/x.toml", "data.csv", "modelsnap.toml"]
+)
 def test_a_named_pipe_never_blocks_a_command(full_project: Path, victim: str) -> None:
     root = full_project
     (root / victim).unlink(missing_ok=True)
@@ -177,7 +192,7 @@ def test_a_sparse_10_gb_edge_case_file_is_refused_by_size(full_project: Path) ->
 
 
 def test_brackets_inside_strings_are_not_nesting(tmp_path: Path) -> None:
-    text = 'a = "' + "[" * 600 + '"\nb = \'' + "{" * 600 + "'\nc = [[1], [2]]\n"
+    text = 'a = "' + "[" * 600 + "\"\nb = '" + "{" * 600 + "'\nc = [[1], [2]]\n"
     assert parse_toml(text)["a"] == "[" * 600
 
 
@@ -192,8 +207,9 @@ def test_depth_cap_is_exact() -> None:
         parse_toml("x = " + "{a = " * 5000 + "1" + "}" * 5000)
 
 
-nested = st.recursive(st.integers(0, 9), lambda inner: st.lists(inner, min_size=1, max_size=2),
-                      max_leaves=60)
+nested = st.recursive(
+    st.integers(0, 9), lambda inner: st.lists(inner, min_size=1, max_size=2), max_leaves=60
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -227,8 +243,11 @@ def test_a_named_pipe_as_an_artifact_never_blocks_edge_or_profile(full_project: 
     [artifact] = [p for p in (root / "models").iterdir() if tree in p.name]
     artifact.unlink()
     os.mkfifo(artifact)
-    for args in (("edge", str(root)), ("profile", str(root), tree, "--latency-trials", "2"),
-                 ("check", str(root))):
+    for args in (
+        ("edge", str(root)),
+        ("profile", str(root), tree, "--latency-trials", "2"),
+        ("check", str(root)),
+    ):
         proc = cli(*args, timeout=120)
         text = proc.stdout + proc.stderr
         assert "Traceback" not in text and proc.returncode != 0, (args, text)

@@ -17,10 +17,19 @@ def _records(root: Path) -> list[str]:
     [model] = [p.name for p in (root / "models").iterdir() if tree in p.name]
     [predictions] = [p.name for p in (root / "predictions").iterdir() if tree in p.name]
     return [
-        "modelsnap.toml", "criteria_revisions.toml", "decisions.toml", "ledger.toml",
-        "split.npz", "data.csv", "edge_cases.csv", "MODELSNAP.TOML",
-        f"snapshots/{tree}.toml", f"snapshots/new-{tree}.toml", f"models/{model}",
-        f"predictions/{predictions}", "edge_runs/20260101T000000-edge-0000.toml",
+        "modelsnap.toml",
+        "criteria_revisions.toml",
+        "decisions.toml",
+        "ledger.toml",
+        "split.npz",
+        "data.csv",
+        "edge_cases.csv",
+        "MODELSNAP.TOML",
+        f"snapshots/{tree}.toml",
+        f"snapshots/new-{tree}.toml",
+        f"models/{model}",
+        f"predictions/{predictions}",
+        "edge_runs/20260101T000000-edge-0000.toml",
         ".modelsnap/index.json",
     ]
 
@@ -32,8 +41,7 @@ def test_report_never_replaces_a_record_or_data_file(ranked_project: Path) -> No
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     for relative in _records(root):
         for extra in ((), ("--force",)):
-            proc = cli("report", str(root), "-o", str(root / relative), "--no-significance",
-                       *extra)
+            proc = cli("report", str(root), "-o", str(root / relative), "--no-significance", *extra)
             assert_clean_failure(proc)
             assert "refusing to write the report there" in proc.stderr, (relative, proc.stderr)
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -53,8 +61,7 @@ def test_a_symlink_or_relative_path_to_a_record_is_refused(
     assert protected_output(root, root / "report.html") is None
 
 
-def test_an_existing_file_is_replaced_only_with_force(ranked_project: Path,
-                                                      tmp_path: Path) -> None:
+def test_an_existing_file_is_replaced_only_with_force(ranked_project: Path, tmp_path: Path) -> None:
     root = ranked_project
     target = tmp_path / "notes.md"
     target.write_text("my own notes\n")

@@ -40,13 +40,30 @@ def _decided_template(_ranked_template: Path, tmp_path_factory: pytest.TempPathF
     shutil.copytree(_ranked_template, root, symlinks=True)
     text = (root / "modelsnap.toml").read_text()
     (root / "modelsnap.toml").write_text(
-        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"'))
+        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    )
     (root / "edge_cases.csv").write_text(EDGE_CSV)
-    for args in (("edge", str(root)),
-                 ("decide", str(root), snapshot_id_of(root, "tree"), "--rationale", RATIONALE,
-                  "--by", "ana"),
-                 ("decide", str(root), snapshot_id_of(root, "tree"), "--rationale",
-                  "still the best trade-off after review", "--by", "ben")):
+    for args in (
+        ("edge", str(root)),
+        (
+            "decide",
+            str(root),
+            snapshot_id_of(root, "tree"),
+            "--rationale",
+            RATIONALE,
+            "--by",
+            "ana",
+        ),
+        (
+            "decide",
+            str(root),
+            snapshot_id_of(root, "tree"),
+            "--rationale",
+            "still the best trade-off after review",
+            "--by",
+            "ben",
+        ),
+    ):
         proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -95,8 +112,14 @@ def test_a_fresh_run_edge_and_decisions_check_clean(project: Path) -> None:
     seals = ledger.read_ledger(project)
     kinds = [seal["kind"] for seal in seals]
     # baseline, revision 1, candidate, edge run, two decisions: in the order they were written
-    assert kinds == ["snapshot", "criteria_revision", "snapshot", "edge_run", "decision",
-                     "decision"]
+    assert kinds == [
+        "snapshot",
+        "criteria_revision",
+        "snapshot",
+        "edge_run",
+        "decision",
+        "decision",
+    ]
     decision = tomllib.loads((project / "decisions.toml").read_text())["decision"][0]
     assert decision["snapshot_sha256"] == sha256_file(snapshot_file(project, "tree"))
     text = cli("check", str(project))
@@ -181,8 +204,7 @@ def test_reordered_seals_are_named_with_their_records(project: Path) -> None:
     blocks[1], blocks[2] = blocks[2], blocks[1]
     (project / "ledger.toml").write_text(header + "".join("\n[[seal]]\n" + b for b in blocks))
     findings, messages = check(project)
-    assert findings and all(kind == "ledger" and where == "ledger.toml"
-                            for kind, where in findings)
+    assert findings and all(kind == "ledger" and where == "ledger.toml" for kind, where in findings)
     assert "seals were reordered" in messages
     assert "criteria revision 1" in messages and "snapshots/" in messages
 
@@ -237,8 +259,12 @@ with ledger.sealing(root) as sealer:
 
 
 def test_a_write_interrupted_before_its_seal_is_information_then_sealed(project: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", INTERRUPTED, str(project)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED, str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(cli("check", str(project), "--format", "json").stdout)
     assert report["ok"], report["findings"]
@@ -328,8 +354,9 @@ def test_a_snapshot_edited_with_size_and_mtime_kept_is_read_again(project: Path)
     assert row["measures"]["validation"]["f1"] == float(fake)
 
 
-def test_review_and_the_report_show_a_truncated_log_in_a_fresh_clone(project: Path,
-                                                                     tmp_path: Path) -> None:
+def test_review_and_the_report_show_a_truncated_log_in_a_fresh_clone(
+    project: Path, tmp_path: Path
+) -> None:
     from modelsnap.core.report import collect
     from modelsnap.tui.screens.review import ReviewData
     from modelsnap.tui.screens.review_views import DecisionsScreen

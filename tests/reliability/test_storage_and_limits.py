@@ -25,9 +25,11 @@ EDGE_CSV = "case,severity,a,b,label\nzero,must-pass,0,0,neg\nfar,normal,3,1,pos\
 
 def _records(root: Path) -> dict[str, str]:
     """sha256 of every file outside .modelsnap (tool state and staging may change)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and ".modelsnap" not in p.relative_to(root).parts}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".modelsnap" not in p.relative_to(root).parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +38,19 @@ def edge_template(tmp_path_factory: pytest.TempPathFactory, _ranked_template: Pa
     shutil.copytree(_ranked_template, root)
     text = (root / "modelsnap.toml").read_text()
     (root / "modelsnap.toml").write_text(
-        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"'))
+        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    )
     (root / "edge_cases.csv").write_text(EDGE_CSV)
-    for args in (("edge", str(root)),
-                 ("decide", str(root), snapshot_id_of(root, "logistic"),
-                  "--rationale", "the baseline sets the floor")):
+    for args in (
+        ("edge", str(root)),
+        (
+            "decide",
+            str(root),
+            snapshot_id_of(root, "logistic"),
+            "--rationale",
+            "the baseline sets the floor",
+        ),
+    ):
         proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -57,8 +67,10 @@ def test_a_failing_disk_gives_a_clear_message_and_keeps_every_record(
     if command == "lock":  # a changed weight, so that lock has a revision to write
         text = (root / "modelsnap.toml").read_text()
         (root / "modelsnap.toml").write_text(
-            text.replace("weight = 1.0", "weight = 1.0\n\n[[criteria]]\nmetric = "
-                                         '"accuracy"\nweight = 0.5', 1))
+            text.replace(
+                "weight = 1.0", 'weight = 1.0\n\n[[criteria]]\nmetric = "accuracy"\nweight = 0.5', 1
+            )
+        )
     args = {
         "edge": ["edge", str(root)],
         "decide": ["decide", str(root), tree, "--rationale", "best model for the test"],
@@ -67,9 +79,13 @@ def test_a_failing_disk_gives_a_clear_message_and_keeps_every_record(
         "profile": ["profile", str(root), tree, "--latency-trials", "2"],
     }[command]
     before = _records(root)
-    proc = subprocess.run([sys.executable, str(HERE / "faulty_disk.py"), fault, *args],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "faulty_disk.py"), fault, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+    )
     assert proc.returncode != 0, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     assert "cannot write" in proc.stderr and "existing records are unchanged" in proc.stderr
@@ -86,17 +102,25 @@ def test_readers_work_on_a_read_only_folder(edge_template: Path, tmp_path: Path)
     root = tmp_path / "proj"
     shutil.copytree(edge_template, root)
     shutil.rmtree(root / ".modelsnap")
-    for args in (["ls", str(root)], ["rank", str(root)], ["check", str(root)],
-                 ["show", str(root), snapshot_id_of(root, "tree")]):
-        proc = subprocess.run([sys.executable, str(HERE / "faulty_disk.py"), "EROFS", *args],
-                              capture_output=True, text=True, timeout=120)
+    for args in (
+        ["ls", str(root)],
+        ["rank", str(root)],
+        ["check", str(root)],
+        ["show", str(root), snapshot_id_of(root, "tree")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "faulty_disk.py"), "EROFS", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, (args, proc.stderr)
         assert "Traceback" not in proc.stderr, proc.stderr
     assert not (root / ".modelsnap").exists()
 
 
 def test_debris_of_a_killed_run_is_information_and_the_next_write_removes_it(
-    ranked_project: Path
+    ranked_project: Path,
 ) -> None:
     root = ranked_project
     staging = root / ".modelsnap" / "tmp"
@@ -110,8 +134,10 @@ def test_debris_of_a_killed_run_is_information_and_the_next_write_removes_it(
     report = json.loads(check.stdout)
     assert report["ok"] is True
     temps = [f for f in report["findings"] if f["kind"] == "temp"]
-    assert {f["where"] for f in temps} == {".modelsnap/tmp/.tmp-999999999-abc",
-                                           ".modelsnap/tmp/.tmp-999999998-def"}
+    assert {f["where"] for f in temps} == {
+        ".modelsnap/tmp/.tmp-999999999-abc",
+        ".modelsnap/tmp/.tmp-999999998-def",
+    }
     assert {f["severity"] for f in temps} == {"info"}
     table = cli("check", str(root))
     assert table.returncode == 0 and "info" in table.stdout and ".tmp-999999999-abc" in table.stdout
@@ -119,8 +145,13 @@ def test_debris_of_a_killed_run_is_information_and_the_next_write_removes_it(
     (root / "models" / "20260101T000000-ghost-0000.skops").write_bytes(b"orphan")
     assert cli("check", str(root)).returncode == 1
     (root / "models" / "20260101T000000-ghost-0000.skops").unlink()
-    decide = cli("decide", str(root), snapshot_id_of(root, "logistic"),
-                 "--rationale", "the baseline sets the floor")
+    decide = cli(
+        "decide",
+        str(root),
+        snapshot_id_of(root, "logistic"),
+        "--rationale",
+        "the baseline sets the floor",
+    )
     assert decide.returncode == 0, decide.stderr
     assert not dead_dir.exists() and not (staging / ".tmp-999999998-def").exists()
     report = json.loads(cli("check", str(root), "--format", "json").stdout)
@@ -132,14 +163,16 @@ def test_threads_beyond_the_cap_are_refused(tmp_path: Path) -> None:
 
     root = write_project(tmp_path / "p", "")
     text = (root / "modelsnap.toml").read_text()
-    (root / "modelsnap.toml").write_text(text.replace("batch_size = 16",
-                                                      "batch_size = 16\nthreads = 100000"))
+    (root / "modelsnap.toml").write_text(
+        text.replace("batch_size = 16", "batch_size = 16\nthreads = 100000")
+    )
     with pytest.raises(ProjectFileError, match=r"\[run\]\.threads.*\[1, 256\]"):
         load_project(root)
     proc = cli("run", str(root), "--baseline")
     assert proc.returncode == 2 and "threads" in proc.stderr and "Traceback" not in proc.stderr
-    (root / "modelsnap.toml").write_text(text.replace("batch_size = 16",
-                                                      "batch_size = 16\nthreads = 256"))
+    (root / "modelsnap.toml").write_text(
+        text.replace("batch_size = 16", "batch_size = 16\nthreads = 256")
+    )
     assert load_project(root).run.threads == 256
 
 

@@ -107,9 +107,7 @@ async def test_stratify_and_primary_metric_are_saved_and_the_split_is_fixed_once
         await settle(app, pilot)
         assert app.screen.query_one("#data-stratify", Checkbox).disabled
         assert app.screen.query_one("#data-seed", Input).disabled
-        assert "fixed for this project" in str(
-            app.screen.query_one("#criteria-split-note").content
-        )
+        assert "fixed for this project" in str(app.screen.query_one("#criteria-split-note").content)
 
 
 async def test_every_key_that_affects_judging_is_on_screen(tmp_path):
@@ -220,9 +218,7 @@ async def test_a_criterion_is_added_in_step_one_and_saved_with_its_weight(tmp_pa
         await settle(app, pilot, 2)
         assert app.screen.query_one("#weight-0", Input).value == "0.5"
         await type_into(app, pilot, "#weight-4", "0.25")
-        assert "accuracy" not in [
-            value for _label, value in adder._options if value != adder.NULL
-        ]
+        assert "accuracy" not in [value for _label, value in adder._options if value != adder.NULL]
         await pilot.press("ctrl+s")
         await settle(app, pilot)
     text = (root / "modelsnap.toml").read_text(encoding="utf-8")

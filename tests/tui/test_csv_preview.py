@@ -105,5 +105,7 @@ def test_class_counts_use_the_loaders_labels(tmp_path):
     assert preview.class_counts("y") == {"0": 1, "1": 2, "2": 1}
     assert preview.class_counts("z") == {"a": 1, "b": 1}  # missing values left out
     assert [(s.name, s.kind, s.missing) for s in preview.summaries] == [
-        ("x", "integer", 0), ("y", "number", 0), ("z", "text", 2),
+        ("x", "integer", 0),
+        ("y", "number", 0),
+        ("z", "text", 2),
     ]

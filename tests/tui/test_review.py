@@ -50,10 +50,15 @@ def folder(tmp_path: Path) -> Path:
     make_snapshots.write_folder(root, 24)
     config = load_project(root)
     result = ranking.rank(ranking_rows(root), ranking.spec_from_config(config))
-    decisions.append_decision(root, snapshot_id=result.ranked[0].id,
-                              rationale="best trade-off of score and speed",
-                              ranking=result, criteria_revision=1, caveats=["small data"],
-                              decided_by="ana")
+    decisions.append_decision(
+        root,
+        snapshot_id=result.ranked[0].id,
+        rationale="best trade-off of score and speed",
+        ranking=result,
+        criteria_revision=1,
+        caveats=["small data"],
+        decided_by="ana",
+    )
     return root
 
 
@@ -86,8 +91,9 @@ async def test_opens_with_table_and_detail_at_80x24(folder):
         assert isinstance(screen, ReviewScreen)
         table = screen.query_one(SnapshotTable)
         assert len(table.view) == 24 and table.has_focus
-        assert table.current_row["id"] in await detail_settles(pilot, screen,
-                                                                table.current_row["id"])
+        assert table.current_row["id"] in await detail_settles(
+            pilot, screen, table.current_row["id"]
+        )
         assert "24 snapshots (read-only)" in text_of(screen, "#review-status")
         await pilot.press("down", "down")
         assert table.cursor == 2
@@ -194,8 +200,9 @@ async def test_whatif_reranks_without_writing(folder):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "unknown measure 'nonsense'" in text_of(screen, "#whatif-error")
-        assert "latency_p95_ms 1.00" in text_of(screen, "#review-view-text"), \
+        assert "latency_p95_ms 1.00" in text_of(screen, "#review-view-text"), (
             "the last good ranking stays under the error"
+        )
     assert tree_hash(folder) == before
 
 
@@ -223,12 +230,14 @@ async def test_decision_log_shows_each_decisions_monitoring_history(folder):
     (records / "20261201T080000-aaaa.toml").write_text(
         'schema = 1\nid = "20261201T080000-aaaa"\ncreated_at = "2026-12-01T08:00:00+00:00"\n'
         'decision_id = "D0001"\nverdict = "holds"\nreasons = []\n'
-        '[data]\nfile = "week48.csv"\nn_rows = 500\n')
+        '[data]\nfile = "week48.csv"\nn_rows = 500\n'
+    )
     (records / "20261208T080000-bbbb.toml").write_text(
         'schema = 1\nid = "20261208T080000-bbbb"\ncreated_at = "2026-12-08T08:00:00+00:00"\n'
         'decision_id = "D0001"\nverdict = "drifted"\n'
         'reasons = ["income drifted: PSI 0.41", "region drifted"]\n'
-        '[data]\nfile = "week49.csv"\nn_rows = 480\n')
+        '[data]\nfile = "week49.csv"\nn_rows = 480\n'
+    )
     (records / "20261209T080000-cccc.toml").write_text("verdict = [\n")
     before = tree_hash(folder)
     app = ReviewApp(folder)
@@ -271,8 +280,7 @@ async def test_table_scrolls_and_sorts_10000_rows(tmp_path):
     start = datetime(2026, 11, 1, tzinfo=UTC)
     rows = [summary_row(make_snapshots.make_snapshot(i, rng, start, None)) for i in range(10_000)]
     reference = comparability_reference(rows)
-    data = ReviewData(tmp_path, [annotate(r, reference) for r in rows], [],
-                      reference=reference)
+    data = ReviewData(tmp_path, [annotate(r, reference) for r in rows], [], reference=reference)
     app = ReviewApp(tmp_path, data=data)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -309,16 +317,21 @@ def test_review_writes_nothing_and_loads_no_model_code(folder):
         heavy = sorted(m for m in ("sklearn", "skops", "pandas", "scipy") if m in sys.modules)
         print("HEAVY", heavy)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
     assert tree_hash(folder) == before
 
 
 def test_cli_refuses_a_folder_that_is_not_a_project(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "modelsnap", "review", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "modelsnap", "review", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "neither snapshots/ nor modelsnap.toml" in done.stderr
     assert "Traceback" not in done.stderr
@@ -357,8 +370,11 @@ async def test_question_mark_opens_help_and_escape_closes_every_panel(folder):
         await pilot.press("question_mark")
         assert isinstance(app.screen, ReviewHelp)
         shown = text_of(app.screen, "#review-view-text")
-        for expected in ("copy the highlighted snapshot id", "reverse the sort",
-                         "f1>0.75 kind:candidate name:forest latency_p95_ms<=10 fail"):
+        for expected in (
+            "copy the highlighted snapshot id",
+            "reverse the sort",
+            "f1>0.75 kind:candidate name:forest latency_p95_ms<=10 fail",
+        ):
             assert expected in shown
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
@@ -420,8 +436,12 @@ async def test_sort_any_column_both_ways_and_from_the_palette(folder):
         values = [r["latency_p95_ms"] for r in table.view]
         assert table.sort_column == "latency_p95_ms" and values == sorted(values)
         assert "sort p95 ms ↑" in text_of(app.screen, "#review-status")
-        for title in ("Decision log", "Copy the highlighted snapshot id",
-                      "History of the highlighted model", "Reverse the sort"):
+        for title in (
+            "Decision log",
+            "Copy the highlighted snapshot id",
+            "History of the highlighted model",
+            "Reverse the sort",
+        ):
             assert title in commands
 
 
@@ -441,25 +461,24 @@ async def test_filter_language_with_comparisons(folder):
         field = app.screen.query_one("#review-filter")
         field.value = "f1>0.75 kind:candidate"
         await pilot.pause()
-        expected = {r["id"] for r in rows if f1(r) is not None and f1(r) > 0.75
-                    and r["kind"] == "candidate"}
+        expected = {
+            r["id"] for r in rows if f1(r) is not None and f1(r) > 0.75 and r["kind"] == "candidate"
+        }
         assert expected and {r["id"] for r in table.view} == expected
         field.value = "p95<=10 name:forest"
         await pilot.pause()
-        expected = {r["id"] for r in rows if r["latency_p95_ms"] <= 10
-                    and "forest" in r["name"]}
+        expected = {r["id"] for r in rows if r["latency_p95_ms"] <= 10 and "forest" in r["name"]}
         assert {r["id"] for r in table.view} == expected
         field.value = "fail test_f1>=0"
         await pilot.pause()
-        assert {r["id"] for r in table.view} == {r["id"] for r in rows
-                                                 if r["_status"] == "fail"}
+        assert {r["id"] for r in table.view} == {r["id"] for r in rows if r["_status"] == "fail"}
         field.value = "kind:candidate f1>abc"
         await pilot.pause()
         error = text_of(app.screen, "#review-filter-error")
         assert "'abc' is not a number" in error
-        assert {r["id"] for r in table.view} == {r["id"] for r in rows
-                                                 if r["kind"] == "candidate"}, \
-            "the terms that read still apply"
+        assert {r["id"] for r in table.view} == {
+            r["id"] for r in rows if r["kind"] == "candidate"
+        }, "the terms that read still apply"
         field.value = "nosuch>1"
         await pilot.pause()
         assert "no snapshot has a measure 'nosuch'" in text_of(app.screen, "#review-filter-error")

@@ -18,15 +18,27 @@ from modelsnap.tui.screens.review_filter import (
 
 def row(i: int, f1: float | None, p95: float, kind: str = "candidate", name: str = "forest"):
     validation = {"f1": f1} if f1 is not None else {}
-    return {"id": f"2026-{name}-{i:04x}", "name": name, "kind": kind, "version": f"v{i}",
-            "estimator": "sklearn.ensemble.RandomForestClassifier", "_status": "ok",
-            "_comparability": "same", "created_at": "2026-11-02T10:00:00+00:00",
-            "latency_p95_ms": p95, "size_mb": 1.5,
-            "measures": {"validation": validation, "test": {"f1": 0.5}}}
+    return {
+        "id": f"2026-{name}-{i:04x}",
+        "name": name,
+        "kind": kind,
+        "version": f"v{i}",
+        "estimator": "sklearn.ensemble.RandomForestClassifier",
+        "_status": "ok",
+        "_comparability": "same",
+        "created_at": "2026-11-02T10:00:00+00:00",
+        "latency_p95_ms": p95,
+        "size_mb": 1.5,
+        "measures": {"validation": validation, "test": {"f1": 0.5}},
+    }
 
 
-ROWS = [row(1, 0.8, 5.0), row(2, 0.7, 12.0, "baseline", "logistic"), row(3, None, 3.0),
-        row(4, 0.76, 10.0, name="random_forest")]
+ROWS = [
+    row(1, 0.8, 5.0),
+    row(2, 0.7, 12.0, "baseline", "logistic"),
+    row(3, None, 3.0),
+    row(4, 0.76, 10.0, name="random_forest"),
+]
 KNOWN = known_measures(ROWS)
 
 
@@ -51,11 +63,17 @@ def test_comparisons_fields_and_words_combine():
     assert ids("") == [r["id"] for r in ROWS]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("f1>", "a number is missing"), ("f1>abc", "'abc' is not a number"),
-    ("f1>nan", "finite"), ("recall>0.5", "no snapshot has a measure 'recall'"),
-    ("colour:red", "no field 'colour'"), ("name:", "text is missing"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("f1>", "a number is missing"),
+        ("f1>abc", "'abc' is not a number"),
+        ("f1>nan", "finite"),
+        ("recall>0.5", "no snapshot has a measure 'recall'"),
+        ("colour:red", "no field 'colour'"),
+        ("name:", "text is missing"),
+    ],
+)
 def test_bad_terms_are_named(text, message):
     with pytest.raises(FilterError, match=message):
         parse_filter(text, KNOWN, haystack)
@@ -72,11 +90,22 @@ def test_any_text_either_filters_or_says_why(text):
         assert test(r) in (True, False)
 
 
-@given(st.sampled_from([">", ">=", "<", "<=", "=", "!="]),
-       st.floats(min_value=-2, max_value=2, allow_nan=False))
+@given(
+    st.sampled_from([">", ">=", "<", "<=", "=", "!="]),
+    st.floats(min_value=-2, max_value=2, allow_nan=False),
+)
 def test_a_comparison_means_what_it_says(op, limit):
-    compare = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-               "=": operator.eq, "!=": operator.ne}[op]
-    expected = [r["id"] for r in ROWS
-                if row_value(r, "f1") is not None and compare(row_value(r, "f1"), limit)]
+    compare = {
+        ">": operator.gt,
+        ">=": operator.ge,
+        "<": operator.lt,
+        "<=": operator.le,
+        "=": operator.eq,
+        "!=": operator.ne,
+    }[op]
+    expected = [
+        r["id"]
+        for r in ROWS
+        if row_value(r, "f1") is not None and compare(row_value(r, "f1"), limit)
+    ]
     assert ids(f"f1{op}{limit!r}") == expected

@@ -31,42 +31,55 @@ def folder(tmp_path: Path) -> Path:
     make_snapshots.write_folder(root, 24)
     result = ranking.rank(load_rows(root)[0], ranking.spec_from_config(load_project(root)))
     decisions.append_decision(
-        root, snapshot_id=result.ranked[0].id, rationale="best f1 within the latency budget",
-        ranking=result, criteria_revision=1, caveats=["validation split of 114 rows"],
-        decided_by="ana", now=datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
+        root,
+        snapshot_id=result.ranked[0].id,
+        rationale="best f1 within the latency budget",
+        ranking=result,
+        criteria_revision=1,
+        caveats=["validation split of 114 rows"],
+        decided_by="ana",
+        now=datetime(2026, 11, 2, 10, 0, tzinfo=UTC),
+    )
     return root
 
 
 def press_then_detail(*keys: str):
     """Press ``keys``, then wait until the detail pane (which follows the resting cursor on a
     short timer) shows the highlighted snapshot, so a loaded machine cannot change the picture."""
+
     async def run_before(pilot) -> None:
         await pilot.press(*keys)
         screen = pilot.app.screen
         for _ in range(100):
             row = screen.table.current_row
-            if row is not None and row["id"] in str(screen.query_one("#review-detail-body")
-                                                    .render()):
+            if row is not None and row["id"] in str(
+                screen.query_one("#review-detail-body").render()
+            ):
                 break
             await pilot.pause(0.05)
+
     return run_before
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_table_and_detail(snap_compare, folder, size):
-    assert snap_compare(ReviewApp(folder), terminal_size=size,
-                        run_before=press_then_detail("down", "down"))
+    assert snap_compare(
+        ReviewApp(folder), terminal_size=size, run_before=press_then_detail("down", "down")
+    )
 
 
 def test_sorted_and_filtered(snap_compare, folder):
-    assert snap_compare(ReviewApp(folder), terminal_size=(120, 40),
-                        run_before=press_then_detail("s", "s", "s", "r", "slash", *"cand",
-                                                     "escape"))
+    assert snap_compare(
+        ReviewApp(folder),
+        terminal_size=(120, 40),
+        run_before=press_then_detail("s", "s", "s", "r", "slash", *"cand", "escape"),
+    )
 
 
 def test_diff_view(snap_compare, folder):
-    assert snap_compare(ReviewApp(folder), terminal_size=(100, 30),
-                        press=["down", "space", "down", "d"])
+    assert snap_compare(
+        ReviewApp(folder), terminal_size=(100, 30), press=["down", "space", "down", "d"]
+    )
 
 
 def test_history_view(snap_compare, folder):
@@ -82,5 +95,8 @@ def test_help_panel(snap_compare, folder):
 
 
 def test_filter_language_and_its_error(snap_compare, folder):
-    assert snap_compare(ReviewApp(folder), terminal_size=(80, 24),
-                        run_before=press_then_detail("slash", *"f1>0.7 kind:cand p95<x"))
+    assert snap_compare(
+        ReviewApp(folder),
+        terminal_size=(80, 24),
+        run_before=press_then_detail("slash", *"f1>0.7 kind:cand p95<x"),
+    )

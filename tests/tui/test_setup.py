@@ -101,9 +101,20 @@ async def test_a_one_row_class_is_refused_as_init_refuses_it(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     init = subprocess.run(
-        [sys.executable, "-m", "modelsnap", "init", str(outside / "p"), "--data",
-         str(tmp_path / "in.csv"), "--target", "y"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "modelsnap",
+            "init",
+            str(outside / "p"),
+            "--data",
+            str(tmp_path / "in.csv"),
+            "--target",
+            "y",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert init.returncode == 2
     init_message = " ".join(init.stderr.split()).split(" hint: ")[0].removeprefix("error: ")

@@ -95,14 +95,23 @@ def test_card_says_where_it_was_measured_and_gains_in_units():
         "name": "forest",
         "kind": "candidate",
         "version": "v2",
-        "metrics": {"validation": {"f1": 0.738}, "test": {"f1": 0.704},
-                    "test_ci": {"f1": [0.674, 0.734]}},
+        "metrics": {
+            "validation": {"f1": 0.738},
+            "test": {"f1": 0.704},
+            "test_ci": {"f1": [0.674, 0.734]},
+        },
         "resources": {"latency_p95_ms": 4.41, "size_mb": 3.0},
         "constraints": {
             "latency_p95_ms": {"value": 4.41, "limit": 50.0, "ok": True, "over": 0.0},
         },
-        "gain": {"baseline_id": "b", "metric": "f1", "absolute": 0.012, "relative": 0.016,
-                 "per_ms_p95": 0.0042, "per_mb": 0.006},
+        "gain": {
+            "baseline_id": "b",
+            "metric": "f1",
+            "absolute": 0.012,
+            "relative": 0.016,
+            "per_ms_p95": 0.0042,
+            "per_mb": 0.006,
+        },
     }
     text = plain(render_snapshot(snapshot, primary="f1", machine="this machine"))
     assert "f1 0.738 (test 0.704 [0.674, 0.734])" in text
@@ -310,28 +319,48 @@ def test_other_machines_are_named_in_words_on_the_ranking():
         {"id": "20261126T072954-logistic-72d7", "hardware": here},
         {"id": "20261126T073009-random_forest-6ee3", "hardware": there},
     ]
-    entry = SimpleNamespace(id="20261126T073009-random_forest-6ee3",
-                            hardware_flags=["latency_p95_ms"])
-    result = SimpleNamespace(ranked=[SimpleNamespace(id="x", hardware_flags=[]), entry],
-                             hardware_fingerprint="aaaa")
+    entry = SimpleNamespace(
+        id="20261126T073009-random_forest-6ee3", hardware_flags=["latency_p95_ms"]
+    )
+    result = SimpleNamespace(
+        ranked=[SimpleNamespace(id="x", hardware_flags=[]), entry], hardware_fingerprint="aaaa"
+    )
     [line] = machine_notes(result, state)
-    assert line == ("random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), "
-                    "the others on this machine: its latency_p95_ms is not comparable")
+    assert line == (
+        "random_forest-6ee3 was profiled on another machine (Intel Xeon, 2 cores), "
+        "the others on this machine: its latency_p95_ms is not comparable"
+    )
     assert "d665" not in line
 
 
 def test_card_entries_are_never_broken_in_the_middle_at_80_columns():
     checks = {
         name: {"value": 0.12, "limit": 0.15, "ok": True, "over": 0.0}
-        for name in ("edge_cases_must_pass", "fairness_gap", "latency_p95_ms", "peak_memory_mb",
-                     "recall", "size_mb")
+        for name in (
+            "edge_cases_must_pass",
+            "fairness_gap",
+            "latency_p95_ms",
+            "peak_memory_mb",
+            "recall",
+            "size_mb",
+        )
     }
     snapshot = {
-        "id": "x-logistic-72d7", "name": "logistic", "kind": "baseline", "version": "v1",
-        "metrics": {"validation": {"f1": 0.749, "accuracy": 0.875, "balanced_accuracy": 0.815},
-                    "test": {"f1": 0.767}, "test_ci": {"f1": [0.714, 0.816]}},
-        "resources": {"latency_p95_ms": 14.38, "size_mb": 0.24, "peak_memory_mb": 3.52,
-                      "fit_seconds": 0.05},
+        "id": "x-logistic-72d7",
+        "name": "logistic",
+        "kind": "baseline",
+        "version": "v1",
+        "metrics": {
+            "validation": {"f1": 0.749, "accuracy": 0.875, "balanced_accuracy": 0.815},
+            "test": {"f1": 0.767},
+            "test_ci": {"f1": [0.714, 0.816]},
+        },
+        "resources": {
+            "latency_p95_ms": 14.38,
+            "size_mb": 0.24,
+            "peak_memory_mb": 3.52,
+            "fit_seconds": 0.05,
+        },
         "constraints": checks,
     }
     lines = plain(render_snapshot(snapshot, primary="f1", machine="this machine"), 76)
@@ -346,19 +375,31 @@ def test_card_entries_are_never_broken_in_the_middle_at_80_columns():
 @pytest.mark.parametrize(
     ("core", "screen"),
     [
-        ('lock a new revision first: modelsnap lock /p --reason "why"',
-         "lock a new revision first: Save & lock in step 1"),
-        ('lock them as a new revision (modelsnap lock /p --reason "why") or revert them',
-         "lock them as a new revision (Save & lock in step 1) or revert them"),
-        ("review [[criteria]] and [constraints], then run: modelsnap lock /tmp/x",
-         "review [[criteria]] and [constraints], then Save & lock in step 1"),
-        ("choose a ranked snapshot, or give an override with its own justification",
-         "choose a ranked snapshot, or fill in Override with its own justification"),
-        ("raise it with --timeout or timeout_seconds in modelsnap.toml",
-         "raise timeout_seconds in modelsnap.toml"),
+        (
+            'lock a new revision first: modelsnap lock /p --reason "why"',
+            "lock a new revision first: Save & lock in step 1",
+        ),
+        (
+            'lock them as a new revision (modelsnap lock /p --reason "why") or revert them',
+            "lock them as a new revision (Save & lock in step 1) or revert them",
+        ),
+        (
+            "review [[criteria]] and [constraints], then run: modelsnap lock /tmp/x",
+            "review [[criteria]] and [constraints], then Save & lock in step 1",
+        ),
+        (
+            "choose a ranked snapshot, or give an override with its own justification",
+            "choose a ranked snapshot, or fill in Override with its own justification",
+        ),
+        (
+            "raise it with --timeout or timeout_seconds in modelsnap.toml",
+            "raise timeout_seconds in modelsnap.toml",
+        ),
         ("pick an id shown by 'modelsnap rank'", "pick a model from the list in step 5"),
-        ("add rows of that class, merge it with another, or set [data].stratify = false",
-         "add rows of that class, merge it with another, or untick stratify in step 1"),
+        (
+            "add rows of that class, merge it with another, or set [data].stratify = false",
+            "add rows of that class, merge it with another, or untick stratify in step 1",
+        ),
         ("a plain message", "a plain message"),
     ],
 )

@@ -90,8 +90,18 @@ def main(argv: list[str] | None = None) -> int:
         from modelsnap.cli.output import print_error
         from modelsnap.core.errors import storage_error
 
-        writing = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
-                   errno.EFBIG, errno.EIO}
-        print_error(storage_error(exc) if exc.errno in writing else
-                    ModelsnapError(exc.strerror or str(exc), where=exc.filename))
+        writing = {
+            errno.EROFS,
+            errno.ENOSPC,
+            errno.EDQUOT,
+            errno.EACCES,
+            errno.EPERM,
+            errno.EFBIG,
+            errno.EIO,
+        }
+        print_error(
+            storage_error(exc)
+            if exc.errno in writing
+            else ModelsnapError(exc.strerror or str(exc), where=exc.filename)
+        )
         return 1

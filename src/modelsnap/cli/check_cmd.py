@@ -21,8 +21,18 @@ from typing import Any
 from modelsnap.cli.output import add_dir_argument, add_format_option
 
 # Finding kinds, in the order they are checked (documented in docs/cli.md).
-KINDS = ("project", "schema", "files", "data", "recompute", "criteria", "decisions", "ledger",
-         "orphan", "temp")
+KINDS = (
+    "project",
+    "schema",
+    "files",
+    "data",
+    "recompute",
+    "criteria",
+    "decisions",
+    "ledger",
+    "orphan",
+    "temp",
+)
 
 
 @dataclass(frozen=True)
@@ -43,18 +53,20 @@ def failures(findings: list[Finding]) -> list[Finding]:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "check", help="verify snapshots, hashes, data, criteria and the decision log",
+        "check",
+        help="verify snapshots, hashes, data, criteria and the decision log",
         description="Verify the project folder: snapshot schema, artifact and prediction "
-                    "hashes, the data set and split every snapshot was made on, criteria "
-                    "revisions, the decision log's hash chain, orphan and temp files. "
-                    "Exit code 1 when anything is found.",
+        "hashes, the data set and split every snapshot was made on, criteria "
+        "revisions, the decision log's hash chain, orphan and temp files. "
+        "Exit code 1 when anything is found.",
     )
     add_dir_argument(parser)
     add_format_option(parser)
     parser.add_argument(
-        "--clean", action="store_true",
+        "--clean",
+        action="store_true",
         help="first remove leftovers of killed runs: staging files of processes that no longer "
-             "run, and artifacts/predictions no snapshot owns that are over 10 minutes old",
+        "run, and artifacts/predictions no snapshot owns that are over 10 minutes old",
     )
     parser.set_defaults(handler=run)
 
@@ -94,26 +106,50 @@ def _check_data(root: Path, config, snapshots: list[dict], findings: list[Findin
         return
     dataset_sha, split_sha = _current_hashes(root, config, findings)
     if split_sha is None and not (root / SPLIT_FILE).is_file():
-        findings.append(Finding("data", SPLIT_FILE, f"missing, but {len(snapshots)} snapshot(s) "
-                                "exist: their split can no longer be verified"))
+        findings.append(
+            Finding(
+                "data",
+                SPLIT_FILE,
+                f"missing, but {len(snapshots)} snapshot(s) "
+                "exist: their split can no longer be verified",
+            )
+        )
     for snapshot in snapshots:
         where = f"snapshots/{snapshot['id']}.toml"
         data = snapshot["data"]
         if dataset_sha and data["dataset_sha256"] != dataset_sha:
-            findings.append(Finding("data", where, "made on another data set (dataset_sha256 "
-                                    "differs from the current data): not comparable"))
+            findings.append(
+                Finding(
+                    "data",
+                    where,
+                    "made on another data set (dataset_sha256 "
+                    "differs from the current data): not comparable",
+                )
+            )
         if split_sha and data["split_sha256"] != split_sha:
-            findings.append(Finding("data", where, "made on another split (split_sha256 differs "
-                                    "from split.npz): not comparable"))
+            findings.append(
+                Finding(
+                    "data",
+                    where,
+                    "made on another split (split_sha256 differs from split.npz): not comparable",
+                )
+            )
     if dataset_sha is None:  # still say when the snapshots disagree among themselves
         distinct = {s["data"]["dataset_sha256"] for s in snapshots}
         if len(distinct) > 1:
-            findings.append(Finding("data", "snapshots/", f"{len(distinct)} different data sets "
-                                    "among the snapshots: they are not all comparable"))
+            findings.append(
+                Finding(
+                    "data",
+                    "snapshots/",
+                    f"{len(distinct)} different data sets "
+                    "among the snapshots: they are not all comparable",
+                )
+            )
 
 
-def _check_recorded_values(root: Path, config, snapshots: list[dict],
-                           findings: list[Finding]) -> None:
+def _check_recorded_values(
+    root: Path, config, snapshots: list[dict], findings: list[Finding]
+) -> None:
     """Recompute each snapshot's metrics from its stored predictions on the frozen split, and
     its constraint verdicts from its measures (core/recompute.py); name every difference.
     Snapshots made on other data or another split are skipped (a ``data`` finding already)."""
@@ -131,8 +167,10 @@ def _check_recorded_values(root: Path, config, snapshots: list[dict],
     for snapshot in snapshots:
         gain = snapshot.get("gain") if isinstance(snapshot.get("gain"), dict) else {}
         for message in recompute.constraint_problems(
-                snapshot, locked=locked.get(snapshot["criteria_revision"]),
-                baseline=by_id.get(gain.get("baseline_id"))):
+            snapshot,
+            locked=locked.get(snapshot["criteria_revision"]),
+            baseline=by_id.get(gain.get("baseline_id")),
+        ):
             findings.append(Finding("recompute", f"snapshots/{snapshot['id']}.toml", message))
     if config is None or not snapshots or not (root / SPLIT_FILE).is_file():
         return
@@ -145,8 +183,10 @@ def _check_recorded_values(root: Path, config, snapshots: list[dict],
     truth = {part: target.iloc[getattr(split, part)].to_numpy() for part in recompute.SPLITS}
     for snapshot in snapshots:
         data = snapshot["data"]
-        if (data["dataset_sha256"], data["split_sha256"]) != \
-                (dataset.dataset_sha256, split.split_sha256):
+        if (data["dataset_sha256"], data["split_sha256"]) != (
+            dataset.dataset_sha256,
+            split.split_sha256,
+        ):
             continue
         where = f"snapshots/{snapshot['id']}.toml"
         # a re-profile copies its metrics from the original: they come from its predictions
@@ -156,12 +196,23 @@ def _check_recorded_values(root: Path, config, snapshots: list[dict],
             arrays = recompute.load_predictions(path)
         except (ModelsnapError, ValueError, OSError) as exc:
             message = exc.message if isinstance(exc, ModelsnapError) else str(exc)
-            findings.append(Finding("recompute", where, f"metrics cannot be recomputed: the "
-                                    f"stored predictions cannot be read ({message})"))
+            findings.append(
+                Finding(
+                    "recompute",
+                    where,
+                    f"metrics cannot be recomputed: the "
+                    f"stored predictions cannot be read ({message})",
+                )
+            )
             continue
         for message in recompute.metric_problems(
-                snapshot, arrays, truth, task=dataset.task, classes=dataset.classes,
-                positive_label=dataset.positive_label):
+            snapshot,
+            arrays,
+            truth,
+            task=dataset.task,
+            classes=dataset.classes,
+            positive_label=dataset.positive_label,
+        ):
             findings.append(Finding("recompute", where, message))
 
 
@@ -176,22 +227,37 @@ def _check_criteria(root: Path, snapshots: list[dict], findings: list[Finding]) 
         return
     numbers = [item["revision"] for item in locked]
     if numbers != list(range(1, len(numbers) + 1)):
-        findings.append(Finding("criteria", REVISIONS_FILE,
-                                f"revisions are {numbers}, expected 1..{len(numbers)} in order"))
+        findings.append(
+            Finding(
+                "criteria",
+                REVISIONS_FILE,
+                f"revisions are {numbers}, expected 1..{len(numbers)} in order",
+            )
+        )
     for item in locked:
         recorded = item.get("sha256")
         if recorded is not None and recorded != criteria_sha256(item):
-            findings.append(Finding("criteria", REVISIONS_FILE,
-                                    f"revision {item['revision']} was edited after it was "
-                                    "locked (its sha256 does not match)"))
+            findings.append(
+                Finding(
+                    "criteria",
+                    REVISIONS_FILE,
+                    f"revision {item['revision']} was edited after it was "
+                    "locked (its sha256 does not match)",
+                )
+            )
     known = set(numbers)
     for snapshot in snapshots:
         revision = snapshot["criteria_revision"]
         if revision == 0 and snapshot["kind"] == "baseline":
             continue
         if revision not in known:
-            findings.append(Finding("criteria", f"snapshots/{snapshot['id']}.toml",
-                                    f"criteria_revision {revision} is not in {REVISIONS_FILE}"))
+            findings.append(
+                Finding(
+                    "criteria",
+                    f"snapshots/{snapshot['id']}.toml",
+                    f"criteria_revision {revision} is not in {REVISIONS_FILE}",
+                )
+            )
 
 
 def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None:
@@ -209,20 +275,34 @@ def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None
         label = f"decision {entry.get('id', '?')}"
         chosen = entry.get("snapshot_id")
         if isinstance(chosen, str) and chosen not in ids:
-            findings.append(Finding("decisions", decisions.DECISIONS_FILE,
-                                    f"{label} chose snapshot {chosen}, which does not exist"))
+            findings.append(
+                Finding(
+                    "decisions",
+                    decisions.DECISIONS_FILE,
+                    f"{label} chose snapshot {chosen}, which does not exist",
+                )
+            )
         number = entry.get("criteria_revision")
         if number is None:
-            findings.append(Finding("decisions", decisions.DECISIONS_FILE,
-                                    f"{label} names no criteria revision"))
+            findings.append(
+                Finding(
+                    "decisions", decisions.DECISIONS_FILE, f"{label} names no criteria revision"
+                )
+            )
         elif locked is not None and number not in locked:
-            findings.append(Finding("decisions", decisions.DECISIONS_FILE,
-                                    f"{label} names criteria revision {number}, which is not in "
-                                    "criteria_revisions.toml"))
+            findings.append(
+                Finding(
+                    "decisions",
+                    decisions.DECISIONS_FILE,
+                    f"{label} names criteria revision {number}, which is not in "
+                    "criteria_revisions.toml",
+                )
+            )
         elif locked is not None:
             for problem in decisions.revision_mismatch(entry, locked[number]):
-                findings.append(Finding("decisions", decisions.DECISIONS_FILE,
-                                        f"{label}: {problem}"))
+                findings.append(
+                    Finding("decisions", decisions.DECISIONS_FILE, f"{label}: {problem}")
+                )
 
 
 def _locked_revisions(root: Path) -> dict[Any, dict] | None:
@@ -241,8 +321,7 @@ def _check_ledger(root: Path, findings: list[Finding]) -> None:
     from modelsnap.core import ledger
 
     for finding in ledger.verify(root):
-        findings.append(Finding("ledger", finding.where, finding.message,
-                                severity=finding.level))
+        findings.append(Finding("ledger", finding.where, finding.message, severity=finding.level))
 
 
 def _check_leftovers(root: Path, findings: list[Finding]) -> None:
@@ -252,25 +331,36 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
     from modelsnap.core.store import MODELS_DIR, PREDICTIONS_DIR, SNAPSHOTS_DIR, orphan_files
 
     for path in orphan_files(root):
-        findings.append(Finding("orphan", _rel(root, path),
-                                "no snapshot owns this file (a run crashed before writing its "
-                                "snapshot); delete it"))
+        findings.append(
+            Finding(
+                "orphan",
+                _rel(root, path),
+                "no snapshot owns this file (a run crashed before writing its snapshot); delete it",
+            )
+        )
     for folder in (SNAPSHOTS_DIR, MODELS_DIR, PREDICTIONS_DIR):
         directory = root / folder
         if directory.is_dir():
             for entry in sorted(directory.iterdir()):
                 if is_tmp_name(entry.name):
-                    findings.append(Finding("temp", _rel(root, entry),
-                                            "leftover temporary file; delete it"))
+                    findings.append(
+                        Finding("temp", _rel(root, entry), "leftover temporary file; delete it")
+                    )
     staging = root / STATE_DIR / "tmp"
     if staging.is_dir():
         for entry in sorted(staging.iterdir()):
-            pid = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
+            pid = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
             if is_tmp_name(entry.name) and pid.isdigit() and psutil.pid_exists(int(pid)):
                 continue  # a run in progress
-            findings.append(Finding("temp", _rel(root, entry),
-                                    "leftover staging of a run that no longer runs (no record "
-                                    "is affected; the next write removes it)", "info"))
+            findings.append(
+                Finding(
+                    "temp",
+                    _rel(root, entry),
+                    "leftover staging of a run that no longer runs (no record "
+                    "is affected; the next write removes it)",
+                    "info",
+                )
+            )
 
 
 def audit(root: Path) -> tuple[int, list[Finding]]:
@@ -316,8 +406,15 @@ def run(args: argparse.Namespace) -> int:
     errors = failures(findings)
     ledger_head = head(root)
     if args.format == "json":
-        print_json({"ok": not errors, "snapshots": count, "removed": removed,
-                    "findings": [asdict(f) for f in findings], "ledger_head": ledger_head})
+        print_json(
+            {
+                "ok": not errors,
+                "snapshots": count,
+                "removed": removed,
+                "findings": [asdict(f) for f in findings],
+                "ledger_head": ledger_head,
+            }
+        )
     else:
         from rich.text import Text
 
@@ -329,8 +426,9 @@ def run(args: argparse.Namespace) -> int:
         for finding in findings:
             line = Text()
             info = finding.severity == "info"
-            line.append(f"{'info' if info else finding.kind:<10}",
-                        style="dim" if info else "bold red")
+            line.append(
+                f"{'info' if info else finding.kind:<10}", style="dim" if info else "bold red"
+            )
             line.append(f"{finding.where}: {finding.message}", style="dim" if info else "")
             console.print(line)
         if ledger_head:

@@ -32,10 +32,11 @@ class DiffRow:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "diff", help="compare two snapshots",
+        "diff",
+        help="compare two snapshots",
         description="Compare two snapshots: metrics, params, resources, environment and "
-                    "hardware, with deltas (ID2 - ID1). Only differences unless --all. IDs may "
-                    "be unique prefixes.",
+        "hardware, with deltas (ID2 - ID1). Only differences unless --all. IDs may "
+        "be unique prefixes.",
     )
     add_dir_argument(parser)
     parser.add_argument("id1", metavar="ID1", help="the first snapshot (the reference)")
@@ -55,10 +56,10 @@ def _number(value: Any) -> bool:
 
 
 def _split_key(flat_key: str) -> tuple[str, str]:
-    """"metrics.validation.f1" -> ("metrics", "validation.f1"); model params get their own
+    """ "metrics.validation.f1" -> ("metrics", "validation.f1"); model params get their own
     section; top-level keys (name, version, ...) belong to "snapshot"."""
     if flat_key.startswith("model.params."):
-        return "params", flat_key[len("model.params."):]
+        return "params", flat_key[len("model.params.") :]
     if "." not in flat_key:
         return "snapshot", flat_key
     section, key = flat_key.split(".", 1)
@@ -109,8 +110,10 @@ def warnings_for(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
             found.append(f"not comparable: the {what} differs ({key})")
     hw_a, hw_b = _table(a, "hardware").get("fingerprint"), _table(b, "hardware").get("fingerprint")
     if hw_a != hw_b:
-        found.append("resources measured on different hardware: latency/memory deltas are not "
-                     "about the models alone")
+        found.append(
+            "resources measured on different hardware: latency/memory deltas are not "
+            "about the models alone"
+        )
     if a.get("criteria_revision") != b.get("criteria_revision"):
         found.append("judged under different criteria revisions")
     return found
@@ -159,16 +162,21 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
     ordered = sorted(rows, key=lambda r: section_rank(r.section))
     for section, group in groupby(ordered, key=lambda r: r.section):
         console.print(Text(f"[{section}]", style="bold"))
-        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1),
-                      show_edge=False)
+        table = Table(
+            box=None, pad_edge=False, header_style="bold", padding=(0, 1), show_edge=False
+        )
         table.add_column("key", overflow="fold", min_width=12, style="")
         table.add_column("a", justify="right", overflow="fold", min_width=8)
         table.add_column("b", justify="right", overflow="fold", min_width=8)
         table.add_column("b - a", justify="right", no_wrap=True)
         for row in group:
             style = {"b": "green", "a": "red"}.get(row.better or "", "")
-            table.add_row(row.key, Text(_show(row.a, row.key)),
-                          Text(_show(row.b, row.key)), Text(_delta_text(row), style=style))
+            table.add_row(
+                row.key,
+                Text(_show(row.a, row.key)),
+                Text(_show(row.b, row.key)),
+                Text(_delta_text(row), style=style),
+            )
         console.print(table)
 
 
@@ -183,12 +191,15 @@ def run(args: argparse.Namespace) -> int:
     rows = compare(a, b, include_equal=args.all)
     notes = warnings_for(a, b)
     if args.format == "json":
-        print_json({
-            "a": a["id"], "b": b["id"],
-            "comparable": not any(n.startswith("not comparable") for n in notes),
-            "warnings": notes,
-            "rows": [asdict(row) for row in rows],
-        })
+        print_json(
+            {
+                "a": a["id"],
+                "b": b["id"],
+                "comparable": not any(n.startswith("not comparable") for n in notes),
+                "warnings": notes,
+                "rows": [asdict(row) for row in rows],
+            }
+        )
     else:
         render(a, b, rows, notes)
     return 0

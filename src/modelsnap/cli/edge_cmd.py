@@ -20,10 +20,11 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "edge", help="run the edge-case file over every snapshot's model",
+        "edge",
+        help="run the edge-case file over every snapshot's model",
         description="Load every snapshot's model (hash-checked), run the project's current "
-                    "edge-case file ([data].edge_cases) through it and record the results in "
-                    "a new edge_runs/<run-id>.toml. Snapshots are never changed.",
+        "edge-case file ([data].edge_cases) through it and record the results in "
+        "a new edge_runs/<run-id>.toml. Snapshots are never changed.",
     )
     add_dir_argument(parser)
     add_format_option(parser)
@@ -39,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.dir).expanduser()
     if not root.is_dir():
-        raise PathError("no such project folder", where=str(root),
-                        hint="give the folder that holds modelsnap.toml")
+        raise PathError(
+            "no such project folder",
+            where=str(root),
+            hint="give the folder that holds modelsnap.toml",
+        )
     record = _run_with_progress(root, run_edge_cases)
     for problem in record.get("problems", []):
         print_warning(f"skipped: {problem}")
@@ -86,8 +90,7 @@ def matrix_rows(record: dict[str, Any]) -> list[list[str]]:
     """One row per case: case, severity, expected, then per snapshot "ok" / the wrong answer."""
     results = record["result"]
     failures = [
-        {f["case"]: f for f in r.get("failures", [])} if "error" not in r else None
-        for r in results
+        {f["case"]: f for f in r.get("failures", [])} if "error" not in r else None for r in results
     ]
     rows = []
     for case in record["cases"]:
@@ -114,8 +117,11 @@ def _print_matrix(record: dict[str, Any]) -> None:
     from modelsnap.cli.output import make_console
 
     results = record["result"]
-    table = Table(title=escape(f"edge cases: {record['file']} ({len(record['cases'])} cases)"),
-                  caption=escape(f"recorded {record['path']}"), caption_justify="left")
+    table = Table(
+        title=escape(f"edge cases: {record['file']} ({len(record['cases'])} cases)"),
+        caption=escape(f"recorded {record['path']}"),
+        caption_justify="left",
+    )
     table.add_column("case", overflow="fold", min_width=16)
     table.add_column("severity", no_wrap=True)
     table.add_column("expected", overflow="fold")

@@ -20,24 +20,41 @@ from modelsnap.core.text import has_control, printable
 
 # The JSON shape (docs/cli.md): one object per snapshot with exactly these keys.
 JSON_KEYS = (
-    "id", "name", "kind", "version", "created_at", "criteria_revision", "estimator",
-    "primary_metric", "primary_validation", "primary_test", "latency_p95_ms", "size_mb",
-    "constraints_ok", "dataset_sha256", "split_sha256", "comparable",
+    "id",
+    "name",
+    "kind",
+    "version",
+    "created_at",
+    "criteria_revision",
+    "estimator",
+    "primary_metric",
+    "primary_validation",
+    "primary_test",
+    "latency_p95_ms",
+    "size_mb",
+    "constraints_ok",
+    "dataset_sha256",
+    "split_sha256",
+    "comparable",
 )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "ls", help="list the snapshots of a project",
+        "ls",
+        help="list the snapshots of a project",
         description="List every snapshot: quality, latency, size, constraints and whether it "
-                    "was made on the project's current data and split. Broken snapshot files "
-                    "are named on stderr (exit code 1).",
+        "was made on the project's current data and split. Broken snapshot files "
+        "are named on stderr (exit code 1).",
     )
     add_dir_argument(parser)
     add_format_option(parser)
     parser.add_argument("--kind", choices=["baseline", "candidate"], help="only this kind")
-    parser.add_argument("--name", metavar="PATTERN",
-                        help="only models whose name matches (shell-style wildcards allowed)")
+    parser.add_argument(
+        "--name",
+        metavar="PATTERN",
+        help="only models whose name matches (shell-style wildcards allowed)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -47,8 +64,11 @@ def project_root(value: str) -> Path:
 
     root = Path(value).expanduser()
     if not root.is_dir():
-        raise PathError("no such project folder", where=str(root),
-                        hint="give the folder that holds modelsnap.toml")
+        raise PathError(
+            "no such project folder",
+            where=str(root),
+            hint="give the folder that holds modelsnap.toml",
+        )
     return root
 
 
@@ -83,24 +103,26 @@ def build_rows(root: Path, config, rows: list[dict[str, Any]]) -> list[dict[str,
         primary = primary_default or row.get("primary_metric")
         measures = row.get("measures") or {}
         constraints = row.get("constraints") or {}
-        result.append({
-            "id": row["id"],
-            "name": row["name"],
-            "kind": row["kind"],
-            "version": row.get("version") or "",
-            "created_at": row.get("created_at") or "",
-            "criteria_revision": row.get("criteria_revision"),
-            "estimator": row.get("estimator"),
-            "primary_metric": primary,
-            "primary_validation": (measures.get("validation") or {}).get(primary),
-            "primary_test": (measures.get("test") or {}).get(primary),
-            "latency_p95_ms": row.get("latency_p95_ms"),
-            "size_mb": row.get("size_mb"),
-            "constraints_ok": constraints.get("ok"),
-            "dataset_sha256": row.get("dataset_sha256"),
-            "split_sha256": row.get("split_sha256"),
-            "comparable": comparable(row, hashes),
-        })
+        result.append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "kind": row["kind"],
+                "version": row.get("version") or "",
+                "created_at": row.get("created_at") or "",
+                "criteria_revision": row.get("criteria_revision"),
+                "estimator": row.get("estimator"),
+                "primary_metric": primary,
+                "primary_validation": (measures.get("validation") or {}).get(primary),
+                "primary_test": (measures.get("test") or {}).get(primary),
+                "latency_p95_ms": row.get("latency_p95_ms"),
+                "size_mb": row.get("size_mb"),
+                "constraints_ok": constraints.get("ok"),
+                "dataset_sha256": row.get("dataset_sha256"),
+                "split_sha256": row.get("split_sha256"),
+                "comparable": comparable(row, hashes),
+            }
+        )
     return result
 
 
@@ -122,9 +144,17 @@ def _flag(value: bool | None, yes: str = "yes", no: str = "no") -> str:
 
 COLUMNS = (
     # header, key in the row cells, right-aligned
-    ("id", False), ("name", False), ("kind", False), ("version", False), ("created", False),
-    ("quality", True), ("p95 ms", True), ("size MB", True), ("constraints", False),
-    ("rev", True), ("comparable", False),
+    ("id", False),
+    ("name", False),
+    ("kind", False),
+    ("version", False),
+    ("created", False),
+    ("quality", True),
+    ("p95 ms", True),
+    ("size MB", True),
+    ("constraints", False),
+    ("rev", True),
+    ("comparable", False),
 )
 _ALARMS = {"VIOLATED", "NO"}
 
@@ -132,9 +162,14 @@ _ALARMS = {"VIOLATED", "NO"}
 def _cells(row: dict[str, Any]) -> list[str]:
     quality = f"{_number(row['primary_validation'], 3)}/{_number(row['primary_test'], 3)}"
     return [
-        row["id"], row["name"], row["kind"], row["version"],
-        row["created_at"][:16].replace("T", " "), quality,
-        _number(row["latency_p95_ms"], 2), _number(row["size_mb"], 2),
+        row["id"],
+        row["name"],
+        row["kind"],
+        row["version"],
+        row["created_at"][:16].replace("T", " "),
+        quality,
+        _number(row["latency_p95_ms"], 2),
+        _number(row["size_mb"], 2),
         _flag(row["constraints_ok"], "ok", "VIOLATED"),
         "-" if row["criteria_revision"] is None else str(row["criteria_revision"]),
         _flag(row["comparable"], "yes", "NO"),

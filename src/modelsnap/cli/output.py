@@ -22,8 +22,7 @@ def clean_message(text: object) -> str:
     """A message (may span lines): control characters escaped, each line cut to a sane length."""
     from modelsnap.core.text import printable
 
-    return "\n".join(printable(line, limit=MESSAGE_LINE_LIMIT)
-                     for line in str(text).split("\n"))
+    return "\n".join(printable(line, limit=MESSAGE_LINE_LIMIT) for line in str(text).split("\n"))
 
 
 def echo(text: object = "", *, file=None) -> None:
@@ -45,10 +44,14 @@ def make_console(**options: Any):
 
         def render(self, renderable: Any, options: Any = None):  # type: ignore[override]
             if isinstance(renderable, Text) and has_control(renderable.plain.replace("\n", "")):
-                renderable = Text(printable(renderable.plain, newlines=True),
-                                  style=renderable.style, justify=renderable.justify,
-                                  overflow=renderable.overflow, no_wrap=renderable.no_wrap,
-                                  end=renderable.end)
+                renderable = Text(
+                    printable(renderable.plain, newlines=True),
+                    style=renderable.style,
+                    justify=renderable.justify,
+                    overflow=renderable.overflow,
+                    no_wrap=renderable.no_wrap,
+                    end=renderable.end,
+                )
             return super().render(renderable, options)
 
     return _SafeConsole(**options)
@@ -78,7 +81,9 @@ def print_json(data: Any) -> None:
 
 def add_format_option(parser, choices=("table", "json")) -> None:
     parser.add_argument(
-        "--format", choices=list(choices), default="table",
+        "--format",
+        choices=list(choices),
+        default="table",
         help="output format; json has a stable shape documented in docs/cli.md",
     )
 

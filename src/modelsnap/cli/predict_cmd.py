@@ -20,26 +20,44 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "predict", help="try rows by hand: every model's prediction side by side",
+        "predict",
+        help="try rows by hand: every model's prediction side by side",
         description="Predict rows you give with every competing model (the latest snapshot of "
-                    "each model on the current data) or the snapshots you name, side by side, "
-                    "with class probabilities and a mark where the models disagree. "
-                    "Nothing is written.",
+        "each model on the current data) or the snapshots you name, side by side, "
+        "with class probabilities and a mark where the models disagree. "
+        "Nothing is written.",
     )
     add_dir_argument(parser)
     given = parser.add_mutually_exclusive_group(required=True)
-    given.add_argument("--row", action="append", metavar="TEXT",
-                       help='one row as "column=value,column=value" (repeatable); quote a '
-                            'cell holding a comma whole: \'"city=Paris, TX"\'; empty = missing')
-    given.add_argument("--csv", metavar="FILE",
-                       help="a CSV of rows with a header (the feature columns; the target "
-                            "column, case and severity are optional)")
-    parser.add_argument("--snapshot", action="append", metavar="ID", default=[],
-                        help="predict with this snapshot (id or unique prefix; repeatable) "
-                             "instead of the competing models")
-    parser.add_argument("--trust", action="append", metavar="TYPE", default=[],
-                        help="load this non-scikit-learn type from the artifacts (repeatable); "
-                             "only for artifacts you know the origin of")
+    given.add_argument(
+        "--row",
+        action="append",
+        metavar="TEXT",
+        help='one row as "column=value,column=value" (repeatable); quote a '
+        "cell holding a comma whole: '\"city=Paris, TX\"'; empty = missing",
+    )
+    given.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="a CSV of rows with a header (the feature columns; the target "
+        "column, case and severity are optional)",
+    )
+    parser.add_argument(
+        "--snapshot",
+        action="append",
+        metavar="ID",
+        default=[],
+        help="predict with this snapshot (id or unique prefix; repeatable) "
+        "instead of the competing models",
+    )
+    parser.add_argument(
+        "--trust",
+        action="append",
+        metavar="TYPE",
+        default=[],
+        help="load this non-scikit-learn type from the artifacts (repeatable); "
+        "only for artifacts you know the origin of",
+    )
     add_format_option(parser)
     parser.set_defaults(handler=run)
 
@@ -56,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
     result = predict_rows(root, rows, args.snapshot or None, trusted=args.trust)
     for warning in result["warnings"]:
         print_warning(warning)
-    failed = {answer["id"]: answer["error"] for row in result["rows"]
-              for answer in row["predictions"] if "error" in answer}
+    failed = {
+        answer["id"]: answer["error"]
+        for row in result["rows"]
+        for answer in row["predictions"]
+        if "error" in answer
+    }
     for ident, error in failed.items():
         print_warning(f"{ident}: {error}")
     if args.format == "json":
@@ -69,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _column_names(models: list[dict[str, Any]]) -> list[str]:
     names = [m["name"] or m["id"] for m in models]
-    return [f"{name} {m['id'][-4:]}" if names.count(name) > 1 else name
-            for name, m in zip(names, models, strict=True)]
+    return [
+        f"{name} {m['id'][-4:]}" if names.count(name) > 1 else name
+        for name, m in zip(names, models, strict=True)
+    ]
 
 
 def answer_text(answer: dict[str, Any], task: str) -> str:
@@ -88,8 +112,10 @@ def answer_text(answer: dict[str, Any], task: str) -> str:
 
 def row_text(row: dict[str, Any], limit: int = 60) -> str:
     """The row's label, and its values when they are short enough to read in a cell."""
-    shown = ", ".join(f"{k}={'' if v is None else (f'{v:g}' if isinstance(v, float) else v)}"
-                      for k, v in row["input"].items())
+    shown = ", ".join(
+        f"{k}={'' if v is None else (f'{v:g}' if isinstance(v, float) else v)}"
+        for k, v in row["input"].items()
+    )
     return f"{row['label']}: {shown}" if len(shown) <= limit else str(row["label"])
 
 
@@ -103,16 +129,22 @@ def _print_table(result: dict[str, Any]) -> None:
     caption = "! = the models disagree"
     if result["task"] == "classification":
         caption = "each model's class and its probability; " + caption
-    table = Table(title=f"predictions ({len(result['rows'])} row(s), {len(models)} model(s))",
-                  caption=caption, caption_justify="left", show_lines=True)
+    table = Table(
+        title=f"predictions ({len(result['rows'])} row(s), {len(models)} model(s))",
+        caption=caption,
+        caption_justify="left",
+        show_lines=True,
+    )
     table.add_column("", no_wrap=True)
     table.add_column("row", overflow="fold", max_width=32)
     table.add_column("expected", overflow="fold")
     for name in _column_names(models):
         table.add_column(escape(name), overflow="fold")
     for row in result["rows"]:
-        table.add_row("[bold red]![/]" if row["disagree"] else "",
-                      escape(row_text(row)),
-                      escape("" if row["expected"] is None else str(row["expected"])),
-                      *(escape(answer_text(a, result["task"])) for a in row["predictions"]))
+        table.add_row(
+            "[bold red]![/]" if row["disagree"] else "",
+            escape(row_text(row)),
+            escape("" if row["expected"] is None else str(row["expected"])),
+            *(escape(answer_text(a, result["task"])) for a in row["predictions"]),
+        )
     make_console(highlight=False).print(table)

@@ -22,37 +22,62 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "rank", help="rank the snapshots against the criteria",
+        "rank",
+        help="rank the snapshots against the criteria",
         description="Reject snapshots that fail a hard constraint, score the rest on the "
-                    "criteria (docs/ranking.md explains how, so you can recompute it), and "
-                    "show the Pareto front, the test metric beside, and why anything was left "
-                    "out. What-if options change nothing on disk.",
+        "criteria (docs/ranking.md explains how, so you can recompute it), and "
+        "show the Pareto front, the test metric beside, and why anything was left "
+        "out. What-if options change nothing on disk.",
     )
     add_dir_argument(parser)
-    parser.add_argument("--weights", metavar="M=W,...",
-                        help="what-if criteria weights, e.g. f1=0.5,latency_p95_ms=0.3 "
-                             "(replaces the criteria with exactly these measures)")
-    parser.add_argument("--profile", metavar="NAME",
-                        help="what-if: rank with a profile's criteria and constraints")
-    parser.add_argument("--method", choices=["weighted", "topsis"], default="weighted",
-                        help="weighted sum of min-max normalised criteria (default) or TOPSIS")
-    parser.add_argument("--split", choices=["validation", "test"],
-                        help="split the quality metrics come from (default: [selection]"
-                             ".rank_split, normally validation)")
-    parser.add_argument("--pending", action="store_true",
-                        help="what-if: rank with modelsnap.toml's criteria edits that are not "
-                             "locked yet (the locked revision stays in force)")
-    parser.add_argument("--all-versions", action="store_true",
-                        help="rank every snapshot, not only the latest of each model")
-    parser.add_argument("--allow-mixed", action="store_true",
-                        help="also rank snapshots made on another data set or split "
-                             "(each such line is marked)")
-    parser.add_argument("--significance", action="store_true",
-                        help="test the top pick against the runner-up and the baseline on the "
-                             "stored test predictions (slower: loads predictions)")
-    parser.add_argument("--sensitivity", action="store_true",
-                        help="how often the top pick stays first when each weight moves "
-                             "by +-10 %% and +-25 %%")
+    parser.add_argument(
+        "--weights",
+        metavar="M=W,...",
+        help="what-if criteria weights, e.g. f1=0.5,latency_p95_ms=0.3 "
+        "(replaces the criteria with exactly these measures)",
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME", help="what-if: rank with a profile's criteria and constraints"
+    )
+    parser.add_argument(
+        "--method",
+        choices=["weighted", "topsis"],
+        default="weighted",
+        help="weighted sum of min-max normalised criteria (default) or TOPSIS",
+    )
+    parser.add_argument(
+        "--split",
+        choices=["validation", "test"],
+        help="split the quality metrics come from (default: [selection]"
+        ".rank_split, normally validation)",
+    )
+    parser.add_argument(
+        "--pending",
+        action="store_true",
+        help="what-if: rank with modelsnap.toml's criteria edits that are not "
+        "locked yet (the locked revision stays in force)",
+    )
+    parser.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="rank every snapshot, not only the latest of each model",
+    )
+    parser.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="also rank snapshots made on another data set or split (each such line is marked)",
+    )
+    parser.add_argument(
+        "--significance",
+        action="store_true",
+        help="test the top pick against the runner-up and the baseline on the "
+        "stored test predictions (slower: loads predictions)",
+    )
+    parser.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="how often the top pick stays first when each weight moves by +-10 %% and +-25 %%",
+    )
     add_format_option(parser, choices=("table", "json", "csv"))
     parser.set_defaults(handler=run)
 
@@ -66,8 +91,11 @@ def compute(args: Any) -> Any:
     root = project_root(args.dir)
     weights = parse_weights(args.weights) if getattr(args, "weights", None) else None
     return rank_project(
-        root, weights=weights, profile=getattr(args, "profile", None),
-        method=getattr(args, "method", "weighted"), split=getattr(args, "split", None),
+        root,
+        weights=weights,
+        profile=getattr(args, "profile", None),
+        method=getattr(args, "method", "weighted"),
+        split=getattr(args, "split", None),
         allow_mixed=getattr(args, "allow_mixed", False),
         sensitivity=getattr(args, "sensitivity", False),
         all_versions=getattr(args, "all_versions", False),
@@ -93,8 +121,9 @@ def run(args: Any) -> int:
         body["problems"] = project.problems
         # Compact, sorted keys: the C encoder (indent would force the pure-Python one, ~3 s
         # for 10,000 snapshots). Same shape as every other --format json.
-        sys.stdout.write(json.dumps(body, sort_keys=True, ensure_ascii=False,
-                                    separators=(",", ":")))
+        sys.stdout.write(
+            json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        )
         sys.stdout.write("\n")
     elif args.format == "csv":
         sys.stdout.write(to_csv(result))
@@ -120,19 +149,54 @@ def to_csv(result: Any) -> str:
     names = list(result.weights)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["status", "rank", "id", "name", "score", *names,
-                     f"test_{result.primary_metric}", "pareto", "notes"])
+    writer.writerow(
+        [
+            "status",
+            "rank",
+            "id",
+            "name",
+            "score",
+            *names,
+            f"test_{result.primary_metric}",
+            "pareto",
+            "notes",
+        ]
+    )
     for e in result.ranked:
-        writer.writerow(["ranked", e.rank, clean(e.id), clean(e.name), repr(e.score),
-                         *[repr(e.values[n]) for n in names], _num(e.test_primary),
-                         "yes" if e.pareto else "no", "; ".join(e.warnings)])
-    for status, key in (("rejected", "reasons"), ("incomplete", "missing"),
-                        ("excluded", "reasons"), ("superseded", "by")):
+        writer.writerow(
+            [
+                "ranked",
+                e.rank,
+                clean(e.id),
+                clean(e.name),
+                repr(e.score),
+                *[repr(e.values[n]) for n in names],
+                _num(e.test_primary),
+                "yes" if e.pareto else "no",
+                "; ".join(e.warnings),
+            ]
+        )
+    for status, key in (
+        ("rejected", "reasons"),
+        ("incomplete", "missing"),
+        ("excluded", "reasons"),
+        ("superseded", "by"),
+    ):
         for item in getattr(result, status):
             notes = item[key] if isinstance(item[key], str) else "; ".join(item[key])
-            writer.writerow([status, "", clean(item["id"]), clean(item["name"]), "",
-                             *[""] * len(names), "", "",
-                             clean(f"superseded by {notes}" if key == "by" else notes)])
+            writer.writerow(
+                [
+                    status,
+                    "",
+                    clean(item["id"]),
+                    clean(item["name"]),
+                    "",
+                    *[""] * len(names),
+                    "",
+                    "",
+                    clean(f"superseded by {notes}" if key == "by" else notes),
+                ]
+            )
     return out.getvalue()
 
 
@@ -157,8 +221,10 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
     console = make_console(highlight=False)
     primary = result.primary_metric
     weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
-    console.print(f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
-                  f", {result.split} split, {escape(basis_text(result))}): {escape(weights)}")
+    console.print(
+        f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
+        f", {result.split} split, {escape(basis_text(result))}): {escape(weights)}"
+    )
     # The id already carries the model's name, so it is never cut; notes go in a column when
     # the terminal is wide, else on a line of their own under the table.
     wide = console.width >= 110
@@ -181,8 +247,7 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
             notes.append("older criteria revision")
         if e.mixed:
             notes.append("other data/split")
-        cells = [str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary),
-                 _num(e.test_primary)]
+        cells = [str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary), _num(e.test_primary)]
         table.add_row(*cells, *([escape("; ".join(notes))] if wide else []))
         if notes and not wide:
             notes_below.append(f"  {e.rank}: {escape('; '.join(notes))}")
@@ -191,11 +256,15 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
         for line in notes_below:
             console.print(line)
     else:
-        console.print("Nothing could be ranked (no snapshot passed the checks below, or none "
-                      "exists yet: 'modelsnap run DIR' makes them).")
-    for status, key, colour in (("rejected", "reasons", "red"),
-                                ("incomplete", "missing", "yellow"),
-                                ("excluded", "reasons", "yellow")):
+        console.print(
+            "Nothing could be ranked (no snapshot passed the checks below, or none "
+            "exists yet: 'modelsnap run DIR' makes them)."
+        )
+    for status, key, colour in (
+        ("rejected", "reasons", "red"),
+        ("incomplete", "missing", "yellow"),
+        ("excluded", "reasons", "yellow"),
+    ):
         items = getattr(result, status)
         if items:
             console.print(f"[{colour}]{status.capitalize()}[/] ({len(items)}):")
@@ -203,30 +272,42 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
                 label = "missing " if key == "missing" else ""
                 console.print(f"  {escape(item['id'])}: {label}{escape('; '.join(item[key]))}")
     if result.superseded:
-        console.print(f"History: {len(result.superseded)} older snapshot(s) of these models do "
-                      "not compete (--all-versions ranks them too)")
+        console.print(
+            f"History: {len(result.superseded)} older snapshot(s) of these models do "
+            "not compete (--all-versions ranks them too)"
+        )
     if result.sensitivity and result.sensitivity.get("top"):
         sens = result.sensitivity
         others = ", ".join(f"{k} ({v})" for k, v in sens["winners"].items()) or "none"
-        console.print(f"Sensitivity: {sens['top']} stays first in {sens['stays_first']}/"
-                      f"{sens['n']} perturbed weightings ({sens['share']:.0%}); "
-                      f"other winners: {escape(others)}")
-    if significance is not None and result.ranked and \
-            not any(k in significance for k in ("vs_runner_up", "vs_baseline")):
-        console.print("Significance: nothing to compare the top pick with (no runner-up, "
-                      "no other baseline)")
+        console.print(
+            f"Sensitivity: {sens['top']} stays first in {sens['stays_first']}/"
+            f"{sens['n']} perturbed weightings ({sens['share']:.0%}); "
+            f"other winners: {escape(others)}"
+        )
+    if (
+        significance is not None
+        and result.ranked
+        and not any(k in significance for k in ("vs_runner_up", "vs_baseline"))
+    ):
+        console.print(
+            "Significance: nothing to compare the top pick with (no runner-up, no other baseline)"
+        )
     if significance:
         for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
             item = significance.get(key)
             if not item:
                 continue
             if "error" in item:
-                console.print(f"Significance vs {label} ({escape(item['b'])}): not computed: "
-                              f"{escape(item['error'])}")
+                console.print(
+                    f"Significance vs {label} ({escape(item['b'])}): not computed: "
+                    f"{escape(item['error'])}"
+                )
             else:
-                console.print(f"Significance vs {label} ({escape(item['b'])}): "
-                              f"{item['metric']} difference {item['difference']:+.4f}, "
-                              f"p = {item['p_value']:.3g} ({item['method']}): "
-                              f"[bold]{item['verdict']}[/]")
+                console.print(
+                    f"Significance vs {label} ({escape(item['b'])}): "
+                    f"{item['metric']} difference {item['difference']:+.4f}, "
+                    f"p = {item['p_value']:.3g} ({item['method']}): "
+                    f"[bold]{item['verdict']}[/]"
+                )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -30,8 +30,11 @@ def small_table(items: list[dict[str, Any]], *, limit: int | None = None):
     for item in items:
         columns += [c for c in item if c not in columns]
     for column in columns:
-        numeric = all(isinstance(item.get(column), (int, float)) for item in items
-                      if item.get(column) is not None)
+        numeric = all(
+            isinstance(item.get(column), (int, float))
+            for item in items
+            if item.get(column) is not None
+        )
         table.add_column(column, justify="right" if numeric else "left")
     shown = items if limit is None else items[:limit]
     for item in shown:

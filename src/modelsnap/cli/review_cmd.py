@@ -26,11 +26,17 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.dir)
     if not root.is_dir():
-        raise PathError(f"no such folder: {root}", where="DIR",
-                        hint="give the project folder that holds snapshots/")
+        raise PathError(
+            f"no such folder: {root}",
+            where="DIR",
+            hint="give the project folder that holds snapshots/",
+        )
     if not (root / "snapshots").is_dir() and not (root / "modelsnap.toml").is_file():
-        raise PathError(f"{root} holds neither snapshots/ nor modelsnap.toml", where="DIR",
-                        hint="give a modelsnap project folder")
+        raise PathError(
+            f"{root} holds neither snapshots/ nor modelsnap.toml",
+            where="DIR",
+            hint="give a modelsnap project folder",
+        )
     from modelsnap.tui.review_app import ReviewApp
 
     ReviewApp(root).run()

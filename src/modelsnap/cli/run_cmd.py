@@ -208,21 +208,37 @@ def summary_table(outcomes: list[Any], primary: str | None, width: int | None = 
             metric = primary or ("r2" if snap.get("data", {}).get("task") == "regression" else "f1")
             failed = [k for k, v in snap.get("constraints", {}).items() if v.get("ok") is False]
             status = "ok" if not failed else f"ok, over: {', '.join(failed)}"
-            rows.append((outcome.name, outcome.kind, status, [
-                _figure(metrics.get(metric), ".4f"),
-                _figure(res.get("latency_p95_ms"), ".3f"),
-                _figure(res.get("throughput_rows_per_s"), ",.0f"),
-                _figure(res.get("size_mb"), ".3f"),
-                _figure(res.get("peak_memory_mb"), ".1f"),
-            ]))
+            rows.append(
+                (
+                    outcome.name,
+                    outcome.kind,
+                    status,
+                    [
+                        _figure(metrics.get(metric), ".4f"),
+                        _figure(res.get("latency_p95_ms"), ".3f"),
+                        _figure(res.get("throughput_rows_per_s"), ",.0f"),
+                        _figure(res.get("size_mb"), ".3f"),
+                        _figure(res.get("peak_memory_mb"), ".1f"),
+                    ],
+                )
+            )
         else:
-            rows.append((outcome.name, outcome.kind, f"[red]failed: {outcome.reason}[/]",
-                         ["-"] * len(figures)))
-    widths = [max([len(header)] + [len(cells[i]) for *_, cells in rows])
-              for i, header in enumerate(figures)]
+            rows.append(
+                (
+                    outcome.name,
+                    outcome.kind,
+                    f"[red]failed: {outcome.reason}[/]",
+                    ["-"] * len(figures),
+                )
+            )
+    widths = [
+        max([len(header)] + [len(cells[i]) for *_, cells in rows])
+        for i, header in enumerate(figures)
+    ]
     keep = list(range(len(figures)))
     show_kind = True
     if width is not None:
+
         def needed() -> int:
             longest = max([len(name) for name, *_ in rows] + [8])
             text = min(longest, 24) + 2 + 16 + (9 + 2 if show_kind else 0)

@@ -16,10 +16,11 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "seal", help="seal records made before sealing into ledger.toml",
+        "seal",
+        help="seal records made before sealing into ledger.toml",
         description="Add every record (snapshot, edge run, criteria revision, decision) that "
-                    "ledger.toml does not seal yet, as it is now. Refused when a sealed record "
-                    "changed. Check the records first: sealing vouches for them.",
+        "ledger.toml does not seal yet, as it is now. Refused when a sealed record "
+        "changed. Check the records first: sealing vouches for them.",
     )
     add_dir_argument(parser)
     add_format_option(parser, choices=("text", "json"))
@@ -39,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for name in sealed:
         print(f"sealed    {name}")
-    print(f"{len(sealed)} record(s) sealed" if sealed else "nothing to seal: every record is "
-          "already sealed")
+    print(
+        f"{len(sealed)} record(s) sealed"
+        if sealed
+        else "nothing to seal: every record is already sealed"
+    )
     if head(root):
         print(f"ledger head {head(root)}")
     return 0

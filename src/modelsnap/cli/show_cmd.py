@@ -15,7 +15,8 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "show", help="show one snapshot in full",
+        "show",
+        help="show one snapshot in full",
         description="Show every table of one snapshot. ID may be any unique prefix of the id.",
     )
     add_dir_argument(parser)
@@ -43,16 +44,25 @@ def _metrics_table(metrics: dict[str, Any]):
         table.add_column("test 95% CI", justify="right", no_wrap=True)
 
     def cell(value: Any) -> str:
-        return f"{value:.4f}" if isinstance(value, float) and abs(value) < 1e4 else number(value) \
-            if isinstance(value, (int, float)) else "-"
+        return (
+            f"{value:.4f}"
+            if isinstance(value, float) and abs(value) < 1e4
+            else number(value)
+            if isinstance(value, (int, float))
+            else "-"
+        )
 
     for name in names:
         cells = [cell(metrics[s].get(name)) for s in splits]
         if ci:
             pair = ci.get(name)
-            cells.append(f"[{pair[0]:.4f}, {pair[1]:.4f}]" if isinstance(pair, list)
-                         and len(pair) == 2 and all(isinstance(p, (int, float)) for p in pair)
-                         else "-")
+            cells.append(
+                f"[{pair[0]:.4f}, {pair[1]:.4f}]"
+                if isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(p, (int, float)) for p in pair)
+                else "-"
+            )
         table.add_row(name, *cells)
     return table
 
@@ -79,20 +89,34 @@ def _constraints_table(constraints: dict[str, Any]):
     from modelsnap.cli.render import plain
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for header, justify in (("constraint", "left"), ("value", "right"), ("limit", "right"),
-                            ("passes", "left"), ("over by", "right")):
+    for header, justify in (
+        ("constraint", "left"),
+        ("value", "right"),
+        ("limit", "right"),
+        ("passes", "left"),
+        ("over by", "right"),
+    ):
         table.add_column(header, justify=justify, no_wrap=header != "constraint")
     for name, entry in constraints.items():
         if not isinstance(entry, dict):
             table.add_row(name, Text(plain(entry)), "", "", "")
             continue
         ok = entry.get("ok")
-        mark = Text("✓ yes", style="green") if ok is True else \
-            Text("✗ no", style="red") if ok is False else Text("-")
+        mark = (
+            Text("✓ yes", style="green")
+            if ok is True
+            else Text("✗ no", style="red")
+            if ok is False
+            else Text("-")
+        )
         over = entry.get("over")
-        table.add_row(name, plain(entry.get("value"), digits=4),
-                      plain(entry.get("limit"), digits=4), mark,
-                      plain(over, digits=4) if over else "")
+        table.add_row(
+            name,
+            plain(entry.get("value"), digits=4),
+            plain(entry.get("limit"), digits=4),
+            mark,
+            plain(over, digits=4) if over else "",
+        )
     return table
 
 
@@ -110,13 +134,21 @@ def _fairness(fairness: dict[str, Any]):
     parts: list[Any] = [_grid(rest)] if rest else []
     if columns:
         summary = Table(box=None, pad_edge=False, header_style="bold")
-        for header, justify in (("column", "left"), ("metric", "left"), ("metric gap", "right"),
-                                ("positive-rate gap", "right")):
+        for header, justify in (
+            ("column", "left"),
+            ("metric", "left"),
+            ("metric gap", "right"),
+            ("positive-rate gap", "right"),
+        ):
             summary.add_column(header, justify=justify)
         for name, entry in columns.items():
             entry = entry if isinstance(entry, dict) else {}
-            summary.add_row(name, plain(entry.get("metric")), plain(entry.get("gap"), digits=4),
-                            plain(entry.get("positive_rate_gap"), digits=4))
+            summary.add_row(
+                name,
+                plain(entry.get("metric")),
+                plain(entry.get("gap"), digits=4),
+                plain(entry.get("positive_rate_gap"), digits=4),
+            )
         parts.append(summary)
         for name, entry in columns.items():
             if not isinstance(entry, dict):
@@ -125,8 +157,10 @@ def _fairness(fairness: dict[str, Any]):
                 parts.append(Text(f"warning ({name}): {warning}", style="yellow"))
             groups = entry.get("groups")
             if isinstance(groups, list) and groups and all(isinstance(g, dict) for g in groups):
-                parts += [Text(f"groups by {name}:", style="bold"),
-                          Padding(small_table(groups), (0, 0, 0, 2), expand=False)]
+                parts += [
+                    Text(f"groups by {name}:", style="bold"),
+                    Padding(small_table(groups), (0, 0, 0, 2), expand=False),
+                ]
     return Group(*parts)
 
 
@@ -150,13 +184,19 @@ def _section(name: str, table: dict[str, Any]):
     for key, items in nested:
         features = key.endswith("features")
         limit = TOP_FEATURES if features else None
-        title = f"top {TOP_FEATURES} of {len(items)} features:" \
-            if features and len(items) > TOP_FEATURES else f"{key.replace('_', ' ')}:"
-        parts += [Text(title, style="bold"),
-                  Padding(small_table(items, limit=limit), (0, 0, 0, 2), expand=False)]
+        title = (
+            f"top {TOP_FEATURES} of {len(items)} features:"
+            if features and len(items) > TOP_FEATURES
+            else f"{key.replace('_', ' ')}:"
+        )
+        parts += [
+            Text(title, style="bold"),
+            Padding(small_table(items, limit=limit), (0, 0, 0, 2), expand=False),
+        ]
         if limit is not None and len(items) > limit:
-            parts.append(Text(f"  … {len(items) - limit} more (--format json lists them all)",
-                              style="dim"))
+            parts.append(
+                Text(f"  … {len(items) - limit} more (--format json lists them all)", style="dim")
+            )
     return Group(*parts)
 
 
@@ -165,13 +205,18 @@ def _header(snapshot: dict[str, Any]):
 
     from modelsnap.cli.render import plain
 
-    first = " · ".join(str(p) for p in (
-        f"{snapshot.get('name', '?')} {snapshot.get('version', '')}".strip(),
-        snapshot.get("kind"),
-        f"criteria revision {snapshot['criteria_revision']}"
-        if snapshot.get("criteria_revision") is not None else "criteria not locked",
-        f"created {str(snapshot.get('created_at', '?'))[:19].replace('T', ' ')}",
-    ) if p)
+    first = " · ".join(
+        str(p)
+        for p in (
+            f"{snapshot.get('name', '?')} {snapshot.get('version', '')}".strip(),
+            snapshot.get("kind"),
+            f"criteria revision {snapshot['criteria_revision']}"
+            if snapshot.get("criteria_revision") is not None
+            else "criteria not locked",
+            f"created {str(snapshot.get('created_at', '?'))[:19].replace('T', ' ')}",
+        )
+        if p
+    )
     text = Text(first, style="bold")
     skip = {"schema", "id", "name", "version", "kind", "criteria_revision", "created_at"}
     for key, value in snapshot.items():

@@ -54,9 +54,7 @@ def analyze(
     ``edge_cases`` without ``[data].edge_cases``. Never raises on a model or data quirk.
     """
     del val_pred, val_proba  # part of the stable signature; not needed by the current analyses
-    primary = config.selection.primary_metric or (
-        "r2" if dataset.task == "regression" else "f1"
-    )
+    primary = config.selection.primary_metric or ("r2" if dataset.task == "regression" else "f1")
     progress = on_progress or (lambda _fraction, _message: None)
     result: dict[str, dict[str, Any]] = {}
 
@@ -67,10 +65,16 @@ def analyze(
     )
     progress(0.6, "fairness by group")
     if config.data.sensitive:
-        fairness = _guarded(lambda: fairness_report(
-            dataset, split, sensitive=config.data.sensitive, primary_metric=primary,
-            test_pred=test_pred, test_proba=test_proba,
-        ))
+        fairness = _guarded(
+            lambda: fairness_report(
+                dataset,
+                split,
+                sensitive=config.data.sensitive,
+                primary_metric=primary,
+                test_pred=test_pred,
+                test_proba=test_proba,
+            )
+        )
         if fairness:
             result["fairness"] = fairness
     progress(0.75, "edge cases")
@@ -91,8 +95,9 @@ def analyze(
     return result
 
 
-def _guarded(compute: Callable[[], dict[str, Any] | None],
-             base: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def _guarded(
+    compute: Callable[[], dict[str, Any] | None], base: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     try:
         return compute()
     except Exception as exc:  # one table failing must not cost the snapshot
@@ -106,8 +111,9 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _interpretability(pipeline: Any, dataset: Any, split: Any, config: Any,
-                      primary: str) -> dict[str, Any]:
+def _interpretability(
+    pipeline: Any, dataset: Any, split: Any, config: Any, primary: str
+) -> dict[str, Any]:
     rows = list(split.validation)
     classes = [str(c) for c in dataset.classes] if dataset.task == "classification" else None
     positive = dataset.positive_label

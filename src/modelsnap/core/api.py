@@ -40,8 +40,11 @@ class Project:
     def __init__(self, path: str | Path) -> None:
         root = Path(path).expanduser()
         if not root.is_dir():
-            raise PathError("no such project folder", where=str(root),
-                            hint="create one with 'modelsnap init DIR --data FILE --target COL'")
+            raise PathError(
+                "no such project folder",
+                where=str(root),
+                hint="create one with 'modelsnap init DIR --data FILE --target COL'",
+            )
         self.root = root.resolve()
         self._config: Any = None
 
@@ -74,8 +77,11 @@ class Project:
         if kind is not None and kind not in KINDS:
             raise ModelsnapError(f"kind {kind!r} is not 'baseline' or 'candidate'")
         snapshots, _ = list_snapshots(self.root)
-        return [s for s in snapshots
-                if (kind is None or s["kind"] == kind) and (name is None or s["name"] == name)]
+        return [
+            s
+            for s in snapshots
+            if (kind is None or s["kind"] == kind) and (name is None or s["name"] == name)
+        ]
 
     def problems(self) -> list[str]:
         """The snapshot files that could not be read, each with the reason."""
@@ -104,10 +110,16 @@ class Project:
 
     # ----------------------------------------------------------------------- running
 
-    def run(self, *, baseline: bool = False, candidates: Sequence[str] | None = None,
-            on_event: Callable[[str, Any], None] | None = None,
-            timeout: float | None = None, memory_limit_mb: float | None = None,
-            cancel: threading.Event | None = None) -> list:
+    def run(
+        self,
+        *,
+        baseline: bool = False,
+        candidates: Sequence[str] | None = None,
+        on_event: Callable[[str, Any], None] | None = None,
+        timeout: float | None = None,
+        memory_limit_mb: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list:
         """Run models declared in modelsnap.toml, baseline first; returns one ``RunOutcome``
         per model (``.ok``, ``.snapshot``, ``.error``, ``.warnings``).
 
@@ -122,17 +134,27 @@ class Project:
             candidates = [candidates]
         names = list(candidates) if candidates is not None else None
         return run_project(
-            self.config, names, baseline,
+            self.config,
+            names,
+            baseline,
             overrides=Overrides(timeout_seconds=timeout, memory_limit_mb=memory_limit_mb),
-            on_event=on_event, cancel=cancel,
+            on_event=on_event,
+            cancel=cancel,
         )
 
-    def snapshot(self, estimator: Any, name: str, kind: str = "candidate", version: str = "v1",
-                 notes: str = "", timeout: float | None = None,
-                 memory_limit_mb: float | None = None,
-                 on_event: Callable[[Any], None] | None = None,
-                 on_warning: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None) -> dict:
+    def snapshot(
+        self,
+        estimator: Any,
+        name: str,
+        kind: str = "candidate",
+        version: str = "v1",
+        notes: str = "",
+        timeout: float | None = None,
+        memory_limit_mb: float | None = None,
+        on_event: Callable[[Any], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict:
         """Evaluate a model built outside modelsnap.toml and record it; returns the snapshot.
 
         An unfitted estimator is put behind the project's frozen preprocessing and fitted on
@@ -153,33 +175,53 @@ class Project:
         from modelsnap.profiler.runner import RunJob, run_model
 
         if kind not in KINDS:
-            raise ModelsnapError(f"kind {kind!r} is not 'baseline' or 'candidate'",
-                                 where=f"model {name!r}")
+            raise ModelsnapError(
+                f"kind {kind!r} is not 'baseline' or 'candidate'", where=f"model {name!r}"
+            )
         if not isinstance(name, str) or not name.strip():
             raise ModelsnapError("a snapshot needs a name", hint="name='my_model'")
         safe_name(name, what="model name")
         if estimator is None or not hasattr(estimator, "predict"):
             raise ModelsnapError(
-                f"{type(estimator).__name__} has no predict method", where=f"model {name!r}",
-                hint="pass a scikit-learn-compatible estimator or pipeline")
+                f"{type(estimator).__name__} has no predict method",
+                where=f"model {name!r}",
+                hint="pass a scikit-learn-compatible estimator or pipeline",
+            )
         self.reload()
         config = self.config
         job = RunJob(
-            root=self.root, name=name, kind=kind, estimator=estimator, version=version,
-            notes=notes, criteria_revision=criteria_revision_for(config, kind),
-            constraints=dict(config.constraints), primary_metric=config.primary_metric,
-            baseline=(latest_baseline(self.root, config.data.source) if kind == "candidate"
-                      else None),
-            **settings_for(config, None, Overrides(timeout_seconds=timeout,
-                                                   memory_limit_mb=memory_limit_mb)),
+            root=self.root,
+            name=name,
+            kind=kind,
+            estimator=estimator,
+            version=version,
+            notes=notes,
+            criteria_revision=criteria_revision_for(config, kind),
+            constraints=dict(config.constraints),
+            primary_metric=config.primary_metric,
+            baseline=(
+                latest_baseline(self.root, config.data.source) if kind == "candidate" else None
+            ),
+            **settings_for(
+                config, None, Overrides(timeout_seconds=timeout, memory_limit_mb=memory_limit_mb)
+            ),
         )
         return run_model(job, on_event=on_event, on_warning=on_warning, cancel=cancel)
 
     # ----------------------------------------------------------------------- deciding
 
-    def rank(self, *, weights: Mapping[str, float] | None = None, profile: str | None = None,
-             method: str = "weighted", split: str | None = None, allow_mixed: bool = False,
-             sensitivity: bool = False, all_versions: bool = False, pending: bool = False):
+    def rank(
+        self,
+        *,
+        weights: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        method: str = "weighted",
+        split: str | None = None,
+        allow_mixed: bool = False,
+        sensitivity: bool = False,
+        all_versions: bool = False,
+        pending: bool = False,
+    ):
         """Rank the latest snapshot of each model under the locked criteria revision
         (``core.context.rank_project``, as ``modelsnap rank``).
 
@@ -190,13 +232,28 @@ class Project:
         """
         from modelsnap.core.context import rank_project
 
-        return rank_project(self.root, weights=weights, profile=profile, method=method,
-                            split=split, allow_mixed=allow_mixed, sensitivity=sensitivity,
-                            all_versions=all_versions, pending=pending)
+        return rank_project(
+            self.root,
+            weights=weights,
+            profile=profile,
+            method=method,
+            split=split,
+            allow_mixed=allow_mixed,
+            sensitivity=sensitivity,
+            all_versions=all_versions,
+            pending=pending,
+        )
 
-    def decide(self, snapshot_id: str, *, rationale: str, caveats: Sequence[str] = (),
-               monitoring: str = "", decided_by: str | None = None,
-               override: str | None = None) -> dict:
+    def decide(
+        self,
+        snapshot_id: str,
+        *,
+        rationale: str,
+        caveats: Sequence[str] = (),
+        monitoring: str = "",
+        decided_by: str | None = None,
+        override: str | None = None,
+    ) -> dict:
         """Record the chosen snapshot in decisions.toml (hash-chained); returns the entry.
 
         As ``modelsnap decide`` (``core.context.decide``): ranked under the locked criteria
@@ -206,11 +263,23 @@ class Project:
         """
         from modelsnap.core.context import decide
 
-        return decide(self.root, snapshot_id, rationale=rationale, caveats=caveats,
-                      monitoring=monitoring, decided_by=decided_by, override=override)
+        return decide(
+            self.root,
+            snapshot_id,
+            rationale=rationale,
+            caveats=caveats,
+            monitoring=monitoring,
+            decided_by=decided_by,
+            override=override,
+        )
 
-    def predict(self, rows: Sequence[Mapping[str, Any]] | str | Path, *,
-                snapshots: Sequence[str] | None = None, trusted: Sequence[str] = ()) -> dict:
+    def predict(
+        self,
+        rows: Sequence[Mapping[str, Any]] | str | Path,
+        *,
+        snapshots: Sequence[str] | None = None,
+        trusted: Sequence[str] = (),
+    ) -> dict:
         """Every competing model's (or the given snapshots') prediction for ``rows``, side by
         side, as ``modelsnap predict`` (``core.trying.predict_rows``): a list of mappings
         column -> value (text or number; None or "" is missing), or the path of a CSV.
@@ -222,19 +291,32 @@ class Project:
             given = rows_from_csv(Path(rows))
         else:
             given = RowsInput(
-                rows=[{str(k): "" if v is None else str(v) for k, v in row.items()}
-                      for row in rows],
-                where="rows", labels=[f"row {i}" for i in range(1, len(rows) + 1)])
+                rows=[
+                    {str(k): "" if v is None else str(v) for k, v in row.items()} for row in rows
+                ],
+                where="rows",
+                labels=[f"row {i}" for i in range(1, len(rows) + 1)],
+            )
         return predict_rows(self.root, given, snapshots, trusted=trusted)
 
-    def monitor(self, data: str | Path, *, decision: str | None = None,
-                profile_latency: bool = False, trusted: Sequence[str] = ()) -> dict:
+    def monitor(
+        self,
+        data: str | Path,
+        *,
+        decision: str | None = None,
+        profile_latency: bool = False,
+        trusted: Sequence[str] = (),
+    ) -> dict:
         """Hold the decided model (the latest decision, or ``decision``) to its snapshot on new
         labelled data, as ``modelsnap monitor`` (``core.monitoring.monitor``); records
         ``monitoring/<id>.toml`` and returns it, with ``verdict`` (holds / degraded / drifted)
         and ``exit_code`` (0 / 1)."""
         from modelsnap.core.monitoring import monitor
 
-        return monitor(self.root, Path(data), decision_id=decision,
-                       profile_latency=profile_latency, trusted=trusted)
-
+        return monitor(
+            self.root,
+            Path(data),
+            decision_id=decision,
+            profile_latency=profile_latency,
+            trusted=trusted,
+        )

@@ -116,9 +116,7 @@ def project_classes(config: Any = None) -> frozenset[str]:
         path = getattr(spec, "estimator", None)
         if isinstance(path, str) and path.split(".")[0] in RESOLVED_PACKAGES:
             candidates.append(path)
-    return frozenset(
-        type_name(cls) for cls in map(_estimator_class, candidates) if cls is not None
-    )
+    return frozenset(type_name(cls) for cls in map(_estimator_class, candidates) if cls is not None)
 
 
 def allowed_types(config: Any = None) -> frozenset[str]:

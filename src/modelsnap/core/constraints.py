@@ -34,12 +34,13 @@ def constraint_target(key: str) -> tuple[str, str]:
     measure names too. Unknown keys raise ``ProjectFileError``.
     """
     for prefix in ("max_", "min_"):
-        if key.startswith(prefix) and key[len(prefix):] in MEASURE_DIRECTIONS:
-            return key[len(prefix):], prefix[:-1]
+        if key.startswith(prefix) and key[len(prefix) :] in MEASURE_DIRECTIONS:
+            return key[len(prefix) :], prefix[:-1]
     raise ProjectFileError(
-        f"unknown constraint {key!r}", where=WHERE,
+        f"unknown constraint {key!r}",
+        where=WHERE,
         hint="use max_<measure> or min_<measure> with a measure from docs/project-file.md, "
-             "min_metric = { recall = 0.6 } or min_gain_over_baseline",
+        "min_metric = { recall = 0.6 } or min_gain_over_baseline",
     )
 
 
@@ -60,8 +61,12 @@ def _judge(value: float, limit: float, kind: str) -> dict[str, Any]:
     return {"value": value, "limit": limit, "ok": ok, "over": over}
 
 
-def _gain(measured: Mapping[str, float], baseline: Mapping[str, float], baseline_id: str,
-          primary_metric: str) -> dict[str, Any]:
+def _gain(
+    measured: Mapping[str, float],
+    baseline: Mapping[str, float],
+    baseline_id: str,
+    primary_metric: str,
+) -> dict[str, Any]:
     gain: dict[str, Any] = {"baseline_id": baseline_id, "metric": primary_metric}
     mine, theirs = measured.get(primary_metric), baseline.get(primary_metric)
     if mine is None or theirs is None:
@@ -97,12 +102,16 @@ def parse_constraints(constraints: Mapping[str, Any]) -> tuple[Rule, ...]:
     for key, raw in constraints.items():
         if key == "min_metric":
             if not isinstance(raw, Mapping):
-                raise ProjectFileError(f"min_metric must be a table, found {raw!r}", where=WHERE,
-                                       hint="write min_metric = { recall = 0.6 }")
+                raise ProjectFileError(
+                    f"min_metric must be a table, found {raw!r}",
+                    where=WHERE,
+                    hint="write min_metric = { recall = 0.6 }",
+                )
             for metric, limit in raw.items():
                 if metric not in MEASURE_DIRECTIONS:
-                    raise ProjectFileError(f"min_metric names unknown metric {metric!r}",
-                                           where=WHERE)
+                    raise ProjectFileError(
+                        f"min_metric names unknown metric {metric!r}", where=WHERE
+                    )
                 rules.append(Rule(metric, metric, _limit(f"min_metric.{metric}", limit), "min"))
         elif key == "min_gain_over_baseline":
             rules.append(Rule(GAIN_CONSTRAINT, GAIN_CONSTRAINT, _limit(key, raw), "min"))
@@ -112,10 +121,16 @@ def parse_constraints(constraints: Mapping[str, Any]) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any] | tuple[Rule, ...], *,
-             primary_metric: str, kind: str = "candidate",
-             baseline: Mapping[str, float] | None = None, baseline_id: str = "",
-             edge_cases_required: bool = False) -> dict[str, Any]:
+def evaluate(
+    measured: Mapping[str, float],
+    constraints: Mapping[str, Any] | tuple[Rule, ...],
+    *,
+    primary_metric: str,
+    kind: str = "candidate",
+    baseline: Mapping[str, float] | None = None,
+    baseline_id: str = "",
+    edge_cases_required: bool = False,
+) -> dict[str, Any]:
     """Judge validation-split measures against the constraints; see ``check_constraints``.
 
     ``constraints`` is the ``[constraints]`` table or its ``parse_constraints`` form.
@@ -124,8 +139,11 @@ def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any] | tup
     incomplete rather than passing.
     """
     rules = constraints if isinstance(constraints, tuple) else parse_constraints(constraints)
-    gain = (_gain(measured, baseline, baseline_id, primary_metric)
-            if kind != "baseline" and baseline is not None else {})
+    gain = (
+        _gain(measured, baseline, baseline_id, primary_metric)
+        if kind != "baseline" and baseline is not None
+        else {}
+    )
     table: dict[str, dict[str, Any]] = {}
     for rule in rules:
         if rule.measure == GAIN_CONSTRAINT:
@@ -134,8 +152,11 @@ def evaluate(measured: Mapping[str, float], constraints: Mapping[str, Any] | tup
             value = gain.get("relative")
         else:
             value = measured.get(rule.measure)
-        table[rule.name] = ({"limit": rule.limit, "missing": True} if value is None
-                            else _judge(value, rule.limit, rule.kind))
+        table[rule.name] = (
+            {"limit": rule.limit, "missing": True}
+            if value is None
+            else _judge(value, rule.limit, rule.kind)
+        )
     failed = measured.get("edge_must_pass_failed")
     if failed is not None:
         table[EDGE_CONSTRAINT] = _judge(failed, 0.0, "max")
@@ -152,9 +173,14 @@ def _validation(item: Mapping[str, Any]) -> dict[str, float]:
     return measures(item, "validation")
 
 
-def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any],
-                      baseline: Mapping[str, Any] | None, primary_metric: str, *,
-                      edge_cases_required: bool = False) -> dict[str, Any]:
+def check_constraints(
+    snapshot: Mapping[str, Any],
+    constraints: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None,
+    primary_metric: str,
+    *,
+    edge_cases_required: bool = False,
+) -> dict[str, Any]:
     """The ``[constraints]`` and ``[gain]`` tables for one snapshot (docs/snapshot-format.md).
 
     Constraints are judged on the validation split (the split the choice is made on). ``gain``
@@ -163,8 +189,11 @@ def check_constraints(snapshot: Mapping[str, Any], constraints: Mapping[str, Any
     """
     baseline_measures = _validation(baseline) if baseline is not None else None
     return evaluate(
-        _validation(snapshot), constraints, primary_metric=primary_metric,
-        kind=str(snapshot.get("kind", "candidate")), baseline=baseline_measures,
+        _validation(snapshot),
+        constraints,
+        primary_metric=primary_metric,
+        kind=str(snapshot.get("kind", "candidate")),
+        baseline=baseline_measures,
         baseline_id=str(baseline.get("id", "")) if baseline is not None else "",
         edge_cases_required=edge_cases_required,
     )
@@ -203,5 +232,8 @@ def reasons(result: Mapping[str, Any]) -> list[str]:
 
 def missing(result: Mapping[str, Any]) -> list[str]:
     """The constraints that could not be judged because their measure is missing."""
-    return [name for name, entry in sorted(result.get("constraints", {}).items())
-            if entry.get("missing")]
+    return [
+        name
+        for name, entry in sorted(result.get("constraints", {}).items())
+        if entry.get("missing")
+    ]

@@ -56,16 +56,20 @@ def must_pass_cases_exist(root: Any, relative: str | None) -> bool:
         return False
     path = Path(root) / relative
     try:
-        with open_regular(path, what="edge-case file", limit=EDGE_CSV_LIMIT) as raw, \
-                io.TextIOWrapper(raw, newline="", encoding="utf-8") as handle:
-            return any((row.get("severity") or "").strip() == "must-pass"
-                       for row in csv.DictReader(handle))
+        with (
+            open_regular(path, what="edge-case file", limit=EDGE_CSV_LIMIT) as raw,
+            io.TextIOWrapper(raw, newline="", encoding="utf-8") as handle,
+        ):
+            return any(
+                (row.get("severity") or "").strip() == "must-pass" for row in csv.DictReader(handle)
+            )
     except (OSError, UnicodeDecodeError, csv.Error, ModelsnapError):
         return False
 
 
-def with_edge_results(rows: Sequence[Mapping[str, Any]],
-                      latest: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def with_edge_results(
+    rows: Sequence[Mapping[str, Any]], latest: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Rows whose edge measures are replaced by a later ``modelsnap edge`` run, where one exists.
 
     Rows without a later run are passed through as they are (not copied); changed rows are new
@@ -79,8 +83,11 @@ def with_edge_results(rows: Sequence[Mapping[str, Any]],
         updated = dict(row)
         updated["measures"] = {}
         for split, table in row["measures"].items():
-            table = {k: v for k, v in table.items()
-                     if k not in ("edge_pass_rate", "edge_must_pass_failed")}
+            table = {
+                k: v
+                for k, v in table.items()
+                if k not in ("edge_pass_rate", "edge_must_pass_failed")
+            }
             table.update(measures({}, split, edge_result=result))
             updated["measures"][split] = table
         out.append(updated)
@@ -110,9 +117,17 @@ class SelectionContext:
         """The baseline candidates are compared with (the documented rule)."""
         return current_baseline(self.rows, self.hashes.dataset_sha256, self.hashes.split_sha256)
 
-    def spec(self, *, weights: Mapping[str, float] | None = None, profile: str | None = None,
-             method: str = "weighted", split: str | None = None, allow_mixed: bool = False,
-             all_versions: bool = False, pending: bool = False) -> tuple[RankingSpec, str]:
+    def spec(
+        self,
+        *,
+        weights: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        method: str = "weighted",
+        split: str | None = None,
+        allow_mixed: bool = False,
+        all_versions: bool = False,
+        pending: bool = False,
+    ) -> tuple[RankingSpec, str]:
         """The ranking spec and its basis label. The locked revision's criteria, constraints
         and primary metric unless ``pending`` (modelsnap.toml's edits, as a what-if) or nothing
         is locked yet (modelsnap.toml, as a preview)."""
@@ -130,10 +145,18 @@ class SelectionContext:
         if weights or profile is not None or method != "weighted" or split is not None:
             basis = BASIS_WHAT_IF if basis == BASIS_LOCKED else basis
         spec = _spec_from_config(
-            self.config, weights=weights, profile=profile, method=method, split=split,
-            allow_mixed=allow_mixed, dataset_sha256=self.hashes.dataset_sha256,
-            split_sha256=self.hashes.split_sha256, criteria_revision=self.criteria.revision,
-            edge_cases_required=self.edge_cases_required, all_versions=all_versions, **source,
+            self.config,
+            weights=weights,
+            profile=profile,
+            method=method,
+            split=split,
+            allow_mixed=allow_mixed,
+            dataset_sha256=self.hashes.dataset_sha256,
+            split_sha256=self.hashes.split_sha256,
+            criteria_revision=self.criteria.revision,
+            edge_cases_required=self.edge_cases_required,
+            all_versions=all_versions,
+            **source,
         )
         return spec, basis
 
@@ -145,22 +168,32 @@ class SelectionContext:
         result.basis = basis
         result.pending = list(self.criteria.pending)
         if basis == BASIS_UNLOCKED:
-            result.warnings.insert(0, "criteria are not locked: this ranking previews "
-                                      "modelsnap.toml; lock it before deciding")
+            result.warnings.insert(
+                0,
+                "criteria are not locked: this ranking previews "
+                "modelsnap.toml; lock it before deciding",
+            )
         elif basis == BASIS_PENDING:
-            result.warnings.insert(0, f"what-if: modelsnap.toml's edits not locked "
-                                      f"({'; '.join(self.criteria.pending)}); revision "
-                                      f"{self.criteria.revision} is still in force")
+            result.warnings.insert(
+                0,
+                f"what-if: modelsnap.toml's edits not locked "
+                f"({'; '.join(self.criteria.pending)}); revision "
+                f"{self.criteria.revision} is still in force",
+            )
         elif self.criteria.pending:
-            result.warnings.insert(0, f"ranked under locked criteria revision "
-                                      f"{self.criteria.revision}; modelsnap.toml has edits not "
-                                      f"locked ({'; '.join(self.criteria.pending)}): lock them "
-                                      "as a new revision or revert them")
+            result.warnings.insert(
+                0,
+                f"ranked under locked criteria revision "
+                f"{self.criteria.revision}; modelsnap.toml has edits not "
+                f"locked ({'; '.join(self.criteria.pending)}): lock them "
+                "as a new revision or revert them",
+            )
         return result
 
 
-def load_context(root: Path | str, *, from_records: bool = False,
-                 write_index: bool = True) -> SelectionContext:
+def load_context(
+    root: Path | str, *, from_records: bool = False, write_index: bool = True
+) -> SelectionContext:
     """Read what a ranking needs. ``from_records`` parses every snapshot file (what records
     a decision or a report must use); otherwise rows come from the index cache (fast ``rank``,
     review). Broken snapshot files are listed in ``problems``, never raised."""
@@ -183,11 +216,15 @@ def load_context(root: Path | str, *, from_records: bool = False,
     unreadable: list[str] = []
     rows = with_edge_results(rows, latest_edge_results(root, problems=unreadable))
     return SelectionContext(
-        root=root, config=config, criteria=criteria_in_force(config),
-        hashes=current_data_hashes(root, config.data.source), rows=rows,
+        root=root,
+        config=config,
+        criteria=criteria_in_force(config),
+        hashes=current_data_hashes(root, config.data.source),
+        rows=rows,
         problems=[str(problem) for problem in broken],
         edge_cases_required=must_pass_cases_exist(root, config.data.edge_cases),
-        from_records=from_records, edge_problems=unreadable,
+        from_records=from_records,
+        edge_problems=unreadable,
     )
 
 
@@ -201,20 +238,41 @@ class ProjectRanking:
     context: SelectionContext
 
 
-def rank_project(root: Path | str, *, weights: Mapping[str, float] | None = None,
-                 profile: str | None = None, method: str = "weighted", split: str | None = None,
-                 allow_mixed: bool = False, sensitivity: bool = False,
-                 all_versions: bool = False, pending: bool = False,
-                 write_index: bool = True, from_records: bool = False) -> ProjectRanking:
+def rank_project(
+    root: Path | str,
+    *,
+    weights: Mapping[str, float] | None = None,
+    profile: str | None = None,
+    method: str = "weighted",
+    split: str | None = None,
+    allow_mixed: bool = False,
+    sensitivity: bool = False,
+    all_versions: bool = False,
+    pending: bool = False,
+    write_index: bool = True,
+    from_records: bool = False,
+) -> ProjectRanking:
     """Rank a project folder under the criteria in force; what-ifs (weights, profile, method,
     split, pending edits, all versions) change nothing on disk."""
     context = load_context(root, from_records=from_records, write_index=write_index)
-    result = context.rank(weights=weights, profile=profile, method=method, split=split,
-                          allow_mixed=allow_mixed, all_versions=all_versions, pending=pending,
-                          sensitivity=sensitivity)
-    return ProjectRanking(result=result, rows=context.rows, problems=context.problems,
-                          criteria_revision=context.revision, config=context.config,
-                          context=context)
+    result = context.rank(
+        weights=weights,
+        profile=profile,
+        method=method,
+        split=split,
+        allow_mixed=allow_mixed,
+        all_versions=all_versions,
+        pending=pending,
+        sensitivity=sensitivity,
+    )
+    return ProjectRanking(
+        result=result,
+        rows=context.rows,
+        problems=context.problems,
+        criteria_revision=context.revision,
+        config=context.config,
+        context=context,
+    )
 
 
 def decidable(context: SelectionContext) -> None:
@@ -225,19 +283,28 @@ def decidable(context: SelectionContext) -> None:
         raise CriteriaError(
             "the criteria are not locked: a decision must name the revision it was made under",
             where=str(context.root / "modelsnap.toml"),
-            hint=f"lock them first: modelsnap lock {context.root}")
+            hint=f"lock them first: modelsnap lock {context.root}",
+        )
     if force.pending:
         raise CriteriaError(
             f"modelsnap.toml has edits not locked since revision {force.revision}: "
             + "; ".join(force.pending),
             where=str(context.root / "modelsnap.toml"),
             hint=f'lock them as a new revision (modelsnap lock {context.root} --reason "why") '
-                 "or revert them in modelsnap.toml, then decide")
+            "or revert them in modelsnap.toml, then decide",
+        )
 
 
-def decide(root: Path | str, snapshot_id: str, *, rationale: str,
-           caveats: Sequence[str] = (), monitoring: str = "", decided_by: str | None = None,
-           override: str | None = None) -> dict[str, Any]:
+def decide(
+    root: Path | str,
+    snapshot_id: str,
+    *,
+    rationale: str,
+    caveats: Sequence[str] = (),
+    monitoring: str = "",
+    decided_by: str | None = None,
+    override: str | None = None,
+) -> dict[str, Any]:
     """Rank under the locked revision from the snapshot files, then append the decision.
 
     The one "rank, then record" (CLI ``decide``, ``Project.decide``, the TUI's decision form).
@@ -255,11 +322,19 @@ def decide(root: Path | str, snapshot_id: str, *, rationale: str,
     chosen = find_snapshot(context.root, snapshot_id)
     problems = verify_files(context.root, read_snapshot(context.root, chosen))
     if problems:
-        raise DecisionError(f"snapshot {chosen} does not verify: {'; '.join(problems)}",
-                            hint=f"run 'modelsnap check {context.root}' and restore its files")
+        raise DecisionError(
+            f"snapshot {chosen} does not verify: {'; '.join(problems)}",
+            hint=f"run 'modelsnap check {context.root}' and restore its files",
+        )
     result = context.rank()
     return append_decision(
-        context.root, snapshot_id=chosen, rationale=rationale, ranking=result,
-        criteria=context.criteria.record, caveats=list(caveats), monitoring=monitoring,
-        decided_by=decided_by, override=override,
+        context.root,
+        snapshot_id=chosen,
+        rationale=rationale,
+        ranking=result,
+        criteria=context.criteria.record,
+        caveats=list(caveats),
+        monitoring=monitoring,
+        decided_by=decided_by,
+        override=override,
     )

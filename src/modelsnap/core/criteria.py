@@ -156,8 +156,7 @@ def unfillable(config: ProjectConfig, facts: Any = None) -> list[str]:
             unknown = [c for c in getattr(data, key) if c not in columns]
             if unknown:
                 problems.append(
-                    f"[data].{key}: column(s) {', '.join(map(repr, unknown))} not in "
-                    f"{facts.label}"
+                    f"[data].{key}: column(s) {', '.join(map(repr, unknown))} not in {facts.label}"
                 )
         if facts.task is not None:
             task = facts.task

@@ -120,14 +120,20 @@ def read_table(
             hint="check [data].source in modelsnap.toml (relative to the project folder)",
         )
     if not file.is_file():
-        raise DataError("data source is not a regular file", where=label,
-                        hint="point [data].source at a CSV file")
+        raise DataError(
+            "data source is not a regular file",
+            where=label,
+            hint="point [data].source at a CSV file",
+        )
     try:
         with open_regular(file, what="data source", error=DataError) as handle:
             frame = pd.read_csv(handle, low_memory=False)
     except MemoryError:
-        raise DataError("the CSV file does not fit in memory", where=label,
-                        hint="use a smaller sample of the data") from None
+        raise DataError(
+            "the CSV file does not fit in memory",
+            where=label,
+            hint="use a smaller sample of the data",
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError("the CSV file is empty", where=label) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -252,7 +258,7 @@ def _checked_target(
                 "would overflow, so no error metric could be computed",
                 where=label,
                 hint=f"rescale the target (e.g. to other units); the limit is "
-                     f"{REGRESSION_TARGET_LIMIT:g} in absolute value",
+                f"{REGRESSION_TARGET_LIMIT:g} in absolute value",
             )
         if target.nunique() < 2:
             raise DataError(f"target column {data.target!r} is constant", where=label)
@@ -500,8 +506,10 @@ _META_KINDS = {
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     where = str(path)
     try:
-        with open_regular(path, what="split.npz", error=DataError) as handle, \
-                np.load(handle, allow_pickle=False) as npz:
+        with (
+            open_regular(path, what="split.npz", error=DataError) as handle,
+            np.load(handle, allow_pickle=False) as npz,
+        ):
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise DataError(

@@ -47,8 +47,9 @@ METHOD_NAMES = {"weighted": "weighted-sum", "topsis": "topsis"}
 
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8: the same bytes for the same content on every machine."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str).encode("utf-8")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode("utf-8")
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -80,15 +81,19 @@ def parse_decisions(text: str, *, where: str = DECISIONS_FILE) -> list[dict[str,
     try:
         data = parse_toml(text, what="the decision log", where=where, error=IntegrityError)
     except IntegrityError as exc:
-        raise IntegrityError(exc.message, where=where,
-                             hint="restore the file from version control") from None
+        raise IntegrityError(
+            exc.message, where=where, hint="restore the file from version control"
+        ) from None
     schema = data.get("schema", 1)
     if schema != 1:
         raise IntegrityError(f"unsupported schema {schema!r} (expected 1)", where=where)
     entries = data.get("decision", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise IntegrityError("'decision' must be an array of tables ([[decision]])", where=where,
-                             hint="restore the file from version control")
+        raise IntegrityError(
+            "'decision' must be an array of tables ([[decision]])",
+            where=where,
+            hint="restore the file from version control",
+        )
     return entries
 
 
@@ -96,8 +101,9 @@ def read_decisions(root: Path) -> list[dict[str, Any]]:
     """All entries, oldest first ([] when there is no decisions.toml yet)."""
     path = decisions_path(root)
     try:
-        raw = read_regular(path, what="the decision log", limit=RECORD_LOG_LIMIT,
-                           error=IntegrityError)
+        raw = read_regular(
+            path, what="the decision log", limit=RECORD_LOG_LIMIT, error=IntegrityError
+        )
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -111,8 +117,7 @@ def read_decisions(root: Path) -> list[dict[str, Any]]:
 
 def _label(entry: Mapping[str, Any], position: int) -> str:
     ident = entry.get("id")
-    return f"decision {ident} (entry {position})" if isinstance(ident, str) else \
-        f"entry {position}"
+    return f"decision {ident} (entry {position})" if isinstance(ident, str) else f"entry {position}"
 
 
 def check_chain(entries: list[dict[str, Any]]) -> list[str]:
@@ -127,14 +132,19 @@ def check_chain(entries: list[dict[str, Any]]) -> list[str]:
         problems = []
         expected_id = f"D{position:04d}"
         if entry.get("id") != expected_id:
-            problems.append(f"{label}: expected id {expected_id} here; an entry before it was "
-                            "removed, inserted or the entries were reordered")
+            problems.append(
+                f"{label}: expected id {expected_id} here; an entry before it was "
+                "removed, inserted or the entries were reordered"
+            )
         if entry.get("sha256") != entry_hash(entry):
-            problems.append(f"{label} was edited after it was written: its sha256 does not "
-                            "match its content")
+            problems.append(
+                f"{label} was edited after it was written: its sha256 does not match its content"
+            )
         if entry.get("previous_sha256") != previous:
-            problems.append(f"{label} does not follow the entry before it (previous_sha256 "
-                            "differs): an entry was removed, inserted or reordered")
+            problems.append(
+                f"{label} does not follow the entry before it (previous_sha256 "
+                "differs): an entry was removed, inserted or reordered"
+            )
         if problems:
             return problems
         previous = str(entry.get("sha256"))
@@ -150,8 +160,11 @@ def _read_head(root: Path) -> dict[str, Any] | None:
         head = loads_json_state(read_regular(_head_path(root), limit=1 << 16))
     except (OSError, ModelsnapError):
         return None
-    if isinstance(head, dict) and isinstance(head.get("count"), int) \
-            and isinstance(head.get("sha256"), str):
+    if (
+        isinstance(head, dict)
+        and isinstance(head.get("count"), int)
+        and isinstance(head.get("sha256"), str)
+    ):
         return head
     return None
 
@@ -172,13 +185,20 @@ def verify_chain(root: Path) -> list[str]:
     if head is not None:
         if head["count"] > len(entries):
             missing = head["count"] - len(entries)
-            problems.append(f"{DECISIONS_FILE}: the last {missing} entr"
-                            f"{'y was' if missing == 1 else 'ies were'} removed (modelsnap "
-                            f"recorded {head['count']} decisions)")
-        elif head["count"] == len(entries) and entries and \
-                entries[-1].get("sha256") != head["sha256"]:
-            problems.append(f"{DECISIONS_FILE}: {_label(entries[-1], len(entries))} was replaced "
-                            "after it was written (it differs from the recorded head)")
+            problems.append(
+                f"{DECISIONS_FILE}: the last {missing} entr"
+                f"{'y was' if missing == 1 else 'ies were'} removed (modelsnap "
+                f"recorded {head['count']} decisions)"
+            )
+        elif (
+            head["count"] == len(entries)
+            and entries
+            and entries[-1].get("sha256") != head["sha256"]
+        ):
+            problems.append(
+                f"{DECISIONS_FILE}: {_label(entries[-1], len(entries))} was replaced "
+                "after it was written (it differs from the recorded head)"
+            )
     return problems
 
 
@@ -188,8 +208,11 @@ def _ranking_record(result: Any) -> dict[str, Any]:
         "rejected": [{"id": r["id"], "reasons": list(r["reasons"])} for r in result.rejected],
         "incomplete": [{"id": r["id"], "missing": list(r["missing"])} for r in result.incomplete],
         "excluded": [{"id": r["id"], "reasons": list(r["reasons"])} for r in result.excluded],
-        **({"superseded": [{"id": r["id"], "by": r["by"]} for r in result.superseded]}
-           if getattr(result, "superseded", None) else {}),
+        **(
+            {"superseded": [{"id": r["id"], "by": r["by"]} for r in result.superseded]}
+            if getattr(result, "superseded", None)
+            else {}
+        ),
     }
 
 
@@ -211,8 +234,10 @@ def check_rationale(rationale: str | None) -> str:
         raise DecisionError(
             f"the rationale is too short ({len(text)} characters, {len(text.split())} "
             f"word{'s' if len(text.split()) != 1 else ''}): write at least "
-            f"{RATIONALE_MIN_CHARS} characters and more than one word", where="rationale",
-            hint=hint)
+            f"{RATIONALE_MIN_CHARS} characters and more than one word",
+            where="rationale",
+            hint=hint,
+        )
     return text
 
 
@@ -234,30 +259,47 @@ def revision_mismatch(entry: Mapping[str, Any], revision: Mapping[str, Any]) -> 
     problems = []
     recorded = entry.get("weights")
     expected = normalised_weights(c for c in revision.get("criteria", []) if isinstance(c, dict))
-    if not isinstance(recorded, dict) or set(recorded) != set(expected) or any(
+    if (
+        not isinstance(recorded, dict)
+        or set(recorded) != set(expected)
+        or any(
             not isinstance(recorded[m], int | float)
             or abs(float(recorded[m]) - expected[m]) > 1e-9 * max(1.0, abs(expected[m]))
-            for m in expected):
-        problems.append(f"its weights {recorded!r} are not those of criteria revision "
-                        f"{revision.get('revision')} {expected!r}")
+            for m in expected
+        )
+    ):
+        problems.append(
+            f"its weights {recorded!r} are not those of criteria revision "
+            f"{revision.get('revision')} {expected!r}"
+        )
     if "constraints" in entry:
         from modelsnap.core.criteria import _normalise
 
         if _normalise(entry.get("constraints")) != _normalise(revision.get("constraints", {})):
-            problems.append(f"its limits {entry.get('constraints')!r} are not those of criteria "
-                            f"revision {revision.get('revision')} "
-                            f"{revision.get('constraints', {})!r}")
+            problems.append(
+                f"its limits {entry.get('constraints')!r} are not those of criteria "
+                f"revision {revision.get('revision')} "
+                f"{revision.get('constraints', {})!r}"
+            )
     if "criteria_sha256" in entry and entry["criteria_sha256"] != revision.get("sha256"):
         problems.append(f"its criteria_sha256 is not that of revision {revision.get('revision')}")
     return problems
 
 
-def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: Any,
-                    criteria_revision: int | None = None,
-                    criteria: Mapping[str, Any] | None = None, caveats: Iterable[str] = (),
-                    monitoring: str = "", decided_by: str | None = None,
-                    override: str | None = None,
-                    now: dt.datetime | None = None) -> dict[str, Any]:
+def append_decision(
+    root: Path,
+    *,
+    snapshot_id: str,
+    rationale: str,
+    ranking: Any,
+    criteria_revision: int | None = None,
+    criteria: Mapping[str, Any] | None = None,
+    caveats: Iterable[str] = (),
+    monitoring: str = "",
+    decided_by: str | None = None,
+    override: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Append one decision for ``snapshot_id`` and return the entry written.
 
     ``ranking`` is the ``RankingResult`` the decision was made on (recorded as it stood);
@@ -273,16 +315,23 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
     rationale = check_rationale(rationale)
     status = ranking.status(snapshot_id)
     if status is None:
-        raise DecisionError(f"unknown snapshot {snapshot_id!r}",
-                            hint="pick an id shown by 'modelsnap rank'")
+        raise DecisionError(
+            f"unknown snapshot {snapshot_id!r}", hint="pick an id shown by 'modelsnap rank'"
+        )
     override = _text(override)
     if status != "ranked" and not override:
         details = next(
-            (r.get("reasons") or r.get("missing") or []
-             for r in getattr(ranking, status) if r["id"] == snapshot_id), [])
+            (
+                r.get("reasons") or r.get("missing") or []
+                for r in getattr(ranking, status)
+                if r["id"] == snapshot_id
+            ),
+            [],
+        )
         raise DecisionError(
             f"snapshot {snapshot_id} was {status}" + (f": {'; '.join(details)}" if details else ""),
-            hint="choose a ranked snapshot, or give an override with its own justification")
+            hint="choose a ranked snapshot, or give an override with its own justification",
+        )
     entry: dict[str, Any] = {
         "decided_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         "decided_by": _text(decided_by) or default_user(),
@@ -309,8 +358,9 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
     path = decisions_path(root)
     with folder_lock(root, LOCK_NAME), ledger.sealing(root) as sealer:
         try:
-            old = read_regular(path, what="the decision log", limit=RECORD_LOG_LIMIT,
-                               error=IntegrityError)
+            old = read_regular(
+                path, what="the decision log", limit=RECORD_LOG_LIMIT, error=IntegrityError
+            )
         except FileNotFoundError:
             old = b""
         except OSError as exc:
@@ -318,12 +368,18 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
         entries = parse_decisions(old.decode("utf-8"), where=str(path)) if old else []
         broken = check_chain(entries)
         if broken:
-            raise IntegrityError(f"the decision log is broken: {broken[0]}", where=str(path),
-                                 hint="restore decisions.toml from version control first")
+            raise IntegrityError(
+                f"the decision log is broken: {broken[0]}",
+                where=str(path),
+                hint="restore decisions.toml from version control first",
+            )
         sealer.refuse_unless_verified()
-        entry = {"id": f"D{len(entries) + 1:04d}", **entry,
-                 **_snapshot_reference(root, snapshot_id),
-                 "previous_sha256": str(entries[-1]["sha256"]) if entries else ""}
+        entry = {
+            "id": f"D{len(entries) + 1:04d}",
+            **entry,
+            **_snapshot_reference(root, snapshot_id),
+            "previous_sha256": str(entries[-1]["sha256"]) if entries else "",
+        }
         entry["sha256"] = entry_hash(entry)
         prefix = old if old else b"schema = 1\n"
         if not prefix.endswith(b"\n"):
@@ -331,8 +387,9 @@ def append_decision(root: Path, *, snapshot_id: str, rationale: str, ranking: An
         data = prefix + b"\n" + tomli_w.dumps({"decision": [entry]}).encode("utf-8")
         written = parse_decisions(data.decode("utf-8"), where=str(path))
         if check_chain(written) or written[-1] != entry:
-            raise IntegrityError("the new entry did not read back identically; nothing written",
-                                 where=str(path))
+            raise IntegrityError(
+                "the new entry did not read back identically; nothing written", where=str(path)
+            )
         sealer.intend("decision", entry["id"], entry["sha256"])
         atomic_write_bytes(root, path, data)
         sealer.seal()

@@ -52,8 +52,8 @@ class EdgeCaseSet:
     file: str
     sha256: str
     columns: list[str]
-    rows: list[dict[str, Any]]           # feature name -> float (nan = missing) or str / None
-    expected: list[Any]                  # str (classification) or float (regression)
+    rows: list[dict[str, Any]]  # feature name -> float (nan = missing) or str / None
+    expected: list[Any]  # str (classification) or float (regression)
     cases: list[str]
     severities: list[str]
     tolerances: list[float | None] = field(default_factory=list)
@@ -108,18 +108,36 @@ def load_edge_cases(
 
     name = display_name or str(path)
     raw, records = read_csv_records(
-        Path(path), what="edge-case file", where=name, limit=EDGE_CSV_LIMIT,
-        missing_hint="create it or remove [data].edge_cases from modelsnap.toml")
+        Path(path),
+        what="edge-case file",
+        where=name,
+        limit=EDGE_CSV_LIMIT,
+        missing_hint="create it or remove [data].edge_cases from modelsnap.toml",
+    )
     if not records:
-        raise DataError("edge-case file is empty", where=name,
-                        hint=f"the first row names the columns: the features and '{target}'")
+        raise DataError(
+            "edge-case file is empty",
+            where=name,
+            hint=f"the first row names the columns: the features and '{target}'",
+        )
     header = [cell.strip() for cell in records[0][1]]
     _check_header(header, columns, target, task, name)
     if len(records) == 1:
-        raise DataError("edge-case file has a header but no cases", where=name,
-                        hint="add one row per case under the header")
-    result = EdgeCaseSet(file=name, sha256=sha256_bytes(raw), columns=list(columns), rows=[],
-                         expected=[], cases=[], severities=[], tolerances=[])
+        raise DataError(
+            "edge-case file has a header but no cases",
+            where=name,
+            hint="add one row per case under the header",
+        )
+    result = EdgeCaseSet(
+        file=name,
+        sha256=sha256_bytes(raw),
+        columns=list(columns),
+        rows=[],
+        expected=[],
+        cases=[],
+        severities=[],
+        tolerances=[],
+    )
     allowed = [str(c) for c in classes] if classes is not None else None
     problems: list[str] = []
     for number, (line, row) in enumerate(records[1:], start=1):
@@ -129,7 +147,8 @@ def load_edge_cases(
         cells = {column: cell.strip() for column, cell in zip(header, row, strict=True)}
         before = len(problems)
         features, expected, severity, tolerance = _parse_row(
-            cells, columns, target, task, allowed, problems)
+            cells, columns, target, task, allowed, problems
+        )
         problems[before:] = [f"line {line}, {problem}" for problem in problems[before:]]
         result.rows.append(features)
         result.expected.append(expected)
@@ -140,18 +159,25 @@ def load_edge_cases(
         shown = problems[:MAX_LISTED]
         more = len(problems) - len(shown)
         raise DataError(
-            "edge-case file has invalid values: " + "; ".join(shown)
+            "edge-case file has invalid values: "
+            + "; ".join(shown)
             + (f"; and {more} more" if more else ""),
             where=name,
-            hint=("numeric columns take finite numbers (empty = missing); "
-                  "the target needs a value in every row"),
+            hint=(
+                "numeric columns take finite numbers (empty = missing); "
+                "the target needs a value in every row"
+            ),
         )
     return result
 
 
 def _parse_row(
-    cells: Mapping[str, str], columns: Mapping[str, str], target: str, task: str,
-    allowed: list[str] | None, problems: list[str],
+    cells: Mapping[str, str],
+    columns: Mapping[str, str],
+    target: str,
+    task: str,
+    allowed: list[str] | None,
+    problems: list[str],
 ) -> tuple[dict[str, Any], Any, str, float | None]:
     """One case: (features, expected, severity, tolerance); problems are appended, not raised,
     so the user sees every bad cell of the file at once."""
@@ -234,8 +260,10 @@ def _check_header(
         raise DataError(
             "edge-case file has " + " and ".join(parts),
             where=name,
-            hint=(f"expected the feature columns and '{target}', optionally "
-                  f"{_names(sorted(optional))}; dropped columns do not belong in it"),
+            hint=(
+                f"expected the feature columns and '{target}', optionally "
+                f"{_names(sorted(optional))}; dropped columns do not belong in it"
+            ),
         )
 
 
@@ -294,7 +322,8 @@ def run_cases(
             if passed:
                 continue
         failure: dict[str, Any] = {
-            "case": cases.cases[i], "expected": expected,
+            "case": cases.cases[i],
+            "expected": expected,
             "predicted": "(error)" if error is not None else shown,
             "severity": cases.severities[i],
         }
@@ -325,9 +354,11 @@ def edge_cases_for_dataset(
     """``load_edge_cases`` with the columns, target and classes taken from a loaded Dataset."""
     classes = [str(c) for c in dataset.classes] if getattr(dataset, "classes", None) else None
     return load_edge_cases(
-        path, columns=feature_kinds(dataset.frame),
+        path,
+        columns=feature_kinds(dataset.frame),
         target=str(getattr(dataset, "target_name", "") or dataset.target.name),
-        task=dataset.task, classes=classes if dataset.task == "classification" else None,
+        task=dataset.task,
+        classes=classes if dataset.task == "classification" else None,
         display_name=display_name,
     )
 
@@ -336,8 +367,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def latest_edge_results(root: Path, *, problems: list[str] | None = None
-                        ) -> dict[str, dict[str, Any]]:
+def latest_edge_results(
+    root: Path, *, problems: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """snapshot id -> its result in the newest ``edge_runs/`` record (fast path: stdlib only).
 
     Each result carries ``run_id``, ``created_at`` and ``file_sha256`` of its run. Run ids sort
@@ -390,8 +422,10 @@ def _artifact_entry(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     model = snapshot.get("model") if isinstance(snapshot.get("model"), dict) else {}
     artifact, digest = model.get("artifact"), model.get("artifact_sha256")
     if not isinstance(artifact, str) or not isinstance(digest, str):
-        raise SnapshotError("the snapshot records no model artifact",
-                            where=f"snapshots/{snapshot.get('id', '?')}.toml")
+        raise SnapshotError(
+            "the snapshot records no model artifact",
+            where=f"snapshots/{snapshot.get('id', '?')}.toml",
+        )
     return {"id": snapshot["id"], "artifact": artifact, "artifact_sha256": digest}
 
 
@@ -428,7 +462,8 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     relative = config.data.edge_cases
     if not relative:
         raise ProjectFileError(
-            "no edge-case file is set", where="modelsnap.toml [data].edge_cases",
+            "no edge-case file is set",
+            where="modelsnap.toml [data].edge_cases",
             hint='add edge_cases = "edge_cases.csv" under [data] and create that CSV',
         )
     path = inside(root, relative, what="[data].edge_cases")
@@ -438,7 +473,8 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     if not snapshots:
         raise SnapshotError(
             f"{relative} is valid ({len(cases)} cases) but there are no snapshots to run it on",
-            where=str(root / "snapshots"), hint="run models first: modelsnap run DIR",
+            where=str(root / "snapshots"),
+            hint="run models first: modelsnap run DIR",
         )
     from modelsnap.profiler.runner import run_edge_job
 
@@ -458,14 +494,20 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
             reported[0] = event.fraction
             on_progress(event.fraction, names.get(event.message, event.message))
 
-    outcomes = run_edge_job(
-        root, loadable, relative,
-        timeout_seconds=config.run.timeout_seconds,
-        memory_limit_mb=config.run.memory_limit_mb,
-        threads=config.run.threads,
-        edge_sha256=cases.sha256,
-        on_event=progress,
-    ) if loadable else {}
+    outcomes = (
+        run_edge_job(
+            root,
+            loadable,
+            relative,
+            timeout_seconds=config.run.timeout_seconds,
+            memory_limit_mb=config.run.memory_limit_mb,
+            threads=config.run.threads,
+            edge_sha256=cases.sha256,
+            on_event=progress,
+        )
+        if loadable
+        else {}
+    )
     results = []
     for snapshot in snapshots:
         entry: dict[str, Any] = {"snapshot_id": snapshot["id"], "name": snapshot.get("name", "")}
@@ -490,6 +532,9 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
         body = {"schema": 1, "id": run_id, **{k: v for k, v in record.items() if k != "schema"}}
         target = root / EDGE_RUNS_DIR / f"{run_id}.toml"
         if _create_sealed(root, f"{EDGE_RUNS_DIR}/{target.name}", dumps_toml(body)):
-            return {**body, "path": f"{EDGE_RUNS_DIR}/{run_id}.toml",
-                    "problems": [str(problem) for problem in problems]}
+            return {
+                **body,
+                "path": f"{EDGE_RUNS_DIR}/{run_id}.toml",
+                "problems": [str(problem) for problem in problems],
+            }
     raise DataError("could not pick a free edge-run id", where=str(root / EDGE_RUNS_DIR))

@@ -85,9 +85,11 @@ def storage_error(exc: OSError, where: object | None = None) -> StorageError:
     name = errno.errorcode.get(exc.errno or 0, "")
     reason = exc.strerror or str(exc)
     hint = _STORAGE_HINTS.get(name, "check the disk and the folder, then run the command again")
-    error = StorageError(f"cannot write: {reason}; existing records are unchanged",
-                         where=str(where if where is not None else exc.filename or ""),
-                         hint=hint)
+    error = StorageError(
+        f"cannot write: {reason}; existing records are unchanged",
+        where=str(where if where is not None else exc.filename or ""),
+        hint=hint,
+    )
     error.errno, error.strerror = exc.errno, exc.strerror
     return error
 
@@ -104,7 +106,8 @@ class RunFailed(ModelsnapError):
     ``reason`` is one of: "timeout", "memory", "error", "crash", "cancelled".
     """
 
-    def __init__(self, reason: str, message: str, *, where: str | None = None,
-                 hint: str | None = None):
+    def __init__(
+        self, reason: str, message: str, *, where: str | None = None, hint: str | None = None
+    ):
         self.reason = reason
         super().__init__(message, where=where, hint=hint)

@@ -36,7 +36,6 @@ MAX_NUMERIC_GROUPS = 10
 MISSING_GROUP = "(missing)"
 
 
-
 def metric_value(
     name: str,
     task: str,
@@ -139,9 +138,13 @@ def _column_report(
         else:
             try:
                 value = metric_value(
-                    primary_metric, task, y_true[mask], y_pred[mask],
+                    primary_metric,
+                    task,
+                    y_true[mask],
+                    y_pred[mask],
                     proba=proba[mask] if proba is not None else None,
-                    classes=classes, positive_label=positive,
+                    classes=classes,
+                    positive_label=positive,
                 )
             except (ValueError, TypeError) as exc:
                 value = None

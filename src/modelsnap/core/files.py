@@ -82,8 +82,7 @@ def inside_dir(root: Path, directory: Path, *, what: str = "folder") -> Path:
     resolved = Path(directory).resolve()
     if resolved != root_resolved and root_resolved not in resolved.parents:
         raise PathError(
-            f"{what} {directory} leads outside the project folder {root_resolved} "
-            f"(to {resolved})",
+            f"{what} {directory} leads outside the project folder {root_resolved} (to {resolved})",
             hint="replace the symlink with a real folder inside the project",
         )
     return resolved
@@ -166,17 +165,19 @@ def dumps_toml(data: dict[str, Any]) -> bytes:
 
 # Caps on what is read from a project folder. Anyone with write access to a folder can put any
 # file in it; these keep one crafted file from crashing, hanging or exhausting every command.
-MAX_DEPTH = 32                      # nesting of arrays/tables in a TOML or JSON value
-SNAPSHOT_TOML_LIMIT = 1 << 20       # snapshots/*.toml: written ones are a few KB
-PROJECT_TOML_LIMIT = 1 << 20        # modelsnap.toml
-RECORD_LOG_LIMIT = 64 << 20         # decisions.toml, criteria_revisions.toml (append-only logs)
-EDGE_RUN_LIMIT = 64 << 20           # edge_runs/*.toml
-EDGE_CSV_LIMIT = 50 << 20           # the edge-case CSV (hand-written cases)
-STATE_JSON_LIMIT = 512 << 20        # .modelsnap/index.json and its journal (a cache)
+MAX_DEPTH = 32  # nesting of arrays/tables in a TOML or JSON value
+SNAPSHOT_TOML_LIMIT = 1 << 20  # snapshots/*.toml: written ones are a few KB
+PROJECT_TOML_LIMIT = 1 << 20  # modelsnap.toml
+RECORD_LOG_LIMIT = 64 << 20  # decisions.toml, criteria_revisions.toml (append-only logs)
+EDGE_RUN_LIMIT = 64 << 20  # edge_runs/*.toml
+EDGE_CSV_LIMIT = 50 << 20  # the edge-case CSV (hand-written cases)
+STATE_JSON_LIMIT = 512 << 20  # .modelsnap/index.json and its journal (a cache)
 
 _KINDS = (
-    (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
 )
 
@@ -188,8 +189,13 @@ def _size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-def open_regular(path: Path, *, what: str = "file", limit: int | None = None,
-                 error: type[ModelsnapError] = SnapshotError) -> BinaryIO:
+def open_regular(
+    path: Path,
+    *,
+    what: str = "file",
+    limit: int | None = None,
+    error: type[ModelsnapError] = SnapshotError,
+) -> BinaryIO:
     """Open ``path`` for reading only if it is a regular file (at most ``limit`` bytes).
 
     The open never blocks: ``O_NONBLOCK`` makes a named pipe open at once, and the file type is
@@ -202,16 +208,18 @@ def open_regular(path: Path, *, what: str = "file", limit: int | None = None,
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "a special file")
-            raise error(f"{what} is not a regular file (it is {kind}); it was not read",
-                        where=str(path),
-                        hint="replace it with the real file, or remove it")
+            raise error(
+                f"{what} is not a regular file (it is {kind}); it was not read",
+                where=str(path),
+                hint="replace it with the real file, or remove it",
+            )
         if limit is not None and info.st_size > limit:
             raise error(
                 f"{what} is too large ({_size_text(info.st_size)}; the limit is "
                 f"{_size_text(limit)}); it was not read",
                 where=str(path),
                 hint="check that this is the right file; the limit keeps a crafted file from "
-                     "exhausting memory (docs/reliability.md)",
+                "exhausting memory (docs/reliability.md)",
             )
         os.set_blocking(fd, True)
         handle = os.fdopen(fd, "rb")
@@ -221,20 +229,31 @@ def open_regular(path: Path, *, what: str = "file", limit: int | None = None,
     return handle
 
 
-def read_regular(path: Path, *, what: str = "file", limit: int | None = None,
-                 error: type[ModelsnapError] = SnapshotError) -> bytes:
+def read_regular(
+    path: Path,
+    *,
+    what: str = "file",
+    limit: int | None = None,
+    error: type[ModelsnapError] = SnapshotError,
+) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes (see ``open_regular``)."""
     with open_regular(path, what=what, limit=limit, error=error) as handle:
         data = handle.read() if limit is None else handle.read(limit + 1)
     if limit is not None and len(data) > limit:  # grew while being read
-        raise error(f"{what} is too large (over {_size_text(limit)}); it was not read",
-                    where=str(path))
+        raise error(
+            f"{what} is too large (over {_size_text(limit)}); it was not read", where=str(path)
+        )
     return data
 
 
-def read_csv_records(path: Path, *, what: str, where: str | None = None,
-                     limit: int | None = None, missing_hint: str | None = None
-                     ) -> tuple[bytes, list[tuple[int, list[str]]]]:
+def read_csv_records(
+    path: Path,
+    *,
+    what: str,
+    where: str | None = None,
+    limit: int | None = None,
+    missing_hint: str | None = None,
+) -> tuple[bytes, list[tuple[int, list[str]]]]:
     """The bytes of a small UTF-8 CSV (the edge-case file, a file of rows to try), read once
     through ``read_regular``, and (line number, cells) of each non-blank row; ``DataError``
     naming ``what`` and ``where`` for a missing, unreadable, non-UTF-8, binary or malformed
@@ -256,8 +275,9 @@ def read_csv_records(path: Path, *, what: str, where: str | None = None,
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DataError(f"{what} is not UTF-8 text", where=where,
-                        hint="save it as UTF-8 CSV") from None
+        raise DataError(
+            f"{what} is not UTF-8 text", where=where, hint="save it as UTF-8 CSV"
+        ) from None
     if "\x00" in text:
         raise DataError(f"{what} contains NUL bytes: it is not a CSV text file", where=where)
     try:
@@ -283,19 +303,25 @@ def nesting_depth(value: Any) -> int:
             deepest = depth
             if deepest > MAX_DEPTH:
                 return deepest
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list)))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
 
 
 def _too_deep(what: str, where: str | None, error: type[ModelsnapError]) -> ModelsnapError:
-    return error(f"{what} nests arrays or tables more than {MAX_DEPTH} levels deep; "
-                 "it was not read", where=where,
-                 hint="this is not a file modelsnap wrote; restore it from version control")
+    return error(
+        f"{what} nests arrays or tables more than {MAX_DEPTH} levels deep; it was not read",
+        where=where,
+        hint="this is not a file modelsnap wrote; restore it from version control",
+    )
 
 
-def parse_toml(text: str, *, what: str = "file", where: str | None = None,
-               error: type[ModelsnapError] = SnapshotError) -> dict[str, Any]:
+def parse_toml(
+    text: str,
+    *,
+    what: str = "file",
+    where: str | None = None,
+    error: type[ModelsnapError] = SnapshotError,
+) -> dict[str, Any]:
     """Parse TOML text; invalid or too deeply nested text raises ``error`` naming ``where``.
 
     ``tomllib`` recurses once per nested array or inline table, so a value nested a few hundred
@@ -313,8 +339,13 @@ def parse_toml(text: str, *, what: str = "file", where: str | None = None,
     return doc
 
 
-def read_toml(path: Path, *, what: str = "file", limit: int = SNAPSHOT_TOML_LIMIT,
-              error: type[ModelsnapError] = SnapshotError) -> dict[str, Any]:
+def read_toml(
+    path: Path,
+    *,
+    what: str = "file",
+    limit: int = SNAPSHOT_TOML_LIMIT,
+    error: type[ModelsnapError] = SnapshotError,
+) -> dict[str, Any]:
     """Parse a TOML file, turning every failure into ``error`` (a SnapshotError) naming the file.
 
     Only a regular file of at most ``limit`` bytes is read, and nesting is capped (``MAX_DEPTH``).
@@ -349,8 +380,7 @@ def loads_json_state(raw: bytes | str, *, check_depth: bool = True) -> Any:
     return value
 
 
-def read_json_state(path: Path, *, limit: int = STATE_JSON_LIMIT,
-                    check_depth: bool = True) -> Any:
+def read_json_state(path: Path, *, limit: int = STATE_JSON_LIMIT, check_depth: bool = True) -> Any:
     """The JSON value of a tool-state file, or None when missing, not regular, too big or bad."""
     try:
         raw = read_regular(path, what="state file", limit=limit)
@@ -411,8 +441,10 @@ def inside(root: Path, relative: str, *, what: str = "path") -> Path:
     root_resolved = Path(root).resolve()
     candidate = Path(relative)
     if candidate.is_absolute():
-        raise PathError(f"{what} {shown_value(relative)} is absolute",
-                        hint="give a path relative to the project folder")
+        raise PathError(
+            f"{what} {shown_value(relative)} is absolute",
+            hint="give a path relative to the project folder",
+        )
     resolved = (root_resolved / candidate).resolve()
     try:
         resolved.relative_to(root_resolved)
@@ -437,7 +469,7 @@ def clean_stale_tmp(root: Path) -> int:
     for entry in directory.iterdir():
         if not is_tmp_name(entry.name):
             continue
-        pid_text = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
+        pid_text = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit() and _pid_alive(int(pid_text)):
             continue
         with contextlib.suppress(OSError):

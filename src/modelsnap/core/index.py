@@ -80,8 +80,10 @@ def _text(table: Mapping[str, Any], key: str, *, required: bool = False) -> str 
     value = table.get(key)
     if value is None:
         if required:
-            raise SnapshotError(f"required key {key!r} is missing",
-                                hint="the file may be truncated or hand-edited; restore it")
+            raise SnapshotError(
+                f"required key {key!r} is missing",
+                hint="the file may be truncated or hand-edited; restore it",
+            )
         return None
     if not isinstance(value, str):
         raise SnapshotError(f"key {key!r} must be a string, found {type(value).__name__}")
@@ -164,19 +166,22 @@ def summary_row(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         "split_sha256": _text(data, "split_sha256"),
         "hardware_fingerprint": _text(hardware, "fingerprint"),
         "python": _text(environment, "python"),
-        "sklearn": packages.get("scikit-learn") if isinstance(
-            packages.get("scikit-learn"), str) else None,
+        "sklearn": packages.get("scikit-learn")
+        if isinstance(packages.get("scikit-learn"), str)
+        else None,
         "estimator": _text(model, "estimator"),
         "size_mb": _number(resources, "size_mb"),
         "latency_p95_ms": _number(resources, "latency_p95_ms"),
         "measures": {split: dict(measures(dict(snapshot), split)) for split in SPLITS},
         "constraints": _constraints(snapshot),
         "gain": {
-            key: value for key, value in gain.items()
+            key: value
+            for key, value in gain.items()
             if isinstance(value, str | int | float) and not isinstance(value, bool)
         },
         "edge_cases": {
-            key: int(edge[key]) for key in ("n_cases", "n_passed", "must_pass_failed")
+            key: int(edge[key])
+            for key in ("n_cases", "n_passed", "must_pass_failed")
             if isinstance(edge.get(key), int) and not isinstance(edge.get(key), bool)
         },
         "fairness_max_gap": _number(fairness, "max_gap"),
@@ -184,7 +189,8 @@ def summary_row(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         "overfit_gap": _number(checks, "overfit_gap"),
         "overfit_flag": is_overfit(checks),
         "leakage": [w for w in checks.get("leakage", []) if isinstance(w, str)]
-        if isinstance(checks.get("leakage"), list) else [],
+        if isinstance(checks.get("leakage"), list)
+        else [],
     }
 
 
@@ -202,8 +208,9 @@ def _mac_path(root: Path) -> Path:
 
 def key_path() -> Path:
     """The per-user key that authenticates every index (outside any project folder)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(base) / "modelsnap" / KEY_FILE
 
 
@@ -250,8 +257,12 @@ def _mac(key: bytes | None, data: bytes) -> str | None:
 
 def _authentic(key: bytes | None, data: bytes, mac: Any) -> bool:
     expected = _mac(key, data)
-    return expected is not None and isinstance(mac, str) and mac.isascii() \
+    return (
+        expected is not None
+        and isinstance(mac, str)
+        and mac.isascii()
         and hmac.compare_digest(expected, mac)
+    )
 
 
 def _read_index(root: Path) -> dict[str, dict[str, Any]]:
@@ -271,8 +282,11 @@ def _read_index(root: Path) -> dict[str, dict[str, Any]]:
         return {}
     entries = data.get("entries")
     names = data.get("measure_names")
-    if not isinstance(entries, dict) or not isinstance(names, list) \
-            or not all(isinstance(name, str) for name in names):
+    if (
+        not isinstance(entries, dict)
+        or not isinstance(names, list)
+        or not all(isinstance(name, str) for name in names)
+    ):
         return {}
     for entry in entries.values():
         if isinstance(entry, dict) and isinstance(entry.get("row"), dict):
@@ -318,8 +332,9 @@ def _unpack_measures(row: dict[str, Any], names: list[str]) -> None:
         values.frombytes(raw)
         if sys.byteorder != "little":
             values.byteswap()
-        measures[split] = {name: value for name, value in zip(names, values, strict=True)
-                           if value == value}
+        measures[split] = {
+            name: value for name, value in zip(names, values, strict=True) if value == value
+        }
     row["measures"] = measures
 
 
@@ -344,8 +359,11 @@ def _read_journal(root: Path) -> list[tuple[str, Any]]:
         if not payload or not _authentic(key, payload, mac.decode("ascii", "replace")):
             continue  # torn, hand-written or from another machine: not trusted
         item = loads_json_state(payload)
-        if isinstance(item, dict) and item.get("row_version") == ROW_VERSION \
-                and isinstance(item.get("file"), str):
+        if (
+            isinstance(item, dict)
+            and item.get("row_version") == ROW_VERSION
+            and isinstance(item.get("file"), str)
+        ):
             found.append((item["file"], item.get("entry")))
     return found
 
@@ -364,24 +382,35 @@ def _write_index(root: Path, entries: Mapping[str, Any]) -> None:
     In this order, so a crash in between only replays entries the index already holds.
     """
     # Only entries a reader would trust (the journal and a foreign index may hold others).
-    entries = {name: entry for name, entry in entries.items()
-               if isinstance(entry, dict) and isinstance(entry.get("size"), int)
-               and isinstance(entry.get("mtime_ns"), int) and isinstance(entry.get("sha256"), str)
-               and _row_ok(entry.get("row"), name)}
-    names = sorted({name for entry in entries.values()
-                    for split in SPLITS for name in entry["row"]["measures"][split]})
+    entries = {
+        name: entry
+        for name, entry in entries.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("mtime_ns"), int)
+        and isinstance(entry.get("sha256"), str)
+        and _row_ok(entry.get("row"), name)
+    }
+    names = sorted(
+        {
+            name
+            for entry in entries.values()
+            for split in SPLITS
+            for name in entry["row"]["measures"][split]
+        }
+    )
     stored = {}
     for file_name, entry in entries.items():
         row = {key: value for key, value in entry["row"].items() if key != "measures"}
-        row["measures_packed"] = [_pack(entry["row"]["measures"][split], names)
-                                  for split in SPLITS]
+        row["measures_packed"] = [_pack(entry["row"]["measures"][split], names) for split in SPLITS]
         stored[file_name] = {**entry, "row": row}
     body = {"schema": 1, "row_version": ROW_VERSION, "measure_names": names, "entries": stored}
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     atomic_write_bytes(root, index_path(root), data)
     # Then its MAC: a reader between the two sees a mismatch and parses the files instead.
-    atomic_write_bytes(root, _mac_path(root),
-                       (_mac(_key(create=True), data) or "none").encode("ascii"))
+    atomic_write_bytes(
+        root, _mac_path(root), (_mac(_key(create=True), data) or "none").encode("ascii")
+    )
     with contextlib.suppress(FileNotFoundError):
         os.truncate(journal_path(root), 0)
 
@@ -390,8 +419,11 @@ def _append_journal(root: Path, fresh: Mapping[str, Any]) -> None:
     key = _key(create=True)
     lines = b""
     for name, entry in fresh.items():
-        payload = json.dumps({"row_version": ROW_VERSION, "file": name, "entry": entry},
-                             separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        payload = json.dumps(
+            {"row_version": ROW_VERSION, "file": name, "entry": entry},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode("utf-8")
         lines += (_mac(key, payload) or "none").encode("ascii") + b" " + payload + b"\n"
     with open(journal_path(root), "ab") as handle:
         handle.write(lines)
@@ -454,8 +486,7 @@ def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
             journal_size = journal_path(root).stat().st_size
         except FileNotFoundError:
             journal_size = 0
-        if len(fresh) == 1 and journal_size < JOURNAL_COMPACT_BYTES \
-                and index_path(root).exists():
+        if len(fresh) == 1 and journal_size < JOURNAL_COMPACT_BYTES and index_path(root).exists():
             _append_journal(root, fresh)
             return
         entries = _read_entries(root)
@@ -470,8 +501,9 @@ def _list_files(directory: Path) -> dict[str, os.stat_result]:
     except FileNotFoundError:
         return files
     except OSError as exc:
-        raise SnapshotError(f"cannot list snapshots: {exc.strerror}",
-                            where=str(directory)) from None
+        raise SnapshotError(
+            f"cannot list snapshots: {exc.strerror}", where=str(directory)
+        ) from None
     with iterator:
         for item in iterator:
             if not item.name.endswith(".toml") or is_tmp_name(item.name) or item.name[0] == ".":
@@ -491,11 +523,14 @@ def _parse(path: Path) -> dict[str, Any]:
     invalid = validate_snapshot(snapshot, path.name)
     if invalid:
         more = f" (and {len(invalid) - 3} more)" if len(invalid) > 3 else ""
-        raise SnapshotError("; ".join(invalid[:3]) + more,
-                            hint="'modelsnap check DIR' lists every problem")
+        raise SnapshotError(
+            "; ".join(invalid[:3]) + more, hint="'modelsnap check DIR' lists every problem"
+        )
     if snapshot.get("id") != path.name[: -len(".toml")]:
-        raise SnapshotError(f"id {snapshot.get('id')!r} does not match the file name",
-                            hint="snapshot files are named <id>.toml; do not rename them")
+        raise SnapshotError(
+            f"id {snapshot.get('id')!r} does not match the file name",
+            hint="snapshot files are named <id>.toml; do not rename them",
+        )
     try:
         return summary_row(snapshot)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -503,8 +538,9 @@ def _parse(path: Path) -> dict[str, Any]:
         raise SnapshotError(f"unexpected value in the snapshot ({exc})") from None
 
 
-def load_rows(root: Path, *, write_back: bool = False
-              ) -> tuple[list[dict[str, Any]], list[SnapshotProblem]]:
+def load_rows(
+    root: Path, *, write_back: bool = False
+) -> tuple[list[dict[str, Any]], list[SnapshotProblem]]:
     """All snapshot summary rows (sorted by id, i.e. creation time) and the files that failed.
 
     Rows whose file still has the indexed size and mtime come from the index; other files are
@@ -526,8 +562,13 @@ def load_rows(root: Path, *, write_back: bool = False
         entry = entries.get(file_name)
         text_path = f"{directory}/{file_name}"  # no Path objects: 10,000 of them cost 0.1 s
         digest = _content_sha256(text_path) if entry is not None else None
-        if entry is not None and _matches(entry, stat) and digest is not None \
-                and entry.get("sha256") == digest and _row_ok(entry.get("row"), file_name):
+        if (
+            entry is not None
+            and _matches(entry, stat)
+            and digest is not None
+            and entry.get("sha256") == digest
+            and _row_ok(entry.get("row"), file_name)
+        ):
             rows.append(entry["row"])
             trusted += 1
             continue
@@ -548,14 +589,21 @@ def load_rows(root: Path, *, write_back: bool = False
 
 def _matches(entry: Any, stat: os.stat_result | None) -> bool:
     """The entry describes the file as it is now (any malformed entry simply does not)."""
-    return stat is not None and isinstance(entry, dict) \
-        and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
+    return (
+        stat is not None
+        and isinstance(entry, dict)
+        and entry.get("size") == stat.st_size
+        and entry.get("mtime_ns") == stat.st_mtime_ns
+    )
 
 
 def _plain_name(name: str) -> bool:
     """A name from the (untrusted) index that can only mean a file directly in snapshots/."""
-    return name.endswith(".toml") and not name.startswith(".") \
+    return (
+        name.endswith(".toml")
+        and not name.startswith(".")
         and not any(ch in name for ch in "/\\\x00")
+    )
 
 
 def _row_ok(row: Any, file_name: str) -> bool:
@@ -564,9 +612,14 @@ def _row_ok(row: Any, file_name: str) -> bool:
     if not isinstance(row, dict) or f"{row.get('id')}.toml" != file_name:
         return False
     measures = row.get("measures")
-    return isinstance(row.get("name"), str) and row.get("kind") in ("baseline", "candidate") \
-        and isinstance(measures, dict) and isinstance(measures.get("validation"), dict) \
-        and isinstance(measures.get("test"), dict) and isinstance(row.get("constraints"), dict)
+    return (
+        isinstance(row.get("name"), str)
+        and row.get("kind") in ("baseline", "candidate")
+        and isinstance(measures, dict)
+        and isinstance(measures.get("validation"), dict)
+        and isinstance(measures.get("test"), dict)
+        and isinstance(row.get("constraints"), dict)
+    )
 
 
 def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.stat_result]) -> None:

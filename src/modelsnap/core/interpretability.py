@@ -162,8 +162,13 @@ def _reason(exc: BaseException) -> str:
 
 
 def _pick_scorer(
-    model: Any, X: Any, y: Any, task: str, primary: str,
-    labels: list[str] | None, positive: str | None,
+    model: Any,
+    X: Any,
+    y: Any,
+    task: str,
+    primary: str,
+    labels: list[str] | None,
+    positive: str | None,
 ) -> tuple[str | None, Any]:
     """The first of (primary metric, fallback) defined on the unpermuted rows, and its scorer."""
     fallback = "balanced_accuracy" if task == "classification" else "r2"
@@ -186,8 +191,9 @@ def _make_scorer(name: str, task: str, labels: list[str] | None, positive: str |
         proba = None
         if task == "classification" and name in ("roc_auc", "log_loss", "brier"):
             proba = class_probabilities(estimator, X, labels)
-        value = metric_value(name, task, y, pred, proba=proba, classes=labels,
-                             positive_label=positive)
+        value = metric_value(
+            name, task, y, pred, proba=proba, classes=labels, positive_label=positive
+        )
         return None if value is None else sign * value
 
     return score

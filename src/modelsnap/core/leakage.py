@@ -246,9 +246,9 @@ def cached_leakage_checks(root: Any, dataset: Any, split: Any) -> list[str]:
 
     from modelsnap.core.files import STATE_DIR, atomic_write_bytes, read_json_state, sha256_bytes
 
-    key = sha256_bytes(
-        f"{CHECKS_VERSION}|{dataset.dataset_sha256}|{split.split_sha256}".encode()
-    )[:16]
+    key = sha256_bytes(f"{CHECKS_VERSION}|{dataset.dataset_sha256}|{split.split_sha256}".encode())[
+        :16
+    ]
     path = Path(root) / STATE_DIR / f"leakage-{key}.json"
     cached = read_json_state(path)
     if isinstance(cached, list) and all(isinstance(w, str) for w in cached):

@@ -80,8 +80,9 @@ class Finding:
 
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8 (the decision log's canonical form)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str).encode("utf-8")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode("utf-8")
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
@@ -146,15 +147,22 @@ def parse_ledger(text: str) -> list[dict[str, Any]]:
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise IntegrityError(f"not valid TOML ({str(exc)[:200]})", where=LEDGER_FILE,
-                             hint="restore ledger.toml from version control") from None
+        raise IntegrityError(
+            f"not valid TOML ({str(exc)[:200]})",
+            where=LEDGER_FILE,
+            hint="restore ledger.toml from version control",
+        ) from None
     if data.get("schema", SCHEMA) != SCHEMA:
-        raise IntegrityError(f"unsupported schema {data.get('schema')!r} (expected {SCHEMA})",
-                             where=LEDGER_FILE)
+        raise IntegrityError(
+            f"unsupported schema {data.get('schema')!r} (expected {SCHEMA})", where=LEDGER_FILE
+        )
     entries = data.get("seal", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise IntegrityError("'seal' must be an array of tables ([[seal]])", where=LEDGER_FILE,
-                             hint="restore ledger.toml from version control")
+        raise IntegrityError(
+            "'seal' must be an array of tables ([[seal]])",
+            where=LEDGER_FILE,
+            hint="restore ledger.toml from version control",
+        )
     return entries
 
 
@@ -170,8 +178,9 @@ def read_ledger(root: Path) -> list[dict[str, Any]] | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise IntegrityError("not UTF-8 text", where=LEDGER_FILE,
-                             hint="restore ledger.toml from version control") from None
+        raise IntegrityError(
+            "not UTF-8 text", where=LEDGER_FILE, hint="restore ledger.toml from version control"
+        ) from None
     return parse_ledger(text)
 
 
@@ -181,8 +190,11 @@ def _read_regular(path: Path) -> bytes:
     import stat
 
     if not stat.S_ISREG(path.stat().st_mode):
-        raise IntegrityError("not a regular file", where=LEDGER_FILE,
-                             hint="replace it with the ledger.toml from version control")
+        raise IntegrityError(
+            "not a regular file",
+            where=LEDGER_FILE,
+            hint="replace it with the ledger.toml from version control",
+        )
     return path.read_bytes()
 
 
@@ -204,16 +216,22 @@ def _tail(raw: bytes) -> dict[str, Any] | None:
     start = raw.rfind(_BLOCK)
     if start < 0:
         if parse_ledger(raw.decode("utf-8")):
-            raise IntegrityError("the ledger's entries are not in the format modelsnap writes",
-                                 where=LEDGER_FILE, hint="restore ledger.toml from version control")
+            raise IntegrityError(
+                "the ledger's entries are not in the format modelsnap writes",
+                where=LEDGER_FILE,
+                hint="restore ledger.toml from version control",
+            )
         return None
     try:
         entries = parse_ledger(raw[start:].decode("utf-8"))
     except UnicodeDecodeError:
         raise IntegrityError("not UTF-8 text", where=LEDGER_FILE) from None
     if len(entries) != 1:
-        raise IntegrityError("the ledger's last entry cannot be read", where=LEDGER_FILE,
-                             hint="restore ledger.toml from version control")
+        raise IntegrityError(
+            "the ledger's last entry cannot be read",
+            where=LEDGER_FILE,
+            hint="restore ledger.toml from version control",
+        )
     return entries[0]
 
 
@@ -228,8 +246,12 @@ def _file_records(root: Path, kind: str) -> dict[str, Path]:
     if not directory.is_dir():
         return found
     for entry in sorted(directory.iterdir(), key=lambda p: p.name):
-        if entry.suffix == ".toml" and not entry.name.startswith(".") \
-                and not is_tmp_name(entry.name) and entry.is_file():
+        if (
+            entry.suffix == ".toml"
+            and not entry.name.startswith(".")
+            and not is_tmp_name(entry.name)
+            and entry.is_file()
+        ):
             found[f"{folder}/{entry.name}"] = entry
     return found
 
@@ -280,14 +302,22 @@ class _Present:
             self.decisions = _decision_records(root)
         except ModelsnapError as exc:
             self.decisions = None
-            self.problems.append(Finding("decisions.toml", f"cannot be read, so its sealed "
-                                         f"decisions cannot be verified: {exc.message}"))
+            self.problems.append(
+                Finding(
+                    "decisions.toml",
+                    f"cannot be read, so its sealed decisions cannot be verified: {exc.message}",
+                )
+            )
         try:
             self.revisions = _revision_records(root)
         except ModelsnapError as exc:
             self.revisions = None
-            self.problems.append(Finding("criteria_revisions.toml", "cannot be read, so its "
-                                         f"sealed revisions cannot be verified: {exc.message}"))
+            self.problems.append(
+                Finding(
+                    "criteria_revisions.toml",
+                    f"cannot be read, so its sealed revisions cannot be verified: {exc.message}",
+                )
+            )
         self._decision_hash = decision_hash
 
     def keys(self) -> list[tuple[str, Any]]:
@@ -357,20 +387,26 @@ def _chain_findings(entries: list[dict[str, Any]]) -> list[Finding]:
         if not _known(kind):
             problems.append(f"unknown record kind {kind!r}")
         if entry.get("sha256") != entry_hash(entry):
-            problems.append("was edited after it was written (its sha256 does not match its "
-                            "content)")
+            problems.append(
+                "was edited after it was written (its sha256 does not match its content)"
+            )
         seq = entry.get("seq")
         if seq != previous_seq + 1:
-            problems.append(f"has sequence number {seq!r}, expected {previous_seq + 1}: a seal "
-                            "was removed, inserted or the seals were reordered")
+            problems.append(
+                f"has sequence number {seq!r}, expected {previous_seq + 1}: a seal "
+                "was removed, inserted or the seals were reordered"
+            )
         if entry.get("previous_sha256") != previous_sha:
-            problems.append("does not follow the seal before it (previous_sha256 differs): a "
-                            "seal was removed, inserted or the seals were reordered")
+            problems.append(
+                "does not follow the seal before it (previous_sha256 differs): a "
+                "seal was removed, inserted or the seals were reordered"
+            )
         if problems:
             findings.append(Finding(LEDGER_FILE, f"{label} {'; '.join(problems)}"))
         previous_sha = str(entry.get("sha256"))
-        previous_seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else \
-            previous_seq + 1
+        previous_seq = (
+            seq if isinstance(seq, int) and not isinstance(seq, bool) else previous_seq + 1
+        )
     return findings
 
 
@@ -397,14 +433,29 @@ def verify(root: Path) -> list[Finding]:
         key = (pending["kind"], pending.get("ref"))
         if key in unsealed and present.sha256(*key) == pending["sha256"]:
             unsealed.remove(key)
-            state = "is being written now" if _pid_alive(pending.get("pid")) else \
-                "was interrupted before its seal"
-            findings.append(Finding(_where(*key), f"{describe(*key)} {state}; the next write "
-                                    "seals it (or run 'modelsnap seal DIR')", level="info"))
+            state = (
+                "is being written now"
+                if _pid_alive(pending.get("pid"))
+                else "was interrupted before its seal"
+            )
+            findings.append(
+                Finding(
+                    _where(*key),
+                    f"{describe(*key)} {state}; the next write "
+                    "seals it (or run 'modelsnap seal DIR')",
+                    level="info",
+                )
+            )
     if entries is None:
         if unsealed:
-            findings.append(Finding(LEDGER_FILE, f"records not sealed: {len(unsealed)} record(s) "
-                                    f"made before sealing; {SEAL_HINT}", unsealed=True))
+            findings.append(
+                Finding(
+                    LEDGER_FILE,
+                    f"records not sealed: {len(unsealed)} record(s) "
+                    f"made before sealing; {SEAL_HINT}",
+                    unsealed=True,
+                )
+            )
         return findings
     findings += _chain_findings(entries)
     for (kind, ref), sha_values in sealed.items():
@@ -412,22 +463,38 @@ def verify(root: Path) -> list[Finding]:
             continue
         name = describe(kind, ref)
         if len(set(sha_values)) > 1:
-            findings.append(Finding(_where(kind, ref), f"{name} was sealed twice with different "
-                                    "content: a record is never rewritten"))
+            findings.append(
+                Finding(
+                    _where(kind, ref),
+                    f"{name} was sealed twice with different content: a record is never rewritten",
+                )
+            )
         current = present.sha256(kind, ref)
         if current is None:
-            what = {"decision": "removed from decisions.toml (the log was truncated or edited)",
-                    "criteria_revision": "removed from criteria_revisions.toml"}.get(
-                kind, "deleted after it was sealed")
+            what = {
+                "decision": "removed from decisions.toml (the log was truncated or edited)",
+                "criteria_revision": "removed from criteria_revisions.toml",
+            }.get(kind, "deleted after it was sealed")
             findings.append(Finding(_where(kind, ref), f"{name} was {what}"))
         elif current != sha_values[0]:
-            findings.append(Finding(_where(kind, ref), f"{name} was edited or replaced after it "
-                                    f"was sealed (sealed {sha_values[0][:12]}..., now "
-                                    f"{current[:12]}...)"))
+            findings.append(
+                Finding(
+                    _where(kind, ref),
+                    f"{name} was edited or replaced after it "
+                    f"was sealed (sealed {sha_values[0][:12]}..., now "
+                    f"{current[:12]}...)",
+                )
+            )
     for kind, ref in unsealed:
-        findings.append(Finding(_where(kind, ref), f"{describe(kind, ref)} is present but was "
-                                "never sealed: forged, or added by hand (if you trust it, "
-                                f"{SEAL_HINT})", unsealed=True))
+        findings.append(
+            Finding(
+                _where(kind, ref),
+                f"{describe(kind, ref)} is present but was "
+                "never sealed: forged, or added by hand (if you trust it, "
+                f"{SEAL_HINT})",
+                unsealed=True,
+            )
+        )
     findings += _decision_snapshots(root, present)
     return findings
 
@@ -439,8 +506,7 @@ def _sealed_map(entries: list[dict[str, Any]]) -> dict[tuple[str, Any], list[str
         ref = entry.get(KINDS[kind]) if _known(kind) else None
         if not isinstance(ref, str | int) or isinstance(ref, bool):
             continue  # a hand-made seal: its chain link is reported
-        sealed.setdefault((kind, ref), []).append(
-            str(entry.get("record_sha256")))
+        sealed.setdefault((kind, ref), []).append(str(entry.get("record_sha256")))
     return sealed
 
 
@@ -454,9 +520,14 @@ def _decision_snapshots(root: Path, present: _Present) -> list[Finding]:
             continue
         current = present.sha256("snapshot", f"snapshots/{chosen}.toml")
         if current is not None and current != recorded:
-            findings.append(Finding("decisions.toml", f"decision {ident} was made on snapshot "
-                                    f"{chosen} as it was then; the snapshot file has changed "
-                                    "since (snapshot_sha256 differs)"))
+            findings.append(
+                Finding(
+                    "decisions.toml",
+                    f"decision {ident} was made on snapshot "
+                    f"{chosen} as it was then; the snapshot file has changed "
+                    "since (snapshot_sha256 differs)",
+                )
+            )
     return findings
 
 
@@ -464,8 +535,9 @@ def decision_problems(root: Path) -> list[str]:
     """The ledger's errors about the decision log (a removed, edited or never-sealed decision,
     a decision whose snapshot changed): what review and the report add to the chain status,
     so a truncated log shows in a fresh clone too."""
-    return [finding.message for finding in errors(verify(root))
-            if finding.where == "decisions.toml"]
+    return [
+        finding.message for finding in errors(verify(root)) if finding.where == "decisions.toml"
+    ]
 
 
 def errors(findings: list[Finding]) -> list[Finding]:
@@ -492,17 +564,25 @@ def _append_many(root: Path, records: list[tuple[str, Any, str]]) -> list[dict[s
     last = _tail(old) if old else None
     previous_seq = last.get("seq") if last else 0
     if not isinstance(previous_seq, int) or isinstance(previous_seq, bool):
-        raise IntegrityError("the ledger's last seal has no sequence number", where=LEDGER_FILE,
-                             hint="restore ledger.toml from version control")
+        raise IntegrityError(
+            "the ledger's last seal has no sequence number",
+            where=LEDGER_FILE,
+            hint="restore ledger.toml from version control",
+        )
     previous_sha = str(last.get("sha256", "")) if last else ""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     written: list[dict[str, Any]] = []
     blocks = []
     for kind, ref, sha256 in records:
         previous_seq += 1
-        entry: dict[str, Any] = {"seq": previous_seq, "kind": kind, KINDS[kind]: ref,
-                                 "record_sha256": sha256, "sealed_at": now,
-                                 "previous_sha256": previous_sha}
+        entry: dict[str, Any] = {
+            "seq": previous_seq,
+            "kind": kind,
+            KINDS[kind]: ref,
+            "record_sha256": sha256,
+            "sealed_at": now,
+            "previous_sha256": previous_sha,
+        }
         entry["sha256"] = previous_sha = entry_hash(entry)
         written.append(entry)
         blocks.append(b"\n" + tomli_w.dumps({"seal": [entry]}).encode("utf-8"))
@@ -511,8 +591,9 @@ def _append_many(root: Path, records: list[tuple[str, Any, str]]) -> list[dict[s
         prefix += b"\n"
     data = prefix + b"".join(blocks)
     if written and _tail(data) != written[-1]:
-        raise IntegrityError("the new seal did not read back identically; nothing written",
-                             where=LEDGER_FILE)
+        raise IntegrityError(
+            "the new seal did not read back identically; nothing written", where=LEDGER_FILE
+        )
     atomic_write_bytes(root, path, data)
     return written
 
@@ -540,8 +621,9 @@ class Sealer:
         with contextlib.suppress(FileNotFoundError):
             _pending_path(self.root).unlink()
 
-    def seal(self, kind: str | None = None, ref: Any = None,
-             sha256: str | None = None) -> dict[str, Any]:
+    def seal(
+        self, kind: str | None = None, ref: Any = None, sha256: str | None = None
+    ) -> dict[str, Any]:
         """Append the seal of the record just written (by default the one announced)."""
         if kind is None:
             if self._intent is None:
@@ -564,9 +646,12 @@ class Sealer:
                 f"the records do not verify against {LEDGER_FILE}: {first.where}: "
                 f"{first.message}{more}",
                 where=str(ledger_path(self.root)),
-                hint=(f"{SEAL_HINT}, after checking them" if unsealed_only else
-                      "run 'modelsnap check DIR' for every finding, and restore the changed "
-                      "records from version control"),
+                hint=(
+                    f"{SEAL_HINT}, after checking them"
+                    if unsealed_only
+                    else "run 'modelsnap check DIR' for every finding, and restore the changed "
+                    "records from version control"
+                ),
             )
 
 
@@ -583,8 +668,9 @@ def _finish_interrupted(root: Path) -> None:
         _check_ref(kind, ref)
         entries = read_ledger(root) or []
         present = _Present(root)
-        if (kind, ref) not in _sealed_map(entries) and \
-                present.sha256(kind, ref) == pending["sha256"]:
+        if (kind, ref) not in _sealed_map(entries) and present.sha256(kind, ref) == pending[
+            "sha256"
+        ]:
             _append(root, kind, ref, pending["sha256"])
     except ModelsnapError:
         pass  # an unreadable ledger is verify's to report; the marker is only a hint

@@ -21,8 +21,13 @@ QUALITY_METRICS = QUALITY_MAX + QUALITY_MIN
 # Measures read from [resources]; the ones that depend on the machine they were measured on
 # are HARDWARE_MEASURES (model size does not: the same artifact has the same size anywhere).
 RESOURCE_MEASURES = (
-    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
-    "throughput_rows_per_s", "size_mb", "peak_memory_mb", "fit_seconds",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "throughput_rows_per_s",
+    "size_mb",
+    "peak_memory_mb",
+    "fit_seconds",
 )
 HARDWARE_MEASURES = frozenset(RESOURCE_MEASURES) - {"size_mb"}
 
@@ -55,8 +60,14 @@ FAIRNESS_MEASURES = frozenset({"fairness_gap"})
 EDGE_MEASURES = frozenset({"edge_pass_rate", "edge_must_pass_failed"})
 
 
-def why_unavailable(name: str, *, task: str | None, n_classes: int | None = None,
-                    sensitive: bool = True, edge_cases: bool = True) -> str | None:
+def why_unavailable(
+    name: str,
+    *,
+    task: str | None,
+    n_classes: int | None = None,
+    sensitive: bool = True,
+    edge_cases: bool = True,
+) -> str | None:
     """Why no snapshot of a project like this can ever have measure ``name``; None when it can.
 
     The one rule for "which measures can a project have" (lock refuses criteria and limits on
@@ -117,8 +128,12 @@ def _edge_measures(edge: Mapping[str, Any], out: dict[str, float]) -> None:
         out["edge_must_pass_failed"] = failed
 
 
-def measures(snapshot: Mapping[str, Any], split: str = "validation", *,
-             edge_result: Mapping[str, Any] | None = None) -> dict[str, float]:
+def measures(
+    snapshot: Mapping[str, Any],
+    split: str = "validation",
+    *,
+    edge_result: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
     """Flatten one snapshot into measure name -> value (absent when not measured).
 
     Quality metrics come from ``[metrics.<split>]``: validation by default, because choosing

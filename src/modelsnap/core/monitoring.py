@@ -77,18 +77,22 @@ def pick_decision(root: Path, decision_id: str | None) -> dict[str, Any]:
 
     entries = read_decisions(root)
     if not entries:
-        raise MonitorError("no decision yet: monitoring holds a decided model to its snapshot",
-                           where=str(Path(root) / "decisions.toml"),
-                           hint=f"decide first: modelsnap decide {root} ID --rationale \"...\"")
+        raise MonitorError(
+            "no decision yet: monitoring holds a decided model to its snapshot",
+            where=str(Path(root) / "decisions.toml"),
+            hint=f'decide first: modelsnap decide {root} ID --rationale "..."',
+        )
     if decision_id is None:
         return entries[-1]
     for entry in entries:
         if str(entry.get("id", "")).upper() == decision_id.strip().upper():
             return entry
     known = ", ".join(str(e.get("id")) for e in entries)
-    raise MonitorError(f"unknown decision {decision_id!r}",
-                       where=str(Path(root) / "decisions.toml"),
-                       hint=f"decisions in this folder: {known}")
+    raise MonitorError(
+        f"unknown decision {decision_id!r}",
+        where=str(Path(root) / "decisions.toml"),
+        hint=f"decisions in this folder: {known}",
+    )
 
 
 def decision_limits(root: Path, decision: Mapping[str, Any]) -> tuple[int | None, dict[str, Any]]:
@@ -107,9 +111,17 @@ def decision_limits(root: Path, decision: Mapping[str, Any]) -> tuple[int | None
 # ------------------------------------------------------------------------------ the new data
 
 
-def check_new_data(frame: Any, *, columns: Mapping[str, str], target: str, task: str,
-                   classes: Sequence[str] | None, drop: Sequence[str], label: str,
-                   min_rows: int) -> Any:
+def check_new_data(
+    frame: Any,
+    *,
+    columns: Mapping[str, str],
+    target: str,
+    task: str,
+    classes: Sequence[str] | None,
+    drop: Sequence[str],
+    label: str,
+    min_rows: int,
+) -> Any:
     """DataError for new data that cannot be held to the snapshot: columns that don't match
     (missing, unknown, numeric ones holding text), the target missing or with empty cells or
     classes the model never saw, too few rows. Returns the target as used (labels as text)."""
@@ -117,9 +129,12 @@ def check_new_data(frame: Any, *, columns: Mapping[str, str], target: str, task:
 
     present = [str(c) for c in frame.columns]
     if target not in present:
-        raise DataError(f"the target column {target!r} is missing from the new data: "
-                        "monitoring needs labelled rows", where=label,
-                        hint=f"add the true '{target}' of each row (the outcome observed later)")
+        raise DataError(
+            f"the target column {target!r} is missing from the new data: "
+            "monitoring needs labelled rows",
+            where=label,
+            hint=f"add the true '{target}' of each row (the outcome observed later)",
+        )
     missing = [c for c in columns if c not in present]
     unknown = [c for c in present if c not in columns and c != target and c not in drop]
     if missing or unknown:
@@ -128,49 +143,66 @@ def check_new_data(frame: Any, *, columns: Mapping[str, str], target: str, task:
             parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
         if unknown:
             parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
-        raise DataError("the new data's columns don't match the project's: " + " and ".join(parts),
-                        where=label,
-                        hint=f"the new data needs the columns {', '.join(columns)} and "
-                             f"'{target}', as in the project's data file")
+        raise DataError(
+            "the new data's columns don't match the project's: " + " and ".join(parts),
+            where=label,
+            hint=f"the new data needs the columns {', '.join(columns)} and "
+            f"'{target}', as in the project's data file",
+        )
     wrong = []
     for column, kind in columns.items():
         series = frame[column]
-        if kind == "numeric" and not (pd.api.types.is_numeric_dtype(series)
-                                      and not pd.api.types.is_bool_dtype(series)):
+        if kind == "numeric" and not (
+            pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        ):
             bad = next((v for v in series.dropna() if _not_number(v)), None)
             wrong.append(f"{column!r} (e.g. {str(bad)[:40]!r})")
     if wrong:
-        raise DataError(f"numeric column(s) hold values that are not numbers: {', '.join(wrong)}",
-                        where=label, hint="fix those cells; leave a cell empty for a missing value")
+        raise DataError(
+            f"numeric column(s) hold values that are not numbers: {', '.join(wrong)}",
+            where=label,
+            hint="fix those cells; leave a cell empty for a missing value",
+        )
     if len(frame) < min_rows:
-        raise DataError(f"the new data has {len(frame)} row(s); every figure (the metrics, the "
-                        f"drift of each feature, the label shift) needs at least {min_rows}",
-                        where=label,
-                        hint="collect more labelled rows, or lower [monitoring].min_rows in "
-                             "modelsnap.toml (small samples give noisy figures)")
+        raise DataError(
+            f"the new data has {len(frame)} row(s); every figure (the metrics, the "
+            f"drift of each feature, the label shift) needs at least {min_rows}",
+            where=label,
+            hint="collect more labelled rows, or lower [monitoring].min_rows in "
+            "modelsnap.toml (small samples give noisy figures)",
+        )
     values = frame[target]
     empty = int(values.isna().sum())
     if empty:
-        raise DataError(f"the target column {target!r} has {empty} empty cell(s)", where=label,
-                        hint="monitoring needs the true outcome of every row; drop the rows "
-                             "without one")
+        raise DataError(
+            f"the target column {target!r} has {empty} empty cell(s)",
+            where=label,
+            hint="monitoring needs the true outcome of every row; drop the rows without one",
+        )
     if task == "classification":
         values = labels_as_text(values)
         unseen = sorted(set(values) - {str(c) for c in classes or []})
         if unseen:
-            raise DataError(f"the target column {target!r} holds class(es) the model never saw: "
-                            f"{', '.join(map(repr, unseen[:5]))}", where=label,
-                            hint=f"the snapshot's classes: {', '.join(map(str, classes or []))}")
+            raise DataError(
+                f"the target column {target!r} holds class(es) the model never saw: "
+                f"{', '.join(map(repr, unseen[:5]))}",
+                where=label,
+                hint=f"the snapshot's classes: {', '.join(map(str, classes or []))}",
+            )
     else:
         values = pd.to_numeric(values, errors="coerce")
         if values.isna().any():
-            raise DataError(f"the target column {target!r} holds values that are not numbers",
-                            where=label)
+            raise DataError(
+                f"the target column {target!r} holds values that are not numbers", where=label
+            )
     for column in columns:
         if frame[column].isna().all():
-            raise DataError(f"column {column!r} is empty in every row of the new data: its drift "
-                            "cannot be measured", where=label,
-                            hint="fill the column, or check that the right file was given")
+            raise DataError(
+                f"column {column!r} is empty in every row of the new data: its drift "
+                "cannot be measured",
+                where=label,
+                hint="fill the column, or check that the right file was given",
+            )
     return values
 
 
@@ -198,8 +230,9 @@ def psi(reference: Any, current: Any, *, bins: int = PSI_BINS) -> tuple[float, l
     edges = np.unique(np.quantile(ref_ok, np.linspace(0, 1, bins + 1)[1:-1]))
 
     def shares(values: Any, finite: Any) -> Any:
-        counts = np.bincount(np.searchsorted(edges, finite, side="left"),
-                             minlength=len(edges) + 1).astype(float)
+        counts = np.bincount(
+            np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1
+        ).astype(float)
         return np.append(counts, len(values) - len(finite)) / len(values)
 
     p, q = shares(ref, ref_ok), shares(cur, cur_ok)
@@ -211,8 +244,11 @@ def psi(reference: Any, current: Any, *, bins: int = PSI_BINS) -> tuple[float, l
 def category_shares(values: Any) -> dict[str, float]:
     counts: dict[str, int] = {}
     for value in values:
-        key = MISSING if value is None or (isinstance(value, float) and math.isnan(value)) \
+        key = (
+            MISSING
+            if value is None or (isinstance(value, float) and math.isnan(value))
             else str(value)
+        )
         counts[key] = counts.get(key, 0) + 1
     total = sum(counts.values()) or 1
     return {key: counts[key] / total for key in sorted(counts)}
@@ -221,8 +257,9 @@ def category_shares(values: Any) -> dict[str, float]:
 def share_changes(reference: Any, current: Any) -> dict[str, Any]:
     """Each category's share before and now, the largest absolute change and its category."""
     before, now = category_shares(reference), category_shares(current)
-    changes = {key: now.get(key, 0.0) - before.get(key, 0.0)
-               for key in sorted(set(before) | set(now))}
+    changes = {
+        key: now.get(key, 0.0) - before.get(key, 0.0) for key in sorted(set(before) | set(now))
+    }
     top = max(changes, key=lambda k: (abs(changes[k]), k)) if changes else ""
     return {
         "shares_train": {k: round(v, 6) for k, v in before.items()},
@@ -234,22 +271,38 @@ def share_changes(reference: Any, current: Any) -> dict[str, Any]:
     }
 
 
-def input_drift(train: Any, new: Any, columns: Mapping[str, str], thresholds: Any
-                ) -> list[dict[str, Any]]:
+def input_drift(
+    train: Any, new: Any, columns: Mapping[str, str], thresholds: Any
+) -> list[dict[str, Any]]:
     """One entry per feature: its kind, figure, status (stable / watch / drift) and meaning."""
     out = []
     for column, kind in columns.items():
         if kind == "numeric":
             value, _ = psi(train[column].to_numpy(dtype=float), new[column].to_numpy(dtype=float))
-            status = ("drift" if value >= thresholds.psi_drift else
-                      "watch" if value >= thresholds.psi_watch else "stable")
-            out.append({"feature": column, "kind": "numeric", "psi": round(value, 6),
-                        "mean_train": round(float(train[column].mean()), 6),
-                        "mean_new": round(float(new[column].mean()), 6), "status": status})
+            status = (
+                "drift"
+                if value >= thresholds.psi_drift
+                else "watch"
+                if value >= thresholds.psi_watch
+                else "stable"
+            )
+            out.append(
+                {
+                    "feature": column,
+                    "kind": "numeric",
+                    "psi": round(value, 6),
+                    "mean_train": round(float(train[column].mean()), 6),
+                    "mean_new": round(float(new[column].mean()), 6),
+                    "status": status,
+                }
+            )
         else:
             entry = share_changes(train[column].tolist(), new[column].tolist())
-            status = "drift" if entry["max_change"] >= thresholds.share_change else (
-                "watch" if entry["new_categories"] else "stable")
+            status = (
+                "drift"
+                if entry["max_change"] >= thresholds.share_change
+                else ("watch" if entry["new_categories"] else "stable")
+            )
             out.append({"feature": column, "kind": "categorical", **entry, "status": status})
     return out
 
@@ -261,8 +314,13 @@ def label_shift(train_target: Any, new_target: Any, task: str, thresholds: Any) 
         status = "drift" if entry["max_change"] >= thresholds.label_shift else "stable"
         return {"kind": "class shares", **entry, "status": status}
     value, _ = psi(train_target, new_target)
-    status = ("drift" if value >= thresholds.psi_drift else
-              "watch" if value >= thresholds.psi_watch else "stable")
+    status = (
+        "drift"
+        if value >= thresholds.psi_drift
+        else "watch"
+        if value >= thresholds.psi_watch
+        else "stable"
+    )
     return {"kind": "target psi", "psi": round(value, 6), "status": status}
 
 
@@ -270,14 +328,22 @@ def label_shift(train_target: Any, new_target: Any, task: str, thresholds: Any) 
 
 
 def _half_width(interval: Sequence[float] | None) -> float | None:
-    if interval is None or len(interval) != 2 or not all(
-            isinstance(v, (int, float)) and math.isfinite(v) for v in interval):
+    if (
+        interval is None
+        or len(interval) != 2
+        or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in interval)
+    ):
         return None
     return (float(interval[1]) - float(interval[0])) / 2.0
 
 
-def compare_metric(name: str, now: float, test: float, interval: Sequence[float] | None,
-                   new_interval: Sequence[float] | None = None) -> dict[str, Any]:
+def compare_metric(
+    name: str,
+    now: float,
+    test: float,
+    interval: Sequence[float] | None,
+    new_interval: Sequence[float] | None = None,
+) -> dict[str, Any]:
     """One metric against the snapshot's test figure and 95 % interval.
 
     ``status`` says where the new figure lies against the snapshot's interval (inside, below,
@@ -289,8 +355,13 @@ def compare_metric(name: str, now: float, test: float, interval: Sequence[float]
     from modelsnap.core.measures import MEASURE_DIRECTIONS
 
     direction = MEASURE_DIRECTIONS.get(name, "max")
-    entry: dict[str, Any] = {"metric": name, "direction": direction, "new": round(now, 6),
-                             "test": round(float(test), 6), "difference": round(now - test, 6)}
+    entry: dict[str, Any] = {
+        "metric": name,
+        "direction": direction,
+        "new": round(now, 6),
+        "test": round(float(test), 6),
+        "difference": round(now - test, 6),
+    }
     test_half, new_half = _half_width(interval), _half_width(new_interval)
     if new_half is not None and new_interval is not None:
         entry["new_ci"] = [round(float(new_interval[0]), 6), round(float(new_interval[1]), 6)]
@@ -328,10 +399,16 @@ def new_record_id(now: datetime | None = None) -> str:
     return f"{moment.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None = None,
-            profile_latency: bool = False, trusted: Sequence[str] = (),
-            on_event: Callable[[Any], None] | None = None, record: bool = True
-            ) -> dict[str, Any]:
+def monitor(
+    root: Path | str,
+    data_file: Path | str,
+    *,
+    decision_id: str | None = None,
+    profile_latency: bool = False,
+    trusted: Sequence[str] = (),
+    on_event: Callable[[Any], None] | None = None,
+    record: bool = True,
+) -> dict[str, Any]:
     """Hold the decision's model to its snapshot on ``data_file``; record the outcome.
 
     Returns the record written (plus ``path``, relative to ``root``, and ``exit_code``: 0 holds,
@@ -355,56 +432,93 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
     if recorded.get("dataset_sha256") != dataset.dataset_sha256:
         raise DataError(
             f"the data file changed since snapshot {snapshot['id']} was made: its training split "
-            "(the reference for drift) cannot be rebuilt", where=str(config.data.source),
+            "(the reference for drift) cannot be rebuilt",
+            where=str(config.data.source),
             hint="restore the data file the decision was made on, or re-run the checklist on "
-                 "the new data and decide again")
+            "the new data and decide again",
+        )
     split = read_split(root)  # never drawn here: the decided snapshot's split, or an error
     if recorded.get("split_sha256") != split.split_sha256:
         raise DataError(
             f"split.npz is not the split snapshot {snapshot['id']} was made on: its training "
-            "rows (the reference for drift) are not known", where=str(root / "split.npz"),
-            hint="restore split.npz from version control")
+            "rows (the reference for drift) are not known",
+            where=str(root / "split.npz"),
+            hint="restore split.npz from version control",
+        )
     if len(split.train) and int(max(split.train)) >= len(dataset.frame):
-        raise DataError("split.npz names rows the data file does not have",
-                        where=str(root / "split.npz"), hint="restore it from version control")
+        raise DataError(
+            "split.npz names rows the data file does not have",
+            where=str(root / "split.npz"),
+            hint="restore it from version control",
+        )
     columns = feature_kinds(dataset.frame)
     path = Path(data_file).expanduser()
     if not path.is_file():
-        raise DataError("the new data file is not found" if not path.exists() else
-                        "the new data is not a regular file", where=str(path),
-                        hint="give --data a CSV of labelled rows with the project's columns")
+        raise DataError(
+            "the new data file is not found"
+            if not path.exists()
+            else "the new data is not a regular file",
+            where=str(path),
+            hint="give --data a CSV of labelled rows with the project's columns",
+        )
     new, digest, label = read_table(config.data.source, root, path=path)
     new.columns = [str(c) for c in new.columns]
     thresholds = config.monitoring
     classes = [str(c) for c in recorded.get("classes", dataset.classes or [])]
     new_target = check_new_data(
-        new, columns=columns, target=dataset.target_name, task=dataset.task, classes=classes,
-        drop=config.data.drop, label=label, min_rows=thresholds.min_rows)
-    if dataset.task == "classification" and "roc_auc" in snapshot.get("metrics", {}).get(
-            "test", {}) and len(set(new_target)) < 2:
-        raise DataError(f"roc_auc needs rows of at least two classes; the new data holds only "
-                        f"{sorted(set(new_target))[0]!r}", where=label,
-                        hint="monitor on a batch that holds every class")
+        new,
+        columns=columns,
+        target=dataset.target_name,
+        task=dataset.task,
+        classes=classes,
+        drop=config.data.drop,
+        label=label,
+        min_rows=thresholds.min_rows,
+    )
+    if (
+        dataset.task == "classification"
+        and "roc_auc" in snapshot.get("metrics", {}).get("test", {})
+        and len(set(new_target)) < 2
+    ):
+        raise DataError(
+            f"roc_auc needs rows of at least two classes; the new data holds only "
+            f"{sorted(set(new_target))[0]!r}",
+            where=label,
+            hint="monitor on a batch that holds every class",
+        )
     train = dataset.frame.iloc[split.train]
     train_target = dataset.target.iloc[split.train]
     drift = input_drift(train, new, columns, thresholds)
     label_entry = label_shift(
         list(train_target) if dataset.task == "classification" else train_target.to_numpy(float),
         list(new_target) if dataset.task == "classification" else new_target.to_numpy(float),
-        dataset.task, thresholds)
+        dataset.task,
+        thresholds,
+    )
     payload = {
-        "snapshots": [_artifact_entry(snapshot)], "data_file": str(path.resolve()),
-        "data_sha256": digest, "columns": columns, "target": dataset.target_name,
-        "task": dataset.task, "classes": classes,
+        "snapshots": [_artifact_entry(snapshot)],
+        "data_file": str(path.resolve()),
+        "data_sha256": digest,
+        "columns": columns,
+        "target": dataset.target_name,
+        "task": dataset.task,
+        "classes": classes,
         "positive_label": recorded.get("positive_label", dataset.positive_label),
         "profile_latency": bool(profile_latency),
-        "latency_trials": config.run.latency_trials, "latency_warmup": config.run.latency_warmup,
+        "latency_trials": config.run.latency_trials,
+        "latency_warmup": config.run.latency_warmup,
     }
     _, result = run_scoring_job(
-        root, "monitor", payload, timeout_seconds=config.run.timeout_seconds,
-        memory_limit_mb=config.run.memory_limit_mb, threads=config.run.threads,
-        trusted=list(trusted), name=f"monitor {snapshot.get('name', snapshot['id'])}",
-        on_event=on_event)
+        root,
+        "monitor",
+        payload,
+        timeout_seconds=config.run.timeout_seconds,
+        memory_limit_mb=config.run.memory_limit_mb,
+        threads=config.run.threads,
+        trusted=list(trusted),
+        name=f"monitor {snapshot.get('name', snapshot['id'])}",
+        on_event=on_event,
+    )
     now_metrics = result.get("metrics", {})
     test = snapshot.get("metrics", {}).get("test", {})
     intervals = snapshot.get("metrics", {}).get("test_ci", {})
@@ -413,38 +527,58 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
         if not isinstance(value, (int, float)):
             continue
         if name not in now_metrics:
-            raise DataError(f"{name} cannot be computed on the new data (too few rows of some "
-                            "class for it)", where=label, hint="monitor on a larger batch")
-        performance.append(compare_metric(name, float(now_metrics[name]), float(value),
-                                          intervals.get(name),
-                                          result.get("intervals", {}).get(name)))
+            raise DataError(
+                f"{name} cannot be computed on the new data (too few rows of some class for it)",
+                where=label,
+                hint="monitor on a larger batch",
+            )
+        performance.append(
+            compare_metric(
+                name,
+                float(now_metrics[name]),
+                float(value),
+                intervals.get(name),
+                result.get("intervals", {}).get(name),
+            )
+        )
     revision, constraints = decision_limits(root, decision)
     latency: dict[str, Any] = {}
     if profile_latency:
         measured = result.get("latency", {})
-        latency = {"p95_ms": round(float(measured.get("latency_p95_ms", 0.0)), 6),
-                   "p50_ms": round(float(measured.get("latency_p50_ms", 0.0)), 6),
-                   "trials": int(measured.get("latency_trials", 0)),
-                   "snapshot_p95_ms": float(snapshot.get("resources", {}).get(
-                       "latency_p95_ms", 0.0))}
+        latency = {
+            "p95_ms": round(float(measured.get("latency_p95_ms", 0.0)), 6),
+            "p50_ms": round(float(measured.get("latency_p50_ms", 0.0)), 6),
+            "trials": int(measured.get("latency_trials", 0)),
+            "snapshot_p95_ms": float(snapshot.get("resources", {}).get("latency_p95_ms", 0.0)),
+        }
         limit = constraints.get("max_latency_p95_ms")
         if isinstance(limit, (int, float)):
-            latency.update(limit_ms=float(limit), ok=latency["p95_ms"] <= float(limit),
-                           over=round(max(0.0, latency["p95_ms"] - float(limit)), 6))
+            latency.update(
+                limit_ms=float(limit),
+                ok=latency["p95_ms"] <= float(limit),
+                over=round(max(0.0, latency["p95_ms"] - float(limit)), 6),
+            )
         else:
-            latency.update(ok=True, note=f"criteria revision {revision} sets no "
-                                         "max_latency_p95_ms")
-    reasons = [f"{p['metric']} {p['new']:.4g} is {p['status']} the snapshot's 95 % interval "
-               f"[{p['test_ci'][0]:.4g}, {p['test_ci'][1]:.4g}] by {p['by']:.4g}, "
-               f"{abs(p['difference']):.4g} from the test figure {p['test']:.4g} (more than the "
-               f"{p['margin']:.4g} sampling noise allows)"
-               for p in performance if p["degraded"]]
-    watch = [f"{p['metric']} {p['new']:.4g} is {p['status']} the snapshot's 95 % interval by "
-             f"{p['by']:.4g}, within the sampling noise of {p['margin']:.4g}: watch it"
-             for p in performance if p["worse"] and not p["degraded"]]
+            latency.update(ok=True, note=f"criteria revision {revision} sets no max_latency_p95_ms")
+    reasons = [
+        f"{p['metric']} {p['new']:.4g} is {p['status']} the snapshot's 95 % interval "
+        f"[{p['test_ci'][0]:.4g}, {p['test_ci'][1]:.4g}] by {p['by']:.4g}, "
+        f"{abs(p['difference']):.4g} from the test figure {p['test']:.4g} (more than the "
+        f"{p['margin']:.4g} sampling noise allows)"
+        for p in performance
+        if p["degraded"]
+    ]
+    watch = [
+        f"{p['metric']} {p['new']:.4g} is {p['status']} the snapshot's 95 % interval by "
+        f"{p['by']:.4g}, within the sampling noise of {p['margin']:.4g}: watch it"
+        for p in performance
+        if p["worse"] and not p["degraded"]
+    ]
     if latency and not latency["ok"]:
-        reasons.append(f"p95 latency {latency['p95_ms']:.4g} ms is over the limit "
-                       f"{latency['limit_ms']:g} ms of criteria revision {revision}")
+        reasons.append(
+            f"p95 latency {latency['p95_ms']:.4g} ms is over the limit "
+            f"{latency['limit_ms']:g} ms of criteria revision {revision}"
+        )
     drifted = [_drift_reason(d) for d in drift if d["status"] == "drift"]
     if label_entry["status"] == "drift":
         drifted.append(_label_reason(label_entry))
@@ -459,12 +593,22 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
         "verdict": verdict,
         "reasons": reasons + drifted,
         "notes": watch,
-        "data": {"file": _data_label(root, path), "sha256": digest, "n_rows": len(new),
-                 "reference": "training split", "n_reference": len(split.train),
-                 "dataset_sha256": dataset.dataset_sha256, "split_sha256": split.split_sha256},
-        "thresholds": {"psi_watch": thresholds.psi_watch, "psi_drift": thresholds.psi_drift,
-                       "share_change": thresholds.share_change,
-                       "label_shift": thresholds.label_shift, "min_rows": thresholds.min_rows},
+        "data": {
+            "file": _data_label(root, path),
+            "sha256": digest,
+            "n_rows": len(new),
+            "reference": "training split",
+            "n_reference": len(split.train),
+            "dataset_sha256": dataset.dataset_sha256,
+            "split_sha256": split.split_sha256,
+        },
+        "thresholds": {
+            "psi_watch": thresholds.psi_watch,
+            "psi_drift": thresholds.psi_drift,
+            "share_change": thresholds.share_change,
+            "label_shift": thresholds.label_shift,
+            "min_rows": thresholds.min_rows,
+        },
         "performance": performance,
         "drift": drift,
         "label_shift": label_entry,
@@ -480,18 +624,23 @@ def monitor(root: Path | str, data_file: Path | str, *, decision_id: str | None 
 
 def _drift_reason(entry: Mapping[str, Any]) -> str:
     if entry["kind"] == "numeric":
-        return (f"{entry['feature']} drifted: PSI {entry['psi']:.3g} (mean "
-                f"{entry['mean_train']:.4g} -> {entry['mean_new']:.4g})")
-    return (f"{entry['feature']} drifted: the share of {entry['category']!r} moved "
-            f"{entry['change']:+.3f} ({entry['shares_train'].get(entry['category'], 0.0):.3f} -> "
-            f"{entry['shares_new'].get(entry['category'], 0.0):.3f})")
+        return (
+            f"{entry['feature']} drifted: PSI {entry['psi']:.3g} (mean "
+            f"{entry['mean_train']:.4g} -> {entry['mean_new']:.4g})"
+        )
+    return (
+        f"{entry['feature']} drifted: the share of {entry['category']!r} moved "
+        f"{entry['change']:+.3f} ({entry['shares_train'].get(entry['category'], 0.0):.3f} -> "
+        f"{entry['shares_new'].get(entry['category'], 0.0):.3f})"
+    )
 
 
 def _label_reason(entry: Mapping[str, Any]) -> str:
     if entry["kind"] == "target psi":
         return f"the label shifted: the target's PSI is {entry['psi']:.3g}"
-    return (f"the label shifted: the share of class {entry['category']!r} moved "
-            f"{entry['change']:+.3f}")
+    return (
+        f"the label shifted: the share of class {entry['category']!r} moved {entry['change']:+.3f}"
+    )
 
 
 def _write_record(root: Path, body: dict[str, Any]) -> dict[str, Any]:
@@ -504,8 +653,9 @@ def _write_record(root: Path, body: dict[str, Any]) -> dict[str, Any]:
         relative = f"{MONITORING_DIR}/{record_id}.toml"
         if create_sealed(root, "monitoring", relative, dumps_toml(full)):
             return {**full, "path": relative}
-    raise DataError("could not pick a free monitoring record name",
-                    where=str(Path(root) / MONITORING_DIR))
+    raise DataError(
+        "could not pick a free monitoring record name", where=str(Path(root) / MONITORING_DIR)
+    )
 
 
 # ------------------------------------------------------------------------------ reading records
@@ -534,14 +684,18 @@ def monitoring_history(root: Path | str) -> tuple[dict[str, list[dict[str, Any]]
             problems.append(f"{MONITORING_DIR}/{path.name}: not a monitoring record")
             continue
         data_table = data.get("data") if isinstance(data.get("data"), dict) else {}
-        history.setdefault(decision, []).append({
-            "id": str(data.get("id", path.stem)), "path": f"{MONITORING_DIR}/{path.name}",
-            "created_at": str(data.get("created_at", "")), "verdict": verdict,
-            "snapshot_id": str(data.get("snapshot_id", "")),
-            "data_file": str(data_table.get("file", "")),
-            "n_rows": data_table.get("n_rows", 0),
-            "reasons": [str(r) for r in data.get("reasons", []) if isinstance(r, str)],
-        })
+        history.setdefault(decision, []).append(
+            {
+                "id": str(data.get("id", path.stem)),
+                "path": f"{MONITORING_DIR}/{path.name}",
+                "created_at": str(data.get("created_at", "")),
+                "verdict": verdict,
+                "snapshot_id": str(data.get("snapshot_id", "")),
+                "data_file": str(data_table.get("file", "")),
+                "n_rows": data_table.get("n_rows", 0),
+                "reasons": [str(r) for r in data.get("reasons", []) if isinstance(r, str)],
+            }
+        )
     for entries in history.values():
         entries.sort(key=lambda e: (e["created_at"], e["id"]))
     return history, problems

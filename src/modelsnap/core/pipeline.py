@@ -195,8 +195,9 @@ def validate_params(estimator: Any, *, where: str | None = None) -> Any:
     return estimator
 
 
-def check_model(path: str, params: Mapping[str, Any], root: Path, *,
-                where: str | None = None) -> Any:
+def check_model(
+    path: str, params: Mapping[str, Any], root: Path, *, where: str | None = None
+) -> Any:
     """Import ``path``, create it with ``params`` and validate them as a fit would, without
     fitting: the check made before a model entry is written (TUI form, API, CLI)."""
     estimator_class = import_estimator(path, Path(root), where=where)

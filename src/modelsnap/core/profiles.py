@@ -142,9 +142,25 @@ def _without(weights: list[tuple[str, float]], metric: str) -> list[tuple[str, f
 # Column names that usually hold a protected or sensitive attribute. ``suggest_sensitive`` only
 # *suggests* them: fairness is measured on the columns the user names in [data].sensitive.
 SENSITIVE_NAMES: tuple[str, ...] = (
-    "sex", "gender", "age", "age_band", "age_group", "race", "ethnicity", "ethnic_group",
-    "region", "religion", "nationality", "citizenship", "country_of_birth", "native_country",
-    "marital_status", "disability", "disabled", "sexual_orientation", "pregnancy",
+    "sex",
+    "gender",
+    "age",
+    "age_band",
+    "age_group",
+    "race",
+    "ethnicity",
+    "ethnic_group",
+    "region",
+    "religion",
+    "nationality",
+    "citizenship",
+    "country_of_birth",
+    "native_country",
+    "marital_status",
+    "disability",
+    "disabled",
+    "sexual_orientation",
+    "pregnancy",
 )
 
 

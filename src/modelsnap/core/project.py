@@ -595,28 +595,45 @@ def _parse_run(doc: dict) -> RunConfig:
             table, "batch_size", "[run].batch_size", 256, minimum=1, exclusive=False, integer=True
         ),
         threads=_number(
-            table, "threads", "[run].threads", 1, minimum=1, exclusive=False, integer=True,
+            table,
+            "threads",
+            "[run].threads",
+            1,
+            minimum=1,
+            exclusive=False,
+            integer=True,
             maximum=MAX_THREADS,
         ),
     )
 
 
 def _parse_monitoring(doc: dict) -> MonitoringConfig:
-    table = _table(doc, "monitoring", {"psi_watch", "psi_drift", "share_change", "label_shift",
-                                        "min_rows"})
+    table = _table(
+        doc, "monitoring", {"psi_watch", "psi_drift", "share_change", "label_shift", "min_rows"}
+    )
     defaults = MonitoringConfig()
     values = {
         name: _number(table, name, f"[monitoring].{name}", getattr(defaults, name), minimum=0)
         for name in ("psi_watch", "psi_drift", "share_change", "label_shift")
     }
     if values["psi_watch"] > values["psi_drift"]:
-        raise _fail("[monitoring].psi_watch",
-                    f"a number <= psi_drift ({_fmt(values['psi_drift'])})", values["psi_watch"])
+        raise _fail(
+            "[monitoring].psi_watch",
+            f"a number <= psi_drift ({_fmt(values['psi_drift'])})",
+            values["psi_watch"],
+        )
     for name in ("share_change", "label_shift"):
         if values[name] > 1:
             raise _fail(f"[monitoring].{name}", "a number in (0, 1]", values[name])
-    min_rows = _number(table, "min_rows", "[monitoring].min_rows", defaults.min_rows,
-                       minimum=2, exclusive=False, integer=True)
+    min_rows = _number(
+        table,
+        "min_rows",
+        "[monitoring].min_rows",
+        defaults.min_rows,
+        minimum=2,
+        exclusive=False,
+        integer=True,
+    )
     return MonitoringConfig(min_rows=min_rows, **values)
 
 
@@ -748,8 +765,9 @@ def parse_project(doc: dict[str, Any], root: Path) -> ProjectConfig:
 def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
     path = Path(root) / PROJECT_FILE
     try:
-        text = read_regular(path, what=PROJECT_FILE, limit=PROJECT_TOML_LIMIT,
-                            error=ProjectFileError).decode("utf-8")
+        text = read_regular(
+            path, what=PROJECT_FILE, limit=PROJECT_TOML_LIMIT, error=ProjectFileError
+        ).decode("utf-8")
     except FileNotFoundError:
         raise ProjectFileError(
             f"no {PROJECT_FILE} in {Path(root)}",
@@ -763,8 +781,9 @@ def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
     try:
         return text, parse_toml(text, what="the file", where=PROJECT_FILE, error=ProjectFileError)
     except ProjectFileError as exc:
-        raise ProjectFileError(exc.message, where=PROJECT_FILE,
-                               hint=exc.hint or "fix the syntax at the line shown") from None
+        raise ProjectFileError(
+            exc.message, where=PROJECT_FILE, hint=exc.hint or "fix the syntax at the line shown"
+        ) from None
 
 
 def _loads(text: str) -> dict[str, Any]:
@@ -783,9 +802,25 @@ def load_project(root: Path) -> ProjectConfig:
 # proposes the first column whose whole name (any case, spaces and dashes as underscores) is one
 # of these, then one that has one as a whole word ("loan_default", "is_churn"), else the last.
 TARGET_NAMES: tuple[str, ...] = (
-    "target", "label", "class", "y", "outcome", "default", "churn", "churned", "response",
-    "diagnosis", "survived", "fraud", "is_fraud", "defaulted", "result", "status", "price",
-    "quality", "species",
+    "target",
+    "label",
+    "class",
+    "y",
+    "outcome",
+    "default",
+    "churn",
+    "churned",
+    "response",
+    "diagnosis",
+    "survived",
+    "fraud",
+    "is_fraud",
+    "defaulted",
+    "result",
+    "status",
+    "price",
+    "quality",
+    "species",
 )
 
 
@@ -822,9 +857,7 @@ MIN_ROWS_PER_CLASS = 3
 STRATIFY_OFF_HINT = "set [data].stratify = false"
 
 
-def check_class_sizes(
-    counts: Any, *, where: str, turn_off: str = STRATIFY_OFF_HINT
-) -> None:
+def check_class_sizes(counts: Any, *, where: str, turn_off: str = STRATIFY_OFF_HINT) -> None:
     """Refuse a stratified split when a class has fewer than MIN_ROWS_PER_CLASS rows.
 
     ``counts`` maps class label -> rows, in the order classes are reported (the data loader's

@@ -108,12 +108,21 @@ class RankedEntry:
     def to_dict(self) -> dict[str, Any]:
         """Like ``dataclasses.asdict``, without its deep copies (10,000 rows must be quick)."""
         return {
-            "id": self.id, "name": self.name, "kind": self.kind, "rank": self.rank,
-            "score": self.score, "values": dict(self.values),
-            "normalised": dict(self.normalised), "pareto": self.pareto,
-            "warnings": list(self.warnings), "hardware_flags": list(self.hardware_flags),
-            "primary": self.primary, "test_primary": self.test_primary, "gain": dict(self.gain),
-            "mixed": self.mixed, "older_revision": self.older_revision,
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "rank": self.rank,
+            "score": self.score,
+            "values": dict(self.values),
+            "normalised": dict(self.normalised),
+            "pareto": self.pareto,
+            "warnings": list(self.warnings),
+            "hardware_flags": list(self.hardware_flags),
+            "primary": self.primary,
+            "test_primary": self.test_primary,
+            "gain": dict(self.gain),
+            "mixed": self.mixed,
+            "older_revision": self.older_revision,
         }
 
 
@@ -144,7 +153,7 @@ class RankingResult:
         return self.ranked[0] if self.ranked else None
 
     def status(self, snapshot_id: str) -> str | None:
-        """"ranked", "rejected", "incomplete", "excluded", "superseded" (an older snapshot of
+        """ "ranked", "rejected", "incomplete", "excluded", "superseded" (an older snapshot of
         a model that has a newer one), or None for an unknown id."""
         if any(e.id == snapshot_id for e in self.ranked):
             return "ranked"
@@ -190,25 +199,40 @@ def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
         get = entry.get if isinstance(entry, Mapping) else (lambda k, e=entry: getattr(e, k, None))
         metric, weight, direction = get("metric"), get("weight"), get("direction")
         if metric not in MEASURE_DIRECTIONS:
-            raise CriteriaError(f"unknown measure {metric!r} in the criteria",
-                                where="modelsnap.toml [[criteria]]",
-                                hint="use a measure name from docs/project-file.md")
+            raise CriteriaError(
+                f"unknown measure {metric!r} in the criteria",
+                where="modelsnap.toml [[criteria]]",
+                hint="use a measure name from docs/project-file.md",
+            )
         if metric in seen:
-            raise CriteriaError(f"measure {metric!r} appears twice in the criteria",
-                                where="modelsnap.toml [[criteria]]")
+            raise CriteriaError(
+                f"measure {metric!r} appears twice in the criteria",
+                where="modelsnap.toml [[criteria]]",
+            )
         seen.add(metric)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) \
-                or not math.isfinite(weight) or weight < 0:
-            raise CriteriaError(f"weight of {metric!r} must be a number >= 0, found {weight!r}",
-                                where="modelsnap.toml [[criteria]]")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            raise CriteriaError(
+                f"weight of {metric!r} must be a number >= 0, found {weight!r}",
+                where="modelsnap.toml [[criteria]]",
+            )
         direction = direction or MEASURE_DIRECTIONS[metric]
         if direction not in ("max", "min"):
-            raise CriteriaError(f"direction of {metric!r} must be 'max' or 'min'",
-                                where="modelsnap.toml [[criteria]]")
+            raise CriteriaError(
+                f"direction of {metric!r} must be 'max' or 'min'",
+                where="modelsnap.toml [[criteria]]",
+            )
         criteria.append(Criterion(metric, float(weight), direction))
     if not any(c.weight > 0 for c in criteria):
-        raise CriteriaError("the criteria have no positive weight", where="criteria",
-                            hint="give at least one criterion a weight above 0")
+        raise CriteriaError(
+            "the criteria have no positive weight",
+            where="criteria",
+            hint="give at least one criterion a weight above 0",
+        )
     return criteria
 
 
@@ -227,21 +251,36 @@ def parse_weights(text: str) -> dict[str, float]:
         except ValueError:
             weight = float("nan")
         if not math.isfinite(weight) or weight < 0:
-            raise CriteriaError(f"bad weight {part!r}", where="--weights",
-                                hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3")
+            raise CriteriaError(
+                f"bad weight {part!r}",
+                where="--weights",
+                hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3",
+            )
         if name not in MEASURE_DIRECTIONS:
-            raise CriteriaError(f"unknown measure {name!r}", where="--weights",
-                                hint="use a measure name from docs/project-file.md")
+            raise CriteriaError(
+                f"unknown measure {name!r}",
+                where="--weights",
+                hint="use a measure name from docs/project-file.md",
+            )
         if name in weights:
-            raise CriteriaError(f"{name} is given twice ({name}={weights[name]:g} and {part})",
-                                where="--weights", hint="give each measure once")
+            raise CriteriaError(
+                f"{name} is given twice ({name}={weights[name]:g} and {part})",
+                where="--weights",
+                hint="give each measure once",
+            )
         weights[name] = weight
     if not weights:
-        raise CriteriaError("no weights given", where="--weights",
-                            hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3")
+        raise CriteriaError(
+            "no weights given",
+            where="--weights",
+            hint="write NAME=WEIGHT pairs, e.g. f1=0.5,latency_p95_ms=0.3",
+        )
     if not any(w > 0 for w in weights.values()):
-        raise CriteriaError("every weight is 0", where="--weights",
-                            hint="give at least one measure a weight above 0")
+        raise CriteriaError(
+            "every weight is 0",
+            where="--weights",
+            hint="give at least one measure a weight above 0",
+        )
     return weights
 
 
@@ -258,15 +297,23 @@ def with_weights(criteria: Sequence[Criterion], weights: Mapping[str, float]) ->
     )
 
 
-def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
-                     profile: str | None = None, method: str = "weighted",
-                     split: str | None = None, allow_mixed: bool = False,
-                     dataset_sha256: str | None = None, split_sha256: str | None = None,
-                     criteria_revision: int | None = None,
-                     edge_cases_required: bool = False, all_versions: bool = False,
-                     criteria: Iterable[Any] | None = None,
-                     constraints: Mapping[str, Any] | None = None,
-                     primary_metric: str | None = None) -> RankingSpec:
+def spec_from_config(
+    config: Any,
+    *,
+    weights: Mapping[str, float] | None = None,
+    profile: str | None = None,
+    method: str = "weighted",
+    split: str | None = None,
+    allow_mixed: bool = False,
+    dataset_sha256: str | None = None,
+    split_sha256: str | None = None,
+    criteria_revision: int | None = None,
+    edge_cases_required: bool = False,
+    all_versions: bool = False,
+    criteria: Iterable[Any] | None = None,
+    constraints: Mapping[str, Any] | None = None,
+    primary_metric: str | None = None,
+) -> RankingSpec:
     """The spec for a ``ProjectConfig``, with the what-ifs applied (nothing is written).
 
     ``criteria``/``constraints``/``primary_metric`` (a locked revision's, see
@@ -274,20 +321,29 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
     and constraints; ``weights`` then replaces the criteria weights (see ``with_weights``).
     """
     selection = config.selection
-    primary = primary_metric or getattr(config, "primary_metric", None) \
-        or selection.primary_metric or "f1"
+    primary = (
+        primary_metric
+        or getattr(config, "primary_metric", None)
+        or selection.primary_metric
+        or "f1"
+    )
     criteria_source: Iterable[Any] = config.criteria if criteria is None else criteria
     constraint_table = dict(config.constraints or {}) if constraints is None else dict(constraints)
     if profile is not None:
         from modelsnap.core.profiles import PROFILES, profile_settings
 
         if profile not in PROFILES:
-            raise CriteriaError(f"unknown profile {profile!r}", where="--profile",
-                                hint=f"use one of {', '.join(PROFILES)}")
+            raise CriteriaError(
+                f"unknown profile {profile!r}",
+                where="--profile",
+                hint=f"use one of {', '.join(PROFILES)}",
+            )
         task = getattr(config.data, "task", None) or (
-            "regression" if primary in ("r2", "mae", "rmse") else "classification")
+            "regression" if primary in ("r2", "mae", "rmse") else "classification"
+        )
         criteria_source, constraint_table = profile_settings(
-            profile, task, primary, fairness=bool(getattr(config.data, "sensitive", None)))
+            profile, task, primary, fairness=bool(getattr(config.data, "sensitive", None))
+        )
     criteria = make_criteria(criteria_source)
     if weights:
         criteria = with_weights(criteria, weights)
@@ -297,10 +353,17 @@ def spec_from_config(config: Any, *, weights: Mapping[str, float] | None = None,
     if split not in SPLITS:
         raise CriteriaError(f"unknown split {split!r}", hint="use validation or test")
     return RankingSpec(
-        criteria=criteria, constraints=constraint_table, primary_metric=primary, split=split,
-        method=method, allow_mixed=allow_mixed, dataset_sha256=dataset_sha256,
-        split_sha256=split_sha256, criteria_revision=criteria_revision,
-        edge_cases_required=edge_cases_required, all_versions=all_versions,
+        criteria=criteria,
+        constraints=constraint_table,
+        primary_metric=primary,
+        split=split,
+        method=method,
+        allow_mixed=allow_mixed,
+        dataset_sha256=dataset_sha256,
+        split_sha256=split_sha256,
+        criteria_revision=criteria_revision,
+        edge_cases_required=edge_cases_required,
+        all_versions=all_versions,
     )
 
 
@@ -343,8 +406,9 @@ def _better_first(value: float | None, direction: str) -> float:
 # Scoring
 
 
-def minmax_matrix(values: Sequence[Sequence[float]],
-                  directions: Sequence[str]) -> list[list[float]]:
+def minmax_matrix(
+    values: Sequence[Sequence[float]], directions: Sequence[str]
+) -> list[list[float]]:
     """Min-max normalise each column: (v-min)/(max-min) for max, (max-v)/(max-min) for min,
     1.0 when max == min."""
     if not values:
@@ -360,8 +424,11 @@ def minmax_matrix(values: Sequence[Sequence[float]],
             out_columns.append([(v - low) / span for v in column])
         else:
             out_columns.append([(high - v) / span for v in column])
-    return [list(row) for row in zip(*out_columns, strict=True)] if out_columns else \
-        [[] for _ in values]
+    return (
+        [list(row) for row in zip(*out_columns, strict=True)]
+        if out_columns
+        else [[] for _ in values]
+    )
 
 
 def weighted_scores(norm: Sequence[Sequence[float]], weights: Sequence[float]) -> list[float]:
@@ -375,8 +442,9 @@ def vector_matrix(values: Sequence[Sequence[float]]) -> list[list[float]]:
     return [[v / n if n else 0.0 for v, n in zip(row, norms, strict=True)] for row in values]
 
 
-def topsis_scores(vector: Sequence[Sequence[float]], weights: Sequence[float],
-                  directions: Sequence[str]) -> list[float]:
+def topsis_scores(
+    vector: Sequence[Sequence[float]], weights: Sequence[float], directions: Sequence[str]
+) -> list[float]:
     """Closeness to the ideal: d- / (d+ + d-) on weighted vector-normalised values.
 
     The ideal takes each column's best (max for "max", min for "min"), the anti-ideal its
@@ -396,8 +464,13 @@ def topsis_scores(vector: Sequence[Sequence[float]], weights: Sequence[float],
     return scores
 
 
-def _scores(method: str, values: Sequence[Sequence[float]], weights: Sequence[float],
-            directions: Sequence[str], prepared: list[list[float]] | None = None) -> list[float]:
+def _scores(
+    method: str,
+    values: Sequence[Sequence[float]],
+    weights: Sequence[float],
+    directions: Sequence[str],
+    prepared: list[list[float]] | None = None,
+) -> list[float]:
     if method == "topsis":
         return topsis_scores(prepared or vector_matrix(values), weights, directions)
     return weighted_scores(prepared or minmax_matrix(values, directions), weights)
@@ -419,8 +492,10 @@ def pareto_flags(values: Sequence[Sequence[float]], directions: Sequence[str]) -
     Rows are visited in lexicographic best-first order, so a row can only be dominated by one
     already on the front: cost is rows x front size, not rows squared.
     """
-    signed = [tuple(v if d == "max" else -v for v, d in zip(row, directions, strict=True))
-              for row in values]
+    signed = [
+        tuple(v if d == "max" else -v for v, d in zip(row, directions, strict=True))
+        for row in values
+    ]
     order = sorted(range(len(signed)), key=lambda i: signed[i], reverse=True)
     front: list[tuple[float, ...]] = []
     flags = [False] * len(signed)
@@ -449,8 +524,9 @@ def _reference(rows: Sequence[Mapping[str, Any]], key: str, given: str | None) -
     return newest.get(key) if newest else None
 
 
-def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
-         sensitivity: bool = False) -> RankingResult:
+def rank(
+    items: Iterable[Mapping[str, Any]], spec: RankingSpec, *, sensitivity: bool = False
+) -> RankingResult:
     """Rank summary rows (or snapshots) under ``spec``; nothing is read from or written to disk."""
     rows = sorted((as_row(item) for item in items), key=_order_key)
     weights = spec.weights()
@@ -458,12 +534,16 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     names = [c.metric for c in criteria]
     directions = [c.direction for c in criteria]
     primary = spec.primary_metric
-    primary_direction = next((c.direction for c in criteria if c.metric == primary),
-                             MEASURE_DIRECTIONS.get(primary, "max"))
+    primary_direction = next(
+        (c.direction for c in criteria if c.metric == primary),
+        MEASURE_DIRECTIONS.get(primary, "max"),
+    )
     warnings: list[str] = []
     if spec.split == "test":
-        warnings.append("ranking on the test split: choosing on it makes the test estimate "
-                        "optimistic; keep validation for choosing")
+        warnings.append(
+            "ranking on the test split: choosing on it makes the test estimate "
+            "optimistic; keep validation for choosing"
+        )
 
     dataset_ref = _reference(rows, "dataset_sha256", spec.dataset_sha256)
     split_ref = _reference(rows, "split_sha256", spec.split_sha256)
@@ -472,20 +552,26 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     for row in rows:
         why = []
         if row.get("dataset_sha256") != dataset_ref:
-            why.append("data set differs from the project's current one "
-                       f"(dataset_sha256 {str(row.get('dataset_sha256'))[:12]} vs "
-                       f"{str(dataset_ref)[:12]})")
+            why.append(
+                "data set differs from the project's current one "
+                f"(dataset_sha256 {str(row.get('dataset_sha256'))[:12]} vs "
+                f"{str(dataset_ref)[:12]})"
+            )
         if row.get("split_sha256") != split_ref:
-            why.append("split differs from the project's current one "
-                       f"(split_sha256 {str(row.get('split_sha256'))[:12]} vs "
-                       f"{str(split_ref)[:12]})")
+            why.append(
+                "split differs from the project's current one "
+                f"(split_sha256 {str(row.get('split_sha256'))[:12]} vs "
+                f"{str(split_ref)[:12]})"
+            )
         if why and not spec.allow_mixed:
             excluded.append({"id": row["id"], "name": row.get("name", ""), "reasons": why})
         else:
             considered.append((row, why))
     if excluded:
-        warnings.append(f"{len(excluded)} snapshot(s) excluded: other data set or split "
-                        "(--allow-mixed ranks them with a warning)")
+        warnings.append(
+            f"{len(excluded)} snapshot(s) excluded: other data set or split "
+            "(--allow-mixed ranks them with a warning)"
+        )
     superseded: list[dict[str, Any]] = []
     if not spec.all_versions:
         considered, superseded = latest_per_name(considered)
@@ -501,9 +587,13 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     for row, mixed in considered:
         kind = row.get("kind", "candidate")
         judged = constraint_rules.evaluate(
-            row["measures"]["validation"], rules, primary_metric=primary, kind=kind,
+            row["measures"]["validation"],
+            rules,
+            primary_metric=primary,
+            kind=kind,
             baseline=baseline_measures if kind != "baseline" else None,
-            baseline_id=baseline_id or "", edge_cases_required=spec.edge_cases_required,
+            baseline_id=baseline_id or "",
+            edge_cases_required=spec.edge_cases_required,
         )
         reasons = constraint_rules.reasons(judged)
         split_measures = row["measures"][spec.split]
@@ -514,21 +604,35 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
             else:
                 missing.append(f"{name} (constraint)")
         if reasons:
-            rejected.append({"id": row["id"], "name": row.get("name", ""), "kind": kind,
-                             "reasons": reasons, "missing": missing})
+            rejected.append(
+                {
+                    "id": row["id"],
+                    "name": row.get("name", ""),
+                    "kind": kind,
+                    "reasons": reasons,
+                    "missing": missing,
+                }
+            )
         elif missing:
-            incomplete.append({"id": row["id"], "name": row.get("name", ""), "kind": kind,
-                               "missing": missing})
+            incomplete.append(
+                {"id": row["id"], "name": row.get("name", ""), "kind": kind, "missing": missing}
+            )
         else:
             scored.append((row, mixed, judged["gain"]))
 
     values = [[row["measures"][spec.split][m] for m in names] for row, _, _ in scored]
     weight_list = [weights[m] for m in names]
-    prepared = (vector_matrix(values) if spec.method == "topsis"
-                else minmax_matrix(values, directions))
+    prepared = (
+        vector_matrix(values) if spec.method == "topsis" else minmax_matrix(values, directions)
+    )
     scores = _scores(spec.method, values, weight_list, directions, prepared)
-    tiebreak = [(_better_first(row["measures"][spec.split].get(primary), primary_direction),
-                 *_order_key(row)) for row, _, _ in scored]
+    tiebreak = [
+        (
+            _better_first(row["measures"][spec.split].get(primary), primary_direction),
+            *_order_key(row),
+        )
+        for row, _, _ in scored
+    ]
     order = _order(scores, tiebreak)
     flags = pareto_flags(values, directions)
     minmax = prepared if spec.method == "weighted" else minmax_matrix(values, directions)
@@ -536,20 +640,28 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
     fingerprint = _reference_hardware([row for row, _, _ in scored], baseline_row)
     # Plain words, not the fingerprint (it stays in the result for programs): which machine
     # the others are compared with.
-    reference_words = ("the baseline's" if baseline_row is not None
-                       and baseline_row.get("hardware_fingerprint") == fingerprint
-                       else "most of the others")
+    reference_words = (
+        "the baseline's"
+        if baseline_row is not None and baseline_row.get("hardware_fingerprint") == fingerprint
+        else "most of the others"
+    )
     hardware_names = [m for m in names if is_resource_measure(m)]
     ranked: list[RankedEntry] = []
     n_hardware = n_older = 0
     for position, i in enumerate(order, start=1):
         row, mixed, gain = scored[i]
         entry = RankedEntry(
-            id=row["id"], name=row.get("name", ""), kind=row.get("kind", "candidate"),
-            rank=position, score=scores[i], values=dict(zip(names, values[i], strict=True)),
-            normalised=dict(zip(names, minmax[i], strict=True)), pareto=flags[i],
+            id=row["id"],
+            name=row.get("name", ""),
+            kind=row.get("kind", "candidate"),
+            rank=position,
+            score=scores[i],
+            values=dict(zip(names, values[i], strict=True)),
+            normalised=dict(zip(names, minmax[i], strict=True)),
+            pareto=flags[i],
             primary=row["measures"][spec.split].get(primary),
-            test_primary=row["measures"]["test"].get(primary), gain=gain,
+            test_primary=row["measures"]["test"].get(primary),
+            gain=gain,
         )
         if mixed:
             entry.mixed = True
@@ -557,46 +669,77 @@ def rank(items: Iterable[Mapping[str, Any]], spec: RankingSpec, *,
         if hardware_names and fingerprint and row.get("hardware_fingerprint") != fingerprint:
             entry.hardware_flags = list(hardware_names)
             entry.warnings.append(
-                f"{', '.join(hardware_names)} measured on another machine than {reference_words}")
+                f"{', '.join(hardware_names)} measured on another machine than {reference_words}"
+            )
             n_hardware += 1
         revision = row.get("criteria_revision")
-        if spec.criteria_revision is not None and isinstance(revision, int) \
-                and revision != spec.criteria_revision:
+        if (
+            spec.criteria_revision is not None
+            and isinstance(revision, int)
+            and revision != spec.criteria_revision
+        ):
             entry.older_revision = True
-            entry.warnings.append(f"judged under criteria revision {revision} "
-                                  f"(current: {spec.criteria_revision})")
+            entry.warnings.append(
+                f"judged under criteria revision {revision} (current: {spec.criteria_revision})"
+            )
             n_older += 1
         ranked.append(entry)
     if n_hardware:
-        warnings.append(f"{n_hardware} ranked snapshot(s) were profiled on another machine than "
-                        f"{reference_words}: their {', '.join(hardware_names)} are not "
-                        "comparable")
+        warnings.append(
+            f"{n_hardware} ranked snapshot(s) were profiled on another machine than "
+            f"{reference_words}: their {', '.join(hardware_names)} are not "
+            "comparable"
+        )
     if n_older:
-        warnings.append(f"{n_older} ranked snapshot(s) were judged under an older criteria "
-                        "revision")
+        warnings.append(
+            f"{n_older} ranked snapshot(s) were judged under an older criteria revision"
+        )
     if any(entry.mixed for entry in ranked):
-        warnings.append("--allow-mixed: snapshots of different data sets or splits are ranked "
-                        "together; their scores are not comparable")
+        warnings.append(
+            "--allow-mixed: snapshots of different data sets or splits are ranked "
+            "together; their scores are not comparable"
+        )
     if len(ranked) >= 2 and math.isclose(ranked[0].score, ranked[1].score, abs_tol=1e-12):
-        warnings.append(f"{ranked[0].id} and {ranked[1].id} tie on score; the better "
-                        f"{primary} (then the earlier snapshot) decides")
+        warnings.append(
+            f"{ranked[0].id} and {ranked[1].id} tie on score; the better "
+            f"{primary} (then the earlier snapshot) decides"
+        )
 
     result = RankingResult(
-        ranked=ranked, rejected=rejected, incomplete=incomplete, excluded=excluded,
-        warnings=warnings, weights=weights, directions=dict(zip(names, directions, strict=True)),
-        method=spec.method, split=spec.split, primary_metric=primary, baseline_id=baseline_id,
-        dataset_sha256=dataset_ref, split_sha256=split_ref, hardware_fingerprint=fingerprint,
-        criteria_revision=spec.criteria_revision, superseded=superseded,
+        ranked=ranked,
+        rejected=rejected,
+        incomplete=incomplete,
+        excluded=excluded,
+        warnings=warnings,
+        weights=weights,
+        directions=dict(zip(names, directions, strict=True)),
+        method=spec.method,
+        split=spec.split,
+        primary_metric=primary,
+        baseline_id=baseline_id,
+        dataset_sha256=dataset_ref,
+        split_sha256=split_ref,
+        hardware_fingerprint=fingerprint,
+        criteria_revision=spec.criteria_revision,
+        superseded=superseded,
     )
     if sensitivity:
         result.sensitivity = sensitivity_analysis(
-            [row["id"] for row, _, _ in scored], values, weight_list, names, directions,
-            spec.method, tiebreak, prepared)
+            [row["id"] for row, _, _ in scored],
+            values,
+            weight_list,
+            names,
+            directions,
+            spec.method,
+            tiebreak,
+            prepared,
+        )
     return result
 
 
-def latest_per_name(considered: Sequence[tuple[dict[str, Any], list[str]]]
-                    ) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
+def latest_per_name(
+    considered: Sequence[tuple[dict[str, Any], list[str]]],
+) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
     """The rows that compete: the latest snapshot (``created_at``, then id) of each model, a
     model being its kind and name. Older snapshots of the same model are history: returned as
     ``superseded`` entries naming the snapshot that replaced them, never ranked against it."""
@@ -611,13 +754,22 @@ def latest_per_name(considered: Sequence[tuple[dict[str, Any], list[str]]]
         if newest is row:
             competing.append((row, mixed))
         else:
-            superseded.append({"id": row["id"], "name": row.get("name", ""),
-                               "kind": row.get("kind", "candidate"), "by": newest["id"]})
+            superseded.append(
+                {
+                    "id": row["id"],
+                    "name": row.get("name", ""),
+                    "kind": row.get("kind", "candidate"),
+                    "by": newest["id"],
+                }
+            )
     return competing, superseded
 
 
-def current_baseline(rows: Iterable[Mapping[str, Any]], dataset_sha256: str | None = None,
-                     split_sha256: str | None = None) -> Mapping[str, Any] | None:
+def current_baseline(
+    rows: Iterable[Mapping[str, Any]],
+    dataset_sha256: str | None = None,
+    split_sha256: str | None = None,
+) -> Mapping[str, Any] | None:
     """*The* baseline: the latest baseline snapshot (``created_at``, then id) on the current
     data set and split. The one rule for the ranking, the profiler's gain and the screens.
 
@@ -638,8 +790,9 @@ def current_baseline(rows: Iterable[Mapping[str, Any]], dataset_sha256: str | No
     return best
 
 
-def _reference_hardware(rows: Sequence[Mapping[str, Any]],
-                        baseline: Mapping[str, Any] | None) -> str | None:
+def _reference_hardware(
+    rows: Sequence[Mapping[str, Any]], baseline: Mapping[str, Any] | None
+) -> str | None:
     """The baseline's hardware fingerprint, else the most common one among the scored rows."""
     if baseline is not None and baseline.get("hardware_fingerprint"):
         return str(baseline["hardware_fingerprint"])
@@ -647,11 +800,16 @@ def _reference_hardware(rows: Sequence[Mapping[str, Any]],
     return counts.most_common(1)[0][0] if counts else None
 
 
-def sensitivity_analysis(ids: Sequence[str], values: Sequence[Sequence[float]],
-                         weights: Sequence[float], names: Sequence[str],
-                         directions: Sequence[str], method: str,
-                         tiebreak: Sequence[tuple[Any, ...]],
-                         prepared: list[list[float]] | None = None) -> dict[str, Any]:
+def sensitivity_analysis(
+    ids: Sequence[str],
+    values: Sequence[Sequence[float]],
+    weights: Sequence[float],
+    names: Sequence[str],
+    directions: Sequence[str],
+    method: str,
+    tiebreak: Sequence[tuple[Any, ...]],
+    prepared: list[list[float]] | None = None,
+) -> dict[str, Any]:
     """How stable the top pick is: each weight moved by -25, -10, +10, +25 % (one at a time,
     then renormalised); the share of these weightings where the top stays first, and who wins
     otherwise."""
@@ -668,10 +826,21 @@ def sensitivity_analysis(ids: Sequence[str], values: Sequence[Sequence[float]],
             norm = math.fsum(moved)
             moved = [w / norm for w in moved]
             winner = ids[_best(_scores(method, values, moved, directions, prepared), tiebreak)]
-            cases.append({"criterion": name, "change": change, "winner": winner,
-                          "stays_first": winner == top})
+            cases.append(
+                {
+                    "criterion": name,
+                    "change": change,
+                    "winner": winner,
+                    "stays_first": winner == top,
+                }
+            )
     stays = sum(case["stays_first"] for case in cases)
     winners = Counter(case["winner"] for case in cases if not case["stays_first"])
-    return {"top": top, "n": len(cases), "stays_first": stays,
-            "share": stays / len(cases) if cases else None, "cases": cases,
-            "winners": dict(winners)}
+    return {
+        "top": top,
+        "n": len(cases),
+        "stays_first": stays,
+        "share": stays / len(cases) if cases else None,
+        "cases": cases,
+        "winners": dict(winners),
+    }

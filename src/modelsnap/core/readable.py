@@ -14,8 +14,19 @@ TOP_FEATURES = 5
 
 # The order a reader wants: how good, how costly, does it pass, then why, then provenance.
 SECTION_ORDER = (
-    "metrics", "resources", "constraints", "gain", "fairness", "interpretability",
-    "edge_cases", "checks", "model", "data", "predictions", "environment", "hardware",
+    "metrics",
+    "resources",
+    "constraints",
+    "gain",
+    "fairness",
+    "interpretability",
+    "edge_cases",
+    "checks",
+    "model",
+    "data",
+    "predictions",
+    "environment",
+    "hardware",
 )
 # Sections that go last whatever else a snapshot holds.
 _LAST = ("model", "data", "predictions", "environment", "hardware")
@@ -41,7 +52,7 @@ def number(value: float | int, digits: int = 6) -> str:
         return f"{value:,d}" if abs(value) >= 10_000 else str(value)
     if not math.isfinite(value):
         return str(value)
-    if abs(value) >= 10 ** digits:
+    if abs(value) >= 10**digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 
@@ -71,8 +82,9 @@ _LABEL_KEYS = ("name", "case", "group", "id")
 _FIGURE_KEYS = ("importance", "metric", "value", "score")
 
 
-def table_list_summary(items: list[dict[str, Any]], *, limit: int = TOP_FEATURES,
-                       digits: int = 4) -> str:
+def table_list_summary(
+    items: list[dict[str, Any]], *, limit: int = TOP_FEATURES, digits: int = 4
+) -> str:
     """An array of inline tables in one line: each item's label and first figure, the first
     ``limit`` of them, then "… N more" (``income 0.1803, branch_code 0.1312, … 8 more``)."""
     words = []
@@ -82,14 +94,22 @@ def table_list_summary(items: list[dict[str, Any]], *, limit: int = TOP_FEATURES
         label = next((str(item[k]) for k in _LABEL_KEYS if k in item), None)
         key = shared
         if key is None:
-            key = next((k for k, v in item.items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)), None)
+            key = next(
+                (
+                    k
+                    for k, v in item.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                ),
+                None,
+            )
         figure = item.get(key) if key is not None else None
         if label is None:
             words.append(plain({k: v for k, v in item.items()}, digits=digits))
         elif "expected" in item and "predicted" in item:
-            words.append(f"{label} (expected {plain(item['expected'])}, "
-                         f"predicted {plain(item['predicted'])})")
+            words.append(
+                f"{label} (expected {plain(item['expected'])}, "
+                f"predicted {plain(item['predicted'])})"
+            )
         else:
             words.append(label if key is None else f"{label} {plain(figure, digits=digits)}")
     if len(items) > limit:
@@ -115,7 +135,8 @@ def flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 CONSTRAINT_WORDS = {
-    "max_latency_p95_ms": ("latency_p95_ms", "≤"), "max_size_mb": ("size_mb", "≤"),
+    "max_latency_p95_ms": ("latency_p95_ms", "≤"),
+    "max_size_mb": ("size_mb", "≤"),
     "max_peak_memory_mb": ("peak_memory_mb", "≤"),
     "min_gain_over_baseline": ("gain over the baseline", "≥"),
     "max_fairness_gap": ("fairness_gap", "≤"),

@@ -44,9 +44,15 @@ def load_predictions(path: Path) -> dict[str, Any]:
         raise ValueError(f"not a predictions file ({str(exc)[:120]})") from None
 
 
-def metric_problems(snapshot: Mapping[str, Any], arrays: Mapping[str, Any],
-                    truth: Mapping[str, Any], *, task: str, classes: Any,
-                    positive_label: Any) -> list[str]:
+def metric_problems(
+    snapshot: Mapping[str, Any],
+    arrays: Mapping[str, Any],
+    truth: Mapping[str, Any],
+    *,
+    task: str,
+    classes: Any,
+    positive_label: Any,
+) -> list[str]:
     """Every recorded validation/test metric that the stored predictions do not give again.
 
     ``arrays`` holds ``<split>_pred`` (and ``<split>_proba`` when recorded); ``truth`` the
@@ -62,29 +68,47 @@ def metric_problems(snapshot: Mapping[str, Any], arrays: Mapping[str, Any],
         if not isinstance(recorded, Mapping) or not recorded:
             continue
         if f"{split}_pred" not in arrays:
-            problems.append(f"the stored predictions hold no {split} predictions: "
-                            f"[metrics.{split}] cannot be recomputed")
+            problems.append(
+                f"the stored predictions hold no {split} predictions: "
+                f"[metrics.{split}] cannot be recomputed"
+            )
             continue
         try:
-            again = compute_metrics(task, truth[split], arrays[f"{split}_pred"],
-                                    arrays.get(f"{split}_proba"), classes, positive_label)
+            again = compute_metrics(
+                task,
+                truth[split],
+                arrays[f"{split}_pred"],
+                arrays.get(f"{split}_proba"),
+                classes,
+                positive_label,
+            )
         except (ModelsnapError, ValueError, TypeError, IndexError) as exc:
             message = exc.message if isinstance(exc, ModelsnapError) else str(exc)
-            problems.append(f"[metrics.{split}] cannot be recomputed from the stored "
-                            f"predictions: {message[:160]}")
+            problems.append(
+                f"[metrics.{split}] cannot be recomputed from the stored "
+                f"predictions: {message[:160]}"
+            )
             continue
         for name, value in recorded.items():
             if name not in again:
-                problems.append(f"metrics.{split}.{name} = {value!r} cannot be recomputed "
-                                "from the stored predictions")
+                problems.append(
+                    f"metrics.{split}.{name} = {value!r} cannot be recomputed "
+                    "from the stored predictions"
+                )
             elif not close(value, again[name]):
-                problems.append(f"metrics.{split}.{name} is recorded as {value!r}, but the "
-                                f"stored predictions give {again[name]!r}: edited by hand?")
+                problems.append(
+                    f"metrics.{split}.{name} is recorded as {value!r}, but the "
+                    f"stored predictions give {again[name]!r}: edited by hand?"
+                )
     return problems
 
 
-def constraint_problems(snapshot: Mapping[str, Any], *, locked: Mapping[str, Any] | None,
-                        baseline: Mapping[str, Any] | None) -> list[str]:
+def constraint_problems(
+    snapshot: Mapping[str, Any],
+    *,
+    locked: Mapping[str, Any] | None,
+    baseline: Mapping[str, Any] | None,
+) -> list[str]:
     """Every recorded constraint verdict (value, limit, ok) that the snapshot's own measures
     do not give again with ``constraints.evaluate``.
 
@@ -126,9 +150,11 @@ def constraint_problems(snapshot: Mapping[str, Any], *, locked: Mapping[str, Any
         elif name in rules:
             rule = rules[name]
             if not close(limit, rule.limit):
-                problems.append(f"constraints.{name}.limit is recorded as {limit!r}, but "
-                                f"criteria revision {snapshot.get('criteria_revision')} sets "
-                                f"{rule.limit!r}")
+                problems.append(
+                    f"constraints.{name}.limit is recorded as {limit!r}, but "
+                    f"criteria revision {snapshot.get('criteria_revision')} sets "
+                    f"{rule.limit!r}"
+                )
             rule = Rule(rule.name, rule.measure, float(limit), rule.kind)
         elif name == GAIN_CONSTRAINT:
             rule = Rule(name, name, float(limit), "min")
@@ -139,20 +165,29 @@ def constraint_problems(snapshot: Mapping[str, Any], *, locked: Mapping[str, Any
             continue
         if name == GAIN_CONSTRAINT and baseline_measures is None:
             continue  # the baseline it was judged against is gone: named elsewhere
-        again = evaluate(measured, (rule,), primary_metric=primary,
-                         kind=str(snapshot.get("kind", "candidate")),
-                         baseline=baseline_measures,
-                         baseline_id=str(gain.get("baseline_id", "")))
+        again = evaluate(
+            measured,
+            (rule,),
+            primary_metric=primary,
+            kind=str(snapshot.get("kind", "candidate")),
+            baseline=baseline_measures,
+            baseline_id=str(gain.get("baseline_id", "")),
+        )
         verdict = again["constraints"].get(name)
         if verdict is None or verdict.get("missing"):
-            problems.append(f"constraints.{name} records a verdict, but the snapshot's "
-                            "measures give none")
+            problems.append(
+                f"constraints.{name} records a verdict, but the snapshot's measures give none"
+            )
             continue
         if not close(entry.get("value"), verdict["value"]):
-            problems.append(f"constraints.{name}.value is recorded as {entry.get('value')!r}, "
-                            f"but the snapshot's measures give {verdict['value']!r}")
+            problems.append(
+                f"constraints.{name}.value is recorded as {entry.get('value')!r}, "
+                f"but the snapshot's measures give {verdict['value']!r}"
+            )
         if entry.get("ok") is not verdict["ok"]:
-            problems.append(f"constraints.{name}.ok is recorded as "
-                            f"{str(entry.get('ok')).lower()}, but {verdict['value']:g} against "
-                            f"the limit {limit:g} gives {str(verdict['ok']).lower()}")
+            problems.append(
+                f"constraints.{name}.ok is recorded as "
+                f"{str(entry.get('ok')).lower()}, but {verdict['value']:g} against "
+                f"the limit {limit:g} gives {str(verdict['ok']).lower()}"
+            )
     return problems

@@ -54,8 +54,11 @@ def _detailed_ids(result: Any, decisions: Sequence[Mapping[str, Any]]) -> list[s
     wanted = [str(d.get("snapshot_id")) for d in decisions[::-1]]
     if result.baseline_id:
         wanted.append(result.baseline_id)
-    wanted += [e.id for e in result.ranked] + [r["id"] for r in result.rejected] + \
-        [r["id"] for r in result.incomplete]
+    wanted += (
+        [e.id for e in result.ranked]
+        + [r["id"] for r in result.rejected]
+        + [r["id"] for r in result.incomplete]
+    )
     shown: list[str] = []
     for snapshot_id in wanted:
         if snapshot_id not in shown:
@@ -108,11 +111,17 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
         measures={row["id"]: row["measures"]["validation"] for row in project.rows},
         project_name=str(getattr(project.config, "name", root.name)),
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        result=result, criteria_revision=project.criteria_revision,
-        constraints=_limits_in_force(project), snapshots=snapshots,
-        significance=sig, decisions=decisions, chain_problems=chain_problems, problems=problems,
-        not_detailed=max(0, len(result.ranked) + len(result.rejected) + len(result.incomplete)
-                         - len(snapshots)),
+        result=result,
+        criteria_revision=project.criteria_revision,
+        constraints=_limits_in_force(project),
+        snapshots=snapshots,
+        significance=sig,
+        decisions=decisions,
+        chain_problems=chain_problems,
+        problems=problems,
+        not_detailed=max(
+            0, len(result.ranked) + len(result.rejected) + len(result.incomplete) - len(snapshots)
+        ),
         monitoring=monitoring,
     )
 
@@ -120,8 +129,9 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
 # Files and folders of a project that a report must never replace, even with --force: the
 # records, the data, and the tool's state. Names are compared case-insensitively, so a
 # case-insensitive file system cannot be used to slip past the check.
-_RECORD_FOLDERS = frozenset({"snapshots", "edge_runs", "monitoring", "models", "predictions",
-                             ".modelsnap"})
+_RECORD_FOLDERS = frozenset(
+    {"snapshots", "edge_runs", "monitoring", "models", "predictions", ".modelsnap"}
+)
 _RECORD_SUFFIXES = frozenset({".toml", ".csv", ".npz", ".json", ".head", ".skops"})
 
 
@@ -163,8 +173,9 @@ def protected_output(root: Path, output: Path) -> str | None:
     return None
 
 
-def write_report(root: Path, output: Path, *, fmt: str = "html", significance: bool = True,
-                 force: bool = False) -> Path:
+def write_report(
+    root: Path, output: Path, *, fmt: str = "html", significance: bool = True, force: bool = False
+) -> Path:
     """Render and write the report atomically; returns the path written.
 
     A record or data file of the project is never replaced; another existing file only with
@@ -174,20 +185,30 @@ def write_report(root: Path, output: Path, *, fmt: str = "html", significance: b
         raise ModelsnapError(f"unknown report format {fmt!r}", hint="use html or md")
     output = Path(output)
     if not output.parent.is_dir():
-        raise ModelsnapError("the output folder does not exist", where=str(output.parent),
-                             hint="create it first or choose another -o path")
+        raise ModelsnapError(
+            "the output folder does not exist",
+            where=str(output.parent),
+            hint="create it first or choose another -o path",
+        )
     reason = protected_output(root, output)
     if reason is not None:
-        raise ModelsnapError(f"refusing to write the report there: {reason}",
-                             where=str(output),
-                             hint="choose another -o path, e.g. report.html outside the "
-                                  "project's record folders")
+        raise ModelsnapError(
+            f"refusing to write the report there: {reason}",
+            where=str(output),
+            hint="choose another -o path, e.g. report.html outside the project's record folders",
+        )
     if output.is_dir():
-        raise ModelsnapError("the output is a folder", where=str(output),
-                             hint="give a file name, e.g. -o report.html")
+        raise ModelsnapError(
+            "the output is a folder",
+            where=str(output),
+            hint="give a file name, e.g. -o report.html",
+        )
     if (output.exists() or output.is_symlink()) and not force:
-        raise ModelsnapError("the output file already exists", where=str(output),
-                             hint="pass --force to replace it, or choose another -o path")
+        raise ModelsnapError(
+            "the output file already exists",
+            where=str(output),
+            hint="pass --force to replace it, or choose another -o path",
+        )
     data = collect(root, significance=significance)
     text = render_html(data) if fmt == "html" else render_markdown(data)
     _replace_file(output, text.encode("utf-8"))
@@ -212,8 +233,9 @@ def _replace_file(target: Path, data: bytes) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ModelsnapError(f"cannot write the report: {exc.strerror}",
-                             where=str(target)) from None
+        raise ModelsnapError(
+            f"cannot write the report: {exc.strerror}", where=str(target)
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,8 +269,7 @@ def _get(table: Mapping[str, Any] | None, *keys: str) -> Any:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -270,10 +291,10 @@ def _kv(mapping: Mapping[str, Any]) -> str:
             columns += [c for c in item if c not in columns]
         shown = items[:TOP_FEATURES]
         label = key.replace("_", " ")
-        title = (f"{label}: first {len(shown)} of {len(items)}" if len(items) > len(shown)
-                 else label)
+        title = f"{label}: first {len(shown)} of {len(items)}" if len(items) > len(shown) else label
         out += f'<p class="muted">{_e(title)}</p>' + _table(
-            columns, [[_e(plain(item.get(c), digits=4)) for c in columns] for item in shown], "kv")
+            columns, [[_e(plain(item.get(c), digits=4)) for c in columns] for item in shown], "kv"
+        )
     return out or "<p>none</p>"
 
 
@@ -299,16 +320,20 @@ svg text{font-size:11px;fill:#1d2330}
 # Trade-off chart
 
 
-def tradeoff_svg(points: Sequence[Mapping[str, Any]], metric: str, *, width: int = 640,
-                 height: int = 360) -> str:
+def tradeoff_svg(
+    points: Sequence[Mapping[str, Any]], metric: str, *, width: int = 640, height: int = 360
+) -> str:
     """Inline SVG: primary metric (y) against p95 latency (x), radius from model size.
 
     ``points``: dicts with id, x (ms), y (metric), size_mb, pareto (bool), status
     ("ranked" | "rejected" | "incomplete"). Pareto points are filled and joined by a line;
     rejected ones are drawn as crosses. Hover titles name each point (no script needed).
     """
-    usable = [p for p in points if isinstance(p.get("x"), int | float)
-              and isinstance(p.get("y"), int | float)]
+    usable = [
+        p
+        for p in points
+        if isinstance(p.get("x"), int | float) and isinstance(p.get("y"), int | float)
+    ]
     if not usable:
         return '<p class="muted">No snapshot has both a p95 latency and the primary metric.</p>'
     left, right, top, bottom = 60, 20, 20, 45
@@ -338,49 +363,67 @@ def tradeoff_svg(points: Sequence[Mapping[str, Any]], metric: str, *, width: int
             return 5.0
         return 4.0 + 12.0 * math.sqrt(max(float(size), 0.0) / biggest)
 
-    parts = [f'<svg role="img" aria-label="trade-off chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}">',
-             f'<rect x="{left}" y="{top}" width="{width - left - right}" '
-             f'height="{height - top - bottom}" fill="#fafbfd" stroke="#c9ced8"/>']
+    parts = [
+        f'<svg role="img" aria-label="trade-off chart" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}">',
+        f'<rect x="{left}" y="{top}" width="{width - left - right}" '
+        f'height="{height - top - bottom}" fill="#fafbfd" stroke="#c9ced8"/>',
+    ]
     for i in range(5):
         xv = x_lo + (x_hi - x_lo) * i / 4
         yv = y_lo + (y_hi - y_lo) * i / 4
-        parts.append(f'<text x="{sx(xv):.1f}" y="{height - bottom + 15}" '
-                     f'text-anchor="middle">{_e(_num(xv, 3))}</text>')
-        parts.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" '
-                     f'text-anchor="end">{_e(_num(yv, 3))}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 8}" '
-                 'text-anchor="middle">p95 latency (ms), lower is better</text>')
-    parts.append(f'<text x="14" y="{(top + height - bottom) / 2:.0f}" text-anchor="middle" '
-                 f'transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})">'
-                 f'{_e(metric)} (validation)</text>')
+        parts.append(
+            f'<text x="{sx(xv):.1f}" y="{height - bottom + 15}" '
+            f'text-anchor="middle">{_e(_num(xv, 3))}</text>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{_e(_num(yv, 3))}</text>'
+        )
+    parts.append(
+        f'<text x="{(left + width - right) / 2:.0f}" y="{height - 8}" '
+        'text-anchor="middle">p95 latency (ms), lower is better</text>'
+    )
+    parts.append(
+        f'<text x="14" y="{(top + height - bottom) / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})">'
+        f"{_e(metric)} (validation)</text>"
+    )
     front = sorted((p for p in usable if p.get("pareto")), key=lambda p: float(p["x"]))
     if len(front) > 1:
         path = " ".join(f"{sx(float(p['x'])):.1f},{sy(float(p['y'])):.1f}" for p in front)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="#2b6cb0" '
-                     'stroke-dasharray="4 3"/>')
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="#2b6cb0" stroke-dasharray="4 3"/>'
+        )
     for p in usable:
         cx, cy, r = sx(float(p["x"])), sy(float(p["y"])), radius(p)
-        title = (f"{p['id']}: {metric} {_num(p['y'])}, p95 {_num(p['x'])} ms, size "
-                 f"{_num(p.get('size_mb'))} MB ({p.get('status')}"
-                 f"{', Pareto front' if p.get('pareto') else ''})")
+        title = (
+            f"{p['id']}: {metric} {_num(p['y'])}, p95 {_num(p['x'])} ms, size "
+            f"{_num(p.get('size_mb'))} MB ({p.get('status')}"
+            f"{', Pareto front' if p.get('pareto') else ''})"
+        )
         if p.get("status") == "rejected":
             d = r * 0.7
-            parts.append(f'<g class="rejected" stroke="#a11" stroke-width="2"><title>{_e(title)}'
-                         f'</title><line x1="{cx - d:.1f}" y1="{cy - d:.1f}" x2="{cx + d:.1f}" '
-                         f'y2="{cy + d:.1f}"/><line x1="{cx - d:.1f}" y1="{cy + d:.1f}" '
-                         f'x2="{cx + d:.1f}" y2="{cy - d:.1f}"/></g>')
+            parts.append(
+                f'<g class="rejected" stroke="#a11" stroke-width="2"><title>{_e(title)}'
+                f'</title><line x1="{cx - d:.1f}" y1="{cy - d:.1f}" x2="{cx + d:.1f}" '
+                f'y2="{cy + d:.1f}"/><line x1="{cx - d:.1f}" y1="{cy + d:.1f}" '
+                f'x2="{cx + d:.1f}" y2="{cy - d:.1f}"/></g>'
+            )
         else:
             fill = "#2b6cb0" if p.get("pareto") else "#ffffff"
-            parts.append(f'<circle class="{"pareto" if p.get("pareto") else "point"}" '
-                         f'cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
-                         f'fill-opacity="0.75" stroke="#2b6cb0"><title>{_e(title)}</title>'
-                         '</circle>')
+            parts.append(
+                f'<circle class="{"pareto" if p.get("pareto") else "point"}" '
+                f'cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
+                f'fill-opacity="0.75" stroke="#2b6cb0"><title>{_e(title)}</title>'
+                "</circle>"
+            )
         if p.get("label"):
             parts.append(_point_label(str(p["label"]), cx, cy, r, left, width - right))
     parts.append("</svg>")
-    legend = ('<p class="muted">Filled, joined points: Pareto front over the criteria. Open '
-              'circles: dominated. Crosses: rejected. Point area grows with model size.</p>')
+    legend = (
+        '<p class="muted">Filled, joined points: Pareto front over the criteria. Open '
+        "circles: dominated. Crosses: rejected. Point area grows with model size.</p>"
+    )
     return "".join(parts) + legend
 
 
@@ -398,11 +441,9 @@ def _point_label(label: str, cx: float, cy: float, r: float, lo: float, hi: floa
     if cx + r + 3 + extent <= hi:
         return f'<text x="{cx + r + 3:.1f}" y="{cy + 4:.1f}">{_e(label)}</text>'
     if cx - r - 3 - extent >= lo:
-        return (f'<text x="{cx - r - 3:.1f}" y="{cy + 4:.1f}" text-anchor="end">{_e(label)}'
-                '</text>')
+        return f'<text x="{cx - r - 3:.1f}" y="{cy + 4:.1f}" text-anchor="end">{_e(label)}</text>'
     x = min(max(cx, lo + extent / 2), hi - extent / 2)  # centred above the point
-    return (f'<text x="{x:.1f}" y="{cy - r - 4:.1f}" text-anchor="middle">{_e(label)}'
-            '</text>')
+    return f'<text x="{x:.1f}" y="{cy - r - 4:.1f}" text-anchor="middle">{_e(label)}</text>'
 
 
 def chart_points(data: ReportData) -> list[dict[str, Any]]:
@@ -422,12 +463,17 @@ def chart_points(data: ReportData) -> list[dict[str, Any]]:
             measured = measures(snapshot, "validation")
         if measured is None:
             continue
-        points.append({
-            "id": snapshot_id, "status": status, "pareto": pareto,
-            "label": str(names.get(snapshot_id, ""))[:24],
-            "x": measured.get("latency_p95_ms"), "y": measured.get(metric),
-            "size_mb": measured.get("size_mb"),
-        })
+        points.append(
+            {
+                "id": snapshot_id,
+                "status": status,
+                "pareto": pareto,
+                "label": str(names.get(snapshot_id, ""))[:24],
+                "x": measured.get("latency_p95_ms"),
+                "y": measured.get(metric),
+                "size_mb": measured.get("size_mb"),
+            }
+        )
     return points
 
 
@@ -437,32 +483,60 @@ def chart_points(data: ReportData) -> list[dict[str, Any]]:
 
 def _ranking_html(result: Any) -> str:
     names = list(result.weights)
-    headers = ["#", "snapshot", "score", *names, f"{result.primary_metric} (test)", "Pareto",
-               "notes"]
+    headers = [
+        "#",
+        "snapshot",
+        "score",
+        *names,
+        f"{result.primary_metric} (test)",
+        "Pareto",
+        "notes",
+    ]
     rows = []
     for e in result.ranked:
         notes = list(e.warnings)
         if e.kind == "baseline":
             notes.insert(0, "baseline")
-        rows.append([
-            f'<span class="n">{e.rank}</span>', f"<code>{_e(e.id)}</code>",
-            f"{e.score:.4f}",
-            *[f"{_e(_num(e.values[n]))} <span class=\"muted\">({e.normalised[n]:.2f})</span>"
-              for n in names],
-            _e(_num(e.test_primary)), "yes" if e.pareto else "",
-            '<span class="warn">' + "<br>".join(_e(n) for n in notes) + "</span>",
-        ])
-    out = [_table(headers, rows, "ranking") if rows else "<p>Nothing could be ranked.</p>",
-           '<p class="muted">Each criterion cell: raw value (min-max normalised value).</p>']
-    for status, key, cls in (("rejected", "reasons", "bad"), ("incomplete", "missing", "warn"),
-                             ("excluded", "reasons", "warn")):
+        rows.append(
+            [
+                f'<span class="n">{e.rank}</span>',
+                f"<code>{_e(e.id)}</code>",
+                f"{e.score:.4f}",
+                *[
+                    f'{_e(_num(e.values[n]))} <span class="muted">({e.normalised[n]:.2f})</span>'
+                    for n in names
+                ],
+                _e(_num(e.test_primary)),
+                "yes" if e.pareto else "",
+                '<span class="warn">' + "<br>".join(_e(n) for n in notes) + "</span>",
+            ]
+        )
+    out = [
+        _table(headers, rows, "ranking") if rows else "<p>Nothing could be ranked.</p>",
+        '<p class="muted">Each criterion cell: raw value (min-max normalised value).</p>',
+    ]
+    for status, key, cls in (
+        ("rejected", "reasons", "bad"),
+        ("incomplete", "missing", "warn"),
+        ("excluded", "reasons", "warn"),
+    ):
         items = getattr(result, status)
         if items:
             out.append(f"<h3>{status.capitalize()} ({len(items)})</h3>")
-            out.append(_table(("snapshot", "why"), [
-                [f"<code>{_e(i['id'])}</code>",
-                 f'<span class="{cls}">' + "<br>".join(_e(x) for x in i[key]) + "</span>"]
-                for i in items]))
+            out.append(
+                _table(
+                    ("snapshot", "why"),
+                    [
+                        [
+                            f"<code>{_e(i['id'])}</code>",
+                            f'<span class="{cls}">'
+                            + "<br>".join(_e(x) for x in i[key])
+                            + "</span>",
+                        ]
+                        for i in items
+                    ],
+                )
+            )
     return "".join(out)
 
 
@@ -475,33 +549,53 @@ def _significance_html(sig: Mapping[str, Any] | None) -> str:
         if not item:
             continue
         if "error" in item:
-            rows.append([_e(label), f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
-                         "", "", "",
-                         f'<span class="warn">not computed: {_e(item["error"])}</span>'])
+            rows.append(
+                [
+                    _e(label),
+                    f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
+                    "",
+                    "",
+                    "",
+                    f'<span class="warn">not computed: {_e(item["error"])}</span>',
+                ]
+            )
             continue
         cls = "ok" if item["verdict"] == "significant" else "warn"
-        rows.append([_e(label), f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
-                     _e(item["method"]), f"{item['difference']:+.4f}", f"{item['p_value']:.3g}",
-                     f'<span class="{cls}">{_e(item["verdict"])}</span>'])
+        rows.append(
+            [
+                _e(label),
+                f"<code>{_e(item['a'])}</code> vs <code>{_e(item['b'])}</code>",
+                _e(item["method"]),
+                f"{item['difference']:+.4f}",
+                f"{item['p_value']:.3g}",
+                f'<span class="{cls}">{_e(item["verdict"])}</span>',
+            ]
+        )
     if not rows:
         return "<p>Only one snapshot was ranked: nothing to compare with.</p>"
-    return _table(("against", "pair", "test", f"{sig.get('metric')} difference", "p", "verdict"),
-                  rows) + (f'<p class="muted">Test split predictions; significant when p &lt; '
-                           f'{_e(sig.get("alpha"))}. A positive difference favours the top pick.'
-                           '</p>')
+    return _table(
+        ("against", "pair", "test", f"{sig.get('metric')} difference", "p", "verdict"), rows
+    ) + (
+        f'<p class="muted">Test split predictions; significant when p &lt; '
+        f"{_e(sig.get('alpha'))}. A positive difference favours the top pick."
+        "</p>"
+    )
 
 
 def sensitivity_summary(sens: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
-    """"stays first in 18 of 20 perturbed weightings; otherwise: mlp (2)"."""
+    """ "stays first in 18 of 20 perturbed weightings; otherwise: mlp (2)"."""
     from collections import Counter
 
     names = names or {}
-    text = (f"stays first in {sens['stays_first']} of {sens['n']} perturbed weightings "
-            f"({sens['share']:.0%})")
+    text = (
+        f"stays first in {sens['stays_first']} of {sens['n']} perturbed weightings "
+        f"({sens['share']:.0%})"
+    )
     others = Counter(str(c["winner"]) for c in sens.get("cases", ()) if not c["stays_first"])
     if others:
-        text += "; otherwise: " + ", ".join(f"{names.get(w) or w} ({n})"
-                                            for w, n in others.most_common())
+        text += "; otherwise: " + ", ".join(
+            f"{names.get(w) or w} ({n})" for w, n in others.most_common()
+        )
     return text
 
 
@@ -511,28 +605,40 @@ def _names(result: Any) -> dict[str, str]:
     return names
 
 
-def _sensitivity_html(sens: Mapping[str, Any] | None, names: Mapping[str, str] | None = None
-                      ) -> str:
+def _sensitivity_html(
+    sens: Mapping[str, Any] | None, names: Mapping[str, str] | None = None
+) -> str:
     if not sens or not sens.get("top"):
         return "<p>Nothing ranked.</p>"
     names = names or {}
-    rows = [[_e(c["criterion"]), f"{c['change']:+.0%}",
-             _e(names.get(c["winner"]) or c["winner"]),
-             "yes" if c["stays_first"] else '<span class="warn">no</span>']
-            for c in sens["cases"]]
+    rows = [
+        [
+            _e(c["criterion"]),
+            f"{c['change']:+.0%}",
+            _e(names.get(c["winner"]) or c["winner"]),
+            "yes" if c["stays_first"] else '<span class="warn">no</span>',
+        ]
+        for c in sens["cases"]
+    ]
     top = names.get(sens["top"]) or sens["top"]
-    return (f"<p><strong>{_e(top)}</strong> <code>{_e(sens['top'])}</code> "
-            f"{_e(sensitivity_summary(sens, names))}. Each weight was moved by &minus;25, "
-            "&minus;10, +10 and +25 % on its own, then all weights renormalised.</p>"
-            f"<details><summary>All {len(rows)} perturbations</summary>"
-            + _table(("weight moved", "by", "winner", "top stays first"), rows)
-            + "</details>")
+    return (
+        f"<p><strong>{_e(top)}</strong> <code>{_e(sens['top'])}</code> "
+        f"{_e(sensitivity_summary(sens, names))}. Each weight was moved by &minus;25, "
+        "&minus;10, +10 and +25 % on its own, then all weights renormalised.</p>"
+        f"<details><summary>All {len(rows)} perturbations</summary>"
+        + _table(("weight moved", "by", "winner", "top stays first"), rows)
+        + "</details>"
+    )
 
 
 def _decisions_html(data: ReportData) -> str:
-    status = ('<p class="ok">Hash chain intact.</p>' if not data.chain_problems else
-              '<p class="bad">Hash chain broken: ' + "<br>".join(_e(p) for p in data.chain_problems)
-              + "</p>")
+    status = (
+        '<p class="ok">Hash chain intact.</p>'
+        if not data.chain_problems
+        else '<p class="bad">Hash chain broken: '
+        + "<br>".join(_e(p) for p in data.chain_problems)
+        + "</p>"
+    )
     if not data.decisions:
         return status + "<p>No decision recorded yet.</p>"
     rows = []
@@ -543,12 +649,31 @@ def _decisions_html(data: ReportData) -> str:
             extra.append(f"monitoring: {d['monitoring']}")
         if d.get("override"):
             extra.append(f"override: {d['override']}")
-        rows.append([_e(d.get("id")), _e(d.get("decided_at")), _e(d.get("decided_by")),
-                     f"<code>{_e(d.get('snapshot_id'))}</code>", _e(d.get("criteria_revision", "")),
-                     _e(d.get("rationale")), "<br>".join(_e(x) for x in extra),
-                     f"<code>{_e(str(d.get('sha256', ''))[:12])}</code>"])
-    return status + _table(("id", "when", "by", "snapshot", "criteria rev.", "rationale",
-                            "caveats / monitoring", "sha256"), rows)
+        rows.append(
+            [
+                _e(d.get("id")),
+                _e(d.get("decided_at")),
+                _e(d.get("decided_by")),
+                f"<code>{_e(d.get('snapshot_id'))}</code>",
+                _e(d.get("criteria_revision", "")),
+                _e(d.get("rationale")),
+                "<br>".join(_e(x) for x in extra),
+                f"<code>{_e(str(d.get('sha256', ''))[:12])}</code>",
+            ]
+        )
+    return status + _table(
+        (
+            "id",
+            "when",
+            "by",
+            "snapshot",
+            "criteria rev.",
+            "rationale",
+            "caveats / monitoring",
+            "sha256",
+        ),
+        rows,
+    )
 
 
 def _monitoring_html(data: ReportData) -> str:
@@ -558,80 +683,115 @@ def _monitoring_html(data: ReportData) -> str:
         for record in data.monitoring.get(str(decision.get("id", "")), []):
             verdict = record["verdict"]
             cls = "ok" if verdict == "holds" else "bad"
-            rows.append([_e(decision.get("id")), _e(record["created_at"]),
-                         f'<span class="{cls}">{_e(verdict)}</span>',
-                         f"{_e(record['data_file'])} ({_e(record['n_rows'])} rows)",
-                         "<br>".join(_e(r) for r in record["reasons"]),
-                         f"<code>{_e(record['path'])}</code>"])
+            rows.append(
+                [
+                    _e(decision.get("id")),
+                    _e(record["created_at"]),
+                    f'<span class="{cls}">{_e(verdict)}</span>',
+                    f"{_e(record['data_file'])} ({_e(record['n_rows'])} rows)",
+                    "<br>".join(_e(r) for r in record["reasons"]),
+                    f"<code>{_e(record['path'])}</code>",
+                ]
+            )
     if not rows:
-        return ("<p>No monitoring record yet: <code>modelsnap monitor DIR --data new.csv</code> "
-                "holds the decided model to its snapshot on new labelled data.</p>")
+        return (
+            "<p>No monitoring record yet: <code>modelsnap monitor DIR --data new.csv</code> "
+            "holds the decided model to its snapshot on new labelled data.</p>"
+        )
     return _table(("decision", "when", "verdict", "new data", "reasons", "record"), rows)
 
 
 def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -> str:
     model = _get(snapshot, "model") or {}
-    sections = [f"<p><span class=\"pill\">{_e(status)}</span> {_e(snapshot.get('kind'))} "
-                f"<code>{_e(model.get('estimator'))}</code>, version {_e(snapshot.get('version'))}"
-                f", created {_e(snapshot.get('created_at'))}, criteria revision "
-                f"{_e(snapshot.get('criteria_revision'))}</p>"]
+    sections = [
+        f'<p><span class="pill">{_e(status)}</span> {_e(snapshot.get("kind"))} '
+        f"<code>{_e(model.get('estimator'))}</code>, version {_e(snapshot.get('version'))}"
+        f", created {_e(snapshot.get('created_at'))}, criteria revision "
+        f"{_e(snapshot.get('criteria_revision'))}</p>"
+    ]
     metrics = _get(snapshot, "metrics") or {}
     names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
     rows = []
     for name in names:
         ci = _get(metrics, "test_ci", name)
-        ci_text = f"[{_num(ci[0])}, {_num(ci[1])}]" if isinstance(ci, list) and len(ci) == 2 \
-            else ""
-        rows.append([_e(name), _e(_num(_get(metrics, "validation", name))),
-                     _e(_num(_get(metrics, "test", name))), _e(ci_text)])
-    sections.append("<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"),
-                                                rows))
+        ci_text = f"[{_num(ci[0])}, {_num(ci[1])}]" if isinstance(ci, list) and len(ci) == 2 else ""
+        rows.append(
+            [
+                _e(name),
+                _e(_num(_get(metrics, "validation", name))),
+                _e(_num(_get(metrics, "test", name))),
+                _e(ci_text),
+            ]
+        )
+    sections.append(
+        "<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"), rows)
+    )
     if isinstance(snapshot.get("resources"), Mapping) and snapshot["resources"]:
         sections.append("<h4>Resources</h4>" + _kv(snapshot["resources"]))
     constraints = snapshot.get("constraints")
     if isinstance(constraints, Mapping) and constraints:
-        rows = [[_e(name), *(_e(text) for text in _value_and_limit(entry)),
-                 ("missing" if entry.get("missing") else
-                  '<span class="ok">ok</span>' if entry.get("ok") else '<span class="bad">failed'
-                  "</span>")]
-                for name, entry in constraints.items() if isinstance(entry, Mapping)]
-        sections.append("<h4>Constraints when recorded</h4>" +
-                        _table(("constraint", "value", "limit", "result"), rows))
+        rows = [
+            [
+                _e(name),
+                *(_e(text) for text in _value_and_limit(entry)),
+                (
+                    "missing"
+                    if entry.get("missing")
+                    else '<span class="ok">ok</span>'
+                    if entry.get("ok")
+                    else '<span class="bad">failed</span>'
+                ),
+            ]
+            for name, entry in constraints.items()
+            if isinstance(entry, Mapping)
+        ]
+        sections.append(
+            "<h4>Constraints when recorded</h4>"
+            + _table(("constraint", "value", "limit", "result"), rows)
+        )
     # what it is worth first, then how it was made (parameters, data, environment, hardware)
-    for key, title in (("gain", "Gain over baseline"), ("fairness", "Fairness"),
-                       ("interpretability", "Interpretability"), ("edge_cases", "Edge cases"),
-                       ("checks", "Checks")):
+    for key, title in (
+        ("gain", "Gain over baseline"),
+        ("fairness", "Fairness"),
+        ("interpretability", "Interpretability"),
+        ("edge_cases", "Edge cases"),
+        ("checks", "Checks"),
+    ):
         table = snapshot.get(key)
         if isinstance(table, Mapping) and table:
             sections.append(f"<h4>{title}</h4>" + _kv(table))
     params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
     sections.append("<h4>Parameters</h4>" + _kv(params))
-    for key, title in (("data", "Data"), ("environment", "Environment"),
-                       ("hardware", "Hardware")):
+    for key, title in (("data", "Data"), ("environment", "Environment"), ("hardware", "Hardware")):
         table = snapshot.get(key)
         if isinstance(table, Mapping) and table:
             sections.append(f"<h4>{title}</h4>" + _kv(table))
     if snapshot.get("notes"):
         sections.append(f"<h4>Notes</h4><p>{_e(snapshot['notes'])}</p>")
-    return (f'<details id="s-{_e(snapshot_id)}"><summary><code>{_e(snapshot_id)}</code> '
-            f"{_e(snapshot.get('name'))}</summary>{''.join(sections)}</details>")
+    return (
+        f'<details id="s-{_e(snapshot_id)}"><summary><code>{_e(snapshot_id)}</code> '
+        f"{_e(snapshot.get('name'))}</summary>{''.join(sections)}</details>"
+    )
 
 
 def render_html(data: ReportData) -> str:
     result = data.result
-    criteria_rows = [[_e(n), f"{w:.4g}", _e(result.directions[n])]
-                     for n, w in result.weights.items()]
+    criteria_rows = [
+        [_e(n), f"{w:.4g}", _e(result.directions[n])] for n, w in result.weights.items()
+    ]
     from modelsnap.core.readable import constraint_lines
 
-    constraint_rows = [[_e(name), _e(limit)] for name, limit in
-                       constraint_lines(data.constraints)]
+    constraint_rows = [[_e(name), _e(limit)] for name, limit in constraint_lines(data.constraints)]
     status = {e.id: "ranked" for e in result.ranked}
     status.update({r["id"]: "rejected" for r in result.rejected})
     status.update({r["id"]: "incomplete" for r in result.incomplete})
     details = "".join(_snapshot_html(i, s, status.get(i, "")) for i, s in data.snapshots.items())
     top = result.top
-    summary = (f"<p>Top pick: <code>{_e(top.id)}</code> ({_e(top.name)}), score "
-               f"{top.score:.4f}.</p>" if top else "<p>No snapshot could be ranked.</p>")
+    summary = (
+        f"<p>Top pick: <code>{_e(top.id)}</code> ({_e(top.name)}), score {top.score:.4f}.</p>"
+        if top
+        else "<p>No snapshot could be ranked.</p>"
+    )
     warnings = "".join(f'<li class="warn">{_e(w)}</li>' for w in result.warnings + data.problems)
     method = "TOPSIS" if result.method == "topsis" else "weighted sum of min-max normalised values"
     body = f"""<!DOCTYPE html>
@@ -649,8 +809,11 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 {"<ul>" + warnings + "</ul>" if warnings else ""}
 <h2>Criteria and constraints</h2>
 {_table(("criterion", "weight (normalised)", "direction"), criteria_rows)}
-{_table(("hard constraint", "limit"), constraint_rows) if constraint_rows
- else "<p>No hard constraints.</p>"}
+{
+        _table(("hard constraint", "limit"), constraint_rows)
+        if constraint_rows
+        else "<p>No hard constraints.</p>"
+    }
 <h2>Ranking</h2>
 {_ranking_html(result)}
 <h2>Trade-off</h2>
@@ -665,8 +828,12 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 {_monitoring_html(data)}
 <h2>Snapshots</h2>
 {details or "<p>None.</p>"}
-{f'<p class="muted">{data.not_detailed} more snapshot(s) not detailed here: '
- "<code>modelsnap show DIR ID</code> prints any of them.</p>" if data.not_detailed else ""}
+{
+        f'<p class="muted">{data.not_detailed} more snapshot(s) not detailed here: '
+        "<code>modelsnap show DIR ID</code> prints any of them.</p>"
+        if data.not_detailed
+        else ""
+    }
 </body></html>
 """
     return body
@@ -710,78 +877,135 @@ def render_markdown(data: ReportData) -> str:
     entry = next((e for e in result.ranked if e.id == chosen_id), None)
     lines += [f"Generated {_md(data.generated_at)} by modelsnap.", ""]
     if decision:
-        lines += ["## Decision", "",
-                  f"- Decision {_md(decision.get('id'))} on {_md(decision.get('decided_at'))} by "
-                  f"{_md(decision.get('decided_by'))}",
-                  f"- Rationale: {_md(decision.get('rationale'))}"]
+        lines += [
+            "## Decision",
+            "",
+            f"- Decision {_md(decision.get('id'))} on {_md(decision.get('decided_at'))} by "
+            f"{_md(decision.get('decided_by'))}",
+            f"- Rationale: {_md(decision.get('rationale'))}",
+        ]
         lines += [f"- Caveat: {_md(c)}" for c in decision.get("caveats", [])]
         if decision.get("monitoring"):
             lines.append(f"- Monitoring: {_md(decision['monitoring'])}")
         if decision.get("override"):
             lines.append(f"- Override of the ranking: {_md(decision['override'])}")
-        lines.append("- Decision log: " + ("hash chain intact" if not data.chain_problems
-                                           else "BROKEN: " + _md(data.chain_problems[0])))
+        lines.append(
+            "- Decision log: "
+            + (
+                "hash chain intact"
+                if not data.chain_problems
+                else "BROKEN: " + _md(data.chain_problems[0])
+            )
+        )
         watched = data.monitoring.get(str(decision.get("id", "")), [])
         if watched:
             lines += ["", "## Monitoring", ""]
-            lines += _md_table(("when", "verdict", "new data", "reasons"), [
-                (r["created_at"], r["verdict"], f"{r['data_file']} ({r['n_rows']} rows)",
-                 "; ".join(r["reasons"]) or "-") for r in watched])
+            lines += _md_table(
+                ("when", "verdict", "new data", "reasons"),
+                [
+                    (
+                        r["created_at"],
+                        r["verdict"],
+                        f"{r['data_file']} ({r['n_rows']} rows)",
+                        "; ".join(r["reasons"]) or "-",
+                    )
+                    for r in watched
+                ],
+            )
     else:
         lines += ["## Decision", "", "Not decided yet: this card describes the current top pick."]
-    lines += ["", "## Model", "",
-              f"- Snapshot: `{_md_code(chosen_id)}` ({_md(snapshot.get('name'))}, "
-              f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
-              f"- Estimator: `{_md_code(model.get('estimator'))}`",
-              f"- Parameters: {_md(plain(model.get('params') or {}))}",
-              f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
-              f"{_md(snapshot.get('criteria_revision'))}"]
+    lines += [
+        "",
+        "## Model",
+        "",
+        f"- Snapshot: `{_md_code(chosen_id)}` ({_md(snapshot.get('name'))}, "
+        f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
+        f"- Estimator: `{_md_code(model.get('estimator'))}`",
+        f"- Parameters: {_md(plain(model.get('params') or {}))}",
+        f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
+        f"{_md(snapshot.get('criteria_revision'))}",
+    ]
     if entry:
-        lines.append(f"- Ranking: #{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
-                     f" ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}, "
-                     f"{result.split} split){', on the Pareto front' if entry.pareto else ''}")
+        lines.append(
+            f"- Ranking: #{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
+            f" ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}, "
+            f"{result.split} split){', on the Pareto front' if entry.pareto else ''}"
+        )
     else:
         lines.append(f"- Ranking: not ranked ({_md(result.status(chosen_id))})")
     metrics = snapshot.get("metrics") or {}
     names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
     lines += ["", "## Metrics", ""]
-    lines += _md_table(("metric", "validation", "test", "test 95 % CI"), [
-        (n, _num(_get(metrics, "validation", n)), _num(_get(metrics, "test", n)),
-         ", ".join(_num(x) for x in _get(metrics, "test_ci", n) or []))
-        for n in names])
+    lines += _md_table(
+        ("metric", "validation", "test", "test 95 % CI"),
+        [
+            (
+                n,
+                _num(_get(metrics, "validation", n)),
+                _num(_get(metrics, "test", n)),
+                ", ".join(_num(x) for x in _get(metrics, "test_ci", n) or []),
+            )
+            for n in names
+        ],
+    )
     recorded = snapshot.get("constraints")
     if data.constraints or isinstance(recorded, Mapping) and recorded:
         lines += ["", "## Constraints", ""]
         if data.constraints:
             lines += [f"Hard limits in force: {_md(constraint_text(data.constraints))}.", ""]
         if isinstance(recorded, Mapping) and recorded:
-            lines += _md_table(("constraint", "value", "limit", "result"), [
-                (name, _num(entry.get("value")), _num(entry.get("limit")),
-                 "missing" if entry.get("missing") else "✓ passes" if entry.get("ok")
-                 else "✗ fails")
-                for name, entry in recorded.items() if isinstance(entry, Mapping)])
-    for key, title in (("resources", "Resources"), ("gain", "Gain over the baseline"),
-                       ("fairness", "Fairness"), ("interpretability", "Interpretability"),
-                       ("edge_cases", "Edge cases"), ("checks", "Checks"), ("data", "Data"),
-                       ("environment", "Environment")):
+            lines += _md_table(
+                ("constraint", "value", "limit", "result"),
+                [
+                    (
+                        name,
+                        _num(entry.get("value")),
+                        _num(entry.get("limit")),
+                        "missing"
+                        if entry.get("missing")
+                        else "✓ passes"
+                        if entry.get("ok")
+                        else "✗ fails",
+                    )
+                    for name, entry in recorded.items()
+                    if isinstance(entry, Mapping)
+                ],
+            )
+    for key, title in (
+        ("resources", "Resources"),
+        ("gain", "Gain over the baseline"),
+        ("fairness", "Fairness"),
+        ("interpretability", "Interpretability"),
+        ("edge_cases", "Edge cases"),
+        ("checks", "Checks"),
+        ("data", "Data"),
+        ("environment", "Environment"),
+    ):
         table = snapshot.get(key)
         if isinstance(table, Mapping) and table:
             lines += ["", f"## {title}", ""]
-            lines += _md_table(("key", "value"), [
-                (k, plain(v, digits=4)) for k, v in flatten(dict(table))])
+            lines += _md_table(
+                ("key", "value"), [(k, plain(v, digits=4)) for k, v in flatten(dict(table))]
+            )
     sig = data.significance or {}
-    compared = [(label, sig[key]) for key, label in (("vs_runner_up", "runner-up"),
-                                                     ("vs_baseline", "baseline")) if key in sig]
+    compared = [
+        (label, sig[key])
+        for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline"))
+        if key in sig
+    ]
     if compared and entry and entry.rank == 1:
         lines += ["", "## Significance (test split)", ""]
         for label, item in compared:
             if "error" in item:
-                lines.append(f"- vs {label} `{_md_code(item['b'])}`: not computed "
-                             f"({_md(item['error'])})")
+                lines.append(
+                    f"- vs {label} `{_md_code(item['b'])}`: not computed ({_md(item['error'])})"
+                )
             else:
-                lines.append(f"- vs {label} `{_md_code(item['b'])}`: {item['metric']} difference "
-                             f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
-                             f"({item['method']}): **{item['verdict']}**")
+                lines.append(
+                    f"- vs {label} `{_md_code(item['b'])}`: {item['metric']} difference "
+                    f"{item['difference']:+.4f}, p = {item['p_value']:.3g} "
+                    f"({item['method']}): **{item['verdict']}**"
+                )
     sens = result.sensitivity
     if sens and sens.get("top") == chosen_id:
         summary = sensitivity_summary(sens, _names(result))

@@ -31,7 +31,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     k = min(b, c)
-    tail = math.fsum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    tail = math.fsum(math.comb(n, i) for i in range(k + 1)) / 2.0**n
     return min(1.0, 2.0 * tail)
 
 
@@ -45,8 +45,9 @@ def _metric_direction(metric: str) -> str:
     return MEASURE_DIRECTIONS.get(metric, "max")
 
 
-def compare_accuracy(y_true: Sequence[Any], pred_a: Sequence[Any],
-                     pred_b: Sequence[Any]) -> dict[str, Any]:
+def compare_accuracy(
+    y_true: Sequence[Any], pred_a: Sequence[Any], pred_b: Sequence[Any]
+) -> dict[str, Any]:
     """McNemar's exact test of model A against model B on the same rows."""
     import numpy as np
 
@@ -58,16 +59,33 @@ def compare_accuracy(y_true: Sequence[Any], pred_a: Sequence[Any],
     b = int(np.sum(right_a & ~right_b))
     c = int(np.sum(~right_a & right_b))
     p_value = mcnemar_exact(b, c)
-    return {"metric": "accuracy", "method": "mcnemar-exact", "n_rows": int(len(truth)),
-            "difference": float(right_a.mean() - right_b.mean()), "only_a_right": b,
-            "only_b_right": c, "p_value": p_value, "verdict": verdict(p_value)}
+    return {
+        "metric": "accuracy",
+        "method": "mcnemar-exact",
+        "n_rows": int(len(truth)),
+        "difference": float(right_a.mean() - right_b.mean()),
+        "only_a_right": b,
+        "only_b_right": c,
+        "p_value": p_value,
+        "verdict": verdict(p_value),
+    }
 
 
-def paired_bootstrap(task: str, metric: str, y_true: Sequence[Any], pred_a: Sequence[Any],
-                     pred_b: Sequence[Any], proba_a: Any = None, proba_b: Any = None, *,
-                     classes: Sequence[Any] | None = None, positive_label: Any = None,
-                     n: int = DEFAULT_RESAMPLES, seed: int = 0,
-                     chunk: int = 250) -> dict[str, Any]:
+def paired_bootstrap(
+    task: str,
+    metric: str,
+    y_true: Sequence[Any],
+    pred_a: Sequence[Any],
+    pred_b: Sequence[Any],
+    proba_a: Any = None,
+    proba_b: Any = None,
+    *,
+    classes: Sequence[Any] | None = None,
+    positive_label: Any = None,
+    n: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    chunk: int = 250,
+) -> dict[str, Any]:
     """Paired bootstrap of metric(A) - metric(B), signed so that positive means A is better.
 
     Each resample draws rows with replacement once and scores both models on it, so the
@@ -77,17 +95,19 @@ def paired_bootstrap(task: str, metric: str, y_true: Sequence[Any], pred_a: Sequ
 
     from modelsnap.core import metrics
 
-    truth, a, pa, labels, positive = metrics.prepare(task, y_true, pred_a, proba_a, classes,
-                                                      positive_label)
+    truth, a, pa, labels, positive = metrics.prepare(
+        task, y_true, pred_a, proba_a, classes, positive_label
+    )
     _, b, pb, _, _ = metrics.prepare(task, y_true, pred_b, proba_b, classes, positive_label)
     sign = 1.0 if _metric_direction(metric) == "max" else -1.0
 
     def score(weights: Any, pred: Any, proba: Any) -> Any:
         values = metrics.evaluate_weighted(task, weights, truth, pred, proba, labels, positive)
         if metric not in values:
-            raise SnapshotError(f"metric {metric!r} cannot be computed from the stored "
-                                "predictions", hint="roc_auc, log_loss and brier need "
-                                "probabilities")
+            raise SnapshotError(
+                f"metric {metric!r} cannot be computed from the stored predictions",
+                hint="roc_auc, log_loss and brier need probabilities",
+            )
         return values[metric]
 
     rows = len(truth)
@@ -110,9 +130,17 @@ def paired_bootstrap(task: str, metric: str, y_true: Sequence[Any], pred_a: Sequ
         raise SnapshotError(f"metric {metric!r} is undefined on every resample of the test rows")
     p_value = float(min(1.0, 2.0 * min(np.mean(diffs <= 0), np.mean(diffs >= 0))))
     low, high = np.quantile(diffs, [ALPHA / 2, 1 - ALPHA / 2])
-    return {"metric": metric, "method": "paired-bootstrap", "n_rows": int(rows),
-            "resamples": int(len(diffs)), "seed": seed, "difference": observed,
-            "ci": [float(low), float(high)], "p_value": p_value, "verdict": verdict(p_value)}
+    return {
+        "metric": metric,
+        "method": "paired-bootstrap",
+        "n_rows": int(rows),
+        "resamples": int(len(diffs)),
+        "seed": seed,
+        "difference": observed,
+        "ci": [float(low), float(high)],
+        "p_value": p_value,
+        "verdict": verdict(p_value),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,19 +160,26 @@ class _Predictions:
         from modelsnap.core.files import inside, sha256_file
 
         self.id = str(snapshot.get("id"))
-        table = snapshot.get("predictions") if isinstance(snapshot.get("predictions"),
-                                                          Mapping) else {}
+        table = (
+            snapshot.get("predictions") if isinstance(snapshot.get("predictions"), Mapping) else {}
+        )
         relative = table.get("path")
         if not isinstance(relative, str):
-            raise SnapshotError("has no stored predictions", where=f"snapshot {self.id}",
-                                hint="re-run the model to store its predictions")
+            raise SnapshotError(
+                "has no stored predictions",
+                where=f"snapshot {self.id}",
+                hint="re-run the model to store its predictions",
+            )
         path = inside(root, relative, what="predictions path")
         if not path.is_file():
             raise SnapshotError("predictions file is missing", where=str(path))
         expected = table.get("sha256")
         if isinstance(expected, str) and sha256_file(path) != expected:
-            raise IntegrityError("predictions file does not match the sha256 in its snapshot",
-                                 where=str(path), hint="restore it from version control")
+            raise IntegrityError(
+                "predictions file does not match the sha256 in its snapshot",
+                where=str(path),
+                hint="restore it from version control",
+            )
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
@@ -174,33 +209,56 @@ def _test_truth(root: Path, config: Any, first: _Predictions) -> Any:
     if dataset.dataset_sha256 != first.dataset_sha256 or split.split_sha256 != first.split_sha256:
         raise SnapshotError(
             "the data set or split changed since these snapshots were made; their test targets "
-            "cannot be recovered", where=str(root),
-            hint="restore the data file and split.npz the snapshots were made with")
+            "cannot be recovered",
+            where=str(root),
+            hint="restore the data file and split.npz the snapshots were made with",
+        )
     target = dataset.target.to_numpy()
     return target[split.test]
 
 
-def compare_snapshots(root: Path, config: Any, a: Mapping[str, Any], b: Mapping[str, Any],
-                      metric: str, *, truth: Any = None, n: int = DEFAULT_RESAMPLES,
-                      seed: int = 0) -> dict[str, Any]:
+def compare_snapshots(
+    root: Path,
+    config: Any,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    metric: str,
+    *,
+    truth: Any = None,
+    n: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Test snapshot ``a`` against ``b`` on the primary metric (McNemar for accuracy)."""
     first, second = _Predictions(root, a), _Predictions(root, b)
     if truth is None:
         truth = _test_truth(root, config, first)
     if len(first.pred) != len(truth) or len(second.pred) != len(truth):
-        raise SnapshotError(f"test predictions of {first.id} and {second.id} do not cover the "
-                            "same test rows", hint="compare snapshots made on the same split")
+        raise SnapshotError(
+            f"test predictions of {first.id} and {second.id} do not cover the same test rows",
+            hint="compare snapshots made on the same split",
+        )
     if metric == "accuracy" and first.task == "classification":
         outcome = compare_accuracy(truth, first.pred, second.pred)
     else:
-        outcome = paired_bootstrap(first.task, metric, truth, first.pred, second.pred,
-                                   first.proba, second.proba, classes=first.classes,
-                                   positive_label=first.positive_label, n=n, seed=seed)
+        outcome = paired_bootstrap(
+            first.task,
+            metric,
+            truth,
+            first.pred,
+            second.pred,
+            first.proba,
+            second.proba,
+            classes=first.classes,
+            positive_label=first.positive_label,
+            n=n,
+            seed=seed,
+        )
     return {"a": first.id, "b": second.id, **outcome}
 
 
-def ranking_significance(root: Path, config: Any, result: Any, *, n: int = DEFAULT_RESAMPLES,
-                         seed: int = 0) -> dict[str, Any]:
+def ranking_significance(
+    root: Path, config: Any, result: Any, *, n: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> dict[str, Any]:
     """The top pick against the runner-up and against the baseline.
 
     Each comparison is a dict (see ``compare_snapshots``) or ``{"a", "b", "error"}`` saying why
@@ -226,8 +284,9 @@ def ranking_significance(root: Path, config: Any, result: Any, *, n: int = DEFAU
             a, b = read_snapshot(root, top.id), read_snapshot(root, other)
             if truth is None:
                 truth = _test_truth(root, config, _Predictions(root, a))
-            out[key] = compare_snapshots(root, config, a, b, result.primary_metric,
-                                         truth=truth, n=n, seed=seed)
+            out[key] = compare_snapshots(
+                root, config, a, b, result.primary_metric, truth=truth, n=n, seed=seed
+            )
         except ModelsnapError as error:
             out[key] = {"a": top.id, "b": other, "error": str(error)}
     return out

@@ -18,10 +18,16 @@ from typing import Any
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<absent>"})()
 
 # Keys that always differ between two snapshots and say nothing about the models.
-IDENTITY_KEYS = frozenset({
-    "id", "created_at", "model.artifact", "model.artifact_sha256", "predictions.path",
-    "predictions.sha256",
-})
+IDENTITY_KEYS = frozenset(
+    {
+        "id",
+        "created_at",
+        "model.artifact",
+        "model.artifact_sha256",
+        "predictions.path",
+        "predictions.sha256",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,13 @@ def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def diff_snapshots(left: Mapping[str, Any], right: Mapping[str, Any], *,
-                   show_all: bool = False, include_identity: bool = False) -> list[DiffLine]:
+def diff_snapshots(
+    left: Mapping[str, Any],
+    right: Mapping[str, Any],
+    *,
+    show_all: bool = False,
+    include_identity: bool = False,
+) -> list[DiffLine]:
     """One line per key of either snapshot, in document order (left's keys first).
 
     By default only keys whose values differ, without the identity keys that always differ
@@ -91,8 +102,11 @@ def comparability_notes(left: Mapping[str, Any], right: Mapping[str, Any]) -> li
     for key, what in (
         ("data.dataset_sha256", "not comparable: the data set differs"),
         ("data.split_sha256", "not comparable: the split differs"),
-        ("hardware.fingerprint", "measured on different hardware: latency and memory deltas "
-                                 "are not about the models alone"),
+        (
+            "hardware.fingerprint",
+            "measured on different hardware: latency and memory deltas "
+            "are not about the models alone",
+        ),
         ("criteria_revision", "judged under different criteria revisions"),
         ("environment.packages.scikit-learn", "different scikit-learn versions"),
         ("environment.python", "different Python versions"),

@@ -574,8 +574,9 @@ def short_id(snapshot_id: str) -> str:
     """The form tables show: ``<name>-<hex>`` without the timestamp
     (``20261126T073009-random_forest-6ee3`` -> ``random_forest-6ee3``); other ids as they are."""
     head, _, rest = snapshot_id.partition("-")
-    return rest if rest and (head.isdigit() or (len(head) == 15 and head[8:9] == "T")) \
-        else snapshot_id
+    return (
+        rest if rest and (head.isdigit() or (len(head) == 15 and head[8:9] == "T")) else snapshot_id
+    )
 
 
 def find_snapshot(root: Path, prefix: str) -> str:
@@ -661,8 +662,10 @@ def verify_files(root: Path, snapshot: dict) -> list[str]:
             problems.append(f"{what} {relative} cannot be read: {exc.strerror}")
             continue
         if digest != expected:
-            problems.append(f"{what} {relative} does not match its recorded sha256 "
-                            f"(recorded {str(expected)[:12]}..., file {digest[:12]}...)")
+            problems.append(
+                f"{what} {relative} does not match its recorded sha256 "
+                f"(recorded {str(expected)[:12]}..., file {digest[:12]}...)"
+            )
         elif size is not None and path.stat().st_size != size:
             problems.append(f"{what} {relative} has {path.stat().st_size} bytes, recorded {size}")
     return problems
@@ -677,7 +680,6 @@ class DataHashes:
 
     dataset_sha256: str | None
     split_sha256: str | None
-
 
 
 def current_data_hashes(root: Path, source: str | None) -> DataHashes:
@@ -706,8 +708,10 @@ def current_data_hashes(root: Path, source: str | None) -> DataHashes:
 
         try:
             with np.load(split_path, allow_pickle=False) as arrays:
-                parts = [np.ascontiguousarray(arrays[key], dtype="<i8").tobytes()
-                         for key in ("train", "validation", "test")]
+                parts = [
+                    np.ascontiguousarray(arrays[key], dtype="<i8").tobytes()
+                    for key in ("train", "validation", "test")
+                ]
                 split = hashlib.sha256(b"".join(parts)).hexdigest()
                 if dataset is None and source and "meta_dataset_sha256" in arrays.files:
                     dataset = str(arrays["meta_dataset_sha256"])

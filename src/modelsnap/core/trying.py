@@ -45,24 +45,31 @@ def parse_row_text(text: str) -> dict[str, str]:
     try:
         cells = next(csv.reader([text], skipinitialspace=True), [])
     except csv.Error as exc:
-        raise DataError(f"the row cannot be read ({exc})", where="--row",
-                        hint='write it as "column=value,column=value"') from None
+        raise DataError(
+            f"the row cannot be read ({exc})",
+            where="--row",
+            hint='write it as "column=value,column=value"',
+        ) from None
     row: dict[str, str] = {}
     for cell in cells:
         if not cell.strip():
             continue
         if "=" not in cell:
-            raise DataError(f"{cell.strip()!r} is not column=value", where="--row",
-                            hint='write it as "column=value,column=value"; quote a cell '
-                                 'that holds a comma whole: "city=Paris, TX"')
+            raise DataError(
+                f"{cell.strip()!r} is not column=value",
+                where="--row",
+                hint='write it as "column=value,column=value"; quote a cell '
+                'that holds a comma whole: "city=Paris, TX"',
+            )
         name, value = cell.split("=", 1)
         name = name.strip()
         if name in row:
             raise DataError(f"column {name!r} is given twice", where="--row")
         row[name] = value.strip()
     if not row:
-        raise DataError("the row is empty", where="--row",
-                        hint='write it as "column=value,column=value"')
+        raise DataError(
+            "the row is empty", where="--row", hint='write it as "column=value,column=value"'
+        )
     return row
 
 
@@ -80,22 +87,31 @@ def rows_from_csv(path: Path | str) -> RowsInput:
     where = str(path)
     _, records = read_csv_records(path, what="rows file", limit=EDGE_CSV_LIMIT)
     if len(records) < 2:
-        raise DataError("rows file has no rows under its header", where=where,
-                        hint="the first line names the columns, one row per line below it")
+        raise DataError(
+            "rows file has no rows under its header",
+            where=where,
+            hint="the first line names the columns, one row per line below it",
+        )
     header = [cell.strip() for cell in records[0][1]]
     duplicates = sorted({c for c in header if header.count(c) > 1})
     if duplicates or "" in header:
-        raise DataError("rows file's header repeats a column or has an empty name"
-                        + (f" ({', '.join(map(repr, duplicates))})" if duplicates else ""),
-                        where=where)
+        raise DataError(
+            "rows file's header repeats a column or has an empty name"
+            + (f" ({', '.join(map(repr, duplicates))})" if duplicates else ""),
+            where=where,
+        )
     if len(records) - 1 > MAX_ROWS:
-        raise DataError(f"rows file has {len(records) - 1} rows; at most {MAX_ROWS} are tried "
-                        "by hand", where=where, hint="use modelsnap monitor for a data set")
+        raise DataError(
+            f"rows file has {len(records) - 1} rows; at most {MAX_ROWS} are tried by hand",
+            where=where,
+            hint="use modelsnap monitor for a data set",
+        )
     rows, labels = [], []
     for line, cells in records[1:]:
         if len(cells) != len(header):
-            raise DataError(f"line {line}: {len(cells)} cells, the header has {len(header)}",
-                            where=where)
+            raise DataError(
+                f"line {line}: {len(cells)} cells, the header has {len(header)}", where=where
+            )
         row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
         labels.append(row.get("case") or f"line {line}")
         rows.append(row)
@@ -110,9 +126,12 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def check_rows(given: RowsInput, columns: Mapping[str, str], target: str,
-               known_values: Mapping[str, Sequence[str]] | None = None
-               ) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
+def check_rows(
+    given: RowsInput,
+    columns: Mapping[str, str],
+    target: str,
+    known_values: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
     """Typed feature rows (numeric: float, missing: None), the expected values (the target
     column when given, else None) and warnings (a category the data never holds).
 
@@ -138,15 +157,18 @@ def check_rows(given: RowsInput, columns: Mapping[str, str], target: str,
             elif kind == "numeric":
                 number = _number(text)
                 if number is None:
-                    problems.append(f"{label}: column {column!r} is numeric, {text!r} is not a "
-                                    "finite number")
+                    problems.append(
+                        f"{label}: column {column!r} is numeric, {text!r} is not a finite number"
+                    )
                 values[column] = number
             else:
                 values[column] = text
                 seen = (known_values or {}).get(column)
                 if seen is not None and text not in seen:
-                    warnings.append(f"{label}: {column}={text!r} never occurs in the data "
-                                    "(the model treats it as unknown)")
+                    warnings.append(
+                        f"{label}: {column}={text!r} never occurs in the data "
+                        "(the model treats it as unknown)"
+                    )
         typed.append(values)
         cell = row.get(target, "")
         expected.append(None if cell.lower() in MISSING_TOKENS else cell)
@@ -157,16 +179,19 @@ def check_rows(given: RowsInput, columns: Mapping[str, str], target: str,
         raise DataError(
             "; ".join(shown) + (f"; and {more} more" if more else ""),
             where=given.where,
-            hint=(f"give every feature column: {', '.join(columns)}"
-                  + (f" (numeric: {', '.join(numeric)})" if numeric else "")
-                  + "; leave a value empty for a missing one"
-                  + (f"; '{target}' is optional (the expected answer)" if target else "")),
+            hint=(
+                f"give every feature column: {', '.join(columns)}"
+                + (f" (numeric: {', '.join(numeric)})" if numeric else "")
+                + "; leave a value empty for a missing one"
+                + (f"; '{target}' is optional (the expected answer)" if target else "")
+            ),
         )
     return typed, expected, warnings
 
 
-def competing_snapshots(root: Path, snapshot_ids: Sequence[str] | None = None
-                        ) -> list[dict[str, Any]]:
+def competing_snapshots(
+    root: Path, snapshot_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """The snapshots asked for (id or unique prefix), or those that compete: the latest of each
     model on the current data and split (``ranking.latest_per_name``), baseline first."""
     from modelsnap.core.context import load_context
@@ -182,17 +207,24 @@ def competing_snapshots(root: Path, snapshot_ids: Sequence[str] | None = None
                 ids.append(found)
     else:
         context = load_context(root, from_records=True, write_index=False)
-        current = [(row, []) for row in context.rows
-                   if row.get("dataset_sha256") == context.hashes.dataset_sha256
-                   and row.get("split_sha256") == context.hashes.split_sha256]
+        current = [
+            (row, [])
+            for row in context.rows
+            if row.get("dataset_sha256") == context.hashes.dataset_sha256
+            and row.get("split_sha256") == context.hashes.split_sha256
+        ]
         competing, _ = latest_per_name(current)
-        rows = sorted((row for row, _ in competing),
-                      key=lambda r: (r.get("kind") != "baseline", str(r.get("name", ""))))
+        rows = sorted(
+            (row for row, _ in competing),
+            key=lambda r: (r.get("kind") != "baseline", str(r.get("name", ""))),
+        )
         ids = [row["id"] for row in rows]
         if not ids:
-            raise SnapshotError("no snapshot on the current data and split to try rows on",
-                                where=str(root / "snapshots"),
-                                hint=f"run models first: modelsnap run {root}")
+            raise SnapshotError(
+                "no snapshot on the current data and split to try rows on",
+                where=str(root / "snapshots"),
+                hint=f"run models first: modelsnap run {root}",
+            )
     return [read_snapshot(root, ident) for ident in ids]
 
 
@@ -202,8 +234,14 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def predict_rows(root: Path | str, rows: RowsInput, snapshot_ids: Sequence[str] | None = None,
-                 *, trusted: Sequence[str] = (), on_event: Any = None) -> dict[str, Any]:
+def predict_rows(
+    root: Path | str,
+    rows: RowsInput,
+    snapshot_ids: Sequence[str] | None = None,
+    *,
+    trusted: Sequence[str] = (),
+    on_event: Any = None,
+) -> dict[str, Any]:
     """Every competing model's (or the given snapshots') prediction for ``rows``.
 
     Returns ``{"task", "classes", "columns", "models": [{id, name, kind}], "rows": [{"label",
@@ -223,8 +261,11 @@ def predict_rows(root: Path | str, rows: RowsInput, snapshot_ids: Sequence[str] 
     config = load_project(root)
     dataset = load_dataset(config)
     columns = feature_kinds(dataset.frame)
-    known = {c: sorted({str(v) for v in dataset.frame[c].dropna().unique()})
-             for c, k in columns.items() if k == "categorical"}
+    known = {
+        c: sorted({str(v) for v in dataset.frame[c].dropna().unique()})
+        for c, k in columns.items()
+        if k == "categorical"
+    }
     typed, expected, warnings = check_rows(rows, columns, dataset.target_name, known)
     snapshots = competing_snapshots(root, snapshot_ids)
     entries, failed = [], {}
@@ -233,11 +274,21 @@ def predict_rows(root: Path | str, rows: RowsInput, snapshot_ids: Sequence[str] 
             entries.append(_artifact_entry(snapshot))
         except ModelsnapError as exc:
             failed[snapshot["id"]] = {"error": exc.message}
-    items, _ = run_scoring_job(
-        root, "predict", {"snapshots": entries, "rows": typed, "columns": columns},
-        timeout_seconds=config.run.timeout_seconds, memory_limit_mb=config.run.memory_limit_mb,
-        threads=config.run.threads, trusted=list(trusted), name="predict", on_event=on_event,
-    ) if entries else ({}, {})
+    items, _ = (
+        run_scoring_job(
+            root,
+            "predict",
+            {"snapshots": entries, "rows": typed, "columns": columns},
+            timeout_seconds=config.run.timeout_seconds,
+            memory_limit_mb=config.run.memory_limit_mb,
+            threads=config.run.threads,
+            trusted=list(trusted),
+            name="predict",
+            on_event=on_event,
+        )
+        if entries
+        else ({}, {})
+    )
     items.update(failed)
     spread = 0.0
     if dataset.task == "regression":
@@ -250,8 +301,10 @@ def predict_rows(root: Path | str, rows: RowsInput, snapshot_ids: Sequence[str] 
             if "error" in item:
                 answers.append({"id": snapshot["id"], "error": str(item["error"])})
                 continue
-            answer: dict[str, Any] = {"id": snapshot["id"],
-                                      "prediction": item["predictions"][index]}
+            answer: dict[str, Any] = {
+                "id": snapshot["id"],
+                "prediction": item["predictions"][index],
+            }
             if "proba" in item:
                 answer["proba"] = dict(zip(item["classes"], item["proba"][index], strict=True))
             answers.append(answer)
@@ -261,15 +314,24 @@ def predict_rows(root: Path | str, rows: RowsInput, snapshot_ids: Sequence[str] 
         else:
             numbers = [float(v) for v in given if isinstance(v, (int, float))]
             disagree = bool(numbers) and max(numbers) - min(numbers) > spread
-        out_rows.append({"label": label, "input": values, "expected": expected[index],
-                         "predictions": answers, "disagree": disagree})
+        out_rows.append(
+            {
+                "label": label,
+                "input": values,
+                "expected": expected[index],
+                "predictions": answers,
+                "disagree": disagree,
+            }
+        )
     return {
         "task": dataset.task,
         "classes": list(dataset.classes or []),
         "columns": columns,
         "target": dataset.target_name,
-        "models": [{"id": s["id"], "name": str(s.get("name", "")),
-                    "kind": str(s.get("kind", "candidate"))} for s in snapshots],
+        "models": [
+            {"id": s["id"], "name": str(s.get("name", "")), "kind": str(s.get("kind", "candidate"))}
+            for s in snapshots
+        ],
         "rows": out_rows,
         "warnings": warnings,
     }
@@ -304,45 +366,69 @@ def row_form(root: Path | str) -> dict[str, Any]:
     config = load_project(root)
     dataset = load_dataset(config)
     columns = feature_kinds(dataset.frame)
-    choices = {column: [str(v) for v in dataset.frame[column].dropna().astype(str)
-                        .value_counts().index[:CHOICES_LIMIT]]
-               for column, kind in columns.items() if kind == "categorical"}
+    choices = {
+        column: [
+            str(v)
+            for v in dataset.frame[column].dropna().astype(str).value_counts().index[:CHOICES_LIMIT]
+        ]
+        for column, kind in columns.items()
+        if kind == "categorical"
+    }
     try:
-        test_indices = [int(i) for i in read_split(root).test[:SAMPLE_ROWS]
-                        if int(i) < len(dataset.frame)]
+        test_indices = [
+            int(i) for i in read_split(root).test[:SAMPLE_ROWS] if int(i) < len(dataset.frame)
+        ]
     except ModelsnapError:
         test_indices = []  # no split yet: nothing is drawn just to offer rows
     test_rows = []
     for index in test_indices:
         row = dataset.frame.iloc[int(index)]
-        test_rows.append({"label": f"test row {int(index) + 1}",
-                          "values": {c: _cell(row[c]) for c in columns},
-                          "expected": _cell(dataset.target.iloc[int(index)])})
+        test_rows.append(
+            {
+                "label": f"test row {int(index) + 1}",
+                "values": {c: _cell(row[c]) for c in columns},
+                "expected": _cell(dataset.target.iloc[int(index)]),
+            }
+        )
     edge_rows: list[dict[str, Any]] = []
     edge_problem = ""
     if config.data.edge_cases:
         try:
-            cases = edge_cases_for_dataset(inside(root, config.data.edge_cases,
-                                                  what="[data].edge_cases"), dataset,
-                                           display_name=config.data.edge_cases)
+            cases = edge_cases_for_dataset(
+                inside(root, config.data.edge_cases, what="[data].edge_cases"),
+                dataset,
+                display_name=config.data.edge_cases,
+            )
             for i in range(len(cases)):
-                edge_rows.append({"label": cases.cases[i],
-                                  "values": {c: _cell(cases.rows[i][c]) for c in columns},
-                                  "expected": _cell(cases.expected[i]),
-                                  "severity": cases.severities[i]})
+                edge_rows.append(
+                    {
+                        "label": cases.cases[i],
+                        "values": {c: _cell(cases.rows[i][c]) for c in columns},
+                        "expected": _cell(cases.expected[i]),
+                        "severity": cases.severities[i],
+                    }
+                )
         except ModelsnapError as exc:
             edge_problem = str(exc)
-    return {"columns": columns, "choices": choices, "target": dataset.target_name,
-            "task": dataset.task, "classes": list(dataset.classes or []),
-            "test_rows": test_rows, "edge_rows": edge_rows, "edge_problem": edge_problem,
-            "edge_file": config.data.edge_cases or DEFAULT_EDGE_FILE}
+    return {
+        "columns": columns,
+        "choices": choices,
+        "target": dataset.target_name,
+        "task": dataset.task,
+        "classes": list(dataset.classes or []),
+        "test_rows": test_rows,
+        "edge_rows": edge_rows,
+        "edge_problem": edge_problem,
+        "edge_file": config.data.edge_cases or DEFAULT_EDGE_FILE,
+    }
 
 
 DEFAULT_EDGE_FILE = "edge_cases.csv"
 
 
-def append_edge_case(root: Path | str, values: Mapping[str, str], *, expected: str,
-                     severity: str, case: str) -> dict[str, Any]:
+def append_edge_case(
+    root: Path | str, values: Mapping[str, str], *, expected: str, severity: str, case: str
+) -> dict[str, Any]:
     """Append one row to the project's edge-case file (created, and named in
     ``[data].edge_cases``, when the project has none).
 
@@ -363,14 +449,19 @@ def append_edge_case(root: Path | str, values: Mapping[str, str], *, expected: s
     target = dataset.target_name
     case = " ".join(str(case).split())
     if not case:
-        raise DataError("the case needs a name", where="case",
-                        hint="say in a few words what the row tests")
+        raise DataError(
+            "the case needs a name", where="case", hint="say in a few words what the row tests"
+        )
     if severity not in SEVERITIES:
-        raise DataError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}",
-                        where="severity")
+        raise DataError(
+            f"severity {severity!r} is not one of {', '.join(SEVERITIES)}", where="severity"
+        )
     if not str(expected).strip():
-        raise DataError("the expected answer is empty", where=target,
-                        hint="the edge case says what a sound model must predict")
+        raise DataError(
+            "the expected answer is empty",
+            where=target,
+            hint="the edge case says what a sound model must predict",
+        )
     check_rows(RowsInput(rows=[dict(values)], where="the row", labels=[case]), columns, target)
     relative = config.data.edge_cases or DEFAULT_EDGE_FILE
     path = inside(root, relative, what="[data].edge_cases")
@@ -383,13 +474,20 @@ def append_edge_case(root: Path | str, values: Mapping[str, str], *, expected: s
         header = [cell.strip() for cell in header]
     else:
         header = ["case", *columns, target, "severity"]
-    cells = {**{c: str(values.get(c, "")) for c in columns}, target: str(expected).strip(),
-             "case": case, "severity": severity}
+    cells = {
+        **{c: str(values.get(c, "")) for c in columns},
+        target: str(expected).strip(),
+        "case": case,
+        "severity": severity,
+    }
     missing = [name for name in ("case", "severity") if name not in header]
     if missing:
-        raise DataError(f"the edge-case file has no {' or '.join(missing)} column, so the row's "
-                        f"{' and '.join(missing)} cannot be kept", where=relative,
-                        hint=f"add the column(s) {', '.join(missing)} to its header")
+        raise DataError(
+            f"the edge-case file has no {' or '.join(missing)} column, so the row's "
+            f"{' and '.join(missing)} cannot be kept",
+            where=relative,
+            hint=f"add the column(s) {', '.join(missing)} to its header",
+        )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if not old:
@@ -413,12 +511,22 @@ def append_edge_case(root: Path | str, values: Mapping[str, str], *, expected: s
     return {"file": relative, "case": case, "n_cases": len(checked)}
 
 
-def predict_values(root: Path | str, values: Mapping[str, str], *, label: str = "row"
-                   ) -> dict[str, Any]:
+def predict_values(
+    root: Path | str, values: Mapping[str, str], *, label: str = "row"
+) -> dict[str, Any]:
     """``predict_rows`` for one row given as column -> text (the TUI's form)."""
     return predict_rows(root, RowsInput(rows=[dict(values)], where="the row", labels=[label]))
 
 
-__all__ = ["RowsInput", "append_edge_case", "check_rows", "competing_snapshots",
-           "parse_row_text", "predict_rows", "predict_values", "row_form", "rows_from_csv",
-           "rows_from_texts"]
+__all__ = [
+    "RowsInput",
+    "append_edge_case",
+    "check_rows",
+    "competing_snapshots",
+    "parse_row_text",
+    "predict_rows",
+    "predict_values",
+    "row_form",
+    "rows_from_csv",
+    "rows_from_texts",
+]

@@ -595,9 +595,13 @@ def run_edge_job(
         final = outcome.final
         if not remaining:
             break
-        if outcome.killed_for is None and final is not None and final["type"] == "error" and (
-            not done
-        ) and final.get("stage") == "load":
+        if (
+            outcome.killed_for is None
+            and final is not None
+            and final["type"] == "error"
+            and (not done)
+            and final.get("stage") == "load"
+        ):
             raise _error_from_worker(job, final)  # the project or edge file, not a model
         failed = remaining.pop(0)
         error = _failure(job, outcome) if final is None or final["type"] != "result" else None
@@ -627,11 +631,25 @@ def run_scoring_job(
     crash); a model that cannot be loaded or scored is an item with ``error``.
     """
     root = Path(root).resolve()
-    job = RunJob(root=root, name=name, spec={}, timeout_seconds=timeout_seconds,
-                 memory_limit_mb=memory_limit_mb, threads=threads)
+    job = RunJob(
+        root=root,
+        name=name,
+        spec={},
+        timeout_seconds=timeout_seconds,
+        memory_limit_mb=memory_limit_mb,
+        threads=threads,
+    )
     job.validate()
-    wire = {"root": str(root), "name": name, "kind": "candidate", "mode": mode, "staging": "",
-            "trusted": list(trusted or []), "settings": {"threads": threads}, **payload}
+    wire = {
+        "root": str(root),
+        "name": name,
+        "kind": "candidate",
+        "mode": mode,
+        "staging": "",
+        "trusted": list(trusted or []),
+        "settings": {"threads": threads},
+        **payload,
+    }
     items: dict[str, dict[str, Any]] = {}
 
     def collect(message: dict[str, Any]) -> None:

@@ -44,8 +44,9 @@ def rows_frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> Any:
     for column, kind in columns.items():
         values = [row.get(column) for row in rows]
         if kind == "numeric":
-            data[column] = np.asarray([np.nan if v is None else float(v) for v in values],
-                                      dtype="float64")
+            data[column] = np.asarray(
+                [np.nan if v is None else float(v) for v in values], dtype="float64"
+            )
         else:
             data[column] = pd.Series([np.nan if v is None else v for v in values], dtype="object")
     return pd.DataFrame(data, columns=list(columns))
@@ -70,8 +71,9 @@ def _predict(model: Any, frame: Any) -> dict[str, Any]:
     if predictions.ndim == 2 and predictions.shape[1] == 1:
         predictions = predictions.ravel()
     if predictions.ndim != 1 or len(predictions) != len(frame):
-        raise ModelsnapError(f"predict returned shape {tuple(predictions.shape)} for "
-                             f"{len(frame)} rows")
+        raise ModelsnapError(
+            f"predict returned shape {tuple(predictions.shape)} for {len(frame)} rows"
+        )
     result: dict[str, Any] = {"predictions": [_value(v) for v in predictions]}
     if hasattr(model, "predict_proba"):
         proba = np.asarray(model.predict_proba(frame), dtype=float)
@@ -82,8 +84,9 @@ def _predict(model: Any, frame: Any) -> dict[str, Any]:
     return result
 
 
-def predict(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
-            progress: Callable[..., None]) -> dict[str, Any]:
+def predict(
+    job: dict[str, Any], send: Callable[[dict[str, Any]], None], progress: Callable[..., None]
+) -> dict[str, Any]:
     from modelsnap.core.project import load_project
 
     root = Path(job["root"])
@@ -110,8 +113,10 @@ def _aligned_proba(model: Any, frame: Any, classes: list[str]) -> Any:
     raw = np.asarray(model.predict_proba(frame), dtype=float)
     model_classes = [str(c) for c in getattr(model, "classes_", classes)]
     if raw.shape != (len(frame), len(model_classes)) or not np.all(np.isfinite(raw)):
-        raise ModelsnapError(f"predict_proba returned shape {tuple(raw.shape)} or non-finite "
-                             "values: probability metrics are not computed")
+        raise ModelsnapError(
+            f"predict_proba returned shape {tuple(raw.shape)} or non-finite "
+            "values: probability metrics are not computed"
+        )
     if model_classes == classes:
         return raw
     if sorted(model_classes) != sorted(classes):
@@ -119,8 +124,9 @@ def _aligned_proba(model: Any, frame: Any, classes: list[str]) -> Any:
     return np.ascontiguousarray(raw[:, [model_classes.index(c) for c in classes]])
 
 
-def monitor(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
-            progress: Callable[..., None]) -> dict[str, Any]:
+def monitor(
+    job: dict[str, Any], send: Callable[[dict[str, Any]], None], progress: Callable[..., None]
+) -> dict[str, Any]:
     """The decided model's metrics on the new labelled data (and its latency, when asked)."""
     from modelsnap.core.data import read_table
     from modelsnap.core.metrics import bootstrap_ci, compute_metrics
@@ -134,8 +140,11 @@ def monitor(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
     frame, digest, label = read_table(config.data.source, root, path=data_path)
     frame.columns = [str(c) for c in frame.columns]
     if digest != job["data_sha256"]:
-        raise DataError("the new data file changed while it was being evaluated", where=label,
-                        hint="run modelsnap monitor again")
+        raise DataError(
+            "the new data file changed while it was being evaluated",
+            where=label,
+            hint="run modelsnap monitor again",
+        )
     columns: dict[str, str] = dict(job["columns"])
     features = frame[list(columns)]  # read as the training data was: the same dtypes
     task = job["task"]
@@ -153,8 +162,9 @@ def monitor(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
     if task == "classification":
         y = np.asarray(labels_as_text(target), dtype=object).astype(str)
         pred = pred.astype(str)
-        proba = (_aligned_proba(model, features, classes) if hasattr(model, "predict_proba")
-                 else None)
+        proba = (
+            _aligned_proba(model, features, classes) if hasattr(model, "predict_proba") else None
+        )
         scored = (task, y, pred, proba, classes, job.get("positive_label"))
     else:
         scored = (task, target.to_numpy(dtype=float), pred.astype(float), None, None, None)
@@ -174,15 +184,21 @@ def monitor(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
         warmup = int(job.get("latency_warmup", 20))
         progress("latency", 0.0, f"{trials} single-row calls after {warmup} warm-up")
         rows = single_rows(features, min(len(features), trials + warmup))
-        stats = measure_latency(model.predict, rows, trials=trials, warmup=warmup,
-                                on_progress=lambda f: progress("latency", f))
+        stats = measure_latency(
+            model.predict,
+            rows,
+            trials=trials,
+            warmup=warmup,
+            on_progress=lambda f: progress("latency", f),
+        )
         result["latency"] = {k: _value(v) for k, v in stats.as_resources().items()}
         progress("latency", 1.0, f"p95 {stats.p95_ms:.3f} ms")
     return result
 
 
-def run_in_worker(job: dict[str, Any], *, send: Callable[[dict[str, Any]], None],
-                  progress: Callable[..., None]) -> dict[str, Any]:
+def run_in_worker(
+    job: dict[str, Any], *, send: Callable[[dict[str, Any]], None], progress: Callable[..., None]
+) -> dict[str, Any]:
     if job["mode"] == "predict":
         return predict(job, send, progress)
     return monitor(job, send, progress)

@@ -613,9 +613,7 @@ class Run:
                 result = run_cases(model, cases, task=dataset.task, tolerance=tolerance)
             except ModelsnapError as exc:
                 result = {"error": str(exc)}
-            self.ch.send(
-                {"type": "item", "id": str(entry["id"]), "result": _plain(result)}
-            )
+            self.ch.send({"type": "item", "id": str(entry["id"]), "result": _plain(result)})
             self.ch.progress("evaluate", done / len(snapshots), str(entry["id"]))
         return {}
 

@@ -17,12 +17,25 @@ ACTIONS: tuple[tuple[str, str, int, str], ...] = (
     ("Add candidate", "Add a model to the project file", 3, "add"),
     ("Run edge cases", "Run the edge-case file against every candidate", 4, "run"),
     ("Record decision", "Write the chosen model and rationale to the decision log", 5, "decide"),
-    ("Save what-if weights", "Write the what-if weights to modelsnap.toml (lock them next)", 5,
-     "save_weights"),
-    ("Test significance", "Top pick vs runner-up and baseline on the test predictions", 5,
-     "significance"),
-    ("Try rows", "Every model's prediction for a row you pick or type; save it as an edge "
-     "case (also: p in step 5)", 5, "try_rows"),
+    (
+        "Save what-if weights",
+        "Write the what-if weights to modelsnap.toml (lock them next)",
+        5,
+        "save_weights",
+    ),
+    (
+        "Test significance",
+        "Top pick vs runner-up and baseline on the test predictions",
+        5,
+        "significance",
+    ),
+    (
+        "Try rows",
+        "Every model's prediction for a row you pick or type; save it as an edge "
+        "case (also: p in step 5)",
+        5,
+        "try_rows",
+    ),
 )
 
 

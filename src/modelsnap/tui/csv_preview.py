@@ -19,10 +19,29 @@ MAX_DISTINCT = 50  # beyond this a column is not shown as classes
 
 # What pandas reads as a missing value by default (``pandas.read_csv`` na_values), so the counts
 # shown in set-up are the ones the data loader will find.
-MISSING_TEXT = frozenset({
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
+MISSING_TEXT = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
 
 
 @dataclass
@@ -111,8 +130,11 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
     from modelsnap.core.files import open_regular
 
     try:
-        handle = io.TextIOWrapper(open_regular(path, what="the data file", error=DataError),
-                                  newline="", encoding="utf-8-sig")
+        handle = io.TextIOWrapper(
+            open_regular(path, what="the data file", error=DataError),
+            newline="",
+            encoding="utf-8-sig",
+        )
     except OSError as exc:
         raise DataError(f"cannot read the data file: {exc.strerror}", where=str(path)) from None
     with handle:
@@ -178,9 +200,9 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
             name=name,
             kind=names[kinds[index] + 1],
             missing=missing[index],
-            distinct=None if counters[index] is None else len(
-                [v for v in counters[index] if v not in MISSING_TEXT]
-            ),
+            distinct=None
+            if counters[index] is None
+            else len([v for v in counters[index] if v not in MISSING_TEXT]),
         )
         for index, name in enumerate(columns)
     ]

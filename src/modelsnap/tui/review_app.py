@@ -36,16 +36,24 @@ class ReviewApp(App[None]):
         yield from super().get_system_commands(screen)
         if not isinstance(screen, ReviewScreen):
             return
-        yield SystemCommand("Help: review keys and filter language", "the ? panel",
-                            screen.action_help)
-        yield SystemCommand("History of the highlighted model", "every version, with drift (h)",
-                            screen.action_history)
-        yield SystemCommand("Decision log", "decisions.toml and its hash chain (l)",
-                            screen.action_decisions)
-        yield SystemCommand("Copy the highlighted snapshot id", "to the clipboard (y)",
-                            screen.action_yank)
-        yield SystemCommand("Reverse the sort", "high first / low first (S)",
-                            screen.action_reverse)
+        yield SystemCommand(
+            "Help: review keys and filter language", "the ? panel", screen.action_help
+        )
+        yield SystemCommand(
+            "History of the highlighted model",
+            "every version, with drift (h)",
+            screen.action_history,
+        )
+        yield SystemCommand(
+            "Decision log", "decisions.toml and its hash chain (l)", screen.action_decisions
+        )
+        yield SystemCommand(
+            "Copy the highlighted snapshot id", "to the clipboard (y)", screen.action_yank
+        )
+        yield SystemCommand("Reverse the sort", "high first / low first (S)", screen.action_reverse)
         for column in screen.table.columns:
-            yield SystemCommand(f"Sort by {column.key}", f"column '{column.label}'",
-                                lambda key=column.key: screen.sort_by_column(key))
+            yield SystemCommand(
+                f"Sort by {column.key}",
+                f"column '{column.label}'",
+                lambda key=column.key: screen.sort_by_column(key),
+            )

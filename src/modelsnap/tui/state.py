@@ -60,8 +60,11 @@ class ProjectState:
         from modelsnap.core.ranking import current_baseline
 
         hashes = self.hashes
-        found = current_baseline(self.snapshots, getattr(hashes, "dataset_sha256", None),
-                                 getattr(hashes, "split_sha256", None))
+        found = current_baseline(
+            self.snapshots,
+            getattr(hashes, "dataset_sha256", None),
+            getattr(hashes, "split_sha256", None),
+        )
         return dict(found) if found is not None else None
 
     @property
@@ -127,8 +130,9 @@ def load_state(root: Path) -> ProjectState:
         if not force.locked:
             state.lock_problem = "criteria are not locked"
         elif force.pending:
-            state.lock_problem = (f"criteria changed since revision {force.revision}: "
-                                  + "; ".join(force.pending))
+            state.lock_problem = f"criteria changed since revision {force.revision}: " + "; ".join(
+                force.pending
+            )
     elif state.revision is None:
         state.lock_problem = "criteria are not locked yet"
     else:

@@ -28,8 +28,13 @@ class BaselineScreen(RunningStepScreen):
     STEP = step_for_number(2)
     BINDINGS: ClassVar = [
         Binding("r", "run", "Run", id="baseline-run", tooltip="Run the baseline"),
-        Binding("ctrl+s", "use", "Use model", id="baseline-use",
-                tooltip="Save the model chosen below as the baseline"),
+        Binding(
+            "ctrl+s",
+            "use",
+            "Use model",
+            id="baseline-use",
+            tooltip="Save the model chosen below as the baseline",
+        ),
     ]
 
     def __init__(self) -> None:

@@ -547,9 +547,7 @@ class CriteriaScreen(StepScreen):
                 self._error("not locked: nothing was written")
                 return
             self._error("locking ...")
-            self.app.start_task(
-                self, "lock", save_and_lock, self.app.root, changes, reason=reason
-            )
+            self.app.start_task(self, "lock", save_and_lock, self.app.root, changes, reason=reason)
 
         self.app.push_screen(screen, done)
 

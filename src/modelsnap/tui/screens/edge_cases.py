@@ -93,8 +93,11 @@ class EdgeCasesScreen(StepScreen):
         text.append(case + "\n", style="bold")
         text.append(f"severity {severity} · expected {self._expected.get(case, '?')}\n")
         for name, (ok, cell) in zip(self._names, cells, strict=True):
-            mark = "✓ passed" if ok else ("? not run" if cell.startswith("?") else
-                                           f"✗ predicted {cell[2:]}")
+            mark = (
+                "✓ passed"
+                if ok
+                else ("? not run" if cell.startswith("?") else f"✗ predicted {cell[2:]}")
+            )
             text.append(f"{name}: ", style="dim")
             text.append(mark + "\n", style="" if ok else "bold")
         if severity == "must-pass":
@@ -173,10 +176,15 @@ class EdgeCasesScreen(StepScreen):
             cell_width = max([len(header)] + [len(row[2][index][1]) for row in rows])
             table.add_column(printable(header), key=f"model-{name}", width=cell_width)
         for case, severity, cells in rows:
-            rendered = [safe_text(Text(text, style="" if ok else "bold red reverse"))
-                        for ok, text in cells]
-            table.add_row(printable(case[:26]), printable(severity),
-                          printable(expected.get(case, "")[:16]), *rendered)
+            rendered = [
+                safe_text(Text(text, style="" if ok else "bold red reverse")) for ok, text in cells
+            ]
+            table.add_row(
+                printable(case[:26]),
+                printable(severity),
+                printable(expected.get(case, "")[:16]),
+                *rendered,
+            )
         self._expected = expected
         detail = self.query_one("#edge-detail", Static)
         detail.display = bool(rows)

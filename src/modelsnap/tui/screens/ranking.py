@@ -146,10 +146,14 @@ def significance_text(info: dict[str, Any]) -> str:
 class RankingScreen(StepScreen):
     STEP = step_for_number(5)
     BINDINGS: ClassVar = [
-        Binding("ctrl+s", "decide", "Decide", id="ranking-decide",
-                tooltip="Record the decision (shown first, then appended)"),
-        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights",
-                show=False),
+        Binding(
+            "ctrl+s",
+            "decide",
+            "Decide",
+            id="ranking-decide",
+            tooltip="Record the decision (shown first, then appended)",
+        ),
+        Binding("ctrl+o", "save_weights", "Save weights", id="ranking-save-weights", show=False),
         Binding(
             "t",
             "significance",
@@ -157,8 +161,14 @@ class RankingScreen(StepScreen):
             id="ranking-significance",
             tooltip="Top pick vs runner-up and baseline on the test predictions",
         ),
-        Binding("p", "try_rows", "Try rows", id="ranking-try-rows", show=False,
-                tooltip="Every model's prediction for a row you pick or type, side by side"),
+        Binding(
+            "p",
+            "try_rows",
+            "Try rows",
+            id="ranking-try-rows",
+            show=False,
+            tooltip="Every model's prediction for a row you pick or type, side by side",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -240,11 +250,14 @@ class RankingScreen(StepScreen):
         log = self.query_one("#decision-log", Static)
         if state.decisions:
             last = state.decisions[-1]
-            log.update(printable(
-                f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
-                f"{short_id(str(last.get('snapshot_id', '')))} by "
-                f"{last.get('decided_by', '?')}: {last.get('rationale', '')}", newlines=True
-            ))
+            log.update(
+                printable(
+                    f"Decisions recorded: {len(state.decisions)}. Latest {last.get('id')}: "
+                    f"{short_id(str(last.get('snapshot_id', '')))} by "
+                    f"{last.get('decided_by', '?')}: {last.get('rationale', '')}",
+                    newlines=True,
+                )
+            )
         else:
             log.update("No decision recorded yet.")
         self.rerank()
@@ -370,8 +383,10 @@ class RankingScreen(StepScreen):
             return  # the decision form is not mounted yet; it re-ranks when it is
         select = selects.first(Select)
         previous = select.value
-        options = [(printable(f"{e.rank}. {e.name} ({short_id(e.id)})", limit=120), e.id)
-                   for e in result.ranked]
+        options = [
+            (printable(f"{e.rank}. {e.name} ({short_id(e.id)})", limit=120), e.id)
+            for e in result.ranked
+        ]
         options += [(f"rejected: {short_id(r['id'])}", r["id"]) for r in result.rejected]
         select.set_options(options)
         ids = [value for _label, value in options]
@@ -412,14 +427,14 @@ class RankingScreen(StepScreen):
             self.show_error(
                 error,
                 f"{state.lock_problem or 'criteria not locked'}: a decision is made under "
-                "locked criteria only. Lock them in step 1 (press 1), or revert the edits"
+                "locked criteria only. Lock them in step 1 (press 1), or revert the edits",
             )
             return
         if self._weights:
             self.show_error(
                 error,
                 "the ranking uses what-if weights: press Save weights and lock them in "
-                "step 1, or press Reset, before recording a decision"
+                "step 1, or press Reset, before recording a decision",
             )
             return
         chosen = self.query_one("#decision-model", Select).value
@@ -433,7 +448,8 @@ class RankingScreen(StepScreen):
             reasons = "; ".join(item.get("reasons") or [])
             self.show_error(
                 error,
-                f"{short_id(str(chosen))} was {status}" + (f" ({reasons})" if reasons else "")
+                f"{short_id(str(chosen))} was {status}"
+                + (f" ({reasons})" if reasons else "")
                 + ": choose a ranked model, or fill in Override with why this one anyway",
             )
             return
@@ -459,8 +475,10 @@ class RankingScreen(StepScreen):
             ConfirmAppend(
                 "Record this decision?", self._decision_lines(request), target="decisions.toml"
             ),
-            lambda confirmed: self._record(request) if confirmed else error.update(
-                "not recorded: nothing was written"
+            lambda confirmed: (
+                self._record(request)
+                if confirmed
+                else error.update("not recorded: nothing was written")
             ),
         )
 

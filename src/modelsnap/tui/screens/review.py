@@ -91,8 +91,9 @@ def comparability_reference(rows: list[Row], context: Any = None) -> dict[str, s
     if baseline is not None and baseline.get("hardware_fingerprint"):
         hardware = baseline["hardware_fingerprint"]
     else:
-        counts = Counter(r.get("hardware_fingerprint") for r in rows
-                         if r.get("hardware_fingerprint"))
+        counts = Counter(
+            r.get("hardware_fingerprint") for r in rows if r.get("hardware_fingerprint")
+        )
         hardware = counts.most_common(1)[0][0] if counts else None
     return {"dataset_sha256": dataset, "split_sha256": split, "hardware_fingerprint": hardware}
 
@@ -108,8 +109,9 @@ def annotate(row: Row, reference: dict[str, str | None]) -> Row:
         differs.append("data≠")
     if row.get("split_sha256") != reference.get("split_sha256"):
         differs.append("split≠")
-    if reference.get("hardware_fingerprint") and \
-            row.get("hardware_fingerprint") != reference.get("hardware_fingerprint"):
+    if reference.get("hardware_fingerprint") and row.get("hardware_fingerprint") != reference.get(
+        "hardware_fingerprint"
+    ):
         differs.append("hw≠")
     constraints = row.get("constraints") or {}
     ok = constraints.get("ok")
@@ -127,12 +129,16 @@ def measure(row: Row, name: str, split: str = "validation") -> float | None:
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order for the user's version tags: v2 before v10."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part)
-                 for part in re.split(r"(\d+)", version) if part)
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.split(r"(\d+)", version)
+        if part
+    )
 
 
 def columns(primary: str) -> list[Column]:
     """The table's columns: identity, the primary metric on both splits, cost, status."""
+
     def status_text(row: Row) -> str:
         if row["_status"] == "fail":
             return f"FAIL {row['_failed']}"
@@ -140,34 +146,86 @@ def columns(primary: str) -> list[Column]:
 
     return [
         Column("name", "name", 16, lambda r: r["name"], lambda r: r["name"]),
-        Column("kind", "kind", 4, lambda r: "base" if r["kind"] == "baseline" else "cand",
-               lambda r: r["kind"]),
-        Column("version", "ver", 5, lambda r: r.get("version") or "",
-               lambda r: version_key(r.get("version") or "")),
-        Column(primary, primary[:7], 7, lambda r: num(measure(r, primary)),
-               lambda r: measure(r, primary), "right"),
-        Column(f"test_{primary}", "test", 6, lambda r: num(measure(r, primary, "test")),
-               lambda r: measure(r, primary, "test"), "right"),
-        Column("latency_p95_ms", "p95 ms", 7, lambda r: num(r.get("latency_p95_ms"), 2),
-               lambda r: r.get("latency_p95_ms"), "right"),
-        Column("size_mb", "MB", 7, lambda r: num(r.get("size_mb"), 2),
-               lambda r: r.get("size_mb"), "right"),
+        Column(
+            "kind",
+            "kind",
+            4,
+            lambda r: "base" if r["kind"] == "baseline" else "cand",
+            lambda r: r["kind"],
+        ),
+        Column(
+            "version",
+            "ver",
+            5,
+            lambda r: r.get("version") or "",
+            lambda r: version_key(r.get("version") or ""),
+        ),
+        Column(
+            primary,
+            primary[:7],
+            7,
+            lambda r: num(measure(r, primary)),
+            lambda r: measure(r, primary),
+            "right",
+        ),
+        Column(
+            f"test_{primary}",
+            "test",
+            6,
+            lambda r: num(measure(r, primary, "test")),
+            lambda r: measure(r, primary, "test"),
+            "right",
+        ),
+        Column(
+            "latency_p95_ms",
+            "p95 ms",
+            7,
+            lambda r: num(r.get("latency_p95_ms"), 2),
+            lambda r: r.get("latency_p95_ms"),
+            "right",
+        ),
+        Column(
+            "size_mb",
+            "MB",
+            7,
+            lambda r: num(r.get("size_mb"), 2),
+            lambda r: r.get("size_mb"),
+            "right",
+        ),
         Column("status", "limits", 6, status_text, lambda r: (r["_status"], r["_failed"])),
-        Column("comparable", "compar.", 11, lambda r: r["_comparability"],
-               lambda r: r["_comparability"]),
-        Column("created_at", "created", 16,
-               lambda r: (r.get("created_at") or "")[:16].replace("T", " "),
-               lambda r: r.get("created_at")),
+        Column(
+            "comparable",
+            "compar.",
+            11,
+            lambda r: r["_comparability"],
+            lambda r: r["_comparability"],
+        ),
+        Column(
+            "created_at",
+            "created",
+            16,
+            lambda r: (r.get("created_at") or "")[:16].replace("T", " "),
+            lambda r: r.get("created_at"),
+        ),
         Column("id", "id", 34, lambda r: r["id"], lambda r: r["id"]),
     ]
 
 
 def haystack(row: Row) -> str:
     """The text the filter searches: words a reviewer types ("forest fail v3 hw≠ baseline")."""
-    return " ".join(str(part) for part in (
-        row["id"], row["name"], row["kind"], row.get("version"), row.get("estimator"),
-        row["_status"], row["_comparability"], row.get("created_at"),
-    )).lower()
+    return " ".join(
+        str(part)
+        for part in (
+            row["id"],
+            row["name"],
+            row["kind"],
+            row.get("version"),
+            row.get("estimator"),
+            row["_status"],
+            row["_comparability"],
+            row.get("created_at"),
+        )
+    ).lower()
 
 
 def render_detail(snapshot: dict[str, Any], row: Row) -> Content:
@@ -179,11 +237,16 @@ def render_detail(snapshot: dict[str, Any], row: Row) -> Content:
     if row["_status"] == "fail":
         parts += [(f"✗ {reason}\n", "bold $error") for reason in row["constraints"]["reasons"]]
     if not row["_comparable"]:
-        parts.append((f"! not comparable with the current data/split/hardware: "
-                      f"{row['_comparability']}\n", "$warning"))
+        parts.append(
+            (
+                f"! not comparable with the current data/split/hardware: {row['_comparability']}\n",
+                "$warning",
+            )
+        )
     if row.get("overfit_flag"):
-        parts.append((f"! overfit: validation - test gap {num(row.get('overfit_gap'))}\n",
-                      "$warning"))
+        parts.append(
+            (f"! overfit: validation - test gap {num(row.get('overfit_gap'))}\n", "$warning")
+        )
     parts += [(f"! leakage: {warning}\n", "$warning") for warning in row.get("leakage") or []]
     _render_table(parts, snapshot, depth=0)
     return safe_content(Content.assemble(*parts))
@@ -204,8 +267,9 @@ def _render_table(parts: list, table: dict[str, Any], depth: int) -> None:
     if depth == 0:  # metrics first, provenance (model, data, environment, hardware) last
         nested.sort(key=lambda item: section_rank(item[0]))
     for key, value in nested:
-        parts.append((f"\n[{key}]\n", "bold $accent") if depth == 0
-                     else (f"{indent}{key}:\n", "italic"))
+        parts.append(
+            (f"\n[{key}]\n", "bold $accent") if depth == 0 else (f"{indent}{key}:\n", "italic")
+        )
         _render_table(parts, value, depth + 1)
 
 
@@ -214,8 +278,10 @@ def _show(value: Any, indent: str = "") -> str:
         return num(value, 4)
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
-            return "".join(f"\n{indent}  - " + ", ".join(f"{k}={_show(v)}" for k, v in item.items())
-                           for item in value)
+            return "".join(
+                f"\n{indent}  - " + ", ".join(f"{k}={_show(v)}" for k, v in item.items())
+                for item in value
+            )
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)
 
@@ -226,23 +292,61 @@ class ReviewScreen(Screen[None]):
     CSS_PATH = "review.tcss"
     # The footer shows six keys so it fits 80 columns; the rest are in ? help and the palette.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter", id="review.filter",
-                tooltip="f1>0.75 kind:candidate name:forest p95<=10 fail (? for the language)"),
+        Binding(
+            "slash",
+            "focus_filter",
+            "Filter",
+            id="review.filter",
+            tooltip="f1>0.75 kind:candidate name:forest p95<=10 fail (? for the language)",
+        ),
         Binding("s", "sort", "Sort", id="review.sort", tooltip="sort by the next column"),
         Binding("S", "reverse", "Reverse sort", id="review.reverse", show=False),
         Binding("r", "reverse", "Reverse sort", show=False),
-        Binding("d", "diff", "Diff", id="review.diff",
-                tooltip="diff the two marked snapshots (space marks), or marked vs highlighted"),
-        Binding("w", "whatif", "What-if", id="review.whatif",
-                tooltip="re-rank with other weights as you type; nothing is written"),
-        Binding("h", "history", "History", id="review.history", show=False,
-                tooltip="every version of the highlighted model name, with drift"),
-        Binding("l", "decisions", "Decisions", id="review.decisions", show=False,
-                tooltip="the decision log, its hash chain and warnings"),
-        Binding("y", "yank", "Copy id", id="review.yank", show=False,
-                tooltip="copy the highlighted snapshot id to the clipboard"),
-        Binding("question_mark", "help", "Help", id="review.help",
-                tooltip="every key and the filter language"),
+        Binding(
+            "d",
+            "diff",
+            "Diff",
+            id="review.diff",
+            tooltip="diff the two marked snapshots (space marks), or marked vs highlighted",
+        ),
+        Binding(
+            "w",
+            "whatif",
+            "What-if",
+            id="review.whatif",
+            tooltip="re-rank with other weights as you type; nothing is written",
+        ),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="review.history",
+            show=False,
+            tooltip="every version of the highlighted model name, with drift",
+        ),
+        Binding(
+            "l",
+            "decisions",
+            "Decisions",
+            id="review.decisions",
+            show=False,
+            tooltip="the decision log, its hash chain and warnings",
+        ),
+        Binding(
+            "y",
+            "yank",
+            "Copy id",
+            id="review.yank",
+            show=False,
+            tooltip="copy the highlighted snapshot id to the clipboard",
+        ),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            id="review.help",
+            tooltip="every key and the filter language",
+        ),
         Binding("escape", "escape", "Table", show=False),
         Binding("q", "app.quit", "Quit", id="review.quit"),
     ]
@@ -257,8 +361,12 @@ class ReviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="review-status", markup=False)
-        yield Input(placeholder="filter: f1>0.75 kind:candidate name:forest fail  (/ focus, "
-                                "esc back, ? help)", id="review-filter", compact=True)
+        yield Input(
+            placeholder="filter: f1>0.75 kind:candidate name:forest fail  (/ focus, "
+            "esc back, ? help)",
+            id="review-filter",
+            compact=True,
+        )
         yield Static("", id="review-filter-error", markup=False)
         yield self.table
         with VerticalScroll(id="review-detail"):
@@ -277,10 +385,13 @@ class ReviewScreen(Screen[None]):
         if table.filter_text:
             parts.append(f"{len(table.view)} shown")
         if table.sort_column:
-            label = next((c.label for c in table.columns if c.key == table.sort_column),
-                         table.sort_column)
-            parts.append(f"sort {label} {'↓ high first' if table.sort_reverse else '↑ low first'}"
-                         f" (s column, S reverse)")
+            label = next(
+                (c.label for c in table.columns if c.key == table.sort_column), table.sort_column
+            )
+            parts.append(
+                f"sort {label} {'↓ high first' if table.sort_reverse else '↑ low first'}"
+                f" (s column, S reverse)"
+            )
         if data.problems:
             parts.append(f"{len(data.problems)} unreadable: {data.problems[0]}")
         if data.config_error:
@@ -304,8 +415,11 @@ class ReviewScreen(Screen[None]):
         body = self.query_one("#review-detail-body", Static)
         row = self._pending_row
         if row is None:
-            body.update("no snapshot matches the filter" if self.data.rows
-                        else "no snapshots in this folder yet")
+            body.update(
+                "no snapshot matches the filter"
+                if self.data.rows
+                else "no snapshots in this folder yet"
+            )
             return
         path = self.data.root / "snapshots" / f"{row['id']}.toml"
         try:
@@ -380,8 +494,7 @@ class ReviewScreen(Screen[None]):
 
     def _snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         try:
-            return read_toml(self.data.root / "snapshots" / f"{snapshot_id}.toml",
-                             what="snapshot")
+            return read_toml(self.data.root / "snapshots" / f"{snapshot_id}.toml", what="snapshot")
         except ModelsnapError as error:
             self.notify(str(error), severity="error")
             return None
@@ -394,8 +507,9 @@ class ReviewScreen(Screen[None]):
         if len(ids) < 2 and current is not None and current["id"] not in ids:
             ids.append(current["id"])
         if len(ids) < 2:
-            self.notify("mark a snapshot with space, then highlight another and press d",
-                        severity="warning")
+            self.notify(
+                "mark a snapshot with space, then highlight another and press d", severity="warning"
+            )
             return
         left, right = self._snapshot(ids[-2]), self._snapshot(ids[-1])
         if left is not None and right is not None:
@@ -414,8 +528,9 @@ class ReviewScreen(Screen[None]):
         from modelsnap.tui.screens.review_views import WhatIfScreen
 
         if self.data.context is None:
-            self.notify(f"what-if needs a valid modelsnap.toml: {self.data.config_error}",
-                        severity="error")
+            self.notify(
+                f"what-if needs a valid modelsnap.toml: {self.data.config_error}", severity="error"
+            )
             return
         self.app.push_screen(WhatIfScreen(self.data))
 

@@ -30,11 +30,20 @@ Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, "!=": operator.ne,
-    ">": operator.gt, "<": operator.lt, "=": operator.eq,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
 }
-ALIASES = {"p95": "latency_p95_ms", "latency": "latency_p95_ms", "mb": "size_mb",
-           "size": "size_mb", "memory": "peak_memory_mb"}
+ALIASES = {
+    "p95": "latency_p95_ms",
+    "latency": "latency_p95_ms",
+    "mb": "size_mb",
+    "size": "size_mb",
+    "memory": "peak_memory_mb",
+}
 TEXT_FIELDS: dict[str, Callable[[Row], Any]] = {
     "name": lambda r: r.get("name"),
     "kind": lambda r: r.get("kind"),
@@ -57,7 +66,7 @@ def row_value(row: Row, name: str) -> float | None:
     """A row's figure for ``name`` (validation split; ``test_`` prefix for test)."""
     split = "validation"
     if name.startswith("test_"):
-        split, name = "test", name[len("test_"):]
+        split, name = "test", name[len("test_") :]
     measures = (row.get("measures") or {}).get(split) or {}
     value = measures.get(name)
     if value is None and split == "validation":
@@ -74,8 +83,11 @@ def known_measures(rows: Iterable[Row]) -> set[str]:
         measures = row.get("measures") or {}
         names.update(measures.get("validation") or {})
         names.update(f"test_{n}" for n in measures.get("test") or {})
-        names.update(k for k, v in row.items() if not k.startswith("_")
-                     and isinstance(v, int | float) and not isinstance(v, bool))
+        names.update(
+            k
+            for k, v in row.items()
+            if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
+        )
     return names
 
 
@@ -87,8 +99,9 @@ def parse_filter(text: str, known: set[str], haystack: Callable[[Row], str]) -> 
     return predicate
 
 
-def parse_terms(text: str, known: set[str], haystack: Callable[[Row], str]
-                ) -> tuple[Predicate, list[FilterError]]:
+def parse_terms(
+    text: str, known: set[str], haystack: Callable[[Row], str]
+) -> tuple[Predicate, list[FilterError]]:
     """Lenient form for typing: the predicate of the terms that read, and why the others did
     not (so ``f1>0.7 p95<`` keeps filtering by f1 while the number is being typed)."""
     tests: list[Predicate] = []
@@ -118,8 +131,10 @@ def _term(term: str, known: set[str], haystack: Callable[[Row], str]) -> Predica
             raise FilterError(f"'{term}': the limit must be a finite number")
         if name not in known:
             nearby = sorted(n for n in known if not n.startswith("test_"))[:8]
-            raise FilterError(f"'{term}': no snapshot has a measure '{name}' "
-                              f"(known: {', '.join(nearby)}{', …' if len(known) > 8 else ''})")
+            raise FilterError(
+                f"'{term}': no snapshot has a measure '{name}' "
+                f"(known: {', '.join(nearby)}{', …' if len(known) > 8 else ''})"
+            )
         compare = OPERATORS[op]
 
         def numeric(row: Row) -> bool:
@@ -131,8 +146,9 @@ def _term(term: str, known: set[str], haystack: Callable[[Row], str]) -> Predica
         field, _, wanted = term.partition(":")
         getter = TEXT_FIELDS.get(field.lower())
         if getter is None:
-            raise FilterError(f"'{term}': no field '{field}' "
-                              f"(fields: {', '.join(sorted(TEXT_FIELDS))})")
+            raise FilterError(
+                f"'{term}': no field '{field}' (fields: {', '.join(sorted(TEXT_FIELDS))})"
+            )
         if not wanted:
             raise FilterError(f"'{term}': text is missing after ':' (e.g. {field}:forest)")
         wanted = wanted.lower()

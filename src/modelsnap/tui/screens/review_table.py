@@ -37,7 +37,6 @@ class Column:
     align: str = "left"
 
 
-
 class SnapshotTable(ScrollView, can_focus=True):
     """Rows of snapshots with a fixed header, a cursor, marks, sorting and a text filter."""
 
@@ -51,8 +50,11 @@ class SnapshotTable(ScrollView, can_focus=True):
         Binding("space", "toggle_mark", "Mark", tooltip="mark this snapshot for the diff"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "snapshot-table--header", "snapshot-table--cursor", "snapshot-table--fail",
-        "snapshot-table--marked", "snapshot-table--other",
+        "snapshot-table--header",
+        "snapshot-table--cursor",
+        "snapshot-table--fail",
+        "snapshot-table--marked",
+        "snapshot-table--other",
     }
     DEFAULT_CSS = """
     SnapshotTable { background: $surface; }
@@ -73,8 +75,14 @@ class SnapshotTable(ScrollView, can_focus=True):
             self.row = row
             super().__init__()
 
-    def __init__(self, columns: Sequence[Column], *, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
         self.all_rows: list[Row] = []
@@ -256,8 +264,11 @@ class SnapshotTable(ScrollView, can_focus=True):
             if index == self.cursor:
                 style = style + self.get_component_rich_style("snapshot-table--cursor")
         text = text.ljust(self._total_width)
-        return Strip([Segment(text, style)], len(text)).crop(scroll_x, scroll_x + width) \
+        return (
+            Strip([Segment(text, style)], len(text))
+            .crop(scroll_x, scroll_x + width)
             .extend_cell_length(width, base)
+        )
 
     def _row_style(self, row: Row) -> Style:
         style = Style()

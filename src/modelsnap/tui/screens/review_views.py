@@ -72,11 +72,16 @@ class DiffScreen(_View):
 
     def body(self) -> Content:
         lines = diff_snapshots(self.left, self.right, show_all=self.show_all)
-        parts: list[Part] = [(
-            f"{'all keys' if self.show_all else 'only what differs'} "
-            f"({len(lines)} keys; a: toggle)\n\n", "italic")]
-        parts += [(f"! {note}\n", "$warning") for note in
-                  comparability_notes(self.left, self.right)]
+        parts: list[Part] = [
+            (
+                f"{'all keys' if self.show_all else 'only what differs'} "
+                f"({len(lines)} keys; a: toggle)\n\n",
+                "italic",
+            )
+        ]
+        parts += [
+            (f"! {note}\n", "$warning") for note in comparability_notes(self.left, self.right)
+        ]
         if not lines:
             parts.append("the two snapshots agree on every key\n")
         for line in lines:
@@ -105,19 +110,25 @@ class HistoryScreen(_View):
 
     def body(self) -> Content:
         primary = self.primary
-        parts: list[Part] = [(
-            f"{'version':<8}{'created':<17}{primary[:8]:>8}{'Δ':>8}{'test':>8}"
-            f"{'p95 ms':>9}{'Δ':>8}{'MB':>8}  limits  notes\n", "bold")]
+        parts: list[Part] = [
+            (
+                f"{'version':<8}{'created':<17}{primary[:8]:>8}{'Δ':>8}{'test':>8}"
+                f"{'p95 ms':>9}{'Δ':>8}{'MB':>8}  limits  notes\n",
+                "bold",
+            )
+        ]
         previous: dict[str, Any] | None = None
         for row in self.rows:
             value, p95 = measure(row, primary), row.get("latency_p95_ms")
             notes = []
             if previous is not None:
-                for key, label in (("dataset_sha256", "data changed"),
-                                   ("split_sha256", "split changed"),
-                                   ("hardware_fingerprint", "hardware changed"),
-                                   ("sklearn", "scikit-learn changed"),
-                                   ("criteria_revision", "criteria revision changed")):
+                for key, label in (
+                    ("dataset_sha256", "data changed"),
+                    ("split_sha256", "split changed"),
+                    ("hardware_fingerprint", "hardware changed"),
+                    ("sklearn", "scikit-learn changed"),
+                    ("criteria_revision", "criteria revision changed"),
+                ):
                     if row.get(key) != previous.get(key):
                         notes.append(label)
             if row.get("reprofile_of"):
@@ -127,9 +138,14 @@ class HistoryScreen(_View):
                 f"{(row.get('created_at') or '')[:16].replace('T', ' '):<17}"
                 f"{num(value):>8}{_delta(value, previous, primary):>8}"
                 f"{num(measure(row, primary, 'test')):>8}{num(p95, 2):>9}"
-                f"{_delta(p95, previous, 'latency_p95_ms'):>8}{num(row.get('size_mb'), 2):>8}  ")
-            parts.append(("FAIL  " if row["_status"] == "fail" else f"{row['_status']:<6}",
-                          "$error" if row["_status"] == "fail" else ""))
+                f"{_delta(p95, previous, 'latency_p95_ms'):>8}{num(row.get('size_mb'), 2):>8}  "
+            )
+            parts.append(
+                (
+                    "FAIL  " if row["_status"] == "fail" else f"{row['_status']:<6}",
+                    "$error" if row["_status"] == "fail" else "",
+                )
+            )
             parts.append(("  " + "; ".join(notes) if notes else "") + "\n")
             previous = row
         return Content.assemble(*parts)
@@ -150,8 +166,11 @@ def whatif_text(data: ReviewData) -> str:
     context = data.context
     locked = context.criteria.record if context is not None else None
     if locked is not None:
-        pairs = [(str(c.get("metric")), float(c.get("weight") or 0.0))
-                 for c in locked.get("criteria", []) if isinstance(c, dict)]
+        pairs = [
+            (str(c.get("metric")), float(c.get("weight") or 0.0))
+            for c in locked.get("criteria", [])
+            if isinstance(c, dict)
+        ]
     else:
         pairs = [(c.metric, float(c.weight)) for c in data.config.criteria]
     return ",".join(f"{metric}={weight!r}" for metric, weight in pairs)
@@ -183,8 +202,9 @@ class WhatIfScreen(_View):
 
     def compose(self) -> ComposeResult:
         yield Static(self.TITLE_TEXT, id="review-view-title", markup=False)
-        yield Input(whatif_text(self.data),
-                    id="whatif-weights", placeholder="f1=0.5,latency_p95_ms=0.3")
+        yield Input(
+            whatif_text(self.data), id="whatif-weights", placeholder="f1=0.5,latency_p95_ms=0.3"
+        )
         yield Static("", id="whatif-error", markup=False)
         with VerticalScroll(id="review-view-body"):
             yield Static("ranking…", id="review-view-text", markup=False)
@@ -249,8 +269,10 @@ def render_ranking(result: Any, primary: str, limit: int = 30) -> Content:
     parts.append((f"\n{'#':>4}  {'score':>6}  {primary[:8]:>8}  {'test':>6}  name / id\n", "bold"))
     for entry in result.ranked[:limit]:
         flag = " *" if entry.pareto else ""
-        parts.append(f"{entry.rank:>4}  {entry.score:6.3f}  {num(entry.primary):>8}  "
-                     f"{num(entry.test_primary):>6}  {entry.name} {entry.id}{flag}\n")
+        parts.append(
+            f"{entry.rank:>4}  {entry.score:6.3f}  {num(entry.primary):>8}  "
+            f"{num(entry.test_primary):>6}  {entry.name} {entry.id}{flag}\n"
+        )
         parts += [(f"        ! {w}\n", "$warning") for w in entry.warnings + entry.hardware_flags]
     if len(result.ranked) > limit:
         parts.append(f"  ... {len(result.ranked) - limit} more\n")
@@ -286,13 +308,13 @@ class DecisionsScreen(_View):
         if problems:
             parts += [(f"✗ chain broken: {p}\n", "bold $error") for p in problems]
         elif entries:
-            parts.append((f"✓ chain intact: {len(entries)} decisions, each hash checked\n",
-                          "$success"))
+            parts.append(
+                (f"✓ chain intact: {len(entries)} decisions, each hash checked\n", "$success")
+            )
         else:
             parts.append("no decisions recorded yet\n")
         known = {row["id"]: row for row in self.data.rows}
-        current_revision = max((r.get("criteria_revision") or 0 for r in self.data.rows),
-                               default=0)
+        current_revision = max((r.get("criteria_revision") or 0 for r in self.data.rows), default=0)
         history, unreadable = monitoring_history(self.data.root)
         for entry in entries:
             parts += _decision_parts(entry, known, current_revision)
@@ -310,22 +332,34 @@ def monitoring_parts(records: list[dict[str, Any]]) -> list[Part]:
     parts: list[Part] = []
     for record in records:
         when = record["created_at"][:16].replace("T", " ")
-        parts += [f"  monitored  {when}  ",
-                  (record["verdict"], VERDICT_STYLES.get(record["verdict"], "")),
-                  f"  on {record['data_file']} ({record['n_rows']} rows)  {record['path']}\n"]
+        parts += [
+            f"  monitored  {when}  ",
+            (record["verdict"], VERDICT_STYLES.get(record["verdict"], "")),
+            f"  on {record['data_file']} ({record['n_rows']} rows)  {record['path']}\n",
+        ]
         if record["verdict"] != "holds" and record["reasons"]:
             more = len(record["reasons"]) - 1
-            parts.append((f"             {record['reasons'][0]}"
-                          + (f" (and {more} more)" if more else "") + "\n", "$text-muted"))
+            parts.append(
+                (
+                    f"             {record['reasons'][0]}"
+                    + (f" (and {more} more)" if more else "")
+                    + "\n",
+                    "$text-muted",
+                )
+            )
     return parts
 
 
-def _decision_parts(entry: dict[str, Any], known: dict[str, Any],
-                    current_revision: int) -> list[Part]:
+def _decision_parts(
+    entry: dict[str, Any], known: dict[str, Any], current_revision: int
+) -> list[Part]:
     snapshot_id = str(entry.get("snapshot_id", ""))
     parts: list[Part] = [
-        (f"\n{entry.get('id')}  {entry.get('decided_at', '')}  by {entry.get('decided_by', '?')}\n",
-         "bold"),
+        (
+            f"\n{entry.get('id')}  {entry.get('decided_at', '')}  "
+            f"by {entry.get('decided_by', '?')}\n",
+            "bold",
+        ),
         f"  chose      {snapshot_id}\n",
         f"  method     {entry.get('method', '')} on {entry.get('split', '')}, "
         f"criteria revision {entry.get('criteria_revision', '?')}\n",
@@ -348,8 +382,10 @@ def _decision_parts(entry: dict[str, Any], known: dict[str, Any],
         warnings.append("the chosen snapshot is not in this folder")
     revision = entry.get("criteria_revision")
     if isinstance(revision, int) and revision < current_revision:
-        warnings.append(f"made under criteria revision {revision}; snapshots now use "
-                        f"revision {current_revision}")
+        warnings.append(
+            f"made under criteria revision {revision}; snapshots now use "
+            f"revision {current_revision}"
+        )
     parts += [(f"  ! {w}\n", "$warning") for w in warnings]
     return parts
 
@@ -380,6 +416,7 @@ Filter: every term must hold
   A term that cannot be read is named under the field; the others apply.
 """
 
+
 class ReviewHelp(Screen[None]):
     """``?``: every review key and the filter language; escape (or ?) closes it."""
 
@@ -391,8 +428,11 @@ class ReviewHelp(Screen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Static("review mode: keys and filter language (esc closes)",
-                     id="review-view-title", markup=False)
+        yield Static(
+            "review mode: keys and filter language (esc closes)",
+            id="review-view-title",
+            markup=False,
+        )
         with VerticalScroll(id="review-view-body"):
             yield Static(REVIEW_KEYS, id="review-view-text", markup=False)
         yield Footer()

@@ -111,8 +111,9 @@ class RunningStepScreen(StepScreen):
             self.failures[message.name] = (message.reason, message.error)
             panel.log_line(f"✗ {message.name} failed ({message.reason}): {message.error}")
             self.last_error = f"{message.name} failed ({message.reason}): {message.error}"
-        finished = sum(status != "queued" and status != "running"
-                       for status in self.batch_status.values())
+        finished = sum(
+            status != "queued" and status != "running" for status in self.batch_status.values()
+        )
         total = len(self.batch) or 1
         counts = [
             f"{n} {word}"
@@ -121,8 +122,11 @@ class RunningStepScreen(StepScreen):
         ]
         panel.set_status(
             " · ".join([f"{finished} of {total} finished", *counts])
-            + (" · press e for the full error" if self.last_error and not message.ok
-               and message.reason != "cancelled" else "")
+            + (
+                " · press e for the full error"
+                if self.last_error and not message.ok and message.reason != "cancelled"
+                else ""
+            )
         )
         self.current = None
         self.refresh_bindings()

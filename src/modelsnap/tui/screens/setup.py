@@ -372,17 +372,28 @@ class SetupScreen(Screen[None]):
 TURN_OFF = "untick Stratify"
 
 
-def create_project(root: Any, *, data_source: str, target: str, profile: str, task: str,
-                   **options: Any) -> Any:
+def create_project(
+    root: Any, *, data_source: str, target: str, profile: str, task: str, **options: Any
+) -> Any:
     """The checks ``modelsnap init`` makes, then the file (``core.project``): a CSV init would
     refuse is refused here with the same message. Loads the data with pandas: a worker's job."""
     from modelsnap.core.project import check_new_project, write_new_project
 
     dataset = check_new_project(
-        root, data_source=data_source, target=target, profile=profile, task=task,
-        turn_off=TURN_OFF, **options,
+        root,
+        data_source=data_source,
+        target=target,
+        profile=profile,
+        task=task,
+        turn_off=TURN_OFF,
+        **options,
     )
     return write_new_project(
-        root, data_source=data_source, target=target, profile=profile, task=dataset.task,
-        positive_label=dataset.positive_label, **options,
+        root,
+        data_source=data_source,
+        target=target,
+        profile=profile,
+        task=dataset.task,
+        positive_label=dataset.positive_label,
+        **options,
     )

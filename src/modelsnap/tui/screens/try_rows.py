@@ -53,8 +53,9 @@ def answers_text(result: dict[str, Any], expected: str = "") -> str:
             text = str(value)
             proba = answer.get("proba") or {}
             if proba:
-                text += "   " + "  ".join(f"{cls} {p:.2f}" for cls, p in proba.items()
-                                          if isinstance(p, (int, float)))
+                text += "   " + "  ".join(
+                    f"{cls} {p:.2f}" for cls, p in proba.items() if isinstance(p, (int, float))
+                )
         lines.append(f"{name}  {text}")
     expected = expected or ("" if row["expected"] is None else str(row["expected"]))
     if expected:
@@ -89,8 +90,9 @@ class TryRowsScreen(ModalScreen[None]):
             yield Static("reading the data's columns ...", id="try-source", markup=False)
             yield VerticalScroll(id="try-fields")
             with Horizontal(classes="buttons"):
-                yield Button("Predict (ctrl+r)", id="try-predict-button", variant="primary",
-                             compact=True)
+                yield Button(
+                    "Predict (ctrl+r)", id="try-predict-button", variant="primary", compact=True
+                )
                 yield Button("Test row (ctrl+t)", id="try-test-button", compact=True)
                 yield Button("Edge case (ctrl+e)", id="try-edge-button", compact=True)
             yield Static("", id="try-answers", markup=False)
@@ -100,12 +102,18 @@ class TryRowsScreen(ModalScreen[None]):
                 yield Input(id="try-case", placeholder="what the row tests", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Expected", classes="form-label")
-                yield Input(id="try-expected", placeholder="the answer a sound model gives",
-                            compact=True)
+                yield Input(
+                    id="try-expected", placeholder="the answer a sound model gives", compact=True
+                )
             with Horizontal(classes="form-row"):
                 yield Label("Severity", classes="form-label")
-                yield Select(SEVERITY_CHOICES, value="normal", allow_blank=False,
-                             id="try-severity", compact=True)
+                yield Select(
+                    SEVERITY_CHOICES,
+                    value="normal",
+                    allow_blank=False,
+                    id="try-severity",
+                    compact=True,
+                )
             with Horizontal(classes="buttons"):
                 yield Button("Save as edge case (ctrl+s)", id="try-save-button", compact=True)
                 yield Button("Close (esc)", id="try-close-button", compact=True)
@@ -124,22 +132,30 @@ class TryRowsScreen(ModalScreen[None]):
         rows = []
         for index, (column, kind) in enumerate(form["columns"].items()):
             if kind == "numeric":
-                field: Any = Input(id=field_id(index), placeholder="number (empty = missing)",
-                                   compact=True)
+                field: Any = Input(
+                    id=field_id(index), placeholder="number (empty = missing)", compact=True
+                )
             else:
                 options = [(printable(v, limit=40), v) for v in form["choices"].get(column, [])]
                 field = Select(options, prompt="(missing)", id=field_id(index), compact=True)
-            rows.append(Horizontal(Label(printable(column, limit=24), classes="form-label"),
-                                   field, classes="form-row"))
+            rows.append(
+                Horizontal(
+                    Label(printable(column, limit=24), classes="form-label"),
+                    field,
+                    classes="form-row",
+                )
+            )
         holder.mount_all(rows)
-        counts = (f"{len(form['test_rows'])} test rows (ctrl+t) and {len(form['edge_rows'])} "
-                  f"edge cases (ctrl+e) to pick from, or type a row")
+        counts = (
+            f"{len(form['test_rows'])} test rows (ctrl+t) and {len(form['edge_rows'])} "
+            f"edge cases (ctrl+e) to pick from, or type a row"
+        )
         if form.get("edge_problem"):
             counts += f"; the edge-case file cannot be read: {form['edge_problem']}"
         self.query_one("#try-source", Static).update(counts)
-        self.query_one("#try-expected", Input).placeholder = (
-            f"{form['target']}: " + (", ".join(form["classes"]) if form["classes"]
-                                     else "a number"))
+        self.query_one("#try-expected", Input).placeholder = f"{form['target']}: " + (
+            ", ".join(form["classes"]) if form["classes"] else "a number"
+        )
 
     def values(self) -> dict[str, str]:
         """The form as column -> text (empty = missing)."""
@@ -172,8 +188,10 @@ class TryRowsScreen(ModalScreen[None]):
 
     def _next(self, key: str, at: int) -> int:
         if self.form is None or not self.form[key]:
-            self.notify("nothing to pick from" if self.form else "still reading the data",
-                        severity="warning")
+            self.notify(
+                "nothing to pick from" if self.form else "still reading the data",
+                severity="warning",
+            )
             return at
         at = (at + 1) % len(self.form[key])
         self.fill(self.form[key][at])
@@ -194,8 +212,9 @@ class TryRowsScreen(ModalScreen[None]):
             return
         self.query_one("#try-error", Label).update("")
         self.query_one("#try-answers", Static).update("predicting in the worker process ...")
-        self.app.start_task(self, "try-predict", predict_values, self.root, self.values(),
-                            label=self._label)
+        self.app.start_task(
+            self, "try-predict", predict_values, self.root, self.values(), label=self._label
+        )
 
     def action_save(self) -> None:
         from modelsnap.core.trying import append_edge_case
@@ -205,8 +224,16 @@ class TryRowsScreen(ModalScreen[None]):
         case = self.query_one("#try-case", Input).value
         expected = self.query_one("#try-expected", Input).value
         severity = str(self.query_one("#try-severity", Select).value)
-        self.app.start_task(self, "try-save", append_edge_case, self.root, self.values(),
-                            expected=expected, severity=severity, case=case)
+        self.app.start_task(
+            self,
+            "try-save",
+            append_edge_case,
+            self.root,
+            self.values(),
+            expected=expected,
+            severity=severity,
+            case=case,
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -217,11 +244,13 @@ class TryRowsScreen(ModalScreen[None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        action = {"try-predict-button": self.action_predict,
-                  "try-test-button": self.action_next_test,
-                  "try-edge-button": self.action_next_edge,
-                  "try-save-button": self.action_save,
-                  "try-close-button": self.action_close}.get(event.button.id or "")
+        action = {
+            "try-predict-button": self.action_predict,
+            "try-test-button": self.action_next_test,
+            "try-edge-button": self.action_next_edge,
+            "try-save-button": self.action_save,
+            "try-close-button": self.action_close,
+        }.get(event.button.id or "")
         if action is not None:
             action()
 
@@ -242,7 +271,9 @@ class TryRowsScreen(ModalScreen[None]):
             self.query_one("#try-answers", Static).update(answers_text(message.result, expected))
         elif message.what == "try-save":
             saved = message.result
-            error.update(f"✓ saved {printable(saved['case'])!s} to {saved['file']} "
-                         f"({saved['n_cases']} cases): run the edge cases again in step 4")
+            error.update(
+                f"✓ saved {printable(saved['case'])!s} to {saved['file']} "
+                f"({saved['n_cases']} cases): run the edge cases again in step 4"
+            )
             error.scroll_visible()
             self.app.reload_state()

@@ -103,4 +103,3 @@ def parse_float(*, minimum: float | None = None, maximum: float | None = None) -
         return value
 
     return parse
-

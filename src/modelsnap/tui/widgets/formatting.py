@@ -88,8 +88,10 @@ def safe_content(content: Any) -> Any:
     from textual.content import Content, Span
 
     text, offsets = printable_with_map(plain)
-    spans = [Span(offsets[min(s.start, len(plain))], offsets[min(s.end, len(plain))], s.style)
-             for s in content.spans]
+    spans = [
+        Span(offsets[min(s.start, len(plain))], offsets[min(s.end, len(plain))], s.style)
+        for s in content.spans
+    ]
     return Content(text, spans)
 
 
@@ -101,7 +103,16 @@ def safe_text(text: Any) -> Any:
     from rich.text import Span, Text
 
     escaped, offsets = printable_with_map(plain)
-    spans = [Span(offsets[min(s.start, len(plain))], offsets[min(s.end, len(plain))], s.style)
-             for s in text.spans]
-    return Text(escaped, style=text.style, justify=text.justify, overflow=text.overflow,
-                no_wrap=text.no_wrap, end=text.end, spans=spans)
+    spans = [
+        Span(offsets[min(s.start, len(plain))], offsets[min(s.end, len(plain))], s.style)
+        for s in text.spans
+    ]
+    return Text(
+        escaped,
+        style=text.style,
+        justify=text.justify,
+        overflow=text.overflow,
+        no_wrap=text.no_wrap,
+        end=text.end,
+        spans=spans,
+    )
