@@ -12,8 +12,6 @@ import hashlib
 import os
 import platform
 import shutil
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,8 @@ GIT_TIMEOUT_SECONDS = 3.0
 
 
 def _version(distribution: str) -> str | None:
+    from importlib import metadata  # 30 ms: only where versions are read, not for the hardware
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -31,6 +31,8 @@ def _version(distribution: str) -> str | None:
 @functools.cache
 def _packages_distributions() -> dict[str, list[str]]:
     """Top-level module -> distributions; scanning every installed package is slow, so once."""
+    from importlib import metadata
+
     return metadata.packages_distributions()
 
 
@@ -55,6 +57,8 @@ def package_versions(extra_modules: tuple[str, ...] | list[str] = ()) -> dict[st
 def _git(root: Path, *args: str) -> str | None:
     if shutil.which("git") is None:
         return None
+    import subprocess
+
     try:
         completed = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -112,6 +116,8 @@ def gpu_names() -> str | None:
     """GPU model(s) as nvidia-smi reports them, or None when there is no NVIDIA GPU."""
     if shutil.which("nvidia-smi") is None:
         return None
+    import subprocess
+
     try:
         completed = subprocess.run(
             ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
