@@ -90,3 +90,9 @@ def make_staged() -> Callable[..., dict[str, Path]]:
         return {"artifact": artifact, "predictions": predictions}
 
     return make
+
+
+# The model modules the test suites copy into project folders are trusted by name, as a user
+# would with ``modelsnap run --trust-code``. Set for the whole session (fixtures of every scope
+# and the subprocesses they start inherit it); tests of the refusal remove it with monkeypatch.
+os.environ["MODELSNAP_TRUST_CODE"] = "hostile_models,bad_models"

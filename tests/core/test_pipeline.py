@@ -89,7 +89,10 @@ def test_import_installed_estimator(tmp_path: Path) -> None:
     )
 
 
-def test_import_from_project_folder_without_leaving_it_on_sys_path(tmp_path: Path) -> None:
+def test_import_from_project_folder_without_leaving_it_on_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSNAP_TRUST_CODE", "my_models_ab12")  # trusted by name
     (tmp_path / "my_models_ab12.py").write_text(
         "from sklearn.base import BaseEstimator, ClassifierMixin\n"
         "import numpy as np\n"
@@ -121,7 +124,10 @@ def test_import_from_project_folder_without_leaving_it_on_sys_path(tmp_path: Pat
         ("Model", "not a dotted path"),
     ],
 )
-def test_import_errors_are_clear(tmp_path: Path, path: str, fragment: str) -> None:
+def test_import_errors_are_clear(
+    tmp_path: Path, path: str, fragment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSNAP_TRUST_CODE", "broken_mod_q9")  # trusted, and broken
     (tmp_path / "broken_mod_q9.py").write_text("def (:\n", encoding="utf-8")
     with pytest.raises(ProjectFileError) as info:
         import_estimator(path, tmp_path, where="modelsnap.toml: [[candidates]] x.estimator")

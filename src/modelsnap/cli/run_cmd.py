@@ -88,6 +88,15 @@ def register(subparsers: Any) -> None:
     )
     add_run_options(parser)
     parser.add_argument(
+        "--trust-code",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="run this module from the project folder (an estimator such as mymodels.MyModel "
+        "that lives beside modelsnap.toml); code that came with a folder never runs otherwise. "
+        "Read it first (repeatable; also $MODELSNAP_TRUST_CODE)",
+    )
+    parser.add_argument(
         "--version",
         metavar="TAG",
         dest="tag",
@@ -290,6 +299,14 @@ def handle(args: argparse.Namespace) -> int:
     from modelsnap.core.project import load_project
     from modelsnap.profiler.jobs import run_project
 
+    if args.trust_code:
+        import os
+
+        from modelsnap.core.pipeline import TRUST_CODE_ENV, trusted_code
+
+        # The environment carries the names to the worker processes, which import the models.
+        names = sorted(trusted_code() | {name.strip() for name in args.trust_code})
+        os.environ[TRUST_CODE_ENV] = ",".join(names)
     config = load_project(Path(args.dir))
     display = ProgressDisplay(enabled=args.format == "table" and sys.stderr.isatty())
     with display.live():

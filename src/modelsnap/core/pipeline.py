@@ -8,8 +8,10 @@ artifact saved is the whole Pipeline, so it predicts from raw rows.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import inspect
 import math
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -97,11 +99,45 @@ def build_preprocessor(config: ProjectConfig, frame: pd.DataFrame) -> ColumnTran
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
 
 
+TRUST_CODE_ENV = "MODELSNAP_TRUST_CODE"
+
+
+def trusted_code() -> set[str]:
+    """Module names whose code in the project folder the user trusts, from
+    ``$MODELSNAP_TRUST_CODE`` (comma-separated; ``modelsnap run --trust-code NAME`` sets it).
+
+    Never read from the project folder itself: a folder cannot vouch for its own code."""
+    return {name.strip() for name in os.environ.get(TRUST_CODE_ENV, "").split(",") if name.strip()}
+
+
+def _project_module(top: str, folder: Path) -> Path | None:
+    """The file of module ``top`` in the project folder when it is *only* there (an installed
+    module of that name wins, and is imported without the folder on the path), else None."""
+    if top in sys.builtin_module_names:
+        return None
+    loaded = sys.modules.get(top)
+    if loaded is not None:
+        origin = getattr(loaded, "__file__", None)
+        return Path(origin) if origin and Path(origin).resolve().is_relative_to(folder) else None
+    elsewhere = [
+        entry for entry in sys.path if entry not in ("", ".") and Path(entry).resolve() != folder
+    ]
+    if importlib.machinery.PathFinder.find_spec(top, elsewhere) is not None:
+        return None
+    for candidate in (folder / f"{top}.py", folder / top / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def import_estimator(path: str, root: Path, *, where: str | None = None) -> type:
     """Import an estimator class by dotted path, from installed packages or the project folder.
 
-    The project folder is put on ``sys.path`` only for the import, so ``mymodels.MyModel`` can
-    live beside modelsnap.toml. Raises ProjectFileError when it does not import or is not a
+    A module that lives only in the project folder (``mymodels.MyModel`` beside modelsnap.toml)
+    is code that came with the folder: it is imported only when the user trusts it by name
+    (``trusted_code``), with the folder on ``sys.path`` just for that import. Installed modules
+    are imported without the folder on the path, so a file in the folder can never shadow them.
+    Raises ProjectFileError when it is not trusted, does not import, or is not a
     scikit-learn-compatible estimator class (needs fit, predict and get_params).
     """
     label = where or "estimator"
@@ -112,10 +148,20 @@ def import_estimator(path: str, root: Path, *, where: str | None = None) -> type
             where=label,
             hint='e.g. "sklearn.ensemble.RandomForestClassifier"',
         )
-    folder = str(Path(root).resolve())
-    added = folder not in sys.path
+    folder = Path(root).resolve()
+    top = module_name.split(".")[0]
+    local = _project_module(top, folder)
+    if local is not None and top not in trusted_code():
+        raise ProjectFileError(
+            f"estimator {path!r} comes from {local.name} in the project folder, and modelsnap "
+            "runs code from a project folder only when you trust it by name",
+            where=label,
+            hint=f"read {local.name} first; to run it: modelsnap run DIR --trust-code {top} "
+            f"(or set {TRUST_CODE_ENV}={top})",
+        )
+    added = local is not None and str(folder) not in sys.path
     if added:
-        sys.path.insert(0, folder)
+        sys.path.insert(0, str(folder))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -133,7 +179,7 @@ def import_estimator(path: str, root: Path, *, where: str | None = None) -> type
     finally:
         if added:
             try:
-                sys.path.remove(folder)
+                sys.path.remove(str(folder))
             except ValueError:
                 pass
     estimator = getattr(module, attribute, None)
