@@ -171,3 +171,27 @@ def assert_folder_sound(root: Path) -> dict:
 @pytest.fixture
 def folder_sound() -> Callable[[Path], dict]:
     return assert_folder_sound
+
+
+EDGE_CSV = "case,severity,a,b,label\nzero,must-pass,0,0,neg\nfar,normal,3,1,pos\n"
+
+
+def edge_run_and_decisions(
+    template: Path, root: Path, decisions: list[tuple[str, str, tuple[str, ...]]]
+) -> Path:
+    """A copy of ``template`` at ``root`` with an edge-case file, one ``modelsnap edge`` run and
+    the given decisions (model name, rationale, extra CLI arguments), each made by the CLI."""
+    shutil.copytree(template, root, symlinks=True)
+    text = (root / "modelsnap.toml").read_text()
+    (root / "modelsnap.toml").write_text(
+        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    )
+    (root / "edge_cases.csv").write_text(EDGE_CSV)
+    commands = [("edge", str(root))] + [
+        ("decide", str(root), snapshot_id_of(root, name), "--rationale", rationale, *extra)
+        for name, rationale, extra in decisions
+    ]
+    for args in commands:
+        proc = cli(*args)
+        assert proc.returncode == 0, proc.stderr
+    return root

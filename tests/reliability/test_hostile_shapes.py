@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 from modelsnap.core.errors import DataError, ModelsnapError, SnapshotError
 from modelsnap.core.files import MAX_DEPTH, nesting_depth, parse_toml, read_toml
 
-from .conftest import cli, snapshot_id_of
+from .conftest import cli, edge_run_and_decisions, snapshot_id_of
 
-EDGE_CSV = "case,severity,a,b,label\nzero,must-pass,0,0,neg\nfar,normal,3,1,pos\n"
 DEEP = "\nzz_deep = " + "[" * 500 + "]" * 500 + "\n"
 REVIEW = (
     "import sys; from modelsnap.tui.screens.review import ReviewData\n"
@@ -33,26 +32,11 @@ REVIEW = (
 @pytest.fixture(scope="module")
 def full_template(tmp_path_factory: pytest.TempPathFactory, _ranked_template: Path) -> Path:
     """The ranked project with edge cases, one edge run and one decision."""
-    root = tmp_path_factory.mktemp("full") / "proj"
-    shutil.copytree(_ranked_template, root)
-    text = (root / "modelsnap.toml").read_text()
-    (root / "modelsnap.toml").write_text(
-        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    return edge_run_and_decisions(
+        _ranked_template,
+        tmp_path_factory.mktemp("full") / "proj",
+        [("tree", "first decision for the test", ())],
     )
-    (root / "edge_cases.csv").write_text(EDGE_CSV)
-    for args in (
-        ("edge", str(root)),
-        (
-            "decide",
-            str(root),
-            snapshot_id_of(root, "tree"),
-            "--rationale",
-            "first decision for the test",
-        ),
-    ):
-        proc = cli(*args)
-        assert proc.returncode == 0, proc.stderr
-    return root
 
 
 @pytest.fixture

@@ -26,47 +26,23 @@ from modelsnap.cli.check_cmd import audit
 from modelsnap.core import ledger
 from modelsnap.core.files import sha256_file
 
-from .conftest import assert_clean_failure, cli, snapshot_id_of
+from .conftest import assert_clean_failure, cli, edge_run_and_decisions, snapshot_id_of
 
 pytestmark = pytest.mark.slow  # a real project: two fitted models, an edge run, decisions
 
-EDGE_CSV = "case,severity,a,b,label\nzero,must-pass,0,0,neg\nfar,normal,3,1,pos\n"
 RATIONALE = "best f1 within the latency budget"
 
 
 @pytest.fixture(scope="session")
 def _decided_template(_ranked_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("decided") / "proj"
-    shutil.copytree(_ranked_template, root, symlinks=True)
-    text = (root / "modelsnap.toml").read_text()
-    (root / "modelsnap.toml").write_text(
-        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    return edge_run_and_decisions(
+        _ranked_template,
+        tmp_path_factory.mktemp("decided") / "proj",
+        [
+            ("tree", RATIONALE, ("--by", "ana")),
+            ("tree", "still the best trade-off after review", ("--by", "ben")),
+        ],
     )
-    (root / "edge_cases.csv").write_text(EDGE_CSV)
-    for args in (
-        ("edge", str(root)),
-        (
-            "decide",
-            str(root),
-            snapshot_id_of(root, "tree"),
-            "--rationale",
-            RATIONALE,
-            "--by",
-            "ana",
-        ),
-        (
-            "decide",
-            str(root),
-            snapshot_id_of(root, "tree"),
-            "--rationale",
-            "still the best trade-off after review",
-            "--by",
-            "ben",
-        ),
-    ):
-        proc = cli(*args)
-        assert proc.returncode == 0, proc.stderr
-    return root
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from modelsnap.core.data import load_dataset
 from modelsnap.core.errors import DataError, ProjectFileError
 from modelsnap.core.project import load_project
 
-from .conftest import PROJECT_TOML, cli, snapshot_id_of
+from .conftest import PROJECT_TOML, cli, edge_run_and_decisions, snapshot_id_of
 
 HERE = Path(__file__).parent
-EDGE_CSV = "case,severity,a,b,label\nzero,must-pass,0,0,neg\nfar,normal,3,1,pos\n"
 
 
 def _records(root: Path) -> dict[str, str]:
@@ -34,26 +33,11 @@ def _records(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def edge_template(tmp_path_factory: pytest.TempPathFactory, _ranked_template: Path) -> Path:
-    root = tmp_path_factory.mktemp("disk") / "proj"
-    shutil.copytree(_ranked_template, root)
-    text = (root / "modelsnap.toml").read_text()
-    (root / "modelsnap.toml").write_text(
-        text.replace('target = "label"', 'target = "label"\nedge_cases = "edge_cases.csv"')
+    return edge_run_and_decisions(
+        _ranked_template,
+        tmp_path_factory.mktemp("disk") / "proj",
+        [("logistic", "the baseline sets the floor", ())],
     )
-    (root / "edge_cases.csv").write_text(EDGE_CSV)
-    for args in (
-        ("edge", str(root)),
-        (
-            "decide",
-            str(root),
-            snapshot_id_of(root, "logistic"),
-            "--rationale",
-            "the baseline sets the floor",
-        ),
-    ):
-        proc = cli(*args)
-        assert proc.returncode == 0, proc.stderr
-    return root
 
 
 @pytest.mark.parametrize("fault", ["EROFS", "ENOSPC"])
