@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from modelsnap.core.decisions import read_decisions  # noqa: E402
 from modelsnap.core.files import clean_stale_tmp  # noqa: E402
-from modelsnap.core.store import list_snapshots  # noqa: E402
+from modelsnap.core.records.decision_log import read_decisions  # noqa: E402
+from modelsnap.core.records.store import list_snapshots  # noqa: E402
 from reliability.conftest import assert_folder_sound, cli, snapshot_id_of, write_project  # noqa: E402
 from reliability.killer import kill_decide, kill_run, kill_snapshot_writer  # noqa: E402
 from reliability.test_crash import records_whole  # noqa: E402

@@ -279,7 +279,7 @@ def write_folder(
     root: Path, count: int, *, seed: int = 7, with_index: bool = True, full_precision: bool = False
 ) -> list[str]:
     """Create ``root`` as a project with ``count`` snapshots; returns their ids in order."""
-    from modelsnap.core import index, ledger
+    from modelsnap.core.records import index, ledger
 
     root = Path(root)
     (root / "snapshots").mkdir(parents=True, exist_ok=True)

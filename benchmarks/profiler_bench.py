@@ -49,7 +49,7 @@ def child(artifact: Path, sha: str, csv: Path, trials: int, warmup: int, peer: b
     """One profile (or one timeit peer measurement) in this fresh process; prints JSON."""
     from threadpoolctl import threadpool_limits
 
-    from modelsnap.core.artifacts import load_artifact
+    from modelsnap.core.evaluation.artifacts import load_artifact
     from modelsnap.profiler.timing import measure_latency
 
     threadpool_limits(1)
@@ -74,7 +74,7 @@ def build_models(folder: Path) -> dict[str, tuple[Path, str, Path]]:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from modelsnap.core.artifacts import save_artifact
+    from modelsnap.core.evaluation.artifacts import save_artifact
 
     rng = np.random.default_rng(0)
     features = pd.DataFrame(rng.normal(size=(3000, 10)), columns=[f"f{i}" for i in range(10)])
@@ -98,7 +98,7 @@ def build_models(folder: Path) -> dict[str, tuple[Path, str, Path]]:
 def peer_pyperf(artifact: Path, sha: str, csv: Path, folder: Path) -> tuple[float, str]:
     output = folder / f"{artifact.stem}-pyperf.json"
     setup = (
-        "import pandas as pd; from modelsnap.core.artifacts import load_artifact; "
+        "import pandas as pd; from modelsnap.core.evaluation.artifacts import load_artifact; "
         f"m = load_artifact({str(artifact)!r}, {sha!r}); "
         f"row = pd.read_csv({str(csv)!r}).iloc[0:1]; m.predict(row)"
     )
@@ -143,7 +143,7 @@ def main() -> int:
         child(Path(artifact), sha, Path(csv), args.trials, args.warmup, args.peer)
         return 0
 
-    from modelsnap.core.environment import cpu_model
+    from modelsnap.core.evaluation.environment import cpu_model
     from modelsnap.profiler.timing import timer_overhead_ns
 
     print(

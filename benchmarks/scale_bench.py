@@ -47,7 +47,7 @@ REVIEW_FIRST_PAINT = """
 import sys, time
 from pathlib import Path
 from modelsnap.tui.review_app import ReviewApp
-from modelsnap.tui.screens.review_table import SnapshotTable
+from modelsnap.tui.widgets.review_table import SnapshotTable
 
 async def first_paint(pilot):
     await pilot.pause()  # mounted and the pending refresh painted
@@ -197,7 +197,7 @@ def tables_in_process(root: Path) -> dict[str, float]:
     import asyncio
 
     from modelsnap.tui.review_app import ReviewApp
-    from modelsnap.tui.screens.review_table import SnapshotTable
+    from modelsnap.tui.widgets.review_table import SnapshotTable
 
     figures: dict[str, float] = {}
 

@@ -14,7 +14,7 @@ __all__ = ["Project", "RunFailed", "ModelsnapError", "__version__", "SCHEMA_VERS
 
 def __getattr__(name: str):
     if name == "Project":
-        from modelsnap.core.api import Project
+        from modelsnap.api import Project
 
         return Project
     if name in ("ModelsnapError", "RunFailed"):

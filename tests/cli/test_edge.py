@@ -16,12 +16,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from modelsnap.core.artifacts import save_artifact
-from modelsnap.core.data import load_dataset
-from modelsnap.core.edgecases import latest_edge_results
-from modelsnap.core.pipeline import make_pipeline
+from modelsnap.core.evaluation.artifacts import save_artifact
+from modelsnap.core.evaluation.data import load_dataset
+from modelsnap.core.evaluation.edgecases import latest_edge_results
+from modelsnap.core.evaluation.pipeline import make_pipeline
 from modelsnap.core.project import load_project
-from modelsnap.core.store import write_snapshot
+from modelsnap.core.records.store import write_snapshot
 
 EDGE = (
     "case,income,debt,housing,default,severity\n"

@@ -16,7 +16,7 @@ import pytest
 
 from modelsnap.cli import main
 from modelsnap.cli.ls_cmd import JSON_KEYS
-from modelsnap.core import store
+from modelsnap.core.records import store
 
 
 def _csv(path: Path, rows: int = 60) -> None:
@@ -31,9 +31,9 @@ def _csv(path: Path, rows: int = 60) -> None:
 @pytest.fixture
 def project(tmp_path: Path):
     """A locked project with its split drawn; returns (root, dataset_sha256, split_sha256)."""
-    from modelsnap.core.criteria import lock_criteria
-    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.evaluation.data import ensure_split, load_dataset
     from modelsnap.core.project import load_project
+    from modelsnap.core.selection.criteria import lock_criteria
 
     root = tmp_path / "proj"
     root.mkdir()
@@ -78,8 +78,8 @@ def _perfect_predictions(root: Path, body: dict) -> bytes:
 
     import numpy as np
 
-    from modelsnap.core.data import ensure_split, load_dataset
-    from modelsnap.core.metrics import compute_metrics
+    from modelsnap.core.evaluation.data import ensure_split, load_dataset
+    from modelsnap.core.evaluation.metrics import compute_metrics
     from modelsnap.core.project import load_project
 
     config = load_project(root)

@@ -14,11 +14,11 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from modelsnap.core.criteria import lock_criteria
-from modelsnap.core.decisions import read_decisions, verify_chain
 from modelsnap.core.files import sha256_file
 from modelsnap.core.project import load_project
-from modelsnap.core.store import write_snapshot
+from modelsnap.core.records.decision_log import read_decisions, verify_chain
+from modelsnap.core.records.store import write_snapshot
+from modelsnap.core.selection.criteria import lock_criteria
 
 PROJECT = """
 [project]

@@ -10,9 +10,9 @@ import tomli_w
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from modelsnap.core.analysis import analyze
-from modelsnap.core.data import ensure_split, load_dataset
-from modelsnap.core.pipeline import make_pipeline
+from modelsnap.core.evaluation.analysis import analyze
+from modelsnap.core.evaluation.data import ensure_split, load_dataset
+from modelsnap.core.evaluation.pipeline import make_pipeline
 from modelsnap.core.project import load_project
 
 

@@ -22,8 +22,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 import modelsnap
 from modelsnap.cli import main
-from modelsnap.core import store
 from modelsnap.core.errors import CriteriaError, ModelsnapError, PathError, RunFailed
+from modelsnap.core.records import store
 
 PROJECT_TOML = """\
 [data]
@@ -216,7 +216,7 @@ def test_run_models_declared_in_the_project_file(root: Path) -> None:
 
 def _recompute_test_accuracy(folder: Path, snapshot: dict) -> float:
     """From the saved artifact, split.npz and the CSV only: no modelsnap evaluation code."""
-    from modelsnap.core.artifacts import load_artifact
+    from modelsnap.core.evaluation.artifacts import load_artifact
 
     model = load_artifact(
         folder / snapshot["model"]["artifact"], snapshot["model"]["artifact_sha256"]

@@ -12,8 +12,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from modelsnap.core.artifacts import load_artifact, save_artifact, untrusted_types
 from modelsnap.core.errors import IntegrityError, SnapshotError, UnsafeArtifactError
+from modelsnap.core.evaluation.artifacts import load_artifact, save_artifact, untrusted_types
 from modelsnap.core.files import sha256_file
 
 

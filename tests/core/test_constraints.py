@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsnap.core.constraints import (
+from modelsnap.core.errors import ProjectFileError
+from modelsnap.core.selection.constraints import (
     check_constraints,
     constraint_target,
     evaluate,
@@ -14,7 +15,6 @@ from modelsnap.core.constraints import (
     parse_constraints,
     reasons,
 )
-from modelsnap.core.errors import ProjectFileError
 
 
 def snap(kind="candidate", *, f1=0.8, p95=10.0, size=2.0, **extra):
@@ -144,14 +144,14 @@ def test_a_failure_never_prints_as_equality():
     assert reasons(result) == ["gain_over_baseline 0.005455 < 0.01"]
     close = evaluate({"recall": 0.0099996}, {"min_metric": {"recall": 0.01}}, primary_metric="f1")
     assert reasons(close) == ["recall 0.0099996 < 0.01"]
-    from modelsnap.core.constraints import format_pair
+    from modelsnap.core.selection.constraints import format_pair
 
     assert format_pair(-0.0, 0.0) == ("0", "0")
 
 
 @given(st.floats(-1e6, 1e6, allow_nan=False), st.floats(-1e6, 1e6, allow_nan=False))
 def test_format_pair_tells_different_numbers_apart(value: float, limit: float):
-    from modelsnap.core.constraints import format_pair
+    from modelsnap.core.selection.constraints import format_pair
 
     shown_value, shown_limit = format_pair(value, limit)
     assert (shown_value == shown_limit) == (value == limit)

@@ -15,15 +15,16 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core.api import Project
-from modelsnap.core.context import decide, load_context, rank_project
-from modelsnap.core.criteria import lock_criteria
-from modelsnap.core.decisions import append_decision, entry_hash, read_decisions
+from modelsnap.api import Project
 from modelsnap.core.errors import CriteriaError, DecisionError
 from modelsnap.core.files import sha256_file
 from modelsnap.core.project import load_project
-from modelsnap.core.ranking import current_baseline
-from modelsnap.core.store import write_snapshot
+from modelsnap.core.records.decision_log import entry_hash, read_decisions
+from modelsnap.core.records.decisions import append_decision
+from modelsnap.core.records.store import write_snapshot
+from modelsnap.core.selection.context import decide, load_context, rank_project
+from modelsnap.core.selection.criteria import lock_criteria
+from modelsnap.core.selection.ranking import current_baseline
 
 PROJECT = """
 [project]
@@ -310,7 +311,7 @@ def _top_from_card(text: str) -> tuple[str | None, float | None]:
 def test_cli_api_review_and_report_name_the_same_top_pick(
     tmp_path_factory, make_body, make_staged, models, f1_weight, latency_weight
 ):
-    from modelsnap.tui.screens.review import ReviewData
+    from modelsnap.tui.review_data import ReviewData
     from modelsnap.tui.screens.review_views import whatif_rank, whatif_text
 
     root = tmp_path_factory.mktemp("prop") / "p"

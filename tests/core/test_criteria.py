@@ -11,7 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core.criteria import (
+from modelsnap.core.errors import CriteriaError
+from modelsnap.core.files import dumps_toml
+from modelsnap.core.project import load_project, update_project, write_new_project
+from modelsnap.core.selection.criteria import (
     REVISIONS_FILE,
     criteria_record,
     criteria_sha256,
@@ -21,9 +24,6 @@ from modelsnap.core.criteria import (
     revisions,
     unfillable,
 )
-from modelsnap.core.errors import CriteriaError
-from modelsnap.core.files import dumps_toml
-from modelsnap.core.project import load_project, update_project, write_new_project
 
 
 def write_data(path: Path, rows: int = 40) -> None:
@@ -122,7 +122,7 @@ def test_concurrent_locks_of_different_criteria_get_distinct_revisions(config) -
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from modelsnap.core.criteria import lock_criteria\n"
+        "from modelsnap.core.selection.criteria import lock_criteria\n"
         "from modelsnap.core.project import load_project\n"
         "config = load_project(Path(sys.argv[1]))\n"
         "config.constraints['max_size_mb'] = float(sys.argv[2])\n"

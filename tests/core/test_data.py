@@ -13,7 +13,8 @@ import tomli_w
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core.data import (
+from modelsnap.core.errors import DataError
+from modelsnap.core.evaluation.data import (
     SPLIT_FILE,
     ensure_split,
     infer_task,
@@ -21,7 +22,6 @@ from modelsnap.core.data import (
     read_split,
     split_sha256,
 )
-from modelsnap.core.errors import DataError
 from modelsnap.core.files import sha256_file
 from modelsnap.core.project import PROJECT_FILE, load_project
 
@@ -147,7 +147,7 @@ def test_huge_float_labels_stay_distinct_classes(tmp_path: Path) -> None:
     ],
 )
 def test_data_facts_read_only_the_target_and_agree_with_a_full_load(tmp_path: Path, csv) -> None:
-    from modelsnap.core.data import data_facts
+    from modelsnap.core.evaluation.data import data_facts
 
     config = project(tmp_path, csv)
     facts, dataset = data_facts(config), load_dataset(config)
@@ -286,7 +286,7 @@ def test_racing_processes_share_one_split(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from modelsnap.core.project import load_project\n"
-        "from modelsnap.core.data import load_dataset, ensure_split\n"
+        "from modelsnap.core.evaluation.data import load_dataset, ensure_split\n"
         "c = load_project(sys.argv[1]); print(ensure_split(c, load_dataset(c)).split_sha256)\n"
     )
     procs = [

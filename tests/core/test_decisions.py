@@ -11,17 +11,16 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core.decisions import (
-    append_decision,
+from modelsnap.core.errors import DecisionError, IntegrityError, ModelsnapError
+from modelsnap.core.records.decision_log import (
     check_chain,
-    default_user,
     entry_hash,
     parse_decisions,
     read_decisions,
     verify_chain,
 )
-from modelsnap.core.errors import DecisionError, IntegrityError, ModelsnapError
-from modelsnap.core.ranking import RankingSpec, make_criteria, rank
+from modelsnap.core.records.decisions import append_decision, default_user
+from modelsnap.core.selection.ranking import RankingSpec, make_criteria, rank
 
 D, S = "d" * 64, "s" * 64
 
@@ -244,8 +243,8 @@ def test_parser_and_chain_never_crash(text):
 
 APPEND_SCRIPT = """
 import sys
-from modelsnap.core.decisions import append_decision
-from modelsnap.core.ranking import RankingSpec, make_criteria, rank
+from modelsnap.core.records.decisions import append_decision
+from modelsnap.core.selection.ranking import RankingSpec, make_criteria, rank
 rows = [{"id": "01-a", "kind": "candidate", "created_at": "1",
          "measures": {"validation": {"f1": 0.8}, "test": {"f1": 0.8}}}]
 spec = RankingSpec(criteria=make_criteria([{"metric": "f1", "weight": 1}]), constraints={},

@@ -19,7 +19,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from modelsnap.core.edgecases import (
+from modelsnap.core.errors import DataError
+from modelsnap.core.evaluation.edgecases import (
     EDGE_RUNS_DIR,
     SEVERITIES,
     default_tolerance,
@@ -28,7 +29,6 @@ from modelsnap.core.edgecases import (
     load_edge_cases,
     run_cases,
 )
-from modelsnap.core.errors import DataError
 
 COLUMNS = {"income": "numeric", "debt_ratio": "numeric", "housing": "categorical"}
 
@@ -319,8 +319,8 @@ def test_latest_edge_results_newest_wins_and_broken_files_are_skipped(tmp_path: 
 
 
 def test_sample_project_edge_cases_fit_its_data() -> None:
-    from modelsnap.core.data import load_dataset
-    from modelsnap.core.edgecases import edge_cases_for_dataset
+    from modelsnap.core.evaluation.data import load_dataset
+    from modelsnap.core.evaluation.edgecases import edge_cases_for_dataset
     from modelsnap.core.project import load_project
 
     root = Path(__file__).resolve().parents[2] / "sample_project"
@@ -339,7 +339,7 @@ def test_reading_edge_runs_stays_on_the_fast_path() -> None:
     import sys
 
     code = (
-        "import json, sys, modelsnap.core.edgecases as e\n"
+        "import json, sys, modelsnap.core.evaluation.edgecases as e\n"
         "e.latest_edge_results('.')\n"
         "print(json.dumps(sorted(sys.modules)))"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core.environment import (
+from modelsnap.core.evaluation.environment import (
     distribution_of,
     environment_table,
     git_state,
@@ -67,7 +67,8 @@ def test_hardware_table() -> None:
 
 def test_environment_module_does_not_import_sklearn() -> None:
     code = (
-        "import sys; from modelsnap.core.environment import environment_table, hardware_table; "
+        "import sys; "
+        "from modelsnap.core.evaluation.environment import environment_table, hardware_table; "
         "environment_table('.'); hardware_table(); "
         "print('sklearn' in sys.modules, 'pandas' in sys.modules)"
     )
@@ -76,7 +77,7 @@ def test_environment_module_does_not_import_sklearn() -> None:
 
 
 def test_machines_are_described_in_words_not_hashes():
-    from modelsnap.core.environment import describe_machine, short_cpu
+    from modelsnap.core.evaluation.environment import describe_machine, short_cpu
 
     assert short_cpu("Intel(R) Xeon(R) CPU @ 2.20GHz") == "Intel Xeon"
     assert short_cpu("AMD EPYC 7B13 64-Core Processor") == "AMD EPYC 7B13"

@@ -8,8 +8,8 @@ import pytest
 import tomli_w
 from sklearn.metrics import f1_score, roc_auc_score
 
-from modelsnap.core.data import Dataset, Split
-from modelsnap.core.fairness import MIN_GROUP_ROWS, fairness_report, metric_value
+from modelsnap.core.evaluation.data import Dataset, Split
+from modelsnap.core.evaluation.fairness import MIN_GROUP_ROWS, fairness_report, metric_value
 
 
 def _setup(n: int = 800, seed: int = 0, group_b_share: float = 0.5):

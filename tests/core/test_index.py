@@ -18,7 +18,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core import index
+from modelsnap.core.records import index
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
 _spec = importlib.util.spec_from_file_location("make_snapshots", BENCH)
@@ -292,7 +292,7 @@ def test_unwritable_cache_is_tolerated_with_write_back(folder):
 
 def test_store_write_records_a_trusted_row(tmp_path, make_body, make_staged):
     """The real write path: store.write_snapshot leaves a matching entry, so no parse is needed."""
-    from modelsnap.core import store
+    from modelsnap.core.records import store
 
     root = tmp_path / "p"
     root.mkdir()

@@ -13,7 +13,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from modelsnap.core.interpretability import (
+from modelsnap.core.evaluation.interpretability import (
     interpretability_report,
     interpretability_score,
     model_family,
@@ -159,7 +159,7 @@ def test_empty_validation_is_unavailable() -> None:
 
 
 def test_many_columns_shrink_the_sample() -> None:
-    from modelsnap.core.interpretability import CELL_BUDGET, MIN_ROWS
+    from modelsnap.core.evaluation.interpretability import CELL_BUDGET, MIN_ROWS
 
     rng = np.random.default_rng(0)
     wide = pd.DataFrame(rng.normal(size=(1200, 120)), columns=[f"c{i}" for i in range(120)])

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelsnap.core.data import Dataset, Split
-from modelsnap.core.leakage import (
-    OVERFIT_THRESHOLD,
+from modelsnap.core.evaluation.data import Dataset, Split
+from modelsnap.core.evaluation.leakage import (
     cached_leakage_checks,
     leakage_checks,
     overfit_check,
 )
+from modelsnap.core.measures import OVERFIT_THRESHOLD
 
 
 def _split(n: int, seed: int = 0) -> Split:
@@ -152,7 +152,7 @@ def test_overfit_missing_metric_gives_nothing() -> None:
 
 
 def test_is_overfit_reads_the_signed_gap_not_an_old_two_sided_flag() -> None:
-    from modelsnap.core.leakage import is_overfit
+    from modelsnap.core.measures import is_overfit
 
     assert is_overfit({"overfit_gap": 0.10, "overfit_flag": True})
     # written by the two-sided check: test was better, which is not overfitting

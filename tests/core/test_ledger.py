@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core import ledger, store
 from modelsnap.core.errors import IntegrityError
+from modelsnap.core.records import ledger, store
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as sk
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.metrics import METRIC_DIRECTIONS, bootstrap_ci, compute_metrics
+from modelsnap.core.evaluation.metrics import METRIC_DIRECTIONS, bootstrap_ci, compute_metrics
 
 
 def binary(n: int = 300, seed: int = 0):

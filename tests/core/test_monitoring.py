@@ -11,15 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelsnap.core.errors import DataError, ProjectFileError
-from modelsnap.core.monitoring import (
+from modelsnap.core.followup.monitoring import (
     compare_metric,
     monitoring_history,
     pick_decision,
     psi,
     share_changes,
 )
+from modelsnap.core.followup.trying import RowsInput, check_rows, parse_row_text, rows_from_csv
 from modelsnap.core.project import MonitoringConfig, parse_project
-from modelsnap.core.trying import RowsInput, check_rows, parse_row_text, rows_from_csv
 
 COLUMNS = {"age": "numeric", "region": "categorical"}
 

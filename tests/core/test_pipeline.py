@@ -14,7 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from modelsnap.core.errors import ProjectFileError
-from modelsnap.core.pipeline import (
+from modelsnap.core.evaluation.pipeline import (
     build_estimator,
     build_preprocessor,
     check_model,

@@ -124,8 +124,8 @@ def test_sensitive_columns_are_suggested_by_name_only() -> None:
 def test_written_projects_never_hold_criteria_that_cannot_be_filled(
     profile: str, task: str, sensitive: list[str], tmp_path: Path
 ) -> None:
-    from modelsnap.core.criteria import unfillable
     from modelsnap.core.project import write_new_project
+    from modelsnap.core.selection.criteria import unfillable
 
     config = write_new_project(
         tmp_path,

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from modelsnap.core.errors import CriteriaError
-from modelsnap.core.ranking import (
+from modelsnap.core.selection.ranking import (
     RankingSpec,
     make_criteria,
     pareto_flags,
@@ -346,7 +346,7 @@ def test_bad_criteria_are_refused():
 
 
 def test_index_rows_and_snapshots_rank_the_same():
-    from modelsnap.core.index import summary_row
+    from modelsnap.core.records.index import summary_row
 
     rows = [summary_row(s) for s in SNAPSHOTS]
     a, b = rank(rows, spec()), rank(SNAPSHOTS, spec())
@@ -372,7 +372,7 @@ def test_weighted_worked_example_from_the_docs():
 
 
 def test_must_pass_cases_exist_reads_the_severity_column(tmp_path):
-    from modelsnap.core.context import must_pass_cases_exist
+    from modelsnap.core.selection.context import must_pass_cases_exist
 
     (tmp_path / "edge.csv").write_text("x,y,severity\n1,a,normal\n2,b, must-pass\n")
     (tmp_path / "soft.csv").write_text("x,y,severity\n1,a,high\n")

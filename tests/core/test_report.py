@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from modelsnap.core.ranking import RankingSpec, make_criteria, rank
-from modelsnap.core.report import ReportData, render_html, render_markdown, tradeoff_svg
+from modelsnap.core.reporting.report import ReportData, render_html, render_markdown, tradeoff_svg
+from modelsnap.core.selection.ranking import RankingSpec, make_criteria, rank
 
 D, S = "d" * 64, "s" * 64
 
@@ -174,7 +174,7 @@ def test_model_card_without_decision_describes_the_top_pick():
 
 
 def test_details_are_capped_but_keep_the_decided_and_the_baseline(monkeypatch):
-    from modelsnap.core import report
+    from modelsnap.core.reporting import report
 
     monkeypatch.setattr(report, "DETAIL_LIMIT", 2)
     result = data().result
@@ -184,7 +184,7 @@ def test_details_are_capped_but_keep_the_decided_and_the_baseline(monkeypatch):
 
 
 def test_recorded_constraints_never_print_value_and_limit_alike():
-    from modelsnap.core.report import _snapshot_html
+    from modelsnap.core.reporting.report import _snapshot_html
 
     snapshot = {
         "name": "forest",
@@ -200,7 +200,7 @@ def _label_spans(svg: str):
     """(text, left, right) of every <text> in the chart, from its x and anchor."""
     import re
 
-    from modelsnap.core.report import label_extent
+    from modelsnap.core.reporting.report import label_extent
 
     spans = []
     for attrs, text in re.findall(r"<text ([^>]*)>([^<]*)</text>", svg):
@@ -265,7 +265,7 @@ def test_chart_labels_stay_inside_the_view_box():
 
 
 def test_sensitivity_is_a_summary_with_the_table_folded():
-    from modelsnap.core.report import sensitivity_summary
+    from modelsnap.core.reporting.report import sensitivity_summary
 
     sens = {
         "top": "t-1",
@@ -315,7 +315,7 @@ def test_sample_project_report_and_card_have_no_reprs(tmp_path):
     import shutil
     from pathlib import Path
 
-    from modelsnap.core.report import write_report
+    from modelsnap.core.reporting.report import write_report
 
     sample = Path(__file__).resolve().parents[2] / "sample_project"
     root = tmp_path / "sample"

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from modelsnap.core.errors import IntegrityError, SnapshotError
-from modelsnap.core.files import sha256_file
-from modelsnap.core.significance import (
+from modelsnap.core.evaluation.significance import (
     compare_accuracy,
     compare_snapshots,
     mcnemar_exact,
     paired_bootstrap,
 )
+from modelsnap.core.files import sha256_file
 
 
 def test_mcnemar_exact_known_values():

@@ -5,7 +5,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsnap.core.snapshot_diff import MISSING, comparability_notes, diff_snapshots, flatten
+from modelsnap.core.reporting.snapshot_diff import (
+    MISSING,
+    comparability_notes,
+    diff_snapshots,
+    flatten,
+)
 
 LEFT = {
     "id": "a",

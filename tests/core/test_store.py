@@ -16,9 +16,9 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core import store
 from modelsnap.core.errors import IntegrityError, PathError, SnapshotError
 from modelsnap.core.files import sha256_file
+from modelsnap.core.records import schema, store
 
 
 def _write(root: Path, make_body, make_staged, **overrides) -> str:
@@ -126,7 +126,7 @@ def test_a_clash_draws_a_new_id_and_the_files_follow_it(
 
 
 def test_write_records_the_row_in_the_index(tmp_path: Path, make_body, make_staged) -> None:
-    pytest.importorskip("modelsnap.core.index")
+    pytest.importorskip("modelsnap.core.records.index")
     snapshot_id = _write(tmp_path, make_body, make_staged)
     index = json.loads((tmp_path / ".modelsnap" / "index.json").read_text())
     assert index["entries"][f"{snapshot_id}.toml"]["row"]["id"] == snapshot_id
@@ -135,7 +135,7 @@ def test_write_records_the_row_in_the_index(tmp_path: Path, make_body, make_stag
 _WRITER = textwrap.dedent("""
     import random, sys
     from pathlib import Path
-    from modelsnap.core import store
+    from modelsnap.core.records import store
     root, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     # One frozen second and 128 suffixes for 2 x count ids: clashes are all but certain, so the
     # retry path runs; every draw is counted on stdout.
@@ -293,7 +293,7 @@ def test_validate_names_every_bad_key(make_body) -> None:
     body["metrics"]["validation"]["f1"] = "high"
     body["metrics"]["test_ci"]["f1"] = [0.1]
     body["hardware"] = "fast"
-    problems = store.validate_snapshot(body, "s.toml")
+    problems = schema.validate_snapshot(body, "s.toml")
     assert problems == [
         "s.toml: created_at: found 'yesterday', expected an ISO 8601 timestamp",
         "s.toml: criteria_revision: a candidate must be judged under a locked revision (>= 1)",
@@ -309,7 +309,7 @@ def test_baseline_may_be_recorded_before_the_lock(make_body) -> None:
     body = make_body(kind="baseline", criteria_revision=0, id="20261126T061502-logistic-3f9a")
     body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
     body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
-    assert store.validate_snapshot(body) == []
+    assert schema.validate_snapshot(body) == []
 
 
 _toml_scalars = st.one_of(
@@ -390,7 +390,7 @@ def test_arbitrary_toml_documents_are_problems_not_crashes(
         document = dict(document, schema=1, id=_NAME)
     _place(tmp_path, tomli_w.dumps(document).encode())
     _assert_tolerated(tmp_path)
-    assert isinstance(store.validate_snapshot(document), list)
+    assert isinstance(schema.validate_snapshot(document), list)
 
 
 @settings(
@@ -419,9 +419,9 @@ def test_a_valid_snapshot_with_one_value_replaced_is_judged_not_crashed(
     body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
     body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
     body[table] = dict(body.get(table, {}), **{key: value})
-    assert isinstance(store.validate_snapshot(body), list)
+    assert isinstance(schema.validate_snapshot(body), list)
     body[table] = value
-    assert isinstance(store.validate_snapshot(body), list)
+    assert isinstance(schema.validate_snapshot(body), list)
 
 
 def test_numpy_values_are_stored_as_plain_numbers(tmp_path: Path, make_body, make_staged) -> None:
@@ -450,7 +450,7 @@ def test_a_value_toml_cannot_hold_is_a_clear_error(tmp_path: Path, make_body, ma
 def test_current_hashes_agree_with_the_data_module(tmp_path: Path) -> None:
     """The fast path's hashes must be the very ones a run records (core.data computes those)."""
     pytest.importorskip("pandas")
-    from modelsnap.core.data import ensure_split, load_dataset
+    from modelsnap.core.evaluation.data import ensure_split, load_dataset
     from modelsnap.core.project import load_project
 
     (tmp_path / "data.csv").write_text(
@@ -503,6 +503,6 @@ def test_a_constraint_that_could_not_be_judged_is_valid_but_a_judged_one_needs_o
     body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
     body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
     body["constraints"] = {"fairness_gap": {"limit": 0.1, "missing": True}}
-    assert store.validate_snapshot(body) == []
+    assert schema.validate_snapshot(body) == []
     body["constraints"] = {"fairness_gap": {"limit": 0.1, "value": 0.2}}
-    assert any("constraints.fairness_gap.ok" in p for p in store.validate_snapshot(body))
+    assert any("constraints.fairness_gap.ok" in p for p in schema.validate_snapshot(body))

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from modelsnap.core.artifacts import load_artifact
+from modelsnap.core.evaluation.artifacts import load_artifact
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from modelsnap import Project
-from modelsnap.core.trying import predict_rows, rows_from_texts
+from modelsnap.api.trying import predict_rows
+from modelsnap.core.followup.trying import rows_from_texts
 
 from .conftest import flat, modelsnap
 

@@ -140,10 +140,10 @@ def assert_folder_sound(root: Path) -> dict:
     folder. Returns ``check``'s JSON so callers
     can assert on the findings that are allowed (temp/orphan leftovers of a killed process).
     """
-    from modelsnap.core import ledger
-    from modelsnap.core.decisions import verify_chain
-    from modelsnap.core.index import load_rows
-    from modelsnap.core.store import list_snapshots, verify_files
+    from modelsnap.core.records import ledger
+    from modelsnap.core.records.decision_log import verify_chain
+    from modelsnap.core.records.index import load_rows
+    from modelsnap.core.records.store import list_snapshots, verify_files
 
     snapshots, problems = list_snapshots(root)
     assert problems == [], [str(p) for p in problems]

@@ -29,7 +29,7 @@ import psutil
 WRITER_SCRIPT = """
 import os, secrets, shutil, sys
 from pathlib import Path
-from modelsnap.core.store import read_snapshot, write_snapshot
+from modelsnap.core.records.store import read_snapshot, write_snapshot
 
 root, template_id, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 template = read_snapshot(root, template_id)

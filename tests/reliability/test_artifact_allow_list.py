@@ -19,7 +19,8 @@ import pytest
 import skops.io
 from sklearn.base import BaseEstimator
 
-from modelsnap.core.artifacts import (
+from modelsnap.core.errors import UnsafeArtifactError
+from modelsnap.core.evaluation.artifacts import (
     DATA_TYPES,
     allowed_types,
     data_types,
@@ -28,9 +29,8 @@ from modelsnap.core.artifacts import (
     resolve_class,
     save_artifact,
 )
-from modelsnap.core.errors import UnsafeArtifactError
+from modelsnap.core.evaluation.pipeline import PREPROCESSING_CLASSES, build_estimator, make_pipeline
 from modelsnap.core.files import sha256_file
-from modelsnap.core.pipeline import PREPROCESSING_CLASSES, build_estimator, make_pipeline
 from modelsnap.core.project import ModelSpec, load_project
 from modelsnap.tui.model_choices import BASELINES, CANDIDATES
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core.decisions import read_decisions, verify_chain
-from modelsnap.core.index import _read_entries, load_rows
-from modelsnap.core.store import list_snapshots
+from modelsnap.core.records.decision_log import read_decisions, verify_chain
+from modelsnap.core.records.index import _read_entries, load_rows
+from modelsnap.core.records.store import list_snapshots
 
 from .conftest import assert_folder_sound, snapshot_id_of
 
@@ -31,7 +31,7 @@ CLASHING_ID = "20261126T000000-tree-0000"
 SNAPSHOT_WRITER = """
 import os, secrets, shutil, sys, time
 from pathlib import Path
-from modelsnap.core.store import read_snapshot, write_snapshot
+from modelsnap.core.records.store import read_snapshot, write_snapshot
 
 root, template_id, tag, go = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[5])
 count = int(sys.argv[4])
@@ -59,8 +59,8 @@ for number in range(count):
 DECISION_WRITER = """
 import sys, time
 from pathlib import Path
-from modelsnap.core.decisions import append_decision
-from modelsnap.core.context import rank_project
+from modelsnap.core.records.decisions import append_decision
+from modelsnap.core.selection.context import rank_project
 
 root, chosen, tag, go = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[5])
 count = int(sys.argv[4])

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core import ledger
-from modelsnap.core.decisions import read_decisions, verify_chain
 from modelsnap.core.files import clean_stale_tmp
-from modelsnap.core.store import list_snapshots, verify_files
+from modelsnap.core.records import ledger
+from modelsnap.core.records.decision_log import read_decisions, verify_chain
+from modelsnap.core.records.store import list_snapshots, verify_files
 
 from .conftest import assert_folder_sound, cli, snapshot_id_of, tmp_entries_outside_staging
 from .killer import kill_decide, kill_run, kill_snapshot_writer

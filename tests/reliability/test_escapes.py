@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from modelsnap.core import ledger
+from modelsnap.core.records import ledger
 from modelsnap.core.text import printable
 
 from .conftest import cli, snapshot_id_of, write_data
@@ -128,7 +128,7 @@ def test_init_quotes_the_folder_in_its_hint(tmp_path: Path) -> None:
 
 async def test_review_shows_hostile_names_escaped(hostile_project: Path) -> None:
     from modelsnap.tui.review_app import ReviewApp
-    from modelsnap.tui.screens.review_table import SnapshotTable
+    from modelsnap.tui.widgets.review_table import SnapshotTable
 
     root = hostile_project
     app = ReviewApp(root)
@@ -153,7 +153,7 @@ async def test_review_shows_hostile_names_escaped(hostile_project: Path) -> None
 def test_cards_and_views_escape(hostile_project: Path) -> None:
     from rich.console import Console
 
-    from modelsnap.core.store import read_snapshot
+    from modelsnap.core.records.store import read_snapshot
     from modelsnap.tui.widgets.snapshot_card import render_snapshot
 
     root = hostile_project

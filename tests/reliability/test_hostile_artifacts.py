@@ -26,8 +26,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core.artifacts import load_artifact
 from modelsnap.core.errors import IntegrityError
+from modelsnap.core.evaluation.artifacts import load_artifact
 from modelsnap.core.files import sha256_bytes
 
 from .conftest import assert_clean_failure, cli, snapshot_id_of
@@ -291,7 +291,7 @@ def test_a_tampered_artifact_is_refused_before_parsing(ranked_project: Path) -> 
 
 REVIEW_LOADER = """
 import sys
-from modelsnap.tui.screens.review import ReviewData
+from modelsnap.tui.review_data import ReviewData
 from modelsnap.core.files import read_toml
 import modelsnap.tui.review_app
 data = ReviewData.load(sys.argv[1])
@@ -400,7 +400,7 @@ def test_a_module_planted_in_the_folder_is_never_imported(
 
 EDGE_IN_PROCESS = """
 import sys
-from modelsnap.core.edgecases import run_edge_cases
+from modelsnap.api.edge import run_edge_cases
 record = run_edge_cases(sys.argv[1])
 loaded = sorted(m for m in ("skops", "skops.io", "sklearn.tree") if m in sys.modules)
 print(sum("error" not in r for r in record["result"]), loaded)

@@ -26,15 +26,15 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelsnap.core.context import rank_project
-from modelsnap.core.decisions import read_decisions, verify_chain
-from modelsnap.core.edgecases import load_edge_cases
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.index import load_rows
+from modelsnap.core.evaluation.edgecases import load_edge_cases
 from modelsnap.core.measures import measures
 from modelsnap.core.project import load_project
-from modelsnap.core.snapshot_diff import comparability_notes, diff_snapshots
-from modelsnap.core.store import list_snapshots, read_snapshot
+from modelsnap.core.records.decision_log import read_decisions, verify_chain
+from modelsnap.core.records.index import load_rows
+from modelsnap.core.records.store import list_snapshots, read_snapshot
+from modelsnap.core.reporting.snapshot_diff import comparability_notes, diff_snapshots
+from modelsnap.core.selection.context import rank_project
 
 from .conftest import PROJECT_TOML, assert_clean_failure, cli, snapshot_id_of
 
@@ -360,7 +360,7 @@ def test_a_folder_with_one_broken_snapshot_opens_and_names_it(ranked_project: Pa
         [
             sys.executable,
             "-c",
-            "import sys; from modelsnap.tui.screens.review import ReviewData\n"
+            "import sys; from modelsnap.tui.review_data import ReviewData\n"
             "d = ReviewData.load(sys.argv[1])\n"
             "print([r['name'] for r in d.rows], [str(p) for p in d.problems])",
             str(root),

@@ -23,7 +23,7 @@ from .conftest import cli, edge_run_and_decisions, snapshot_id_of
 
 DEEP = "\nzz_deep = " + "[" * 500 + "]" * 500 + "\n"
 REVIEW = (
-    "import sys; from modelsnap.tui.screens.review import ReviewData\n"
+    "import sys; from modelsnap.tui.review_data import ReviewData\n"
     "d = ReviewData.load(sys.argv[1])\n"
     "print(sorted(r['name'] for r in d.rows), [str(p) for p in d.problems], d.config_error)"
 )

@@ -13,7 +13,7 @@ import tomli_w
 
 from modelsnap.core.errors import ModelsnapError, ProjectFileError
 from modelsnap.core.project import load_project
-from modelsnap.core.store import list_snapshots, read_snapshot, write_snapshot
+from modelsnap.core.records.store import list_snapshots, read_snapshot, write_snapshot
 
 from .conftest import assert_clean_failure, cli, snapshot_id_of
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from modelsnap.core.errors import ProjectFileError
-from modelsnap.core.pipeline import import_estimator
+from modelsnap.core.evaluation.pipeline import import_estimator
 
 from .conftest import cli, write_project
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.report import protected_output
+from modelsnap.core.reporting.report import protected_output
 
 from .conftest import assert_clean_failure, cli, snapshot_id_of
 
@@ -78,7 +78,7 @@ def test_an_existing_file_is_replaced_only_with_force(ranked_project: Path, tmp_
 
 
 def test_write_report_refuses_in_process(ranked_project: Path) -> None:
-    from modelsnap.core.report import write_report
+    from modelsnap.core.reporting.report import write_report
 
     with pytest.raises(ModelsnapError, match="refusing"):
         write_report(ranked_project, ranked_project / "decisions.toml", force=True)

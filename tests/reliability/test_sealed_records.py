@@ -23,8 +23,8 @@ import pytest
 import tomli_w
 
 from modelsnap.cli.check_cmd import audit
-from modelsnap.core import ledger
 from modelsnap.core.files import sha256_file
+from modelsnap.core.records import ledger
 
 from .conftest import assert_clean_failure, cli, edge_run_and_decisions, snapshot_id_of
 
@@ -223,7 +223,7 @@ def test_decide_refuses_on_an_edited_or_forged_record(project: Path) -> None:
 INTERRUPTED = """
 import os, sys
 from pathlib import Path
-from modelsnap.core import ledger
+from modelsnap.core.records import ledger
 from modelsnap.core.files import create_exclusive_bytes
 root, data = Path(sys.argv[1]), b'schema = 1\\nid = "20991231T000000-edge-0000"\\nresult = []\\n'
 with ledger.sealing(root) as sealer:
@@ -284,7 +284,7 @@ def test_a_folder_made_before_sealing_is_sealed_by_the_seal_command(project: Pat
 def test_a_poisoned_index_row_is_not_shown(project: Path) -> None:
     """A row of .modelsnap/index.json rewritten (f1 0.99, limits ok), the snapshot file's size
     and mtime untouched: ls and rank show the file's values, as check does."""
-    from modelsnap.core import index
+    from modelsnap.core.records import index
 
     tree = snapshot_id_of(project, "tree")
     index.load_rows(project, write_back=True)
@@ -312,7 +312,7 @@ def test_a_poisoned_index_row_is_not_shown(project: Path) -> None:
 def test_a_snapshot_edited_with_size_and_mtime_kept_is_read_again(project: Path) -> None:
     import os
 
-    from modelsnap.core import index
+    from modelsnap.core.records import index
 
     tree = snapshot_id_of(project, "tree")
     index.load_rows(project, write_back=True)
@@ -333,8 +333,8 @@ def test_a_snapshot_edited_with_size_and_mtime_kept_is_read_again(project: Path)
 def test_review_and_the_report_show_a_truncated_log_in_a_fresh_clone(
     project: Path, tmp_path: Path
 ) -> None:
-    from modelsnap.core.report import collect
-    from modelsnap.tui.screens.review import ReviewData
+    from modelsnap.core.reporting.report import collect
+    from modelsnap.tui.review_data import ReviewData
     from modelsnap.tui.screens.review_views import DecisionsScreen
 
     clone = tmp_path / "clone"

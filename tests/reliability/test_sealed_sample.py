@@ -12,7 +12,7 @@ from pathlib import Path
 import tomli_w
 
 from modelsnap.cli.check_cmd import audit
-from modelsnap.core import ledger
+from modelsnap.core.records import ledger
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 

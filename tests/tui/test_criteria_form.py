@@ -9,8 +9,8 @@ import tomllib
 from textual.widgets import Checkbox, Input, Select
 from tui_fixtures import write_credit_csv
 
-from modelsnap.core.criteria import current_revision
 from modelsnap.core.project import CONSTRAINT_KEYS, DataConfig, write_new_project
+from modelsnap.core.selection.criteria import current_revision
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.confirm import ConfirmAppend
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core.criteria import lock_criteria
-from modelsnap.core.decisions import read_decisions
 from modelsnap.core.files import sha256_file
 from modelsnap.core.project import load_project
-from modelsnap.core.store import write_snapshot
+from modelsnap.core.records.decision_log import read_decisions
+from modelsnap.core.records.store import write_snapshot
+from modelsnap.core.selection.criteria import lock_criteria
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.confirm import ConfirmAppend
 

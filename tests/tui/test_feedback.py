@@ -10,8 +10,8 @@ import pytest
 import tomlkit
 from tui_fixtures import write_credit_csv
 
-from modelsnap.core.criteria import lock_criteria
 from modelsnap.core.project import load_project, write_new_project
+from modelsnap.core.selection.criteria import lock_criteria
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.candidates import CandidatesScreen
 from modelsnap.tui.screens.edge_cases import EdgeCasesScreen

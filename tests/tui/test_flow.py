@@ -12,7 +12,7 @@ import pytest
 import tomlkit
 from tui_fixtures import write_credit_csv, write_edge_csv
 
-from modelsnap.core.decisions import read_decisions
+from modelsnap.core.records.decision_log import read_decisions
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.confirm import ConfirmAppend
 

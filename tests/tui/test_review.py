@@ -15,17 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core import decisions, ranking
 from modelsnap.core.project import load_project
+from modelsnap.core.records import decisions
+from modelsnap.core.selection import ranking
 from modelsnap.tui.review_app import ReviewApp
 from modelsnap.tui.screens.review import ReviewScreen
-from modelsnap.tui.screens.review_table import SnapshotTable
 from modelsnap.tui.screens.review_views import (
     DecisionsScreen,
     DiffScreen,
     HistoryScreen,
     WhatIfScreen,
 )
+from modelsnap.tui.widgets.review_table import SnapshotTable
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
 _spec = importlib.util.spec_from_file_location("make_snapshots", BENCH)
@@ -63,7 +64,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def ranking_rows(root: Path) -> list[dict]:
-    from modelsnap.core.index import load_rows
+    from modelsnap.core.records.index import load_rows
 
     return load_rows(root)[0]
 
@@ -273,8 +274,8 @@ async def test_table_scrolls_and_sorts_10000_rows(tmp_path):
     import random
     from datetime import UTC, datetime
 
-    from modelsnap.core.index import summary_row
-    from modelsnap.tui.screens.review import ReviewData, annotate, comparability_reference
+    from modelsnap.core.records.index import summary_row
+    from modelsnap.tui.review_data import ReviewData, annotate, comparability_reference
 
     rng = random.Random(3)
     start = datetime(2026, 11, 1, tzinfo=UTC)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core import decisions, ranking
-from modelsnap.core.index import load_rows
 from modelsnap.core.project import load_project
+from modelsnap.core.records import decisions
+from modelsnap.core.records.index import load_rows
+from modelsnap.core.selection import ranking
 from modelsnap.tui.review_app import ReviewApp
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"

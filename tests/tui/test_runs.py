@@ -10,9 +10,9 @@ import tomlkit
 from rich.console import Console
 from tui_fixtures import write_credit_csv
 
-from modelsnap.core.criteria import lock_criteria
 from modelsnap.core.project import load_project, write_new_project
-from modelsnap.core.store import list_snapshots
+from modelsnap.core.records.store import list_snapshots
+from modelsnap.core.selection.criteria import lock_criteria
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.widgets.run_panel import RunPanel
 from modelsnap.tui.widgets.snapshot_card import SnapshotCard

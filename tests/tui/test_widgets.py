@@ -9,7 +9,7 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import Input, ProgressBar
 
-from modelsnap.core.environment import describe_machine
+from modelsnap.core.evaluation.environment import describe_machine
 from modelsnap.tui.model_choices import (
     format_params,
     parse_dotted_path,

@@ -81,8 +81,8 @@ def _rel(root: Path, path: Path | str) -> str:
 def _current_hashes(root: Path, config, findings: list[Finding]) -> tuple[str | None, str | None]:
     """The dataset and split hashes a run would record now (the data loaders, imported here
     because they need pandas). A data or split problem is itself a finding."""
-    from modelsnap.core.data import SPLIT_FILE, ensure_split, load_dataset
     from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.evaluation.data import SPLIT_FILE, ensure_split, load_dataset
 
     try:
         dataset = load_dataset(config)
@@ -100,7 +100,7 @@ def _current_hashes(root: Path, config, findings: list[Finding]) -> tuple[str | 
 
 
 def _check_data(root: Path, config, snapshots: list[dict], findings: list[Finding]) -> None:
-    from modelsnap.core.data import SPLIT_FILE
+    from modelsnap.core.evaluation.data import SPLIT_FILE
 
     if config is None or not snapshots:
         return
@@ -151,13 +151,13 @@ def _check_recorded_values(
     root: Path, config, snapshots: list[dict], findings: list[Finding]
 ) -> None:
     """Recompute each snapshot's metrics from its stored predictions on the frozen split, and
-    its constraint verdicts from its measures (core/recompute.py); name every difference.
+    its constraint verdicts from its measures (core/selection/recompute.py); name every difference.
     Snapshots made on other data or another split are skipped (a ``data`` finding already)."""
-    from modelsnap.core import recompute
-    from modelsnap.core.criteria import revisions
-    from modelsnap.core.data import SPLIT_FILE, ensure_split, load_dataset
     from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.evaluation.data import SPLIT_FILE, ensure_split, load_dataset
     from modelsnap.core.files import inside
+    from modelsnap.core.selection import recompute
+    from modelsnap.core.selection.criteria import revisions
 
     by_id = {s["id"]: s for s in snapshots}
     try:
@@ -217,8 +217,8 @@ def _check_recorded_values(
 
 
 def _check_criteria(root: Path, snapshots: list[dict], findings: list[Finding]) -> None:
-    from modelsnap.core.criteria import REVISIONS_FILE, criteria_sha256, revisions
     from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.selection.criteria import REVISIONS_FILE, criteria_sha256, revisions
 
     try:
         locked = revisions(root)
@@ -261,13 +261,13 @@ def _check_criteria(root: Path, snapshots: list[dict], findings: list[Finding]) 
 
 
 def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None:
-    from modelsnap.core import decisions
     from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.records import decision_log, decisions
 
-    for problem in decisions.verify_chain(root):
-        findings.append(Finding("decisions", decisions.DECISIONS_FILE, problem))
+    for problem in decision_log.verify_chain(root):
+        findings.append(Finding("decisions", decision_log.DECISIONS_FILE, problem))
     try:
-        entries = decisions.read_decisions(root)
+        entries = decision_log.read_decisions(root)
     except ModelsnapError:
         return  # already reported by verify_chain
     locked = _locked_revisions(root)
@@ -278,7 +278,7 @@ def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None
             findings.append(
                 Finding(
                     "decisions",
-                    decisions.DECISIONS_FILE,
+                    decision_log.DECISIONS_FILE,
                     f"{label} chose snapshot {chosen}, which does not exist",
                 )
             )
@@ -286,14 +286,14 @@ def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None
         if number is None:
             findings.append(
                 Finding(
-                    "decisions", decisions.DECISIONS_FILE, f"{label} names no criteria revision"
+                    "decisions", decision_log.DECISIONS_FILE, f"{label} names no criteria revision"
                 )
             )
         elif locked is not None and number not in locked:
             findings.append(
                 Finding(
                     "decisions",
-                    decisions.DECISIONS_FILE,
+                    decision_log.DECISIONS_FILE,
                     f"{label} names criteria revision {number}, which is not in "
                     "criteria_revisions.toml",
                 )
@@ -301,14 +301,14 @@ def _check_decisions(root: Path, ids: set[str], findings: list[Finding]) -> None
         elif locked is not None:
             for problem in decisions.revision_mismatch(entry, locked[number]):
                 findings.append(
-                    Finding("decisions", decisions.DECISIONS_FILE, f"{label}: {problem}")
+                    Finding("decisions", decision_log.DECISIONS_FILE, f"{label}: {problem}")
                 )
 
 
 def _locked_revisions(root: Path) -> dict[Any, dict] | None:
     """Revision number -> locked record; None when the file cannot be read (reported apart)."""
-    from modelsnap.core.criteria import revisions
     from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.selection.criteria import revisions
 
     try:
         return {item["revision"]: item for item in revisions(root)}
@@ -317,8 +317,8 @@ def _locked_revisions(root: Path) -> dict[Any, dict] | None:
 
 
 def _check_ledger(root: Path, findings: list[Finding]) -> None:
-    """Every record against its seal in ledger.toml (core/ledger.py)."""
-    from modelsnap.core import ledger
+    """Every record against its seal in ledger.toml (core/records/ledger.py)."""
+    from modelsnap.core.records import ledger
 
     for finding in ledger.verify(root):
         findings.append(Finding("ledger", finding.where, finding.message, severity=finding.level))
@@ -328,7 +328,12 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
     import psutil
 
     from modelsnap.core.files import STATE_DIR, TMP_PREFIX, is_tmp_name
-    from modelsnap.core.store import MODELS_DIR, PREDICTIONS_DIR, SNAPSHOTS_DIR, orphan_files
+    from modelsnap.core.records.store import (
+        MODELS_DIR,
+        PREDICTIONS_DIR,
+        SNAPSHOTS_DIR,
+        orphan_files,
+    )
 
     for path in orphan_files(root):
         findings.append(
@@ -367,7 +372,7 @@ def audit(root: Path) -> tuple[int, list[Finding]]:
     """(number of readable snapshots, findings), every check run even after earlier findings."""
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.project import PROJECT_FILE, load_project
-    from modelsnap.core.store import list_snapshots, verify_files
+    from modelsnap.core.records.store import list_snapshots, verify_files
 
     findings: list[Finding] = []
     config = None
@@ -397,10 +402,10 @@ def run(args: argparse.Namespace) -> int:
     root = project_root(args.dir)
     removed: list[str] = []
     if getattr(args, "clean", False):
-        from modelsnap.core.store import clean_leftovers
+        from modelsnap.core.records.store import clean_leftovers
 
         removed = [_rel(root, path) for path in clean_leftovers(root)]
-    from modelsnap.core.ledger import head
+    from modelsnap.core.records.ledger import head
 
     count, findings = audit(root)
     errors = failures(findings)

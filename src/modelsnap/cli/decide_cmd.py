@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: Any) -> int:
     from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.core.context import decide
+    from modelsnap.core.selection.context import decide
 
     root = project_root(args.dir)
     entry = decide(

@@ -83,7 +83,7 @@ def compare(a: dict[str, Any], b: dict[str, Any], *, include_equal: bool = False
     adds the section, the numeric delta and which side is better for measures with a direction.
     Ids, timestamps and artifact paths/hashes always differ and are left out unless ``--all``.
     """
-    from modelsnap.core.snapshot_diff import MISSING, diff_snapshots
+    from modelsnap.core.reporting.snapshot_diff import MISSING, diff_snapshots
 
     rows: list[DiffRow] = []
     for line in diff_snapshots(a, b, show_all=include_equal):
@@ -183,7 +183,7 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
 def run(args: argparse.Namespace) -> int:
     from modelsnap.cli.ls_cmd import project_root
     from modelsnap.cli.output import print_json
-    from modelsnap.core.store import find_snapshot, read_snapshot
+    from modelsnap.core.records.store import find_snapshot, read_snapshot
 
     root = project_root(args.dir)
     a = read_snapshot(root, find_snapshot(root, args.id1))

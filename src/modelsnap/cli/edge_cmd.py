@@ -3,7 +3,7 @@
 Checklist step 4 after the fact: when the edge-case set grows, every model already evaluated is
 re-checked from its hash-checked artifact, and the outcome is recorded as a new
 ``edge_runs/<run-id>.toml`` (own timestamp, the file's sha256). Snapshots are never altered;
-ranking reads the newest run through ``core.edgecases.latest_edge_results``.
+ranking reads the newest run through ``core.evaluation.edgecases.latest_edge_results``.
 
 Output: a case-by-model matrix ("ok", or what the model predicted instead). Exit code 0 when
 every snapshot could be run, 1 when some artifact could not be loaded (it is named on stderr;
@@ -34,8 +34,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from modelsnap.api.edge import run_edge_cases
     from modelsnap.cli.output import print_json, print_warning
-    from modelsnap.core.edgecases import run_edge_cases
     from modelsnap.core.errors import PathError
 
     root = Path(args.dir).expanduser()

@@ -206,7 +206,8 @@ def init_words(text: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from modelsnap.core.errors import ModelsnapError, ProjectFileError
-    from modelsnap.core.project import PROJECT_FILE, check_new_project, write_new_project
+    from modelsnap.core.new_project import check_new_project
+    from modelsnap.core.project import PROJECT_FILE, write_new_project
 
     root = Path(args.dir)
     if (root / PROJECT_FILE).exists() and not args.force:

@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.core.criteria import current_revision, lock_criteria
     from modelsnap.core.project import load_project
+    from modelsnap.core.selection.criteria import current_revision, lock_criteria
 
     config = load_project(Path(args.dir))
     before = current_revision(config.root)

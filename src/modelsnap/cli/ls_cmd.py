@@ -1,6 +1,6 @@
 """``modelsnap ls DIR``: one line per snapshot, from the index so 10,000 snapshots list quickly.
 
-Fast path: reads summary rows through ``modelsnap.core.index`` (which parses only files the
+Fast path: reads summary rows through ``modelsnap.core.records.index`` (which parses only files the
 index does not know) and never imports pandas or scikit-learn. Broken snapshot files are named
 on stderr and make the exit code 1; the others are still listed.
 """
@@ -94,7 +94,7 @@ def load_config_or_warn(root: Path):
 
 def build_rows(root: Path, config, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Summary rows -> the stable ``ls`` objects (JSON_KEYS), in id order."""
-    from modelsnap.core.store import DataHashes, comparable, current_data_hashes
+    from modelsnap.core.records.store import DataHashes, comparable, current_data_hashes
 
     hashes = current_data_hashes(root, config.data.source) if config else DataHashes(None, None)
     primary_default = config.primary_metric if config else None
@@ -229,7 +229,7 @@ def write_json(rows: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.core.index import load_rows
+    from modelsnap.core.records.index import load_rows
 
     root = project_root(args.dir)
     config = load_config_or_warn(root)

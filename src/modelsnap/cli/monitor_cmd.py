@@ -67,9 +67,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from modelsnap.api.monitoring import monitor
     from modelsnap.cli.ls_cmd import project_root
     from modelsnap.cli.output import print_json
-    from modelsnap.core.monitoring import monitor
 
     root = project_root(args.dir)
     record = monitor(

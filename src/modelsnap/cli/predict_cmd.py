@@ -65,9 +65,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from modelsnap.api.trying import predict_rows
     from modelsnap.cli.ls_cmd import project_root
     from modelsnap.cli.output import print_json, print_warning
-    from modelsnap.core.trying import predict_rows, rows_from_csv, rows_from_texts
+    from modelsnap.core.followup.trying import rows_from_csv, rows_from_texts
 
     root = project_root(args.dir)
     rows = rows_from_csv(Path(args.csv).expanduser()) if args.csv else rows_from_texts(args.row)

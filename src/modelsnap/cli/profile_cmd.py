@@ -81,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from modelsnap.cli.output import make_console
     from modelsnap.core.project import load_project
-    from modelsnap.core.store import find_snapshot, read_snapshot
+    from modelsnap.core.records.store import find_snapshot, read_snapshot
     from modelsnap.profiler.jobs import reprofile
 
     root = Path(args.dir)

@@ -85,8 +85,8 @@ def register(subparsers: Any) -> None:
 def compute(args: Any) -> Any:
     """Run the ranking the options describe; shared with ``decide``."""
     from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.core.context import rank_project
-    from modelsnap.core.ranking import parse_weights
+    from modelsnap.core.selection.context import rank_project
+    from modelsnap.core.selection.ranking import parse_weights
 
     root = project_root(args.dir)
     weights = parse_weights(args.weights) if getattr(args, "weights", None) else None
@@ -112,7 +112,7 @@ def run(args: Any) -> int:
     result = project.result
     significance = None
     if args.significance:
-        from modelsnap.core.significance import ranking_significance
+        from modelsnap.core.evaluation.significance import ranking_significance
 
         significance = ranking_significance(project.config.root, project.config, result)
     if args.format == "json":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelsnap.core.readable import (  # noqa: F401  (re-exported for the commands)
+from modelsnap.core.reporting.readable import (  # noqa: F401  (re-exported for the commands)
     TOP_FEATURES,
     flatten,
     is_table_list,

@@ -52,7 +52,7 @@ def run(args: Any) -> int:
     from pathlib import Path
 
     from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.core.report import write_report
+    from modelsnap.core.reporting.report import write_report
 
     root = project_root(args.dir)
     output = Path(args.output).expanduser()

@@ -302,7 +302,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.trust_code:
         import os
 
-        from modelsnap.core.pipeline import TRUST_CODE_ENV, trusted_code
+        from modelsnap.core.evaluation.pipeline import TRUST_CODE_ENV, trusted_code
 
         # The environment carries the names to the worker processes, which import the models.
         names = sorted(trusted_code() | {name.strip() for name in args.trust_code})

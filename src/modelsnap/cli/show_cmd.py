@@ -253,7 +253,7 @@ def render(snapshot: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from modelsnap.cli.ls_cmd import project_root
     from modelsnap.cli.output import print_json
-    from modelsnap.core.store import find_snapshot, read_snapshot, snapshot_path
+    from modelsnap.core.records.store import find_snapshot, read_snapshot, snapshot_path
 
     root = project_root(args.dir)
     snapshot_id = find_snapshot(root, args.id)

@@ -489,3 +489,13 @@ def _pid_alive(pid: int) -> bool:
     except OSError as exc:
         return exc.errno == errno.EPERM
     return True
+
+
+def refuse_link_out(path: Path) -> None:
+    """A snapshot file that is a symlink out of its project folder is not read (SnapshotError):
+    a copied folder must not make modelsnap read, and then show, files from elsewhere."""
+    if path.is_symlink():
+        try:
+            inside_dir(path.parent.parent, path.resolve().parent, what="snapshot file")
+        except ModelsnapError as exc:
+            raise SnapshotError(exc.message, where=str(path), hint=exc.hint) from None

@@ -167,3 +167,23 @@ def measures(
         out["overfit_gap"] = max(overfit, 0.0)
     _edge_measures(edge_result if edge_result is not None else _table(snapshot, "edge_cases"), out)
     return out
+
+
+# Validation better than test by more than this (in the primary metric's own units, signed so
+# that positive means worse on test) flags a snapshot as overfit.
+OVERFIT_THRESHOLD = 0.05
+
+
+def is_overfit(checks: Mapping[str, Any]) -> bool:
+    """True when a snapshot's ``[checks]`` show overfitting: validation better than test by more
+    than ``OVERFIT_THRESHOLD`` (the gap is signed so that positive means worse on test, for
+    "max" and "min" metrics alike). Read from the gap, not the stored flag: snapshots written
+    before the flag was one-sided carry ``overfit_flag = true`` when test was the better split.
+    """
+    gap = checks.get("overfit_gap") if isinstance(checks, Mapping) else None
+    return (
+        isinstance(gap, (int, float))
+        and not isinstance(gap, bool)
+        and math.isfinite(gap)
+        and gap > OVERFIT_THRESHOLD
+    )

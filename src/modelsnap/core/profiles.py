@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelsnap.core.measures import MEASURE_DIRECTIONS
+
 PROFILES: tuple[str, ...] = ("speed-first", "accuracy-first", "interpretability-first", "balanced")
 
 # What each profile optimises, one line each: the TUI set-up and ``modelsnap init --help`` show
@@ -116,8 +118,6 @@ def profile_settings(
     if not fairness:
         weights = _without(weights, FAIRNESS_MEASURE)
         constraints.pop("max_" + FAIRNESS_MEASURE, None)
-    from modelsnap.core.project import MEASURE_DIRECTIONS
-
     criteria = [
         {"metric": metric, "weight": weight, "direction": MEASURE_DIRECTIONS[metric]}
         for metric, weight in weights

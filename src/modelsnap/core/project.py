@@ -786,7 +786,7 @@ def _read_document(root: Path) -> tuple[str, dict[str, Any]]:
         ) from None
 
 
-def _loads(text: str) -> dict[str, Any]:
+def loads_project_text(text: str) -> dict[str, Any]:
     return parse_toml(text, what="the file", where=PROJECT_FILE, error=ProjectFileError)
 
 
@@ -874,53 +874,6 @@ def check_class_sizes(counts: Any, *, where: str, turn_off: str = STRATIFY_OFF_H
                 where=where,
                 hint=f"add rows of that class, merge it with another, or {turn_off}",
             )
-
-
-def check_new_project(
-    root: Path,
-    *,
-    data_source: str,
-    target: str,
-    profile: str = "balanced",
-    task: str | None = None,
-    read_from: Path | None = None,
-    turn_off: str = STRATIFY_OFF_HINT,
-    **options: Any,
-) -> Any:
-    """Everything ``init`` and the TUI set-up check before a project file is written: the
-    generated file validates, the data loads under the data rules (task inferred when ``task``
-    is None) and a split can be drawn. Returns the loaded ``core.data.Dataset``; raises
-    ProjectFileError or DataError (nothing is written either way). Imports pandas: call it off
-    the UI thread. ``options`` are those of ``build_project_document``.
-    """
-    from modelsnap.core.data import draw_split, load_dataset
-
-    root = Path(root)
-
-    def config_for(for_task: str, positive: str | None) -> ProjectConfig:
-        text = build_project_document(
-            data_source=data_source,
-            target=target,
-            profile=profile,
-            task=for_task,
-            **{**options, "positive_label": positive},
-        )
-        return parse_project(_loads(text), root)
-
-    draft = config_for(task or "classification", options.get("positive_label"))
-    draft.data.task = task
-    dataset = load_dataset(draft, path=read_from)
-    draft.data.task = dataset.task
-    draw_split(
-        dataset,
-        seed=draft.data.seed,
-        validation_fraction=draft.data.validation_fraction,
-        test_fraction=draft.data.test_fraction,
-        stratify=draft.data.stratify,
-        turn_off=turn_off,
-    )
-    config_for(dataset.task, dataset.positive_label)
-    return dataset
 
 
 # ---------------------------------------------------------------------------------------- write
@@ -1136,7 +1089,7 @@ def write_new_project(
     text = build_project_document(
         data_source=data_source, target=target, profile=profile, task=task, **options
     )
-    config = parse_project(_loads(text), root)
+    config = parse_project(loads_project_text(text), root)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(root, path, text.encode("utf-8"))
     return config
@@ -1219,7 +1172,7 @@ def update_project(root: Path, changes: dict[str, Any]) -> ProjectConfig:
             else:
                 table[key] = value
     new_text = tomlkit.dumps(doc)
-    config = parse_project(_loads(new_text), root)
+    config = parse_project(loads_project_text(new_text), root)
     atomic_write_bytes(root, root / PROJECT_FILE, new_text.encode("utf-8"))
     return config
 
@@ -1256,6 +1209,6 @@ def save_model(root: Path, spec: dict[str, Any], *, kind: str) -> ProjectConfig:
             else:
                 models.append(item)
     new_text = tomlkit.dumps(doc)
-    config = parse_project(_loads(new_text), root)
+    config = parse_project(loads_project_text(new_text), root)
     atomic_write_bytes(root, root / PROJECT_FILE, new_text.encode("utf-8"))
     return config

@@ -67,8 +67,8 @@ def latest_baseline(root: Path, source: str | None) -> dict[str, Any] | None:
     """*The* baseline snapshot candidates are compared with, or None: the latest baseline on
     the current data set and split (``core.ranking.current_baseline``, the ranking's rule).
     ``source`` is the project's ``[data].source``."""
-    from modelsnap.core.ranking import current_baseline
-    from modelsnap.core.store import current_data_hashes, list_snapshots
+    from modelsnap.core.records.store import current_data_hashes, list_snapshots
+    from modelsnap.core.selection.ranking import current_baseline
 
     snapshots, _ = list_snapshots(root)
     hashes = current_data_hashes(root, source)
@@ -98,7 +98,7 @@ def settings_for(
 
 def criteria_revision_for(config: Any, kind: str) -> int:
     """Candidates need the lock (CriteriaError otherwise); a baseline may run before it (0)."""
-    from modelsnap.core import criteria
+    from modelsnap.core.selection import criteria
 
     if kind == "candidate":
         return int(criteria.ensure_locked(config))
@@ -265,7 +265,7 @@ def reprofile(
     from the original, resources, environment and hardware are measured anew, and the new
     snapshot says ``reprofile_of = <original id>``.
     """
-    from modelsnap.core.store import find_snapshot, read_snapshot
+    from modelsnap.core.records.store import find_snapshot, read_snapshot
 
     root = Path(config.root)
     original = read_snapshot(root, find_snapshot(root, snapshot_id))

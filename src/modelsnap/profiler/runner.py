@@ -67,7 +67,7 @@ EventCallback = Callable[[ProgressEvent], None]
 
 @dataclass
 class RunJob:
-    """Everything the worker needs for one model; built by ``jobs`` (CLI/TUI) or ``core.api``.
+    """Everything the worker needs for one model; built by ``jobs`` (CLI/TUI) or ``modelsnap.api``.
 
     Exactly one of ``spec`` (from modelsnap.toml: estimator dotted path, params, grid),
     ``estimator`` (a live object from the Python API, fitted or not) or ``reprofile_of``
@@ -512,8 +512,8 @@ def run_model(
     the run failed, or the worker's own ``ModelsnapError`` subclass for bad project or data
     (e.g. ``DataError``). Nothing is written in either case.
     """
-    from modelsnap.core import store
-    from modelsnap.core.constraints import check_constraints
+    from modelsnap.core.records import store
+    from modelsnap.core.selection.constraints import check_constraints
 
     job.validate()
     root = Path(job.root).resolve()

@@ -53,7 +53,7 @@ def rows_frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> Any:
 
 
 def _load(root: Path, entry: dict[str, Any], job: dict[str, Any], config: Any) -> Any:
-    from modelsnap.core.artifacts import load_artifact
+    from modelsnap.core.evaluation.artifacts import load_artifact
     from modelsnap.core.files import inside
 
     return load_artifact(
@@ -128,9 +128,9 @@ def monitor(
     job: dict[str, Any], send: Callable[[dict[str, Any]], None], progress: Callable[..., None]
 ) -> dict[str, Any]:
     """The decided model's metrics on the new labelled data (and its latency, when asked)."""
-    from modelsnap.core.data import read_table
-    from modelsnap.core.metrics import bootstrap_ci, compute_metrics
-    from modelsnap.core.monitoring import labels_as_text
+    from modelsnap.core.evaluation.data import read_table
+    from modelsnap.core.evaluation.metrics import bootstrap_ci, compute_metrics
+    from modelsnap.core.followup.monitoring import labels_as_text
     from modelsnap.core.project import load_project
 
     root = Path(job["root"])

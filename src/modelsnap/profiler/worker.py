@@ -247,7 +247,7 @@ class Run:
     # -- stages ------------------------------------------------------------------
 
     def load(self) -> None:
-        from modelsnap.core.data import ensure_split, load_dataset
+        from modelsnap.core.evaluation.data import ensure_split, load_dataset
         from modelsnap.core.project import load_project
 
         self.ch.progress("load", 0.0, "reading the project and the data")
@@ -272,7 +272,7 @@ class Run:
 
     def build(self) -> tuple[Any, bool]:
         """The model to evaluate and whether it still needs fitting."""
-        from modelsnap.core.pipeline import build_estimator, make_pipeline
+        from modelsnap.core.evaluation.pipeline import build_estimator, make_pipeline
         from modelsnap.core.project import ModelSpec
 
         mode = self.job["mode"]
@@ -342,7 +342,7 @@ class Run:
         return clone(pipeline).set_params(**best)
 
     def _validation_score(self, model: Any, metric: str) -> float:
-        from modelsnap.core.metrics import compute_metrics
+        from modelsnap.core.evaluation.metrics import compute_metrics
 
         ds = self.dataset
         part = "validation"
@@ -379,7 +379,7 @@ class Run:
         return {"fit_seconds": round(wall, 6), "fit_cpu_seconds": round(cpu_seconds, 6)}
 
     def evaluate(self, model: Any) -> dict[str, Any]:
-        from modelsnap.core import metrics
+        from modelsnap.core.evaluation import metrics
 
         self.ch.progress("evaluate", 0.0, "predicting validation and test")
         ds = self.dataset
@@ -447,7 +447,7 @@ class Run:
         return np.ascontiguousarray(array[:, order])
 
     def analyse(self, model: Any, metrics_tables: dict[str, Any]) -> None:
-        from modelsnap.core import analysis
+        from modelsnap.core.evaluation import analysis
 
         self.ch.progress("analyse", 0.0)
         tables = analysis.analyze(
@@ -509,7 +509,7 @@ class Run:
 
         import numpy as np
 
-        from modelsnap.core.artifacts import save_artifact
+        from modelsnap.core.evaluation.artifacts import save_artifact
 
         artifact = self.staging / ARTIFACT_NAME
         if existing_artifact is None:
@@ -556,7 +556,7 @@ class Run:
         return table
 
     def header(self) -> dict[str, Any]:
-        from modelsnap.core import environment
+        from modelsnap.core.evaluation import environment
 
         return {
             "schema": 1,
@@ -577,9 +577,13 @@ class Run:
         (``artifacts.load_artifact``) and its outcome sent as one ``item`` message, in order,
         so the caller knows which model a crash happened on. Nothing is written.
         """
-        from modelsnap.core.artifacts import load_artifact
-        from modelsnap.core.data import load_dataset
-        from modelsnap.core.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
+        from modelsnap.core.evaluation.artifacts import load_artifact
+        from modelsnap.core.evaluation.data import load_dataset
+        from modelsnap.core.evaluation.edgecases import (
+            default_tolerance,
+            edge_cases_for_dataset,
+            run_cases,
+        )
         from modelsnap.core.files import inside
         from modelsnap.core.project import load_project
 
@@ -618,7 +622,7 @@ class Run:
         return {}
 
     def run(self) -> dict[str, Any]:
-        from modelsnap.core.pipeline import toml_params
+        from modelsnap.core.evaluation.pipeline import toml_params
 
         if self.job["mode"] == "edge":
             return self.edge()
@@ -664,9 +668,9 @@ class Run:
 
         Fit figures are copied too (nothing is refitted); predict figures are new.
         """
-        from modelsnap.core.artifacts import load_artifact
+        from modelsnap.core.evaluation.artifacts import load_artifact
         from modelsnap.core.files import inside
-        from modelsnap.core.store import read_snapshot
+        from modelsnap.core.records.store import read_snapshot
 
         original = read_snapshot(self.root, self.job["reprofile_of"])
         self.load()

@@ -13,8 +13,8 @@ from typing import Any
 def save_and_lock(root: Path, changes: dict[str, Any], *, reason: str = "") -> int:
     """Write the criteria edits (validated first) and lock them as a revision, like
     editing modelsnap.toml and then running ``modelsnap lock``."""
-    from modelsnap.core.criteria import lock_criteria
     from modelsnap.core.project import update_project
+    from modelsnap.core.selection.criteria import lock_criteria
 
     config = update_project(root, changes)
     return lock_criteria(config, reason=reason)
@@ -28,7 +28,7 @@ def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
     -3``) raises the core's error before modelsnap.toml is touched. Runs in a worker thread:
     importing scikit-learn takes a second or more.
     """
-    from modelsnap.core.pipeline import check_model
+    from modelsnap.core.evaluation.pipeline import check_model
     from modelsnap.core.project import save_model
 
     where = f"{kind} {spec.get('name')!r}"
@@ -40,7 +40,7 @@ def rank_state(root: Path, weights: dict[str, float] | None = None) -> Any:
     """Rank the project exactly as ``modelsnap rank --sensitivity`` does, with optional
     what-if weights; returns the ``core.ranking.RankingResult``. Nothing is written: what-if
     weights become the project's only through step 1 or "Save weights"."""
-    from modelsnap.core.context import rank_project
+    from modelsnap.core.selection.context import rank_project
 
     return rank_project(root, weights=weights or None, sensitivity=True).result
 
@@ -48,7 +48,7 @@ def rank_state(root: Path, weights: dict[str, float] | None = None) -> Any:
 def significance(root: Path, result: Any) -> dict[str, Any]:
     """``modelsnap rank --significance``: the top pick against the runner-up and the baseline
     on the stored test predictions (loads them, and maybe the data set: worker thread only)."""
+    from modelsnap.core.evaluation.significance import ranking_significance
     from modelsnap.core.project import load_project
-    from modelsnap.core.significance import ranking_significance
 
     return ranking_significance(root, load_project(root), result)

@@ -14,7 +14,8 @@ from pathlib import Path
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from modelsnap.tui.screens.review import ReviewData, ReviewScreen
+from modelsnap.tui.review_data import ReviewData
+from modelsnap.tui.screens.review import ReviewScreen
 
 
 class ReviewApp(App[None]):

@@ -27,7 +27,7 @@ class ProjectState:
     config: Any = None  # core.project.ProjectConfig when the file loads
     config_error: ModelsnapError | None = None
     snapshots: list[dict] = field(default_factory=list)
-    problems: list[Any] = field(default_factory=list)  # store.SnapshotProblem
+    problems: list[Any] = field(default_factory=list)  # schema.SnapshotProblem
     revision: dict | None = None  # the last locked criteria revision
     lock_problem: str | None = None  # why the criteria are not (or no longer) locked
     decisions: list[dict] = field(default_factory=list)
@@ -39,7 +39,7 @@ class ProjectState:
     def machine_words(self, snapshot: dict) -> str:
         """Where a snapshot was profiled, in plain words: "this machine" or "another machine
         (Intel Xeon, 2 cores)" (core.environment.describe_machine)."""
-        from modelsnap.core.environment import describe_machine
+        from modelsnap.core.evaluation.environment import describe_machine
 
         return describe_machine(snapshot.get("hardware"), here=self.machine)
 
@@ -57,7 +57,7 @@ class ProjectState:
     def baseline(self) -> dict | None:
         """*The* baseline candidates are compared with: the latest baseline snapshot on the
         current data and split (``core.ranking.current_baseline``, the ranking's own rule)."""
-        from modelsnap.core.ranking import current_baseline
+        from modelsnap.core.selection.ranking import current_baseline
 
         hashes = self.hashes
         found = current_baseline(
@@ -116,7 +116,9 @@ def load_state(root: Path) -> ProjectState:
     state = ProjectState(root=root, has_project=(root / PROJECT_FILE).is_file())
     if not state.has_project:
         return state
-    from modelsnap.core import criteria, project, store
+    from modelsnap.core import project
+    from modelsnap.core.records import store
+    from modelsnap.core.selection import criteria
 
     try:
         state.config = project.load_project(root)
@@ -146,7 +148,7 @@ def load_state(root: Path) -> ProjectState:
 @functools.cache
 def this_machine() -> str | None:
     """The fingerprint of the machine the TUI runs on (read once; psutil and /proc only)."""
-    from modelsnap.core.environment import hardware_table
+    from modelsnap.core.evaluation.environment import hardware_table
 
     try:
         return str(hardware_table()["fingerprint"])
@@ -155,14 +157,14 @@ def this_machine() -> str | None:
 
 
 def _read_decisions(root: Path) -> list[dict]:
-    from modelsnap.core.decisions import read_decisions
+    from modelsnap.core.records.decision_log import read_decisions
 
     return list(read_decisions(root))
 
 
 def _edge_runs(root: Path) -> tuple[dict[str, dict], list[dict]]:
     """Latest result per snapshot (core.edgecases) and the case list of the newest run."""
-    from modelsnap.core.edgecases import EDGE_RUNS_DIR, latest_edge_results
+    from modelsnap.core.evaluation.edgecases import EDGE_RUNS_DIR, latest_edge_results
     from modelsnap.core.files import read_toml
 
     results = latest_edge_results(root)

@@ -1,6 +1,6 @@
 """Step 4: edge cases. The set, a run over every snapshot, a case-by-model matrix.
 
-The run is ``modelsnap edge``'s job (``core.edgecases.run_edge_cases``): it loads each stored
+The run is ``modelsnap edge``'s job (``api.edge.run_edge_cases``): it loads each stored
 artifact and writes one ``edge_runs/`` record; snapshots are never rewritten. The matrix marks
 every failure with ✗ and the prediction, so a failing must-pass case cannot hide in an average.
 """
@@ -199,7 +199,7 @@ class EdgeCasesScreen(StepScreen):
         if not state.snapshots:
             self.notify("no snapshots to test yet", severity="warning")
             return
-        from modelsnap.core.edgecases import run_edge_cases
+        from modelsnap.api.edge import run_edge_cases
 
         bar = self.query_one("#edge-progress", ProgressBar)
         bar.display = True

@@ -38,7 +38,7 @@ def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
     over all criteria, which a 2-D plot cannot show.
     """
     from modelsnap.core.measures import measures
-    from modelsnap.core.ranking import pareto_flags
+    from modelsnap.core.selection.ranking import pareto_flags
 
     by_id = {s.get("id"): s for s in snapshots}
     ranked = []
@@ -415,8 +415,8 @@ class RankingScreen(StepScreen):
 
     def action_decide(self) -> None:
         """Check the form, show what will be appended, and record only once confirmed."""
-        from modelsnap.core.decisions import check_rationale
         from modelsnap.core.errors import ModelsnapError
+        from modelsnap.core.records.decisions import check_rationale
 
         error = self.query_one("#decision-error", Label)
         state = self.state
@@ -505,7 +505,7 @@ class RankingScreen(StepScreen):
         return lines
 
     def _record(self, request: dict[str, Any]) -> None:
-        from modelsnap.core.context import decide
+        from modelsnap.core.selection.context import decide
 
         self.query_one("#decision-error", Label).update("recording ...")
         self.app.start_task(self, "decide", decide, self.app.root, **request)

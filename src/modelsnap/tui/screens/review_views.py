@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.snapshot_diff import MISSING, comparability_notes, diff_snapshots
-from modelsnap.tui.screens.review import ReviewData, measure
+from modelsnap.core.reporting.snapshot_diff import MISSING, comparability_notes, diff_snapshots
+from modelsnap.tui.review_data import ReviewData, measure
 from modelsnap.tui.widgets.formatting import num, pct, printable, safe_content
 
 Part = tuple[str, str] | str
@@ -178,7 +178,7 @@ def whatif_text(data: ReviewData) -> str:
 
 def whatif_rank(data: ReviewData, text: str) -> Any:
     """Rank the folder with the weights typed (``core.context``, as ``rank --weights``)."""
-    from modelsnap.core.ranking import parse_weights
+    from modelsnap.core.selection.ranking import parse_weights
 
     return data.context.rank(weights=parse_weights(text))
 
@@ -295,9 +295,9 @@ class DecisionsScreen(_View):
         super().__init__()
 
     def body(self) -> Content:
-        from modelsnap.core.decisions import read_decisions, verify_chain
-        from modelsnap.core.ledger import decision_problems
-        from modelsnap.core.monitoring import monitoring_history
+        from modelsnap.core.followup.monitoring import monitoring_history
+        from modelsnap.core.records.decision_log import read_decisions, verify_chain
+        from modelsnap.core.records.ledger import decision_problems
 
         problems = verify_chain(self.data.root) + decision_problems(self.data.root)
         try:

@@ -5,7 +5,7 @@ The CSV is read by a worker with the csv module (no pandas in the UI process) fo
 the column summary (kind of values, missing values) and the class balance. The target is guessed
 from conventional names (``core.project.guess_target``), with the reason shown. Nothing is
 written until a file, a target and a profile are chosen and the project is created, and then
-only after the same checks ``modelsnap init`` makes (``core.project.check_new_project``, run in
+only after the same checks ``modelsnap init`` makes (``core.new_project.check_new_project``, run in
 a worker). Columns whose names suggest a sensitive attribute (``profiles.suggest_sensitive``)
 are listed first and marked, but never ticked for the user: without a ticked column the profile
 leaves fairness out. ctrl+r re-reads the folder, so a CSV copied in afterwards is listed.
@@ -377,7 +377,8 @@ def create_project(
 ) -> Any:
     """The checks ``modelsnap init`` makes, then the file (``core.project``): a CSV init would
     refuse is refused here with the same message. Loads the data with pandas: a worker's job."""
-    from modelsnap.core.project import check_new_project, write_new_project
+    from modelsnap.core.new_project import check_new_project
+    from modelsnap.core.project import write_new_project
 
     dataset = check_new_project(
         root,

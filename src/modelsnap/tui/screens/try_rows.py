@@ -1,14 +1,14 @@
 """Try rows by hand (step 5, key ``p``): every competing model's answer for one row.
 
 The last look before deciding. The form is built from the data's columns and their types
-(``core.trying.row_form``): numeric columns take a number (empty = missing), categorical ones
-offer the values the data holds. Fill it by hand, or pick a row of the test split (``t``) or a
-case of the edge-case file (``e``), then predict (``ctrl+r``): every competing model answers
-side by side (``core.trying.predict_values``, the models run in the worker process, as
-``modelsnap predict``), with the class probabilities and a mark where they disagree. ``ctrl+s``
-saves the row as a new edge case with the expected answer and severity you enter
-(``core.trying.append_edge_case``): appended to the edge-case file, which step 4 then shows as
-changed. Escape closes the panel.
+(``core.followup.trying.row_form``): numeric columns take a number (empty = missing),
+categorical ones offer the values the data holds. Fill it by hand, or pick a row of the test
+split (``t``) or a case of the edge-case file (``e``), then predict (``ctrl+r``): every
+competing model answers side by side (``api.trying.predict_values``, the models run in the
+worker process, as ``modelsnap predict``), with the class probabilities and a mark where they
+disagree. ``ctrl+s`` saves the row as a new edge case with the expected answer and severity you
+enter (``core.followup.trying.append_edge_case``): appended to the edge-case file, which step 4
+then shows as changed. Escape closes the panel.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class TryRowsScreen(ModalScreen[None]):
             yield Label("", id="try-error", classes="error", markup=False)
 
     def on_mount(self) -> None:
-        from modelsnap.core.trying import row_form
+        from modelsnap.core.followup.trying import row_form
 
         self.app.start_task(self, "try-form", row_form, self.root)
 
@@ -206,7 +206,7 @@ class TryRowsScreen(ModalScreen[None]):
         self._edge_at = self._next("edge_rows", self._edge_at)
 
     def action_predict(self) -> None:
-        from modelsnap.core.trying import predict_values
+        from modelsnap.api.trying import predict_values
 
         if self.form is None:
             return
@@ -217,7 +217,7 @@ class TryRowsScreen(ModalScreen[None]):
         )
 
     def action_save(self) -> None:
-        from modelsnap.core.trying import append_edge_case
+        from modelsnap.core.followup.trying import append_edge_case
 
         if self.form is None:
             return

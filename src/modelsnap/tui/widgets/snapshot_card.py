@@ -14,8 +14,8 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 from textual.widgets import Static
 
-from modelsnap.core.constraints import format_pair
-from modelsnap.core.leakage import is_overfit
+from modelsnap.core.measures import is_overfit
+from modelsnap.core.selection.constraints import format_pair
 from modelsnap.tui.widgets.formatting import num, pct, safe_text, short_id
 
 QUALITY_ORDER = (

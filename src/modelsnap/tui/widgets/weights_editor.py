@@ -73,7 +73,7 @@ class WeightsEditor(Vertical):
             except ValueError as exc:
                 error.update(f"✗ {exc}")
                 ok = False
-        from modelsnap.core.ranking import normalise_weights
+        from modelsnap.core.selection.ranking import normalise_weights
 
         total = sum(values.values())
         shares = normalise_weights(values) if ok else {}

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from modelsnap.core.fairness import metric_value
+from modelsnap.core.evaluation.fairness import metric_value
 
 N_REPEATS = 5
 ROW_CAP = 1_000

@@ -29,9 +29,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelsnap.core import constraints as constraint_rules
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.measures import MEASURE_DIRECTIONS, SPLITS, is_resource_measure, measures
+from modelsnap.core.selection import constraints as constraint_rules
 
 METHODS = ("weighted", "topsis")
 PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)

@@ -1,11 +1,12 @@
-"""The decision log: ``decisions.toml``, append-only and sha256-chained.
+"""Appending to the decision log: ``decisions.toml``, append-only and sha256-chained.
 
 Six months later a reviewer must see which model was chosen, by whom, under which criteria and
 ranking, and why, and must be able to tell whether anyone rewrote that history. So each entry
 stores the sha256 of its own canonical JSON and the sha256 of the entry before it; editing,
-removing, inserting or reordering an entry breaks the chain at that entry, and ``verify_chain``
-names it. Cutting entries off the *end* leaves a valid chain; every decision is also sealed in
-``ledger.toml`` (core/ledger.py), which names a removed last entry from the repository alone.
+removing, inserting or reordering an entry breaks the chain at that entry, and
+``decision_log.verify_chain`` (the reading half) names it. Cutting entries off the *end* leaves a
+valid chain; every decision is also sealed in ``ledger.toml`` (core/records/ledger.py), which
+names a removed last entry from the repository alone.
 The head (count + last hash) in ``.modelsnap/decisions.head`` is an extra local check.
 
 Appending rewrites the file atomically under a folder lock, keeping the earlier entries' bytes
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,35 +26,25 @@ from typing import Any
 
 import tomli_w
 
-from modelsnap.core import ledger
-from modelsnap.core.errors import DecisionError, IntegrityError, ModelsnapError
+from modelsnap.core.errors import DecisionError, IntegrityError
 from modelsnap.core.files import (
     RECORD_LOG_LIMIT,
-    STATE_DIR,
     atomic_write_bytes,
     folder_lock,
-    loads_json_state,
-    parse_toml,
     read_regular,
 )
+from modelsnap.core.records import ledger
+from modelsnap.core.records.canonical import canonical_json, normalise_numbers
+from modelsnap.core.records.decision_log import (
+    check_chain,
+    decisions_path,
+    entry_hash,
+    head_path,
+    parse_decisions,
+)
 
-DECISIONS_FILE = "decisions.toml"
-HEAD_FILE = "decisions.head"
 LOCK_NAME = "decisions.lock"
 METHOD_NAMES = {"weighted": "weighted-sum", "topsis": "topsis"}
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the same bytes for the same content on every machine."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode("utf-8")
-
-
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    """sha256 of the entry's canonical JSON without its own ``sha256`` key."""
-    body = {key: value for key, value in entry.items() if key != "sha256"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
 def default_user() -> str:
@@ -67,139 +56,6 @@ def default_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def decisions_path(root: Path) -> Path:
-    return Path(root) / DECISIONS_FILE
-
-
-def parse_decisions(text: str, *, where: str = DECISIONS_FILE) -> list[dict[str, Any]]:
-    """The ``[[decision]]`` entries of a decisions.toml text; ``IntegrityError`` when malformed.
-
-    Only the shape is checked here (a table per entry); the chain is ``check_chain``'s job.
-    """
-    try:
-        data = parse_toml(text, what="the decision log", where=where, error=IntegrityError)
-    except IntegrityError as exc:
-        raise IntegrityError(
-            exc.message, where=where, hint="restore the file from version control"
-        ) from None
-    schema = data.get("schema", 1)
-    if schema != 1:
-        raise IntegrityError(f"unsupported schema {schema!r} (expected 1)", where=where)
-    entries = data.get("decision", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise IntegrityError(
-            "'decision' must be an array of tables ([[decision]])",
-            where=where,
-            hint="restore the file from version control",
-        )
-    return entries
-
-
-def read_decisions(root: Path) -> list[dict[str, Any]]:
-    """All entries, oldest first ([] when there is no decisions.toml yet)."""
-    path = decisions_path(root)
-    try:
-        raw = read_regular(
-            path, what="the decision log", limit=RECORD_LOG_LIMIT, error=IntegrityError
-        )
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise IntegrityError(f"cannot read: {exc.strerror}", where=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise IntegrityError("not UTF-8 text", where=str(path)) from None
-    return parse_decisions(text, where=str(path))
-
-
-def _label(entry: Mapping[str, Any], position: int) -> str:
-    ident = entry.get("id")
-    return f"decision {ident} (entry {position})" if isinstance(ident, str) else f"entry {position}"
-
-
-def check_chain(entries: list[dict[str, Any]]) -> list[str]:
-    """Problems of the first broken entry (empty when the chain holds).
-
-    Checks, per entry in file order: its id is the next in sequence (D0001, D0002, ...), its
-    ``sha256`` matches its content, and its ``previous_sha256`` is the previous entry's sha256.
-    """
-    previous = ""
-    for position, entry in enumerate(entries, start=1):
-        label = _label(entry, position)
-        problems = []
-        expected_id = f"D{position:04d}"
-        if entry.get("id") != expected_id:
-            problems.append(
-                f"{label}: expected id {expected_id} here; an entry before it was "
-                "removed, inserted or the entries were reordered"
-            )
-        if entry.get("sha256") != entry_hash(entry):
-            problems.append(
-                f"{label} was edited after it was written: its sha256 does not match its content"
-            )
-        if entry.get("previous_sha256") != previous:
-            problems.append(
-                f"{label} does not follow the entry before it (previous_sha256 "
-                "differs): an entry was removed, inserted or reordered"
-            )
-        if problems:
-            return problems
-        previous = str(entry.get("sha256"))
-    return []
-
-
-def _head_path(root: Path) -> Path:
-    return Path(root) / STATE_DIR / HEAD_FILE
-
-
-def _read_head(root: Path) -> dict[str, Any] | None:
-    try:
-        head = loads_json_state(read_regular(_head_path(root), limit=1 << 16))
-    except (OSError, ModelsnapError):
-        return None
-    if (
-        isinstance(head, dict)
-        and isinstance(head.get("count"), int)
-        and isinstance(head.get("sha256"), str)
-    ):
-        return head
-    return None
-
-
-def verify_chain(root: Path) -> list[str]:
-    """What is wrong with decisions.toml, naming the first broken entry; [] when intact.
-
-    Never raises for a bad file: an unreadable or malformed log is itself the problem reported.
-    """
-    try:
-        entries = read_decisions(root)
-    except ModelsnapError as error:
-        return [str(error)]
-    problems = [f"{DECISIONS_FILE}: {p}" for p in check_chain(entries)]
-    if problems:
-        return problems
-    head = _read_head(root)
-    if head is not None:
-        if head["count"] > len(entries):
-            missing = head["count"] - len(entries)
-            problems.append(
-                f"{DECISIONS_FILE}: the last {missing} entr"
-                f"{'y was' if missing == 1 else 'ies were'} removed (modelsnap "
-                f"recorded {head['count']} decisions)"
-            )
-        elif (
-            head["count"] == len(entries)
-            and entries
-            and entries[-1].get("sha256") != head["sha256"]
-        ):
-            problems.append(
-                f"{DECISIONS_FILE}: {_label(entries[-1], len(entries))} was replaced "
-                "after it was written (it differs from the recorded head)"
-            )
-    return problems
 
 
 def _ranking_record(result: Any) -> dict[str, Any]:
@@ -273,9 +129,9 @@ def revision_mismatch(entry: Mapping[str, Any], revision: Mapping[str, Any]) -> 
             f"{revision.get('revision')} {expected!r}"
         )
     if "constraints" in entry:
-        from modelsnap.core.criteria import _normalise
-
-        if _normalise(entry.get("constraints")) != _normalise(revision.get("constraints", {})):
+        if normalise_numbers(entry.get("constraints")) != normalise_numbers(
+            revision.get("constraints", {})
+        ):
             problems.append(
                 f"its limits {entry.get('constraints')!r} are not those of criteria "
                 f"revision {revision.get('revision')} "
@@ -394,7 +250,7 @@ def append_decision(
         atomic_write_bytes(root, path, data)
         sealer.seal()
         head = {"count": len(written), "sha256": entry["sha256"]}
-        atomic_write_bytes(root, _head_path(root), canonical_json(head))
+        atomic_write_bytes(root, head_path(root), canonical_json(head))
     return entry
 
 

@@ -26,6 +26,7 @@ from modelsnap.core.files import (
 )
 from modelsnap.core.measures import why_unavailable
 from modelsnap.core.project import ProjectConfig
+from modelsnap.core.records.canonical import normalise_numbers
 
 REVISIONS_FILE = "criteria_revisions.toml"
 SCHEMA = 1
@@ -39,27 +40,16 @@ def criteria_record(config: ProjectConfig) -> dict[str, Any]:
             {"metric": c.metric, "weight": float(c.weight), "direction": c.direction}
             for c in config.criteria
         ],
-        "constraints": _normalise(config.constraints),
+        "constraints": normalise_numbers(config.constraints),
     }
-
-
-def _normalise(value: Any) -> Any:
-    """Numbers as floats so that ``weight = 1`` and ``weight = 1.0`` lock the same revision."""
-    if isinstance(value, dict):
-        return {key: _normalise(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_normalise(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
 
 
 def criteria_sha256(record: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of (primary_metric, criteria, constraints)."""
     payload = {
         "primary_metric": record.get("primary_metric"),
-        "criteria": _normalise(record.get("criteria", [])),
-        "constraints": _normalise(record.get("constraints", {})),
+        "criteria": normalise_numbers(record.get("criteria", [])),
+        "constraints": normalise_numbers(record.get("constraints", {})),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -185,7 +175,7 @@ _UNFILLABLE_HINT = (
 def check_fillable(config: ProjectConfig) -> None:
     """Raise CriteriaError (exit 2) listing every criterion, limit, column or positive label
     that no snapshot of this project can fill; reads the data's header and target column."""
-    from modelsnap.core.data import data_facts
+    from modelsnap.core.evaluation.data import data_facts
 
     try:
         facts = data_facts(config)
@@ -245,7 +235,7 @@ def _write_sealed(root: Path, number: int, data: bytes) -> None:
     ``ledger.toml`` (the revision's canonical JSON, as read back from ``data``)."""
     import tomllib
 
-    from modelsnap.core.ledger import content_sha256, sealed_write
+    from modelsnap.core.records.ledger import content_sha256, sealed_write
 
     written = tomllib.loads(data.decode("utf-8"))["revision"][-1]
     with sealed_write(root, "criteria_revision", number, content_sha256(written)):
@@ -274,11 +264,11 @@ def changed_keys(locked: dict[str, Any], config: ProjectConfig) -> list[str]:
             changes.append(f"criterion {metric} added")
         else:
             for key in ("weight", "direction"):
-                if _normalise(old[metric].get(key)) != new[metric][key]:
+                if normalise_numbers(old[metric].get(key)) != new[metric][key]:
                     changes.append(
                         f"criterion {metric} {key} {old[metric].get(key)} -> {new[metric][key]}"
                     )
-    old_c = _normalise(locked.get("constraints", {}))
+    old_c = normalise_numbers(locked.get("constraints", {}))
     new_c = now["constraints"]
     for key in sorted(set(old_c) | set(new_c)):
         if key not in new_c:

@@ -59,7 +59,7 @@ def metric_problems(
     target values of each split's rows, in split order.
     """
     from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.metrics import compute_metrics
+    from modelsnap.core.evaluation.metrics import compute_metrics
 
     problems = []
     recorded_tables = snapshot.get("metrics", {})
@@ -115,15 +115,15 @@ def constraint_problems(
     ``locked`` is the criteria revision the snapshot names (its limits and primary metric),
     None when it names none; ``baseline`` the snapshot its ``[gain]`` names, when present.
     """
-    from modelsnap.core.constraints import (
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.measures import MEASURE_DIRECTIONS, measures
+    from modelsnap.core.selection.constraints import (
         EDGE_CONSTRAINT,
         GAIN_CONSTRAINT,
         Rule,
         evaluate,
         parse_constraints,
     )
-    from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.measures import MEASURE_DIRECTIONS, measures
 
     recorded = snapshot.get("constraints")
     if not isinstance(recorded, Mapping) or not recorded:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelsnap.core.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.fairness import fairness_report
+from modelsnap.core.evaluation.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
+from modelsnap.core.evaluation.fairness import fairness_report
+from modelsnap.core.evaluation.interpretability import interpretability_report
+from modelsnap.core.evaluation.leakage import cached_leakage_checks, overfit_check
 from modelsnap.core.files import inside
-from modelsnap.core.interpretability import interpretability_report
-from modelsnap.core.leakage import cached_leakage_checks, overfit_check
 
 ProgressCallback = Callable[[float, str], None]
 

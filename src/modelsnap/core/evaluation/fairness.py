@@ -55,7 +55,7 @@ def metric_value(
     """
     import numpy as np
 
-    from modelsnap.core.metrics import compute_metrics
+    from modelsnap.core.evaluation.metrics import compute_metrics
 
     if len(y_true) == 0:
         return None

@@ -47,6 +47,7 @@ from modelsnap.core.files import (
     is_tmp_name,
     sha256_file,
 )
+from modelsnap.core.records.canonical import canonical_json
 
 LEDGER_FILE = "ledger.toml"
 LOCK_NAME = "ledger.lock"
@@ -78,13 +79,6 @@ class Finding:
     unsealed: bool = False
 
 
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8 (the decision log's canonical form)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode("utf-8")
-
-
 def entry_hash(entry: dict[str, Any]) -> str:
     body = {key: value for key, value in entry.items() if key != "sha256"}
     return hashlib.sha256(canonical_json(body)).hexdigest()
@@ -93,7 +87,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
 def content_sha256(entry: dict[str, Any]) -> str:
     """The sealed hash of a table record (a criteria revision): sha256 of its canonical JSON,
     every key included. A decision is sealed with its own ``sha256`` (the same computation
-    without that key, as ``decisions.entry_hash``)."""
+    without that key, as ``decision_log.entry_hash``)."""
     return hashlib.sha256(canonical_json(entry)).hexdigest()
 
 
@@ -257,7 +251,7 @@ def _file_records(root: Path, kind: str) -> dict[str, Path]:
 
 
 def _decision_records(root: Path) -> dict[str, dict[str, Any]]:
-    from modelsnap.core.decisions import read_decisions
+    from modelsnap.core.records.decision_log import read_decisions
 
     records: dict[str, dict[str, Any]] = {}
     for position, entry in enumerate(read_decisions(root), start=1):
@@ -291,7 +285,7 @@ class _Present:
     """The records in the folder now, hashed lazily, with what could not be read."""
 
     def __init__(self, root: Path) -> None:
-        from modelsnap.core.decisions import entry_hash as decision_hash
+        from modelsnap.core.records.decision_log import entry_hash as decision_hash
 
         self.root = Path(root)
         self.problems: list[Finding] = []
@@ -717,7 +711,7 @@ def create_sealed(root: Path, kind: str, relative: str, data: bytes) -> bool:
 
 
 def _decision_chain(root: Path) -> list[str]:
-    from modelsnap.core.decisions import check_chain, read_decisions
+    from modelsnap.core.records.decision_log import check_chain, read_decisions
 
     try:
         return check_chain(read_decisions(root))

@@ -22,10 +22,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from modelsnap.core.measures import OVERFIT_THRESHOLD
+
 # The validation-vs-test gap of the primary metric above which a snapshot is flagged as overfit.
 # Bounded metrics (accuracy, f1, roc_auc, r2, brier, ...) use the absolute gap; unbounded error
 # metrics (mae, rmse, log_loss) use the gap relative to the validation value.
-OVERFIT_THRESHOLD = 0.05
 # Balanced accuracy (classification) or R² (regression) of one feature alone that counts as leakage.
 SINGLE_FEATURE_LIMIT = 0.98
 # Share of rows where a column equals the target (as text), or |r| with a numeric target.
@@ -58,16 +59,6 @@ def overfit_check(
     if primary_metric in UNBOUNDED_METRICS:
         gap = gap / abs(val) if abs(val) > 1e-12 else (0.0 if gap == 0 else math.copysign(1.0, gap))
     return {"overfit_gap": round(float(gap), 6), "overfit_flag": bool(gap > OVERFIT_THRESHOLD)}
-
-
-def is_overfit(checks: Mapping[str, Any]) -> bool:
-    """True when a snapshot's ``[checks]`` show overfitting: validation better than test by more
-    than ``OVERFIT_THRESHOLD`` (the gap is signed so that positive means worse on test, for
-    "max" and "min" metrics alike). Read from the gap, not the stored flag: snapshots written
-    before the flag was one-sided carry ``overfit_flag = true`` when test was the better split.
-    """
-    gap = checks.get("overfit_gap") if isinstance(checks, Mapping) else None
-    return _finite(gap) and gap > OVERFIT_THRESHOLD
 
 
 def _finite(value: Any) -> bool:
@@ -244,7 +235,12 @@ def cached_leakage_checks(root: Any, dataset: Any, split: Any) -> list[str]:
     import json
     from pathlib import Path
 
-    from modelsnap.core.files import STATE_DIR, atomic_write_bytes, read_json_state, sha256_bytes
+    from modelsnap.core.files import (
+        STATE_DIR,
+        atomic_write_bytes,
+        read_json_state,
+        sha256_bytes,
+    )
 
     key = sha256_bytes(f"{CHECKS_VERSION}|{dataset.dataset_sha256}|{split.split_sha256}".encode())[
         :16

@@ -194,9 +194,9 @@ def competing_snapshots(
 ) -> list[dict[str, Any]]:
     """The snapshots asked for (id or unique prefix), or those that compete: the latest of each
     model on the current data and split (``ranking.latest_per_name``), baseline first."""
-    from modelsnap.core.context import load_context
-    from modelsnap.core.ranking import latest_per_name
-    from modelsnap.core.store import find_snapshot, read_snapshot
+    from modelsnap.core.records.store import find_snapshot, read_snapshot
+    from modelsnap.core.selection.context import load_context
+    from modelsnap.core.selection.ranking import latest_per_name
 
     root = Path(root)
     if snapshot_ids:
@@ -234,109 +234,6 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def predict_rows(
-    root: Path | str,
-    rows: RowsInput,
-    snapshot_ids: Sequence[str] | None = None,
-    *,
-    trusted: Sequence[str] = (),
-    on_event: Any = None,
-) -> dict[str, Any]:
-    """Every competing model's (or the given snapshots') prediction for ``rows``.
-
-    Returns ``{"task", "classes", "columns", "models": [{id, name, kind}], "rows": [{"label",
-    "input", "expected", "predictions": [{id, prediction, proba} | {id, error}], "disagree"}],
-    "warnings"}``; ``disagree`` is True when the models that answered do not all give the same
-    class (classification) or their values spread by more than 1 % of the target's range
-    (regression). Raises DataError for bad rows (nothing is loaded then), SnapshotError for an
-    unknown id or a project without snapshots.
-    """
-    from modelsnap.core.data import load_dataset
-    from modelsnap.core.edgecases import _artifact_entry, feature_kinds
-    from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.project import load_project
-    from modelsnap.profiler.runner import run_scoring_job
-
-    root = Path(root)
-    config = load_project(root)
-    dataset = load_dataset(config)
-    columns = feature_kinds(dataset.frame)
-    known = {
-        c: sorted({str(v) for v in dataset.frame[c].dropna().unique()})
-        for c, k in columns.items()
-        if k == "categorical"
-    }
-    typed, expected, warnings = check_rows(rows, columns, dataset.target_name, known)
-    snapshots = competing_snapshots(root, snapshot_ids)
-    entries, failed = [], {}
-    for snapshot in snapshots:
-        try:
-            entries.append(_artifact_entry(snapshot))
-        except ModelsnapError as exc:
-            failed[snapshot["id"]] = {"error": exc.message}
-    items, _ = (
-        run_scoring_job(
-            root,
-            "predict",
-            {"snapshots": entries, "rows": typed, "columns": columns},
-            timeout_seconds=config.run.timeout_seconds,
-            memory_limit_mb=config.run.memory_limit_mb,
-            threads=config.run.threads,
-            trusted=list(trusted),
-            name="predict",
-            on_event=on_event,
-        )
-        if entries
-        else ({}, {})
-    )
-    items.update(failed)
-    spread = 0.0
-    if dataset.task == "regression":
-        spread = float(dataset.target.max() - dataset.target.min()) * 0.01
-    out_rows = []
-    for index, (label, values) in enumerate(zip(rows.labels, typed, strict=True)):
-        answers = []
-        for snapshot in snapshots:
-            item = items.get(snapshot["id"]) or {"error": "the model gave no answer"}
-            if "error" in item:
-                answers.append({"id": snapshot["id"], "error": str(item["error"])})
-                continue
-            answer: dict[str, Any] = {
-                "id": snapshot["id"],
-                "prediction": item["predictions"][index],
-            }
-            if "proba" in item:
-                answer["proba"] = dict(zip(item["classes"], item["proba"][index], strict=True))
-            answers.append(answer)
-        given = [a["prediction"] for a in answers if "prediction" in a]
-        if dataset.task == "classification":
-            disagree = len({str(v) for v in given}) > 1
-        else:
-            numbers = [float(v) for v in given if isinstance(v, (int, float))]
-            disagree = bool(numbers) and max(numbers) - min(numbers) > spread
-        out_rows.append(
-            {
-                "label": label,
-                "input": values,
-                "expected": expected[index],
-                "predictions": answers,
-                "disagree": disagree,
-            }
-        )
-    return {
-        "task": dataset.task,
-        "classes": list(dataset.classes or []),
-        "columns": columns,
-        "target": dataset.target_name,
-        "models": [
-            {"id": s["id"], "name": str(s.get("name", "")), "kind": str(s.get("kind", "candidate"))}
-            for s in snapshots
-        ],
-        "rows": out_rows,
-        "warnings": warnings,
-    }
-
-
 # ------------------------------------------------------------------------ the TUI's try-rows panel
 
 CHOICES_LIMIT = 50  # categorical values offered in the form, most frequent first
@@ -356,9 +253,9 @@ def row_form(root: Path | str) -> dict[str, Any]:
     """What the try-rows form is built from: the feature columns and their kinds, categorical
     values offered from the data, test-split rows and the edge cases to pick from (as text).
     Loads the data set (pandas): call it off the UI thread."""
-    from modelsnap.core.data import load_dataset, read_split
-    from modelsnap.core.edgecases import edge_cases_for_dataset, feature_kinds
     from modelsnap.core.errors import ModelsnapError
+    from modelsnap.core.evaluation.data import load_dataset, read_split
+    from modelsnap.core.evaluation.edgecases import edge_cases_for_dataset, feature_kinds
     from modelsnap.core.files import inside
     from modelsnap.core.project import load_project
 
@@ -437,9 +334,18 @@ def append_edge_case(
     the old one atomically, so a bad row leaves the file as it was (``DataError``). The file's
     sha256 changes, which step 4 and ``modelsnap edge`` already show. Returns ``{"file",
     "case", "n_cases"}``."""
-    from modelsnap.core.data import load_dataset
-    from modelsnap.core.edgecases import SEVERITIES, edge_cases_for_dataset, feature_kinds
-    from modelsnap.core.files import EDGE_CSV_LIMIT, atomic_write_bytes, inside, read_regular
+    from modelsnap.core.evaluation.data import load_dataset
+    from modelsnap.core.evaluation.edgecases import (
+        SEVERITIES,
+        edge_cases_for_dataset,
+        feature_kinds,
+    )
+    from modelsnap.core.files import (
+        EDGE_CSV_LIMIT,
+        atomic_write_bytes,
+        inside,
+        read_regular,
+    )
     from modelsnap.core.project import load_project, update_project
 
     root = Path(root)
@@ -511,21 +417,12 @@ def append_edge_case(
     return {"file": relative, "case": case, "n_cases": len(checked)}
 
 
-def predict_values(
-    root: Path | str, values: Mapping[str, str], *, label: str = "row"
-) -> dict[str, Any]:
-    """``predict_rows`` for one row given as column -> text (the TUI's form)."""
-    return predict_rows(root, RowsInput(rows=[dict(values)], where="the row", labels=[label]))
-
-
 __all__ = [
     "RowsInput",
     "append_edge_case",
     "check_rows",
     "competing_snapshots",
     "parse_row_text",
-    "predict_rows",
-    "predict_values",
     "row_form",
     "rows_from_csv",
     "rows_from_texts",

@@ -46,9 +46,10 @@ from modelsnap.core.files import (
     loads_json_state,
     read_regular,
     read_toml,
+    refuse_link_out,
 )
-from modelsnap.core.leakage import is_overfit
-from modelsnap.core.store import SnapshotProblem, refuse_link_out, validate_snapshot
+from modelsnap.core.measures import is_overfit
+from modelsnap.core.records.schema import SnapshotProblem, validate_snapshot
 
 INDEX_FILE = "index.json"
 MAC_FILE = "index.json.mac"
@@ -544,7 +545,7 @@ def load_rows(
     """All snapshot summary rows (sorted by id, i.e. creation time) and the files that failed.
 
     Rows whose file still has the indexed size and mtime come from the index; other files are
-    parsed. A broken file becomes a ``store.SnapshotProblem``, never an exception. With
+    parsed. A broken file becomes a ``schema.SnapshotProblem``, never an exception. With
     ``write_back=False`` (review) nothing is written, by construction. With ``write_back=True``
     the index is refreshed when anything changed (new rows added, stale ones replaced, rows of
     vanished files dropped), and a read-only folder is tolerated silently: it is only a cache.

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelsnap.core.criteria import CriteriaInForce, criteria_in_force
 from modelsnap.core.errors import CriteriaError, DecisionError, ModelsnapError
 from modelsnap.core.files import EDGE_CSV_LIMIT, open_regular
 from modelsnap.core.measures import measures
-from modelsnap.core.ranking import RankingResult, RankingSpec, current_baseline, rank
-from modelsnap.core.ranking import spec_from_config as _spec_from_config
-from modelsnap.core.store import DataHashes
+from modelsnap.core.records.store import DataHashes
+from modelsnap.core.selection.criteria import CriteriaInForce, criteria_in_force
+from modelsnap.core.selection.ranking import RankingResult, RankingSpec, current_baseline, rank
+from modelsnap.core.selection.ranking import spec_from_config as _spec_from_config
 
 if TYPE_CHECKING:
     from modelsnap.core.project import ProjectConfig
@@ -197,20 +197,20 @@ def load_context(
     """Read what a ranking needs. ``from_records`` parses every snapshot file (what records
     a decision or a report must use); otherwise rows come from the index cache (fast ``rank``,
     review). Broken snapshot files are listed in ``problems``, never raised."""
-    from modelsnap.core.edgecases import latest_edge_results
+    from modelsnap.core.evaluation.edgecases import latest_edge_results
     from modelsnap.core.project import load_project
-    from modelsnap.core.ranking import as_row
-    from modelsnap.core.store import current_data_hashes
+    from modelsnap.core.records.store import current_data_hashes
+    from modelsnap.core.selection.ranking import as_row
 
     root = Path(root)
     config = load_project(root)
     if from_records:
-        from modelsnap.core.store import list_snapshots
+        from modelsnap.core.records.store import list_snapshots
 
         snapshots, broken = list_snapshots(root)
         rows = [as_row(snapshot) for snapshot in snapshots]
     else:
-        from modelsnap.core.index import load_rows
+        from modelsnap.core.records.index import load_rows
 
         rows, broken = load_rows(root, write_back=write_index)
     unreadable: list[str] = []
@@ -313,8 +313,8 @@ def decide(
     whose files do not verify, and a snapshot that was not ranked unless ``override`` justifies
     it. Returns the entry written.
     """
-    from modelsnap.core.decisions import append_decision, check_rationale
-    from modelsnap.core.store import find_snapshot, read_snapshot, verify_files
+    from modelsnap.core.records.decisions import append_decision, check_rationale
+    from modelsnap.core.records.store import find_snapshot, read_snapshot, verify_files
 
     check_rationale(rationale)
     context = load_context(root, from_records=True, write_index=False)

@@ -109,7 +109,7 @@ def project_classes(config: Any = None) -> frozenset[str]:
     that subclass ``sklearn.base.BaseEstimator`` are returned; a path naming a function, a
     module or a class of another kind is left out (the artifact then names it as untrusted).
     """
-    from modelsnap.core.pipeline import PREPROCESSING_CLASSES
+    from modelsnap.core.evaluation.pipeline import PREPROCESSING_CLASSES
 
     candidates: list[Any] = list(PREPROCESSING_CLASSES)
     for spec in getattr(config, "models", None) or []:

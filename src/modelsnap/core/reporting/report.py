@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelsnap.core.constraints import format_pair
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.selection.constraints import format_pair
 from modelsnap.core.text import printable
 
 FORMATS = ("html", "md")
@@ -78,11 +78,11 @@ def _limits_in_force(project: Any) -> dict[str, Any]:
 
 def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> ReportData:
     """Rank the project (with sensitivity), read the snapshots shown and the decision log."""
-    from modelsnap.core.context import rank_project
-    from modelsnap.core.decisions import read_decisions, verify_chain
-    from modelsnap.core.ledger import decision_problems
-    from modelsnap.core.monitoring import monitoring_history
-    from modelsnap.core.store import read_snapshot
+    from modelsnap.core.followup.monitoring import monitoring_history
+    from modelsnap.core.records.decision_log import read_decisions, verify_chain
+    from modelsnap.core.records.ledger import decision_problems
+    from modelsnap.core.records.store import read_snapshot
+    from modelsnap.core.selection.context import rank_project
 
     root = Path(root)
     project = rank_project(root, sensitivity=True, from_records=True, write_index=False)
@@ -104,7 +104,7 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     problems += [f"monitoring record not read: {p}" for p in unreadable]
     sig = None
     if significance and result.top is not None:
-        from modelsnap.core.significance import ranking_significance
+        from modelsnap.core.evaluation.significance import ranking_significance
 
         sig = ranking_significance(root, project.config, result, n=resamples)
     return ReportData(
@@ -276,7 +276,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "")
 def _kv(mapping: Mapping[str, Any]) -> str:
     """Key/value rows in words (nested tables flattened to dotted keys); an array of tables such
     as ``top_features`` becomes its own small table of the first few rows."""
-    from modelsnap.core.readable import TOP_FEATURES, flatten, is_table_list, plain
+    from modelsnap.core.reporting.readable import TOP_FEATURES, flatten, is_table_list, plain
 
     rows, lists = [], []
     for key, value in flatten(dict(mapping)):
@@ -779,7 +779,7 @@ def render_html(data: ReportData) -> str:
     criteria_rows = [
         [_e(n), f"{w:.4g}", _e(result.directions[n])] for n, w in result.weights.items()
     ]
-    from modelsnap.core.readable import constraint_lines
+    from modelsnap.core.reporting.readable import constraint_lines
 
     constraint_rows = [[_e(name), _e(limit)] for name, limit in constraint_lines(data.constraints)]
     status = {e.id: "ranked" for e in result.ranked}
@@ -864,7 +864,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str
 
 def render_markdown(data: ReportData) -> str:
     """A model card of the chosen model: the latest decision's snapshot, else the top pick."""
-    from modelsnap.core.readable import constraint_text, flatten, plain
+    from modelsnap.core.reporting.readable import constraint_text, flatten, plain
 
     result = data.result
     decision = data.decisions[-1] if data.decisions else None

@@ -72,7 +72,7 @@ class Project:
         Broken files are skipped here (``problems()`` names them; ``modelsnap check`` too), so
         one hand-edited file never hides the others.
         """
-        from modelsnap.core.store import list_snapshots
+        from modelsnap.core.records.store import list_snapshots
 
         if kind is not None and kind not in KINDS:
             raise ModelsnapError(f"kind {kind!r} is not 'baseline' or 'candidate'")
@@ -85,13 +85,13 @@ class Project:
 
     def problems(self) -> list[str]:
         """The snapshot files that could not be read, each with the reason."""
-        from modelsnap.core.store import list_snapshots
+        from modelsnap.core.records.store import list_snapshots
 
         return [str(problem) for problem in list_snapshots(self.root)[1]]
 
     def get(self, snapshot_id: str) -> dict:
         """One snapshot by id or unique id prefix."""
-        from modelsnap.core.store import find_snapshot, read_snapshot
+        from modelsnap.core.records.store import find_snapshot, read_snapshot
 
         return read_snapshot(self.root, find_snapshot(self.root, snapshot_id))
 
@@ -103,7 +103,7 @@ class Project:
         Candidates can only be evaluated under a locked revision, so nobody tunes the yardstick
         after seeing results. Locking unchanged criteria returns the current revision.
         """
-        from modelsnap.core.criteria import lock_criteria
+        from modelsnap.core.selection.criteria import lock_criteria
 
         self.reload()
         return lock_criteria(self.config, reason=reason, locked_by=locked_by)
@@ -230,7 +230,7 @@ class Project:
         the ranking was computed under. Returns a ``ProjectRanking`` (``.result.ranked``,
         ``.result.rejected``, ``.result.superseded``, ...).
         """
-        from modelsnap.core.context import rank_project
+        from modelsnap.core.selection.context import rank_project
 
         return rank_project(
             self.root,
@@ -261,7 +261,7 @@ class Project:
         edits not locked. Choosing a snapshot that was not ranked needs an ``override``
         justification, which is recorded (``DecisionError`` otherwise).
         """
-        from modelsnap.core.context import decide
+        from modelsnap.core.selection.context import decide
 
         return decide(
             self.root,
@@ -281,11 +281,12 @@ class Project:
         trusted: Sequence[str] = (),
     ) -> dict:
         """Every competing model's (or the given snapshots') prediction for ``rows``, side by
-        side, as ``modelsnap predict`` (``core.trying.predict_rows``): a list of mappings
+        side, as ``modelsnap predict`` (``api.trying.predict_rows``): a list of mappings
         column -> value (text or number; None or "" is missing), or the path of a CSV.
         The models run in the worker process; nothing is written. ``DataError`` for a missing,
         unknown or wrongly typed column."""
-        from modelsnap.core.trying import RowsInput, predict_rows, rows_from_csv
+        from modelsnap.api.trying import predict_rows
+        from modelsnap.core.followup.trying import RowsInput, rows_from_csv
 
         if isinstance(rows, (str, Path)):
             given = rows_from_csv(Path(rows))
@@ -308,10 +309,10 @@ class Project:
         trusted: Sequence[str] = (),
     ) -> dict:
         """Hold the decided model (the latest decision, or ``decision``) to its snapshot on new
-        labelled data, as ``modelsnap monitor`` (``core.monitoring.monitor``); records
+        labelled data, as ``modelsnap monitor`` (``api.monitoring.monitor``); records
         ``monitoring/<id>.toml`` and returns it, with ``verdict`` (holds / degraded / drifted)
         and ``exit_code`` (0 / 1)."""
-        from modelsnap.core.monitoring import monitor
+        from modelsnap.api.monitoring import monitor
 
         return monitor(
             self.root,

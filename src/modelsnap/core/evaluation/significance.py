@@ -93,7 +93,7 @@ def paired_bootstrap(
     """
     import numpy as np
 
-    from modelsnap.core import metrics
+    from modelsnap.core.evaluation import metrics
 
     truth, a, pa, labels, positive = metrics.prepare(
         task, y_true, pred_a, proba_a, classes, positive_label
@@ -202,7 +202,7 @@ def _test_truth(root: Path, config: Any, first: _Predictions) -> Any:
     """The test split's targets, from the predictions file or else from the data set itself."""
     if first.truth is not None:
         return first.truth
-    from modelsnap.core.data import load_dataset, read_split
+    from modelsnap.core.evaluation.data import load_dataset, read_split
 
     dataset = load_dataset(config)
     split = read_split(root)
@@ -265,7 +265,7 @@ def ranking_significance(
     it could not be computed; the ranking is never blocked by a missing predictions file.
     """
     from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.store import read_snapshot
+    from modelsnap.core.records.store import read_snapshot
 
     out: dict[str, Any] = {"metric": result.primary_metric, "alpha": ALPHA}
     top = result.top

@@ -1,0 +1,1 @@
+"""Words and documents for people: the HTML/Markdown report, snapshot diffs and readable values."""
