@@ -396,8 +396,7 @@ def audit(root: Path) -> tuple[int, list[Finding]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.cli.output import print_json
+    from modelsnap.cli.output import print_json, project_root
 
     root = project_root(args.dir)
     removed: list[str] = []

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: Any) -> int:
-    from modelsnap.cli.ls_cmd import project_root
+    from modelsnap.cli.output import project_root
     from modelsnap.core.selection.context import decide
 
     root = project_root(args.dir)

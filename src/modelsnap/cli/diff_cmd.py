@@ -181,8 +181,7 @@ def render(a: dict[str, Any], b: dict[str, Any], rows: list[DiffRow], notes: lis
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.cli.output import print_json
+    from modelsnap.cli.output import print_json, project_root
     from modelsnap.core.records.store import find_snapshot, read_snapshot
 
     root = project_root(args.dir)

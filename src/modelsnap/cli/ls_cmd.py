@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option, echo
+from modelsnap.cli.output import add_dir_argument, add_format_option, echo, project_root
 from modelsnap.core.text import has_control, printable
 
 # The JSON shape (docs/cli.md): one object per snapshot with exactly these keys.
@@ -56,20 +56,6 @@ def register(subparsers: Any) -> None:
         help="only models whose name matches (shell-style wildcards allowed)",
     )
     parser.set_defaults(handler=run)
-
-
-def project_root(value: str) -> Path:
-    """The project folder named on the command line; a clear error when it is not a folder."""
-    from modelsnap.core.errors import PathError
-
-    root = Path(value).expanduser()
-    if not root.is_dir():
-        raise PathError(
-            "no such project folder",
-            where=str(root),
-            hint="give the folder that holds modelsnap.toml",
-        )
-    return root
 
 
 def _warn(text: str) -> None:

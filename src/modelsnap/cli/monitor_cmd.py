@@ -68,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelsnap.api.monitoring import monitor
-    from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.cli.output import print_json
+    from modelsnap.cli.output import print_json, project_root
 
     root = project_root(args.dir)
     record = monitor(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 # A message line longer than this is cut with an ellipsis: a 100,000-character name echoed in
@@ -90,3 +91,17 @@ def add_format_option(parser, choices=("table", "json")) -> None:
 
 def add_dir_argument(parser) -> None:
     parser.add_argument("dir", metavar="DIR", help="the project folder (holds modelsnap.toml)")
+
+
+def project_root(value: str) -> Path:
+    """The project folder named on the command line; a clear error when it is not a folder."""
+    from modelsnap.core.errors import PathError
+
+    root = Path(value).expanduser()
+    if not root.is_dir():
+        raise PathError(
+            "no such project folder",
+            where=str(root),
+            hint="give the folder that holds modelsnap.toml",
+        )
+    return root

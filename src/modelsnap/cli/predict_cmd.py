@@ -66,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelsnap.api.trying import predict_rows
-    from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.cli.output import print_json, print_warning
+    from modelsnap.cli.output import print_json, print_warning, project_root
     from modelsnap.core.followup.trying import rows_from_csv, rows_from_texts
 
     root = project_root(args.dir)

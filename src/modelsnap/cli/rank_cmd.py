@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
 
 def compute(args: Any) -> Any:
     """Run the ranking the options describe; shared with ``decide``."""
-    from modelsnap.cli.ls_cmd import project_root
+    from modelsnap.cli.output import project_root
     from modelsnap.core.selection.context import rank_project
     from modelsnap.core.selection.ranking import parse_weights
 

@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
 def run(args: Any) -> int:
     from pathlib import Path
 
-    from modelsnap.cli.ls_cmd import project_root
+    from modelsnap.cli.output import project_root
     from modelsnap.core.reporting.report import write_report
 
     root = project_root(args.dir)

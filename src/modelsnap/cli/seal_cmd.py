@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.cli.ls_cmd import project_root
+    from modelsnap.cli.output import project_root
     from modelsnap.core.records.ledger import adopt, head
 
     root = project_root(args.dir)

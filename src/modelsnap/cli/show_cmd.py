@@ -251,8 +251,7 @@ def render(snapshot: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.cli.ls_cmd import project_root
-    from modelsnap.cli.output import print_json
+    from modelsnap.cli.output import print_json, project_root
     from modelsnap.core.records.store import find_snapshot, read_snapshot, snapshot_path
 
     root = project_root(args.dir)
