@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.measures import PROBABILITY_METRICS
 from modelsnap.profiler import events
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.memory import measure_peak, resources_entry
@@ -43,7 +44,6 @@ from modelsnap.profiler.timing import (
 
 ARTIFACT_NAME = "model.skops"
 PREDICTIONS_NAME = "predictions.npz"
-PROBABILITY_METRICS = ("roc_auc", "log_loss", "brier")
 
 
 class WorkerError(ModelsnapError):
@@ -395,8 +395,9 @@ class Run:
                     hint="use an estimator with predict_proba (e.g. wrap it in "
                     "CalibratedClassifierCV) or drop the probability metric",
                 )
+            *some, last = PROBABILITY_METRICS
             self.warn(
-                f"model {self.name!r} has no predict_proba: roc_auc, log_loss and brier "
+                f"model {self.name!r} has no predict_proba: {', '.join(some)} and {last} "
                 "are not computed"
             )
         for part in ("validation", "test"):

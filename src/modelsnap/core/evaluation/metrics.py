@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.project import CLASSIFICATION_METRICS, MEASURE_DIRECTIONS, REGRESSION_METRICS
+from modelsnap.core.measures import MEASURE_DIRECTIONS, QUALITY_METRICS, metrics_of
 
-METRIC_DIRECTIONS: dict[str, str] = {
-    name: MEASURE_DIRECTIONS[name] for name in CLASSIFICATION_METRICS + REGRESSION_METRICS
-}
+METRIC_DIRECTIONS: dict[str, str] = {name: MEASURE_DIRECTIONS[name] for name in QUALITY_METRICS}
 _EPS = np.finfo(np.float64).eps
 
 
@@ -155,8 +153,7 @@ def evaluate_weighted(
 
 
 def _ordered(values: dict[str, Any], task: str) -> dict[str, Any]:
-    names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    return {name: values[name] for name in names if name in values}
+    return {name: values[name] for name in metrics_of(task) if name in values}
 
 
 def compute_metrics(

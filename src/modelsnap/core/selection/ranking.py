@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelsnap.core.errors import CriteriaError
-from modelsnap.core.measures import MEASURE_DIRECTIONS, SPLITS, is_resource_measure, measures
+from modelsnap.core.measures import (
+    MEASURE_DIRECTIONS,
+    SPLITS,
+    is_resource_measure,
+    measures,
+    task_of,
+)
 from modelsnap.core.selection import constraints as constraint_rules
 
 METHODS = ("weighted", "topsis")
@@ -338,9 +344,7 @@ def spec_from_config(
                 where="--profile",
                 hint=f"use one of {', '.join(PROFILES)}",
             )
-        task = getattr(config.data, "task", None) or (
-            "regression" if primary in ("r2", "mae", "rmse") else "classification"
-        )
+        task = getattr(config.data, "task", None) or task_of(primary) or "classification"
         criteria_source, constraint_table = profile_settings(
             profile, task, primary, fairness=bool(getattr(config.data, "sensitive", None))
         )
