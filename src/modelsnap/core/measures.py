@@ -76,6 +76,7 @@ REGISTRY: dict[str, Measure] = {
         _quality("roc_auc", "max", C, 5, needs_proba=True, per_class=True, label="ROC AUC"),
         _quality("log_loss", "min", C, 9, needs_proba=True, bounded=False, label="log loss"),
         _quality("brier", "min", C, 10, needs_proba=True, binary_only=True, label="Brier score"),
+        _quality("matthews_corrcoef", "max", C, 11, per_class=True, label="MCC"),
         _quality("r2", "max", R, 6, label="R²"),
         _quality("mae", "min", R, 7, bounded=False),
         _quality("rmse", "min", R, 8, bounded=False),

@@ -43,6 +43,7 @@ def _classification(
         precision_k = np.where(pred_count > 0, true_pos / pred_count, 0.0)
         denom = true_count + pred_count
         f1_k = np.where(denom > 0, 2 * true_pos / denom, 0.0)
+    out["matthews_corrcoef"] = _matthews(total, true_pos, true_count, pred_count)
     present_true = true_count > 0
     out["balanced_accuracy"] = (recall_k * present_true).sum(axis=1) / present_true.sum(axis=1)
     if positive_label is not None and len(classes) == 2:
@@ -66,6 +67,20 @@ def _classification(
             with np.errstate(invalid="ignore"):
                 out["roc_auc"] = np.mean(np.vstack(per_class), axis=0)
     return out
+
+
+def _matthews(
+    total: np.ndarray, true_pos: np.ndarray, true_count: np.ndarray, pred_count: np.ndarray
+) -> np.ndarray:
+    """Matthews correlation from the weighted confusion counts (the multiclass R_K form,
+    binary included); 0 when every prediction, or every target, is one class (as sklearn)."""
+    correct = true_pos.sum(axis=1)
+    numerator = correct * total - (pred_count * true_count).sum(axis=1)
+    spread_pred = total**2 - (pred_count**2).sum(axis=1)
+    spread_true = total**2 - (true_count**2).sum(axis=1)
+    denominator = np.sqrt(spread_pred * spread_true)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, 0.0)
 
 
 def _auc(weights: np.ndarray, score: np.ndarray, positive: np.ndarray) -> np.ndarray:
