@@ -21,6 +21,8 @@ from modelsnap.cli.output import add_dir_argument, add_format_option
 
 
 def register(subparsers: Any) -> None:
+    from modelsnap.core.ranking_methods import DEFAULT_METHOD, METHODS, method_help
+
     parser = subparsers.add_parser(
         "rank",
         help="rank the snapshots against the criteria",
@@ -41,9 +43,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--method",
-        choices=["weighted", "topsis"],
-        default="weighted",
-        help="weighted sum of min-max normalised criteria (default) or TOPSIS",
+        choices=list(METHODS),
+        default=DEFAULT_METHOD,
+        help=method_help(),
     )
     parser.add_argument(
         "--split",
@@ -217,12 +219,13 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
     from rich.table import Table
 
     from modelsnap.cli.output import make_console
+    from modelsnap.core.ranking_methods import method_label
 
     console = make_console(highlight=False)
     primary = result.primary_metric
     weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
     console.print(
-        f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
+        f"[bold]Ranking[/] ({method_label(result.method)}"
         f", {result.split} split, {escape(basis_text(result))}): {escape(weights)}"
     )
     # The id already carries the model's name, so it is never cut; notes go in a column when

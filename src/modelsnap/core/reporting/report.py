@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.ranking_methods import METHODS, method_label
 from modelsnap.core.selection.constraints import format_pair
 from modelsnap.core.text import printable
 
@@ -793,7 +794,7 @@ def render_html(data: ReportData) -> str:
         else "<p>No snapshot could be ranked.</p>"
     )
     warnings = "".join(f'<li class="warn">{_e(w)}</li>' for w in result.warnings + data.problems)
-    method = "TOPSIS" if result.method == "topsis" else "weighted sum of min-max normalised values"
+    method = METHODS[result.method].description if result.method in METHODS else result.method
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -928,7 +929,7 @@ def render_markdown(data: ReportData) -> str:
     if entry:
         lines.append(
             f"- Ranking: #{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
-            f" ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}, "
+            f" ({method_label(result.method)}, "
             f"{result.split} split){', on the Pareto front' if entry.pareto else ''}"
         )
     else:

@@ -37,9 +37,9 @@ from modelsnap.core.measures import (
     measures,
     task_of,
 )
+from modelsnap.core.ranking_methods import DEFAULT_METHOD, METHODS, minmax_matrix
 from modelsnap.core.selection import constraints as constraint_rules
 
-METHODS = ("weighted", "topsis")
 PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)
 
 
@@ -62,7 +62,7 @@ class RankingSpec:
     constraints: dict[str, Any]
     primary_metric: str
     split: str = "validation"
-    method: str = "weighted"
+    method: str = DEFAULT_METHOD
     allow_mixed: bool = False
     dataset_sha256: str | None = None
     split_sha256: str | None = None
@@ -308,7 +308,7 @@ def spec_from_config(
     *,
     weights: Mapping[str, float] | None = None,
     profile: str | None = None,
-    method: str = "weighted",
+    method: str = DEFAULT_METHOD,
     split: str | None = None,
     allow_mixed: bool = False,
     dataset_sha256: str | None = None,
@@ -410,64 +410,6 @@ def _better_first(value: float | None, direction: str) -> float:
 # Scoring
 
 
-def minmax_matrix(
-    values: Sequence[Sequence[float]], directions: Sequence[str]
-) -> list[list[float]]:
-    """Min-max normalise each column: (v-min)/(max-min) for max, (max-v)/(max-min) for min,
-    1.0 when max == min."""
-    if not values:
-        return []
-    columns = list(zip(*values, strict=True))
-    out_columns = []
-    for column, way in zip(columns, directions, strict=True):
-        low, high = min(column), max(column)
-        span = high - low
-        if span == 0:
-            out_columns.append([1.0] * len(column))
-        elif way == "max":
-            out_columns.append([(v - low) / span for v in column])
-        else:
-            out_columns.append([(high - v) / span for v in column])
-    return (
-        [list(row) for row in zip(*out_columns, strict=True)]
-        if out_columns
-        else [[] for _ in values]
-    )
-
-
-def weighted_scores(norm: Sequence[Sequence[float]], weights: Sequence[float]) -> list[float]:
-    return [math.fsum(w * v for w, v in zip(weights, row, strict=True)) for row in norm]
-
-
-def vector_matrix(values: Sequence[Sequence[float]]) -> list[list[float]]:
-    """TOPSIS vector normalisation: each column divided by its Euclidean norm (0 stays 0)."""
-    columns = list(zip(*values, strict=True)) if values else []
-    norms = [math.sqrt(math.fsum(v * v for v in column)) for column in columns]
-    return [[v / n if n else 0.0 for v, n in zip(row, norms, strict=True)] for row in values]
-
-
-def topsis_scores(
-    vector: Sequence[Sequence[float]], weights: Sequence[float], directions: Sequence[str]
-) -> list[float]:
-    """Closeness to the ideal: d- / (d+ + d-) on weighted vector-normalised values.
-
-    The ideal takes each column's best (max for "max", min for "min"), the anti-ideal its
-    worst. When every row is identical (d+ = d- = 0) every score is 1.0, like min-max.
-    """
-    weighted = [[w * v for w, v in zip(weights, row, strict=True)] for row in vector]
-    if not weighted:
-        return []
-    columns = list(zip(*weighted, strict=True))
-    ideal = [max(c) if d == "max" else min(c) for c, d in zip(columns, directions, strict=True)]
-    anti = [min(c) if d == "max" else max(c) for c, d in zip(columns, directions, strict=True)]
-    scores = []
-    for row in weighted:
-        plus = math.sqrt(math.fsum((v - i) ** 2 for v, i in zip(row, ideal, strict=True)))
-        minus = math.sqrt(math.fsum((v - a) ** 2 for v, a in zip(row, anti, strict=True)))
-        scores.append(1.0 if plus + minus == 0 else minus / (plus + minus))
-    return scores
-
-
 def _scores(
     method: str,
     values: Sequence[Sequence[float]],
@@ -475,9 +417,8 @@ def _scores(
     directions: Sequence[str],
     prepared: list[list[float]] | None = None,
 ) -> list[float]:
-    if method == "topsis":
-        return topsis_scores(prepared or vector_matrix(values), weights, directions)
-    return weighted_scores(prepared or minmax_matrix(values, directions), weights)
+    way = METHODS[method]
+    return way.score(prepared or way.prepare(values, directions), weights, directions)
 
 
 def _order(scores: Sequence[float], tiebreak: Sequence[tuple[Any, ...]]) -> list[int]:
@@ -626,9 +567,8 @@ def rank(
 
     values = [[row["measures"][spec.split][m] for m in names] for row, _, _ in scored]
     weight_list = [weights[m] for m in names]
-    prepared = (
-        vector_matrix(values) if spec.method == "topsis" else minmax_matrix(values, directions)
-    )
+    method = METHODS[spec.method]
+    prepared = method.prepare(values, directions)
     scores = _scores(spec.method, values, weight_list, directions, prepared)
     tiebreak = [
         (
@@ -639,7 +579,7 @@ def rank(
     ]
     order = _order(scores, tiebreak)
     flags = pareto_flags(values, directions)
-    minmax = prepared if spec.method == "weighted" else minmax_matrix(values, directions)
+    minmax = prepared if method.prepare is minmax_matrix else minmax_matrix(values, directions)
 
     fingerprint = _reference_hardware([row for row, _, _ in scored], baseline_row)
     # Plain words, not the fingerprint (it stays in the result for programs): which machine
