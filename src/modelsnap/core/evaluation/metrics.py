@@ -10,7 +10,7 @@ averages over the labels present otherwise; roc_auc one-vs-rest macro for multic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -191,6 +191,21 @@ def compute_metrics(
     return _ordered({k: v for k, v in result.items() if np.isfinite(v)}, task)
 
 
+def bootstrap_weights(rows: int, n: int, seed: int, chunk: int = 250) -> Iterator[np.ndarray]:
+    """Seeded bootstrap resamples of ``rows`` rows as weights: how often each row was drawn,
+    one resample per row of a ``chunk x rows`` matrix, ``n`` resamples in all. The interval
+    here and the paired bootstrap in ``significance`` draw from it (same seed, same rows)."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n:
+        size = min(chunk, n - done)
+        draws = rng.integers(0, rows, size=(size, rows))
+        offsets = draws + (np.arange(size) * rows)[:, None]
+        weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
+        yield weights.astype(np.float64)
+        done += size
+
+
 def bootstrap_ci(
     task: str,
     y_true: Any,
@@ -209,21 +224,12 @@ def bootstrap_ci(
     y_true, y_pred, proba, labels, positive = prepare(
         task, y_true, y_pred, proba, classes, positive_label
     )
-    rows = len(y_true)
-    rng = np.random.default_rng(seed)
     collected: dict[str, list[np.ndarray]] = {}
-    done = 0
-    while done < n:
-        size = min(chunk, n - done)
-        draws = rng.integers(0, rows, size=(size, rows))
-        offsets = draws + (np.arange(size) * rows)[:, None]
-        weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
-        weights = weights.astype(np.float64)
+    for weights in bootstrap_weights(len(y_true), n, seed, chunk):
         for name, value in evaluate_weighted(
             task, weights, y_true, y_pred, proba, labels, positive
         ).items():
             collected.setdefault(name, []).append(value)
-        done += size
     alpha = (1.0 - confidence) / 2.0
     intervals: dict[str, list[float]] = {}
     for name, parts in collected.items():
