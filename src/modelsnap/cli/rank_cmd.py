@@ -181,14 +181,9 @@ def to_csv(result: RankingResult) -> str:
                 "; ".join(e.warnings),
             ]
         )
-    set_aside = [
-        *(("rejected", r["id"], r["name"], "; ".join(r["reasons"])) for r in result.rejected),
-        *(("incomplete", r["id"], r["name"], "; ".join(r["missing"])) for r in result.incomplete),
-        *(("excluded", r["id"], r["name"], "; ".join(r["reasons"])) for r in result.excluded),
-        *(
-            ("superseded", r["id"], r["name"], f"superseded by {r['by']}")
-            for r in result.superseded
-        ),
+    set_aside = [(s.status, s.id, s.name, "; ".join(s.why)) for s in result.set_aside()]
+    set_aside += [
+        ("superseded", r["id"], r["name"], f"superseded by {r['by']}") for r in result.superseded
     ]
     for status, snapshot_id, name, notes in set_aside:
         writer.writerow(
@@ -291,16 +286,14 @@ def _print_set_aside(console: Any, result: RankingResult) -> None:
     """Rejected, incomplete and excluded snapshots with their reasons; the history's size."""
     from rich.markup import escape
 
-    sections = (
-        ("Rejected", "red", [(r["id"], "", r["reasons"]) for r in result.rejected]),
-        ("Incomplete", "yellow", [(r["id"], "missing ", r["missing"]) for r in result.incomplete]),
-        ("Excluded", "yellow", [(r["id"], "", r["reasons"]) for r in result.excluded]),
-    )
-    for title, colour, items in sections:
+    left_out = result.set_aside()
+    for status, colour in (("rejected", "red"), ("incomplete", "yellow"), ("excluded", "yellow")):
+        items = [item for item in left_out if item.status == status]
         if items:
-            console.print(f"[{colour}]{title}[/] ({len(items)}):")
-            for snapshot_id, label, why in items:
-                console.print(f"  {escape(snapshot_id)}: {label}{escape('; '.join(why))}")
+            console.print(f"[{colour}]{status.capitalize()}[/] ({len(items)}):")
+            label = "missing " if status == "incomplete" else ""
+            for item in items:
+                console.print(f"  {escape(item.id)}: {label}{escape('; '.join(item.why))}")
     if result.superseded:
         console.print(
             f"History: {len(result.superseded)} older snapshot(s) of these models do "

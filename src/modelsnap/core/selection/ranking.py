@@ -27,7 +27,7 @@ import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.measures import (
@@ -168,6 +168,16 @@ class Incomplete(TypedDict):
     missing: list[str]
 
 
+class SetAside(NamedTuple):
+    """A snapshot the ranking left out, as printers show it: its status ("rejected",
+    "incomplete" or "excluded"), id, name and why (the reasons, or what it lacks)."""
+
+    status: str
+    id: str
+    name: str
+    why: list[str]
+
+
 @dataclass
 class RankingResult:
     ranked: list[RankedEntry]
@@ -203,6 +213,15 @@ class RankingResult:
             if any(e["id"] == snapshot_id for e in getattr(self, name)):
                 return name
         return None
+
+    def set_aside(self) -> list[SetAside]:
+        """Rejected, then incomplete, then excluded snapshots, each with why it is left out:
+        the one reading of these lists for the CLI, the report and the screens."""
+        return [
+            *(SetAside("rejected", r["id"], r["name"], r["reasons"]) for r in self.rejected),
+            *(SetAside("incomplete", r["id"], r["name"], r["missing"]) for r in self.incomplete),
+            *(SetAside("excluded", r["id"], r["name"], r["reasons"]) for r in self.excluded),
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form; its shape is documented in docs/ranking.md ("JSON output")."""
