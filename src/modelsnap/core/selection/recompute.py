@@ -137,7 +137,7 @@ def constraint_problems(
     primary = (locked or {}).get("primary_metric") or gain.get("metric") or ""
     measured = measures(dict(snapshot), "validation")
     baseline_measures = measures(dict(baseline), "validation") if baseline is not None else None
-    problems = []
+    problems: list[str] = []
     for name, entry in recorded.items():
         if not isinstance(entry, Mapping) or entry.get("missing") is True:
             continue
@@ -166,7 +166,7 @@ def _recorded_rule(
     limit: float | int,
     rules: Mapping[str, Any],
     snapshot: Mapping[str, Any],
-    problems: list,
+    problems: list[str],
 ) -> Any:
     """The rule a recorded verdict was judged by, with the recorded limit (a limit that the
     revision in force does not set is a problem of its own); None for a name no rule reads."""
