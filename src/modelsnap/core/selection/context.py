@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import CriteriaError, DecisionError, ModelsnapError
 from modelsnap.core.files import EDGE_CSV_LIMIT, open_regular
-from modelsnap.core.measures import measures
+from modelsnap.core.measures import EDGE_MEASURES, measures
 from modelsnap.core.ranking_methods import DEFAULT_METHOD
 from modelsnap.core.records.store import DataHashes
 from modelsnap.core.selection.criteria import CriteriaInForce, criteria_in_force
@@ -84,11 +84,7 @@ def with_edge_results(
         updated = dict(row)
         updated["measures"] = {}
         for split, table in row["measures"].items():
-            table = {
-                k: v
-                for k, v in table.items()
-                if k not in ("edge_pass_rate", "edge_must_pass_failed")
-            }
+            table = {k: v for k, v in table.items() if k not in EDGE_MEASURES}
             table.update(measures({}, split, edge_result=result))
             updated["measures"][split] = table
         out.append(updated)
