@@ -134,5 +134,7 @@ def test_the_registry_is_the_one_list_every_other_is_drawn_from():
     assert m.task_of("rmse") == "regression" and m.task_of("f1") == "classification"
     assert m.task_of("latency_p95_ms") is None and m.task_of("nonsense") is None
     # Each table measure is read from where the registry says it lives.
-    for name, table, key in m._TABLE_MEASURES:
-        assert m.measures({table: {key: 0.5}})[name] == 0.5
+    for table, entries in m._TABLE_MEASURES.items():
+        for name, key in entries:
+            assert m.measures({table: {key: 0.5}})[name] == 0.5
+            assert m.REGISTRY[name].where == f"{table}.{key}"

@@ -221,12 +221,16 @@ def _table(snapshot: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
     return current if isinstance(current, Mapping) else {}
 
 
-# (name, table, key) of the measures read as one number from one table; quality metrics and
-# edge cases are read apart. The overfitting gap reads as [checks].overfit_flag does: how much
-# worse test is than validation (a better test score is no overfitting, so it counts as 0).
-_TABLE_MEASURES = tuple(
-    (m.name, *m.where.split(".")) for m in REGISTRY.values() if m.kind not in ("quality", "edge")
-)
+# table -> ((name, key), ...) of the measures read as one number from one table, in registry
+# order; quality metrics and edge cases are read apart. The overfitting gap reads as
+# [checks].overfit_flag does: how much worse test is than validation (a better test score is no
+# overfitting, so it counts as 0).
+_TABLE_MEASURES: dict[str, tuple[tuple[str, str], ...]] = {}
+for _measure in REGISTRY.values():
+    if _measure.kind not in ("quality", "edge"):
+        _where, _key = _measure.where.split(".")
+        _TABLE_MEASURES[_where] = (*_TABLE_MEASURES.get(_where, ()), (_measure.name, _key))
+del _measure, _where, _key
 
 
 def _edge_measures(edge: Mapping[str, Any], out: dict[str, float]) -> None:
@@ -260,10 +264,12 @@ def measures(
         number = _number(value)
         if number is not None and name in MEASURE_DIRECTIONS:
             out[name] = number
-    for name, table, key in _TABLE_MEASURES:
-        number = _number(_table(snapshot, table).get(key))
-        if number is not None:
-            out[name] = number if name != "overfit_gap" else max(number, 0.0)
+    for table, entries in _TABLE_MEASURES.items():
+        values = _table(snapshot, table)
+        for name, key in entries:
+            number = _number(values.get(key))
+            if number is not None:
+                out[name] = number if name != "overfit_gap" else max(number, 0.0)
     _edge_measures(edge_result if edge_result is not None else _table(snapshot, "edge_cases"), out)
     return out
 
