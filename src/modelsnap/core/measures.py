@@ -138,14 +138,12 @@ UNBOUNDED_METRICS = frozenset(n for n in QUALITY_METRICS if not REGISTRY[n].boun
 # Metrics that look at each class (a group of the fairness table needs rows of every class).
 PER_CLASS_METRICS = frozenset(_names(per_class=True))
 # The quality metrics in the order the snapshot card shows them (after the primary one).
-CARD_QUALITY = tuple(
-    sorted(QUALITY_METRICS, key=lambda n: REGISTRY[n].card)  # type: ignore[arg-type, return-value]
-)
+CARD_QUALITY = tuple(sorted(QUALITY_METRICS, key=lambda n: REGISTRY[n].card or 0))
 # The resources the card shows, in order.
 CARD_RESOURCES = tuple(
     sorted(
         (n for n in RESOURCE_MEASURES if REGISTRY[n].card is not None),
-        key=lambda n: REGISTRY[n].card,  # type: ignore[arg-type, return-value]
+        key=lambda n: REGISTRY[n].card or 0,
     )
 )
 
