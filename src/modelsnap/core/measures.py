@@ -1,4 +1,9 @@
-"""The measure namespace: one flat ``name -> float`` view of a snapshot.
+"""The measure namespace: the registry of every measure, and one flat ``name -> float`` view
+of a snapshot.
+
+``REGISTRY`` holds one ``Measure`` per name (direction, kind, task, what it needs, words for
+people, where a snapshot keeps it); every list of names the tool uses (quality metrics per task,
+resources, probability metrics, the card's order, ...) is drawn from it here.
 
 Criteria, constraints, the ranking, the index and the report all speak about a model through
 these names (docs/project-file.md, "Measure names"), so a snapshot is flattened in exactly one
