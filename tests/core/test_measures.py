@@ -116,3 +116,25 @@ def test_any_shape_gives_finite_floats_only(snapshot):
     result = measures(snapshot)
     assert all(isinstance(v, float) and math.isfinite(v) for v in result.values())
     assert set(result) <= set(MEASURE_DIRECTIONS)
+
+
+def test_the_registry_is_the_one_list_every_other_is_drawn_from():
+    from modelsnap.core import measures as m
+
+    kinds = {"quality", "resource", "interpretability", "fairness", "edge", "check"}
+    for name, measure in m.REGISTRY.items():
+        assert measure.name == name and measure.direction in ("max", "min")
+        assert measure.kind in kinds and measure.where
+        assert m.MEASURE_DIRECTIONS[name] == measure.direction
+    assert set(m.MEASURE_DIRECTIONS) == set(m.REGISTRY)
+    assert set(m.CLASSIFICATION_METRICS) | set(m.REGRESSION_METRICS) == set(m.QUALITY_METRICS)
+    assert not set(m.CLASSIFICATION_METRICS) & set(m.REGRESSION_METRICS)
+    assert set(m.CARD_QUALITY) == set(m.QUALITY_METRICS)
+    assert set(m.PROBABILITY_METRICS) <= set(m.CLASSIFICATION_METRICS)
+    assert m.task_of("rmse") == "regression" and m.task_of("f1") == "classification"
+    assert m.task_of("latency_p95_ms") is None and m.task_of("nonsense") is None
+    # Each table measure is read from where the registry says it lives.
+    for table, entries in m._TABLE_MEASURES.items():
+        for name, key in entries:
+            assert m.measures({table: {key: 0.5}})[name] == 0.5
+            assert m.REGISTRY[name].where == f"{table}.{key}"

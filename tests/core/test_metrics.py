@@ -32,6 +32,7 @@ def test_binary_matches_sklearn() -> None:
         "roc_auc",
         "log_loss",
         "brier",
+        "matthews_corrcoef",
     ]
     assert got["accuracy"] == pytest.approx(sk.accuracy_score(y, pred))
     assert got["balanced_accuracy"] == pytest.approx(sk.balanced_accuracy_score(y, pred))
@@ -41,6 +42,7 @@ def test_binary_matches_sklearn() -> None:
     assert got["roc_auc"] == pytest.approx(sk.roc_auc_score(y == "yes", proba[:, 1]))
     assert got["log_loss"] == pytest.approx(sk.log_loss(y, proba, labels=["no", "yes"]))
     assert got["brier"] == pytest.approx(sk.brier_score_loss(y == "yes", proba[:, 1]))
+    assert got["matthews_corrcoef"] == pytest.approx(sk.matthews_corrcoef(y, pred))
 
 
 def test_positive_label_changes_f1() -> None:
@@ -65,6 +67,7 @@ def test_multiclass_matches_sklearn_macro() -> None:
         sk.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
     )
     assert got["log_loss"] == pytest.approx(sk.log_loss(y, proba, labels=classes))
+    assert got["matthews_corrcoef"] == pytest.approx(sk.matthews_corrcoef(y, pred))
     assert "brier" not in got
 
 
@@ -76,6 +79,7 @@ def test_without_probabilities_only_label_metrics() -> None:
         "precision",
         "recall",
         "f1",
+        "matthews_corrcoef",
     }
 
 
@@ -92,6 +96,7 @@ def test_regression_matches_sklearn() -> None:
 labels = st.lists(st.sampled_from(["a", "b", "c"]), min_size=2, max_size=40)
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found")
 @settings(max_examples=80, deadline=None)
 @given(y=labels, data=st.data())
 def test_label_metrics_match_sklearn_on_arbitrary_labels(y, data) -> None:
@@ -102,6 +107,8 @@ def test_label_metrics_match_sklearn_on_arbitrary_labels(y, data) -> None:
     assert got["precision"] == pytest.approx(
         sk.precision_score(y, pred, average="macro", zero_division=0)
     )
+    # One class only among the targets or the predictions: 0, as scikit-learn says.
+    assert got["matthews_corrcoef"] == pytest.approx(sk.matthews_corrcoef(y, pred))
 
 
 def test_undefined_auc_is_left_out_not_nan() -> None:
@@ -162,4 +169,5 @@ def test_bad_shapes_are_clear_errors() -> None:
 
 def test_directions() -> None:
     assert METRIC_DIRECTIONS["log_loss"] == "min" and METRIC_DIRECTIONS["f1"] == "max"
-    assert METRIC_DIRECTIONS["rmse"] == "min" and len(METRIC_DIRECTIONS) == 11
+    assert METRIC_DIRECTIONS["rmse"] == "min" and len(METRIC_DIRECTIONS) == 12
+    assert METRIC_DIRECTIONS["matthews_corrcoef"] == "max"

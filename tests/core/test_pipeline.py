@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -218,3 +220,54 @@ def test_toml_params_are_toml_able() -> None:
     assert "max_depth" not in rf and rf["class_weight"] == {"a": 1, "b": 2}
     for value in (params, calibrated, rf):
         assert tomllib.loads(tomli_w.dumps({"p": value}))["p"] == value
+
+
+def test_one_rule_for_recorded_values_none_and_non_finite_are_left_out() -> None:
+    from sklearn.impute import SimpleImputer
+
+    from modelsnap.core.records.canonical import toml_value
+
+    assert toml_value(float("nan")) is None and toml_value(np.float64("inf")) is None
+    assert toml_value([1.0, float("nan"), None, np.int64(2)]) == [1.0, 2]
+    assert toml_value({"a": None, "b": float("-inf"), 3: np.bool_(True)}) == {"3": True}
+    assert toml_value(np.array([[1, 2], [3, 4]])) == [[1, 2], [3, 4]]
+    assert toml_value((RandomForestClassifier, len)) == [
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "builtins.len",
+    ]
+    # The estimator's params follow the same rule: a NaN default is absent, as documented.
+    assert "missing_values" not in toml_params(SimpleImputer())
+    assert toml_params(SimpleImputer(fill_value=0))["fill_value"] == 0
+
+
+_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.text(max_size=5),
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(),
+        st.floats(width=32).map(np.float32),
+        st.integers(-5, 5).map(np.int16),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(_values)
+def test_every_recorded_value_survives_toml_and_strict_json(value) -> None:
+    import json
+
+    from modelsnap.core.records.canonical import toml_value
+
+    held = toml_value(value)
+    if held is None:
+        return
+    assert tomllib.loads(tomli_w.dumps({"v": held}))["v"] == held
+    json.dumps(held, allow_nan=False)
+    assert toml_value(held) == held  # once is enough

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import ModelsnapError, PathError
+from modelsnap.core.ranking_methods import DEFAULT_METHOD
 
 __all__ = ["Project"]
 
@@ -215,7 +216,7 @@ class Project:
         *,
         weights: Mapping[str, float] | None = None,
         profile: str | None = None,
-        method: str = "weighted",
+        method: str = DEFAULT_METHOD,
         split: str | None = None,
         allow_mixed: bool = False,
         sensitivity: bool = False,

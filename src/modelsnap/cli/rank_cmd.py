@@ -15,12 +15,17 @@ import gc
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.cli.output import add_dir_argument, add_format_option
 
+if TYPE_CHECKING:
+    from modelsnap.core.selection.ranking import RankedEntry, RankingResult
+
 
 def register(subparsers: Any) -> None:
+    from modelsnap.core.ranking_methods import DEFAULT_METHOD, METHODS, method_help
+
     parser = subparsers.add_parser(
         "rank",
         help="rank the snapshots against the criteria",
@@ -41,9 +46,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--method",
-        choices=["weighted", "topsis"],
-        default="weighted",
-        help="weighted sum of min-max normalised criteria (default) or TOPSIS",
+        choices=list(METHODS),
+        default=DEFAULT_METHOD,
+        help=method_help(),
     )
     parser.add_argument(
         "--split",
@@ -142,7 +147,7 @@ def _num(value: Any) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def to_csv(result: Any) -> str:
+def to_csv(result: RankingResult) -> str:
     """One line per snapshot (ranked, rejected, incomplete, excluded), stable columns."""
     from modelsnap.cli.output import clean
 
@@ -176,31 +181,28 @@ def to_csv(result: Any) -> str:
                 "; ".join(e.warnings),
             ]
         )
-    for status, key in (
-        ("rejected", "reasons"),
-        ("incomplete", "missing"),
-        ("excluded", "reasons"),
-        ("superseded", "by"),
-    ):
-        for item in getattr(result, status):
-            notes = item[key] if isinstance(item[key], str) else "; ".join(item[key])
-            writer.writerow(
-                [
-                    status,
-                    "",
-                    clean(item["id"]),
-                    clean(item["name"]),
-                    "",
-                    *[""] * len(names),
-                    "",
-                    "",
-                    clean(f"superseded by {notes}" if key == "by" else notes),
-                ]
-            )
+    set_aside = [(s.status, s.id, s.name, "; ".join(s.why)) for s in result.set_aside()]
+    set_aside += [
+        ("superseded", r["id"], r["name"], f"superseded by {r['by']}") for r in result.superseded
+    ]
+    for status, snapshot_id, name, notes in set_aside:
+        writer.writerow(
+            [
+                status,
+                "",
+                clean(snapshot_id),
+                clean(name),
+                "",
+                *[""] * len(names),
+                "",
+                "",
+                clean(notes),
+            ]
+        )
     return out.getvalue()
 
 
-def basis_text(result: Any) -> str:
+def basis_text(result: RankingResult) -> str:
     """What the ranking was computed under, in words."""
     revision = result.criteria_revision
     return {
@@ -211,20 +213,46 @@ def basis_text(result: Any) -> str:
     }.get(result.basis, result.basis)
 
 
-def print_table(result: Any, significance: dict[str, Any] | None) -> None:
+def print_table(result: RankingResult, significance: dict[str, Any] | None) -> None:
+    from rich.markup import escape
+
+    from modelsnap.cli.output import make_console
+    from modelsnap.core.ranking_methods import method_label
+
+    console = make_console(highlight=False)
+    weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
+    console.print(
+        f"[bold]Ranking[/] ({method_label(result.method)}"
+        f", {result.split} split, {escape(basis_text(result))}): {escape(weights)}"
+    )
+    _print_ranked(console, result)
+    _print_set_aside(console, result)
+    _print_sensitivity(console, result)
+    _print_significance(console, result, significance)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def _notes(entry: RankedEntry) -> list[str]:
+    """What to know about one ranked entry, in words."""
+    notes = ["pareto front"] if entry.pareto else []
+    if entry.kind == "baseline":
+        notes.append("baseline")
+    if entry.hardware_flags:
+        notes.append("other hardware: " + ", ".join(entry.hardware_flags))
+    if entry.older_revision:
+        notes.append("older criteria revision")
+    if entry.mixed:
+        notes.append("other data/split")
+    return notes
+
+
+def _print_ranked(console: Any, result: RankingResult) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    from modelsnap.cli.output import make_console
-
-    console = make_console(highlight=False)
     primary = result.primary_metric
-    weights = ", ".join(f"{k} {v:.3g} ({result.directions[k]})" for k, v in result.weights.items())
-    console.print(
-        f"[bold]Ranking[/] ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}"
-        f", {result.split} split, {escape(basis_text(result))}): {escape(weights)}"
-    )
     # The id already carries the model's name, so it is never cut; notes go in a column when
     # the terminal is wide, else on a line of their own under the table.
     wide = console.width >= 110
@@ -238,15 +266,7 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
         table.add_column("notes", justify="left")
     notes_below = []
     for e in result.ranked:
-        notes = ["pareto front"] if e.pareto else []
-        if e.kind == "baseline":
-            notes.append("baseline")
-        if e.hardware_flags:
-            notes.append("other hardware: " + ", ".join(e.hardware_flags))
-        if e.older_revision:
-            notes.append("older criteria revision")
-        if e.mixed:
-            notes.append("other data/split")
+        notes = _notes(e)
         cells = [str(e.rank), escape(e.id), f"{e.score:.4f}", _num(e.primary), _num(e.test_primary)]
         table.add_row(*cells, *([escape("; ".join(notes))] if wide else []))
         if notes and not wide:
@@ -260,22 +280,30 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
             "Nothing could be ranked (no snapshot passed the checks below, or none "
             "exists yet: 'modelsnap run DIR' makes them)."
         )
-    for status, key, colour in (
-        ("rejected", "reasons", "red"),
-        ("incomplete", "missing", "yellow"),
-        ("excluded", "reasons", "yellow"),
-    ):
-        items = getattr(result, status)
+
+
+def _print_set_aside(console: Any, result: RankingResult) -> None:
+    """Rejected, incomplete and excluded snapshots with their reasons; the history's size."""
+    from rich.markup import escape
+
+    left_out = result.set_aside()
+    for status, colour in (("rejected", "red"), ("incomplete", "yellow"), ("excluded", "yellow")):
+        items = [item for item in left_out if item.status == status]
         if items:
             console.print(f"[{colour}]{status.capitalize()}[/] ({len(items)}):")
+            label = "missing " if status == "incomplete" else ""
             for item in items:
-                label = "missing " if key == "missing" else ""
-                console.print(f"  {escape(item['id'])}: {label}{escape('; '.join(item[key]))}")
+                console.print(f"  {escape(item.id)}: {label}{escape('; '.join(item.why))}")
     if result.superseded:
         console.print(
             f"History: {len(result.superseded)} older snapshot(s) of these models do "
             "not compete (--all-versions ranks them too)"
         )
+
+
+def _print_sensitivity(console: Any, result: RankingResult) -> None:
+    from rich.markup import escape
+
     if result.sensitivity and result.sensitivity.get("top"):
         sens = result.sensitivity
         others = ", ".join(f"{k} ({v})" for k, v in sens["winners"].items()) or "none"
@@ -284,6 +312,13 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
             f"{sens['n']} perturbed weightings ({sens['share']:.0%}); "
             f"other winners: {escape(others)}"
         )
+
+
+def _print_significance(
+    console: Any, result: RankingResult, significance: dict[str, Any] | None
+) -> None:
+    from rich.markup import escape
+
     if (
         significance is not None
         and result.ranked
@@ -292,22 +327,19 @@ def print_table(result: Any, significance: dict[str, Any] | None) -> None:
         console.print(
             "Significance: nothing to compare the top pick with (no runner-up, no other baseline)"
         )
-    if significance:
-        for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
-            item = significance.get(key)
-            if not item:
-                continue
-            if "error" in item:
-                console.print(
-                    f"Significance vs {label} ({escape(item['b'])}): not computed: "
-                    f"{escape(item['error'])}"
-                )
-            else:
-                console.print(
-                    f"Significance vs {label} ({escape(item['b'])}): "
-                    f"{item['metric']} difference {item['difference']:+.4f}, "
-                    f"p = {item['p_value']:.3g} ({item['method']}): "
-                    f"[bold]{item['verdict']}[/]"
-                )
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
+        item = (significance or {}).get(key)
+        if not item:
+            continue
+        if "error" in item:
+            console.print(
+                f"Significance vs {label} ({escape(item['b'])}): not computed: "
+                f"{escape(item['error'])}"
+            )
+        else:
+            console.print(
+                f"Significance vs {label} ({escape(item['b'])}): "
+                f"{item['metric']} difference {item['difference']:+.4f}, "
+                f"p = {item['p_value']:.3g} ({item['method']}): "
+                f"[bold]{item['verdict']}[/]"
+            )

@@ -24,27 +24,14 @@ from modelsnap.core.files import (
     read_regular,
     safe_name,
 )
-from modelsnap.core.measures import MEASURE_DIRECTIONS as _MEASURE_DIRECTIONS
+
+# The measure namespace (docs/project-file.md): names, directions and tasks come from the
+# registry in core.measures.
+from modelsnap.core.measures import CLASSIFICATION_METRICS, MEASURE_DIRECTIONS, REGRESSION_METRICS
 
 PROJECT_FILE = "modelsnap.toml"
 TASKS = ("classification", "regression")
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "diabetes")
-
-CLASSIFICATION_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "brier",
-)
-REGRESSION_METRICS: tuple[str, ...] = ("r2", "mae", "rmse")
-
-# The measure namespace (docs/project-file.md): name -> the direction that is better. One table,
-# kept in core.measures, which extracts the measures from snapshots.
-MEASURE_DIRECTIONS = _MEASURE_DIRECTIONS
 
 # Hard constraints (docs/project-file.md [constraints]); every one is a number except min_metric.
 CONSTRAINT_KEYS: dict[str, str] = {

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.measures import PROBABILITY_METRICS
+from modelsnap.core.records.canonical import toml_value
 from modelsnap.profiler import events
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.memory import measure_peak, resources_entry
@@ -43,7 +45,6 @@ from modelsnap.profiler.timing import (
 
 ARTIFACT_NAME = "model.skops"
 PREDICTIONS_NAME = "predictions.npz"
-PROBABILITY_METRICS = ("roc_auc", "log_loss", "brier")
 
 
 class WorkerError(ModelsnapError):
@@ -116,32 +117,6 @@ def _force_n_jobs(estimator: Any, threads: int) -> None:
     }
     if forced:
         estimator.set_params(**forced)
-
-
-def _toml_value(value: Any) -> Any:
-    """A value TOML (and strict JSON) can hold, or None (dropped): TOML has no null, so params like
-    ``random_state=None`` and non-finite numbers are left out rather than written as text."""
-    import numpy as np
-
-    if value is None:
-        return None
-    if isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if np.isfinite(value) else None
-    if isinstance(value, (list, tuple)):
-        items = [_toml_value(v) for v in value]
-        return [v for v in items if v is not None]
-    if isinstance(value, dict):
-        return {
-            str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None
-        }
-    return repr(value) if not hasattr(value, "get_params") else type(value).__name__
 
 
 def _plain(value: Any) -> Any:
@@ -333,10 +308,10 @@ class Run:
         pick = max if direction(metric) == "max" else min
         best = points[scores.index(pick(scores))]
         self.snapshot.setdefault("model", {})["search"] = {
-            "grid": _toml_value(grid),
+            "grid": toml_value(grid),
             "metric": metric,
             "scores": scores,
-            "best": _toml_value({k.removeprefix("model__"): v for k, v in best.items()}),
+            "best": toml_value({k.removeprefix("model__"): v for k, v in best.items()}),
         }
         self.ch.progress("search", 1.0, f"best {best} ({metric})")
         return clone(pipeline).set_params(**best)
@@ -395,8 +370,9 @@ class Run:
                     hint="use an estimator with predict_proba (e.g. wrap it in "
                     "CalibratedClassifierCV) or drop the probability metric",
                 )
+            *some, last = PROBABILITY_METRICS
             self.warn(
-                f"model {self.name!r} has no predict_proba: roc_auc, log_loss and brier "
+                f"model {self.name!r} has no predict_proba: {', '.join(some)} and {last} "
                 "are not computed"
             )
         for part in ("validation", "test"):
@@ -465,7 +441,7 @@ class Run:
         )
         for key, table in (tables or {}).items():
             if table:
-                self.snapshot[key] = _toml_value(table)
+                self.snapshot[key] = toml_value(table)
         self.ch.progress("analyse", 1.0)
 
     def profile(self, model: Any) -> dict[str, Any]:
@@ -833,7 +809,7 @@ def main() -> int:
     channel = Channel(_isolate_stdout())
     try:
         job = read_job(sys.stdin.read())
-        result = _toml_value(Run(job, channel).run())
+        result = toml_value(Run(job, channel).run())
         channel.send(
             {
                 "type": "result",

@@ -29,9 +29,10 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from modelsnap.core.measures import PER_CLASS_METRICS
+
 MIN_GROUP_ROWS = 20
 MIN_GROUP_CLASS_ROWS = 10
-CLASS_METRICS = frozenset({"precision", "recall", "f1", "roc_auc", "balanced_accuracy"})
 MAX_NUMERIC_GROUPS = 10
 MISSING_GROUP = "(missing)"
 
@@ -181,7 +182,7 @@ def _too_small(
     ``MIN_GROUP_CLASS_ROWS`` rows of each class for those metrics."""
     if count < MIN_GROUP_ROWS:
         return f"has {count} test rows: too few for a metric (at least {MIN_GROUP_ROWS} needed)"
-    if task == "classification" and classes and len(classes) == 2 and metric in CLASS_METRICS:
+    if task == "classification" and classes and len(classes) == 2 and metric in PER_CLASS_METRICS:
         labels = [str(v) for v in y_true]
         for label in classes:
             n = labels.count(str(label))

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelsnap.core.evaluation.fairness import metric_value
+from modelsnap.core.measures import PROBABILITY_METRICS, QUALITY_MIN
 
 N_REPEATS = 5
 ROW_CAP = 1_000
@@ -36,7 +37,6 @@ TOP_K = 10
 SUSPECT_TOP = 5
 SMALL_TREE_DEPTH = 6
 COMPACT_FEATURES = 5
-MIN_METRICS = frozenset({"log_loss", "brier", "mae", "rmse"})
 
 
 def final_estimator(model: Any) -> Any:
@@ -184,12 +184,12 @@ def _or_zero(value: float | None) -> float:
 
 
 def _make_scorer(name: str, task: str, labels: list[str] | None, positive: str | None) -> Any:
-    sign = -1.0 if name in MIN_METRICS else 1.0
+    sign = -1.0 if name in QUALITY_MIN else 1.0
 
     def score(estimator: Any, X: Any, y: Any) -> float | None:
         pred = estimator.predict(X)
         proba = None
-        if task == "classification" and name in ("roc_auc", "log_loss", "brier"):
+        if task == "classification" and name in PROBABILITY_METRICS:
             proba = class_probabilities(estimator, X, labels)
         value = metric_value(
             name, task, y, pred, proba=proba, classes=labels, positive_label=positive

@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from modelsnap.core.measures import OVERFIT_THRESHOLD
+from modelsnap.core.measures import OVERFIT_THRESHOLD, QUALITY_MIN, UNBOUNDED_METRICS
 
 # The validation-vs-test gap of the primary metric above which a snapshot is flagged as overfit.
 # Bounded metrics (accuracy, f1, roc_auc, r2, brier, ...) use the absolute gap; unbounded error
@@ -33,9 +33,6 @@ SINGLE_FEATURE_LIMIT = 0.98
 TARGET_COPY_LIMIT = 0.99
 # Rows used per split by the single-feature check, so it stays fast on big data sets.
 LEAKAGE_ROW_CAP = 20_000
-
-MIN_METRICS = frozenset({"log_loss", "brier", "mae", "rmse"})
-UNBOUNDED_METRICS = frozenset({"log_loss", "mae", "rmse"})
 
 
 def overfit_check(
@@ -55,7 +52,7 @@ def overfit_check(
     test = metrics_test.get(primary_metric)
     if not _finite(val) or not _finite(test):
         return {}
-    gap = (test - val) if primary_metric in MIN_METRICS else (val - test)
+    gap = (test - val) if primary_metric in QUALITY_MIN else (val - test)
     if primary_metric in UNBOUNDED_METRICS:
         gap = gap / abs(val) if abs(val) > 1e-12 else (0.0 if gap == 0 else math.copysign(1.0, gap))
     return {"overfit_gap": round(float(gap), 6), "overfit_flag": bool(gap > OVERFIT_THRESHOLD)}

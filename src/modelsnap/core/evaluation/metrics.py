@@ -10,17 +10,15 @@ averages over the labels present otherwise; roc_auc one-vs-rest macro for multic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.project import CLASSIFICATION_METRICS, MEASURE_DIRECTIONS, REGRESSION_METRICS
+from modelsnap.core.measures import MEASURE_DIRECTIONS, QUALITY_METRICS, metrics_of
 
-METRIC_DIRECTIONS: dict[str, str] = {
-    name: MEASURE_DIRECTIONS[name] for name in CLASSIFICATION_METRICS + REGRESSION_METRICS
-}
+METRIC_DIRECTIONS: dict[str, str] = {name: MEASURE_DIRECTIONS[name] for name in QUALITY_METRICS}
 _EPS = np.finfo(np.float64).eps
 
 
@@ -45,6 +43,7 @@ def _classification(
         precision_k = np.where(pred_count > 0, true_pos / pred_count, 0.0)
         denom = true_count + pred_count
         f1_k = np.where(denom > 0, 2 * true_pos / denom, 0.0)
+    out["matthews_corrcoef"] = _matthews(total, true_pos, true_count, pred_count)
     present_true = true_count > 0
     out["balanced_accuracy"] = (recall_k * present_true).sum(axis=1) / present_true.sum(axis=1)
     if positive_label is not None and len(classes) == 2:
@@ -68,6 +67,20 @@ def _classification(
             with np.errstate(invalid="ignore"):
                 out["roc_auc"] = np.mean(np.vstack(per_class), axis=0)
     return out
+
+
+def _matthews(
+    total: np.ndarray, true_pos: np.ndarray, true_count: np.ndarray, pred_count: np.ndarray
+) -> np.ndarray:
+    """Matthews correlation from the weighted confusion counts (the multiclass R_K form,
+    binary included); 0 when every prediction, or every target, is one class (as sklearn)."""
+    correct = true_pos.sum(axis=1)
+    numerator = correct * total - (pred_count * true_count).sum(axis=1)
+    spread_pred = total**2 - (pred_count**2).sum(axis=1)
+    spread_true = total**2 - (true_count**2).sum(axis=1)
+    denominator = np.sqrt(spread_pred * spread_true)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, 0.0)
 
 
 def _auc(weights: np.ndarray, score: np.ndarray, positive: np.ndarray) -> np.ndarray:
@@ -155,8 +168,7 @@ def evaluate_weighted(
 
 
 def _ordered(values: dict[str, Any], task: str) -> dict[str, Any]:
-    names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    return {name: values[name] for name in names if name in values}
+    return {name: values[name] for name in metrics_of(task) if name in values}
 
 
 def compute_metrics(
@@ -179,6 +191,21 @@ def compute_metrics(
     return _ordered({k: v for k, v in result.items() if np.isfinite(v)}, task)
 
 
+def bootstrap_weights(rows: int, n: int, seed: int, chunk: int = 250) -> Iterator[np.ndarray]:
+    """Seeded bootstrap resamples of ``rows`` rows as weights: how often each row was drawn,
+    one resample per row of a ``chunk x rows`` matrix, ``n`` resamples in all. The interval
+    here and the paired bootstrap in ``significance`` draw from it (same seed, same rows)."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n:
+        size = min(chunk, n - done)
+        draws = rng.integers(0, rows, size=(size, rows))
+        offsets = draws + (np.arange(size) * rows)[:, None]
+        weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
+        yield weights.astype(np.float64)
+        done += size
+
+
 def bootstrap_ci(
     task: str,
     y_true: Any,
@@ -197,21 +224,12 @@ def bootstrap_ci(
     y_true, y_pred, proba, labels, positive = prepare(
         task, y_true, y_pred, proba, classes, positive_label
     )
-    rows = len(y_true)
-    rng = np.random.default_rng(seed)
     collected: dict[str, list[np.ndarray]] = {}
-    done = 0
-    while done < n:
-        size = min(chunk, n - done)
-        draws = rng.integers(0, rows, size=(size, rows))
-        offsets = draws + (np.arange(size) * rows)[:, None]
-        weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
-        weights = weights.astype(np.float64)
+    for weights in bootstrap_weights(len(y_true), n, seed, chunk):
         for name, value in evaluate_weighted(
             task, weights, y_true, y_pred, proba, labels, positive
         ).items():
             collected.setdefault(name, []).append(value)
-        done += size
     alpha = (1.0 - confidence) / 2.0
     intervals: dict[str, list[float]] = {}
     for name, parts in collected.items():

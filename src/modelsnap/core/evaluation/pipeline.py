@@ -10,14 +10,12 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import inspect
-import math
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -33,6 +31,7 @@ from sklearn.preprocessing import (
 
 from modelsnap.core.errors import ProjectFileError
 from modelsnap.core.project import ModelSpec, ProjectConfig
+from modelsnap.core.records.canonical import toml_value
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
@@ -293,35 +292,15 @@ def make_pipeline(config: ProjectConfig, frame: pd.DataFrame, estimator: Any) ->
     return Pipeline([("preprocess", build_preprocessor(config, frame)), ("model", estimator)])
 
 
-def _toml_value(value: Any) -> Any:
-    if isinstance(value, bool | str):
-        return value
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, int | float):
-        return value if not (isinstance(value, float) and math.isnan(value)) else "nan"
-    if isinstance(value, tuple | list):
-        converted = [_toml_value(item) for item in value]
-        return None if any(item is None for item in converted) else converted
-    if isinstance(value, dict):
-        return {
-            str(k): v for k, v in ((k, _toml_value(v)) for k, v in value.items()) if v is not None
-        }
-    if isinstance(value, np.ndarray):
-        return _toml_value(value.tolist())
-    if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value):
-        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
-    return repr(value)
-
-
 def toml_params(estimator: Any) -> dict[str, Any]:
-    """``get_params(deep=False)`` as TOML-able values: None omitted, tuples as arrays, nested
-    estimators and other objects as their repr."""
+    """``get_params(deep=False)`` as TOML-able values (``canonical.toml_value``, the rule for
+    every record): None and non-finite values omitted, tuples as arrays, nested estimators and
+    other objects as their repr."""
     params = {}
     for name, value in sorted(estimator.get_params(deep=False).items()):
         if value is None:
             continue
-        converted = _toml_value(value)
+        converted = toml_value(value)
         if converted is not None:
             params[name] = converted
     return params

@@ -113,17 +113,10 @@ def paired_bootstrap(
     rows = len(truth)
     ones = np.ones((1, rows))
     observed = float(sign * (score(ones, a, pa)[0] - score(ones, b, pb)[0]))
-    rng = np.random.default_rng(seed)
-    parts = []
-    done = 0
-    while done < n:
-        size = min(chunk, n - done)
-        draws = rng.integers(0, rows, size=(size, rows))
-        offsets = draws + (np.arange(size) * rows)[:, None]
-        weights = np.bincount(offsets.ravel(), minlength=size * rows).reshape(size, rows)
-        weights = weights.astype(np.float64)
-        parts.append(sign * (score(weights, a, pa) - score(weights, b, pb)))
-        done += size
+    parts = [
+        sign * (score(weights, a, pa) - score(weights, b, pb))
+        for weights in metrics.bootstrap_weights(rows, n, seed, chunk)
+    ]
     diffs = np.concatenate(parts)
     diffs = diffs[np.isfinite(diffs)]
     if len(diffs) == 0:

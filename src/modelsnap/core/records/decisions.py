@@ -33,6 +33,7 @@ from modelsnap.core.files import (
     folder_lock,
     read_regular,
 )
+from modelsnap.core.ranking_methods import METHODS
 from modelsnap.core.records import ledger
 from modelsnap.core.records.canonical import canonical_json, normalise_numbers
 from modelsnap.core.records.decision_log import (
@@ -44,7 +45,8 @@ from modelsnap.core.records.decision_log import (
 )
 
 LOCK_NAME = "decisions.lock"
-METHOD_NAMES = {"weighted": "weighted-sum", "topsis": "topsis"}
+# The method's name as decisions.toml records it (the ranking-methods registry keeps it stable).
+METHOD_NAMES = {name: method.recorded_as for name, method in METHODS.items()}
 
 
 def default_user() -> str:

@@ -15,11 +15,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.core.ranking_methods import METHODS, method_label
 from modelsnap.core.selection.constraints import format_pair
 from modelsnap.core.text import printable
+
+if TYPE_CHECKING:
+    from modelsnap.core.selection.ranking import RankingResult
 
 FORMATS = ("html", "md")
 
@@ -481,7 +485,7 @@ def chart_points(data: ReportData) -> list[dict[str, Any]]:
 # HTML
 
 
-def _ranking_html(result: Any) -> str:
+def _ranking_html(result: RankingResult) -> str:
     names = list(result.weights)
     headers = [
         "#",
@@ -515,12 +519,9 @@ def _ranking_html(result: Any) -> str:
         _table(headers, rows, "ranking") if rows else "<p>Nothing could be ranked.</p>",
         '<p class="muted">Each criterion cell: raw value (min-max normalised value).</p>',
     ]
-    for status, key, cls in (
-        ("rejected", "reasons", "bad"),
-        ("incomplete", "missing", "warn"),
-        ("excluded", "reasons", "warn"),
-    ):
-        items = getattr(result, status)
+    left_out = result.set_aside()
+    for status, cls in (("rejected", "bad"), ("incomplete", "warn"), ("excluded", "warn")):
+        items = [item for item in left_out if item.status == status]
         if items:
             out.append(f"<h3>{status.capitalize()} ({len(items)})</h3>")
             out.append(
@@ -528,10 +529,8 @@ def _ranking_html(result: Any) -> str:
                     ("snapshot", "why"),
                     [
                         [
-                            f"<code>{_e(i['id'])}</code>",
-                            f'<span class="{cls}">'
-                            + "<br>".join(_e(x) for x in i[key])
-                            + "</span>",
+                            f"<code>{_e(i.id)}</code>",
+                            f'<span class="{cls}">' + "<br>".join(_e(x) for x in i.why) + "</span>",
                         ]
                         for i in items
                     ],
@@ -793,7 +792,7 @@ def render_html(data: ReportData) -> str:
         else "<p>No snapshot could be ranked.</p>"
     )
     warnings = "".join(f'<li class="warn">{_e(w)}</li>' for w in result.warnings + data.problems)
-    method = "TOPSIS" if result.method == "topsis" else "weighted sum of min-max normalised values"
+    method = METHODS[result.method].description if result.method in METHODS else result.method
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -862,20 +861,9 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str
     return lines
 
 
-def render_markdown(data: ReportData) -> str:
-    """A model card of the chosen model: the latest decision's snapshot, else the top pick."""
-    from modelsnap.core.reporting.readable import constraint_text, flatten, plain
-
-    result = data.result
-    decision = data.decisions[-1] if data.decisions else None
-    chosen_id = decision.get("snapshot_id") if decision else (result.top.id if result.top else None)
-    lines = [f"# Model card: {_md(data.project_name)}", ""]
-    if chosen_id is None:
-        return "\n".join(lines + ["No snapshot could be ranked and no decision was recorded.", ""])
-    snapshot = data.snapshots.get(chosen_id) or {"id": chosen_id}
-    model = snapshot.get("model") or {}
-    entry = next((e for e in result.ranked if e.id == chosen_id), None)
-    lines += [f"Generated {_md(data.generated_at)} by modelsnap.", ""]
+def _md_decision(data: ReportData, decision: Mapping[str, Any] | None) -> list[str]:
+    """The model card's decision section (and the monitoring of that decision)."""
+    lines: list[str] = []
     if decision:
         lines += [
             "## Decision",
@@ -914,40 +902,14 @@ def render_markdown(data: ReportData) -> str:
             )
     else:
         lines += ["## Decision", "", "Not decided yet: this card describes the current top pick."]
-    lines += [
-        "",
-        "## Model",
-        "",
-        f"- Snapshot: `{_md_code(chosen_id)}` ({_md(snapshot.get('name'))}, "
-        f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
-        f"- Estimator: `{_md_code(model.get('estimator'))}`",
-        f"- Parameters: {_md(plain(model.get('params') or {}))}",
-        f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
-        f"{_md(snapshot.get('criteria_revision'))}",
-    ]
-    if entry:
-        lines.append(
-            f"- Ranking: #{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
-            f" ({'TOPSIS' if result.method == 'topsis' else 'weighted sum'}, "
-            f"{result.split} split){', on the Pareto front' if entry.pareto else ''}"
-        )
-    else:
-        lines.append(f"- Ranking: not ranked ({_md(result.status(chosen_id))})")
-    metrics = snapshot.get("metrics") or {}
-    names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
-    lines += ["", "## Metrics", ""]
-    lines += _md_table(
-        ("metric", "validation", "test", "test 95 % CI"),
-        [
-            (
-                n,
-                _num(_get(metrics, "validation", n)),
-                _num(_get(metrics, "test", n)),
-                ", ".join(_num(x) for x in _get(metrics, "test_ci", n) or []),
-            )
-            for n in names
-        ],
-    )
+    return lines
+
+
+def _md_constraints(data: ReportData, snapshot: Mapping[str, Any]) -> list[str]:
+    """The model card's constraints section: the limits in force and the recorded verdicts."""
+    from modelsnap.core.reporting.readable import constraint_text
+
+    lines: list[str] = []
     recorded = snapshot.get("constraints")
     if data.constraints or isinstance(recorded, Mapping) and recorded:
         lines += ["", "## Constraints", ""]
@@ -971,6 +933,59 @@ def render_markdown(data: ReportData) -> str:
                     if isinstance(entry, Mapping)
                 ],
             )
+    return lines
+
+
+def render_markdown(data: ReportData) -> str:
+    """A model card of the chosen model: the latest decision's snapshot, else the top pick."""
+    from modelsnap.core.reporting.readable import flatten, plain
+
+    result = data.result
+    decision = data.decisions[-1] if data.decisions else None
+    chosen_id = decision.get("snapshot_id") if decision else (result.top.id if result.top else None)
+    lines = [f"# Model card: {_md(data.project_name)}", ""]
+    if chosen_id is None:
+        return "\n".join(lines + ["No snapshot could be ranked and no decision was recorded.", ""])
+    snapshot = data.snapshots.get(chosen_id) or {"id": chosen_id}
+    model = snapshot.get("model") or {}
+    entry = next((e for e in result.ranked if e.id == chosen_id), None)
+    lines += [f"Generated {_md(data.generated_at)} by modelsnap.", ""]
+    lines += _md_decision(data, decision)
+    lines += [
+        "",
+        "## Model",
+        "",
+        f"- Snapshot: `{_md_code(chosen_id)}` ({_md(snapshot.get('name'))}, "
+        f"{_md(snapshot.get('kind'))}, version {_md(snapshot.get('version'))})",
+        f"- Estimator: `{_md_code(model.get('estimator'))}`",
+        f"- Parameters: {_md(plain(model.get('params') or {}))}",
+        f"- Created: {_md(snapshot.get('created_at'))}, criteria revision "
+        f"{_md(snapshot.get('criteria_revision'))}",
+    ]
+    if entry:
+        lines.append(
+            f"- Ranking: #{entry.rank} of {len(result.ranked)}, score {entry.score:.4f}"
+            f" ({method_label(result.method)}, "
+            f"{result.split} split){', on the Pareto front' if entry.pareto else ''}"
+        )
+    else:
+        lines.append(f"- Ranking: not ranked ({_md(result.status(chosen_id))})")
+    metrics = snapshot.get("metrics") or {}
+    names = sorted(set(metrics.get("validation", {})) | set(metrics.get("test", {})))
+    lines += ["", "## Metrics", ""]
+    lines += _md_table(
+        ("metric", "validation", "test", "test 95 % CI"),
+        [
+            (
+                n,
+                _num(_get(metrics, "validation", n)),
+                _num(_get(metrics, "test", n)),
+                ", ".join(_num(x) for x in _get(metrics, "test_ci", n) or []),
+            )
+            for n in names
+        ],
+    )
+    lines += _md_constraints(data, snapshot)
     for key, title in (
         ("resources", "Resources"),
         ("gain", "Gain over the baseline"),

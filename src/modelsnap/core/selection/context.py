@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import CriteriaError, DecisionError, ModelsnapError
 from modelsnap.core.files import EDGE_CSV_LIMIT, open_regular
-from modelsnap.core.measures import measures
+from modelsnap.core.measures import EDGE_MEASURES, measures
+from modelsnap.core.ranking_methods import DEFAULT_METHOD
 from modelsnap.core.records.store import DataHashes
 from modelsnap.core.selection.criteria import CriteriaInForce, criteria_in_force
 from modelsnap.core.selection.ranking import RankingResult, RankingSpec, current_baseline, rank
@@ -83,11 +84,7 @@ def with_edge_results(
         updated = dict(row)
         updated["measures"] = {}
         for split, table in row["measures"].items():
-            table = {
-                k: v
-                for k, v in table.items()
-                if k not in ("edge_pass_rate", "edge_must_pass_failed")
-            }
+            table = {k: v for k, v in table.items() if k not in EDGE_MEASURES}
             table.update(measures({}, split, edge_result=result))
             updated["measures"][split] = table
         out.append(updated)
@@ -122,7 +119,7 @@ class SelectionContext:
         *,
         weights: Mapping[str, float] | None = None,
         profile: str | None = None,
-        method: str = "weighted",
+        method: str = DEFAULT_METHOD,
         split: str | None = None,
         allow_mixed: bool = False,
         all_versions: bool = False,
@@ -142,7 +139,7 @@ class SelectionContext:
         else:
             basis = BASIS_UNLOCKED if locked is None else BASIS_PENDING
             source = {}
-        if weights or profile is not None or method != "weighted" or split is not None:
+        if weights or profile is not None or method != DEFAULT_METHOD or split is not None:
             basis = BASIS_WHAT_IF if basis == BASIS_LOCKED else basis
         spec = _spec_from_config(
             self.config,
@@ -243,7 +240,7 @@ def rank_project(
     *,
     weights: Mapping[str, float] | None = None,
     profile: str | None = None,
-    method: str = "weighted",
+    method: str = DEFAULT_METHOD,
     split: str | None = None,
     allow_mixed: bool = False,
     sensitivity: bool = False,

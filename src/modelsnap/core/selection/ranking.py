@@ -27,13 +27,19 @@ import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypedDict
 
 from modelsnap.core.errors import CriteriaError
-from modelsnap.core.measures import MEASURE_DIRECTIONS, SPLITS, is_resource_measure, measures
+from modelsnap.core.measures import (
+    MEASURE_DIRECTIONS,
+    SPLITS,
+    is_resource_measure,
+    measures,
+    task_of,
+)
+from modelsnap.core.ranking_methods import DEFAULT_METHOD, METHODS, minmax_matrix
 from modelsnap.core.selection import constraints as constraint_rules
 
-METHODS = ("weighted", "topsis")
 PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)
 
 
@@ -56,7 +62,7 @@ class RankingSpec:
     constraints: dict[str, Any]
     primary_metric: str
     split: str = "validation"
-    method: str = "weighted"
+    method: str = DEFAULT_METHOD
     allow_mixed: bool = False
     dataset_sha256: str | None = None
     split_sha256: str | None = None
@@ -126,12 +132,58 @@ class RankedEntry:
         }
 
 
+class Excluded(TypedDict):
+    """A snapshot on another data set or split, left out of the ranking (docs/ranking.md)."""
+
+    id: str
+    name: str
+    reasons: list[str]
+
+
+class Superseded(TypedDict):
+    """An older snapshot of a model that has a newer one (``by``): history, not ranked."""
+
+    id: str
+    name: str
+    kind: str
+    by: str
+
+
+class Rejected(TypedDict):
+    """A snapshot that fails a hard constraint: every reason, and what it also lacks."""
+
+    id: str
+    name: str
+    kind: str
+    reasons: list[str]
+    missing: list[str]
+
+
+class Incomplete(TypedDict):
+    """A snapshot lacking a measure a criterion or constraint needs (never scored as 0)."""
+
+    id: str
+    name: str
+    kind: str
+    missing: list[str]
+
+
+class SetAside(NamedTuple):
+    """A snapshot the ranking left out, as printers show it: its status ("rejected",
+    "incomplete" or "excluded"), id, name and why (the reasons, or what it lacks)."""
+
+    status: str
+    id: str
+    name: str
+    why: list[str]
+
+
 @dataclass
 class RankingResult:
     ranked: list[RankedEntry]
-    rejected: list[dict[str, Any]]
-    incomplete: list[dict[str, Any]]
-    excluded: list[dict[str, Any]]
+    rejected: list[Rejected]
+    incomplete: list[Incomplete]
+    excluded: list[Excluded]
     warnings: list[str]
     weights: dict[str, float]
     directions: dict[str, str]
@@ -144,7 +196,7 @@ class RankingResult:
     hardware_fingerprint: str | None
     criteria_revision: int | None
     sensitivity: dict[str, Any] | None = None
-    superseded: list[dict[str, Any]] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)
     basis: str = "locked"
     pending: list[str] = field(default_factory=list)
 
@@ -161,6 +213,15 @@ class RankingResult:
             if any(e["id"] == snapshot_id for e in getattr(self, name)):
                 return name
         return None
+
+    def set_aside(self) -> list[SetAside]:
+        """Rejected, then incomplete, then excluded snapshots, each with why it is left out:
+        the one reading of these lists for the CLI, the report and the screens."""
+        return [
+            *(SetAside("rejected", r["id"], r["name"], r["reasons"]) for r in self.rejected),
+            *(SetAside("incomplete", r["id"], r["name"], r["missing"]) for r in self.incomplete),
+            *(SetAside("excluded", r["id"], r["name"], r["reasons"]) for r in self.excluded),
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form; its shape is documented in docs/ranking.md ("JSON output")."""
@@ -302,7 +363,7 @@ def spec_from_config(
     *,
     weights: Mapping[str, float] | None = None,
     profile: str | None = None,
-    method: str = "weighted",
+    method: str = DEFAULT_METHOD,
     split: str | None = None,
     allow_mixed: bool = False,
     dataset_sha256: str | None = None,
@@ -338,9 +399,7 @@ def spec_from_config(
                 where="--profile",
                 hint=f"use one of {', '.join(PROFILES)}",
             )
-        task = getattr(config.data, "task", None) or (
-            "regression" if primary in ("r2", "mae", "rmse") else "classification"
-        )
+        task = getattr(config.data, "task", None) or task_of(primary) or "classification"
         criteria_source, constraint_table = profile_settings(
             profile, task, primary, fairness=bool(getattr(config.data, "sensitive", None))
         )
@@ -406,64 +465,6 @@ def _better_first(value: float | None, direction: str) -> float:
 # Scoring
 
 
-def minmax_matrix(
-    values: Sequence[Sequence[float]], directions: Sequence[str]
-) -> list[list[float]]:
-    """Min-max normalise each column: (v-min)/(max-min) for max, (max-v)/(max-min) for min,
-    1.0 when max == min."""
-    if not values:
-        return []
-    columns = list(zip(*values, strict=True))
-    out_columns = []
-    for column, way in zip(columns, directions, strict=True):
-        low, high = min(column), max(column)
-        span = high - low
-        if span == 0:
-            out_columns.append([1.0] * len(column))
-        elif way == "max":
-            out_columns.append([(v - low) / span for v in column])
-        else:
-            out_columns.append([(high - v) / span for v in column])
-    return (
-        [list(row) for row in zip(*out_columns, strict=True)]
-        if out_columns
-        else [[] for _ in values]
-    )
-
-
-def weighted_scores(norm: Sequence[Sequence[float]], weights: Sequence[float]) -> list[float]:
-    return [math.fsum(w * v for w, v in zip(weights, row, strict=True)) for row in norm]
-
-
-def vector_matrix(values: Sequence[Sequence[float]]) -> list[list[float]]:
-    """TOPSIS vector normalisation: each column divided by its Euclidean norm (0 stays 0)."""
-    columns = list(zip(*values, strict=True)) if values else []
-    norms = [math.sqrt(math.fsum(v * v for v in column)) for column in columns]
-    return [[v / n if n else 0.0 for v, n in zip(row, norms, strict=True)] for row in values]
-
-
-def topsis_scores(
-    vector: Sequence[Sequence[float]], weights: Sequence[float], directions: Sequence[str]
-) -> list[float]:
-    """Closeness to the ideal: d- / (d+ + d-) on weighted vector-normalised values.
-
-    The ideal takes each column's best (max for "max", min for "min"), the anti-ideal its
-    worst. When every row is identical (d+ = d- = 0) every score is 1.0, like min-max.
-    """
-    weighted = [[w * v for w, v in zip(weights, row, strict=True)] for row in vector]
-    if not weighted:
-        return []
-    columns = list(zip(*weighted, strict=True))
-    ideal = [max(c) if d == "max" else min(c) for c, d in zip(columns, directions, strict=True)]
-    anti = [min(c) if d == "max" else max(c) for c, d in zip(columns, directions, strict=True)]
-    scores = []
-    for row in weighted:
-        plus = math.sqrt(math.fsum((v - i) ** 2 for v, i in zip(row, ideal, strict=True)))
-        minus = math.sqrt(math.fsum((v - a) ** 2 for v, a in zip(row, anti, strict=True)))
-        scores.append(1.0 if plus + minus == 0 else minus / (plus + minus))
-    return scores
-
-
 def _scores(
     method: str,
     values: Sequence[Sequence[float]],
@@ -471,9 +472,8 @@ def _scores(
     directions: Sequence[str],
     prepared: list[list[float]] | None = None,
 ) -> list[float]:
-    if method == "topsis":
-        return topsis_scores(prepared or vector_matrix(values), weights, directions)
-    return weighted_scores(prepared or minmax_matrix(values, directions), weights)
+    way = METHODS[method]
+    return way.score(prepared or way.prepare(values, directions), weights, directions)
 
 
 def _order(scores: Sequence[float], tiebreak: Sequence[tuple[Any, ...]]) -> list[int]:
@@ -524,30 +524,24 @@ def _reference(rows: Sequence[Mapping[str, Any]], key: str, given: str | None) -
     return newest.get(key) if newest else None
 
 
-def rank(
-    items: Iterable[Mapping[str, Any]], spec: RankingSpec, *, sensitivity: bool = False
-) -> RankingResult:
-    """Rank summary rows (or snapshots) under ``spec``; nothing is read from or written to disk."""
-    rows = sorted((as_row(item) for item in items), key=_order_key)
-    weights = spec.weights()
-    criteria = [c for c in spec.criteria if c.metric in weights]
-    names = [c.metric for c in criteria]
-    directions = [c.direction for c in criteria]
-    primary = spec.primary_metric
-    primary_direction = next(
-        (c.direction for c in criteria if c.metric == primary),
-        MEASURE_DIRECTIONS.get(primary, "max"),
-    )
-    warnings: list[str] = []
-    if spec.split == "test":
-        warnings.append(
-            "ranking on the test split: choosing on it makes the test estimate "
-            "optimistic; keep validation for choosing"
-        )
+@dataclass
+class _Field:
+    """What the comparability stage leaves: the rows that compete, with why each one is not
+    comparable (empty when it is), and what was set aside."""
 
+    considered: list[tuple[dict[str, Any], list[str]]]
+    excluded: list[Excluded]
+    superseded: list[Superseded]
+    dataset_ref: str | None
+    split_ref: str | None
+
+
+def _comparable_rows(rows: Sequence[dict[str, Any]], spec: RankingSpec) -> _Field:
+    """Stage 1: rows on another data set or split are excluded (or kept with the reasons, with
+    ``allow_mixed``); then only the latest snapshot of each model competes."""
     dataset_ref = _reference(rows, "dataset_sha256", spec.dataset_sha256)
     split_ref = _reference(rows, "split_sha256", spec.split_sha256)
-    excluded: list[dict[str, Any]] = []
+    excluded: list[Excluded] = []
     considered: list[tuple[dict[str, Any], list[str]]] = []
     for row in rows:
         why = []
@@ -567,76 +561,141 @@ def rank(
             excluded.append({"id": row["id"], "name": row.get("name", ""), "reasons": why})
         else:
             considered.append((row, why))
-    if excluded:
-        warnings.append(
-            f"{len(excluded)} snapshot(s) excluded: other data set or split "
-            "(--allow-mixed ranks them with a warning)"
-        )
-    superseded: list[dict[str, Any]] = []
+    superseded: list[Superseded] = []
     if not spec.all_versions:
         considered, superseded = latest_per_name(considered)
+    return _Field(considered, excluded, superseded, dataset_ref, split_ref)
 
-    baseline_row = current_baseline([row for row, mixed in considered if not mixed])
+
+@dataclass
+class _Judged:
+    """What the constraint and completeness stages leave: (row, mixed reasons, gain) to score,
+    and the rows set aside with their reasons."""
+
+    scored: list[tuple[dict[str, Any], list[str], dict[str, Any]]]
+    rejected: list[Rejected]
+    incomplete: list[Incomplete]
+
+
+def _judge(
+    considered: Sequence[tuple[dict[str, Any], list[str]]],
+    spec: RankingSpec,
+    names: Sequence[str],
+    baseline_row: Mapping[str, Any] | None,
+) -> _Judged:
+    """Stages 2 and 3: the hard constraints on the validation split (a failure rejects, with
+    every reason), then completeness (a missing measure leaves a row incomplete, never 0)."""
     baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
     baseline_id = baseline_row["id"] if baseline_row else None
-
     rules = constraint_rules.parse_constraints(spec.constraints)
-    rejected: list[dict[str, Any]] = []
-    incomplete: list[dict[str, Any]] = []
-    scored: list[tuple[dict[str, Any], list[str], dict[str, Any]]] = []
+    judged_rows = _Judged([], [], [])
     for row, mixed in considered:
         kind = row.get("kind", "candidate")
         judged = constraint_rules.evaluate(
             row["measures"]["validation"],
             rules,
-            primary_metric=primary,
+            primary_metric=spec.primary_metric,
             kind=kind,
             baseline=baseline_measures if kind != "baseline" else None,
             baseline_id=baseline_id or "",
             edge_cases_required=spec.edge_cases_required,
         )
         reasons = constraint_rules.reasons(judged)
-        split_measures = row["measures"][spec.split]
-        missing = [f"{m} (criterion)" for m in names if m not in split_measures]
-        for name in constraint_rules.missing(judged):
-            if name == constraint_rules.GAIN_CONSTRAINT and baseline_row is None:
-                missing.append("a baseline snapshot (for min_gain_over_baseline)")
-            else:
-                missing.append(f"{name} (constraint)")
+        missing = _missing(row["measures"][spec.split], names, judged, baseline_row)
+        name = row.get("name", "")
         if reasons:
-            rejected.append(
+            judged_rows.rejected.append(
                 {
                     "id": row["id"],
-                    "name": row.get("name", ""),
+                    "name": name,
                     "kind": kind,
                     "reasons": reasons,
                     "missing": missing,
                 }
             )
         elif missing:
-            incomplete.append(
-                {"id": row["id"], "name": row.get("name", ""), "kind": kind, "missing": missing}
+            judged_rows.incomplete.append(
+                {"id": row["id"], "name": name, "kind": kind, "missing": missing}
             )
         else:
-            scored.append((row, mixed, judged["gain"]))
+            judged_rows.scored.append((row, mixed, judged["gain"]))
+    return judged_rows
 
+
+def _missing(
+    split_measures: Mapping[str, float],
+    names: Sequence[str],
+    judged: Mapping[str, Any],
+    baseline_row: Mapping[str, Any] | None,
+) -> list[str]:
+    """The measures a criterion or a constraint needs that the row lacks, in words."""
+    missing = [f"{m} (criterion)" for m in names if m not in split_measures]
+    for name in constraint_rules.missing(judged):
+        if name == constraint_rules.GAIN_CONSTRAINT and baseline_row is None:
+            missing.append("a baseline snapshot (for min_gain_over_baseline)")
+        else:
+            missing.append(f"{name} (constraint)")
+    return missing
+
+
+@dataclass
+class _Scores:
+    """Stage 4's numbers, one entry per scored row (in the order of ``_Judged.scored``)."""
+
+    values: list[list[float]]
+    weights: list[float]
+    prepared: list[list[float]]
+    scores: list[float]
+    tiebreak: list[tuple[Any, ...]]
+    order: list[int]
+    pareto: list[bool]
+    minmax: list[list[float]]
+
+
+def _score(
+    scored: Sequence[tuple[dict[str, Any], list[str], dict[str, Any]]],
+    spec: RankingSpec,
+    weights: Mapping[str, float],
+    names: Sequence[str],
+    directions: Sequence[str],
+    primary_direction: str,
+) -> _Scores:
+    """Stage 4 (and the Pareto front of stage 5): the method's scores, best first; ties go to
+    the better primary metric, then the earlier snapshot."""
     values = [[row["measures"][spec.split][m] for m in names] for row, _, _ in scored]
     weight_list = [weights[m] for m in names]
-    prepared = (
-        vector_matrix(values) if spec.method == "topsis" else minmax_matrix(values, directions)
-    )
+    method = METHODS[spec.method]
+    prepared = method.prepare(values, directions)
     scores = _scores(spec.method, values, weight_list, directions, prepared)
     tiebreak = [
         (
-            _better_first(row["measures"][spec.split].get(primary), primary_direction),
+            _better_first(row["measures"][spec.split].get(spec.primary_metric), primary_direction),
             *_order_key(row),
         )
         for row, _, _ in scored
     ]
-    order = _order(scores, tiebreak)
-    flags = pareto_flags(values, directions)
-    minmax = prepared if spec.method == "weighted" else minmax_matrix(values, directions)
+    return _Scores(
+        values=values,
+        weights=weight_list,
+        prepared=prepared,
+        scores=scores,
+        tiebreak=tiebreak,
+        order=_order(scores, tiebreak),
+        pareto=pareto_flags(values, directions),
+        minmax=(prepared if method.prepare is minmax_matrix else minmax_matrix(values, directions)),
+    )
 
+
+def _entries(
+    judged: _Judged,
+    numbers: _Scores,
+    spec: RankingSpec,
+    names: Sequence[str],
+    baseline_row: Mapping[str, Any] | None,
+) -> tuple[list[RankedEntry], str | None, list[str]]:
+    """Stage 5: one entry per scored row, best first, with its flags (not comparable, other
+    hardware, older criteria revision); the reference hardware and the warnings they raise."""
+    scored = judged.scored
     fingerprint = _reference_hardware([row for row, _, _ in scored], baseline_row)
     # Plain words, not the fingerprint (it stays in the result for programs): which machine
     # the others are compared with.
@@ -647,20 +706,19 @@ def rank(
     )
     hardware_names = [m for m in names if is_resource_measure(m)]
     ranked: list[RankedEntry] = []
-    n_hardware = n_older = 0
-    for position, i in enumerate(order, start=1):
+    for position, i in enumerate(numbers.order, start=1):
         row, mixed, gain = scored[i]
         entry = RankedEntry(
             id=row["id"],
             name=row.get("name", ""),
             kind=row.get("kind", "candidate"),
             rank=position,
-            score=scores[i],
-            values=dict(zip(names, values[i], strict=True)),
-            normalised=dict(zip(names, minmax[i], strict=True)),
-            pareto=flags[i],
-            primary=row["measures"][spec.split].get(primary),
-            test_primary=row["measures"]["test"].get(primary),
+            score=numbers.scores[i],
+            values=dict(zip(names, numbers.values[i], strict=True)),
+            normalised=dict(zip(names, numbers.minmax[i], strict=True)),
+            pareto=numbers.pareto[i],
+            primary=row["measures"][spec.split].get(spec.primary_metric),
+            test_primary=row["measures"]["test"].get(spec.primary_metric),
             gain=gain,
         )
         if mixed:
@@ -671,7 +729,6 @@ def rank(
             entry.warnings.append(
                 f"{', '.join(hardware_names)} measured on another machine than {reference_words}"
             )
-            n_hardware += 1
         revision = row.get("criteria_revision")
         if (
             spec.criteria_revision is not None
@@ -682,8 +739,20 @@ def rank(
             entry.warnings.append(
                 f"judged under criteria revision {revision} (current: {spec.criteria_revision})"
             )
-            n_older += 1
         ranked.append(entry)
+    return ranked, fingerprint, _entry_warnings(ranked, hardware_names, reference_words, spec)
+
+
+def _entry_warnings(
+    ranked: Sequence[RankedEntry],
+    hardware_names: Sequence[str],
+    reference_words: str,
+    spec: RankingSpec,
+) -> list[str]:
+    """The warnings about the ranked list as a whole (after the per-entry flags)."""
+    warnings = []
+    n_hardware = sum(1 for entry in ranked if entry.hardware_flags)
+    n_older = sum(1 for entry in ranked if entry.older_revision)
     if n_hardware:
         warnings.append(
             f"{n_hardware} ranked snapshot(s) were profiled on another machine than "
@@ -702,44 +771,80 @@ def rank(
     if len(ranked) >= 2 and math.isclose(ranked[0].score, ranked[1].score, abs_tol=1e-12):
         warnings.append(
             f"{ranked[0].id} and {ranked[1].id} tie on score; the better "
-            f"{primary} (then the earlier snapshot) decides"
+            f"{spec.primary_metric} (then the earlier snapshot) decides"
         )
+    return warnings
 
+
+def rank(
+    items: Iterable[Mapping[str, Any]], spec: RankingSpec, *, sensitivity: bool = False
+) -> RankingResult:
+    """Rank summary rows (or snapshots) under ``spec``; nothing is read from or written to disk.
+
+    The five stages of the module's docstring, each a function of its own: ``_comparable_rows``,
+    ``_judge`` (constraints and completeness), ``_score``, then ``_entries``.
+    """
+    rows = sorted((as_row(item) for item in items), key=_order_key)
+    weights = spec.weights()
+    criteria = [c for c in spec.criteria if c.metric in weights]
+    names = [c.metric for c in criteria]
+    directions = [c.direction for c in criteria]
+    primary = spec.primary_metric
+    primary_direction = next(
+        (c.direction for c in criteria if c.metric == primary),
+        MEASURE_DIRECTIONS.get(primary, "max"),
+    )
+    warnings: list[str] = []
+    if spec.split == "test":
+        warnings.append(
+            "ranking on the test split: choosing on it makes the test estimate "
+            "optimistic; keep validation for choosing"
+        )
+    field_ = _comparable_rows(rows, spec)
+    if field_.excluded:
+        warnings.append(
+            f"{len(field_.excluded)} snapshot(s) excluded: other data set or split "
+            "(--allow-mixed ranks them with a warning)"
+        )
+    baseline_row = current_baseline([row for row, mixed in field_.considered if not mixed])
+    judged = _judge(field_.considered, spec, names, baseline_row)
+    numbers = _score(judged.scored, spec, weights, names, directions, primary_direction)
+    ranked, fingerprint, more = _entries(judged, numbers, spec, names, baseline_row)
     result = RankingResult(
         ranked=ranked,
-        rejected=rejected,
-        incomplete=incomplete,
-        excluded=excluded,
-        warnings=warnings,
+        rejected=judged.rejected,
+        incomplete=judged.incomplete,
+        excluded=field_.excluded,
+        warnings=warnings + more,
         weights=weights,
         directions=dict(zip(names, directions, strict=True)),
         method=spec.method,
         split=spec.split,
         primary_metric=primary,
-        baseline_id=baseline_id,
-        dataset_sha256=dataset_ref,
-        split_sha256=split_ref,
+        baseline_id=baseline_row["id"] if baseline_row else None,
+        dataset_sha256=field_.dataset_ref,
+        split_sha256=field_.split_ref,
         hardware_fingerprint=fingerprint,
         criteria_revision=spec.criteria_revision,
-        superseded=superseded,
+        superseded=field_.superseded,
     )
     if sensitivity:
         result.sensitivity = sensitivity_analysis(
-            [row["id"] for row, _, _ in scored],
-            values,
-            weight_list,
+            [row["id"] for row, _, _ in judged.scored],
+            numbers.values,
+            numbers.weights,
             names,
             directions,
             spec.method,
-            tiebreak,
-            prepared,
+            numbers.tiebreak,
+            numbers.prepared,
         )
     return result
 
 
 def latest_per_name(
     considered: Sequence[tuple[dict[str, Any], list[str]]],
-) -> tuple[list[tuple[dict[str, Any], list[str]]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[dict[str, Any], list[str]]], list[Superseded]]:
     """The rows that compete: the latest snapshot (``created_at``, then id) of each model, a
     model being its kind and name. Older snapshots of the same model are history: returned as
     ``superseded`` entries naming the snapshot that replaced them, never ranked against it."""
@@ -748,7 +853,8 @@ def latest_per_name(
         key = (str(row.get("kind", "candidate")), str(row.get("name", "")))
         if key not in latest or _order_key(row) > _order_key(latest[key]):
             latest[key] = row
-    competing, superseded = [], []
+    competing: list[tuple[dict[str, Any], list[str]]] = []
+    superseded: list[Superseded] = []
     for row, mixed in considered:
         newest = latest[(str(row.get("kind", "candidate")), str(row.get("name", "")))]
         if newest is row:

@@ -116,9 +116,8 @@ def constraint_problems(
     None when it names none; ``baseline`` the snapshot its ``[gain]`` names, when present.
     """
     from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.measures import MEASURE_DIRECTIONS, measures
+    from modelsnap.core.measures import measures
     from modelsnap.core.selection.constraints import (
-        EDGE_CONSTRAINT,
         GAIN_CONSTRAINT,
         Rule,
         evaluate,
@@ -138,30 +137,15 @@ def constraint_problems(
     primary = (locked or {}).get("primary_metric") or gain.get("metric") or ""
     measured = measures(dict(snapshot), "validation")
     baseline_measures = measures(dict(baseline), "validation") if baseline is not None else None
-    problems = []
+    problems: list[str] = []
     for name, entry in recorded.items():
         if not isinstance(entry, Mapping) or entry.get("missing") is True:
             continue
         limit = entry.get("limit")
         if isinstance(limit, bool) or not isinstance(limit, int | float):
             continue
-        if name == EDGE_CONSTRAINT:
-            rule = Rule(name, "edge_must_pass_failed", float(limit), "max")
-        elif name in rules:
-            rule = rules[name]
-            if not close(limit, rule.limit):
-                problems.append(
-                    f"constraints.{name}.limit is recorded as {limit!r}, but "
-                    f"criteria revision {snapshot.get('criteria_revision')} sets "
-                    f"{rule.limit!r}"
-                )
-            rule = Rule(rule.name, rule.measure, float(limit), rule.kind)
-        elif name == GAIN_CONSTRAINT:
-            rule = Rule(name, name, float(limit), "min")
-        elif name in MEASURE_DIRECTIONS:
-            kind = "min" if MEASURE_DIRECTIONS[name] == "max" else "max"
-            rule = Rule(name, name, float(limit), kind)
-        else:
+        rule = _recorded_rule(name, limit, rules, snapshot, problems)
+        if rule is None:
             continue
         if name == GAIN_CONSTRAINT and baseline_measures is None:
             continue  # the baseline it was judged against is gone: named elsewhere
@@ -173,21 +157,57 @@ def constraint_problems(
             baseline=baseline_measures,
             baseline_id=str(gain.get("baseline_id", "")),
         )
-        verdict = again["constraints"].get(name)
-        if verdict is None or verdict.get("missing"):
+        problems += _verdict_problems(name, entry, again["constraints"].get(name), limit)
+    return problems
+
+
+def _recorded_rule(
+    name: str,
+    limit: float | int,
+    rules: Mapping[str, Any],
+    snapshot: Mapping[str, Any],
+    problems: list[str],
+) -> Any:
+    """The rule a recorded verdict was judged by, with the recorded limit (a limit that the
+    revision in force does not set is a problem of its own); None for a name no rule reads."""
+    from modelsnap.core.measures import MEASURE_DIRECTIONS
+    from modelsnap.core.selection.constraints import EDGE_CONSTRAINT, GAIN_CONSTRAINT, Rule
+
+    if name == EDGE_CONSTRAINT:
+        return Rule(name, "edge_must_pass_failed", float(limit), "max")
+    if name in rules:
+        rule = rules[name]
+        if not close(limit, rule.limit):
             problems.append(
-                f"constraints.{name} records a verdict, but the snapshot's measures give none"
+                f"constraints.{name}.limit is recorded as {limit!r}, but "
+                f"criteria revision {snapshot.get('criteria_revision')} sets "
+                f"{rule.limit!r}"
             )
-            continue
-        if not close(entry.get("value"), verdict["value"]):
-            problems.append(
-                f"constraints.{name}.value is recorded as {entry.get('value')!r}, "
-                f"but the snapshot's measures give {verdict['value']!r}"
-            )
-        if entry.get("ok") is not verdict["ok"]:
-            problems.append(
-                f"constraints.{name}.ok is recorded as "
-                f"{str(entry.get('ok')).lower()}, but {verdict['value']:g} against "
-                f"the limit {limit:g} gives {str(verdict['ok']).lower()}"
-            )
+        return Rule(rule.name, rule.measure, float(limit), rule.kind)
+    if name == GAIN_CONSTRAINT:
+        return Rule(name, name, float(limit), "min")
+    if name in MEASURE_DIRECTIONS:
+        kind = "min" if MEASURE_DIRECTIONS[name] == "max" else "max"
+        return Rule(name, name, float(limit), kind)
+    return None
+
+
+def _verdict_problems(
+    name: str, entry: Mapping[str, Any], verdict: Mapping[str, Any] | None, limit: Any
+) -> list[str]:
+    """How a recorded verdict differs from the one the snapshot's measures give again."""
+    if verdict is None or verdict.get("missing"):
+        return [f"constraints.{name} records a verdict, but the snapshot's measures give none"]
+    problems = []
+    if not close(entry.get("value"), verdict["value"]):
+        problems.append(
+            f"constraints.{name}.value is recorded as {entry.get('value')!r}, "
+            f"but the snapshot's measures give {verdict['value']!r}"
+        )
+    if entry.get("ok") is not verdict["ok"]:
+        problems.append(
+            f"constraints.{name}.ok is recorded as "
+            f"{str(entry.get('ok')).lower()}, but {verdict['value']:g} against "
+            f"the limit {limit:g} gives {str(verdict['ok']).lower()}"
+        )
     return problems

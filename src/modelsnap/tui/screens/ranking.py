@@ -361,14 +361,9 @@ class RankingScreen(StepScreen):
         )
         self.query_one(RankingTable).show(result)
         rejected = Text()
-        for title, items, key in (
-            ("Rejected", result.rejected, "reasons"),
-            ("Incomplete", result.incomplete, "missing"),
-            ("Excluded", result.excluded, "reasons"),
-        ):
-            for item in items:
-                rejected.append(f"{title}: ", style="bold")
-                rejected.append(f"{short_id(item['id'])}: {'; '.join(item.get(key) or [])}\n")
+        for item in result.set_aside():
+            rejected.append(f"{item.status.capitalize()}: ", style="bold")
+            rejected.append(f"{short_id(item.id)}: {'; '.join(item.why)}\n")
         for line in machine_notes(result, state):
             rejected.append("Other machine: ", style="bold")
             rejected.append(line + "\n")
@@ -444,8 +439,9 @@ class RankingScreen(StepScreen):
         status = self.result.status(str(chosen))
         override = self.query_one("#decision-override", Input).value.strip()
         if status != "ranked" and not override:
-            item = next((r for r in self.result.rejected if r["id"] == chosen), {})
-            reasons = "; ".join(item.get("reasons") or [])
+            reasons = "; ".join(
+                next((r["reasons"] for r in self.result.rejected if r["id"] == chosen), [])
+            )
             self.show_error(
                 error,
                 f"{short_id(str(chosen))} was {status}"

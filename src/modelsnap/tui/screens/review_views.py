@@ -280,7 +280,7 @@ def render_ranking(result: Any, primary: str, limit: int = 30) -> Content:
     if result.rejected:
         parts.append(("\nrejected (first 10)\n", "bold"))
         for item in result.rejected[:10]:
-            parts.append(f"  {item['id']}: {'; '.join(item.get('reasons', []))}\n")
+            parts.append(f"  {item['id']}: {'; '.join(item['reasons'])}\n")
     return Content.assemble(*parts)
 
 

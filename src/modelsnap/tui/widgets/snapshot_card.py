@@ -14,23 +14,18 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 from textual.widgets import Static
 
-from modelsnap.core.measures import is_overfit
+from modelsnap.core.measures import (
+    CARD_QUALITY,
+    CARD_RESOURCES,
+    QUALITY_METRICS,
+    REGISTRY,
+    UNBOUNDED_METRICS,
+    is_overfit,
+)
 from modelsnap.core.selection.constraints import format_pair
 from modelsnap.tui.widgets.formatting import num, pct, safe_text, short_id
 
-QUALITY_ORDER = (
-    "f1",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "roc_auc",
-    "r2",
-    "mae",
-    "rmse",
-    "log_loss",
-    "brier",
-)
+QUALITY_ORDER = CARD_QUALITY
 
 
 def _end_style(text: Text) -> Any:
@@ -137,7 +132,7 @@ def _quality_line(snapshot: dict, primary: str) -> Flow:
 
 
 # Metrics that live in [0, 1]: their gains read best as percentage points.
-BOUNDED = frozenset(QUALITY_ORDER) - {"mae", "rmse", "log_loss"}
+BOUNDED = frozenset(QUALITY_METRICS) - UNBOUNDED_METRICS
 
 
 def per_unit(value: float, metric: str, unit: str, absolute: float | None = None) -> str:
@@ -157,15 +152,11 @@ def per_unit(value: float, metric: str, unit: str, absolute: float | None = None
 def _resource_line(snapshot: dict, machine: str = "") -> Flow:
     res = snapshot.get("resources", {})
     entries = []
-    for label, key, unit in (
-        ("p95", "latency_p95_ms", " ms"),
-        ("size", "size_mb", " MB"),
-        ("mem", "peak_memory_mb", " MB"),
-        ("fit", "fit_seconds", " s"),
-    ):
+    for key in CARD_RESOURCES:
         if key in res:
-            entry = Text(f"{label} ", style="dim")
-            entry.append(f"{num(res[key], 2)}{unit}", style="")
+            measure = REGISTRY[key]
+            entry = Text(f"{measure.short} ", style="dim")
+            entry.append(f"{num(res[key], 2)} {measure.unit}", style="")
             entries.append(entry)
     if machine:
         entries.append(Text(f"on {machine}", style="dim"))
