@@ -20,7 +20,9 @@ import modelsnap.core
 CORE_DIR = Path(modelsnap.core.__file__).parent
 FAST_PATH = (
     "errors",
-    "project",
+    "project.schema",
+    "project.parse",
+    "project.edit",
     "measures",
     "files",
     "records.schema",

@@ -48,7 +48,7 @@ def monitor(
     """
     from modelsnap.core.evaluation.data import load_dataset, read_split, read_table
     from modelsnap.core.evaluation.edgecases import artifact_entry, feature_kinds
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import read_snapshot
     from modelsnap.profiler.runner import run_scoring_job
 

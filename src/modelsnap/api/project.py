@@ -57,7 +57,7 @@ class Project:
     def config(self):
         """The validated ``ProjectConfig`` (``ProjectFileError`` when modelsnap.toml is bad)."""
         if self._config is None:
-            from modelsnap.core.project import load_project
+            from modelsnap.core.project.parse import load_project
 
             self._config = load_project(self.root)
         return self._config

@@ -87,7 +87,7 @@ def _predict(model: Any, frame: Any) -> dict[str, Any]:
 def predict(
     job: dict[str, Any], send: Callable[[dict[str, Any]], None], progress: Callable[..., None]
 ) -> dict[str, Any]:
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(job["root"])
     progress("load", 0.0, "reading the project")
@@ -131,7 +131,7 @@ def monitor(
     from modelsnap.core.evaluation.data import read_table
     from modelsnap.core.evaluation.metrics import bootstrap_ci, compute_metrics
     from modelsnap.core.followup.monitoring import labels_as_text
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(job["root"])
     progress("load", 0.0, "reading the project and the new data")

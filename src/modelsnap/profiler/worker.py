@@ -248,7 +248,7 @@ class Run:
 
     def load(self) -> None:
         from modelsnap.core.evaluation.data import ensure_split, load_dataset
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
 
         self.ch.progress("load", 0.0, "reading the project and the data")
         self.config = load_project(self.root)
@@ -273,7 +273,7 @@ class Run:
     def build(self) -> tuple[Any, bool]:
         """The model to evaluate and whether it still needs fitting."""
         from modelsnap.core.evaluation.pipeline import build_estimator, make_pipeline
-        from modelsnap.core.project import ModelSpec
+        from modelsnap.core.project.schema import ModelSpec
 
         mode = self.job["mode"]
         if mode == "project":
@@ -585,7 +585,7 @@ class Run:
             run_cases,
         )
         from modelsnap.core.files import inside
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
 
         self.ch.progress("load", 0.0, "reading the project, the data and the edge cases")
         config = load_project(self.root)

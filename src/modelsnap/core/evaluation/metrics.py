@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.project import CLASSIFICATION_METRICS, MEASURE_DIRECTIONS, REGRESSION_METRICS
+from modelsnap.core.project.schema import (
+    CLASSIFICATION_METRICS,
+    MEASURE_DIRECTIONS,
+    REGRESSION_METRICS,
+)
 
 METRIC_DIRECTIONS: dict[str, str] = {
     name: MEASURE_DIRECTIONS[name] for name in CLASSIFICATION_METRICS + REGRESSION_METRICS

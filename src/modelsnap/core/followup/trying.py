@@ -257,7 +257,7 @@ def row_form(root: Path | str) -> dict[str, Any]:
     from modelsnap.core.evaluation.data import load_dataset, read_split
     from modelsnap.core.evaluation.edgecases import edge_cases_for_dataset, feature_kinds
     from modelsnap.core.files import inside
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(root)
     config = load_project(root)
@@ -346,7 +346,8 @@ def append_edge_case(
         inside,
         read_regular,
     )
-    from modelsnap.core.project import load_project, update_project
+    from modelsnap.core.project.edit import update_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(root)
     config = load_project(root)

@@ -160,7 +160,7 @@ def protected_output(root: Path, output: Path) -> str | None:
         if len(parts) == 1 and Path(parts[0]).suffix in _RECORD_SUFFIXES:
             return "it is a record, data or state file of the project"
     try:
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
 
         config = load_project(root_resolved)
     except ModelsnapError:

@@ -39,7 +39,7 @@ from modelsnap.core.selection.ranking import RankingResult, RankingSpec, current
 from modelsnap.core.selection.ranking import spec_from_config as _spec_from_config
 
 if TYPE_CHECKING:
-    from modelsnap.core.project import ProjectConfig
+    from modelsnap.core.project.schema import ProjectConfig
 
 # Labels of what a ranking was computed under (RankingResult.basis; docs/ranking.md).
 BASIS_LOCKED = "locked"  # the latest locked revision: the only basis a decision is made on
@@ -198,7 +198,7 @@ def load_context(
     a decision or a report must use); otherwise rows come from the index cache (fast ``rank``,
     review). Broken snapshot files are listed in ``problems``, never raised."""
     from modelsnap.core.evaluation.edgecases import latest_edge_results
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import current_data_hashes
     from modelsnap.core.selection.ranking import as_row
 

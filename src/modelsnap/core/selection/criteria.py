@@ -25,7 +25,7 @@ from modelsnap.core.files import (
     read_toml,
 )
 from modelsnap.core.measures import why_unavailable
-from modelsnap.core.project import ProjectConfig
+from modelsnap.core.project.schema import ProjectConfig
 from modelsnap.core.records.canonical import normalise_numbers
 
 REVISIONS_FILE = "criteria_revisions.toml"
