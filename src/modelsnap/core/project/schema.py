@@ -108,11 +108,15 @@ class SelectionConfig:
     rank_split: str = "validation"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Criterion:
+    """One ``[[criteria]]`` entry, checked when it was made (``project.parse`` for the project
+    file, ``selection.ranking.make_criteria`` for a locked revision's, a profile's or a
+    what-if's), so nothing downstream checks it again. The one criterion class of modelsnap."""
+
     metric: str
     weight: float
-    direction: str
+    direction: str  # "max" or "min"
 
 
 @dataclass

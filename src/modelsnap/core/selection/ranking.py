@@ -31,17 +31,11 @@ from typing import Any
 
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.measures import MEASURE_DIRECTIONS, SPLITS, is_resource_measure, measures
+from modelsnap.core.project.schema import Criterion
 from modelsnap.core.selection import constraints as constraint_rules
 
 METHODS = ("weighted", "topsis")
 PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)
-
-
-@dataclass(frozen=True)
-class Criterion:
-    metric: str
-    weight: float
-    direction: str
 
 
 @dataclass
@@ -191,42 +185,21 @@ class RankingResult:
 # Building the spec
 
 
-def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
-    """Criteria from dicts or objects with metric/weight/direction; validated here."""
+def make_criteria(entries: Iterable[Criterion | Mapping[str, Any]]) -> list[Criterion]:
+    """The criteria a ranking uses. A ``Criterion`` was checked when it was made (the project
+    file's, by ``project.parse``) and is taken as it is; a table (a locked revision's, a
+    profile's, a what-if's) is checked here, once. Each measure once, some weight above 0."""
     criteria: list[Criterion] = []
     seen: set[str] = set()
     for entry in entries:
-        get = entry.get if isinstance(entry, Mapping) else (lambda k, e=entry: getattr(e, k, None))
-        metric, weight, direction = get("metric"), get("weight"), get("direction")
-        if metric not in MEASURE_DIRECTIONS:
+        criterion = entry if isinstance(entry, Criterion) else _criterion_from_table(entry)
+        if criterion.metric in seen:
             raise CriteriaError(
-                f"unknown measure {metric!r} in the criteria",
-                where="modelsnap.toml [[criteria]]",
-                hint="use a measure name from docs/project-file.md",
-            )
-        if metric in seen:
-            raise CriteriaError(
-                f"measure {metric!r} appears twice in the criteria",
+                f"measure {criterion.metric!r} appears twice in the criteria",
                 where="modelsnap.toml [[criteria]]",
             )
-        seen.add(metric)
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(weight)
-            or weight < 0
-        ):
-            raise CriteriaError(
-                f"weight of {metric!r} must be a number >= 0, found {weight!r}",
-                where="modelsnap.toml [[criteria]]",
-            )
-        direction = direction or MEASURE_DIRECTIONS[metric]
-        if direction not in ("max", "min"):
-            raise CriteriaError(
-                f"direction of {metric!r} must be 'max' or 'min'",
-                where="modelsnap.toml [[criteria]]",
-            )
-        criteria.append(Criterion(metric, float(weight), direction))
+        seen.add(criterion.metric)
+        criteria.append(criterion)
     if not any(c.weight > 0 for c in criteria):
         raise CriteriaError(
             "the criteria have no positive weight",
@@ -234,6 +207,33 @@ def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
             hint="give at least one criterion a weight above 0",
         )
     return criteria
+
+
+def _criterion_from_table(entry: Mapping[str, Any]) -> Criterion:
+    metric, weight, direction = entry.get("metric"), entry.get("weight"), entry.get("direction")
+    if not isinstance(metric, str) or metric not in MEASURE_DIRECTIONS:
+        raise CriteriaError(
+            f"unknown measure {metric!r} in the criteria",
+            where="modelsnap.toml [[criteria]]",
+            hint="use a measure name from docs/project-file.md",
+        )
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, int | float)
+        or not math.isfinite(weight)
+        or weight < 0
+    ):
+        raise CriteriaError(
+            f"weight of {metric!r} must be a number >= 0, found {weight!r}",
+            where="modelsnap.toml [[criteria]]",
+        )
+    direction = direction or MEASURE_DIRECTIONS[metric]
+    if direction not in ("max", "min"):
+        raise CriteriaError(
+            f"direction of {metric!r} must be 'max' or 'min'",
+            where="modelsnap.toml [[criteria]]",
+        )
+    return Criterion(metric, float(weight), direction)
 
 
 def parse_weights(text: str) -> dict[str, float]:
