@@ -165,7 +165,7 @@ def monitor(
         proba = (
             _aligned_proba(model, features, classes) if hasattr(model, "predict_proba") else None
         )
-        scored = (task, y, pred, proba, classes, job.get("positive_label"))
+        scored: tuple[Any, ...] = (task, y, pred, proba, classes, job.get("positive_label"))
     else:
         scored = (task, target.to_numpy(dtype=float), pred.astype(float), None, None, None)
     values = compute_metrics(*scored)

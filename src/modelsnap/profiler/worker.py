@@ -407,7 +407,7 @@ class Run:
                 proba[part] = self._aligned_proba(model, part)
         self.predictions, self.proba = pred, proba
         self.ch.progress("evaluate", 0.4, "metrics")
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for part in ("validation", "test"):
             out[part] = metrics.compute_metrics(
                 ds.task, self.y[part], pred[part], proba.get(part), ds.classes, ds.positive_label
@@ -434,8 +434,9 @@ class Run:
         import numpy as np
 
         raw = model.predict_proba(self.X[part])
-        model_classes = [str(c) for c in getattr(model, "classes_", self.dataset.classes)]
-        expected = [str(c) for c in self.dataset.classes]
+        known = self.dataset.classes or []  # set for classification, the task with probabilities
+        model_classes = [str(c) for c in getattr(model, "classes_", known)]
+        expected = [str(c) for c in known]
         array = _check_proba(raw, len(self.X[part]), len(model_classes), self.name)
         if model_classes == expected:
             return array
@@ -550,7 +551,7 @@ class Run:
             "n_test": len(split.test),
         }
         if ds.task == "classification":
-            table["classes"] = [str(c) for c in ds.classes]
+            table["classes"] = [str(c) for c in ds.classes or []]
             if getattr(ds, "positive_label", None) is not None:
                 table["positive_label"] = str(ds.positive_label)
         return table

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.evaluation.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
@@ -22,6 +22,7 @@ from modelsnap.core.evaluation.leakage import cached_leakage_checks, overfit_che
 from modelsnap.core.files import inside
 
 ProgressCallback = Callable[[float, str], None]
+_Table = TypeVar("_Table", bound=dict[str, Any] | None)
 
 
 def analyze(
@@ -96,8 +97,8 @@ def analyze(
 
 
 def _guarded(
-    compute: Callable[[], dict[str, Any] | None], base: dict[str, Any] | None = None
-) -> dict[str, Any] | None:
+    compute: Callable[[], _Table], base: dict[str, Any] | None = None
+) -> _Table | dict[str, Any]:
     try:
         return compute()
     except Exception as exc:  # one table failing must not cost the snapshot

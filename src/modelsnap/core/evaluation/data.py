@@ -455,7 +455,8 @@ def _settings(config: ProjectConfig, dataset: Dataset) -> dict[str, Any]:
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    # numpy's stub lets **arrays fill allow_pickle too (a bool): every value here is an array
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

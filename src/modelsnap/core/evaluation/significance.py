@@ -160,9 +160,8 @@ class _Predictions:
         from modelsnap.core.files import inside, sha256_file
 
         self.id = str(snapshot.get("id"))
-        table = (
-            snapshot.get("predictions") if isinstance(snapshot.get("predictions"), Mapping) else {}
-        )
+        table = snapshot.get("predictions")
+        table = table if isinstance(table, Mapping) else {}
         relative = table.get("path")
         if not isinstance(relative, str):
             raise SnapshotError(
@@ -190,7 +189,8 @@ class _Predictions:
         self.pred = arrays["test_pred"]
         self.proba = arrays.get("test_proba")
         self.truth = arrays.get("test_true")
-        data = snapshot.get("data") if isinstance(snapshot.get("data"), Mapping) else {}
+        data = snapshot.get("data")
+        data = data if isinstance(data, Mapping) else {}
         self.task = str(data.get("task", "classification"))
         self.classes = data.get("classes")
         self.positive_label = data.get("positive_label")

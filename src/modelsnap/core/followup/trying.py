@@ -207,7 +207,7 @@ def competing_snapshots(
                 ids.append(found)
     else:
         context = load_context(root, from_records=True, write_index=False)
-        current = [
+        current: list[tuple[dict[str, Any], list[str]]] = [
             (row, [])
             for row in context.rows
             if row.get("dataset_sha256") == context.hashes.dataset_sha256

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from modelsnap.core.errors import DataError, PathError, ProjectFileError
 from modelsnap.core.files import PROJECT_TOML_LIMIT, inside, parse_toml, read_regular, safe_name
@@ -91,6 +91,29 @@ def _known_keys(table: dict[str, Any], allowed: set[str], label: str) -> dict[st
     return table
 
 
+@overload
+def _str(
+    table: dict,
+    name: str,
+    key: str,
+    *,
+    required: Literal[True],
+    choices: tuple[str, ...] | None = ...,
+) -> str: ...
+@overload
+def _str(
+    table: dict, name: str, key: str, *, default: str, choices: tuple[str, ...] | None = ...
+) -> str: ...
+@overload
+def _str(
+    table: dict,
+    name: str,
+    key: str,
+    *,
+    required: bool = ...,
+    default: str | None = ...,
+    choices: tuple[str, ...] | None = ...,
+) -> str | None: ...
 def _str(
     table: dict,
     name: str,
@@ -100,6 +123,7 @@ def _str(
     default: str | None = None,
     choices: tuple[str, ...] | None = None,
 ) -> str | None:
+    """The string at ``table[name]``: never None when ``required`` or given a ``default``."""
     if name not in table:
         if required:
             raise fail(key, "a non-empty string" if not choices else _one_of(choices), missing=True)

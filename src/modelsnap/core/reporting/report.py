@@ -760,7 +760,8 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
         table = snapshot.get(key)
         if isinstance(table, Mapping) and table:
             sections.append(f"<h4>{title}</h4>" + _kv(table))
-    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
+    params = model.get("params")
+    params = params if isinstance(params, Mapping) else {}
     sections.append("<h4>Parameters</h4>" + _kv(params))
     for key, title in (("data", "Data"), ("environment", "Environment"), ("hardware", "Hardware")):
         table = snapshot.get(key)

@@ -255,7 +255,8 @@ def changed_keys(locked: dict[str, Any], config: ProjectConfig) -> list[str]:
     changes: list[str] = []
     if locked.get("primary_metric") != now["primary_metric"]:
         changes.append(f"primary_metric {locked.get('primary_metric')} -> {now['primary_metric']}")
-    old = {c.get("metric"): c for c in locked.get("criteria", []) if isinstance(c, dict)}
+    # a revision read from the file has a string metric in each criterion (_revision_problem)
+    old = {c["metric"]: c for c in locked.get("criteria", []) if isinstance(c, dict)}
     new = {c["metric"]: c for c in now["criteria"]}
     for metric in sorted(set(old) | set(new)):
         if metric not in new:

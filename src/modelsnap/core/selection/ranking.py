@@ -375,8 +375,10 @@ def as_row(item: Mapping[str, Any]) -> dict[str, Any]:
     """An index summary row as is; a whole snapshot dict reduced to the fields ranking reads."""
     if isinstance(item.get("measures"), Mapping):
         return item  # type: ignore[return-value]  # read only: never mutated here
-    data = item.get("data") if isinstance(item.get("data"), Mapping) else {}
-    hardware = item.get("hardware") if isinstance(item.get("hardware"), Mapping) else {}
+    data = item.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    hardware = item.get("hardware")
+    hardware = hardware if isinstance(hardware, Mapping) else {}
     revision = item.get("criteria_revision")
     return {
         "id": str(item.get("id", "")),
@@ -818,7 +820,7 @@ def sensitivity_analysis(
     total = math.fsum(weights)
     base = [w / total for w in weights]
     top = ids[_best(_scores(method, values, base, directions, prepared), tiebreak)]
-    cases = []
+    cases: list[dict[str, Any]] = []
     for index, name in enumerate(names):
         for change in PERTURBATIONS:
             moved = list(base)
