@@ -22,9 +22,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError, PathError
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.schema import Snapshot
 
 __all__ = ["Project"]
 
@@ -66,7 +69,7 @@ class Project:
         """Forget the cached config, so the next use reads modelsnap.toml again."""
         self._config = None
 
-    def snapshots(self, *, kind: str | None = None, name: str | None = None) -> list[dict]:
+    def snapshots(self, *, kind: str | None = None, name: str | None = None) -> list[Snapshot]:
         """Every readable snapshot, oldest first, optionally only one kind or model name.
 
         Broken files are skipped here (``problems()`` names them; ``modelsnap check`` too), so
@@ -89,7 +92,7 @@ class Project:
 
         return [str(problem) for problem in list_snapshots(self.root)[1]]
 
-    def get(self, snapshot_id: str) -> dict:
+    def get(self, snapshot_id: str) -> Snapshot:
         """One snapshot by id or unique id prefix."""
         from modelsnap.core.records.store import find_snapshot, read_snapshot
 
@@ -154,7 +157,7 @@ class Project:
         on_event: Callable[[Any], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
-    ) -> dict:
+    ) -> Snapshot:
         """Evaluate a model built outside modelsnap.toml and record it; returns the snapshot.
 
         An unfitted estimator is put behind the project's frozen preprocessing and fitted on

@@ -20,6 +20,7 @@ from typing import Any
 
 from modelsnap.core.errors import CriteriaError, ModelsnapError, ProjectFileError, RunFailed
 from modelsnap.core.project.schema import ModelSpec, ProjectConfig
+from modelsnap.core.records.schema import Snapshot
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.runner import RunJob, run_model
 
@@ -30,7 +31,7 @@ class RunOutcome:
 
     name: str
     kind: str
-    snapshot: dict[str, Any] | None = None
+    snapshot: Snapshot | None = None
     error: ModelsnapError | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -253,7 +254,7 @@ def reprofile(
     on_event: Callable[[ProgressEvent], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
-) -> dict[str, Any]:
+) -> Snapshot:
     """Profile an existing snapshot's artifact again here; returns the new snapshot.
 
     ``trusted`` names non-scikit-learn types the user allows in the artifact (e.g. their own

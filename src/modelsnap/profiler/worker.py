@@ -24,7 +24,7 @@ import time
 import traceback
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -675,11 +675,12 @@ class Run:
 
         original = read_snapshot(self.root, self.job["reprofile_of"])
         self.load()
+        recorded: Mapping[str, Any] = original["data"]
         for key, have in (
             ("dataset_sha256", self.dataset.dataset_sha256),
             ("split_sha256", self.split.split_sha256),
         ):
-            if original["data"][key] != have:
+            if recorded[key] != have:
                 raise WorkerError(
                     f"snapshot {original['id']} was made on other data ({key} differs)",
                     hint="re-profiling needs the same data file and split.npz",
@@ -695,7 +696,7 @@ class Run:
         self.source = original["model"].get("source", "project")
         self.estimator_path = original["model"]["estimator"]
         self.evaluate_for_reprofile(model)
-        resources = {
+        resources: dict[str, Any] = {
             k: original["resources"][k]
             for k in ("fit_seconds", "fit_cpu_seconds", "fit_measured", "peak_memory_fit_mb")
             if k in original.get("resources", {})
@@ -718,12 +719,13 @@ class Run:
             "reprofile_of": original["id"],
         }
         body["version"] = self.job.get("version") or original.get("version", "v1")
+        tables: Mapping[str, Any] = original
         for key in ("interpretability", "fairness", "edge_cases", "checks"):
-            if key in original:
-                body[key] = original[key]
+            if key in tables:
+                body[key] = tables[key]
         return body
 
-    def _compare_predictions(self, original: dict[str, Any]) -> None:
+    def _compare_predictions(self, original: Mapping[str, Any]) -> None:
         """Same artifact, same rows: different predictions mean the libraries changed behaviour."""
         import numpy as np
 

@@ -19,9 +19,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import DataError, SnapshotError
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.schema import Snapshot
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none"})
 LABEL_COLUMNS = ("case", "severity", "tolerance")  # edge-case file columns that are not features
@@ -189,9 +192,7 @@ def check_rows(
     return typed, expected, warnings
 
 
-def competing_snapshots(
-    root: Path, snapshot_ids: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
+def competing_snapshots(root: Path, snapshot_ids: Sequence[str] | None = None) -> list[Snapshot]:
     """The snapshots asked for (id or unique prefix), or those that compete: the latest of each
     model on the current data and split (``ranking.latest_per_name``), baseline first."""
     from modelsnap.core.records.store import find_snapshot, read_snapshot

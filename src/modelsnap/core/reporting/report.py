@@ -15,11 +15,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.selection.constraints import format_pair
 from modelsnap.core.text import printable
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.schema import Snapshot
 
 FORMATS = ("html", "md")
 
@@ -33,7 +36,7 @@ class ReportData:
     result: Any
     criteria_revision: int | None
     constraints: dict[str, Any]
-    snapshots: dict[str, dict[str, Any]]
+    snapshots: dict[str, Snapshot]
     significance: dict[str, Any] | None
     decisions: list[dict[str, Any]]
     chain_problems: list[str]
@@ -93,7 +96,7 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     except ModelsnapError:
         decisions = []
     shown = _detailed_ids(result, decisions)
-    snapshots: dict[str, dict[str, Any]] = {}
+    snapshots: dict[str, Snapshot] = {}
     problems = list(project.problems)
     for snapshot_id in shown:
         try:

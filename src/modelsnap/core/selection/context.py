@@ -204,17 +204,18 @@ def load_context(
 
     root = Path(root)
     config = load_project(root)
+    found: Sequence[Mapping[str, Any]]  # index rows, or snapshots reduced to the same fields
     if from_records:
         from modelsnap.core.records.store import list_snapshots
 
         snapshots, broken = list_snapshots(root)
-        rows = [as_row(snapshot) for snapshot in snapshots]
+        found = [as_row(snapshot) for snapshot in snapshots]
     else:
         from modelsnap.core.records.index import load_rows
 
-        rows, broken = load_rows(root, write_back=write_index)
+        found, broken = load_rows(root, write_back=write_index)
     unreadable: list[str] = []
-    rows = with_edge_results(rows, latest_edge_results(root, problems=unreadable))
+    rows = with_edge_results(found, latest_edge_results(root, problems=unreadable))
     return SelectionContext(
         root=root,
         config=config,
