@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from modelsnap.core.errors import ModelsnapError, PathError
 
 if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
     from modelsnap.core.records.schema import Snapshot
 
 __all__ = ["Project"]
@@ -49,7 +50,7 @@ class Project:
                 hint="create one with 'modelsnap init DIR --data FILE --target COL'",
             )
         self.root = root.resolve()
-        self._config: Any = None
+        self._config: ProjectConfig | None = None
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r})"
@@ -57,7 +58,7 @@ class Project:
     # ----------------------------------------------------------------------- reading
 
     @property
-    def config(self):
+    def config(self) -> ProjectConfig:
         """The validated ``ProjectConfig`` (``ProjectFileError`` when modelsnap.toml is bad)."""
         if self._config is None:
             from modelsnap.core.project.parse import load_project

@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import DataError, ModelsnapError
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 
 def _value(value: Any) -> Any:
@@ -52,7 +55,7 @@ def rows_frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> Any:
     return pd.DataFrame(data, columns=list(columns))
 
 
-def _load(root: Path, entry: dict[str, Any], job: dict[str, Any], config: Any) -> Any:
+def _load(root: Path, entry: dict[str, Any], job: dict[str, Any], config: ProjectConfig) -> Any:
     from modelsnap.core.evaluation.artifacts import load_artifact
     from modelsnap.core.files import inside
 

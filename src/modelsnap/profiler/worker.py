@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.profiler import events
@@ -40,6 +40,9 @@ from modelsnap.profiler.timing import (
     measure_latency,
     single_rows,
 )
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 ARTIFACT_NAME = "model.skops"
 PREDICTIONS_NAME = "predictions.npz"
@@ -184,7 +187,7 @@ def _is_fitted(estimator: Any) -> bool:
     return True
 
 
-def _needs_probabilities(config: Any) -> list[str]:
+def _needs_probabilities(config: ProjectConfig) -> list[str]:
     """The probability metrics the criteria, constraints or primary metric depend on."""
     wanted = {getattr(config.selection, "primary_metric", "")}
     wanted.update(getattr(c, "metric", "") for c in config.criteria)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.evaluation.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
@@ -20,6 +20,9 @@ from modelsnap.core.evaluation.fairness import fairness_report
 from modelsnap.core.evaluation.interpretability import interpretability_report
 from modelsnap.core.evaluation.leakage import cached_leakage_checks, overfit_check
 from modelsnap.core.files import inside
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 ProgressCallback = Callable[[float, str], None]
 _Table = TypeVar("_Table", bound=dict[str, Any] | None)
@@ -29,7 +32,7 @@ def analyze(
     pipeline: Any,
     dataset: Any,
     split: Any,
-    config: Any,
+    config: ProjectConfig,
     *,
     val_pred: Any,
     test_pred: Any,
@@ -113,7 +116,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _interpretability(
-    pipeline: Any, dataset: Any, split: Any, config: Any, primary: str
+    pipeline: Any, dataset: Any, split: Any, config: ProjectConfig, primary: str
 ) -> dict[str, Any]:
     rows = list(split.validation)
     classes = [str(c) for c in dataset.classes] if dataset.task == "classification" else None
@@ -131,8 +134,8 @@ def _interpretability(
     )
 
 
-def _edge_cases(pipeline: Any, dataset: Any, config: Any) -> dict[str, Any]:
-    relative = config.data.edge_cases
+def _edge_cases(pipeline: Any, dataset: Any, config: ProjectConfig) -> dict[str, Any]:
+    relative = config.data.edge_cases or ""  # called only when [data].edge_cases is set
     path = inside(Path(config.root), relative, what="[data].edge_cases")
     cases = edge_cases_for_dataset(path, dataset, display_name=relative)
     tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0

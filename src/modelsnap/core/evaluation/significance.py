@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import SnapshotError
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 ALPHA = 0.05
 DEFAULT_RESAMPLES = 2000
@@ -198,7 +201,7 @@ class _Predictions:
         self.split_sha256 = data.get("split_sha256")
 
 
-def _test_truth(root: Path, config: Any, first: _Predictions) -> Any:
+def _test_truth(root: Path, config: ProjectConfig, first: _Predictions) -> Any:
     """The test split's targets, from the predictions file or else from the data set itself."""
     if first.truth is not None:
         return first.truth
@@ -219,7 +222,7 @@ def _test_truth(root: Path, config: Any, first: _Predictions) -> Any:
 
 def compare_snapshots(
     root: Path,
-    config: Any,
+    config: ProjectConfig,
     a: Mapping[str, Any],
     b: Mapping[str, Any],
     metric: str,
@@ -257,7 +260,7 @@ def compare_snapshots(
 
 
 def ranking_significance(
-    root: Path, config: Any, result: Any, *, n: int = DEFAULT_RESAMPLES, seed: int = 0
+    root: Path, config: ProjectConfig, result: Any, *, n: int = DEFAULT_RESAMPLES, seed: int = 0
 ) -> dict[str, Any]:
     """The top pick against the runner-up and against the baseline.
 
