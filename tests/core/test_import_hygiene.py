@@ -26,6 +26,7 @@ FAST_PATH = (
     "measures",
     "files",
     "records.schema",
+    "records.shapes",
     "records.store",
     "records.index",
     "selection.criteria",

@@ -8,6 +8,8 @@ and IndexRow names exactly the fields summary_row writes.
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import tomllib
 import typing
 from pathlib import Path
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from modelsnap.core.records.index import summary_row
-from modelsnap.core.records.schema import (
+from modelsnap.core.records.schema import validate_snapshot
+from modelsnap.core.records.shapes import (
     IndexConstraints,
     IndexRow,
     Snapshot,
@@ -24,7 +27,6 @@ from modelsnap.core.records.schema import (
     SnapshotModel,
     SnapshotPredictions,
     SnapshotResources,
-    validate_snapshot,
 )
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
@@ -90,3 +92,17 @@ def test_index_row_names_exactly_what_summary_row_writes() -> None:
     row = summary_row(_sample())
     assert set(row) == set(typing.get_type_hints(IndexRow))
     assert set(row["constraints"]) == set(typing.get_type_hints(IndexConstraints))
+
+
+def test_the_fast_path_does_not_load_the_typed_records() -> None:
+    # Imported for the type checker only: reading snapshots and ranking never define them.
+    code = (
+        "import sys, modelsnap.core.records.store, modelsnap.core.records.index, "
+        "modelsnap.core.selection.context, modelsnap.profiler.jobs\n"
+        "print('modelsnap.core.records.shapes' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

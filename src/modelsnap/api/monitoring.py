@@ -29,7 +29,7 @@ from modelsnap.core.followup.monitoring import (
 
 if TYPE_CHECKING:
     from modelsnap.core.evaluation.data import Dataset, Split
-    from modelsnap.core.records.schema import Snapshot
+    from modelsnap.core.records.shapes import Snapshot
 
 
 def monitor(

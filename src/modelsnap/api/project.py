@@ -28,7 +28,7 @@ from modelsnap.core.errors import ModelsnapError, PathError
 
 if TYPE_CHECKING:
     from modelsnap.core.project.schema import ProjectConfig
-    from modelsnap.core.records.schema import Snapshot
+    from modelsnap.core.records.shapes import Snapshot
 
 __all__ = ["Project"]
 

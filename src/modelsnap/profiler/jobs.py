@@ -16,13 +16,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import CriteriaError, ModelsnapError, ProjectFileError, RunFailed
 from modelsnap.core.project.schema import ModelSpec, ProjectConfig
-from modelsnap.core.records.schema import Snapshot
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.runner import RunJob, run_model
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
 
 
 @dataclass

@@ -49,7 +49,7 @@ from modelsnap.profiler import events, reaper
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
 
 if TYPE_CHECKING:
-    from modelsnap.core.records.schema import Snapshot
+    from modelsnap.core.records.shapes import Snapshot
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MEMORY_LIMIT_MB = 4096.0

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from modelsnap.core.errors import DataError, SnapshotError
 
 if TYPE_CHECKING:
-    from modelsnap.core.records.schema import Snapshot
+    from modelsnap.core.records.shapes import Snapshot
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none"})
 LABEL_COLUMNS = ("case", "severity", "tolerance")  # edge-case file columns that are not features

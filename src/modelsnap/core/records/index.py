@@ -33,7 +33,7 @@ import sys
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
@@ -49,12 +49,10 @@ from modelsnap.core.files import (
     refuse_link_out,
 )
 from modelsnap.core.measures import is_overfit
-from modelsnap.core.records.schema import (
-    IndexConstraints,
-    IndexRow,
-    SnapshotProblem,
-    validate_snapshot,
-)
+from modelsnap.core.records.schema import SnapshotProblem, validate_snapshot
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import IndexConstraints, IndexRow
 
 INDEX_FILE = "index.json"
 MAC_FILE = "index.json.mac"

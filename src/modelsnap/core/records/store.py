@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from modelsnap.core.errors import IntegrityError, ModelsnapError, SnapshotError
 from modelsnap.core.files import (
@@ -38,13 +38,10 @@ from modelsnap.core.files import (
     tmp_dir,
 )
 from modelsnap.core.records import index
-from modelsnap.core.records.schema import (
-    SCHEMA,
-    Snapshot,
-    SnapshotProblem,
-    type_name,
-    validate_snapshot,
-)
+from modelsnap.core.records.schema import SCHEMA, SnapshotProblem, type_name, validate_snapshot
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
 
 SNAPSHOTS_DIR = "snapshots"
 MODELS_DIR = "models"
@@ -278,7 +275,7 @@ def _load(path: Path) -> Snapshot:
     refuse_link_out(path)
     data = read_toml(path, what="snapshot")
     _raise_if_invalid(data, str(path))
-    snapshot = cast(Snapshot, data)  # valid: the shape validate_snapshot checks
+    snapshot = cast("Snapshot", data)  # valid: the shape validate_snapshot checks
     if snapshot["id"] != path.stem:
         raise SnapshotError(
             f"id {shown_value(snapshot['id'])} does not match the file name",

@@ -22,7 +22,7 @@ from modelsnap.core.selection.constraints import format_pair
 from modelsnap.core.text import printable
 
 if TYPE_CHECKING:
-    from modelsnap.core.records.schema import Snapshot
+    from modelsnap.core.records.shapes import Snapshot
 
 FORMATS = ("html", "md")
 
