@@ -20,7 +20,7 @@ from modelsnap.core.evaluation.artifacts import save_artifact
 from modelsnap.core.evaluation.data import load_dataset
 from modelsnap.core.evaluation.edgecases import latest_edge_results
 from modelsnap.core.evaluation.pipeline import make_pipeline
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.store import write_snapshot
 
 EDGE = (

@@ -32,7 +32,7 @@ def _csv(path: Path, rows: int = 60) -> None:
 def project(tmp_path: Path):
     """A locked project with its split drawn; returns (root, dataset_sha256, split_sha256)."""
     from modelsnap.core.evaluation.data import ensure_split, load_dataset
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.selection.criteria import lock_criteria
 
     root = tmp_path / "proj"
@@ -80,7 +80,7 @@ def _perfect_predictions(root: Path, body: dict) -> bytes:
 
     from modelsnap.core.evaluation.data import ensure_split, load_dataset
     from modelsnap.core.evaluation.metrics import compute_metrics
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     config = load_project(root)
     dataset = load_dataset(config)

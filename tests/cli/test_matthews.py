@@ -20,7 +20,7 @@ from rich.console import Console
 from sklearn.metrics import matthews_corrcoef
 
 from modelsnap.core.measures import MEASURE_DIRECTIONS, why_unavailable
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.selection import constraints
 from modelsnap.core.selection.ranking import RankingSpec, make_criteria, rank
 from modelsnap.tui.widgets.snapshot_card import render_snapshot

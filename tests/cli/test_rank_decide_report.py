@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from modelsnap.core.files import sha256_file
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.decision_log import read_decisions, verify_chain
 from modelsnap.core.records.store import write_snapshot
 from modelsnap.core.selection.criteria import lock_criteria

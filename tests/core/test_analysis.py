@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from modelsnap.core.evaluation.analysis import analyze
 from modelsnap.core.evaluation.data import ensure_split, load_dataset
 from modelsnap.core.evaluation.pipeline import make_pipeline
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 
 
 def _project(

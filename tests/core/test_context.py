@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from modelsnap.api import Project
 from modelsnap.core.errors import CriteriaError, DecisionError
 from modelsnap.core.files import sha256_file
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.decision_log import entry_hash, read_decisions
 from modelsnap.core.records.decisions import append_decision
 from modelsnap.core.records.store import write_snapshot

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.files import dumps_toml
-from modelsnap.core.project import load_project, update_project, write_new_project
+from modelsnap.core.project.edit import update_project, write_new_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.selection.criteria import (
     REVISIONS_FILE,
     criteria_record,
@@ -123,7 +124,7 @@ def test_concurrent_locks_of_different_criteria_get_distinct_revisions(config) -
         "import sys\n"
         "from pathlib import Path\n"
         "from modelsnap.core.selection.criteria import lock_criteria\n"
-        "from modelsnap.core.project import load_project\n"
+        "from modelsnap.core.project.parse import load_project\n"
         "config = load_project(Path(sys.argv[1]))\n"
         "config.constraints['max_size_mb'] = float(sys.argv[2])\n"
         "print(lock_criteria(config))\n"
@@ -192,7 +193,7 @@ def test_any_revisions_file_gives_a_revision_or_a_criteria_error(config, entries
 
 
 def _project(root: Path, data: dict, criteria: list, constraints: dict | None = None):
-    from modelsnap.core.project import parse_project
+    from modelsnap.core.project.parse import parse_project
 
     doc = {
         "data": {"source": "d.csv", "target": "y", **data},

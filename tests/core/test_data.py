@@ -23,7 +23,8 @@ from modelsnap.core.evaluation.data import (
     split_sha256,
 )
 from modelsnap.core.files import sha256_file
-from modelsnap.core.project import PROJECT_FILE, load_project
+from modelsnap.core.project.parse import load_project
+from modelsnap.core.project.schema import PROJECT_FILE
 
 
 def project(root: Path, csv: str | None, **data) -> object:
@@ -285,7 +286,7 @@ def test_racing_processes_share_one_split(tmp_path: Path) -> None:
     project(tmp_path, frame_csv(n=300))
     script = (
         "import sys\n"
-        "from modelsnap.core.project import load_project\n"
+        "from modelsnap.core.project.parse import load_project\n"
         "from modelsnap.core.evaluation.data import load_dataset, ensure_split\n"
         "c = load_project(sys.argv[1]); print(ensure_split(c, load_dataset(c)).split_sha256)\n"
     )

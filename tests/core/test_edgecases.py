@@ -321,7 +321,7 @@ def test_latest_edge_results_newest_wins_and_broken_files_are_skipped(tmp_path: 
 def test_sample_project_edge_cases_fit_its_data() -> None:
     from modelsnap.core.evaluation.data import load_dataset
     from modelsnap.core.evaluation.edgecases import edge_cases_for_dataset
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(__file__).resolve().parents[2] / "sample_project"
     config = load_project(root)

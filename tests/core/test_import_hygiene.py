@@ -20,10 +20,13 @@ import modelsnap.core
 CORE_DIR = Path(modelsnap.core.__file__).parent
 FAST_PATH = (
     "errors",
-    "project",
+    "project.schema",
+    "project.parse",
+    "project.edit",
     "measures",
     "files",
     "records.schema",
+    "records.shapes",
     "records.store",
     "records.index",
     "selection.criteria",

@@ -19,7 +19,8 @@ from modelsnap.core.followup.monitoring import (
     share_changes,
 )
 from modelsnap.core.followup.trying import RowsInput, check_rows, parse_row_text, rows_from_csv
-from modelsnap.core.project import MonitoringConfig, parse_project
+from modelsnap.core.project.parse import parse_project
+from modelsnap.core.project.schema import MonitoringConfig
 
 COLUMNS = {"age": "numeric", "region": "categorical"}
 

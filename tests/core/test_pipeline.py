@@ -26,7 +26,8 @@ from modelsnap.core.evaluation.pipeline import (
     set_params_checked,
     toml_params,
 )
-from modelsnap.core.project import ModelSpec, parse_project
+from modelsnap.core.project.parse import parse_project
+from modelsnap.core.project.schema import ModelSpec
 
 
 def config_for(tmp_path: Path, **preprocess):

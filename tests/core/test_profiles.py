@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelsnap.core.profiles import PROFILES, profile_settings
-from modelsnap.core.project import parse_project
+from modelsnap.core.project.parse import parse_project
 
 
 def weights(
@@ -124,7 +124,7 @@ def test_sensitive_columns_are_suggested_by_name_only() -> None:
 def test_written_projects_never_hold_criteria_that_cannot_be_filled(
     profile: str, task: str, sensitive: list[str], tmp_path: Path
 ) -> None:
-    from modelsnap.core.project import write_new_project
+    from modelsnap.core.project.edit import write_new_project
     from modelsnap.core.selection.criteria import unfillable
 
     config = write_new_project(
@@ -143,7 +143,7 @@ def test_written_projects_never_hold_criteria_that_cannot_be_filled(
 
 
 def test_the_target_guess_prefers_conventional_names_and_says_why():
-    from modelsnap.core.project import guess_target
+    from modelsnap.core.project.edit import guess_target
 
     assert guess_target(["alcohol", "target", "vineyard"]) == (
         "target",

@@ -11,13 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelsnap.core.errors import ProjectFileError
-from modelsnap.core.project import (
-    PROJECT_FILE,
-    load_project,
-    parse_project,
-    update_project,
-    write_new_project,
-)
+from modelsnap.core.project.edit import update_project, write_new_project
+from modelsnap.core.project.parse import load_project, parse_project
+from modelsnap.core.project.schema import PROJECT_FILE
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 

@@ -345,6 +345,30 @@ def test_bad_criteria_are_refused():
         make_criteria([{"metric": "f1", "weight": 1}, {"metric": "f1", "weight": 1}])
 
 
+def test_the_project_files_criteria_are_ranked_as_parsed_not_checked_again(tmp_path):
+    # One Criterion class: what project.parse made is what the ranking uses, object for object.
+    from modelsnap.core.project.parse import parse_project
+    from modelsnap.core.project.schema import Criterion
+    from modelsnap.core.selection.ranking import spec_from_config
+
+    config = parse_project(
+        {
+            "data": {"source": "sklearn:iris", "target": "target", "task": "classification"},
+            "criteria": [
+                {"metric": "f1", "weight": 2},
+                {"metric": "latency_p95_ms", "weight": 1, "direction": "min"},
+            ],
+        },
+        tmp_path,
+    )
+    assert all(type(c) is Criterion for c in config.criteria)
+    spec = spec_from_config(config)
+    assert all(a is b for a, b in zip(spec.criteria, config.criteria, strict=True))
+    assert make_criteria(config.criteria)[0] is config.criteria[0]
+    # A table (a locked revision's) is checked, once, into the same class.
+    assert make_criteria([{"metric": "f1", "weight": 1}]) == [Criterion("f1", 1.0, "max")]
+
+
 def test_index_rows_and_snapshots_rank_the_same():
     from modelsnap.core.records.index import summary_row
 

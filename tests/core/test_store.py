@@ -451,7 +451,7 @@ def test_current_hashes_agree_with_the_data_module(tmp_path: Path) -> None:
     """The fast path's hashes must be the very ones a run records (core.data computes those)."""
     pytest.importorskip("pandas")
     from modelsnap.core.evaluation.data import ensure_split, load_dataset
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     (tmp_path / "data.csv").write_text(
         "a,b,y\n" + "".join(f"{i},{i % 7},{'yes' if i % 3 else 'no'}\n" for i in range(60))

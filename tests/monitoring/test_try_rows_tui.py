@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.try_rows import TryRowsScreen, field_id
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelsnap.core.errors import CriteriaError, ProjectFileError, RunFailed
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.store import list_snapshots
 from modelsnap.core.selection.criteria import lock_criteria
 from modelsnap.profiler.jobs import Overrides, reprofile, run_project, settings_for

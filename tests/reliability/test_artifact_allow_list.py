@@ -31,7 +31,8 @@ from modelsnap.core.evaluation.artifacts import (
 )
 from modelsnap.core.evaluation.pipeline import PREPROCESSING_CLASSES, build_estimator, make_pipeline
 from modelsnap.core.files import sha256_file
-from modelsnap.core.project import ModelSpec, load_project
+from modelsnap.core.project.parse import load_project
+from modelsnap.core.project.schema import ModelSpec
 from modelsnap.tui.model_choices import BASELINES, CANDIDATES
 
 RUNNER = "sklearn.utils._testing.assert_run_python_script_without_output"

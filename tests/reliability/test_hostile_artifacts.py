@@ -478,7 +478,7 @@ def _nodes(tree: object) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def real_artifact(_ranked_template: Path) -> tuple[dict, dict[str, bytes], object]:
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = _ranked_template
     snapshot = tomllib.loads(

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.evaluation.edgecases import load_edge_cases
 from modelsnap.core.measures import measures
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.decision_log import read_decisions, verify_chain
 from modelsnap.core.records.index import load_rows
 from modelsnap.core.records.store import list_snapshots, read_snapshot

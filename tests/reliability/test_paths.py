@@ -12,7 +12,7 @@ import pytest
 import tomli_w
 
 from modelsnap.core.errors import ModelsnapError, ProjectFileError
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.store import list_snapshots, read_snapshot, write_snapshot
 
 from .conftest import assert_clean_failure, cli, snapshot_id_of

@@ -15,7 +15,7 @@ import pytest
 
 from modelsnap.core.errors import DataError, ProjectFileError
 from modelsnap.core.evaluation.data import load_dataset
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 
 from .conftest import PROJECT_TOML, cli, edge_run_and_decisions, snapshot_id_of
 

@@ -9,7 +9,8 @@ import tomllib
 from textual.widgets import Checkbox, Input, Select
 from tui_fixtures import write_credit_csv
 
-from modelsnap.core.project import CONSTRAINT_KEYS, DataConfig, write_new_project
+from modelsnap.core.project.edit import write_new_project
+from modelsnap.core.project.schema import CONSTRAINT_KEYS, DataConfig
 from modelsnap.core.selection.criteria import current_revision
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.confirm import ConfirmAppend
@@ -186,7 +187,7 @@ def test_min_metric_text_round_trips_every_value():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from modelsnap.core.project import CLASSIFICATION_METRICS
+    from modelsnap.core.measures import CLASSIFICATION_METRICS
     from modelsnap.tui.screens.criteria import parse_min_metric, show_min_metric, show_number
 
     limits = st.dictionaries(

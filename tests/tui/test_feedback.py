@@ -10,7 +10,8 @@ import pytest
 import tomlkit
 from tui_fixtures import write_credit_csv
 
-from modelsnap.core.project import load_project, write_new_project
+from modelsnap.core.project.edit import write_new_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.selection.criteria import lock_criteria
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.candidates import CandidatesScreen

@@ -145,7 +145,7 @@ async def test_bad_limit_is_shown_beside_the_field_and_nothing_is_written(tmp_pa
     root = tmp_path / "p"
     root.mkdir()
     write_credit_csv(root / "credit.csv", rows=60)
-    from modelsnap.core.project import write_new_project
+    from modelsnap.core.project.edit import write_new_project
 
     write_new_project(root, data_source="credit.csv", target="default", task="classification")
     before = (root / "modelsnap.toml").read_bytes()
@@ -169,7 +169,7 @@ async def test_command_palette_offers_the_main_actions(tmp_path):
     root = tmp_path / "p"
     root.mkdir()
     write_credit_csv(root / "credit.csv", rows=60)
-    from modelsnap.core.project import write_new_project
+    from modelsnap.core.project.edit import write_new_project
 
     write_new_project(root, data_source="credit.csv", target="default", task="classification")
     app = ModelsnapApp(root)
@@ -282,7 +282,7 @@ async def test_step_one_refuses_to_lock_a_fairness_limit_without_a_sensitive_col
     root = tmp_path / "p"
     root.mkdir()
     write_credit_csv(root / "credit.csv", rows=60)
-    from modelsnap.core.project import write_new_project
+    from modelsnap.core.project.edit import write_new_project
 
     write_new_project(root, data_source="credit.csv", target="default", task="classification")
     app = ModelsnapApp(root)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records import decisions
 from modelsnap.core.selection import ranking
 from modelsnap.tui.review_app import ReviewApp

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modelsnap.core.project import load_project
+from modelsnap.core.project.parse import load_project
 from modelsnap.core.records import decisions
 from modelsnap.core.records.index import load_rows
 from modelsnap.core.selection import ranking

@@ -38,7 +38,7 @@ def run_edge_cases(root: Path, *, on_progress: ProgressCallback | None = None) -
     from modelsnap.core.errors import ModelsnapError, ProjectFileError, SnapshotError
     from modelsnap.core.evaluation.data import load_dataset
     from modelsnap.core.files import dumps_toml, inside
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import list_snapshots
 
     root = Path(root)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import DataError
 from modelsnap.core.followup.monitoring import (
@@ -26,6 +26,10 @@ from modelsnap.core.followup.monitoring import (
     pick_decision,
     write_record,
 )
+
+if TYPE_CHECKING:
+    from modelsnap.core.evaluation.data import Dataset, Split
+    from modelsnap.core.records.shapes import Snapshot
 
 
 def monitor(
@@ -46,9 +50,9 @@ def monitor(
     an unknown decision id; the worker's errors for an artifact that cannot be loaded. Nothing
     is written on an error. ``record=False`` computes without writing (nothing sealed).
     """
-    from modelsnap.core.evaluation.data import load_dataset, read_split, read_table
+    from modelsnap.core.evaluation.data import load_dataset, read_table
     from modelsnap.core.evaluation.edgecases import artifact_entry, feature_kinds
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import read_snapshot
     from modelsnap.profiler.runner import run_scoring_job
 
@@ -58,28 +62,7 @@ def monitor(
     snapshot = read_snapshot(root, str(decision["snapshot_id"]))
     dataset = load_dataset(config)
     recorded = snapshot.get("data", {})
-    if recorded.get("dataset_sha256") != dataset.dataset_sha256:
-        raise DataError(
-            f"the data file changed since snapshot {snapshot['id']} was made: its training split "
-            "(the reference for drift) cannot be rebuilt",
-            where=str(config.data.source),
-            hint="restore the data file the decision was made on, or re-run the checklist on "
-            "the new data and decide again",
-        )
-    split = read_split(root)  # never drawn here: the decided snapshot's split, or an error
-    if recorded.get("split_sha256") != split.split_sha256:
-        raise DataError(
-            f"split.npz is not the split snapshot {snapshot['id']} was made on: its training "
-            "rows (the reference for drift) are not known",
-            where=str(root / "split.npz"),
-            hint="restore split.npz from version control",
-        )
-    if len(split.train) and int(max(split.train)) >= len(dataset.frame):
-        raise DataError(
-            "split.npz names rows the data file does not have",
-            where=str(root / "split.npz"),
-            hint="restore it from version control",
-        )
+    split = _reference_split(root, snapshot, dataset, str(config.data.source))
     columns = feature_kinds(dataset.frame)
     path = Path(data_file).expanduser()
     if not path.is_file():
@@ -148,28 +131,7 @@ def monitor(
         name=f"monitor {snapshot.get('name', snapshot['id'])}",
         on_event=on_event,
     )
-    now_metrics = result.get("metrics", {})
-    test = snapshot.get("metrics", {}).get("test", {})
-    intervals = snapshot.get("metrics", {}).get("test_ci", {})
-    performance = []
-    for name, value in test.items():
-        if not isinstance(value, (int, float)):
-            continue
-        if name not in now_metrics:
-            raise DataError(
-                f"{name} cannot be computed on the new data (too few rows of some class for it)",
-                where=label,
-                hint="monitor on a larger batch",
-            )
-        performance.append(
-            compare_metric(
-                name,
-                float(now_metrics[name]),
-                float(value),
-                intervals.get(name),
-                result.get("intervals", {}).get(name),
-            )
-        )
+    performance = _performance(snapshot, result, label)
     revision, constraints = decision_limits(root, decision)
     latency: dict[str, Any] = {}
     if profile_latency:
@@ -249,3 +211,62 @@ def monitor(
     if not record:
         return {**body, "path": "", "exit_code": EXIT_CODES[verdict]}
     return {**write_record(root, body), "exit_code": EXIT_CODES[verdict]}
+
+
+def _reference_split(root: Path, snapshot: Snapshot, dataset: Dataset, source: str) -> Split:
+    """The decided snapshot's split (never drawn here), checked against the data file: its
+    training rows are the reference for drift. DataError when either changed since."""
+    from modelsnap.core.evaluation.data import read_split
+
+    recorded = snapshot.get("data", {})
+    if recorded.get("dataset_sha256") != dataset.dataset_sha256:
+        raise DataError(
+            f"the data file changed since snapshot {snapshot['id']} was made: its training split "
+            "(the reference for drift) cannot be rebuilt",
+            where=source,
+            hint="restore the data file the decision was made on, or re-run the checklist on "
+            "the new data and decide again",
+        )
+    split = read_split(root)  # never drawn here: the decided snapshot's split, or an error
+    if recorded.get("split_sha256") != split.split_sha256:
+        raise DataError(
+            f"split.npz is not the split snapshot {snapshot['id']} was made on: its training "
+            "rows (the reference for drift) are not known",
+            where=str(root / "split.npz"),
+            hint="restore split.npz from version control",
+        )
+    if len(split.train) and int(max(split.train)) >= len(dataset.frame):
+        raise DataError(
+            "split.npz names rows the data file does not have",
+            where=str(root / "split.npz"),
+            hint="restore it from version control",
+        )
+    return split
+
+
+def _performance(snapshot: Snapshot, result: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    """Each test metric of the snapshot against its figure on the new data (``compare_metric``);
+    DataError when one cannot be computed there."""
+    now_metrics = result.get("metrics", {})
+    test = snapshot.get("metrics", {}).get("test", {})
+    intervals = snapshot.get("metrics", {}).get("test_ci", {})
+    performance = []
+    for name, value in test.items():
+        if not isinstance(value, (int, float)):
+            continue
+        if name not in now_metrics:
+            raise DataError(
+                f"{name} cannot be computed on the new data (too few rows of some class for it)",
+                where=label,
+                hint="monitor on a larger batch",
+            )
+        performance.append(
+            compare_metric(
+                name,
+                float(now_metrics[name]),
+                float(value),
+                intervals.get(name),
+                result.get("intervals", {}).get(name),
+            )
+        )
+    return performance

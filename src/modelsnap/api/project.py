@@ -22,10 +22,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError, PathError
 from modelsnap.core.ranking_methods import DEFAULT_METHOD
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
+    from modelsnap.core.records.shapes import Snapshot
 
 __all__ = ["Project"]
 
@@ -47,7 +51,7 @@ class Project:
                 hint="create one with 'modelsnap init DIR --data FILE --target COL'",
             )
         self.root = root.resolve()
-        self._config: Any = None
+        self._config: ProjectConfig | None = None
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r})"
@@ -55,10 +59,10 @@ class Project:
     # ----------------------------------------------------------------------- reading
 
     @property
-    def config(self):
+    def config(self) -> ProjectConfig:
         """The validated ``ProjectConfig`` (``ProjectFileError`` when modelsnap.toml is bad)."""
         if self._config is None:
-            from modelsnap.core.project import load_project
+            from modelsnap.core.project.parse import load_project
 
             self._config = load_project(self.root)
         return self._config
@@ -67,7 +71,7 @@ class Project:
         """Forget the cached config, so the next use reads modelsnap.toml again."""
         self._config = None
 
-    def snapshots(self, *, kind: str | None = None, name: str | None = None) -> list[dict]:
+    def snapshots(self, *, kind: str | None = None, name: str | None = None) -> list[Snapshot]:
         """Every readable snapshot, oldest first, optionally only one kind or model name.
 
         Broken files are skipped here (``problems()`` names them; ``modelsnap check`` too), so
@@ -90,7 +94,7 @@ class Project:
 
         return [str(problem) for problem in list_snapshots(self.root)[1]]
 
-    def get(self, snapshot_id: str) -> dict:
+    def get(self, snapshot_id: str) -> Snapshot:
         """One snapshot by id or unique id prefix."""
         from modelsnap.core.records.store import find_snapshot, read_snapshot
 
@@ -155,7 +159,7 @@ class Project:
         on_event: Callable[[Any], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
-    ) -> dict:
+    ) -> Snapshot:
         """Evaluate a model built outside modelsnap.toml and record it; returns the snapshot.
 
         An unfitted estimator is put behind the project's frozen preprocessing and fitted on

@@ -33,7 +33,7 @@ def predict_rows(
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.evaluation.data import load_dataset
     from modelsnap.core.evaluation.edgecases import artifact_entry, feature_kinds
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.profiler.runner import run_scoring_job
 
     root = Path(root)

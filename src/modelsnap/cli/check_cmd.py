@@ -371,7 +371,8 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
 def audit(root: Path) -> tuple[int, list[Finding]]:
     """(number of readable snapshots, findings), every check run even after earlier findings."""
     from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.project import PROJECT_FILE, load_project
+    from modelsnap.core.project.parse import load_project
+    from modelsnap.core.project.schema import PROJECT_FILE
     from modelsnap.core.records.store import list_snapshots, verify_files
 
     findings: list[Finding] = []

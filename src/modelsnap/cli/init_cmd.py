@@ -100,7 +100,7 @@ def register(subparsers: Any) -> None:
 def _resolve_data(root: Path, data: str) -> tuple[str, Path | None, Path | None]:
     """(source as written in modelsnap.toml, file to read now, file to copy into the folder)."""
     from modelsnap.core.errors import DataError
-    from modelsnap.core.project import SKLEARN_DATASETS
+    from modelsnap.core.project.schema import SKLEARN_DATASETS
 
     if data.startswith("sklearn:"):
         if data.split(":", 1)[1] not in SKLEARN_DATASETS:
@@ -207,7 +207,8 @@ def init_words(text: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from modelsnap.core.errors import ModelsnapError, ProjectFileError
     from modelsnap.core.new_project import check_new_project
-    from modelsnap.core.project import PROJECT_FILE, write_new_project
+    from modelsnap.core.project.edit import write_new_project
+    from modelsnap.core.project.schema import PROJECT_FILE
 
     root = Path(args.dir)
     if (root / PROJECT_FILE).exists() and not args.force:

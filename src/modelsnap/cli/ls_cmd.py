@@ -66,7 +66,8 @@ def _warn(text: str) -> None:
 def load_config_or_warn(root: Path):
     """The project config, or None with a warning: listing must work even with a broken file."""
     from modelsnap.core.errors import ModelsnapError
-    from modelsnap.core.project import PROJECT_FILE, load_project
+    from modelsnap.core.project.parse import load_project
+    from modelsnap.core.project.schema import PROJECT_FILE
 
     if not (root / PROJECT_FILE).is_file():
         _warn(f"{root / PROJECT_FILE} not found: primary metric and comparability unknown")

@@ -80,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from modelsnap.cli.output import make_console
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import find_snapshot, read_snapshot
     from modelsnap.profiler.jobs import reprofile
 

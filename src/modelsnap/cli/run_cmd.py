@@ -296,7 +296,7 @@ def report(outcomes: list[Any], args: argparse.Namespace, primary: str | None) -
 def handle(args: argparse.Namespace) -> int:
     import sys
 
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.profiler.jobs import run_project
 
     if args.trust_code:

@@ -11,13 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.evaluation.data import draw_split, load_dataset
-from modelsnap.core.project import (
-    STRATIFY_OFF_HINT,
-    ProjectConfig,
-    build_project_document,
-    loads_project_text,
-    parse_project,
-)
+from modelsnap.core.project.edit import build_project_document
+from modelsnap.core.project.parse import STRATIFY_OFF_HINT, loads_project_text, parse_project
+from modelsnap.core.project.schema import ProjectConfig
 
 
 def check_new_project(

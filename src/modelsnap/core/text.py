@@ -70,7 +70,8 @@ def printable_with_map(text: str, *, newlines: bool = True) -> tuple[str, list[i
     position = 0
     for char in text:
         offsets.append(position)
-        piece = _escape(pattern.match(char)) if pattern.match(char) else char
+        unsafe = pattern.match(char)
+        piece = _escape(unsafe) if unsafe else char
         pieces.append(piece)
         position += len(piece)
     offsets.append(position)

@@ -85,9 +85,10 @@ class ProgressEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProgressEvent:
-        return cls(
-            stage=data.get("stage"), fraction=data.get("fraction"), message=data.get("message", "")
-        )
+        # Values off the wire, of any type: __post_init__ checks each one (ProtocolError).
+        stage: Any = data.get("stage")
+        fraction: Any = data.get("fraction")
+        return cls(stage=stage, fraction=fraction, message=data.get("message", ""))
 
     @classmethod
     def from_json(cls, line: str) -> ProgressEvent:

@@ -11,15 +11,20 @@ argument), then the model's own table in modelsnap.toml, then ``[run]``, then th
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import CriteriaError, ModelsnapError, ProjectFileError, RunFailed
+from modelsnap.core.project.schema import ModelSpec, ProjectConfig
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.runner import RunJob, run_model
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
 
 
 @dataclass
@@ -28,9 +33,9 @@ class RunOutcome:
 
     name: str
     kind: str
-    snapshot: dict[str, Any] | None = None
+    snapshot: Snapshot | None = None
     error: ModelsnapError | None = None
-    warnings: list[str] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +82,7 @@ def latest_baseline(root: Path, source: str | None) -> dict[str, Any] | None:
 
 
 def settings_for(
-    config: Any, spec: Any = None, overrides: Overrides | None = None
+    config: ProjectConfig, spec: ModelSpec | None = None, overrides: Overrides | None = None
 ) -> dict[str, Any]:
     """Resolved run settings for one model (see the module docstring for the order)."""
     o = overrides or Overrides()
@@ -96,7 +101,7 @@ def settings_for(
     }
 
 
-def criteria_revision_for(config: Any, kind: str) -> int:
+def criteria_revision_for(config: ProjectConfig, kind: str) -> int:
     """Candidates need the lock (CriteriaError otherwise); a baseline may run before it (0)."""
     from modelsnap.core.selection import criteria
 
@@ -107,8 +112,8 @@ def criteria_revision_for(config: Any, kind: str) -> int:
 
 
 def job_for_spec(
-    config: Any,
-    spec: Any,
+    config: ProjectConfig,
+    spec: ModelSpec,
     *,
     criteria_revision: int,
     baseline: dict[str, Any] | None,
@@ -134,9 +139,9 @@ def job_for_spec(
     )
 
 
-def _select(config: Any, names: list[str] | None, baseline: bool) -> list[Any]:
+def _select(config: ProjectConfig, names: list[str] | None, baseline: bool) -> list[ModelSpec]:
     """The models to run, baseline first. No names and no baseline flag means all of them."""
-    specs: list[Any] = []
+    specs: list[ModelSpec] = []
     if baseline or not names:
         if config.baseline is None:
             if baseline:
@@ -170,7 +175,7 @@ def _select(config: Any, names: list[str] | None, baseline: bool) -> list[Any]:
 
 
 def run_project(
-    config: Any,
+    config: ProjectConfig,
     names: list[str] | None = None,
     baseline: bool = False,
     *,
@@ -232,11 +237,7 @@ def run_project(
                 job,
                 cancel=cancel,
                 on_warning=warn,
-                on_event=(
-                    None
-                    if on_event is None
-                    else (lambda event, _name=spec.name: on_event(_name, event))
-                ),
+                on_event=None if on_event is None else functools.partial(on_event, spec.name),
             )
         except ModelsnapError as exc:
             outcome.error = exc
@@ -247,7 +248,7 @@ def run_project(
 
 
 def reprofile(
-    config: Any,
+    config: ProjectConfig,
     snapshot_id: str,
     *,
     overrides: Overrides | None = None,
@@ -255,7 +256,7 @@ def reprofile(
     on_event: Callable[[ProgressEvent], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
-) -> dict[str, Any]:
+) -> Snapshot:
     """Profile an existing snapshot's artifact again here; returns the new snapshot.
 
     ``trusted`` names non-scikit-learn types the user allows in the artifact (e.g. their own

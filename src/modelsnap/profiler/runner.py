@@ -40,13 +40,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core import errors
 from modelsnap.core.errors import ModelsnapError, RunFailed
 from modelsnap.core.files import safe_name, tmp_dir
 from modelsnap.profiler import events, reaper
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MEMORY_LIMIT_MB = 4096.0
@@ -504,7 +507,7 @@ def run_model(
     on_event: EventCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
-) -> dict[str, Any]:
+) -> Snapshot:
     """Fit/evaluate/profile one model in a worker and record it; returns the written snapshot.
 
     ``on_event`` receives each ``ProgressEvent`` in the calling thread; ``on_warning`` each

@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import DataError, ModelsnapError
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 
 def _value(value: Any) -> Any:
@@ -52,7 +55,7 @@ def rows_frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> Any:
     return pd.DataFrame(data, columns=list(columns))
 
 
-def _load(root: Path, entry: dict[str, Any], job: dict[str, Any], config: Any) -> Any:
+def _load(root: Path, entry: dict[str, Any], job: dict[str, Any], config: ProjectConfig) -> Any:
     from modelsnap.core.evaluation.artifacts import load_artifact
     from modelsnap.core.files import inside
 
@@ -87,7 +90,7 @@ def _predict(model: Any, frame: Any) -> dict[str, Any]:
 def predict(
     job: dict[str, Any], send: Callable[[dict[str, Any]], None], progress: Callable[..., None]
 ) -> dict[str, Any]:
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(job["root"])
     progress("load", 0.0, "reading the project")
@@ -131,7 +134,7 @@ def monitor(
     from modelsnap.core.evaluation.data import read_table
     from modelsnap.core.evaluation.metrics import bootstrap_ci, compute_metrics
     from modelsnap.core.followup.monitoring import labels_as_text
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(job["root"])
     progress("load", 0.0, "reading the project and the new data")
@@ -165,7 +168,7 @@ def monitor(
         proba = (
             _aligned_proba(model, features, classes) if hasattr(model, "predict_proba") else None
         )
-        scored = (task, y, pred, proba, classes, job.get("positive_label"))
+        scored: tuple[Any, ...] = (task, y, pred, proba, classes, job.get("positive_label"))
     else:
         scored = (task, target.to_numpy(dtype=float), pred.astype(float), None, None, None)
     values = compute_metrics(*scored)

@@ -24,10 +24,10 @@ import time
 import traceback
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.measures import PROBABILITY_METRICS
@@ -42,6 +42,9 @@ from modelsnap.profiler.timing import (
     measure_latency,
     single_rows,
 )
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 ARTIFACT_NAME = "model.skops"
 PREDICTIONS_NAME = "predictions.npz"
@@ -159,7 +162,7 @@ def _is_fitted(estimator: Any) -> bool:
     return True
 
 
-def _needs_probabilities(config: Any) -> list[str]:
+def _needs_probabilities(config: ProjectConfig) -> list[str]:
     """The probability metrics the criteria, constraints or primary metric depend on."""
     wanted = {getattr(config.selection, "primary_metric", "")}
     wanted.update(getattr(c, "metric", "") for c in config.criteria)
@@ -223,7 +226,7 @@ class Run:
 
     def load(self) -> None:
         from modelsnap.core.evaluation.data import ensure_split, load_dataset
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
 
         self.ch.progress("load", 0.0, "reading the project and the data")
         self.config = load_project(self.root)
@@ -248,7 +251,7 @@ class Run:
     def build(self) -> tuple[Any, bool]:
         """The model to evaluate and whether it still needs fitting."""
         from modelsnap.core.evaluation.pipeline import build_estimator, make_pipeline
-        from modelsnap.core.project import ModelSpec
+        from modelsnap.core.project.schema import ModelSpec
 
         mode = self.job["mode"]
         if mode == "project":
@@ -383,7 +386,7 @@ class Run:
                 proba[part] = self._aligned_proba(model, part)
         self.predictions, self.proba = pred, proba
         self.ch.progress("evaluate", 0.4, "metrics")
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for part in ("validation", "test"):
             out[part] = metrics.compute_metrics(
                 ds.task, self.y[part], pred[part], proba.get(part), ds.classes, ds.positive_label
@@ -410,8 +413,9 @@ class Run:
         import numpy as np
 
         raw = model.predict_proba(self.X[part])
-        model_classes = [str(c) for c in getattr(model, "classes_", self.dataset.classes)]
-        expected = [str(c) for c in self.dataset.classes]
+        known = self.dataset.classes or []  # set for classification, the task with probabilities
+        model_classes = [str(c) for c in getattr(model, "classes_", known)]
+        expected = [str(c) for c in known]
         array = _check_proba(raw, len(self.X[part]), len(model_classes), self.name)
         if model_classes == expected:
             return array
@@ -526,7 +530,7 @@ class Run:
             "n_test": len(split.test),
         }
         if ds.task == "classification":
-            table["classes"] = [str(c) for c in ds.classes]
+            table["classes"] = [str(c) for c in ds.classes or []]
             if getattr(ds, "positive_label", None) is not None:
                 table["positive_label"] = str(ds.positive_label)
         return table
@@ -561,7 +565,7 @@ class Run:
             run_cases,
         )
         from modelsnap.core.files import inside
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
 
         self.ch.progress("load", 0.0, "reading the project, the data and the edge cases")
         config = load_project(self.root)
@@ -650,11 +654,12 @@ class Run:
 
         original = read_snapshot(self.root, self.job["reprofile_of"])
         self.load()
+        recorded: Mapping[str, Any] = original["data"]
         for key, have in (
             ("dataset_sha256", self.dataset.dataset_sha256),
             ("split_sha256", self.split.split_sha256),
         ):
-            if original["data"][key] != have:
+            if recorded[key] != have:
                 raise WorkerError(
                     f"snapshot {original['id']} was made on other data ({key} differs)",
                     hint="re-profiling needs the same data file and split.npz",
@@ -670,7 +675,7 @@ class Run:
         self.source = original["model"].get("source", "project")
         self.estimator_path = original["model"]["estimator"]
         self.evaluate_for_reprofile(model)
-        resources = {
+        resources: dict[str, Any] = {
             k: original["resources"][k]
             for k in ("fit_seconds", "fit_cpu_seconds", "fit_measured", "peak_memory_fit_mb")
             if k in original.get("resources", {})
@@ -693,12 +698,13 @@ class Run:
             "reprofile_of": original["id"],
         }
         body["version"] = self.job.get("version") or original.get("version", "v1")
+        tables: Mapping[str, Any] = original
         for key in ("interpretability", "fairness", "edge_cases", "checks"):
-            if key in original:
-                body[key] = original[key]
+            if key in tables:
+                body[key] = tables[key]
         return body
 
-    def _compare_predictions(self, original: dict[str, Any]) -> None:
+    def _compare_predictions(self, original: Mapping[str, Any]) -> None:
         """Same artifact, same rows: different predictions mean the libraries changed behaviour."""
         import numpy as np
 

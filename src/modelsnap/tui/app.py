@@ -210,7 +210,7 @@ class ModelsnapApp(App[None]):
     def _run_models(
         self, target: MessagePump, names: list[str] | None, baseline: bool, cancel: threading.Event
     ) -> None:
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
         from modelsnap.profiler.jobs import run_project
 
         def on_finish(outcome: Any) -> None:

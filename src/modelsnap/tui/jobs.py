@@ -13,7 +13,7 @@ from typing import Any
 def save_and_lock(root: Path, changes: dict[str, Any], *, reason: str = "") -> int:
     """Write the criteria edits (validated first) and lock them as a revision, like
     editing modelsnap.toml and then running ``modelsnap lock``."""
-    from modelsnap.core.project import update_project
+    from modelsnap.core.project.edit import update_project
     from modelsnap.core.selection.criteria import lock_criteria
 
     config = update_project(root, changes)
@@ -29,7 +29,7 @@ def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
     importing scikit-learn takes a second or more.
     """
     from modelsnap.core.evaluation.pipeline import check_model
-    from modelsnap.core.project import save_model
+    from modelsnap.core.project.edit import save_model
 
     where = f"{kind} {spec.get('name')!r}"
     check_model(spec["estimator"], spec.get("params") or {}, Path(root), where=where)
@@ -49,6 +49,6 @@ def significance(root: Path, result: Any) -> dict[str, Any]:
     """``modelsnap rank --significance``: the top pick against the runner-up and the baseline
     on the stored test predictions (loads them, and maybe the data set: worker thread only)."""
     from modelsnap.core.evaluation.significance import ranking_significance
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     return ranking_significance(root, load_project(root), result)

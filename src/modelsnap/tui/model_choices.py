@@ -1,7 +1,7 @@
 """The model chooser's menu: common scikit-learn estimators with small, quick defaults.
 
 This is only a menu: choosing one writes an ordinary ``[baseline]`` or ``[[candidates]]`` entry
-into modelsnap.toml (``core.project.save_model``), which the user can edit like any other.
+into modelsnap.toml (``core.project.edit.save_model``), which the user can edit like any other.
 Any dotted path works as well; the menu just saves typing.
 """
 

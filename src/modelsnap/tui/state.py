@@ -24,7 +24,7 @@ class ProjectState:
 
     root: Path
     has_project: bool = False
-    config: Any = None  # core.project.ProjectConfig when the file loads
+    config: Any = None  # core.project.schema.ProjectConfig when the file loads
     config_error: ModelsnapError | None = None
     snapshots: list[dict] = field(default_factory=list)
     problems: list[Any] = field(default_factory=list)  # schema.SnapshotProblem
@@ -116,12 +116,12 @@ def load_state(root: Path) -> ProjectState:
     state = ProjectState(root=root, has_project=(root / PROJECT_FILE).is_file())
     if not state.has_project:
         return state
-    from modelsnap.core import project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records import store
     from modelsnap.core.selection import criteria
 
     try:
-        state.config = project.load_project(root)
+        state.config = load_project(root)
     except ModelsnapError as error:
         state.config_error = error
     state.snapshots, state.problems = store.list_snapshots(root)

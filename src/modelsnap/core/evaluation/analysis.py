@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.evaluation.edgecases import default_tolerance, edge_cases_for_dataset, run_cases
@@ -21,14 +21,18 @@ from modelsnap.core.evaluation.interpretability import interpretability_report
 from modelsnap.core.evaluation.leakage import cached_leakage_checks, overfit_check
 from modelsnap.core.files import inside
 
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
+
 ProgressCallback = Callable[[float, str], None]
+_Table = TypeVar("_Table", bound=dict[str, Any] | None)
 
 
 def analyze(
     pipeline: Any,
     dataset: Any,
     split: Any,
-    config: Any,
+    config: ProjectConfig,
     *,
     val_pred: Any,
     test_pred: Any,
@@ -96,8 +100,8 @@ def analyze(
 
 
 def _guarded(
-    compute: Callable[[], dict[str, Any] | None], base: dict[str, Any] | None = None
-) -> dict[str, Any] | None:
+    compute: Callable[[], _Table], base: dict[str, Any] | None = None
+) -> _Table | dict[str, Any]:
     try:
         return compute()
     except Exception as exc:  # one table failing must not cost the snapshot
@@ -112,7 +116,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _interpretability(
-    pipeline: Any, dataset: Any, split: Any, config: Any, primary: str
+    pipeline: Any, dataset: Any, split: Any, config: ProjectConfig, primary: str
 ) -> dict[str, Any]:
     rows = list(split.validation)
     classes = [str(c) for c in dataset.classes] if dataset.task == "classification" else None
@@ -130,8 +134,8 @@ def _interpretability(
     )
 
 
-def _edge_cases(pipeline: Any, dataset: Any, config: Any) -> dict[str, Any]:
-    relative = config.data.edge_cases
+def _edge_cases(pipeline: Any, dataset: Any, config: ProjectConfig) -> dict[str, Any]:
+    relative = config.data.edge_cases or ""  # called only when [data].edge_cases is set
     path = inside(Path(config.root), relative, what="[data].edge_cases")
     cases = edge_cases_for_dataset(path, dataset, display_name=relative)
     tolerance = default_tolerance(dataset.target) if dataset.task == "regression" else 0.0

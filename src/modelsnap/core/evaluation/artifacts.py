@@ -29,10 +29,13 @@ import importlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import IntegrityError, SnapshotError, UnsafeArtifactError
 from modelsnap.core.files import read_regular, sha256_bytes
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 # The inner (non-estimator) classes of fitted scikit-learn models that skops does not trust by
 # default, found by saving every estimator of the model menu and the sample project and asking
@@ -101,7 +104,7 @@ def _estimator_class(value: Any) -> type | None:
     return None
 
 
-def project_classes(config: Any = None) -> frozenset[str]:
+def project_classes(config: ProjectConfig | None = None) -> frozenset[str]:
     """The estimator classes of the project's pipeline, as skops type names.
 
     The shared preprocessing is always included; with a ``ProjectConfig``, so is every
@@ -119,7 +122,7 @@ def project_classes(config: Any = None) -> frozenset[str]:
     return frozenset(type_name(cls) for cls in map(_estimator_class, candidates) if cls is not None)
 
 
-def allowed_types(config: Any = None) -> frozenset[str]:
+def allowed_types(config: ProjectConfig | None = None) -> frozenset[str]:
     """Every type name loaded on top of skops' own defaults (without ``--trust``)."""
     return data_types() | project_classes(config)
 
@@ -145,7 +148,9 @@ def save_artifact(pipeline: Any, path: Path) -> tuple[str, int]:
     return sha256_bytes(data), len(data)
 
 
-def untrusted_types(data: bytes, trusted: Iterable[str] = (), *, config: Any = None) -> list[str]:
+def untrusted_types(
+    data: bytes, trusted: Iterable[str] = (), *, config: ProjectConfig | None = None
+) -> list[str]:
     """Types in a skops payload that are neither allowed (skops' defaults, ``allowed_types``)
     nor named in ``trusted``."""
     import skops.io
@@ -157,7 +162,11 @@ def untrusted_types(data: bytes, trusted: Iterable[str] = (), *, config: Any = N
 
 
 def load_artifact(
-    path: Path, expected_sha256: str, *, trusted: Iterable[str] = (), config: Any = None
+    path: Path,
+    expected_sha256: str,
+    *,
+    trusted: Iterable[str] = (),
+    config: ProjectConfig | None = None,
 ) -> Any:
     """Load a saved pipeline after checking its hash and the types it contains.
 

@@ -26,7 +26,8 @@ from modelsnap.core.files import (
     sha256_bytes,
     sha256_file,
 )
-from modelsnap.core.project import STRATIFY_OFF_HINT, ProjectConfig, check_class_sizes
+from modelsnap.core.project.parse import STRATIFY_OFF_HINT, check_class_sizes
+from modelsnap.core.project.schema import ProjectConfig
 
 SPLIT_FILE = "split.npz"
 MAX_CLASS_LEVELS = 20
@@ -407,7 +408,7 @@ def draw_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded random split; stratified per class so each split keeps the class balance.
 
-    ``turn_off`` is the hint's way to stop stratifying (``core.project.check_class_sizes``).
+    ``turn_off`` is the hint's way to stop stratifying (``core.project.parse.check_class_sizes``).
     """
     n = dataset.n_rows
     rng = np.random.default_rng(seed)
@@ -454,7 +455,8 @@ def _settings(config: ProjectConfig, dataset: Dataset) -> dict[str, Any]:
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    # numpy's stub lets **arrays fill allow_pickle too (a bool): every value here is an array
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

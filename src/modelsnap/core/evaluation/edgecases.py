@@ -419,7 +419,8 @@ def artifact_entry(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     """What the worker needs to load a snapshot's artifact; a SnapshotError when it records none."""
     from modelsnap.core.errors import SnapshotError
 
-    model = snapshot.get("model") if isinstance(snapshot.get("model"), dict) else {}
+    model = snapshot.get("model")
+    model = model if isinstance(model, dict) else {}
     artifact, digest = model.get("artifact"), model.get("artifact_sha256")
     if not isinstance(artifact, str) or not isinstance(digest, str):
         raise SnapshotError(

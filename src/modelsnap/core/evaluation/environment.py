@@ -12,6 +12,7 @@ import hashlib
 import os
 import platform
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def _version(distribution: str) -> str | None:
 
 
 @functools.cache
-def _packages_distributions() -> dict[str, list[str]]:
+def _packages_distributions() -> Mapping[str, list[str]]:
     """Top-level module -> distributions; scanning every installed package is slow, so once."""
     from importlib import metadata
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from modelsnap.core.measures import OVERFIT_THRESHOLD, QUALITY_MIN, UNBOUNDED_METRICS
 
@@ -58,7 +58,7 @@ def overfit_check(
     return {"overfit_gap": round(float(gap), 6), "overfit_flag": bool(gap > OVERFIT_THRESHOLD)}
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -126,7 +126,7 @@ def _target_copy_warnings(frame: Any, target: Any, task: str) -> dict[str, str]:
                     f"column '{column}' equals the target in {100 * share:.1f} % of rows: it is "
                     "probably the target under another name (add it to [data].drop)"
                 )
-        elif _is_numeric(series):
+        elif y_num is not None and _is_numeric(series):
             x = series.to_numpy(dtype=float)
             ok = np.isfinite(x) & np.isfinite(y_num)
             if ok.sum() < 3 or np.std(x[ok]) == 0 or np.std(y_num[ok]) == 0:

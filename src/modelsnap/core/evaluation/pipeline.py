@@ -30,7 +30,7 @@ from sklearn.preprocessing import (
 )
 
 from modelsnap.core.errors import ProjectFileError
-from modelsnap.core.project import ModelSpec, ProjectConfig
+from modelsnap.core.project.schema import ModelSpec, ProjectConfig
 from modelsnap.core.records.canonical import toml_value
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import SnapshotError
+
+if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
 
 ALPHA = 0.05
 DEFAULT_RESAMPLES = 2000
@@ -153,9 +156,8 @@ class _Predictions:
         from modelsnap.core.files import inside, sha256_file
 
         self.id = str(snapshot.get("id"))
-        table = (
-            snapshot.get("predictions") if isinstance(snapshot.get("predictions"), Mapping) else {}
-        )
+        table = snapshot.get("predictions")
+        table = table if isinstance(table, Mapping) else {}
         relative = table.get("path")
         if not isinstance(relative, str):
             raise SnapshotError(
@@ -183,7 +185,8 @@ class _Predictions:
         self.pred = arrays["test_pred"]
         self.proba = arrays.get("test_proba")
         self.truth = arrays.get("test_true")
-        data = snapshot.get("data") if isinstance(snapshot.get("data"), Mapping) else {}
+        data = snapshot.get("data")
+        data = data if isinstance(data, Mapping) else {}
         self.task = str(data.get("task", "classification"))
         self.classes = data.get("classes")
         self.positive_label = data.get("positive_label")
@@ -191,7 +194,7 @@ class _Predictions:
         self.split_sha256 = data.get("split_sha256")
 
 
-def _test_truth(root: Path, config: Any, first: _Predictions) -> Any:
+def _test_truth(root: Path, config: ProjectConfig, first: _Predictions) -> Any:
     """The test split's targets, from the predictions file or else from the data set itself."""
     if first.truth is not None:
         return first.truth
@@ -212,7 +215,7 @@ def _test_truth(root: Path, config: Any, first: _Predictions) -> Any:
 
 def compare_snapshots(
     root: Path,
-    config: Any,
+    config: ProjectConfig,
     a: Mapping[str, Any],
     b: Mapping[str, Any],
     metric: str,
@@ -250,7 +253,7 @@ def compare_snapshots(
 
 
 def ranking_significance(
-    root: Path, config: Any, result: Any, *, n: int = DEFAULT_RESAMPLES, seed: int = 0
+    root: Path, config: ProjectConfig, result: Any, *, n: int = DEFAULT_RESAMPLES, seed: int = 0
 ) -> dict[str, Any]:
     """The top pick against the runner-up and against the baseline.
 

@@ -460,7 +460,8 @@ def monitoring_history(root: Path | str) -> tuple[dict[str, list[dict[str, Any]]
         if verdict not in VERDICTS or not isinstance(decision, str):
             problems.append(f"{MONITORING_DIR}/{path.name}: not a monitoring record")
             continue
-        data_table = data.get("data") if isinstance(data.get("data"), dict) else {}
+        data_table = data.get("data")
+        data_table = data_table if isinstance(data_table, dict) else {}
         history.setdefault(decision, []).append(
             {
                 "id": str(data.get("id", path.stem)),

@@ -19,9 +19,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import DataError, SnapshotError
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none"})
 LABEL_COLUMNS = ("case", "severity", "tolerance")  # edge-case file columns that are not features
@@ -189,9 +192,7 @@ def check_rows(
     return typed, expected, warnings
 
 
-def competing_snapshots(
-    root: Path, snapshot_ids: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
+def competing_snapshots(root: Path, snapshot_ids: Sequence[str] | None = None) -> list[Snapshot]:
     """The snapshots asked for (id or unique prefix), or those that compete: the latest of each
     model on the current data and split (``ranking.latest_per_name``), baseline first."""
     from modelsnap.core.records.store import find_snapshot, read_snapshot
@@ -207,7 +208,7 @@ def competing_snapshots(
                 ids.append(found)
     else:
         context = load_context(root, from_records=True, write_index=False)
-        current = [
+        current: list[tuple[dict[str, Any], list[str]]] = [
             (row, [])
             for row in context.rows
             if row.get("dataset_sha256") == context.hashes.dataset_sha256
@@ -257,7 +258,7 @@ def row_form(root: Path | str) -> dict[str, Any]:
     from modelsnap.core.evaluation.data import load_dataset, read_split
     from modelsnap.core.evaluation.edgecases import edge_cases_for_dataset, feature_kinds
     from modelsnap.core.files import inside
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(root)
     config = load_project(root)
@@ -346,7 +347,8 @@ def append_edge_case(
         inside,
         read_regular,
     )
-    from modelsnap.core.project import load_project, update_project
+    from modelsnap.core.project.edit import update_project
+    from modelsnap.core.project.parse import load_project
 
     root = Path(root)
     config = load_project(root)

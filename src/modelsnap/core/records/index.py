@@ -33,7 +33,7 @@ import sys
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
@@ -50,6 +50,9 @@ from modelsnap.core.files import (
 )
 from modelsnap.core.measures import is_overfit
 from modelsnap.core.records.schema import SnapshotProblem, validate_snapshot
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import IndexConstraints, IndexRow
 
 INDEX_FILE = "index.json"
 MAC_FILE = "index.json.mac"
@@ -77,6 +80,10 @@ def _table(snapshot: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
+@overload
+def _text(table: Mapping[str, Any], key: str, *, required: Literal[True]) -> str: ...
+@overload
+def _text(table: Mapping[str, Any], key: str, *, required: bool = False) -> str | None: ...
 def _text(table: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
     value = table.get(key)
     if value is None:
@@ -107,7 +114,7 @@ def _constraint_reason(name: str, entry: Mapping[str, Any]) -> str:
     return f"{name} violated"
 
 
-def _constraints(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+def _constraints(snapshot: Mapping[str, Any]) -> IndexConstraints:
     """The ``[constraints]`` verdicts: overall ok (None when none were checked), each
     constraint's ok flag, and a readable reason per violation. Values and limits stay in the
     TOML: every number here costs parse time at 10,000 rows."""
@@ -123,7 +130,7 @@ def _constraints(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return {"ok": not reasons if flags else None, "flags": flags, "reasons": reasons}
 
 
-def summary_row(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+def summary_row(snapshot: Mapping[str, Any]) -> IndexRow:
     """Everything ``ls``, ``rank`` and ``review`` need, so they never reopen the TOML.
 
     JSON-safe values only (the row is stored in index.json, and parsing it is most of ``ls``'s
@@ -432,7 +439,7 @@ def _append_journal(root: Path, fresh: Mapping[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def _entry(stat: os.stat_result, row: dict[str, Any], sha256: str | None) -> dict[str, Any]:
+def _entry(stat: os.stat_result, row: IndexRow, sha256: str | None) -> dict[str, Any]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256, "row": row}
 
 
@@ -517,7 +524,7 @@ def _list_files(directory: Path) -> dict[str, os.stat_result]:
     return files
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def _parse(path: Path) -> IndexRow:
     """Read and summarise one file; any defect of the file's content becomes a SnapshotError."""
     refuse_link_out(path)
     snapshot = read_toml(path, what="snapshot")
@@ -541,7 +548,7 @@ def _parse(path: Path) -> dict[str, Any]:
 
 def load_rows(
     root: Path, *, write_back: bool = False
-) -> tuple[list[dict[str, Any]], list[SnapshotProblem]]:
+) -> tuple[list[IndexRow], list[SnapshotProblem]]:
     """All snapshot summary rows (sorted by id, i.e. creation time) and the files that failed.
 
     Rows whose file still has the indexed size and mtime come from the index; other files are
@@ -554,7 +561,7 @@ def load_rows(
     files = _list_files(root / SNAPSHOT_DIR)
     directory = str(root / SNAPSHOT_DIR)
     entries = _read_entries(root)
-    rows: list[dict[str, Any]] = []
+    rows: list[IndexRow] = []
     problems: list[SnapshotProblem] = []
     fresh: dict[str, dict[str, Any]] = {}
     trusted = 0

@@ -34,7 +34,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import tomli_w
 
@@ -99,7 +99,7 @@ def _pending_path(root: Path) -> Path:
     return Path(root) / STATE_DIR / PENDING_FILE
 
 
-def describe(kind: str, ref: Any) -> str:
+def describe(kind: Any, ref: Any) -> str:
     """How a record is named in findings: its path, ``decision D0002``, ``criteria revision 3``."""
     if kind == "decision":
         return f"decision {ref}"
@@ -116,12 +116,12 @@ def _where(kind: str, ref: Any) -> str:
     return str(ref)
 
 
-def _known(kind: Any) -> bool:
+def _known(kind: Any) -> TypeGuard[str]:
     """A record kind modelsnap seals (any other value, of any type, is not)."""
     return isinstance(kind, str) and kind in KINDS
 
 
-def _check_ref(kind: str, ref: Any) -> Any:
+def _check_ref(kind: Any, ref: Any) -> Any:
     if not _known(kind):
         raise IntegrityError(f"unknown record kind {kind!r}", where=LEDGER_FILE)
     if kind == "criteria_revision":
@@ -498,7 +498,7 @@ def _sealed_map(entries: list[dict[str, Any]]) -> dict[tuple[str, Any], list[str
     for entry in entries:
         kind = entry.get("kind")
         ref = entry.get(KINDS[kind]) if _known(kind) else None
-        if not isinstance(ref, str | int) or isinstance(ref, bool):
+        if not _known(kind) or not isinstance(ref, str | int) or isinstance(ref, bool):
             continue  # a hand-made seal: its chain link is reported
         sealed.setdefault((kind, ref), []).append(str(entry.get("record_sha256")))
     return sealed

@@ -149,6 +149,23 @@ def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
     if schema != SCHEMA or not _is_int(schema):
         c.add("schema", f"found {schema!r}, expected {SCHEMA}" if "schema" in data else "missing")
         return [f"{where}: {p}" for p in c.problems]
+    for check in (
+        _check_header,
+        _check_model,
+        _check_data,
+        _check_metrics,
+        _check_predictions,
+        _check_resources,
+        _check_constraints,
+        _check_machine,
+    ):
+        check(c, data)
+    for optional in ("gain", "interpretability", "fairness", "edge_cases", "checks"):
+        c.table(data, optional, required=False)
+    return [f"{where}: {p}" for p in c.problems]
+
+
+def _check_header(c: _Checker, data: dict) -> None:
     snapshot_id = c.value(data, "", "id", "string")
     if snapshot_id is not None and not _ID_PATTERN.match(snapshot_id):
         c.add("id", f"found {snapshot_id[:60]!r}, expected <yyyymmddTHHMMSS>-<name>-<4 hex>")
@@ -167,68 +184,87 @@ def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
     c.value(data, "", "reprofile_of", "string", required=False)
     c.value(data, "", "notes", "string")
 
+
+def _check_model(c: _Checker, data: dict) -> None:
     model = c.table(data, "model")
-    if model is not None:
-        c.value(model, "model", "estimator", "string")
-        c.value(model, "model", "params", "table")
-        c.value(model, "model", "artifact", "string")
-        c.value(model, "model", "artifact_sha256", "sha256")
-        c.value(model, "model", "size_bytes", "count")
-        c.value(model, "model", "source", "string", required=False, choices=SOURCES)
-        search = c.table(model, "search", prefix="model", required=False)
-        if search is not None:
-            c.value(search, "model.search", "grid", "table")
-            c.value(search, "model.search", "metric", "string")
-            c.value(search, "model.search", "scores", "array")
+    if model is None:
+        return
+    c.value(model, "model", "estimator", "string")
+    c.value(model, "model", "params", "table")
+    c.value(model, "model", "artifact", "string")
+    c.value(model, "model", "artifact_sha256", "sha256")
+    c.value(model, "model", "size_bytes", "count")
+    c.value(model, "model", "source", "string", required=False, choices=SOURCES)
+    search = c.table(model, "search", prefix="model", required=False)
+    if search is not None:
+        c.value(search, "model.search", "grid", "table")
+        c.value(search, "model.search", "metric", "string")
+        c.value(search, "model.search", "scores", "array")
 
+
+def _check_data(c: _Checker, data: dict) -> None:
     data_table = c.table(data, "data")
-    if data_table is not None:
-        c.value(data_table, "data", "dataset_sha256", "sha256")
-        c.value(data_table, "data", "split_sha256", "sha256")
-        c.value(data_table, "data", "seed", "integer")
-        for key in ("n_train", "n_validation", "n_test"):
-            c.value(data_table, "data", key, "count")
-        c.value(data_table, "data", "task", "string", required=False, choices=TASKS)
-        classes = c.value(data_table, "data", "classes", "array", required=False)
-        if classes is not None and not all(isinstance(x, str) for x in classes):
-            c.add("data.classes", "expected an array of strings")
+    if data_table is None:
+        return
+    c.value(data_table, "data", "dataset_sha256", "sha256")
+    c.value(data_table, "data", "split_sha256", "sha256")
+    c.value(data_table, "data", "seed", "integer")
+    for key in ("n_train", "n_validation", "n_test"):
+        c.value(data_table, "data", key, "count")
+    c.value(data_table, "data", "task", "string", required=False, choices=TASKS)
+    classes = c.value(data_table, "data", "classes", "array", required=False)
+    if classes is not None and not all(isinstance(x, str) for x in classes):
+        c.add("data.classes", "expected an array of strings")
 
+
+def _check_metrics(c: _Checker, data: dict) -> None:
     metrics = c.table(data, "metrics")
-    if metrics is not None:
-        for split in ("validation", "test"):
-            table = c.table(metrics, split, prefix="metrics")
-            if table is not None:
-                c.numbers(table, f"metrics.{split}")
-        ci = c.table(metrics, "test_ci", prefix="metrics", required=False)
-        if ci is not None:
-            for name, pair in ci.items():
-                if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_number, pair))):
-                    c.add(f"metrics.test_ci.{name}", "expected [low, high] numbers")
+    if metrics is None:
+        return
+    for split in ("validation", "test"):
+        table = c.table(metrics, split, prefix="metrics")
+        if table is not None:
+            c.numbers(table, f"metrics.{split}")
+    ci = c.table(metrics, "test_ci", prefix="metrics", required=False)
+    if ci is not None:
+        for name, pair in ci.items():
+            if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_number, pair))):
+                c.add(f"metrics.test_ci.{name}", "expected [low, high] numbers")
 
+
+def _check_predictions(c: _Checker, data: dict) -> None:
     predictions = c.table(data, "predictions")
     if predictions is not None:
         c.value(predictions, "predictions", "path", "string")
         c.value(predictions, "predictions", "sha256", "sha256")
 
+
+def _check_resources(c: _Checker, data: dict) -> None:
     resources = c.table(data, "resources")
-    if resources is not None:
-        c.value(resources, "resources", "fit_seconds", "number")
-        for key in RESOURCE_NUMBERS:
-            c.value(resources, "resources", key, "number", required=False)
-        c.value(resources, "resources", "memory_method", "string", required=False)
-        c.value(resources, "resources", "threads", "table", required=False)
+    if resources is None:
+        return
+    c.value(resources, "resources", "fit_seconds", "number")
+    for key in RESOURCE_NUMBERS:
+        c.value(resources, "resources", key, "number", required=False)
+    c.value(resources, "resources", "memory_method", "string", required=False)
+    c.value(resources, "resources", "threads", "table", required=False)
 
+
+def _check_constraints(c: _Checker, data: dict) -> None:
     constraints = c.table(data, "constraints", required=False)
-    if constraints is not None:
-        for name, entry in constraints.items():
-            if not isinstance(entry, dict):
-                c.add(f"constraints.{name}", f"found {type_name(entry)}, expected a table")
-                continue
-            if entry.get("missing") is True:
-                # the measure was not taken: judged as missing (completeness), not pass/fail
-                continue
-            c.value(entry, f"constraints.{name}", "ok", "boolean")
+    if constraints is None:
+        return
+    for name, entry in constraints.items():
+        if not isinstance(entry, dict):
+            c.add(f"constraints.{name}", f"found {type_name(entry)}, expected a table")
+            continue
+        if entry.get("missing") is True:
+            # the measure was not taken: judged as missing (completeness), not pass/fail
+            continue
+        c.value(entry, f"constraints.{name}", "ok", "boolean")
 
+
+def _check_machine(c: _Checker, data: dict) -> None:
     environment = c.table(data, "environment")
     if environment is not None:
         c.value(environment, "environment", "python", "string")
@@ -239,6 +275,3 @@ def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
         c.value(hardware, "hardware", "cpu", "string")
         c.value(hardware, "hardware", "cores", "count")
         c.value(hardware, "hardware", "memory_gb", "number")
-    for optional in ("gain", "interpretability", "fairness", "edge_cases", "checks"):
-        c.table(data, optional, required=False)
-    return [f"{where}: {p}" for p in c.problems]

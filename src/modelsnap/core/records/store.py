@@ -19,10 +19,11 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from modelsnap.core.errors import IntegrityError, ModelsnapError, SnapshotError
 from modelsnap.core.files import (
@@ -38,6 +39,9 @@ from modelsnap.core.files import (
 )
 from modelsnap.core.records import index
 from modelsnap.core.records.schema import SCHEMA, SnapshotProblem, type_name, validate_snapshot
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
 
 SNAPSHOTS_DIR = "snapshots"
 MODELS_DIR = "models"
@@ -267,20 +271,21 @@ def _record_in_index(root: Path, snapshot: dict) -> None:
 # --------------------------------------------------------------------------- read
 
 
-def _load(path: Path) -> dict:
+def _load(path: Path) -> Snapshot:
     refuse_link_out(path)
     data = read_toml(path, what="snapshot")
     _raise_if_invalid(data, str(path))
-    if data["id"] != path.stem:
+    snapshot = cast("Snapshot", data)  # valid: the shape validate_snapshot checks
+    if snapshot["id"] != path.stem:
         raise SnapshotError(
-            f"id {shown_value(data['id'])} does not match the file name",
+            f"id {shown_value(snapshot['id'])} does not match the file name",
             where=str(path),
             hint="snapshot files are named <id>.toml; restore the original file",
         )
-    return data
+    return snapshot
 
 
-def read_snapshot(root: Path, snapshot_id: str) -> dict:
+def read_snapshot(root: Path, snapshot_id: str) -> Snapshot:
     """One snapshot by exact id; SnapshotError when it is missing, unreadable or off-schema."""
     path = snapshot_path(Path(root), snapshot_id)
     if not path.is_file():
@@ -307,9 +312,9 @@ def snapshot_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.name)
 
 
-def list_snapshots(root: Path) -> tuple[list[dict], list[SnapshotProblem]]:
+def list_snapshots(root: Path) -> tuple[list[Snapshot], list[SnapshotProblem]]:
     """Every readable snapshot, sorted by id, and a problem for each file that is not."""
-    snapshots: list[dict] = []
+    snapshots: list[Snapshot] = []
     problems: list[SnapshotProblem] = []
     for path in snapshot_files(root):
         try:
@@ -384,7 +389,7 @@ def orphan_files(root: Path) -> list[Path]:
     return orphans
 
 
-def verify_files(root: Path, snapshot: dict) -> list[str]:
+def verify_files(root: Path, snapshot: Mapping[str, Any]) -> list[str]:
     """What is wrong with the artifact and predictions a (schema-valid) snapshot names.
 
     Each file must lie inside the folder, exist, and hash to the recorded sha256 (the artifact

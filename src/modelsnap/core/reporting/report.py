@@ -23,6 +23,7 @@ from modelsnap.core.selection.constraints import format_pair
 from modelsnap.core.text import printable
 
 if TYPE_CHECKING:
+    from modelsnap.core.records.shapes import Snapshot
     from modelsnap.core.selection.ranking import RankingResult
 
 FORMATS = ("html", "md")
@@ -37,7 +38,7 @@ class ReportData:
     result: Any
     criteria_revision: int | None
     constraints: dict[str, Any]
-    snapshots: dict[str, dict[str, Any]]
+    snapshots: dict[str, Snapshot]
     significance: dict[str, Any] | None
     decisions: list[dict[str, Any]]
     chain_problems: list[str]
@@ -97,7 +98,7 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     except ModelsnapError:
         decisions = []
     shown = _detailed_ids(result, decisions)
-    snapshots: dict[str, dict[str, Any]] = {}
+    snapshots: dict[str, Snapshot] = {}
     problems = list(project.problems)
     for snapshot_id in shown:
         try:
@@ -164,7 +165,7 @@ def protected_output(root: Path, output: Path) -> str | None:
         if len(parts) == 1 and Path(parts[0]).suffix in _RECORD_SUFFIXES:
             return "it is a record, data or state file of the project"
     try:
-        from modelsnap.core.project import load_project
+        from modelsnap.core.project.parse import load_project
 
         config = load_project(root_resolved)
     except ModelsnapError:
@@ -759,7 +760,8 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
         table = snapshot.get(key)
         if isinstance(table, Mapping) and table:
             sections.append(f"<h4>{title}</h4>" + _kv(table))
-    params = model.get("params") if isinstance(model.get("params"), Mapping) else {}
+    params = model.get("params")
+    params = params if isinstance(params, Mapping) else {}
     sections.append("<h4>Parameters</h4>" + _kv(params))
     for key, title in (("data", "Data"), ("environment", "Environment"), ("hardware", "Hardware")):
         table = snapshot.get(key)

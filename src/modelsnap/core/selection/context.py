@@ -40,7 +40,7 @@ from modelsnap.core.selection.ranking import RankingResult, RankingSpec, current
 from modelsnap.core.selection.ranking import spec_from_config as _spec_from_config
 
 if TYPE_CHECKING:
-    from modelsnap.core.project import ProjectConfig
+    from modelsnap.core.project.schema import ProjectConfig
 
 # Labels of what a ranking was computed under (RankingResult.basis; docs/ranking.md).
 BASIS_LOCKED = "locked"  # the latest locked revision: the only basis a decision is made on
@@ -195,23 +195,24 @@ def load_context(
     a decision or a report must use); otherwise rows come from the index cache (fast ``rank``,
     review). Broken snapshot files are listed in ``problems``, never raised."""
     from modelsnap.core.evaluation.edgecases import latest_edge_results
-    from modelsnap.core.project import load_project
+    from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import current_data_hashes
     from modelsnap.core.selection.ranking import as_row
 
     root = Path(root)
     config = load_project(root)
+    found: Sequence[Mapping[str, Any]]  # index rows, or snapshots reduced to the same fields
     if from_records:
         from modelsnap.core.records.store import list_snapshots
 
         snapshots, broken = list_snapshots(root)
-        rows = [as_row(snapshot) for snapshot in snapshots]
+        found = [as_row(snapshot) for snapshot in snapshots]
     else:
         from modelsnap.core.records.index import load_rows
 
-        rows, broken = load_rows(root, write_back=write_index)
+        found, broken = load_rows(root, write_back=write_index)
     unreadable: list[str] = []
-    rows = with_edge_results(rows, latest_edge_results(root, problems=unreadable))
+    rows = with_edge_results(found, latest_edge_results(root, problems=unreadable))
     return SelectionContext(
         root=root,
         config=config,

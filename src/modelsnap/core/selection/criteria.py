@@ -25,7 +25,7 @@ from modelsnap.core.files import (
     read_toml,
 )
 from modelsnap.core.measures import why_unavailable
-from modelsnap.core.project import ProjectConfig
+from modelsnap.core.project.schema import ProjectConfig
 from modelsnap.core.records.canonical import normalise_numbers
 
 REVISIONS_FILE = "criteria_revisions.toml"
@@ -255,7 +255,8 @@ def changed_keys(locked: dict[str, Any], config: ProjectConfig) -> list[str]:
     changes: list[str] = []
     if locked.get("primary_metric") != now["primary_metric"]:
         changes.append(f"primary_metric {locked.get('primary_metric')} -> {now['primary_metric']}")
-    old = {c.get("metric"): c for c in locked.get("criteria", []) if isinstance(c, dict)}
+    # a revision read from the file has a string metric in each criterion (_revision_problem)
+    old = {c["metric"]: c for c in locked.get("criteria", []) if isinstance(c, dict)}
     new = {c["metric"]: c for c in now["criteria"]}
     for metric in sorted(set(old) | set(new)):
         if metric not in new:

@@ -37,17 +37,11 @@ from modelsnap.core.measures import (
     measures,
     task_of,
 )
+from modelsnap.core.project.schema import Criterion
 from modelsnap.core.ranking_methods import DEFAULT_METHOD, METHODS, minmax_matrix
 from modelsnap.core.selection import constraints as constraint_rules
 
 PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)
-
-
-@dataclass(frozen=True)
-class Criterion:
-    metric: str
-    weight: float
-    direction: str
 
 
 @dataclass
@@ -252,42 +246,21 @@ class RankingResult:
 # Building the spec
 
 
-def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
-    """Criteria from dicts or objects with metric/weight/direction; validated here."""
+def make_criteria(entries: Iterable[Criterion | Mapping[str, Any]]) -> list[Criterion]:
+    """The criteria a ranking uses. A ``Criterion`` was checked when it was made (the project
+    file's, by ``project.parse``) and is taken as it is; a table (a locked revision's, a
+    profile's, a what-if's) is checked here, once. Each measure once, some weight above 0."""
     criteria: list[Criterion] = []
     seen: set[str] = set()
     for entry in entries:
-        get = entry.get if isinstance(entry, Mapping) else (lambda k, e=entry: getattr(e, k, None))
-        metric, weight, direction = get("metric"), get("weight"), get("direction")
-        if metric not in MEASURE_DIRECTIONS:
+        criterion = entry if isinstance(entry, Criterion) else _criterion_from_table(entry)
+        if criterion.metric in seen:
             raise CriteriaError(
-                f"unknown measure {metric!r} in the criteria",
-                where="modelsnap.toml [[criteria]]",
-                hint="use a measure name from docs/project-file.md",
-            )
-        if metric in seen:
-            raise CriteriaError(
-                f"measure {metric!r} appears twice in the criteria",
+                f"measure {criterion.metric!r} appears twice in the criteria",
                 where="modelsnap.toml [[criteria]]",
             )
-        seen.add(metric)
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(weight)
-            or weight < 0
-        ):
-            raise CriteriaError(
-                f"weight of {metric!r} must be a number >= 0, found {weight!r}",
-                where="modelsnap.toml [[criteria]]",
-            )
-        direction = direction or MEASURE_DIRECTIONS[metric]
-        if direction not in ("max", "min"):
-            raise CriteriaError(
-                f"direction of {metric!r} must be 'max' or 'min'",
-                where="modelsnap.toml [[criteria]]",
-            )
-        criteria.append(Criterion(metric, float(weight), direction))
+        seen.add(criterion.metric)
+        criteria.append(criterion)
     if not any(c.weight > 0 for c in criteria):
         raise CriteriaError(
             "the criteria have no positive weight",
@@ -295,6 +268,33 @@ def make_criteria(entries: Iterable[Any]) -> list[Criterion]:
             hint="give at least one criterion a weight above 0",
         )
     return criteria
+
+
+def _criterion_from_table(entry: Mapping[str, Any]) -> Criterion:
+    metric, weight, direction = entry.get("metric"), entry.get("weight"), entry.get("direction")
+    if not isinstance(metric, str) or metric not in MEASURE_DIRECTIONS:
+        raise CriteriaError(
+            f"unknown measure {metric!r} in the criteria",
+            where="modelsnap.toml [[criteria]]",
+            hint="use a measure name from docs/project-file.md",
+        )
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, int | float)
+        or not math.isfinite(weight)
+        or weight < 0
+    ):
+        raise CriteriaError(
+            f"weight of {metric!r} must be a number >= 0, found {weight!r}",
+            where="modelsnap.toml [[criteria]]",
+        )
+    direction = direction or MEASURE_DIRECTIONS[metric]
+    if direction not in ("max", "min"):
+        raise CriteriaError(
+            f"direction of {metric!r} must be 'max' or 'min'",
+            where="modelsnap.toml [[criteria]]",
+        )
+    return Criterion(metric, float(weight), direction)
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -434,8 +434,10 @@ def as_row(item: Mapping[str, Any]) -> dict[str, Any]:
     """An index summary row as is; a whole snapshot dict reduced to the fields ranking reads."""
     if isinstance(item.get("measures"), Mapping):
         return item  # type: ignore[return-value]  # read only: never mutated here
-    data = item.get("data") if isinstance(item.get("data"), Mapping) else {}
-    hardware = item.get("hardware") if isinstance(item.get("hardware"), Mapping) else {}
+    data = item.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    hardware = item.get("hardware")
+    hardware = hardware if isinstance(hardware, Mapping) else {}
     revision = item.get("criteria_revision")
     return {
         "id": str(item.get("id", "")),
@@ -924,7 +926,7 @@ def sensitivity_analysis(
     total = math.fsum(weights)
     base = [w / total for w in weights]
     top = ids[_best(_scores(method, values, base, directions, prepared), tiebreak)]
-    cases = []
+    cases: list[dict[str, Any]] = []
     for index, name in enumerate(names):
         for change in PERTURBATIONS:
             moved = list(base)

@@ -133,7 +133,8 @@ def constraint_problems(
             rules = {rule.name: rule for rule in parse_constraints(locked.get("constraints", {}))}
         except ModelsnapError:
             rules = {}
-    gain = snapshot.get("gain") if isinstance(snapshot.get("gain"), Mapping) else {}
+    gain = snapshot.get("gain")
+    gain = gain if isinstance(gain, Mapping) else {}
     primary = (locked or {}).get("primary_metric") or gain.get("metric") or ""
     measured = measures(dict(snapshot), "validation")
     baseline_measures = measures(dict(baseline), "validation") if baseline is not None else None

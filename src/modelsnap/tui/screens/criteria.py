@@ -3,7 +3,7 @@ rank split), hard limits (with the ``min_metric`` pairs), data settings (positiv
 split: stratify, seed, fractions), lock. Every key of modelsnap.toml that affects judging is
 shown here and can be edited; the split settings only until the split is drawn.
 
-Edits stay on screen until saved; saving goes through ``core.project.update_project`` (which
+Edits stay on screen until saved; saving goes through ``core.project.edit.update_project`` (which
 validates the whole file before writing and keeps the user's comments). Locking records a
 criteria revision with ``core.criteria.lock_criteria``. Once candidates exist, a change means a
 new revision, and the screen says so before anything is written.
@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from modelsnap.core.profiles import PROFILES
-from modelsnap.core.project import quality_metrics
+from modelsnap.core.project.schema import quality_metrics
 from modelsnap.tui.messages import TaskDone
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
@@ -60,12 +60,12 @@ def parse_min_metric(text: str, task: str | None) -> dict[str, float] | None:
 
     Pairs are separated by commas or semicolons; ``>=``, ``≥``, ``=`` or ``:`` join a metric
     and its minimum. The result passes the project file's own check
-    (``core.project.check_min_metric``), whose message is shown when it does not.
+    (``core.project.parse.check_min_metric``), whose message is shown when it does not.
     """
     import re
 
     from modelsnap.core.errors import ProjectFileError
-    from modelsnap.core.project import check_min_metric
+    from modelsnap.core.project.parse import check_min_metric
 
     if not text.strip():
         return None
@@ -370,7 +370,7 @@ class CriteriaScreen(StepScreen):
         task = self._project_task()
         other_task = set(quality_metrics(None)) - set(quality_metrics(task))
         used = {metric for metric, _weight, _direction in self._criteria}
-        from modelsnap.core.project import MEASURE_DIRECTIONS
+        from modelsnap.core.measures import MEASURE_DIRECTIONS
 
         adder.first(Select).set_options(
             [(m, m) for m in MEASURE_DIRECTIONS if m not in other_task and m not in used]
@@ -379,7 +379,7 @@ class CriteriaScreen(StepScreen):
     def _add_criterion(self, metric: str) -> None:
         """Append ``metric`` with weight 0 (left out of the ranking until it gets a weight),
         keeping the weights typed so far."""
-        from modelsnap.core.project import MEASURE_DIRECTIONS
+        from modelsnap.core.measures import MEASURE_DIRECTIONS
 
         editors = self.query(WeightsEditor)
         typed = editors.last().weights() if editors else None
@@ -491,7 +491,7 @@ class CriteriaScreen(StepScreen):
         changes = self.collect()
         if changes is None:
             return
-        from modelsnap.core.project import update_project
+        from modelsnap.core.project.edit import update_project
 
         self._error("saving ...")
         self.app.start_task(self, "save", update_project, self.app.root, changes)

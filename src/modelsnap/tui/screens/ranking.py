@@ -511,7 +511,7 @@ class RankingScreen(StepScreen):
         if state is None or state.config is None or not self._weights:
             self.notify("no what-if weights to save", severity="information")
             return
-        from modelsnap.core.project import update_project
+        from modelsnap.core.project.edit import update_project
 
         criteria = [
             {

@@ -3,7 +3,7 @@ and the sensitive columns fairness is measured on.
 
 The CSV is read by a worker with the csv module (no pandas in the UI process) for the preview,
 the column summary (kind of values, missing values) and the class balance. The target is guessed
-from conventional names (``core.project.guess_target``), with the reason shown. Nothing is
+from conventional names (``core.project.edit.guess_target``), with the reason shown. Nothing is
 written until a file, a target and a profile are chosen and the project is created, and then
 only after the same checks ``modelsnap init`` makes (``core.new_project.check_new_project``, run in
 a worker). Columns whose names suggest a sensitive attribute (``profiles.suggest_sensitive``)
@@ -32,7 +32,7 @@ from textual.widgets import (
 )
 
 from modelsnap.core.profiles import PROFILES, describe_profile, suggest_sensitive
-from modelsnap.core.project import guess_target
+from modelsnap.core.project.edit import guess_target
 from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import PreviewReady, TaskDone
 from modelsnap.tui.state import ProjectState
@@ -201,10 +201,10 @@ class SetupScreen(Screen[None]):
             self._check_classes()
 
     def _check_classes(self) -> None:
-        """The rule ``init`` applies (``core.project.check_class_sizes``), on the counts the
+        """The rule ``init`` applies (``core.project.parse.check_class_sizes``), on the counts the
         preview already has: a class too small to stratify is refused here, in init's words."""
         from modelsnap.core.errors import ModelsnapError
-        from modelsnap.core.project import check_class_sizes
+        from modelsnap.core.project.parse import check_class_sizes
 
         target = self.query_one("#setup-target", Select).value
         task = self.query_one("#setup-task", Select).value
@@ -378,7 +378,7 @@ def create_project(
     """The checks ``modelsnap init`` makes, then the file (``core.project``): a CSV init would
     refuse is refused here with the same message. Loads the data with pandas: a worker's job."""
     from modelsnap.core.new_project import check_new_project
-    from modelsnap.core.project import write_new_project
+    from modelsnap.core.project.edit import write_new_project
 
     dataset = check_new_project(
         root,
