@@ -50,6 +50,14 @@ MEASURE_DIRECTIONS: dict[str, str] = {
     "edge_must_pass_failed": "min",
 }
 
+# The latency split (docs/profiler.md): the final estimator alone on rows already preprocessed,
+# beside the whole pipeline's latency_p*_ms above. Read from [resources] like them, measured on
+# a machine like them, lower is better. ([resources].preprocess_share is shown, not a measure.)
+MODEL_LATENCY_MEASURES = ("latency_model_p50_ms", "latency_model_p95_ms", "latency_model_p99_ms")
+RESOURCE_MEASURES = RESOURCE_MEASURES + MODEL_LATENCY_MEASURES
+HARDWARE_MEASURES = HARDWARE_MEASURES | frozenset(MODEL_LATENCY_MEASURES)
+MEASURE_DIRECTIONS.update(dict.fromkeys(MODEL_LATENCY_MEASURES, "min"))
+
 SPLITS = ("validation", "test")
 
 REGRESSION_ONLY = frozenset({"r2", "mae", "rmse"})
