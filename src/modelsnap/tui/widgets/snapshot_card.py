@@ -159,6 +159,7 @@ def _resource_line(snapshot: dict, machine: str = "") -> Flow:
     entries = []
     for label, key, unit in (
         ("p95", "latency_p95_ms", " ms"),
+        ("model alone p95", "latency_model_p95_ms", " ms"),
         ("size", "size_mb", " MB"),
         ("mem", "peak_memory_mb", " MB"),
         ("fit", "fit_seconds", " s"),
@@ -167,6 +168,11 @@ def _resource_line(snapshot: dict, machine: str = "") -> Flow:
             entry = Text(f"{label} ", style="dim")
             entry.append(f"{num(res[key], 2)}{unit}", style="")
             entries.append(entry)
+            share = res.get("preprocess_share")
+            if key == "latency_model_p95_ms" and isinstance(share, int | float):
+                entry = Text("preprocessing ", style="dim")
+                entry.append(f"{share * 100:.0f} % of p50", style="")
+                entries.append(entry)
     if machine:
         entries.append(Text(f"on {machine}", style="dim"))
     return Flow(entries)
