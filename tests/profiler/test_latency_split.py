@@ -343,3 +343,99 @@ def test_a_reprofile_measures_the_split_again(tmp_path: Path) -> None:
     assert set(SPLIT_KEYS) <= set(again["resources"])
     assert again["resources"]["latency_model_p50_ms"] <= again["resources"]["latency_p50_ms"]
     shutil.rmtree(root)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shown: card, show, review, report
+
+
+SPLIT_RESOURCES = {
+    "latency_p50_ms": 5.52,
+    "latency_p95_ms": 6.1,
+    "latency_model_p50_ms": 0.106,
+    "latency_model_p95_ms": 0.21,
+    "latency_model_p99_ms": 0.4,
+    "preprocess_share": 0.9808,
+    "size_mb": 1.0,
+}
+
+
+def test_the_card_shows_the_estimator_alone_and_the_share() -> None:
+    from rich.console import Console
+
+    from modelsnap.tui.widgets.snapshot_card import render_snapshot
+
+    def text(resources: dict) -> str:
+        console = Console(width=100, record=True, color_system=None)
+        snapshot = {"name": "forest", "kind": "candidate", "id": "x", "resources": resources}
+        console.print(render_snapshot(snapshot, primary="f1"))
+        return console.export_text()
+
+    shown = text(SPLIT_RESOURCES)
+    assert "p95 6.10 ms" in shown and "model alone p95 0.21 ms" in shown
+    assert "preprocessing 98 % of p50" in shown
+    old = text({"latency_p95_ms": 6.1, "size_mb": 1.0})
+    assert "p95 6.10 ms" in old and "model alone" not in old and "preprocessing" not in old
+
+
+def test_words_for_show_and_the_report() -> None:
+    from modelsnap.core.reporting.readable import latency_split_text
+
+    assert latency_split_text(SPLIT_RESOURCES) == (
+        "whole pipeline p50 5.52 ms, p95 6.1 ms; estimator alone p50 0.106 ms, p95 0.21 ms; "
+        "preprocessing 98 % of the p50"
+    )
+    assert latency_split_text({"latency_p95_ms": 6.1}) is None
+
+
+def test_review_has_a_model_latency_column_sortable_with_old_rows() -> None:
+    from modelsnap.tui.review_data import columns
+    from modelsnap.tui.screens.review_filter import ALIASES
+
+    column = next(c for c in columns("f1") if c.key == "latency_model_p95_ms")
+    new = {"measures": {"validation": {"latency_model_p95_ms": 0.21}}}
+    old = {"measures": {"validation": {}}}
+    assert column.label == "model ms"
+    assert column.text(new) == "0.21" and column.text(old) == "-"
+    assert column.sort_value(new) == 0.21 and column.sort_value(old) is None
+    assert ALIASES["model_p95"] == "latency_model_p95_ms"
+
+
+def test_the_report_tables_the_split_and_says_when_none_has_it() -> None:
+    from modelsnap.core.reporting.report import ReportData, render_html, render_markdown
+
+    rows = [
+        _snap("01-base", "baseline", f1=0.70, model_p95=None),
+        _snap("02-quick", f1=0.80, model_p95=0.21),
+    ]
+    rows[1]["resources"].update(SPLIT_RESOURCES)
+    spec = RankingSpec(
+        criteria=make_criteria([{"metric": "f1", "weight": 1.0}]),
+        primary_metric="f1",
+        constraints={},
+        dataset_sha256="d" * 64,
+        split_sha256="s" * 64,
+        criteria_revision=1,
+    )
+
+    def report(snapshots: list[dict]) -> ReportData:
+        return ReportData(
+            project_name="p",
+            generated_at="2026-11-30T00:00:00+00:00",
+            result=rank(snapshots, spec),
+            criteria_revision=1,
+            constraints={},
+            snapshots={s["id"]: s for s in snapshots},
+            significance=None,
+            decisions=[],
+            chain_problems=[],
+        )
+
+    page = render_html(report(rows))
+    assert "Latency: whole pipeline and estimator alone" in page
+    assert "estimator alone p95 ms" in page and "98 %" in page
+    assert "Latency split: whole pipeline p50 5.52 ms" in page
+    card = render_markdown(report(rows))
+    assert "Latency split: whole pipeline p50 5.52 ms" in card
+    older = render_html(report(rows[:1]))
+    assert "No snapshot shown records the estimator" in older
