@@ -239,6 +239,16 @@ def test_the_ranking_judges_and_weighs_the_model_latency() -> None:
     loose = rank(rows, RankingSpec(**{**spec.__dict__, "constraints": {}}))
     assert [i["id"] for i in loose.incomplete] == ["04-old"]
     assert {e.id for e in loose.ranked} == {"01-base", "02-quick", "03-slow"}
+    # a limit alone on a measure an old snapshot lacks: incomplete, as for any missing measure
+    limit_only = rank(
+        rows,
+        RankingSpec(
+            **{**spec.__dict__, "criteria": make_criteria([{"metric": "f1", "weight": 1}])}
+        ),
+    )
+    assert [(i["id"], i["missing"]) for i in limit_only.incomplete] == [
+        ("04-old", ["latency_model_p95_ms (constraint)"])
+    ]
 
 
 def test_the_project_file_takes_the_model_latency_as_criterion_and_limit(tmp_path: Path) -> None:
