@@ -347,7 +347,10 @@ def test_a_reprofile_measures_the_split_again(tmp_path: Path) -> None:
     modelsnap("run", str(root), "--baseline")
     (original,) = [tomllib.loads(p.read_text()) for p in (root / "snapshots").glob("*.toml")]
     out = modelsnap("profile", str(root), original["id"], "--format", "json")
-    new_id = json.loads(out.stdout)["snapshot_id"]
+    printed = json.loads(out.stdout)
+    new_id = printed["snapshot_id"]
+    assert printed["figures"]["latency_model_p95_ms"]["now"] > 0
+    assert 0 <= printed["figures"]["preprocess_share"]["now"] <= 1
     again = tomllib.loads((root / "snapshots" / f"{new_id}.toml").read_text())
     assert again["reprofile_of"] == original["id"]
     assert set(SPLIT_KEYS) <= set(again["resources"])
