@@ -452,3 +452,22 @@ def test_the_report_tables_the_split_and_says_when_none_has_it() -> None:
     assert "Latency split: whole pipeline p50 5.52 ms" in card
     older = render_html(report(rows[:1]))
     assert "No snapshot shown records the estimator" in older
+
+
+def test_running_out_of_memory_is_not_swallowed_as_a_lost_split() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    def no_memory_for_batches(rows):
+        if len(rows) > 1:
+            raise MemoryError
+        return rows
+
+    frame = make_frame(60)
+    features = frame[["x1"]]
+    model = make_pipeline(FunctionTransformer(no_memory_for_batches), LogisticRegression())
+    model[-1].fit(features, frame["label"])
+    model[0].fit(features.iloc[:1])
+    with pytest.raises(MemoryError):
+        measure_latency_split(model, features, trials=5, warmup=1)

@@ -261,6 +261,8 @@ def measure_latency_split(
         alone = measure_latency(
             estimator.predict, prepared, trials=trials, warmup=warmup, on_progress=part(0.5)
         )
+    except MemoryError:
+        raise  # the run's memory failure, not the split's
     except Exception as exc:  # the model's own code: a failure here loses only the split
         reason = f"{type(exc).__name__}: {exc}".strip()
         if on_progress is not None:
