@@ -19,6 +19,8 @@ COMPARED = (
     ("latency_p50_ms", "p50 ms", ".3f"),
     ("latency_p95_ms", "p95 ms", ".3f"),
     ("latency_p99_ms", "p99 ms", ".3f"),
+    ("latency_model_p95_ms", "model alone p95 ms", ".3f"),
+    ("preprocess_share", "preprocessing share", ".1%"),
     ("throughput_rows_per_s", "rows/s", ",.0f"),
     ("peak_memory_predict_mb", "predict peak MB", ".1f"),
 )

@@ -181,6 +181,12 @@ def _section(name: str, table: dict[str, Any]):
     for key, value in flatten(table):
         (nested if is_table_list(value) else scalars).append((key, value))
     parts: list[Any] = [_grid(scalars)] if scalars else []
+    if name == "resources":
+        from modelsnap.core.reporting.readable import latency_split_text
+
+        split = latency_split_text(table)
+        if split:
+            parts.insert(0, Text(f"latency split: {split}"))
     for key, items in nested:
         features = key.endswith("features")
         limit = TOP_FEATURES if features else None

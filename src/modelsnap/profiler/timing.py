@@ -150,6 +150,127 @@ def measure_latency(
     return summarize_ns(samples, warmup=warmup)
 
 
+# The latency split: the estimator alone on rows that are already preprocessed, timed like the
+# pipeline (same rows, trials, warm-up and clock discipline), so a reader can tell what the model
+# costs from what the shared preprocessing costs (docs/profiler.md, "Latency split").
+MODEL_LATENCY_KEYS = ("latency_model_p50_ms", "latency_model_p95_ms", "latency_model_p99_ms")
+PREPROCESS_SHARE_KEY = "preprocess_share"
+
+
+@dataclass(frozen=True)
+class LatencySplit:
+    """The pipeline's single-row latency, the final estimator's own, and what preprocessing takes.
+
+    ``model`` is None when the estimator could not be timed on its own (``reason`` says why).
+    ``preprocess_share`` is ``1 - model p50 / pipeline p50``, clamped to [0, 1]: the two are
+    timed one after the other, so on a model with next to no preprocessing noise can make the
+    model alone read slower than the whole, which is a share of 0, not a negative one.
+    """
+
+    pipeline: LatencyStats
+    model: LatencyStats | None
+    preprocess_share: float | None
+    separate: bool = True
+    reason: str = ""
+
+    def as_resources(self) -> dict[str, float | int]:
+        out = self.pipeline.as_resources()
+        if self.model is not None and self.preprocess_share is not None:
+            out.update(
+                zip(
+                    MODEL_LATENCY_KEYS,
+                    (self.model.p50_ms, self.model.p95_ms, self.model.p99_ms),
+                    strict=True,
+                )
+            )
+            out[PREPROCESS_SHARE_KEY] = self.preprocess_share
+        return out
+
+
+def preprocess_share(pipeline_p50_ms: float, model_p50_ms: float) -> float:
+    """The part of the pipeline's p50 that is not the estimator's own p50, in [0, 1]."""
+    if pipeline_p50_ms <= 0:
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - model_p50_ms / pipeline_p50_ms))
+
+
+def split_pipeline(model: Any) -> tuple[Any, Any] | None:
+    """``(preprocessing, final estimator)`` of a pipeline with steps before its estimator.
+
+    Duck-typed on scikit-learn's ``Pipeline`` (``steps`` and slicing), so this module imports no
+    scikit-learn. None for anything else: a bare estimator, or a one-step pipeline, has no
+    preprocessing modelsnap can tell apart from it.
+    """
+    steps = getattr(model, "steps", None)
+    if not isinstance(steps, list) or len(steps) < 2:
+        return None
+    return model[:-1], steps[-1][1]
+
+
+def _row_slices(data: Any, count: int) -> list[Any]:
+    """``count`` one-row slices of ``data`` (a DataFrame, an array, a sparse matrix), cycling."""
+    if hasattr(data, "iloc"):
+        return single_rows(data, count)
+    n = data.shape[0]
+    if n == 0:
+        raise ValueError("no rows to time predictions on")
+    rows = [data[i % n : i % n + 1] for i in range(min(n, count))]
+    rows = [row.copy() if hasattr(row, "copy") else row for row in rows]
+    return [rows[i % len(rows)] for i in range(count)]
+
+
+def measure_latency_split(
+    model: Any,
+    frame: Any,
+    *,
+    trials: int = DEFAULT_TRIALS,
+    warmup: int = DEFAULT_WARMUP,
+    on_progress: Callable[[float], None] | None = None,
+) -> LatencySplit:
+    """Single-row latency of ``model`` (the whole pipeline) and of its final estimator alone.
+
+    Both are timed by ``measure_latency`` on the same rows of ``frame`` in the same order (the
+    first ``trials + warmup`` rows, cycling when there are fewer), with the same trials and
+    warm-up. For the estimator alone the rows are preprocessed beforehand, all at once by the
+    pipeline's own fitted steps, then cut into one-row inputs before any timing: the input a
+    service gets when features arrive precomputed. A model without preprocessing steps
+    (``split_pipeline`` is None) is its own estimator: the model figures are the pipeline's and
+    the share is 0. If the preprocessed rows cannot be made or predicted, only the pipeline is
+    recorded and ``reason`` says why. ``on_progress`` runs 0..0.5 for the pipeline, 0.5..1 for
+    the estimator.
+    """
+    count = min(len(frame), trials + warmup)
+    rows = single_rows(frame, count)
+
+    def part(low: float) -> Callable[[float], None] | None:
+        if on_progress is None:
+            return None
+        return lambda fraction: on_progress(low + fraction / 2)
+
+    pipeline = measure_latency(
+        model.predict, rows, trials=trials, warmup=warmup, on_progress=part(0.0)
+    )
+    parts = split_pipeline(model)
+    if parts is None:
+        if on_progress is not None:
+            on_progress(1.0)
+        return LatencySplit(pipeline, pipeline, 0.0, separate=False)
+    preprocess, estimator = parts
+    try:
+        prepared = _row_slices(preprocess.transform(frame.iloc[:count]), count)
+        alone = measure_latency(
+            estimator.predict, prepared, trials=trials, warmup=warmup, on_progress=part(0.5)
+        )
+    except MemoryError:
+        raise  # the run's memory failure, not the split's
+    except Exception as exc:  # the model's own code: a failure here loses only the split
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        if on_progress is not None:
+            on_progress(1.0)
+        return LatencySplit(pipeline, None, None, reason=reason[:300])
+    return LatencySplit(pipeline, alone, preprocess_share(pipeline.p50_ms, alone.p50_ms))
+
+
 def measure_batch(
     predict: Callable[[Any], Any],
     batch: Any,

@@ -177,6 +177,14 @@ def columns(primary: str) -> list[Column]:
             "right",
         ),
         Column(
+            "latency_model_p95_ms",
+            "model ms",
+            8,
+            lambda r: num(measure(r, "latency_model_p95_ms"), 2),
+            lambda r: measure(r, "latency_model_p95_ms"),
+            "right",
+        ),
+        Column(
             "size_mb",
             "MB",
             7,

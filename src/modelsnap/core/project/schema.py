@@ -23,6 +23,7 @@ SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "diabetes")
 # Hard constraints (docs/project-file.md [constraints]); every one is a number except min_metric.
 CONSTRAINT_KEYS: dict[str, str] = {
     "max_latency_p95_ms": "a number > 0",
+    "max_latency_model_p95_ms": "a number > 0",
     "max_size_mb": "a number > 0",
     "max_peak_memory_mb": "a number > 0",
     "min_gain_over_baseline": "a number",

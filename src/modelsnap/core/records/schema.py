@@ -36,6 +36,11 @@ RESOURCE_NUMBERS = (
     "peak_memory_fit_mb",
     "peak_memory_predict_mb",
     "peak_memory_mb",
+    # the latency split: the estimator alone on preprocessed rows, and preprocessing's share
+    "latency_model_p50_ms",
+    "latency_model_p95_ms",
+    "latency_model_p99_ms",
+    "preprocess_share",
 )
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ID_PATTERN = re.compile(r"^\d{8}T\d{6}-[a-z0-9_]+-[0-9a-f]{4}$")

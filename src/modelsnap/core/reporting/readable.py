@@ -164,3 +164,32 @@ def constraint_lines(constraints: dict[str, Any]) -> list[tuple[str, str]]:
 def constraint_text(constraints: dict[str, Any]) -> str:
     """``latency_p95_ms ≤ 50, recall ≥ 0.5``."""
     return ", ".join(f"{name} {limit}" for name, limit in constraint_lines(constraints))
+
+
+def latency_split_text(resources: Any) -> str | None:
+    """The latency split of one snapshot's ``[resources]`` in words, or None without it:
+    ``"whole pipeline p50 5.52 ms, p95 6.1 ms; estimator alone p50 0.106 ms, p95 0.21 ms;
+    preprocessing 98 % of the p50"``. Snapshots recorded before the split (or whose estimator
+    could not be timed alone) have no model-only figures."""
+    if not isinstance(resources, dict):
+        return None
+
+    def figure(key: str) -> str | None:
+        value = resources.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return f"{number(float(value), 3)} ms"
+
+    model = [(p, figure(f"latency_model_{p}_ms")) for p in ("p50", "p95")]
+    if not any(value for _, value in model):
+        return None
+    whole = [(p, figure(f"latency_{p}_ms")) for p in ("p50", "p95")]
+    parts = [
+        f"{label} " + ", ".join(f"{p} {v}" for p, v in pairs if v)
+        for label, pairs in (("whole pipeline", whole), ("estimator alone", model))
+        if any(v for _, v in pairs)
+    ]
+    share = resources.get("preprocess_share")
+    if isinstance(share, int | float) and not isinstance(share, bool) and math.isfinite(share):
+        parts.append(f"preprocessing {share * 100:.0f} % of the p50")
+    return "; ".join(parts)

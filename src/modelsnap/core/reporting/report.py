@@ -701,6 +701,49 @@ def _monitoring_html(data: ReportData) -> str:
     return _table(("decision", "when", "verdict", "new data", "reasons", "record"), rows)
 
 
+def _latency_split_html(data: ReportData) -> str:
+    """The latency split of each detailed snapshot: the whole pipeline beside the estimator
+    alone on preprocessed rows (which one to constrain: docs/profiler.md)."""
+    rows = []
+    for snapshot_id, snapshot in data.snapshots.items():
+        res = snapshot.get("resources")
+        if not isinstance(res, Mapping) or "latency_model_p50_ms" not in res:
+            continue
+        share = res.get("preprocess_share")
+        rows.append(
+            [
+                f"<code>{_e(snapshot_id)}</code> {_e(snapshot.get('name'))}",
+                *(
+                    f'<span class="n">{_e(_num(res.get(key)))}</span>'
+                    for key in (
+                        "latency_p50_ms",
+                        "latency_p95_ms",
+                        "latency_model_p50_ms",
+                        "latency_model_p95_ms",
+                    )
+                ),
+                _e(f"{share * 100:.0f} %") if isinstance(share, int | float) else "",
+            ]
+        )
+    if not rows:
+        return (
+            '<p class="muted">No snapshot shown records the estimator\'s own latency '
+            "(snapshots made before it was measured; <code>modelsnap profile</code> adds it).</p>"
+        )
+    headers = (
+        "snapshot",
+        "pipeline p50 ms",
+        "pipeline p95 ms",
+        "estimator alone p50 ms",
+        "estimator alone p95 ms",
+        "preprocessing share of p50",
+    )
+    return _table(headers, rows) + (
+        '<p class="muted">Pipeline: a raw row in, preprocessing and the estimator. Estimator '
+        "alone: the same rows already preprocessed, as when features arrive precomputed.</p>"
+    )
+
+
 def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -> str:
     model = _get(snapshot, "model") or {}
     sections = [
@@ -727,7 +770,11 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
         "<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"), rows)
     )
     if isinstance(snapshot.get("resources"), Mapping) and snapshot["resources"]:
-        sections.append("<h4>Resources</h4>" + _kv(snapshot["resources"]))
+        from modelsnap.core.reporting.readable import latency_split_text
+
+        split = latency_split_text(dict(snapshot["resources"]))
+        split_html = f"<p>Latency split: {_e(split)}.</p>" if split else ""
+        sections.append("<h4>Resources</h4>" + split_html + _kv(snapshot["resources"]))
     constraints = snapshot.get("constraints")
     if isinstance(constraints, Mapping) and constraints:
         rows = [
@@ -819,6 +866,8 @@ split <code>{_e(str(result.split_sha256)[:12])}</code>.</p>
 {_ranking_html(result)}
 <h2>Trade-off</h2>
 {tradeoff_svg(chart_points(data), result.primary_metric)}
+<h2>Latency: whole pipeline and estimator alone</h2>
+{_latency_split_html(data)}
 <h2>Significance</h2>
 {_significance_html(data.significance)}
 <h2>Sensitivity</h2>
@@ -940,7 +989,7 @@ def _md_constraints(data: ReportData, snapshot: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(data: ReportData) -> str:
     """A model card of the chosen model: the latest decision's snapshot, else the top pick."""
-    from modelsnap.core.reporting.readable import flatten, plain
+    from modelsnap.core.reporting.readable import flatten, latency_split_text, plain
 
     result = data.result
     decision = data.decisions[-1] if data.decisions else None
@@ -1001,6 +1050,9 @@ def render_markdown(data: ReportData) -> str:
         table = snapshot.get(key)
         if isinstance(table, Mapping) and table:
             lines += ["", f"## {title}", ""]
+            split = latency_split_text(dict(table)) if key == "resources" else None
+            if split:
+                lines += [f"Latency split: {_md(split)}.", ""]
             lines += _md_table(
                 ("key", "value"), [(k, plain(v, digits=4)) for k, v in flatten(dict(table))]
             )

@@ -31,6 +31,7 @@ from modelsnap.tui.widgets.weights_editor import WeightsEditor
 # The documented numeric hard limits (docs/project-file.md), with a short label each.
 CONSTRAINT_FIELDS: tuple[tuple[str, str, float | None, float | None], ...] = (
     ("max_latency_p95_ms", "max p95 latency ms", 0.0, None),
+    ("max_latency_model_p95_ms", "max estimator p95 ms", 0.0, None),
     ("max_size_mb", "max size MB", 0.0, None),
     ("max_peak_memory_mb", "max peak memory MB", 0.0, None),
     ("max_fit_seconds", "max fit seconds", 0.0, None),

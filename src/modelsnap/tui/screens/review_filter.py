@@ -6,7 +6,8 @@ Every term must hold (AND). A term is one of:
 
 - ``measure OP number`` with OP one of ``> >= < <= = !=``: a validation measure (``f1``,
   ``roc_auc``, ``latency_p95_ms``, ``size_mb``, ``interpretability``...), ``test_f1`` for the
-  test split; aliases ``p95`` (latency_p95_ms), ``mb``/``size`` (size_mb). A snapshot without the
+  test split; aliases ``p95`` (latency_p95_ms), ``model_p95`` (latency_model_p95_ms: the
+  estimator alone), ``mb``/``size`` (size_mb). A snapshot without the
   measure does not match.
 - ``field:text``: ``name``, ``kind``, ``version``, ``id``, ``estimator``, ``status``
   (ok/fail), ``created`` (a date prefix such as ``2026-11``), ``compar`` (same, data≠, hw≠)
@@ -40,6 +41,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 ALIASES = {
     "p95": "latency_p95_ms",
     "latency": "latency_p95_ms",
+    "model_p95": "latency_model_p95_ms",
     "mb": "size_mb",
     "size": "size_mb",
     "memory": "peak_memory_mb",

@@ -158,6 +158,11 @@ def _resource_line(snapshot: dict, machine: str = "") -> Flow:
             entry = Text(f"{measure.short} ", style="dim")
             entry.append(f"{num(res[key], 2)} {measure.unit}", style="")
             entries.append(entry)
+            share = res.get("preprocess_share")
+            if key == "latency_model_p95_ms" and isinstance(share, int | float):
+                entry = Text("preprocessing ", style="dim")
+                entry.append(f"{share * 100:.0f} % of p50", style="")
+                entries.append(entry)
     if machine:
         entries.append(Text(f"on {machine}", style="dim"))
     return Flow(entries)
