@@ -82,10 +82,10 @@ def with_edge_results(
             continue
         updated = dict(row)
         updated["measures"] = {}
-        for split, table in row["measures"].items():
+        for split, recorded in row["measures"].items():
             table = {
                 k: v
-                for k, v in table.items()
+                for k, v in recorded.items()
                 if k not in ("edge_pass_rate", "edge_must_pass_failed")
             }
             table.update(measures({}, split, edge_result=result))
