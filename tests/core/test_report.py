@@ -261,7 +261,7 @@ def test_chart_labels_stay_inside_the_view_box():
             text for text, *_ in spans
         }
         for text, left, right in spans:
-            assert 0 <= left and right <= width, (text, left, right, width)
+            assert left >= 0 and right <= width, (text, left, right, width)
 
 
 def test_sensitivity_is_a_summary_with_the_table_folded():

@@ -6,6 +6,7 @@ no snapshot, no artifact, no predictions, no staging folder.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import tomllib
@@ -44,10 +45,8 @@ def assert_nothing_written(root: Path) -> None:
 
 
 def assert_gone(pid: int) -> None:
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        pass
 
 
 def test_a_good_model_is_profiled_and_recorded(project: Path) -> None:

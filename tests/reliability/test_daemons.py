@@ -4,6 +4,7 @@ while it lasts. Without a subreaper the daemon is adopted by init and sleeps on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,7 +118,5 @@ def test_a_daemon_dies_with_a_killed_run(tmp_path: Path) -> None:
 
 
 def _kill(text: str) -> None:
-    try:
+    with contextlib.suppress(psutil.Error, ValueError):
         psutil.Process(int(text)).kill()
-    except (psutil.Error, ValueError):
-        pass

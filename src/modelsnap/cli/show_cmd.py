@@ -141,8 +141,8 @@ def _fairness(fairness: dict[str, Any]):
             ("positive-rate gap", "right"),
         ):
             summary.add_column(header, justify=justify)
-        for name, entry in columns.items():
-            entry = entry if isinstance(entry, dict) else {}
+        for name, given in columns.items():
+            entry = given if isinstance(given, dict) else {}
             summary.add_row(
                 name,
                 plain(entry.get("metric")),

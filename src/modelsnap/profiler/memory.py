@@ -83,8 +83,7 @@ class _Sampler(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.is_set():
             rss = self._process.memory_info().rss
-            if rss > self.peak:
-                self.peak = rss
+            self.peak = max(self.peak, rss)
             self._stop_event.wait(self._interval)
 
     def stop(self) -> int:

@@ -18,6 +18,7 @@ It is plain Python so the ranking side can call it without pandas or scikit-lear
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any, TypeGuard
@@ -247,8 +248,7 @@ def cached_leakage_checks(root: Any, dataset: Any, split: Any) -> list[str]:
     if isinstance(cached, list) and all(isinstance(w, str) for w in cached):
         return cached
     warnings = leakage_checks(dataset, split)
-    try:
+    # A read-only folder still gets its warnings, just not cached.
+    with contextlib.suppress(OSError):
         atomic_write_bytes(Path(root), path, json.dumps(warnings).encode("utf-8"))
-    except OSError:
-        pass  # a read-only folder still gets its warnings, just not cached
     return warnings

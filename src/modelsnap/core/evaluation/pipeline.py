@@ -7,6 +7,7 @@ artifact saved is the whole Pipeline, so it predicts from raw rows.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.machinery
 import inspect
@@ -177,10 +178,8 @@ def import_estimator(path: str, root: Path, *, where: str | None = None) -> type
         ) from None
     finally:
         if added:
-            try:
+            with contextlib.suppress(ValueError):
                 sys.path.remove(str(folder))
-            except ValueError:
-                pass
     estimator = getattr(module, attribute, None)
     if estimator is None:
         raise ProjectFileError(

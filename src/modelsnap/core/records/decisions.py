@@ -130,15 +130,14 @@ def revision_mismatch(entry: Mapping[str, Any], revision: Mapping[str, Any]) -> 
             f"its weights {recorded!r} are not those of criteria revision "
             f"{revision.get('revision')} {expected!r}"
         )
-    if "constraints" in entry:
-        if normalise_numbers(entry.get("constraints")) != normalise_numbers(
-            revision.get("constraints", {})
-        ):
-            problems.append(
-                f"its limits {entry.get('constraints')!r} are not those of criteria "
-                f"revision {revision.get('revision')} "
-                f"{revision.get('constraints', {})!r}"
-            )
+    if "constraints" in entry and normalise_numbers(entry.get("constraints")) != normalise_numbers(
+        revision.get("constraints", {})
+    ):
+        problems.append(
+            f"its limits {entry.get('constraints')!r} are not those of criteria "
+            f"revision {revision.get('revision')} "
+            f"{revision.get('constraints', {})!r}"
+        )
     if "criteria_sha256" in entry and entry["criteria_sha256"] != revision.get("sha256"):
         problems.append(f"its criteria_sha256 is not that of revision {revision.get('revision')}")
     return problems

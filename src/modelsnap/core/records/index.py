@@ -341,7 +341,7 @@ def _unpack_measures(row: dict[str, Any], names: list[str]) -> None:
         if sys.byteorder != "little":
             values.byteswap()
         measures[split] = {
-            name: value for name, value in zip(names, values, strict=True) if value == value
+            name: value for name, value in zip(names, values, strict=True) if not math.isnan(value)
         }
     row["measures"] = measures
 

@@ -314,7 +314,7 @@ class _Present:
             )
         self._decision_hash = decision_hash
 
-    def keys(self) -> list[tuple[str, Any]]:
+    def record_keys(self) -> list[tuple[str, Any]]:
         keys: list[tuple[str, Any]] = [("criteria_revision", n) for n in (self.revisions or {})]
         for kind in FILE_FOLDERS:
             keys += [(kind, name) for name in self.files[kind]]
@@ -422,7 +422,7 @@ def verify(root: Path) -> list[Finding]:
         return [*findings, Finding(LEDGER_FILE, f"{exc.message}: no record can be verified")]
     pending = _read_pending(root)
     sealed = _sealed_map(entries or [])
-    unsealed = [key for key in present.keys() if key not in sealed]
+    unsealed = [key for key in present.record_keys() if key not in sealed]
     if pending is not None:
         key = (pending["kind"], pending.get("ref"))
         if key in unsealed and present.sha256(*key) == pending["sha256"]:
@@ -742,7 +742,7 @@ def adopt(root: Path) -> list[str]:
         sealed = _sealed_map(entries)
         present = _Present(root)
         todo = []
-        for kind, ref in present.keys():
+        for kind, ref in present.record_keys():
             if (kind, ref) in sealed or (kind == "criteria_revision" and ref < 0):
                 continue
             digest = present.sha256(kind, ref)

@@ -133,8 +133,8 @@ def _check_staged(snapshot: dict, staged: dict[str, Path]) -> dict[str, tuple[Pa
             hint=f"use {', '.join(STAGED_KINDS)}",
         )
     result: dict[str, tuple[Path, str, int]] = {}
-    for kind, path in staged.items():
-        path = Path(path)
+    for kind, given in staged.items():
+        path = Path(given)
         if not path.is_file():
             raise SnapshotError(f"staged {kind} file not found", where=str(path))
         digest = sha256_file(path)

@@ -83,8 +83,8 @@ def with_edge_results(
             continue
         updated = dict(row)
         updated["measures"] = {}
-        for split, table in row["measures"].items():
-            table = {k: v for k, v in table.items() if k not in EDGE_MEASURES}
+        for split, recorded in row["measures"].items():
+            table = {k: v for k, v in recorded.items() if k not in EDGE_MEASURES}
             table.update(measures({}, split, edge_result=result))
             updated["measures"][split] = table
         out.append(updated)

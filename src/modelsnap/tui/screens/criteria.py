@@ -11,6 +11,7 @@ new revision, and the screen says so before anything is written.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -71,8 +72,8 @@ def parse_min_metric(text: str, task: str | None) -> dict[str, float] | None:
     if not text.strip():
         return None
     pairs: dict[str, float] = {}
-    for part in re.split(r"[,;]", text):
-        part = part.strip()
+    for given in re.split(r"[,;]", text):
+        part = given.strip()
         if not part:
             raise ValueError("empty pair between commas")
         match = re.fullmatch(r"([A-Za-z_0-9]+)\s*(?:>=|≥|=|:)\s*(\S+)", part)
@@ -85,7 +86,7 @@ def parse_min_metric(text: str, task: str | None) -> dict[str, float] | None:
             value = float(number)
         except ValueError:
             raise ValueError(f"{number!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError(f"{metric}: the minimum must be a finite number")
         pairs[metric] = value
     try:
@@ -468,7 +469,7 @@ class CriteriaScreen(StepScreen):
         selection: dict[str, Any] = {}
         self._offer_measures()
         primary = self.query_one("#criteria-primary", Select).value
-        if config is not None and primary != Select.NULL and primary != config.primary_metric:
+        if config is not None and primary not in (Select.NULL, config.primary_metric):
             selection["primary_metric"] = str(primary)
         rank_split = self.query_one("#criteria-rank-split", Select).value
         if config is not None and rank_split != config.selection.rank_split:

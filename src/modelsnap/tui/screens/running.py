@@ -111,9 +111,7 @@ class RunningStepScreen(StepScreen):
             self.failures[message.name] = (message.reason, message.error)
             panel.log_line(f"✗ {message.name} failed ({message.reason}): {message.error}")
             self.last_error = f"{message.name} failed ({message.reason}): {message.error}"
-        finished = sum(
-            status != "queued" and status != "running" for status in self.batch_status.values()
-        )
+        finished = sum(status not in {"queued", "running"} for status in self.batch_status.values())
         total = len(self.batch) or 1
         counts = [
             f"{n} {word}"

@@ -6,6 +6,7 @@ every field says it is valid, so nothing is written from a half-valid form.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,7 @@ def parse_optional_float(*, minimum: float | None = None, maximum: float | None 
             value = float(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError("must be a finite number")
         if minimum is not None and value < minimum:
             raise ValueError(f"must be at least {minimum:g}")

@@ -61,7 +61,8 @@ def tidy(text: Text) -> Text:
         pieces.append((text.plain[position:], text.style))
     out = Text(style=text.style, end=text.end, no_wrap=text.no_wrap, overflow=text.overflow)
     merged: list[list[Any]] = []
-    for piece, style in pieces:
+    for given, style in pieces:
+        piece = given
         if merged and piece.startswith(" "):
             stripped = piece.lstrip(" ")
             merged[-1][0] += " " * (len(piece) - len(stripped))

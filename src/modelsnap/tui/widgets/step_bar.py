@@ -62,10 +62,7 @@ class StepBar(Horizontal):
             label = self.query_one(f"#step-{step.number}", StepLabel)
             mark = "✓" if step.number in self.done else " "
             text = f"{step.number}{mark}{step.short}"
-            if step.number == self.current:
-                text = f"[{text}]"
-            else:
-                text = f" {text} "
+            text = f"[{text}]" if step.number == self.current else f" {text} "
             label.update(text)
             label.set_class(step.number == self.current, "-current")
             label.set_class(step.number in self.done, "-done")
