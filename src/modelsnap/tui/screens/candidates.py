@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Static
 
-from modelsnap.tui.messages import RunFinished, RunProgress, TaskDone
+from modelsnap.tui.messages import ModelSaved, RunFinished, RunProgress
 from modelsnap.tui.model_choices import CANDIDATES, format_params
 from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
@@ -192,13 +193,11 @@ class CandidatesScreen(RunningStepScreen):
         self.start([spec.name for spec in state.config.candidates])
 
     def action_add(self) -> None:
-        self.save_model_form("candidate", "add-candidate")
+        self.save_model_form("candidate")
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what == "add-candidate":
-            self.model_form_saved(
-                message, "✓ added to modelsnap.toml: select it and press r to run it"
-            )
+    @on(ModelSaved)
+    def _model_saved(self, message: ModelSaved) -> None:
+        self.model_form_saved(message, "✓ added to modelsnap.toml: select it and press r to run it")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {

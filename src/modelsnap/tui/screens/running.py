@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from textual.binding import Binding
 
-from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, TaskDone
+from modelsnap.tui.messages import ModelSaved, RunFinished, RunProgress, RunStarted
 from modelsnap.tui.screens.base import StepScreen, typing_in
 from modelsnap.tui.widgets.run_panel import RunPanel
 
@@ -136,7 +136,7 @@ class RunningStepScreen(StepScreen):
 
     # The model form (choose an estimator, edit its params) saves the same way on both screens:
     # fields checked here, the estimator imported and the file written in a worker.
-    def save_model_form(self, kind: str, task: str) -> None:
+    def save_model_form(self, kind: str) -> None:
         from modelsnap.tui.jobs import check_and_save_model
         from modelsnap.tui.widgets.model_form import ModelForm
 
@@ -149,9 +149,9 @@ class RunningStepScreen(StepScreen):
             form.show_check("✗ fix the fields marked ✗: nothing was saved")
             return
         form.show_check("checking the estimator and its parameters ...")
-        self.app.start_task(self, task, check_and_save_model, self.app.root, spec, kind=kind)
+        self.app.run_task(self, ModelSaved, check_and_save_model, self.app.root, spec, kind=kind)
 
-    def model_form_saved(self, message: TaskDone, success: str) -> None:
+    def model_form_saved(self, message: ModelSaved, success: str) -> None:
         from modelsnap.tui.widgets.model_form import ModelForm
 
         form = self.query(ModelForm).last()
