@@ -12,6 +12,7 @@ opens the try-rows panel (``screens.try_rows``): every competing model's answer 
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -20,7 +21,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
-from textual.worker import get_current_worker
 
 from modelsnap.tui.messages import DecisionRecorded, Ranked, SignificanceTested, WeightsSaved
 from modelsnap.tui.screens.base import StepScreen, deferred
@@ -182,6 +182,7 @@ class RankingScreen(StepScreen):
         self.result: Any = None
         self._weights: dict[str, float] | None = None
         self._rank_request = 0  # the newest ranking asked for; older answers are dropped
+        self._rank_superseded: threading.Event | None = None  # set when a newer one is asked
         self._editor_key: tuple | None = None
         self._significance_for = ""  # the weights the significance line was computed under
 
@@ -282,30 +283,41 @@ class RankingScreen(StepScreen):
         return [(c.metric, c.weight, c.direction) for c in state.config.criteria]
 
     def rerank(self, *, delay: float = 0.0) -> None:
-        """Rank under the current weights, after ``delay`` seconds unless asked again first."""
+        """Rank under the current weights, after ``delay`` seconds unless asked again first.
+
+        Each request supersedes the one before: its worker stops waiting, or its answer is
+        dropped. (Not Textual's ``exclusive=True``: a cancelled worker makes anyone waiting on
+        ``app.workers`` fail with WorkerCancelled; this one simply ends.)
+        """
         state = self.state
         if state is None or state.config is None:
             return
+        if self._rank_superseded is not None:
+            self._rank_superseded.set()
+        self._rank_superseded = threading.Event()
         self._rank_request += 1
-        self._rank(self._weights, self._rank_request, delay)
+        self._rank(self._weights, self._rank_request, delay, self._rank_superseded)
 
-    @work(thread=True, exclusive=True, group="rerank", exit_on_error=False)
-    def _rank(self, weights: dict[str, float] | None, request: int, delay: float) -> None:
-        """The ranking (``tui.jobs.rank_state``) in a group of its own: a newer request cancels
-        this one, during the pause or after the ranking; a result that still arrives late is
-        dropped by ``_ranked`` because its request is not the newest."""
+    @work(thread=True, group="rerank", exit_on_error=False)
+    def _rank(
+        self,
+        weights: dict[str, float] | None,
+        request: int,
+        delay: float,
+        superseded: threading.Event,
+    ) -> None:
+        """``tui.jobs.rank_state`` in a worker group of its own (decide and save are tasks)."""
         from modelsnap.core.errors import ModelsnapError
         from modelsnap.tui.jobs import rank_state
 
-        worker = get_current_worker()
-        if delay and worker.cancelled_event.wait(delay):
-            return  # typed on: the newer request ranks
+        if delay and superseded.wait(delay):
+            return  # typed on during the pause: the newer request ranks
         try:
             result = rank_state(self.app.root, weights)
         except ModelsnapError as error:
             self.post_message(Ranked(error=str(error), generation=request))
             return
-        if not worker.is_cancelled:
+        if not superseded.is_set():
             self.post_message(Ranked(result, generation=request))
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
