@@ -20,6 +20,7 @@ from textual.widgets import Footer, Label
 from modelsnap.tui.commands import ModelsnapCommands
 from modelsnap.tui.messages import StateLoaded
 from modelsnap.tui.project_app import ProjectApp
+from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.screens.baseline import BaselineScreen
 from modelsnap.tui.screens.candidates import CandidatesScreen
 from modelsnap.tui.screens.criteria import CriteriaScreen
@@ -27,7 +28,16 @@ from modelsnap.tui.screens.edge_cases import EdgeCasesScreen
 from modelsnap.tui.screens.help import HelpPanel
 from modelsnap.tui.screens.ranking import RankingScreen
 from modelsnap.tui.screens.setup import SetupScreen
-from modelsnap.tui.steps import SETUP, STEP_BY_MODE, step_for_number
+from modelsnap.tui.steps import SETUP, STEP_BY_MODE, STEPS, step_for_number
+
+# The screen of each step, in the order of tui.steps.STEPS; each names its entry (STEP = ...).
+STEP_SCREENS: tuple[type[StepScreen], ...] = (
+    CriteriaScreen,
+    BaselineScreen,
+    CandidatesScreen,
+    EdgeCasesScreen,
+    RankingScreen,
+)
 
 
 class ModelsnapApp(ProjectApp):
@@ -41,18 +51,19 @@ class ModelsnapApp(ProjectApp):
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     MODES: ClassVar = {
         SETUP.mode: SetupScreen,
-        "criteria": CriteriaScreen,
-        "baseline": BaselineScreen,
-        "candidates": CandidatesScreen,
-        "edge": EdgeCasesScreen,
-        "ranking": RankingScreen,
+        **{screen.STEP.mode: screen for screen in STEP_SCREENS},
     }
     BINDINGS: ClassVar = [
-        Binding("1", "goto_step(1)", "Criteria", show=False, id="step-1"),
-        Binding("2", "goto_step(2)", "Baseline", show=False, id="step-2"),
-        Binding("3", "goto_step(3)", "Candidates", show=False, id="step-3"),
-        Binding("4", "goto_step(4)", "Edge", show=False, id="step-4"),
-        Binding("5", "goto_step(5)", "Decide", show=False, id="step-5"),
+        *(
+            Binding(
+                step.key,
+                f"goto_step({step.number})",
+                step.key_label,
+                show=False,
+                id=f"step-{step.number}",
+            )
+            for step in STEPS
+        ),
         Binding(
             "question_mark",
             "help",

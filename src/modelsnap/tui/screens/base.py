@@ -24,7 +24,7 @@ from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import Step
+from modelsnap.tui.steps import STEPS, Step
 from modelsnap.tui.widgets.step_bar import StepBar
 
 
@@ -81,7 +81,8 @@ def typing_in(screen: Screen) -> Widget | None:
 
 
 class StepScreen(Screen[None]):
-    """Base for the five step screens; subclasses set STEP and fill ``compose_body``."""
+    """Base for the step screens; subclasses set STEP (their ``tui.steps`` entry) and fill
+    ``compose_body``."""
 
     STEP: Step
     app = getters.app(ProjectApp)  # typed: the calls a screen may make on the app
@@ -186,7 +187,7 @@ class StepScreen(Screen[None]):
         bar.done = frozenset(number for number, ok in done.items() if ok)
         mark = "done" if done.get(self.STEP.number) else "to do"
         self.query_one("#step-title", Label).update(
-            f"Step {self.STEP.number} of 5 · {self.STEP.title} · {mark} · {state.name}"
+            f"Step {self.STEP.number} of {len(STEPS)} · {self.STEP.title} · {mark} · {state.name}"
         )
         self.refresh_body(state)
 

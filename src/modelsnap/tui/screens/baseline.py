@@ -19,14 +19,14 @@ from modelsnap.tui.model_choices import BASELINES, format_params
 from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import BASELINE
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
 from modelsnap.tui.widgets.snapshot_card import SnapshotCard
 
 
 class BaselineScreen(RunningStepScreen):
-    STEP = step_for_number(2)
+    STEP = BASELINE
     BINDINGS: ClassVar = [
         Binding("r", "run", "Run", id="baseline-run", tooltip="Run the baseline"),
         Binding(

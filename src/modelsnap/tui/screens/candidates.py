@@ -15,12 +15,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Static
 
+from modelsnap.tui import steps
 from modelsnap.tui.messages import ModelSaved, RunFinished, RunProgress
 from modelsnap.tui.model_choices import CANDIDATES, format_params
 from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
 from modelsnap.tui.widgets.formatting import fill_table, short_id
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
@@ -36,7 +36,7 @@ def newest_by_name(snapshots: list[dict]) -> dict[str, dict]:
 
 
 class CandidatesScreen(RunningStepScreen):
-    STEP = step_for_number(3)
+    STEP = steps.CANDIDATES
     BINDINGS: ClassVar = [
         Binding("r", "run", "Run", id="candidates-run", tooltip="Run the selected candidate"),
         Binding("a", "run_all", "Run all", id="candidates-run-all"),

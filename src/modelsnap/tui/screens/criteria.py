@@ -24,7 +24,7 @@ from modelsnap.core.project import quality_metrics
 from modelsnap.tui.messages import CriteriaLocked, CriteriaSaved
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import CRITERIA
 from modelsnap.tui.widgets.field import Field, parse_optional_float
 from modelsnap.tui.widgets.formatting import printable
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
@@ -149,7 +149,7 @@ def parse_optional_path(text: str) -> str | None:
 
 
 class CriteriaScreen(StepScreen):
-    STEP = step_for_number(1)
+    STEP = CRITERIA
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "save", "Save", id="criteria-save"),
         Binding("ctrl+l", "lock", "Save & lock", id="criteria-lock"),

@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, ProgressBar, Static
 from modelsnap.tui.messages import EdgeCasesRun, RunProgress
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import EDGE_CASES
 from modelsnap.tui.widgets.formatting import printable, safe_text
 
 
@@ -59,7 +59,7 @@ def case_matrix(
 
 
 class EdgeCasesScreen(StepScreen):
-    STEP = step_for_number(4)
+    STEP = EDGE_CASES
     BINDINGS: ClassVar = [Binding("r", "run", "Run", id="edge-run", tooltip="Run the edge cases")]
 
     def compose_body(self) -> ComposeResult:

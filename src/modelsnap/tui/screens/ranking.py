@@ -25,7 +25,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from modelsnap.tui.messages import DecisionRecorded, Ranked, SignificanceTested, WeightsSaved
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import RANKING
 from modelsnap.tui.widgets.formatting import printable, safe_text, short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
@@ -147,7 +147,7 @@ def significance_text(info: dict[str, Any]) -> str:
 
 
 class RankingScreen(StepScreen):
-    STEP = step_for_number(5)
+    STEP = RANKING
     BINDINGS: ClassVar = [
         Binding(
             "ctrl+s",

@@ -39,7 +39,7 @@ from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
 from modelsnap.tui.messages import CsvFilesListed, PreviewReady, ProjectCreated
 from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import SETUP
+from modelsnap.tui.steps import SETUP, count_in_words
 from modelsnap.tui.widgets.formatting import fill_table, printable
 from modelsnap.tui.widgets.step_bar import StepBar
 
@@ -59,7 +59,11 @@ class SetupScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StepBar(id="step-bar")  # nothing done, no step current: set-up comes first
-        yield Label(f"{SETUP.title} · then the five steps above", id="step-title", markup=False)
+        yield Label(
+            f"{SETUP.title} · then the {count_in_words()} steps above",
+            id="step-title",
+            markup=False,
+        )
         with VerticalScroll(id="step-body"):
             yield Static(
                 "This folder has no modelsnap.toml yet. Pick the data file, the column "
