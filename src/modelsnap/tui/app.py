@@ -111,9 +111,8 @@ class ModelsnapApp(ProjectApp):
         if self.current_mode == SETUP.mode and self.state.has_project:
             self.switch_mode(step_for_number(self.state.first_unfinished()).mode)
             return
-        show = getattr(self.screen, "show_state", None)
-        if show is not None:
-            show(self.state)
+        if isinstance(self.screen, StepScreen | SetupScreen):
+            self.screen.show_state(self.state)
 
     # -- navigation ---------------------------------------------------------------------
 
@@ -140,8 +139,3 @@ class ModelsnapApp(ProjectApp):
 
     def action_reload(self) -> None:
         self.reload_state()
-
-    def action_screen_action(self, number: int, action: str) -> None:
-        """Go to a step and run one of its actions (used by the command palette)."""
-        self.action_goto_step(number)
-        self.call_after_refresh(self.screen.run_action, action)

@@ -6,6 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.steps import STEPS
 
 # (title, help, step number, screen action or "" to just go there): every step's "go there",
@@ -19,16 +20,23 @@ ACTIONS: tuple[tuple[str, str, int, str], ...] = (
 class ModelsnapCommands(Provider):
     """Offers step navigation and the main action of each step."""
 
+    @property
+    def project_app(self) -> ProjectApp:
+        app = self.app
+        assert isinstance(app, ProjectApp)
+        return app
+
     def _available(self) -> bool:
-        state = getattr(self.app, "state", None)
+        state = self.project_app.state
         return state is not None and state.has_project
 
     def _hits(self):
+        app = self.project_app
         for title, help_text, number, action in ACTIONS:
             if action:
-                callback = partial(self.app.action_screen_action, number, action)
+                callback = partial(app.action_screen_action, number, action)
             else:
-                callback = partial(self.app.action_goto_step, number)
+                callback = partial(app.action_goto_step, number)
             yield title, help_text, callback
         yield (
             "Show the last error in full",

@@ -62,6 +62,11 @@ class ProjectApp(App[None]):
         if self.current_mode != mode:
             self.switch_mode(mode)
 
+    def action_screen_action(self, number: int, action: str) -> None:
+        """Go to a step and run one of its actions (used by the command palette)."""
+        self.action_goto_step(number)
+        self.call_after_refresh(self.screen.run_action, action)
+
     # -- short tasks --------------------------------------------------------------------
 
     @work(thread=True, group="task", exit_on_error=False)
