@@ -20,7 +20,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
 from textual.app import App
@@ -31,6 +31,9 @@ from modelsnap.core.errors import ModelsnapError
 from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, StateLoaded, TaskResult
 from modelsnap.tui.state import ProjectState, load_state
 from modelsnap.tui.steps import step_for_number
+
+if TYPE_CHECKING:
+    from modelsnap.profiler.events import ProgressEvent
 
 T = TypeVar("T")
 
@@ -141,6 +144,15 @@ class ProjectApp(App[None]):
                     text += f" (hint: {error.hint})"
                 target.post_message(RunFinished(outcome.name, reason=outcome.reason, error=text))
 
+        def on_start(name: str, kind: str) -> None:
+            target.post_message(RunStarted(name))
+
+        def on_event(name: str, event: ProgressEvent) -> None:
+            target.post_message(RunProgress(name, event.stage, event.fraction, event.message))
+
+        def on_warning(name: str, text: str) -> None:
+            target.post_message(RunProgress(name, "warning", 1.0, text))
+
         try:
             config = load_project(self.root)
             run_project(
@@ -149,13 +161,9 @@ class ProjectApp(App[None]):
                 baseline,
                 cancel=cancel,
                 on_finish=on_finish,
-                on_start=lambda name, kind: target.post_message(RunStarted(name)),
-                on_event=lambda name, event: target.post_message(
-                    RunProgress(name, event.stage, event.fraction, event.message)
-                ),
-                on_warning=lambda name, text: target.post_message(
-                    RunProgress(name, "warning", 1.0, text)
-                ),
+                on_start=on_start,
+                on_event=on_event,
+                on_warning=on_warning,
             )
         except ModelsnapError as error:
             target.post_message(

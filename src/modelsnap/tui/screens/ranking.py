@@ -183,7 +183,7 @@ class RankingScreen(StepScreen):
         self._weights: dict[str, float] | None = None
         self._rank_request = 0  # the newest ranking asked for; older answers are dropped
         self._rank_superseded: threading.Event | None = None  # set when a newer one is asked
-        self._editor_key: tuple | None = None
+        self._editor_key: str | None = None  # the criteria the weights editor was built for
         self._significance_for = ""  # the weights the significance line was computed under
 
     def compose_body(self) -> ComposeResult:
@@ -490,7 +490,7 @@ class RankingScreen(StepScreen):
         status = self.result.status(str(chosen))
         override = self.query_one("#decision-override", Input).value.strip()
         if status != "ranked" and not override:
-            item = next((r for r in self.result.rejected if r["id"] == chosen), {})
+            item: dict[str, Any] = next((r for r in self.result.rejected if r["id"] == chosen), {})
             reasons = "; ".join(item.get("reasons") or [])
             self.show_error(
                 error,

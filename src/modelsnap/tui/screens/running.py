@@ -31,7 +31,7 @@ class RunningStepScreen(StepScreen):
         super().__init__()
         self.failures: dict[str, tuple[str, str]] = {}  # model name -> (reason, message)
         self.cancelled: set[str] = set()  # runs cancelled: their previous snapshot still stands
-        self.batch: list[str] = []  # the models of the batch in progress, in run order
+        self.batch_names: list[str] = []  # the models of the batch in progress, in run order
         self.batch_status: dict[str, str] = {}  # name -> queued / running / done / failed
         self.current: tuple[str, str, float] | None = None  # (name, stage, fraction) running now
 
@@ -47,8 +47,8 @@ class RunningStepScreen(StepScreen):
 
     def start(self, names: list[str] | None, *, baseline: bool = False) -> None:
         if self.app.start_runs(self, names, baseline=baseline):
-            self.batch = list(names or [])
-            self.batch_status = {name: "queued" for name in self.batch}
+            self.batch_names = list(names or [])
+            self.batch_status = {name: "queued" for name in self.batch_names}
             self.current = None
             panel = self.query_one(RunPanel)
             panel.display = True
@@ -59,11 +59,11 @@ class RunningStepScreen(StepScreen):
 
     def progress_line(self) -> str:
         """'2 of 3 · random_forest · latency 40 %': where the batch is, in one line."""
-        total = len(self.batch) or 1
+        total = len(self.batch_names) or 1
         if self.current is None:
             return f"0 of {total} · starting the worker ..."
         name, stage, fraction = self.current
-        position = self.batch.index(name) + 1 if name in self.batch else 1
+        position = self.batch_names.index(name) + 1 if name in self.batch_names else 1
         where = f"{stage} {fraction:.0%}".replace("%", " %") if stage else "starting"
         return f"{position} of {total} · {name} · {where} · Escape cancels"
 
@@ -73,8 +73,8 @@ class RunningStepScreen(StepScreen):
     def on_run_started(self, message: RunStarted) -> None:
         self.failures.pop(message.name, None)
         self.cancelled.discard(message.name)
-        if message.name not in self.batch:
-            self.batch.append(message.name)
+        if message.name not in self.batch_names:
+            self.batch_names.append(message.name)
         self.batch_status[message.name] = "running"
         self.current = (message.name, "", 0.0)
         panel = self.query_one(RunPanel)
@@ -114,7 +114,7 @@ class RunningStepScreen(StepScreen):
         finished = sum(
             status != "queued" and status != "running" for status in self.batch_status.values()
         )
-        total = len(self.batch) or 1
+        total = len(self.batch_names) or 1
         counts = [
             f"{n} {word}"
             for word in ("failed", "cancelled")
