@@ -129,13 +129,13 @@ class EdgeCasesRun(TaskResult[dict[str, Any]]):
 
 
 class Ranked(TaskResult["RankingResult"]):
-    """The project ranked under the weights in force (or the what-if ones); ``generation``
-    says which request it answers, so an older answer never replaces a newer one."""
+    """The project ranked under the weights in force (or the what-if ones); ``request`` says
+    which ranking request it answers, so an older answer never replaces a newer one."""
 
     def __init__(
-        self, result: RankingResult | None = None, error: str = "", *, generation: int = 0
+        self, result: RankingResult | None = None, error: str = "", *, request: int = 0
     ) -> None:
-        self.generation = generation
+        self.request = request
         super().__init__(result, error)
 
 

@@ -315,10 +315,10 @@ class RankingScreen(StepScreen):
         try:
             result = rank_state(self.app.root, weights)
         except ModelsnapError as error:
-            self.post_message(Ranked(error=str(error), generation=request))
+            self.post_message(Ranked(error=str(error), request=request))
             return
         if not superseded.is_set():
-            self.post_message(Ranked(result, generation=request))
+            self.post_message(Ranked(result, request=request))
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         if message.weights is None:
@@ -346,7 +346,7 @@ class RankingScreen(StepScreen):
 
     @on(Ranked)
     def _ranked(self, message: Ranked) -> None:
-        if message.generation != self._rank_request:
+        if message.request != self._rank_request:
             return  # asked under weights that have changed since: a newer ranking follows
         if message.error:
             self.show_error(self.query_one("#ranking-warnings", Static), message.error)
