@@ -490,7 +490,7 @@ class RankingScreen(StepScreen):
         status = self.result.status(str(chosen))
         override = self.query_one("#decision-override", Input).value.strip()
         if status != "ranked" and not override:
-            item: dict[str, Any] = next((r for r in self.result.rejected if r["id"] == chosen), {})
+            item = next((r for r in self.result.rejected if r["id"] == chosen), {})
             reasons = "; ".join(item.get("reasons") or [])
             self.show_error(
                 error,
