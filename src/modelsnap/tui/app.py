@@ -2,28 +2,25 @@
 
 The App owns three things only: the project state (read by a worker, never on the UI thread),
 navigation between the step screens (one Textual mode per step, so each keeps its own widgets),
-and the two kinds of background job (short tasks and model runs). Everything a screen shows
-comes from core functions; the screens add no rules of their own.
+and the two kinds of background job (short tasks and model runs). The state and the jobs are
+``tui.project_app.ProjectApp``, the part the screens see; this module adds the modes, the keys,
+the help panel and the palette. Everything a screen shows comes from core functions; the
+screens add no rules of their own.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.message_pump import MessagePump
 from textual.widgets import Footer, Label
-from textual.worker import Worker, WorkerState
 
-from modelsnap.core.errors import ModelsnapError
 from modelsnap.tui.commands import ModelsnapCommands
-from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, StateLoaded, TaskDone
+from modelsnap.tui.messages import StateLoaded
+from modelsnap.tui.project_app import ProjectApp
+from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.screens.baseline import BaselineScreen
 from modelsnap.tui.screens.candidates import CandidatesScreen
 from modelsnap.tui.screens.criteria import CriteriaScreen
@@ -31,11 +28,19 @@ from modelsnap.tui.screens.edge_cases import EdgeCasesScreen
 from modelsnap.tui.screens.help import HelpPanel
 from modelsnap.tui.screens.ranking import RankingScreen
 from modelsnap.tui.screens.setup import SetupScreen
-from modelsnap.tui.state import ProjectState, load_state
-from modelsnap.tui.steps import SETUP, STEP_BY_MODE, step_for_number
+from modelsnap.tui.steps import SETUP, STEP_BY_MODE, STEPS, step_for_number
+
+# The screen of each step, in the order of tui.steps.STEPS; each names its entry (STEP = ...).
+STEP_SCREENS: tuple[type[StepScreen], ...] = (
+    CriteriaScreen,
+    BaselineScreen,
+    CandidatesScreen,
+    EdgeCasesScreen,
+    RankingScreen,
+)
 
 
-class ModelsnapApp(App[None]):
+class ModelsnapApp(ProjectApp):
     """The checklist TUI for one project folder."""
 
     TITLE = "modelsnap"
@@ -46,18 +51,19 @@ class ModelsnapApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     MODES: ClassVar = {
         SETUP.mode: SetupScreen,
-        "criteria": CriteriaScreen,
-        "baseline": BaselineScreen,
-        "candidates": CandidatesScreen,
-        "edge": EdgeCasesScreen,
-        "ranking": RankingScreen,
+        **{screen.STEP.mode: screen for screen in STEP_SCREENS},
     }
     BINDINGS: ClassVar = [
-        Binding("1", "goto_step(1)", "Criteria", show=False, id="step-1"),
-        Binding("2", "goto_step(2)", "Baseline", show=False, id="step-2"),
-        Binding("3", "goto_step(3)", "Candidates", show=False, id="step-3"),
-        Binding("4", "goto_step(4)", "Edge", show=False, id="step-4"),
-        Binding("5", "goto_step(5)", "Decide", show=False, id="step-5"),
+        *(
+            Binding(
+                step.key,
+                f"goto_step({step.number})",
+                step.key_label,
+                show=False,
+                id=f"step-{step.number}",
+            )
+            for step in STEPS
+        ),
         Binding(
             "question_mark",
             "help",
@@ -78,13 +84,9 @@ class ModelsnapApp(App[None]):
     ]
 
     def __init__(self, root: Path, *, open_step: int | None = None) -> None:
-        super().__init__()
-        self.root = Path(root)
-        self.state: ProjectState | None = None
+        super().__init__(root)
         self.open_step = open_step
         self._placed = False
-        self._run_cancel: threading.Event | None = None
-        self._run_what = ""  # what the run in progress runs, to say so when another is refused
 
     def compose(self) -> ComposeResult:
         yield Label(f"reading {self.root.name or self.root} ...", id="loading")
@@ -95,14 +97,6 @@ class ModelsnapApp(App[None]):
         self.reload_state()
 
     # -- project state ------------------------------------------------------------------
-
-    def reload_state(self) -> None:
-        """Re-read the folder in a worker; StateLoaded then refreshes the visible screen."""
-        self._load_state()
-
-    @work(thread=True, exclusive=True, group="state", exit_on_error=False)
-    def _load_state(self) -> None:
-        self.post_message(StateLoaded(load_state(self.root)))
 
     def on_state_loaded(self, message: StateLoaded) -> None:
         self.state = message.state
@@ -117,9 +111,8 @@ class ModelsnapApp(App[None]):
         if self.current_mode == SETUP.mode and self.state.has_project:
             self.switch_mode(step_for_number(self.state.first_unfinished()).mode)
             return
-        show = getattr(self.screen, "show_state", None)
-        if show is not None:
-            show(self.state)
+        if isinstance(self.screen, StepScreen | SetupScreen):
+            self.screen.show_state(self.state)
 
     # -- navigation ---------------------------------------------------------------------
 
@@ -127,11 +120,6 @@ class ModelsnapApp(App[None]):
         if action == "goto_step":
             return self.state is not None and self.state.has_project
         return True
-
-    def action_goto_step(self, number: int) -> None:
-        mode = step_for_number(number).mode
-        if self.current_mode != mode:
-            self.switch_mode(mode)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpPanel):
@@ -151,116 +139,3 @@ class ModelsnapApp(App[None]):
 
     def action_reload(self) -> None:
         self.reload_state()
-
-    def action_screen_action(self, number: int, action: str) -> None:
-        """Go to a step and run one of its actions (used by the command palette)."""
-        self.action_goto_step(number)
-        self.call_after_refresh(self.screen.run_action, action)
-
-    # -- background jobs ----------------------------------------------------------------
-
-    @work(thread=True, group="task", exit_on_error=False)
-    def start_task(
-        self, target: MessagePump, what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> None:
-        """Run a short core call off the UI thread; ``target`` gets a TaskDone message.
-
-        A ModelsnapError becomes TaskDone.error (shown inline by the screen); the core
-        guarantees nothing was written in that case.
-        """
-        try:
-            result = fn(*args, **kwargs)
-        except ModelsnapError as error:
-            target.post_message(TaskDone(what, error=str(error)))
-            return
-        target.post_message(TaskDone(what, result=result))
-
-    @property
-    def running(self) -> bool:
-        return self._run_cancel is not None
-
-    def start_runs(
-        self, target: MessagePump, names: list[str] | None, *, baseline: bool = False
-    ) -> bool:
-        """Run the baseline (``baseline=True``) or the named candidates in the profiler.
-
-        Returns False when a run is already going (one at a time: they share the CPU the
-        latency is measured on).
-        """
-        if self._run_cancel is not None:
-            self.notify(
-                f"a run is in progress ({self._run_what}): Esc to cancel it first",
-                title="not started",
-                severity="warning",
-            )
-            return False
-        self._run_what = "the baseline" if baseline else ", ".join(names or ["candidates"])
-        self._run_cancel = threading.Event()
-        self._run_models(target, names, baseline, self._run_cancel)
-        return True
-
-    def cancel_runs(self) -> bool:
-        """Ask the running model to stop: the runner kills its worker process group."""
-        if self._run_cancel is None:
-            return False
-        self._run_cancel.set()
-        return True
-
-    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def _run_models(
-        self, target: MessagePump, names: list[str] | None, baseline: bool, cancel: threading.Event
-    ) -> None:
-        from modelsnap.core.project.parse import load_project
-        from modelsnap.profiler.jobs import run_project
-
-        def on_finish(outcome: Any) -> None:
-            if outcome.ok:
-                target.post_message(RunFinished(outcome.name, snapshot_id=outcome.snapshot["id"]))
-            else:
-                error = outcome.error
-                text = error.message if isinstance(error, ModelsnapError) else str(error)
-                if isinstance(error, ModelsnapError) and error.hint:
-                    text += f" (hint: {error.hint})"
-                target.post_message(RunFinished(outcome.name, reason=outcome.reason, error=text))
-
-        try:
-            config = load_project(self.root)
-            run_project(
-                config,
-                names,
-                baseline,
-                cancel=cancel,
-                on_finish=on_finish,
-                on_start=lambda name, kind: target.post_message(RunStarted(name)),
-                on_event=lambda name, event: target.post_message(
-                    RunProgress(name, event.stage, event.fraction, event.message)
-                ),
-                on_warning=lambda name, text: target.post_message(
-                    RunProgress(name, "warning", 1.0, text)
-                ),
-            )
-        except ModelsnapError as error:
-            target.post_message(
-                RunFinished(", ".join(names or ["baseline"]), reason="error", error=str(error))
-            )
-        finally:
-            # After a quit there is no UI left to update (the loop may close at any moment).
-            with contextlib.suppress(RuntimeError):
-                self.call_from_thread(self._runs_over)
-
-    def _runs_over(self) -> None:
-        self._run_cancel = None
-        self.reload_state()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place unexpected worker failures surface: a notification, never a crash."""
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            if event.worker.group == "run":
-                self._run_cancel = None
-            self.notify(
-                f"{type(error).__name__}: {error}",
-                title="background job failed",
-                severity="error",
-                timeout=10,
-            )

@@ -6,52 +6,37 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.steps import STEPS
 
-# (title, help, step number, screen action or "" to just go there)
+# (title, help, step number, screen action or "" to just go there): every step's "go there",
+# then each step's own commands, in checklist order (tui.steps).
 ACTIONS: tuple[tuple[str, str, int, str], ...] = (
     *((f"Step {s.number}: {s.title}", f"Go to step {s.number}", s.number, "") for s in STEPS),
-    ("Lock criteria", "Record the current criteria as a new revision", 1, "lock"),
-    ("Run baseline", "Train and profile the baseline model", 2, "run"),
-    ("Run all candidates", "Train and profile every candidate in turn", 3, "run_all"),
-    ("Add candidate", "Add a model to the project file", 3, "add"),
-    ("Run edge cases", "Run the edge-case file against every candidate", 4, "run"),
-    ("Record decision", "Write the chosen model and rationale to the decision log", 5, "decide"),
-    (
-        "Save what-if weights",
-        "Write the what-if weights to modelsnap.toml (lock them next)",
-        5,
-        "save_weights",
-    ),
-    (
-        "Test significance",
-        "Top pick vs runner-up and baseline on the test predictions",
-        5,
-        "significance",
-    ),
-    (
-        "Try rows",
-        "Every model's prediction for a row you pick or type; save it as an edge "
-        "case (also: p in step 5)",
-        5,
-        "try_rows",
-    ),
+    *((c.title, c.help, s.number, c.action) for s in STEPS for c in s.commands),
 )
 
 
 class ModelsnapCommands(Provider):
     """Offers step navigation and the main action of each step."""
 
+    @property
+    def project_app(self) -> ProjectApp:
+        app = self.app
+        assert isinstance(app, ProjectApp)
+        return app
+
     def _available(self) -> bool:
-        state = getattr(self.app, "state", None)
+        state = self.project_app.state
         return state is not None and state.has_project
 
     def _hits(self):
+        app = self.project_app
         for title, help_text, number, action in ACTIONS:
             if action:
-                callback = partial(self.app.action_screen_action, number, action)
+                callback = partial(app.action_screen_action, number, action)
             else:
-                callback = partial(self.app.action_goto_step, number)
+                callback = partial(app.action_goto_step, number)
             yield title, help_text, callback
         yield (
             "Show the last error in full",

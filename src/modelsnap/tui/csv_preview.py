@@ -121,6 +121,83 @@ def list_csv_files(root: Path) -> list[str]:
     )
 
 
+def _header(reader, path: Path) -> list[str]:
+    """The column names of the first line; refused when missing or repeated."""
+    header = next(reader, None)
+    if not header or not any(name.strip() for name in header):
+        raise DataError(
+            "the file has no header row",
+            where=str(path),
+            hint="the first line must name the columns",
+        )
+    columns = [name.strip() for name in header]
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise DataError(
+            f"duplicate column names: {', '.join(duplicates)}",
+            where=str(path),
+            hint="give every column a distinct name",
+        )
+    return columns
+
+
+class _Tally:
+    """What one pass over the rows keeps per column: small value counts, missing values, the
+    widest kind of value seen, and the first rows as text."""
+
+    def __init__(self, columns: list[str], n_first: int) -> None:
+        self.columns = columns
+        self.n_first = n_first
+        self.counters: list[Counter | None] = [Counter() for _ in columns]
+        self.missing = [0] * len(columns)
+        self.kinds = [-1] * len(columns)  # -1: no value seen yet
+        self.rows: list[list[str]] = []
+        self.n_rows = 0
+
+    def add(self, row: list[str]) -> None:
+        self.n_rows += 1
+        if len(self.rows) < self.n_first:
+            self.rows.append(row)
+        for index, value in enumerate(row):
+            if value in MISSING_TEXT:
+                self.missing[index] += 1
+            elif self.kinds[index] < 2:
+                self.kinds[index] = max(self.kinds[index], _kind(value))
+            counter = self.counters[index]
+            if counter is None:
+                continue
+            counter[value] += 1
+            if len(counter) > MAX_DISTINCT:
+                self.counters[index] = None
+
+    def preview(self, path: Path) -> CsvPreview:
+        counts = {
+            name: counter
+            for name, counter in zip(self.columns, self.counters, strict=True)
+            if counter is not None
+        }
+        names = ("empty", "integer", "number", "text")
+        summaries = [
+            ColumnSummary(
+                name=name,
+                kind=names[self.kinds[index] + 1],
+                missing=self.missing[index],
+                distinct=None
+                if (counter := self.counters[index]) is None
+                else len([v for v in counter if v not in MISSING_TEXT]),
+            )
+            for index, name in enumerate(self.columns)
+        ]
+        return CsvPreview(
+            path=path,
+            columns=self.columns,
+            rows=self.rows,
+            n_rows=self.n_rows,
+            counts=counts,
+            summaries=summaries,
+        )
+
+
 def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
     """Read the header, the first ``n_first`` rows and small value counts of every column.
 
@@ -140,26 +217,8 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
     with handle:
         try:
             reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header or not any(name.strip() for name in header):
-                raise DataError(
-                    "the file has no header row",
-                    where=str(path),
-                    hint="the first line must name the columns",
-                )
-            columns = [name.strip() for name in header]
-            duplicates = sorted({c for c in columns if columns.count(c) > 1})
-            if duplicates:
-                raise DataError(
-                    f"duplicate column names: {', '.join(duplicates)}",
-                    where=str(path),
-                    hint="give every column a distinct name",
-                )
-            counters: list[Counter | None] = [Counter() for _ in columns]
-            missing = [0] * len(columns)
-            kinds = [-1] * len(columns)  # -1: no value seen yet
-            rows: list[list[str]] = []
-            n_rows = 0
+            columns = _header(reader, path)
+            tally = _Tally(columns, n_first)
             for line_no, row in enumerate(reader, start=2):
                 if not row:
                     continue
@@ -169,43 +228,11 @@ def read_preview(path: Path, *, n_first: int = 5) -> CsvPreview:
                         where=str(path),
                         hint="fix the row or quote fields that contain commas",
                     )
-                n_rows += 1
-                if len(rows) < n_first:
-                    rows.append(row)
-                for index, value in enumerate(row):
-                    if value in MISSING_TEXT:
-                        missing[index] += 1
-                    elif kinds[index] < 2:
-                        kinds[index] = max(kinds[index], _kind(value))
-                    counter = counters[index]
-                    if counter is None:
-                        continue
-                    counter[value] += 1
-                    if len(counter) > MAX_DISTINCT:
-                        counters[index] = None
+                tally.add(row)
         except UnicodeDecodeError:
             raise DataError("the file is not UTF-8 text", where=str(path)) from None
         except csv.Error as exc:
             raise DataError(f"not a readable CSV ({exc})", where=str(path)) from None
-    if n_rows == 0:
+    if tally.n_rows == 0:
         raise DataError("the file has a header but no rows", where=str(path))
-    counts = {
-        name: counter
-        for name, counter in zip(columns, counters, strict=True)
-        if counter is not None
-    }
-    names = ("empty", "integer", "number", "text")
-    summaries = [
-        ColumnSummary(
-            name=name,
-            kind=names[kinds[index] + 1],
-            missing=missing[index],
-            distinct=None
-            if counters[index] is None
-            else len([v for v in counters[index] if v not in MISSING_TEXT]),
-        )
-        for index, name in enumerate(columns)
-    ]
-    return CsvPreview(
-        path=path, columns=columns, rows=rows, n_rows=n_rows, counts=counts, summaries=summaries
-    )
+    return tally.preview(path)

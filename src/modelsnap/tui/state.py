@@ -2,8 +2,8 @@
 
 The screens never read files themselves: a thread worker calls :func:`load_state`, which asks
 the core (project file, criteria lock, snapshot store, decision log, edge-case runs) and returns
-a plain :class:`ProjectState`. Which step is "done" is derived here from those records only, so
-the step bar tells the same story as ``modelsnap ls`` and ``modelsnap rank``.
+a plain :class:`ProjectState`. Which step is "done" is each step's own test (``tui.steps``) over
+those records only, so the step bar tells the same story as ``modelsnap ls`` and ``modelsnap rank``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
+from modelsnap.tui import steps
 
 PROJECT_FILE = "modelsnap.toml"
 
@@ -86,24 +87,12 @@ class ProjectState:
         return self.edge_results.get(snapshot.get("id", "")) or snapshot.get("edge_cases")
 
     def done(self) -> dict[int, bool]:
-        """Step number -> finished, judged from the records on disk."""
-        candidates = self.candidates
-        decided = bool(self.decisions)
-        return {
-            1: self.locked,
-            2: self.baseline is not None,
-            3: bool(candidates),
-            4: bool(candidates) and all(self.edge_result(s) is not None for s in candidates),
-            5: decided,
-        }
+        """Step number -> finished, judged from the records on disk (each step's own test)."""
+        return steps.progress(self)
 
     def first_unfinished(self) -> int:
-        """Where the app opens: the first step not done (5 when everything is)."""
-        done = self.done()
-        for number in range(1, 6):
-            if not done[number]:
-                return number
-        return 5
+        """Where the app opens: the first step not done (the last one when everything is)."""
+        return steps.first_unfinished(self)
 
 
 def load_state(root: Path) -> ProjectState:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import events
+from textual import events, getters
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -22,8 +22,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import Step
+from modelsnap.tui.steps import STEPS, Step
 from modelsnap.tui.widgets.step_bar import StepBar
 
 
@@ -80,9 +81,11 @@ def typing_in(screen: Screen) -> Widget | None:
 
 
 class StepScreen(Screen[None]):
-    """Base for the five step screens; subclasses set STEP and fill ``compose_body``."""
+    """Base for the step screens; subclasses set STEP (their ``tui.steps`` entry) and fill
+    ``compose_body``."""
 
     STEP: Step
+    app = getters.app(ProjectApp)  # typed: the calls a screen may make on the app
     BINDINGS: ClassVar = [
         Binding(
             "e",
@@ -165,7 +168,7 @@ class StepScreen(Screen[None]):
 
     @property
     def state(self) -> ProjectState | None:
-        return getattr(self.app, "state", None)
+        return self.app.state
 
     def on_mount(self) -> None:
         bar = self.query_one(StepBar)
@@ -184,7 +187,7 @@ class StepScreen(Screen[None]):
         bar.done = frozenset(number for number, ok in done.items() if ok)
         mark = "done" if done.get(self.STEP.number) else "to do"
         self.query_one("#step-title", Label).update(
-            f"Step {self.STEP.number} of 5 · {self.STEP.title} · {mark} · {state.name}"
+            f"Step {self.STEP.number} of {len(STEPS)} · {self.STEP.title} · {mark} · {state.name}"
         )
         self.refresh_body(state)
 

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label, Static
 
-from modelsnap.tui.messages import RunFinished, TaskDone
+from modelsnap.tui.messages import ModelSaved, RunFinished
 from modelsnap.tui.model_choices import BASELINES, format_params
 from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import BASELINE
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
 from modelsnap.tui.widgets.snapshot_card import SnapshotCard
 
 
 class BaselineScreen(RunningStepScreen):
-    STEP = step_for_number(2)
+    STEP = BASELINE
     BINDINGS: ClassVar = [
         Binding("r", "run", "Run", id="baseline-run", tooltip="Run the baseline"),
         Binding(
@@ -102,13 +103,11 @@ class BaselineScreen(RunningStepScreen):
         self.start(None, baseline=True)
 
     def action_use(self) -> None:
-        self.save_model_form("baseline", "use-baseline")
+        self.save_model_form("baseline")
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what == "use-baseline":
-            self.model_form_saved(
-                message, "✓ saved as [baseline] in modelsnap.toml: press r to run it"
-            )
+    @on(ModelSaved)
+    def _model_saved(self, message: ModelSaved) -> None:
+        self.model_form_saved(message, "✓ saved as [baseline] in modelsnap.toml: press r to run it")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "baseline-run-button":

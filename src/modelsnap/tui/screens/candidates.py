@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Static
 
-from modelsnap.tui.messages import RunFinished, RunProgress, TaskDone
+from modelsnap.tui import steps
+from modelsnap.tui.messages import ModelSaved, RunFinished, RunProgress
 from modelsnap.tui.model_choices import CANDIDATES, format_params
 from modelsnap.tui.screens.base import deferred
 from modelsnap.tui.screens.running import RunningStepScreen
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
 from modelsnap.tui.widgets.formatting import fill_table, short_id
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
@@ -35,7 +36,7 @@ def newest_by_name(snapshots: list[dict]) -> dict[str, dict]:
 
 
 class CandidatesScreen(RunningStepScreen):
-    STEP = step_for_number(3)
+    STEP = steps.CANDIDATES
     BINDINGS: ClassVar = [
         Binding("r", "run", "Run", id="candidates-run", tooltip="Run the selected candidate"),
         Binding("a", "run_all", "Run all", id="candidates-run-all"),
@@ -192,13 +193,11 @@ class CandidatesScreen(RunningStepScreen):
         self.start([spec.name for spec in state.config.candidates])
 
     def action_add(self) -> None:
-        self.save_model_form("candidate", "add-candidate")
+        self.save_model_form("candidate")
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what == "add-candidate":
-            self.model_form_saved(
-                message, "✓ added to modelsnap.toml: select it and press r to run it"
-            )
+    @on(ModelSaved)
+    def _model_saved(self, message: ModelSaved) -> None:
+        self.model_form_saved(message, "✓ added to modelsnap.toml: select it and press r to run it")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {

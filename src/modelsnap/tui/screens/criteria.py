@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,10 +22,10 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from modelsnap.core.profiles import PROFILES
 from modelsnap.core.project.schema import quality_metrics
-from modelsnap.tui.messages import TaskDone
+from modelsnap.tui.messages import CriteriaLocked, CriteriaSaved
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import CRITERIA
 from modelsnap.tui.widgets.field import Field, parse_optional_float
 from modelsnap.tui.widgets.formatting import printable
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
@@ -150,7 +151,7 @@ def parse_optional_path(text: str) -> str | None:
 
 
 class CriteriaScreen(StepScreen):
-    STEP = step_for_number(1)
+    STEP = CRITERIA
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "save", "Save", id="criteria-save"),
         Binding("ctrl+l", "lock", "Save & lock", id="criteria-lock"),
@@ -496,7 +497,7 @@ class CriteriaScreen(StepScreen):
         from modelsnap.core.project.edit import update_project
 
         self._error("saving ...")
-        self.app.start_task(self, "save", update_project, self.app.root, changes)
+        self.app.run_task(self, CriteriaSaved, update_project, self.app.root, changes)
 
     def action_lock(self) -> None:
         changes = self.collect()
@@ -549,7 +550,9 @@ class CriteriaScreen(StepScreen):
                 self._error("not locked: nothing was written")
                 return
             self._error("locking ...")
-            self.app.start_task(self, "lock", save_and_lock, self.app.root, changes, reason=reason)
+            self.app.run_task(
+                self, CriteriaLocked, save_and_lock, self.app.root, changes, reason=reason
+            )
 
         self.app.push_screen(screen, done)
 
@@ -559,15 +562,19 @@ class CriteriaScreen(StepScreen):
         elif event.button.id == "criteria-lock-button":
             self.action_lock()
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what not in ("save", "lock"):
-            return
+    @on(CriteriaSaved)
+    def _saved(self, message: CriteriaSaved) -> None:
+        self._after_write(message, "✓ saved to modelsnap.toml (not locked)")
+
+    @on(CriteriaLocked)
+    def _locked(self, message: CriteriaLocked) -> None:
+        self._after_write(message, f"✓ locked as revision {message.result}")
+
+    def _after_write(self, message: CriteriaSaved | CriteriaLocked, success: str) -> None:
+        """A refusal is shown whole; after a write, the folder is read again."""
         if message.error:
             self.show_error(self.query_one("#criteria-error", Label), message.error)
             return
         self.clear_error()
-        if message.what == "lock":
-            self._error(f"✓ locked as revision {message.result}")
-        else:
-            self._error("✓ saved to modelsnap.toml (not locked)")
+        self._error(success)
         self.app.reload_state()

@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
-from modelsnap.tui.messages import RunProgress, TaskDone
+from modelsnap.tui.messages import EdgeCasesRun, RunProgress
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import EDGE_CASES
 from modelsnap.tui.widgets.formatting import printable, safe_text
 
 
@@ -58,7 +59,7 @@ def case_matrix(
 
 
 class EdgeCasesScreen(StepScreen):
-    STEP = step_for_number(4)
+    STEP = EDGE_CASES
     BINDINGS: ClassVar = [Binding("r", "run", "Run", id="edge-run", tooltip="Run the edge cases")]
 
     def compose_body(self) -> ComposeResult:
@@ -212,7 +213,7 @@ class EdgeCasesScreen(StepScreen):
         def progress(fraction: float, message: str) -> None:
             self.post_message(RunProgress("edge", "edge", fraction, message))
 
-        self.app.start_task(self, "edge", run_edge_cases, self.app.root, on_progress=progress)
+        self.app.run_task(self, EdgeCasesRun, run_edge_cases, self.app.root, on_progress=progress)
 
     def on_run_progress(self, message: RunProgress) -> None:
         """One event per model (core.edgecases calls back after each): the bar and the line
@@ -225,9 +226,8 @@ class EdgeCasesScreen(StepScreen):
             + (" · next model ..." if done < total else " · recording the run ...")
         )
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what != "edge":
-            return
+    @on(EdgeCasesRun)
+    def _edge_cases_run(self, message: EdgeCasesRun) -> None:
         self.query_one("#edge-progress", ProgressBar).display = False
         if message.error:
             self.show_error(self.query_one("#edge-status", Static), message.error)

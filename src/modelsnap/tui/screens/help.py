@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from modelsnap.tui.steps import Step
+from modelsnap.tui.steps import STEPS, Step
 
 
 class HelpPanel(ModalScreen[None]):
@@ -31,7 +31,7 @@ class HelpPanel(ModalScreen[None]):
             yield Static("Without it", classes="help-heading")
             yield Static(self.step.without, markup=False, classes="help-text")
             yield Static(
-                "Keys: 1-5 go to a step · tab / shift+tab move · enter activates · "
+                f"Keys: 1-{len(STEPS)} go to a step · tab / shift+tab move · enter activates · "
                 "Esc leaves a text field (then single keys are commands again) · "
                 "e: the last error on a step, in full · ctrl+r re-reads the folder "
                 "(a CSV copied in, an edited modelsnap.toml) · ctrl+p commands · "

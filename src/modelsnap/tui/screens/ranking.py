@@ -1,9 +1,10 @@
 """Step 5: ranking and decision.
 
 The ranking is ``core.context.rank_project`` under the locked criteria revision, as
-``modelsnap rank``. The weights editor is a what-if: every change re-ranks at once (in a worker)
-and nothing is written unless "Save weights" is pressed, which edits modelsnap.toml and so needs
-a new lock. The decision form shows what will be appended, then records through
+``modelsnap rank``. The weights editor is a what-if: a change re-ranks as soon as typing pauses
+(``DEBOUNCE``), in a worker group of its own where each request replaces the one before, and
+nothing is written unless "Save weights" is pressed, which edits modelsnap.toml and so needs a
+new lock. The decision form shows what will be appended, then records through
 ``core.context.decide`` (as ``modelsnap decide``), which refuses pending criteria edits, a
 rationale that is not a sentence, or a model that was not ranked without an override. ``p``
 opens the try-rows panel (``screens.try_rows``): every competing model's answer for one row.
@@ -11,18 +12,20 @@ opens the try-rows panel (``screens.try_rows``): every competing model's answer 
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from modelsnap.tui.messages import TaskDone
+from modelsnap.tui.messages import DecisionRecorded, Ranked, SignificanceTested, WeightsSaved
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import step_for_number
+from modelsnap.tui.steps import RANKING
 from modelsnap.tui.widgets.formatting import printable, safe_text, short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
@@ -144,7 +147,7 @@ def significance_text(info: dict[str, Any]) -> str:
 
 
 class RankingScreen(StepScreen):
-    STEP = step_for_number(5)
+    STEP = RANKING
     BINDINGS: ClassVar = [
         Binding(
             "ctrl+s",
@@ -171,11 +174,16 @@ class RankingScreen(StepScreen):
         ),
     ]
 
+    # A pause in typing this long (seconds) before the what-if weights are ranked.
+    DEBOUNCE = 0.1
+
     def __init__(self) -> None:
         super().__init__()
         self.result: Any = None
         self._weights: dict[str, float] | None = None
-        self._editor_key: tuple | None = None
+        self._rank_request = 0  # the newest ranking asked for; older answers are dropped
+        self._rank_superseded: threading.Event | None = None  # set when a newer one is asked
+        self._editor_key: str | None = None  # the criteria the weights editor was built for
         self._significance_for = ""  # the weights the significance line was computed under
 
     def compose_body(self) -> ComposeResult:
@@ -274,13 +282,43 @@ class RankingScreen(StepScreen):
             ]
         return [(c.metric, c.weight, c.direction) for c in state.config.criteria]
 
-    def rerank(self) -> None:
+    def rerank(self, *, delay: float = 0.0) -> None:
+        """Rank under the current weights, after ``delay`` seconds unless asked again first.
+
+        Each request supersedes the one before: its worker stops waiting, or its answer is
+        dropped. (Not Textual's ``exclusive=True``: a cancelled worker makes anyone waiting on
+        ``app.workers`` fail with WorkerCancelled; this one simply ends.)
+        """
         state = self.state
         if state is None or state.config is None:
             return
+        if self._rank_superseded is not None:
+            self._rank_superseded.set()
+        self._rank_superseded = threading.Event()
+        self._rank_request += 1
+        self._rank(self._weights, self._rank_request, delay, self._rank_superseded)
+
+    @work(thread=True, group="rerank", exit_on_error=False)
+    def _rank(
+        self,
+        weights: dict[str, float] | None,
+        request: int,
+        delay: float,
+        superseded: threading.Event,
+    ) -> None:
+        """``tui.jobs.rank_state`` in a worker group of its own (decide and save are tasks)."""
+        from modelsnap.core.errors import ModelsnapError
         from modelsnap.tui.jobs import rank_state
 
-        self.app.start_task(self, "rank", rank_state, self.app.root, self._weights)
+        if delay and superseded.wait(delay):
+            return  # typed on during the pause: the newer request ranks
+        try:
+            result = rank_state(self.app.root, weights)
+        except ModelsnapError as error:
+            self.post_message(Ranked(error=str(error), request=request))
+            return
+        if not superseded.is_set():
+            self.post_message(Ranked(result, request=request))
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         if message.weights is None:
@@ -295,7 +333,7 @@ class RankingScreen(StepScreen):
         if weights != self._weights:
             self._weights_changed()
         self._weights = weights
-        self.rerank()
+        self.rerank(delay=self.DEBOUNCE)
 
     def _weights_changed(self) -> None:
         """What was computed under the previous weights no longer applies: the significance
@@ -306,37 +344,45 @@ class RankingScreen(StepScreen):
             errors.first(Label).update("")
             self.clear_error()
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what == "rank":
-            if message.error:
-                self.show_error(self.query_one("#ranking-warnings", Static), message.error)
-            else:
-                self.show_result(message.result)
-        elif message.what == "significance":
-            if message.result is not None and self._significance_for != repr(self._weights):
-                return  # tested under weights that are no longer the ones shown
-            label = self.query_one("#ranking-significance", Static)
-            if message.error:
-                self.show_error(label, message.error)
-            else:
-                label.update(significance_text(message.result))
-        elif message.what == "decide":
-            if message.error:
-                self.show_error(self.query_one("#decision-error", Label), message.error)
-            else:
-                entry = message.result
-                self.clear_error()
-                self.query_one("#decision-error", Label).update(
-                    f"✓ recorded {entry.get('id')} in decisions.toml"
-                )
-                self.query_one("#decision-rationale", TextArea).text = ""
-                self.app.reload_state()
-        elif message.what == "save-weights":
-            if message.error:
-                self.show_error(self.query_one("#decision-error", Label), message.error)
-            else:
-                self.notify("weights saved to modelsnap.toml: lock a new revision in step 1")
-                self.app.reload_state()
+    @on(Ranked)
+    def _ranked(self, message: Ranked) -> None:
+        if message.request != self._rank_request:
+            return  # asked under weights that have changed since: a newer ranking follows
+        if message.error:
+            self.show_error(self.query_one("#ranking-warnings", Static), message.error)
+        else:
+            self.show_result(message.value)
+
+    @on(SignificanceTested)
+    def _significance_tested(self, message: SignificanceTested) -> None:
+        if message.result is not None and self._significance_for != repr(self._weights):
+            return  # tested under weights that are no longer the ones shown
+        label = self.query_one("#ranking-significance", Static)
+        if message.error:
+            self.show_error(label, message.error)
+        else:
+            label.update(significance_text(message.value))
+
+    @on(DecisionRecorded)
+    def _decision_recorded(self, message: DecisionRecorded) -> None:
+        if message.error:
+            self.show_error(self.query_one("#decision-error", Label), message.error)
+            return
+        entry = message.value
+        self.clear_error()
+        self.query_one("#decision-error", Label).update(
+            f"✓ recorded {entry.get('id')} in decisions.toml"
+        )
+        self.query_one("#decision-rationale", TextArea).text = ""
+        self.app.reload_state()
+
+    @on(WeightsSaved)
+    def _weights_saved(self, message: WeightsSaved) -> None:
+        if message.error:
+            self.show_error(self.query_one("#decision-error", Label), message.error)
+            return
+        self.notify("weights saved to modelsnap.toml: lock a new revision in step 1")
+        self.app.reload_state()
 
     def show_result(self, result: Any) -> None:
         self.result = result
@@ -406,7 +452,7 @@ class RankingScreen(StepScreen):
             "Significance: testing on the stored test predictions ..."
         )
         self._significance_for = repr(self._weights)
-        self.app.start_task(self, "significance", significance, self.app.root, self.result)
+        self.app.run_task(self, SignificanceTested, significance, self.app.root, self.result)
 
     def action_decide(self) -> None:
         """Check the form, show what will be appended, and record only once confirmed."""
@@ -504,7 +550,7 @@ class RankingScreen(StepScreen):
         from modelsnap.core.selection.context import decide
 
         self.query_one("#decision-error", Label).update("recording ...")
-        self.app.start_task(self, "decide", decide, self.app.root, **request)
+        self.app.run_task(self, DecisionRecorded, decide, self.app.root, **request)
 
     def action_save_weights(self) -> None:
         state = self.state
@@ -521,9 +567,7 @@ class RankingScreen(StepScreen):
             }
             for c in state.config.criteria
         ]
-        self.app.start_task(
-            self, "save-weights", update_project, self.app.root, {"criteria": criteria}
-        )
+        self.app.run_task(self, WeightsSaved, update_project, self.app.root, {"criteria": criteria})
 
     def action_reset(self) -> None:
         self._editor_key = None

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from textual.binding import Binding
 
-from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, TaskDone
+from modelsnap.tui.messages import ModelSaved, RunFinished, RunProgress, RunStarted
 from modelsnap.tui.screens.base import StepScreen, typing_in
 from modelsnap.tui.widgets.run_panel import RunPanel
 
@@ -31,7 +31,7 @@ class RunningStepScreen(StepScreen):
         super().__init__()
         self.failures: dict[str, tuple[str, str]] = {}  # model name -> (reason, message)
         self.cancelled: set[str] = set()  # runs cancelled: their previous snapshot still stands
-        self.batch: list[str] = []  # the models of the batch in progress, in run order
+        self.batch_names: list[str] = []  # the models of the batch in progress, in run order
         self.batch_status: dict[str, str] = {}  # name -> queued / running / done / failed
         self.current: tuple[str, str, float] | None = None  # (name, stage, fraction) running now
 
@@ -47,8 +47,8 @@ class RunningStepScreen(StepScreen):
 
     def start(self, names: list[str] | None, *, baseline: bool = False) -> None:
         if self.app.start_runs(self, names, baseline=baseline):
-            self.batch = list(names or [])
-            self.batch_status = {name: "queued" for name in self.batch}
+            self.batch_names = list(names or [])
+            self.batch_status = {name: "queued" for name in self.batch_names}
             self.current = None
             panel = self.query_one(RunPanel)
             panel.display = True
@@ -59,11 +59,11 @@ class RunningStepScreen(StepScreen):
 
     def progress_line(self) -> str:
         """'2 of 3 · random_forest · latency 40 %': where the batch is, in one line."""
-        total = len(self.batch) or 1
+        total = len(self.batch_names) or 1
         if self.current is None:
             return f"0 of {total} · starting the worker ..."
         name, stage, fraction = self.current
-        position = self.batch.index(name) + 1 if name in self.batch else 1
+        position = self.batch_names.index(name) + 1 if name in self.batch_names else 1
         where = f"{stage} {fraction:.0%}".replace("%", " %") if stage else "starting"
         return f"{position} of {total} · {name} · {where} · Escape cancels"
 
@@ -73,8 +73,8 @@ class RunningStepScreen(StepScreen):
     def on_run_started(self, message: RunStarted) -> None:
         self.failures.pop(message.name, None)
         self.cancelled.discard(message.name)
-        if message.name not in self.batch:
-            self.batch.append(message.name)
+        if message.name not in self.batch_names:
+            self.batch_names.append(message.name)
         self.batch_status[message.name] = "running"
         self.current = (message.name, "", 0.0)
         panel = self.query_one(RunPanel)
@@ -112,7 +112,7 @@ class RunningStepScreen(StepScreen):
             panel.log_line(f"✗ {message.name} failed ({message.reason}): {message.error}")
             self.last_error = f"{message.name} failed ({message.reason}): {message.error}"
         finished = sum(status not in {"queued", "running"} for status in self.batch_status.values())
-        total = len(self.batch) or 1
+        total = len(self.batch_names) or 1
         counts = [
             f"{n} {word}"
             for word in ("failed", "cancelled")
@@ -134,7 +134,7 @@ class RunningStepScreen(StepScreen):
 
     # The model form (choose an estimator, edit its params) saves the same way on both screens:
     # fields checked here, the estimator imported and the file written in a worker.
-    def save_model_form(self, kind: str, task: str) -> None:
+    def save_model_form(self, kind: str) -> None:
         from modelsnap.tui.jobs import check_and_save_model
         from modelsnap.tui.widgets.model_form import ModelForm
 
@@ -147,9 +147,9 @@ class RunningStepScreen(StepScreen):
             form.show_check("✗ fix the fields marked ✗: nothing was saved")
             return
         form.show_check("checking the estimator and its parameters ...")
-        self.app.start_task(self, task, check_and_save_model, self.app.root, spec, kind=kind)
+        self.app.run_task(self, ModelSaved, check_and_save_model, self.app.root, spec, kind=kind)
 
-    def model_form_saved(self, message: TaskDone, success: str) -> None:
+    def model_form_saved(self, message: ModelSaved, success: str) -> None:
         from modelsnap.tui.widgets.model_form import ModelForm
 
         form = self.query(ModelForm).last()

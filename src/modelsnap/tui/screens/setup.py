@@ -13,9 +13,11 @@ leaves fairness out. ctrl+r re-reads the folder, so a CSV copied in afterwards i
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -34,9 +36,10 @@ from textual.widgets import (
 from modelsnap.core.profiles import PROFILES, describe_profile, suggest_sensitive
 from modelsnap.core.project.edit import guess_target
 from modelsnap.tui.csv_preview import CsvPreview, list_csv_files, read_preview
-from modelsnap.tui.messages import PreviewReady, TaskDone
+from modelsnap.tui.messages import CsvFilesListed, PreviewReady, ProjectCreated
+from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.state import ProjectState
-from modelsnap.tui.steps import SETUP
+from modelsnap.tui.steps import SETUP, count_in_words
 from modelsnap.tui.widgets.formatting import fill_table, printable
 from modelsnap.tui.widgets.step_bar import StepBar
 
@@ -44,6 +47,7 @@ from modelsnap.tui.widgets.step_bar import StepBar
 class SetupScreen(Screen[None]):
     """Creates the project file; the app then moves to step 1."""
 
+    app = getters.app(ProjectApp)
     BINDINGS: ClassVar = [Binding("ctrl+s", "create", "Create project", id="setup-create")]
 
     def __init__(self) -> None:
@@ -55,7 +59,11 @@ class SetupScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StepBar(id="step-bar")  # nothing done, no step current: set-up comes first
-        yield Label(f"{SETUP.title} · then the five steps above", id="step-title", markup=False)
+        yield Label(
+            f"{SETUP.title} · then the {count_in_words()} steps above",
+            id="step-title",
+            markup=False,
+        )
         with VerticalScroll(id="step-body"):
             yield Static(
                 "This folder has no modelsnap.toml yet. Pick the data file, the column "
@@ -120,46 +128,48 @@ class SetupScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.start_task(self, "list-csv", list_csv_files, self.app.root)
+        self.app.run_task(self, CsvFilesListed, list_csv_files, self.app.root)
 
     def show_state(self, state: ProjectState) -> None:
         """The folder was re-read (ctrl+r): list its CSV files again, so one copied in since
         appears; the file already chosen stays chosen. The app moves on once a project exists."""
         if self.is_mounted and not state.has_project:
-            self.app.start_task(self, "list-csv", list_csv_files, self.app.root)
+            self.app.run_task(self, CsvFilesListed, list_csv_files, self.app.root)
 
     def _error(self, text: str, *, mark: str = "✗ ") -> None:
         label = self.query_one("#setup-error", Label)
         label.update(printable(f"{mark}{text}", newlines=True) if text else "")
         label.display = bool(text)
 
-    def on_task_done(self, message: TaskDone) -> None:
-        if message.what == "list-csv":
-            files = message.result or []
-            select = self.query_one("#setup-file", Select)
-            chosen = select.value
-            if files == self.files:
-                return  # nothing new in the folder: keep everything as it is
-            self.files = list(files)
-            options = [(name, name) for name in files]
-            if chosen in files:
-                with select.prevent(Select.Changed):  # the file shown stays, and its preview
-                    select.set_options(options)
-                    select.value = chosen
-            else:
-                select.set_options(options)  # a chosen file that is gone clears its preview
-            if not files:
-                self._error("no CSV file in this folder: copy your data here, then ctrl+r")
-            elif chosen not in files and len(files) == 1:
-                self._error("")
-                select.value = files[0]
-            elif chosen not in files:
-                self._error(f"{len(files)} CSV files: choose the data file")
-        elif message.what == "create":
-            if message.error:
-                self._error(message.error)
-            else:
-                self.app.reload_state()
+    @on(CsvFilesListed)
+    def _files_listed(self, message: CsvFilesListed) -> None:
+        files = message.result or []
+        select = self.query_one("#setup-file", Select)
+        chosen = select.value
+        if files == self.files:
+            return  # nothing new in the folder: keep everything as it is
+        self.files = list(files)
+        options = [(name, name) for name in files]
+        if chosen in files:
+            with select.prevent(Select.Changed):  # the file shown stays, and its preview
+                select.set_options(options)
+                select.value = chosen
+        else:
+            select.set_options(options)  # a chosen file that is gone clears its preview
+        if not files:
+            self._error("no CSV file in this folder: copy your data here, then ctrl+r")
+        elif chosen not in files and len(files) == 1:
+            self._error("")
+            select.value = files[0]
+        elif chosen not in files:
+            self._error(f"{len(files)} CSV files: choose the data file")
+
+    @on(ProjectCreated)
+    def _created(self, message: ProjectCreated) -> None:
+        if message.error:
+            self._error(message.error)
+        else:
+            self.app.reload_state()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "setup-file":
@@ -226,24 +236,14 @@ class SetupScreen(Screen[None]):
         self.class_problem = problem
 
     def _read(self, name: str) -> None:
-        self.app.start_task(self, "preview", self._preview_job, name)
+        self.app.run_task(self, PreviewReady, preview_in, self.app.root, name)
 
-    def _preview_job(self, name: str) -> None:
-        from modelsnap.core.errors import ModelsnapError
-        from modelsnap.core.files import inside
-
-        try:
-            preview = read_preview(inside(self.app.root, name, what="data file"))
-        except ModelsnapError as error:
-            self.post_message(PreviewReady(error=str(error)))
-        else:
-            self.post_message(PreviewReady(preview))
-
-    def on_preview_ready(self, message: PreviewReady) -> None:
-        if message.error:
+    @on(PreviewReady)
+    def _preview_ready(self, message: PreviewReady) -> None:
+        if message.error or message.result is None:
             self._error(message.error)
             return
-        preview: CsvPreview = message.preview
+        preview = message.result
         self.preview = preview
         fill_table(
             self.query_one("#setup-preview", DataTable),
@@ -354,9 +354,9 @@ class SetupScreen(Screen[None]):
         self._error("checking the data as modelsnap init does ...", mark="")
         ticked = set(self.query_one("#setup-sensitive", SelectionList).selected)
         columns = self.preview.columns if self.preview is not None else sorted(ticked)
-        self.app.start_task(
+        self.app.run_task(
             self,
-            "create",
+            ProjectCreated,
             create_project,
             self.app.root,
             data_source=str(source),
@@ -366,6 +366,13 @@ class SetupScreen(Screen[None]):
             stratify=self.query_one("#setup-stratify", Checkbox).value,
             sensitive=[c for c in columns if c in ticked],
         )
+
+
+def preview_in(root: Path, name: str) -> CsvPreview:
+    """The preview of a data file named inside the project folder (``files.inside``)."""
+    from modelsnap.core.files import inside
+
+    return read_preview(inside(root, name, what="data file"))
 
 
 # How the set-up screen stops stratifying, for the hint of a class too small to stratify.

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -23,7 +24,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from modelsnap.core.text import printable
-from modelsnap.tui.messages import TaskDone
+from modelsnap.tui.messages import EdgeCaseAppended, RowFormRead, RowPredicted, TaskResult
+from modelsnap.tui.project_app import ProjectApp
 
 SEVERITY_CHOICES = (("normal", "normal"), ("high", "high"), ("must-pass", "must-pass"))
 
@@ -67,6 +69,8 @@ def answers_text(result: dict[str, Any], expected: str = "") -> str:
 
 class TryRowsScreen(ModalScreen[None]):
     """The try-rows panel over step 5."""
+
+    app = getters.app(ProjectApp)
 
     BINDINGS: ClassVar = [
         Binding("escape", "close", "Close", id="try-close"),
@@ -122,7 +126,7 @@ class TryRowsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         from modelsnap.core.followup.trying import row_form
 
-        self.app.start_task(self, "try-form", row_form, self.root)
+        self.app.run_task(self, RowFormRead, row_form, self.root)
 
     # -- the form ------------------------------------------------------------------------
 
@@ -212,8 +216,8 @@ class TryRowsScreen(ModalScreen[None]):
             return
         self.query_one("#try-error", Label).update("")
         self.query_one("#try-answers", Static).update("predicting in the worker process ...")
-        self.app.start_task(
-            self, "try-predict", predict_values, self.root, self.values(), label=self._label
+        self.app.run_task(
+            self, RowPredicted, predict_values, self.root, self.values(), label=self._label
         )
 
     def action_save(self) -> None:
@@ -224,9 +228,9 @@ class TryRowsScreen(ModalScreen[None]):
         case = self.query_one("#try-case", Input).value
         expected = self.query_one("#try-expected", Input).value
         severity = str(self.query_one("#try-severity", Select).value)
-        self.app.start_task(
+        self.app.run_task(
             self,
-            "try-save",
+            EdgeCaseAppended,
             append_edge_case,
             self.root,
             self.values(),
@@ -254,26 +258,40 @@ class TryRowsScreen(ModalScreen[None]):
         if action is not None:
             action()
 
-    def on_task_done(self, message: TaskDone) -> None:
+    def _answered(self, message: TaskResult[Any]) -> bool:
+        """Show a refusal under the form, or clear the last one; True when there is a result."""
         message.stop()
         error = self.query_one("#try-error", Label)
         if message.error:
             error.update(f"✗ {printable(message.error, newlines=True)}")
             error.scroll_visible()
-            if message.what == "try-predict":
-                self.query_one("#try-answers", Static).update("")
-            return
+            return False
         error.update("")
-        if message.what == "try-form":
-            self.build_form(message.result)
-        elif message.what == "try-predict":
-            expected = self.query_one("#try-expected", Input).value.strip()
-            self.query_one("#try-answers", Static).update(answers_text(message.result, expected))
-        elif message.what == "try-save":
-            saved = message.result
-            error.update(
-                f"✓ saved {printable(saved['case'])!s} to {saved['file']} "
-                f"({saved['n_cases']} cases): run the edge cases again in step 4"
-            )
-            error.scroll_visible()
-            self.app.reload_state()
+        return True
+
+    @on(RowFormRead)
+    def _form_read(self, message: RowFormRead) -> None:
+        if self._answered(message):
+            self.build_form(message.value)
+
+    @on(RowPredicted)
+    def _predicted(self, message: RowPredicted) -> None:
+        answers = self.query_one("#try-answers", Static)
+        if not self._answered(message):
+            answers.update("")
+            return
+        expected = self.query_one("#try-expected", Input).value.strip()
+        answers.update(answers_text(message.value, expected))
+
+    @on(EdgeCaseAppended)
+    def _appended(self, message: EdgeCaseAppended) -> None:
+        if not self._answered(message):
+            return
+        saved = message.value
+        error = self.query_one("#try-error", Label)
+        error.update(
+            f"✓ saved {printable(saved['case'])!s} to {saved['file']} "
+            f"({saved['n_cases']} cases): run the edge cases again in step 4"
+        )
+        error.scroll_visible()
+        self.app.reload_state()

@@ -1,0 +1,192 @@
+"""The app as the screens see it: one project folder, its state, and the background work.
+
+Screens reach the app through a typed property (``app = getters.app(ProjectApp)``), so every
+call they make on it is one declared here: re-read the folder, run a short core call, run
+models, cancel them, go to a step. ``tui.app.ModelsnapApp`` adds the modes, the key bindings,
+the help panel and the command palette on top.
+
+Two kinds of background job, each a thread worker that calls a plain core function:
+
+- a short task (``run_task``): the caller names the message class the answer comes back as
+  (one per kind of result, ``tui.messages``), so each screen handles each result in its own
+  ``@on(...)`` method;
+- model runs (``start_runs``): one batch at a time, posting RunStarted / RunProgress /
+  RunFinished; Escape or quitting cancels it by killing the worker process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual import work
+from textual.app import App
+from textual.message_pump import MessagePump
+from textual.worker import Worker, WorkerState
+
+from modelsnap.core.errors import ModelsnapError
+from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, StateLoaded, TaskResult
+from modelsnap.tui.state import ProjectState, load_state
+from modelsnap.tui.steps import step_for_number
+
+if TYPE_CHECKING:
+    from modelsnap.profiler.events import ProgressEvent
+
+T = TypeVar("T")
+
+
+class ProjectApp(App[None]):
+    """The folder, its state and the background jobs; no screens of its own."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.state: ProjectState | None = None
+        self._run_cancel: threading.Event | None = None
+        self._run_what = ""  # what the run in progress runs, to say so when another is refused
+
+    # -- project state ------------------------------------------------------------------
+
+    def reload_state(self) -> None:
+        """Re-read the folder in a worker; StateLoaded then refreshes the visible screen."""
+        self._load_state()
+
+    @work(thread=True, exclusive=True, group="state", exit_on_error=False)
+    def _load_state(self) -> None:
+        self.post_message(StateLoaded(load_state(self.root)))
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def action_goto_step(self, number: int) -> None:
+        mode = step_for_number(number).mode
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_screen_action(self, number: int, action: str) -> None:
+        """Go to a step and run one of its actions (used by the command palette)."""
+        self.action_goto_step(number)
+        self.call_after_refresh(self.screen.run_action, action)
+
+    # -- short tasks --------------------------------------------------------------------
+
+    @work(thread=True, group="task", exit_on_error=False)
+    def run_task(
+        self,
+        target: MessagePump,
+        reply: type[TaskResult[T]],
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """Run a short core call off the UI thread; ``target`` gets ``reply(result)``.
+
+        A ModelsnapError becomes ``reply(error=...)`` (shown inline by the screen); the core
+        guarantees nothing was written in that case.
+        """
+        try:
+            result = fn(*args, **kwargs)
+        except ModelsnapError as error:
+            target.post_message(reply(error=str(error)))
+            return
+        target.post_message(reply(result))
+
+    # -- model runs ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._run_cancel is not None
+
+    def start_runs(
+        self, target: MessagePump, names: list[str] | None, *, baseline: bool = False
+    ) -> bool:
+        """Run the baseline (``baseline=True``) or the named candidates in the profiler.
+
+        Returns False when a run is already going (one at a time: they share the CPU the
+        latency is measured on).
+        """
+        if self._run_cancel is not None:
+            self.notify(
+                f"a run is in progress ({self._run_what}): Esc to cancel it first",
+                title="not started",
+                severity="warning",
+            )
+            return False
+        self._run_what = "the baseline" if baseline else ", ".join(names or ["candidates"])
+        self._run_cancel = threading.Event()
+        self._run_models(target, names, baseline, self._run_cancel)
+        return True
+
+    def cancel_runs(self) -> bool:
+        """Ask the running model to stop: the runner kills its worker process group."""
+        if self._run_cancel is None:
+            return False
+        self._run_cancel.set()
+        return True
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _run_models(
+        self, target: MessagePump, names: list[str] | None, baseline: bool, cancel: threading.Event
+    ) -> None:
+        from modelsnap.core.project.parse import load_project
+        from modelsnap.profiler.jobs import run_project
+
+        def on_finish(outcome: Any) -> None:
+            if outcome.ok:
+                target.post_message(RunFinished(outcome.name, snapshot_id=outcome.snapshot["id"]))
+            else:
+                error = outcome.error
+                text = error.message if isinstance(error, ModelsnapError) else str(error)
+                if isinstance(error, ModelsnapError) and error.hint:
+                    text += f" (hint: {error.hint})"
+                target.post_message(RunFinished(outcome.name, reason=outcome.reason, error=text))
+
+        def on_start(name: str, kind: str) -> None:
+            target.post_message(RunStarted(name))
+
+        def on_event(name: str, event: ProgressEvent) -> None:
+            target.post_message(RunProgress(name, event.stage, event.fraction, event.message))
+
+        def on_warning(name: str, text: str) -> None:
+            target.post_message(RunProgress(name, "warning", 1.0, text))
+
+        try:
+            config = load_project(self.root)
+            run_project(
+                config,
+                names,
+                baseline,
+                cancel=cancel,
+                on_finish=on_finish,
+                on_start=on_start,
+                on_event=on_event,
+                on_warning=on_warning,
+            )
+        except ModelsnapError as error:
+            target.post_message(
+                RunFinished(", ".join(names or ["baseline"]), reason="error", error=str(error))
+            )
+        finally:
+            # After a quit there is no UI left to update (the loop may close at any moment).
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(self._runs_over)
+
+    def _runs_over(self) -> None:
+        self._run_cancel = None
+        self.reload_state()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place unexpected worker failures surface: a notification, never a crash."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            if event.worker.group == "run":
+                self._run_cancel = None
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title="background job failed",
+                severity="error",
+                timeout=10,
+            )

@@ -1,0 +1,82 @@
+"""Step 5's what-if weights: ranked once typing pauses, and never shown out of order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+from tui_fixtures import write_fixed_project
+
+from modelsnap.tui import jobs
+from modelsnap.tui.app import ModelsnapApp
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    return root
+
+
+async def settle(app, pilot, rounds: int = 4) -> None:
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+async def test_a_slow_older_ranking_never_replaces_a_newer_one(root, monkeypatch):
+    real = jobs.rank_state
+    started: list[dict | None] = []
+
+    def slow_for_five(project, weights=None):
+        started.append(weights)
+        result = real(project, weights)
+        if weights and weights.get("latency_p95_ms") == 5.0:
+            time.sleep(1.5)  # the first request is still ranking when the second one is done
+        return result
+
+    app = ModelsnapApp(root, open_step=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.result.weights["latency_p95_ms"] == pytest.approx(0.2)
+        monkeypatch.setattr(jobs, "rank_state", slow_for_five)
+        weight = screen.query_one("#weight-1", Input)
+        weight.value = "5"
+        for _ in range(100):  # until the slow ranking is under way (past the pause)
+            await pilot.pause(0.05)
+            if started:
+                break
+        assert started and started[-1]["latency_p95_ms"] == 5.0
+        weight.value = "0.5"
+        await settle(app, pilot)
+        await pilot.pause(2.0)  # the slow answer arrives now, after the newer one
+        await settle(app, pilot)
+        assert [w["latency_p95_ms"] for w in started] == [5.0, 0.5]
+        assert screen.result.weights["latency_p95_ms"] == pytest.approx(0.5 / 1.3)
+
+
+async def test_typing_quickly_ranks_once_after_the_pause(root, monkeypatch):
+    real = jobs.rank_state
+    started: list[dict | None] = []
+
+    def counting(project, weights=None):
+        started.append(weights)
+        return real(project, weights)
+
+    app = ModelsnapApp(root, open_step=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        screen.DEBOUNCE = 0.5  # wide enough for a loaded test machine
+        monkeypatch.setattr(jobs, "rank_state", counting)
+        weight = screen.query_one("#weight-1", Input)
+        for text in ("1", "1.", "1.5"):  # three keystrokes
+            weight.value = text
+        await settle(app, pilot)
+        await pilot.pause(0.8)
+        await settle(app, pilot)
+        assert [w["latency_p95_ms"] for w in started] == [1.5]
+        assert screen.result.weights["latency_p95_ms"] == pytest.approx(1.5 / 2.3)
