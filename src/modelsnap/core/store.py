@@ -47,6 +47,7 @@ SPLIT_FILE = "split.npz"
 KINDS = ("baseline", "candidate")
 TASKS = ("classification", "regression")
 SOURCES = ("project", "python")
+ORIGIN_TOOLS = ("mlflow",)  # [origin].tool: where an imported model came from
 # staged_files keys accepted by write_snapshot -> (folder, suffix)
 STAGED_KINDS: dict[str, tuple[str, str]] = {
     "artifact": (MODELS_DIR, ARTIFACT_SUFFIX),
@@ -306,6 +307,13 @@ def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
         c.value(hardware, "hardware", "memory_gb", "number")
     for optional in ("gain", "interpretability", "fairness", "edge_cases", "checks"):
         c.table(data, optional, required=False)
+    origin = c.table(data, "origin", required=False)
+    if origin is not None:  # optional: a model imported from another tool (an MLflow run)
+        c.value(origin, "origin", "tool", "string", choices=ORIGIN_TOOLS)
+        for key in ("tracking_uri", "run_id", "model_uri"):
+            c.value(origin, "origin", key, "string")
+        for key in ("experiment_id", "run_name", "model_id", "artifact_path", "format"):
+            c.value(origin, "origin", key, "string", required=False)
     return [f"{where}: {p}" for p in c.problems]
 
 
