@@ -112,27 +112,36 @@ def check_uri(uri: str) -> str:
     return uri
 
 
-def mlflow_failure(uri: str, exc: BaseException, doing: str) -> TrackingError:
+URI_HINT = (
+    "check the URI (sqlite:///path/mlflow.db, http://host:5000) and that the store is an "
+    "MLflow tracking store"
+)
+FILTER_HINT = (
+    "use MLflow's search syntax, e.g. \"metrics.f1 > 0.8 and params.max_depth = '8'\" "
+    "(see MLflow's search_runs documentation)"
+)
+
+
+def mlflow_failure(uri: str, exc: BaseException, doing: str, hint: str = URI_HINT) -> TrackingError:
     """A clear TrackingError for whatever MLflow, SQLAlchemy or requests raised."""
     text = str(getattr(exc, "message", None) or exc).strip().splitlines()
     first = text[0][:300] if text else type(exc).__name__
     return TrackingError(
         f"MLflow could not {doing}: {first}",
         where=f"tracking URI {shown_uri(uri)!r}",
-        hint="check the URI (sqlite:///path/mlflow.db, http://host:5000) and that the store "
-        "is an MLflow tracking store",
+        hint=hint,
     )
 
 
 @contextlib.contextmanager
-def mlflow_errors(uri: str, doing: str) -> Iterator[None]:
+def mlflow_errors(uri: str, doing: str, hint: str = URI_HINT) -> Iterator[None]:
     """Turn MLflow's exceptions (and the database's, the network's) into a TrackingError."""
     try:
         yield
     except ModelsnapError:
         raise
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; each is shown plainly
-        raise mlflow_failure(uri, exc, doing) from None
+        raise mlflow_failure(uri, exc, doing, hint) from None
 
 
 def connect(uri: str) -> tuple[Any, Any]:
@@ -167,7 +176,8 @@ def search_all_runs(client: Any, uri: str, experiment_id: str, filter_string: st
     """Every active run of one experiment that matches ``filter_string`` (all pages)."""
     runs: list = []
     token = None
-    with mlflow_errors(uri, f"search the runs ({filter_string or 'all'})"):
+    doing = f"search the runs with {filter_string!r}" if filter_string else "list the runs"
+    with mlflow_errors(uri, doing, FILTER_HINT if filter_string else URI_HINT):
         while True:
             page = client.search_runs(
                 [experiment_id], filter_string=filter_string, max_results=1000, page_token=token
