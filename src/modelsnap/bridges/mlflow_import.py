@@ -174,7 +174,9 @@ def _candidate_name(model: FoundModel, several: bool) -> str:
     return f"{base}_{slug(model.model_name)}" if several else base
 
 
-def _wire_model(model: FoundModel, trust_pickle: bool) -> tuple[dict[str, Any] | None, str]:
+def _wire_model(
+    model: FoundModel, trust_pickle: bool, trusted: Sequence[str] = ()
+) -> tuple[dict[str, Any] | None, str]:
     """The worker's ``mlflow_model`` job entry, or (None, why it cannot be imported)."""
     flavor = model.flavors.get("sklearn")
     if not isinstance(flavor, dict):
@@ -191,6 +193,7 @@ def _wire_model(model: FoundModel, trust_pickle: bool) -> tuple[dict[str, Any] |
         "format": fmt,
         "sha256": digest,
         "trust_pickle": bool(trust_pickle),
+        "trusted": [str(t) for t in trusted],
         "columns": model.signature,
     }, ""
 
@@ -263,6 +266,7 @@ def import_mlflow(
     filter_string: str | None = None,
     trust_pickle: bool = False,
     again: bool = False,
+    trusted: Sequence[str] = (),
     version: str = "v1",
     timeout: float | None = None,
     memory_limit_mb: float | None = None,
@@ -276,7 +280,8 @@ def import_mlflow(
 
     Refuses (PickleNotTrusted) unless ``trust_pickle``; needs locked criteria (CriteriaError);
     TrackingError for a bad URI, an unknown run id or experiment, an unreadable filter.
-    ``again`` imports a run's model once more even when a snapshot already came from it.
+    ``again`` imports a run's model once more even when a snapshot already came from it;
+    ``trusted`` names types a skops-format model may hold beyond modelsnap's allow-list.
     """
     from modelsnap.core.files import tmp_dir
     from modelsnap.core.project import load_project
@@ -325,7 +330,7 @@ def import_mlflow(
                         {**row, "reason": f"already imported as {done} (--again imports it anew)"}
                     )
                     continue
-                wire, why = _wire_model(model, trust_pickle)
+                wire, why = _wire_model(model, trust_pickle, trusted)
                 if wire is None:
                     result["skipped"].append({**row, "reason": why})
                     continue

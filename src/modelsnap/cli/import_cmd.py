@@ -72,6 +72,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="import a run's model even if a snapshot already came from it",
     )
+    mlflow.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type a skops-format model may hold beyond modelsnap's allow-list (repeatable)",
+    )
     mlflow.add_argument("--version", metavar="TAG", dest="tag", default="v1", help="version tag")
     mlflow.add_argument(
         "--timeout", type=positive_float, metavar="S", help="wall-clock limit per model"
@@ -99,6 +106,7 @@ def handle(args: argparse.Namespace) -> int:
             filter_string=args.filter_string,
             trust_pickle=args.trust_pickle,
             again=args.again,
+            trusted=args.trust,
             version=args.tag,
             timeout=args.timeout,
             memory_limit_mb=args.memory_limit,

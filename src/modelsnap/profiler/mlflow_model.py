@@ -46,7 +46,8 @@ def _read(path: Path, expected: str, name: str) -> bytes:
 
 
 def load_model_file(info: dict[str, Any], config: Any, name: str) -> Any:
-    """The fitted model the parent downloaded (``info``: path, format, sha256, trust_pickle)."""
+    """The fitted model the parent downloaded (``info``: path, format, sha256, trust_pickle,
+    trusted: the type names the user trusts in a skops file, ``--trust``)."""
     fmt = info.get("format")
     path = Path(str(info.get("path", "")))
     if fmt not in FORMATS:
@@ -57,7 +58,8 @@ def load_model_file(info: dict[str, Any], config: Any, name: str) -> Any:
     if fmt == "skops":
         from modelsnap.core.artifacts import load_artifact
 
-        return load_artifact(path, str(info.get("sha256", "")), trusted=[], config=config)
+        trusted = [str(t) for t in info.get("trusted") or []]
+        return load_artifact(path, str(info.get("sha256", "")), trusted=trusted, config=config)
     if info.get("trust_pickle") is not True:
         raise ImportRefused(
             f"model {name!r} is stored with {fmt}, which can run code when it is loaded",
