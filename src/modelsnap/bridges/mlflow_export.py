@@ -222,8 +222,8 @@ def export_mlflow(
     from modelsnap.core.store import list_snapshots
 
     root = Path(root).resolve()
-    require_mlflow()
     uri = check_uri(tracking_uri)
+    require_mlflow()
     project_name = _project_name(root)
     name = experiment or project_name
     snapshots, problems = list_snapshots(root)
