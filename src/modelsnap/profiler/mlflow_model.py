@@ -116,11 +116,28 @@ def column_mismatch(expected: list[str] | None, columns: list[str]) -> str | Non
     return "its features do not match the project's columns: " + "; ".join(parts)
 
 
+def _fitted(model: Any) -> bool:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
 def load_imported_model(info: dict[str, Any], config: Any, columns: list[str], name: str) -> Any:
     """Load, then check the feature names against ``columns`` (the project's, after drop)."""
     model = load_model_file(info, config, name)
     if not hasattr(model, "predict"):
         raise ImportRefused(f"model {name!r}: the loaded object has no predict method")
+    if not _fitted(model):
+        raise ImportRefused(
+            f"model {name!r}: the imported model is not fitted",
+            hint="an imported model is evaluated as it was trained, never refitted: "
+            "log the fitted model to MLflow",
+        )
     problem = column_mismatch(expected_columns(model, info.get("columns")), list(columns))
     if problem is not None:
         raise ImportRefused(
