@@ -124,10 +124,11 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def exit_code(result: dict[str, Any]) -> int:
-    """0 when something was imported or everything was imported before; 1 otherwise."""
+    """0 when a model of the selected runs is a candidate now (imported this time or before);
+    1 when none is: every run was skipped for a problem (each listed with its reason)."""
     if result["imported"]:
         return 0
-    before = all(row["reason"].startswith("already imported") for row in result["skipped"])
+    before = any(row["reason"].startswith("already imported") for row in result["skipped"])
     return 0 if before else 1
 
 
