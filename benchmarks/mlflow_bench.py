@@ -137,7 +137,7 @@ def bench_import(work: Path, repeats: int, trials: int) -> dict[str, list[float]
         for model, fmt in zip(_pipeline(X), ("skops", "cloudpickle"), strict=True):
             model.fit(X, y)
             with mlflow.start_run() as run:
-                options = {"serialization_format": fmt}
+                options = {"serialization_format": fmt, "pip_requirements": ["scikit-learn"]}
                 if fmt == "skops":
                     options["skops_trusted_types"] = ["numpy.dtype", "sklearn.tree._tree.Tree"]
                 mlflow.sklearn.log_model(model, name="model", input_example=X.head(3), **options)

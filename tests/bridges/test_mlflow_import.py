@@ -83,6 +83,8 @@ def fast(root: Path) -> Path:
 
 
 def log_run(uri: str, experiment: str, run_name: str, model=None, **log_options) -> str:
+    # named requirements: MLflow would otherwise load the model in a subprocess to infer them
+    log_options.setdefault("pip_requirements", ["scikit-learn"])
     if "serialization_format" not in log_options:
         # MLflow's default, skops, refuses to log these types unless the logger lists them
         # (MLflow's message says so); modelsnap ignores the list and applies its own.
