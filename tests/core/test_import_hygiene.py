@@ -34,7 +34,7 @@ FAST_PATH = (
     "monitoring",
     "trying",
 )
-HEAVY = ("pandas", "sklearn", "scipy")
+HEAVY = ("pandas", "sklearn", "scipy", "mlflow")
 UI = ("textual", "rich", "modelsnap.cli", "modelsnap.tui")
 
 
