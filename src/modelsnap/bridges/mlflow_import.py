@@ -50,6 +50,12 @@ TRUST_HINT = (
 )
 
 
+TRAINED_ELSEWHERE = (
+    "trained outside modelsnap: which rows it learned from cannot be checked; if they include "
+    "the validation or test split, its figures are optimistic (train on split.npz's train rows)"
+)
+
+
 class PickleNotTrusted(ModelsnapError):
     """Import was asked without ``--trust-pickle``. CLI exit code 2."""
 
@@ -340,6 +346,8 @@ def import_mlflow(
                     continue
                 if on_start is not None:
                     on_start(name, "candidate")
+                if on_warning is not None:
+                    on_warning(name, TRAINED_ELSEWHERE)
                 origin = {
                     "tool": "mlflow",
                     "tracking_uri": shown_uri(uri),
@@ -359,7 +367,8 @@ def import_mlflow(
                     mlflow_model=wire,
                     origin=origin,
                     version=version,
-                    notes=f"imported from MLflow run {run_id} ({model.model_uri})",
+                    notes=f"imported from MLflow run {run_id} ({model.model_uri}); "
+                    + TRAINED_ELSEWHERE,
                     criteria_revision=revision,
                     constraints=dict(config.constraints),
                     primary_metric=config.selection.primary_metric,
