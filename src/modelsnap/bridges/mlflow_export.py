@@ -176,12 +176,15 @@ def _send_snapshot(client: Any, experiment_id: str, root: Path, snapshot: dict, 
     params = [Param(k, v) for k, v in payload["params"].items()]
     metrics = [Metric(k, v, stamp, 0) for k, v in payload["metrics"].items()]
     tags = [RunTag(k, v) for k, v in payload["tags"].items()]
-    for chunk in _batches(params, 100):
-        client.log_batch(run_id, params=chunk)
-    for chunk in _batches(tags, 100):
-        client.log_batch(run_id, tags=chunk)
-    for chunk in _batches(metrics, 1000):
-        client.log_batch(run_id, metrics=chunk)
+    # MLflow's limits per call: 100 params, 100 tags, 1000 metrics (one call for most runs)
+    params_, tags_, metrics_ = _batches(params, 100), _batches(tags, 100), _batches(metrics, 800)
+    for i in range(max(len(params_), len(tags_), len(metrics_))):
+        client.log_batch(
+            run_id,
+            params=params_[i] if i < len(params_) else [],
+            tags=tags_[i] if i < len(tags_) else [],
+            metrics=metrics_[i] if i < len(metrics_) else [],
+        )
     client.log_artifact(run_id, str(root / "snapshots" / f"{snapshot['id']}.toml"), ARTIFACT_DIR)
     artifact = snapshot.get("model", {}).get("artifact")
     if isinstance(artifact, str) and (root / artifact).is_file():
@@ -285,6 +288,7 @@ def export_mlflow(
         with mlflow_errors(uri, f"create experiment {name!r}"):
             result["experiment_id"] = client.create_experiment(name)
     experiment_id = result["experiment_id"]
+    chosen = {str(entry.get("snapshot_id")) for entry in decisions}
     for done, snapshot in enumerate(todo, start=1):
         if on_progress is not None:
             on_progress("export", (done - 1) / max(len(todo), 1), snapshot["id"])
@@ -293,7 +297,8 @@ def export_mlflow(
                 client.delete_run(stale.info.run_id)  # an interrupted export: sent again whole
             payload = run_payload(snapshot, project_name)
             run_id = _send_snapshot(client, experiment_id, root, snapshot, payload)
-            existing[snapshot["id"]] = client.get_run(run_id)
+            if snapshot["id"] in chosen:  # a decision goes on it next: its tags are needed
+                existing[snapshot["id"]] = client.get_run(run_id)
         result["added"].append(
             {
                 "snapshot_id": snapshot["id"],
