@@ -203,8 +203,9 @@ def _send_decision(client: Any, run: Any, entry: dict[str, Any], workdir: Path) 
     known = [d for d in run.data.tags.get(DECISIONS_TAG, "").split(",") if d]
     tags = decision_tags(entry)
     tags[DECISIONS_TAG] = ",".join([*known, str(entry["id"])])
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
+    from mlflow.entities import RunTag
+
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def export_mlflow(
