@@ -40,7 +40,7 @@ FAST_PATH = (
     "followup.monitoring",
     "followup.trying",
 )
-HEAVY = ("pandas", "sklearn", "scipy")
+HEAVY = ("pandas", "sklearn", "scipy", "mlflow")
 UI = ("textual", "rich", "modelsnap.cli", "modelsnap.tui")
 
 

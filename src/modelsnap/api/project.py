@@ -326,3 +326,71 @@ class Project:
             profile_latency=profile_latency,
             trusted=trusted,
         )
+
+    # ----------------------------------------------------------------------- other tools
+
+    def export_mlflow(
+        self,
+        tracking_uri: str,
+        *,
+        experiment: str | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[str, float, str], None] | None = None,
+    ) -> dict:
+        """Send every snapshot (one MLflow run each) and decision to an MLflow tracking store,
+        as ``modelsnap export mlflow`` (``bridges.mlflow_export.export_mlflow``); returns what
+        was added and skipped. Idempotent: snapshots already there are skipped. Needs
+        ``pip install 'modelsnap[mlflow]'``."""
+        from modelsnap.bridges.mlflow_export import export_mlflow
+
+        return export_mlflow(
+            self.root,
+            tracking_uri,
+            experiment=experiment,
+            dry_run=dry_run,
+            on_progress=on_progress,
+        )
+
+    def import_mlflow(
+        self,
+        tracking_uri: str,
+        *,
+        run_ids: Sequence[str] = (),
+        experiment: str | None = None,
+        filter: str | None = None,
+        trust_pickle: bool = False,
+        again: bool = False,
+        trusted: Sequence[str] = (),
+        version: str = "v1",
+        timeout: float | None = None,
+        memory_limit_mb: float | None = None,
+        on_event: Callable[[str, Any], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict:
+        """Import the scikit-learn models of MLflow runs (``run_ids``, or every run of
+        ``experiment`` matching ``filter``) as candidates, as ``modelsnap import mlflow``
+        (``bridges.mlflow_import.import_mlflow``). Each model is loaded only in the worker
+        process, evaluated on the frozen split and profiled, never refitted; returns
+        ``{"imported": [...], "skipped": [...]}`` (each skip with its reason).
+
+        Refused unless ``trust_pickle=True``: MLflow's scikit-learn models are pickles (or skops
+        files with their own allow-list), and loading one can run code."""
+        from modelsnap.bridges.mlflow_import import import_mlflow
+
+        if isinstance(run_ids, str):
+            run_ids = [run_ids]
+        return import_mlflow(
+            self.root,
+            tracking_uri,
+            run_ids=list(run_ids),
+            experiment=experiment,
+            filter_string=filter,
+            trust_pickle=trust_pickle,
+            again=again,
+            trusted=list(trusted),
+            version=version,
+            timeout=timeout,
+            memory_limit_mb=memory_limit_mb,
+            on_event=on_event,
+            cancel=cancel,
+        )

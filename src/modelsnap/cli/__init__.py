@@ -32,6 +32,8 @@ COMMAND_MODULES: dict[str, str] = {
     "rank": "modelsnap.cli.rank_cmd",
     "decide": "modelsnap.cli.decide_cmd",
     "report": "modelsnap.cli.report_cmd",
+    "export": "modelsnap.cli.export_cmd",
+    "import": "modelsnap.cli.import_cmd",
     "review": "modelsnap.cli.review_cmd",
     "tui": "modelsnap.cli.tui_cmd",
 }

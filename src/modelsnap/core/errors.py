@@ -111,3 +111,8 @@ class RunFailed(ModelsnapError):
     ):
         self.reason = reason
         super().__init__(message, where=where, hint=hint)
+
+
+class ImportRefused(ModelsnapError):
+    """A model from another tool (an MLflow run) cannot be imported: not trusted, unreadable,
+    changed since it was downloaded, or trained on other columns. Nothing was written."""

@@ -73,8 +73,10 @@ class RunJob:
     """Everything the worker needs for one model; built by ``jobs`` (CLI/TUI) or ``modelsnap.api``.
 
     Exactly one of ``spec`` (from modelsnap.toml: estimator dotted path, params, grid),
-    ``estimator`` (a live object from the Python API, fitted or not) or ``reprofile_of``
-    (an existing snapshot id) says what to run.
+    ``estimator`` (a live object from the Python API, fitted or not), ``reprofile_of``
+    (an existing snapshot id) or ``mlflow_model`` (a fitted model downloaded from an MLflow
+    tracking store, loaded only in the worker: ``profiler.mlflow_model``) says what to run.
+    ``origin`` (where an imported model came from) is recorded as the snapshot's ``[origin]``.
     """
 
     root: Path
@@ -96,20 +98,27 @@ class RunJob:
     primary_metric: str | None = None
     baseline: dict[str, Any] | None = None
     trusted: list[str] = field(default_factory=list)
+    mlflow_model: dict[str, Any] | None = None
+    origin: dict[str, Any] | None = None
 
     @property
     def mode(self) -> str:
         if self.reprofile_of is not None:
             return "reprofile"
+        if self.mlflow_model is not None:
+            return "mlflow"
         return "python" if self.spec is None else "project"
 
     def validate(self) -> None:
         """Refuse impossible settings before anything is spawned."""
         where = f"model {self.name!r}"
-        chosen = sum(x is not None for x in (self.spec, self.estimator, self.reprofile_of))
+        chosen = sum(
+            x is not None for x in (self.spec, self.estimator, self.reprofile_of, self.mlflow_model)
+        )
         if chosen != 1:
             raise ModelsnapError(
-                "a run needs exactly one of spec, estimator or reprofile_of", where=where
+                "a run needs exactly one of spec, estimator, reprofile_of or mlflow_model",
+                where=where,
             )
         if self.kind not in ("baseline", "candidate"):
             raise ModelsnapError(
@@ -166,6 +175,10 @@ class RunJob:
         if self.reprofile_of is not None:
             job["reprofile_of"] = self.reprofile_of
             job["trusted"] = list(self.trusted)
+        if self.mlflow_model is not None:
+            job["mlflow_model"] = dict(self.mlflow_model)
+        if self.origin is not None:
+            job["origin"] = dict(self.origin)
         if self.estimator is not None:
             try:
                 payload = pickle.dumps(self.estimator, protocol=pickle.HIGHEST_PROTOCOL)

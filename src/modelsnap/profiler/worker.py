@@ -265,10 +265,23 @@ class Run:
             estimator = build_estimator(self.spec, self.root)
             self.estimator_path = spec["estimator"]
             self.source = "project"
+        elif mode == "mlflow":
+            from modelsnap.profiler.mlflow_model import load_imported_model
+
+            estimator = load_imported_model(
+                self.job["mlflow_model"], self.config, list(self.dataset.frame.columns), self.name
+            )
+            self.source = "python"
         else:
             estimator = self._unpickle()
             self.source = "python"
-        fitted = mode == "python" and _is_fitted(estimator)
+        fitted = mode in ("python", "mlflow") and _is_fitted(estimator)
+        if mode == "mlflow" and not fitted:
+            raise WorkerError(
+                f"model {self.name!r}: the imported model is not fitted",
+                hint="an imported model is evaluated as it was trained, never refitted: "
+                "log the fitted model to MLflow",
+            )
         if fitted:
             self.estimator_path = _dotted(_final_estimator(estimator))
             return estimator, False
@@ -646,6 +659,8 @@ class Run:
             "metrics": metric_tables,
             "resources": resources,
         }
+        if isinstance(self.job.get("origin"), dict):
+            body["origin"] = dict(self.job["origin"])
         return body
 
     def reprofile(self) -> dict[str, Any]:
@@ -704,7 +719,7 @@ class Run:
         }
         body["version"] = self.job.get("version") or original.get("version", "v1")
         tables: Mapping[str, Any] = original
-        for key in ("interpretability", "fairness", "edge_cases", "checks"):
+        for key in ("interpretability", "fairness", "edge_cases", "checks", "origin"):
             if key in tables:
                 body[key] = tables[key]
         return body
@@ -769,7 +784,15 @@ def read_job(text: str) -> dict[str, Any]:
     missing = [k for k in ("root", "name", "kind", "mode", "staging") if k not in job]
     if missing:
         raise WorkerError(f"the job lacks {', '.join(missing)}")
-    if job["mode"] not in ("project", "python", "reprofile", "edge", "predict", "monitor"):
+    if job["mode"] not in (
+        "project",
+        "python",
+        "mlflow",
+        "reprofile",
+        "edge",
+        "predict",
+        "monitor",
+    ):
         raise WorkerError(f"unknown job mode {job['mode']!r}")
     return job
 

@@ -39,10 +39,25 @@ class ModelsnapCommands(Provider):
                 callback = partial(app.action_goto_step, number)
             yield title, help_text, callback
         yield (
+            "Export to MLflow",
+            "Send every snapshot (one run each) and decision to an MLflow tracking store",
+            partial(self._mlflow, "export"),
+        )
+        yield (
+            "Import runs from MLflow",
+            "Evaluate the scikit-learn models of MLflow runs as candidates (trust pickle first)",
+            partial(self._mlflow, "import"),
+        )
+        yield (
             "Show the last error in full",
             "The whole message of the last error on this screen (also: e)",
             self._show_error,
         )
+
+    def _mlflow(self, mode: str) -> None:
+        from modelsnap.tui.screens.mlflow_bridge import MlflowDialog
+
+        self.app.push_screen(MlflowDialog(mode))
 
     def _show_error(self) -> None:
         self.app.call_after_refresh(self.app.screen.run_action, "show_error")

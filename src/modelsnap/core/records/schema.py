@@ -17,6 +17,7 @@ SCHEMA = 1
 KINDS = ("baseline", "candidate")
 TASKS = ("classification", "regression")
 SOURCES = ("project", "python")
+ORIGIN_TOOLS = ("mlflow",)  # [origin].tool: where an imported model came from
 # [resources] keys documented as numbers (unknown keys are allowed and not checked)
 RESOURCE_NUMBERS = (
     "fit_seconds",
@@ -163,6 +164,7 @@ def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
         _check_resources,
         _check_constraints,
         _check_machine,
+        _check_origin,
     ):
         check(c, data)
     for optional in ("gain", "interpretability", "fairness", "edge_cases", "checks"):
@@ -280,3 +282,15 @@ def _check_machine(c: _Checker, data: dict) -> None:
         c.value(hardware, "hardware", "cpu", "string")
         c.value(hardware, "hardware", "cores", "count")
         c.value(hardware, "hardware", "memory_gb", "number")
+
+
+def _check_origin(c: _Checker, data: dict) -> None:
+    """[origin] is optional: a model imported from another tool (an MLflow run)."""
+    origin = c.table(data, "origin", required=False)
+    if origin is None:
+        return
+    c.value(origin, "origin", "tool", "string", choices=ORIGIN_TOOLS)
+    for key in ("tracking_uri", "run_id", "model_uri"):
+        c.value(origin, "origin", key, "string")
+    for key in ("experiment_id", "run_name", "model_id", "artifact_path", "format"):
+        c.value(origin, "origin", key, "string", required=False)
