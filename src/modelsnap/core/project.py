@@ -124,6 +124,8 @@ class RunConfig:
     latency_warmup: int = 20
     batch_size: int = 256
     threads: int = 1
+    executor: str = "local"  # where fits run: "local" | "dask" (docs/distributed.md)
+    scheduler: str | None = None  # the Dask scheduler's address, tcp://HOST:PORT
 
 
 @dataclass
@@ -564,9 +566,16 @@ def _parse_run(doc: dict) -> RunConfig:
         "latency_warmup",
         "batch_size",
         "threads",
+        "executor",
+        "scheduler",
     }
     table = _table(doc, "run", allowed)
+    scheduler = table.get("scheduler")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler, "[run].scheduler")
     return RunConfig(
+        executor=_str(table, "executor", "[run].executor", default="local", choices=EXECUTORS),
+        scheduler=scheduler,
         timeout_seconds=_number(
             table, "timeout_seconds", "[run].timeout_seconds", 600.0, minimum=0
         ),
@@ -605,6 +614,26 @@ def _parse_run(doc: dict) -> RunConfig:
             maximum=MAX_THREADS,
         ),
     )
+
+
+EXECUTORS = ("local", "dask")
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(tcp|tls|ucx|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?):(\d{1,5})$"
+)
+
+
+def check_scheduler_address(value: Any, key: str = "[run].scheduler") -> str:
+    """A Dask scheduler address ``PROTOCOL://HOST:PORT`` (tcp, tls, ucx, ws, wss), or
+    ProjectFileError saying what was found and what is expected."""
+    match = _SCHEDULER_ADDRESS.match(value) if isinstance(value, str) else None
+    if match is None or not 0 < int(match.group(4)) < 65536:
+        raise _fail(
+            key,
+            'a Dask scheduler address such as "tcp://10.0.0.5:8786"',
+            value,
+            hint="the address `dask scheduler` prints: protocol://host:port",
+        )
+    return value
 
 
 def _parse_monitoring(doc: dict) -> MonitoringConfig:
@@ -1090,6 +1119,8 @@ def build_project_document(
 
     run = tomlkit.table()
     for key, value in RunConfig().__dict__.items():
+        if key in ("executor", "scheduler"):
+            continue  # local by default; docs/distributed.md shows how to fit on a cluster
         run[key] = value
     run["threads"].comment("BLAS/OpenMP threads and n_jobs for every model")
     doc["run"] = run

@@ -200,6 +200,9 @@ class _Checker:
                 self.add(f"{prefix}.{name}", f"found {_type_name(value)}, expected a number")
 
 
+ORIGIN_EXECUTORS = ("local", "dask")
+
+
 def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
     """Every way ``data`` departs from schema 1 (docs/snapshot-format.md), as readable lines.
 
@@ -304,6 +307,13 @@ def validate_snapshot(data: Any, where: str = "snapshot") -> list[str]:
         c.value(hardware, "hardware", "cpu", "string")
         c.value(hardware, "hardware", "cores", "count")
         c.value(hardware, "hardware", "memory_gb", "number")
+    origin = c.table(data, "origin", required=False)
+    if origin is not None:  # where the fit ran, when not here (docs/snapshot-format.md)
+        c.value(origin, "origin", "executor", "string", choices=ORIGIN_EXECUTORS)
+        for key in ("scheduler", "worker", "host", "python"):
+            c.value(origin, "origin", key, "string", required=False)
+        for key in ("packages", "hardware"):
+            c.value(origin, "origin", key, "table", required=False)
     for optional in ("gain", "interpretability", "fairness", "edge_cases", "checks"):
         c.table(data, optional, required=False)
     return [f"{where}: {p}" for p in c.problems]

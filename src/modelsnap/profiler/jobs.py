@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import CriteriaError, ModelsnapError, ProjectFileError, RunFailed
+from modelsnap.profiler import executors
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.runner import RunJob, run_model
 
@@ -57,6 +58,8 @@ class Overrides:
     batch_size: int | None = None
     threads: int | None = None
     version: str | None = None
+    executor: str | None = None  # "local" | "dask" (profiler/executors.py)
+    scheduler: str | None = None  # the Dask scheduler's address
 
 
 def _pick(*values: Any) -> Any:
@@ -187,6 +190,21 @@ def run_project(
     the models not started yet are reported as cancelled without running.
     """
     specs = _select(config, names, baseline)
+    choice = executors.choose(config, overrides)
+    if choice.name == "dask":  # fits on the cluster, profiles here (profiler/dask_executor.py)
+        from modelsnap.profiler.dask_executor import run_project_dask
+
+        return run_project_dask(
+            config,
+            specs,
+            choice,
+            overrides=overrides,
+            on_start=on_start,
+            on_event=on_event,
+            on_warning=on_warning,
+            on_finish=on_finish,
+            cancel=cancel,
+        )
     outcomes: list[RunOutcome] = []
     locked: int | CriteriaError | None = None
     for spec in specs:
