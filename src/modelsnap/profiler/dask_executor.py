@@ -76,7 +76,7 @@ def fit_task(
     ``timeout_seconds``, ``memory_limit_mb`` and ``threads``. Returns what the caller needs to
     judge the run (``runner._Outcome``'s fields) plus the staged files' bytes and sha256.
     """
-    from distributed import Event, get_worker
+    from distributed import Event, get_client, get_worker
 
     worker = get_worker()
     key = worker.get_current_task()
@@ -91,12 +91,19 @@ def fit_task(
     cancel = threading.Event()
     done = threading.Event()
 
-    event = Event(cancel_name)  # made in the task's thread, which knows its worker's client
+    # Made in the task's thread, bound to the worker's client: the watcher thread polls it.
+    event = Event(cancel_name, client=get_client())
+
+    def dropped() -> bool:
+        """The scheduler no longer wants this task (its future was cancelled or released,
+        e.g. the caller went away): the worker marks it while the thread still runs."""
+        state = getattr(worker.state.tasks.get(key), "state", None)
+        return state in (None, "cancelled", "released", "forgotten")
 
     def watch_cancel() -> None:
         while not done.wait(CANCEL_POLL_SECONDS):
             with contextlib.suppress(Exception):
-                if event.is_set():
+                if dropped() or event.is_set():
                     cancel.set()
                     return
 
