@@ -181,12 +181,8 @@ def worker_versions() -> dict[str, str]:
 def connect(address: str, where: str = "--scheduler") -> Any:
     """A ``distributed.Client`` for ``address`` with at least one worker, or ExecutorError."""
     require_dask()
-    import logging
-
     from distributed import Client
 
-    # A scheduler that does not answer is reported once, by us, not by distributed's logger.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError, ...
@@ -210,7 +206,18 @@ def connect(address: str, where: str = "--scheduler") -> Any:
             if missing
             else f"start workers with `dask worker {address}` (docs/distributed.md)",
         ) from None
-    client.modelsnap_versions = versions  # type: ignore[attr-defined]
+    import modelsnap
+
+    here = modelsnap.__version__
+    for address, found in sorted(versions.items()):
+        if found.get("modelsnap") != here:
+            client.close()
+            raise ExecutorError(
+                f"the Dask worker {address} has modelsnap {found.get('modelsnap')}, this machine "
+                f"{here}",
+                where=where,
+                hint=f"install modelsnap {here} on every Dask worker",
+            )
     return client
 
 
@@ -327,6 +334,19 @@ class DaskRun:
     # -- the run ------------------------------------------------------------------------
 
     def run(self) -> list[Any]:
+        import logging
+
+        # Failures are reported once, on the model or as an ExecutorError, not also by
+        # distributed's own logger (a lost worker, a scheduler that does not answer).
+        logger = logging.getLogger("distributed")
+        level = logger.level
+        logger.setLevel(logging.CRITICAL)
+        try:
+            return self._run()
+        finally:
+            logger.setLevel(level)
+
+    def _run(self) -> list[Any]:
         from modelsnap.profiler.jobs import RunOutcome
 
         client = connect(self.scheduler, self.scheduler_where)  # nothing is written before this
