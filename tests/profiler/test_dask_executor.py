@@ -55,7 +55,7 @@ def start_cluster() -> distributed.LocalCluster:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # loopback only, any free port
         silence_logs=logging.CRITICAL,
     )
 
