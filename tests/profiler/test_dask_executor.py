@@ -16,11 +16,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelsnap.cli import main
 from modelsnap.core.criteria import lock_criteria
 from modelsnap.core.errors import ProjectFileError
-from modelsnap.core.project import load_project
+from modelsnap.core.project import check_scheduler_address, load_project
 from modelsnap.core.store import list_snapshots, validate_snapshot
 from modelsnap.profiler import dask_executor, executors
 from modelsnap.profiler.jobs import Overrides, run_project
@@ -315,6 +317,7 @@ def test_run_table_executor_and_scheduler_are_checked(tmp_path) -> None:
         'scheduler = "localhost"': "[run].scheduler",
         'scheduler = "tcp://host:99999"': "[run].scheduler",
         "scheduler = 8786": "[run].scheduler",
+        'scheduler = "tcp://host:8786\\n"': "[run].scheduler",
     }
     for line, key in cases.items():
         (root / "modelsnap.toml").write_text(text.replace("[run]\n", f"[run]\n{line}\n"))
@@ -389,3 +392,23 @@ async def test_the_tui_run_screen_runs_the_baseline_on_the_cluster(tmp_path, clu
         assert any("Dask worker" in line for line in lines), lines
     [snapshot] = list_snapshots(root)[0]
     assert snapshot["origin"]["scheduler"] == cluster.scheduler_address
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_the_scheduler_address_check_accepts_or_names_the_key(text: str) -> None:
+    try:
+        assert check_scheduler_address(text, "[run].scheduler") == text
+    except ProjectFileError as error:
+        assert "[run].scheduler" in str(error)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["tcp", "tls", "ucx", "ws", "wss"]),
+    st.from_regex(r"[a-z0-9]([a-z0-9.\-]{0,20}[a-z0-9])?", fullmatch=True),
+    st.integers(min_value=1, max_value=65535),
+)
+def test_well_formed_scheduler_addresses_are_accepted(protocol: str, host: str, port: int) -> None:
+    address = f"{protocol}://{host}:{port}"
+    assert check_scheduler_address(address) == address

@@ -625,7 +625,7 @@ _SCHEDULER_ADDRESS = re.compile(
 def check_scheduler_address(value: Any, key: str = "[run].scheduler") -> str:
     """A Dask scheduler address ``PROTOCOL://HOST:PORT`` (tcp, tls, ucx, ws, wss), or
     ProjectFileError saying what was found and what is expected."""
-    match = _SCHEDULER_ADDRESS.match(value) if isinstance(value, str) else None
+    match = _SCHEDULER_ADDRESS.fullmatch(value) if isinstance(value, str) else None
     if match is None or not 0 < int(match.group(4)) < 65536:
         raise _fail(
             key,
