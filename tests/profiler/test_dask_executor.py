@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -412,3 +413,17 @@ def test_the_scheduler_address_check_accepts_or_names_the_key(text: str) -> None
 def test_well_formed_scheduler_addresses_are_accepted(protocol: str, host: str, port: int) -> None:
     address = f"{protocol}://{host}:{port}"
     assert check_scheduler_address(address) == address
+
+
+def test_nothing_imports_dask_unless_the_dask_executor_is_chosen(tmp_path) -> None:
+    root = write_project(tmp_path / "p")
+    code = (
+        "import sys\n"
+        "from modelsnap.cli import main\n"
+        "import modelsnap.profiler.jobs, modelsnap.profiler.executors, modelsnap.tui.app\n"
+        f"assert main(['run', {str(root)!r}, '--baseline', '--format', 'json']) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
