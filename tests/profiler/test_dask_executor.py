@@ -242,6 +242,42 @@ def test_a_killed_dask_worker_fails_that_model_and_the_others_are_recorded(tmp_p
     wait_until_no_modelsnap_children()
 
 
+def test_a_scheduler_lost_mid_run_fails_the_unfinished_models_cleanly(tmp_path) -> None:
+    root = write_project(tmp_path / "p", HANG)
+    config = locked(root)
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [str(Path(sys.executable).with_name("dask"))]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        **quiet,
+    )
+    worker = subprocess.Popen(
+        [*dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
+        + ["--no-nanny"],  # one process: nothing is left behind when it is stopped
+        **quiet,
+    )
+    try:
+
+        def on_event(name: str, event) -> None:
+            if name == "hang" and event.stage == "fit" and scheduler.poll() is None:
+                scheduler.kill()
+
+        outcomes = run_project(
+            config, ["hang"], overrides=Overrides(scheduler=address), on_event=on_event
+        )
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait(timeout=30)
+    [hang] = outcomes
+    assert hang.reason == "crash"
+    assert "stopped answering" in hang.error.message and address in hang.error.hint
+    assert_nothing_written(root)
+    wait_until_no_modelsnap_children()  # the Dask worker's run died with the Dask worker
+
+
 def test_a_model_over_its_memory_ceiling_on_a_dask_worker_fails_as_it_does_here(
     tmp_path, cluster
 ) -> None:

@@ -338,13 +338,15 @@ class DaskRun:
 
         # Failures are reported once, on the model or as an ExecutorError, not also by
         # distributed's own logger (a lost worker, a scheduler that does not answer).
-        logger = logging.getLogger("distributed")
-        level = logger.level
-        logger.setLevel(logging.CRITICAL)
+        loggers = [logging.getLogger(name) for name in ("distributed", "distributed.client")]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
         try:
             return self._run()
         finally:
-            logger.setLevel(level)
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
 
     def _run(self) -> list[Any]:
         from modelsnap.profiler.jobs import RunOutcome
@@ -360,8 +362,13 @@ class DaskRun:
             client.subscribe_topic(self.topic, lambda event: self.inbox.put(("topic", event[1])))
             # One copy of the project's files per Dask worker, whatever the number of tasks.
             [bundle] = client.scatter([project_bundle(self.config)], hash=False)
-            self._prepare_and_submit(bundle)
-            self._loop(bundle)
+            try:
+                self._prepare_and_submit(bundle)
+                self._loop(bundle)
+            except ModelsnapError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the cluster failed, not a model
+                self._abort(f"{type(exc).__name__}: {exc}")
         finally:
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(self.topic)
@@ -542,11 +549,31 @@ class DaskRun:
             ),
         )
 
+    def _abort(self, why: str) -> None:
+        """The connection to the cluster failed: the model being profiled here is finished,
+        every other unfinished model fails (nothing of theirs is written)."""
+        if self.profiler is not None:
+            self.profiler.join()
+        self._drain()
+        for model in self.models:
+            self._finish(
+                model,
+                RunFailed(
+                    "crash",
+                    f"the Dask cluster stopped answering during the run ({why}); "
+                    "nothing was written",
+                    where=f"model {model.spec.name!r}",
+                    hint=f"check the scheduler at {self.scheduler} and run the model again",
+                ),
+            )
+
     def _collected(self, model: _Model, future: Any, role: str, bundle: Any) -> None:
         status = future.status
         if status == "cancelled":
+            if self.client.status != "running":  # "connecting": the scheduler went away
+                raise ConnectionError("the connection to the scheduler was lost")
             if not self.cancelled:
-                self._lost(model, "?")
+                self._lost(model, model.attempts.get(future.key, ("", "?"))[1])
             return
         if status == "error":
             exc = future.exception()
