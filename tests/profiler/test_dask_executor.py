@@ -424,6 +424,9 @@ async def test_the_tui_run_screen_runs_the_baseline_on_the_cluster(tmp_path, clu
             await pilot.pause(0.2)
             if not app.running and app.state.baseline is not None:
                 break
+        for _ in range(4):  # let the reload after the run finish before the app closes
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
         lines = app.screen.query_one(RunPanel).lines
         assert app.state.baseline is not None, lines
         assert any("Dask worker" in line for line in lines), lines
