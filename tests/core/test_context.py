@@ -273,7 +273,7 @@ def test_the_baseline_is_the_latest_on_the_current_data(folder):
 
 
 def test_every_front_end_uses_the_same_baseline_rule(folder):
-    from modelsnap.profiler.jobs import latest_baseline
+    from modelsnap.profiler.job_specs import latest_baseline
     from modelsnap.tui.state import load_state
 
     folder.add("logistic", kind="baseline", f1=0.1, data_sha="c" * 64)

@@ -11,7 +11,8 @@ from modelsnap.core.errors import CriteriaError, ProjectFileError, RunFailed
 from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.store import list_snapshots
 from modelsnap.core.selection.criteria import lock_criteria
-from modelsnap.profiler.jobs import Overrides, reprofile, run_project, settings_for
+from modelsnap.profiler.job_specs import Overrides, settings_for
+from modelsnap.profiler.jobs import reprofile, run_project
 
 from .conftest import write_project
 

@@ -132,7 +132,8 @@ class Project:
         ``candidates=[names]`` select. One failing model does not stop the others: check each
         outcome. ``on_event(model_name, ProgressEvent)`` follows progress.
         """
-        from modelsnap.profiler.jobs import Overrides, run_project
+        from modelsnap.profiler.job_specs import Overrides
+        from modelsnap.profiler.jobs import run_project
 
         self.reload()
         if isinstance(candidates, str):
@@ -171,7 +172,7 @@ class Project:
         written then.
         """
         from modelsnap.core.files import safe_name
-        from modelsnap.profiler.jobs import (
+        from modelsnap.profiler.job_specs import (
             Overrides,
             criteria_revision_for,
             latest_baseline,

@@ -292,7 +292,7 @@ def import_mlflow(
     """
     from modelsnap.core.files import tmp_dir
     from modelsnap.core.project.parse import load_project
-    from modelsnap.profiler.jobs import (
+    from modelsnap.profiler.job_specs import (
         Overrides,
         criteria_revision_for,
         latest_baseline,

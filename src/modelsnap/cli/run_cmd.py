@@ -65,6 +65,35 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def scheduler_address(text: str) -> str:
+    from modelsnap.core.errors import ProjectFileError
+    from modelsnap.core.project.parse import check_scheduler_address
+
+    try:
+        return check_scheduler_address(text, "--scheduler")
+    except ProjectFileError:
+        raise argparse.ArgumentTypeError(
+            f"expected a Dask scheduler address such as tcp://10.0.0.5:8786, found {text!r}"
+        ) from None
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Where the fits run (docs/distributed.md); profiling always happens here."""
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        help="fit here (local, the default) or on a Dask cluster (dask; needs modelsnap[dask]); "
+        "latency and memory are always measured on this machine (default: [run].executor)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        metavar="ADDR",
+        help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask; "
+        "default: [run].scheduler)",
+    )
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -87,6 +116,7 @@ def register(subparsers: Any) -> None:
         help="run this candidate (repeatable)",
     )
     add_run_options(parser)
+    add_executor_options(parser)
     parser.add_argument(
         "--trust-code",
         action="append",
@@ -107,7 +137,7 @@ def register(subparsers: Any) -> None:
 
 
 def overrides_from(args: argparse.Namespace) -> Any:
-    from modelsnap.profiler.jobs import Overrides
+    from modelsnap.profiler.job_specs import Overrides
 
     return Overrides(
         timeout_seconds=args.timeout,
@@ -115,6 +145,8 @@ def overrides_from(args: argparse.Namespace) -> Any:
         latency_trials=args.latency_trials,
         batch_size=args.batch_size,
         version=getattr(args, "tag", None),
+        executor=getattr(args, "executor", None),
+        scheduler=getattr(args, "scheduler", None),
     )
 
 

@@ -103,7 +103,8 @@ class PathError(ModelsnapError):
 class RunFailed(ModelsnapError):
     """A fit/evaluate/profile run failed in the worker; nothing was written.
 
-    ``reason`` is one of: "timeout", "memory", "error", "crash", "cancelled".
+    ``reason`` is one of: "timeout", "memory", "error", "crash", "cancelled", and with the
+    Dask executor "worker lost" (docs/distributed.md).
     """
 
     def __init__(

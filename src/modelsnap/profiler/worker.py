@@ -314,12 +314,16 @@ class Run:
             return pipeline
         metric = self.primary_metric
         points = list(ParameterGrid({f"model__{k}": v for k, v in grid.items()}))
-        scores = []
-        for i, point in enumerate(points):
-            self.ch.progress("search", i / len(points), f"{i + 1}/{len(points)}: {point}")
-            candidate = clone(pipeline).set_params(**point)
-            candidate.fit(self.X["train"], self.y["train"])
-            scores.append(self._validation_score(candidate, metric))
+        scores = self.job.get("search_scores")  # scored elsewhere, one task per point
+        if scores is not None:
+            if len(scores) != len(points):
+                raise WorkerError(f"{len(scores)} grid scores for {len(points)} grid points")
+            scores = [float(score) for score in scores]
+        else:
+            scores = []
+            for i, point in enumerate(points):
+                self.ch.progress("search", i / len(points), f"{i + 1}/{len(points)}: {point}")
+                scores.append(self.score_point(pipeline, point))
         pick = max if direction(metric) == "max" else min
         best = points[scores.index(pick(scores))]
         self.snapshot.setdefault("model", {})["search"] = {
@@ -330,6 +334,29 @@ class Run:
         }
         self.ch.progress("search", 1.0, f"best {best} ({metric})")
         return clone(pipeline).set_params(**best)
+
+    def score_point(self, pipeline: Any, point: dict[str, Any]) -> float:
+        """Fit one grid point on train and score it on validation (the primary metric)."""
+        from sklearn.base import clone
+
+        candidate = clone(pipeline).set_params(**point)
+        candidate.fit(self.X["train"], self.y["train"])
+        return self._validation_score(candidate, self.primary_metric)
+
+    def grid_point(self) -> dict[str, Any]:
+        """Score point ``job["grid_point"]`` of the model's grid, alone (one task per point)."""
+        from sklearn.model_selection import ParameterGrid
+
+        self.load()
+        pipeline, _ = self.build()
+        grid = self.job["spec"]["grid"]
+        points = list(ParameterGrid({f"model__{k}": v for k, v in grid.items()}))
+        index = int(self.job["grid_point"])
+        point = points[index]
+        self.ch.progress("search", 0.0, f"{index + 1}/{len(points)}: {point}")
+        score = self.score_point(pipeline, point)
+        self.ch.progress("search", 1.0, f"{index + 1}/{len(points)}: {score:.4g}")
+        return {"grid_point": index, "score": score}
 
     def _validation_score(self, model: Any, metric: str) -> float:
         from modelsnap.core.evaluation.metrics import compute_metrics
@@ -501,6 +528,70 @@ class Run:
         resources["threads"] = dict(self.threads)
         return resources
 
+    def fit_memory(self) -> dict[str, Any]:
+        """The fit's memory figures alone, for a run whose predict figures are measured later."""
+        peak = getattr(self, "fit_peak", None)
+        if peak is None:
+            return {}
+        return {
+            "peak_memory_fit_mb": round(peak.peak_increase_mb, 3),
+            "memory_method": peak.method,
+        }
+
+    def profile_staged(self) -> dict[str, Any]:
+        """Latency, throughput and predict memory of an artifact fitted elsewhere (staged here).
+
+        The artifact is hash- and type-checked like any other; the validation predictions it
+        gives here are compared with the ones it came with. Returns ``resources`` (predict
+        figures only), this machine's ``environment`` and ``hardware``; nothing is saved.
+        """
+        import numpy as np
+
+        from modelsnap.core.evaluation import environment
+        from modelsnap.core.evaluation.artifacts import load_artifact
+
+        expected = self.job["expected"]
+        self.load()
+        for key in ("dataset_sha256", "split_sha256"):
+            have = getattr(self.dataset if key == "dataset_sha256" else self.split, key)
+            if expected[key] != have:
+                raise WorkerError(
+                    f"model {self.name!r} was fitted on other data ({key} differs from "
+                    "this project's)",
+                    hint="the data file or split.npz changed during the run; run it again",
+                )
+        artifact = self.staging / ARTIFACT_NAME
+        model = load_artifact(
+            artifact,
+            expected["artifact_sha256"],
+            trusted=self.job.get("trusted", []),
+            config=self.config,
+        )
+        self.estimator_path = expected.get("estimator", "")
+        self.ch.progress("evaluate", 0.0, "checking the fitted model's predictions here")
+        valid = self.X["validation"]
+        here = _check_predictions(model.predict(valid), len(valid), "validation", self.name)
+        with np.load(self.staging / PREDICTIONS_NAME, allow_pickle=False) as stored:
+            there = stored["validation_pred"]
+        if self.dataset.task == "classification":
+            differ = int(np.sum(there.astype(str) != here.astype(str)))
+        else:
+            differ = int(np.sum(~np.isclose(there.astype(float), here.astype(float))))
+        if differ:
+            self.warn(
+                f"{differ} of {len(here)} validation predictions differ between the machine "
+                "that fitted the model and this one: their library versions change its behaviour"
+            )
+        self.ch.progress("evaluate", 1.0)
+        resources = self.profile(model)
+        for key in ("peak_memory_fit_mb", "peak_memory_mb"):
+            resources.pop(key, None)
+        return {
+            "resources": resources,
+            "environment": environment.environment_table(self.root, estimator=self.estimator_path),
+            "hardware": environment.hardware_table(),
+        }
+
     def save(self, model: Any, *, existing_artifact: Path | None = None) -> dict[str, Any]:
         """Stage the artifact (saved now, or a copy of the re-profiled one) and the predictions."""
         import shutil
@@ -631,6 +722,10 @@ class Run:
             return scoring.run_in_worker(self.job, send=self.ch.send, progress=self.ch.progress)
         if self.job["mode"] == "reprofile":
             return self.reprofile()
+        if self.job["mode"] == "profile":
+            return self.profile_staged()
+        if self.job.get("grid_point") is not None:
+            return self.grid_point()
         self.load()
         model, needs_fit = self.build()
         if needs_fit:
@@ -641,7 +736,10 @@ class Run:
             fit_resources = {"fit_seconds": 0.0, "fit_measured": False}
         metric_tables = self.evaluate(model)
         self.analyse(model, metric_tables)
-        resources = {**fit_resources, **self.profile(model)}
+        if self.settings.get("profile", True):
+            resources = {**fit_resources, **self.profile(model)}
+        else:  # profiled later, on the machine that records it (docs/distributed.md)
+            resources = {**fit_resources, **self.fit_memory()}
         resources.update(self.save(model))
         model_table = self.snapshot.pop("model", {})
         model_table.update(
@@ -789,6 +887,7 @@ def read_job(text: str) -> dict[str, Any]:
         "python",
         "mlflow",
         "reprofile",
+        "profile",
         "edge",
         "predict",
         "monitor",
@@ -843,6 +942,10 @@ def main() -> int:
     channel = Channel(_isolate_stdout())
     try:
         job = read_job(sys.stdin.read())
+        if job.get("trust_code"):  # names the user trusted, carried to another machine
+            from modelsnap.core.evaluation.pipeline import TRUST_CODE_ENV
+
+            os.environ[TRUST_CODE_ENV] = ",".join(map(str, job["trust_code"]))
         result = toml_value(Run(job, channel).run())
         channel.send(
             {

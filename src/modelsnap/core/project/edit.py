@@ -146,6 +146,12 @@ def _inline(mapping: dict[str, Any]):
     return table
 
 
+def _run_defaults() -> dict[str, Any]:
+    """[run]'s keys as a new file writes them: local fits by default, so the executor and the
+    scheduler are left out (docs/distributed.md shows how to fit on a cluster)."""
+    return {k: v for k, v in vars(RunConfig()).items() if k not in ("executor", "scheduler")}
+
+
 def build_project_document(
     *,
     data_source: str,
@@ -237,7 +243,7 @@ def build_project_document(
     doc["constraints"] = constraint_table
 
     run = tomlkit.table()
-    for key, value in RunConfig().__dict__.items():
+    for key, value in _run_defaults().items():
         run[key] = value
     run["threads"].comment("BLAS/OpenMP threads and n_jobs for every model")
     doc["run"] = run

@@ -18,6 +18,7 @@ from modelsnap.core.files import PROJECT_TOML_LIMIT, inside, parse_toml, read_re
 from modelsnap.core.measures import MEASURE_DIRECTIONS
 from modelsnap.core.project.schema import (
     CONSTRAINT_KEYS,
+    EXECUTORS,
     MAX_GRID_POINTS,
     MAX_THREADS,
     PREPROCESS_CHOICES,
@@ -418,9 +419,16 @@ def _parse_run(doc: dict) -> RunConfig:
         "latency_warmup",
         "batch_size",
         "threads",
+        "executor",
+        "scheduler",
     }
     table = _table(doc, "run", allowed)
+    scheduler = table.get("scheduler")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler, "[run].scheduler")
     return RunConfig(
+        executor=_str(table, "executor", "[run].executor", default="local", choices=EXECUTORS),
+        scheduler=scheduler,
         timeout_seconds=_number(
             table, "timeout_seconds", "[run].timeout_seconds", 600.0, minimum=0
         ),
@@ -459,6 +467,25 @@ def _parse_run(doc: dict) -> RunConfig:
             maximum=MAX_THREADS,
         ),
     )
+
+
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(tcp|tls|ucx|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?):(\d{1,5})$"
+)
+
+
+def check_scheduler_address(value: Any, key: str = "[run].scheduler") -> str:
+    """A Dask scheduler address ``PROTOCOL://HOST:PORT`` (tcp, tls, ucx, ws, wss), or
+    ProjectFileError saying what was found and what is expected."""
+    match = _SCHEDULER_ADDRESS.fullmatch(value) if isinstance(value, str) else None
+    if match is None or not 0 < int(match.group(4)) < 65536:
+        raise fail(
+            key,
+            'a Dask scheduler address such as "tcp://10.0.0.5:8786"',
+            value,
+            hint="the address `dask scheduler` prints: protocol://host:port",
+        )
+    return value
 
 
 def _parse_monitoring(doc: dict) -> MonitoringConfig:

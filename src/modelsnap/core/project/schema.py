@@ -17,6 +17,7 @@ from modelsnap.core.errors import ProjectFileError
 from modelsnap.core.measures import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 PROJECT_FILE = "modelsnap.toml"
+EXECUTORS = ("local", "dask")  # [run].executor: where fits run
 TASKS = ("classification", "regression")
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "diabetes")
 
@@ -115,6 +116,8 @@ class RunConfig:
     latency_warmup: int = 20
     batch_size: int = 256
     threads: int = 1
+    executor: str = "local"  # where fits run: "local" | "dask" (docs/distributed.md)
+    scheduler: str | None = None  # the Dask scheduler's address, tcp://HOST:PORT
 
 
 @dataclass

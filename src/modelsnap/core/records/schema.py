@@ -17,7 +17,8 @@ SCHEMA = 1
 KINDS = ("baseline", "candidate")
 TASKS = ("classification", "regression")
 SOURCES = ("project", "python")
-ORIGIN_TOOLS = ("mlflow",)  # [origin].tool: where an imported model came from
+ORIGIN_TOOLS = ("mlflow",)  # [origin].tool: the tool an imported model came from
+ORIGIN_EXECUTORS = ("local", "dask")  # [origin].executor: where a model was fitted
 # [resources] keys documented as numbers (unknown keys are allowed and not checked)
 RESOURCE_NUMBERS = (
     "fit_seconds",
@@ -285,12 +286,20 @@ def _check_machine(c: _Checker, data: dict) -> None:
 
 
 def _check_origin(c: _Checker, data: dict) -> None:
-    """[origin] is optional: a model imported from another tool (an MLflow run)."""
+    """[origin] is optional and says where a model came from when it was not fitted here: an
+    imported model (``tool``, e.g. an MLflow run) or a fit on a cluster (``executor``)."""
     origin = c.table(data, "origin", required=False)
     if origin is None:
         return
-    c.value(origin, "origin", "tool", "string", choices=ORIGIN_TOOLS)
-    for key in ("tracking_uri", "run_id", "model_uri"):
-        c.value(origin, "origin", key, "string")
-    for key in ("experiment_id", "run_name", "model_id", "artifact_path", "format"):
+    if "tool" in origin or "executor" not in origin:
+        c.value(origin, "origin", "tool", "string", choices=ORIGIN_TOOLS)
+        for key in ("tracking_uri", "run_id", "model_uri"):
+            c.value(origin, "origin", key, "string")
+        for key in ("experiment_id", "run_name", "model_id", "artifact_path", "format"):
+            c.value(origin, "origin", key, "string", required=False)
+        return
+    c.value(origin, "origin", "executor", "string", choices=ORIGIN_EXECUTORS)
+    for key in ("scheduler", "worker", "host", "python"):
         c.value(origin, "origin", key, "string", required=False)
+    for key in ("packages", "hardware"):
+        c.value(origin, "origin", key, "table", required=False)

@@ -66,6 +66,10 @@ class SnapshotResources(TypedDict, total=False):
     peak_memory_fit_mb: float
     peak_memory_predict_mb: float
     peak_memory_mb: float
+    latency_model_p50_ms: float  # the estimator alone on preprocessed rows (docs/profiler.md)
+    latency_model_p95_ms: float
+    latency_model_p99_ms: float
+    preprocess_share: float  # 0..1 of the pipeline's p50
     memory_method: str
     threads: dict[str, int]
 
@@ -95,6 +99,9 @@ class Snapshot(TypedDict):
     fairness: NotRequired[dict[str, Any]]
     edge_cases: NotRequired[dict[str, Any]]
     checks: NotRequired[dict[str, Any]]
+    # Where the model came from when not fitted here: an MLflow run ("tool") or a Dask worker
+    # ("executor"); records/schema.py checks both kinds.
+    origin: NotRequired[dict[str, Any]]
 
 
 class IndexConstraints(TypedDict):

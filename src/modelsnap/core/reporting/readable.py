@@ -27,9 +27,10 @@ SECTION_ORDER = (
     "predictions",
     "environment",
     "hardware",
+    "origin",
 )
 # Sections that go last whatever else a snapshot holds.
-_LAST = ("model", "data", "predictions", "environment", "hardware")
+_LAST = ("model", "data", "predictions", "environment", "hardware", "origin")
 
 
 def section_rank(name: str) -> tuple[int, int]:
