@@ -20,6 +20,7 @@ from typing import Any
 from modelsnap.core.errors import CriteriaError, ModelsnapError, ProjectFileError, RunFailed
 from modelsnap.profiler.events import ProgressEvent
 from modelsnap.profiler.runner import RunJob, run_model
+from modelsnap.profiler.warm import WorkerPool
 
 
 @dataclass
@@ -184,9 +185,27 @@ def run_project(
     """Run the selected models of a loaded project, one worker each, and return every outcome.
 
     Callbacks get the model name first so one display can follow several runs. After a cancel,
-    the models not started yet are reported as cancelled without running.
+    the models not started yet are reported as cancelled without running. The models' workers
+    are forked from one template process (``warm.WorkerPool``), stopped when this returns.
     """
     specs = _select(config, names, baseline)
+    with WorkerPool() as pool:
+        return _run_specs(
+            config, specs, overrides, on_start, on_event, on_warning, on_finish, cancel, pool
+        )
+
+
+def _run_specs(
+    config: Any,
+    specs: list[Any],
+    overrides: Overrides | None,
+    on_start: Callable[[str, str], None] | None,
+    on_event: Callable[[str, ProgressEvent], None] | None,
+    on_warning: Callable[[str, str], None] | None,
+    on_finish: Callable[[RunOutcome], None] | None,
+    cancel: threading.Event | None,
+    pool: WorkerPool,
+) -> list[RunOutcome]:
     outcomes: list[RunOutcome] = []
     locked: int | CriteriaError | None = None
     for spec in specs:
@@ -231,6 +250,7 @@ def run_project(
             outcome.snapshot = run_model(
                 job,
                 cancel=cancel,
+                pool=pool,
                 on_warning=warn,
                 on_event=(
                     None

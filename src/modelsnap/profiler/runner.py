@@ -45,7 +45,7 @@ from typing import Any
 from modelsnap.core import errors
 from modelsnap.core.errors import ModelsnapError, RunFailed
 from modelsnap.core.files import safe_name, tmp_dir
-from modelsnap.profiler import events, reaper
+from modelsnap.profiler import events, reaper, warm
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -203,12 +203,13 @@ class _Tree:
     the root is already gone.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, reaper_root: bool = False) -> None:
         import psutil
 
         self._psutil = psutil
         self.root = psutil.Process(pid)
         self.known: dict[int, Any] = {pid: self.root}
+        self._reaper_root = reaper_root  # a warm worker's root is always its forked reaper
 
     def rss_bytes(self) -> int:
         """Summed RSS of the worker's whole tree, re-parented daemons included.
@@ -233,6 +234,8 @@ class _Tree:
     def _is_reaper(self) -> bool:
         """Whether the root is still the reaper (where there is no subreaper, it ``exec``s the
         worker and is then counted)."""
+        if self._reaper_root:
+            return True
         try:
             return reaper.REAPER_MODULE in self.root.cmdline()
         except self._psutil.Error:
@@ -252,7 +255,7 @@ class _Tree:
                     proc.kill()
 
 
-def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
+def _kill_group(proc: subprocess.Popen | warm.WarmProcess, tree: _Tree, grace: float) -> None:
     """SIGTERM the run's process group, then, after ``grace`` seconds, freeze and SIGKILL
     everything under the reaper, the group, and any stray seen during the run."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -265,6 +268,34 @@ def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+
+
+def _start_worker(
+    job: RunJob, pool: warm.WorkerPool | None, cancel: threading.Event | None
+) -> subprocess.Popen | warm.WarmProcess | None:
+    """The model's worker: forked from the run's template (``warm``), or, where that is not
+    available, a fresh interpreter started through the reaper. None when cancelled meanwhile."""
+    env = _thread_env(job.threads)
+    if pool is not None:
+        forked = pool.spawn(
+            job.root,
+            env,
+            stop=lambda: cancel is not None and cancel.is_set(),
+            timeout=job.timeout_seconds,
+        )
+        if forked is False:
+            return None
+        if forked is not None:
+            return forked
+    return subprocess.Popen(
+        reaper.python_argv(reaper.REAPER_MODULE),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(job.root),
+        env=env,
+        start_new_session=True,
+    )
 
 
 class _Reader(threading.Thread):
@@ -332,19 +363,14 @@ def _spawn_and_watch(
     *,
     wire: dict[str, Any] | None = None,
     on_item: Callable[[dict[str, Any]], None] | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> _Outcome:
     wire = job.to_wire(staging) if wire is None else wire
     payload = (json.dumps(wire) + "\n").encode("utf-8")
-    proc = subprocess.Popen(
-        reaper.python_argv(reaper.REAPER_MODULE),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=str(job.root),
-        env=_thread_env(job.threads),
-        start_new_session=True,
-    )
-    tree = _Tree(proc.pid)
+    proc = _start_worker(job, pool, cancel)
+    if proc is None:
+        return _Outcome(None, None, "cancelled", "cancelled by the caller", "", None)
+    tree = _Tree(proc.pid, reaper_root=isinstance(proc, warm.WarmProcess))
     inbox: queue.Queue = queue.Queue()
     reader, tail = _Reader(proc.stdout, inbox), _Tail(proc.stderr)
     writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
@@ -504,13 +530,16 @@ def run_model(
     on_event: EventCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> dict[str, Any]:
     """Fit/evaluate/profile one model in a worker and record it; returns the written snapshot.
 
     ``on_event`` receives each ``ProgressEvent`` in the calling thread; ``on_warning`` each
     warning text (e.g. "no predict_proba"). Raises ``RunFailed`` (``reason`` in REASONS) when
     the run failed, or the worker's own ``ModelsnapError`` subclass for bad project or data
-    (e.g. ``DataError``). Nothing is written in either case.
+    (e.g. ``DataError``). Nothing is written in either case. ``pool`` is the run's
+    ``warm.WorkerPool`` (the worker is forked from its template); without one, a pool for this
+    model alone is started and closed.
     """
     from modelsnap.core import store
     from modelsnap.core.constraints import check_constraints
@@ -523,7 +552,8 @@ def run_model(
     staging = tmp_dir(root) / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
     staging.mkdir()
     try:
-        outcome = _spawn_and_watch(job, staging, on_event, on_warning, cancel)
+        with warm.pool_for(pool) as workers:
+            outcome = _spawn_and_watch(job, staging, on_event, on_warning, cancel, pool=workers)
         final = outcome.final
         if outcome.killed_for or final is None or final["type"] != "result":
             raise _failure(job, outcome)
@@ -549,6 +579,7 @@ def run_edge_job(
     trusted: list[str] | None = None,
     edge_sha256: str | None = None,
     on_event: EventCallback | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run the edge-case file over snapshots' artifacts in worker processes; nothing is written.
 
@@ -559,7 +590,35 @@ def run_edge_job(
     worker goes on with the rest. ``edge_sha256`` (the file's hash as the caller read it) makes
     the worker refuse a file that changed in between.
     """
-    root = Path(root).resolve()
+    with warm.pool_for(pool) as workers:
+        return _edge_rounds(
+            Path(root).resolve(),
+            snapshots,
+            edge_file,
+            timeout_seconds=timeout_seconds,
+            memory_limit_mb=memory_limit_mb,
+            threads=threads,
+            trusted=trusted,
+            edge_sha256=edge_sha256,
+            on_event=on_event,
+            pool=workers,
+        )
+
+
+def _edge_rounds(
+    root: Path,
+    snapshots: list[dict[str, Any]],
+    edge_file: str,
+    *,
+    timeout_seconds: float,
+    memory_limit_mb: float,
+    threads: int,
+    trusted: list[str] | None,
+    edge_sha256: str | None,
+    on_event: EventCallback | None,
+    pool: warm.WorkerPool,
+) -> dict[str, dict[str, Any]]:
+    """``run_edge_job``'s rounds: a fresh worker for the snapshots left after a failure."""
     results: dict[str, dict[str, Any]] = {}
     remaining = list(snapshots)
     while remaining:
@@ -589,7 +648,9 @@ def run_edge_job(
         def collect(message: dict[str, Any], done: dict[str, dict[str, Any]] = done) -> None:
             done[message["id"]] = message["result"]
 
-        outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+        outcome = _spawn_and_watch(
+            job, Path(), on_event, None, None, wire=wire, on_item=collect, pool=pool
+        )
         results.update(done)
         remaining = [entry for entry in remaining if entry["id"] not in results]
         final = outcome.final
@@ -621,6 +682,7 @@ def run_scoring_job(
     trusted: list[str] | None = None,
     name: str = "scoring",
     on_event: EventCallback | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Score snapshots' artifacts in one worker process (``predict`` and ``monitor`` modes).
 
@@ -655,7 +717,10 @@ def run_scoring_job(
     def collect(message: dict[str, Any]) -> None:
         items[str(message["id"])] = message["result"]
 
-    outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+    with warm.pool_for(pool) as workers:
+        outcome = _spawn_and_watch(
+            job, Path(), on_event, None, None, wire=wire, on_item=collect, pool=workers
+        )
     final = outcome.final
     if outcome.killed_for or final is None or final["type"] != "result":
         raise _failure(job, outcome)
