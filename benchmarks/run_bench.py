@@ -49,6 +49,7 @@ def child(folder: str) -> None:
     marks: dict[str, list[tuple[str, float]]] = {}
     ends: dict[str, float] = {}
     reasons: dict[str, str] = {}
+    memory: dict[str, list[float]] = {}
 
     def on_start(name: str, kind: str) -> None:
         marks[name] = [("start", time.perf_counter())]
@@ -64,6 +65,11 @@ def child(folder: str) -> None:
     def on_finish(outcome) -> None:
         ends[outcome.name] = time.perf_counter()
         reasons[outcome.name] = outcome.reason
+        resources = (outcome.snapshot or {}).get("resources", {})
+        memory[outcome.name] = [
+            resources.get("peak_memory_fit_mb", float("nan")),
+            resources.get("peak_memory_predict_mb", float("nan")),
+        ]
 
     started = time.perf_counter()
     run_project(config, on_start=on_start, on_event=on_event, on_finish=on_finish)
@@ -86,6 +92,7 @@ def child(folder: str) -> None:
             "work": work,
             "overhead": total - work,
             "reason": reasons[name],
+            "memory": memory[name],
         }
     print(json.dumps({"wall": wall, "models": models}))
 
@@ -181,11 +188,16 @@ def print_stages(results: dict[str, list[dict]]) -> None:
                     for p in parts
                 )
                 print(f"  {name:<18}{cells}")
+        print("  peak memory recorded (fit MB, predict MB), first run:")
+        for name in names:
+            fit_mb, predict_mb = runs[0]["models"][name]["memory"]
+            print(f"  {name:<18}{fit_mb:.1f}, {predict_mb:.1f}")
         overheads = [statistics.median(r["models"][n]["overhead"] for r in runs) for n in names]
         print(
             f"overhead per model: mean {statistics.mean(overheads):.3f} s, "
-            f"max {max(overheads):.3f} s; in-process run of all five "
-            f"{statistics.median(r['wall'] for r in runs):.2f} s"
+            f"first model {overheads[0]:.3f} s, the others mean "
+            f"{statistics.mean(overheads[1:]):.3f} s (max {max(overheads[1:]):.3f} s); "
+            f"in-process run of all five {statistics.median(r['wall'] for r in runs):.2f} s"
         )
 
 

@@ -298,6 +298,9 @@ def _start_worker(
     )
 
 
+_FINAL: dict[str, Any] = {"type": "final"}  # the reader's wake-up call after the last message
+
+
 class _Reader(threading.Thread):
     """Reads the worker's stdout protocol into a queue (events) and keeps the final message."""
 
@@ -317,6 +320,7 @@ class _Reader(threading.Thread):
                 continue
             if message["type"] in ("result", "error"):
                 self.final = message
+                self._inbox.put(_FINAL)  # wakes the runner at once
             else:
                 self._inbox.put(message)
 
@@ -381,6 +385,8 @@ def _spawn_and_watch(
     killed_for, detail = None, ""
 
     def deliver(message: dict[str, Any]) -> None:
+        if message is _FINAL:
+            return
         if message["type"] == "progress":
             if on_event is not None:
                 on_event(ProgressEvent.from_dict(message))
@@ -396,6 +402,8 @@ def _spawn_and_watch(
                 deliver(inbox.get(timeout=POLL_SECONDS))
                 while True:
                     deliver(inbox.get_nowait())
+            if reader.final is not None:
+                break  # the worker's last word: what it still does is exit (killed below)
             if cancel is not None and cancel.is_set():
                 killed_for, detail = "cancelled", "cancelled by the caller"
                 break
