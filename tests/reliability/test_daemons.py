@@ -105,7 +105,11 @@ def test_a_daemon_dies_with_a_killed_run(tmp_path: Path) -> None:
         pid = int(pid_file.read_text())
         assert alive(pid)
         under_run = psutil.Process(run.pid).children(recursive=True)
-        templates = [p.pid for p in under_run if "modelsnap.profiler.warm" in " ".join(p.cmdline())]
+        templates = [
+            p.pid
+            for p in under_run
+            if p.ppid() == run.pid and "modelsnap.profiler.warm" in " ".join(p.cmdline())
+        ]
         assert len(templates) == 1, [p.cmdline() for p in under_run]
         everything = [pid, *(p.pid for p in under_run)]
         os.kill(run.pid, signal.SIGKILL)

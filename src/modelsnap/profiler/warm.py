@@ -253,6 +253,8 @@ class Template:
         """Stop the template; it kills every child it forked and everything under them."""
         with contextlib.suppress(OSError):
             self._sock.close()
+        if not self.ready:  # still importing: it has no child yet, and nothing to finish
+            self.proc.kill()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -373,9 +375,10 @@ def _preload() -> None:
         environment.package_versions(("sklearn",))
 
 
-def serve(sock: socket.socket) -> None:
+def serve(sock: socket.socket, parent: int) -> None:
     """The template's loop: fork a child per request, report its end, stop with the parent."""
-    parent = os.getppid()
+    if os.getppid() != parent:
+        return  # the runner died while we were importing
     reaper.become_subreaper()  # an orphan of a killed model reaper stays ours, to be killed
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -383,7 +386,10 @@ def serve(sock: socket.socket) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGTERM, lambda *_: None)  # a group SIGTERM is for the workers
     children: dict[int, int] = {}  # reaper pid -> status pipe
-    sock.send(READY)
+    try:
+        sock.send(READY)
+    except OSError:
+        return  # the pool was closed while we were importing
     try:
         while os.getppid() == parent:
             ready, _, _ = select.select([sock, wake_r], [], [], 0.25)
@@ -530,9 +536,10 @@ def _fresh_random_state() -> None:
 
 
 def main() -> None:
+    parent = os.getppid()
     sock = socket.socket(fileno=int(sys.argv[1]))
     _preload()
-    serve(sock)
+    serve(sock, parent)
     os._exit(0)
 
 
