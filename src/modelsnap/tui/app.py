@@ -35,6 +35,8 @@ from modelsnap.tui.screens.setup import SetupScreen
 from modelsnap.tui.state import ProjectState, load_state
 from modelsnap.tui.steps import SETUP, STEP_BY_MODE, step_for_number
 
+RUN_MODULES_AFTER = 1.0  # seconds after the first screen: its paint comes first
+
 
 class ModelsnapApp(App[None]):
     """The checklist TUI for one project folder."""
@@ -109,6 +111,7 @@ class ModelsnapApp(App[None]):
         self.state = message.state
         if not self._placed:
             self._placed = True
+            self.set_timer(RUN_MODULES_AFTER, self._import_run_modules)
             if not self.state.has_project:
                 self.switch_mode(SETUP.mode)
             else:
@@ -252,6 +255,15 @@ class ModelsnapApp(App[None]):
             # After a quit there is no UI left to update (the loop may close at any moment).
             with contextlib.suppress(RuntimeError):
                 self.call_from_thread(self._runs_over)
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _import_run_modules(self) -> None:
+        """Import what a run needs (about 90 ms) while nobody waits: imported when the first run
+        starts, it froze the UI for as long (benchmarks/tui_stall_bench.py). Nothing heavy:
+        the run's libraries load in the worker processes, never here."""
+        import psutil  # noqa: F401
+
+        import modelsnap.profiler.jobs  # noqa: F401
 
     def _runs_over(self) -> None:
         self._run_cancel = None
