@@ -237,3 +237,29 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_cancel_while_the_template_starts_leaves_nothing(project: Path) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with warm.WorkerPool() as pool:
+        with pytest.raises(RunFailed) as info:
+            run_model(job(project, "bad_models.LeavesState"), pool=pool, cancel=cancel)
+        assert info.value.reason == "cancelled"
+    assert our_modelsnap_processes() == []
+    assert_nothing_written(project)
+
+
+def test_a_template_that_cannot_start_leaves_the_run_to_cold_workers(
+    project: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(warm, "TEMPLATE_MODULE", "modelsnap.profiler.no_such_module")
+    with warm.WorkerPool() as pool:
+        snapshot = run_model(
+            job(project, "bad_models.LeavesState", params={"out": "state.json"}), pool=pool
+        )
+        assert pool.pids == []
+    assert snapshot["name"] == "leavesstate"
+    lineage = json.loads((project / "state.json").read_text())["lineage"]
+    assert "modelsnap.profiler.reaper" in lineage[0]
+    assert our_modelsnap_processes() == []
