@@ -202,7 +202,7 @@ class ModelsnapApp(App[None]):
         self._run_cancel = threading.Event()
         # Everything the UI made so far leaves the collector's view: a full collection that the
         # run's thread triggers would otherwise scan it all while holding the GIL (a 90-180 ms
-        # freeze of the UI, measured by benchmarks/tui_stall_bench.py).
+        # freeze of the UI, measured by benchmarks/tui_stall_bench.py). Undone when it ends.
         gc.freeze()
         self._run_models(target, names, baseline, self._run_cancel)
         return True
@@ -267,6 +267,7 @@ class ModelsnapApp(App[None]):
 
     def _runs_over(self) -> None:
         self._run_cancel = None
+        gc.unfreeze()  # frozen only for the run: the UI's garbage is collectable again
         self.reload_state()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
