@@ -168,3 +168,44 @@ def test_many_columns_shrink_the_sample() -> None:
     report = _report(model, wide, y, n_repeats=1)
     assert report["rows"] == max(MIN_ROWS, CELL_BUDGET // 120)
     assert report["top_features"][0]["name"] == "c0"
+
+
+def test_stacked_permutation_importance_equals_scikit_learns() -> None:
+    """The oracle: the stacked copies give scikit-learn's permutation_importance figures, for a
+    label metric, a probability metric and an error metric, with a stack smaller than the job
+    (several predict calls) and one holding it all."""
+    from sklearn.inspection import permutation_importance
+
+    from modelsnap.core.evaluation.interpretability import (
+        _block_scorer,
+        stacked_permutation_importance,
+    )
+
+    frame, y = _data(n=300, seed=3)
+    labels = ["no", "yes"]
+    for estimator in (
+        LogisticRegression(),
+        RandomForestClassifier(n_estimators=15, random_state=0),
+    ):
+        model = _pipeline(estimator, frame).fit(frame, y)
+        for metric in ("f1", "roc_auc", "log_loss"):
+            score = _block_scorer(metric, "classification", labels, "yes")
+
+            def scorer(est, X_, y_, score=score):
+                return score(y_, *score.predict(est, X_))
+
+            expected = permutation_importance(
+                model, frame, y, scoring=scorer, n_repeats=4, random_state=11, n_jobs=1
+            )
+            for budget in (frame.size * 3, 10**9):
+                got = stacked_permutation_importance(
+                    model,
+                    frame,
+                    y,
+                    baseline=scorer(model, frame, y),
+                    score=score,
+                    n_repeats=4,
+                    seed=11,
+                    cell_budget=budget,
+                )
+                np.testing.assert_allclose(got, expected.importances, rtol=0, atol=1e-9)

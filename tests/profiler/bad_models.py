@@ -123,3 +123,43 @@ class Prints(_Majority):
         print("hello from fit")
         os.write(1, b"raw bytes on fd 1\n")
         return super().fit(X, y)
+
+
+SEEN_BY_THIS_PROCESS = []  # a module-level global a model changes
+
+
+class LeavesState(_Majority):
+    """fit records the state it finds (to ``out``), then changes every kind of process-wide state
+    a model can: a global of its own module, an attribute and the global config of an installed
+    package, an environment variable, ``sys.path``, numpy's global random state. A model run
+    after it must find none of that."""
+
+    def __init__(self, out="state.json"):
+        self.out = out
+
+    def fit(self, X, y):
+        import json
+        import sys
+
+        import psutil
+        import sklearn
+
+        reaper = psutil.Process(os.getppid())
+        found = {
+            "pid": os.getpid(),
+            "global": list(SEEN_BY_THIS_PROCESS),
+            "sklearn_attribute": getattr(sklearn, "_left_by_a_model", None),
+            "assume_finite": sklearn.get_config()["assume_finite"],
+            "environment": os.environ.get("LEFT_BY_A_MODEL"),
+            "sys_path": list(sys.path),
+            "random": float(np.random.random()),
+            "lineage": [" ".join(p.cmdline()) for p in (reaper, psutil.Process(reaper.ppid()))],
+        }
+        Path(self.out).write_text(json.dumps(found))
+        SEEN_BY_THIS_PROCESS.append(self.out)
+        sklearn._left_by_a_model = self.out
+        sklearn.set_config(assume_finite=True)
+        os.environ["LEFT_BY_A_MODEL"] = self.out
+        sys.path.insert(0, "/left/by/a/model")
+        np.random.seed(1234)
+        return super().fit(X, y)

@@ -87,8 +87,9 @@ def test_a_daemons_memory_counts_against_the_ceiling(tmp_path: Path) -> None:
 
 
 def test_a_daemon_dies_with_a_killed_run(tmp_path: Path) -> None:
-    """SIGKILL to ``modelsnap run`` itself (no cleanup possible there): the reaper notices its
-    parent is gone and kills everything under it, the escaped daemon included."""
+    """SIGKILL to ``modelsnap run`` itself (no cleanup possible there): the worker template, the
+    model's reaper and worker notice their parent is gone and kill everything under them, the
+    escaped daemon included."""
     root = write_project(tmp_path / "proj", DAEMONS)
     assert cli("lock", str(root)).returncode == 0
     run = subprocess.Popen(
@@ -104,12 +105,21 @@ def test_a_daemon_dies_with_a_killed_run(tmp_path: Path) -> None:
             time.sleep(0.05)
         pid = int(pid_file.read_text())
         assert alive(pid)
+        under_run = psutil.Process(run.pid).children(recursive=True)
+        templates = [
+            p.pid
+            for p in under_run
+            if p.ppid() == run.pid and "modelsnap.profiler.warm" in " ".join(p.cmdline())
+        ]
+        assert len(templates) == 1, [p.cmdline() for p in under_run]
+        everything = [pid, *(p.pid for p in under_run)]
         os.kill(run.pid, signal.SIGKILL)
         run.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while alive(pid) and time.monotonic() < deadline:
+        while any(alive(p) for p in everything) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(pid), f"daemon {pid} outlived the killed run"
+        assert [p for p in everything if alive(p)] == [], "the run's processes outlived it"
     finally:
         if run.poll() is None:
             run.kill()

@@ -31,6 +31,7 @@ from modelsnap.profiler.job_specs import (
     settings_for,
 )
 from modelsnap.profiler.runner import RunJob, run_model
+from modelsnap.profiler.warm import WorkerPool
 
 if TYPE_CHECKING:
     from modelsnap.core.records.shapes import Snapshot
@@ -86,7 +87,8 @@ def run_project(
     """Run the selected models of a loaded project, one worker each, and return every outcome.
 
     Callbacks get the model name first so one display can follow several runs. After a cancel,
-    the models not started yet are reported as cancelled without running.
+    the models not started yet are reported as cancelled without running. The models' workers
+    are forked from one template process (``warm.WorkerPool``), stopped when this returns.
     """
     specs = _select(config, names, baseline)
     choice = executors.choose(config, overrides)
@@ -104,6 +106,23 @@ def run_project(
             on_finish=on_finish,
             cancel=cancel,
         )
+    with WorkerPool() as pool:
+        return _run_specs(
+            config, specs, overrides, on_start, on_event, on_warning, on_finish, cancel, pool
+        )
+
+
+def _run_specs(
+    config: ProjectConfig,
+    specs: list[ModelSpec],
+    overrides: Overrides | None,
+    on_start: Callable[[str, str], None] | None,
+    on_event: Callable[[str, ProgressEvent], None] | None,
+    on_warning: Callable[[str, str], None] | None,
+    on_finish: Callable[[RunOutcome], None] | None,
+    cancel: threading.Event | None,
+    pool: WorkerPool,
+) -> list[RunOutcome]:
     outcomes: list[RunOutcome] = []
     locked: int | CriteriaError | None = None
     for spec in specs:
@@ -148,6 +167,7 @@ def run_project(
             outcome.snapshot = run_model(
                 job,
                 cancel=cancel,
+                pool=pool,
                 on_warning=warn,
                 on_event=None if on_event is None else functools.partial(on_event, spec.name),
             )

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from modelsnap.core import errors
 from modelsnap.core.errors import ModelsnapError, RunFailed
 from modelsnap.core.files import safe_name, tmp_dir
-from modelsnap.profiler import events, reaper
+from modelsnap.profiler import events, reaper, warm
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
 
 if TYPE_CHECKING:
@@ -219,12 +219,13 @@ class _Tree:
     the root is already gone.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, reaper_root: bool = False) -> None:
         import psutil
 
         self._psutil = psutil
         self.root = psutil.Process(pid)
         self.known: dict[int, Any] = {pid: self.root}
+        self._reaper_root = reaper_root  # a warm worker's root is always its forked reaper
 
     def rss_bytes(self) -> int:
         """Summed RSS of the worker's whole tree, re-parented daemons included.
@@ -234,7 +235,7 @@ class _Tree:
         """
         psutil = self._psutil
         try:
-            members = self.root.children(recursive=True)
+            members = self._descendants()
             if not self._is_reaper():
                 members.append(self.root)
         except psutil.Error:
@@ -246,9 +247,43 @@ class _Tree:
                 total += proc.memory_info().rss
         return total
 
+    def _descendants(self) -> list[Any]:
+        """The root's descendants. On Linux from ``/proc/<pid>/task/<tid>/children``: a few
+        small reads per process of the run, where psutil reads the status of every process on
+        the machine (about 4 ms of CPU per poll, 20 times a second, in the caller's process:
+        the TUI's UI thread shares its interpreter lock). The kill path keeps psutil's full scan.
+        """
+        if not _PROC_CHILDREN:
+            return self.root.children(recursive=True)
+        found, todo = [], [self.root.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tasks:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                        children = [int(x) for x in handle.read().split()]
+                except (OSError, ValueError):
+                    continue
+                for child in children:
+                    proc = self.known.get(child)
+                    if proc is None:
+                        try:
+                            proc = self._psutil.Process(child)
+                        except self._psutil.Error:
+                            continue
+                    found.append(proc)
+                    todo.append(child)
+        return found
+
     def _is_reaper(self) -> bool:
         """Whether the root is still the reaper (where there is no subreaper, it ``exec``s the
         worker and is then counted)."""
+        if self._reaper_root:
+            return True
         try:
             return reaper.REAPER_MODULE in self.root.cmdline()
         except self._psutil.Error:
@@ -268,7 +303,7 @@ class _Tree:
                     proc.kill()
 
 
-def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
+def _kill_group(proc: subprocess.Popen | warm.WarmProcess, tree: _Tree, grace: float) -> None:
     """SIGTERM the run's process group, then, after ``grace`` seconds, freeze and SIGKILL
     everything under the reaper, the group, and any stray seen during the run."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -281,6 +316,38 @@ def _kill_group(proc: subprocess.Popen, tree: _Tree, grace: float) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+
+
+def _start_worker(
+    job: RunJob, pool: warm.WorkerPool | None, cancel: threading.Event | None
+) -> subprocess.Popen | warm.WarmProcess | None:
+    """The model's worker: forked from the run's template (``warm``), or, where that is not
+    available, a fresh interpreter started through the reaper. None when cancelled meanwhile."""
+    env = _thread_env(job.threads)
+    if pool is not None:
+        forked = pool.spawn(
+            job.root,
+            env,
+            stop=lambda: cancel is not None and cancel.is_set(),
+            timeout=job.timeout_seconds,
+        )
+        if forked is False:
+            return None
+        if forked is not None:
+            return forked
+    return subprocess.Popen(
+        reaper.python_argv(reaper.REAPER_MODULE),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(job.root),
+        env=env,
+        start_new_session=True,
+    )
+
+
+_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+_FINAL: dict[str, Any] = {"type": "final"}  # the reader's wake-up call after the last message
 
 
 class _Reader(threading.Thread):
@@ -302,6 +369,7 @@ class _Reader(threading.Thread):
                 continue
             if message["type"] in ("result", "error"):
                 self.final = message
+                self._inbox.put(_FINAL)  # wakes the runner at once
             else:
                 self._inbox.put(message)
 
@@ -339,6 +407,58 @@ class _Outcome:
     protocol_error: ProtocolError | None
 
 
+def _deliver(
+    message: dict[str, Any],
+    on_event: EventCallback | None,
+    on_item: Callable[[dict[str, Any]], None] | None,
+    on_warning: Callable[[str], None] | None,
+) -> None:
+    """One message from the worker to the callback that wants it."""
+    if message is _FINAL:
+        return
+    if message["type"] == "progress":
+        if on_event is not None:
+            on_event(ProgressEvent.from_dict(message))
+    elif message["type"] == "item":
+        if on_item is not None:
+            on_item(message)
+    elif on_warning is not None:
+        on_warning(message["message"])
+
+
+def _drain(
+    inbox: queue.Queue, deliver: Callable[[dict[str, Any]], None], *, wait: float = 0.0
+) -> None:
+    """Deliver what the worker said so far, waiting up to ``wait`` seconds for the first."""
+    try:
+        message = inbox.get(timeout=wait) if wait else inbox.get_nowait()
+    except queue.Empty:
+        return
+    while True:
+        deliver(message)
+        try:
+            message = inbox.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _over_a_limit(
+    job: RunJob, cancel: threading.Event | None, started: float, tree: _Tree
+) -> tuple[str | None, str]:
+    """Why the worker must be stopped now (cancelled, timeout, memory) and the words for it;
+    (None, "") while it may go on."""
+    if cancel is not None and cancel.is_set():
+        return "cancelled", "cancelled by the caller"
+    if time.monotonic() - started > job.timeout_seconds:
+        return "timeout", f"still running after {job.timeout_seconds:g} s (the timeout)"
+    rss = tree.rss_bytes()
+    if rss > job.memory_limit_mb * 2**20:
+        return "memory", (
+            f"used {rss / 2**20:,.0f} MB, over the memory limit of {job.memory_limit_mb:g} MB"
+        )
+    return None, ""
+
+
 def _spawn_and_watch(
     job: RunJob,
     staging: Path,
@@ -348,59 +468,33 @@ def _spawn_and_watch(
     *,
     wire: dict[str, Any] | None = None,
     on_item: Callable[[dict[str, Any]], None] | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> _Outcome:
     wire = job.to_wire(staging) if wire is None else wire
     payload = (json.dumps(wire) + "\n").encode("utf-8")
-    proc = subprocess.Popen(
-        reaper.python_argv(reaper.REAPER_MODULE),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=str(job.root),
-        env=_thread_env(job.threads),
-        start_new_session=True,
-    )
-    tree = _Tree(proc.pid)
+    proc = _start_worker(job, pool, cancel)
+    if proc is None:
+        return _Outcome(None, None, "cancelled", "cancelled by the caller", "", None)
+    tree = _Tree(proc.pid, reaper_root=isinstance(proc, warm.WarmProcess))
     inbox: queue.Queue = queue.Queue()
     reader, tail = _Reader(proc.stdout, inbox), _Tail(proc.stderr)
     writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
     for thread in (reader, tail, writer):
         thread.start()
-    limit_bytes = job.memory_limit_mb * 2**20
     started = time.monotonic()
-    killed_for, detail = None, ""
+    killed_for: str | None = None
+    detail = ""
 
     def deliver(message: dict[str, Any]) -> None:
-        if message["type"] == "progress":
-            if on_event is not None:
-                on_event(ProgressEvent.from_dict(message))
-        elif message["type"] == "item":
-            if on_item is not None:
-                on_item(message)
-        elif on_warning is not None:
-            on_warning(message["message"])
+        _deliver(message, on_event, on_item, on_warning)
 
     try:
         while proc.poll() is None:
-            with contextlib.suppress(queue.Empty):
-                deliver(inbox.get(timeout=POLL_SECONDS))
-                while True:
-                    deliver(inbox.get_nowait())
-            if cancel is not None and cancel.is_set():
-                killed_for, detail = "cancelled", "cancelled by the caller"
-                break
-            elapsed = time.monotonic() - started
-            if elapsed > job.timeout_seconds:
-                killed_for = "timeout"
-                detail = f"still running after {job.timeout_seconds:g} s (the timeout)"
-                break
-            rss = tree.rss_bytes()
-            if rss > limit_bytes:
-                killed_for = "memory"
-                detail = (
-                    f"used {rss / 2**20:,.0f} MB, over the memory limit of "
-                    f"{job.memory_limit_mb:g} MB"
-                )
+            _drain(inbox, deliver, wait=POLL_SECONDS)
+            if reader.final is not None:
+                break  # the worker's last word: what it still does is exit (killed below)
+            killed_for, detail = _over_a_limit(job, cancel, started, tree)
+            if killed_for is not None:
                 break
     finally:
         # The worker is gone or must go; either way nothing it started may outlive the run.
@@ -408,11 +502,7 @@ def _spawn_and_watch(
         reader.join(timeout=5)
         tail.join(timeout=5)
         writer.join(timeout=1)
-    while True:
-        try:
-            deliver(inbox.get_nowait())
-        except queue.Empty:
-            break
+    _drain(inbox, deliver)
     return _Outcome(
         final=reader.final,
         returncode=proc.returncode,
@@ -520,13 +610,16 @@ def run_model(
     on_event: EventCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> Snapshot:
     """Fit/evaluate/profile one model in a worker and record it; returns the written snapshot.
 
     ``on_event`` receives each ``ProgressEvent`` in the calling thread; ``on_warning`` each
     warning text (e.g. "no predict_proba"). Raises ``RunFailed`` (``reason`` in REASONS) when
     the run failed, or the worker's own ``ModelsnapError`` subclass for bad project or data
-    (e.g. ``DataError``). Nothing is written in either case.
+    (e.g. ``DataError``). Nothing is written in either case. ``pool`` is the run's
+    ``warm.WorkerPool`` (the worker is forked from its template); without one, a pool for this
+    model alone is started and closed.
     """
     from modelsnap.core.records import store
     from modelsnap.core.selection.constraints import check_constraints
@@ -539,7 +632,8 @@ def run_model(
     staging = tmp_dir(root) / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
     staging.mkdir()
     try:
-        outcome = _spawn_and_watch(job, staging, on_event, on_warning, cancel)
+        with warm.pool_for(pool) as workers:
+            outcome = _spawn_and_watch(job, staging, on_event, on_warning, cancel, pool=workers)
         final = outcome.final
         if outcome.killed_for or final is None or final["type"] != "result":
             raise _failure(job, outcome)
@@ -565,6 +659,7 @@ def run_edge_job(
     trusted: list[str] | None = None,
     edge_sha256: str | None = None,
     on_event: EventCallback | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run the edge-case file over snapshots' artifacts in worker processes; nothing is written.
 
@@ -575,7 +670,35 @@ def run_edge_job(
     worker goes on with the rest. ``edge_sha256`` (the file's hash as the caller read it) makes
     the worker refuse a file that changed in between.
     """
-    root = Path(root).resolve()
+    with warm.pool_for(pool) as workers:
+        return _edge_rounds(
+            Path(root).resolve(),
+            snapshots,
+            edge_file,
+            timeout_seconds=timeout_seconds,
+            memory_limit_mb=memory_limit_mb,
+            threads=threads,
+            trusted=trusted,
+            edge_sha256=edge_sha256,
+            on_event=on_event,
+            pool=workers,
+        )
+
+
+def _edge_rounds(
+    root: Path,
+    snapshots: list[dict[str, Any]],
+    edge_file: str,
+    *,
+    timeout_seconds: float,
+    memory_limit_mb: float,
+    threads: int,
+    trusted: list[str] | None,
+    edge_sha256: str | None,
+    on_event: EventCallback | None,
+    pool: warm.WorkerPool,
+) -> dict[str, dict[str, Any]]:
+    """``run_edge_job``'s rounds: a fresh worker for the snapshots left after a failure."""
     results: dict[str, dict[str, Any]] = {}
     remaining = list(snapshots)
     while remaining:
@@ -605,7 +728,9 @@ def run_edge_job(
         def collect(message: dict[str, Any], done: dict[str, dict[str, Any]] = done) -> None:
             done[message["id"]] = message["result"]
 
-        outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+        outcome = _spawn_and_watch(
+            job, Path(), on_event, None, None, wire=wire, on_item=collect, pool=pool
+        )
         results.update(done)
         remaining = [entry for entry in remaining if entry["id"] not in results]
         final = outcome.final
@@ -637,6 +762,7 @@ def run_scoring_job(
     trusted: list[str] | None = None,
     name: str = "scoring",
     on_event: EventCallback | None = None,
+    pool: warm.WorkerPool | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Score snapshots' artifacts in one worker process (``predict`` and ``monitor`` modes).
 
@@ -671,7 +797,10 @@ def run_scoring_job(
     def collect(message: dict[str, Any]) -> None:
         items[str(message["id"])] = message["result"]
 
-    outcome = _spawn_and_watch(job, Path(), on_event, None, None, wire=wire, on_item=collect)
+    with warm.pool_for(pool) as workers:
+        outcome = _spawn_and_watch(
+            job, Path(), on_event, None, None, wire=wire, on_item=collect, pool=workers
+        )
     final = outcome.final
     if outcome.killed_for or final is None or final["type"] != "result":
         raise _failure(job, outcome)

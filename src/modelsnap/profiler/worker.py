@@ -607,6 +607,7 @@ class Run:
         else:
             self.ch.progress("save", 0.0, "copying the re-profiled artifact")
             shutil.copyfile(existing_artifact, artifact)
+        self.ch.progress("save", 0.5, "saving the predictions")
         arrays = {}
         for part in ("validation", "test"):
             values = self.predictions[part]
@@ -620,8 +621,14 @@ class Run:
         with open(self.staging / PREDICTIONS_NAME, "wb") as handle:
             np.savez_compressed(handle, **arrays)
         size = artifact.stat().st_size
-        self.ch.progress("save", 1.0, f"{size / 2**20:.2f} MB")
+        self.ch.progress("save", 0.8, f"{size / 2**20:.2f} MB; recording the environment")
         return {"size_mb": round(size / 2**20, 6)}
+
+    def header_saved(self) -> dict[str, Any]:
+        """``header()``, the last part of the ``save`` stage (it ends the stage)."""
+        header = self.header()
+        self.ch.progress("save", 1.0, "handing the snapshot over")
+        return header
 
     # -- assembling the snapshot ----------------------------------------------------
 
@@ -750,7 +757,7 @@ class Run:
             }
         )
         body = {
-            **self.header(),
+            **self.header_saved(),
             **self.snapshot,
             "model": model_table,
             "data": self.data_table(),
@@ -808,7 +815,7 @@ class Run:
         # artifact_sha256 stays: the store checks the staged copy against it.
         model_table = {k: v for k, v in original["model"].items() if k != "artifact"}
         body = {
-            **self.header(),
+            **self.header_saved(),
             "model": model_table,
             "data": self.data_table(),
             "metrics": original["metrics"],

@@ -39,6 +39,8 @@ STEP_SCREENS: tuple[type[StepScreen], ...] = (
     RankingScreen,
 )
 
+RUN_MODULES_AFTER = 1.0  # seconds after the first screen: its paint comes first
+
 
 class ModelsnapApp(ProjectApp):
     """The checklist TUI for one project folder."""
@@ -102,6 +104,7 @@ class ModelsnapApp(ProjectApp):
         self.state = message.state
         if not self._placed:
             self._placed = True
+            self.set_timer(RUN_MODULES_AFTER, self.import_run_modules)
             if not self.state.has_project:
                 self.switch_mode(SETUP.mode)
             else:

@@ -17,6 +17,7 @@ Two kinds of background job, each a thread worker that calls a plain core functi
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +118,10 @@ class ProjectApp(App[None]):
             return False
         self._run_what = "the baseline" if baseline else ", ".join(names or ["candidates"])
         self._run_cancel = threading.Event()
+        # Everything the UI made so far leaves the collector's view: a full collection that the
+        # run's thread triggers would otherwise scan it all while holding the GIL (a 90-180 ms
+        # freeze of the UI, measured by benchmarks/tui_stall_bench.py). Undone when it ends.
+        gc.freeze()
         self._run_models(target, names, baseline, self._run_cancel)
         return True
 
@@ -174,8 +179,18 @@ class ProjectApp(App[None]):
             with contextlib.suppress(RuntimeError):
                 self.call_from_thread(self._runs_over)
 
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def import_run_modules(self) -> None:
+        """Import what a run needs (about 90 ms) while nobody waits: imported when the first run
+        starts, it froze the UI for as long (benchmarks/tui_stall_bench.py). Nothing heavy:
+        the run's libraries load in the worker processes, never here."""
+        import psutil  # noqa: F401
+
+        import modelsnap.profiler.jobs  # noqa: F401
+
     def _runs_over(self) -> None:
         self._run_cancel = None
+        gc.unfreeze()  # frozen only for the run: the UI's garbage is collectable again
         self.reload_state()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -37,6 +37,7 @@ TOP_K = 10
 SUSPECT_TOP = 5
 SMALL_TREE_DEPTH = 6
 COMPACT_FEATURES = 5
+STACK_CELLS = 2_000_000  # cells of one stack of permuted copies predicted in one call
 
 
 def final_estimator(model: Any) -> Any:
@@ -125,17 +126,21 @@ def interpretability_report(
         )
         return table
     try:
-        from sklearn.inspection import permutation_importance
-
-        result = permutation_importance(
-            model, X, y, scoring=scorer, n_repeats=n_repeats, random_state=seed, n_jobs=1
+        importances = stacked_permutation_importance(
+            model,
+            X,
+            y,
+            baseline=scorer(model, X, y),
+            score=_block_scorer(metric, task, labels, positive_label),
+            n_repeats=n_repeats,
+            seed=seed,
         )
     except Exception as exc:  # same reason as above
         table["unavailable"] = f"permutation importance failed: {_reason(exc)}"
         return table
     names = [str(c) for c in X.columns]
-    means = np.nan_to_num(np.asarray(result.importances_mean, dtype=float))
-    stds = np.nan_to_num(np.asarray(result.importances_std, dtype=float))
+    means = np.nan_to_num(importances.mean(axis=1))
+    stds = np.nan_to_num(importances.std(axis=1))
     order = sorted(range(len(names)), key=lambda i: (-means[i], names[i]))
     nonzero = int(np.sum((means > 0) & (means > 2 * stds)))
     top = [
@@ -154,6 +159,91 @@ def interpretability_report(
         n_repeats=n_repeats,
     )
     return table
+
+
+def stacked_permutation_importance(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    baseline: float,
+    score: Any,
+    n_repeats: int,
+    seed: int,
+    cell_budget: int = STACK_CELLS,
+) -> Any:
+    """Permutation importances (n_columns x n_repeats), equal to scikit-learn's
+    ``permutation_importance(model, X, y, n_repeats=, random_state=seed)`` for a model whose
+    predictions are row by row (every scikit-learn estimator's are).
+
+    The same permutations are drawn (scikit-learn draws one seed and every column replays the
+    same cumulative shuffles), but the permuted copies of ``X`` are stacked into a few large
+    frames, so the pipeline predicts a few times instead of n_columns x n_repeats times: the
+    per-call cost of the preprocessing and the estimator is paid once per stack, not per copy.
+    ``score(y, pred, proba_or_None, model, X_block)`` scores one copy; ``cell_budget`` caps
+    the cells of one stack (memory).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows, columns = X.shape
+    random_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    shuffles = np.random.RandomState(random_seed)
+    order = np.arange(rows)
+    composed, current = [], np.arange(rows)
+    for _ in range(n_repeats):
+        shuffles.shuffle(order)  # scikit-learn re-shuffles the shuffled column each repeat
+        current = current[order]
+        composed.append(current.copy())
+    blocks = [(j, r) for j in range(columns) for r in range(n_repeats)]
+    per_stack = max(1, cell_budget // max(rows * columns, 1))
+    importances = np.zeros((columns, n_repeats))
+    base = X.reset_index(drop=True)
+    for start in range(0, len(blocks), per_stack):
+        chunk = blocks[start : start + per_stack]
+        copies = []
+        for j, r in chunk:
+            copy = base.copy()
+            name = base.columns[j]
+            copy[name] = base[name].iloc[composed[r]].to_numpy()
+            copies.append(copy)
+        stack = pd.concat(copies, ignore_index=True)
+        pred, proba = score.predict(model, stack)
+        for k, (j, r) in enumerate(chunk):
+            part = slice(k * rows, (k + 1) * rows)
+            value = score(y, pred[part], None if proba is None else proba[part])
+            importances[j, r] = baseline - value
+    return importances
+
+
+class _block_scorer:  # noqa: N801 - used like the function it replaces
+    """One metric on predictions already made (the stacked permutation importance's scorer)."""
+
+    def __init__(
+        self, name: str, task: str, labels: list[str] | None, positive: str | None
+    ) -> None:
+        self.name, self.task, self.labels, self.positive = name, task, labels, positive
+        self.sign = -1.0 if name in QUALITY_MIN else 1.0
+        self.needs_proba = task == "classification" and name in ("roc_auc", "log_loss", "brier")
+
+    def predict(self, model: Any, X: Any) -> tuple[Any, Any]:
+        import numpy as np
+
+        pred = np.asarray(model.predict(X))
+        proba = class_probabilities(model, X, self.labels) if self.needs_proba else None
+        return pred, proba
+
+    def __call__(self, y: Any, pred: Any, proba: Any) -> float:
+        value = metric_value(
+            self.name,
+            self.task,
+            y,
+            pred,
+            proba=proba,
+            classes=self.labels,
+            positive_label=self.positive,
+        )
+        return 0.0 if value is None else self.sign * value
 
 
 def _reason(exc: BaseException) -> str:
