@@ -302,7 +302,8 @@ def write_folder(
     (root / "criteria_revisions.toml").write_bytes(tomli_w.dumps(revisions).encode())
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    snapshots = []
+    snapshots: list[dict[str, Any]] = []
+    ids: list[str] = []
     baseline_id = None
     for i in range(count):
         snapshot = make_snapshot(i, rng, start, baseline_id, full_precision=full_precision)
@@ -313,11 +314,16 @@ def write_folder(
         (root / "snapshots" / f"{snapshot['id']}.toml").write_bytes(
             tomli_w.dumps(snapshot).encode("utf-8")
         )
-        snapshots.append(snapshot)
-    if with_index:
+        ids.append(snapshot["id"])
+        if with_index:
+            snapshots.append(snapshot)
+            if len(snapshots) == 5000:  # bounded memory at 100,000 snapshots
+                index.record_many(root, snapshots)
+                snapshots.clear()
+    if with_index and snapshots:
         index.record_many(root, snapshots)
     ledger.adopt(root)  # sealed, as store.write_snapshot and lock_criteria leave them
-    return [s["id"] for s in snapshots]
+    return ids
 
 
 def main(argv: list[str] | None = None) -> int:
