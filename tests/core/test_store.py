@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -128,8 +127,9 @@ def test_a_clash_draws_a_new_id_and_the_files_follow_it(
 def test_write_records_the_row_in_the_index(tmp_path: Path, make_body, make_staged) -> None:
     pytest.importorskip("modelsnap.core.records.index")
     snapshot_id = _write(tmp_path, make_body, make_staged)
-    index = json.loads((tmp_path / ".modelsnap" / "index.json").read_text())
-    assert index["entries"][f"{snapshot_id}.toml"]["row"]["id"] == snapshot_id
+    from modelsnap.core.records import index
+
+    assert index._read_entries(tmp_path)[f"{snapshot_id}.toml"]["row"]["id"] == snapshot_id
 
 
 _WRITER = textwrap.dedent("""

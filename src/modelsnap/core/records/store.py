@@ -256,7 +256,7 @@ def _create_sealed(root: Path, snapshot_id: str, data: bytes) -> bool:
 
 
 def _record_in_index(root: Path, snapshot: dict) -> None:
-    """Keep ``.modelsnap/index.json`` current; it is a cache checked against the listing, so a
+    """Keep ``.modelsnap/index.sqlite`` current; it is a cache checked against the listing, so a
     failure here is logged, never raised: the snapshot itself is already safely written."""
     try:
         index.record(root, snapshot)
