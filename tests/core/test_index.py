@@ -120,6 +120,18 @@ def test_matching_entries_are_trusted_without_parsing(folder, monkeypatch):
     assert [row["id"] for row in rows] == ids and problems == []
 
 
+def test_rows_are_trusted_from_a_relative_folder_name(folder, monkeypatch):
+    root, ids = folder
+    monkeypatch.chdir(root.parent)
+
+    def no_parse(path):
+        raise AssertionError(f"parsed {path}")
+
+    monkeypatch.setattr(index, "_parse", no_parse)
+    rows, problems = index.load_rows(Path(root.name))
+    assert [row["id"] for row in rows] == ids and problems == []
+
+
 def test_an_index_edited_by_hand_is_not_trusted(folder):
     root, ids = folder
     edit_row(root, f"{ids[2]}.toml", {"name": "from-the-index"})

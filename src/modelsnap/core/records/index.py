@@ -349,7 +349,7 @@ def _connect(root: Path, *, write: bool) -> sqlite3.Connection | None:
                 return None
             # mode=ro: review writes nothing, not even a journal; immutable is never used, so a
             # concurrent writer's commit is seen consistently
-            connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+            connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
     except (sqlite3.Error, OSError, ValueError):
         return None
     return connection
