@@ -60,6 +60,8 @@ def edit_row(root: Path, file_name: str, change: dict, *, sign: bool = False) ->
         "SELECT size, mtime_ns, sha256, body FROM entries WHERE file = ?", (file_name,)
     ).fetchone()
     row = marshal.loads(body)
+    if isinstance(row, tuple):
+        row = dict(zip(index._ROW_FIELDS, row, strict=True))
     row.update(change)
     body = marshal.dumps(row)
     values: tuple = (body, file_name)
@@ -421,3 +423,10 @@ def test_matching_entry_with_a_malformed_row_is_not_trusted(folder, damage):
     assert problems == [] and rows[2]["id"] == ids[2]
     assert isinstance(rows[2]["measures"]["test"], Mapping)
     assert index._read_entries(root)[f"{ids[2]}.toml"]["row"] == rows[2]
+
+
+def test_summary_rows_take_the_compact_stored_form():
+    """Rows with exactly summary_row's fields are stored as tuples (the fast path at 100,000)."""
+    row = index.summary_row(extra_snapshot(5))
+    stored = tuple(key for key in row if key != "measures") + ("measures_packed",)
+    assert stored == index._ROW_FIELDS

@@ -298,7 +298,7 @@ def test_a_poisoned_index_row_is_not_shown(project: Path) -> None:
         (body,) = connection.execute(
             "SELECT body FROM entries WHERE file = ?", (f"{tree}.toml",)
         ).fetchone()
-        row = marshal.loads(body)
+        row = dict(zip(index._ROW_FIELDS, marshal.loads(body), strict=True))
         row["constraints"] = {"ok": True, "flags": {}, "reasons": []}
         names = index._read_index(project).names
         values = {name: 0.0 for name in names} | {"f1": 0.99}
