@@ -293,11 +293,12 @@ CREATE TABLE IF NOT EXISTS entries (
 class PackedMeasures(Mapping[str, float]):
     """One split's measures of an index row, decoded on access (read only)."""
 
-    __slots__ = ("_blob", "_positions")
+    __slots__ = ("_blob", "_positions", "_count")
 
     def __init__(self, blob: bytes, positions: Mapping[str, int]) -> None:
         self._blob = blob
         self._positions = positions
+        self._count = -1
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         position = self._positions.get(name)
@@ -319,12 +320,14 @@ class PackedMeasures(Mapping[str, float]):
         return (name for name in self._positions if name in self)
 
     def __len__(self) -> int:
-        # Values are 8-byte words; an absent measure is the one NaN ``_pack`` writes.
-        words = memoryview(self._blob).cast("Q").tolist()
-        return len(words) - words.count(_ABSENT_BITS)
+        if self._count < 0:
+            # Values are 8-byte words; an absent measure is the one NaN ``_pack`` writes.
+            words = memoryview(self._blob).cast("Q").tolist()
+            self._count = len(words) - words.count(_ABSENT_BITS)
+        return self._count
 
-    def __bool__(self) -> bool:  # ``measures or {}`` must not count every value
-        return bool(self._blob) and len(self) > 0
+    def __bool__(self) -> bool:  # ``measures or {}``: counted once, not on every call
+        return len(self) > 0
 
     def __repr__(self) -> str:
         return repr(dict(self))
