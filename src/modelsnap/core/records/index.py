@@ -317,7 +317,9 @@ class PackedMeasures(Mapping[str, float]):
         return isinstance(name, str) and self.get(name, _MISSING) is not _MISSING
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name in self._positions if name in self)
+        # positions were numbered in order, so the words line up with the names
+        words = memoryview(self._blob).cast("Q").tolist()
+        return iter([n for n, w in zip(self._positions, words, strict=False) if w != _ABSENT_BITS])
 
     def __len__(self) -> int:
         if self._count < 0:
