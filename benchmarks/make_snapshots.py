@@ -302,7 +302,8 @@ def write_folder(
     (root / "criteria_revisions.toml").write_bytes(tomli_w.dumps(revisions).encode())
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    snapshots = []
+    snapshots: list[dict[str, Any]] = []
+    ids: list[str] = []
     baseline_id = None
     for i in range(count):
         snapshot = make_snapshot(i, rng, start, baseline_id, full_precision=full_precision)
@@ -313,11 +314,35 @@ def write_folder(
         (root / "snapshots" / f"{snapshot['id']}.toml").write_bytes(
             tomli_w.dumps(snapshot).encode("utf-8")
         )
-        snapshots.append(snapshot)
-    if with_index:
+        ids.append(snapshot["id"])
+        if with_index:
+            snapshots.append(snapshot)
+            if len(snapshots) == 5000:  # bounded memory at 100,000 snapshots
+                index.record_many(root, snapshots)
+                snapshots.clear()
+    if with_index and snapshots:
         index.record_many(root, snapshots)
     ledger.adopt(root)  # sealed, as store.write_snapshot and lock_criteria leave them
-    return [s["id"] for s in snapshots]
+    return ids
+
+
+def reindex(root: Path, count: int, *, seed: int = 7, full_precision: bool = False) -> None:
+    """Record the index of a folder ``write_folder`` made (same count, seed and precision)
+    from the regenerated bodies, without parsing the files: 100,000 rows in a minute."""
+    from modelsnap.core.records import index
+
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    baseline_id = None
+    chunk: list[dict[str, Any]] = []
+    for i in range(count):
+        snapshot = make_snapshot(i, rng, start, baseline_id, full_precision=full_precision)
+        if i == 0:
+            baseline_id = snapshot["id"]
+        chunk.append(snapshot)
+        if len(chunk) == 5000 or i == count - 1:
+            index.record_many(root, chunk)
+            chunk.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

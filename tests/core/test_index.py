@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import marshal
 import os
 import random
+import sqlite3
 import stat
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +45,34 @@ def write_file(root: Path, snapshot: dict) -> Path:
     path = root / "snapshots" / f"{snapshot['id']}.toml"
     path.write_bytes(tomli_w.dumps(snapshot).encode())
     return path
+
+
+def stored_files(root: Path) -> set[str]:
+    with sqlite3.connect(index.index_path(root)) as connection:
+        return {name for (name,) in connection.execute("SELECT file FROM entries")}
+
+
+def edit_row(root: Path, file_name: str, change: dict, *, sign: bool = False) -> None:
+    """Rewrite one stored row; with ``sign`` its MAC is made anew with the user's key (a row
+    written by a faulty writer), else the old MAC stays (a row edited by hand)."""
+    connection = sqlite3.connect(index.index_path(root))
+    size, mtime_ns, sha256, body = connection.execute(
+        "SELECT size, mtime_ns, sha256, body FROM entries WHERE file = ?", (file_name,)
+    ).fetchone()
+    row = marshal.loads(body)
+    if isinstance(row, tuple):
+        row = dict(zip(index._ROW_FIELDS, row, strict=True))
+    row.update(change)
+    body = marshal.dumps(row)
+    values: tuple = (body, file_name)
+    query = "UPDATE entries SET body = ? WHERE file = ?"
+    if sign:
+        signed = index._signed(file_name, size, mtime_ns, sha256, body)
+        values = (body, index._mac(index._key(create=False), signed), file_name)
+        query = "UPDATE entries SET body = ?, mac = ? WHERE file = ?"
+    connection.execute(query, values)
+    connection.commit()
+    connection.close()
 
 
 def extra_snapshot(n: int) -> dict:
@@ -91,13 +122,44 @@ def test_matching_entries_are_trusted_without_parsing(folder, monkeypatch):
     assert [row["id"] for row in rows] == ids and problems == []
 
 
+def test_rows_are_trusted_from_a_relative_folder_name(folder, monkeypatch):
+    root, ids = folder
+    monkeypatch.chdir(root.parent)
+
+    def no_parse(path):
+        raise AssertionError(f"parsed {path}")
+
+    monkeypatch.setattr(index, "_parse", no_parse)
+    rows, problems = index.load_rows(Path(root.name))
+    assert [row["id"] for row in rows] == ids and problems == []
+
+
 def test_an_index_edited_by_hand_is_not_trusted(folder):
     root, ids = folder
-    data = json.loads(index.index_path(root).read_text())
-    data["entries"][f"{ids[2]}.toml"]["row"]["name"] = "from-the-index"
-    index.index_path(root).write_text(json.dumps(data))
+    edit_row(root, f"{ids[2]}.toml", {"name": "from-the-index"})
     rows, _ = index.load_rows(root)
     assert rows[2]["name"] != "from-the-index"
+    assert f"{ids[2]}.toml" not in index._read_entries(root)
+    assert len(index._read_entries(root)) == len(ids) - 1
+
+
+def test_reordered_measure_names_make_no_row_trusted(folder):
+    """The names say which packed value is which measure: they are authenticated too."""
+    root, ids = folder
+    with sqlite3.connect(index.index_path(root)) as connection:
+        (blob,) = connection.execute(
+            "SELECT value FROM meta WHERE key = 'measure_names'"
+        ).fetchone()
+        names = json.loads(blob)
+        names[0], names[1] = names[1], names[0]
+        connection.execute(
+            "UPDATE meta SET value = ? WHERE key = 'measure_names'",
+            (json.dumps(names).encode(),),
+        )
+    assert index._read_entries(root) == {}
+    rows, problems = index.load_rows(root)
+    snapshot = index.read_toml(root / "snapshots" / f"{ids[2]}.toml")
+    assert problems == [] and rows[2] == index.summary_row(snapshot)
 
 
 def test_edited_file_is_parsed_again(folder):
@@ -121,7 +183,7 @@ def test_added_and_removed_files_are_seen_and_write_back_prunes(folder):
     listed = {r["id"] for r in rows}
     assert new["id"] in listed and ids[0] not in listed and problems == []
     rows, _ = index.load_rows(root, write_back=True)
-    entries = json.loads(index.index_path(root).read_text())["entries"]
+    entries = stored_files(root)
     assert f"{new['id']}.toml" in entries
     assert f"{ids[0]}.toml" not in entries
     assert len(entries) == len(rows) == 12
@@ -150,7 +212,7 @@ def test_broken_files_become_problems_and_the_rest_still_loads(folder, damage):
     assert [p.path.name for p in problems] == [path.name]
     assert problems[0].message
     # the broken file is not cached as a good row
-    assert path.name not in json.loads(index.index_path(root).read_text())["entries"]
+    assert path.name not in stored_files(root)
 
 
 def test_review_load_never_writes(folder):
@@ -207,7 +269,6 @@ def test_concurrent_records_keep_every_row(tmp_path):
     for thread in threads:
         thread.join()
     assert len(index._read_entries(root)) == 17
-    assert len(index._read_journal(root)) == 16  # one appended line per record
     rows, problems = index.load_rows(root)
     assert len(rows) == 17 and problems == []
 
@@ -215,7 +276,7 @@ def test_concurrent_records_keep_every_row(tmp_path):
 def test_measures_round_trip_exactly_through_the_packed_index(tmp_path):
     root = tmp_path / "p"
     make_snapshots.write_folder(root, 5, full_precision=True)
-    assert "measures_packed" in index.index_path(root).read_text()
+    assert index._read_index(root).names  # stored packed, under names kept once
     for row in index.load_rows(root)[0]:
         snapshot = index.read_toml(root / "snapshots" / f"{row['id']}.toml")
         assert row == json.loads(json.dumps(index.summary_row(snapshot)))
@@ -223,13 +284,12 @@ def test_measures_round_trip_exactly_through_the_packed_index(tmp_path):
 
 def test_index_of_another_row_version_is_ignored(folder):
     root, ids = folder
-    data = json.loads(index.index_path(root).read_text())
-    data["row_version"] = index.ROW_VERSION + 1
-    data["entries"][f"{ids[0]}.toml"]["row"]["name"] = "stale"
-    index.index_path(root).write_text(json.dumps(data))
+    edit_row(root, f"{ids[0]}.toml", {"name": "stale"}, sign=True)
+    with sqlite3.connect(index.index_path(root)) as connection:
+        connection.execute("UPDATE meta SET value = 'other' WHERE key = 'format'")
     rows, _ = index.load_rows(root, write_back=True)
     assert rows[0]["name"] != "stale"
-    assert json.loads(index.index_path(root).read_text())["row_version"] == index.ROW_VERSION
+    assert len(index._read_entries(root)) == len(ids)  # rewritten in this format
 
 
 @settings(
@@ -309,71 +369,48 @@ def test_store_write_records_a_trusted_row(tmp_path, make_body, make_staged):
     assert tree_hash(root / ".modelsnap") == before  # nothing stale: nothing rewritten
 
 
-def test_journal_is_folded_into_the_index_past_its_limit(folder, monkeypatch):
+def test_a_torn_index_database_is_rebuilt(folder):
     root, ids = folder
-    monkeypatch.setattr(index, "JOURNAL_COMPACT_BYTES", 6000)
-    added = [extra_snapshot(n) for n in range(6)]
-    for snapshot in added:
-        write_file(root, snapshot)
-        index.record(root, snapshot)
-    assert index.journal_path(root).stat().st_size < 6000 + 3000
-    in_index = json.loads(index.index_path(root).read_text())["entries"]
-    assert len(in_index) > 12  # some journal lines were folded in
-    assert len(index._read_entries(root)) == 18
+    path = index.index_path(root)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a crash mid-copy
     rows, problems = index.load_rows(root, write_back=True)
-    assert len(rows) == 18 and problems == []
-
-
-def test_torn_journal_line_is_skipped(folder):
-    root, ids = folder
-    snapshot = extra_snapshot(7)
-    write_file(root, snapshot)
-    index.record(root, snapshot)
-    with open(index.journal_path(root), "ab") as handle:
-        handle.write(b'{"row_version": 2, "file": "x.toml", "entry": {"size": 1')  # crash
-    rows, problems = index.load_rows(root)
-    assert len(rows) == 13 and problems == []
+    assert problems == [] and [r["id"] for r in rows] == ids
+    assert len(index._read_entries(root)) == len(ids)
 
 
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    st.lists(
-        st.one_of(
-            st.binary(max_size=80),
-            st.fixed_dictionaries(
-                {
-                    "row_version": st.just(index.ROW_VERSION),
-                    "file": st.text(max_size=40),
-                    "entry": st.one_of(
-                        st.none(),
-                        st.integers(),
-                        st.dictionaries(
-                            st.sampled_from(["size", "mtime_ns", "row"]),
-                            st.integers() | st.text(max_size=3),
-                        ),
-                    ),
-                }
-            ).map(lambda value: json.dumps(value).encode()),
-        ),
-        max_size=5,
+    st.tuples(
+        st.integers(-(2**63), 2**63 - 1) | st.text(max_size=3),
+        st.integers(-(2**63), 2**63 - 1) | st.binary(max_size=3),
+        st.text(max_size=70) | st.integers(-(2**63), 2**63 - 1),
+        st.binary(max_size=200) | st.text(max_size=20),
+        st.text(max_size=70) | st.binary(max_size=40),
     )
 )
-def test_any_journal_content_gives_the_true_rows(tmp_path_factory, lines):
+def test_any_stored_row_gives_the_true_rows(tmp_path_factory, values):
     root = tmp_path_factory.mktemp("j") / "p"
     ids = make_snapshots.write_folder(root, 3)
-    index.journal_path(root).write_bytes(b"\n".join(lines))
+    with sqlite3.connect(index.index_path(root)) as connection:
+        connection.execute(
+            "UPDATE entries SET size = ?, mtime_ns = ?, sha256 = ?, body = ?, mac = ? "
+            "WHERE file = ?",
+            (*values, f"{ids[1]}.toml"),
+        )
     rows, problems = index.load_rows(root, write_back=True)
     assert problems == [] and [r["id"] for r in rows] == ids
+    snapshot = index.read_toml(root / "snapshots" / f"{ids[1]}.toml")
+    assert rows[1] == index.summary_row(snapshot)
 
 
 @pytest.mark.parametrize(
     "damage",
     [
         {"measures_packed": "x"},
-        {"measures_packed": ["AAAA", "AAAA"]},
-        {"measures_packed": ["not base64!", "AAAA"]},
+        {"measures_packed": (b"AAAA", b"AAAA")},
+        {"measures_packed": (b"", b"", b"")},
         {"id": "someone-else"},
         {"kind": 3},
         {"constraints": None},
@@ -381,10 +418,15 @@ def test_any_journal_content_gives_the_true_rows(tmp_path_factory, lines):
 )
 def test_matching_entry_with_a_malformed_row_is_not_trusted(folder, damage):
     root, ids = folder
-    data = json.loads(index.index_path(root).read_text())
-    data["entries"][f"{ids[2]}.toml"]["row"].update(damage)
-    index.index_path(root).write_text(json.dumps(data))
+    edit_row(root, f"{ids[2]}.toml", damage, sign=True)  # a row a faulty writer left
     rows, problems = index.load_rows(root, write_back=True)
     assert problems == [] and rows[2]["id"] == ids[2]
-    assert isinstance(rows[2]["measures"]["test"], dict)
+    assert isinstance(rows[2]["measures"]["test"], Mapping)
     assert index._read_entries(root)[f"{ids[2]}.toml"]["row"] == rows[2]
+
+
+def test_summary_rows_take_the_compact_stored_form():
+    """Rows with exactly summary_row's fields are stored as tuples (the fast path at 100,000)."""
+    row = index.summary_row(extra_snapshot(5))
+    stored = tuple(key for key in row if key != "measures") + ("measures_packed",)
+    assert stored == index._ROW_FIELDS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -129,8 +128,9 @@ def test_a_clash_draws_a_new_id_and_the_files_follow_it(
 def test_write_records_the_row_in_the_index(tmp_path: Path, make_body, make_staged) -> None:
     pytest.importorskip("modelsnap.core.records.index")
     snapshot_id = _write(tmp_path, make_body, make_staged)
-    index = json.loads((tmp_path / ".modelsnap" / "index.json").read_text())
-    assert index["entries"][f"{snapshot_id}.toml"]["row"]["id"] == snapshot_id
+    from modelsnap.core.records import index
+
+    assert index._read_entries(tmp_path)[f"{snapshot_id}.toml"]["row"]["id"] == snapshot_id
 
 
 _WRITER = textwrap.dedent("""
@@ -505,3 +505,98 @@ def test_a_constraint_that_could_not_be_judged_is_valid_but_a_judged_one_needs_o
     assert schema.validate_snapshot(body) == []
     body["constraints"] = {"fairness_gap": {"limit": 0.1, "value": 0.2}}
     assert any("constraints.fairness_gap.ok" in p for p in schema.validate_snapshot(body))
+
+
+# --------------------------------------------------------------------------- remembered data hashes
+
+
+def _count_hashing(monkeypatch) -> list[Path]:
+    calls: list[Path] = []
+
+    def counting(path: Path) -> str:
+        calls.append(Path(path))
+        return sha256_file(path)
+
+    monkeypatch.setattr(store, "sha256_file", counting)
+    return calls
+
+
+def test_the_data_file_is_hashed_once_while_it_is_unchanged(tmp_path: Path, monkeypatch) -> None:
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"a,b\n" + b"1,2\n" * 50_000)
+    calls = _count_hashing(monkeypatch)
+    first = store.current_data_hashes(tmp_path, "data.csv")
+    assert first.dataset_sha256 == sha256_file(data)
+    assert store.current_data_hashes(tmp_path, "data.csv") == first
+    assert store.current_data_hashes(tmp_path, "data.csv", write_cache=False) == first
+    assert len(calls) == 1
+
+
+def test_a_same_size_rewrite_with_the_mtime_put_back_is_hashed_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """touch -r / cp -a: size and mtime as before, ctime moved by the kernel."""
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"a,b\n" + b"1,2\n" * 50_000)
+    before = store.current_data_hashes(tmp_path, "data.csv").dataset_sha256
+    stat = data.stat()
+    with open(data, "r+b") as handle:  # same inode, same size, one byte in the middle
+        handle.seek(100_001)
+        handle.write(b"9")
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (data.stat().st_size, data.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    after = store.current_data_hashes(tmp_path, "data.csv").dataset_sha256
+    assert after == sha256_file(data) != before
+
+
+def test_a_replaced_data_file_is_hashed_again(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"a,b\n1,2\n")
+    before = store.current_data_hashes(tmp_path, "data.csv").dataset_sha256
+    other = tmp_path / "other.csv"
+    other.write_bytes(b"a,b\n3,4\n")
+    os.replace(other, data)
+    assert store.current_data_hashes(tmp_path, "data.csv").dataset_sha256 == sha256_file(data)
+    assert sha256_file(data) != before
+
+
+def test_the_sampled_bytes_catch_a_change_the_stat_does_not_show(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """On a file system that keeps no ctime (or a forged stat), a change in the sampled bytes
+    (the first and last 64 KiB, blocks between) is still seen."""
+    from modelsnap.core.records import hash_cache
+
+    monkeypatch.setattr(hash_cache, "identity", lambda stat: {"size": stat.st_size})
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"x" * 1_000_000)
+    before = store.current_data_hashes(tmp_path, "data.csv").dataset_sha256
+    with open(data, "r+b") as handle:
+        handle.seek(10)  # inside the first 64 KiB
+        handle.write(b"y")
+    assert store.current_data_hashes(tmp_path, "data.csv").dataset_sha256 == sha256_file(data)
+    assert sha256_file(data) != before
+
+
+def test_a_tampered_hash_cache_is_ignored(tmp_path: Path, monkeypatch) -> None:
+    from modelsnap.core.records import hash_cache
+
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"a,b\n1,2\n")
+    truth = store.current_data_hashes(tmp_path, "data.csv").dataset_sha256
+    cache = hash_cache.cache_path(tmp_path)
+    mac, _, body = cache.read_bytes().partition(b"\n")
+    forged = body.replace(truth.encode(), b"0" * 64)
+    assert forged != body
+    cache.write_bytes(mac + b"\n" + forged)  # the old MAC no longer fits
+    calls = _count_hashing(monkeypatch)
+    assert store.current_data_hashes(tmp_path, "data.csv").dataset_sha256 == truth
+    assert len(calls) == 1
+
+
+def test_review_reads_the_hash_cache_but_never_writes_it(tmp_path: Path) -> None:
+    from modelsnap.core.records import hash_cache
+
+    (tmp_path / "data.csv").write_bytes(b"a,b\n1,2\n")
+    store.current_data_hashes(tmp_path, "data.csv", write_cache=False)
+    assert not hash_cache.cache_path(tmp_path).exists()

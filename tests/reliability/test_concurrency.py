@@ -144,7 +144,7 @@ def test_concurrent_snapshot_and_decision_writers(ranked_project: Path, tmp_path
     assert sorted((e["id"], e["rationale"].split()[-1]) for e in entries) == sorted(decided)
     assert [e["id"] for e in entries] == [f"D{n:04d}" for n in range(1, len(entries) + 1)]
 
-    index = _read_entries(root)  # index.json with its journal: what readers will trust
+    index = _read_entries(root)  # the index rows readers will trust
     assert set(index) == {f"{s['id']}.toml" for s in snapshots}
     for name, entry in index.items():  # every row still trusted: size and mtime match
         stat = (root / "snapshots" / name).stat()

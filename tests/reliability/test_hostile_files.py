@@ -392,7 +392,7 @@ def test_a_folder_with_one_broken_snapshot_opens_and_names_it(ranked_project: Pa
         ("criteria_revisions.toml", b"[[revision]]\nrevision = 'one'\n", True),
         ("split.npz", b"PK\x03\x04 not a zip", True),
         # tool state is a cache: a broken one is ignored (rebuilt), not a finding
-        (".modelsnap/index.json", b'{"schema": 1, "row_version": 2, "entries": {"x": 5}}', False),
+        (".modelsnap/index.sqlite", b"SQLite format 3\x00 torn", False),
         (".modelsnap/decisions.head", b"[1, 2", False),
     ],
 )

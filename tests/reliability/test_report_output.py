@@ -30,7 +30,7 @@ def _records(root: Path) -> list[str]:
         f"models/{model}",
         f"predictions/{predictions}",
         "edge_runs/20260101T000000-edge-0000.toml",
-        ".modelsnap/index.json",
+        ".modelsnap/index.sqlite",
     ]
 
 

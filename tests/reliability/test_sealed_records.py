@@ -282,23 +282,30 @@ def test_a_folder_made_before_sealing_is_sealed_by_the_seal_command(project: Pat
 
 
 def test_a_poisoned_index_row_is_not_shown(project: Path) -> None:
-    """A row of .modelsnap/index.json rewritten (f1 0.99, limits ok), the snapshot file's size
-    and mtime untouched: ls and rank show the file's values, as check does."""
+    """A row of .modelsnap/index.sqlite rewritten (f1 0.99, limits ok), the snapshot file's
+    size and mtime untouched: ls and rank show the file's values, as check does."""
+    import marshal
+    import sqlite3
+
     from modelsnap.core.records import index
 
     tree = snapshot_id_of(project, "tree")
     index.load_rows(project, write_back=True)
-    index._write_index(project, index._read_entries(project))  # journal folded in: every row
     path = project / "snapshots" / f"{tree}.toml"
     stat = path.stat()
     real_f1 = tomllib.loads(path.read_text())["metrics"]["validation"]["f1"]
-    data = json.loads(index.index_path(project).read_bytes())
-    row = data["entries"][f"{tree}.toml"]["row"]
-    row["constraints"] = {"ok": True, "flags": {}, "reasons": []}
-    names = data["measure_names"]
-    values = {name: 0.0 for name in names} | {"f1": 0.99}
-    row["measures_packed"] = [index._pack(values, names), index._pack(values, names)]
-    index.index_path(project).write_text(json.dumps(data))
+    with sqlite3.connect(index.index_path(project)) as connection:
+        (body,) = connection.execute(
+            "SELECT body FROM entries WHERE file = ?", (f"{tree}.toml",)
+        ).fetchone()
+        row = dict(zip(index._ROW_FIELDS, marshal.loads(body), strict=True))
+        row["constraints"] = {"ok": True, "flags": {}, "reasons": []}
+        names = index._read_index(project).names
+        values = {name: 0.0 for name in names} | {"f1": 0.99}
+        row["measures_packed"] = (index._pack(values, names), index._pack(values, names))
+        connection.execute(
+            "UPDATE entries SET body = ? WHERE file = ?", (marshal.dumps(row), f"{tree}.toml")
+        )
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
     listed = json.loads(cli("ls", str(project), "--format", "json").stdout)

@@ -298,7 +298,7 @@ async def test_table_scrolls_and_sorts_10000_rows(tmp_path):
 
 def test_review_writes_nothing_and_loads_no_model_code(folder):
     """Every view opened in a fresh interpreter: no sklearn/skops/pandas import, no byte changed."""
-    (folder / ".modelsnap" / "index.json").unlink()  # stale cache: tempting to rewrite it
+    (folder / ".modelsnap" / "index.sqlite").unlink()  # stale cache: tempting to rewrite it
     before = tree_hash(folder)
     script = textwrap.dedent(f"""
         import asyncio, sys

@@ -86,10 +86,11 @@ def build_rows(root: Path, config, rows: list[dict[str, Any]]) -> list[dict[str,
     hashes = current_data_hashes(root, config.data.source) if config else DataHashes(None, None)
     primary_default = config.primary_metric if config else None
     result = []
+    empty: dict[str, Any] = {}
     for row in rows:
         primary = primary_default or row.get("primary_metric")
-        measures = row.get("measures") or {}
-        constraints = row.get("constraints") or {}
+        measures = row.get("measures") or empty
+        constraints = row.get("constraints") or empty
         result.append(
             {
                 "id": row["id"],
@@ -100,8 +101,8 @@ def build_rows(root: Path, config, rows: list[dict[str, Any]]) -> list[dict[str,
                 "criteria_revision": row.get("criteria_revision"),
                 "estimator": row.get("estimator"),
                 "primary_metric": primary,
-                "primary_validation": (measures.get("validation") or {}).get(primary),
-                "primary_test": (measures.get("test") or {}).get(primary),
+                "primary_validation": measures.get("validation", empty).get(primary),
+                "primary_test": measures.get("test", empty).get(primary),
                 "latency_p95_ms": row.get("latency_p95_ms"),
                 "size_mb": row.get("size_mb"),
                 "constraints_ok": constraints.get("ok"),
@@ -211,7 +212,8 @@ def write_json(rows: list[dict[str, Any]]) -> None:
     if not rows:
         sys.stdout.write("[]\n")
         return
-    items = ",\n".join("  " + json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows)
+    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode  # one encoder, not 10^5
+    items = ",\n".join("  " + encode(row) for row in rows)
     sys.stdout.write(f"[\n{items}\n]\n")
 
 

@@ -8,6 +8,7 @@ is safe on a folder copied from someone else. The screens (``screens/review.py``
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ def measure(row: Row, name: str, split: str = "validation") -> float | None:
     return value if isinstance(value, int | float) else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # 100,000 rows hold far fewer distinct versions
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order for the user's version tags: v2 before v10."""
     return tuple(

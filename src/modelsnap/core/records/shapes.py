@@ -9,6 +9,7 @@ to the validator and to ``summary_row``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NotRequired, Required, TypedDict
 
 
@@ -131,7 +132,8 @@ class IndexRow(TypedDict):
     estimator: str | None
     size_mb: float | None
     latency_p95_ms: float | None
-    measures: dict[str, dict[str, float]]  # split -> measure -> value
+    # split -> measure -> value (read only; from the index a PackedMeasures, decoded on access)
+    measures: dict[str, Mapping[str, float]]
     constraints: IndexConstraints
     gain: dict[str, str | int | float]
     edge_cases: dict[str, int]

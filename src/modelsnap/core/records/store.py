@@ -260,7 +260,7 @@ def _create_sealed(root: Path, snapshot_id: str, data: bytes) -> bool:
 
 
 def _record_in_index(root: Path, snapshot: dict) -> None:
-    """Keep ``.modelsnap/index.json`` current; it is a cache checked against the listing, so a
+    """Keep ``.modelsnap/index.sqlite`` current; it is a cache checked against the listing, so a
     failure here is logged, never raised: the snapshot itself is already safely written."""
     try:
         index.record(root, snapshot)
@@ -441,7 +441,7 @@ class DataHashes:
     split_sha256: str | None
 
 
-def current_data_hashes(root: Path, source: str | None) -> DataHashes:
+def current_data_hashes(root: Path, source: str | None, *, write_cache: bool = True) -> DataHashes:
     """The hashes a new snapshot of this project would record, without pandas or scikit-learn.
 
     ``ls`` and the review screen must stay fast, so this reads bytes only: the data file's sha256
@@ -449,34 +449,51 @@ def current_data_hashes(root: Path, source: str | None) -> DataHashes:
     ``split.npz`` (numpy, imported here only). A bundled ``sklearn:`` data set is hashed from its
     arrays, which needs scikit-learn, so its dataset hash is taken from the one frozen into
     ``split.npz`` when the split was drawn. ``check`` recomputes everything the slow, sure way.
+
+    Both values are remembered in ``.modelsnap/hashes.json`` (``hash_cache``) while each file's
+    size, mtime, inode, ctime and sampled bytes are unchanged, so a 1 GB data file is not hashed
+    again on every ``ls``; ``write_cache=False`` (review) reads that cache but never writes it.
     """
+    from modelsnap.core.records.hash_cache import remembered
+
     root = Path(root)
     dataset: str | None = None
     if source and not source.startswith("sklearn:"):
         path = root / source
         if path.is_file():
             with contextlib.suppress(OSError):
-                dataset = sha256_file(path)
+                dataset = remembered(root, path, "sha256", sha256_file, write=write_cache)
     split: str | None = None
     split_path = root / SPLIT_FILE
     if split_path.is_file():
-        import zipfile
-        import zlib
-
-        import numpy as np
-
-        try:
-            with np.load(split_path, allow_pickle=False) as arrays:
-                parts = [
-                    np.ascontiguousarray(arrays[key], dtype="<i8").tobytes()
-                    for key in ("train", "validation", "test")
-                ]
-                split = hashlib.sha256(b"".join(parts)).hexdigest()
-                if dataset is None and source and "meta_dataset_sha256" in arrays.files:
-                    dataset = str(arrays["meta_dataset_sha256"])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
-            split = None
+        split, frozen = remembered(root, split_path, "split", _split_hashes, write=write_cache)
+        if dataset is None and source:
+            dataset = frozen
     return DataHashes(dataset, split)
+
+
+def _split_hashes(split_path: Path) -> tuple[str | None, str | None]:
+    """``split.npz``'s documented ``split_sha256`` and the dataset hash frozen into it (None
+    where absent or unreadable)."""
+    import zipfile
+    import zlib
+
+    import numpy as np
+
+    try:
+        with np.load(split_path, allow_pickle=False) as arrays:
+            parts = [
+                np.ascontiguousarray(arrays[key], dtype="<i8").tobytes()
+                for key in ("train", "validation", "test")
+            ]
+            frozen = (
+                str(arrays["meta_dataset_sha256"])
+                if "meta_dataset_sha256" in arrays.files
+                else None
+            )
+            return hashlib.sha256(b"".join(parts)).hexdigest(), frozen
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None, None
 
 
 def comparable(snapshot_or_row: Any, current: DataHashes) -> bool | None:

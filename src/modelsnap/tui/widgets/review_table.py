@@ -8,6 +8,7 @@ Python ``sorted`` of the rows) and filtering cost milliseconds at any row count.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -93,7 +94,7 @@ class SnapshotTable(ScrollView, can_focus=True):
         self.predicate: Callable[[Row], bool] | None = None
         self.marked: list[str] = []
         self._haystacks: dict[str, str] = {}
-        self._sort_cache: dict[str, dict[str, Any]] = {}
+        self._sort_cache: dict[str, list[Any]] = {}
         self._haystack: Callable[[Row], str] = lambda row: row["id"].lower()
         self._total_width = sum(c.width + 1 for c in self.columns)
 
@@ -132,33 +133,58 @@ class SnapshotTable(ScrollView, can_focus=True):
         current = self.current_row
         terms = self.filter_text.lower().split()
         rows = self.all_rows
+        keep: bytearray | None = None
         if self.predicate is not None and terms:
-            rows = [r for r in rows if self.predicate(r)]
+            keep = bytearray(1 if self.predicate(row) else 0 for row in rows)
         elif terms:
             if not self._haystacks:
                 self._haystacks = {row["id"]: self._haystack(row) for row in self.all_rows}
-            rows = [r for r in rows if all(t in self._haystacks[r["id"]] for t in terms)]
+            texts = self._haystacks
+            keep = bytearray(all(t in texts[r["id"]] for t in terms) for r in rows)
         if self.sort_column is not None:
-            keys = self._sort_keys(self.sort_column)
-            present = [r for r in rows if keys[r["id"]] is not None]
-            absent = [r for r in rows if keys[r["id"]] is None]
-            present.sort(key=lambda r: keys[r["id"]], reverse=self.sort_reverse)
-            rows = present + absent
-        self.view = list(rows)
+            order = self._order(self.sort_column, self.sort_reverse)
+            if keep is not None:
+                order = [i for i in order if keep[i]]
+            view = [rows[i] for i in order]
+        elif keep is not None:
+            view = [row for row, kept in zip(rows, keep, strict=True) if kept]
+        else:
+            view = list(rows)
+        self.view = view
         self.virtual_size = Size(self._total_width, len(self.view) + 1)
         position = 0
         if current is not None:
-            position = next((i for i, r in enumerate(self.view) if r["id"] == current["id"]), 0)
+            position = next((i for i, r in enumerate(self.view) if r is current), 0)
         self.cursor = position
         self._scroll_cursor_into_view()
         self.post_message(self.Highlighted(self.current_row))
 
-    def _sort_keys(self, column_key: str) -> dict[str, Any]:
-        """Each row's sort value for a column, computed once per column (rows never change)."""
+    def _order(self, column_key: str, reverse: bool) -> list[int]:
+        """Positions in ``all_rows``, sorted by a column (rows without a value last), computed
+        once per column and direction: the rows never change. A stable sort, so equal values
+        keep the rows' order in both directions, as a plain ``sorted`` of the rows would."""
+        cached = self._sort_cache.get(f"{column_key}\0{reverse}")
+        if cached is None:
+            keys = self._sort_keys(column_key)
+            present = [i for i, key in enumerate(keys) if key is not None]
+            absent = [i for i, key in enumerate(keys) if key is None]
+            present.sort(key=keys.__getitem__, reverse=reverse)
+            cached = self._sort_cache[f"{column_key}\0{reverse}"] = present + absent
+        return cached
+
+    def _sort_keys(self, column_key: str) -> list[Any]:
+        """Each row's sort value for a column, in ``all_rows`` order, computed once per column.
+        Repeated values (versions, kinds, names) become dense integer ranks, so a sort of
+        100,000 rows compares integers, not tuples."""
         keys = self._sort_cache.get(column_key)
         if keys is None:
             column = next(c for c in self.columns if c.key == column_key)
-            keys = {row["id"]: column.sort_value(row) for row in self.all_rows}
+            keys = [column.sort_value(row) for row in self.all_rows]
+            distinct = {value for value in keys if value is not None}
+            if len(distinct) < len(keys):
+                with contextlib.suppress(TypeError):
+                    place = {value: i for i, value in enumerate(sorted(distinct))}
+                    keys = [None if value is None else place[value] for value in keys]
             self._sort_cache[column_key] = keys
         return keys
 
