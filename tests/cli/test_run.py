@@ -172,7 +172,7 @@ def test_help_lists_the_options() -> None:
 def test_the_progress_display_follows_stages_and_outcomes() -> None:
     from types import SimpleNamespace
 
-    from modelsnap.cli.run_cmd import ProgressDisplay
+    from modelsnap.cli.progress import ProgressDisplay
     from modelsnap.profiler.events import ProgressEvent
 
     display = ProgressDisplay(enabled=True)

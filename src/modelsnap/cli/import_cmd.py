@@ -94,7 +94,7 @@ def handle(args: argparse.Namespace) -> int:
     import sys
 
     from modelsnap.bridges.mlflow_import import import_mlflow
-    from modelsnap.cli.run_cmd import ProgressDisplay
+    from modelsnap.cli.progress import ProgressDisplay
 
     display = ProgressDisplay(enabled=args.format == "table" and sys.stderr.isatty())
     with display.live():

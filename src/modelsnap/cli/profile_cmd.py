@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.cli.output import add_dir_argument, add_format_option, print_json
-from modelsnap.cli.run_cmd import ProgressDisplay, add_run_options, overrides_from
+from modelsnap.cli.progress import ProgressDisplay
+from modelsnap.cli.run_cmd import add_run_options, overrides_from
 
 COMPARED = (
     ("latency_p50_ms", "p50 ms", ".3f"),
