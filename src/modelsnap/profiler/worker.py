@@ -11,6 +11,9 @@ because the parent kills this process group. The protocol (docs/profiler.md):
 
 Files are written only into the staging folder the parent names; the parent moves them into the
 project with ``store.write_snapshot`` or deletes them.
+
+The run path's stages live in ``stages`` (each a function with explicit inputs and outputs);
+here each job mode composes them (``run_job``).
 """
 
 from __future__ import annotations
