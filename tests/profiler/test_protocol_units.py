@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from modelsnap.core.errors import DataError, RunFailed
 from modelsnap.profiler.runner import RunJob, _error_from_worker, _failure, _Outcome
-from modelsnap.profiler.worker import WorkerError, _check_predictions, read_job
+from modelsnap.profiler.stages import WorkerError, check_predictions
+from modelsnap.profiler.worker import read_job
 
 JOB = RunJob(root=Path("/tmp"), name="m", kind="baseline", spec={"estimator": "a.B"})
 
@@ -121,8 +122,8 @@ def test_a_non_modelsnap_class_name_is_not_trusted() -> None:
 @pytest.mark.parametrize("pred", [[1, 2], [[1, 2], [3, 4], [5, 6]], 5])
 def test_prediction_shapes_are_checked(pred) -> None:
     with pytest.raises(WorkerError, match="predict returned shape"):
-        _check_predictions(pred, 3, "test", "m")
+        check_predictions(pred, 3, "test", "m")
 
 
 def test_a_column_vector_is_accepted() -> None:
-    assert _check_predictions([[1], [2], [3]], 3, "test", "m").shape == (3,)
+    assert check_predictions([[1], [2], [3]], 3, "test", "m").shape == (3,)

@@ -2,7 +2,7 @@
 
 MLflow's scikit-learn flavour stores the fitted model as pickle, cloudpickle or skops. Pickle
 and cloudpickle run code while they load, so this module is only ever called in the worker
-process (``worker.Run.build``, job mode ``mlflow``), never in the CLI, the TUI or a notebook,
+process (``stages.build``, job mode ``mlflow``), never in the CLI, the TUI or a notebook,
 and only for a job that carries ``trust_pickle = true`` (the user's ``--trust-pickle``).
 A skops file is not unpickled at all: it goes through modelsnap's own allow-list
 (``artifacts.load_artifact``); the allow-list MLflow stores beside the model is ignored.
