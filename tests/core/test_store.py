@@ -447,7 +447,8 @@ def test_a_value_toml_cannot_hold_is_a_clear_error(tmp_path: Path, make_body, ma
 
 
 def test_current_hashes_agree_with_the_data_module(tmp_path: Path) -> None:
-    """The fast path's hashes must be the very ones a run records (core.data computes those)."""
+    """The fast path's hashes must be the very ones a run records (core.evaluation.data computes
+    those)."""
     pytest.importorskip("pandas")
     from modelsnap.core.evaluation.data import ensure_split, load_dataset
     from modelsnap.core.project.parse import load_project

@@ -229,7 +229,7 @@ class Project:
         pending: bool = False,
     ):
         """Rank the latest snapshot of each model under the locked criteria revision
-        (``core.context.rank_project``, as ``modelsnap rank``).
+        (``core.selection.context.rank_project``, as ``modelsnap rank``).
 
         ``weights``/``profile``/``method``/``split``/``pending`` (modelsnap.toml's edits not
         locked yet) are what-ifs: they change nothing on disk, and ``.result.basis`` says what
@@ -262,7 +262,8 @@ class Project:
     ) -> dict:
         """Record the chosen snapshot in decisions.toml (hash-chained); returns the entry.
 
-        As ``modelsnap decide`` (``core.context.decide``): ranked under the locked criteria
+        As ``modelsnap decide`` (``core.selection.context.decide``): ranked under the locked
+        criteria
         revision from the snapshot files; refused (``CriteriaError``) while modelsnap.toml has
         edits not locked. Choosing a snapshot that was not ranked needs an ``override``
         justification, which is recorded (``DecisionError`` otherwise).

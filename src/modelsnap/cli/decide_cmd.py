@@ -2,8 +2,8 @@
 
 The decision is made on the ranking under the locked criteria revision (its weights, limits,
 method and split, no what-ifs), computed from the snapshot files themselves, and recorded with
-it (``core.context.decide``). Refused, with the reason: criteria never locked or with edits not
-locked, a rationale that is not a sentence, an unknown id, a snapshot that was rejected,
+it (``core.selection.context.decide``). Refused, with the reason: criteria never locked or with
+edits not locked, a rationale that is not a sentence, an unknown id, a snapshot that was rejected,
 incomplete, excluded or superseded unless ``--override`` justifies it, or a decision log whose
 hash chain is already broken.
 """

@@ -79,8 +79,8 @@ def _direction(section: str, key: str) -> str | None:
 def compare(a: dict[str, Any], b: dict[str, Any], *, include_equal: bool = False) -> list[DiffRow]:
     """Every differing value (or every value) of two snapshots, in document order.
 
-    The key-by-key diff is ``core.snapshot_diff`` (shared with the TUI's review screen); this
-    adds the section, the numeric delta and which side is better for measures with a direction.
+    The key-by-key diff is ``core.reporting.snapshot_diff`` (shared with the TUI's review screen);
+    this adds the section, the numeric delta and which side is better for measures with a direction.
     Ids, timestamps and artifact paths/hashes always differ and are left out unless ``--all``.
     """
     from modelsnap.core.reporting.snapshot_diff import MISSING, diff_snapshots

@@ -6,7 +6,7 @@ the snapshot's test figure and 95 % interval; each feature's drift is measured a
 training split (PSI for numeric columns, category shares for the others) and so is the label;
 ``--profile-latency`` re-measures the p95 latency against the decision's criteria revision.
 The outcome is recorded in ``monitoring/<timestamp>-<hex>.toml``, sealed in ledger.toml
-(``core.monitoring``).
+(``core.followup.monitoring``).
 
 Exit code: 0 the decision holds; 1 degraded or drifted (past the ``[monitoring]`` thresholds),
 so it can run from cron or CI; 2 bad input (columns that don't match, no target, too few rows,

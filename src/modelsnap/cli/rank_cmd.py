@@ -1,7 +1,7 @@
 """``modelsnap rank DIR``: step five's ranked list, with rejections and the reasons for them.
 
-Ranks under the criteria in force: the latest locked revision (``core.context``), never edits
-to modelsnap.toml that were not locked (``--pending`` shows those as a labelled what-if). Only
+Ranks under the criteria in force: the latest locked revision (``core.selection.context``), never
+edits to modelsnap.toml that were not locked (``--pending`` shows those as a labelled what-if). Only
 the latest snapshot of each model competes (``--all-versions`` ranks the history too).
 Fast path: ranks index summary rows (no TOML parsing for known files, no pandas/scikit-learn);
 ``--significance`` is the exception, as it loads stored predictions. What-if options

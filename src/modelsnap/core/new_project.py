@@ -29,7 +29,7 @@ def check_new_project(
 ) -> Any:
     """Everything ``init`` and the TUI set-up check before a project file is written: the
     generated file validates, the data loads under the data rules (task inferred when ``task``
-    is None) and a split can be drawn. Returns the loaded ``core.data.Dataset``; raises
+    is None) and a split can be drawn. Returns the loaded ``core.evaluation.data.Dataset``; raises
     ProjectFileError or DataError (nothing is written either way). Imports pandas: call it off
     the UI thread. ``options`` are those of ``build_project_document``.
     """

@@ -64,8 +64,8 @@ def pick(*values: Any) -> Any:
 
 def latest_baseline(root: Path, source: str | None) -> dict[str, Any] | None:
     """*The* baseline snapshot candidates are compared with, or None: the latest baseline on
-    the current data set and split (``core.ranking.current_baseline``, the ranking's rule).
-    ``source`` is the project's ``[data].source``."""
+    the current data set and split (``core.selection.ranking.current_baseline``, the ranking's
+    rule). ``source`` is the project's ``[data].source``."""
     from modelsnap.core.records.store import current_data_hashes, list_snapshots
     from modelsnap.core.selection.ranking import current_baseline
 

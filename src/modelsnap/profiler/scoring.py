@@ -3,8 +3,8 @@
 Runs only inside the worker process (``worker`` dispatches the ``predict`` and ``monitor``
 modes here). Every artifact is loaded through ``artifacts.load_artifact``: its sha256 checked
 against the snapshot and every type it holds checked against the allow-list, plus the types the
-user trusted by name. The parent (``core.trying``, ``core.monitoring``) has already checked the
-rows or the data file's columns; nothing here writes a file.
+user trusted by name. The parent (``core.followup.trying``, ``core.followup.monitoring``) has
+already checked the rows or the data file's columns; nothing here writes a file.
 
 - ``predict``: one ``item`` message per snapshot, ``{"predictions": [...], "proba": [[...]],
   "classes": [...]}`` or ``{"error": text}`` when that model could not be loaded or scored.

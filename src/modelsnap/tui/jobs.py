@@ -22,7 +22,7 @@ def save_and_lock(root: Path, changes: dict[str, Any], *, reason: str = "") -> i
 
 def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
     """Import the estimator, apply the parameters and validate them with the estimator's own
-    rules (``core.pipeline.check_model``), then write the entry.
+    rules (``core.evaluation.pipeline.check_model``), then write the entry.
 
     An unknown class, an unknown parameter or a value the estimator refuses (``n_neighbors =
     -3``) raises the core's error before modelsnap.toml is touched. Runs in a worker thread:
@@ -38,8 +38,8 @@ def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
 
 def rank_state(root: Path, weights: dict[str, float] | None = None) -> Any:
     """Rank the project exactly as ``modelsnap rank --sensitivity`` does, with optional
-    what-if weights; returns the ``core.ranking.RankingResult``. Nothing is written: what-if
-    weights become the project's only through step 1 or "Save weights"."""
+    what-if weights; returns the ``core.selection.ranking.RankingResult``. Nothing is written:
+    what-if weights become the project's only through step 1 or "Save weights"."""
     from modelsnap.core.selection.context import rank_project
 
     return rank_project(root, weights=weights or None, sensitivity=True).result

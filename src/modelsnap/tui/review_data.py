@@ -31,11 +31,11 @@ class ReviewData:
     config_error: str | None = None
     primary: str = "f1"
     reference: dict[str, str | None] = field(default_factory=dict)
-    context: Any | None = None  # core.context.SelectionContext when modelsnap.toml loads
+    context: Any | None = None  # core.selection.context.SelectionContext when modelsnap.toml loads
 
     @classmethod
     def load(cls, root: Path) -> ReviewData:
-        """The folder as the ranking sees it (``core.context``, nothing written); when the
+        """The folder as the ranking sees it (``core.selection.context``, nothing written); when the
         project file does not load, the snapshot rows alone, with the reason kept."""
         from modelsnap.core.selection.context import load_context
 

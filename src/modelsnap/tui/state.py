@@ -34,12 +34,12 @@ class ProjectState:
     decisions: list[dict] = field(default_factory=list)
     edge_results: dict[str, dict] = field(default_factory=dict)  # snapshot id -> latest result
     edge_cases: list[dict] = field(default_factory=list)  # cases of the newest edge run
-    hashes: Any = None  # core.store.DataHashes: the current data set and split
+    hashes: Any = None  # core.records.store.DataHashes: the current data set and split
     machine: str | None = None  # this machine's hardware fingerprint ("this machine" on cards)
 
     def machine_words(self, snapshot: dict) -> str:
         """Where a snapshot was profiled, in plain words: "this machine" or "another machine
-        (Intel Xeon, 2 cores)" (core.environment.describe_machine)."""
+        (Intel Xeon, 2 cores)" (core.evaluation.environment.describe_machine)."""
         from modelsnap.core.evaluation.environment import describe_machine
 
         return describe_machine(snapshot.get("hardware"), here=self.machine)
@@ -57,7 +57,8 @@ class ProjectState:
     @property
     def baseline(self) -> dict | None:
         """*The* baseline candidates are compared with: the latest baseline snapshot on the
-        current data and split (``core.ranking.current_baseline``, the ranking's own rule)."""
+        current data and split (``core.selection.ranking.current_baseline``, the ranking's own
+        rule)."""
         from modelsnap.core.selection.ranking import current_baseline
 
         hashes = self.hashes
@@ -152,7 +153,8 @@ def _read_decisions(root: Path) -> list[dict]:
 
 
 def _edge_runs(root: Path) -> tuple[dict[str, dict], list[dict]]:
-    """Latest result per snapshot (core.edgecases) and the case list of the newest run."""
+    """Latest result per snapshot (core.evaluation.edgecases) and the case list of the newest
+    run."""
     from modelsnap.core.evaluation.edgecases import EDGE_RUNS_DIR, latest_edge_results
     from modelsnap.core.files import read_toml
 

@@ -46,7 +46,8 @@ def analyze(
     """The ``interpretability``, ``fairness``, ``edge_cases`` and ``checks`` tables of a snapshot.
 
     ``pipeline`` is the fitted whole pipeline (preprocessing + estimator); ``dataset``/``split``
-    come from ``core.data``; ``config`` is the ProjectConfig. ``test_pred``/``test_proba`` are
+    come from ``core.evaluation.data``; ``config`` is the ProjectConfig.
+    ``test_pred``/``test_proba`` are
     aligned with ``split.test`` (probability columns in ``dataset.classes`` order); fairness uses
     them because it is reported on the test split. ``val_pred``/``val_proba`` are accepted for
     symmetry (permutation importance re-predicts the validation rows itself).

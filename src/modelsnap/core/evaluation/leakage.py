@@ -66,7 +66,8 @@ def _finite(value: Any) -> TypeGuard[float]:
 def leakage_checks(dataset: Any, split: Any) -> list[str]:
     """Warnings about duplicated rows across splits and features that give the target away.
 
-    ``dataset`` is a ``core.data.Dataset`` (frame, target, task), ``split`` a ``core.data.Split``
+    ``dataset`` is a ``core.evaluation.data.Dataset`` (frame, target, task), ``split`` a
+    ``core.evaluation.data.Split``
     (train/validation/test row positions). Never raises on a data quirk: a check that cannot run
     on a column is skipped for that column.
     """

@@ -9,7 +9,8 @@ So the top pick is compared with the runner-up and with the baseline on the *sam
 
 Verdict "significant" when p < 0.05. Loads predictions (and, unless the predictions file holds
 ``test_true``, the data set), so it runs only when asked: ``rank --significance``, ``report``,
-the TUI. numpy is imported inside functions; pandas only through ``core.data`` when needed.
+the TUI. numpy is imported inside functions; pandas only through ``core.evaluation.data`` when
+needed.
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def append_decision(
     ``ranking`` is the ``RankingResult`` the decision was made on (recorded as it stood);
     ``criteria`` the locked revision it was ranked under (its number, limits and sha256 are
     recorded; ``criteria_revision`` alone is accepted for callers that only know the number).
-    Use ``core.context.decide``, which ranks under the locked revision first.
+    Use ``core.selection.context.decide``, which ranks under the locked revision first.
     Refused with ``DecisionError``: a rationale that is not a sentence; an id the ranking does
     not know; a
     snapshot that was not ranked (rejected, incomplete or excluded) unless ``override`` gives

@@ -126,7 +126,8 @@ def unfillable(config: ProjectConfig, facts: Any = None) -> list[str]:
     """Why the criteria can never be filled by a snapshot of this project: one line per
     criterion or limit that no snapshot can have, and per unknown column or positive label.
 
-    Without ``facts`` (``core.data.data_facts``) only the project file is read: cheap enough
+    Without ``facts`` (``core.evaluation.data.data_facts``) only the project file is read: cheap
+    enough
     for the ranking and the TUI. With them the task comes from the data when the file leaves it
     out, and the target, sensitive/drop/suspect columns and positive label are checked against
     the data file's header and target column. ``measures.why_unavailable`` is the rule.

@@ -15,8 +15,8 @@ Order of judgement, each stage only seeing what survived the one before:
    TOPSIS; ties go to the better primary metric, then the earlier snapshot;
 5. Pareto front, hardware-mismatch flags, older-criteria-revision marks, test metric beside.
 
-Input rows are index summary rows (``core.index.summary_row``: they carry ``measures`` for both
-splits) or whole snapshot dicts, so the CLI can rank 10,000 snapshots from the index without
+Input rows are index summary rows (``core.records.index.summary_row``: they carry ``measures`` for
+both splits) or whole snapshot dicts, so the CLI can rank 10,000 snapshots from the index without
 parsing TOML. Pure Python on purpose: no numpy import cost on the ``rank`` fast path.
 """
 
@@ -378,8 +378,8 @@ def spec_from_config(
     """The spec for a ``ProjectConfig``, with the what-ifs applied (nothing is written).
 
     ``criteria``/``constraints``/``primary_metric`` (a locked revision's, see
-    ``core.context``) replace the project file's. ``profile`` swaps in that profile's criteria
-    and constraints; ``weights`` then replaces the criteria weights (see ``with_weights``).
+    ``core.selection.context``) replace the project file's. ``profile`` swaps in that profile's
+    criteria and constraints; ``weights`` then replaces the criteria weights (see ``with_weights``).
     """
     selection = config.selection
     primary = (

@@ -5,8 +5,8 @@ shown here and can be edited; the split settings only until the split is drawn.
 
 Edits stay on screen until saved; saving goes through ``core.project.edit.update_project`` (which
 validates the whole file before writing and keeps the user's comments). Locking records a
-criteria revision with ``core.criteria.lock_criteria``. Once candidates exist, a change means a
-new revision, and the screen says so before anything is written.
+criteria revision with ``core.selection.criteria.lock_criteria``. Once candidates exist, a change
+means a new revision, and the screen says so before anything is written.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ SPLIT_FIELDS: tuple[tuple[str, str], ...] = (
     ("validation_fraction", "validation fraction"),
     ("test_fraction", "test fraction"),
 )
-SPLIT_FILE = "split.npz"  # core.data.SPLIT_FILE, without importing pandas
+SPLIT_FILE = "split.npz"  # core.evaluation.data.SPLIT_FILE, without importing pandas
 
 
 def parse_min_metric(text: str, task: str | None) -> dict[str, float] | None:

@@ -216,8 +216,8 @@ class EdgeCasesScreen(StepScreen):
         self.app.run_task(self, EdgeCasesRun, run_edge_cases, self.app.root, on_progress=progress)
 
     def on_run_progress(self, message: RunProgress) -> None:
-        """One event per model (core.edgecases calls back after each): the bar and the line
-        move model by model."""
+        """One event per model (core.evaluation.edgecases calls back after each): the bar and the
+        line move model by model."""
         self.query_one("#edge-progress", ProgressBar).update(progress=message.fraction * 100)
         total = getattr(self, "_total", 0) or 1
         done = min(total, round(message.fraction * total))

@@ -1,11 +1,11 @@
 """Step 5: ranking and decision.
 
-The ranking is ``core.context.rank_project`` under the locked criteria revision, as
+The ranking is ``core.selection.context.rank_project`` under the locked criteria revision, as
 ``modelsnap rank``. The weights editor is a what-if: a change re-ranks as soon as typing pauses
 (``DEBOUNCE``), in a worker group of its own where each request replaces the one before, and
 nothing is written unless "Save weights" is pressed, which edits modelsnap.toml and so needs a
 new lock. The decision form shows what will be appended, then records through
-``core.context.decide`` (as ``modelsnap decide``), which refuses pending criteria edits, a
+``core.selection.context.decide`` (as ``modelsnap decide``), which refuses pending criteria edits, a
 rationale that is not a sentence, or a model that was not ranked without an override. ``p``
 opens the try-rows panel (``screens.try_rows``): every competing model's answer for one row.
 """
@@ -36,7 +36,7 @@ from modelsnap.tui.wording import tui_words
 def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
     """Ranked and rejected models as plot points (p95 latency, primary metric).
 
-    The front drawn is the two-dimensional one of this picture (core.ranking.pareto_flags
+    The front drawn is the two-dimensional one of this picture (core.selection.ranking.pareto_flags
     over the ranked models' primary metric and p95): the ranking table's mark is the front
     over all criteria, which a 2-D plot cannot show.
     """
@@ -129,7 +129,7 @@ def sensitivity_text(result: Any) -> str:
 
 
 def significance_text(info: dict[str, Any]) -> str:
-    """The outcome of core.significance.ranking_significance in two short lines."""
+    """The outcome of core.evaluation.significance.ranking_significance in two short lines."""
     lines = []
     for key, label in (("vs_runner_up", "runner-up"), ("vs_baseline", "baseline")):
         item = info.get(key)
@@ -437,7 +437,7 @@ class RankingScreen(StepScreen):
             select.value = result.top.id
 
     def action_try_rows(self) -> None:
-        """The try-rows panel: the last look before deciding (``core.trying``)."""
+        """The try-rows panel: the last look before deciding (``core.followup.trying``)."""
         from modelsnap.tui.screens.try_rows import TryRowsScreen
 
         self.app.push_screen(TryRowsScreen(self.app.root))

@@ -177,14 +177,15 @@ def whatif_text(data: ReviewData) -> str:
 
 
 def whatif_rank(data: ReviewData, text: str) -> Any:
-    """Rank the folder with the weights typed (``core.context``, as ``rank --weights``)."""
+    """Rank the folder with the weights typed (``core.selection.context``, as ``rank
+    --weights``)."""
     from modelsnap.core.selection.ranking import parse_weights
 
     return data.context.rank(weights=parse_weights(text))
 
 
 class WhatIfScreen(_View):
-    """Re-rank with other weights (``core.context``, as ``modelsnap rank --weights``): the
+    """Re-rank with other weights (``core.selection.context``, as ``modelsnap rank --weights``): the
     locked revision's limits, baseline and competing rows; nothing is written.
 
     It re-ranks as you type, like step 5: each edit restarts a short timer, the ranking runs in

@@ -37,7 +37,7 @@ def pct(value: Any) -> str:
 
 def short_id(snapshot_id: str) -> str:
     """The part of an id people recognise: name and suffix, without the timestamp (the form
-    every command also accepts as an id: ``core.store.find_snapshot``)."""
+    every command also accepts as an id: ``core.records.store.find_snapshot``)."""
     from modelsnap.core.records.store import short_id as core_short_id
 
     return core_short_id(snapshot_id)

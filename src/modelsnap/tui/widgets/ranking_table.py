@@ -10,7 +10,7 @@ from modelsnap.tui.widgets.formatting import fill_table, num
 
 
 class RankingTable(DataTable):
-    """Fill with ``show(result)`` where ``result`` is a core.ranking.RankingResult."""
+    """Fill with ``show(result)`` where ``result`` is a core.selection.ranking.RankingResult."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"

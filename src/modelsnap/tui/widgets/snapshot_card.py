@@ -171,7 +171,8 @@ def _resource_line(snapshot: dict, machine: str = "") -> Flow:
 
 def _value_and_limit(value: Any, limit: Any) -> tuple[str, str]:
     """Two decimals as before when that tells the numbers apart, else as many significant
-    digits as it takes (core.constraints.format_pair): a failure never reads as equality."""
+    digits as it takes (core.selection.constraints.format_pair): a failure never reads as
+    equality."""
     shown = num(value, 2), num(limit, 2)
     if shown[0] != shown[1] or value == limit:
         return shown

@@ -2,7 +2,7 @@
 
 Each model is a letter; models on the Pareto front are capital letters and starred in the key,
 the others lower-case, so the front is readable without colour. The screen decides who is on
-the front (core.ranking computes it); this widget only draws.
+the front (core.selection.ranking computes it); this widget only draws.
 """
 
 from __future__ import annotations
