@@ -340,3 +340,15 @@ def test_cli_api_review_and_report_name_the_same_top_pick(
     assert top == (from_cli[0][0] if from_cli else None)
     if from_cli:
         assert score == pytest.approx(from_cli[0][1], abs=5e-5)
+
+
+def test_a_decision_is_judged_on_hashes_of_the_bytes_not_the_hash_cache(folder, monkeypatch):
+    """The rows a decision is made on are compared with the data's own hashes: a hash cache
+    that says otherwise (a change its cheap re-check could not see) is not consulted."""
+    from modelsnap.core.records import hash_cache
+    from modelsnap.core.selection.context import load_context
+
+    fast = load_context(folder.root).hashes
+    monkeypatch.setattr(hash_cache, "remembered", lambda *args, **kwargs: None)
+    assert load_context(folder.root, from_records=True).hashes == fast
+    assert load_context(folder.root).hashes != fast  # the fast path does read the cache

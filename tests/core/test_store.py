@@ -601,3 +601,31 @@ def test_review_reads_the_hash_cache_but_never_writes_it(tmp_path: Path) -> None
     (tmp_path / "data.csv").write_bytes(b"a,b\n1,2\n")
     store.current_data_hashes(tmp_path, "data.csv", write_cache=False)
     assert not hash_cache.cache_path(tmp_path).exists()
+
+
+def test_what_a_record_depends_on_never_comes_from_the_hash_cache(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A cache is only a cache: the baseline a run compares with (its recorded gain) and the
+    rows a decision is made on use hashes of the bytes, even when the cache says otherwise (a
+    change the cache's cheap re-check cannot see)."""
+    from modelsnap.core.records import hash_cache
+    from modelsnap.profiler.job_specs import latest_baseline
+
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"a,b\n1,2\n")
+    truth = sha256_file(data)
+    monkeypatch.setattr(hash_cache, "remembered", lambda *args, **kwargs: "0" * 64)
+    assert store.current_data_hashes(tmp_path, "data.csv").dataset_sha256 == "0" * 64
+    assert store.current_data_hashes(tmp_path, "data.csv", cached=False).dataset_sha256 == truth
+
+    seen: list[bool] = []
+    real = store.current_data_hashes
+
+    def watching(root, source, **options):
+        seen.append(options.get("cached", True))
+        return real(root, source, **options)
+
+    monkeypatch.setattr(store, "current_data_hashes", watching)
+    latest_baseline(tmp_path, "data.csv")
+    assert seen == [False]

@@ -70,7 +70,7 @@ def latest_baseline(root: Path, source: str | None) -> dict[str, Any] | None:
     from modelsnap.core.selection.ranking import current_baseline
 
     snapshots, _ = list_snapshots(root)
-    hashes = current_data_hashes(root, source)
+    hashes = current_data_hashes(root, source, cached=False)  # a run records its gain
     found = current_baseline(snapshots, hashes.dataset_sha256, hashes.split_sha256)
     return dict(found) if found is not None else None
 

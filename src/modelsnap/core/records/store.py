@@ -441,7 +441,9 @@ class DataHashes:
     split_sha256: str | None
 
 
-def current_data_hashes(root: Path, source: str | None, *, write_cache: bool = True) -> DataHashes:
+def current_data_hashes(
+    root: Path, source: str | None, *, write_cache: bool = True, cached: bool = True
+) -> DataHashes:
     """The hashes a new snapshot of this project would record, without pandas or scikit-learn.
 
     ``ls`` and the review screen must stay fast, so this reads bytes only: the data file's sha256
@@ -453,20 +455,28 @@ def current_data_hashes(root: Path, source: str | None, *, write_cache: bool = T
     Both values are remembered in ``.modelsnap/hashes.json`` (``hash_cache``) while each file's
     size, mtime, inode, ctime and sampled bytes are unchanged, so a 1 GB data file is not hashed
     again on every ``ls``; ``write_cache=False`` (review) reads that cache but never writes it.
+    ``cached=False`` hashes the bytes and leaves the cache alone: what a record depends on (the
+    baseline a run compares with, the rows a decision is made on) never comes from a cache.
     """
     from modelsnap.core.records.hash_cache import remembered
 
     root = Path(root)
+
+    def value(path: Path, what: str, compute: Any) -> Any:
+        if not cached:
+            return compute(path)
+        return remembered(root, path, what, compute, write=write_cache)
+
     dataset: str | None = None
     if source and not source.startswith("sklearn:"):
         path = root / source
         if path.is_file():
             with contextlib.suppress(OSError):
-                dataset = remembered(root, path, "sha256", sha256_file, write=write_cache)
+                dataset = value(path, "sha256", sha256_file)
     split: str | None = None
     split_path = root / SPLIT_FILE
     if split_path.is_file():
-        split, frozen = remembered(root, split_path, "split", _split_hashes, write=write_cache)
+        split, frozen = value(split_path, "split", _split_hashes)
         if dataset is None and source:
             dataset = frozen
     return DataHashes(dataset, split)

@@ -217,7 +217,9 @@ def load_context(
         root=root,
         config=config,
         criteria=criteria_in_force(config),
-        hashes=current_data_hashes(root, config.data.source, write_cache=write_index),
+        hashes=current_data_hashes(
+            root, config.data.source, write_cache=write_index, cached=not from_records
+        ),
         rows=rows,
         problems=[str(problem) for problem in broken],
         edge_cases_required=must_pass_cases_exist(root, config.data.edge_cases),
