@@ -76,3 +76,14 @@ def printable_with_map(text: str, *, newlines: bool = True) -> tuple[str, list[i
         position += len(piece)
     offsets.append(position)
     return "".join(pieces), offsets
+
+
+def column_mismatch(missing: list[str], unknown: list[str]) -> list[str]:
+    """How a file's or a row's columns differ from the project's, in the words every reader
+    uses (edge cases, new data for ``monitor``, rows for ``predict``): one phrase per kind."""
+    parts = []
+    if missing:
+        parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
+    if unknown:
+        parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+    return parts

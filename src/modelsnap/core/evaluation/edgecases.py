@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import DataError
+from modelsnap.core.text import column_mismatch
 
 SEVERITIES = ("must-pass", "high", "normal")
 DEFAULT_SEVERITY = "normal"
@@ -252,13 +253,8 @@ def _check_header(
     missing = [c for c in required if c not in header]
     extra = [c for c in header if c not in required and c not in optional]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {_names(missing)}")
-        if extra:
-            parts.append(f"unknown column(s) {_names(extra)}")
         raise DataError(
-            "edge-case file has " + " and ".join(parts),
+            "edge-case file has " + " and ".join(column_mismatch(missing, extra)),
             where=name,
             hint=(
                 f"expected the feature columns and '{target}', optionally "

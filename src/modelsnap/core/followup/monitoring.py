@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsnap.core.errors import DataError, ModelsnapError
+from modelsnap.core.text import column_mismatch
 
 MONITORING_DIR = "monitoring"
 VERDICTS = ("holds", "degraded", "drifted")
@@ -138,13 +139,9 @@ def check_new_data(
     missing = [c for c in columns if c not in present]
     unknown = [c for c in present if c not in columns and c != target and c not in drop]
     if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
-        if unknown:
-            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
         raise DataError(
-            "the new data's columns don't match the project's: " + " and ".join(parts),
+            "the new data's columns don't match the project's: "
+            + " and ".join(column_mismatch(missing, unknown)),
             where=label,
             hint=f"the new data needs the columns {', '.join(columns)} and "
             f"'{target}', as in the project's data file",

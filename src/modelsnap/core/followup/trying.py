@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import DataError, SnapshotError
+from modelsnap.core.text import column_mismatch
 
 if TYPE_CHECKING:
     from modelsnap.core.records.shapes import Snapshot
@@ -148,10 +149,7 @@ def check_rows(
     for label, row in zip(given.labels, given.rows, strict=True):
         missing = [c for c in columns if c not in row]
         unknown = [c for c in row if c not in allowed]
-        if missing:
-            problems.append(f"{label}: missing column(s) {', '.join(map(repr, missing))}")
-        if unknown:
-            problems.append(f"{label}: unknown column(s) {', '.join(map(repr, unknown))}")
+        problems.extend(f"{label}: {part}" for part in column_mismatch(missing, unknown))
         values: dict[str, Any] = {}
         for column, kind in columns.items():
             text = row.get(column, "")
