@@ -21,6 +21,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modelsnap.core.files import read_toml
 from modelsnap.core.records import index
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
@@ -56,8 +57,9 @@ def edit_row(root: Path, file_name: str, change: dict, *, sign: bool = False) ->
     """Rewrite one stored row; with ``sign`` its MAC is made anew with the user's key (a row
     written by a faulty writer), else the old MAC stays (a row edited by hand)."""
     connection = sqlite3.connect(index.index_path(root))
-    size, mtime_ns, sha256, body = connection.execute(
-        "SELECT size, mtime_ns, sha256, body FROM entries WHERE file = ?", (file_name,)
+    *binding, sha256, body = connection.execute(
+        "SELECT size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body FROM entries WHERE file = ?",
+        (file_name,),
     ).fetchone()
     row = marshal.loads(body)
     if isinstance(row, tuple):
@@ -67,7 +69,7 @@ def edit_row(root: Path, file_name: str, change: dict, *, sign: bool = False) ->
     values: tuple = (body, file_name)
     query = "UPDATE entries SET body = ? WHERE file = ?"
     if sign:
-        signed = index._signed(file_name, size, mtime_ns, sha256, body)
+        signed = index._signed(file_name, tuple(binding), sha256, body)
         values = (body, index._mac(index._key(create=False), signed), file_name)
         query = "UPDATE entries SET body = ?, mac = ? WHERE file = ?"
     connection.execute(query, values)
@@ -91,7 +93,7 @@ def test_rows_match_summary_rows_and_come_in_id_order(folder):
     rows, problems = index.load_rows(root)
     assert problems == []
     assert [r["id"] for r in rows] == sorted(ids)
-    snapshot = index.read_toml(root / "snapshots" / f"{ids[3]}.toml")
+    snapshot = read_toml(root / "snapshots" / f"{ids[3]}.toml")
     assert rows[3] == json.loads(json.dumps(index.summary_row(snapshot)))
     assert rows[3]["measures"]["validation"]["f1"] == snapshot["metrics"]["validation"]["f1"]
     assert rows[3]["measures"]["test"]["f1"] == snapshot["metrics"]["test"]["f1"]
@@ -158,14 +160,14 @@ def test_reordered_measure_names_make_no_row_trusted(folder):
         )
     assert index._read_entries(root) == {}
     rows, problems = index.load_rows(root)
-    snapshot = index.read_toml(root / "snapshots" / f"{ids[2]}.toml")
+    snapshot = read_toml(root / "snapshots" / f"{ids[2]}.toml")
     assert problems == [] and rows[2] == index.summary_row(snapshot)
 
 
 def test_edited_file_is_parsed_again(folder):
     root, ids = folder
     path = root / "snapshots" / f"{ids[4]}.toml"
-    snapshot = index.read_toml(path)
+    snapshot = read_toml(path)
     snapshot["metrics"]["validation"]["f1"] = 0.123
     path.write_bytes(tomli_w.dumps(snapshot).encode())
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
@@ -193,7 +195,7 @@ def test_added_and_removed_files_are_seen_and_write_back_prunes(folder):
 def test_broken_files_become_problems_and_the_rest_still_loads(folder, damage):
     root, ids = folder
     path = root / "snapshots" / f"{ids[5]}.toml"
-    snapshot = index.read_toml(path)
+    snapshot = read_toml(path)
     if damage == "not toml":
         path.write_text("schema = 1\nid = [unclosed\n")
     elif damage == "binary":
@@ -278,7 +280,7 @@ def test_measures_round_trip_exactly_through_the_packed_index(tmp_path):
     make_snapshots.write_folder(root, 5, full_precision=True)
     assert index._read_index(root).names  # stored packed, under names kept once
     for row in index.load_rows(root)[0]:
-        snapshot = index.read_toml(root / "snapshots" / f"{row['id']}.toml")
+        snapshot = read_toml(root / "snapshots" / f"{row['id']}.toml")
         assert row == json.loads(json.dumps(index.summary_row(snapshot)))
 
 
@@ -401,7 +403,7 @@ def test_any_stored_row_gives_the_true_rows(tmp_path_factory, values):
         )
     rows, problems = index.load_rows(root, write_back=True)
     assert problems == [] and [r["id"] for r in rows] == ids
-    snapshot = index.read_toml(root / "snapshots" / f"{ids[1]}.toml")
+    snapshot = read_toml(root / "snapshots" / f"{ids[1]}.toml")
     assert rows[1] == index.summary_row(snapshot)
 
 
@@ -430,3 +432,86 @@ def test_summary_rows_take_the_compact_stored_form():
     row = index.summary_row(extra_snapshot(5))
     stored = tuple(key for key in row if key != "measures") + ("measures_packed",)
     assert stored == index._ROW_FIELDS
+
+
+def no_hashing(path):
+    raise AssertionError(f"hashed {path}")
+
+
+def test_a_row_bound_well_after_its_file_changed_is_trusted_on_its_stat(folder, monkeypatch):
+    """Size, mtime, ctime and inode as bound, the binding well after the file's last change:
+    the row is used without reading the file."""
+    root, ids = folder
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)  # a read 3 s after the writes
+    index.load_rows(root, write_back=True)  # binds every row again (their bytes match)
+    monkeypatch.undo()
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    rows, problems = index.load_rows(root)
+    assert [r["id"] for r in rows] == ids and problems == []
+
+
+def test_a_row_bound_right_after_a_write_is_checked_by_its_bytes(folder, monkeypatch):
+    """A file that changed within RACY_NS of its binding may change again in the same clock
+    tick without its ctime moving: its sha256 decides, every time, until it is bound again."""
+    root, ids = folder
+    hashed = []
+    real = index._content_sha256
+    monkeypatch.setattr(index, "_content_sha256", lambda path: hashed.append(path) or real(path))
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    for _ in range(2):
+        hashed.clear()
+        rows, _ = index.load_rows(root, write_back=True)  # too soon to bind again
+        assert len(hashed) == len(ids) == len(rows)
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back_is_seen_at_once(folder):
+    """The rewrite comes within the same clock tick as the write (so the ctime may not move):
+    the row is racy and its bytes are compared."""
+    root, ids = folder
+    path = root / "snapshots" / f"{ids[6]}.toml"
+    before = path.stat()
+    text = path.read_text()
+    changed = text.replace('name = "', 'name = "X', 1).replace('kind = "', 'kind ="', 1)
+    assert len(changed) == len(text) and changed != text
+    path.write_text(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    rows, _ = index.load_rows(root)
+    assert rows[6]["name"].startswith("X")
+
+
+def test_a_settled_row_is_read_again_after_a_rewrite_that_keeps_size_and_mtime(folder, monkeypatch):
+    """Once bound for good, a rewrite that keeps size and mtime still moves the ctime (which no
+    user can set): the file is parsed."""
+    root, ids = folder
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)
+    index.load_rows(root, write_back=True)
+    monkeypatch.undo()
+    path = root / "snapshots" / f"{ids[7]}.toml"
+    before = path.stat()
+    text = path.read_text()
+    changed = text.replace('name = "', 'name = "X', 1).replace('kind = "', 'kind ="', 1)
+    index.time.sleep(0.05)  # past the file system's clock tick
+    path.write_text(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    rows, _ = index.load_rows(root)
+    assert rows[7]["name"].startswith("X")
+
+
+def test_a_copied_folder_keeps_its_rows_by_their_bytes(folder, tmp_path, monkeypatch):
+    """``cp -a``: new inodes and ctimes, same size and mtime. Each row is checked by its
+    sha256 (no parse), and a writing read binds it to the copy."""
+    import shutil
+
+    root, ids = folder
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, copy_function=shutil.copy2)
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    rows, problems = index.load_rows(copy, write_back=True)
+    assert [r["id"] for r in rows] == ids and problems == []
+    entry = index._read_entries(copy)[f"{ids[0]}.toml"]
+    info = (copy / "snapshots" / f"{ids[0]}.toml").stat()
+    assert (entry["ino"], entry["ctime_ns"]) != (info.st_ino, info.st_ctime_ns)  # still racy

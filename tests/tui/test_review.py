@@ -536,3 +536,46 @@ async def test_status_names_the_folder_when_opened_as_dot(folder, monkeypatch):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert text_of(app.screen, "#review-status").startswith(f"{folder.name}: 24 snapshots")
+
+
+async def test_prepared_sort_orders_and_filter_texts_match_the_ones_made_on_a_key(
+    folder, monkeypatch
+):
+    """Large folders get their filter texts and sort orders made in a thread after the first
+    paint: every column sorts and filters exactly as when they are made on the key press."""
+    seen: dict[str, list[list[str]]] = {}
+    for prepare_from in (1, 10**9):  # prepared in the thread / made on each key
+        monkeypatch.setattr(SnapshotTable, "PREPARE_FROM", prepare_from)
+        app = ReviewApp(folder)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            table = app.screen.query_one(SnapshotTable)
+            prepared = {key for key in table._sort_cache if "\0" in key}
+            columns = [c.key for c in table.columns]
+            assert prepared == ({f"{k}\0False" for k in columns} if prepare_from == 1 else set())
+            views = []
+            for key in columns:
+                for reverse in (False, True):
+                    table.sort_by(key, reverse=reverse)
+                    views.append([r["id"] for r in table.view])
+            for text in ("forest v3", "cand FAIL", "zzz-nothing", ""):
+                table.set_filter(text)
+                views.append([r["id"] for r in table.view])
+            seen[str(prepare_from)] = views
+    assert seen["1"] == seen[str(10**9)]
+    assert any(len(v) < 24 for v in seen["1"][-4:-1]) and len(seen["1"][-1]) == 24
+
+
+async def test_a_late_preparation_for_older_rows_is_dropped(folder):
+    app = ReviewApp(folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        table = app.screen.query_one(SnapshotTable)
+        old_generation = table._generation
+        table.set_rows(table.all_rows[:3], lambda row: row["id"].lower())
+        table._prepared(old_generation, ["x"] * 24, {"name\0False": list(range(24))})
+        assert table._texts is None and "name\0False" not in table._sort_cache
+        table.set_filter(table.all_rows[1]["id"])
+        assert [r["id"] for r in table.view] == [table.all_rows[1]["id"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import gc
 import json
 import os
 import sys
@@ -220,6 +221,10 @@ def write_json(rows: list[dict[str, Any]]) -> None:
 def run(args: argparse.Namespace) -> int:
     from modelsnap.core.records.index import load_rows
 
+    # A short-lived process holding ~10^6 small objects (index rows) with no reference cycles:
+    # the cyclic collector would walk them again and again (a third of the time at 100,000
+    # snapshots). Reference counting still frees everything.
+    gc.disable()
     root = project_root(args.dir)
     config = load_config_or_warn(root)
     rows, problems = load_rows(root, write_back=True)

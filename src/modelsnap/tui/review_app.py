@@ -8,6 +8,7 @@ already shows the table.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class ReviewApp(App[None]):
         super().__init__()
         self.root = Path(root)
         self.data = data if data is not None else ReviewData.load(self.root)
+        # The rows are read once and live as long as the app: ~15 objects each and no reference
+        # cycles. Frozen, the cyclic collector no longer walks them on every full collection
+        # (at 100,000 rows each one took 0.1-0.3 s, landing on a key press or a repaint).
+        gc.freeze()
 
     def on_mount(self) -> None:
         self.push_screen(ReviewScreen(self.data))

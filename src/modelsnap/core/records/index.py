@@ -1,13 +1,21 @@
 """The snapshot index: ``.modelsnap/index.sqlite``, one summary row per snapshot file.
 
-Why it exists: parsing 100,000 snapshot TOMLs costs about 30 s, while ``ls``, ``rank`` and
-``review`` must answer in a second or two. So every snapshot write also records a *summary row*
-(everything those commands show or rank on) keyed by the file name together with the file's
-size, ``mtime_ns`` and the sha256 of its bytes. Readers list ``snapshots/`` (cheap: ``scandir``
-+ ``stat``) and trust a row only while the file still has that size and mtime and still hashes
-to that sha256 (an edit that keeps size and mtime, as ``cp -a`` or ``touch -r`` do, is seen);
-any other file is parsed again. The snapshot files stay the truth: the index is a cache that
-can be deleted at any time, and nothing is recorded from it.
+Why it exists: parsing 100,000 snapshot TOMLs costs about two minutes, while ``ls``, ``rank``
+and ``review`` must answer in seconds. So every snapshot write also records a *summary row*
+(everything those commands show or rank on) keyed by the file name and *bound* to the file as
+it was: its size, ``mtime_ns``, ``ctime_ns`` and inode, the moment of binding, and the sha256
+of its bytes. Readers list ``snapshots/`` (``scandir`` + one ``stat`` per file) and use a row
+without reading its file only while size, mtime, ctime and inode are all unchanged and the
+binding was made at least ``RACY_NS`` after the file's last change. Any rewrite moves the
+ctime, and no user can set a ctime (``touch``, ``utime``, ``cp -a`` and ``rsync -a`` set mtime
+only), so a file edited in place, even to the same size with its mtime put back, is seen. A
+row bound within ``RACY_NS`` of its file's change (a file can change twice within one clock
+tick of the file system, with the same ctime) is trusted only while its file still hashes to
+the bound sha256, as is a row whose file has the same size and mtime under another inode or
+ctime (a copied folder); a reading ``ls`` or ``rank`` binds such rows again, so the next read
+needs no hash (git's "racily clean" index entries are handled the same way). Any other file is
+parsed. The snapshot files stay the truth: the index is a cache that can be deleted at any
+time, nothing is recorded from it, and ``check`` hashes every record whatever the index says.
 
 The index is authenticated: each row and the table of measure names carry an HMAC-SHA256 under
 a per-user key kept outside the project (``$XDG_STATE_HOME/modelsnap/index.key``), so a row
@@ -33,6 +41,7 @@ import os
 import sqlite3
 import struct
 import sys
+import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -40,11 +49,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
+    SNAPSHOT_TOML_LIMIT,
     STATE_DIR,
     TMP_PREFIX,
     folder_lock,
     is_tmp_name,
-    read_toml,
+    parse_toml,
+    read_regular,
     refuse_link_out,
 )
 from modelsnap.core.measures import is_overfit
@@ -62,7 +73,7 @@ LOCK_NAME = "index.lock"
 SNAPSHOT_DIR = "snapshots"
 # Bump when summary_row's shape changes: an index written by another row version is ignored
 # (every file is parsed again and, where allowed, the index is rewritten).
-ROW_VERSION = 5  # 5: the latency split's model-only measures
+ROW_VERSION = 6  # 5: the latency split's model-only measures; 6: rows bound to ctime + inode
 SPLITS = ("validation", "test")
 
 
@@ -284,17 +295,28 @@ _ROW_FIELDS = (
     "measures_packed",
 )  # fmt: skip
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+_ENTRIES = """
 CREATE TABLE IF NOT EXISTS entries (
     file TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    bound_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     body BLOB NOT NULL,
     mac TEXT NOT NULL
-);
-"""
+)"""
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);\n{_ENTRIES};"
+)
+_COLUMNS = "file, size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body, mac"
+# A file whose ctime is this close to (or after) the moment its row was bound may still change
+# within the same clock tick without its ctime moving: such a row is checked by its sha256
+# until a writing reader binds it again, later (git's "racily clean" entries). Two seconds
+# cover the coarsest ctime a Linux or macOS file system keeps.
+RACY_NS = 2_000_000_000
+_INT64 = range(-(2**63), 2**63)
 
 
 class PackedMeasures(Mapping[str, float]):
@@ -359,9 +381,21 @@ def _number_or_nan(value: Any) -> float:
     return math.nan
 
 
-def _signed(file_name: str, size: int, mtime_ns: int, sha256: str, body: bytes) -> bytes:
-    """The bytes a row's MAC covers: the file it describes, as it was, and the row itself."""
-    return f"{file_name}\0{size}\0{mtime_ns}\0{sha256}\0".encode() + body
+def _signed(
+    file_name: str, binding: tuple[int, int, int, int, int], sha256: str, body: bytes
+) -> bytes:
+    """The bytes a row's MAC covers: the file it describes, as it was (size, mtime_ns,
+    ctime_ns, inode, the moment it was bound), its sha256, and the row itself."""
+    size, mtime_ns, ctime_ns, ino, bound_ns = binding
+    return (
+        f"{file_name}\0{size}\0{mtime_ns}\0{ctime_ns}\0{ino}\0{bound_ns}\0{sha256}\0".encode()
+        + body
+    )
+
+
+def _ino(stat: os.stat_result) -> int:
+    """The inode number as SQLite can hold it (a signed 64-bit integer)."""
+    return stat.st_ino & (2**63 - 1)
 
 
 def _connect(root: Path, *, write: bool) -> sqlite3.Connection | None:
@@ -389,7 +423,8 @@ class _Index:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.positions: dict[str, int] = {}
-        self.stored: dict[str, tuple[int, int, str, bytes, str]] = {}
+        # file -> (size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body, mac), as stored
+        self.stored: dict[str, tuple[Any, ...]] = {}
 
 
 def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _Index:
@@ -417,10 +452,9 @@ def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _In
             return found
         found.names = names
         found.positions = {name: i for i, name in enumerate(names)}
-        for file_name, size, mtime_ns, sha256, body, mac in connection.execute(
-            "SELECT file, size, mtime_ns, sha256, body, mac FROM entries"
-        ):
-            found.stored[file_name] = (size, mtime_ns, sha256, body, mac)
+        stored = found.stored
+        for file_name, *values in connection.execute(f"SELECT {_COLUMNS} FROM entries"):
+            stored[file_name] = values
     except (sqlite3.Error, ValueError, RecursionError):
         return _Index()
     finally:
@@ -430,21 +464,21 @@ def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _In
 
 
 def _decode(index: _Index, key: bytes | None, file_name: str) -> dict[str, Any] | None:
-    """The entry of ``file_name`` ({size, mtime_ns, sha256, row}) when its MAC verifies and
-    its row has a shape readers cannot crash on; None otherwise."""
+    """The entry of ``file_name`` ({size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body,
+    row}) when its MAC verifies and its row has a shape readers cannot crash on; None
+    otherwise."""
     stored = index.stored.get(file_name)
-    if stored is None or key is None:
+    if stored is None or key is None or len(stored) != 8:
         return None
-    size, mtime_ns, sha256, body, mac = stored
+    *binding, sha256, body, mac = stored
     if not (
-        isinstance(size, int)
-        and isinstance(mtime_ns, int)
+        all(type(value) is int for value in binding)
         and isinstance(sha256, str)
         and isinstance(body, bytes)
         and isinstance(mac, str)
     ):
         return None
-    expected = hmac.digest(key, _signed(file_name, size, mtime_ns, sha256, body), "sha256")
+    expected = hmac.digest(key, _signed(file_name, tuple(binding), sha256, body), "sha256")
     if not (mac.isascii() and hmac.compare_digest(expected.hex(), mac)):
         return None  # edited by hand, written under another key, or torn: parse the file
     try:
@@ -464,12 +498,22 @@ def _decode(index: _Index, key: bytes | None, file_name: str) -> dict[str, Any] 
     }
     if not _row_ok(row, file_name):
         return None
-    return {"size": size, "mtime_ns": mtime_ns, "sha256": sha256, "row": row}
+    size, mtime_ns, ctime_ns, ino, bound_ns = binding
+    return {
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "ctime_ns": ctime_ns,
+        "ino": ino,
+        "bound_ns": bound_ns,
+        "sha256": sha256,
+        "body": body,
+        "row": row,
+    }
 
 
 def _read_entries(root: Path) -> dict[str, Any]:
-    """Every entry of the index whose MAC verifies: file name -> {size, mtime_ns, sha256, row}
-    (no file is looked at)."""
+    """Every entry of the index whose MAC verifies: file name -> ``_decode``'s entry (no file
+    is looked at)."""
     index = _read_index(root)
     key = _key(create=False)
     entries = {}
@@ -532,8 +576,9 @@ def _store_in(
                 replace = True  # names not authentic: no row of it can be read
         else:
             replace = True
-        if replace:
-            connection.execute("DELETE FROM entries")
+        if replace:  # another format may have other columns: the table is made anew
+            connection.execute("DROP TABLE IF EXISTS entries")
+            connection.execute(_ENTRIES)
         known = set(names)
         for entry in fresh.values():
             for split in SPLITS:
@@ -551,15 +596,21 @@ def _store_in(
         connection.executemany("DELETE FROM entries WHERE file = ?", ((name,) for name in drop))
         rows = []
         for file_name, entry in fresh.items():
-            row = {k: v for k, v in entry["row"].items() if k != "measures"}
-            row["measures_packed"] = tuple(
-                _pack(entry["row"]["measures"][split], names) for split in SPLITS
-            )
-            body = marshal.dumps(tuple(row.values()) if tuple(row) == _ROW_FIELDS else row)
-            size, mtime_ns, sha256 = entry["size"], entry["mtime_ns"], entry["sha256"]
-            mac = hmac.digest(key, _signed(file_name, size, mtime_ns, sha256, body), "sha256")
-            rows.append((file_name, size, mtime_ns, sha256, body, mac.hex()))
-        connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)", rows)
+            body = entry.get("body")
+            if body is None:  # a parsed row (a row read back from the index keeps its bytes)
+                row = {k: v for k, v in entry["row"].items() if k != "measures"}
+                row["measures_packed"] = tuple(
+                    _pack(entry["row"]["measures"][split], names) for split in SPLITS
+                )
+                body = marshal.dumps(tuple(row.values()) if tuple(row) == _ROW_FIELDS else row)
+            binding = tuple(entry[k] for k in ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns"))
+            sha256 = entry["sha256"]
+            mac = hmac.digest(key, _signed(file_name, binding, sha256, body), "sha256")
+            rows.append((file_name, *binding, sha256, body, mac.hex()))
+        connection.executemany(
+            f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         connection.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -567,8 +618,16 @@ def _store_in(
         raise
 
 
-def _entry(stat: os.stat_result, row: IndexRow, sha256: str | None) -> dict[str, Any]:
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256, "row": row}
+def _entry(
+    stat: os.stat_result, row: IndexRow, sha256: str, bound_ns: int, body: bytes | None = None
+) -> dict[str, Any] | None:
+    """What is stored for one file: its row, bound to the file as ``stat`` saw it at
+    ``bound_ns`` (taken before the stat); None when a value does not fit SQLite's integers."""
+    binding = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, _ino(stat), bound_ns)
+    if not all(value in _INT64 for value in binding):
+        return None
+    names = ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns")
+    return dict(zip(names, binding, strict=True)) | {"sha256": sha256, "row": row, "body": body}
 
 
 def _content_sha256(path: str | Path) -> str | None:
@@ -611,10 +670,12 @@ def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
         row = summary_row(snapshot)
         file_name = f"{row['id']}.toml"
         path = root / SNAPSHOT_DIR / file_name
+        bound_ns = time.time_ns()
         stat = path.stat()
         digest = _content_sha256(path)
-        if digest is not None:
-            fresh[file_name] = _entry(stat, row, digest)
+        entry = _entry(stat, row, digest, bound_ns) if digest is not None else None
+        if entry is not None:
+            fresh[file_name] = entry
     if not fresh:
         return
     with folder_lock(root, LOCK_NAME):
@@ -622,31 +683,53 @@ def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
 
 
 def _list_files(directory: Path) -> dict[str, os.stat_result]:
-    files: dict[str, os.stat_result] = {}
+    """Every candidate snapshot file in ``directory`` with its ``lstat``: a symlinked file never
+    matches its row, so it is parsed (and refused); a FIFO, socket or device is listed too, so
+    that reading refuses and names it. ``os.stat`` relative to the open directory costs two
+    thirds of ``DirEntry.stat`` at 100,000 files."""
     try:
-        iterator = os.scandir(directory)
+        with os.scandir(directory) as iterator:
+            names = [
+                item.name
+                for item in iterator
+                if item.name.endswith(".toml")
+                and item.name[0] != "."
+                and not is_tmp_name(item.name)
+                and not item.is_dir()
+            ]
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except FileNotFoundError:
-        return files
+        return {}
     except OSError as exc:
         raise SnapshotError(
             f"cannot list snapshots: {exc.strerror}", where=str(directory)
         ) from None
-    with iterator:
-        for item in iterator:
-            if not item.name.endswith(".toml") or is_tmp_name(item.name) or item.name[0] == ".":
-                continue
-            with contextlib.suppress(OSError):
-                if not item.is_dir():
-                    # lstat: a symlinked file never matches its row, so it is parsed (and refused);
-                    # a FIFO, socket or device is listed too, so that reading refuses and names it
-                    files[item.name] = item.stat(follow_symlinks=False)
+    files: dict[str, os.stat_result] = {}
+    try:
+        stat = os.stat
+        for name in names:
+            with contextlib.suppress(OSError):  # gone since the listing
+                files[name] = stat(name, dir_fd=fd, follow_symlinks=False)
+    finally:
+        os.close(fd)
     return files
 
 
-def _parse(path: Path) -> IndexRow:
-    """Read and summarise one file; any defect of the file's content becomes a SnapshotError."""
+def _parse(path: Path) -> tuple[IndexRow, str]:
+    """Read and summarise one file, with the sha256 of the very bytes summarised (what the row
+    is bound to); any defect of the file's content becomes a SnapshotError."""
     refuse_link_out(path)
-    snapshot = read_toml(path, what="snapshot")
+    try:
+        raw = read_regular(path, what="snapshot", limit=SNAPSHOT_TOML_LIMIT, error=SnapshotError)
+    except FileNotFoundError:
+        raise SnapshotError("snapshot not found", where=str(path)) from None
+    except OSError as exc:
+        raise SnapshotError(f"cannot read snapshot: {exc.strerror}", where=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SnapshotError("snapshot is not UTF-8 text", where=str(path)) from None
+    snapshot = parse_toml(text, what="snapshot", where=str(path), error=SnapshotError)
     invalid = validate_snapshot(snapshot, path.name)
     if invalid:
         more = f" (and {len(invalid) - 3} more)" if len(invalid) > 3 else ""
@@ -659,7 +742,7 @@ def _parse(path: Path) -> IndexRow:
             hint="snapshot files are named <id>.toml; do not rename them",
         )
     try:
-        return summary_row(snapshot)
+        return summary_row(snapshot), hashlib.sha256(raw).hexdigest()
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         # A hand-edited file can put any TOML type anywhere; report it instead of crashing.
         raise SnapshotError(f"unexpected value in the snapshot ({exc})") from None
@@ -690,6 +773,7 @@ def load_rows(
 
 
 def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[SnapshotProblem]]:
+    bound_ns = time.time_ns()  # before the listing's stats: see _entry
     files = _list_files(root / SNAPSHOT_DIR)
     directory = str(root / SNAPSHOT_DIR)
     index = _read_index(root)
@@ -699,29 +783,46 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
     problems: list[SnapshotProblem] = []
     fresh: dict[str, dict[str, Any]] = {}
     trusted = 0
+    settled_before = bound_ns - RACY_NS
     for file_name in sorted(files):
         stat = files[file_name]
         known = stored.get(file_name)
         text_path = f"{directory}/{file_name}"  # no Path objects: 100,000 of them cost 1 s
         digest = None
         if known is not None and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
-            digest = _content_sha256(text_path)
-            if digest is not None and digest == known[2]:
+            # Same size and mtime. The same ctime and inode too, bound well after the file last
+            # changed: the file is the one the row was made from (a rewrite, even with its mtime
+            # put back, moves the ctime, which no user can set). Otherwise its bytes decide.
+            settled = (
+                known[2] == stat.st_ctime_ns
+                and known[3] == _ino(stat)
+                and stat.st_ctime_ns < known[4] - RACY_NS
+            )
+            if not settled:
+                digest = _content_sha256(text_path)
+            if settled or (digest is not None and digest == known[5]):
                 entry = _decode(index, key, file_name)
                 if entry is not None:
                     rows.append(entry["row"])
                     trusted += 1
+                    if not settled and write_back and stat.st_ctime_ns < settled_before:
+                        # the bytes matched: bind the row again, so the next read needs none
+                        rebound = _entry(
+                            stat, entry["row"], entry["sha256"], bound_ns, entry["body"]
+                        )
+                        if rebound is not None:
+                            fresh[file_name] = rebound
                     continue
         path = root / SNAPSHOT_DIR / file_name
         try:
-            row = _parse(path)
+            row, digest = _parse(path)
         except ModelsnapError as error:
             problems.append(SnapshotProblem(path, error.message))
             continue
         rows.append(row)
-        digest = digest or _content_sha256(text_path)
-        if digest is not None:
-            fresh[file_name] = _entry(stat, row, digest)
+        parsed = _entry(stat, row, digest, bound_ns)
+        if parsed is not None:
+            fresh[file_name] = parsed
     stale = len(stored) > trusted
     if write_back and (fresh or stale):
         with contextlib.suppress(OSError, sqlite3.Error):
