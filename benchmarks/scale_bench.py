@@ -58,16 +58,29 @@ REVIEW_FIRST_PAINT = """
 import sys, time
 from pathlib import Path
 from modelsnap.tui.review_app import ReviewApp
+from modelsnap.tui.screens.review import ReviewScreen
 from modelsnap.tui.widgets.review_table import SnapshotTable
+
+frames = []
 
 async def first_paint(pilot):
     await pilot.pause()  # mounted and the pending refresh painted
     table = pilot.app.screen.query_one(SnapshotTable)
     assert len(table.view) > 0 and table.region.height > 0, "table not visible"
-    print("PAINTED", repr(time.time()), flush=True)
+    assert frames, "no frame of the review screen was composed"
+    print("PAINTED", repr(frames[0]), flush=True)
     pilot.app.exit(len(table.view))
 
-rows = ReviewApp(Path(sys.argv[1])).run(headless=True, size=(120, 40), auto_pilot=first_paint)
+app = ReviewApp(Path(sys.argv[1]))
+display = app._display
+
+def stamped(screen, renderable):
+    display(screen, renderable)  # the frame is composed before this is called
+    if renderable is not None and isinstance(screen, ReviewScreen) and not frames:
+        frames.append(time.time())  # the first frame of the table with its rows
+
+app._display = stamped
+rows = app.run(headless=True, size=(120, 40), auto_pilot=first_paint)
 heavy = [m for m in ("sklearn", "pandas", "scipy", "skops") if m in sys.modules]
 print(rows, heavy)
 """

@@ -28,10 +28,17 @@ class ReviewApp(App[None]):
     def __init__(self, root: Path, *, data: ReviewData | None = None) -> None:
         super().__init__()
         self.root = Path(root)
-        self.data = data if data is not None else ReviewData.load(self.root)
         # The rows are read once and live as long as the app: ~15 objects each and no reference
-        # cycles. Frozen, the cyclic collector no longer walks them on every full collection
-        # (at 100,000 rows each one took 0.1-0.3 s, landing on a key press or a repaint).
+        # cycles. The cyclic collector is paused while they are built, then they are frozen,
+        # so it no longer walks them on every full collection (at 100,000 rows each one took
+        # 0.1-0.3 s, landing on a key press or a repaint).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self.data = data if data is not None else ReviewData.load(self.root)
+        finally:
+            if collecting:
+                gc.enable()
         gc.freeze()
 
     def on_mount(self) -> None:

@@ -117,13 +117,19 @@ class SnapshotTable(ScrollView, can_focus=True):
         self._generation += 1
         self._rebuild()
         if len(self.all_rows) >= self.PREPARE_FROM and self.is_attached:
-            generation, rows = self._generation, self.all_rows
-            self.run_worker(
-                lambda: self._prepare(generation, rows),
-                thread=True,
-                group="review-table-prepare",
-                description="filter texts and sort orders",
-            )
+            # after the next frame: the thread would otherwise share the GIL with the first paint
+            self.call_after_refresh(self._start_preparing, self._generation)
+
+    def _start_preparing(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        rows = self.all_rows
+        self.run_worker(
+            lambda: self._prepare(generation, rows),
+            thread=True,
+            group="review-table-prepare",
+            description="filter texts and sort orders",
+        )
 
     def _prepare(self, generation: int, rows: list[Row]) -> None:
         """In a thread: every filter text and each column's sort keys and ascending order, handed
