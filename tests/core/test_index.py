@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.util
 import json
 import marshal
@@ -515,3 +516,90 @@ def test_a_copied_folder_keeps_its_rows_by_their_bytes(folder, tmp_path, monkeyp
     entry = index._read_entries(copy)[f"{ids[0]}.toml"]
     info = (copy / "snapshots" / f"{ids[0]}.toml").stat()
     assert (entry["ino"], entry["ctime_ns"]) != (info.st_ino, info.st_ctime_ns)  # still racy
+
+
+def _as_version_5(root: Path) -> None:
+    """Rewrite the index as row version 5 wrote it: the same rows, bound to size, mtime and
+    sha256 only, under that version's MAC. Its measure names start with one no row has (as
+    after a measure was dropped), so a rewrite that renumbers them must repack every row."""
+    key = index._key(create=False)
+    path = index.index_path(root)
+    absent = index._pack({}, ["unused"])
+    with sqlite3.connect(path) as connection:
+        (names_blob,) = connection.execute(
+            "SELECT value FROM meta WHERE key = 'measure_names'"
+        ).fetchone()
+        names_blob = json.dumps(["unused", *json.loads(names_blob)]).encode()
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'measure_names'", (names_blob,))
+        connection.execute(
+            "UPDATE meta SET value = ? WHERE key = 'measure_names_mac'",
+            (index._mac(key, b"names\0" + names_blob),),
+        )
+        entries = connection.execute("SELECT file, size, mtime_ns, sha256, body FROM entries")
+        rows = []
+        for file_name, size, mtime_ns, sha256, stored in entries.fetchall():
+            row = marshal.loads(stored)
+            body = marshal.dumps((*row[:-1], tuple(absent + blob for blob in row[-1])))
+            signed = f"{file_name}\0{size}\0{mtime_ns}\0{sha256}\0".encode() + body
+            mac = hmac.new(key, signed, "sha256").hexdigest()
+            rows.append((file_name, size, mtime_ns, sha256, body, mac))
+        connection.execute("DROP TABLE entries")
+        connection.execute(
+            "CREATE TABLE entries (file TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns "
+            "INTEGER NOT NULL, sha256 TEXT NOT NULL, body BLOB NOT NULL, mac TEXT NOT NULL)"
+        )
+        connection.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", rows)
+        connection.execute(
+            "UPDATE meta SET value = ? WHERE key = 'format'", (index._LEGACY_FORMAT,)
+        )
+
+
+def plain(rows: list) -> list:
+    """Rows as JSON values (measures as plain dicts), so they compare by value."""
+    return [
+        None
+        if row is None
+        else json.loads(
+            json.dumps(
+                {
+                    k: ({s: dict(m) for s, m in v.items()} if k == "measures" else v)
+                    for k, v in row.items()
+                }
+            )
+        )
+        for row in rows
+    ]
+
+
+def test_an_index_of_the_previous_row_version_is_carried_over_by_hashing(folder, monkeypatch):
+    """After an upgrade, the version-5 index is not thrown away: each row is used while its
+    file hashes to the sha256 it was bound to (no parse), and the next ls rewrites the index in
+    this format with the same values."""
+    root, ids = folder
+    expected = plain(index.load_rows(root)[0])
+    _as_version_5(root)
+    edited = root / "snapshots" / f"{ids[3]}.toml"
+    text = edited.read_text()
+    before = edited.stat()
+    edited.write_text(text.replace('name = "', 'name = "X', 1).replace('kind = "', 'kind ="', 1))
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))  # size and mtime kept
+    parsed = []
+    real_parse = index._parse
+    monkeypatch.setattr(index, "_parse", lambda path: parsed.append(path.name) or real_parse(path))
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)
+    rows, problems = index.load_rows(root, write_back=True)
+    assert problems == [] and parsed == [f"{ids[3]}.toml"]  # only the edited file
+    assert rows[3]["name"].startswith("X")
+    rows[3] = expected[3] = None
+    assert plain(rows) == expected
+    with sqlite3.connect(index.index_path(root)) as connection:
+        (stored_format,) = connection.execute(
+            "SELECT value FROM meta WHERE key = 'format'"
+        ).fetchone()
+    assert stored_format == index._FORMAT
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)  # now bound for good
+    again, _ = index.load_rows(root)
+    again[3] = None
+    assert plain(again) == expected
+    assert parsed == [f"{ids[3]}.toml"]

@@ -284,6 +284,9 @@ def _authentic(key: bytes | None, data: bytes, mac: Any) -> bool:
 # get a read-only mapping that decodes a value when it is asked for, so loading 100,000 rows
 # does not build 8 million dict entries.
 _FORMAT = f"{ROW_VERSION}/{marshal.version}/{sys.version_info[0]}.{sys.version_info[1]}"
+# Row version 5 stored the same rows, bound to size, mtime and sha256 only: an index of it is
+# carried over (see _read_legacy) instead of parsing every snapshot again after an upgrade.
+_LEGACY_FORMAT = f"5/{marshal.version}/{sys.version_info[0]}.{sys.version_info[1]}"
 _DOUBLE = struct.Struct("<d")
 # A row with exactly summary_row's keys is stored as the tuple of its values in this order
 # (a third of the bytes, and faster to decode); any other row as a dict.
@@ -441,8 +444,9 @@ def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _In
     try:
         meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         names_blob = meta.get("measure_names")
+        legacy = meta.get("format") == _LEGACY_FORMAT
         if (
-            meta.get("format") != _FORMAT
+            (meta.get("format") != _FORMAT and not legacy)
             or not isinstance(names_blob, bytes)
             or not _authentic(key, b"names\0" + names_blob, meta.get("measure_names_mac"))
         ):
@@ -453,14 +457,46 @@ def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _In
         found.names = names
         found.positions = {name: i for i, name in enumerate(names)}
         stored = found.stored
-        for file_name, *values in connection.execute(f"SELECT {_COLUMNS} FROM entries"):
-            stored[file_name] = values
+        if legacy:
+            _read_legacy(connection, key, stored)
+        else:
+            for file_name, *values in connection.execute(f"SELECT {_COLUMNS} FROM entries"):
+                stored[file_name] = values
     except (sqlite3.Error, ValueError, RecursionError):
         return _Index()
     finally:
         if own:
             connection.close()
     return found
+
+
+def _read_legacy(connection: sqlite3.Connection, key: bytes | None, stored: dict[str, Any]) -> None:
+    """The rows of a version-5 index, whose MACs verify under that version's scheme, as rows
+    whose ctime, inode and binding time are unknown (0): none is trusted on its stat, each only
+    while its file still hashes to the sha256 it was bound to, and the next ``ls`` or ``rank``
+    binds them anew in this format. Upgrading a folder of 100,000 snapshots then costs one
+    hash of each file (about 1.5 s) instead of parsing all of them (about two minutes)."""
+    if key is None:
+        return
+    for file_name, size, mtime_ns, sha256, body, mac in connection.execute(
+        "SELECT file, size, mtime_ns, sha256, body, mac FROM entries"
+    ):
+        if not (
+            type(file_name) is str
+            and type(size) is int
+            and type(mtime_ns) is int
+            and type(sha256) is str
+            and type(body) is bytes
+            and type(mac) is str
+            and mac.isascii()
+        ):
+            continue
+        signed = f"{file_name}\0{size}\0{mtime_ns}\0{sha256}\0".encode() + body
+        if not hmac.compare_digest(hmac.digest(key, signed, "sha256").hex(), mac):
+            continue
+        binding = (size, mtime_ns, 0, 0, 0)
+        resigned = hmac.digest(key, _signed(file_name, binding, sha256, body), "sha256").hex()
+        stored[file_name] = [*binding, sha256, body, resigned]
 
 
 def _decode(index: _Index, key: bytes | None, file_name: str) -> dict[str, Any] | None:
@@ -617,8 +653,10 @@ def _store_in(
         connection.executemany("DELETE FROM entries WHERE file = ?", ((name,) for name in drop))
         rows = []
         for file_name, entry in fresh.items():
-            body = entry.get("body")
-            if body is None:  # a parsed row (a row read back from the index keeps its bytes)
+            # A row read back from the index keeps its bytes, whose packed measures follow the
+            # names it was read under: only while those names are kept (not on a new table).
+            body = None if replace else entry.get("body")
+            if body is None:
                 row = {k: v for k, v in entry["row"].items() if k != "measures"}
                 row["measures_packed"] = tuple(
                     _pack(entry["row"]["measures"][split], names) for split in SPLITS
