@@ -45,7 +45,7 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
@@ -516,7 +516,7 @@ _KINDS = frozenset(("baseline", "candidate"))
 
 def _decode_row(
     stored: Any, positions: Mapping[str, int], key: bytes | None, file_name: str
-) -> dict[str, Any] | None:
+) -> IndexRow | None:
     """The row of a stored entry when its MAC verifies and it has a shape readers cannot crash
     on; None otherwise. Run once per snapshot on every ``ls``, ``rank`` and review start, so it
     is written for speed (about 7 µs a row)."""
@@ -565,7 +565,7 @@ def _decode_row(
         "validation": PackedMeasures(validation, positions),
         "test": PackedMeasures(test, positions),
     }
-    return row
+    return cast("IndexRow", row)
 
 
 def _read_entries(root: Path) -> dict[str, Any]:
@@ -859,13 +859,13 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
             if not settled:  # a text path: 100,000 Path objects would cost 1 s
                 digest = _content_sha256(f"{directory}/{file_name}")
             if settled or (digest is not None and digest == known[5]):
-                row = _decode_row(known, positions, key, file_name)
-                if row is not None:
-                    rows.append(row)
+                cached = _decode_row(known, positions, key, file_name)
+                if cached is not None:
+                    rows.append(cached)
                     trusted += 1
                     if not settled and write_back and stat.st_ctime_ns < settled_before:
                         # the bytes matched: bind the row again, so the next read needs none
-                        rebound = _entry(stat, row, known[5], bound_ns, known[6])
+                        rebound = _entry(stat, cached, known[5], bound_ns, known[6])
                         if rebound is not None:
                             fresh[file_name] = rebound
                     continue
