@@ -271,3 +271,24 @@ def test_intervals_are_finite_and_bracket_the_estimate(
 def test_unknown_method_is_a_clear_error() -> None:
     with pytest.raises(metrics.ModelsnapError, match="unknown bootstrap method"):
         bootstrap_ci("regression", [1.0, 2.0], [1.0, 2.0], n=10, method="jackknife")
+
+
+# ---------------------------------------------------------------------------------------------
+# The snapshot says how its interval was drawn (optional keys; old snapshots stay valid)
+
+
+def test_snapshot_keys_for_the_draw_are_optional_and_checked(make_body: Any) -> None:
+    from modelsnap.core.records import schema
+
+    body = make_body(kind="baseline", criteria_revision=0, id="20261126T061502-logistic-3f9a")
+    body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)
+    body["predictions"] = {"path": "predictions/x.npz", "sha256": "c" * 64}
+    assert "test_ci_method" not in body["metrics"] and schema.validate_snapshot(body) == []
+    body["metrics"].update(test_ci_method="little-bags", test_ci_resamples=1000)
+    assert schema.validate_snapshot(body) == []
+    body["metrics"].update(test_ci_method="jackknife", test_ci_resamples=-5)
+    assert schema.validate_snapshot(body, "s.toml") == [
+        "s.toml: metrics.test_ci_method: found 'jackknife', expected one of "
+        "multinomial, little-bags",
+        "s.toml: metrics.test_ci_resamples: found -5, expected count",
+    ]

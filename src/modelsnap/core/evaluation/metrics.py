@@ -206,6 +206,8 @@ def bootstrap_weights(rows: int, n: int, seed: int, chunk: int = 250) -> Iterato
         done += size
 
 
+RESAMPLES = 1000
+"""How many resamples an interval is drawn from (``metrics.test_ci_resamples``)."""
 EXACT_ROWS = 10_000
 """Up to this many rows every resample draws all the rows (the multinomial bootstrap)."""
 BAG_ROWS = 5_000
@@ -295,7 +297,7 @@ def bootstrap_ci(
     classes: Sequence[Any] | None = None,
     positive_label: Any = None,
     *,
-    n: int = 1000,
+    n: int = RESAMPLES,
     seed: int = 0,
     confidence: float = 0.95,
     chunk: int = 250,
