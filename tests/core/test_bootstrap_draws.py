@@ -292,3 +292,15 @@ def test_snapshot_keys_for_the_draw_are_optional_and_checked(make_body: Any) -> 
         "multinomial, little-bags",
         "s.toml: metrics.test_ci_resamples: found -5, expected count",
     ]
+
+
+def test_a_figure_on_the_edge_keeps_its_interval_inside_the_range() -> None:
+    rows = EXACT_ROWS + 2_000
+    y = np.where(np.arange(rows) % 2 == 0, "yes", "no")
+    pred = y.copy()
+    pred[:3] = np.where(pred[:3] == "yes", "no", "yes")  # 3 errors in 12,000 rows
+    ci = bootstrap_ci("classification", y, pred, None, ["no", "yes"], "yes", seed=1)
+    for name in ("accuracy", "balanced_accuracy", "precision", "recall", "f1"):
+        low, high = ci[name]
+        assert 0.999 < low <= high <= 1.0, name
+    assert -1.0 <= ci["matthews_corrcoef"][0] <= ci["matthews_corrcoef"][1] <= 1.0

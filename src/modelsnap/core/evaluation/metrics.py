@@ -6,6 +6,8 @@ bootstrap resample uses how often each row was drawn. So ``compute_metrics`` and
 products instead of 1,000 calls into scikit-learn. Values agree with scikit-learn's
 (tests check it): f1/precision/recall on the positive label for binary targets, macro
 averages over the labels present otherwise; roc_auc one-vs-rest macro for multiclass.
+Above ``EXACT_ROWS`` test rows the resamples come from the bag of little bootstraps, at a cost
+that does not grow with the rows (``bootstrap_values``; docs/profiler.md says what it trades).
 """
 
 from __future__ import annotations
@@ -215,6 +217,17 @@ BAG_ROWS = 5_000
 BAGS = 10
 """Above ``EXACT_ROWS``: how many bags the resamples are spread over."""
 
+# Where each metric can lie (default [0, 1]). A resampled value always does; a little-bags
+# value (the full-data figure plus a bag's deviation) may step past the edge when the figure
+# sits on it (a handful of errors in 50,000 rows), so interval ends are kept inside.
+_RANGES: dict[str, tuple[float, float]] = {
+    "matthews_corrcoef": (-1.0, 1.0),
+    "r2": (-np.inf, 1.0),
+    "log_loss": (0.0, np.inf),
+    "mae": (0.0, np.inf),
+    "rmse": (0.0, np.inf),
+}
+
 Score = Callable[[np.ndarray, "np.ndarray | None"], dict[str, np.ndarray]]
 
 
@@ -321,5 +334,6 @@ def bootstrap_ci(
         values = drawn[np.isfinite(drawn)]
         if len(values):
             low, high = np.quantile(values, [alpha, 1.0 - alpha])
-            intervals[name] = [float(low), float(high)]
+            floor, ceiling = _RANGES.get(name, (0.0, 1.0))
+            intervals[name] = [max(float(low), floor), min(float(high), ceiling)]
     return _ordered(intervals, task)
