@@ -78,6 +78,8 @@ def test_a_good_model_is_profiled_and_recorded(project: Path) -> None:
     assert res["size_mb"] == pytest.approx(snapshot["model"]["size_bytes"] / 2**20, rel=1e-4)
     assert res["threads"] == {"blas": 1, "openmp": 1, "n_jobs": 1}
     assert snapshot["metrics"]["test"]["accuracy"] > 0.6
+    assert snapshot["metrics"]["test_ci_method"] == "multinomial"  # a small test split
+    assert snapshot["metrics"]["test_ci_resamples"] == 1000
     assert snapshot["kind"] == "baseline" and snapshot["criteria_revision"] == 0
     stages = [e.stage for e in seen]
     order = [s for s in STAGES if s in stages]

@@ -473,7 +473,7 @@ def evaluate(ctx: Loaded, ch: Channel, model: Any) -> tuple[Predictions, dict[st
     preds = predict(ctx, model, _check_has_proba(ctx, ch, model))
     pred, proba = preds.pred, preds.proba
     ch.progress("evaluate", 0.4, "metrics")
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for part in ("validation", "test"):
         out[part] = metrics.compute_metrics(
             ds.task, ctx.y[part], pred[part], proba.get(part), ds.classes, ds.positive_label
@@ -488,6 +488,8 @@ def evaluate(ctx: Loaded, ch: Channel, model: Any) -> tuple[Predictions, dict[st
         ds.positive_label,
         seed=int(ctx.config.data.seed),
     )
+    out["test_ci_method"] = metrics.bootstrap_method(len(pred["test"]))
+    out["test_ci_resamples"] = metrics.RESAMPLES
     ch.progress(
         "evaluate",
         1.0,

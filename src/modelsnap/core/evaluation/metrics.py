@@ -6,11 +6,13 @@ bootstrap resample uses how often each row was drawn. So ``compute_metrics`` and
 products instead of 1,000 calls into scikit-learn. Values agree with scikit-learn's
 (tests check it): f1/precision/recall on the positive label for binary targets, macro
 averages over the labels present otherwise; roc_auc one-vs-rest macro for multiclass.
+Above ``EXACT_ROWS`` test rows the resamples come from the bag of little bootstraps, at a cost
+that does not grow with the rows (``bootstrap_values``; docs/profiler.md says what it trades).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -206,6 +208,100 @@ def bootstrap_weights(rows: int, n: int, seed: int, chunk: int = 250) -> Iterato
         done += size
 
 
+RESAMPLES = 1000
+"""How many resamples an interval is drawn from (``metrics.test_ci_resamples``)."""
+EXACT_ROWS = 10_000
+"""Up to this many rows every resample draws all the rows (the multinomial bootstrap)."""
+BAG_ROWS = 5_000
+"""Above ``EXACT_ROWS``: how many distinct rows each bag of little bootstraps holds."""
+BAGS = 10
+"""Above ``EXACT_ROWS``: how many bags the resamples are spread over."""
+
+# Where each metric can lie (default [0, 1]). A resampled value always does; a little-bags
+# value (the full-data figure plus a bag's deviation) may step past the edge when the figure
+# sits on it (a handful of errors in 50,000 rows), so interval ends are kept inside.
+_RANGES: dict[str, tuple[float, float]] = {
+    "matthews_corrcoef": (-1.0, 1.0),
+    "r2": (-np.inf, 1.0),
+    "log_loss": (0.0, np.inf),
+    "mae": (0.0, np.inf),
+    "rmse": (0.0, np.inf),
+}
+
+Score = Callable[[np.ndarray, "np.ndarray | None"], dict[str, np.ndarray]]
+
+
+def bootstrap_method(rows: int) -> str:
+    """How a bootstrap over ``rows`` rows is drawn: ``"multinomial"`` (every resample draws
+    all the rows) up to ``EXACT_ROWS``, ``"little-bags"`` above (see ``bootstrap_values``)."""
+    return "multinomial" if rows <= EXACT_ROWS else "little-bags"
+
+
+def bootstrap_values(
+    score: Score,
+    rows: int,
+    n: int,
+    seed: int,
+    chunk: int = 250,
+    method: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Each statistic of ``score`` on ``n`` seeded bootstrap resamples of ``rows`` rows.
+
+    ``score(weights, index)`` gives every statistic per row of ``weights`` (resample counts)
+    for the rows ``index`` (``None``: all rows). ``method`` defaults to
+    ``bootstrap_method(rows)``:
+
+    * ``"multinomial"``: resamples from ``bootstrap_weights``, cost proportional to
+      ``n * rows``.
+    * ``"little-bags"`` (the bag of little bootstraps, Kleiner et al. 2014): the resamples are
+      spread over ``BAGS`` bags; each bag is ``BAG_ROWS`` distinct rows drawn without
+      replacement, and each of its resamples gives them multinomial counts that add up to
+      ``rows``, so a resample is still one of ``rows`` rows. The value kept is the full-data
+      estimate plus the resample's deviation from its bag's own estimate, so the percentile
+      interval (and a p-value) reads the same way. Cost proportional to ``n * BAG_ROWS``,
+      whatever ``rows``.
+    """
+    method = method or bootstrap_method(rows)
+    collected: dict[str, list[np.ndarray]] = {}
+    if method == "multinomial":
+        for weights in bootstrap_weights(rows, n, seed, chunk):
+            for name, value in score(weights, None).items():
+                collected.setdefault(name, []).append(value)
+    elif method == "little-bags":
+        rng = np.random.default_rng(seed)
+        full = score(np.ones((1, rows)), None)
+        bags = max(1, min(BAGS, n))
+        size = min(BAG_ROWS, rows)
+        uniform = np.full(size, 1.0 / size)
+        for bag in range(bags):
+            index = np.sort(rng.choice(rows, size=size, replace=False))
+            centre = score(np.ones((1, size)), index)
+            todo = n // bags + (1 if bag < n % bags else 0)
+            while todo > 0:
+                step = min(chunk, todo)
+                weights = rng.multinomial(rows, uniform, size=step).astype(np.float64)
+                for name, value in score(weights, index).items():
+                    collected.setdefault(name, []).append(full[name][0] + (value - centre[name][0]))
+                todo -= step
+    else:
+        raise ModelsnapError(
+            f"unknown bootstrap method {method!r}", hint="expected multinomial or little-bags"
+        )
+    return {name: np.concatenate(parts) for name, parts in collected.items()}
+
+
+def take(
+    index: np.ndarray | None,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The rows ``index`` of prepared targets, predictions and probabilities (all: ``None``)."""
+    if index is None:
+        return y_true, y_pred, proba
+    return y_true[index], y_pred[index], None if proba is None else proba[index]
+
+
 def bootstrap_ci(
     task: str,
     y_true: Any,
@@ -214,28 +310,30 @@ def bootstrap_ci(
     classes: Sequence[Any] | None = None,
     positive_label: Any = None,
     *,
-    n: int = 1000,
+    n: int = RESAMPLES,
     seed: int = 0,
     confidence: float = 0.95,
     chunk: int = 250,
+    method: str | None = None,
 ) -> dict[str, list[float]]:
     """Seeded percentile bootstrap interval ``[lo, hi]`` per metric (rows resampled with
-    replacement). Resamples where a metric is undefined are skipped for that metric."""
+    replacement; drawn as ``bootstrap_method(rows)`` says unless ``method`` is given).
+    Resamples where a metric is undefined are skipped for that metric."""
     y_true, y_pred, proba, labels, positive = prepare(
         task, y_true, y_pred, proba, classes, positive_label
     )
-    collected: dict[str, list[np.ndarray]] = {}
-    for weights in bootstrap_weights(len(y_true), n, seed, chunk):
-        for name, value in evaluate_weighted(
-            task, weights, y_true, y_pred, proba, labels, positive
-        ).items():
-            collected.setdefault(name, []).append(value)
+
+    def score(weights: np.ndarray, index: np.ndarray | None) -> dict[str, np.ndarray]:
+        rows = take(index, y_true, y_pred, proba)
+        return evaluate_weighted(task, weights, *rows, labels, positive)
+
+    collected = bootstrap_values(score, len(y_true), n, seed, chunk, method)
     alpha = (1.0 - confidence) / 2.0
     intervals: dict[str, list[float]] = {}
-    for name, parts in collected.items():
-        values = np.concatenate(parts)
-        values = values[np.isfinite(values)]
+    for name, drawn in collected.items():
+        values = drawn[np.isfinite(drawn)]
         if len(values):
             low, high = np.quantile(values, [alpha, 1.0 - alpha])
-            intervals[name] = [float(low), float(high)]
+            floor, ceiling = _RANGES.get(name, (0.0, 1.0))
+            intervals[name] = [max(float(low), floor), min(float(high), ceiling)]
     return _ordered(intervals, task)

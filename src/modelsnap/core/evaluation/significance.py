@@ -89,11 +89,14 @@ def paired_bootstrap(
     n: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     chunk: int = 250,
+    method: str | None = None,
 ) -> dict[str, Any]:
     """Paired bootstrap of metric(A) - metric(B), signed so that positive means A is better.
 
     Each resample draws rows with replacement once and scores both models on it, so the
-    noise the two share (hard rows, easy rows) cancels out of the difference.
+    noise the two share (hard rows, easy rows) cancels out of the difference. Resamples are
+    drawn as ``metrics.bootstrap_values`` says (``method``: by default exact multinomial up to
+    ``metrics.EXACT_ROWS`` rows, the bag of little bootstraps above); ``draw`` names it.
     """
     import numpy as np
 
@@ -105,8 +108,10 @@ def paired_bootstrap(
     _, b, pb, _, _ = metrics.prepare(task, y_true, pred_b, proba_b, classes, positive_label)
     sign = 1.0 if _metric_direction(metric) == "max" else -1.0
 
-    def score(weights: Any, pred: Any, proba: Any) -> Any:
-        values = metrics.evaluate_weighted(task, weights, truth, pred, proba, labels, positive)
+    def score(weights: Any, pred: Any, proba: Any, index: Any = None) -> Any:
+        values = metrics.evaluate_weighted(
+            task, weights, *metrics.take(index, truth, pred, proba), labels, positive
+        )
         if metric not in values:
             raise SnapshotError(
                 f"metric {metric!r} cannot be computed from the stored predictions",
@@ -117,11 +122,12 @@ def paired_bootstrap(
     rows = len(truth)
     ones = np.ones((1, rows))
     observed = float(sign * (score(ones, a, pa)[0] - score(ones, b, pb)[0]))
-    parts = [
-        sign * (score(weights, a, pa) - score(weights, b, pb))
-        for weights in metrics.bootstrap_weights(rows, n, seed, chunk)
-    ]
-    diffs = np.concatenate(parts)
+
+    def difference(weights: Any, index: Any) -> dict[str, Any]:
+        return {"d": sign * (score(weights, a, pa, index) - score(weights, b, pb, index))}
+
+    method = method or metrics.bootstrap_method(rows)
+    diffs = metrics.bootstrap_values(difference, rows, n, seed, chunk, method)["d"]
     diffs = diffs[np.isfinite(diffs)]
     if len(diffs) == 0:
         raise SnapshotError(f"metric {metric!r} is undefined on every resample of the test rows")
@@ -132,6 +138,7 @@ def paired_bootstrap(
         "method": "paired-bootstrap",
         "n_rows": int(rows),
         "resamples": int(len(diffs)),
+        "draw": method,
         "seed": seed,
         "difference": observed,
         "ci": [float(low), float(high)],

@@ -19,6 +19,7 @@ TASKS = ("classification", "regression")
 SOURCES = ("project", "python")
 ORIGIN_TOOLS = ("mlflow",)  # [origin].tool: the tool an imported model came from
 ORIGIN_EXECUTORS = ("local", "dask")  # [origin].executor: where a model was fitted
+CI_METHODS = ("multinomial", "little-bags")  # metrics.test_ci_method: how resamples were drawn
 # [resources] keys documented as numbers (unknown keys are allowed and not checked)
 RESOURCE_NUMBERS = (
     "fit_seconds",
@@ -238,6 +239,8 @@ def _check_metrics(c: _Checker, data: dict) -> None:
         for name, pair in ci.items():
             if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_number, pair))):
                 c.add(f"metrics.test_ci.{name}", "expected [low, high] numbers")
+    c.value(metrics, "metrics", "test_ci_method", "string", required=False, choices=CI_METHODS)
+    c.value(metrics, "metrics", "test_ci_resamples", "count", required=False)
 
 
 def _check_predictions(c: _Checker, data: dict) -> None:

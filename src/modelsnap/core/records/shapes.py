@@ -41,6 +41,8 @@ class SnapshotMetrics(TypedDict):
     validation: dict[str, float]
     test: dict[str, float]
     test_ci: NotRequired[dict[str, list[float]]]  # [low, high] per test metric
+    test_ci_method: NotRequired[str]  # "multinomial" | "little-bags"
+    test_ci_resamples: NotRequired[int]
 
 
 class SnapshotPredictions(TypedDict):
