@@ -304,3 +304,17 @@ def test_a_figure_on_the_edge_keeps_its_interval_inside_the_range() -> None:
         low, high = ci[name]
         assert 0.999 < low <= high <= 1.0, name
     assert -1.0 <= ci["matthews_corrcoef"][0] <= ci["matthews_corrcoef"][1] <= 1.0
+
+
+def test_interval_limits_come_from_the_measure_registry() -> None:
+    """Errors in the target's units are not clipped to [0, 1]; rates are."""
+    from modelsnap.core.measures import QUALITY_METRICS, REGISTRY
+
+    rng = np.random.default_rng(5)
+    y = rng.normal(300.0, 50.0, 400)
+    intervals = metrics.bootstrap_ci("regression", y, y + rng.normal(0, 20.0, 400), n=200)
+    assert intervals["rmse"][0] > 10 and intervals["mae"][0] > 10
+    assert {REGISTRY[m].limits for m in ("accuracy", "f1", "brier")} == {(0.0, 1.0)}
+    assert REGISTRY["r2"].limits[1] == 1.0 and REGISTRY["matthews_corrcoef"].limits == (-1.0, 1.0)
+    assert all(REGISTRY[m].limits[0] < REGISTRY[m].limits[1] for m in QUALITY_METRICS)
+    assert REGISTRY["latency_p95_ms"].limits[1] == float("inf")

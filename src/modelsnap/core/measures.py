@@ -31,8 +31,10 @@ class Measure:
     profiling), "interpretability", "fairness", "edge" (edge-case runs) or "check" (the
     overfitting gap). ``where``: the snapshot key it is read from (``<split>`` is the split
     ranked on). ``bounded``: the value lives in a fixed range ([0, 1], [-1, 1]), so gains read
-    as percentage points and the overfitting gap is absolute, not relative. ``card``: position
-    on the snapshot card (quality metrics after the primary one; resources on their own line).
+    as percentage points and the overfitting gap is absolute, not relative. ``limits``: the
+    lowest and highest value it can take (a bootstrap interval is kept inside them).
+    ``card``: position on the snapshot card (quality metrics after the primary one; resources
+    on their own line).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Measure:
     binary_only: bool = False
     per_class: bool = False
     bounded: bool = True
+    limits: tuple[float, float] = (-math.inf, math.inf)
     hardware: bool = False
     label: str = ""
     unit: str = ""
@@ -56,6 +59,7 @@ class Measure:
 
 
 def _quality(name: str, direction: str, task: str, card: int, **options: Any) -> Measure:
+    options.setdefault("limits", (0.0, 1.0))  # most metrics of predictions are rates or scores
     return Measure(
         name, direction, "quality", f"metrics.<split>.{name}", tasks=(task,), card=card, **options
     )
@@ -79,12 +83,23 @@ REGISTRY: dict[str, Measure] = {
         _quality("recall", "max", C, 4, per_class=True),
         _quality("f1", "max", C, 0, per_class=True),
         _quality("roc_auc", "max", C, 5, needs_proba=True, per_class=True, label="ROC AUC"),
-        _quality("log_loss", "min", C, 9, needs_proba=True, bounded=False, label="log loss"),
+        _quality(
+            "log_loss",
+            "min",
+            C,
+            9,
+            needs_proba=True,
+            bounded=False,
+            label="log loss",
+            limits=(0.0, math.inf),
+        ),
         _quality("brier", "min", C, 10, needs_proba=True, binary_only=True, label="Brier score"),
-        _quality("matthews_corrcoef", "max", C, 11, per_class=True, label="MCC"),
-        _quality("r2", "max", R, 6, label="R²"),
-        _quality("mae", "min", R, 7, bounded=False),
-        _quality("rmse", "min", R, 8, bounded=False),
+        _quality(
+            "matthews_corrcoef", "max", C, 11, per_class=True, label="MCC", limits=(-1.0, 1.0)
+        ),
+        _quality("r2", "max", R, 6, label="R²", limits=(-math.inf, 1.0)),
+        _quality("mae", "min", R, 7, bounded=False, limits=(0.0, math.inf)),
+        _quality("rmse", "min", R, 8, bounded=False, limits=(0.0, math.inf)),
         _resource("latency_p50_ms", "min", hardware=True, label="p50", unit="ms"),
         _resource("latency_p95_ms", "min", hardware=True, label="p95", unit="ms", card=0),
         _resource("latency_p99_ms", "min", hardware=True, label="p99", unit="ms"),

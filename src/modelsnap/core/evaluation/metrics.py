@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.core.measures import MEASURE_DIRECTIONS, QUALITY_METRICS, metrics_of
+from modelsnap.core.measures import MEASURE_DIRECTIONS, QUALITY_METRICS, REGISTRY, metrics_of
 
 METRIC_DIRECTIONS: dict[str, str] = {name: MEASURE_DIRECTIONS[name] for name in QUALITY_METRICS}
 _EPS = np.finfo(np.float64).eps
@@ -217,16 +217,14 @@ BAG_ROWS = 5_000
 BAGS = 10
 """Above ``EXACT_ROWS``: how many bags the resamples are spread over."""
 
-# Where each metric can lie (default [0, 1]). A resampled value always does; a little-bags
-# value (the full-data figure plus a bag's deviation) may step past the edge when the figure
-# sits on it (a handful of errors in 50,000 rows), so interval ends are kept inside.
-_RANGES: dict[str, tuple[float, float]] = {
-    "matthews_corrcoef": (-1.0, 1.0),
-    "r2": (-np.inf, 1.0),
-    "log_loss": (0.0, np.inf),
-    "mae": (0.0, np.inf),
-    "rmse": (0.0, np.inf),
-}
+
+# A little-bags value (the full-data figure plus a bag's deviation) may step past the edge of
+# the metric's range when the figure sits on it (a handful of errors in 50,000 rows), so
+# interval ends are kept inside the range the measure registry gives (``Measure.limits``).
+def _limits(name: str) -> tuple[float, float]:
+    measure = REGISTRY.get(name)
+    return measure.limits if measure is not None else (-np.inf, np.inf)
+
 
 Score = Callable[[np.ndarray, "np.ndarray | None"], dict[str, np.ndarray]]
 
@@ -334,6 +332,6 @@ def bootstrap_ci(
         values = drawn[np.isfinite(drawn)]
         if len(values):
             low, high = np.quantile(values, [alpha, 1.0 - alpha])
-            floor, ceiling = _RANGES.get(name, (0.0, 1.0))
+            floor, ceiling = _limits(name)
             intervals[name] = [max(float(low), floor), min(float(high), ceiling)]
     return _ordered(intervals, task)
