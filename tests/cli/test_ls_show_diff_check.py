@@ -468,3 +468,17 @@ def test_check_clean_removes_dead_staging_and_old_orphans_only(tmp_path) -> None
     assert not dead.exists() and not old.exists()
     assert live.exists() and young.exists()  # a live writer's staging and a young orphan stay
     assert any(f["kind"] == "orphan" for f in report["findings"])
+
+
+def test_show_says_when_the_interval_came_from_little_bags(project, make_body, make_staged, capsys):
+    root = project[0]
+    body = make_body(name="big")
+    body["metrics"]["test_ci_method"] = "little-bags"
+    body["metrics"]["test_ci_resamples"] = 1000
+    snapshot_id = store.write_snapshot(root, body, staged_files=make_staged(root, b"big"))
+    code, out, _ = _run(capsys, "show", str(root), snapshot_id)
+    assert code == 0 and "bag of little bootstraps, 1000 resamples" in " ".join(out.split())
+    body = make_body(name="small")
+    small = store.write_snapshot(root, body, staged_files=make_staged(root, b"small"))
+    code, out, _ = _run(capsys, "show", str(root), small)
+    assert code == 0 and "little" not in out
