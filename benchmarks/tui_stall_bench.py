@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,7 +42,53 @@ async def settle(app, pilot, rounds: int = 6) -> None:
         await pilot.pause(0.05)
 
 
-async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
+class Sampler:
+    """What the UI thread is doing, every 2 ms, from another thread (``sys._current_frames``):
+    the stacks inside a long gap name the code that held the loop. Only with ``--why``."""
+
+    def __init__(self, thread_id: int, every: float = 0.002) -> None:
+        self.thread_id = thread_id
+        self.every = every
+        self.samples: list[tuple[float, tuple[str, ...]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            frame = sys._current_frames().get(self.thread_id)
+            stack = []
+            while frame is not None:
+                code = frame.f_code
+                where = code.co_filename.rsplit("site-packages/", 1)[-1].rsplit("/src/", 1)[-1]
+                stack.append(f"{where}:{code.co_name}")
+                frame = frame.f_back
+            self.samples.append((time.perf_counter(), tuple(reversed(stack))))
+
+    def explain(self, start: float, end: float, top: int = 4) -> list[str]:
+        """The frames seen most often in ``[start, end]``, deepest project frames first."""
+        inside = [stack for at, stack in self.samples if start <= at <= end]
+        if not inside:
+            return []
+        counts: dict[str, int] = {}
+        for stack in inside:
+            for frame in set(stack):
+                counts[frame] = counts.get(frame, 0) + 1
+        # Frames in at least a third of the samples, the deepest (most specific) first.
+        depth = {frame: max(s.index(frame) for s in inside if frame in s) for frame in counts}
+        common = [f for f in counts if counts[f] * 3 >= len(inside) and "asyncio" not in f]
+        common.sort(key=lambda f: -depth[f])
+        return [f"{counts[f]}/{len(inside)} {f}" for f in common[:top]]
+
+
+async def measure(folder: Path, models: list[str], idle: float = 5.0, why: bool = False) -> dict:
     from modelsnap.tui.app import ModelsnapApp
 
     app = ModelsnapApp(folder, open_step=3)
@@ -66,11 +113,13 @@ async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
                 marks.append((time.perf_counter(), f"{what} {stage}" if stage else what))
                 return screen.post_message(message)
 
-        assert app.start_runs(Target(), models), "the run did not start"
-        while app._run_cancel is not None:
-            await asyncio.sleep(0.05)
-        await settle(app, pilot)
-        ended = time.perf_counter()
+        sampler = Sampler(threading.get_ident()) if why else contextlib.nullcontext()
+        with sampler:
+            assert app.start_runs(Target(), models), "the run did not start"
+            while app._run_cancel is not None:
+                await asyncio.sleep(0.05)
+            await settle(app, pilot)
+            ended = time.perf_counter()
     quiet = [t for t in ticks if idle_from <= t <= idle_to]
     idle_gaps = [b - a for a, b in zip(quiet, quiet[1:], strict=False)]
     finished = next((t for t, label in marks if label == "RunFinished"), ended)
@@ -84,10 +133,13 @@ async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
         before = [label for t, label in marks if t <= at]
         return before[-1] if before else "before the first message"
 
+    def explain(i: int) -> list[str]:
+        return sampler.explain(during[i], during[i + 1]) if why else []
+
     return {
         "started": started,
         "worst": [
-            (round(during[i] - started, 3), round(gaps[i] * 1000, 1), near(during[i]))
+            (round(during[i] - started, 3), round(gaps[i] * 1000, 1), near(during[i]), explain(i))
             for i in sorted(worst)
         ],
         "seconds": ended - started,
@@ -100,8 +152,8 @@ async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
     }
 
 
-def child(folder: str, models: str) -> None:
-    print(json.dumps(asyncio.run(measure(Path(folder), models.split(",")))))
+def child(folder: str, models: str, why: str = "") -> None:
+    print(json.dumps(asyncio.run(measure(Path(folder), models.split(","), why=bool(why)))))
 
 
 def main() -> None:
@@ -109,7 +161,10 @@ def main() -> None:
     parser.add_argument("--models", default="random_forest", help="comma-separated candidates")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="the 5 longest gaps and when")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--why", action="store_true", help="sample the UI thread's stack: what ran in each gap"
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -129,7 +184,14 @@ def main() -> None:
                 if mode == "cold":
                     env["MODELSNAP_COLD_WORKERS"] = "1"
                 proc = subprocess.run(
-                    [sys.executable, __file__, "--child", str(folder), args.models],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        str(folder),
+                        args.models,
+                        "why" if args.why else "",
+                    ],
                     capture_output=True,
                     text=True,
                     env=env,
@@ -148,9 +210,11 @@ def main() -> None:
                 f"project: {run['after_stall_ms']:.1f} ms), p99 gap {p99}; idle app, same "
                 f"machine, 5 s before the run: longest stall {run['idle_stall_ms']:.1f} ms"
             )
-            if args.verbose:
-                for at, gap, after in run["worst"]:
+            if args.verbose or args.why:
+                for at, gap, after, frames in run["worst"]:
                     print(f"    at {at:7.3f} s a gap of {gap:6.1f} ms, after {after}")
+                    for frame in frames:
+                        print(f"        {frame}")
     print(f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
