@@ -148,7 +148,8 @@ class CandidatesScreen(RunningStepScreen):
         if message.stage == "warning" or message.name not in table.rows:
             return
         text = f"▶ {message.stage} {message.fraction:.0%}".replace("%", " %")
-        table.update_cell(message.name, "latest snapshot", text)
+        if table.get_cell(message.name, "latest snapshot") != text:  # each update redraws it all
+            table.update_cell(message.name, "latest snapshot", text)
 
     def _show_cards(self, state: ProjectState) -> None:
         holders = self.query("#candidates-cards")
