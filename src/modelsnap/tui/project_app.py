@@ -126,7 +126,7 @@ class ProjectApp(App[None]):
         # run's thread triggers would otherwise scan it all while holding the GIL (a 90-180 ms
         # freeze of the UI, measured by benchmarks/tui_stall_bench.py). It stays frozen after
         # the run: unfrozen, the next full collection scanned it all again just as the screen
-        # showed the new snapshot (55-75 ms). These objects are the app's long-lived modules
+        # showed the new snapshot (33-75 ms). These objects are the app's long-lived modules
         # and widgets; what was cyclic garbage among them at that moment is kept (on the sample
         # project about 9,000 objects, 1 MB, left over from start-up). Objects made later are
         # collected as usual, in collections that no longer scan the frozen ones.
