@@ -5,12 +5,21 @@ a 10 ms interval timer stamps ``perf_counter`` on the UI thread, and the candida
 are run the way the screen's ``a``/``r`` keys run them (``App.start_runs``: a thread worker
 around ``run_project``; progress arrives as messages that repaint the run panel). A stall is a
 gap between two ticks beyond the timer's period: the time the event loop could not react to a
-key. Printed: the longest stall during the run (from the start to the run's end, including the
-template's start and the state reload after it), the 99th percentile of the gaps, the number of
-ticks, for warm and cold workers (``MODELSNAP_COLD_WORKERS=1``), each in a fresh process.
+key. Printed for warm and cold workers (``MODELSNAP_COLD_WORKERS=1``), each in a fresh process:
+the longest stall while the model is profiled (from the start to its ``RunFinished``), the
+longest after it (the screen re-reads the project and shows the new snapshot), the 99th
+percentile of the gaps, and the same app's longest stall while idle for 5 s before the run (the
+machine's own noise, in the same process). Then a table, median and worst over the rounds.
 Goal (issue 15): the longest stall <= 50 ms.
 
-    python benchmarks/tui_stall_bench.py [--models random_forest] [--rounds 1]
+``--why`` names what ran in each long gap (message handlers, layouts, repaints, garbage
+collections of 2 ms or more: Textual's methods are wrapped for the measurement only).
+``--baseline-src DIR`` measures another version's sources in the same rounds, alternating, so a
+change's before and after come from the same minutes of the same machine::
+
+    python benchmarks/tui_stall_bench.py [--models random_forest] [--rounds 3] [--verbose]
+    git archive main src | tar -x -C /tmp/before
+    python benchmarks/tui_stall_bench.py --rounds 3 --baseline-src /tmp/before/src
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -25,11 +35,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = 0.010
+GOAL_MS = 50.0
+MODES = ("warm", "cold")  # the profiler's template process, or a fresh interpreter per model
 
 
 async def settle(app, pilot, rounds: int = 6) -> None:
@@ -41,7 +54,81 @@ async def settle(app, pilot, rounds: int = 6) -> None:
         await pilot.pause(0.05)
 
 
-async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
+class Trace:
+    """What the UI thread spent its time on: every message handled (pump and message class),
+    every layout, repaint and garbage collection taking 2 ms or more, with when it started.
+    Textual's own methods are wrapped for the measurement only (``--why``); a gap is then
+    explained by what ran in it."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float, str]] = []  # (start, seconds, what)
+        self._undo: list[tuple[type, str, object]] = []
+
+    def _note(self, start: float, what: str) -> None:
+        took = time.perf_counter() - start
+        if took >= 0.002:
+            self.spans.append((start, took, what))
+
+    def __enter__(self) -> Trace:
+        from textual.message_pump import MessagePump
+        from textual.screen import Screen
+
+        trace = self
+        dispatch = MessagePump._dispatch_message
+
+        async def timed_dispatch(pump, message):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            try:
+                return await dispatch(pump, message)
+            finally:
+                trace._note(start, f"{type(pump).__name__} <- {type(message).__name__}")
+
+        def timed(name: str, what: str):  # type: ignore[no-untyped-def]
+            original = getattr(Screen, name)
+
+            def wrapper(screen, *args, **kwargs):  # type: ignore[no-untyped-def]
+                start = time.perf_counter()
+                try:
+                    return original(screen, *args, **kwargs)
+                finally:
+                    trace._note(start, what)
+
+            self._undo.append((Screen, name, original))
+            setattr(Screen, name, wrapper)
+
+        gc_started: list[float] = []
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                gc_started[:] = [time.perf_counter()]
+            elif gc_started:
+                where = "UI thread" if threading.get_ident() == ui_thread else "another thread"
+                trace._note(gc_started[0], f"garbage collection gen {info['generation']} ({where})")
+
+        ui_thread = threading.get_ident()
+        gc.callbacks.append(on_gc)
+        self._gc_callback = on_gc
+        self._undo.append((MessagePump, "_dispatch_message", dispatch))
+        MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign]
+        timed("_refresh_layout", "layout (arrange the screen)")
+        timed("_compositor_refresh", "repaint (render changed lines)")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._gc_callback)
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+    def explain(self, start: float, end: float, top: int = 4) -> list[str]:
+        """The longest pieces of work that overlap ``[start, end]``."""
+        inside = [span for span in self.spans if span[0] < end and span[0] + span[1] > start]
+        inside.sort(key=lambda span: -span[1])
+        if not inside:
+            return ["  (no UI work of 2 ms or more: the thread waited for the CPU or the GIL)"]
+        return [f"{took * 1000:6.1f} ms {what}" for _at, took, what in inside[:top]]
+
+
+async def measure(folder: Path, models: list[str], idle: float = 5.0, why: bool = False) -> dict:
     from modelsnap.tui.app import ModelsnapApp
 
     app = ModelsnapApp(folder, open_step=3)
@@ -66,11 +153,13 @@ async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
                 marks.append((time.perf_counter(), f"{what} {stage}" if stage else what))
                 return screen.post_message(message)
 
-        assert app.start_runs(Target(), models), "the run did not start"
-        while app._run_cancel is not None:
-            await asyncio.sleep(0.05)
-        await settle(app, pilot)
-        ended = time.perf_counter()
+        sampler = Trace() if why else contextlib.nullcontext()
+        with sampler:
+            assert app.start_runs(Target(), models), "the run did not start"
+            while app._run_cancel is not None:
+                await asyncio.sleep(0.05)
+            await settle(app, pilot)
+            ended = time.perf_counter()
     quiet = [t for t in ticks if idle_from <= t <= idle_to]
     idle_gaps = [b - a for a, b in zip(quiet, quiet[1:], strict=False)]
     finished = next((t for t, label in marks if label == "RunFinished"), ended)
@@ -84,10 +173,13 @@ async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
         before = [label for t, label in marks if t <= at]
         return before[-1] if before else "before the first message"
 
+    def explain(i: int) -> list[str]:
+        return sampler.explain(during[i], during[i + 1]) if why else []
+
     return {
         "started": started,
         "worst": [
-            (round(during[i] - started, 3), round(gaps[i] * 1000, 1), near(during[i]))
+            (round(during[i] - started, 3), round(gaps[i] * 1000, 1), near(during[i]), explain(i))
             for i in sorted(worst)
         ],
         "seconds": ended - started,
@@ -100,8 +192,24 @@ async def measure(folder: Path, models: list[str], idle: float = 5.0) -> dict:
     }
 
 
-def child(folder: str, models: str) -> None:
-    print(json.dumps(asyncio.run(measure(Path(folder), models.split(",")))))
+def child(folder: str, models: str, why: str = "") -> None:
+    print(json.dumps(asyncio.run(measure(Path(folder), models.split(","), why=bool(why)))))
+
+
+def summary(label: str, runs: list[dict]) -> str:
+    """One table row over the rounds: median and worst of each figure."""
+
+    def spread(key: str) -> str:
+        values = [run[key] for run in runs if run[key] is not None]
+        if not values:
+            return "n/a"
+        return f"{statistics.median(values):.0f} / {max(values):.0f} ms"
+
+    met = sum(run["longest_stall_ms"] <= GOAL_MS for run in runs)
+    return (
+        f"| {label} | {spread('profiling_stall_ms')} | {spread('after_stall_ms')} | "
+        f"{spread('p99_gap_ms')} | {spread('idle_stall_ms')} | {met} of {len(runs)} |"
+    )
 
 
 def main() -> None:
@@ -109,49 +217,81 @@ def main() -> None:
     parser.add_argument("--models", default="random_forest", help="comma-separated candidates")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="the 5 longest gaps and when")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--why", action="store_true", help="time Textual's handlers: what ran in each long gap"
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another version's src/ folder (e.g. from `git archive`), measured in the same "
+        "rounds, alternating with this tree: the before figure of a change",
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     print(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; models {args.models}")
-    results: dict[str, list[dict]] = {"warm": [], "cold": []}
+    sources = {"": ROOT / "src"}
+    if args.baseline_src:
+        sources = {"this tree, ": ROOT / "src", "baseline, ": args.baseline_src.resolve()}
+    # (label, source, mode): each round runs every one once, in this order.
+    variants = [(name + mode, src, mode) for name, src in sources.items() for mode in MODES]
+    results: dict[str, list[dict]] = {label: [] for label, _src, _mode in variants}
     with tempfile.TemporaryDirectory(prefix="modelsnap-stall-") as tmp:
         for round_ in range(args.rounds):
-            for mode, found in results.items():
-                folder = Path(tmp) / f"{mode}-{round_}"
+            for number, (label, source, mode) in enumerate(variants):
+                found = results[label]
+                folder = Path(tmp) / f"{round_}-{number}"
                 shutil.copytree(ROOT / "sample_project", folder)
                 env = dict(os.environ)
                 env["PYTHONPATH"] = os.pathsep.join(
-                    filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")])
+                    filter(None, [str(source), env.get("PYTHONPATH")])
                 )
                 env.pop("MODELSNAP_COLD_WORKERS", None)
                 if mode == "cold":
                     env["MODELSNAP_COLD_WORKERS"] = "1"
                 proc = subprocess.run(
-                    [sys.executable, __file__, "--child", str(folder), args.models],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        str(folder),
+                        args.models,
+                        "why" if args.why else "",
+                    ],
                     capture_output=True,
                     text=True,
                     env=env,
                     check=False,
                 )
                 if proc.returncode != 0:
-                    sys.exit(f"{mode}: the TUI run failed\n{proc.stderr[-3000:]}")
+                    sys.exit(f"{label}: the TUI run failed\n{proc.stderr[-3000:]}")
                 found.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    for mode, runs in results.items():
+    for label, runs in results.items():
         for run in runs:
             p99 = "n/a" if run["p99_gap_ms"] is None else f"{run['p99_gap_ms']:.1f} ms"
             print(
-                f"{mode:<5} run {run['seconds']:.2f} s, {run['ticks']} ticks: longest UI stall "
+                f"{label:<5} run {run['seconds']:.2f} s, {run['ticks']} ticks: longest UI stall "
                 f"{run['longest_stall_ms']:.1f} ms (while the model was profiled "
                 f"{run['profiling_stall_ms']:.1f} ms; after it, while the screen reloads the "
                 f"project: {run['after_stall_ms']:.1f} ms), p99 gap {p99}; idle app, same "
                 f"machine, 5 s before the run: longest stall {run['idle_stall_ms']:.1f} ms"
             )
-            if args.verbose:
-                for at, gap, after in run["worst"]:
+            if args.verbose or args.why:
+                for at, gap, after, frames in run["worst"]:
                     print(f"    at {at:7.3f} s a gap of {gap:6.1f} ms, after {after}")
+                    for frame in frames:
+                        print(f"        {frame}")
     print(f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nMedian / worst over {args.rounds} round(s); goal: longest stall <= {GOAL_MS:.0f} ms")
+    print(
+        "| | longest stall while profiling | after, while the screen reloads the project "
+        "| p99 gap | idle app (same process, before the run) | runs within the goal |"
+    )
+    print("|---|---|---|---|---|---|")
+    for label, runs in results.items():
+        print(summary(label, runs))
 
 
 if __name__ == "__main__":

@@ -114,3 +114,66 @@ async def test_quitting_during_a_run_cancels_it(tmp_path):
         assert cancel.is_set()
     await app.workers.wait_for_complete()
     assert list_snapshots(root)[0] == []
+
+
+async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_other_cards(
+    tmp_path, monkeypatch
+):
+    """After a run the folder is re-read off the UI thread, and the screen shows the new
+    snapshot by changing what changed: the other model's card and the table are the same
+    widgets as before, the new snapshot's card and its row say the new id."""
+    import threading
+
+    from modelsnap.core.records.store import short_id
+    from modelsnap.tui import project_app
+
+    root = tmp_path / "p"
+    locked_project(root)
+    doc = tomlkit.parse((root / "modelsnap.toml").read_text())
+    while len(doc["candidates"]) > 1:
+        del doc["candidates"][-1]
+    first = doc["candidates"][0]
+    first["name"], first["timeout_seconds"] = "forest_a", 300.0
+    first["params"]["n_estimators"] = 5
+    second = tomlkit.parse(tomlkit.dumps(doc))["candidates"][0]
+    second["name"] = "forest_b"
+    doc["candidates"].append(second)
+    (root / "modelsnap.toml").write_text(tomlkit.dumps(doc))
+    lock_criteria(load_project(root), reason="test")
+
+    reads: list[bool] = []  # one per state read: True when it ran off the UI thread
+    real_load = project_app.load_state
+
+    def load_state(folder):
+        reads.append(threading.current_thread() is not threading.main_thread())
+        return real_load(folder)
+
+    monkeypatch.setattr(project_app, "load_state", load_state)
+    app = ModelsnapApp(root, open_step=3)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert app.start_runs(screen, ["forest_a"])
+        await settle(app, pilot, 8)
+        assert not app.running
+        assert not screen.failures, screen.failures
+        card_a = next(c for c in screen.query(SnapshotCard) if c.snapshot)
+        table = screen.query_one("#candidates-table")
+        id_a = card_a.snapshot["id"]
+        reads.clear()
+
+        table.focus()
+        await pilot.press("down")  # the second row: forest_b
+        assert table.cursor_row == 1
+        await pilot.press("r")
+        await settle(app, pilot, 8)
+        assert not app.running
+        assert reads and all(reads)  # the reload after the run ran in a worker thread
+        id_b = next(s["id"] for s in app.state.candidates if s["name"] == "forest_b")
+        cards = [c for c in screen.query(SnapshotCard) if not c.has_class("-leaving")]
+        assert [c.snapshot["id"] for c in cards] == [id_a, id_b]
+        assert cards[0] is card_a  # not removed and mounted again
+        assert screen.query_one("#candidates-table") is table
+        assert str(table.get_row("forest_a")[1]) == f"✓ {short_id(id_a)}"
+        assert str(table.get_row("forest_b")[1]) == f"✓ {short_id(id_b)}"
+        assert table.cursor_row == 1  # the row the user ran stays selected

@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from tui_fixtures import write_fixed_project
 
 from modelsnap.tui.state import load_state
@@ -52,6 +53,23 @@ def test_state_opens_at_the_first_unfinished_step(tmp_path):
     state = load_state(root)
     assert not state.locked and state.lock_problem == "criteria are not locked"
     assert state.first_unfinished() == 1
+
+
+def test_what_the_screens_derive_from_the_snapshots_is_worked_out_by_the_reader(
+    tmp_path, monkeypatch
+):
+    """load_state runs in a worker: the baseline, the candidates and the done map (each a pass
+    over every snapshot) are found there, so applying the state on the UI thread reads them."""
+    from modelsnap.tui import steps
+
+    root = tmp_path / "project"
+    ids = write_fixed_project(root)
+    state = load_state(root)
+    monkeypatch.setattr(steps, "progress", lambda _state: pytest.fail("done map made again"))
+    assert {"baseline", "candidates", "_progress"} <= set(vars(state))
+    assert state.baseline["id"] == ids[0]
+    assert state.done() == {1: True, 2: True, 3: True, 4: True, 5: False}
+    assert [s["id"] for s in state.candidates] == ids[1:]
 
 
 def test_state_of_an_empty_folder_and_of_a_broken_project_file(tmp_path):

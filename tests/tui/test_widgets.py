@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 from textual.app import App, ComposeResult
-from textual.widgets import Input, ProgressBar
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from modelsnap.core.evaluation.environment import describe_machine
 from modelsnap.tui.model_choices import (
@@ -21,8 +22,14 @@ from modelsnap.tui.model_choices import (
 from modelsnap.tui.screens.criteria import parse_name_list, parse_optional_path
 from modelsnap.tui.screens.edge_cases import case_matrix
 from modelsnap.tui.widgets.field import parse_float, parse_optional_float
+from modelsnap.tui.widgets.formatting import fill_table
 from modelsnap.tui.widgets.run_panel import RunPanel, StageRow
-from modelsnap.tui.widgets.snapshot_card import render_failure, render_snapshot
+from modelsnap.tui.widgets.snapshot_card import (
+    SnapshotCard,
+    render_failure,
+    render_snapshot,
+    sync_cards,
+)
 from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, draw
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
 
@@ -269,6 +276,62 @@ async def test_weights_editor_normalises_visibly_and_flags_bad_input():
         await pilot.pause()
         assert editor.weights() is None
         assert "above 0" in str(app.query_one("#weights-total").content)
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+        yield Vertical(id="cards")
+
+
+async def test_a_table_filled_in_place_keeps_its_rows_and_cursor_and_changes_cells():
+    app = TableApp()
+    async with app.run_test(size=(80, 16)) as pilot:
+        table = app.query_one(DataTable)
+        rows = [(["a", "not run"], "a"), (["b", "not run"], "b")]
+        fill_table(table, ["model", "status"], rows, min_widths={"status": 18}, in_place=True)
+        table.move_cursor(row=1)
+        before = table.ordered_rows
+        fill_table(
+            table,
+            ["model", "status"],
+            [(["a", "not run"], "a"), (["b", "✓ b-1234"], "b")],
+            min_widths={"status": 18},
+            in_place=True,
+        )
+        await pilot.pause()
+        assert table.ordered_rows == before and table.cursor_row == 1
+        assert table.get_row("b") == ["b", "✓ b-1234"]
+        # Another shape (a new row) rebuilds the table, as without in_place.
+        fill_table(table, ["model", "status"], [*rows, (["c", "not run"], "c")], in_place=True)
+        await pilot.pause()
+        assert [row.key.value for row in table.ordered_rows] == ["a", "b", "c"]
+        assert table.cursor_row == 0
+        assert table.get_row("b") == ["b", "not run"]
+
+
+async def test_cards_are_reused_and_only_a_changed_one_is_shown_again():
+    snapshot = {"id": "20260101T000000-a-0001", "name": "a", "kind": "candidate"}
+    newer = {"id": "20260102T000000-b-0002", "name": "b", "kind": "candidate"}
+    app = TableApp()
+    async with app.run_test(size=(80, 30)) as pilot:
+        holder = app.query_one("#cards", Vertical)
+        sync_cards(holder, [{"snapshot": snapshot}, "nothing else yet"])
+        await pilot.pause()
+        card, line = holder.children
+        assert isinstance(card, SnapshotCard) and type(line) is Static
+        sync_cards(holder, [{"snapshot": snapshot}, {"snapshot": newer}])
+        await pilot.pause()
+        assert holder.children[0] is card  # unchanged: the same widget
+        assert [c.snapshot["id"] for c in holder.query(SnapshotCard)] == [
+            snapshot["id"],
+            newer["id"],
+        ]
+        sync_cards(holder, [{"failure": ("a", "timeout", "too slow")}])
+        await pilot.pause()
+        assert list(holder.children) == [card]  # shown again in place, the rest removed
+        assert card.failure == ("a", "timeout", "too slow") and card.has_class("-failed")
+        assert "run failed" in str(card.content.renderables[0])
 
 
 class PanelApp(App[None]):

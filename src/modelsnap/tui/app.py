@@ -115,7 +115,8 @@ class ModelsnapApp(ProjectApp):
             self.switch_mode(step_for_number(self.state.first_unfinished()).mode)
             return
         if isinstance(self.screen, StepScreen | SetupScreen):
-            self.screen.show_state(self.state)
+            with self.batch_update():  # one repaint for the whole screen's changes
+                self.screen.show_state(self.state)
 
     # -- navigation ---------------------------------------------------------------------
 

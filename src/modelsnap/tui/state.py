@@ -54,11 +54,11 @@ class ProjectState:
     def locked(self) -> bool:
         return self.revision is not None and self.lock_problem is None
 
-    @property
+    @functools.cached_property
     def baseline(self) -> dict | None:
         """*The* baseline candidates are compared with: the latest baseline snapshot on the
         current data and split (``core.selection.ranking.current_baseline``, the ranking's own
-        rule)."""
+        rule). Found once, by the worker that read the folder (``load_state``)."""
         from modelsnap.core.selection.ranking import current_baseline
 
         hashes = self.hashes
@@ -69,7 +69,7 @@ class ProjectState:
         )
         return dict(found) if found is not None else None
 
-    @property
+    @functools.cached_property
     def candidates(self) -> list[dict]:
         return [snap for snap in self.snapshots if snap.get("kind") == "candidate"]
 
@@ -89,7 +89,19 @@ class ProjectState:
 
     def done(self) -> dict[int, bool]:
         """Step number -> finished, judged from the records on disk (each step's own test)."""
+        return dict(self._progress)
+
+    @functools.cached_property
+    def _progress(self) -> dict[int, bool]:
         return steps.progress(self)
+
+    def prepare(self) -> ProjectState:
+        """Work out what every screen derives from the snapshots (the baseline, the candidates,
+        the done map) now, in the worker: each is a pass over all the snapshots, which the UI
+        thread would otherwise make on every refresh. The state is not changed after this."""
+        for name in ("baseline", "candidates", "_progress"):
+            getattr(self, name)
+        return self
 
     def first_unfinished(self) -> int:
         """Where the app opens: the first step not done (the last one when everything is)."""
@@ -132,7 +144,7 @@ def load_state(root: Path) -> ProjectState:
     state.machine = this_machine()
     state.decisions = _read_decisions(root)
     state.edge_results, state.edge_cases = _edge_runs(root)
-    return state
+    return state.prepare()
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import BASELINE
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
-from modelsnap.tui.widgets.snapshot_card import SnapshotCard
+from modelsnap.tui.widgets.snapshot_card import sync_cards
 
 
 class BaselineScreen(RunningStepScreen):
@@ -77,23 +77,25 @@ class BaselineScreen(RunningStepScreen):
         self._show_cards(state)
 
     def _show_cards(self, state: ProjectState) -> None:
-        cards = self.query_one("#baseline-cards", Vertical)
-        cards.remove_children()
         name = state.config.baseline.name if state.config and state.config.baseline else None
+        wanted: list[dict | str] = []
         if name and name in self.failures:
             reason, error = self.failures[name]
-            cards.mount(SnapshotCard(failure=(name, reason, error)))
-        if state.baseline is not None:
-            cards.mount(
-                SnapshotCard(
-                    state.baseline,
-                    primary=state.primary_metric,
-                    edge=state.edge_result(state.baseline),
-                    machine=state.machine_words(state.baseline),
-                )
+            wanted.append({"failure": (name, reason, error)})
+        baseline = state.baseline
+        if baseline is not None:
+            wanted.append(
+                {
+                    "snapshot": baseline,
+                    "primary": state.primary_metric,
+                    "edge": state.edge_result(baseline),
+                    "machine": state.machine_words(baseline),
+                }
             )
         elif not (name and name in self.failures):
-            cards.mount(Static("No baseline snapshot yet: press r to run it.", markup=False))
+            wanted.append("No baseline snapshot yet: press r to run it.")
+        # The card already shown is reused: only a new snapshot is drawn again.
+        sync_cards(self.query_one("#baseline-cards", Vertical), wanted)
 
     def action_run(self) -> None:
         state = self.state

@@ -24,7 +24,7 @@ from modelsnap.tui.state import ProjectState
 from modelsnap.tui.widgets.formatting import fill_table, short_id
 from modelsnap.tui.widgets.model_form import ModelForm
 from modelsnap.tui.widgets.run_panel import RunPanel
-from modelsnap.tui.widgets.snapshot_card import SnapshotCard
+from modelsnap.tui.widgets.snapshot_card import sync_cards
 
 
 def newest_by_name(snapshots: list[dict]) -> dict[str, dict]:
@@ -133,6 +133,7 @@ class CandidatesScreen(RunningStepScreen):
             ["model", "latest snapshot", "estimator", "params"],
             rows,
             min_widths={"latest snapshot": 18},
+            in_place=True,
         )
         if table.row_count:
             table.move_cursor(row=min(max(row, 0), table.row_count - 1))
@@ -147,30 +148,32 @@ class CandidatesScreen(RunningStepScreen):
         if message.stage == "warning" or message.name not in table.rows:
             return
         text = f"▶ {message.stage} {message.fraction:.0%}".replace("%", " %")
-        table.update_cell(message.name, "latest snapshot", text)
+        if table.get_cell(message.name, "latest snapshot") != text:  # each update redraws it all
+            table.update_cell(message.name, "latest snapshot", text)
 
     def _show_cards(self, state: ProjectState) -> None:
         holders = self.query("#candidates-cards")
         if not holders:
             return  # the cards arrive after the first frame
-        cards = holders.first(Vertical)
-        cards.remove_children()
         newest = newest_by_name(state.candidates)
         names = [spec.name for spec in state.config.candidates] if state.config else []
         names += [name for name in newest if name not in names]
+        wanted: list[dict | str] = []
         for name in names:
             if name in self.failures:
-                cards.mount(SnapshotCard(failure=(name, *self.failures[name])))
+                wanted.append({"failure": (name, *self.failures[name])})
             if name in newest:
                 snapshot = newest[name]
-                cards.mount(
-                    SnapshotCard(
-                        snapshot,
-                        primary=state.primary_metric,
-                        edge=state.edge_result(snapshot),
-                        machine=state.machine_words(snapshot),
-                    )
+                wanted.append(
+                    {
+                        "snapshot": snapshot,
+                        "primary": state.primary_metric,
+                        "edge": state.edge_result(snapshot),
+                        "machine": state.machine_words(snapshot),
+                    }
                 )
+        # Cards already shown are reused: after a run only the new snapshot's card changes.
+        sync_cards(holders.first(Vertical), wanted)
 
     def _selected(self) -> str | None:
         table = self.query_one("#candidates-table", DataTable)

@@ -49,23 +49,48 @@ def fill_table(
     rows: list[tuple[list[Any], Any]],
     *,
     min_widths: dict[str, int] | None = None,
+    in_place: bool = False,
 ) -> None:
     """Replace a DataTable's columns and rows, with column widths fixed from the content.
 
     DataTable otherwise widens columns on a later refresh; fixing them up front makes the
     first frame final (no jump, and deterministic screenshots). ``rows`` are (cells, key).
+
+    ``in_place=True``: when the table already has these columns (same headers and widths) and
+    these row keys in this order, only the cells that differ are updated; the table keeps its
+    cursor and scroll position and nothing is laid out again. Otherwise it is rebuilt.
     """
     rows = [([_safe_cell(cell) for cell in cells], key) for cells, key in rows]
     widths = [max(len(header), (min_widths or {}).get(header, 0)) for header in headers]
     for cells, _key in rows:
         for index, cell in enumerate(cells):
             widths[index] = max(widths[index], len(getattr(cell, "plain", str(cell))))
+    if in_place and _update_cells(table, headers, widths, rows):
+        return
     table.clear(columns=True)
     for header, width in zip(headers, widths, strict=True):
         key = header if headers.count(header) == 1 else None  # a key for update_cell
         table.add_column(header, width=width, key=key)
     for cells, key in rows:
         table.add_row(*cells, key=key)
+
+
+def _update_cells(
+    table: Any, headers: list[str], widths: list[int], rows: list[tuple[list[Any], Any]]
+) -> bool:
+    """Update the cells that changed, if the table has the same shape; False if it has not."""
+    columns = table.ordered_columns
+    same_columns = len(set(headers)) == len(headers) and [
+        (column.key.value, column.label.plain, column.width) for column in columns
+    ] == list(zip(headers, headers, widths, strict=True))
+    keys = [key for _cells, key in rows]
+    if not same_columns or None in keys or [row.key.value for row in table.ordered_rows] != keys:
+        return False
+    for cells, key in rows:
+        for header, old, new in zip(headers, table.get_row(key), cells, strict=True):
+            if type(old) is not type(new) or old != new:
+                table.update_cell(key, header, new)
+    return True
 
 
 def _safe_cell(cell: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from modelsnap.core.measures import (
@@ -335,11 +336,83 @@ class SnapshotCard(Static):
     ) -> None:
         self.snapshot = snapshot
         self.failure = failure
-        if failure is not None:
-            body = render_failure(*failure)
-        elif snapshot is not None:
-            body = render_snapshot(snapshot, primary=primary, edge=edge, machine=machine)
-        else:
-            body = Text("no snapshot yet", style="dim")
-        super().__init__(body, **kwargs)
+        self.key = card_key(snapshot, primary=primary, edge=edge, machine=machine, failure=failure)
+        super().__init__(self._body(primary, edge, machine), **kwargs)
         self.set_class(failure is not None, "-failed")
+
+    def _body(self, primary: str, edge: dict | None, machine: str) -> Any:
+        if self.failure is not None:
+            return render_failure(*self.failure)
+        if self.snapshot is not None:
+            return render_snapshot(self.snapshot, primary=primary, edge=edge, machine=machine)
+        return Text("no snapshot yet", style="dim")
+
+    def show(
+        self,
+        snapshot: dict | None = None,
+        *,
+        primary: str = "",
+        edge: dict | None = None,
+        machine: str = "",
+        failure: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Show another snapshot (or failure) in this card; nothing happens when it is the
+        one already shown, so an unchanged card is neither re-rendered nor laid out again."""
+        key = card_key(snapshot, primary=primary, edge=edge, machine=machine, failure=failure)
+        if key == self.key:
+            return
+        self.snapshot, self.failure, self.key = snapshot, failure, key
+        self.update(self._body(primary, edge, machine))
+        self.set_class(failure is not None, "-failed")
+
+
+def card_key(
+    snapshot: dict | None,
+    *,
+    primary: str = "",
+    edge: dict | None = None,
+    machine: str = "",
+    failure: tuple[str, str, str] | None = None,
+) -> tuple:
+    """What a card shows, as a value to compare: a stored snapshot never changes under its id,
+    so the id stands for it (with what else the card adds: primary metric, edge result, the
+    machine in words)."""
+    if failure is not None:
+        return ("failure", *failure)
+    if snapshot is None:
+        return ("empty",)
+    return ("snapshot", snapshot.get("id"), primary, repr(edge), machine)
+
+
+def sync_cards(holder: Widget, wanted: list[dict[str, Any] | str]) -> None:
+    """Make ``holder``'s children show ``wanted``, in order: each entry the keyword arguments
+    of a :class:`SnapshotCard`, or a plain line of text (a ``Static``).
+
+    Children already there are reused in place (a card shows its new snapshot, a line its new
+    text; unchanged ones are left alone) and only the surplus is mounted or removed: after a
+    run only the new snapshot's card is drawn again, not every card, and the screen is not
+    laid out from scratch.
+    """
+    children = [child for child in holder.children if not child.has_class("-leaving")]
+    for index, entry in enumerate(wanted):
+        child = children[index] if index < len(children) else None
+        if isinstance(entry, str):
+            if type(child) is Static:
+                if str(child.content) != entry:
+                    child.update(entry)
+                continue
+            new: Widget = Static(entry, markup=False)
+        else:
+            if isinstance(child, SnapshotCard):
+                child.show(**entry)
+                continue
+            new = SnapshotCard(**entry)
+        if child is None:
+            holder.mount(new)
+        else:
+            holder.mount(new, before=child)
+            child.add_class("-leaving")
+            child.remove()
+    for child in children[len(wanted) :]:
+        child.add_class("-leaving")
+        child.remove()
