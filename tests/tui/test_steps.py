@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modelsnap.tui import steps
-from modelsnap.tui.app import STEP_SCREENS, ModelsnapApp
+from modelsnap.tui.app import ModelsnapApp, step_screens
 from modelsnap.tui.commands import ACTIONS
 
 
 def test_steps_are_numbered_in_order_and_each_has_one_screen():
     assert [step.number for step in steps.STEPS] == list(range(1, len(steps.STEPS) + 1))
-    assert [screen.STEP for screen in STEP_SCREENS] == list(steps.STEPS)
+    assert [screen.STEP for screen in step_screens()] == list(steps.STEPS)
     assert set(ModelsnapApp.MODES) == {steps.SETUP.mode} | {s.mode for s in steps.STEPS}
     keys = {b.key: b.action for b in ModelsnapApp.BINDINGS if b.action.startswith("goto_step")}
     assert keys == {s.key: f"goto_step({s.number})" for s in steps.STEPS}

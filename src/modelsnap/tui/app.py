@@ -10,9 +10,12 @@ screens add no rules of their own.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Label
@@ -21,23 +24,44 @@ from modelsnap.tui.commands import ModelsnapCommands
 from modelsnap.tui.messages import StateLoaded
 from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.screens.base import StepScreen
-from modelsnap.tui.screens.baseline import BaselineScreen
-from modelsnap.tui.screens.candidates import CandidatesScreen
-from modelsnap.tui.screens.criteria import CriteriaScreen
-from modelsnap.tui.screens.edge_cases import EdgeCasesScreen
 from modelsnap.tui.screens.help import HelpPanel
-from modelsnap.tui.screens.ranking import RankingScreen
-from modelsnap.tui.screens.setup import SetupScreen
 from modelsnap.tui.steps import SETUP, STEP_BY_MODE, STEPS, step_for_number
 
-# The screen of each step, in the order of tui.steps.STEPS; each names its entry (STEP = ...).
-STEP_SCREENS: tuple[type[StepScreen], ...] = (
-    CriteriaScreen,
-    BaselineScreen,
-    CandidatesScreen,
-    EdgeCasesScreen,
-    RankingScreen,
-)
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+# The screen of the setup and of each step (in the order of tui.steps.STEPS; each screen names
+# its entry, STEP = ...), as module and class: a screen's module is imported when the screen is
+# first shown, so the first paint pays only for its own (the others, about 30 ms, load in the
+# background after it: ModelsnapApp.import_run_modules).
+SCREENS: dict[str, tuple[str, str]] = {
+    SETUP.mode: ("modelsnap.tui.screens.setup", "SetupScreen"),
+    **{
+        step.mode: (f"modelsnap.tui.screens.{module}", name)
+        for step, (module, name) in zip(
+            STEPS,
+            (
+                ("criteria", "CriteriaScreen"),
+                ("baseline", "BaselineScreen"),
+                ("candidates", "CandidatesScreen"),
+                ("edge_cases", "EdgeCasesScreen"),
+                ("ranking", "RankingScreen"),
+            ),
+            strict=True,
+        )
+    },
+}
+
+
+def screen_class(mode: str) -> type[Screen]:
+    module, name = SCREENS[mode]
+    return cast("type[Screen]", getattr(importlib.import_module(module), name))
+
+
+def step_screens() -> tuple[type[StepScreen], ...]:
+    """Every step's screen class, in step order (imports them all)."""
+    return tuple(cast("type[StepScreen]", screen_class(step.mode)) for step in STEPS)
+
 
 RUN_MODULES_AFTER = 1.0  # seconds after the first screen: its paint comes first
 
@@ -52,8 +76,7 @@ class ModelsnapApp(ProjectApp):
     # the case detail, step 5 the ranking beside the trade-off plot (modelsnap.tcss).
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     MODES: ClassVar = {
-        SETUP.mode: SetupScreen,
-        **{screen.STEP.mode: screen for screen in STEP_SCREENS},
+        mode: functools.partial(lambda m: screen_class(m)(), mode) for mode in SCREENS
     }
     BINDINGS: ClassVar = [
         *(
@@ -105,6 +128,7 @@ class ModelsnapApp(ProjectApp):
         if not self._placed:
             self._placed = True
             self.set_timer(RUN_MODULES_AFTER, self.import_run_modules)
+            self.set_timer(RUN_MODULES_AFTER, self._import_screens)
             if not self.state.has_project:
                 self.switch_mode(SETUP.mode)
             else:
@@ -114,9 +138,15 @@ class ModelsnapApp(ProjectApp):
         if self.current_mode == SETUP.mode and self.state.has_project:
             self.switch_mode(step_for_number(self.state.first_unfinished()).mode)
             return
-        if isinstance(self.screen, StepScreen | SetupScreen):
+        if isinstance(self.screen, StepScreen) or self.current_mode == SETUP.mode:
             with self.batch_update():  # one repaint for the whole screen's changes
                 self.screen.show_state(self.state)
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _import_screens(self) -> None:
+        """The screens not shown yet, imported while nobody waits (about 30 ms)."""
+        for module, _ in SCREENS.values():
+            importlib.import_module(module)
 
     # -- navigation ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ that says it is done, and its actions in the command palette. The step bar, the 
 the palette, the help panel, "Step 2 of 5" and where the app opens are all derived from this
 table, so they can never disagree about what step 3 is called or when it is finished.
 
-The screen of a step names its entry (``STEP = steps.RANKING``) and ``tui.app.STEP_SCREENS``
+The screen of a step names its entry (``STEP = steps.RANKING``) and ``tui.app.SCREENS``
 lists the screens in this order (docs/internals.md, "To add a step"). This module imports
 nothing of the TUI: the state, the screens and the app all read it.
 """
