@@ -351,6 +351,18 @@ def read_toml(
 
     Only a regular file of at most ``limit`` bytes is read, and nesting is capped (``MAX_DEPTH``).
     """
+    return read_toml_and_bytes(path, what=what, limit=limit, error=error)[0]
+
+
+def read_toml_and_bytes(
+    path: Path,
+    *,
+    what: str = "file",
+    limit: int = SNAPSHOT_TOML_LIMIT,
+    error: type[ModelsnapError] = SnapshotError,
+) -> tuple[dict[str, Any], bytes]:
+    """``read_toml``, with the very bytes that were parsed (one read: what a hash of them
+    describes is what was parsed)."""
     try:
         raw = read_regular(path, what=what, limit=limit, error=error)
     except FileNotFoundError:
@@ -361,7 +373,7 @@ def read_toml(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{what} is not UTF-8 text", where=str(path)) from None
-    return parse_toml(text, what=what, where=str(path), error=error)
+    return parse_toml(text, what=what, where=str(path), error=error), raw
 
 
 def loads_json_state(raw: bytes | str, *, check_depth: bool = True) -> Any:

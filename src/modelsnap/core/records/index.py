@@ -49,13 +49,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
-    SNAPSHOT_TOML_LIMIT,
     STATE_DIR,
     TMP_PREFIX,
     folder_lock,
     is_tmp_name,
-    parse_toml,
-    read_regular,
+    read_toml_and_bytes,
     refuse_link_out,
 )
 from modelsnap.core.measures import is_overfit
@@ -778,17 +776,7 @@ def _parse(path: Path) -> tuple[IndexRow, str]:
     """Read and summarise one file, with the sha256 of the very bytes summarised (what the row
     is bound to); any defect of the file's content becomes a SnapshotError."""
     refuse_link_out(path)
-    try:
-        raw = read_regular(path, what="snapshot", limit=SNAPSHOT_TOML_LIMIT, error=SnapshotError)
-    except FileNotFoundError:
-        raise SnapshotError("snapshot not found", where=str(path)) from None
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot: {exc.strerror}", where=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SnapshotError("snapshot is not UTF-8 text", where=str(path)) from None
-    snapshot = parse_toml(text, what="snapshot", where=str(path), error=SnapshotError)
+    snapshot, raw = read_toml_and_bytes(path, what="snapshot")
     invalid = validate_snapshot(snapshot, path.name)
     if invalid:
         more = f" (and {len(invalid) - 3} more)" if len(invalid) > 3 else ""
