@@ -18,6 +18,8 @@ from textual.screen import Screen
 from modelsnap.tui.review_data import ReviewData
 from modelsnap.tui.screens.review import ReviewScreen
 
+FREEZE_FROM = 5_000  # rows
+
 
 class ReviewApp(App[None]):
     """One screen (the table) with diff, history, what-if and decision views pushed over it."""
@@ -29,9 +31,11 @@ class ReviewApp(App[None]):
         super().__init__()
         self.root = Path(root)
         # The rows are read once and live as long as the app: ~15 objects each and no reference
-        # cycles. The cyclic collector is paused while they are built, then they are frozen,
-        # so it no longer walks them on every full collection (at 100,000 rows each one took
-        # 0.1-0.3 s, landing on a key press or a repaint).
+        # cycles. The cyclic collector is paused while they are built; a large folder's are then
+        # frozen, so it no longer walks them on every full collection (at 100,000 rows each one
+        # took 0.1-0.3 s, landing on a key press or a repaint). Freezing is process-wide (what
+        # is cyclic garbage at that moment is kept), so a small folder, whose collections are
+        # short, is not frozen.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -39,7 +43,8 @@ class ReviewApp(App[None]):
         finally:
             if collecting:
                 gc.enable()
-        gc.freeze()
+        if len(self.data.rows) >= FREEZE_FROM:
+            gc.freeze()
 
     def on_mount(self) -> None:
         self.push_screen(ReviewScreen(self.data))
