@@ -482,3 +482,22 @@ def test_show_says_when_the_interval_came_from_little_bags(project, make_body, m
     small = store.write_snapshot(root, body, staged_files=make_staged(root, b"small"))
     code, out, _ = _run(capsys, "show", str(root), small)
     assert code == 0 and "little" not in out
+
+
+def test_ls_and_rank_in_process_leave_the_garbage_collector_as_they_found_it(project, add, capsys):
+    """They pause the cyclic collector for their own run only (a caller in the same process,
+    such as a notebook or this test run, keeps its collector)."""
+    import gc
+
+    root = project[0]
+    add("forest")
+    assert gc.isenabled()
+    for command in ("ls", "rank"):
+        _run(capsys, command, str(root), "--format", "json")
+        assert gc.isenabled(), command
+    gc.disable()
+    try:
+        _run(capsys, "ls", str(root))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

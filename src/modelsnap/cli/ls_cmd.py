@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import gc
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option, echo, project_root
+from modelsnap.cli.output import (
+    add_dir_argument,
+    add_format_option,
+    cyclic_gc_paused,
+    echo,
+    project_root,
+)
 from modelsnap.core.text import has_control, printable
 
 # The JSON shape (docs/cli.md): one object per snapshot with exactly these keys.
@@ -219,12 +224,13 @@ def write_json(rows: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with cyclic_gc_paused():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from modelsnap.core.records.index import load_rows
 
-    # A short-lived process holding ~10^6 small objects (index rows) with no reference cycles:
-    # the cyclic collector would walk them again and again (a third of the time at 100,000
-    # snapshots). Reference counting still frees everything.
-    gc.disable()
     root = project_root(args.dir)
     config = load_config_or_warn(root)
     rows, problems = load_rows(root, write_back=True)

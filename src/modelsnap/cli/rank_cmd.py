@@ -11,13 +11,12 @@ Fast path: ranks index summary rows (no TOML parsing for known files, no pandas/
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option
+from modelsnap.cli.output import add_dir_argument, add_format_option, cyclic_gc_paused
 
 if TYPE_CHECKING:
     from modelsnap.core.selection.ranking import RankedEntry, RankingResult
@@ -109,10 +108,11 @@ def compute(args: Any) -> Any:
 
 
 def run(args: Any) -> int:
-    # A short-lived process that loads ~10^6 small objects (index rows) with no reference
-    # cycles: the cyclic collector would only walk them again and again (20-40 % of the time
-    # for 10,000 snapshots). Reference counting still frees everything.
-    gc.disable()
+    with cyclic_gc_paused():
+        return _run(args)
+
+
+def _run(args: Any) -> int:
     project = compute(args)
     result = project.result
     significance = None
