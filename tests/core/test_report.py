@@ -352,3 +352,14 @@ def test_snapshot_details_put_metrics_first_and_provenance_last():
         )
     ]
     assert order == sorted(order)
+
+
+def test_a_snapshot_says_when_its_interval_came_from_little_bags():
+    from modelsnap.core.reporting.report import _snapshot_html
+
+    metrics = {"test": {"f1": 0.8}, "test_ci": {"f1": [0.78, 0.82]}}
+    plain = _snapshot_html("s1", {"name": "forest", "metrics": metrics}, "ranked")
+    assert "little bootstraps" not in plain
+    metrics |= {"test_ci_method": "little-bags", "test_ci_resamples": 1000}
+    html = _snapshot_html("s1", {"name": "forest", "metrics": metrics}, "ranked")
+    assert "bag of little bootstraps, 1000 resamples" in html

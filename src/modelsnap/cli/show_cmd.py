@@ -64,10 +64,10 @@ def _metrics_table(metrics: dict[str, Any]):
                 else "-"
             )
         table.add_row(name, *cells)
-    if ci and metrics.get("test_ci_method") == "little-bags":
-        resamples = metrics.get("test_ci_resamples")
-        count = f", {resamples} resamples" if isinstance(resamples, int) else ""
-        table.caption = f"test 95% CI from the bag of little bootstraps{count} (a large test split)"
+    if ci:
+        from modelsnap.core.reporting.readable import ci_method_text
+
+        table.caption = ci_method_text(metrics)
     return table
 
 

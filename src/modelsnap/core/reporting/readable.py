@@ -194,3 +194,13 @@ def latency_split_text(resources: Any) -> str | None:
     if isinstance(share, int | float) and not isinstance(share, bool) and math.isfinite(share):
         parts.append(f"preprocessing {share * 100:.0f} % of the p50")
     return "; ".join(parts)
+
+
+def ci_method_text(metrics: Any) -> str | None:
+    """How the test interval was drawn, in words, when it is not the plain bootstrap (a test
+    split above ``metrics.EXACT_ROWS`` rows: the bag of little bootstraps); None otherwise."""
+    if not isinstance(metrics, dict) or metrics.get("test_ci_method") != "little-bags":
+        return None
+    resamples = metrics.get("test_ci_resamples")
+    count = f", {resamples} resamples" if type(resamples) is int else ""
+    return f"test 95 % CI from the bag of little bootstraps{count} (a large test split)"

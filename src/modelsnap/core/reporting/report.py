@@ -769,6 +769,11 @@ def _snapshot_html(snapshot_id: str, snapshot: Mapping[str, Any], status: str) -
     sections.append(
         "<h4>Metrics</h4>" + _table(("metric", "validation", "test", "test 95 % CI"), rows)
     )
+    from modelsnap.core.reporting.readable import ci_method_text
+
+    method = ci_method_text(metrics)
+    if method:
+        sections.append(f"<p>{_e(method)}</p>")
     if isinstance(snapshot.get("resources"), Mapping) and snapshot["resources"]:
         from modelsnap.core.reporting.readable import latency_split_text
 
