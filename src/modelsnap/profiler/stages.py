@@ -664,16 +664,24 @@ def compare_predictions(
         ch.warn(f"the stored predictions of {original['id']} could not be read ({exc})")
         return
     now = preds.pred["test"]
-    if ctx.dataset.task == "classification":
-        differ = int(np.sum(before.astype(str) != now.astype(str)))
-    else:
-        differ = int(np.sum(~np.isclose(before.astype(float), now.astype(float))))
+    differ = differing_predictions(ctx.dataset.task, before, now)
     if differ:
         ch.warn(
             f"{differ} of {len(now)} test predictions differ from {original['id']}'s: "
             "this environment changes the model's behaviour (metrics are copied, not "
             "recomputed)"
         )
+
+
+def differing_predictions(task: str, before: Any, now: Any) -> int:
+    """How many of two runs' predictions differ (numpy arrays): labels compared as text,
+    regression values within ``np.isclose``'s tolerance (the same model in another
+    environment)."""
+    import numpy as np
+
+    if task == "classification":
+        return int(np.sum(before.astype(str) != now.astype(str)))
+    return int(np.sum(~np.isclose(before.astype(float), now.astype(float))))
 
 
 # --------------------------------------------------------------------------- the snapshot's parts

@@ -227,10 +227,7 @@ def profile_staged(job: dict[str, Any], ch: Channel) -> dict[str, Any]:
     here = check_predictions(model.predict(valid), len(valid), "validation", ctx.name)
     with np.load(ctx.staging / PREDICTIONS_NAME, allow_pickle=False) as stored:
         there = stored["validation_pred"]
-    if ctx.dataset.task == "classification":
-        differ = int(np.sum(there.astype(str) != here.astype(str)))
-    else:
-        differ = int(np.sum(~np.isclose(there.astype(float), here.astype(float))))
+    differ = stages.differing_predictions(ctx.dataset.task, there, here)
     if differ:
         ch.warn(
             f"{differ} of {len(here)} validation predictions differ between the machine "
