@@ -58,6 +58,11 @@ def screen_class(mode: str) -> type[Screen]:
     return cast("type[Screen]", getattr(importlib.import_module(module), name))
 
 
+def new_screen(mode: str) -> Screen:
+    """A fresh screen for a mode (Textual calls this when the mode is first entered)."""
+    return screen_class(mode)()
+
+
 def step_screens() -> tuple[type[StepScreen], ...]:
     """Every step's screen class, in step order (imports them all)."""
     return tuple(cast("type[StepScreen]", screen_class(step.mode)) for step in STEPS)
@@ -75,9 +80,7 @@ class ModelsnapApp(ProjectApp):
     # Screens get -narrow below 110 columns and -wide from there: step 4 puts the matrix beside
     # the case detail, step 5 the ranking beside the trade-off plot (modelsnap.tcss).
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
-    MODES: ClassVar = {
-        mode: functools.partial(lambda m: screen_class(m)(), mode) for mode in SCREENS
-    }
+    MODES: ClassVar = {mode: functools.partial(new_screen, mode) for mode in SCREENS}
     BINDINGS: ClassVar = [
         *(
             Binding(
