@@ -603,3 +603,177 @@ def test_an_index_of_the_previous_row_version_is_carried_over_by_hashing(folder,
     again[3] = None
     assert plain(again) == expected
     assert parsed == [f"{ids[3]}.toml"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The block: rows folded into one authenticated blob by a writing reader
+
+
+@pytest.fixture
+def compacted(folder, monkeypatch):
+    """The folder after a writing read folded its rows into the block (from 4 loose rows)."""
+    root, ids = folder
+    monkeypatch.setattr(index, "COMPACT_FROM", 4)
+    expected = plain(index.load_rows(root, write_back=True)[0])
+    with sqlite3.connect(index.index_path(root)) as connection:
+        assert connection.execute("SELECT count(*) FROM entries").fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM base").fetchone() == (1,)
+    return root, ids, expected
+
+
+def no_loose_rows(*args):
+    raise AssertionError("a loose row was verified")
+
+
+def test_a_writing_read_folds_the_rows_into_one_block(compacted, monkeypatch):
+    root, ids, expected = compacted
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    monkeypatch.setattr(index, "_decode_row", no_loose_rows)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected
+    assert [r["id"] for r in rows] == ids
+    assert rows[0]["measures"]["test"]["f1"] == expected[0]["measures"]["test"]["f1"]
+    assert len(index._read_entries(root)) == len(ids)
+
+
+def block_of(root: Path) -> tuple[int, bytes, str]:
+    with sqlite3.connect(index.index_path(root)) as connection:
+        return connection.execute("SELECT width, body, mac FROM base").fetchone()
+
+
+def put_block(root: Path, width: int, body: bytes, mac: str) -> None:
+    with sqlite3.connect(index.index_path(root)) as connection:
+        connection.execute("UPDATE base SET width = ?, body = ?, mac = ?", (width, body, mac))
+
+
+def parsed_files(monkeypatch) -> list[str]:
+    parsed: list[str] = []
+    real = index._parse
+    monkeypatch.setattr(index, "_parse", lambda path: parsed.append(path.name) or real(path))
+    return parsed
+
+
+def test_a_block_edited_by_hand_is_not_trusted(compacted, monkeypatch):
+    root, ids, expected = compacted
+    width, body, mac = block_of(root)
+    parts = list(marshal.loads(body))
+    parts[7][2] = parts[7][2][:1] + ("renamed",) + parts[7][2][2:]  # one row's name
+    put_block(root, width, marshal.dumps(tuple(parts)), mac)  # the MAC no longer covers it
+    parsed = parsed_files(monkeypatch)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected
+    assert sorted(parsed) == sorted(f"{i}.toml" for i in ids)  # every file read instead
+
+
+def signed_block(root: Path, parts: list, width: int | None = None) -> None:
+    """The block rewritten and signed with the user's key: what a faulty writer could leave."""
+    names = index._read_index(root).names
+    width = len(names) if width is None else width
+    body = marshal.dumps(tuple(parts))
+    key = index._key(create=False)
+    put_block(root, width, body, index._mac(key, index._base_signed(names, width, body)))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda parts: parts[7].__setitem__(1, parts[7][1][:-1]),  # a row one value short
+        lambda parts: parts[7].__setitem__(1, parts[7][2]),  # a row under another file's name
+        lambda parts: parts[7].__setitem__(1, parts[7][1][:2] + (3,) + parts[7][1][3:]),  # kind
+        lambda parts: parts[0].pop(),  # one file short
+        lambda parts: parts.__setitem__(8, parts[8][:-8]),  # one measure short
+        lambda parts: parts.pop(),  # a part missing
+    ],
+)
+def test_a_signed_block_of_a_shape_readers_cannot_use_is_not_trusted(compacted, damage):
+    root, ids, expected = compacted
+    _width, body, _mac = block_of(root)
+    parts = list(marshal.loads(body))
+    damage(parts)
+    signed_block(root, parts)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected
+
+
+def test_a_block_read_under_other_measure_names_is_not_trusted(compacted, monkeypatch):
+    """The block's MAC covers the names its values follow: with the names reordered (and
+    signed again), the values would land under the wrong measures, so no row is trusted."""
+    root, ids, expected = compacted
+    names = index._read_index(root).names
+    names_blob = json.dumps(list(reversed(names))).encode()
+    key = index._key(create=False)
+    with sqlite3.connect(index.index_path(root)) as connection:
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'measure_names'", (names_blob,))
+        connection.execute(
+            "UPDATE meta SET value = ? WHERE key = 'measure_names_mac'",
+            (index._mac(key, b"names\0" + names_blob),),
+        )
+    parsed = parsed_files(monkeypatch)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected and len(parsed) == len(ids)
+
+
+def test_a_row_recorded_after_the_block_overrides_it(compacted, monkeypatch):
+    root, ids, expected = compacted
+    path = root / "snapshots" / f"{ids[4]}.toml"
+    snapshot = read_toml(path)
+    snapshot["name"] = "renamed-later"
+    path.write_bytes(tomli_w.dumps(snapshot).encode())
+    index.record(root, snapshot)  # what store.write_snapshot does after a write
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    rows, problems = index.load_rows(root)
+    assert problems == [] and rows[4]["name"] == "renamed-later"
+    rows[4] = expected[4] = None
+    assert plain(rows) == expected
+
+
+def test_record_reads_no_row_of_the_folder(compacted, monkeypatch):
+    """A snapshot write adds one row in one small transaction whatever the folder's size:
+    it reads the measure names, not the rows."""
+    root, _ids, _expected = compacted
+    monkeypatch.setattr(index, "_read_index", lambda *a: pytest.fail("read every row"))
+    extra = extra_snapshot(7)
+    write_file(root, extra)
+    index.record(root, extra)
+    assert stored_files(root) == {f"{extra['id']}.toml"}
+
+
+def test_a_row_recorded_while_a_reader_folds_the_block_is_kept(compacted, monkeypatch):
+    """A writer that records between a reader's read and its fold: its loose row stays (the
+    fold deletes only the loose rows it read) and is trusted next time."""
+    root, ids, _expected = compacted
+    extras = [extra_snapshot(n) for n in range(5)]
+    for extra in extras[:4]:
+        write_file(root, extra)
+        index.record(root, extra)
+    late = extras[4]
+    real = index._compact
+
+    def racing(*args):
+        write_file(root, late)
+        index.record(root, late)
+        return real(*args)
+
+    monkeypatch.setattr(index, "_compact", racing)
+    rows, problems = index.load_rows(root, write_back=True)  # 4 loose rows: folded
+    assert problems == [] and len(rows) == len(ids) + 4
+    assert stored_files(root) == {f"{late['id']}.toml"}
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    rows, problems = index.load_rows(root)
+    assert problems == [] and len(rows) == len(ids) + 5
+
+
+def test_the_block_follows_deleted_and_edited_files(compacted, monkeypatch):
+    root, ids, expected = compacted
+    for gone in ids[:4]:
+        (root / "snapshots" / f"{gone}.toml").unlink()
+    edited = root / "snapshots" / f"{ids[6]}.toml"
+    edited.write_text(edited.read_text().replace('name = "', 'name = "Y', 1))
+    rows, problems = index.load_rows(root, write_back=True)  # 4 unused + 1 parsed: folded
+    assert problems == [] and [r["id"] for r in rows] == ids[4:]
+    assert rows[2]["name"].startswith("Y")
+    _width, body, _mac = block_of(root)
+    assert marshal.loads(body)[0] == [f"{i}.toml" for i in ids[4:]]
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    again, _ = index.load_rows(root)
+    assert plain(again) == plain(rows)

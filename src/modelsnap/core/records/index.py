@@ -17,12 +17,21 @@ needs no hash (git's "racily clean" index entries are handled the same way). Any
 parsed. The snapshot files stay the truth: the index is a cache that can be deleted at any
 time, nothing is recorded from it, and ``check`` hashes every record whatever the index says.
 
-The index is authenticated: each row and the table of measure names carry an HMAC-SHA256 under
-a per-user key kept outside the project (``$XDG_STATE_HOME/modelsnap/index.key``), so a row
-edited by hand, or an index that came with a copied folder, is not trusted: the file is parsed
-instead. Where that key cannot be kept, no row is trusted and every file is parsed. It is an
-SQLite database (standard library): a write is one small transaction whatever the folder's
-size, and concurrent writers are serialised by ``.modelsnap/index.lock``.
+Rows live in two places. ``record`` (every snapshot write) adds a *loose* row to the ``entries``
+table, one small transaction whatever the folder's size. A writing reader (``ls``, ``rank``),
+once loose rows (and rows of vanished or changed files) reach ``COMPACT_FROM`` and a twentieth
+of the folder, folds every row it just read into the *block*: one blob holding all rows, their
+bindings and their measures as two float64 matrices, under one MAC. Reading 100,000 rows then
+costs one MAC and one ``marshal.loads`` instead of one of each per row; a loose row overrides the
+block's row of the same file, and the fold deletes only the loose rows it read, so a row
+recorded meanwhile survives.
+
+The index is authenticated: each loose row, the block (with the measure names its values
+follow) and the table of measure names carry an HMAC-SHA256 under a per-user key kept outside
+the project (``$XDG_STATE_HOME/modelsnap/index.key``), so a row or block edited by hand, or an
+index that came with a copied folder, is not trusted: the files are parsed instead. Where
+that key cannot be kept, no row is trusted and every file is parsed. It is an SQLite database
+(standard library), and concurrent writers are serialised by ``.modelsnap/index.lock``.
 
 Fast path: this module imports only the standard library, ``modelsnap.core.errors`` and
 ``modelsnap.core.files``. ``measures`` is imported inside ``summary_row``.
@@ -308,9 +317,25 @@ CREATE TABLE IF NOT EXISTS entries (
     body BLOB NOT NULL,
     mac TEXT NOT NULL
 )"""
+# The compacted rows: one authenticated block (see _pack_base), so a read of 100,000 rows costs
+# one MAC and one ``marshal.loads`` instead of one of each per row. ``entries`` holds the rows
+# written since (each ``record``), and a row there overrides the block's row of the same file.
+_BASE = """
+CREATE TABLE IF NOT EXISTS base (
+    part INTEGER PRIMARY KEY CHECK (part = 0),
+    width INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    mac TEXT NOT NULL
+)"""
 _SCHEMA = (
-    f"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);\n{_ENTRIES};"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);\n"
+    f"{_ENTRIES};\n{_BASE};"
 )
+# A writing reader folds the loose rows (entries, and rows it parsed) and the block's rows of
+# vanished or changed files into a new block once there are this many, and at least a twentieth
+# of the folder: reading a loose row costs its own MAC (about 7 µs), a block's row does not.
+COMPACT_FROM = 256
+_BASE_FIELDS = _ROW_FIELDS[:-1]
 _COLUMNS = "file, size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body, mac"
 # A file whose ctime is this close to (or after) the moment its row was bound may still change
 # within the same clock tick without its ctime moving: such a row is checked by its sha256
@@ -424,14 +449,43 @@ class _Index:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.positions: dict[str, int] = {}
-        # file -> (size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body, mac), as stored
-        self.stored: dict[str, tuple[Any, ...]] = {}
+        # file -> (size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body, mac) for a loose row
+        # (not yet verified), or (size, mtime_ns, ctime_ns, ino, bound_ns, sha256, i) for the
+        # block's row i (verified with the block)
+        self.stored: dict[str, Any] = {}
+        self.base_rows: list[tuple[Any, ...]] = []
+        self.base_measures: tuple[bytes, bytes] = (b"", b"")
+        self.base_width = 0  # measures per row in the block (a prefix of ``names``)
+        self.base_count = 0
+        self.loose: list[tuple[str, Any]] = []  # (file, mac) of every loose row read
+
+
+def _read_names(connection: sqlite3.Connection, key: bytes | None) -> list[str] | None:
+    """The index's measure names when its format is this one and they are authentic."""
+    meta = dict(
+        connection.execute(
+            "SELECT key, value FROM meta WHERE key IN ('format', 'measure_names',"
+            " 'measure_names_mac')"
+        ).fetchall()
+    )
+    names_blob = meta.get("measure_names")
+    if (
+        meta.get("format") != _FORMAT
+        or not isinstance(names_blob, bytes)
+        or not _authentic(key, b"names\0" + names_blob, meta.get("measure_names_mac"))
+    ):
+        return None
+    names = json.loads(names_blob)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names
 
 
 def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _Index:
-    """The stored entries (not yet verified one by one), or none when the index is missing,
-    unreadable, of another format, or its measure names are not authentic. A bad index is
-    never an error: it is a cache, and the snapshot files are the truth."""
+    """The stored entries (the block verified, loose rows not yet verified one by one), or none
+    when the index is missing, unreadable, of another format, or its measure names are not
+    authentic. A bad index is never an error: it is a cache, and the snapshot files are the
+    truth."""
     found = _Index()
     own = connection is None
     if own:
@@ -458,14 +512,100 @@ def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _In
         if legacy:
             _read_legacy(connection, key, stored)
         else:
+            _read_base(connection, key, found)
+            loose = found.loose
             for file_name, *values in connection.execute(f"SELECT {_COLUMNS} FROM entries"):
                 stored[file_name] = values
+                loose.append((file_name, values[-1]))
     except (sqlite3.Error, ValueError, RecursionError):
         return _Index()
     finally:
         if own:
             connection.close()
     return found
+
+
+def _base_signed(names: list[str], width: int, body: bytes) -> bytes:
+    """What the block's MAC covers: the measure names its values follow, and the block."""
+    return b"base\0" + json.dumps(names[:width]).encode("utf-8") + b"\0" + body
+
+
+def _read_base(connection: sqlite3.Connection, key: bytes | None, found: _Index) -> None:
+    """The block's rows into ``found`` when its MAC verifies (under the names it was packed
+    with) and its parts line up; otherwise none of them (their files are then parsed)."""
+    try:
+        stored_block = connection.execute("SELECT width, body, mac FROM base").fetchone()
+    except sqlite3.OperationalError:  # an index written before the block existed
+        return
+    if stored_block is None or key is None:
+        return
+    width, body, mac = stored_block
+    if not (
+        type(width) is int
+        and 0 <= width <= len(found.names)
+        and type(body) is bytes
+        and type(mac) is str
+        and mac.isascii()
+        and hmac.compare_digest(
+            hmac.digest(key, _base_signed(found.names, width, body), "sha256").hex(), mac
+        )
+    ):
+        return
+    try:
+        parts = marshal.loads(body)  # only bytes this user's key signed
+    except (ValueError, EOFError, TypeError):
+        return
+    if type(parts) is not tuple or len(parts) != 10:
+        return
+    files, sizes, mtimes, ctimes, inos, bounds, digests, rows, validation, test = parts
+    count = len(files) if type(files) is list else -1
+    if not (
+        all(type(part) is list and len(part) == count for part in parts[:8])
+        and type(validation) is bytes
+        and type(test) is bytes
+        and len(validation) == len(test) == 8 * width * count
+        and _base_rows_sound(files, rows)
+    ):
+        return
+    found.base_rows = rows
+    found.base_measures = (validation, test)
+    found.base_width = width
+    found.base_count = count
+    bindings = zip(sizes, mtimes, ctimes, inos, bounds, digests, range(count), strict=True)
+    found.stored.update(zip(files, bindings, strict=True))
+
+
+_NAME, _KIND, _CONSTRAINTS = (_BASE_FIELDS.index(f) for f in ("name", "kind", "constraints"))
+
+
+def _base_rows_sound(files: list[Any], rows: list[Any]) -> bool:
+    """The block's rows have the shape readers cannot crash on (what ``_decode_row`` checks of
+    a loose row), each under its own file's name: one pass, about 40 ms at 100,000 rows."""
+    width = len(_BASE_FIELDS)
+    return (
+        all(
+            type(row) is tuple
+            and len(row) == width
+            and type(row[_NAME]) is str
+            and row[_KIND] in _KINDS
+            and type(row[_CONSTRAINTS]) is dict
+            for row in rows
+        )
+        and [f"{row[0]}.toml" for row in rows] == files
+    )
+
+
+def _base_row(index: _Index, i: int) -> IndexRow:
+    """Row ``i`` of the block (checked when it was packed, authenticated with the block)."""
+    row: dict[str, Any] = dict(zip(_BASE_FIELDS, index.base_rows[i], strict=True))
+    step = 8 * index.base_width
+    start = step * i
+    validation, test = index.base_measures
+    row["measures"] = {
+        "validation": PackedMeasures(validation[start : start + step], index.positions),
+        "test": PackedMeasures(test[start : start + step], index.positions),
+    }
+    return cast("IndexRow", row)
 
 
 def _read_legacy(connection: sqlite3.Connection, key: bytes | None, stored: dict[str, Any]) -> None:
@@ -502,7 +642,12 @@ def _decode(index: _Index, key: bytes | None, file_name: str) -> dict[str, Any] 
     row}) when its MAC verifies and its row has a shape readers cannot crash on; None
     otherwise."""
     stored = index.stored.get(file_name)
-    row = _decode_row(stored, index.positions, key, file_name)
+    row: IndexRow | None
+    if stored is not None and len(stored) == 7:
+        row = _base_row(index, stored[6])
+        stored = (*stored[:6], None)
+    else:
+        row = _decode_row(stored, index.positions, key, file_name)
     if row is None or stored is None:
         return None
     names = ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns", "sha256", "body")
@@ -622,18 +767,18 @@ def _store_in(
 ) -> None:
     connection.execute("BEGIN IMMEDIATE")
     try:
-        meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         names: list[str] = []
-        if not replace and meta.get("format") == _FORMAT:
-            current = _read_index(Path("."), connection)
-            names = list(current.names)
-            if not names and current.stored:
-                replace = True  # names not authentic: no row of it can be read
-        else:
-            replace = True
-        if replace:  # another format may have other columns: the table is made anew
+        if not replace:
+            current = _read_names(connection, key)
+            if current is None:  # another format, or names not authentic: no row is readable
+                replace = True
+            else:
+                names = current
+        if replace:  # another format may have other columns: the tables are made anew
             connection.execute("DROP TABLE IF EXISTS entries")
+            connection.execute("DROP TABLE IF EXISTS base")
             connection.execute(_ENTRIES)
+            connection.execute(_BASE)
         known = set(names)
         for entry in fresh.values():
             for split in SPLITS:
@@ -827,9 +972,11 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
     key = _key(create=False)
     stored, positions = index.stored, index.positions
     rows: list[IndexRow] = []
+    # per row: its file and what it is bound to (the stored entry, or the entry to store)
+    sources: list[tuple[str, Any]] = []
     problems: list[SnapshotProblem] = []
     fresh: dict[str, dict[str, Any]] = {}
-    trusted = 0
+    trusted_loose = trusted_base = 0
     settled_before = bound_ns - RACY_NS
     for file_name in sorted(files):
         stat = files[file_name]
@@ -847,15 +994,23 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
             if not settled:  # a text path: 100,000 Path objects would cost 1 s
                 digest = _content_sha256(f"{directory}/{file_name}")
             if settled or (digest is not None and digest == known[5]):
-                cached = _decode_row(known, positions, key, file_name)
+                in_base = len(known) == 7
+                if in_base:
+                    cached: IndexRow | None = _base_row(index, known[6])
+                    trusted_base += 1
+                else:
+                    cached = _decode_row(known, positions, key, file_name)
                 if cached is not None:
                     rows.append(cached)
-                    trusted += 1
+                    trusted_loose += not in_base
+                    source = known
                     if not settled and write_back and stat.st_ctime_ns < settled_before:
                         # the bytes matched: bind the row again, so the next read needs none
-                        rebound = _entry(stat, cached, known[5], bound_ns, known[6])
+                        body = None if in_base else known[6]
+                        rebound = _entry(stat, cached, known[5], bound_ns, body)
                         if rebound is not None:
-                            fresh[file_name] = rebound
+                            fresh[file_name] = source = rebound
+                    sources.append((file_name, source))
                     continue
         path = root / SNAPSHOT_DIR / file_name
         try:
@@ -867,11 +1022,123 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
         parsed = _entry(stat, row, digest, bound_ns)
         if parsed is not None:
             fresh[file_name] = parsed
-    stale = len(stored) > trusted
-    if write_back and (fresh or stale):
-        with contextlib.suppress(OSError, sqlite3.Error):
-            _merge_back(root, fresh, files)
+        sources.append((file_name, parsed))
+    if write_back:
+        loose = len(index.loose)
+        unused = index.base_count - trusted_base  # rows of vanished, changed or shadowed files
+        if loose + len(fresh) + unused >= max(COMPACT_FROM, len(rows) // 20):
+            with contextlib.suppress(OSError, sqlite3.Error):
+                if _compact(root, index, rows, sources):
+                    return rows, problems
+        if fresh or loose > trusted_loose:
+            with contextlib.suppress(OSError, sqlite3.Error):
+                _merge_back(root, fresh, files)
     return rows, problems
+
+
+_BINDING = ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns", "sha256")
+_ROW_KEYS = frozenset((*_BASE_FIELDS, "measures"))
+
+
+def _compact(root: Path, index: _Index, rows: list[IndexRow], sources: list[Any]) -> bool:
+    """Under the lock, write ``rows`` (just read, each bound as ``sources`` says) as the new
+    block, and delete the loose rows that were read (a loose row written since stays, and
+    overrides the block). False, with nothing written, when the index changed in a way the
+    rows cannot follow (other names, another format) or a row has another shape."""
+    key = _key(create=True)
+    if key is None:
+        return False
+    with folder_lock(root, LOCK_NAME):
+        connection = _connect(root, write=True)
+        if connection is None:
+            return False
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                names = _read_names(connection, key)
+                if names is None or names[: len(index.names)] != index.names:
+                    connection.execute("ROLLBACK")
+                    return False
+                block = _pack_base(names, rows, sources)
+                if block is None:
+                    connection.execute("ROLLBACK")
+                    return False
+                width, body = block
+                names_blob = json.dumps(names).encode("utf-8")
+                for meta_key, value in (
+                    ("measure_names", names_blob),
+                    ("measure_names_mac", _mac(key, b"names\0" + names_blob)),
+                ):
+                    connection.execute(
+                        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (meta_key, value)
+                    )
+                mac = hmac.digest(key, _base_signed(names, width, body), "sha256").hex()
+                connection.execute(
+                    "INSERT OR REPLACE INTO base (part, width, body, mac) VALUES (0, ?, ?, ?)",
+                    (width, body, mac),
+                )
+                connection.executemany(
+                    "DELETE FROM entries WHERE file = ? AND mac = ?", index.loose
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                raise
+        finally:
+            connection.close()
+        for legacy in LEGACY_FILES:
+            with contextlib.suppress(OSError):
+                (Path(root) / STATE_DIR / legacy).unlink()
+    return True
+
+
+def _pack_base(
+    names: list[str], rows: list[IndexRow], sources: list[Any]
+) -> tuple[int, bytes] | None:
+    """The block's bytes: per row its file, binding, sha256 and values (``_BASE_FIELDS``), and
+    per split one matrix of float64 measures, a row of ``width`` values per snapshot. ``names``
+    is extended with any measure a parsed row brings. A string repeated across rows (a dataset
+    hash, a version) is stored once, so the block is smaller and reads back as one object."""
+    known = set(names)
+    for row in rows:
+        for split in SPLITS:
+            measures = row["measures"][split]
+            if type(measures) is not PackedMeasures:
+                for name in measures:
+                    if name not in known:
+                        known.add(name)
+                        names.append(name)
+    width = len(names)
+    absent = _pack({}, names)
+    columns: list[list[Any]] = [[] for _ in range(8)]
+    files, sizes, mtimes, ctimes, inos, bounds, digests, values = columns
+    matrices: tuple[list[bytes], list[bytes]] = ([], [])
+    shared: dict[str, str] = {}
+    for row, (file_name, source) in zip(rows, sources, strict=True):
+        if source is None:
+            continue  # a binding SQLite cannot hold: parsed again next time
+        if row.keys() != _ROW_KEYS:
+            return None
+        binding = tuple(source[k] for k in _BINDING) if type(source) is dict else tuple(source[:6])
+        files.append(file_name)
+        for column, value in zip(columns[1:7], binding, strict=True):
+            column.append(value)
+        values.append(
+            tuple(
+                shared.setdefault(value, value) if type(value) is str else value
+                for value in (row[field] for field in _BASE_FIELDS)  # type: ignore[literal-required]
+            )
+        )
+        for split, matrix in zip(SPLITS, matrices, strict=True):
+            measures = row["measures"][split]
+            if type(measures) is PackedMeasures:
+                blob = measures._blob
+                matrix.append(blob + absent[len(blob) :])
+            else:
+                matrix.append(_pack(measures, names))
+    validation, test = (b"".join(matrix) for matrix in matrices)
+    return width, marshal.dumps((*columns, validation, test))
 
 
 def _matches(entry: Any, stat: os.stat_result | None) -> bool:
