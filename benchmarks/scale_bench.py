@@ -434,7 +434,11 @@ def ranking_spec() -> dict[str, list]:
 def measure_count(count: int, repeat_times: int, fresh: bool) -> dict[str, dict[str, float]]:
     root = ensure_folder(count, fresh)
     size = sum(f.stat().st_size for f in (root / "snapshots").iterdir())
-    index_size = (root / ".modelsnap" / "index.sqlite").stat().st_size
+    index_size = sum(
+        path.stat().st_size
+        for path in (root / ".modelsnap").glob("index.*")
+        if path.suffix in (".sqlite", ".block")
+    )
     print(
         f"folder: {root} ({count} snapshots, {size / 2**20:.1f} MB of TOML, "
         f"index {index_size / 2**20:.1f} MB)"

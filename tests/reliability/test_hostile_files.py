@@ -393,6 +393,7 @@ def test_a_folder_with_one_broken_snapshot_opens_and_names_it(ranked_project: Pa
         ("split.npz", b"PK\x03\x04 not a zip", True),
         # tool state is a cache: a broken one is ignored (rebuilt), not a finding
         (".modelsnap/index.sqlite", b"SQLite format 3\x00 torn", False),
+        (".modelsnap/index.block", b"modelsnap-index-block 6 1 abc\n\xe3\x00\x00", False),
         (".modelsnap/decisions.head", b"[1, 2", False),
     ],
 )

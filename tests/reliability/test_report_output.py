@@ -31,6 +31,7 @@ def _records(root: Path) -> list[str]:
         f"predictions/{predictions}",
         "edge_runs/20260101T000000-edge-0000.toml",
         ".modelsnap/index.sqlite",
+        ".modelsnap/index.block",
     ]
 
 

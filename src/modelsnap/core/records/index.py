@@ -46,6 +46,7 @@ import hmac
 import json
 import marshal
 import math
+import mmap
 import os
 import sqlite3
 import struct
@@ -60,6 +61,7 @@ from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     STATE_DIR,
     TMP_PREFIX,
+    atomic_write_bytes,
     folder_lock,
     is_tmp_name,
     read_toml_and_bytes,
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from modelsnap.core.records.shapes import IndexConstraints, IndexRow
 
 INDEX_FILE = "index.sqlite"
+BLOCK_FILE = "index.block"
 KEY_FILE = "index.key"
 # What earlier versions kept (a JSON index, its MAC and journal): removed when the index is
 # rewritten.
@@ -317,19 +320,12 @@ CREATE TABLE IF NOT EXISTS entries (
     body BLOB NOT NULL,
     mac TEXT NOT NULL
 )"""
-# The compacted rows: one authenticated block (see _pack_base), so a read of 100,000 rows costs
-# one MAC and one ``marshal.loads`` instead of one of each per row. ``entries`` holds the rows
-# written since (each ``record``), and a row there overrides the block's row of the same file.
-_BASE = """
-CREATE TABLE IF NOT EXISTS base (
-    part INTEGER PRIMARY KEY CHECK (part = 0),
-    width INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    mac TEXT NOT NULL
-)"""
+# The compacted rows live beside the database, in one authenticated file (``BLOCK_FILE``, see
+# _pack_block), mapped into memory and read with one MAC and one ``marshal.loads`` instead of
+# one of each per row. ``entries`` holds the rows written since (each ``record``), and a row
+# there overrides the block's row of the same file.
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);\n"
-    f"{_ENTRIES};\n{_BASE};"
+    f"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);\n{_ENTRIES};"
 )
 # A writing reader folds the loose rows (entries, and rows it parsed) and the block's rows of
 # vanished or changed files into a new block once there are this many, and at least a twentieth
@@ -481,15 +477,13 @@ def _read_names(connection: sqlite3.Connection, key: bytes | None) -> list[str] 
     return names
 
 
-def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _Index:
+def _read_index(root: Path, *, block: bool = True) -> _Index:
     """The stored entries (the block verified, loose rows not yet verified one by one), or none
     when the index is missing, unreadable, of another format, or its measure names are not
     authentic. A bad index is never an error: it is a cache, and the snapshot files are the
     truth."""
     found = _Index()
-    own = connection is None
-    if own:
-        connection = _connect(root, write=False)
+    connection = _connect(root, write=False)
     if connection is None:
         return found
     key = _key(create=False)
@@ -512,49 +506,79 @@ def _read_index(root: Path, connection: sqlite3.Connection | None = None) -> _In
         if legacy:
             _read_legacy(connection, key, stored)
         else:
-            _read_base(connection, key, found)
             loose = found.loose
             for file_name, *values in connection.execute(f"SELECT {_COLUMNS} FROM entries"):
                 stored[file_name] = values
                 loose.append((file_name, values[-1]))
+            if block:
+                # After the loose rows: a fold writes its block before it deletes the loose
+                # rows it folded, so whichever block is found covers those rows.
+                _read_block(root, key, found)
     except (sqlite3.Error, ValueError, RecursionError):
         return _Index()
     finally:
-        if own:
-            connection.close()
+        connection.close()
     return found
 
 
-def _base_signed(names: list[str], width: int, body: bytes) -> bytes:
+def block_path(root: Path) -> Path:
+    return Path(root) / STATE_DIR / BLOCK_FILE
+
+
+_BLOCK_MAGIC = b"modelsnap-index-block"
+
+
+def _base_signed(names: list[str], width: int, body: bytes | memoryview) -> bytes:
     """What the block's MAC covers: the measure names its values follow, and the block."""
-    return b"base\0" + json.dumps(names[:width]).encode("utf-8") + b"\0" + body
+    head = b"block\0" + json.dumps(names[:width]).encode("utf-8") + b"\0"
+    return head + hashlib.sha256(body).digest()
 
 
-def _read_base(connection: sqlite3.Connection, key: bytes | None, found: _Index) -> None:
+def _read_block(root: Path, key: bytes | None, found: _Index) -> None:
     """The block's rows into ``found`` when its MAC verifies (under the names it was packed
-    with) and its parts line up; otherwise none of them (their files are then parsed)."""
+    with) and its parts line up; otherwise none of them (their files are then parsed). The
+    file is mapped, not copied: at 100,000 rows that saves 0.15 s of copying and page faults.
+    """
+    if key is None:
+        return
     try:
-        stored_block = connection.execute("SELECT width, body, mac FROM base").fetchone()
-    except sqlite3.OperationalError:  # an index written before the block existed
+        with open(block_path(root), "rb") as handle:
+            try:
+                mapped: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # empty, or a file system that cannot map
+                mapped = handle.read()
+    except OSError:
         return
-    if stored_block is None or key is None:
+    try:
+        _read_mapped_block(memoryview(mapped), key, found)
+    finally:
+        if isinstance(mapped, mmap.mmap):
+            mapped.close()
+
+
+def _read_mapped_block(data: memoryview, key: bytes, found: _Index) -> None:
+    # header: magic, format, width and MAC, one line; then the marshal bytes
+    head_end = bytes(data[:512]).find(b"\n")
+    head = bytes(data[:head_end]).split(b" ") if head_end > 0 else []
+    if len(head) != 4 or head[0] != _BLOCK_MAGIC or head[1] != _FORMAT.encode():
         return
-    width, body, mac = stored_block
+    width_text, mac = head[2].decode("ascii", "replace"), head[3].decode("ascii", "replace")
+    width = int(width_text) if width_text.isdigit() and len(width_text) < 9 else -1
+    body = data[head_end + 1 :]
     if not (
-        type(width) is int
-        and 0 <= width <= len(found.names)
-        and type(body) is bytes
-        and type(mac) is str
-        and mac.isascii()
+        0 <= width <= len(found.names)
         and hmac.compare_digest(
             hmac.digest(key, _base_signed(found.names, width, body), "sha256").hex(), mac
         )
     ):
+        body.release()
         return
     try:
         parts = marshal.loads(body)  # only bytes this user's key signed
     except (ValueError, EOFError, TypeError):
         return
+    finally:
+        body.release()
     if type(parts) is not tuple or len(parts) != 10:
         return
     files, sizes, mtimes, ctimes, inos, bounds, digests, rows, validation, test = parts
@@ -572,7 +596,9 @@ def _read_base(connection: sqlite3.Connection, key: bytes | None, found: _Index)
     found.base_width = width
     found.base_count = count
     bindings = zip(sizes, mtimes, ctimes, inos, bounds, digests, range(count), strict=True)
-    found.stored.update(zip(files, bindings, strict=True))
+    loose = found.stored
+    found.stored = dict(zip(files, bindings, strict=True))
+    found.stored.update(loose)  # a loose row overrides the block's row of its file
 
 
 _NAME, _KIND, _CONSTRAINTS = (_BASE_FIELDS.index(f) for f in ("name", "kind", "constraints"))
@@ -597,7 +623,7 @@ def _base_rows_sound(files: list[Any], rows: list[Any]) -> bool:
 
 def _base_row(index: _Index, i: int) -> IndexRow:
     """Row ``i`` of the block (checked when it was packed, authenticated with the block)."""
-    row: dict[str, Any] = dict(zip(_BASE_FIELDS, index.base_rows[i], strict=True))
+    row: dict[str, Any] = dict(zip(_BASE_FIELDS, index.base_rows[i]))  # noqa: B905 (checked)
     step = 8 * index.base_width
     start = step * i
     validation, test = index.base_measures
@@ -776,9 +802,7 @@ def _store_in(
                 names = current
         if replace:  # another format may have other columns: the tables are made anew
             connection.execute("DROP TABLE IF EXISTS entries")
-            connection.execute("DROP TABLE IF EXISTS base")
             connection.execute(_ENTRIES)
-            connection.execute(_BASE)
         known = set(names)
         for entry in fresh.values():
             for split in SPLITS:
@@ -910,8 +934,10 @@ def _list_files(directory: Path) -> dict[str, os.stat_result]:
     try:
         stat = os.stat
         for name in names:
-            with contextlib.suppress(OSError):  # gone since the listing
+            try:
                 files[name] = stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:  # gone since the listing
+                continue
     finally:
         os.close(fd)
     return files
@@ -1042,9 +1068,14 @@ _ROW_KEYS = frozenset((*_BASE_FIELDS, "measures"))
 
 def _compact(root: Path, index: _Index, rows: list[IndexRow], sources: list[Any]) -> bool:
     """Under the lock, write ``rows`` (just read, each bound as ``sources`` says) as the new
-    block, and delete the loose rows that were read (a loose row written since stays, and
-    overrides the block). False, with nothing written, when the index changed in a way the
-    rows cannot follow (other names, another format) or a row has another shape."""
+    block, then delete the loose rows that were read (a loose row written since stays, and
+    overrides the block). False, with the block untouched, when the index changed in a way the
+    rows cannot follow (other names, another format) or a row has another shape.
+
+    Order matters to concurrent readers, who read the names and loose rows, then the block:
+    the names a block needs are committed first, the block is renamed into place next, and the
+    loose rows it holds are deleted last, so a reader never misses a row (at worst it reads a
+    row twice, or finds a block whose names it has not seen and parses instead)."""
     key = _key(create=True)
     if key is None:
         return False
@@ -1053,38 +1084,28 @@ def _compact(root: Path, index: _Index, rows: list[IndexRow], sources: list[Any]
         if connection is None:
             return False
         try:
-            connection.execute("BEGIN IMMEDIATE")
+            names = _extend_names(connection, key, index.names, rows)
+            if names is None:
+                return False
+            packed = _pack_block(names, rows, sources)
+            if packed is None:
+                return False
+            width, body = packed
+            mac = hmac.digest(key, _base_signed(names, width, body), "sha256").hex()
+            head = b" ".join((_BLOCK_MAGIC, _FORMAT.encode(), str(width).encode(), mac.encode()))
             try:
-                names = _read_names(connection, key)
-                if names is None or names[: len(index.names)] != index.names:
-                    connection.execute("ROLLBACK")
-                    return False
-                block = _pack_base(names, rows, sources)
-                if block is None:
-                    connection.execute("ROLLBACK")
-                    return False
-                width, body = block
-                names_blob = json.dumps(names).encode("utf-8")
-                for meta_key, value in (
-                    ("measure_names", names_blob),
-                    ("measure_names_mac", _mac(key, b"names\0" + names_blob)),
-                ):
-                    connection.execute(
-                        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (meta_key, value)
-                    )
-                mac = hmac.digest(key, _base_signed(names, width, body), "sha256").hex()
-                connection.execute(
-                    "INSERT OR REPLACE INTO base (part, width, body, mac) VALUES (0, ?, ?, ?)",
-                    (width, body, mac),
-                )
-                connection.executemany(
-                    "DELETE FROM entries WHERE file = ? AND mac = ?", index.loose
-                )
-                connection.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
-                raise
+                atomic_write_bytes(root, block_path(root), head + b"\n" + body)
+            except ModelsnapError:
+                return False
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany("DELETE FROM entries WHERE file = ? AND mac = ?", index.loose)
+            connection.execute("COMMIT")
+            # The folded rows' pages are free now: give them back when they are most of the
+            # file (what is left, a few loose rows, is quick to copy).
+            (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+            (pages,) = connection.execute("PRAGMA page_count").fetchone()
+            if free > pages // 2:
+                connection.execute("VACUUM")
         finally:
             connection.close()
         for legacy in LEGACY_FILES:
@@ -1093,22 +1114,62 @@ def _compact(root: Path, index: _Index, rows: list[IndexRow], sources: list[Any]
     return True
 
 
-def _pack_base(
+def _extend_names(
+    connection: sqlite3.Connection, key: bytes, read: list[str], rows: list[IndexRow]
+) -> list[str] | None:
+    """The index's names, extended by any measure a parsed row brings, committed; None when
+    they are no longer the names ``read`` was (another format, renumbered, not authentic)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        names = _read_names(connection, key)
+        if names is None or names[: len(read)] != read:
+            connection.execute("ROLLBACK")
+            return None
+        known, before = set(names), len(names)
+        for row in rows:
+            for split in SPLITS:
+                measures = row["measures"][split]
+                if type(measures) is not PackedMeasures:
+                    for name in measures:
+                        if name not in known:
+                            known.add(name)
+                            names.append(name)
+        if len(names) > before:
+            names_blob = json.dumps(names).encode("utf-8")
+            for meta_key, value in (
+                ("measure_names", names_blob),
+                ("measure_names_mac", _mac(key, b"names\0" + names_blob)),
+            ):
+                connection.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (meta_key, value))
+        connection.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise
+    return names
+
+
+def _shared(value: Any, strings: dict[str, str]) -> Any:
+    """``value`` with each string replaced by the first equal one seen (in nested tables and
+    lists too): ``marshal`` writes an object met again as a back-reference, so a dataset hash
+    or a constraint's name repeated in every row is stored, and read back, once."""
+    kind = type(value)
+    if kind is str:
+        return strings.setdefault(value, value)
+    if kind is dict:
+        return {_shared(k, strings): _shared(v, strings) for k, v in value.items()}
+    if kind is list:
+        return [_shared(item, strings) for item in value]
+    return value
+
+
+def _pack_block(
     names: list[str], rows: list[IndexRow], sources: list[Any]
 ) -> tuple[int, bytes] | None:
     """The block's bytes: per row its file, binding, sha256 and values (``_BASE_FIELDS``), and
-    per split one matrix of float64 measures, a row of ``width`` values per snapshot. ``names``
-    is extended with any measure a parsed row brings. A string repeated across rows (a dataset
-    hash, a version) is stored once, so the block is smaller and reads back as one object."""
-    known = set(names)
-    for row in rows:
-        for split in SPLITS:
-            measures = row["measures"][split]
-            if type(measures) is not PackedMeasures:
-                for name in measures:
-                    if name not in known:
-                        known.add(name)
-                        names.append(name)
+    per split one matrix of float64 measures, a row of ``width`` values per snapshot (``names``
+    holds every measure of ``rows``). A string repeated across rows (a dataset hash, a
+    constraint's name) is stored once, so the block is smaller and reads back faster."""
     width = len(names)
     absent = _pack({}, names)
     columns: list[list[Any]] = [[] for _ in range(8)]
@@ -1126,8 +1187,8 @@ def _pack_base(
             column.append(value)
         values.append(
             tuple(
-                shared.setdefault(value, value) if type(value) is str else value
-                for value in (row[field] for field in _BASE_FIELDS)  # type: ignore[literal-required]
+                _shared(row[field], shared)  # type: ignore[literal-required]
+                for field in _BASE_FIELDS
             )
         )
         for split, matrix in zip(SPLITS, matrices, strict=True):
@@ -1168,7 +1229,7 @@ def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.sta
     edited or now-broken files go. Legacy index files (index.json and its journal) are removed.
     """
     with folder_lock(root, LOCK_NAME):
-        index = _read_index(root)
+        index = _read_index(root, block=False)
         drop = []
         for name, (size, mtime_ns, *_rest) in index.stored.items():
             if name in fresh:
