@@ -13,6 +13,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelsnap.cli import main
 from modelsnap.cli.ls_cmd import JSON_KEYS
@@ -501,3 +503,40 @@ def test_ls_and_rank_in_process_leave_the_garbage_collector_as_they_found_it(pro
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(
+        st.text(max_size=12) | st.sampled_from(['}, {"', '"}, {"id": 1', "\n", 'é}, {"x']),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_ls_json_puts_each_object_on_its_own_line_whatever_the_values(names) -> None:
+    """write_json encodes the list in one call and splits it between objects: the result is
+    the same as encoding each object alone, for any text in a value (quotes, braces, lines)."""
+    import contextlib
+    import io
+
+    from modelsnap.cli.ls_cmd import write_json
+
+    rows = [
+        dict(sorted(({key: None for key in JSON_KEYS} | {"name": name, "id": str(i)}).items()))
+        for i, name in enumerate(names)
+    ]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        write_json(rows)
+    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+    assert out.getvalue() == "[\n" + ",\n".join("  " + encode(row) for row in rows) + "\n]\n"
+    assert json.loads(out.getvalue()) == rows
+
+
+def test_ls_json_objects_come_with_sorted_keys(project, add, capsys) -> None:
+    """write_json writes keys in the order build_rows puts them: it must be sorted."""
+    root = project[0]
+    add("forest")
+    _code, out, _ = _run(capsys, "ls", str(root), "--format", "json")
+    [line] = [line for line in out.splitlines() if line.startswith("  {")]
+    assert list(json.loads(line.rstrip(","))) == sorted(JSON_KEYS)
