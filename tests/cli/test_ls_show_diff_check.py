@@ -514,23 +514,28 @@ def test_ls_and_rank_in_process_leave_the_garbage_collector_as_they_found_it(pro
     )
 )
 def test_ls_json_puts_each_object_on_its_own_line_whatever_the_values(names) -> None:
-    """write_json encodes the list in one call and splits it between objects: the result is
+    """write_json encodes the list in chunks and splits them between objects: the result is
     the same as encoding each object alone, for any text in a value (quotes, braces, lines)."""
     import contextlib
     import io
 
+    from modelsnap.cli import ls_cmd
     from modelsnap.cli.ls_cmd import write_json
 
-    rows = [
-        dict(sorted(({key: None for key in JSON_KEYS} | {"name": name, "id": str(i)}).items()))
-        for i, name in enumerate(names)
-    ]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        write_json(rows)
-    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
-    assert out.getvalue() == "[\n" + ",\n".join("  " + encode(row) for row in rows) + "\n]\n"
-    assert json.loads(out.getvalue()) == rows
+    saved, ls_cmd._JSON_CHUNK = ls_cmd._JSON_CHUNK, 2  # the joins between chunks too
+    try:
+        rows = [
+            dict(sorted(({key: None for key in JSON_KEYS} | {"name": name, "id": str(i)}).items()))
+            for i, name in enumerate(names)
+        ]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            write_json(rows)
+        encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+        assert out.getvalue() == "[\n" + ",\n".join("  " + encode(row) for row in rows) + "\n]\n"
+        assert json.loads(out.getvalue()) == rows
+    finally:
+        ls_cmd._JSON_CHUNK = saved
 
 
 def test_ls_json_objects_come_with_sorted_keys(project, add, capsys) -> None:
