@@ -342,20 +342,33 @@ _INT64 = range(-(2**63), 2**63)
 
 
 class PackedMeasures(Mapping[str, float]):
-    """One split's measures of an index row, decoded on access (read only)."""
+    """One split's measures of an index row, decoded on access (read only): the float64 words
+    ``data[start:end]``, so a block's rows share its matrix instead of each copying a slice."""
 
-    __slots__ = ("_blob", "_positions", "_count")
+    __slots__ = ("_data", "_start", "_end", "_positions", "_count")
 
-    def __init__(self, blob: bytes, positions: Mapping[str, int]) -> None:
-        self._blob = blob
+    def __init__(
+        self, data: bytes, positions: Mapping[str, int], start: int = 0, end: int = -1
+    ) -> None:
+        self._data = data
+        self._start = start
+        self._end = len(data) if end < 0 else end
         self._positions = positions
         self._count = -1
 
+    @property
+    def _blob(self) -> bytes:
+        """This row's words alone."""
+        return self._data[self._start : self._end]
+
     def get(self, name: str, default: Any = None) -> Any:
         position = self._positions.get(name)
-        if position is None or 8 * position >= len(self._blob):
+        if position is None:
             return default
-        value = _DOUBLE.unpack_from(self._blob, 8 * position)[0]
+        at = self._start + 8 * position
+        if at >= self._end:
+            return default
+        value = _DOUBLE.unpack_from(self._data, at)[0]
         return default if math.isnan(value) else value
 
     def __getitem__(self, name: str) -> float:
@@ -369,13 +382,13 @@ class PackedMeasures(Mapping[str, float]):
 
     def __iter__(self) -> Iterator[str]:
         # positions were numbered in order, so the words line up with the names
-        words = memoryview(self._blob).cast("Q").tolist()
+        words = memoryview(self._data)[self._start : self._end].cast("Q").tolist()
         return iter([n for n, w in zip(self._positions, words, strict=False) if w != _ABSENT_BITS])
 
     def __len__(self) -> int:
         if self._count < 0:
             # Values are 8-byte words; an absent measure is the one NaN ``_pack`` writes.
-            words = memoryview(self._blob).cast("Q").tolist()
+            words = memoryview(self._data)[self._start : self._end].cast("Q").tolist()
             self._count = len(words) - words.count(_ABSENT_BITS)
         return self._count
 
@@ -626,10 +639,12 @@ def _base_row(index: _Index, i: int) -> IndexRow:
     row: dict[str, Any] = dict(zip(_BASE_FIELDS, index.base_rows[i]))  # noqa: B905 (checked)
     step = 8 * index.base_width
     start = step * i
+    end = start + step
     validation, test = index.base_measures
+    positions = index.positions
     row["measures"] = {
-        "validation": PackedMeasures(validation[start : start + step], index.positions),
-        "test": PackedMeasures(test[start : start + step], index.positions),
+        "validation": PackedMeasures(validation, positions, start, end),
+        "test": PackedMeasures(test, positions, start, end),
     }
     return cast("IndexRow", row)
 
