@@ -104,3 +104,28 @@ def test_cli_help_lists_the_step_option():
     assert done.returncode == 0
     assert "--step N" in done.stdout
     assert Path(__file__).exists()
+
+
+async def test_a_state_arriving_before_the_new_screen_is_mounted_waits_for_it(tmp_path):
+    """A reload's answer can come in between a switch of step and that screen's mounting (a
+    run's end and a key press close together): the screen takes the state when it mounts,
+    instead of the app crashing on a screen with nothing in it yet."""
+    from modelsnap.tui.app import ModelsnapApp
+    from modelsnap.tui.messages import StateLoaded
+    from modelsnap.tui.screens.base import StepScreen
+    from modelsnap.tui.steps import step_for_number
+    from modelsnap.tui.widgets.step_bar import StepBar
+
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+        assert app.current_mode == "ranking"
+        app.switch_mode(step_for_number(2).mode)  # not awaited: the screen mounts later
+        app.on_state_loaded(StateLoaded(app.state))
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, StepScreen) and app.screen.STEP.number == 2
+        assert app.screen.query_one(StepBar).done  # it shows the state

@@ -141,6 +141,8 @@ class ModelsnapApp(ProjectApp):
         if self.current_mode == SETUP.mode and self.state.has_project:
             self.switch_mode(step_for_number(self.state.first_unfinished()).mode)
             return
+        if not self.screen.is_mounted:
+            return  # a screen still mounting shows app.state when it mounts (its on_mount)
         if isinstance(self.screen, StepScreen) or self.current_mode == SETUP.mode:
             with self.batch_update():  # one repaint for the whole screen's changes
                 self.screen.show_state(self.state)
