@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -71,10 +72,20 @@ Timed(Path(sys.argv[1]), open_step=step).run(headless=True, size=(80, 24))
 """
 
 
+# Byte-code caching on, as for an installed package (pip compiles .pyc files at install time,
+# as it did for Textual): a shell with PYTHONDONTWRITEBYTECODE=1 would otherwise have every
+# child recompile each modelsnap module changed since its .pyc was last written.
+BENCH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def time_child(code: str, *args: str) -> tuple[float, str]:
     start = time.time()
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=BENCH_ENV,
     )
     if done.returncode != 0:
         raise SystemExit(f"child failed:\n{done.stderr}")
