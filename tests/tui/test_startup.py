@@ -129,3 +129,32 @@ async def test_a_state_arriving_before_the_new_screen_is_mounted_waits_for_it(tm
         await pilot.pause(0.1)
         assert isinstance(app.screen, StepScreen) and app.screen.STEP.number == 2
         assert app.screen.query_one(StepBar).done  # it shows the state
+
+
+async def test_a_step_first_opened_after_a_theme_change_wears_that_theme(tmp_path):
+    """A new step's screen skips Textual's re-parse of the stylesheet (it is styled when it
+    mounts): opened after a change of theme it must look as one opened before the change and
+    then refreshed by Textual."""
+    from modelsnap.tui.app import ModelsnapApp
+    from modelsnap.tui.widgets.step_bar import StepBar
+
+    root = tmp_path / "project"
+    write_fixed_project(root)
+
+    async def colours(open_before_change: bool) -> tuple:
+        app = ModelsnapApp(root)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.05)
+            if open_before_change:
+                app.action_goto_step(2)
+                await pilot.pause(0.05)
+            app.theme = "textual-light"
+            await pilot.pause(0.05)
+            app.action_goto_step(2)
+            await pilot.pause(0.1)
+            bar = app.screen.query_one(StepBar)
+            return (app.screen.styles.background, bar.styles.background, bar.styles.color)
+
+    assert await colours(open_before_change=False) == await colours(open_before_change=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import work
+from textual._context import active_app
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Label
@@ -60,7 +61,23 @@ def screen_class(mode: str) -> type[Screen]:
 
 def new_screen(mode: str) -> Screen:
     """A fresh screen for a mode (Textual calls this when the mode is first entered)."""
-    return screen_class(mode)()
+    screen = screen_class(mode)()
+    _styled_as_current(screen)
+    return screen
+
+
+def _styled_as_current(screen: Screen) -> None:
+    """Mark a screen made just now as styled with the stylesheet as it is.
+
+    Textual re-parses every stylesheet source when it first enters a mode whose screen it has
+    not refreshed yet, twice for one ``switch_mode`` (about 15 ms each here, on the way to the
+    first screen). A screen made now has no styles to refresh: its widgets are styled from the
+    current stylesheet when they mount, and a later change of theme or variables still
+    refreshes it. ``_css_update_count`` is Textual's own (8.x, pinned); where it is absent this
+    does nothing."""
+    app = active_app.get(None)
+    if app is not None and isinstance(getattr(app, "_css_update_count", None), int):
+        screen._css_update_count = app._css_update_count
 
 
 def step_screens() -> tuple[type[StepScreen], ...]:
