@@ -158,3 +158,38 @@ async def test_a_step_first_opened_after_a_theme_change_wears_that_theme(tmp_pat
             return (app.screen.styles.background, bar.styles.background, bar.styles.color)
 
     assert await colours(open_before_change=False) == await colours(open_before_change=True)
+
+
+QUIT_AT_FIRST_FRAME = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from modelsnap.tui.app import ModelsnapApp
+    from modelsnap.tui.screens.base import StepScreen
+
+    class Quick(ModelsnapApp):
+        asked = False
+
+        def _display(self, screen, renderable):
+            super()._display(screen, renderable)
+            if renderable is not None and not self.asked and isinstance(screen, StepScreen):
+                self.asked = True
+                self.call_later(self.action_quit)  # q as soon as the step shows
+
+    Quick(Path(sys.argv[1])).run(headless=True, size=(80, 24))
+""")
+
+
+def test_quitting_as_soon_as_the_step_shows_leaves_no_traceback(tmp_path):
+    """The part of a step below the fold mounts after the first frame: a quit before that
+    must simply end the app (it printed a MountError traceback)."""
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    done = subprocess.run(
+        [sys.executable, "-c", QUIT_AT_FIRST_FRAME, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "Error" not in done.stdout + done.stderr

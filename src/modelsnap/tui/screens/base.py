@@ -40,9 +40,28 @@ class Deferred(Vertical):
             screen.show_state(screen.state)
 
 
+class _AfterFirstFrame(Lazy):
+    """``textual.lazy.Lazy`` that lets go when its screen is gone before the next refresh: a
+    quit right after the first frame made Lazy mount into a removed screen (MountError, a
+    traceback on the way out)."""
+
+    async def mount_composed_widgets(self, widgets: list[Widget]) -> None:
+        parent = self.parent
+        if not isinstance(parent, Widget):
+            return
+
+        async def mount() -> None:
+            if not parent.is_attached or not self.is_attached:
+                return  # the screen was closed meanwhile
+            await parent.mount(self._replace_widget, after=self)
+            await self.remove()
+
+        self.call_after_refresh(mount)
+
+
 def deferred(section_id: str) -> Lazy:
     """Use as ``with deferred("x-lower"):`` in ``compose_body``."""
-    return Lazy(Deferred(id=section_id))
+    return _AfterFirstFrame(Deferred(id=section_id))
 
 
 TEXT_FIELDS = (Input, TextArea)
