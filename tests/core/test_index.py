@@ -839,3 +839,28 @@ def test_a_block_needing_names_a_reader_has_not_seen_is_not_trusted(compacted, m
     parsed = parsed_files(monkeypatch)
     rows, problems = index.load_rows(root)
     assert problems == [] and plain(rows) == expected and len(parsed) == len(ids)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    bound=st.text(max_size=5)
+    | st.binary(max_size=5)
+    | st.floats(allow_nan=True)
+    | st.integers(-(2**63), 2**63 - 1)
+)
+def test_any_binding_time_in_a_stored_row_gives_the_true_rows(tmp_path_factory, bound):
+    """A row whose file still has its size, mtime, ctime and inode, but whose binding time was
+    edited to any value SQLite can hold: never an exception, always the file's values."""
+    root = tmp_path_factory.mktemp("k") / "p"
+    ids = make_snapshots.write_folder(root, 3)
+    with sqlite3.connect(index.index_path(root)) as connection:
+        connection.execute(
+            "UPDATE entries SET bound_ns = ? WHERE file = ?", (bound, f"{ids[1]}.toml")
+        )
+    for write_back in (False, True):
+        rows, problems = index.load_rows(root, write_back=write_back)
+        assert problems == [] and [r["id"] for r in rows] == ids
+        snapshot = read_toml(root / "snapshots" / f"{ids[1]}.toml")
+        assert plain([rows[1]]) == plain([index.summary_row(snapshot)])

@@ -1030,6 +1030,7 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
             settled = (
                 known[2] == stat.st_ctime_ns
                 and known[3] == _ino(stat)
+                and type(known[4]) is int  # a hand-edited row can hold any SQLite value
                 and stat.st_ctime_ns < known[4] - RACY_NS
             )
             if not settled:  # a text path: 100,000 Path objects would cost 1 s
