@@ -864,3 +864,31 @@ def test_any_binding_time_in_a_stored_row_gives_the_true_rows(tmp_path_factory, 
         assert problems == [] and [r["id"] for r in rows] == ids
         snapshot = read_toml(root / "snapshots" / f"{ids[1]}.toml")
         assert plain([rows[1]]) == plain([index.summary_row(snapshot)])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to a device", "link to a real block", "directory"])
+def test_a_block_that_is_not_a_regular_file_is_ignored_at_once(compacted, kind, tmp_path):
+    """A stranger's folder can hold anything at .modelsnap/index.block: a FIFO (a read would
+    wait forever), a link to /dev/zero (a read would never end), a link to a block signed
+    elsewhere. None is read; the files are parsed instead."""
+    root, ids, expected = compacted
+    path = index.block_path(root)
+    if kind == "link to a real block":
+        elsewhere = tmp_path / "elsewhere.block"
+        path.rename(elsewhere)
+        path.symlink_to(elsewhere)
+    else:
+        path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "directory":
+            path.mkdir()
+        else:
+            path.symlink_to("/dev/zero")
+    outcome: list = []
+    reader = threading.Thread(target=lambda: outcome.append(index.load_rows(root)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert outcome, "the read hung"
+    rows, problems = outcome[0]
+    assert problems == [] and plain(rows) == expected

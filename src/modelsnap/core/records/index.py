@@ -49,6 +49,7 @@ import math
 import mmap
 import os
 import sqlite3
+import stat as stat_module
 import struct
 import sys
 import time
@@ -554,14 +555,26 @@ def _read_block(root: Path, key: bytes | None, found: _Index) -> None:
     """
     if key is None:
         return
+    # Only a regular file, never through a link: a stranger's folder could put a FIFO (the read
+    # would wait forever), a device or a link to a huge file there. O_NONBLOCK: a FIFO opens.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(block_path(root), "rb") as handle:
-            try:
-                mapped: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):  # empty, or a file system that cannot map
+        fd = os.open(block_path(root), flags)
+    except OSError:
+        return
+    try:
+        if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+            return
+        try:
+            mapped: Any = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # empty, or a file system that cannot map
+            os.set_blocking(fd, True)
+            with os.fdopen(os.dup(fd), "rb") as handle:
                 mapped = handle.read()
     except OSError:
         return
+    finally:
+        os.close(fd)
     try:
         _read_mapped_block(memoryview(mapped), key, found)
     finally:
