@@ -847,7 +847,7 @@ def test_a_block_needing_names_a_reader_has_not_seen_is_not_trusted(compacted, m
 @given(
     bound=st.text(max_size=5)
     | st.binary(max_size=5)
-    | st.floats(allow_nan=True)
+    | st.floats(allow_nan=False)  # SQLite stores NaN as NULL, which the column refuses
     | st.integers(-(2**63), 2**63 - 1)
 )
 def test_any_binding_time_in_a_stored_row_gives_the_true_rows(tmp_path_factory, bound):

@@ -470,17 +470,20 @@ class _Index:
         self.loose: list[tuple[str, Any]] = []  # (file, mac) of every loose row read
 
 
-def _read_names(connection: sqlite3.Connection, key: bytes | None) -> list[str] | None:
-    """The index's measure names when its format is this one and they are authentic."""
+def _read_names(
+    connection: sqlite3.Connection, key: bytes | None, formats: tuple[str, ...] = (_FORMAT,)
+) -> tuple[list[str], str] | None:
+    """The index's measure names and its format, when the format is one of ``formats`` and
+    the names are authentic; None otherwise."""
     meta = dict(
         connection.execute(
             "SELECT key, value FROM meta WHERE key IN ('format', 'measure_names',"
             " 'measure_names_mac')"
         ).fetchall()
     )
-    names_blob = meta.get("measure_names")
+    stored_format, names_blob = meta.get("format"), meta.get("measure_names")
     if (
-        meta.get("format") != _FORMAT
+        stored_format not in formats
         or not isinstance(names_blob, bytes)
         or not _authentic(key, b"names\0" + names_blob, meta.get("measure_names_mac"))
     ):
@@ -488,7 +491,7 @@ def _read_names(connection: sqlite3.Connection, key: bytes | None) -> list[str] 
     names = json.loads(names_blob)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None
-    return names
+    return names, str(stored_format)
 
 
 def _read_index(root: Path, *, block: bool = True) -> _Index:
@@ -502,18 +505,11 @@ def _read_index(root: Path, *, block: bool = True) -> _Index:
         return found
     key = _key(create=False)
     try:
-        meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
-        names_blob = meta.get("measure_names")
-        legacy = meta.get("format") == _LEGACY_FORMAT
-        if (
-            (meta.get("format") != _FORMAT and not legacy)
-            or not isinstance(names_blob, bytes)
-            or not _authentic(key, b"names\0" + names_blob, meta.get("measure_names_mac"))
-        ):
+        read = _read_names(connection, key, (_FORMAT, _LEGACY_FORMAT))
+        if read is None:
             return found
-        names = json.loads(names_blob)
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            return found
+        names, stored_format = read
+        legacy = stored_format == _LEGACY_FORMAT
         found.names = names
         found.positions = {name: i for i, name in enumerate(names)}
         stored = found.stored
@@ -827,7 +823,7 @@ def _store_in(
             if current is None:  # another format, or names not authentic: no row is readable
                 replace = True
             else:
-                names = current
+                names = current[0]
         if replace:  # another format may have other columns: the tables are made anew
             connection.execute("DROP TABLE IF EXISTS entries")
             connection.execute(_ENTRIES)
@@ -1150,10 +1146,11 @@ def _extend_names(
     they are no longer the names ``read`` was (another format, renumbered, not authentic)."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        names = _read_names(connection, key)
-        if names is None or names[: len(read)] != read:
+        current = _read_names(connection, key)
+        if current is None or current[0][: len(read)] != read:
             connection.execute("ROLLBACK")
             return None
+        names = current[0]
         known, before = set(names), len(names)
         for row in rows:
             for split in SPLITS:
