@@ -892,3 +892,17 @@ def test_a_block_that_is_not_a_regular_file_is_ignored_at_once(compacted, kind, 
     assert outcome, "the read hung"
     rows, problems = outcome[0]
     assert problems == [] and plain(rows) == expected
+
+
+def test_a_block_far_larger_than_the_folder_needs_is_not_even_hashed(compacted, monkeypatch):
+    """A block can hold at most BLOCK_BYTES_PER_FILE per snapshot file (plus 1 MiB): a larger
+    file there (a stranger's folder could hold gigabytes) is left unread, and the files are
+    parsed."""
+    root, ids, expected = compacted
+    monkeypatch.setattr(index, "BLOCK_BYTES_PER_FILE", 1)
+    with index.block_path(root).open("ab") as handle:
+        handle.write(b"\0" * ((1 << 20) + 1))  # now over 1 MiB + 1 byte per file
+    monkeypatch.setattr(index, "_base_signed", lambda *a: pytest.fail("hashed the block"))
+    parsed = parsed_files(monkeypatch)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected and len(parsed) == len(ids)

@@ -332,6 +332,7 @@ _SCHEMA = (
 # vanished or changed files into a new block once there are this many, and at least a twentieth
 # of the folder: reading a loose row costs its own MAC (about 7 µs), a block's row does not.
 COMPACT_FROM = 256
+BLOCK_BYTES_PER_FILE = 64 << 10
 _BASE_FIELDS = _ROW_FIELDS[:-1]
 _COLUMNS = "file, size, mtime_ns, ctime_ns, ino, bound_ns, sha256, body, mac"
 # A file whose ctime is this close to (or after) the moment its row was bound may still change
@@ -494,11 +495,11 @@ def _read_names(
     return names, str(stored_format)
 
 
-def _read_index(root: Path, *, block: bool = True) -> _Index:
+def _read_index(root: Path, *, block: bool = True, block_limit: int | None = None) -> _Index:
     """The stored entries (the block verified, loose rows not yet verified one by one), or none
     when the index is missing, unreadable, of another format, or its measure names are not
     authentic. A bad index is never an error: it is a cache, and the snapshot files are the
-    truth."""
+    truth. A block larger than ``block_limit`` bytes is not read (not even hashed)."""
     found = _Index()
     connection = _connect(root, write=False)
     if connection is None:
@@ -523,7 +524,7 @@ def _read_index(root: Path, *, block: bool = True) -> _Index:
             if block:
                 # After the loose rows: a fold writes its block before it deletes the loose
                 # rows it folded, so whichever block is found covers those rows.
-                _read_block(root, key, found)
+                _read_block(root, key, found, block_limit)
     except (sqlite3.Error, ValueError, RecursionError):
         return _Index()
     finally:
@@ -544,7 +545,7 @@ def _base_signed(names: list[str], width: int, body: bytes | memoryview) -> byte
     return head + hashlib.sha256(body).digest()
 
 
-def _read_block(root: Path, key: bytes | None, found: _Index) -> None:
+def _read_block(root: Path, key: bytes | None, found: _Index, limit: int | None = None) -> None:
     """The block's rows into ``found`` when its MAC verifies (under the names it was packed
     with) and its parts line up; otherwise none of them (their files are then parsed). The
     file is mapped, not copied: at 100,000 rows that saves 0.15 s of copying and page faults.
@@ -559,7 +560,8 @@ def _read_block(root: Path, key: bytes | None, found: _Index) -> None:
     except OSError:
         return
     try:
-        if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat_module.S_ISREG(info.st_mode) or (limit is not None and info.st_size > limit):
             return
         try:
             mapped: Any = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
@@ -1018,7 +1020,9 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
     bound_ns = time.time_ns()  # before the listing's stats: see _entry
     files = _list_files(root / SNAPSHOT_DIR)
     directory = str(root / SNAPSHOT_DIR)
-    index = _read_index(root)
+    # A block holds well under 64 KiB per snapshot (about 800 bytes here): a larger one is not
+    # ours, and hashing it would only cost time (a stranger's folder could hold gigabytes there).
+    index = _read_index(root, block_limit=BLOCK_BYTES_PER_FILE * len(files) + (1 << 20))
     key = _key(create=False)
     stored, positions = index.stored, index.positions
     rows: list[IndexRow] = []
