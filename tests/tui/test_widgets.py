@@ -487,3 +487,26 @@ def test_no_run_of_a_card_starts_with_a_space():
     assert done.plain == text.plain
     runs = [done.plain[s.start : s.end] for s in done.spans]
     assert runs == ["f1 ", "0.738 ", "(test 0.704 [0.674, 0.734])"]
+
+
+def test_card_says_when_the_test_interval_came_from_the_little_bags():
+    """A large test split's interval is drawn by the bag of little bootstraps: the card says
+    so beside the interval (show and the report say it whole); the exact method says nothing."""
+    snapshot = {
+        "id": "20261126T061502-forest-3f9a",
+        "name": "forest",
+        "kind": "candidate",
+        "version": "v1",
+        "metrics": {
+            "validation": {"f1": 0.8},
+            "test": {"f1": 0.78},
+            "test_ci": {"f1": [0.76, 0.80]},
+            "test_ci_method": "little-bags",
+            "test_ci_resamples": 1000,
+        },
+    }
+    assert "f1 0.800 (test 0.780 [0.760, 0.800] little bags)" in plain(
+        render_snapshot(snapshot, primary="f1")
+    )
+    del snapshot["metrics"]["test_ci_method"]
+    assert "f1 0.800 (test 0.780 [0.760, 0.800])" in plain(render_snapshot(snapshot, primary="f1"))

@@ -129,6 +129,10 @@ def _quality_line(snapshot: dict, primary: str) -> Flow:
             ci = interval.get(name)
             if isinstance(ci, list) and len(ci) == 2:
                 line.append(f" [{num(ci[0])}, {num(ci[1])}]", style="dim")
+                if metrics.get("test_ci_method") == "little-bags":
+                    # a large test split: the interval came from the bag of little bootstraps
+                    # (core.reporting.readable.ci_method_text says it whole in show and report)
+                    line.append(" little bags", style="dim")
             line.append(")", style="dim")
     return Flow(entries)
 
