@@ -196,10 +196,16 @@ def latency_split_text(resources: Any) -> str | None:
     return "; ".join(parts)
 
 
+def from_little_bags(metrics: Any) -> bool:
+    """The test interval of a snapshot's ``[metrics]`` was drawn by the bag of little
+    bootstraps (a test split above ``metrics.EXACT_ROWS`` rows), not the plain bootstrap."""
+    return isinstance(metrics, dict) and metrics.get("test_ci_method") == "little-bags"
+
+
 def ci_method_text(metrics: Any) -> str | None:
-    """How the test interval was drawn, in words, when it is not the plain bootstrap (a test
-    split above ``metrics.EXACT_ROWS`` rows: the bag of little bootstraps); None otherwise."""
-    if not isinstance(metrics, dict) or metrics.get("test_ci_method") != "little-bags":
+    """How the test interval was drawn, in words, when it is not the plain bootstrap
+    (``from_little_bags``); None otherwise."""
+    if not from_little_bags(metrics):
         return None
     resamples = metrics.get("test_ci_resamples")
     count = f", {resamples} resamples" if type(resamples) is int else ""
