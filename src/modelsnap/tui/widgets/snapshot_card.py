@@ -23,6 +23,7 @@ from modelsnap.core.measures import (
     UNBOUNDED_METRICS,
     is_overfit,
 )
+from modelsnap.core.reporting.readable import from_little_bags
 from modelsnap.core.selection.constraints import format_pair
 from modelsnap.tui.widgets.formatting import num, pct, safe_text, short_id
 
@@ -129,9 +130,7 @@ def _quality_line(snapshot: dict, primary: str) -> Flow:
             ci = interval.get(name)
             if isinstance(ci, list) and len(ci) == 2:
                 line.append(f" [{num(ci[0])}, {num(ci[1])}]", style="dim")
-                if metrics.get("test_ci_method") == "little-bags":
-                    # a large test split: the interval came from the bag of little bootstraps
-                    # (core.reporting.readable.ci_method_text says it whole in show and report)
+                if from_little_bags(metrics):  # show and the report say it whole
                     line.append(" little bags", style="dim")
             line.append(")", style="dim")
     return Flow(entries)
@@ -338,11 +337,9 @@ class SnapshotCard(Static):
         failure: tuple[str, str, str] | None = None,
         **kwargs,
     ) -> None:
-        self.snapshot = snapshot
-        self.failure = failure
-        self.key = card_key(snapshot, primary=primary, edge=edge, machine=machine, failure=failure)
-        super().__init__(self._body(primary, edge, machine), **kwargs)
-        self.set_class(failure is not None, "-failed")
+        super().__init__(**kwargs)
+        self.key: tuple | None = None
+        self.show(snapshot, primary=primary, edge=edge, machine=machine, failure=failure)
 
     def _body(self, primary: str, edge: dict | None, machine: str) -> Any:
         if self.failure is not None:
