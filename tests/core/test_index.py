@@ -906,3 +906,38 @@ def test_a_block_far_larger_than_the_folder_needs_is_not_even_hashed(compacted, 
     parsed = parsed_files(monkeypatch)
     rows, problems = index.load_rows(root)
     assert problems == [] and plain(rows) == expected and len(parsed) == len(ids)
+
+
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=False), st.integers(-(2**53), 2**53)),
+        min_size=0,
+        max_size=8,
+    ),
+    rows=st.integers(1, 3),
+    width=st.integers(0, 9),
+)
+def test_packed_measures_read_the_same_as_doubles_and_through_struct(values, rows, width):
+    """A row's measures read through the shared view of doubles (little-endian machines) and
+    through ``struct`` (elsewhere) give the same mapping: absent measures stay absent, a name
+    past the block's width is absent, and every value comes back as the float written."""
+    names = [f"m{i}" for i in range(len(values))] + ["later"]
+    positions = {name: i for i, name in enumerate(names)}
+    width = min(width, len(values))
+    row = index._pack(dict(zip(names, values, strict=False)), names[:width])
+    data = row * rows  # the same row at every position of a little matrix
+    step = 8 * width
+    for i in range(rows):
+        viewed = index.PackedMeasures(data, positions, step * i, step * i + step)
+        plain = index.PackedMeasures(data, positions, step * i, step * i + step)
+        plain._words = None  # what a big-endian machine does
+        expected = {
+            name: float(value)
+            for name, value in zip(names[:width], values, strict=False)
+            if value is not None
+        }
+        for measures in (viewed, plain):
+            assert dict(measures) == expected
+            assert [measures.get(name) for name in names] == [expected.get(n) for n in names]
+            assert all((name in measures) == (name in expected) for name in names)
+            assert "later" not in measures and measures.get("later", "no") == "no"
