@@ -12,7 +12,9 @@ What it does, all in one run:
    runs, ``--fresh`` redoes them;
 2. times fresh processes, from before the process is spawned until it exits (so interpreter
    start-up and every import count), with each process's peak resident memory (``wait4``):
-   ``modelsnap ls DIR --format json``, ``modelsnap rank DIR --all-versions --format json`` and
+   ``modelsnap ls DIR --format json``, ``modelsnap rank DIR --all-versions --format json``
+   (every snapshot scored, as the peer sorts every run), ``modelsnap rank DIR --format json``
+   (what a user types: every snapshot read and judged, the latest of each model ranked) and
    ``review`` until its table is mounted and the first frame painted (headless), plus
    ``python -c pass`` as the floor;
 3. times the review table's response to keys with every row loaded (Textual's pilot, one
@@ -431,6 +433,9 @@ def ranking_spec() -> dict[str, list]:
     return {"criteria": criteria, "constraints": constraints}
 
 
+_COMMANDS = ("ls", "rank", "rank latest", "review")
+
+
 def measure_count(count: int, repeat_times: int, fresh: bool) -> dict[str, dict[str, float]]:
     root = ensure_folder(count, fresh)
     size = sum(f.stat().st_size for f in (root / "snapshots").iterdir())
@@ -458,6 +463,12 @@ def measure_count(count: int, repeat_times: int, fresh: bool) -> dict[str, dict[
             with_peak(
                 [python, "-m", "modelsnap", "rank", str(root), "--all-versions", "--format", "json"]
             ),
+            repeat_times,
+        ),
+        # What a user types: every snapshot is read and judged, the latest of each model ranked.
+        "rank latest": repeat(
+            "modelsnap rank --format json (latest version of each model)",
+            with_peak([python, "-m", "modelsnap", "rank", str(root), "--format", "json"]),
             repeat_times,
         ),
         "review": repeat(
@@ -521,13 +532,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n=== the curve (medians; review = spawn to first frame) ===")
     print(f"floor (python -c pass): {floor['median']:.3f} s, {floor['peak_mb']:.0f} MB")
-    header = f"{'snapshots':>10} | {'ls':>16} | {'rank':>16} | {'review':>16} | keys: sort name"
+    header = (
+        f"{'snapshots':>10} | {'ls':>16} | {'rank --all-versions':>19} | {'rank (latest)':>16} "
+        f"| {'review':>16} | keys: sort name"
+    )
     header += " / version / reverse / filter"
     print(header)
     for count, figures in results.items():
         cells = [
-            f"{figures[k]['median']:6.3f} s {figures[k]['peak_mb']:4.0f} MB"
-            for k in ("ls", "rank", "review")
+            f"{figures[k]['median']:{9 if k == 'rank' else 6}.3f} s {figures[k]['peak_mb']:4.0f} MB"
+            for k in _COMMANDS
         ]
         keys = figures["keys"]
         sorts = [keys[k] for k in ("sort by name", "sort by version", "reverse sort")]
@@ -542,8 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     ordered = sorted(results)
     for low, high in zip(ordered, ordered[1:], strict=False):
         growth = ", ".join(
-            f"{k} x{results[high][k]['median'] / results[low][k]['median']:.1f}"
-            for k in ("ls", "rank", "review")
+            f"{k} x{results[high][k]['median'] / results[low][k]['median']:.1f}" for k in _COMMANDS
         )
         print(f"growth {low:,} -> {high:,} ({high // low}x the snapshots): {growth}")
     if peer:
@@ -570,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
             f"budget {budget:.0f} s at 100,000: "
             + ", ".join(
                 f"{k} {'OK' if results[100_000][k]['median'] <= budget else 'OVER'}"
-                for k in ("ls", "rank", "review")
+                for k in _COMMANDS
             )
         )
         keys = results[100_000]["keys"]
