@@ -519,11 +519,18 @@ def pareto_flags(values: Sequence[Sequence[float]], directions: Sequence[str]) -
 # The ranking
 
 
-def _reference(rows: Sequence[Mapping[str, Any]], key: str, given: str | None) -> str | None:
-    if given is not None:
-        return given
-    newest = max(rows, key=_order_key) if rows else None
-    return newest.get(key) if newest else None
+def _references(
+    rows: Sequence[Mapping[str, Any]], dataset_sha256: str | None, split_sha256: str | None
+) -> tuple[str | None, str | None]:
+    """The data set and split rows are compared with: the ones given (the project's current
+    files), else the newest snapshot's (found once, for both)."""
+    if dataset_sha256 is not None and split_sha256 is not None:
+        return dataset_sha256, split_sha256
+    newest = max(rows, key=_order_key) if rows else {}
+    return (
+        dataset_sha256 if dataset_sha256 is not None else newest.get("dataset_sha256"),
+        split_sha256 if split_sha256 is not None else newest.get("split_sha256"),
+    )
 
 
 @dataclass
@@ -541,8 +548,7 @@ class _Field:
 def _comparable_rows(rows: Sequence[dict[str, Any]], spec: RankingSpec) -> _Field:
     """Stage 1: rows on another data set or split are excluded (or kept with the reasons, with
     ``allow_mixed``); then only the latest snapshot of each model competes."""
-    dataset_ref = _reference(rows, "dataset_sha256", spec.dataset_sha256)
-    split_ref = _reference(rows, "split_sha256", spec.split_sha256)
+    dataset_ref, split_ref = _references(rows, spec.dataset_sha256, spec.split_sha256)
     excluded: list[Excluded] = []
     considered: list[tuple[dict[str, Any], list[str]]] = []
     for row in rows:
@@ -850,15 +856,20 @@ def latest_per_name(
     """The rows that compete: the latest snapshot (``created_at``, then id) of each model, a
     model being its kind and name. Older snapshots of the same model are history: returned as
     ``superseded`` entries naming the snapshot that replaced them, never ranked against it."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    # model -> (its newest row's order key, that row); each row's key computed once
+    latest: dict[tuple[str, str], tuple[tuple[str, str], dict[str, Any]]] = {}
+    models = []
     for row, _ in considered:
-        key = (str(row.get("kind", "candidate")), str(row.get("name", "")))
-        if key not in latest or _order_key(row) > _order_key(latest[key]):
-            latest[key] = row
+        model = (str(row.get("kind", "candidate")), str(row.get("name", "")))
+        models.append(model)
+        order = _order_key(row)
+        known = latest.get(model)
+        if known is None or order > known[0]:
+            latest[model] = (order, row)
     competing: list[tuple[dict[str, Any], list[str]]] = []
     superseded: list[Superseded] = []
-    for row, mixed in considered:
-        newest = latest[(str(row.get("kind", "candidate")), str(row.get("name", "")))]
+    for (row, mixed), model in zip(considered, models, strict=True):
+        newest = latest[model][1]
         if newest is row:
             competing.append((row, mixed))
         else:
