@@ -639,6 +639,25 @@ def test_a_writing_read_folds_the_rows_into_one_block(compacted, monkeypatch):
     assert rows[0]["dataset_sha256"] is rows[1]["dataset_sha256"]
 
 
+def test_block_rows_are_plain_dicts_with_summary_rows_keys(compacted):
+    """A block row is built by ``_Row`` (its fields named one by one, for speed): it must be a
+    dict with exactly summary_row's keys, each holding its own value, and a reader may add to
+    it or copy it like any dict."""
+    root, ids, expected = compacted
+    rows, _ = index.load_rows(root)
+    snapshot = read_toml(root / "snapshots" / f"{ids[5]}.toml")
+    summary = index.summary_row(snapshot)
+    assert type(rows[5]) is dict
+    assert sorted(rows[5]) == sorted(summary)
+    assert plain([rows[5]]) == plain([summary])
+    values = tuple(f"value {i}" for i in range(len(index._BASE_FIELDS)))
+    built = index._Row(values, {}).__dict__
+    assert list(built.items()) == [*zip(index._BASE_FIELDS, values, strict=True), ("measures", {})]
+    rows[5]["extra"] = 1  # a reader's own key: that row alone gets it
+    assert "extra" not in rows[6] and dict(rows[5])["extra"] == 1
+    assert json.loads(json.dumps(rows[6], default=dict))["id"] == ids[6]
+
+
 def block_of(root: Path) -> tuple[int, bytes, str]:
     """The block file's width, marshal bytes and MAC."""
     head, body = index.block_path(root).read_bytes().split(b"\n", 1)
