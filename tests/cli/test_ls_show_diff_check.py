@@ -545,3 +545,42 @@ def test_ls_json_objects_come_with_sorted_keys(project, add, capsys) -> None:
     _code, out, _ = _run(capsys, "ls", str(root), "--format", "json")
     [line] = [line for line in out.splitlines() if line.startswith("  {")]
     assert list(json.loads(line.rstrip(","))) == sorted(JSON_KEYS)
+
+
+def test_ls_table_in_colour_marks_only_the_alarms_and_keeps_the_columns() -> None:
+    """On a terminal ``ls`` paints a violated constraint and a mismatched data set red. The
+    escape codes take no room: without them each line is the plain table's line. A model
+    that happens to be named NO is not an alarm."""
+    import re
+
+    from modelsnap.cli.ls_cmd import format_table
+
+    def listed(snapshot_id: str, name: str, ok: bool | None, comparable: bool | None):
+        return {key: None for key in JSON_KEYS} | {
+            "id": snapshot_id,
+            "name": name,
+            "kind": "candidate",
+            "version": "",
+            "created_at": "2026-12-01T03:00:00Z",
+            "primary_metric": "f1",
+            "primary_validation": 0.8125,
+            "constraints_ok": ok,
+            "comparable": comparable,
+        }
+
+    rows = [
+        listed("a1", "NO", True, True),
+        listed("b22", "forest", False, False),
+        listed("c333", "lr", None, None),
+    ]
+    plain = format_table([dict(row) for row in rows])
+    painted = format_table([dict(row) for row in rows], color=True)
+    unpainted = re.sub(r"\x1b\[[0-9;]*m", "", painted)
+    assert [line.rstrip() for line in unpainted.splitlines()] == plain.splitlines()
+    red = re.findall(r"\x1b\[31m([^\x1b]*)\x1b\[0m", painted)
+    assert [cell.strip() for cell in red] == ["VIOLATED", "NO"]
+    assert painted.splitlines()[1].startswith("a1    NO ")  # the model's name: not painted
+    assert painted.startswith("\x1b[1mid ")
+    header = plain.splitlines()[0]
+    assert header.endswith("comparable")
+    assert max(len(line) for line in plain.splitlines()) == len(header)
