@@ -508,32 +508,60 @@ def test_ls_and_rank_in_process_leave_the_garbage_collector_as_they_found_it(pro
 @settings(max_examples=200, deadline=None)
 @given(
     names=st.lists(
-        st.text(max_size=12) | st.sampled_from(['}, {"', '"}, {"id": 1', "\n", 'é}, {"x']),
+        st.text(max_size=12) | st.sampled_from(['}, {"', '},{"', '"},{"id": 1', "\n", 'é},{"x']),
         min_size=1,
         max_size=5,
-    )
+    ),
+    numbers=st.lists(
+        st.none() | st.booleans() | st.floats() | st.integers(min_value=-(2**70), max_value=2**70),
+        min_size=5,
+        max_size=5,
+    ),
 )
-def test_ls_json_puts_each_object_on_its_own_line_whatever_the_values(names) -> None:
-    """write_json encodes the list in chunks and splits them between objects: the result is
-    the same as encoding each object alone, for any text in a value (quotes, braces, lines)."""
+def test_ls_json_puts_each_object_on_its_own_line_whatever_the_values(names, numbers) -> None:
+    """write_json encodes the objects in chunks and splits them between objects: each line is
+    one object, compact, keys sorted, whatever text a value holds (quotes, braces, lines),
+    and a number that is not finite is written as null (valid JSON), also past 64 bits."""
     import contextlib
     import io
+    import math
 
     from modelsnap.cli import ls_cmd
     from modelsnap.cli.ls_cmd import write_json
 
+    numeric = ("criteria_revision", "latency_p95_ms", "primary_test", "size_mb", "comparable")
     saved, ls_cmd._JSON_CHUNK = ls_cmd._JSON_CHUNK, 2  # the joins between chunks too
     try:
         rows = [
-            dict(sorted(({key: None for key in JSON_KEYS} | {"name": name, "id": str(i)}).items()))
+            dict(
+                sorted(
+                    (
+                        {key: None for key in JSON_KEYS}
+                        | dict(zip(numeric, numbers, strict=True))
+                        | {"name": name, "id": str(i)}
+                    ).items()
+                )
+            )
             for i, name in enumerate(names)
         ]
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             write_json(rows)
-        encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
-        assert out.getvalue() == "[\n" + ",\n".join("  " + encode(row) for row in rows) + "\n]\n"
-        assert json.loads(out.getvalue()) == rows
+        finite = [
+            {
+                k: None if isinstance(v, float) and not math.isfinite(v) else v
+                for k, v in row.items()
+            }
+            for row in rows
+        ]
+        lines = out.getvalue().split("\n")
+        assert lines[0] == "[" and lines[-2:] == ["]", ""]
+        body = lines[1:-2]
+        objects = [json.loads(line.removesuffix(",")) for line in body]
+        assert objects == finite and all(list(o) == sorted(o) for o in objects)
+        assert all(line.startswith('  {"comparable":') for line in body)
+        assert all(line.endswith(",") for line in body[:-1]) and not body[-1].endswith(",")
+        assert json.loads(out.getvalue()) == finite
     finally:
         ls_cmd._JSON_CHUNK = saved
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,51 @@ def print_warning(text: str) -> None:
 
     console = make_console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"[yellow]warning:[/] {escape(clean_message(text))}")
+
+
+def json_bytes(value: Any, *, sort_keys: bool = True) -> bytes:
+    """Compact JSON (UTF-8, no spaces) of a large answer, for ``ls`` and ``rank``.
+
+    orjson encodes in a tenth of the time of the standard library: 0.07 s against 0.5 s for
+    ``ls`` at 100,000 snapshots, where floats' shortest repr is most of the cost. It writes a
+    non-finite float as ``null`` (the standard library writes ``NaN``, which is not JSON). What
+    orjson refuses (an integer past 64 bits, from a hand-edited file) goes through the standard
+    library instead, with the same layout."""
+    import orjson
+
+    option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    try:
+        return orjson.dumps(value, option=option | orjson.OPT_SORT_KEYS if sort_keys else option)
+    except orjson.JSONEncodeError:
+        text = json.dumps(
+            _finite(value), sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":")
+        )
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float as None, as orjson writes it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def write_bytes(parts: Iterable[bytes]) -> None:
+    """Write encoded output to stdout, part by part, after what is already buffered there
+    (no copy of the whole: at 100,000 snapshots joining 60 MB cost ``ls`` 0.1 s)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (a test's StringIO)
+        for part in parts:
+            sys.stdout.write(part.decode("utf-8", "surrogateescape"))
+        return
+    sys.stdout.flush()
+    for part in parts:
+        buffer.write(part)
+    buffer.flush()
 
 
 def print_json(data: Any) -> None:

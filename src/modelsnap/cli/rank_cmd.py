@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from modelsnap.cli.output import add_dir_argument, add_format_option, cyclic_gc_paused
+from modelsnap.cli.output import (
+    add_dir_argument,
+    add_format_option,
+    cyclic_gc_paused,
+    json_bytes,
+    write_bytes,
+)
 
 if TYPE_CHECKING:
     from modelsnap.core.selection.ranking import RankedEntry, RankingResult
@@ -124,12 +129,9 @@ def _run(args: Any) -> int:
         body = result.to_dict()
         body["significance"] = significance
         body["problems"] = project.problems
-        # Compact, sorted keys: the C encoder (indent would force the pure-Python one, ~3 s
-        # for 10,000 snapshots). Same shape as every other --format json.
-        sys.stdout.write(
-            json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        )
-        sys.stdout.write("\n")
+        # Compact, sorted keys, through orjson: 1.5 s of the standard library's encoder for
+        # every version of 100,000 snapshots.
+        write_bytes((json_bytes(body), b"\n"))
     elif args.format == "csv":
         sys.stdout.write(to_csv(result))
     else:
