@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
 import pytest
 import tomlkit
 from rich.console import Console
@@ -14,6 +15,7 @@ from modelsnap.core.project.edit import write_new_project
 from modelsnap.core.project.parse import load_project
 from modelsnap.core.records.store import list_snapshots
 from modelsnap.core.selection.criteria import lock_criteria
+from modelsnap.profiler.warm import warm_available
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.widgets.run_panel import RunPanel
 from modelsnap.tui.widgets.snapshot_card import SnapshotCard
@@ -157,6 +159,8 @@ async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_othe
         await settle(app, pilot, 8)
         assert not app.running
         assert not screen.failures, screen.failures
+        workers = app._worker_pool
+        templates = workers.pids if workers is not None else []
         card_a = next(c for c in screen.query(SnapshotCard) if c.snapshot)
         table = screen.query_one("#candidates-table")
         id_a = card_a.snapshot["id"]
@@ -177,3 +181,9 @@ async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_othe
         assert str(table.get_row("forest_a")[1]) == f"✓ {short_id(id_a)}"
         assert str(table.get_row("forest_b")[1]) == f"✓ {short_id(id_b)}"
         assert table.cursor_row == 1  # the row the user ran stays selected
+        if warm_available():
+            # the second run forked from the template the first one started: no new imports
+            assert len(templates) == 1 and app._worker_pool is workers
+            assert workers.pids == templates
+    if warm_available():  # the template ended with the app, and nothing it forked is left
+        assert workers.pids == [] and not psutil.pid_exists(templates[0])

@@ -31,7 +31,7 @@ from modelsnap.profiler.job_specs import (
     settings_for,
 )
 from modelsnap.profiler.runner import RunJob, run_model
-from modelsnap.profiler.warm import WorkerPool
+from modelsnap.profiler.warm import WorkerPool, pool_for
 
 if TYPE_CHECKING:
     from modelsnap.core.records.shapes import Snapshot
@@ -83,12 +83,15 @@ def run_project(
     on_warning: Callable[[str, str], None] | None = None,
     on_finish: Callable[[RunOutcome], None] | None = None,
     cancel: threading.Event | None = None,
+    pool: WorkerPool | None = None,
 ) -> list[RunOutcome]:
     """Run the selected models of a loaded project, one worker each, and return every outcome.
 
     Callbacks get the model name first so one display can follow several runs. After a cancel,
     the models not started yet are reported as cancelled without running. The models' workers
-    are forked from one template process (``warm.WorkerPool``), stopped when this returns.
+    are forked from one template process (``warm.WorkerPool``): ``pool``'s, kept by the caller
+    for its next runs (the TUI keeps one for the session), else a pool of this call's own,
+    stopped when this returns.
     """
     specs = _select(config, names, baseline)
     choice = executors.choose(config, overrides)
@@ -106,9 +109,9 @@ def run_project(
             on_finish=on_finish,
             cancel=cancel,
         )
-    with WorkerPool() as pool:
+    with pool_for(pool) as workers:
         return _run_specs(
-            config, specs, overrides, on_start, on_event, on_warning, on_finish, cancel, pool
+            config, specs, overrides, on_start, on_event, on_warning, on_finish, cancel, workers
         )
 
 

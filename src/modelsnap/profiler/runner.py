@@ -323,6 +323,8 @@ def _start_worker(
 ) -> subprocess.Popen | warm.WarmProcess | None:
     """The model's worker: forked from the run's template (``warm``), or, where that is not
     available, a fresh interpreter started through the reaper. None when cancelled meanwhile."""
+    if cancel is not None and cancel.is_set():
+        return None  # a quit or Escape came first: start nothing (a closed pool would go cold)
     env = _thread_env(job.threads)
     if pool is not None:
         forked = pool.spawn(
