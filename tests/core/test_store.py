@@ -225,6 +225,65 @@ def test_list_tolerates_broken_files_and_ignores_temp_files(
     assert str(problems[0]).startswith(str(folder))
 
 
+def test_a_snapshot_reader_parses_again_only_what_may_have_changed(
+    tmp_path: Path, make_body, make_staged, monkeypatch
+) -> None:
+    """The TUI's reader: a second read parses no settled file; a file rewritten in place (even
+    with its size and mtime put back), added, broken, deleted or swapped for a link is seen
+    exactly as a fresh read sees it; a file parsed within the racy window is parsed again."""
+    from modelsnap.core.records import index
+
+    first = _write(tmp_path, make_body, make_staged)
+    second = _write(tmp_path, make_body, make_staged, name="forest")
+    folder = tmp_path / "snapshots"
+    parsed: list[str] = []
+    real = store._load
+    monkeypatch.setattr(store, "_load", lambda path: parsed.append(path.stem) or real(path))
+
+    def read(reader: store.SnapshotReader) -> tuple[list[str], list[str]]:
+        """The ids the reader returns and the files it parsed to do so."""
+        parsed.clear()
+        snapshots, problems = reader.read(tmp_path)
+        parsed_now = list(parsed)
+        fresh = store.SnapshotReader().read(tmp_path)  # what a fresh read says
+        assert (snapshots, [str(p) for p in problems]) == (fresh[0], [str(p) for p in fresh[1]])
+        return [s["id"] for s in snapshots], parsed_now
+
+    both = sorted([first, second])
+    reader = store.SnapshotReader()
+    # just written: within the racy window, so the next read parses them again
+    assert read(reader) == (both, both)
+    assert read(reader) == (both, both)
+    monkeypatch.setattr(index, "RACY_NS", 0)  # as if two seconds had passed
+    read(reader)
+    assert read(reader) == (both, [])
+
+    # rewritten in place with the same size, its mtime put back: the ctime moved
+    path = folder / f"{second}.toml"
+    info = path.stat()
+    path.write_text(path.read_text().replace('name = "forest"', 'name = "forezt"'))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert path.stat().st_size == info.st_size
+    assert read(reader) == (both, [second])
+    assert {s["name"] for s in reader.read(tmp_path)[0]} == {"random_forest", "forezt"}
+
+    # a broken file, a new one and a deleted one; a problem is never remembered
+    bad = "20261126T000000-bad_toml-0000"
+    (folder / f"{bad}.toml").write_text("schema = 1\nid = [\n")
+    third = _write(tmp_path, make_body, make_staged, name="third")
+    path.unlink()
+    assert read(reader) == (sorted([first, third]), [bad, third])
+    assert read(reader) == (sorted([first, third]), [bad])
+
+    # a file swapped for a link: judged as a fresh read judges it, and never remembered
+    target = tmp_path / "elsewhere.toml"
+    target.write_text((folder / f"{first}.toml").read_text())
+    (folder / f"{first}.toml").unlink()
+    (folder / f"{first}.toml").symlink_to(target)
+    assert read(reader)[1] == [bad, first]
+    assert read(reader)[1] == [bad, first]
+
+
 def test_list_of_a_folder_without_snapshots_is_empty(tmp_path: Path) -> None:
     assert store.list_snapshots(tmp_path) == ([], [])
 

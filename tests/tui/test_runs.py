@@ -146,9 +146,9 @@ async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_othe
     reads: list[bool] = []  # one per state read: True when it ran off the UI thread
     real_load = project_app.load_state
 
-    def load_state(folder):
+    def load_state(folder, *more):
         reads.append(threading.current_thread() is not threading.main_thread())
-        return real_load(folder)
+        return real_load(folder, *more)
 
     monkeypatch.setattr(project_app, "load_state", load_state)
     app = ModelsnapApp(root, open_step=3)

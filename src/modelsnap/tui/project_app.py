@@ -34,6 +34,7 @@ from modelsnap.tui.state import ProjectState, load_state
 from modelsnap.tui.steps import step_for_number
 
 if TYPE_CHECKING:
+    from modelsnap.core.records.store import SnapshotReader
     from modelsnap.profiler.events import ProgressEvent
     from modelsnap.profiler.warm import WorkerPool
 
@@ -53,6 +54,7 @@ class ProjectApp(App[None]):
         # run: later runs fork from it at once instead of importing the libraries again
         # (2-3 s). Each model still runs in a fresh child of it; it ends with the app.
         self._worker_pool: WorkerPool | None = None
+        self._snapshot_reader: SnapshotReader | None = None  # made by the first state read
 
     # -- project state ------------------------------------------------------------------
 
@@ -62,7 +64,11 @@ class ProjectApp(App[None]):
 
     @work(thread=True, exclusive=True, group="state", exit_on_error=False)
     def _load_state(self) -> None:
-        state = load_state(self.root)
+        if self._snapshot_reader is None:
+            from modelsnap.core.records.store import SnapshotReader
+
+            self._snapshot_reader = SnapshotReader()
+        state = load_state(self.root, self._snapshot_reader)
         # A newer reload was asked for meanwhile (a run's end asks twice): its answer follows,
         # so this one would only make the screen apply a state twice.
         if not get_current_worker().is_cancelled:

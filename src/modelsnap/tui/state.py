@@ -11,10 +11,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.tui import steps
+
+if TYPE_CHECKING:
+    from modelsnap.core.records.store import SnapshotReader
 
 PROJECT_FILE = "modelsnap.toml"
 
@@ -108,11 +111,13 @@ class ProjectState:
         return steps.first_unfinished(self)
 
 
-def load_state(root: Path) -> ProjectState:
+def load_state(root: Path, snapshots: SnapshotReader | None = None) -> ProjectState:
     """Read everything the screens show. Runs in a worker thread: it touches the disk.
 
     Broken records never raise here: a project file that does not load is kept as
-    ``config_error`` (the criteria screen shows it), broken snapshots as ``problems``.
+    ``config_error`` (the criteria screen shows it), broken snapshots as ``problems``. The
+    app passes its ``SnapshotReader`` (``core.records.store``), so a reload parses only the
+    snapshot files that may have changed since the last one.
     """
     root = Path(root)
     state = ProjectState(root=root, has_project=(root / PROJECT_FILE).is_file())
@@ -126,7 +131,8 @@ def load_state(root: Path) -> ProjectState:
         state.config = load_project(root)
     except ModelsnapError as error:
         state.config_error = error
-    state.snapshots, state.problems = store.list_snapshots(root)
+    reader = snapshots if snapshots is not None else store.SnapshotReader()
+    state.snapshots, state.problems = reader.read(root)
     state.revision = criteria.current_revision(root)
     if state.config is not None:
         state.hashes = store.current_data_hashes(root, state.config.data.source)

@@ -19,6 +19,8 @@ import os
 import re
 import secrets
 import shutil
+import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -313,15 +315,62 @@ def snapshot_files(root: Path) -> list[Path]:
 
 
 def list_snapshots(root: Path) -> tuple[list[Snapshot], list[SnapshotProblem]]:
-    """Every readable snapshot, sorted by id, and a problem for each file that is not."""
-    snapshots: list[Snapshot] = []
-    problems: list[SnapshotProblem] = []
-    for path in snapshot_files(root):
-        try:
-            snapshots.append(_load(path))
-        except SnapshotError as exc:
-            problems.append(SnapshotProblem(path, exc.message))
-    return snapshots, problems
+    """Every readable snapshot, sorted by id, and a problem for each file that is not: each
+    file parsed now (a reader that remembers nothing)."""
+    return SnapshotReader().read(root)
+
+
+class SnapshotReader:
+    """Reads one folder's snapshots again and again, as the TUI does after every run: a file
+    is parsed again only when it may have changed since this reader parsed it.
+
+    A parsed file is reused while its size, mtime, ctime and inode are the ones it had just
+    before it was parsed, and its ctime was then already ``index.RACY_NS`` old: a rewrite
+    moves the ctime, which no user can set back, and a file that changed within the same
+    clock tick as the read is parsed again next time (the index's rule). Memory of one
+    process only: nothing is written, and what records a decision, a report or ``check``
+    still reads the files. The snapshots it returns are shared between reads: read only.
+    """
+
+    def __init__(self) -> None:
+        # file name -> (its lstat binding, the time it was taken, the snapshot parsed after it)
+        self._parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
+
+    def read(self, root: Path) -> tuple[list[Snapshot], list[SnapshotProblem]]:
+        snapshots: list[Snapshot] = []
+        problems: list[SnapshotProblem] = []
+        parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
+        known = self._parsed
+        for path in snapshot_files(root):
+            seen = time.time_ns()  # before the lstat: see the class's docstring
+            try:
+                info = os.lstat(path)
+            except OSError:
+                info = None
+            binding = (
+                (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+                if info is not None and stat.S_ISREG(info.st_mode)
+                else None
+            )
+            before = known.get(path.name)
+            if (
+                binding is not None
+                and before is not None
+                and before[0] == binding
+                and binding[2] < before[1] - index.RACY_NS
+            ):
+                snapshot, seen = before[2], before[1]
+            else:
+                try:
+                    snapshot = _load(path)  # refuses a link, a FIFO, a device
+                except SnapshotError as exc:
+                    problems.append(SnapshotProblem(path, exc.message))
+                    continue
+            snapshots.append(snapshot)
+            if binding is not None:
+                parsed[path.name] = (binding, seen, snapshot)
+        self._parsed = parsed
+        return snapshots, problems
 
 
 def snapshot_ids(root: Path) -> list[str]:
