@@ -155,7 +155,29 @@ def test_seeded_models_give_the_same_metrics_as_a_local_run(tmp_path, cluster, c
     wait_until_no_modelsnap_children()
 
 
-def test_progress_streams_back_and_models_run_side_by_side(tmp_path, cluster) -> None:
+def test_progress_streams_back_and_models_run_side_by_side(tmp_path, cluster, monkeypatch) -> None:
+    """Both models fit on the cluster at once, their progress streams back, and both are then
+    profiled here, one after the other, in workers forked from one template (``warm``) that
+    started while the cluster was fitting."""
+    from modelsnap.profiler import warm
+
+    forked: list[tuple[int, ...]] = []  # the run's templates, at each local fork
+    real_spawn = warm.WorkerPool.spawn
+
+    def spawn(pool, *args, **kwargs):
+        process = real_spawn(pool, *args, **kwargs)
+        forked.append(tuple(pool.pids))
+        return process
+
+    monkeypatch.setattr(warm.WorkerPool, "spawn", spawn)
+    prestarted: list[float] = []  # when the local template was asked to start
+    real_prestart = warm.WorkerPool.prestart
+
+    def prestart(pool, *args, **kwargs):
+        prestarted.append(time.monotonic())
+        real_prestart(pool, *args, **kwargs)
+
+    monkeypatch.setattr(warm.WorkerPool, "prestart", prestart)
     root = write_project(
         tmp_path / "p",
         """
@@ -182,6 +204,10 @@ params = { max_depth = 3, random_state = 0 }
     started = {n: t for t, n, _, m in events if m.startswith("on Dask worker")}
     fitted = {n: t for t, n, _, m in events if m.startswith("fitted;")}
     assert started["tree"] < fitted["logistic"] and started["logistic"] < fitted["tree"]
+    if warm.warm_available():  # the second profile did not start another template
+        assert len(forked) == 2 and len(forked[0]) == 1 and forked[0] == forked[1]
+    # the template's imports began while the cluster was still fitting, not after
+    assert len(prestarted) == 1 and prestarted[0] < min(fitted.values())
 
 
 # --------------------------------------------------------------------------- failures

@@ -263,6 +263,27 @@ def test_a_cancel_while_the_template_starts_leaves_nothing(project: Path) -> Non
     assert_nothing_written(project)
 
 
+def test_a_prestarted_template_serves_the_run_and_a_pool_closed_while_it_imports_leaves_nothing(
+    project: Path,
+) -> None:
+    """``prestart`` starts the template a job's worker will come from (the Dask run does this
+    while the cluster fits): the run then forks from that very process. Closed while the
+    template is still importing, the pool leaves no process behind."""
+    from modelsnap.profiler.runner import prestart_worker
+
+    fast = job(project, "sklearn.tree.DecisionTreeClassifier", params={"max_depth": 2})
+    with warm.WorkerPool() as pool:
+        prestart_worker(fast, pool)
+        prestart_worker(fast, pool)  # the same environment: still one template
+        started = pool.pids
+        assert len(started) == (1 if warm.warm_available() else 0)
+        run_model(fast, pool=pool)
+        assert pool.pids == started
+    with warm.WorkerPool() as pool:
+        prestart_worker(fast, pool)
+    assert our_modelsnap_processes() == []
+
+
 def test_a_template_that_cannot_start_leaves_the_run_to_cold_workers(
     project: Path, monkeypatch
 ) -> None:

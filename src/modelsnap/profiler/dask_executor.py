@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from modelsnap.core.errors import CriteriaError, ModelsnapError, RunFailed
-from modelsnap.profiler import runner
+from modelsnap.profiler import runner, warm
 from modelsnap.profiler.events import ProgressEvent, ProtocolError
 from modelsnap.profiler.executors import ExecutorError, require_dask
 
@@ -300,8 +300,13 @@ class DaskRun:
         on_warning: Callable[[str, str], None] | None,
         on_finish: Callable[[Any], None] | None,
         cancel: threading.Event | None,
+        pool: warm.WorkerPool | None = None,
     ) -> None:
         self.config = config
+        # The local profiling forks its workers from one template (``warm``): the caller's, or
+        # one made for this run by the first model profiled here, stopped when the run ends.
+        self.given_pool = pool
+        self.workers: warm.WorkerPool | None = None
         self.specs = specs
         self.scheduler = scheduler
         self.scheduler_where = scheduler_where
@@ -359,32 +364,40 @@ class DaskRun:
                 logger.setLevel(level)
 
     def _run(self) -> list[Any]:
-        from modelsnap.profiler.job_specs import RunOutcome
-
         client = connect(self.scheduler, self.scheduler_where)  # nothing is written before this
         self.client = client
         try:
-            self._ensure_split()
-            self.models = [
-                _Model(i, spec, RunOutcome(spec.name, spec.kind, warnings=[]))
-                for i, spec in enumerate(self.specs)
-            ]
-            client.subscribe_topic(self.topic, lambda event: self.inbox.put(("topic", event[1])))
-            # One copy of the project's files per Dask worker, whatever the number of tasks.
-            [bundle] = client.scatter([project_bundle(self.config)], hash=False)
-            try:
-                self._prepare_and_submit(bundle)
-                self._loop(bundle)
-            except ModelsnapError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the cluster failed, not a model
-                self._abort(f"{type(exc).__name__}: {exc}")
+            with warm.pool_for(self.given_pool) as self.workers:
+                self._run_on(client)
         finally:
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(self.topic)
             with contextlib.suppress(Exception):
                 client.close()
         return [model.outcome for model in self.models]
+
+    def _run_on(self, client: Any) -> None:
+        from modelsnap.profiler.job_specs import RunOutcome
+
+        self._ensure_split()
+        self.models = [
+            _Model(i, spec, RunOutcome(spec.name, spec.kind, warnings=[]))
+            for i, spec in enumerate(self.specs)
+        ]
+        client.subscribe_topic(self.topic, lambda event: self.inbox.put(("topic", event[1])))
+        # One copy of the project's files per Dask worker, whatever the number of tasks.
+        [bundle] = client.scatter([project_bundle(self.config)], hash=False)
+        try:
+            self._prepare_and_submit(bundle)
+            # While the cluster fits, the template of the local profiling starts here.
+            first = next((m.job for m in self.models if m.phase == "cluster"), None)
+            if first is not None and self.workers is not None:
+                runner.prestart_worker(first, self.workers)
+            self._loop(bundle)
+        except ModelsnapError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the cluster failed, not a model
+            self._abort(f"{type(exc).__name__}: {exc}")
 
     def _ensure_split(self) -> None:
         """Draw the frozen split here once, before the tasks copy it (never one per task)."""
@@ -774,6 +787,7 @@ class DaskRun:
                 lambda text: self.inbox.put(("warning", (model, text))),
                 self.cancel,
                 wire=wire,
+                pool=self.workers,
             )
             if outcome.killed_for or outcome.final is None or outcome.final["type"] != "result":
                 failure = runner._failure(job, outcome)

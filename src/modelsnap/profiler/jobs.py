@@ -108,6 +108,7 @@ def run_project(
             on_warning=on_warning,
             on_finish=on_finish,
             cancel=cancel,
+            pool=pool,
         )
     with pool_for(pool) as workers:
         return _run_specs(

@@ -348,6 +348,12 @@ def _start_worker(
     )
 
 
+def prestart_worker(job: RunJob, pool: warm.WorkerPool) -> None:
+    """Have ``pool`` start the template ``job``'s worker will be forked from (its imports take
+    seconds): for a caller that will ask for the worker later and waits meanwhile."""
+    pool.prestart(job.root, _thread_env(job.threads))
+
+
 _PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 _FINAL: dict[str, Any] = {"type": "final"}  # the reader's wake-up call after the last message
 

@@ -340,6 +340,20 @@ class WorkerPool:
             template.close()
             return None
 
+    def prestart(self, cwd: Path, env: dict[str, str]) -> None:
+        """Start the template for ``env`` now, without waiting for its imports, so that the
+        first fork from it does not wait either: for a caller with seconds to spare (a Dask run
+        waiting for its fits). Nothing when one is there, or warm workers are not available."""
+        if self._closed or self._broken or not warm_available():
+            return
+        key = tuple(sorted(env.items()))
+        with self._lock:
+            if key not in self._templates:
+                try:
+                    self._templates[key] = Template(env, cwd)
+                except OSError:
+                    self._broken = True  # the runner then starts cold workers, as it would
+
     def close(self) -> None:
         self._closed = True
         with self._lock:
