@@ -304,7 +304,7 @@ class DaskRun:
     ) -> None:
         self.config = config
         # The local profiling forks its workers from one template (``warm``): the caller's, or
-        # one made for this run by the first model profiled here, stopped when the run ends.
+        # this run's own, stopped when the run ends; it starts while the cluster fits.
         self.given_pool = pool
         self.workers: warm.WorkerPool | None = None
         self.specs = specs
