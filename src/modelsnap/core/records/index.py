@@ -1085,12 +1085,8 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
     fresh: dict[str, dict[str, Any]] = {}
     trusted_loose = trusted_base = 0
     settled_before = bound_ns - RACY_NS
-    # The common case inlined (a block row whose binding has settled, as below): at 100,000
-    # rows every call and branch saved here is felt.
-    base_rows, new_row, measures_of = index.base_rows, _Row, PackedMeasures
-    step = 8 * index.base_width
-    validation, test = index.base_measures
-    validation_words, test_words = index.base_words
+    # The common case first (a block row whose binding has settled, as below), its test
+    # inlined: at 100,000 rows every call and branch saved here is felt.
     for file_name in sorted(files):
         stat = files[file_name]
         known = stored.get(file_name)
@@ -1104,15 +1100,7 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
             and type(known[4]) is int
             and stat.st_ctime_ns < known[4] - RACY_NS
         ):
-            i = known[6]
-            start = step * i
-            measures: dict[str, Mapping[str, float]] = {
-                "validation": measures_of(
-                    validation, positions, start, start + step, validation_words
-                ),
-                "test": measures_of(test, positions, start, start + step, test_words),
-            }
-            rows.append(new_row(base_rows[i], measures).__dict__)  # type: ignore[arg-type]
+            rows.append(_base_row(index, known[6]))
             sources.append((file_name, known))
             trusted_base += 1
             continue
