@@ -156,3 +156,61 @@ def test_format_pair_tells_different_numbers_apart(value: float, limit: float):
     shown_value, shown_limit = format_pair(value, limit)
     assert (shown_value == shown_limit) == (value == limit)
     assert float(shown_value) == pytest.approx(value, rel=1e-3, abs=1e-9)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 0.5, 1.0, 50.0]),
+)
+_MEASURES = ("f1", "recall", "latency_p95_ms", "size_mb", "edge_must_pass_failed")
+
+
+def _measured(draw_values: dict[str, float | None]) -> dict[str, float]:
+    return {name: value for name, value in draw_values.items() if value is not None}
+
+
+@given(
+    mine=st.fixed_dictionaries({name: _VALUES for name in _MEASURES}),
+    theirs=st.one_of(st.none(), st.fixed_dictionaries({name: _VALUES for name in _MEASURES})),
+    limits=st.fixed_dictionaries(
+        {},
+        optional={
+            "max_latency_p95_ms": st.sampled_from([0.0, 5.0, 50.0]),
+            "max_size_mb": st.sampled_from([0.0, 1.0, 100.0]),
+            "min_gain_over_baseline": st.sampled_from([-1.0, 0.0, 0.01]),
+            "min_metric": st.fixed_dictionaries(
+                {}, optional={"recall": st.sampled_from([0.0, 0.5]), "f1": st.just(0.9)}
+            ),
+        },
+    ),
+    kind=st.sampled_from(["candidate", "baseline"]),
+    required=st.booleans(),
+)
+def test_passes_is_true_exactly_when_evaluate_finds_nothing_failed_or_missing(
+    mine: dict, theirs: dict | None, limits: dict, kind: str, required: bool
+):
+    """The ranking's quick test never disagrees with the table it stands in for: NaN, infinity,
+    -0.0, a missing measure, a missing baseline and a baseline judged on the gain included."""
+    from modelsnap.core.selection.constraints import gain_over, passes
+
+    measured = _measured(mine)
+    baseline = _measured(theirs) if theirs is not None else None
+    rules = parse_constraints(limits)
+    judged = evaluate(
+        measured,
+        rules,
+        primary_metric="f1",
+        kind=kind,
+        baseline=baseline if kind != "baseline" else None,
+        baseline_id="b",
+        edge_cases_required=required,
+    )
+    gain = (
+        gain_over(measured, baseline, "b", "f1")
+        if kind != "baseline" and baseline is not None
+        else {}
+    )
+    assert gain == judged["gain"]
+    quick = passes(measured, rules, kind=kind, gain=gain, edge_cases_required=required)
+    assert quick == (not reasons(judged) and not missing(judged))

@@ -61,12 +61,13 @@ def _judge(value: float, limit: float, kind: str) -> dict[str, Any]:
     return {"value": value, "limit": limit, "ok": ok, "over": over}
 
 
-def _gain(
+def gain_over(
     measured: Mapping[str, float],
     baseline: Mapping[str, float],
     baseline_id: str,
     primary_metric: str,
 ) -> dict[str, Any]:
+    """The ``[gain]`` table of a candidate's measures over the baseline's (``evaluate``'s)."""
     gain: dict[str, Any] = {"baseline_id": baseline_id, "metric": primary_metric}
     mine, theirs = measured.get(primary_metric), baseline.get(primary_metric)
     if mine is None or theirs is None:
@@ -140,7 +141,7 @@ def evaluate(
     """
     rules = constraints if isinstance(constraints, tuple) else parse_constraints(constraints)
     gain = (
-        _gain(measured, baseline, baseline_id, primary_metric)
+        gain_over(measured, baseline, baseline_id, primary_metric)
         if kind != "baseline" and baseline is not None
         else {}
     )
@@ -163,6 +164,37 @@ def evaluate(
     elif edge_cases_required:
         table[EDGE_CONSTRAINT] = {"limit": 0.0, "missing": True}
     return {"constraints": table, "gain": gain}
+
+
+def passes(
+    measured: Mapping[str, float],
+    rules: tuple[Rule, ...],
+    *,
+    kind: str,
+    gain: Mapping[str, Any],
+    edge_cases_required: bool = False,
+) -> bool:
+    """True exactly when ``evaluate`` (with the same rules, and ``gain`` as it computes it)
+    would judge every constraint and find each one met: no reason and nothing missing.
+
+    The ranking asks this of every row first and calls ``evaluate`` only for a row that fails
+    it, for the words: at 100,000 rows most pass, and building their tables cost a second."""
+    for rule in rules:
+        if rule.measure == GAIN_CONSTRAINT:
+            if kind == "baseline":
+                continue
+            value = gain.get("relative")
+        else:
+            value = measured.get(rule.measure)
+        # written as _judge's test, so that NaN fails here as it fails there
+        if value is None or not (
+            value <= rule.limit if rule.kind == "max" else value >= rule.limit
+        ):
+            return False
+    failed = measured.get("edge_must_pass_failed")
+    if failed is not None:
+        return failed <= 0.0
+    return not edge_cases_required
 
 
 def _validation(item: Mapping[str, Any]) -> dict[str, float]:

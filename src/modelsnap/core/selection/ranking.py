@@ -494,10 +494,13 @@ def pareto_flags(values: Sequence[Sequence[float]], directions: Sequence[str]) -
     Rows are visited in lexicographic best-first order, so a row can only be dominated by one
     already on the front: cost is rows x front size, not rows squared.
     """
-    signed = [
-        tuple(v if d == "max" else -v for v, d in zip(row, directions, strict=True))
-        for row in values
-    ]
+    # v * -1.0 is -v, bit for bit (signed zeros and NaN included); one map per row, not a
+    # generator and a test per value
+    signs = [1.0 if d == "max" else -1.0 for d in directions]
+    if any(len(row) != len(signs) for row in values):
+        raise ValueError("pareto_flags: every row needs one value per direction")
+    mul = operator.mul
+    signed = [tuple(map(mul, row, signs)) for row in values]
     order = sorted(range(len(signed)), key=lambda i: signed[i], reverse=True)
     front: list[tuple[float, ...]] = []
     flags = [False] * len(signed)
@@ -592,42 +595,74 @@ def _judge(
     baseline_row: Mapping[str, Any] | None,
 ) -> _Judged:
     """Stages 2 and 3: the hard constraints on the validation split (a failure rejects, with
-    every reason), then completeness (a missing measure leaves a row incomplete, never 0)."""
+    every reason), then completeness (a missing measure leaves a row incomplete, never 0).
+
+    A row that meets every constraint and has every measure is scored after one quick test
+    (``constraints.passes``); only the others get ``evaluate``'s table, for their reasons."""
     baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
     baseline_id = baseline_row["id"] if baseline_row else None
     rules = constraint_rules.parse_constraints(spec.constraints)
+    passes, gain_over = constraint_rules.passes, constraint_rules.gain_over
+    split, primary, required = spec.split, spec.primary_metric, spec.edge_cases_required
     judged_rows = _Judged([], [], [])
+    scored = judged_rows.scored
     for row, mixed in considered:
         kind = row.get("kind", "candidate")
-        judged = constraint_rules.evaluate(
-            row["measures"]["validation"],
-            rules,
-            primary_metric=spec.primary_metric,
-            kind=kind,
-            baseline=baseline_measures if kind != "baseline" else None,
-            baseline_id=baseline_id or "",
-            edge_cases_required=spec.edge_cases_required,
+        validation = row["measures"]["validation"]
+        against = baseline_measures if kind != "baseline" else None
+        gain = (
+            gain_over(validation, against, baseline_id or "", primary)
+            if against is not None
+            else {}
         )
-        reasons = constraint_rules.reasons(judged)
-        missing = _missing(row["measures"][spec.split], names, judged, baseline_row)
-        name = row.get("name", "")
-        if reasons:
-            judged_rows.rejected.append(
-                {
-                    "id": row["id"],
-                    "name": name,
-                    "kind": kind,
-                    "reasons": reasons,
-                    "missing": missing,
-                }
-            )
-        elif missing:
-            judged_rows.incomplete.append(
-                {"id": row["id"], "name": name, "kind": kind, "missing": missing}
-            )
-        else:
-            judged_rows.scored.append((row, mixed, judged["gain"]))
+        if passes(validation, rules, kind=kind, gain=gain, edge_cases_required=required):
+            split_measures = row["measures"][split]
+            for measure in names:
+                if measure not in split_measures:
+                    break
+            else:
+                scored.append((row, mixed, gain))
+                continue
+        _set_aside(judged_rows, row, mixed, spec, rules, names, baseline_row)
     return judged_rows
+
+
+def _set_aside(
+    judged_rows: _Judged,
+    row: dict[str, Any],
+    mixed: list[str],
+    spec: RankingSpec,
+    rules: tuple[constraint_rules.Rule, ...],
+    names: Sequence[str],
+    baseline_row: Mapping[str, Any] | None,
+) -> None:
+    """A row ``passes`` did not clear: its constraint table, then rejected (with every
+    reason), incomplete (with what it lacks), or scored after all."""
+    kind = row.get("kind", "candidate")
+    judged = constraint_rules.evaluate(
+        row["measures"]["validation"],
+        rules,
+        primary_metric=spec.primary_metric,
+        kind=kind,
+        baseline=baseline_row["measures"]["validation"]
+        if baseline_row and kind != "baseline"
+        else None,
+        baseline_id=baseline_row["id"] if baseline_row else "",
+        edge_cases_required=spec.edge_cases_required,
+    )
+    reasons = constraint_rules.reasons(judged)
+    missing = _missing(row["measures"][spec.split], names, judged, baseline_row)
+    name = row.get("name", "")
+    if reasons:
+        judged_rows.rejected.append(
+            {"id": row["id"], "name": name, "kind": kind, "reasons": reasons, "missing": missing}
+        )
+    elif missing:
+        judged_rows.incomplete.append(
+            {"id": row["id"], "name": name, "kind": kind, "missing": missing}
+        )
+    else:
+        judged_rows.scored.append((row, mixed, judged["gain"]))
 
 
 def _missing(
