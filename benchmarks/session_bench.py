@@ -1,22 +1,27 @@
-"""What a session pays again and again: a later batch of runs, a reload after a run, a Dask run.
+"""What a session pays again and again: a later batch of runs, the first run, a reload after a
+run, a Dask run.
 
-Three measurements, each against the path before it in the same run, alternated ``--repeat``
+Four measurements, each against the path before it in the same run, alternated ``--repeat``
 times so a machine that drifts slows both alike:
 
 1. **a later batch of runs** (the TUI: the baseline, then candidates, then more): one model run
    by ``profiler.jobs.run_project`` twice in a row, either with one ``warm.WorkerPool`` kept for
    both (what the TUI does for its session) or with a pool of each call's own (every batch
    before: the template's imports paid again). The second batch's wall time is the figure.
-2. **the folder read again after a run** (``tui.state.load_state``) in a folder of
+2. **the TUI's first run** (the baseline step of a fresh copy of the sample project, run headless
+   by Textual's Pilot): r pressed after ``--reading`` seconds on the step, with the session's
+   template started while the user reads (``running.WARM_UP_AFTER``) or, as before, by r. The
+   time from r to the run's end is the figure.
+3. **the folder read again after a run** (``tui.state.load_state``) in a folder of
    ``--snapshots`` snapshots (made by ``make_snapshots.py``): with the app's
    ``store.SnapshotReader`` (only files that may have changed are parsed) and with a fresh one
    (every file parsed, as before). Between the two reads one new snapshot file appears, as
    after a run.
-3. with ``--dask``: ``run_project`` on a ``LocalCluster`` of 2 worker processes, the baseline
+4. with ``--dask``: ``run_project`` on a ``LocalCluster`` of 2 worker processes, the baseline
    alone and then three candidates, with the local profiles forked from one template started
    while the cluster fits, or each in a fresh interpreter (``MODELSNAP_COLD_WORKERS=1``).
 
-    python benchmarks/session_bench.py [--repeat 2] [--snapshots 1000] [--dask]
+    python benchmarks/session_bench.py [--repeat 2] [--snapshots 1000] [--reading 5] [--dask]
 """
 
 from __future__ import annotations
@@ -58,6 +63,31 @@ for _ in range(2):
 if pool is not None:
     pool.close()
 print("SECOND", seconds[1])
+"""
+
+FIRST_RUN = """
+import asyncio, sys, time
+from pathlib import Path
+from modelsnap.tui.app import ModelsnapApp
+from modelsnap.tui.screens import running
+
+if sys.argv[2] == "off":
+    running.WARM_UP_AFTER = 1e9  # as before: the first run starts the template
+
+
+async def main():
+    app = ModelsnapApp(Path(sys.argv[1]), open_step=2)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(float(sys.argv[3]))  # the user reads the baseline step
+        start = time.perf_counter()
+        await pilot.press("r")
+        while app.running:
+            await pilot.pause(0.02)
+        assert not app.screen.failures, app.screen.failures
+        print("FIRST", time.perf_counter() - start)
+
+
+asyncio.run(main())
 """
 
 DASK = """
@@ -121,11 +151,27 @@ def batches(repeat: int) -> None:
     print(f"   ratio kept/own: {ratio:.2f}")
 
 
+def first_run(repeat: int, reading: float) -> None:
+    print(f"2. the TUI's first run, r pressed after {reading:g} s on the baseline step:")
+    found: dict[str, list[float]] = {"on": [], "off": []}
+    for _ in range(repeat):
+        for mode in ("off", "on"):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = child(FIRST_RUN, str(fresh_sample(Path(tmp))), mode, str(reading))
+            found[mode].append(float(out.split("FIRST")[1]))
+    labels = (("on", "template started while reading"), ("off", "template started by r"))
+    for mode, label in labels:
+        values = found[mode]
+        print(f"   {label:30} median {statistics.median(values):.2f} s  ({fmt(values)})")
+    ratio = statistics.median(found["on"]) / statistics.median(found["off"])
+    print(f"   ratio: {ratio:.2f}")
+
+
 def reload(count: int, repeat: int) -> None:
     from modelsnap.core.records.store import SnapshotReader
     from modelsnap.tui.state import load_state
 
-    print(f"2. the folder read again after a run, {count:,} snapshots:")
+    print(f"3. the folder read again after a run, {count:,} snapshots:")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "folder"
         ids = make_snapshots.write_folder(root, count)
@@ -153,7 +199,7 @@ def reload(count: int, repeat: int) -> None:
 
 
 def dask(repeat: int) -> None:
-    print("3. run on a LocalCluster of 2 workers: baseline alone, then three candidates:")
+    print("4. run on a LocalCluster of 2 workers: baseline alone, then three candidates:")
     found: dict[str, list[tuple[float, float]]] = {"warm": [], "cold": []}
     for _ in range(repeat):
         for mode in ("cold", "warm"):
@@ -179,6 +225,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--snapshots", type=int, default=1000)
+    parser.add_argument(
+        "--reading", type=float, default=5.0, help="seconds on the step before r (default 5)"
+    )
     parser.add_argument("--dask", action="store_true", help="also the Dask run (needs dask)")
     args = parser.parse_args()
     print(
@@ -186,6 +235,7 @@ def main() -> None:
         f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f}"
     )
     batches(args.repeat)
+    first_run(args.repeat, args.reading)
     reload(args.snapshots, args.repeat)
     if args.dask:
         dask(args.repeat)

@@ -187,3 +187,41 @@ async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_othe
             assert workers.pids == templates
     if warm_available():  # the template ended with the app, and nothing it forked is left
         assert workers.pids == [] and not psutil.pid_exists(templates[0])
+
+
+@pytest.mark.skipif(not warm_available(), reason="warm workers need Linux")
+async def test_a_moment_on_the_baseline_step_starts_the_template_the_run_then_forks_from(
+    tmp_path, monkeypatch
+):
+    """The session's template is started while the user reads the step, not after r: the run
+    then forks from that template (no second one), and it ends with the app. A step without
+    runs starts nothing."""
+    from modelsnap.tui.screens import running
+
+    monkeypatch.setattr(running, "WARM_UP_AFTER", 0.3)
+    root = tmp_path / "p"
+    locked_project(root)
+    app = ModelsnapApp(root, open_step=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.pause(0.6)
+        assert app._worker_pool is None  # the criteria step runs nothing: no template
+
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert app.current_mode == "baseline"
+        for _ in range(100):  # the warm-up's thread starts the template within a moment
+            await pilot.pause(0.05)
+            if app._worker_pool is not None and app._worker_pool.pids:
+                break
+        workers = app._worker_pool
+        assert workers is not None and len(workers.pids) == 1
+        template = workers.pids[0]
+        assert not list_snapshots(root)[0]  # nothing was run or written by it
+
+        await pilot.press("r")
+        await settle(app, pilot, 8)
+        assert not app.running and not app.screen.failures, app.screen.failures
+        assert [s["kind"] for s in list_snapshots(root)[0]] == ["baseline"]
+        assert app._worker_pool is workers and workers.pids == [template]
+    assert workers.pids == [] and not psutil.pid_exists(template)

@@ -30,7 +30,7 @@ from modelsnap.profiler.job_specs import (
     pick,
     settings_for,
 )
-from modelsnap.profiler.runner import RunJob, run_model
+from modelsnap.profiler.runner import RunJob, prestart_template, run_model
 from modelsnap.profiler.warm import WorkerPool, pool_for
 
 if TYPE_CHECKING:
@@ -114,6 +114,15 @@ def run_project(
         return _run_specs(
             config, specs, overrides, on_start, on_event, on_warning, on_finish, cancel, workers
         )
+
+
+def prestart(config: ProjectConfig, pool: WorkerPool, overrides: Overrides | None = None) -> None:
+    """Have ``pool`` start the template that this project's runs fork their workers from, and
+    return at once: for a caller with time to spare before a run is asked for (the TUI, while
+    the user reads the baseline or candidates step). The template imports the libraries only,
+    never the project's code; a later ``run_project(..., pool=pool)`` forks from it."""
+    threads = settings_for(config, None, overrides)["threads"]
+    prestart_template(Path(config.root), threads, pool)
 
 
 def _run_specs(

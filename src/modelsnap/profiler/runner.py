@@ -351,7 +351,13 @@ def _start_worker(
 def prestart_worker(job: RunJob, pool: warm.WorkerPool) -> None:
     """Have ``pool`` start the template ``job``'s worker will be forked from (its imports take
     seconds): for a caller that will ask for the worker later and waits meanwhile."""
-    pool.prestart(job.root, _thread_env(job.threads))
+    prestart_template(job.root, job.threads, pool)
+
+
+def prestart_template(root: Path, threads: int, pool: warm.WorkerPool) -> None:
+    """``prestart_worker`` for any job of ``root`` run with ``threads`` threads (the template
+    depends on the environment only, not on the model)."""
+    pool.prestart(root, _thread_env(threads))
 
 
 _PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")

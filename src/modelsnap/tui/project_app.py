@@ -50,10 +50,13 @@ class ProjectApp(App[None]):
         self.state: ProjectState | None = None
         self._run_cancel: threading.Event | None = None
         self._run_what = ""  # what the run in progress runs, to say so when another is refused
-        # One template of warm workers for the whole session (profiler.warm), made by the first
-        # run: later runs fork from it at once instead of importing the libraries again
+        # One template of warm workers for the whole session (profiler.warm), started when the
+        # user has spent a moment on the baseline or candidates step (``warm_up_runs``), else
+        # by the first run: runs fork from it at once instead of importing the libraries
         # (2-3 s). Each model still runs in a fresh child of it; it ends with the app.
         self._worker_pool: WorkerPool | None = None
+        self._pool_lock = threading.Lock()  # the pool is made from worker threads
+        self._pool_closed = False
         self._snapshot_reader: SnapshotReader | None = None  # made by the first state read
 
     # -- project state ------------------------------------------------------------------
@@ -158,7 +161,6 @@ class ProjectApp(App[None]):
     ) -> None:
         from modelsnap.core.project.parse import load_project
         from modelsnap.profiler.jobs import run_project
-        from modelsnap.profiler.warm import WorkerPool
 
         def on_finish(outcome: Any) -> None:
             if outcome.ok:
@@ -181,13 +183,14 @@ class ProjectApp(App[None]):
 
         try:
             config = load_project(self.root)
-            if self._worker_pool is None:
-                self._worker_pool = WorkerPool()
+            pool = self._session_pool()
+            if pool is None:
+                return  # the app is ending
             run_project(
                 config,
                 names,
                 baseline,
-                pool=self._worker_pool,
+                pool=pool,
                 cancel=cancel,
                 on_finish=on_finish,
                 on_start=on_start,
@@ -212,10 +215,47 @@ class ProjectApp(App[None]):
 
         import modelsnap.profiler.jobs  # noqa: F401
 
+    def _session_pool(self) -> WorkerPool | None:
+        """The session's pool of warm workers (made on first use); None once the app ends."""
+        from modelsnap.profiler.warm import WorkerPool
+
+        with self._pool_lock:
+            if self._pool_closed:
+                return None
+            if self._worker_pool is None:
+                self._worker_pool = WorkerPool()
+            return self._worker_pool
+
+    def warm_up_runs(self) -> None:
+        """Start the session's worker template now, in the background, so that the first run
+        forks from it instead of waiting 2-3 s for its imports. The baseline and candidates
+        steps ask for it once the user has been on them for ``WARM_UP_AFTER`` seconds. The
+        template imports the libraries only (never the project's code) and holds about
+        200 MB until the app ends. Nothing when a run is going or a template is there."""
+        if self._run_cancel is None:
+            self._warm_up()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        from modelsnap.core.project.parse import load_project
+        from modelsnap.profiler.jobs import prestart
+
+        pool = self._session_pool()
+        if pool is None:
+            return
+        try:
+            config = load_project(self.root)
+        except ModelsnapError:
+            return  # nothing to run yet: the run says why, when the user asks for one
+        prestart(config, pool)
+
     def on_unmount(self) -> None:
         """The app ends: stop the session's worker template and everything under it."""
-        if self._worker_pool is not None:
-            self._worker_pool.close()
+        with self._pool_lock:
+            self._pool_closed = True
+            pool = self._worker_pool
+        if pool is not None:
+            pool.close()
 
     def _runs_over(self) -> None:
         self._run_cancel = None

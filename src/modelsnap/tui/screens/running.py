@@ -10,10 +10,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.binding import Binding
+from textual.timer import Timer
 
 from modelsnap.tui.messages import ModelSaved, RunFinished, RunProgress, RunStarted
 from modelsnap.tui.screens.base import StepScreen, typing_in
 from modelsnap.tui.widgets.run_panel import RunPanel
+
+# Seconds on the baseline or candidates step before the session's worker template is started
+# (``ProjectApp.warm_up_runs``): a user reading the step pays its imports now, not after r.
+# Passing through the step on the way elsewhere starts nothing.
+WARM_UP_AFTER = 2.0
 
 
 class RunningStepScreen(StepScreen):
@@ -34,6 +40,20 @@ class RunningStepScreen(StepScreen):
         self.batch_names: list[str] = []  # the models of the batch in progress, in run order
         self.batch_status: dict[str, str] = {}  # name -> queued / running / done / failed
         self.current: tuple[str, str, float] | None = None  # (name, stage, fraction) running now
+        self._warm_up_timer: Timer | None = None
+
+    def on_screen_resume(self) -> None:
+        self._warm_up_timer = self.set_timer(WARM_UP_AFTER, self._warm_up)
+
+    def on_screen_suspend(self) -> None:
+        if self._warm_up_timer is not None:
+            self._warm_up_timer.stop()
+            self._warm_up_timer = None
+
+    def _warm_up(self) -> None:
+        self._warm_up_timer = None
+        if self.is_current:
+            self.app.warm_up_runs()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
