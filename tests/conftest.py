@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,11 @@ def make_staged() -> Callable[..., dict[str, Path]]:
 # would with ``modelsnap run --trust-code``. Set for the whole session (fixtures of every scope
 # and the subprocesses they start inherit it); tests of the refusal remove it with monkeypatch.
 os.environ["MODELSNAP_TRUST_CODE"] = "hostile_models,bad_models"
+
+# The suite starts hundreds of interpreters (commands, workers, templates). Where the
+# environment says not to write bytecode (PYTHONDONTWRITEBYTECODE, set on some CI images), each
+# of them compiled the modelsnap modules it imports again: ``modelsnap ls`` took 0.22 s instead
+# of 0.11 s (medians of 8 interleaved runs). The suite writes bytecode, as an installed package
+# does; __pycache__ is ignored by git.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
