@@ -225,3 +225,24 @@ async def test_a_moment_on_the_baseline_step_starts_the_template_the_run_then_fo
         assert [s["kind"] for s in list_snapshots(root)[0]] == ["baseline"]
         assert app._worker_pool is workers and workers.pids == [template]
     assert workers.pids == [] and not psutil.pid_exists(template)
+
+
+async def test_no_template_is_started_for_a_step_with_no_model_declared(tmp_path, monkeypatch):
+    """A folder whose modelsnap.toml declares no model yet has nothing to run: reading the
+    baseline step starts no template (it would only hold memory)."""
+    from modelsnap.tui.screens import running
+
+    monkeypatch.setattr(running, "WARM_UP_AFTER", 0.1)
+    root = tmp_path / "p"
+    locked_project(root)
+    doc = tomlkit.parse((root / "modelsnap.toml").read_text())
+    del doc["baseline"]
+    del doc["candidates"]
+    (root / "modelsnap.toml").write_text(tomlkit.dumps(doc))
+    app = ModelsnapApp(root, open_step=2)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "baseline"
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert app._worker_pool is None

@@ -240,14 +240,15 @@ class ProjectApp(App[None]):
         from modelsnap.core.project.parse import load_project
         from modelsnap.profiler.jobs import prestart
 
-        pool = self._session_pool()
-        if pool is None:
-            return
         try:
             config = load_project(self.root)
-        except ModelsnapError:
+        except (ModelsnapError, OSError):
             return  # nothing to run yet: the run says why, when the user asks for one
-        prestart(config, pool)
+        if config.baseline is None and not config.candidates:
+            return  # no model declared: no template to keep waiting
+        pool = self._session_pool()
+        if pool is not None:
+            prestart(config, pool)  # a template that cannot start: the run goes cold, as ever
 
     def on_unmount(self) -> None:
         """The app ends: stop the session's worker template and everything under it."""
