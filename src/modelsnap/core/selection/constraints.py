@@ -50,8 +50,13 @@ def _limit(key: str, value: Any) -> float:
     return float(value)
 
 
+def _meets(value: float, limit: float, kind: str) -> bool:
+    """Within the limit (False for NaN, whichever the kind)."""
+    return value <= limit if kind == "max" else value >= limit
+
+
 def _judge(value: float, limit: float, kind: str) -> dict[str, Any]:
-    ok = value <= limit if kind == "max" else value >= limit
+    ok = _meets(value, limit, kind)
     if ok:
         over = 0.0
     elif limit == 0:
@@ -122,6 +127,19 @@ def parse_constraints(constraints: Mapping[str, Any]) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+_SKIPPED = object()
+
+
+def _judged_value(
+    rule: Rule, measured: Mapping[str, float], gain: Mapping[str, Any], kind: str
+) -> Any:
+    """The value ``rule`` judges: its measure, or the relative gain over the baseline (which a
+    baseline is not judged on: ``_SKIPPED``); None when it is missing."""
+    if rule.measure == GAIN_CONSTRAINT:
+        return _SKIPPED if kind == "baseline" else gain.get("relative")
+    return measured.get(rule.measure)
+
+
 def evaluate(
     measured: Mapping[str, float],
     constraints: Mapping[str, Any] | tuple[Rule, ...],
@@ -147,12 +165,9 @@ def evaluate(
     )
     table: dict[str, dict[str, Any]] = {}
     for rule in rules:
-        if rule.measure == GAIN_CONSTRAINT:
-            if kind == "baseline":
-                continue
-            value = gain.get("relative")
-        else:
-            value = measured.get(rule.measure)
+        value = _judged_value(rule, measured, gain, kind)
+        if value is _SKIPPED:
+            continue
         table[rule.name] = (
             {"limit": rule.limit, "missing": True}
             if value is None
@@ -180,16 +195,10 @@ def passes(
     The ranking asks this of every row first and calls ``evaluate`` only for a row that fails
     it, for the words: at 100,000 rows most pass, and building their tables cost a second."""
     for rule in rules:
-        if rule.measure == GAIN_CONSTRAINT:
-            if kind == "baseline":
-                continue
-            value = gain.get("relative")
-        else:
-            value = measured.get(rule.measure)
-        # written as _judge's test, so that NaN fails here as it fails there
-        if value is None or not (
-            value <= rule.limit if rule.kind == "max" else value >= rule.limit
-        ):
+        value = _judged_value(rule, measured, gain, kind)
+        if value is _SKIPPED:
+            continue
+        if value is None or not _meets(value, rule.limit, rule.kind):
             return False
     failed = measured.get("edge_must_pass_failed")
     if failed is not None:
