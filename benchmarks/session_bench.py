@@ -136,35 +136,39 @@ def child(code: str, *args: str, cold: bool = False) -> str:
     return done.stdout
 
 
-def batches(repeat: int) -> None:
-    print("1. a later batch of runs (one linear SVM), second of two batches:")
-    found: dict[str, list[float]] = {"kept": [], "own": []}
+def alternate(code: str, marker: str, repeat: int, modes: tuple[str, str], *args: str) -> dict:
+    """``code`` on a fresh copy of the sample project in each mode (its second argument), the
+    modes alternated ``repeat`` times; the seconds it printed after ``marker``, per mode."""
+    found: dict[str, list[float]] = {mode: [] for mode in modes}
     for _ in range(repeat):
-        for mode in ("own", "kept"):
+        for mode in modes:
             with tempfile.TemporaryDirectory() as tmp:
-                out = child(BATCHES, str(fresh_sample(Path(tmp))), mode)
-            found[mode].append(float(out.split("SECOND")[1]))
-    for mode, label in (("kept", "one template for the session"), ("own", "a template each")):
+                out = child(code, str(fresh_sample(Path(tmp))), mode, *args)
+            found[mode].append(float(out.split(marker)[1]))
+    return found
+
+
+def report(found: dict[str, list[float]], labels: tuple[tuple[str, str], ...], ratio: str) -> None:
+    """Each mode's median and rounds, then the first mode's median over the second's."""
+    for mode, label in labels:
         values = found[mode]
         print(f"   {label:30} median {statistics.median(values):.2f} s  ({fmt(values)})")
-    ratio = statistics.median(found["kept"]) / statistics.median(found["own"])
-    print(f"   ratio kept/own: {ratio:.2f}")
+    (new, _), (old, _) = labels
+    print(f"   {ratio}: {statistics.median(found[new]) / statistics.median(found[old]):.2f}")
+
+
+def batches(repeat: int) -> None:
+    print("1. a later batch of runs (one linear SVM), second of two batches:")
+    found = alternate(BATCHES, "SECOND", repeat, ("own", "kept"))
+    labels = (("kept", "one template for the session"), ("own", "a template each"))
+    report(found, labels, "ratio kept/own")
 
 
 def first_run(repeat: int, reading: float) -> None:
     print(f"2. the TUI's first run, r pressed after {reading:g} s on the baseline step:")
-    found: dict[str, list[float]] = {"on": [], "off": []}
-    for _ in range(repeat):
-        for mode in ("off", "on"):
-            with tempfile.TemporaryDirectory() as tmp:
-                out = child(FIRST_RUN, str(fresh_sample(Path(tmp))), mode, str(reading))
-            found[mode].append(float(out.split("FIRST")[1]))
+    found = alternate(FIRST_RUN, "FIRST", repeat, ("off", "on"), str(reading))
     labels = (("on", "template started while reading"), ("off", "template started by r"))
-    for mode, label in labels:
-        values = found[mode]
-        print(f"   {label:30} median {statistics.median(values):.2f} s  ({fmt(values)})")
-    ratio = statistics.median(found["on"]) / statistics.median(found["off"])
-    print(f"   ratio: {ratio:.2f}")
+    report(found, labels, "ratio")
 
 
 def reload(count: int, repeat: int) -> None:

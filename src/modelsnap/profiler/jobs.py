@@ -116,12 +116,12 @@ def run_project(
         )
 
 
-def prestart(config: ProjectConfig, pool: WorkerPool, overrides: Overrides | None = None) -> None:
+def prestart(config: ProjectConfig, pool: WorkerPool) -> None:
     """Have ``pool`` start the template that this project's runs fork their workers from, and
     return at once: for a caller with time to spare before a run is asked for (the TUI, while
     the user reads the baseline or candidates step). The template imports the libraries only,
     never the project's code; a later ``run_project(..., pool=pool)`` forks from it."""
-    threads = settings_for(config, None, overrides)["threads"]
+    threads = settings_for(config)["threads"]
     prestart_template(Path(config.root), threads, pool)
 
 
