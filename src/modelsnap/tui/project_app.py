@@ -34,6 +34,7 @@ from modelsnap.tui.state import ProjectState, load_state
 from modelsnap.tui.steps import step_for_number
 
 if TYPE_CHECKING:
+    from modelsnap.core.project.schema import ProjectConfig
     from modelsnap.core.records.store import SnapshotReader
     from modelsnap.profiler.events import ProgressEvent
     from modelsnap.profiler.warm import WorkerPool
@@ -231,21 +232,18 @@ class ProjectApp(App[None]):
         forks from it instead of waiting 2-3 s for its imports. The baseline and candidates
         steps ask for it once the user has been on them for ``WARM_UP_AFTER`` seconds. The
         template imports the libraries only (never the project's code) and holds about
-        200 MB until the app ends. Nothing when a run is going or a template is there."""
-        if self._run_cancel is None:
-            self._warm_up()
+        200 MB until the app ends. Nothing when a run is going, a template is there, or the
+        project (as last read) declares no model."""
+        config = self.state.config if self.state is not None else None
+        if self._run_cancel is not None or config is None:
+            return
+        if config.baseline is not None or config.candidates:
+            self._warm_up(config)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
-    def _warm_up(self) -> None:
-        from modelsnap.core.project.parse import load_project
+    def _warm_up(self, config: ProjectConfig) -> None:
         from modelsnap.profiler.jobs import prestart
 
-        try:
-            config = load_project(self.root)
-        except (ModelsnapError, OSError):
-            return  # nothing to run yet: the run says why, when the user asks for one
-        if config.baseline is None and not config.candidates:
-            return  # no model declared: no template to keep waiting
         pool = self._session_pool()
         if pool is not None:
             prestart(config, pool)  # a template that cannot start: the run goes cold, as ever
