@@ -6,6 +6,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.selection.ranking import (
@@ -404,3 +406,56 @@ def test_must_pass_cases_exist_reads_the_severity_column(tmp_path):
     assert not must_pass_cases_exist(tmp_path, "soft.csv")
     assert not must_pass_cases_exist(tmp_path, "missing.csv")
     assert not must_pass_cases_exist(tmp_path, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.5, 0.99),  # f1
+            st.sampled_from([1.0, 2.5, 4.0, 9.0]),  # p95 (ties on purpose)
+            st.floats(0.1, 30.0),  # size
+            st.sampled_from(["hw-1", "hw-2"]),
+            st.sampled_from([1, 2]),  # criteria revision
+            st.booleans(),  # on another split (ranked with allow_mixed)
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_each_ranked_entry_carries_its_own_rows_values_in_rank_order(drawn):
+    """Entries are made in the rows' order and then put best first (ranking._entries): each
+    must still carry its own row's values, flags and test metric, be numbered 1..n, and be in
+    the documented order (score, then the better primary metric, then the earlier snapshot)."""
+    rows = [snap("00-logistic", "baseline", f1=0.5, p95=1.0, size=0.1)]
+    for n, (f1, p95, size, hw, revision, other_split) in enumerate(drawn, start=1):
+        rows.append(
+            snap(
+                f"{n:02d}-m{n}",
+                f1=f1,
+                p95=p95,
+                size=size,
+                interp=0.5,
+                test_f1=f1 / 2,
+                hw=hw,
+                revision=revision,
+                split="x" * 64 if other_split else S,
+            )
+        )
+    by_id = {row["id"]: row for row in rows}
+    result = rank(rows, spec(allow_mixed=True, constraints={}))
+    assert [e.rank for e in result.ranked] == list(range(1, len(rows) + 1))
+    for entry in result.ranked:
+        row = by_id[entry.id]
+        assert entry.name == row["name"] and entry.kind == row["kind"]
+        assert entry.values == {k: v for k, v in flat(row).items() if k != "id"}
+        assert entry.primary == row["metrics"]["validation"]["f1"]
+        assert entry.test_primary == row["metrics"]["test"]["f1"]
+        other_machine = row["hardware"]["fingerprint"] == "hw-2"
+        assert entry.hardware_flags == (["latency_p95_ms"] if other_machine else [])
+        assert entry.older_revision == (row["criteria_revision"] == 1)
+        assert entry.mixed == (row["data"]["split_sha256"] != S)
+    keys = [
+        (-round(e.score, 12), -e.primary, by_id[e.id]["created_at"], e.id) for e in result.ranked
+    ]
+    assert keys == sorted(keys)

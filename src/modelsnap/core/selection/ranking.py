@@ -748,20 +748,26 @@ def _entries(
         else "most of the others"
     )
     hardware_names = [m for m in names if is_resource_measure(m)]
-    ranked: list[RankedEntry] = []
-    for position, i in enumerate(numbers.order, start=1):
-        row, mixed, gain = scored[i]
+    split, primary = spec.split, spec.primary_metric
+    # The entries are made in the rows' order, the order the rows lie in memory, then put best
+    # first and numbered: made best first, every read of a row missed the cache (71,413
+    # entries at 100,000 snapshots: 0.62-0.66 s best first, 0.25 s in the rows' order).
+    made: list[RankedEntry] = []
+    for (row, mixed, gain), score, values, minmax, pareto in zip(
+        scored, numbers.scores, numbers.values, numbers.minmax, numbers.pareto, strict=True
+    ):
+        measured = row["measures"]
         entry = RankedEntry(
             id=row["id"],
             name=row.get("name", ""),
             kind=row.get("kind", "candidate"),
-            rank=position,
-            score=numbers.scores[i],
-            values=dict(zip(names, numbers.values[i], strict=True)),
-            normalised=dict(zip(names, numbers.minmax[i], strict=True)),
-            pareto=numbers.pareto[i],
-            primary=row["measures"][spec.split].get(spec.primary_metric),
-            test_primary=row["measures"]["test"].get(spec.primary_metric),
+            rank=0,  # numbered once in order, below
+            score=score,
+            values=dict(zip(names, values, strict=True)),
+            normalised=dict(zip(names, minmax, strict=True)),
+            pareto=pareto,
+            primary=measured[split].get(primary),
+            test_primary=measured["test"].get(primary),
             gain=gain,
         )
         if mixed:
@@ -782,7 +788,10 @@ def _entries(
             entry.warnings.append(
                 f"judged under criteria revision {revision} (current: {spec.criteria_revision})"
             )
-        ranked.append(entry)
+        made.append(entry)
+    ranked = [made[i] for i in numbers.order]
+    for position, entry in enumerate(ranked, start=1):
+        entry.rank = position
     return ranked, fingerprint, _entry_warnings(ranked, hardware_names, reference_words, spec)
 
 
