@@ -297,3 +297,58 @@ def test_a_template_that_cannot_start_leaves_the_run_to_cold_workers(
     lineage = json.loads((project / "state.json").read_text())["lineage"]
     assert "modelsnap.profiler.reaper" in lineage[0]
     assert our_modelsnap_processes() == []
+
+
+def test_threads_that_wait_for_one_template_at_once_each_get_their_own_worker(
+    project: Path,
+) -> None:
+    """The tasks of one Dask worker run in threads and share its pool: several may wait for
+    the template's imports at once, and each must get a worker of its own (one READY message
+    for all of them, taken by one), all forked from the one template. With a blocking read of
+    that message, 2 of 3 runs of this test hung."""
+    from modelsnap.profiler.runner import _thread_env
+
+    env = _thread_env(1)
+    results: list[object] = []
+
+    def ask(pool: warm.WorkerPool) -> None:
+        results.append(pool.spawn(project, env, timeout=120))
+
+    with warm.WorkerPool() as pool:
+        threads = [threading.Thread(target=ask, args=(pool,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 120
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        assert not any(thread.is_alive() for thread in threads)
+        assert len(pool.pids) == 1
+        workers = [r for r in results if isinstance(r, warm.WarmProcess)]
+        assert len(workers) == 8 and len({w.pid for w in workers}) == 8
+        for worker in workers:
+            worker.stdin.close()  # no job: each worker ends on its own
+            assert worker.wait(timeout=60) != 0
+    assert our_modelsnap_processes() == []
+
+
+def test_a_dask_workers_task_pools_are_one_per_run_and_end_with_it(project: Path) -> None:
+    """``dask_executor``: the tasks of one run on one Dask worker fork from one template; the
+    run's end stops it (and only its own); a task of a run already ended goes cold."""
+    from modelsnap.profiler import dask_executor
+
+    first = dask_executor._task_pool("modelsnap-run-a", 1)
+    assert first is not None
+    assert dask_executor._task_pool("modelsnap-run-a", 1) is first
+    other = dask_executor._task_pool("modelsnap-run-b", 1)
+    assert other is not None and other is not first
+    assert len(first.pids) == 1 and len(other.pids) == 1
+    template = first.pids[0]
+    assert dask_executor.close_task_templates("modelsnap-run-a") == 1
+    assert not psutil.pid_exists(template) or (
+        psutil.Process(template).status() == psutil.STATUS_ZOMBIE
+    )
+    assert dask_executor._task_pool("modelsnap-run-a", 1) is None  # ended: cold from now on
+    assert len(other.pids) == 1  # the other run's template is untouched
+    assert dask_executor.close_task_templates("modelsnap-run-b") == 1
+    assert dask_executor.close_task_templates("modelsnap-run-b") == 0
+    assert our_modelsnap_processes() == []

@@ -65,6 +65,47 @@ def _bundle_path(relative: str) -> PurePosixPath:
     return path
 
 
+# The worker templates of the runs whose tasks this Dask worker process runs, one pool per run
+# (its topic): each task's model still runs in a fresh child forked from the template, so the
+# interpreter start and the imports are paid once per Dask worker and run, not once per task.
+# The run that made a pool closes it on every worker when it ends (``close_task_templates``);
+# a task of a run already closed here goes cold; a Dask worker that ends takes its templates
+# with it (they die with their parent).
+_task_pools: dict[str, warm.WorkerPool] = {}
+_closed_runs: dict[str, None] = {}  # the latest CLOSED_RUNS_KEPT, oldest first
+_task_pools_lock = threading.Lock()
+CLOSED_RUNS_KEPT = 1024
+
+
+def _task_pool(topic: str, threads: int) -> warm.WorkerPool | None:
+    """This run's pool on this Dask worker, its template asked to start (with a neutral
+    working directory: a task's project folder is deleted when the task ends); None once the
+    run was closed here."""
+    with _task_pools_lock:
+        if topic in _closed_runs:
+            return None
+        pool = _task_pools.get(topic)
+        if pool is None:
+            pool = _task_pools[topic] = warm.WorkerPool()
+    runner.prestart_template(Path(tempfile.gettempdir()), threads, pool)
+    return pool
+
+
+def close_task_templates(topic: str) -> int:
+    """Stop run ``topic``'s templates on this Dask worker (and anything still under them);
+    run on every worker by the run's caller when it ends. Returns how many were running."""
+    with _task_pools_lock:
+        pool = _task_pools.pop(topic, None)
+        _closed_runs[topic] = None
+        while len(_closed_runs) > CLOSED_RUNS_KEPT:
+            del _closed_runs[next(iter(_closed_runs))]
+    if pool is None:
+        return 0
+    count = len(pool.pids)
+    pool.close()
+    return count
+
+
 def fit_task(
     bundle: dict[str, bytes],
     wire: dict[str, Any],
@@ -136,6 +177,7 @@ def fit_task(
                 lambda text: log("warning", text=text),
                 cancel,
                 wire={**wire, "root": str(root), "staging": str(staging)},
+                pool=_task_pool(topic, job.threads),
             )
             files: dict[str, bytes] = {}
             final = outcome.final
@@ -370,6 +412,9 @@ class DaskRun:
             with warm.pool_for(self.given_pool) as self.workers:
                 self._run_on(client)
         finally:
+            if getattr(client, "status", "") == "running":
+                with contextlib.suppress(Exception):  # a worker already gone has none left
+                    client.run(close_task_templates, self.topic)
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(self.topic)
             with contextlib.suppress(Exception):

@@ -200,7 +200,11 @@ class Template:
             self.stderr_lines = [*self.stderr_lines[-39:], raw.decode("utf-8", "replace").rstrip()]
 
     def wait_ready(self, *, timeout: float, stop: Callable[[], bool]) -> bool:
-        """Wait for the template's imports; False when ``stop()`` said so first (cancel)."""
+        """Wait for the template's imports; False when ``stop()`` said so first (cancel).
+
+        Several threads may wait at once (the tasks of one Dask worker): the one message is
+        taken without blocking, so a thread that finds it gone looks at ``ready`` again
+        instead of waiting for a second message that never comes."""
         deadline = time.monotonic() + timeout
         while not self.ready:
             if stop():
@@ -209,7 +213,10 @@ class Template:
                 raise TemplateFailed(f"the worker template took over {timeout:g} s to start")
             ready, _, _ = select.select([self._sock], [], [], 0.05)
             if ready:
-                message = self._sock.recv(64)
+                try:
+                    message = self._sock.recv(64, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue  # another waiting thread took it
                 if message != READY:
                     raise TemplateFailed(
                         "the worker template ended while starting"
