@@ -75,6 +75,7 @@ _task_pools: dict[str, warm.WorkerPool] = {}
 _closed_runs: dict[str, None] = {}  # the latest CLOSED_RUNS_KEPT, oldest first
 _task_pools_lock = threading.Lock()
 CLOSED_RUNS_KEPT = 1024
+CLOSE_TEMPLATES_SECONDS = 10.0
 
 
 def _task_pool(topic: str, threads: int) -> warm.WorkerPool | None:
@@ -104,6 +105,20 @@ def close_task_templates(topic: str) -> int:
     count = len(pool.pids)
     pool.close()
     return count
+
+
+def _close_templates_on_workers(client: Any, topic: str) -> None:
+    """Ask every Dask worker to stop run ``topic``'s templates, waiting at most
+    ``CLOSE_TEMPLATES_SECONDS``: a worker that does not answer keeps them until it stops (they
+    die with it), and the run's end never hangs on it."""
+
+    def close() -> None:
+        with contextlib.suppress(Exception):  # a worker already gone has none left
+            client.run(close_task_templates, topic, on_error="ignore")
+
+    closing = threading.Thread(target=close, name="modelsnap-dask-close", daemon=True)
+    closing.start()
+    closing.join(CLOSE_TEMPLATES_SECONDS)
 
 
 def fit_task(
@@ -413,8 +428,7 @@ class DaskRun:
                 self._run_on(client)
         finally:
             if getattr(client, "status", "") == "running":
-                with contextlib.suppress(Exception):  # a worker already gone has none left
-                    client.run(close_task_templates, self.topic)
+                _close_templates_on_workers(client, self.topic)
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(self.topic)
             with contextlib.suppress(Exception):
