@@ -134,7 +134,7 @@ def test_write_records_the_row_in_the_index(tmp_path: Path, make_body, make_stag
 
 
 _WRITER = textwrap.dedent("""
-    import random, sys
+    import os, random, sys
     from pathlib import Path
     from modelsnap.core.records import store
     root, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -148,7 +148,10 @@ _WRITER = textwrap.dedent("""
     store.new_snapshot_id = frozen_id
     body = {body!r}
     for i in range(count):
-        stage = root / ".modelsnap" / "tmp" / f".tmp-{{tag}}-{{i}}"
+        # named as the worker names its staging (.tmp-<pid>-...): the other writer's first
+        # write sweeps staging entries whose process is gone, and a name without a live pid
+        # reads as one (it did: a CI run failed when p1 swept p2's folder before p2 linked it)
+        stage = root / ".modelsnap" / "tmp" / f".tmp-{{os.getpid()}}-{{tag}}-{{i}}"
         stage.mkdir(parents=True)
         (stage / "a").write_bytes(f"{{tag}}-{{i}}".encode())
         (stage / "p").write_bytes(f"p-{{tag}}-{{i}}".encode())
