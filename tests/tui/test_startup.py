@@ -179,6 +179,33 @@ QUIT_AT_FIRST_FRAME = textwrap.dedent("""
 """)
 
 
+async def test_the_lower_part_mounting_after_a_quit_does_not_mount_into_the_closing_app(
+    tmp_path,
+):
+    """The order a clean-clone CI run hit once: q is pressed, then the step's lower part
+    finishes mounting and asks the screen to show the state. The screen must not mount its
+    weights editor into an app that is ending (MountError, a traceback on the way out)."""
+    from modelsnap.tui.app import ModelsnapApp
+    from modelsnap.tui.screens.base import Deferred
+    from modelsnap.tui.screens.ranking import RankingScreen
+    from modelsnap.tui.widgets.weights_editor import WeightsEditor
+
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    app = ModelsnapApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+        screen = app.screen
+        assert isinstance(screen, RankingScreen)
+        lower = screen.query_one("#ranking-lower", Deferred)
+        assert screen.query(WeightsEditor)  # the editor is there before the quit
+        screen._editor_key = None  # the state asks for a new editor, as on the first mount
+        app.exit()
+        lower.on_mount()  # raised MountError before the fix
+
+
 def test_quitting_as_soon_as_the_step_shows_leaves_no_traceback(tmp_path):
     """The part of a step below the fold mounts after the first frame: a quit before that
     must simply end the app (it printed a MountError traceback)."""

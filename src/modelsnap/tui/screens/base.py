@@ -201,6 +201,10 @@ class StepScreen(Screen[None]):
 
     def show_state(self, state: ProjectState) -> None:
         """Refresh from a new state; subclasses extend ``refresh_body``."""
+        if not self.is_attached:
+            # The app is ending (or this screen was removed): a refresh that arrives now, such
+            # as the lower part of a step mounting just after a quit, has nowhere to mount.
+            return
         done = state.done()
         bar = self.query_one(StepBar)
         bar.done = frozenset(number for number, ok in done.items() if ok)
