@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import Any
 from modelsnap.cli.output import (
     add_dir_argument,
     add_format_option,
+    column_template,
     cyclic_gc_paused,
     echo,
     json_bytes,
     project_root,
+    use_color,
     write_bytes,
 )
 from modelsnap.core.text import has_control, printable
@@ -204,15 +205,7 @@ def format_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
     primary = next((r["primary_metric"] for r in rows if r["primary_metric"]), "primary")
     headers = [name if name != "quality" else f"{primary} val/test" for name, _ in COLUMNS]
     body = _safe([_cells(row) for row in rows])
-    columns = list(zip(*body, strict=True)) if body else [()] * len(headers)
-    widths = [
-        max(len(header), max(map(len, column), default=0))
-        for header, column in zip(headers, columns, strict=True)
-    ]
-    template = "  ".join(
-        f"{{:{'>' if right else '<'}{width}}}"
-        for (_, right), width in zip(COLUMNS, widths, strict=True)
-    )
+    widths, template = column_template(headers, [right for _, right in COLUMNS], body)
     head = template.format(*headers).rstrip()
     if color:
         head = f"\x1b[1m{head}\x1b[0m"
@@ -225,10 +218,6 @@ def format_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
     lines += [template.format(*cells).rstrip() for cells in body]
     lines.append(f"{len(rows)} snapshot{'s' if len(rows) != 1 else ''}")
     return "\n".join(lines) + "\n"
-
-
-def _use_color() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 _JSON_CHUNK = 2_000  # objects per call of the encoder: few calls, no 60 MB strings
@@ -269,7 +258,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "json":
         write_json(listed)
     elif listed:
-        sys.stdout.write(format_table(listed, color=_use_color()))
+        sys.stdout.write(format_table(listed, color=use_color()))
     else:
         sys.stdout.write("no snapshots\n")
     for problem in problems:  # one unwrapped line each, so the file name can be grepped
