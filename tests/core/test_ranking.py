@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import random
 
@@ -9,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelsnap.cli.output import json_bytes
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.selection.ranking import (
+    RankedEntry,
     RankingSpec,
     make_criteria,
     pareto_flags,
@@ -459,3 +463,57 @@ def test_each_ranked_entry_carries_its_own_rows_values_in_rank_order(drawn):
         (-round(e.score, 12), -e.primary, by_id[e.id]["created_at"], e.id) for e in result.ranked
     ]
     assert keys == sorted(keys)
+
+
+def test_entry_fields_are_declared_in_the_order_of_their_names():
+    """orjson writes a dataclass's fields in declaration order, not sorted: a field added out
+    of order would change the JSON (this fails before any ranking is needed)."""
+    names = [f.name for f in dataclasses.fields(RankedEntry)]
+    assert names == sorted(names)
+    entry = RankedEntry(id="a", name="a", kind="candidate", rank=1, score=1.0, values={},
+                        normalised={})  # fmt: skip
+    assert sorted(entry.to_dict()) == names  # the same keys; JSON sorts them
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.3, 0.99),  # f1
+            st.sampled_from([1.0, 2.5, 60.0]),  # p95: 60 breaks the 50 ms limit
+            st.floats(0.1, 30.0) | st.none(),  # size (None: incomplete)
+            st.sampled_from(["hw-1", "hw-2"]),
+            st.sampled_from([1, 2]),
+            st.booleans(),  # another split
+            st.text(min_size=1, max_size=12),  # name, any characters
+        ),
+        min_size=0,
+        max_size=25,
+    ),
+    st.booleans(),
+)
+def test_entries_as_objects_encode_to_the_bytes_of_their_dicts(drawn, huge):
+    """``rank --format json`` hands the ranked entries to orjson as objects (no dict per
+    entry): the bytes must be those of ``to_dict()``, whatever the entries hold."""
+    rows = [snap("00-logistic", "baseline", f1=0.5, p95=1.0, size=0.1)]
+    for n, (f1, p95, size, hw, revision, other_split, name) in enumerate(drawn, start=1):
+        row = snap(
+            f"{n:02d}-m{n}",
+            f1=f1,
+            p95=p95,
+            size=size,
+            hw=hw,
+            revision=revision,
+            split="x" * 64 if other_split else S,
+        )
+        row["name"] = name
+        rows.append(row)
+    result = rank(rows, spec(allow_mixed=True), sensitivity=True)
+    as_dicts = result.to_dict()
+    as_objects = result.to_dict(entries_as_objects=True)
+    assert all(isinstance(e, RankedEntry) for e in as_objects["ranked"])
+    if huge:  # an integer orjson refuses: the standard library's path must agree too
+        as_dicts["problems"] = as_objects["problems"] = [2**70]
+    encoded = json_bytes(as_objects)
+    assert encoded == json_bytes(as_dicts)
+    assert json.loads(encoded)["ranked"] == json.loads(json.dumps(as_dicts["ranked"]))

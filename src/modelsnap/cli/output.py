@@ -9,6 +9,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,9 @@ def _finite(value: Any) -> Any:
         return {key: _finite(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
+    to_dict = getattr(value, "to_dict", None)
+    if is_dataclass(value) and callable(to_dict):
+        return _finite(to_dict())  # e.g. a RankedEntry
     return value
 
 

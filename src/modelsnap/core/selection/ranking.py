@@ -87,23 +87,28 @@ def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return {name: w / total for name, w in scaled.items()}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RankedEntry:
+    """One ranked snapshot. The fields are declared in the order of their names, which is
+    also the order of ``to_dict``'s sorted keys: an encoder that writes a dataclass's fields
+    in declaration order (orjson) writes the entry as it writes ``to_dict()``, without making
+    the 71,000 dicts of ``rank --all-versions`` at 100,000 snapshots first (0.25 s)."""
+
+    gain: dict[str, Any] = field(default_factory=dict)
+    hardware_flags: list[str] = field(default_factory=list)
     id: str
-    name: str
     kind: str
+    mixed: bool = False
+    name: str
+    normalised: dict[str, float]
+    older_revision: bool = False
+    pareto: bool = False
+    primary: float | None = None
     rank: int
     score: float
-    values: dict[str, float]
-    normalised: dict[str, float]
-    pareto: bool = False
-    warnings: list[str] = field(default_factory=list)
-    hardware_flags: list[str] = field(default_factory=list)
-    primary: float | None = None
     test_primary: float | None = None
-    gain: dict[str, Any] = field(default_factory=dict)
-    mixed: bool = False
-    older_revision: bool = False
+    values: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Like ``dataclasses.asdict``, without its deep copies (10,000 rows must be quick)."""
@@ -217,8 +222,11 @@ class RankingResult:
             *(SetAside("excluded", r["id"], r["name"], r["reasons"]) for r in self.excluded),
         ]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form; its shape is documented in docs/ranking.md ("JSON output")."""
+    def to_dict(self, *, entries_as_objects: bool = False) -> dict[str, Any]:
+        """JSON-safe form; its shape is documented in docs/ranking.md ("JSON output").
+
+        ``entries_as_objects`` leaves the ranked entries as ``RankedEntry`` objects, for an
+        encoder that writes dataclasses itself (see ``RankedEntry``): the same JSON, sooner."""
         return {
             "method": self.method,
             "split": self.split,
@@ -232,7 +240,9 @@ class RankingResult:
             "criteria_revision": self.criteria_revision,
             "basis": self.basis,
             "pending": list(self.pending),
-            "ranked": [e.to_dict() for e in self.ranked],
+            "ranked": list(self.ranked)
+            if entries_as_objects
+            else [e.to_dict() for e in self.ranked],
             "rejected": self.rejected,
             "incomplete": self.incomplete,
             "excluded": self.excluded,
