@@ -413,6 +413,19 @@ def test_check_finds_every_kind_of_damage(project, add, capsys) -> None:
     assert "gone, which does not exist" in messages
     assert "revision 1 was edited after it was locked" in messages
 
+    # As text: one line per finding, in the JSON's order, each whole (never wrapped, so it can
+    # be grepped), info lines marked as such, then the summary.
+    code, out, _ = _run(capsys, "check", str(root))
+    lines = out.splitlines()
+    findings = report["findings"]
+    assert code == 1 and len(lines) == len(findings) + 2  # + ledger head, summary
+    assert any(len(line) > 100 for line in lines)  # long ones stay whole
+    for line, finding in zip(lines, findings, strict=False):
+        label = "info" if finding["severity"] == "info" else finding["kind"]
+        assert line == f"{label:<10}{finding['where']}: {finding['message']}"
+    errors = sum(f["severity"] != "info" for f in findings)
+    assert lines[-1].startswith(f"5 snapshots checked: {errors} finding(s)")
+
 
 def test_check_notices_that_the_data_changed(project, add, capsys) -> None:
     root = project[0]

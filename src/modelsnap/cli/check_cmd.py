@@ -14,6 +14,7 @@ leftover temp files. Exit 0 when clean (information findings allowed), 1 otherwi
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -421,26 +422,39 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        from rich.text import Text
-
-        from modelsnap.cli.output import make_console
-
-        console = make_console(highlight=False)
-        for path in removed:
-            console.print(Text(f"removed   {path}", style="yellow"))
-        for finding in findings:
-            line = Text()
-            info = finding.severity == "info"
-            line.append(
-                f"{'info' if info else finding.kind:<10}", style="dim" if info else "bold red"
-            )
-            line.append(f"{finding.where}: {finding.message}", style="dim" if info else "")
-            console.print(line)
-        if ledger_head:
-            console.print(Text(f"ledger head {ledger_head}"))
-        summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
-        summary += "no problems" if not errors else f"{len(errors)} finding(s)"
-        if len(findings) > len(errors):
-            summary += f" ({len(findings) - len(errors)} for information only)"
-        console.print(Text(summary, style="green" if not errors else "bold red"))
+        _print_findings(removed, findings, errors, count, ledger_head)
     return 1 if errors else 0
+
+
+def _print_findings(
+    removed: list[str],
+    findings: list[Finding],
+    errors: list[Finding],
+    count: int,
+    ledger_head: str | None,
+) -> None:
+    """One plain line per finding, never wrapped, so each can be grepped whole (colour only on
+    a terminal): a folder whose artifacts were moved has a finding per snapshot, and rich took
+    7 s to print 30,000 of them."""
+    from modelsnap.cli.output import clean, use_color
+
+    paint = use_color()
+
+    def styled(text: str, style: str) -> str:
+        return f"{style}{text}\x1b[0m" if paint and style else text
+
+    red, dim = "\x1b[1;31m", "\x1b[2m"
+    lines = [styled(f"removed   {clean(path)}", "\x1b[33m") for path in removed]
+    for finding in findings:
+        info = finding.severity == "info"
+        text = f"{clean(finding.where)}: {clean(finding.message)}"
+        label = f"{'info' if info else finding.kind:<10}"
+        lines.append(styled(label, dim if info else red) + styled(text, dim if info else ""))
+    if ledger_head:
+        lines.append(f"ledger head {clean(ledger_head)}")
+    summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
+    summary += "no problems" if not errors else f"{len(errors)} finding(s)"
+    if len(findings) > len(errors):
+        summary += f" ({len(findings) - len(errors)} for information only)"
+    lines.append(styled(summary, "\x1b[32m" if not errors else red))
+    sys.stdout.write("\n".join(lines) + "\n")
