@@ -119,3 +119,74 @@ def test_sha256_file(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+# --------------------------------------------------------------------------- the TOML reader
+
+_KEYS = st.text(min_size=1, max_size=8)
+_SCALARS = (
+    st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.booleans()
+    | st.text(max_size=20)
+    | st.datetimes()
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _stdlib(text: str):
+    import tomllib
+
+    try:
+        return ("ok", tomllib.loads(text))
+    except tomllib.TOMLDecodeError:
+        return ("refused", None)
+
+
+def _ours(text: str):
+    from modelsnap.core.files import TOMLDecodeError, toml_loads
+
+    try:
+        return ("ok", toml_loads(text))
+    except TOMLDecodeError:
+        return ("refused", None)
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=6), st.data())
+def test_the_toml_reader_reads_what_tomllib_reads(document, data) -> None:
+    """Records are read with tomli (compiled, 2.2x tomllib): on what tomli-w writes, and on
+    that text with a few characters changed, it must accept, refuse and read exactly as
+    Python's tomllib does."""
+    import tomli_w
+
+    text = tomli_w.dumps(document)
+    assert _ours(text) == _stdlib(text) == ("ok", document)
+    for _ in range(3):
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 3))
+        insert = data.draw(st.sampled_from(["", "[", "]", "=", '"', "\n", "{", ",", ".", "#"]))
+        changed = text[:at] + insert + text[at + cut :]
+        assert _ours(changed) == _stdlib(changed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = {\n b = 1,\n}\n",  # a newline in an inline table
+        'a = "\\e"\n',  # the escape character
+        'a = "\\x41"\n',  # a two-digit hex escape
+        "a = 07:32\n",  # a time without seconds
+        "a = 2026-12-01 07:32\n",
+    ],
+)
+def test_toml_1_1_is_refused_like_any_invalid_file(tmp_path: Path, text: str) -> None:
+    """TOML 1.1 (what tomli 2.4 reads) is not valid in a record: other TOML 1.0 readers,
+    Python 3.11's tomllib among them, could not read it."""
+    path = tmp_path / "snapshot.toml"
+    path.write_text(text)
+    with pytest.raises(SnapshotError, match="not valid TOML"):
+        read_toml(path)

@@ -30,7 +30,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +40,13 @@ import tomli_w
 from modelsnap.core.errors import IntegrityError, ModelsnapError
 from modelsnap.core.files import (
     STATE_DIR,
+    TOMLDecodeError,
     atomic_write_bytes,
     create_exclusive_bytes,
     folder_lock,
     is_tmp_name,
     sha256_file,
+    toml_loads,
 )
 from modelsnap.core.records.canonical import canonical_json
 
@@ -139,8 +140,8 @@ def _check_ref(kind: Any, ref: Any) -> Any:
 def parse_ledger(text: str) -> list[dict[str, Any]]:
     """The ``[[seal]]`` entries of a ledger text; IntegrityError when it is not a ledger."""
     try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        data = toml_loads(text)
+    except (TOMLDecodeError, RecursionError) as exc:
         raise IntegrityError(
             f"not valid TOML ({str(exc)[:200]})",
             where=LEDGER_FILE,

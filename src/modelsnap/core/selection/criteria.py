@@ -23,6 +23,7 @@ from modelsnap.core.files import (
     dumps_toml,
     folder_lock,
     read_toml,
+    toml_loads,
 )
 from modelsnap.core.measures import why_unavailable
 from modelsnap.core.project.schema import ProjectConfig
@@ -234,11 +235,9 @@ def lock_criteria(config: ProjectConfig, *, reason: str = "", locked_by: str | N
 def _write_sealed(root: Path, number: int, data: bytes) -> None:
     """Replace criteria_revisions.toml with ``data`` and seal its new revision ``number`` in
     ``ledger.toml`` (the revision's canonical JSON, as read back from ``data``)."""
-    import tomllib
-
     from modelsnap.core.records.ledger import content_sha256, sealed_write
 
-    written = tomllib.loads(data.decode("utf-8"))["revision"][-1]
+    written = toml_loads(data.decode("utf-8"))["revision"][-1]
     with sealed_write(root, "criteria_revision", number, content_sha256(written)):
         atomic_write_bytes(root, root / REVISIONS_FILE, data)
 
