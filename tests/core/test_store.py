@@ -287,6 +287,25 @@ def test_a_snapshot_reader_parses_again_only_what_may_have_changed(
     assert read(reader)[1] == [bad, first]
 
 
+def test_a_snapshot_reader_reports_how_far_it_has_read(
+    tmp_path: Path, make_body, make_staged, monkeypatch
+) -> None:
+    """``progress(done, total)`` counts up over the files (a broken one included) and ends at
+    the total; the throttle is its only limit (0 here: every file)."""
+    for name in ("forest", "tree", "boost"):
+        _write(tmp_path, make_body, make_staged, name=name)
+    (tmp_path / "snapshots" / "20261126T000000-bad_toml-0000.toml").write_text("id = [\n")
+    monkeypatch.setattr(store, "PROGRESS_SECONDS", 0.0)
+    heard: list[tuple[int, int]] = []
+    snapshots, problems = store.SnapshotReader().read(tmp_path, lambda *p: heard.append(p))
+    assert len(snapshots) == 3 and len(problems) == 1
+    assert heard == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    monkeypatch.setattr(store, "PROGRESS_SECONDS", 3600.0)
+    heard.clear()
+    store.SnapshotReader().read(tmp_path, lambda *p: heard.append(p))
+    assert heard == [(4, 4)]  # throttled: only the end
+
+
 def test_list_of_a_folder_without_snapshots_is_empty(tmp_path: Path) -> None:
     assert store.list_snapshots(tmp_path) == ([], [])
 

@@ -179,6 +179,36 @@ QUIT_AT_FIRST_FRAME = textwrap.dedent("""
 """)
 
 
+async def test_the_first_read_of_a_large_folder_is_counted_on_screen(tmp_path, monkeypatch):
+    """While a large folder is read the first time, the loading line counts the snapshot files
+    (10,000 take seconds); the step then replaces it as before."""
+    from textual.widgets import Label
+
+    from modelsnap.core.records import store
+    from modelsnap.tui import project_app
+    from modelsnap.tui.app import ModelsnapApp
+
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    monkeypatch.setattr(store, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(project_app, "PROGRESS_FROM", 1)
+    shown: list[str] = []
+
+    class Counting(ModelsnapApp):
+        def on_reading_progress(self, message):
+            super().on_reading_progress(message)
+            shown.append(str(self.query_one("#loading", Label).content))
+
+    app = Counting(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+        assert app.screen.query("#step-title")
+    assert shown[-1] == "reading project ... 6 of 6 snapshots"
+    assert shown[0] == "reading project ... 0 of 6 snapshots"
+
+
 async def test_the_lower_part_mounting_after_a_quit_does_not_mount_into_the_closing_app(
     tmp_path,
 ):

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Label
 
 from modelsnap.tui.commands import ModelsnapCommands
-from modelsnap.tui.messages import StateLoaded
+from modelsnap.tui.messages import ReadingProgress, StateLoaded
 from modelsnap.tui.project_app import ProjectApp
 from modelsnap.tui.screens.base import StepScreen
 from modelsnap.tui.screens.help import HelpPanel
@@ -134,7 +134,7 @@ class ModelsnapApp(ProjectApp):
         self._placed = False
 
     def compose(self) -> ComposeResult:
-        yield Label(f"reading {self.root.name or self.root} ...", id="loading")
+        yield Label(f"reading {self._folder_words()} ...", id="loading", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -142,6 +142,19 @@ class ModelsnapApp(ProjectApp):
         self.reload_state()
 
     # -- project state ------------------------------------------------------------------
+
+    def on_reading_progress(self, message: ReadingProgress) -> None:
+        """The first read of a large folder, counted while the user waits."""
+        for label in self.query("#loading").results(Label):
+            label.update(
+                f"reading {self._folder_words()} ... "
+                f"{message.done:,} of {message.total:,} snapshots"
+            )
+
+    def _folder_words(self) -> str:
+        from modelsnap.core.text import printable
+
+        return printable(self.root.name or self.root, limit=60)
 
     def on_state_loaded(self, message: StateLoaded) -> None:
         self.state = message.state

@@ -32,6 +32,15 @@ class StateLoaded(Message):
         super().__init__()
 
 
+class ReadingProgress(Message):
+    """How far the first read of the folder is: ``done`` of ``total`` snapshot files."""
+
+    def __init__(self, done: int, total: int) -> None:
+        self.done = done
+        self.total = total
+        super().__init__()
+
+
 class RunStarted(Message):
     """A model run began in the profiler's worker process."""
 

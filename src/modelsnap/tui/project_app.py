@@ -29,9 +29,20 @@ from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from modelsnap.core.errors import ModelsnapError
-from modelsnap.tui.messages import RunFinished, RunProgress, RunStarted, StateLoaded, TaskResult
+from modelsnap.tui.messages import (
+    ReadingProgress,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    StateLoaded,
+    TaskResult,
+)
 from modelsnap.tui.state import ProjectState, load_state
 from modelsnap.tui.steps import step_for_number
+
+# The first read of a folder with at least this many snapshot files is counted on screen
+# (``ReadingProgress``): 10,000 files take seconds to parse, a few hundred no time at all.
+PROGRESS_FROM = 500
 
 if TYPE_CHECKING:
     from modelsnap.core.project.schema import ProjectConfig
@@ -72,7 +83,13 @@ class ProjectApp(App[None]):
             from modelsnap.core.records.store import SnapshotReader
 
             self._snapshot_reader = SnapshotReader()
-        state = load_state(self.root, self._snapshot_reader)
+        first = self.state is None
+
+        def progress(done: int, total: int) -> None:
+            if first and total >= PROGRESS_FROM:
+                self.post_message(ReadingProgress(done, total))  # thread-safe, never waits
+
+        state = load_state(self.root, self._snapshot_reader, progress)
         # A newer reload was asked for meanwhile (a run's end asks twice): its answer follows,
         # so this one would only make the screen apply a state twice.
         if not get_current_worker().is_cancelled:

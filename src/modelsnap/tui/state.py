@@ -17,6 +17,8 @@ from modelsnap.core.errors import ModelsnapError
 from modelsnap.tui import steps
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from modelsnap.core.records.store import SnapshotReader
 
 PROJECT_FILE = "modelsnap.toml"
@@ -111,13 +113,18 @@ class ProjectState:
         return steps.first_unfinished(self)
 
 
-def load_state(root: Path, snapshots: SnapshotReader | None = None) -> ProjectState:
+def load_state(
+    root: Path,
+    snapshots: SnapshotReader | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ProjectState:
     """Read everything the screens show. Runs in a worker thread: it touches the disk.
 
     Broken records never raise here: a project file that does not load is kept as
     ``config_error`` (the criteria screen shows it), broken snapshots as ``problems``. The
     app passes its ``SnapshotReader`` (``core.records.store``), so a reload parses only the
-    snapshot files that may have changed since the last one.
+    snapshot files that may have changed since the last one; ``progress(done, total)`` hears
+    how far its reading of them is (``SnapshotReader.read``).
     """
     root = Path(root)
     state = ProjectState(root=root, has_project=(root / PROJECT_FILE).is_file())
@@ -132,7 +139,7 @@ def load_state(root: Path, snapshots: SnapshotReader | None = None) -> ProjectSt
     except ModelsnapError as error:
         state.config_error = error
     reader = snapshots if snapshots is not None else store.SnapshotReader()
-    state.snapshots, state.problems = reader.read(root)
+    state.snapshots, state.problems = reader.read(root, progress)
     state.revision = criteria.current_revision(root)
     if state.config is not None:
         state.hashes = store.current_data_hashes(root, state.config.data.source)

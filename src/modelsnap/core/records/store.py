@@ -21,7 +21,7 @@ import secrets
 import shutil
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -314,6 +314,10 @@ def snapshot_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.name)
 
 
+# How often ``SnapshotReader.read`` reports its progress, at most.
+PROGRESS_SECONDS = 0.1
+
+
 def list_snapshots(root: Path) -> tuple[list[Snapshot], list[SnapshotProblem]]:
     """Every readable snapshot, sorted by id, and a problem for each file that is not: each
     file parsed now (a reader that remembers nothing)."""
@@ -336,12 +340,22 @@ class SnapshotReader:
         # file name -> (its lstat binding, the time it was taken, the snapshot parsed after it)
         self._parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
 
-    def read(self, root: Path) -> tuple[list[Snapshot], list[SnapshotProblem]]:
+    def read(
+        self, root: Path, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[list[Snapshot], list[SnapshotProblem]]:
+        """Every snapshot as ``list_snapshots`` reads them. ``progress(done, total)`` is called
+        at most every ``PROGRESS_SECONDS`` while files are read and once at the end (a first
+        read of 10,000 files takes seconds: the TUI counts them for the user)."""
         snapshots: list[Snapshot] = []
         problems: list[SnapshotProblem] = []
         parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
         known = self._parsed
-        for path in snapshot_files(root):
+        files = snapshot_files(root)
+        told = time.monotonic()
+        for done, path in enumerate(files):
+            if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
+                progress(done, len(files))
+                told = time.monotonic()
             seen = time.time_ns()  # before the lstat: see the class's docstring
             try:
                 info = os.lstat(path)
@@ -370,6 +384,8 @@ class SnapshotReader:
             if binding is not None:
                 parsed[path.name] = (binding, seen, snapshot)
         self._parsed = parsed
+        if progress is not None:
+            progress(len(files), len(files))
         return snapshots, problems
 
 
