@@ -1,3 +1,3 @@
-from modelsnap.cli import main
+from modelsnap.cli import program
 
-raise SystemExit(main())
+raise SystemExit(program())

@@ -262,6 +262,45 @@ def test_rank_table_lines_up_with_the_json_answer(project):
         )
 
 
+LEAVING = """
+import atexit, gc, sys
+atexit.register(lambda: print("atexit ran; frozen:", gc.get_freeze_count() > 0))
+from modelsnap.cli import program
+sys.argv = ["modelsnap", *sys.argv[1:]]
+raise SystemExit(program())
+"""
+
+
+@pytest.mark.parametrize("command", [["rank", "--all-versions"], ["ls"]])
+def test_the_program_leaves_its_answer_to_the_system_and_ends_as_always(project, command):
+    """The ``modelsnap`` program does not free ``rank``'s and ``ls``'s answer object by object
+    at exit (``output.left_to_exit``): the output is whole, atexit handlers still run."""
+    name, *options = command
+    out = subprocess.run(
+        [sys.executable, "-c", LEAVING, name, str(project), *options, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MODELSNAP_USER": "tester"},
+    )
+    assert out.returncode == 0, out.stderr
+    answer, ended = out.stdout.rstrip("\n").rsplit("\n", 1)
+    assert json.loads(answer) == json.loads(cli(name, project, *options, "--format", "json").stdout)
+    assert ended == "atexit ran; frozen: True"
+
+
+def test_main_run_by_a_caller_leaves_nothing_behind(project, capsys):
+    """In a caller's own process (``main``), nothing is kept: the process goes on."""
+    import gc
+
+    from modelsnap.cli import main
+
+    before = gc.get_freeze_count()
+    assert main(["rank", str(project), "--all-versions", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ranked"]
+    assert gc.get_freeze_count() == before
+
+
 def test_rank_significance_from_stored_predictions(project):
     out = cli("rank", project, "--format", "json", "--significance")
     assert out.returncode == 0, out.stderr

@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def program() -> int:
+    """The ``modelsnap`` program (the console script and ``python -m modelsnap``): ``main``, in
+    a process that ends when it returns (so a command may leave its answer to the operating
+    system: ``output.left_to_exit``)."""
+    from modelsnap.cli.output import process_ends_after_command
+
+    process_ends_after_command()
+    return main()
+
+
 def main(argv: list[str] | None = None) -> int:
     from modelsnap.core.errors import ModelsnapError
 

@@ -21,6 +21,7 @@ from modelsnap.cli.output import (
     cyclic_gc_paused,
     echo,
     json_bytes,
+    left_to_exit,
     project_root,
     use_color,
     write_bytes,
@@ -261,6 +262,7 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_table(listed, color=use_color()))
     else:
         sys.stdout.write("no snapshots\n")
+    left_to_exit(rows, listed)
     for problem in problems:  # one unwrapped line each, so the file name can be grepped
         echo(f"broken snapshot: {problem}", file=sys.stderr)
     return 1 if problems else 0

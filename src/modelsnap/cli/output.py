@@ -184,6 +184,30 @@ def project_root(value: str) -> Path:
     return root
 
 
+# Set by the program's entry point (``modelsnap.cli.program``): the process ends when the
+# command returns. Never set when a caller runs ``main`` in a process of its own.
+_PROCESS = {"ends_after_command": False}
+
+
+def process_ends_after_command() -> None:
+    _PROCESS["ends_after_command"] = True
+
+
+def left_to_exit(*values: object) -> None:
+    """Never free ``values``, when the process ends right after this command: the operating
+    system takes the memory back at once at exit, where freeing the rows and the answer of
+    ``rank --all-versions`` at 100,000 snapshots object by object cost 0.2-0.3 s. The values
+    are put in a reference cycle (reference counting never frees it) that ``gc.freeze`` puts
+    out of the collector's reach, the final collection at exit included; atexit handlers and
+    the flushing of output run as always. A no-op for a caller that runs ``main`` in its own
+    process."""
+    if not _PROCESS["ends_after_command"]:
+        return
+    holder: list[object] = [*values]
+    holder.append(holder)
+    gc.freeze()
+
+
 @contextlib.contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
     """The cyclic garbage collector off for one command that loads ~10^6 small objects (index

@@ -21,6 +21,7 @@ from modelsnap.cli.output import (
     column_template,
     cyclic_gc_paused,
     json_bytes,
+    left_to_exit,
     use_color,
     write_bytes,
 )
@@ -139,6 +140,7 @@ def _run(args: Any) -> int:
         sys.stdout.write(to_csv(result))
     else:
         print_table(result, significance)
+    left_to_exit(project)  # the rows and the ranking: 0.2-0.3 s to free at 100,000
     if project.problems:
         from modelsnap.cli.output import print_warning
 
