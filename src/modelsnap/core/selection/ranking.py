@@ -612,19 +612,19 @@ def _judge(
     baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
     baseline_id = baseline_row["id"] if baseline_row else None
     rules = constraint_rules.parse_constraints(spec.constraints)
-    passes, gain_over = constraint_rules.passes, constraint_rules.gain_over
+    passes = constraint_rules.passes
     split, primary, required = spec.split, spec.primary_metric, spec.edge_cases_required
+    gain_of = (
+        constraint_rules.gain_against(baseline_measures, baseline_id or "", primary)
+        if baseline_measures is not None
+        else None
+    )
     judged_rows = _Judged([], [], [])
     scored = judged_rows.scored
     for row, mixed in considered:
         kind = row.get("kind", "candidate")
         validation = row["measures"]["validation"]
-        against = baseline_measures if kind != "baseline" else None
-        gain = (
-            gain_over(validation, against, baseline_id or "", primary)
-            if against is not None
-            else {}
-        )
+        gain = gain_of(validation) if gain_of is not None and kind != "baseline" else {}
         if passes(validation, rules, kind=kind, gain=gain, edge_cases_required=required):
             split_measures = row["measures"][split]
             for measure in names:
