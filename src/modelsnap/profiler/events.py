@@ -118,7 +118,7 @@ def decode(line: str | bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError(f"worker message is not a JSON object: {shown!r}")
     kind = message.get("type")
-    if kind not in MESSAGE_TYPES:
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:  # [] or {} cannot be looked up
         raise ProtocolError(f"worker message has unknown type {kind!r}: {shown!r}")
     if kind == "progress":
         ProgressEvent.from_dict(message)
