@@ -436,25 +436,23 @@ def _print_findings(
     """One plain line per finding, never wrapped, so each can be grepped whole (colour only on
     a terminal): a folder whose artifacts were moved has a finding per snapshot, and rich took
     7 s to print 30,000 of them."""
-    from modelsnap.cli.output import clean, use_color
+    from modelsnap.cli.output import clean, painted, use_color
 
-    paint = use_color()
-
-    def styled(text: str, style: str) -> str:
-        return f"{style}{text}\x1b[0m" if paint and style else text
-
-    red, dim = "\x1b[1;31m", "\x1b[2m"
-    lines = [styled(f"removed   {clean(path)}", "\x1b[33m") for path in removed]
+    color = use_color()
+    lines = [painted(f"removed   {clean(path)}", "yellow", color=color) for path in removed]
     for finding in findings:
         info = finding.severity == "info"
         text = f"{clean(finding.where)}: {clean(finding.message)}"
         label = f"{'info' if info else finding.kind:<10}"
-        lines.append(styled(label, dim if info else red) + styled(text, dim if info else ""))
+        lines.append(
+            painted(label, "dim" if info else "bold red", color=color)
+            + painted(text, "dim" if info else "", color=color)
+        )
     if ledger_head:
         lines.append(f"ledger head {clean(ledger_head)}")
     summary = f"{count} snapshot{'s' if count != 1 else ''} checked: "
     summary += "no problems" if not errors else f"{len(errors)} finding(s)"
     if len(findings) > len(errors):
         summary += f" ({len(findings) - len(errors)} for information only)"
-    lines.append(styled(summary, "\x1b[32m" if not errors else red))
+    lines.append(painted(summary, "bold red" if errors else "green", color=color))
     sys.stdout.write("\n".join(lines) + "\n")

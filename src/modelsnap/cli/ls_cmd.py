@@ -22,6 +22,7 @@ from modelsnap.cli.output import (
     echo,
     json_bytes,
     left_to_exit,
+    painted,
     project_root,
     use_color,
     write_bytes,
@@ -209,12 +210,12 @@ def format_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
     widths, template = column_template(headers, [right for _, right in COLUMNS], body)
     head = template.format(*headers).rstrip()
     if color:
-        head = f"\x1b[1m{head}\x1b[0m"
+        head = painted(head, "bold")
         # An alarm is padded first, then coloured: the escape codes take no room in the line.
         for cells in body:
             for i in _FLAG_COLUMNS:
                 if cells[i] in _ALARMS:
-                    cells[i] = f"\x1b[31m{cells[i].ljust(widths[i])}\x1b[0m"
+                    cells[i] = painted(cells[i].ljust(widths[i]), "red")
     lines = [head]
     lines += [template.format(*cells).rstrip() for cells in body]
     lines.append(f"{len(rows)} snapshot{'s' if len(rows) != 1 else ''}")

@@ -37,6 +37,18 @@ def use_color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
+_ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
+
+
+def painted(text: str, style: str, *, color: bool = True) -> str:
+    """``text`` in an ANSI ``style`` ("bold red", "dim", ...) when ``color``, else as it is:
+    the plain-text listings' colour (``use_color`` says whether to use it)."""
+    if not color or not style:
+        return text
+    codes = ";".join(_ANSI[word] for word in style.split())
+    return f"\x1b[{codes}m{text}\x1b[0m"
+
+
 def column_template(
     headers: Sequence[str], right: Sequence[bool], body: Sequence[Sequence[str]], gap: str = "  "
 ) -> tuple[list[int], str]:

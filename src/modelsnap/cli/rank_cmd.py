@@ -22,6 +22,7 @@ from modelsnap.cli.output import (
     cyclic_gc_paused,
     json_bytes,
     left_to_exit,
+    painted,
     use_color,
     write_bytes,
 )
@@ -256,7 +257,6 @@ def _notes(entry: RankedEntry) -> list[str]:
 
 # A cell wider than this is cut with an ellipsis (as in ``ls``).
 CELL_LIMIT = 80
-_BOLD, _RED, _YELLOW, _PLAIN = "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
 
 def _print_ranked(console: Any, result: RankingResult) -> None:
@@ -293,8 +293,7 @@ def _print_ranked(console: Any, result: RankingResult) -> None:
     widths, template = column_template(headers, right, body, gap="   ")
     head = template.format(*headers).rstrip()
     rule = "\u2500" * (sum(widths) + 3 * (len(widths) - 1))
-    if use_color():
-        head = f"{_BOLD}{head}{_PLAIN}"
+    head = painted(head, "bold", color=use_color())
     lines = [head, rule, *(template.format(*cells).rstrip() for cells in body), *notes_below]
     _write_lines(console, lines)
 
@@ -311,15 +310,13 @@ def _print_set_aside(console: Any, result: RankingResult) -> None:
     from modelsnap.core.text import printable
 
     left_out = result.set_aside()
-    colour = use_color()
+    color = use_color()
     lines = []
-    for status, paint in (("rejected", _RED), ("incomplete", _YELLOW), ("excluded", _YELLOW)):
+    for status, style in (("rejected", "red"), ("incomplete", "yellow"), ("excluded", "yellow")):
         items = [item for item in left_out if item.status == status]
         if items:
-            title = f"{status.capitalize()}"
-            lines.append(
-                f"{paint}{title}{_PLAIN} ({len(items)}):" if colour else f"{title} ({len(items)}):"
-            )
+            title = painted(status.capitalize(), style, color=color)
+            lines.append(f"{title} ({len(items)}):")
             label = "missing " if status == "incomplete" else ""
             lines += [
                 f"  {printable(item.id)}: {label}{printable('; '.join(item.why))}" for item in items
