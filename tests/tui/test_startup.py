@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tui_fixtures import write_fixed_project
+from tui_fixtures import settle, write_fixed_project
 
 from modelsnap.tui.state import load_state
 
@@ -120,9 +120,7 @@ async def test_a_state_arriving_before_the_new_screen_is_mounted_waits_for_it(tm
     write_fixed_project(root)
     app = ModelsnapApp(root)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.05)
+        await settle(app, pilot)
         assert app.current_mode == "ranking"
         app.switch_mode(step_for_number(2).mode)  # not awaited: the screen mounts later
         app.on_state_loaded(StateLoaded(app.state))
@@ -144,9 +142,7 @@ async def test_a_step_first_opened_after_a_theme_change_wears_that_theme(tmp_pat
     async def colours(open_before_change: bool) -> tuple:
         app = ModelsnapApp(root)
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause(0.05)
+            await settle(app, pilot)
             if open_before_change:
                 app.action_goto_step(2)
                 await pilot.pause(0.05)
@@ -201,9 +197,7 @@ async def test_the_first_read_of_a_large_folder_is_counted_on_screen(tmp_path, m
 
     app = Counting(root)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.05)
+        await settle(app, pilot)
         assert app.screen.query("#step-title")
     assert shown[-1] == "reading project ... 6 of 6 snapshots"
     assert shown[0] == "reading project ... 0 of 6 snapshots"
@@ -224,9 +218,7 @@ async def test_the_lower_part_mounting_after_a_quit_does_not_mount_into_the_clos
     write_fixed_project(root)
     app = ModelsnapApp(root)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.05)
+        await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, RankingScreen)
         lower = screen.query_one("#ranking-lower", Deferred)

@@ -107,3 +107,10 @@ def write_fixed_project(root: Path, count: int = 6) -> list[str]:
         tomli_w.dumps(record).encode("utf-8")
     )
     return ids
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let the app's workers (the folder's read, a reload) finish and the screen catch up."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
