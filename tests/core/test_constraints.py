@@ -180,6 +180,7 @@ def _measured(draw_values: dict[str, float | None]) -> dict[str, float]:
             "max_latency_p95_ms": st.sampled_from([0.0, 5.0, 50.0]),
             "max_size_mb": st.sampled_from([0.0, 1.0, 100.0]),
             "min_gain_over_baseline": st.sampled_from([-1.0, 0.0, 0.01]),
+            "min_f1": st.sampled_from([0.0, 0.5]),  # the rule min_metric.f1 is named too
             "min_metric": st.fixed_dictionaries(
                 {}, optional={"recall": st.sampled_from([0.0, 0.5]), "f1": st.just(0.9)}
             ),
@@ -188,12 +189,13 @@ def _measured(draw_values: dict[str, float | None]) -> dict[str, float]:
     kind=st.sampled_from(["candidate", "baseline"]),
     required=st.booleans(),
 )
-def test_passes_is_true_exactly_when_evaluate_finds_nothing_failed_or_missing(
+def test_passes_and_findings_agree_with_the_table_they_stand_in_for(
     mine: dict, theirs: dict | None, limits: dict, kind: str, required: bool
 ):
-    """The ranking's quick test never disagrees with the table it stands in for: NaN, infinity,
-    -0.0, a missing measure, a missing baseline and a baseline judged on the gain included."""
-    from modelsnap.core.selection.constraints import gain_over, passes
+    """The ranking's quick test and its words never disagree with the table they stand in for:
+    NaN, infinity, -0.0, a missing measure, a missing baseline, a baseline judged on the gain
+    and two rules of one name (min_f1 and min_metric.f1) included."""
+    from modelsnap.core.selection.constraints import findings, gain_over, passes
 
     measured = _measured(mine)
     baseline = _measured(theirs) if theirs is not None else None
@@ -215,3 +217,5 @@ def test_passes_is_true_exactly_when_evaluate_finds_nothing_failed_or_missing(
     assert repr(gain) == repr(judged["gain"])  # repr: NaN (inf - inf) equals itself there
     quick = passes(measured, rules, kind=kind, gain=gain, edge_cases_required=required)
     assert quick == (not reasons(judged) and not missing(judged))
+    words = findings(measured, rules, kind=kind, gain=gain, edge_cases_required=required)
+    assert words == (reasons(judged), missing(judged))

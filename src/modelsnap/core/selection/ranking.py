@@ -608,7 +608,7 @@ def _judge(
     every reason), then completeness (a missing measure leaves a row incomplete, never 0).
 
     A row that meets every constraint and has every measure is scored after one quick test
-    (``constraints.passes``); only the others get ``evaluate``'s table, for their reasons."""
+    (``constraints.passes``); only the others get their words (``constraints.findings``)."""
     baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
     baseline_id = baseline_row["id"] if baseline_row else None
     rules = constraint_rules.parse_constraints(spec.constraints)
@@ -633,35 +633,30 @@ def _judge(
             else:
                 scored.append((row, mixed, gain))
                 continue
-        _set_aside(judged_rows, row, mixed, spec, rules, names, baseline_row)
+        _set_aside(judged_rows, (row, mixed, gain), spec, rules, names, baseline_row)
     return judged_rows
 
 
 def _set_aside(
     judged_rows: _Judged,
-    row: dict[str, Any],
-    mixed: list[str],
+    judging: tuple[dict[str, Any], list[str], dict[str, Any]],
     spec: RankingSpec,
     rules: tuple[constraint_rules.Rule, ...],
     names: Sequence[str],
     baseline_row: Mapping[str, Any] | None,
 ) -> None:
-    """A row ``passes`` did not clear: its constraint table, then rejected (with every
-    reason), incomplete (with what it lacks), or scored after all."""
+    """A row ``passes`` did not clear, with its gain: rejected (with every reason), incomplete
+    (with what it lacks), or scored after all."""
+    row, mixed, gain = judging
     kind = row.get("kind", "candidate")
-    judged = constraint_rules.evaluate(
+    reasons, absent = constraint_rules.findings(
         row["measures"]["validation"],
         rules,
-        primary_metric=spec.primary_metric,
         kind=kind,
-        baseline=baseline_row["measures"]["validation"]
-        if baseline_row and kind != "baseline"
-        else None,
-        baseline_id=baseline_row["id"] if baseline_row else "",
+        gain=gain,
         edge_cases_required=spec.edge_cases_required,
     )
-    reasons = constraint_rules.reasons(judged)
-    missing = _missing(row["measures"][spec.split], names, judged, baseline_row)
+    missing = _missing(row["measures"][spec.split], names, absent, baseline_row)
     name = row.get("name", "")
     if reasons:
         judged_rows.rejected.append(
@@ -672,18 +667,19 @@ def _set_aside(
             {"id": row["id"], "name": name, "kind": kind, "missing": missing}
         )
     else:
-        judged_rows.scored.append((row, mixed, judged["gain"]))
+        judged_rows.scored.append(judging)
 
 
 def _missing(
     split_measures: Mapping[str, float],
     names: Sequence[str],
-    judged: Mapping[str, Any],
+    absent: Sequence[str],
     baseline_row: Mapping[str, Any] | None,
 ) -> list[str]:
-    """The measures a criterion or a constraint needs that the row lacks, in words."""
+    """The measures a criterion or a constraint (``absent``: those of the constraints that
+    could not be judged) needs that the row lacks, in words."""
     missing = [f"{m} (criterion)" for m in names if m not in split_measures]
-    for name in constraint_rules.missing(judged):
+    for name in absent:
         if name == constraint_rules.GAIN_CONSTRAINT and baseline_row is None:
             missing.append("a baseline snapshot (for min_gain_over_baseline)")
         else:
