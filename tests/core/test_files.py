@@ -190,3 +190,40 @@ def test_toml_1_1_is_refused_like_any_invalid_file(tmp_path: Path, text: str) ->
     path.write_text(text)
     with pytest.raises(SnapshotError, match="not valid TOML"):
         read_toml(path)
+
+
+_PARSED = st.recursive(
+    st.one_of(
+        st.text(max_size=6), st.integers(), st.floats(allow_nan=False), st.booleans(), st.dates()
+    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=30,
+)
+
+
+@given(st.lists(_PARSED, max_size=4))
+def test_shared_strings_keep_every_value_and_each_string_once(documents: list) -> None:
+    """``share_strings`` changes no value and no type; after it, equal strings are one object
+    across every document it saw (keys and values alike)."""
+    from modelsnap.core.files import share_strings
+
+    memo: dict[str, str] = {}
+    shared = [share_strings(document, memo) for document in documents]
+    assert shared == documents
+
+    def walk(value, out: list) -> None:
+        assert type(value) in (str, int, float, bool, list, dict) or hasattr(value, "year")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                out.append(key)
+                walk(item, out)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, out)
+        elif isinstance(value, str):
+            out.append(value)
+
+    strings: list[str] = []
+    for document in shared:
+        walk(document, strings)
+    assert all(text is memo[text] for text in strings)

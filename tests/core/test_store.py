@@ -241,7 +241,9 @@ def test_a_snapshot_reader_parses_again_only_what_may_have_changed(
     folder = tmp_path / "snapshots"
     parsed: list[str] = []
     real = store._load
-    monkeypatch.setattr(store, "_load", lambda path: parsed.append(path.stem) or real(path))
+    monkeypatch.setattr(
+        store, "_load", lambda path, memo=None: parsed.append(path.stem) or real(path, memo)
+    )
 
     def read(reader: store.SnapshotReader) -> tuple[list[str], list[str]]:
         """The ids the reader returns and the files it parsed to do so."""
@@ -304,6 +306,28 @@ def test_a_snapshot_reader_reports_how_far_it_has_read(
     heard.clear()
     store.SnapshotReader().read(tmp_path, lambda *p: heard.append(p))
     assert heard == [(4, 4)]  # throttled: only the end
+
+
+def test_a_reader_keeps_each_string_of_its_files_once(
+    tmp_path: Path, make_body, make_staged
+) -> None:
+    """Snapshots read together share their equal strings (keys, hashes, versions): each is
+    kept once. What they hold is what each file says, and no dict or list is shared."""
+    for name in ("forest", "tree", "forest"):
+        _write(tmp_path, make_body, make_staged, name=name)
+    snapshots, problems = store.list_snapshots(tmp_path)
+    assert len(snapshots) == 3 and not problems
+    for snapshot in snapshots:
+        path = tmp_path / "snapshots" / f"{snapshot['id']}.toml"
+        assert snapshot == tomllib.loads(path.read_text(encoding="utf-8"))
+    first, second = (s for s in snapshots if s["name"] == "forest")
+    other = next(s for s in snapshots if s["name"] == "tree")
+    assert first["name"] is second["name"]
+    assert first["data"]["dataset_sha256"] is other["data"]["dataset_sha256"]
+    assert next(iter(first["metrics"])) is next(iter(other["metrics"]))  # a key
+    assert first["data"] is not second["data"]
+    alone = store.read_snapshot(tmp_path, first["id"])  # one file: nothing to share
+    assert alone == first
 
 
 def test_list_of_a_folder_without_snapshots_is_empty(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from modelsnap.core.files import (
     refuse_link_out,
     safe_name,
     sha256_file,
+    share_strings,
     shown_value,
     tmp_dir,
 )
@@ -273,10 +274,14 @@ def _record_in_index(root: Path, snapshot: dict) -> None:
 # --------------------------------------------------------------------------- read
 
 
-def _load(path: Path) -> Snapshot:
+def _load(path: Path, memo: dict[str, str] | None = None) -> Snapshot:
+    """One snapshot file, checked; its strings shared through ``memo`` when given (a reader of
+    many files: ``files.share_strings``)."""
     refuse_link_out(path)
     data = read_toml(path, what="snapshot")
     _raise_if_invalid(data, str(path))
+    if memo is not None:
+        data = share_strings(data, memo)
     snapshot = cast("Snapshot", data)  # valid: the shape validate_snapshot checks
     if snapshot["id"] != path.stem:
         raise SnapshotError(
@@ -350,6 +355,7 @@ class SnapshotReader:
         problems: list[SnapshotProblem] = []
         parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
         known = self._parsed
+        memo: dict[str, str] = {}  # the strings of this read's files, each kept once
         files = snapshot_files(root)
         told = time.monotonic()
         for done, path in enumerate(files):
@@ -376,7 +382,7 @@ class SnapshotReader:
                 snapshot, seen = before[2], before[1]
             else:
                 try:
-                    snapshot = _load(path)  # refuses a link, a FIFO, a device
+                    snapshot = _load(path, memo)  # refuses a link, a FIFO, a device
                 except SnapshotError as exc:
                     problems.append(SnapshotProblem(path, exc.message))
                     continue
