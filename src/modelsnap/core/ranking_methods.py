@@ -8,6 +8,7 @@ Pure Python on purpose: no numpy import cost on the ``rank`` fast path.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,7 +42,10 @@ def weighted_scores(
     norm: Sequence[Sequence[float]], weights: Sequence[float], directions: Sequence[str] = ()
 ) -> list[float]:
     """The weighted sum of min-max normalised values (directions are already applied)."""
-    return [math.fsum(w * v for w, v in zip(weights, row, strict=True)) for row in norm]
+    if any(len(row) != len(weights) for row in norm):
+        raise ValueError("weighted_scores: every row needs one value per weight")
+    fsum, mul = math.fsum, operator.mul
+    return [fsum(map(mul, weights, row)) for row in norm]  # the products of w * v, summed exactly
 
 
 def vector_matrix(values: Sequence[Sequence[float]], directions: Sequence[str] = ()) -> Matrix:
