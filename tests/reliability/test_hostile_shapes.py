@@ -209,6 +209,33 @@ def test_any_nesting_parses_or_is_refused_by_depth(value: object) -> None:
         assert depth <= MAX_DEPTH and doc == {"x": value}
 
 
+def _depth(value: object) -> int:
+    """The definition, recursively: a list or dict is one level more than its deepest child."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return 1 + max((_depth(child) for child in value), default=0)
+    return 0
+
+
+deep_mixed = st.recursive(
+    st.one_of(st.integers(0, 9), st.text(max_size=2)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner),
+    max_leaves=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=deep_mixed)
+def test_nesting_depth_is_the_depth_or_past_the_cap(value: object) -> None:
+    depth = _depth(value)
+    assert nesting_depth(value) == (depth if depth <= MAX_DEPTH else MAX_DEPTH + 1)
+    chain: object = value
+    for _ in range(MAX_DEPTH + 1):  # the same value, past the cap
+        chain = [chain]
+    assert nesting_depth(chain) == MAX_DEPTH + 1
+
+
 def test_special_and_oversized_files_are_refused_with_the_callers_error(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.toml"
     os.mkfifo(fifo)
