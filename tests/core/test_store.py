@@ -411,6 +411,29 @@ def test_validate_names_every_bad_key(make_body) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("kind", "good", "bad"),
+    [
+        ("string", "a", 1),
+        ("integer", -3, True),
+        ("count", 0, -1),
+        ("number", 1.5, False),
+        ("boolean", False, 0),
+        ("table", {}, []),
+        ("array", [], {}),
+        ("sha256", "a" * 64, "A" * 64),
+    ],
+)
+def test_each_kind_of_value_accepts_its_own_and_names_the_rest(kind, good, bad) -> None:
+    checker = schema._Checker()
+    assert checker.value({"k": good}, "p", "k", kind) == good and not checker.problems
+    assert checker.value({"k": bad}, "p", "k", kind) is None
+    assert checker.value({}, "", "k", kind) is None
+    assert checker.value({}, "", "gone", kind, required=False) is None
+    assert checker.problems[0].startswith("p.k: found ") and checker.problems[0].endswith(kind)
+    assert checker.problems[1:] == [f"k: missing (expected {kind})"]
+
+
 def test_baseline_may_be_recorded_before_the_lock(make_body) -> None:
     body = make_body(kind="baseline", criteria_revision=0, id="20261126T061502-logistic-3f9a")
     body["model"].update(artifact="models/x.skops", artifact_sha256="c" * 64, size_bytes=1)

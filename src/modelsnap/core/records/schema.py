@@ -8,6 +8,7 @@ documented in docs/snapshot-format.md. Standard library only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +69,20 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# What each kind of ``_Checker.value`` accepts: only the asked kind's test runs (every file a
+# reader parses is checked with about 60 of them).
+_KIND_TESTS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": _is_int,
+    "count": lambda value: _is_int(value) and value >= 0,
+    "number": _is_number,
+    "boolean": lambda value: isinstance(value, bool),
+    "table": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "sha256": lambda value: isinstance(value, str) and bool(_HEX64.match(value)),
+}
+
+
 def type_name(value: Any) -> str:
     return {
         dict: "table",
@@ -112,27 +127,19 @@ class _Checker:
         required: bool = True,
         choices: tuple[str, ...] | None = None,
     ) -> Any:
-        full = f"{prefix}.{key}" if prefix else key
+        test = _KIND_TESTS[kind]  # an unknown kind is a bug here: KeyError
         if key not in data:
             if required:
-                self.add(full, f"missing (expected {kind})")
+                self.add(f"{prefix}.{key}" if prefix else key, f"missing (expected {kind})")
             return None
         value = data[key]
-        ok = {
-            "string": isinstance(value, str),
-            "integer": _is_int(value),
-            "count": _is_int(value) and value >= 0,
-            "number": _is_number(value),
-            "boolean": isinstance(value, bool),
-            "table": isinstance(value, dict),
-            "array": isinstance(value, list),
-            "sha256": isinstance(value, str) and bool(_HEX64.match(value)),
-        }[kind]
-        if not ok:
+        if not test(value):
+            full = f"{prefix}.{key}" if prefix else key
             shown = repr(value) if not isinstance(value, (dict, list)) else type_name(value)
             self.add(full, f"found {shown[:60]}, expected {kind}")
             return None
         if choices is not None and value not in choices:
+            full = f"{prefix}.{key}" if prefix else key
             self.add(full, f"found {value!r}, expected one of {', '.join(choices)}")
             return None
         return value
