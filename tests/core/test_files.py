@@ -227,3 +227,30 @@ def test_shared_strings_keep_every_value_and_each_string_once(documents: list) -
     for document in shared:
         walk(document, strings)
     assert all(text is memo[text] for text in strings)
+
+
+def test_a_resolved_root_refuses_what_an_unresolved_one_refuses(tmp_path: Path) -> None:
+    """``inside(..., resolved_root=True)`` (a folder resolved once for thousands of records)
+    answers as ``inside`` resolving it itself: escapes and links out are refused the same."""
+    from modelsnap.core.files import inside
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.npz").write_bytes(b"x")
+    real = tmp_path / "project"
+    (real / "models").mkdir(parents=True)
+    (real / "models" / "ok.skops").write_bytes(b"y")
+    (real / "models" / "link.skops").symlink_to(outside / "secret.npz")
+    linked = tmp_path / "linked-project"
+    linked.symlink_to(real)  # the folder reached through a link
+    for root in (real, linked):
+        base = root.resolve()
+        assert inside(base, "models/ok.skops", resolved_root=True) == inside(
+            root, "models/ok.skops"
+        )
+        for bad in ("../outside/secret.npz", "models/link.skops", "/etc/passwd"):
+            with pytest.raises(PathError) as unresolved:
+                inside(root, bad)
+            with pytest.raises(PathError) as resolved:
+                inside(base, bad, resolved_root=True)
+            assert resolved.value.message == unresolved.value.message

@@ -182,6 +182,7 @@ def _check_recorded_values(
         return  # reported by the data check
     target = dataset.target
     truth = {part: target.iloc[getattr(split, part)].to_numpy() for part in recompute.SPLITS}
+    base = root.resolve()
     for snapshot in snapshots:
         data = snapshot["data"]
         if (data["dataset_sha256"], data["split_sha256"]) != (
@@ -193,7 +194,9 @@ def _check_recorded_values(
         # a re-profile copies its metrics from the original: they come from its predictions
         source = by_id.get(snapshot.get("reprofile_of"), snapshot)
         try:
-            path = inside(root, source["predictions"]["path"], what="predictions path")
+            path = inside(
+                base, source["predictions"]["path"], what="predictions path", resolved_root=True
+            )
             arrays = recompute.load_predictions(path)
         except (ModelsnapError, ValueError, OSError) as exc:
             message = exc.message if isinstance(exc, ModelsnapError) else str(exc)
@@ -385,8 +388,9 @@ def audit(root: Path) -> tuple[int, list[Finding]]:
     snapshots, problems = list_snapshots(root)
     for problem in problems:
         findings.append(Finding("schema", _rel(root, problem.path), problem.message))
+    base = root.resolve()  # once, not twice for each snapshot's two files
     for snapshot in snapshots:
-        for message in verify_files(root, snapshot):
+        for message in verify_files(base, snapshot, resolved_root=True):
             findings.append(Finding("files", f"snapshots/{snapshot['id']}.toml", message))
     _check_data(root, config, snapshots, findings)
     _check_criteria(root, snapshots, findings)

@@ -475,12 +475,14 @@ def safe_name(value: str, *, what: str = "name") -> str:
     return value
 
 
-def inside(root: Path, relative: str, *, what: str = "path") -> Path:
+def inside(root: Path, relative: str, *, what: str = "path", resolved_root: bool = False) -> Path:
     """Resolve ``relative`` against ``root`` and refuse anything that ends up outside it.
 
     Symlinks are resolved first, so a link pointing out of the folder is refused too.
+    ``resolved_root``: ``root`` is already ``Path.resolve()``'s answer (a caller checking the
+    paths of thousands of records resolves the folder once: one ``lstat`` per part of it).
     """
-    root_resolved = Path(root).resolve()
+    root_resolved = Path(root) if resolved_root else Path(root).resolve()
     candidate = Path(relative)
     if candidate.is_absolute():
         raise PathError(

@@ -460,11 +460,14 @@ def orphan_files(root: Path) -> list[Path]:
     return orphans
 
 
-def verify_files(root: Path, snapshot: Mapping[str, Any]) -> list[str]:
+def verify_files(
+    root: Path, snapshot: Mapping[str, Any], *, resolved_root: bool = False
+) -> list[str]:
     """What is wrong with the artifact and predictions a (schema-valid) snapshot names.
 
     Each file must lie inside the folder, exist, and hash to the recorded sha256 (the artifact
-    also to ``size_bytes``). Returned as lines, never raised, for ``check``.
+    also to ``size_bytes``). Returned as lines, never raised, for ``check``. ``resolved_root``
+    as for ``files.inside``.
     """
     from modelsnap.core.files import inside
 
@@ -479,7 +482,7 @@ def verify_files(root: Path, snapshot: Mapping[str, Any]) -> list[str]:
         if not isinstance(relative, str):
             continue
         try:
-            path = inside(root, relative, what=f"{what} path")
+            path = inside(root, relative, what=f"{what} path", resolved_root=resolved_root)
         except ModelsnapError as exc:
             problems.append(exc.message)
             continue
