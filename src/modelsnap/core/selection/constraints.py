@@ -207,8 +207,8 @@ def passes(
     """True exactly when ``evaluate`` (with the same rules, and ``gain`` as it computes it)
     would judge every constraint and find each one met: no reason and nothing missing.
 
-    The ranking asks this of every row first and calls ``evaluate`` only for a row that fails
-    it, for the words: at 100,000 rows most pass, and building their tables cost a second."""
+    The ranking asks this of every row first and ``findings`` only of a row that fails it,
+    for the words: at 100,000 rows most pass, and building their tables cost a second."""
     # _judged_value and _meets, inlined (asked of every row of a ranking); "not <=" so NaN fails
     for rule in rules:
         if rule.measure == GAIN_CONSTRAINT:
