@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from functools import partial
 
+import tui_fixtures
 from textual.widgets import Checkbox, Input, Select
 from tui_fixtures import write_credit_csv
 
@@ -15,11 +17,7 @@ from modelsnap.core.selection.criteria import current_revision
 from modelsnap.tui.app import ModelsnapApp
 from modelsnap.tui.screens.confirm import ConfirmAppend
 
-
-async def settle(app, pilot, rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=5)  # 5 rounds, as this file's flows always had
 
 
 async def type_into(app, pilot, selector: str, text: str) -> None:
@@ -216,7 +214,7 @@ async def test_a_criterion_is_added_in_step_one_and_saved_with_its_weight(tmp_pa
         assert "r2" not in offered  # a regression metric on a classification project
         await type_into(app, pilot, "#weight-0", "0.5")  # typed before adding: kept
         adder.value = "accuracy"
-        await settle(app, pilot, 2)
+        await settle(app, pilot, rounds=2)
         assert app.screen.query_one("#weight-0", Input).value == "0.5"
         await type_into(app, pilot, "#weight-4", "0.25")
         assert "accuracy" not in [value for _label, value in adder._options if value != adder.NULL]

@@ -4,9 +4,11 @@ shows what will be appended; keys typed in a text field stay there. Real files, 
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_fixtures
 
 from modelsnap.core.files import sha256_file
 from modelsnap.core.project.parse import load_project
@@ -62,10 +64,7 @@ def root(tmp_path: Path, make_body, make_staged) -> Path:
     return root
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 async def fill_rationale(app, pilot, text: str) -> None:

@@ -7,10 +7,12 @@ exception message whole in the log pane, on the card and in the panel.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 import tomlkit
+import tui_fixtures
 from textual.geometry import Region
 from tui_fixtures import write_credit_csv
 
@@ -33,10 +35,7 @@ def project(root: Path) -> None:
     lock_criteria(load_project(root), reason="test")
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 def shown(widget) -> str:
@@ -102,7 +101,7 @@ async def test_a_model_exception_from_a_run_reads_whole_at_80_columns(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("r")
-        await settle(app, pilot, 10)
+        await settle(app, pilot, rounds=10)
         screen = app.screen
         assert screen.failures["knn"][0] == "error"
         status = str(screen.query_one("#run-status").content)

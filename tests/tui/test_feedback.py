@@ -4,10 +4,12 @@ a refused run says why, and edge-case runs move model by model. Real runs and re
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
 import tomlkit
+import tui_fixtures
 from tui_fixtures import write_credit_csv
 
 from modelsnap.core.project.edit import write_new_project
@@ -23,10 +25,7 @@ pytestmark = pytest.mark.slow
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 def two_quick_candidates(root: Path) -> None:
@@ -71,7 +70,7 @@ async def test_rows_update_as_each_model_finishes_and_the_batch_says_where_it_is
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("a")
-        await settle(app, pilot, 12)
+        await settle(app, pilot, rounds=12)
         assert not app.running
     first, second = names
     # While the second model ran, the first one's new snapshot was already in its row.
@@ -99,7 +98,7 @@ async def test_a_refused_run_says_why(tmp_path):
         await pilot.pause(0.1)
         said = [n.message for n in app._notifications]
         assert "a run is in progress (the baseline): Esc to cancel it first" in said
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
 
 
 async def test_edge_cases_move_model_by_model(tmp_path, monkeypatch):
@@ -122,7 +121,7 @@ async def test_edge_cases_move_model_by_model(tmp_path, monkeypatch):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("r")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
     total = len(list((root / "snapshots").glob("*.toml")))
     assert [round(bar) for bar, _ in seen] == [round(100 * k / total) for k in range(1, total + 1)]
     assert seen[0][1].startswith(f"1 of {total} models · ")

@@ -6,10 +6,12 @@ trials so it stays quick.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 import tomlkit
+import tui_fixtures
 from tui_fixtures import write_credit_csv, write_edge_csv
 
 from modelsnap.core.records.decision_log import read_decisions
@@ -19,11 +21,7 @@ from modelsnap.tui.screens.confirm import ConfirmAppend
 pytestmark = pytest.mark.slow
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    """Let workers finish and the messages they posted be handled."""
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 async def type_into(app, pilot, selector: str, text: str, *, clear: bool = True) -> None:
@@ -93,7 +91,7 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         await settle(app, pilot)
         assert app.current_mode == "baseline"
         await pilot.press("r")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert app.screen.failures == {}
         assert app.state.baseline is not None
 
@@ -101,7 +99,7 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         await pilot.press("3")
         await settle(app, pilot)
         await pilot.press("a")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert app.screen.failures == {}
         assert [s["name"] for s in app.state.candidates] == ["random_forest"]
         assert "gain" in app.state.candidates[0]
@@ -110,7 +108,7 @@ async def test_empty_folder_to_recorded_decision(tmp_path):
         await pilot.press("4")
         await settle(app, pilot)
         await pilot.press("r")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert app.state.done()[4]
         matrix = app.screen.query_one("#edge-matrix")
         assert matrix.row_count == 4

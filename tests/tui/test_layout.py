@@ -3,9 +3,11 @@ summary beside the case detail under the full-width matrix) and 80x24 stays one 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_fixtures
 from tui_fixtures import write_fixed_project
 
 from modelsnap.tui.app import ModelsnapApp
@@ -18,10 +20,7 @@ def fixed(tmp_path: Path) -> Path:
     return root
 
 
-async def settle(app, pilot) -> None:
-    for _ in range(4):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 async def regions(root: Path, size: tuple[int, int], step: str, *ids: str):

@@ -3,11 +3,13 @@ neither leaves a snapshot behind."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import psutil
 import pytest
 import tomlkit
+import tui_fixtures
 from rich.console import Console
 from tui_fixtures import write_credit_csv
 
@@ -44,10 +46,7 @@ def locked_project(root: Path) -> None:
     lock_criteria(load_project(root), reason="test")
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 async def test_timeout_is_shown_on_the_card_and_nothing_is_written(tmp_path):
@@ -58,7 +57,7 @@ async def test_timeout_is_shown_on_the_card_and_nothing_is_written(tmp_path):
         await settle(app, pilot)
         assert app.current_mode == "candidates"
         await pilot.press("r")  # the cursor is on the first candidate: slow_forest
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         screen = app.screen
         assert screen.failures["slow_forest"][0] == "timeout"
         cards = [card for card in screen.query(SnapshotCard) if card.failure is not None]
@@ -86,7 +85,7 @@ async def test_escape_cancels_the_run(tmp_path):
         await pilot.pause(1.0)
         assert app.running
         await pilot.press("escape")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert not app.running
         # A cancel is not a failure: no red card, the row says what happened.
         assert "slow_forest" not in app.screen.failures
@@ -156,7 +155,7 @@ async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_othe
         await settle(app, pilot)
         screen = app.screen
         assert app.start_runs(screen, ["forest_a"])
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert not app.running
         assert not screen.failures, screen.failures
         workers = app._worker_pool
@@ -170,7 +169,7 @@ async def test_a_finished_run_reaches_the_screen_through_a_worker_and_keeps_othe
         await pilot.press("down")  # the second row: forest_b
         assert table.cursor_row == 1
         await pilot.press("r")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert not app.running
         assert reads and all(reads)  # the reload after the run ran in a worker thread
         id_b = next(s["id"] for s in app.state.candidates if s["name"] == "forest_b")
@@ -220,7 +219,7 @@ async def test_a_moment_on_the_baseline_step_starts_the_template_the_run_then_fo
         assert not list_snapshots(root)[0]  # nothing was run or written by it
 
         await pilot.press("r")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert not app.running and not app.screen.failures, app.screen.failures
         assert [s["kind"] for s in list_snapshots(root)[0]] == ["baseline"]
         assert app._worker_pool is workers and workers.pids == [template]

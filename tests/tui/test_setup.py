@@ -6,18 +6,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from functools import partial
 from pathlib import Path
 
+import tui_fixtures
 from tui_fixtures import write_credit_csv
 
 from modelsnap.core.profiles import PROFILE_DESCRIPTIONS
 from modelsnap.tui.app import ModelsnapApp
 
-
-async def settle(app, pilot, rounds: int = 5) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=5)  # 5 rounds, as this file's flows always had
 
 
 def text_of(app, selector: str) -> str:
@@ -91,7 +89,7 @@ async def test_every_profile_is_described_where_it_is_chosen(tmp_path):
         assert text_of(app, "#setup-profile-note") == PROFILE_DESCRIPTIONS["balanced"]
         for name, description in PROFILE_DESCRIPTIONS.items():
             app.screen.query_one("#setup-profile").value = name
-            await settle(app, pilot, 2)
+            await settle(app, pilot, rounds=2)
             assert text_of(app, "#setup-profile-note") == description
 
 
@@ -134,10 +132,10 @@ async def test_a_one_row_class_is_refused_as_init_refuses_it(tmp_path):
         assert app.current_mode == "setup"
 
         app.screen.query_one("#setup-stratify").value = False  # the way out the hint names
-        await settle(app, pilot, 2)
+        await settle(app, pilot, rounds=2)
         assert not app.screen.query_one("#setup-error").display
         await pilot.press("ctrl+s")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert app.current_mode == "criteria"
     doc = tomllib.loads((root / "modelsnap.toml").read_text(encoding="utf-8"))
     assert doc["data"]["stratify"] is False
@@ -152,7 +150,7 @@ async def test_create_runs_init_checks_the_preview_cannot_make(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("ctrl+s")
-        await settle(app, pilot, 8)
+        await settle(app, pilot, rounds=8)
         assert "target column 'y' has 1 missing value(s)" in text_of(app, "#setup-error")
         assert not (Path(tmp_path) / "modelsnap.toml").exists()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import tui_fixtures
 from tui_fixtures import write_credit_csv, write_fixed_project
 
 from modelsnap.tui.app import ModelsnapApp
@@ -24,9 +25,7 @@ def fixed(tmp_path: Path) -> Path:
 
 
 async def settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+    await tui_fixtures.settle(pilot.app, pilot, rounds=4)
 
 
 def go(*keys: str):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_fixtures
 from textual.widgets import Input
 from tui_fixtures import write_fixed_project
 
@@ -20,10 +22,7 @@ def root(tmp_path: Path) -> Path:
     return root
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.05)
+settle = partial(tui_fixtures.settle, rounds=4)  # 4 rounds, as this file's flows always had
 
 
 async def test_a_slow_older_ranking_never_replaces_a_newer_one(root, monkeypatch):
