@@ -301,6 +301,65 @@ def test_main_run_by_a_caller_leaves_nothing_behind(project, capsys):
     assert gc.get_freeze_count() == before
 
 
+class Terminal(io.StringIO):
+    """stderr as a terminal: what a user running the command by hand has."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_check_decide_and_report_count_their_reading_on_a_terminal(
+    project, capsys, monkeypatch, tmp_path
+):
+    """On a terminal, check, decide and report (which parse every snapshot file) show how far
+    the reading is on stderr and erase the line before their answer or their error; stdout is
+    the same as without it."""
+    from modelsnap.cli import main
+    from modelsnap.core.records import store
+
+    assert main(["check", str(project), "--format", "json"]) in (0, 1)
+    plain = capsys.readouterr().out
+    monkeypatch.setattr(store, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(store, "PROGRESS_FROM", 1)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["check", str(project), "--format", "json"]) in (0, 1)
+    assert capsys.readouterr().out == plain
+    total = len(list((project / "snapshots").glob("*.toml")))
+    lines = terminal.getvalue().split("\r\x1b[K")
+    assert lines[0] == "" and lines[-1] == ""  # each line drawn over the last, then erased
+    assert lines[1] == f"reading 0 of {total} snapshots"
+    assert lines[-2] == f"read {total} snapshots; checking them ..."
+
+    terminal.seek(0)
+    terminal.truncate()
+    why = "fastest model to ship now"
+    assert main(["decide", str(project), sid("slow_forest"), "--rationale", why]) == 1
+    shown = terminal.getvalue()
+    erased = shown.index(f"read {total} snapshots; ranking them ...\r\x1b[K")
+    assert "was rejected: latency_p95_ms 80 > 50" in shown[erased:]  # the error after it
+
+    terminal.seek(0)
+    terminal.truncate()
+    assert main(["report", str(project), "-o", str(tmp_path / "r.md")]) == 0
+    assert terminal.getvalue().endswith(f"read {total} snapshots; writing the report ...\r\x1b[K")
+    assert capsys.readouterr().out == f"report written: {tmp_path / 'r.md'}\n"
+
+
+def test_no_reading_line_off_a_terminal_or_for_a_few_files(monkeypatch):
+    from modelsnap.cli.output import reading_progress
+
+    with reading_progress("checking them") as progress:  # pytest's stderr: not a terminal
+        assert progress is None
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with reading_progress("checking them") as progress:
+        assert progress is not None
+        progress(0, 499)
+        progress(499, 499)
+    assert terminal.getvalue() == ""  # under store.PROGRESS_FROM (500) files: no line
+
+
 def test_rank_significance_from_stored_predictions(project):
     out = cli("rank", project, "--format", "json", "--significance")
     assert out.returncode == 0, out.stderr

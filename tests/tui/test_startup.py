@@ -181,13 +181,12 @@ async def test_the_first_read_of_a_large_folder_is_counted_on_screen(tmp_path, m
     from textual.widgets import Label
 
     from modelsnap.core.records import store
-    from modelsnap.tui import project_app
     from modelsnap.tui.app import ModelsnapApp
 
     root = tmp_path / "project"
     write_fixed_project(root)
     monkeypatch.setattr(store, "PROGRESS_SECONDS", 0.0)
-    monkeypatch.setattr(project_app, "PROGRESS_FROM", 1)
+    monkeypatch.setattr(store, "PROGRESS_FROM", 1)
     shown: list[str] = []
 
     class Counting(ModelsnapApp):

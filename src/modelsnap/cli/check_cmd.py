@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -372,8 +373,11 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
             )
 
 
-def audit(root: Path) -> tuple[int, list[Finding]]:
-    """(number of readable snapshots, findings), every check run even after earlier findings."""
+def audit(
+    root: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, list[Finding]]:
+    """(number of readable snapshots, findings), every check run even after earlier findings;
+    ``progress(done, total)`` hears how far the reading of the snapshot files is."""
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.project.parse import load_project
     from modelsnap.core.project.schema import PROJECT_FILE
@@ -385,7 +389,7 @@ def audit(root: Path) -> tuple[int, list[Finding]]:
         config = load_project(root)
     except ModelsnapError as error:
         findings.append(Finding("project", error.where or PROJECT_FILE, error.message))
-    snapshots, problems = list_snapshots(root)
+    snapshots, problems = list_snapshots(root, progress)
     for problem in problems:
         findings.append(Finding("schema", _rel(root, problem.path), problem.message))
     base = root.resolve()  # once, not twice for each snapshot's two files
@@ -402,7 +406,7 @@ def audit(root: Path) -> tuple[int, list[Finding]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelsnap.cli.output import print_json, project_root
+    from modelsnap.cli.output import print_json, project_root, reading_progress
 
     root = project_root(args.dir)
     removed: list[str] = []
@@ -412,7 +416,8 @@ def run(args: argparse.Namespace) -> int:
         removed = [_rel(root, path) for path in clean_leftovers(root)]
     from modelsnap.core.records.ledger import head
 
-    count, findings = audit(root)
+    with reading_progress("checking them") as progress:
+        count, findings = audit(root, progress)
     errors = failures(findings)
     ledger_head = head(root)
     if args.format == "json":

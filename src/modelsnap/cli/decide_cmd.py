@@ -58,19 +58,21 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: Any) -> int:
-    from modelsnap.cli.output import project_root
+    from modelsnap.cli.output import project_root, reading_progress
     from modelsnap.core.selection.context import decide
 
     root = project_root(args.dir)
-    entry = decide(
-        root,
-        args.id,
-        rationale=args.rationale,
-        caveats=args.caveat,
-        monitoring=args.monitor,
-        decided_by=args.by,
-        override=args.override,
-    )
+    with reading_progress("ranking them") as progress:
+        entry = decide(
+            root,
+            args.id,
+            rationale=args.rationale,
+            caveats=args.caveat,
+            monitoring=args.monitor,
+            decided_by=args.by,
+            override=args.override,
+            progress=progress,
+        )
     if args.format == "json":
         from modelsnap.cli.output import print_json
 

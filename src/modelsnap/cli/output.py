@@ -8,7 +8,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,45 @@ def left_to_exit(*values: object) -> None:
     holder: list[object] = [*values]
     holder.append(holder)
     gc.freeze()
+
+
+@contextlib.contextmanager
+def reading_progress(then: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A counting line on stderr while a command parses many snapshot files ("reading 45,000
+    of 100,000 snapshots", then "read 100,000 snapshots; <then> ..."), erased when the block
+    ends, before the command writes its answer. ``None`` (no line at all) when stderr is not a
+    terminal; nothing is shown for fewer than ``store.PROGRESS_FROM`` files."""
+    from modelsnap.core.records import store
+
+    stream = sys.stderr
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or odd stream
+        terminal = False
+    if not terminal:
+        yield None
+        return
+    shown = False
+
+    def tell(done: int, total: int) -> None:
+        nonlocal shown
+        if total < store.PROGRESS_FROM:
+            return
+        line = (
+            f"read {total:,} snapshots; {then} ..."
+            if done >= total
+            else f"reading {done:,} of {total:,} snapshots"
+        )
+        stream.write(f"\r\x1b[K{line}")
+        stream.flush()
+        shown = True
+
+    try:
+        yield tell
+    finally:
+        if shown:
+            stream.write("\r\x1b[K")
+            stream.flush()
 
 
 @contextlib.contextmanager

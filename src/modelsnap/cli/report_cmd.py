@@ -51,12 +51,20 @@ def register(subparsers: Any) -> None:
 def run(args: Any) -> int:
     from pathlib import Path
 
-    from modelsnap.cli.output import project_root
+    from modelsnap.cli.output import project_root, reading_progress
     from modelsnap.core.reporting.report import write_report
 
     root = project_root(args.dir)
     output = Path(args.output).expanduser()
     fmt = args.format or ("md" if output.suffix.lower() in (".md", ".markdown") else "html")
-    write_report(root, output, fmt=fmt, significance=not args.no_significance, force=args.force)
+    with reading_progress("writing the report") as progress:
+        write_report(
+            root,
+            output,
+            fmt=fmt,
+            significance=not args.no_significance,
+            force=args.force,
+            progress=progress,
+        )
     echo(f"report written: {output}")
     return 0

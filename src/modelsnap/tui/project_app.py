@@ -40,10 +40,6 @@ from modelsnap.tui.messages import (
 from modelsnap.tui.state import ProjectState, load_state
 from modelsnap.tui.steps import step_for_number
 
-# The first read of a folder with at least this many snapshot files is counted on screen
-# (``ReadingProgress``): 10,000 files take seconds to parse, a few hundred no time at all.
-PROGRESS_FROM = 500
-
 if TYPE_CHECKING:
     from modelsnap.core.project.schema import ProjectConfig
     from modelsnap.core.records.store import SnapshotReader
@@ -79,14 +75,15 @@ class ProjectApp(App[None]):
 
     @work(thread=True, exclusive=True, group="state", exit_on_error=False)
     def _load_state(self) -> None:
-        if self._snapshot_reader is None:
-            from modelsnap.core.records.store import SnapshotReader
+        from modelsnap.core.records import store
 
-            self._snapshot_reader = SnapshotReader()
+        if self._snapshot_reader is None:
+            self._snapshot_reader = store.SnapshotReader()
         first = self.state is None
 
         def progress(done: int, total: int) -> None:
-            if first and total >= PROGRESS_FROM:
+            # the first read of a large folder is counted on screen: 10,000 files take seconds
+            if first and total >= store.PROGRESS_FROM:
                 self.post_message(ReadingProgress(done, total))  # thread-safe, never waits
 
         state = load_state(self.root, self._snapshot_reader, progress)

@@ -319,14 +319,19 @@ def snapshot_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.name)
 
 
-# How often ``SnapshotReader.read`` reports its progress, at most.
+# How often ``SnapshotReader.read`` reports its progress, at most; and from how many files a
+# front end shows it (fewer are read in well under a second).
 PROGRESS_SECONDS = 0.1
+PROGRESS_FROM = 500
 
 
-def list_snapshots(root: Path) -> tuple[list[Snapshot], list[SnapshotProblem]]:
+def list_snapshots(
+    root: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[Snapshot], list[SnapshotProblem]]:
     """Every readable snapshot, sorted by id, and a problem for each file that is not: each
-    file parsed now (a reader that remembers nothing)."""
-    return SnapshotReader().read(root)
+    file parsed now (a reader that remembers nothing). ``progress`` as for
+    ``SnapshotReader.read``."""
+    return SnapshotReader().read(root, progress)
 
 
 class SnapshotReader:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,8 +81,15 @@ def _limits_in_force(project: Any) -> dict[str, Any]:
     return dict(project.config.constraints or {})
 
 
-def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> ReportData:
-    """Rank the project (with sensitivity), read the snapshots shown and the decision log."""
+def collect(
+    root: Path,
+    *,
+    significance: bool = True,
+    resamples: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReportData:
+    """Rank the project (with sensitivity), read the snapshots shown and the decision log;
+    ``progress(done, total)`` hears how far the reading of the snapshot files is."""
     from modelsnap.core.followup.monitoring import monitoring_history
     from modelsnap.core.records.decision_log import read_decisions, verify_chain
     from modelsnap.core.records.ledger import decision_problems
@@ -90,7 +97,9 @@ def collect(root: Path, *, significance: bool = True, resamples: int = 2000) -> 
     from modelsnap.core.selection.context import rank_project
 
     root = Path(root)
-    project = rank_project(root, sensitivity=True, from_records=True, write_index=False)
+    project = rank_project(
+        root, sensitivity=True, from_records=True, write_index=False, progress=progress
+    )
     result = project.result
     chain_problems = verify_chain(root) + decision_problems(root)
     try:
@@ -179,9 +188,16 @@ def protected_output(root: Path, output: Path) -> str | None:
 
 
 def write_report(
-    root: Path, output: Path, *, fmt: str = "html", significance: bool = True, force: bool = False
+    root: Path,
+    output: Path,
+    *,
+    fmt: str = "html",
+    significance: bool = True,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Render and write the report atomically; returns the path written.
+    """Render and write the report atomically; returns the path written (``progress`` as for
+    ``collect``).
 
     A record or data file of the project is never replaced; another existing file only with
     ``force``.
@@ -214,7 +230,7 @@ def write_report(
             where=str(output),
             hint="pass --force to replace it, or choose another -o path",
         )
-    data = collect(root, significance=significance)
+    data = collect(root, significance=significance, progress=progress)
     text = render_html(data) if fmt == "html" else render_markdown(data)
     _replace_file(output, text.encode("utf-8"))
     return output

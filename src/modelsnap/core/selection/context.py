@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,10 +189,15 @@ class SelectionContext:
 
 
 def load_context(
-    root: Path | str, *, from_records: bool = False, write_index: bool = True
+    root: Path | str,
+    *,
+    from_records: bool = False,
+    write_index: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SelectionContext:
     """Read what a ranking needs. ``from_records`` parses every snapshot file (what records
-    a decision or a report must use); otherwise rows come from the index cache (fast ``rank``,
+    a decision or a report must use), telling ``progress(done, total)`` how far it is
+    (``SnapshotReader.read``); otherwise rows come from the index cache (fast ``rank``,
     review). Broken snapshot files are listed in ``problems``, never raised."""
     from modelsnap.core.evaluation.edgecases import latest_edge_results
     from modelsnap.core.project.parse import load_project
@@ -205,7 +210,7 @@ def load_context(
     if from_records:
         from modelsnap.core.records.store import list_snapshots
 
-        snapshots, broken = list_snapshots(root)
+        snapshots, broken = list_snapshots(root, progress)
         found = [as_row(snapshot) for snapshot in snapshots]
     else:
         from modelsnap.core.records.index import load_rows
@@ -251,10 +256,14 @@ def rank_project(
     pending: bool = False,
     write_index: bool = True,
     from_records: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ProjectRanking:
     """Rank a project folder under the criteria in force; what-ifs (weights, profile, method,
-    split, pending edits, all versions) change nothing on disk."""
-    context = load_context(root, from_records=from_records, write_index=write_index)
+    split, pending edits, all versions) change nothing on disk. ``progress`` as for
+    ``load_context``."""
+    context = load_context(
+        root, from_records=from_records, write_index=write_index, progress=progress
+    )
     result = context.rank(
         weights=weights,
         profile=profile,
@@ -304,8 +313,10 @@ def decide(
     monitoring: str = "",
     decided_by: str | None = None,
     override: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Rank under the locked revision from the snapshot files, then append the decision.
+    ``progress(done, total)`` hears how far the reading of those files is.
 
     The one "rank, then record" (CLI ``decide``, ``Project.decide``, the TUI's decision form).
     Refused with ``CriteriaError`` when the criteria are not locked or have pending edits; with
@@ -317,7 +328,7 @@ def decide(
     from modelsnap.core.records.store import find_snapshot, read_snapshot, verify_files
 
     check_rationale(rationale)
-    context = load_context(root, from_records=True, write_index=False)
+    context = load_context(root, from_records=True, write_index=False, progress=progress)
     decidable(context)
     chosen = find_snapshot(context.root, snapshot_id)
     problems = verify_files(context.root, read_snapshot(context.root, chosen))
