@@ -12,12 +12,13 @@ same parser, pure Python), swapped in for the same commands.
    directory (the benchmark folder holds no model files, so ``decide`` reads and ranks every
    record, then refuses the snapshot because its files do not verify: nothing is written),
    each with tomli as shipped and with tomllib in its place;
-3. prints the medians and the ratio.
+3. prints the medians, each process's peak resident memory, and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -62,10 +63,15 @@ def per_file(folder: Path) -> dict[str, float]:
     return figures
 
 
-def wall(command: list[str]) -> float:
+def wall(command: list[str]) -> tuple[float, float]:
+    """Seconds from spawning ``command`` to its exit, and its peak resident memory in MB
+    (``wait4``'s ``ru_maxrss``, the child's own)."""
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return seconds, usage.ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,14 +96,19 @@ def main(argv: list[str] | None = None) -> int:
             peer = [python, "-c", WITH_TOMLLIB, *tail]
             wall(ours)  # the file cache, once
             samples: dict[str, list[float]] = {"tomli": [], "tomllib": []}
+            peaks: dict[str, list[float]] = {"tomli": [], "tomllib": []}
             for _ in range(args.repeat):
-                samples["tomli"].append(wall(ours))
-                samples["tomllib"].append(wall(peer))
+                for name, command in (("tomli", ours), ("tomllib", peer)):
+                    seconds, peak = wall(command)
+                    samples[name].append(seconds)
+                    peaks[name].append(peak)
             mine, theirs = (statistics.median(samples[k]) for k in ("tomli", "tomllib"))
             print(
                 f"modelsnap {label} ({args.count:,} snapshots, {args.repeat} interleaved runs): "
-                f"{mine:.2f} s (min {min(samples['tomli']):.2f}); with tomllib {theirs:.2f} s "
-                f"(min {min(samples['tomllib']):.2f}); ratio {theirs / mine:.2f}x"
+                f"{mine:.2f} s (min {min(samples['tomli']):.2f}), peak "
+                f"{statistics.median(peaks['tomli']):.0f} MB; with tomllib {theirs:.2f} s "
+                f"(min {min(samples['tomllib']):.2f}), peak "
+                f"{statistics.median(peaks['tomllib']):.0f} MB; ratio {theirs / mine:.2f}x"
             )
     return 0
 
