@@ -83,6 +83,12 @@ _KIND_TESTS: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def _full_name(prefix: str, key: str) -> str:
+    """``metrics.validation.f1`` for key ``f1`` under ``metrics.validation``; made only for a
+    problem, not for every value checked."""
+    return f"{prefix}.{key}" if prefix else key
+
+
 def type_name(value: Any) -> str:
     return {
         dict: "table",
@@ -106,14 +112,13 @@ class _Checker:
     def table(
         self, data: dict, key: str, *, prefix: str = "", required: bool = True
     ) -> dict | None:
-        full = f"{prefix}.{key}" if prefix else key
         value = data.get(key)
         if value is None:
             if required:
-                self.add(full, "missing table")
+                self.add(_full_name(prefix, key), "missing table")
             return None
         if not isinstance(value, dict):
-            self.add(full, f"found {type_name(value)}, expected a table")
+            self.add(_full_name(prefix, key), f"found {type_name(value)}, expected a table")
             return None
         return value
 
@@ -130,17 +135,17 @@ class _Checker:
         test = _KIND_TESTS[kind]  # an unknown kind is a bug here: KeyError
         if key not in data:
             if required:
-                self.add(f"{prefix}.{key}" if prefix else key, f"missing (expected {kind})")
+                self.add(_full_name(prefix, key), f"missing (expected {kind})")
             return None
         value = data[key]
         if not test(value):
-            full = f"{prefix}.{key}" if prefix else key
             shown = repr(value) if not isinstance(value, (dict, list)) else type_name(value)
-            self.add(full, f"found {shown[:60]}, expected {kind}")
+            self.add(_full_name(prefix, key), f"found {shown[:60]}, expected {kind}")
             return None
         if choices is not None and value not in choices:
-            full = f"{prefix}.{key}" if prefix else key
-            self.add(full, f"found {value!r}, expected one of {', '.join(choices)}")
+            self.add(
+                _full_name(prefix, key), f"found {value!r}, expected one of {', '.join(choices)}"
+            )
             return None
         return value
 

@@ -205,7 +205,11 @@ def passes(
     edge_cases_required: bool = False,
 ) -> bool:
     """True exactly when ``evaluate`` (with the same rules, and ``gain`` as it computes it)
-    would judge every constraint and find each one met: no reason and nothing missing.
+    would judge every constraint and find each one met: no reason and nothing missing. (Rules
+    of distinct names, as every project file gives. Of two limits on one measure, which only a
+    hand-made rule table can hold, ``evaluate`` keeps the last and ``passes`` holds both; the
+    ranking then asks ``findings``, which keeps the last, so the row is judged as ``evaluate``
+    judges it.)
 
     The ranking asks this of every row first and ``findings`` only of a row that fails it,
     for the words: at 100,000 rows most pass, and building their tables cost a second."""
@@ -242,7 +246,7 @@ def findings(
     ``gain`` as it computes it), without building the table.
 
     The ranking asks it of every row ``passes`` did not clear, for the words: at 100,000 rows
-    that can be a third of them, and their tables cost twice as much."""
+    that can be a third of them, and building their tables took a third longer."""
     judged: dict[str, tuple[float, float, str] | None] = {}  # as evaluate: the last rule wins
     for rule in rules:
         value = _judged_value(rule, measured, gain, kind)
