@@ -201,6 +201,19 @@ async def test_the_first_read_of_a_large_folder_is_counted_on_screen(tmp_path, m
     assert shown[-1] == "reading project ... 6 of 6 snapshots"
     assert shown[0] == "reading project ... 0 of 6 snapshots"
 
+    # a folder large enough to take seconds: the line also names review
+    from modelsnap.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "REVIEW_HINT_FROM", 6)
+    shown.clear()
+    app = Counting(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+    assert shown[-1].splitlines() == [
+        "reading project ... 6 of 6 snapshots",
+        "large folder: 'modelsnap review DIR' browses it from the index in a second",
+    ]
+
 
 async def test_the_lower_part_mounting_after_a_quit_does_not_mount_into_the_closing_app(
     tmp_path,

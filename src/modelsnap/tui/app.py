@@ -86,6 +86,9 @@ def step_screens() -> tuple[type[StepScreen], ...]:
 
 
 RUN_MODULES_AFTER = 1.0  # seconds after the first screen: its paint comes first
+# From this many snapshot files the first read takes seconds (about half a millisecond each):
+# the loading line then names review, which opens any folder from its index in about a second.
+REVIEW_HINT_FROM = 5_000
 
 
 class ModelsnapApp(ProjectApp):
@@ -145,11 +148,11 @@ class ModelsnapApp(ProjectApp):
 
     def on_reading_progress(self, message: ReadingProgress) -> None:
         """The first read of a large folder, counted while the user waits."""
+        text = f"reading {self._folder_words()} ... {message.done:,} of {message.total:,} snapshots"
+        if message.total >= REVIEW_HINT_FROM:
+            text += "\nlarge folder: 'modelsnap review DIR' browses it from the index in a second"
         for label in self.query("#loading").results(Label):
-            label.update(
-                f"reading {self._folder_words()} ... "
-                f"{message.done:,} of {message.total:,} snapshots"
-            )
+            label.update(text)
 
     def _folder_words(self) -> str:
         from modelsnap.core.text import printable
