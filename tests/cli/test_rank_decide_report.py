@@ -326,23 +326,27 @@ def test_check_decide_and_report_count_their_reading_on_a_terminal(
     assert main(["check", str(project), "--format", "json"]) in (0, 1)
     assert capsys.readouterr().out == plain
     total = len(list((project / "snapshots").glob("*.toml")))
-    lines = terminal.getvalue().split("\r\x1b[K")
-    assert lines[0] == "" and lines[-1] == ""  # each line drawn over the last, then erased
-    assert lines[1] == f"reading 0 of {total} snapshots"
-    assert lines[-2] == f"read {total} snapshots; checking them ..."
+    drawn = terminal.getvalue().split("\r")
+    last = f"read {total} snapshots; checking them ..."
+    assert drawn[0] == "" and drawn[-1] == ""  # each line drawn over the last, then erased
+    assert drawn[1] == f"reading 0 of {total} snapshots"
+    assert drawn[-3] == last and drawn[-2] == " " * len(last)  # blanks, no escape codes
+    assert all(len(line) <= len(last) for line in drawn)
 
     terminal.seek(0)
     terminal.truncate()
     why = "fastest model to ship now"
     assert main(["decide", str(project), sid("slow_forest"), "--rationale", why]) == 1
     shown = terminal.getvalue()
-    erased = shown.index(f"read {total} snapshots; ranking them ...\r\x1b[K")
+    last = f"read {total} snapshots; ranking them ..."
+    erased = shown.index(f"{last}\r{' ' * len(last)}\r")
     assert "was rejected: latency_p95_ms 80 > 50" in shown[erased:]  # the error after it
 
     terminal.seek(0)
     terminal.truncate()
     assert main(["report", str(project), "-o", str(tmp_path / "r.md")]) == 0
-    assert terminal.getvalue().endswith(f"read {total} snapshots; writing the report ...\r\x1b[K")
+    last = f"read {total} snapshots; writing the report ..."
+    assert terminal.getvalue().endswith(f"{last}\r{' ' * len(last)}\r")
     assert capsys.readouterr().out == f"report written: {tmp_path / 'r.md'}\n"
 
 

@@ -236,10 +236,11 @@ def reading_progress(then: str) -> Iterator[Callable[[int, int], None] | None]:
     if not terminal:
         yield None
         return
-    shown = False
+    width = 0  # of the line on screen: each line is drawn over the last, blanks covering the
+    # rest (no escape codes: a dumb terminal shows them as text)
 
     def tell(done: int, total: int) -> None:
-        nonlocal shown
+        nonlocal width
         if total < store.PROGRESS_FROM:
             return
         line = (
@@ -247,15 +248,15 @@ def reading_progress(then: str) -> Iterator[Callable[[int, int], None] | None]:
             if done >= total
             else f"reading {done:,} of {total:,} snapshots"
         )
-        stream.write(f"\r\x1b[K{line}")
+        stream.write(f"\r{line.ljust(width)}")
         stream.flush()
-        shown = True
+        width = max(width, len(line))
 
     try:
         yield tell
     finally:
-        if shown:
-            stream.write("\r\x1b[K")
+        if width:
+            stream.write(f"\r{' ' * width}\r")
             stream.flush()
 
 
