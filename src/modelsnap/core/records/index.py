@@ -64,11 +64,11 @@ from modelsnap.core.files import (
     TMP_PREFIX,
     atomic_write_bytes,
     folder_lock,
-    is_tmp_name,
     read_toml_and_bytes,
     refuse_link_out,
 )
 from modelsnap.core.measures import is_overfit
+from modelsnap.core.records.listing import FileStat, Listing, file_stat, start_listing
 from modelsnap.core.records.schema import SnapshotProblem, validate_snapshot
 
 if TYPE_CHECKING:
@@ -457,14 +457,6 @@ def _signed(
         f"{file_name}\0{size}\0{mtime_ns}\0{ctime_ns}\0{ino}\0{bound_ns}\0{sha256}\0".encode()
         + body
     )
-
-
-_INO_MASK = 2**63 - 1
-
-
-def _ino(stat: os.stat_result) -> int:
-    """The inode number as SQLite can hold it (a signed 64-bit integer)."""
-    return stat.st_ino & _INO_MASK
 
 
 def _connect(root: Path, *, write: bool) -> sqlite3.Connection | None:
@@ -924,11 +916,11 @@ def _store_in(
 
 
 def _entry(
-    stat: os.stat_result, row: IndexRow, sha256: str, bound_ns: int, body: bytes | None = None
+    stat: FileStat, row: IndexRow, sha256: str, bound_ns: int, body: bytes | None = None
 ) -> dict[str, Any] | None:
     """What is stored for one file: its row, bound to the file as ``stat`` saw it at
     ``bound_ns`` (taken before the stat); None when a value does not fit SQLite's integers."""
-    binding = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, _ino(stat), bound_ns)
+    binding = (*stat, bound_ns)
     if not all(value in _INT64 for value in binding):
         return None
     names = ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns")
@@ -976,7 +968,7 @@ def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
         file_name = f"{row['id']}.toml"
         path = root / SNAPSHOT_DIR / file_name
         bound_ns = time.time_ns()
-        stat = path.stat()
+        stat = file_stat(path.stat())
         digest = _content_sha256(path)
         entry = _entry(stat, row, digest, bound_ns) if digest is not None else None
         if entry is not None:
@@ -985,45 +977,6 @@ def record_many(root: Path, snapshots: Iterable[Mapping[str, Any]]) -> None:
         return
     with folder_lock(root, LOCK_NAME):
         _store(root, fresh)
-
-
-def _list_files(directory: Path) -> dict[str, os.stat_result]:
-    """Every candidate snapshot file in ``directory`` with its ``lstat``, in name order: a
-    symlinked file never matches its row, so it is parsed (and refused); a FIFO, socket or
-    device is listed too, so that reading refuses and names it. ``os.stat`` relative to the
-    open directory costs two thirds of ``DirEntry.stat`` at 100,000 files.
-
-    Stat'ed in name order, not the directory's: the results then lie in memory in the order
-    the rows are read, and the files' inodes, made in that order, in the kernel's (at 100,000
-    files ``load_rows`` took 0.1 s less)."""
-    try:
-        with os.scandir(directory) as iterator:
-            names = sorted(
-                item.name
-                for item in iterator
-                if item.name.endswith(".toml")
-                and item.name[0] != "."
-                and not is_tmp_name(item.name)
-                and not item.is_dir()
-            )
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise SnapshotError(
-            f"cannot list snapshots: {exc.strerror}", where=str(directory)
-        ) from None
-    files: dict[str, os.stat_result] = {}
-    try:
-        stat = os.stat
-        for name in names:
-            try:
-                files[name] = stat(name, dir_fd=fd, follow_symlinks=False)
-            except OSError:  # gone since the listing
-                continue
-    finally:
-        os.close(fd)
-    return files
 
 
 def _parse(path: Path) -> tuple[IndexRow, str]:
@@ -1075,11 +1028,18 @@ def load_rows(
 
 def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[SnapshotProblem]]:
     bound_ns = time.time_ns()  # before the listing's stats: see _entry
-    files = _list_files(root / SNAPSHOT_DIR)
+    # The files are stat'ed (beside this process, in a large folder) while the index is read.
+    pending = start_listing(root / SNAPSHOT_DIR)
+    try:
+        # A block holds well under 64 KiB per snapshot (about 800 bytes here): a larger one is
+        # not ours, and hashing it would only cost time (a stranger's folder could hold
+        # gigabytes there).
+        limit = BLOCK_BYTES_PER_FILE * len(pending.names) + (1 << 20)
+        index = _read_index(root, block_limit=limit)
+        files = pending.result()
+    finally:
+        pending.cancel()
     directory = str(root / SNAPSHOT_DIR)
-    # A block holds well under 64 KiB per snapshot (about 800 bytes here): a larger one is not
-    # ours, and hashing it would only cost time (a stranger's folder could hold gigabytes there).
-    index = _read_index(root, block_limit=BLOCK_BYTES_PER_FILE * len(files) + (1 << 20))
     key = _key(create=False)
     stored, positions = index.stored, index.positions
     rows: list[IndexRow] = []
@@ -1091,32 +1051,32 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
     settled_before = bound_ns - RACY_NS
     # The common case first (a block row whose binding has settled, as below), its test
     # inlined: at 100,000 rows every call and branch saved here is felt.
-    for file_name, stat in files.items():  # in name order (_list_files)
+    for file_name, size, mtime_ns, ctime_ns, ino in files:  # in name order
         known = stored.get(file_name)
         if (
             known is not None
             and len(known) == 7
-            and known[0] == stat.st_size
-            and known[1] == stat.st_mtime_ns
-            and known[2] == stat.st_ctime_ns
-            and known[3] == stat.st_ino & _INO_MASK
+            and known[0] == size
+            and known[1] == mtime_ns
+            and known[2] == ctime_ns
+            and known[3] == ino
             and type(known[4]) is int
-            and stat.st_ctime_ns < known[4] - RACY_NS
+            and ctime_ns < known[4] - RACY_NS
         ):
             rows.append(_base_row(index, known[6]))
             sources.append((file_name, known))
             trusted_base += 1
             continue
         digest = None
-        if known is not None and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
+        if known is not None and known[0] == size and known[1] == mtime_ns:
             # Same size and mtime. The same ctime and inode too, bound well after the file last
             # changed: the file is the one the row was made from (a rewrite, even with its mtime
             # put back, moves the ctime, which no user can set). Otherwise its bytes decide.
             settled = (
-                known[2] == stat.st_ctime_ns
-                and known[3] == _ino(stat)
+                known[2] == ctime_ns
+                and known[3] == ino
                 and type(known[4]) is int  # a hand-edited row can hold any SQLite value
-                and stat.st_ctime_ns < known[4] - RACY_NS
+                and ctime_ns < known[4] - RACY_NS
             )
             if not settled:  # a text path: 100,000 Path objects would cost 1 s
                 digest = _content_sha256(f"{directory}/{file_name}")
@@ -1131,9 +1091,10 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
                     rows.append(cached)
                     trusted_loose += not in_base
                     source = known
-                    if not settled and write_back and stat.st_ctime_ns < settled_before:
+                    if not settled and write_back and ctime_ns < settled_before:
                         # the bytes matched: bind the row again, so the next read needs none
                         body = None if in_base else known[6]
+                        stat = FileStat(size, mtime_ns, ctime_ns, ino)
                         rebound = _entry(stat, cached, known[5], bound_ns, body)
                         if rebound is not None:
                             fresh[file_name] = source = rebound
@@ -1146,7 +1107,7 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
             problems.append(SnapshotProblem(path, error.message))
             continue
         rows.append(row)
-        parsed = _entry(stat, row, digest, bound_ns)
+        parsed = _entry(FileStat(size, mtime_ns, ctime_ns, ino), row, digest, bound_ns)
         if parsed is not None:
             fresh[file_name] = parsed
         sources.append((file_name, parsed))
@@ -1158,7 +1119,7 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
 def _write_back(
     root: Path,
     index: _Index,
-    read: tuple[list[IndexRow], list[Any], dict[str, Any], Mapping[str, os.stat_result]],
+    read: tuple[list[IndexRow], list[Any], dict[str, Any], Listing],
     trusted_loose: int,
     trusted_base: int,
 ) -> None:
@@ -1173,7 +1134,7 @@ def _write_back(
                 return
     if fresh or loose > trusted_loose:
         with contextlib.suppress(OSError, sqlite3.Error):
-            _merge_back(root, fresh, files)
+            _merge_back(root, fresh, files.stats())
 
 
 _BINDING = ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns", "sha256")
@@ -1317,13 +1278,13 @@ def _pack_block(
     return width, marshal.dumps((*columns, validation, test))
 
 
-def _matches(entry: Any, stat: os.stat_result | None) -> bool:
+def _matches(entry: Any, stat: FileStat | None) -> bool:
     """The entry describes the file as it is now (any malformed entry simply does not)."""
     return (
         stat is not None
         and isinstance(entry, dict)
-        and entry.get("size") == stat.st_size
-        and entry.get("mtime_ns") == stat.st_mtime_ns
+        and entry.get("size") == stat.size
+        and entry.get("mtime_ns") == stat.mtime_ns
     )
 
 
@@ -1336,7 +1297,7 @@ def _plain_name(name: str) -> bool:
     )
 
 
-def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.stat_result]) -> None:
+def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, FileStat]) -> None:
     """Under the lock: add what was parsed, drop entries that no longer match their file.
 
     An entry is kept only while it describes the file on disk, re-checked under the lock, so a
@@ -1355,7 +1316,7 @@ def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, os.sta
             current = None
             if _plain_name(name):
                 with contextlib.suppress(OSError):
-                    current = (root / SNAPSHOT_DIR / name).stat()
+                    current = file_stat((root / SNAPSHOT_DIR / name).stat())
             if not _matches(entry, current):
                 drop.append(name)
         _store(root, fresh, drop=drop)

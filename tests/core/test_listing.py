@@ -1,0 +1,244 @@
+"""Listing snapshots/: the same names and numbers whether the files are stat'ed here or in a
+forked child, and the child never changes an answer, only when it comes.
+
+A fork happens only in a process with one thread; pytest-xdist's workers run threads, so each
+test that needs the child runs a fresh interpreter (``run_script``) that counts its forks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from modelsnap.core.errors import SnapshotError
+from modelsnap.core.records import listing
+
+needs_fork = pytest.mark.skipif(sys.platform != "linux", reason="the child is Linux-only")
+
+
+def make_folder(directory: Path, count: int = 40) -> Path:
+    """Files a listing keeps, and the kinds it must skip or list for reading to refuse."""
+    directory.mkdir(parents=True)
+    for i in range(count):
+        (directory / f"2026-{i:04d}.toml").write_text("x" * i)
+    (directory / ".hidden.toml").write_text("")
+    (directory / "notes.txt").write_text("")
+    (directory / "folder.toml").mkdir()
+    (directory / "link.toml").symlink_to(directory / "2026-0001.toml")
+    os.mkfifo(directory / "pipe.toml")
+    return directory
+
+
+def as_plain(found: listing.Listing) -> list[list[object]]:
+    return [list(row) for row in found]
+
+
+def run_script(body: str, *args: str) -> dict:
+    """Run ``body`` in a fresh interpreter with the child allowed from one file; it prints a
+    JSON object, and ``forks`` counts the forks it made."""
+    script = textwrap.dedent(
+        """
+        import json, os, sys
+        from pathlib import Path
+        from modelsnap.core.records import listing
+        listing.STAT_BESIDE_FROM = 1
+        forks = []
+        os.register_at_fork(after_in_parent=lambda: forks.append(1))
+        """
+    ) + textwrap.dedent(body)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_names_are_sorted_snapshot_candidates(tmp_path: Path) -> None:
+    directory = make_folder(tmp_path / "snapshots", count=5)
+    names = listing.list_names(directory)
+    assert names == [*(f"2026-{i:04d}.toml" for i in range(5)), "link.toml", "pipe.toml"]
+
+
+def test_numbers_are_what_lstat_says(tmp_path: Path) -> None:
+    directory = make_folder(tmp_path / "snapshots", count=5)
+    found = listing.list_files(directory)
+    for name, size, mtime_ns, ctime_ns, ino in found:
+        info = os.lstat(directory / name)  # the link's own numbers, not its target's
+        assert (size, mtime_ns, ctime_ns, ino) == (
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,
+            info.st_ino & listing.INO_MASK,
+        )
+    assert found.stats()["link.toml"] == listing.file_stat(os.lstat(directory / "link.toml"))
+
+
+def test_a_missing_folder_has_no_files_and_an_unlistable_one_is_named(tmp_path: Path) -> None:
+    assert len(listing.list_files(tmp_path / "absent")) == 0
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SnapshotError) as raised:
+        listing.list_files(tmp_path / "file")
+    assert "cannot list snapshots" in raised.value.message
+
+
+def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
+    directory = make_folder(tmp_path / "snapshots", count=3)
+    names = [*listing.list_names(directory), "zz-gone.toml"]
+    assert listing.stat_names(directory, names).names == names[:-1]
+
+
+def test_no_child_in_a_process_with_threads(tmp_path: Path, monkeypatch) -> None:
+    directory = make_folder(tmp_path / "snapshots", count=3)
+    monkeypatch.setattr(listing, "STAT_BESIDE_FROM", 1)
+    release = threading.Event()
+    helper = threading.Thread(target=release.wait)
+    helper.start()
+    try:
+        pending = listing.start_listing(directory)
+        assert pending._child is None
+        assert as_plain(pending.result()) == as_plain(listing.list_files(directory))
+    finally:
+        release.set()
+        helper.join()
+
+
+@needs_fork
+def test_the_child_gives_what_stating_here_gives(tmp_path: Path) -> None:
+    directory = make_folder(tmp_path / "snapshots")
+    answer = run_script(
+        """
+        directory = Path(sys.argv[1])
+        names = listing.list_names(directory)
+        # one name gone since the listing, in the middle: positions, not order, place numbers
+        names.insert(3, "2026-0002a.toml")
+        pending = listing.PendingListing(directory, names)
+        pending._fork()
+        forked = pending._child is not None
+        found = pending.result()
+        here = listing.stat_names(directory, names)
+        print(json.dumps({"forked": forked, "forks": len(forks),
+                          "child": [list(r) for r in found], "here": [list(r) for r in here]}))
+        """,
+        str(directory),
+    )
+    assert answer["forked"] and answer["forks"] == 1
+    assert answer["child"] == answer["here"]
+    assert len(answer["child"]) == 42  # 40 files, the link and the FIFO
+
+
+@needs_fork
+def test_a_failing_child_changes_nothing_but_the_time(tmp_path: Path) -> None:
+    """The child dies before writing (as a number past 64 bits would make it): the files are
+    stat'ed here, with the same answer, and the child is reaped."""
+    directory = make_folder(tmp_path / "snapshots")
+    answer = run_script(
+        """
+        directory = Path(sys.argv[1])
+        def fail(*args):
+            raise OverflowError("a number does not fit")
+        listing._write_numbers = fail
+        pending = listing.start_listing(directory)
+        pid = pending._child[0]
+        found = pending.result()
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            reaped = False
+        except ChildProcessError:
+            reaped = True
+        here = listing.stat_names(directory, listing.list_names(directory))
+        print(json.dumps({"forks": len(forks), "reaped": reaped,
+                          "same": [list(r) for r in found] == [list(r) for r in here]}))
+        """,
+        str(directory),
+    )
+    assert answer == {"forks": 1, "reaped": True, "same": True}
+
+
+@needs_fork
+def test_a_cancelled_child_is_killed_and_reaped(tmp_path: Path) -> None:
+    directory = make_folder(tmp_path / "snapshots")
+    answer = run_script(
+        """
+        import time
+        directory = Path(sys.argv[1])
+        listing._write_numbers = lambda *args: time.sleep(60)
+        pending = listing.start_listing(directory)
+        pid = pending._child[0]
+        started = time.monotonic()
+        pending.cancel()
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            reaped = False
+        except ChildProcessError:
+            reaped = True
+        print(json.dumps({"reaped": reaped, "quick": time.monotonic() - started < 30,
+                          "again": len(pending.result())}))
+        """,
+        str(directory),
+    )
+    assert answer == {"reaped": True, "quick": True, "again": 42}
+
+
+@needs_fork
+def test_rows_read_through_the_child_see_every_change(tmp_path: Path) -> None:
+    """The index's freshness check on the child's numbers: a file edited in place with its
+    mtime put back is parsed again and a removed one is gone, as without the child; the rows
+    of unchanged files come from the index (no file parsed once the edit is bound)."""
+    root = tmp_path / "project"
+    answer = run_script(
+        """
+        import importlib.util
+        root = Path(sys.argv[1])
+        spec = importlib.util.spec_from_file_location("make_snapshots", sys.argv[2])
+        make_snapshots = importlib.util.module_from_spec(spec)
+        sys.modules["make_snapshots"] = make_snapshots
+        spec.loader.exec_module(make_snapshots)
+        from modelsnap.core.records import index
+        make_snapshots.write_folder(root, 30)
+        index.RACY_NS = 0  # every binding settled at once: the stat test alone decides
+        index.COMPACT_FROM = 1  # rows in the block, whose test is inlined
+        parsed = []
+        parse = index._parse
+        index._parse = lambda path: parsed.append(path.name) or parse(path)
+
+        def ids(rows):
+            return [(r["id"], r["name"]) for r in rows]
+
+        first, _ = index.load_rows(root, write_back=True)
+        snapshots = sorted((root / "snapshots").glob("*.toml"))
+        edited = snapshots[4]
+        info = edited.stat()
+        name = first[4]["name"]
+        text = edited.read_text()
+        edited.write_text(text.replace(f'"{name}"', f'"{name[:-1]}Z"'))
+        os.utime(edited, ns=(info.st_atime_ns, info.st_mtime_ns))
+        snapshots[7].unlink()
+        parsed.clear()
+        rows, problems = index.load_rows(root, write_back=True)
+        parsed_after_edit = list(parsed)
+        parsed.clear()
+        again, _ = index.load_rows(root, write_back=True)
+        parsed_again = list(parsed)
+        listing.STAT_BESIDE_FROM = 10**9
+        without, _ = index.load_rows(root, write_back=False)
+        print(json.dumps({"forks": len(forks), "rows": ids(rows), "again": ids(again),
+                          "without": ids(without), "problems": len(problems),
+                          "first": ids(first), "edited": edited.name,
+                          "parsed_after_edit": parsed_after_edit, "parsed_again": parsed_again}))
+        """,
+        str(root),
+        str(Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"),
+    )
+    assert answer["forks"] == 3
+    assert answer["rows"] == answer["again"] == answer["without"]
+    assert answer["parsed_after_edit"] == [answer["edited"]]
+    assert answer["parsed_again"] == []
+    expected = [row for i, row in enumerate(answer["first"]) if i != 7]
+    expected[4] = [expected[4][0], expected[4][1][:-1] + "Z"]
+    assert answer["rows"] == expected
