@@ -1,5 +1,5 @@
 """Listing snapshots/: the same names and numbers whether the files are stat'ed here or in a
-forked child, and the child never changes an answer, only when it comes.
+forked child (core.beside, tested in test_beside.py), and the child never changes an answer.
 
 A fork happens only in a process with one thread; pytest-xdist's workers run threads, so each
 test that needs the child runs a fresh interpreter (``run_script``) that counts its forks."""
@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -93,21 +92,6 @@ def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
     assert listing.stat_names(directory, names).names == names[:-1]
 
 
-def test_no_child_in_a_process_with_threads(tmp_path: Path, monkeypatch) -> None:
-    directory = make_folder(tmp_path / "snapshots", count=3)
-    monkeypatch.setattr(listing, "STAT_BESIDE_FROM", 1)
-    release = threading.Event()
-    helper = threading.Thread(target=release.wait)
-    helper.start()
-    try:
-        pending = listing.start_listing(directory)
-        assert pending._child is None
-        assert as_plain(pending.result()) == as_plain(listing.list_files(directory))
-    finally:
-        release.set()
-        helper.join()
-
-
 @needs_fork
 def test_the_child_gives_what_stating_here_gives(tmp_path: Path) -> None:
     directory = make_folder(tmp_path / "snapshots")
@@ -118,8 +102,8 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path) -> None:
         # one name gone since the listing, in the middle: positions, not order, place numbers
         names.insert(3, "2026-0002a.toml")
         pending = listing.PendingListing(directory, names)
-        pending._fork()
-        forked = pending._child is not None
+        pending._start_beside()
+        forked = pending.beside is not None
         found = pending.result()
         here = listing.stat_names(directory, names)
         print(json.dumps({"forked": forked, "forks": len(forks),
@@ -130,59 +114,6 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path) -> None:
     assert answer["forked"] and answer["forks"] == 1
     assert answer["child"] == answer["here"]
     assert len(answer["child"]) == 42  # 40 files, the link and the FIFO
-
-
-@needs_fork
-def test_a_failing_child_changes_nothing_but_the_time(tmp_path: Path) -> None:
-    """The child dies before writing (as a number past 64 bits would make it): the files are
-    stat'ed here, with the same answer, and the child is reaped."""
-    directory = make_folder(tmp_path / "snapshots")
-    answer = run_script(
-        """
-        directory = Path(sys.argv[1])
-        def fail(*args):
-            raise OverflowError("a number does not fit")
-        listing._write_numbers = fail
-        pending = listing.start_listing(directory)
-        pid = pending._child[0]
-        found = pending.result()
-        try:
-            os.waitpid(pid, os.WNOHANG)
-            reaped = False
-        except ChildProcessError:
-            reaped = True
-        here = listing.stat_names(directory, listing.list_names(directory))
-        print(json.dumps({"forks": len(forks), "reaped": reaped,
-                          "same": [list(r) for r in found] == [list(r) for r in here]}))
-        """,
-        str(directory),
-    )
-    assert answer == {"forks": 1, "reaped": True, "same": True}
-
-
-@needs_fork
-def test_a_cancelled_child_is_killed_and_reaped(tmp_path: Path) -> None:
-    directory = make_folder(tmp_path / "snapshots")
-    answer = run_script(
-        """
-        import time
-        directory = Path(sys.argv[1])
-        listing._write_numbers = lambda *args: time.sleep(60)
-        pending = listing.start_listing(directory)
-        pid = pending._child[0]
-        started = time.monotonic()
-        pending.cancel()
-        try:
-            os.waitpid(pid, os.WNOHANG)
-            reaped = False
-        except ChildProcessError:
-            reaped = True
-        print(json.dumps({"reaped": reaped, "quick": time.monotonic() - started < 30,
-                          "again": len(pending.result())}))
-        """,
-        str(directory),
-    )
-    assert answer == {"reaped": True, "quick": True, "again": 42}
 
 
 @needs_fork
@@ -242,3 +173,36 @@ def test_rows_read_through_the_child_see_every_change(tmp_path: Path) -> None:
     expected = [row for i, row in enumerate(answer["first"]) if i != 7]
     expected[4] = [expected[4][0], expected[4][1][:-1] + "Z"]
     assert answer["rows"] == expected
+
+
+@needs_fork
+def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path) -> None:
+    directory = make_folder(tmp_path / "snapshots")
+    answer = run_script(
+        """
+        directory = Path(sys.argv[1])
+        parent = os.getpid()
+        stat_at = listing._stat_at
+
+        def failing_in_the_child(fd):
+            stat = stat_at(fd)
+
+            def numbers(name):
+                if os.getpid() != parent:
+                    raise OSError("the child cannot stat")
+                return stat(name)
+
+            return numbers
+
+        listing._stat_at = failing_in_the_child
+        pending = listing.start_listing(directory)
+        forked = pending.beside is not None
+        found = pending.result()
+        here = listing.stat_names(directory, listing.list_names(directory))
+        print(json.dumps({"forked": forked, "forks": len(forks),
+                          "same": [list(r) for r in found] == [list(r) for r in here],
+                          "files": len(found)}))
+        """,
+        str(directory),
+    )
+    assert answer == {"forked": True, "forks": 1, "same": True, "files": 42}

@@ -1,0 +1,175 @@
+"""Work beside the caller: a forked child maps a function over a list while the caller goes on.
+
+Reading a large folder is a loop of independent steps (``lstat`` 100,000 files, parse 10,000
+snapshot files), and the machine has a second core. ``start_beside(work, items)`` forks a
+child that calls ``work`` on each item and sends the results back in ``marshal``'d chunks
+through a pipe; the caller does its own share meanwhile, counts what arrived (``poll``), and
+takes the results in the items' order (``results``).
+
+The child only saves time. An item whose result did not come back (``work`` raised, a result
+``marshal`` cannot write, such as a TOML datetime, or the child died) is ``NOT_DONE``, and the
+caller does it itself, with the same result or the same exception. A child is forked only where
+that is safe and cheap: on Linux, from a process with one thread (not a TUI worker, not a test
+runner's threads), and one that has never held ``FORK_UNDER_BYTES`` (a fork copies the page
+tables). It ends with ``os._exit``: no clean-up, no buffered output of the caller's written
+twice. The caller reaps it in every case (``results`` or ``cancel``).
+
+Fast path: standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# A process that has held more than this forks no child (ru_maxrss, the peak: a fork copies
+# the page tables, about 2 MB per GB).
+FORK_UNDER_BYTES = 1 << 30
+NOT_DONE: Any = object()  # the result of an item the caller must do itself
+PIPE_BYTES = 1 << 20  # the unprivileged limit (/proc/sys/fs/pipe-max-size) by default
+_LENGTH = 8  # each chunk: its length (little-endian), then its marshal'd list of results
+
+
+def fork_allowed() -> bool:
+    """Linux, one thread, and a process small enough that copying its page tables is cheap
+    (a library caller holding gigabytes of data frames gets no child)."""
+    if sys.platform != "linux" or not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    import resource  # POSIX only
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < FORK_UNDER_BYTES
+
+
+class Beside:
+    """``work`` mapped over ``items`` in a forked child, ``chunk`` items at a time."""
+
+    def __init__(self, pid: int, read_end: int, count: int, chunk: int) -> None:
+        self._pid: int | None = pid
+        self._read_end = read_end
+        self._count = count
+        self._chunk = chunk
+        self._buffer = bytearray()
+        self._results: list[Any] = []
+        os.set_blocking(read_end, False)
+
+    def _take_chunks(self) -> None:
+        """Every whole chunk in the buffer, unmarshalled into the results."""
+        buffer = self._buffer
+        while len(buffer) >= _LENGTH:
+            size = int.from_bytes(buffer[:_LENGTH], "little")
+            if len(buffer) < _LENGTH + size:
+                return
+            blob = bytes(buffer[_LENGTH : _LENGTH + size])
+            del buffer[: _LENGTH + size]
+            expected = min(self._chunk, self._count - len(self._results))
+            results = _loads(blob)
+            if results is None or len(results) != expected:
+                results = [NOT_DONE] * expected
+            self._results.extend(results)
+
+    def poll(self) -> int:
+        """How many items' results have arrived so far (without waiting)."""
+        if self._pid is not None:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while True:
+                    data = os.read(self._read_end, 1 << 20)
+                    if not data:
+                        break
+                    self._buffer += data
+            self._take_chunks()
+        return len(self._results)
+
+    def results(self) -> list[Any]:
+        """Every item's result in order (``NOT_DONE`` where the caller must do it), once the
+        child has ended; the child is reaped."""
+        if self._pid is None:
+            return self._results
+        pid, self._pid = self._pid, None
+        done = False
+        try:
+            os.set_blocking(self._read_end, True)
+            while data := os.read(self._read_end, 1 << 20):
+                self._buffer += data
+            done = True
+        finally:
+            os.close(self._read_end)
+            if not done:  # interrupted: the rest is no longer wanted
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        self._take_chunks()
+        self._results.extend([NOT_DONE] * (self._count - len(self._results)))
+        return self._results
+
+    def cancel(self) -> None:
+        """End the child, if it still runs, without its results; it is reaped."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        os.close(self._read_end)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
+
+
+def _loads(blob: bytes) -> list[Any] | None:
+    if not blob:
+        return None  # the child could not do this chunk
+    try:
+        results = marshal.loads(blob)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return results if type(results) is list else None
+
+
+def start_beside(
+    work: Callable[[Any], Any], items: Sequence[Any], *, chunk: int = 500
+) -> Beside | None:
+    """A child mapping ``work`` over ``items``; None when no child may be forked here (the
+    caller then does all the items itself)."""
+    if not items or not fork_allowed():
+        return None
+    read_end, write_end = os.pipe()
+    _widen(write_end)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: results, chunk by chunk, then the end without any clean-up
+        try:
+            os.close(read_end)
+            _send(work, items, chunk, write_end)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    return Beside(pid, read_end, len(items), chunk)
+
+
+def _widen(fd: int) -> None:
+    """A pipe of ``PIPE_BYTES`` where Linux allows it (64 KiB by default): the child then
+    waits less for the caller, who reads between its own steps."""
+    import fcntl
+
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
+def _send(work: Callable[[Any], Any], items: Sequence[Any], chunk: int, fd: int) -> None:
+    with open(fd, "wb") as pipe:  # buffered: a write to a pipe may take only part of it
+        for start in range(0, len(items), chunk):
+            try:
+                blob = marshal.dumps([work(item) for item in items[start : start + chunk]])
+            except Exception:  # noqa: BLE001 (the caller does this chunk and sees what it raises)
+                blob = b""
+            pipe.write(len(blob).to_bytes(_LENGTH, "little"))
+            pipe.write(blob)
+            pipe.flush()  # the caller counts what has arrived

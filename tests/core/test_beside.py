@@ -1,0 +1,171 @@
+"""core.beside: a forked child's results are exactly the caller's own, or marked for the caller
+to do itself; the child is always reaped.
+
+A child is forked only from a process with one thread, and pytest-xdist's workers run threads,
+so each test that needs one runs a fresh interpreter (``run_script``) that counts its forks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from modelsnap.core import beside
+
+needs_fork = pytest.mark.skipif(sys.platform != "linux", reason="the child is Linux-only")
+
+
+def run_script(body: str) -> dict:
+    """Run ``body`` in a fresh interpreter; it prints a JSON object. ``forks`` counts the
+    forks it made, ``reaped(pid)`` says whether a child is gone for good."""
+    script = textwrap.dedent(
+        """
+            import json, os, sys, time
+            from modelsnap.core import beside
+            forks = []
+            os.register_at_fork(after_in_parent=lambda: forks.append(1))
+
+            def reaped(pid):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    return True
+                return False
+            """
+    ) + textwrap.dedent(body)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@needs_fork
+def test_results_come_back_in_order_and_whole() -> None:
+    answer = run_script(
+        """
+        items = list(range(1003))
+        child = beside.start_beside(lambda n: (n, str(n) * 3, {"half": n / 2}), items, chunk=50)
+        pid = child._pid
+        got = child.results()
+        print(json.dumps({"forks": len(forks), "reaped": reaped(pid),
+                          "same": got == [(n, str(n) * 3, {"half": n / 2}) for n in items]}))
+        """
+    )
+    assert answer == {"forks": 1, "reaped": True, "same": True}
+
+
+@needs_fork
+def test_poll_counts_what_has_arrived() -> None:
+    """The caller counts the child's progress without waiting for it (whole chunks only)."""
+    answer = run_script(
+        """
+        def slow(n):
+            time.sleep(0.002)
+            return n
+
+        child = beside.start_beside(slow, list(range(400)), chunk=20)
+        seen = [child.poll()]
+        while seen[-1] < 400:
+            time.sleep(0.01)
+            seen.append(child.poll())
+        print(json.dumps({"seen": seen, "results": child.results() == list(range(400))}))
+        """
+    )
+    seen = answer["seen"]
+    assert answer["results"]
+    assert seen == sorted(seen) and seen[-1] == 400
+    assert all(count % 20 == 0 for count in seen)
+    assert len(set(seen)) > 3  # counted as it came, not all at the end
+
+
+@needs_fork
+def test_what_the_child_cannot_send_is_left_to_the_caller() -> None:
+    """A chunk whose work raises, or whose results marshal cannot write (a TOML datetime),
+    comes back NOT_DONE; the other chunks come back whole."""
+    answer = run_script(
+        """
+        import datetime
+
+        def work(n):
+            if n == 7:
+                raise ValueError("bad item")
+            if n == 25:
+                return datetime.date(2026, 12, 1)
+            return -n
+
+        got = beside.start_beside(work, list(range(40)), chunk=10).results()
+        print(json.dumps({"not_done": [n for n, r in enumerate(got) if r is beside.NOT_DONE],
+                          "done": {n: r for n, r in enumerate(got) if r is not beside.NOT_DONE}}))
+        """
+    )
+    assert answer["not_done"] == [*range(0, 10), *range(20, 30)]
+    assert answer["done"] == {str(n): -n for n in (*range(10, 20), *range(30, 40))}
+
+
+@needs_fork
+def test_a_child_that_dies_leaves_the_rest_to_the_caller() -> None:
+    answer = run_script(
+        """
+        def work(n):
+            if n == 15:
+                os._exit(3)  # killed mid-way, as by the OOM killer
+            return n
+
+        child = beside.start_beside(work, list(range(30)), chunk=5)
+        pid = child._pid
+        got = child.results()
+        print(json.dumps({"done": [r for r in got if r is not beside.NOT_DONE],
+                          "not_done": sum(r is beside.NOT_DONE for r in got),
+                          "reaped": reaped(pid)}))
+        """
+    )
+    assert answer == {"done": list(range(15)), "not_done": 15, "reaped": True}
+
+
+@needs_fork
+def test_a_cancelled_child_is_killed_and_reaped_at_once() -> None:
+    answer = run_script(
+        """
+        child = beside.start_beside(lambda n: time.sleep(60), [1, 2], chunk=1)
+        pid = child._pid
+        started = time.monotonic()
+        child.cancel()
+        print(json.dumps({"reaped": reaped(pid), "quick": time.monotonic() - started < 30}))
+        """
+    )
+    assert answer == {"reaped": True, "quick": True}
+
+
+@needs_fork
+def test_no_child_from_a_large_process() -> None:
+    """A library caller holding gigabytes would pay more for the fork than it saves."""
+    answer = run_script(
+        """
+        allowed = beside.fork_allowed()
+        beside.FORK_UNDER_BYTES = 1  # every process is "large"
+        child = beside.start_beside(abs, [1, 2, 3])
+        print(json.dumps({"allowed": allowed, "child": child is not None, "forks": len(forks)}))
+        """
+    )
+    assert answer == {"allowed": True, "child": False, "forks": 0}
+
+
+def test_no_child_in_a_process_with_threads() -> None:
+    release = threading.Event()
+    helper = threading.Thread(target=release.wait)
+    helper.start()
+    try:
+        assert not beside.fork_allowed()
+        assert beside.start_beside(abs, [1, 2, 3]) is None
+    finally:
+        release.set()
+        helper.join()
+
+
+def test_nothing_to_do_needs_no_child() -> None:
+    assert beside.start_beside(abs, []) is None
