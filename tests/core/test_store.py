@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -757,3 +758,82 @@ def test_what_a_record_depends_on_never_comes_from_the_hash_cache(
     monkeypatch.setattr(store, "current_data_hashes", watching)
     latest_baseline(tmp_path, "data.csv")
     assert seen == [False]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the child (core.beside) is Linux-only")
+def test_a_reader_with_a_child_reads_what_one_process_reads(tmp_path: Path) -> None:
+    """From PARSE_BESIDE_FROM files a forked child parses part of them: the snapshots, the
+    problems (in file order), the shared strings and the next read's reuse are those of one
+    process reading alone. Run in a fresh interpreter: xdist's workers have threads, which
+    rule the child out."""
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
+    script = textwrap.dedent(
+        """
+        import importlib.util, json, os, sys
+        from pathlib import Path
+        spec = importlib.util.spec_from_file_location("make_snapshots", sys.argv[2])
+        make_snapshots = importlib.util.module_from_spec(spec)
+        sys.modules["make_snapshots"] = make_snapshots
+        spec.loader.exec_module(make_snapshots)
+        from modelsnap.core import beside
+        from modelsnap.core.records import index, store
+
+        root = Path(sys.argv[1])
+        make_snapshots.write_folder(root, 60)
+        folder = root / "snapshots"
+        names = sorted(p.name for p in folder.glob("*.toml"))
+        # broken files among them, in both halves: bad TOML, off-schema, a link
+        (folder / "20261101T090001-bad_toml-0000.toml").write_text("id = [\\n")
+        text = (folder / names[-3]).read_text()
+        (folder / "20261201T000000-wrong_id-0000.toml").write_text(text)
+        (folder / "20261201T000001-link-0000.toml").symlink_to(folder / names[5])
+        store.PARSE_BESIDE_FROM = 1
+        forks = []
+        os.register_at_fork(after_in_parent=lambda: forks.append(1))
+        heard = []
+        reader = store.SnapshotReader()
+        snapshots, problems = reader.read(root, lambda *p: heard.append(p))
+        beside.FORK_UNDER_BYTES = 0  # alone: no child from here on
+        alone, alone_problems = store.SnapshotReader().read(root)
+        first, last = snapshots[0], snapshots[-1]
+        parsed = []
+        real = store._load
+        store._load = lambda path, memo=None: parsed.append(path.name) or real(path, memo)
+        index.RACY_NS = 0
+        reader.read(root)
+        parsed.clear()
+        again, _ = reader.read(root)
+        print(json.dumps({
+            "forks": len(forks),
+            "same": snapshots == alone,
+            "problems": [[str(p.path), p.message] for p in problems],
+            "alone_problems": [[str(p.path), p.message] for p in alone_problems],
+            "count": len(snapshots),
+            "shared": first["data"]["dataset_sha256"] is last["data"]["dataset_sha256"],
+            "parsed_again": parsed,
+            "again_same": again == alone,
+            "heard_end": heard[-1],
+        }))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "p"), str(bench)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["forks"] == 1
+    assert answer["same"] and answer["count"] == 60
+    assert answer["problems"] == answer["alone_problems"]
+    assert [Path(path).name for path, _ in answer["problems"]] == [
+        "20261101T090001-bad_toml-0000.toml",
+        "20261201T000000-wrong_id-0000.toml",
+        "20261201T000001-link-0000.toml",
+    ]
+    assert answer["shared"]  # the child's snapshots share the strings of the parent's
+    # only the broken files are parsed again (a problem is never remembered)
+    assert answer["parsed_again"] == [Path(path).name for path, _ in answer["problems"]]
+    assert answer["again_same"]
+    assert answer["heard_end"] == [63, 63]

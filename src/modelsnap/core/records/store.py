@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from modelsnap.core.beside import NOT_DONE, start_beside
 from modelsnap.core.errors import IntegrityError, ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     dumps_toml,
@@ -323,6 +324,8 @@ def snapshot_files(root: Path) -> list[Path]:
 # front end shows it (fewer are read in well under a second).
 PROGRESS_SECONDS = 0.1
 PROGRESS_FROM = 500
+# From this many files to parse, a forked child parses part of them (see SnapshotReader.read).
+PARSE_BESIDE_FROM = 200
 
 
 def list_snapshots(
@@ -355,18 +358,19 @@ class SnapshotReader:
     ) -> tuple[list[Snapshot], list[SnapshotProblem]]:
         """Every snapshot as ``list_snapshots`` reads them. ``progress(done, total)`` is called
         at most every ``PROGRESS_SECONDS`` while files are read and once at the end (a first
-        read of 10,000 files takes seconds: the TUI counts them for the user)."""
-        snapshots: list[Snapshot] = []
-        problems: list[SnapshotProblem] = []
-        parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
-        known = self._parsed
-        memo: dict[str, str] = {}  # the strings of this read's files, each kept once
+        read of 10,000 files takes seconds: the TUI counts them for the user).
+
+        From ``PARSE_BESIDE_FROM`` files to parse, a forked child (``core.beside``) parses
+        the later part of them while this process parses the rest: the same ``_load`` of the
+        same files, its results sent back whole; a file whose result does not come back is
+        parsed here."""
         files = snapshot_files(root)
-        told = time.monotonic()
-        for done, path in enumerate(files):
-            if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
-                progress(done, len(files))
-                told = time.monotonic()
+        # file name -> its lstat binding and when it was taken; then the files to parse
+        bound: dict[str, tuple[tuple[int, int, int, int], int]] = {}
+        known = self._parsed
+        outcome: list[Snapshot | SnapshotProblem | None] = [None] * len(files)
+        todo: list[int] = []
+        for position, path in enumerate(files):
             seen = time.time_ns()  # before the lstat: see the class's docstring
             try:
                 info = os.lstat(path)
@@ -384,20 +388,79 @@ class SnapshotReader:
                 and before[0] == binding
                 and binding[2] < before[1] - index.RACY_NS
             ):
-                snapshot, seen = before[2], before[1]
+                outcome[position], seen = before[2], before[1]
             else:
-                try:
-                    snapshot = _load(path, memo)  # refuses a link, a FIFO, a device
-                except SnapshotError as exc:
-                    problems.append(SnapshotProblem(path, exc.message))
-                    continue
-            snapshots.append(snapshot)
+                todo.append(position)
             if binding is not None:
-                parsed[path.name] = (binding, seen, snapshot)
+                bound[path.name] = (binding, seen)
+        self._parse(files, todo, outcome, progress)
+        snapshots: list[Snapshot] = []
+        problems: list[SnapshotProblem] = []
+        parsed: dict[str, tuple[tuple[int, int, int, int], int, Snapshot]] = {}
+        for path, result in zip(files, outcome, strict=True):
+            if isinstance(result, SnapshotProblem):
+                problems.append(result)
+                continue
+            snapshot = cast("Snapshot", result)
+            snapshots.append(snapshot)
+            if path.name in bound:
+                parsed[path.name] = (*bound[path.name], snapshot)
         self._parsed = parsed
         if progress is not None:
             progress(len(files), len(files))
         return snapshots, problems
+
+    @staticmethod
+    def _parse(
+        files: list[Path],
+        todo: list[int],
+        outcome: list[Snapshot | SnapshotProblem | None],
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        """Each file at the positions ``todo``, parsed into ``outcome``: a snapshot, or the
+        problem that names it."""
+        memo: dict[str, str] = {}  # the strings of this read's files, each kept once
+        split = len(todo) if len(todo) < PARSE_BESIDE_FROM else len(todo) * 9 // 20
+        child = start_beside(_parsed_or_problem, [files[i] for i in todo[split:]], chunk=100)
+        if child is None:
+            split = len(todo)
+        told = time.monotonic()
+        reused = len(files) - len(todo)
+        try:
+            for done, position in enumerate(todo[:split]):
+                if child is not None:
+                    arrived = child.poll()  # every file: the pipe must not fill
+                if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
+                    progress(reused + done + (arrived if child is not None else 0), len(files))
+                    told = time.monotonic()
+                outcome[position] = _load_or_problem(files[position], memo)
+            if child is None:
+                return
+            for position, result in zip(todo[split:], child.results(), strict=True):
+                if result is NOT_DONE:
+                    outcome[position] = _load_or_problem(files[position], memo)
+                elif result[1] is not None:
+                    outcome[position] = SnapshotProblem(files[position], result[1])
+                else:
+                    outcome[position] = cast("Snapshot", share_strings(result[0], memo))
+        finally:
+            if child is not None:
+                child.cancel()
+
+
+def _load_or_problem(path: Path, memo: dict[str, str]) -> Snapshot | SnapshotProblem:
+    try:
+        return _load(path, memo)  # refuses a link, a FIFO, a device
+    except SnapshotError as exc:
+        return SnapshotProblem(path, exc.message)
+
+
+def _parsed_or_problem(path: Path) -> tuple[Snapshot | None, str | None]:
+    """``_load_or_problem`` as a child sends it back (``marshal`` writes dicts and strings)."""
+    try:
+        return _load(path), None
+    except SnapshotError as exc:
+        return None, exc.message
 
 
 def snapshot_ids(root: Path) -> list[str]:
