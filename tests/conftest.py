@@ -4,8 +4,11 @@ without fitting a model. Keep this small; fixtures used by one test file belong 
 from __future__ import annotations
 
 import copy
+import json
 import os
+import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,44 @@ def make_staged() -> Callable[..., dict[str, Path]]:
         return {"artifact": artifact, "predictions": predictions}
 
     return make
+
+
+_FRESH_PREAMBLE = """
+import importlib.util, json, os, sys, time
+from pathlib import Path
+_spec = importlib.util.spec_from_file_location("make_snapshots", {bench!r})
+make_snapshots = importlib.util.module_from_spec(_spec)
+sys.modules["make_snapshots"] = make_snapshots
+_spec.loader.exec_module(make_snapshots)
+forks = []
+os.register_at_fork(after_in_parent=lambda: forks.append(1))
+
+def reaped(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+"""
+
+
+@pytest.fixture
+def fresh_interpreter() -> Callable[..., dict[str, Any]]:
+    """Run a script in a fresh interpreter, with one thread: what a command is, and what
+    ``core.beside`` needs to fork a child (pytest-xdist's workers run threads). The script
+    finds ``make_snapshots`` (benchmarks/), ``forks`` (the forks it made), ``reaped(pid)`` and
+    its arguments in ``sys.argv[1:]``; it prints one JSON object, which is returned."""
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "make_snapshots.py"
+
+    def run(body: str, *args: str) -> dict[str, Any]:
+        script = _FRESH_PREAMBLE.format(bench=str(bench)) + textwrap.dedent(body)
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    return run
 
 
 # The model modules the test suites copy into project folders are trusted by name, as a user

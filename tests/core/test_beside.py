@@ -2,14 +2,11 @@
 to do itself; the child is always reaped.
 
 A child is forked only from a process with one thread, and pytest-xdist's workers run threads,
-so each test that needs one runs a fresh interpreter (``run_script``) that counts its forks."""
+so each test that needs one runs a fresh interpreter (``fresh_interpreter``, in conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
@@ -19,35 +16,11 @@ from modelsnap.core import beside
 needs_fork = pytest.mark.skipif(sys.platform != "linux", reason="the child is Linux-only")
 
 
-def run_script(body: str) -> dict:
-    """Run ``body`` in a fresh interpreter; it prints a JSON object. ``forks`` counts the
-    forks it made, ``reaped(pid)`` says whether a child is gone for good."""
-    script = textwrap.dedent(
-        """
-            import json, os, sys, time
-            from modelsnap.core import beside
-            forks = []
-            os.register_at_fork(after_in_parent=lambda: forks.append(1))
-
-            def reaped(pid):
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    return True
-                return False
-            """
-    ) + textwrap.dedent(body)
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 @needs_fork
-def test_results_come_back_in_order_and_whole() -> None:
-    answer = run_script(
+def test_results_come_back_in_order_and_whole(fresh_interpreter) -> None:
+    answer = fresh_interpreter(
         """
+        from modelsnap.core import beside
         items = list(range(1003))
         child = beside.start_beside(lambda n: (n, str(n) * 3, {"half": n / 2}), items, chunk=50)
         pid = child._pid
@@ -60,10 +33,11 @@ def test_results_come_back_in_order_and_whole() -> None:
 
 
 @needs_fork
-def test_poll_counts_what_has_arrived() -> None:
+def test_poll_counts_what_has_arrived(fresh_interpreter) -> None:
     """The caller counts the child's progress without waiting for it (whole chunks only)."""
-    answer = run_script(
+    answer = fresh_interpreter(
         """
+        from modelsnap.core import beside
         def slow(n):
             time.sleep(0.002)
             return n
@@ -84,11 +58,12 @@ def test_poll_counts_what_has_arrived() -> None:
 
 
 @needs_fork
-def test_what_the_child_cannot_send_is_left_to_the_caller() -> None:
+def test_what_the_child_cannot_send_is_left_to_the_caller(fresh_interpreter) -> None:
     """A chunk whose work raises, or whose results marshal cannot write (a TOML datetime),
     comes back NOT_DONE; the other chunks come back whole."""
-    answer = run_script(
+    answer = fresh_interpreter(
         """
+        from modelsnap.core import beside
         import datetime
 
         def work(n):
@@ -108,9 +83,10 @@ def test_what_the_child_cannot_send_is_left_to_the_caller() -> None:
 
 
 @needs_fork
-def test_a_child_that_dies_leaves_the_rest_to_the_caller() -> None:
-    answer = run_script(
+def test_a_child_that_dies_leaves_the_rest_to_the_caller(fresh_interpreter) -> None:
+    answer = fresh_interpreter(
         """
+        from modelsnap.core import beside
         def work(n):
             if n == 15:
                 os._exit(3)  # killed mid-way, as by the OOM killer
@@ -128,9 +104,10 @@ def test_a_child_that_dies_leaves_the_rest_to_the_caller() -> None:
 
 
 @needs_fork
-def test_a_cancelled_child_is_killed_and_reaped_at_once() -> None:
-    answer = run_script(
+def test_a_cancelled_child_is_killed_and_reaped_at_once(fresh_interpreter) -> None:
+    answer = fresh_interpreter(
         """
+        from modelsnap.core import beside
         child = beside.start_beside(lambda n: time.sleep(60), [1, 2], chunk=1)
         pid = child._pid
         started = time.monotonic()
@@ -142,10 +119,11 @@ def test_a_cancelled_child_is_killed_and_reaped_at_once() -> None:
 
 
 @needs_fork
-def test_no_child_from_a_large_process() -> None:
+def test_no_child_from_a_large_process(fresh_interpreter) -> None:
     """A library caller holding gigabytes would pay more for the fork than it saves."""
-    answer = run_script(
+    answer = fresh_interpreter(
         """
+        from modelsnap.core import beside
         allowed = beside.fork_allowed()
         beside.FORK_UNDER_BYTES = 1  # every process is "large"
         child = beside.start_beside(abs, [1, 2, 3])
@@ -169,3 +147,62 @@ def test_no_child_in_a_process_with_threads() -> None:
 
 def test_nothing_to_do_needs_no_child() -> None:
     assert beside.start_beside(abs, []) is None
+
+
+@needs_fork
+def test_map_beside_returns_or_raises_what_the_plain_loop_would(fresh_interpreter) -> None:
+    """Shared with a child, the results are the plain loop's, in order; what the child could
+    not do is done here; an item that fails here fails as it would alone; ``done`` counts up
+    to every item."""
+    answer = fresh_interpreter(
+        """
+        from modelsnap.core import beside
+        import datetime
+
+        def work(n):
+            if n == 150 and os.getpid() != parent:
+                raise OSError("only the child fails here")
+            return datetime.date(2026, 1, 1 + n % 28) if n == 170 else n * n
+
+        parent = os.getpid()
+        counts = []
+        got = beside.map_beside(work, list(range(200)), beside_from=10, chunk=25,
+                                done=counts.append)
+        plain = [work(n) for n in range(200)]
+
+        def fails(n):
+            if n == 199:
+                raise KeyError("the last item")
+            return n
+
+        try:
+            beside.map_beside(fails, list(range(200)), beside_from=10)
+            raised = None
+        except KeyError as error:
+            raised = str(error)
+        print(json.dumps({"same": got == plain, "forks": len(forks), "raised": raised,
+                          "counts_rise": counts == sorted(counts), "last": counts[-1],
+                          "here": len(counts)}))
+        """
+    )
+    assert answer["same"] and answer["forks"] == 2
+    assert answer["raised"] == "'the last item'"
+    assert answer["counts_rise"] and answer["here"] == 90  # 45 % of 200 done here
+    assert answer["last"] <= 200
+
+
+@needs_fork
+def test_a_caller_that_ignores_sigchld_still_gets_its_results(fresh_interpreter) -> None:
+    """With SIGCHLD ignored the kernel reaps the child itself; waiting for it must not fail."""
+    answer = fresh_interpreter(
+        """
+        from modelsnap.core import beside
+        import signal
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        got = beside.map_beside(lambda n: n + 1, list(range(50)), beside_from=1, chunk=5)
+        cancelled = beside.start_beside(lambda n: time.sleep(60), [1])
+        cancelled.cancel()
+        print(json.dumps({"same": got == list(range(1, 51)), "forks": len(forks)}))
+        """
+    )
+    assert answer == {"same": True, "forks": 2}

@@ -2,15 +2,12 @@
 forked child (core.beside, tested in test_beside.py), and the child never changes an answer.
 
 A fork happens only in a process with one thread; pytest-xdist's workers run threads, so each
-test that needs the child runs a fresh interpreter (``run_script``) that counts its forks."""
+test that needs the child runs a fresh interpreter (``fresh_interpreter``, in conftest.py)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -36,26 +33,6 @@ def make_folder(directory: Path, count: int = 40) -> Path:
 
 def as_plain(found: listing.Listing) -> list[list[object]]:
     return [list(row) for row in found]
-
-
-def run_script(body: str, *args: str) -> dict:
-    """Run ``body`` in a fresh interpreter with the child allowed from one file; it prints a
-    JSON object, and ``forks`` counts the forks it made."""
-    script = textwrap.dedent(
-        """
-        import json, os, sys
-        from pathlib import Path
-        from modelsnap.core.records import listing
-        listing.STAT_BESIDE_FROM = 1
-        forks = []
-        os.register_at_fork(after_in_parent=lambda: forks.append(1))
-        """
-    ) + textwrap.dedent(body)
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def test_names_are_sorted_snapshot_candidates(tmp_path: Path) -> None:
@@ -93,10 +70,12 @@ def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
 
 
 @needs_fork
-def test_the_child_gives_what_stating_here_gives(tmp_path: Path) -> None:
+def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpreter) -> None:
     directory = make_folder(tmp_path / "snapshots")
-    answer = run_script(
+    answer = fresh_interpreter(
         """
+        from modelsnap.core.records import listing
+        listing.STAT_BESIDE_FROM = 1
         directory = Path(sys.argv[1])
         names = listing.list_names(directory)
         # one name gone since the listing, in the middle: positions, not order, place numbers
@@ -117,19 +96,16 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path) -> None:
 
 
 @needs_fork
-def test_rows_read_through_the_child_see_every_change(tmp_path: Path) -> None:
+def test_rows_read_through_the_child_see_every_change(tmp_path: Path, fresh_interpreter) -> None:
     """The index's freshness check on the child's numbers: a file edited in place with its
     mtime put back is parsed again and a removed one is gone, as without the child; the rows
     of unchanged files come from the index (no file parsed once the edit is bound)."""
     root = tmp_path / "project"
-    answer = run_script(
+    answer = fresh_interpreter(
         """
-        import importlib.util
+        from modelsnap.core.records import listing
+        listing.STAT_BESIDE_FROM = 1
         root = Path(sys.argv[1])
-        spec = importlib.util.spec_from_file_location("make_snapshots", sys.argv[2])
-        make_snapshots = importlib.util.module_from_spec(spec)
-        sys.modules["make_snapshots"] = make_snapshots
-        spec.loader.exec_module(make_snapshots)
         from modelsnap.core.records import index
         make_snapshots.write_folder(root, 30)
         index.RACY_NS = 0  # every binding settled at once: the stat test alone decides
@@ -164,7 +140,6 @@ def test_rows_read_through_the_child_see_every_change(tmp_path: Path) -> None:
                           "parsed_after_edit": parsed_after_edit, "parsed_again": parsed_again}))
         """,
         str(root),
-        str(Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"),
     )
     assert answer["forks"] == 3
     assert answer["rows"] == answer["again"] == answer["without"]
@@ -176,10 +151,12 @@ def test_rows_read_through_the_child_see_every_change(tmp_path: Path) -> None:
 
 
 @needs_fork
-def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path) -> None:
+def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_interpreter) -> None:
     directory = make_folder(tmp_path / "snapshots")
-    answer = run_script(
+    answer = fresh_interpreter(
         """
+        from modelsnap.core.records import listing
+        listing.STAT_BESIDE_FROM = 1
         directory = Path(sys.argv[1])
         parent = os.getpid()
         stat_at = listing._stat_at

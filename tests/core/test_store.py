@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -761,20 +760,15 @@ def test_what_a_record_depends_on_never_comes_from_the_hash_cache(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the child (core.beside) is Linux-only")
-def test_a_reader_with_a_child_reads_what_one_process_reads(tmp_path: Path) -> None:
+def test_a_reader_with_a_child_reads_what_one_process_reads(
+    tmp_path: Path, fresh_interpreter
+) -> None:
     """From PARSE_BESIDE_FROM files a forked child parses part of them: the snapshots, the
     problems (in file order), the shared strings and the next read's reuse are those of one
     process reading alone. Run in a fresh interpreter: xdist's workers have threads, which
     rule the child out."""
-    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "make_snapshots.py"
-    script = textwrap.dedent(
+    answer = fresh_interpreter(
         """
-        import importlib.util, json, os, sys
-        from pathlib import Path
-        spec = importlib.util.spec_from_file_location("make_snapshots", sys.argv[2])
-        make_snapshots = importlib.util.module_from_spec(spec)
-        sys.modules["make_snapshots"] = make_snapshots
-        spec.loader.exec_module(make_snapshots)
         from modelsnap.core import beside
         from modelsnap.core.records import index, store
 
@@ -788,8 +782,6 @@ def test_a_reader_with_a_child_reads_what_one_process_reads(tmp_path: Path) -> N
         (folder / "20261201T000000-wrong_id-0000.toml").write_text(text)
         (folder / "20261201T000001-link-0000.toml").symlink_to(folder / names[5])
         store.PARSE_BESIDE_FROM = 1
-        forks = []
-        os.register_at_fork(after_in_parent=lambda: forks.append(1))
         heard = []
         reader = store.SnapshotReader()
         snapshots, problems = reader.read(root, lambda *p: heard.append(p))
@@ -814,16 +806,9 @@ def test_a_reader_with_a_child_reads_what_one_process_reads(tmp_path: Path) -> N
             "again_same": again == alone,
             "heard_end": heard[-1],
         }))
-        """
+        """,
+        str(tmp_path / "p"),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "p"), str(bench)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout)
     assert answer["forks"] == 1
     assert answer["same"] and answer["count"] == 60
     assert answer["problems"] == answer["alone_problems"]

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from modelsnap.core.beside import NOT_DONE, start_beside
+from modelsnap.core.beside import map_beside
 from modelsnap.core.errors import IntegrityError, ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     dumps_toml,
@@ -417,46 +417,31 @@ class SnapshotReader:
         outcome: list[Snapshot | SnapshotProblem | None],
         progress: Callable[[int, int], None] | None,
     ) -> None:
-        """Each file at the positions ``todo``, parsed into ``outcome``: a snapshot, or the
-        problem that names it."""
-        memo: dict[str, str] = {}  # the strings of this read's files, each kept once
-        split = len(todo) if len(todo) < PARSE_BESIDE_FROM else len(todo) * 9 // 20
-        child = start_beside(_parsed_or_problem, [files[i] for i in todo[split:]], chunk=100)
-        if child is None:
-            split = len(todo)
+        """Each file at the positions ``todo``, parsed into ``outcome``: a snapshot (its
+        strings shared with the others'), or the problem that names it."""
+        reused, total = len(files) - len(todo), len(files)
         told = time.monotonic()
-        reused = len(files) - len(todo)
-        try:
-            for done, position in enumerate(todo[:split]):
-                if child is not None:
-                    arrived = child.poll()  # every file: the pipe must not fill
-                if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
-                    progress(reused + done + (arrived if child is not None else 0), len(files))
-                    told = time.monotonic()
-                outcome[position] = _load_or_problem(files[position], memo)
-            if child is None:
-                return
-            for position, result in zip(todo[split:], child.results(), strict=True):
-                if result is NOT_DONE:
-                    outcome[position] = _load_or_problem(files[position], memo)
-                elif result[1] is not None:
-                    outcome[position] = SnapshotProblem(files[position], result[1])
-                else:
-                    outcome[position] = cast("Snapshot", share_strings(result[0], memo))
-        finally:
-            if child is not None:
-                child.cancel()
 
+        def done(count: int) -> None:
+            nonlocal told
+            if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
+                progress(reused + count - 1, total)  # counted before each file, as it was
+                told = time.monotonic()
 
-def _load_or_problem(path: Path, memo: dict[str, str]) -> Snapshot | SnapshotProblem:
-    try:
-        return _load(path, memo)  # refuses a link, a FIFO, a device
-    except SnapshotError as exc:
-        return SnapshotProblem(path, exc.message)
+        paths = [files[i] for i in todo]
+        results = map_beside(_parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM, done=done)
+        memo: dict[str, str] = {}  # the strings of this read's files, each kept once
+        for position, path, (snapshot, message) in zip(todo, paths, results, strict=True):
+            outcome[position] = (
+                SnapshotProblem(path, message)
+                if snapshot is None
+                else cast("Snapshot", share_strings(snapshot, memo))
+            )
 
 
 def _parsed_or_problem(path: Path) -> tuple[Snapshot | None, str | None]:
-    """``_load_or_problem`` as a child sends it back (``marshal`` writes dicts and strings)."""
+    """One file as (snapshot, None), or (None, the message of the problem that names it): a
+    form a child can send back (``marshal`` writes dicts and strings)."""
     try:
         return _load(path), None
     except SnapshotError as exc:
