@@ -960,3 +960,63 @@ def test_packed_measures_read_the_same_as_doubles_and_through_struct(values, row
             assert [measures.get(name) for name in names] == [expected.get(n) for n in names]
             assert all((name in measures) == (name in expected) for name in names)
             assert "later" not in measures and measures.get("later", "no") == "no"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the child (core.beside) is Linux-only")
+def test_files_parsed_beside_give_the_rows_one_process_gives(
+    tmp_path: Path, fresh_interpreter
+) -> None:
+    """A folder without a trusted index (someone else's) is parsed in part by a forked child:
+    the rows, the problems (in file order) and the index written back are those of one process
+    alone, and the next read parses nothing. A fresh interpreter: xdist's workers run
+    threads, which rule the child out."""
+    answer = fresh_interpreter(
+        """
+        import shutil
+        from modelsnap.core import beside
+        from modelsnap.core.records import index
+
+        root = Path(sys.argv[1])
+        make_snapshots.write_folder(root, 50, with_index=False)
+        folder = root / "snapshots"
+        names = sorted(p.name for p in folder.glob("*.toml"))
+        (folder / "20261101T090001-bad_toml-0000.toml").write_text("id = [\\n")
+        (folder / "20261201T000000-wrong_id-0000.toml").write_text((folder / names[7]).read_text())
+        index.PARSE_BESIDE_FROM = 1
+        index.RACY_NS = 0
+        rows, problems = index.load_rows(root, write_back=True)
+        child_forks = len(forks)
+        index.PARSE_BESIDE_FROM = 10**9  # what is parsed next is parsed here, and counted
+        parsed = []
+        parse = index._parse
+        index._parse = lambda path: parsed.append(path.name) or parse(path)
+        again, _ = index.load_rows(root, write_back=False)
+        index._parse = parse
+        beside.FORK_UNDER_BYTES = 0  # alone from here on
+        shutil.rmtree(root / ".modelsnap")
+        alone, alone_problems = index.load_rows(root, write_back=False)
+
+        def plain(rows):
+            return [{k: (dict(v) if k != "measures" else {s: dict(m) for s, m in v.items()})
+                     if isinstance(v, dict) else v for k, v in row.items()} for row in rows]
+
+        print(json.dumps({
+            "forks": child_forks,
+            "same": plain(rows) == plain(alone),
+            "again_same": plain(again) == plain(alone),
+            "count": len(rows),
+            "problems": [[Path(p.path).name, p.message] for p in problems],
+            "alone_problems": [[Path(p.path).name, p.message] for p in alone_problems],
+            "parsed_again": parsed,
+        }, default=str))
+        """,
+        str(tmp_path / "p"),
+    )
+    assert answer["forks"] == 1  # the parse (the listing forks from 10,000 files only)
+    assert answer["same"] and answer["again_same"] and answer["count"] == 50
+    assert answer["problems"] == answer["alone_problems"]
+    assert [name for name, _ in answer["problems"]] == [
+        "20261101T090001-bad_toml-0000.toml",
+        "20261201T000000-wrong_id-0000.toml",
+    ]
+    assert answer["parsed_again"] == [name for name, _ in answer["problems"]]

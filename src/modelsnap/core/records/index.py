@@ -58,6 +58,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
+from modelsnap.core.beside import map_beside
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
     STATE_DIR,
@@ -1047,6 +1048,7 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
     sources: list[tuple[str, Any]] = []
     problems: list[SnapshotProblem] = []
     fresh: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[int, str, FileStat]] = []  # (place in rows, file, its stat) to parse
     trusted_loose = trusted_base = 0
     settled_before = bound_ns - RACY_NS
     # The common case first (a block row whose binding has settled, as below), its test
@@ -1100,20 +1102,59 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
                             fresh[file_name] = source = rebound
                     sources.append((file_name, source))
                     continue
-        path = root / SNAPSHOT_DIR / file_name
-        try:
-            row, digest = _parse(path)
-        except ModelsnapError as error:
-            problems.append(SnapshotProblem(path, error.message))
-            continue
-        rows.append(row)
-        parsed = _entry(FileStat(size, mtime_ns, ctime_ns, ino), row, digest, bound_ns)
-        if parsed is not None:
-            fresh[file_name] = parsed
-        sources.append((file_name, parsed))
+        # parsed below, all together (beside this process when there are many), in its place
+        todo.append((len(rows), file_name, FileStat(size, mtime_ns, ctime_ns, ino)))
+        rows.append(cast("IndexRow", None))
+        sources.append((file_name, None))
+    if todo:
+        rows, sources = _parse_todo(root, todo, (rows, sources, fresh, problems), bound_ns)
     if write_back:
         _write_back(root, index, (rows, sources, fresh, files), trusted_loose, trusted_base)
     return rows, problems
+
+
+# From this many files to parse (a folder whose index is missing, or came from someone else),
+# a forked child parses part of them: see _parse_todo.
+PARSE_BESIDE_FROM = 200
+
+
+def _parse_todo(
+    root: Path,
+    todo: list[tuple[int, str, FileStat]],
+    read: tuple[list[IndexRow], list[Any], dict[str, Any], list[SnapshotProblem]],
+    bound_ns: int,
+) -> tuple[list[IndexRow], list[Any]]:
+    """Parse the files ``todo`` names into their places in ``rows`` (and ``sources``); a file
+    that cannot be read becomes a problem and its place goes. From ``PARSE_BESIDE_FROM`` files a
+    forked child parses part of them (``beside.map_beside``)."""
+    rows, sources, fresh, problems = read
+    known_problems = len(problems)
+    paths = [root / SNAPSHOT_DIR / file_name for _, file_name, _ in todo]
+    outcomes = map_beside(_parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM)
+    for (place, file_name, stat), path, (row, digest, message) in zip(
+        todo, paths, outcomes, strict=True
+    ):
+        if row is None or digest is None:
+            problems.append(SnapshotProblem(path, message or "cannot be read"))
+            continue
+        rows[place] = row
+        parsed = _entry(stat, row, digest, bound_ns)
+        if parsed is not None:
+            fresh[file_name] = parsed
+        sources[place] = (file_name, parsed)
+    if len(problems) == known_problems:
+        return rows, sources
+    kept = [i for i, row in enumerate(rows) if row is not None]
+    return [rows[i] for i in kept], [sources[i] for i in kept]
+
+
+def _parsed_or_problem(path: Path) -> tuple[IndexRow | None, str | None, str | None]:
+    """``_parse`` as (row, sha256, None), or (None, None, the problem's message)."""
+    try:
+        row, digest = _parse(path)
+    except ModelsnapError as error:
+        return None, None, error.message
+    return row, digest, None
 
 
 def _write_back(
