@@ -206,3 +206,43 @@ def test_a_caller_that_ignores_sigchld_still_gets_its_results(fresh_interpreter)
         """
     )
     assert answer == {"same": True, "forks": 2}
+
+
+def test_keep_runs_on_each_result_before_the_next_is_worked_on() -> None:
+    """The reader shares a snapshot's strings through ``keep``: an unshared result must never
+    wait for the others (at 10,000 files that was 336 MB instead of 139 MB)."""
+    calls: list[str] = []
+    got = beside.map_beside(
+        lambda n: calls.append(f"work {n}") or n,
+        [1, 2, 3],
+        beside_from=10**9,
+        keep=lambda n: calls.append(f"keep {n}") or -n,
+    )
+    assert got == [-1, -2, -3]
+    assert calls == ["work 1", "keep 1", "work 2", "keep 2", "work 3", "keep 3"]
+
+
+@needs_fork
+def test_keep_runs_on_the_childs_results_as_they_arrive(fresh_interpreter) -> None:
+    answer = fresh_interpreter(
+        """
+        from modelsnap.core import beside
+        parent = os.getpid()
+        calls = []
+
+        def work(n):
+            if os.getpid() == parent:
+                time.sleep(0.01)  # slower here: the child's chunks arrive meanwhile
+                calls.append(("work", n))
+            return n
+
+        got = beside.map_beside(work, list(range(100)), beside_from=1, chunk=5,
+                                keep=lambda n: calls.append(("keep", n)) or n)
+        here = 100 * 9 // 20  # the items done here: 0 to 44
+        last_here = calls.index(("work", here - 1))
+        early = [n for what, n in calls[:last_here] if what == "keep" and n >= here]
+        print(json.dumps({"same": got == list(range(100)), "early": len(early)}))
+        """
+    )
+    assert answer["same"]
+    assert answer["early"] > 0  # kept while this process was still working, not at the end

@@ -55,7 +55,8 @@ class Beside:
         self._count = count
         self._chunk = chunk
         self._buffer = bytearray()
-        self._results: list[Any] = []
+        self._results: list[Any] = []  # arrived, not yet handed out by ``take``
+        self._received = 0
         os.set_blocking(read_end, False)
 
     def _take_chunks(self) -> None:
@@ -67,11 +68,12 @@ class Beside:
                 return
             blob = bytes(buffer[_LENGTH : _LENGTH + size])
             del buffer[: _LENGTH + size]
-            expected = min(self._chunk, self._count - len(self._results))
+            expected = min(self._chunk, self._count - self._received)
             results = _loads(blob)
             if results is None or len(results) != expected:
                 results = [NOT_DONE] * expected
             self._results.extend(results)
+            self._received += len(results)
 
     def poll(self) -> int:
         """How many items' results have arrived so far (without waiting)."""
@@ -80,11 +82,17 @@ class Beside:
                 while data := os.read(self._read_end, 1 << 16):
                     self._buffer += data
             self._take_chunks()
-        return len(self._results)
+        return self._received
+
+    def take(self) -> list[Any]:
+        """The results arrived since the last ``take`` (in order), handed over: a caller that
+        keeps less than a result holds (``map_beside``'s ``keep``) frees the rest at once."""
+        taken, self._results = self._results, []
+        return taken
 
     def results(self) -> list[Any]:
-        """Every item's result in order (``NOT_DONE`` where the caller must do it), once the
-        child has ended; the child is reaped."""
+        """Every item's result in order (``NOT_DONE`` where the caller must do it) but those
+        handed out by ``take``, once the child has ended; the child is reaped."""
         if self._pid is None:
             return self._results
         pid, self._pid = self._pid, None
@@ -102,8 +110,9 @@ class Beside:
             with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
                 os.waitpid(pid, 0)
         self._take_chunks()
-        self._results.extend([NOT_DONE] * (self._count - len(self._results)))
-        return self._results
+        self._results.extend([NOT_DONE] * (self._count - self._received))
+        self._received = self._count
+        return self.take()
 
     def cancel(self) -> None:
         """End the child, if it still runs, without its results; it is reaped."""
@@ -180,30 +189,46 @@ def map_beside(
     beside_from: int,
     chunk: int = 100,
     done: Callable[[int], None] | None = None,
+    keep: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
-    """``[work(item) for item in items]``, with the later 55 % in a child from ``beside_from``
-    items (this process also takes the child's results off the pipe, so it does the smaller
-    part). ``done(count)`` is called after each item done here, counting what the child has
-    sent too. An item the child did not do is done here, so what this returns or raises is
-    what the plain loop would."""
+    """``[keep(work(item)) for item in items]``, with the later 55 % in a child from
+    ``beside_from`` items (this process also takes the child's results off the pipe, so it
+    does the smaller part). ``keep`` runs here on each result as soon as it is here (the
+    reader's string sharing: unshared results never pile up). ``done(count)`` is called after
+    each item done here, counting what the child has sent too. An item the child did not do
+    is done here, so what this returns or raises is what the plain loop would."""
+    keep = keep if keep is not None else _same
     split = len(items) if len(items) < beside_from else len(items) * 9 // 20
     child = start_beside(work, items[split:], chunk=chunk) if split < len(items) else None
     if child is None:
         split = len(items)
     results: list[Any] = []
+    theirs: list[Any] = []
     try:
         for item in items[:split]:
-            results.append(work(item))
-            arrived = child.poll() if child is not None else 0  # the pipe must not fill
+            results.append(keep(work(item)))
+            arrived = 0
+            if child is not None:  # after every item: the pipe must not fill
+                arrived = child.poll()
+                theirs.extend(_kept(child.take(), keep))
             if done is not None:
                 done(len(results) + arrived)
         if child is None:
             return results
-        results.extend(child.results())
+        theirs.extend(_kept(child.results(), keep))
     finally:
         if child is not None:
             child.cancel()
+    results.extend(theirs)
     return [
-        work(item) if result is NOT_DONE else result
+        keep(work(item)) if result is NOT_DONE else result
         for item, result in zip(items, results, strict=True)
     ]
+
+
+def _same(result: Any) -> Any:
+    return result
+
+
+def _kept(results: list[Any], keep: Callable[[Any], Any]) -> list[Any]:
+    return [result if result is NOT_DONE else keep(result) for result in results]

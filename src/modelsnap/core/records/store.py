@@ -428,14 +428,19 @@ class SnapshotReader:
                 progress(reused + count - 1, total)  # counted before each file, as it was
                 told = time.monotonic()
 
-        paths = [files[i] for i in todo]
-        results = map_beside(_parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM, done=done)
         memo: dict[str, str] = {}  # the strings of this read's files, each kept once
+
+        def shared(result: tuple[Snapshot | None, str | None]) -> Any:
+            snapshot, message = result
+            return (share_strings(snapshot, memo) if snapshot is not None else None), message
+
+        paths = [files[i] for i in todo]
+        results = map_beside(
+            _parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM, done=done, keep=shared
+        )
         for position, path, (snapshot, message) in zip(todo, paths, results, strict=True):
             outcome[position] = (
-                SnapshotProblem(path, message)
-                if snapshot is None
-                else cast("Snapshot", share_strings(snapshot, memo))
+                SnapshotProblem(path, message) if snapshot is None else cast("Snapshot", snapshot)
             )
 
 
