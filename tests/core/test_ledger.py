@@ -43,6 +43,22 @@ def test_each_write_appends_one_chained_seal(folder: Path) -> None:
     assert not (folder / ".modelsnap" / ledger.PENDING_FILE).exists()
 
 
+def test_verify_with_head_gives_what_verify_and_head_give(folder: Path) -> None:
+    """check prints the head of the ledger it verified, from the one read: the same as
+    ``head`` for a sealed folder, one without a ledger and one whose ledger is broken."""
+    assert ledger.verify_with_head(folder) == (ledger.verify(folder), ledger.head(folder))
+    assert ledger.verify_with_head(folder)[1] == ledger.read_ledger(folder)[-1]["sha256"]
+    path = folder / ledger.LEDGER_FILE
+    text = path.read_text()
+    path.write_text("seq = [\n")
+    found, head = ledger.verify_with_head(folder)
+    assert head is None is ledger.head(folder)
+    assert found == ledger.verify(folder) and "no record can be verified" in found[-1].message
+    path.unlink()
+    assert ledger.verify_with_head(folder) == (ledger.verify(folder), None)
+    path.write_text(text)
+
+
 def test_an_edit_to_a_revision_outside_its_own_hash_is_named(tmp_path: Path) -> None:
     """A revision's own sha256 covers its criteria only; its seal covers every key."""
     from modelsnap.cli import main

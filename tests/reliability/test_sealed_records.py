@@ -56,7 +56,7 @@ def project(_decided_template: Path, tmp_path: Path) -> Path:
 
 def check(root: Path) -> tuple[list[tuple[str, str]], str]:
     """(kind, where) of every error finding, and all messages joined (in process)."""
-    _, findings = audit(root)
+    findings = audit(root).findings
     errors = [f for f in findings if f.severity == "error"]
     return [(f.kind, f.where) for f in errors], " | ".join(f.message for f in errors)
 
@@ -251,7 +251,7 @@ def test_a_write_interrupted_before_its_seal_is_information_then_sealed(project:
     with ledger.sealing(project):
         pass
     assert check(project) == ([], "")
-    assert audit(project)[1] == []
+    assert audit(project).findings == []
     assert ledger.read_ledger(project)[-1]["path"] == "edge_runs/20991231T000000-edge-0000.toml"
 
 

@@ -18,7 +18,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 
 
 def check(root: Path) -> tuple[list[tuple[str, str]], str]:
-    _, findings = audit(root)
+    findings = audit(root).findings
     errors = [f for f in findings if f.severity == "error"]
     return [(f.kind, f.where) for f in errors], " | ".join(f.message for f in errors)
 

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelsnap.cli.output import add_dir_argument, add_format_option
 
@@ -321,12 +321,15 @@ def _locked_revisions(root: Path) -> dict[Any, dict] | None:
         return None
 
 
-def _check_ledger(root: Path, findings: list[Finding]) -> None:
-    """Every record against its seal in ledger.toml (core/records/ledger.py)."""
+def _check_ledger(root: Path, findings: list[Finding]) -> str | None:
+    """Every record against its seal in ledger.toml (core/records/ledger.py); the head of
+    the ledger verified."""
     from modelsnap.core.records import ledger
 
-    for finding in ledger.verify(root):
+    found, ledger_head = ledger.verify_with_head(root)
+    for finding in found:
         findings.append(Finding("ledger", finding.where, finding.message, severity=finding.level))
+    return ledger_head
 
 
 def _check_leftovers(root: Path, findings: list[Finding]) -> None:
@@ -373,11 +376,18 @@ def _check_leftovers(root: Path, findings: list[Finding]) -> None:
             )
 
 
-def audit(
-    root: Path, progress: Callable[[int, int], None] | None = None
-) -> tuple[int, list[Finding]]:
-    """(number of readable snapshots, findings), every check run even after earlier findings;
-    ``progress(done, total)`` hears how far the reading of the snapshot files is."""
+class Audited(NamedTuple):
+    """What ``audit`` found: the readable snapshots' count, the findings, and the head of the
+    ledger it verified (None without one)."""
+
+    count: int
+    findings: list[Finding]
+    ledger_head: str | None
+
+
+def audit(root: Path, progress: Callable[[int, int], None] | None = None) -> Audited:
+    """Every check run even after earlier findings; ``progress(done, total)`` hears how far
+    the reading of the snapshot files is."""
     from modelsnap.core.errors import ModelsnapError
     from modelsnap.core.project.parse import load_project
     from modelsnap.core.project.schema import PROJECT_FILE
@@ -400,9 +410,9 @@ def audit(
     _check_criteria(root, snapshots, findings)
     _check_recorded_values(root, config, snapshots, findings)
     _check_decisions(root, {s["id"] for s in snapshots}, findings)
-    _check_ledger(root, findings)
+    ledger_head = _check_ledger(root, findings)
     _check_leftovers(root, findings)
-    return len(snapshots), findings
+    return Audited(len(snapshots), findings, ledger_head)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -414,12 +424,9 @@ def run(args: argparse.Namespace) -> int:
         from modelsnap.core.records.store import clean_leftovers
 
         removed = [_rel(root, path) for path in clean_leftovers(root)]
-    from modelsnap.core.records.ledger import head
-
     with reading_progress("checking them") as progress:
-        count, findings = audit(root, progress)
+        count, findings, ledger_head = audit(root, progress)
     errors = failures(findings)
-    ledger_head = head(root)
     if args.format == "json":
         print_json(
             {
