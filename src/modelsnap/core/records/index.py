@@ -1134,8 +1134,8 @@ def _parse_todo(
     for (place, file_name, stat), path, (row, digest, message) in zip(
         todo, paths, outcomes, strict=True
     ):
-        if row is None or digest is None:
-            problems.append(SnapshotProblem(path, message or "cannot be read"))
+        if message is not None:
+            problems.append(SnapshotProblem(path, message))
             continue
         rows[place] = row
         parsed = _entry(stat, row, digest, bound_ns)

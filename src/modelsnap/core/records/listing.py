@@ -151,25 +151,26 @@ class PendingListing:
         self.names = names
         self.beside: Beside | None = None
         self._fd: int | None = None
+        self._stat: Callable[[str], tuple[int, int, int, int] | None] | None = None
 
     def _start_beside(self) -> None:
         self._fd = _open_folder(self.directory)
         if self._fd is not None:
             # One chunk: the child's numbers are all taken while the reader reads the index
             # (a pipe holds only part of them, and the reader does not look before).
-            work = _stat_at(self._fd)
-            self.beside = start_beside(work, self.names, chunk=len(self.names))
+            self._stat = _stat_at(self._fd)
+            self.beside = start_beside(self._stat, self.names, chunk=len(self.names))
 
     def result(self) -> Listing:
         """The listing: the child's numbers, with any it did not give taken here."""
         beside, self.beside = self.beside, None
-        if beside is None:
+        stat = self._stat  # set with the child, on the folder opened for it
+        if beside is None or stat is None:
             self._close()
             return stat_names(self.directory, self.names)
         try:
             numbers = beside.results()
             if NOT_DONE in numbers:
-                stat = _stat_at(self._fd)  # type: ignore[arg-type]  # open while beside runs
                 numbers = [
                     stat(name) if found is NOT_DONE else found
                     for name, found in zip(self.names, numbers, strict=True)
@@ -186,6 +187,7 @@ class PendingListing:
         self._close()
 
     def _close(self) -> None:
+        self._stat = None
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)

@@ -42,6 +42,7 @@ from modelsnap.core.files import (
     tmp_dir,
 )
 from modelsnap.core.records import index
+from modelsnap.core.records.listing import file_stat
 from modelsnap.core.records.schema import SCHEMA, SnapshotProblem, type_name, validate_snapshot
 
 if TYPE_CHECKING:
@@ -376,11 +377,7 @@ class SnapshotReader:
                 info = os.lstat(path)
             except OSError:
                 info = None
-            binding = (
-                (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-                if info is not None and stat.S_ISREG(info.st_mode)
-                else None
-            )
+            binding = file_stat(info) if info is not None and stat.S_ISREG(info.st_mode) else None
             before = known.get(path.name)
             if (
                 binding is not None
