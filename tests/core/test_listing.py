@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,13 @@ def make_folder(directory: Path, count: int = 40) -> Path:
 
 def as_plain(found: listing.Listing) -> list[list[object]]:
     return [list(row) for row in found]
+
+
+def with_child(fresh_interpreter, body: str, *args: str) -> dict:
+    """``fresh_interpreter`` running ``body`` with ``listing`` imported and its child allowed
+    from one file."""
+    preamble = "from modelsnap.core.records import listing\nlisting.STAT_BESIDE_FROM = 1\n"
+    return fresh_interpreter(preamble + textwrap.dedent(body), *args)
 
 
 def test_names_are_sorted_snapshot_candidates(tmp_path: Path) -> None:
@@ -72,10 +80,9 @@ def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
 @needs_fork
 def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpreter) -> None:
     directory = make_folder(tmp_path / "snapshots")
-    answer = fresh_interpreter(
+    answer = with_child(
+        fresh_interpreter,
         """
-        from modelsnap.core.records import listing
-        listing.STAT_BESIDE_FROM = 1
         directory = Path(sys.argv[1])
         names = listing.list_names(directory)
         # one name gone since the listing, in the middle: positions, not order, place numbers
@@ -101,10 +108,9 @@ def test_rows_read_through_the_child_see_every_change(tmp_path: Path, fresh_inte
     mtime put back is parsed again and a removed one is gone, as without the child; the rows
     of unchanged files come from the index (no file parsed once the edit is bound)."""
     root = tmp_path / "project"
-    answer = fresh_interpreter(
+    answer = with_child(
+        fresh_interpreter,
         """
-        from modelsnap.core.records import listing
-        listing.STAT_BESIDE_FROM = 1
         root = Path(sys.argv[1])
         from modelsnap.core.records import index
         make_snapshots.write_folder(root, 30)
@@ -153,10 +159,9 @@ def test_rows_read_through_the_child_see_every_change(tmp_path: Path, fresh_inte
 @needs_fork
 def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_interpreter) -> None:
     directory = make_folder(tmp_path / "snapshots")
-    answer = fresh_interpreter(
+    answer = with_child(
+        fresh_interpreter,
         """
-        from modelsnap.core.records import listing
-        listing.STAT_BESIDE_FROM = 1
         directory = Path(sys.argv[1])
         parent = os.getpid()
         stat_at = listing._stat_at
