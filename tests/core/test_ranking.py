@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from modelsnap.cli.output import json_bytes
 from modelsnap.core.errors import CriteriaError
+from modelsnap.core.selection.pareto import pareto_flags
 from modelsnap.core.selection.ranking import (
     RankedEntry,
     RankingSpec,
     make_criteria,
-    pareto_flags,
     parse_weights,
     rank,
     with_weights,

@@ -23,10 +23,10 @@ parsing TOML. Pure Python on purpose: no numpy import cost on the ``rank`` fast 
 from __future__ import annotations
 
 import math
-import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, NamedTuple, TypedDict
 
 from modelsnap.core.errors import CriteriaError
@@ -40,6 +40,7 @@ from modelsnap.core.measures import (
 from modelsnap.core.project.schema import Criterion
 from modelsnap.core.ranking_methods import DEFAULT_METHOD, METHODS, minmax_matrix
 from modelsnap.core.selection import constraints as constraint_rules
+from modelsnap.core.selection.pareto import PendingFront, start_helper
 
 PERTURBATIONS = (-0.25, -0.10, 0.10, 0.25)
 
@@ -498,36 +499,6 @@ def _best(scores: Sequence[float], tiebreak: Sequence[tuple[Any, ...]]) -> int:
     return min(range(len(scores)), key=lambda i: (-round(scores[i], 12), tiebreak[i]))
 
 
-def pareto_flags(values: Sequence[Sequence[float]], directions: Sequence[str]) -> list[bool]:
-    """True for rows no other row dominates (at least as good everywhere, better somewhere).
-
-    Rows are visited in lexicographic best-first order, so a row can only be dominated by one
-    already on the front: cost is rows x front size, not rows squared.
-    """
-    # v * -1.0 is -v, bit for bit (signed zeros and NaN included); one map per row, not a
-    # generator and a test per value
-    signs = [1.0 if d == "max" else -1.0 for d in directions]
-    if any(len(row) != len(signs) for row in values):
-        raise ValueError("pareto_flags: every row needs one value per direction")
-    mul = operator.mul
-    signed = [tuple(map(mul, row, signs)) for row in values]
-    order = sorted(range(len(signed)), key=lambda i: signed[i], reverse=True)
-    front: list[tuple[float, ...]] = []
-    flags = [False] * len(signed)
-    for i in order:
-        row = signed[i]
-        for position, other in enumerate(front):
-            if all(map(operator.ge, other, row)) and other != row:
-                if position > 8:
-                    # Move-to-front: a member that dominates one row tends to dominate many.
-                    front.insert(0, front.pop(position))
-                break
-        else:
-            front.append(row)
-            flags[i] = True
-    return flags
-
-
 # ---------------------------------------------------------------------------------------------
 # The ranking
 
@@ -697,7 +668,7 @@ class _Scores:
     scores: list[float]
     tiebreak: list[tuple[Any, ...]]
     order: list[int]
-    pareto: list[bool]
+    front: PendingFront  # the Pareto front of ``values``: taken last, by ``_entries``
     minmax: list[list[float]]
 
 
@@ -708,10 +679,13 @@ def _score(
     names: Sequence[str],
     directions: Sequence[str],
     primary_direction: str,
+    front: PendingFront,
 ) -> _Scores:
     """Stage 4 (and the Pareto front of stage 5): the method's scores, best first; ties go to
-    the better primary metric, then the earlier snapshot."""
+    the better primary metric, then the earlier snapshot. The values go to ``front`` first:
+    a helper may compute their Pareto front meanwhile."""
     values = [[row["measures"][spec.split][m] for m in names] for row, _, _ in scored]
+    front.send(values, directions)
     weight_list = [weights[m] for m in names]
     method = METHODS[spec.method]
     prepared = method.prepare(values, directions)
@@ -730,7 +704,7 @@ def _score(
         scores=scores,
         tiebreak=tiebreak,
         order=_order(scores, tiebreak),
-        pareto=pareto_flags(values, directions),
+        front=front,
         minmax=(prepared if method.prepare is minmax_matrix else minmax_matrix(values, directions)),
     )
 
@@ -759,8 +733,8 @@ def _entries(
     # first and numbered: made best first, every read of a row missed the cache (71,413
     # entries at 100,000 snapshots: 0.62-0.66 s best first, 0.25 s in the rows' order).
     made: list[RankedEntry] = []
-    for (row, mixed, gain), score, values, minmax, pareto in zip(
-        scored, numbers.scores, numbers.values, numbers.minmax, numbers.pareto, strict=True
+    for (row, mixed, gain), score, values, minmax in zip(
+        scored, numbers.scores, numbers.values, numbers.minmax, strict=True
     ):
         measured = row["measures"]
         entry = RankedEntry(
@@ -771,7 +745,6 @@ def _entries(
             score=score,
             values=dict(zip(names, values, strict=True)),
             normalised=dict(zip(names, minmax, strict=True)),
-            pareto=pareto,
             primary=measured[split].get(primary),
             test_primary=measured["test"].get(primary),
             gain=gain,
@@ -795,6 +768,9 @@ def _entries(
                 f"judged under criteria revision {revision} (current: {spec.criteria_revision})"
             )
         made.append(entry)
+    # The front last: a helper may have computed it while the entries were made.
+    for entry in compress(made, numbers.front.flags()):  # one flag per row, in their order
+        entry.pareto = True
     ranked = [made[i] for i in numbers.order]
     for position, entry in enumerate(ranked, start=1):
         entry.rank = position
@@ -840,7 +816,9 @@ def rank(
     """Rank summary rows (or snapshots) under ``spec``; nothing is read from or written to disk.
 
     The five stages of the module's docstring, each a function of its own: ``_comparable_rows``,
-    ``_judge`` (constraints and completeness), ``_score``, then ``_entries``.
+    ``_judge`` (constraints and completeness), ``_score``, then ``_entries``. From
+    ``pareto.HELPER_FROM`` competing rows, the Pareto front is computed by a helper process
+    while the scores and the entries are made (``core.selection.pareto``).
     """
     rows = sorted((as_row(item) for item in items), key=_order_key)
     weights = spec.weights()
@@ -865,9 +843,14 @@ def rank(
             "(--allow-mixed ranks them with a warning)"
         )
     baseline_row = current_baseline([row for row, mixed in field_.considered if not mixed])
-    judged = _judge(field_.considered, spec, names, baseline_row)
-    numbers = _score(judged.scored, spec, weights, names, directions, primary_direction)
-    ranked, fingerprint, more = _entries(judged, numbers, spec, names, baseline_row)
+    # Started before judging, so that it is ready for the values when they are (see pareto)
+    front = start_helper(len(field_.considered))
+    try:
+        judged = _judge(field_.considered, spec, names, baseline_row)
+        numbers = _score(judged.scored, spec, weights, names, directions, primary_direction, front)
+        ranked, fingerprint, more = _entries(judged, numbers, spec, names, baseline_row)
+    finally:
+        front.cancel()
     result = RankingResult(
         ranked=ranked,
         rejected=judged.rejected,

@@ -36,12 +36,12 @@ from modelsnap.tui.wording import tui_words
 def plot_points(result: Any, snapshots: list[dict]) -> list[PlotPoint]:
     """Ranked and rejected models as plot points (p95 latency, primary metric).
 
-    The front drawn is the two-dimensional one of this picture (core.selection.ranking.pareto_flags
+    The front drawn is the two-dimensional one of this picture (core.selection.pareto.pareto_flags
     over the ranked models' primary metric and p95): the ranking table's mark is the front
     over all criteria, which a 2-D plot cannot show.
     """
     from modelsnap.core.measures import measures
-    from modelsnap.core.selection.ranking import pareto_flags
+    from modelsnap.core.selection.pareto import pareto_flags
 
     by_id = {s.get("id"): s for s in snapshots}
     ranked = []
