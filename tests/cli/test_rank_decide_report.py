@@ -488,3 +488,58 @@ def test_report_markdown_model_card(project, tmp_path):
 def test_report_refuses_a_missing_output_folder(project, tmp_path):
     out = cli("report", project, "-o", tmp_path / "no" / "r.html")
     assert out.returncode == 1 and "output folder does not exist" in out.stderr
+
+
+def test_rank_table_rows_say_every_note_and_escape_a_hostile_id():
+    """Each ranked line, for every combination of notes and a hostile id, is the plain
+    helpers' text (``_notes``, ``printable``): the loop's common case skips them, never
+    changes them."""
+    import itertools
+
+    from rich.console import Console
+
+    from modelsnap.cli import rank_cmd
+    from modelsnap.core.selection.ranking import RankedEntry, RankingResult
+    from modelsnap.core.text import printable
+
+    entries = []
+    combos = itertools.product([False, True], ["candidate", "baseline"], [[], ["size_mb"]])
+    for n, ((pareto, kind, flags), older, mixed) in enumerate(
+        itertools.product(combos, [False, True], [False, True]), start=1
+    ):
+        entries.append(
+            RankedEntry(
+                id=f"2026-{n:02d}-m\x1b[2J" if n % 5 == 0 else f"2026-{n:02d}-m",
+                name="m",
+                kind=kind,
+                rank=n,
+                score=1.0 / n,
+                values={},
+                normalised={},
+                pareto=pareto,
+                hardware_flags=flags,
+                older_revision=older,
+                mixed=mixed,
+                primary=None if n % 3 == 0 else 0.5,
+            )
+        )
+    result = RankingResult(
+        entries, [], [], [], [], {"f1": 1.0}, {"f1": "max"}, "weighted", "validation", "f1",
+        None, None, None, None, 1,
+    )  # fmt: skip
+    for width in (200, 80):
+        out = io.StringIO()
+        console = Console(file=out, width=width, color_system=None)
+        rank_cmd._print_ranked(console, result)
+        text = out.getvalue()
+        assert "\x1b" not in text
+        lines = text.splitlines()
+        for entry in entries:
+            notes = printable("; ".join(rank_cmd._notes(entry)))
+            line = lines[1 + entry.rank]
+            assert line.split()[1] == printable(entry.id)
+            if width == 200:
+                assert line.endswith(notes) if notes else line.rstrip() == line
+            else:
+                assert (f"  {entry.rank}: {notes}" in lines) == bool(notes)
+        assert sum(bool(rank_cmd._notes(e)) for e in entries) == 31  # all but the bare one
