@@ -1020,3 +1020,85 @@ def test_files_parsed_beside_give_the_rows_one_process_gives(
         "20261201T000000-wrong_id-0000.toml",
     ]
     assert answer["parsed_again"] == [name for name, _ in answer["problems"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The common start: every file its settled block row, taken whole (_all_settled)
+
+
+@pytest.fixture
+def settled(folder, monkeypatch):
+    """A folder whose rows were folded into the block 3 s after the files were written."""
+    root, ids = folder
+    monkeypatch.setattr(index, "COMPACT_FROM", 4)
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    with monkeypatch.context() as patch:
+        patch.setattr(index.time, "time_ns", lambda: later)
+        index.load_rows(root, write_back=True)
+    with sqlite3.connect(index.index_path(root)) as connection:
+        assert connection.execute("SELECT count(*) FROM entries").fetchone() == (0,)
+    assert index.block_path(root).is_file()
+    return root, ids
+
+
+def taking_all(monkeypatch) -> list[bool]:
+    """What each ``_all_settled`` call answered."""
+    answers: list[bool] = []
+    real = index._all_settled
+    monkeypatch.setattr(index, "_all_settled", lambda *a: answers.append(real(*a)) or answers[-1])
+    return answers
+
+
+def test_settled_block_rows_are_taken_whole_as_the_loop_takes_them(settled, monkeypatch):
+    root, ids = settled
+    answers = taking_all(monkeypatch)
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    before = tree_hash(root)
+    rows, problems = index.load_rows(root, write_back=True)
+    assert answers == [True] and problems == [] and [r["id"] for r in rows] == ids
+    assert tree_hash(root) == before  # nothing to write back
+    monkeypatch.setattr(index, "_all_settled", lambda *a: False)  # the loop, row by row
+    one_by_one, _ = index.load_rows(root, write_back=True)
+    assert plain(rows) == plain(one_by_one) and tree_hash(root) == before
+
+
+def _recorded_again(path: Path) -> None:
+    """A loose row over the file's block row (what a writer leaves until the next fold)."""
+    index.record(path.parent.parent, read_toml(path))
+
+
+def _touch(path: Path) -> None:
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda p: p.write_text(p.read_text() + "\n"), id="edited"),
+        pytest.param(_touch, id="mtime moved"),
+        pytest.param(lambda p: p.chmod(0o600), id="ctime moved only"),
+        pytest.param(lambda p: p.unlink(), id="deleted"),
+        pytest.param(lambda p: p.rename(p.with_name("zz-" + p.name)), id="renamed"),
+        pytest.param(lambda p: write_file(p.parent.parent, extra_snapshot(1)), id="a file added"),
+        pytest.param(_recorded_again, id="a loose row over it"),
+    ],
+)
+def test_any_change_sends_the_start_back_to_the_row_by_row_loop(settled, change, monkeypatch):
+    root, ids = settled
+    index.time.sleep(0.02)  # past the file system's clock tick
+    change(root / "snapshots" / f"{ids[5]}.toml")
+    answers = taking_all(monkeypatch)
+    rows, problems = index.load_rows(root)
+    assert answers == [False]
+    monkeypatch.setattr(index, "_all_settled", lambda *a: False)
+    again, problems_again = index.load_rows(root)
+    assert plain(rows) == plain(again) and problems == problems_again
+
+
+def test_a_block_bound_right_after_the_writes_is_not_taken_whole(compacted, monkeypatch):
+    root, ids, expected = compacted  # bound within RACY_NS of the files' last change
+    answers = taking_all(monkeypatch)
+    rows, _ = index.load_rows(root)
+    assert answers == [False] and plain(rows) == expected
