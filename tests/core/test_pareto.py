@@ -252,3 +252,43 @@ def test_the_helper_is_a_plain_child_of_the_caller(small_helper_threshold):
         assert os.getpgid(process.pid) == os.getpgid(0)
     finally:
         front.cancel()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpgid"), reason="POSIX signals")
+def test_a_caller_that_ignores_sigchld_still_gets_the_helpers_answer(
+    small_helper_threshold, helper_only
+):
+    """The kernel then reaps the helper itself: the wait must not fail, nor the answer."""
+    import signal
+
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        values = random_values(400)
+        front = start_helper(len(values))
+        expected = helper_only(values)
+        front.send(values, DIRECTIONS)
+        assert front.flags() == expected
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert no_children_left()
+
+
+def test_a_system_whose_selectors_refuse_pipes_computes_the_front_itself(
+    small_helper_threshold, monkeypatch
+):
+    class NoPipes:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def register(self, *args):
+            raise OSError("not a socket")  # what Windows' select says of a pipe
+
+    monkeypatch.setattr(pareto.selectors, "DefaultSelector", NoPipes)
+    values = random_values(400)
+    front = start_helper(len(values))
+    front.send(values, DIRECTIONS)
+    assert front.flags() == pareto_flags(values, DIRECTIONS)
+    assert no_children_left()

@@ -122,16 +122,19 @@ class PendingFront:
         out = helper.stdout.fileno()
         chunks: list[bytes] = []
         deadline = time.monotonic() + HELPER_PATIENCE_S
-        with selectors.DefaultSelector() as selector:
-            selector.register(out, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    return None
-                chunk = os.read(out, 1 << 20)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
+        try:  # a system whose selectors take no pipe (Windows) computes the front itself
+            with selectors.DefaultSelector() as selector:
+                selector.register(out, selectors.EVENT_READ)
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not selector.select(left):
+                        return None
+                    chunk = os.read(out, 1 << 20)
+                    if not chunk:
+                        return b"".join(chunks)
+                    chunks.append(chunk)
+        except (OSError, ValueError):
+            return None
 
     def cancel(self) -> None:
         """End the helper, if any, and reap it (it has nothing to clean up)."""
