@@ -517,3 +517,26 @@ def test_entries_as_objects_encode_to_the_bytes_of_their_dicts(drawn, huge):
     encoded = json_bytes(as_objects)
     assert encoded == json_bytes(as_dicts)
     assert json.loads(encoded)["ranked"] == json.loads(json.dumps(as_dicts["ranked"]))
+
+
+def test_a_row_scored_after_all_keeps_its_own_values():
+    """Two limits on one measure (only a hand-made rule table holds them): ``passes`` holds
+    both and clears no row under the higher one, ``findings`` keeps the last, as
+    ``evaluate`` does, so such a row is scored after all, with its own criteria values."""
+    rows = [
+        snap("01-A", f1=0.95, p95=1.0, size=1.0, interp=0.5),
+        snap("02-B", f1=0.70, p95=2.0, size=3.0, interp=0.9),  # under 0.9, over 0.5
+        snap("03-C", f1=0.40, p95=3.0, size=2.0, interp=0.1),  # under both
+    ]
+    constraints = {"min_f1": 0.9, "min_metric": {"f1": 0.5}}
+    result = rank(rows, spec(constraints=constraints, all_versions=True))
+    by_id = {e.id: e for e in result.ranked}
+    assert sorted(by_id) == ["01-A", "02-B"]
+    assert [r["id"] for r in result.rejected] == ["03-C"]
+    assert by_id["02-B"].values == {
+        "f1": 0.70,
+        "latency_p95_ms": 2.0,
+        "size_mb": 3.0,
+        "interpretability": 0.9,
+    }
+    assert by_id["01-A"].values["size_mb"] == 1.0 and by_id["01-A"].primary == 0.95

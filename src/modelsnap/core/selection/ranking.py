@@ -559,14 +559,19 @@ def _comparable_rows(rows: Sequence[dict[str, Any]], spec: RankingSpec) -> _Fiel
     return _Field(considered, excluded, superseded, dataset_ref, split_ref)
 
 
+_ABSENT: Any = object()  # a measure a row does not have (a mapping's ``get`` default)
+
+
 @dataclass
 class _Judged:
     """What the constraint and completeness stages leave: (row, mixed reasons, gain) to score,
-    and the rows set aside with their reasons."""
+    with each one's criteria values (read once, where completeness is checked), and the rows
+    set aside with their reasons."""
 
     scored: list[tuple[dict[str, Any], list[str], dict[str, Any]]]
     rejected: list[Rejected]
     incomplete: list[Incomplete]
+    values: list[list[float]] = field(default_factory=list)  # per scored row, names' order
 
 
 def _judge(
@@ -591,18 +596,18 @@ def _judge(
         else None
     )
     judged_rows = _Judged([], [], [])
-    scored = judged_rows.scored
+    scored, scored_values = judged_rows.scored, judged_rows.values
     for row, mixed in considered:
         kind = row.get("kind", "candidate")
         validation = row["measures"]["validation"]
         gain = gain_of(validation) if gain_of is not None and kind != "baseline" else {}
         if passes(validation, rules, kind=kind, gain=gain, edge_cases_required=required):
-            split_measures = row["measures"][split]
-            for measure in names:
-                if measure not in split_measures:
-                    break
-            else:
+            # complete when every criterion's measure is there: read once, for the scores too
+            get = row["measures"][split].get
+            values = [get(measure, _ABSENT) for measure in names]
+            if _ABSENT not in values:
                 scored.append((row, mixed, gain))
+                scored_values.append(values)
                 continue
         _set_aside(judged_rows, (row, mixed, gain), spec, rules, names, baseline_row)
     return judged_rows
@@ -639,6 +644,8 @@ def _set_aside(
         )
     else:
         judged_rows.scored.append(judging)
+        split_measures = row["measures"][spec.split]
+        judged_rows.values.append([split_measures[m] for m in names])
 
 
 def _missing(
@@ -673,7 +680,7 @@ class _Scores:
 
 
 def _score(
-    scored: Sequence[tuple[dict[str, Any], list[str], dict[str, Any]]],
+    judged: _Judged,
     spec: RankingSpec,
     weights: Mapping[str, float],
     names: Sequence[str],
@@ -684,18 +691,25 @@ def _score(
     """Stage 4 (and the Pareto front of stage 5): the method's scores, best first; ties go to
     the better primary metric, then the earlier snapshot. The values go to ``front`` first:
     a helper may compute their Pareto front meanwhile."""
-    values = [[row["measures"][spec.split][m] for m in names] for row, _, _ in scored]
+    scored, values = judged.scored, judged.values
     front.send(values, directions)
     weight_list = [weights[m] for m in names]
     method = METHODS[spec.method]
     prepared = method.prepare(values, directions)
     scores = _scores(spec.method, values, weight_list, directions, prepared)
+    # the primary metric's value, from the criteria values when it is one of them
+    at = names.index(spec.primary_metric) if spec.primary_metric in names else None
     tiebreak = [
         (
-            _better_first(row["measures"][spec.split].get(spec.primary_metric), primary_direction),
+            _better_first(
+                row_values[at]
+                if at is not None
+                else row["measures"][spec.split].get(spec.primary_metric),
+                primary_direction,
+            ),
             *_order_key(row),
         )
-        for row, _, _ in scored
+        for (row, _, _), row_values in zip(scored, values, strict=True)
     ]
     return _Scores(
         values=values,
@@ -847,7 +861,7 @@ def rank(
     front = start_helper(len(field_.considered))
     try:
         judged = _judge(field_.considered, spec, names, baseline_row)
-        numbers = _score(judged.scored, spec, weights, names, directions, primary_direction, front)
+        numbers = _score(judged, spec, weights, names, directions, primary_direction, front)
         ranked, fingerprint, more = _entries(judged, numbers, spec, names, baseline_row)
     finally:
         front.cancel()
