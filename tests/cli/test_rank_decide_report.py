@@ -543,3 +543,26 @@ def test_rank_table_rows_say_every_note_and_escape_a_hostile_id():
             else:
                 assert (f"  {entry.rank}: {notes}" in lines) == bool(notes)
         assert sum(bool(rank_cmd._notes(e)) for e in entries) == 31  # all but the bare one
+
+
+def test_rank_json_by_address_is_the_plain_answer(project, capsys, monkeypatch):
+    """The entries encoded in memory order (from ``BY_ADDRESS_FROM``) and put back best first:
+    the same answer, byte for byte, as encoding them best first."""
+    from modelsnap.cli import main, output
+
+    args = ["rank", str(project), "--all-versions", "--format", "json"]
+    assert main(args) == 0
+    plain = capsys.readouterr().out
+    used = []
+    real = output.json_array_by_address
+
+    def spy(items, first_key):
+        parts = real(items, first_key)
+        used.append(len(items) if parts is not None else None)
+        return parts
+
+    monkeypatch.setattr(output, "BY_ADDRESS_FROM", 2)
+    monkeypatch.setattr("modelsnap.cli.rank_cmd.json_array_by_address", spy)
+    assert main(args) == 0
+    assert capsys.readouterr().out == plain
+    assert used == [len(json.loads(plain)["ranked"])] and used[0] >= 2

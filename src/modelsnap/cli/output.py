@@ -125,14 +125,98 @@ def json_bytes(value: Any, *, sort_keys: bool = True) -> bytes:
     library instead, with the same layout."""
     import orjson
 
-    option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
     try:
-        return orjson.dumps(value, option=option | orjson.OPT_SORT_KEYS if sort_keys else option)
+        return orjson.dumps(value, option=_orjson_option(sort_keys))
     except orjson.JSONEncodeError:
         text = json.dumps(
             _finite(value), sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":")
         )
         return text.encode("utf-8", "surrogateescape")
+
+
+def _orjson_option(sort_keys: bool) -> int:
+    import orjson
+
+    option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    return option | orjson.OPT_SORT_KEYS if sort_keys else option
+
+
+# From this many objects, ``json_array_by_address`` encodes them in the order they lie in
+# memory (below, sorting them by address costs more than it saves).
+BY_ADDRESS_FROM = 5_000
+
+
+def in_memory_order(items: Sequence[Any]) -> list[int]:
+    """The positions of ``items``, in the order the objects lie in memory (CPython: their
+    ``id``). Visiting them so reads memory forwards instead of at random."""
+    return sorted(range(len(items)), key=list(map(id, items)).__getitem__)
+
+
+def json_array_by_address(items: Sequence[Any], first_key: str) -> tuple[bytes, ...] | None:
+    """``json_bytes(list(items))`` in parts (the same bytes once joined, and not joined here: a
+    copy of 58 MB), made faster for a long list of objects
+    that lie in memory in another order than the list's; None below ``BY_ADDRESS_FROM``
+    objects, or when the list cannot be made so (``json_bytes`` then makes it as it is).
+
+    The 71,413 entries of ``rank --all-versions`` at 100,000 snapshots are made in the rows'
+    order, then put best first; encoding them best first missed the cache on nearly every
+    object (0.43 s, against 0.14 s in the order they lie in memory). So they are encoded in
+    memory order, in one call, and the encoded objects are then copied out in the list's order.
+    Each object must encode as a JSON object whose first key is ``first_key`` (a dataclass whose
+    first field it is): the text between two of them, ``},{"first_key":``, cannot occur inside
+    one unless a nested list of objects holds it, and then the pieces outnumber the objects and
+    None is returned."""
+    import orjson
+
+    if len(items) < BY_ADDRESS_FROM:
+        return None
+    order = in_memory_order(items)
+    try:
+        text = orjson.dumps([items[k] for k in order], option=_orjson_option(True))
+    except orjson.JSONEncodeError:
+        return None  # json_bytes then writes the whole answer through the standard library
+    opening = b'{"' + first_key.encode() + b'":'
+    separator = b"}," + opening
+    if not (text.startswith(b"[" + opening) and text.endswith(b"}]")):
+        return None
+    # where each object starts, in memory order (the comma before it, for all but the first)
+    find, starts, at = text.find, [1], 1
+    while (at := find(separator, at)) >= 0:
+        at += 1  # the comma
+        starts.append(at + 1)
+    if len(starts) != len(items):
+        return None
+    ends = [start - 1 for start in starts[1:]]
+    ends.append(len(text) - 1)
+    view = memoryview(text)
+    pieces: list[memoryview] = [view] * len(items)
+    for k, start, end in zip(order, starts, ends, strict=True):
+        pieces[k] = view[start:end]
+    return b"[", b",".join(pieces), b"]"
+
+
+def json_parts_with(
+    body: dict[str, Any], key: str, array: tuple[bytes, ...]
+) -> tuple[bytes, ...] | None:
+    """The parts of ``json_bytes(body)`` when ``body[key]`` is the JSON array whose parts are
+    ``array`` (``json_array_by_address``): the rest of ``body`` is encoded around a unique
+    marker, so the array is written as it is, not copied into the answer. None when orjson
+    cannot encode the rest (``json_bytes(body)`` then writes it all through the standard
+    library)."""
+    import secrets
+
+    import orjson
+
+    marker = f"\x00{key}:{secrets.token_hex(16)}"
+    try:
+        text = orjson.dumps({**body, key: marker}, option=_orjson_option(True))
+    except orjson.JSONEncodeError:
+        return None
+    encoded = orjson.dumps(marker)
+    at = text.find(encoded)
+    if at < 0 or text.find(encoded, at + 1) >= 0:  # a 128-bit marker: never, but not assumed
+        return None
+    return text[:at], *array, text[at + len(encoded) :]
 
 
 def _finite(value: Any) -> Any:
