@@ -1102,3 +1102,56 @@ def test_a_block_bound_right_after_the_writes_is_not_taken_whole(compacted, monk
     answers = taking_all(monkeypatch)
     rows, _ = index.load_rows(root)
     assert answers == [False] and plain(rows) == expected
+
+
+def mapping_module(seen):
+    """A stand-in for the ``mmap`` module whose mappings call ``seen()`` first."""
+    import mmap as real
+
+    class Mapping(real.mmap):
+        def __new__(cls, *args, **kwargs):
+            seen()
+            return super().__new__(cls, *args, **kwargs)
+
+    return type("MappingModule", (), {"mmap": Mapping, "ACCESS_READ": real.ACCESS_READ})
+
+
+def test_a_new_block_is_its_users_alone(compacted):
+    root, _ids, _expected = compacted
+    assert stat.S_IMODE(index.block_path(root).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "share",
+    [
+        pytest.param(lambda path: path.chmod(0o620), id="group-writable"),
+        pytest.param(lambda path: path.chmod(0o602), id="writable by others"),
+        pytest.param(
+            lambda path: (
+                os.chown(path, 65534, -1)
+                if os.geteuid() == 0
+                else pytest.skip("only root can give a file away")
+            ),
+            id="another user's",
+        ),
+    ],
+)
+def test_a_block_others_may_write_is_read_as_a_copy_never_mapped(compacted, share, monkeypatch):
+    """A mapping shows each byte as it is when read: a block another user may write in place
+    could change between its MAC's check and its loading. Such a block is read into memory
+    first, and its rows are still used."""
+    root, ids, expected = compacted
+    share(index.block_path(root))
+    monkeypatch.setattr(index, "mmap", mapping_module(lambda: pytest.fail("mapped")))
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    monkeypatch.setattr(index, "_decode_row", no_loose_rows)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected
+
+
+def test_this_users_own_block_is_mapped(compacted, monkeypatch):
+    root, _ids, expected = compacted
+    mapped: list[int] = []
+    monkeypatch.setattr(index, "mmap", mapping_module(lambda: mapped.append(1)))
+    rows, _ = index.load_rows(root)
+    assert mapped == [1] and plain(rows) == expected

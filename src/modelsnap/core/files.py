@@ -97,11 +97,16 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _write_tmp(root: Path, data: bytes, target: Path | None = None) -> Path:
-    """``data`` in a fsynced temp file; a full disk or read-only folder is a StorageError."""
+def _write_tmp(
+    root: Path, data: bytes, target: Path | None = None, mode: int | None = None
+) -> Path:
+    """``data`` in a fsynced temp file (with ``mode``, when given, before any byte is in it); a
+    full disk or read-only folder is a StorageError."""
     tmp = tmp_dir(root) / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
     try:
         with open(tmp, "wb") as handle:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -119,12 +124,12 @@ def _make_parent(target: Path) -> None:
         raise storage_error(exc, target.parent) from None
 
 
-def atomic_write_bytes(root: Path, target: Path, data: bytes) -> None:
+def atomic_write_bytes(root: Path, target: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace ``target`` with ``data`` atomically (temp file on the same filesystem, fsync,
-    rename)."""
+    rename); ``mode``: its permission bits, else the umask's."""
     _make_parent(target)
     inside_dir(root, target.parent)
-    tmp = _write_tmp(root, data, target)
+    tmp = _write_tmp(root, data, target, mode)
     try:
         os.replace(tmp, target)
     except BaseException as exc:
