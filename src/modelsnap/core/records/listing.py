@@ -15,12 +15,13 @@ Fast path: standard library and ``modelsnap.core`` only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from modelsnap.core.beside import NOT_DONE, Beside, start_beside
+from modelsnap.core.beside import Beside, start_beside
 from modelsnap.core.errors import SnapshotError
 from modelsnap.core.files import is_tmp_name
 
@@ -121,20 +122,38 @@ def stat_names(directory: Path, names: list[str]) -> Listing:
     if fd is None:
         return Listing()
     try:
-        return _listing(names, map(_stat_at(fd), names))
+        return _listing(names, _stat_columns(_stat_at(fd), names))
     finally:
         os.close(fd)
 
 
-def _listing(names: list[str], numbers: Iterable[tuple[int, int, int, int] | None]) -> Listing:
-    """The columns of the files whose numbers were found (None: gone since the listing)."""
-    found = list(numbers)
-    if None in found:
-        kept = [(name, row) for name, row in zip(names, found, strict=True) if row is not None]
-        names, found = [name for name, _ in kept], [row for _, row in kept]
+# What stat'ing a list of names gives: the positions of the names gone since the listing, then
+# the size, mtime, ctime and inode columns of the others (lists of ints: quick to pass between
+# processes, and the listing's own form)
+Columns = tuple[list[int], list[int], list[int], list[int], list[int]]
+
+
+def _stat_columns(
+    stat: Callable[[str], tuple[int, int, int, int] | None], names: list[str]
+) -> Columns:
+    found = list(map(stat, names))
+    gone = [i for i, numbers in enumerate(found) if numbers is None] if None in found else []
+    if gone:
+        found = [numbers for numbers in found if numbers is not None]
     if not found:
-        return Listing()
+        return gone, [], [], [], []
     sizes, mtimes, ctimes, inos = map(list, zip(*found, strict=True))
+    return gone, sizes, mtimes, ctimes, inos
+
+
+def _listing(names: list[str], columns: Columns) -> Listing:
+    """The listing of ``names`` from their ``_stat_columns``."""
+    gone, sizes, mtimes, ctimes, inos = columns
+    if gone:
+        left_out = set(gone)
+        names = [name for i, name in enumerate(names) if i not in left_out]
+    if not names:
+        return Listing()
     return Listing(list(names), sizes, mtimes, ctimes, inos)
 
 
@@ -156,10 +175,12 @@ class PendingListing:
     def _start_beside(self) -> None:
         self._fd = _open_folder(self.directory)
         if self._fd is not None:
-            # One chunk: the child's numbers are all taken while the reader reads the index
-            # (a pipe holds only part of them, and the reader does not look before).
+            # One item, all the names: the child sends its numbers as columns, all at once,
+            # taken while the reader reads the index (a pipe holds only part of them, and the
+            # reader does not look before); a list of 100,000 tuples took twice as long to
+            # pass and to turn into columns here.
             self._stat = _stat_at(self._fd)
-            self.beside = start_beside(self._stat, self.names, chunk=len(self.names))
+            self.beside = start_beside(partial(_stat_columns, self._stat), [self.names], chunk=1)
 
     def result(self) -> Listing:
         """The listing: the child's numbers, with any it did not give taken here."""
@@ -169,13 +190,10 @@ class PendingListing:
             self._close()
             return stat_names(self.directory, self.names)
         try:
-            numbers = beside.results()
-            if NOT_DONE in numbers:
-                numbers = [
-                    stat(name) if found is NOT_DONE else found
-                    for name, found in zip(self.names, numbers, strict=True)
-                ]
-            return _listing(self.names, numbers)
+            (columns,) = beside.results()
+            if not _sound(columns, len(self.names)):  # NOT_DONE: the child could not
+                columns = _stat_columns(stat, self.names)
+            return _listing(self.names, columns)
         finally:
             self._close()
 
@@ -191,6 +209,16 @@ class PendingListing:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+
+def _sound(columns: Any, count: int) -> bool:
+    """Whether the child's answer has the shape ``_stat_columns`` gives for ``count`` names."""
+    if type(columns) is not tuple or len(columns) != 5:
+        return False
+    gone, *numbers = columns
+    return all(type(column) is list for column in columns) and all(
+        len(column) == count - len(gone) for column in numbers
+    )
 
 
 def start_listing(directory: Path) -> PendingListing:
