@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -292,3 +293,23 @@ def test_a_system_whose_selectors_refuse_pipes_computes_the_front_itself(
     front.send(values, DIRECTIONS)
     assert front.flags() == pareto_flags(values, DIRECTIONS)
     assert no_children_left()
+
+
+def test_a_helper_that_takes_nothing_in_does_not_hang_the_ranking(
+    small_helper_threshold, monkeypatch
+):
+    """One stuck before reading (a hung start): the values wait no longer than its patience,
+    and the caller computes the front."""
+    monkeypatch.setattr(pareto, "HELPER_PATIENCE_S", 0.3)
+    values = random_values(20_000)  # far more than a pipe holds
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    front = PendingFront(process)
+    started = time.monotonic()
+    front.send(values, DIRECTIONS)
+    assert time.monotonic() - started < 10
+    assert not front.beside and no_children_left()
+    assert front.flags() == pareto_flags(values, DIRECTIONS)

@@ -98,7 +98,8 @@ class PendingFront:
             if len(values) < HELPER_FROM:
                 raise ValueError("small enough to compute here")
             blob = marshal.dumps((list(values), list(directions)))
-            helper.stdin.write(blob)
+            if not _write_all(helper.stdin.fileno(), blob):
+                raise ValueError("the helper takes nothing in")
             helper.stdin.close()
         except (OSError, ValueError):
             self.cancel()
@@ -148,6 +149,24 @@ class PendingFront:
                 with contextlib.suppress(OSError):
                     stream.close()
         helper.wait()
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """All of ``data`` into the helper's pipe; False when the helper has taken nothing in
+    for ``HELPER_PATIENCE_S`` (one stuck starting must not hang the ranking). An OSError
+    where selectors take no pipe (Windows): the caller then computes the front itself."""
+    view = memoryview(data)
+    os.set_blocking(fd, False)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_WRITE)
+        while view:
+            if not selector.select(HELPER_PATIENCE_S):
+                return False
+            try:
+                view = view[os.write(fd, view[: 1 << 16]) :]
+            except BlockingIOError:
+                continue
+    return True
 
 
 def start_helper(rows: int) -> PendingFront:
