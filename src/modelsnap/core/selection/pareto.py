@@ -16,9 +16,9 @@ millisecond (``vfork``), and it works from any thread, on any system.
 The helper only saves time. It runs this very module (``-I``: no environment variables, no
 user site, not the current folder; the package's own folder first on ``sys.path``), so it runs
 nothing from the project folder. What it answers is checked (one flag per row, each 0 or 1);
-if it cannot start, dies, answers anything else or takes longer than ``HELPER_PATIENCE_S``,
-the caller computes the front itself, with the same answer. ``cancel`` ends and reaps it in
-every case.
+if it cannot start, dies, answers anything else, or takes in nothing or answers nothing for
+``HELPER_PATIENCE_S``, the caller computes the front itself, with the same answer. ``cancel``
+ends and reaps it in every case.
 
 Fast path: standard library only (the helper imports nothing else).
 """
