@@ -153,10 +153,10 @@ def in_memory_order(items: Sequence[Any]) -> list[int]:
 
 
 def json_array_by_address(items: Sequence[Any], first_key: str) -> tuple[bytes, ...] | None:
-    """``json_bytes(list(items))`` in parts (the same bytes once joined, and not joined here: a
-    copy of 58 MB), made faster for a long list of objects
-    that lie in memory in another order than the list's; None below ``BY_ADDRESS_FROM``
-    objects, or when the list cannot be made so (``json_bytes`` then makes it as it is).
+    """``json_bytes(list(items))`` in parts (the same bytes once joined; not joined here, which
+    would copy 58 MB), made faster for a long list of objects that lie in memory in another
+    order than the list's; None below ``BY_ADDRESS_FROM`` objects, or when the list cannot be
+    made so (``json_bytes`` then makes it as it is).
 
     The 71,413 entries of ``rank --all-versions`` at 100,000 snapshots are made in the rows'
     order, then put best first; encoding them best first missed the cache on nearly every
