@@ -146,12 +146,6 @@ def _orjson_option(sort_keys: bool) -> int:
 BY_ADDRESS_FROM = 5_000
 
 
-def in_memory_order(items: Sequence[Any]) -> list[int]:
-    """The positions of ``items``, in the order the objects lie in memory (CPython: their
-    ``id``). Visiting them so reads memory forwards instead of at random."""
-    return sorted(range(len(items)), key=list(map(id, items)).__getitem__)
-
-
 def json_array_by_address(items: Sequence[Any], first_key: str) -> tuple[bytes, ...] | None:
     """``json_bytes(list(items))`` in parts (the same bytes once joined; not joined here, which
     would copy 58 MB), made faster for a long list of objects that lie in memory in another
@@ -170,7 +164,8 @@ def json_array_by_address(items: Sequence[Any], first_key: str) -> tuple[bytes, 
 
     if len(items) < BY_ADDRESS_FROM:
         return None
-    order = in_memory_order(items)
+    # the positions of the objects in the order they lie in memory (CPython: their id)
+    order = sorted(range(len(items)), key=list(map(id, items)).__getitem__)
     try:
         text = orjson.dumps([items[k] for k in order], option=_orjson_option(True))
     except orjson.JSONEncodeError:
