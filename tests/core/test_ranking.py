@@ -17,6 +17,7 @@ from modelsnap.core.selection.pareto import pareto_flags
 from modelsnap.core.selection.ranking import (
     RankedEntry,
     RankingSpec,
+    _order,
     make_criteria,
     parse_weights,
     rank,
@@ -540,3 +541,38 @@ def test_a_row_scored_after_all_keeps_its_own_values():
         "interpretability": 0.9,
     }
     assert by_id["01-A"].values["size_mb"] == 1.0 and by_id["01-A"].primary == 0.95
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            # ties on purpose, some only after rounding to 12 decimals; -0.0, inf and NaN
+            st.sampled_from([0.0, -0.0, 0.25, 0.5, 0.5 + 1e-13, 0.75, math.inf, math.nan]),
+            st.sampled_from([(-0.9, "a"), (-0.9, "b"), (-0.8, "a"), (math.inf, "a")]),
+        ),
+        max_size=30,
+    )
+)
+def test_the_order_is_the_sort_by_score_then_tie_break_key(drawn):
+    """``_order`` sorts by the score alone, then each run of equal scores by its keys: the
+    order of ``sorted`` by the pair (-score to 12 decimals, key), NaN scores included."""
+    scores = [score for score, _ in drawn]
+    keys = [key for _, key in drawn]
+    by_pair = sorted(range(len(scores)), key=lambda i: (-round(scores[i], 12), keys[i]))
+    assert _order(scores, keys.__getitem__) == by_pair
+
+
+def test_only_the_rows_that_tie_get_a_tie_break_key():
+    asked: list[int] = []
+
+    def key_of(i):
+        asked.append(i)
+        return (0.0, "2026", f"{i:02d}")
+
+    scores = [0.9, 0.4, 0.7, 0.4, 0.1, 0.4, 0.7 + 1e-14]
+    assert _order(scores, key_of) == [0, 2, 6, 1, 3, 5, 4]
+    assert sorted(asked) == [1, 2, 3, 5, 6]
+    asked.clear()
+    assert _order([0.3, 0.1, 0.2], key_of) == [0, 2, 1]
+    assert asked == []
