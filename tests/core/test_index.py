@@ -1063,6 +1063,32 @@ def test_settled_block_rows_are_taken_whole_as_the_loop_takes_them(settled, monk
     assert plain(rows) == plain(one_by_one) and tree_hash(root) == before
 
 
+def test_a_settled_start_never_makes_the_blocks_entries(settled, monkeypatch):
+    """The block's per-file entries are made only when asked for (``_Index.stored``): a
+    folder whose files are all the block's rows is read without them."""
+    root, ids = settled
+    found = index._read_index(root)
+    assert found._block_entries is not None  # not made yet
+    entries = found.stored
+    assert sorted(entries) == [f"{i}.toml" for i in ids]
+    assert [entry[6] for entry in entries.values()] == list(range(len(ids)))  # block rows
+    assert found._block_entries is None and found.stored is entries
+    made: list[bool] = []
+    real = index._Index.stored.fget
+
+    def watched(self):
+        made.append(self._block_entries is not None)
+        return real(self)
+
+    monkeypatch.setattr(index._Index, "stored", property(watched))
+    rows, problems = index.load_rows(root)
+    assert problems == [] and [r["id"] for r in rows] == ids
+    assert True not in made
+    _recorded_again(root / "snapshots" / f"{ids[2]}.toml")  # the loop needs the entries
+    rows, problems = index.load_rows(root)
+    assert problems == [] and [r["id"] for r in rows] == ids and True in made
+
+
 def _recorded_again(path: Path) -> None:
     """A loose row over the file's block row (what a writer leaves until the next fold)."""
     index.record(path.parent.parent, read_toml(path))
