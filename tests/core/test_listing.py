@@ -65,10 +65,37 @@ def test_numbers_are_what_lstat_says(tmp_path: Path) -> None:
 
 def test_a_missing_folder_has_no_files_and_an_unlistable_one_is_named(tmp_path: Path) -> None:
     assert len(listing.list_files(tmp_path / "absent")) == 0
+    assert listing.entry_count(tmp_path / "absent") == 0
     (tmp_path / "file").write_text("")
-    with pytest.raises(SnapshotError) as raised:
-        listing.list_files(tmp_path / "file")
-    assert "cannot list snapshots" in raised.value.message
+    for reading in (listing.list_files, listing.entry_count):  # counted first, with a child
+        with pytest.raises(SnapshotError) as raised:
+            reading(tmp_path / "file")
+        assert "cannot list snapshots" in raised.value.message
+
+
+@needs_fork
+def test_a_child_listing_a_folder_that_went_away_finds_it_empty(
+    tmp_path: Path, fresh_interpreter
+) -> None:
+    directory = make_folder(tmp_path / "snapshots", count=3)
+    answer = with_child(
+        fresh_interpreter,
+        """
+        import shutil
+        directory = Path(sys.argv[1])
+        start_beside = listing.start_beside
+
+        def removed_first(*args, **kwargs):  # gone after it was counted, before the child
+            shutil.rmtree(directory)
+            return start_beside(*args, **kwargs)
+
+        listing.start_beside = removed_first
+        pending = listing.start_listing(directory)
+        print(json.dumps({"forks": len(forks), "files": len(pending.result())}))
+        """,
+        str(directory),
+    )
+    assert answer == {"forks": 1, "files": 0}
 
 
 def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
@@ -84,15 +111,21 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
         fresh_interpreter,
         """
         directory = Path(sys.argv[1])
-        names = listing.list_names(directory)
-        # one name gone since the listing, in the middle: positions, not order, place numbers
-        names.insert(3, "2026-0002a.toml")
-        pending = listing.PendingListing(directory, names)
-        pending._start_beside()
-        forked = pending.beside is not None
+        list_names = listing.list_names
+
+        def one_gone(directory):
+            # one name gone since the listing, in the middle: positions, not order, place
+            # numbers (the child lists with this too: it is a fork)
+            names = list_names(directory)
+            names.insert(3, "2026-0002a.toml")
+            return names
+
+        listing.list_names = one_gone
+        pending = listing.start_listing(directory)
+        forked = pending.beside is not None and pending.names is None
         found = pending.result()
-        here = listing.stat_names(directory, names)
-        print(json.dumps({"forked": forked, "forks": len(forks),
+        here = listing.stat_names(directory, one_gone(directory))
+        print(json.dumps({"forked": forked, "forks": len(forks), "bound": pending.bound,
                           "child": [list(r) for r in found], "here": [list(r) for r in here]}))
         """,
         str(directory),
@@ -100,6 +133,7 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
     assert answer["forked"] and answer["forks"] == 1
     assert answer["child"] == answer["here"]
     assert len(answer["child"]) == 42  # 40 files, the link and the FIFO
+    assert answer["bound"] == 45  # every entry: with the hidden file, notes.txt, the folder
 
 
 @needs_fork
@@ -188,3 +222,21 @@ def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_in
         str(directory),
     )
     assert answer == {"forked": True, "forks": 1, "same": True, "files": 42}
+
+
+@pytest.mark.parametrize(
+    ("answer", "sound"),
+    [
+        ((["a.toml", "b.toml"], ([], [1, 2], [3, 4], [5, 6], [7, 8])), True),
+        ((["a.toml", "b.toml"], ([1], [2], [4], [6], [8])), True),  # one gone
+        ((["a.toml", "b.toml"], ([], [1], [3], [5], [7])), False),  # a number short
+        ((["a.toml", 2], ([], [1, 2], [3, 4], [5, 6], [7, 8])), False),
+        (("a.toml", ([], [1], [3], [5], [7])), False),
+        ((["a.toml"], ([], [1], [3], [5])), False),
+        ((["a.toml"], [[], [1], [3], [5], [7]]), False),
+        (object(), False),  # NOT_DONE: the child could not
+        (None, False),
+    ],
+)
+def test_only_an_answer_of_the_childs_shape_is_taken(answer, sound) -> None:
+    assert listing._sound(answer) is sound

@@ -1063,13 +1063,14 @@ def load_rows(
 
 def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[SnapshotProblem]]:
     bound_ns = time.time_ns()  # before the listing's stats: see _entry
-    # The files are stat'ed (beside this process, in a large folder) while the index is read.
+    # The files are listed and stat'ed (beside this process, in a large folder) while the
+    # index is read; pending.bound: at least as many files as the listing will hold.
     pending = start_listing(root / SNAPSHOT_DIR)
     try:
         # A block holds well under 64 KiB per snapshot (about 800 bytes here): a larger one is
         # not ours, and hashing it would only cost time (a stranger's folder could hold
         # gigabytes there).
-        limit = BLOCK_BYTES_PER_FILE * len(pending.names) + (1 << 20)
+        limit = BLOCK_BYTES_PER_FILE * pending.bound + (1 << 20)
         index = _read_index(root, block_limit=limit)
         files = pending.result()
     finally:
