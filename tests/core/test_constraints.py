@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from modelsnap.core.errors import ProjectFileError
 from modelsnap.core.selection.constraints import (
+    Rule,
     check_constraints,
     constraint_target,
     evaluate,
@@ -223,3 +224,47 @@ def test_passes_and_findings_agree_with_the_table_they_stand_in_for(
         assert not quick or (not reasons(judged) and not missing(judged))
     words = findings(measured, rules, kind=kind, gain=gain, edge_cases_required=required)
     assert words == (reasons(judged), missing(judged))
+
+
+_NAMES = ("f1", "size_mb", "edge_cases_must_pass", "gain_over_baseline")  # hand-made clashes
+_RULES = st.lists(
+    st.builds(
+        Rule,
+        name=st.sampled_from(_NAMES),
+        measure=st.sampled_from(("f1", "size_mb", "gain_over_baseline")),
+        limit=st.sampled_from([-1.0, 0.0, 0.5, 50.0]),
+        kind=st.sampled_from(["max", "min"]),
+    ),
+    max_size=5,
+).map(tuple)
+
+
+@settings(max_examples=500)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.fixed_dictionaries({name: _VALUES for name in _MEASURES}),
+            st.sampled_from(["candidate", "baseline"]),
+            st.one_of(st.just({}), st.fixed_dictionaries({"relative": _VALUES})),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    rules=_RULES,
+    required=st.booleans(),
+)
+def test_findings_worked_out_once_give_each_rows_words_as_the_table(rows, rules, required):
+    """``findings_of`` works out the rules once, then judges row after row: each row's words
+    are still those of ``evaluate``'s table, for any hand-made rule table (names repeated,
+    one named as the edge-case or the gain constraint, gain rules for a baseline)."""
+    from modelsnap.core.selection.constraints import findings_of, judged_table
+
+    words = findings_of(rules, edge_cases_required=required)
+    for mine, kind, drawn_gain in rows:
+        measured = _measured(mine)
+        gain = {k: v for k, v in drawn_gain.items() if v is not None}
+        table = judged_table(measured, rules, kind=kind, gain=gain, edge_cases_required=required)
+        assert words(measured, kind, gain) == (
+            reasons({"constraints": table}),
+            missing({"constraints": table}),
+        )

@@ -607,12 +607,13 @@ def _judge(
     every reason), then completeness (a missing measure leaves a row incomplete, never 0).
 
     A row that meets every constraint and has every measure is scored after one quick test
-    (``constraints.passes``); only the others get their words (``constraints.findings``)."""
+    (``constraints.passes``); only the others get their words (``constraints.findings_of``)."""
     baseline_measures = baseline_row["measures"]["validation"] if baseline_row else None
     baseline_id = baseline_row["id"] if baseline_row else None
     rules = constraint_rules.parse_constraints(spec.constraints)
     passes = constraint_rules.passes
     split, primary, required = spec.split, spec.primary_metric, spec.edge_cases_required
+    words = constraint_rules.findings_of(rules, edge_cases_required=required)
     gain_of = (
         constraint_rules.gain_against(baseline_measures, baseline_id or "", primary)
         if baseline_measures is not None
@@ -632,7 +633,7 @@ def _judge(
                 scored.append((row, mixed, gain))
                 scored_values.append(values)
                 continue
-        _set_aside(judged_rows, (row, mixed, gain), spec, rules, names, baseline_row)
+        _set_aside(judged_rows, (row, mixed, gain), spec, words, names, baseline_row)
     return judged_rows
 
 
@@ -640,7 +641,7 @@ def _set_aside(
     judged_rows: _Judged,
     judging: tuple[dict[str, Any], list[str], dict[str, Any]],
     spec: RankingSpec,
-    rules: tuple[constraint_rules.Rule, ...],
+    words: constraint_rules.Findings,
     names: Sequence[str],
     baseline_row: Mapping[str, Any] | None,
 ) -> None:
@@ -648,13 +649,7 @@ def _set_aside(
     (with what it lacks), or scored after all."""
     row, mixed, gain = judging
     kind = row.get("kind", "candidate")
-    reasons, absent = constraint_rules.findings(
-        row["measures"]["validation"],
-        rules,
-        kind=kind,
-        gain=gain,
-        edge_cases_required=spec.edge_cases_required,
-    )
+    reasons, absent = words(row["measures"]["validation"], kind, gain)
     missing = _missing(row["measures"][spec.split], names, absent, baseline_row)
     name = row.get("name", "")
     if reasons:
