@@ -352,3 +352,33 @@ def test_a_decision_is_judged_on_hashes_of_the_bytes_not_the_hash_cache(folder, 
     monkeypatch.setattr(hash_cache, "remembered", lambda *args, **kwargs: None)
     assert load_context(folder.root, from_records=True).hashes == fast
     assert load_context(folder.root).hashes != fast  # the fast path does read the cache
+
+
+def test_edge_runs_replace_only_their_own_rows_edge_measures():
+    """``with_edge_results``: without a later run every row is passed through as it is (in a
+    new list); with one, that row alone is a new dict with the run's edge measures, and the
+    caller's rows are never modified."""
+    from modelsnap.core.selection.context import with_edge_results
+
+    rows = [
+        {
+            "id": f"s{i}",
+            "measures": {
+                "validation": {"f1": 0.5 + i / 10, "edge_pass_rate": 1.0},
+                "test": {"f1": 0.4, "edge_pass_rate": 1.0},
+            },
+        }
+        for i in range(3)
+    ]
+    before = json.dumps(rows, sort_keys=True)
+    passed = with_edge_results(rows, {})
+    assert passed == rows and passed is not rows
+    assert all(a is b for a, b in zip(passed, rows, strict=True))
+    run = {"n_cases": 4, "n_passed": 3, "must_pass_failed": 1}
+    updated = with_edge_results(rows, {"s1": run})
+    assert updated[0] is rows[0] and updated[2] is rows[2] and updated[1] is not rows[1]
+    for split in ("validation", "test"):
+        assert updated[1]["measures"][split]["edge_pass_rate"] == 0.75
+        assert updated[1]["measures"][split]["edge_must_pass_failed"] == 1.0
+        assert updated[1]["measures"][split]["f1"] == rows[1]["measures"][split]["f1"]
+    assert json.dumps(rows, sort_keys=True) == before
