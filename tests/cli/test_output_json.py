@@ -126,3 +126,60 @@ def test_the_answer_around_the_array_is_the_one_json_bytes_writes(low_threshold)
     assert parts is not None and joined(parts) == json_bytes(body)
     body["problems"] = [2**70]  # the rest cannot go through orjson: the caller's plain path
     assert json_parts_with(body, "ranked", (b"[", b"]")) is None
+
+
+calls: list[int] = []  # the batches os.writev was given, when counted
+
+
+def written_to_a_file(tmp_path, parts, monkeypatch, *, most: int | None = None) -> bytes:
+    """What ``write_bytes`` leaves in a file given as stdout, after a line already buffered
+    there; ``most``: the most bytes each ``os.writev`` takes (a pipe or a signal can stop a
+    batch partway)."""
+    calls.clear()
+    if most is not None:
+        writev = output.os.writev
+        enough = sum(map(len, parts)) // most + len(parts) + 10  # calls, were each one to count
+
+        def partial(fd, buffers):
+            calls.append(len(buffers))
+            if len(calls) > enough:  # a writer that makes no progress fails here, never hangs
+                raise AssertionError("os.writev asked again and again for the same bytes")
+            taken, left = [], most
+            for part in buffers:
+                if left <= 0:
+                    break
+                taken.append(memoryview(part)[:left])
+                left -= len(taken[-1])
+            return writev(fd, taken)
+
+        monkeypatch.setattr(output.os, "writev", partial)
+    path = tmp_path / "out.json"
+    with open(path, "w", encoding="utf-8") as stream:
+        monkeypatch.setattr(output.sys, "stdout", stream)
+        print("before", file=stream)  # buffered, not yet written: it must come first
+        output.write_bytes(parts)
+        monkeypatch.undo()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("most", [None, 1, 7, 1000])
+def test_many_parts_reach_the_file_whole_and_in_order(tmp_path, monkeypatch, low_threshold, most):
+    rng = random.Random(3)
+    listed = [entry(n, rng) for n in range(300)]
+    rng.shuffle(listed)
+    parts = json_array_by_address(listed, first_key="gain")
+    assert parts is not None and len(parts) > output.WRITEV_FROM
+    written = written_to_a_file(tmp_path, (*parts, b"\n"), monkeypatch, most=most)
+    assert written == b"before\n" + json_bytes(listed) + b"\n"
+    if most is not None:  # through os.writev, in batches of at most IOV_MAX parts
+        assert len(calls) >= len(written) // most - 8 and max(calls) <= output._IOV_MAX
+
+
+def test_many_parts_without_a_file_descriptor_are_written_one_by_one(monkeypatch):
+    import io
+
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(output.sys, "stdout", stream)
+    parts = tuple(f"{n},".encode() for n in range(200))
+    output.write_bytes(parts)
+    assert stream.buffer.getvalue() == b"".join(parts)
