@@ -112,10 +112,13 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
         """
         directory = Path(sys.argv[1])
         list_names = listing.list_names
+        parent, listed_here = os.getpid(), []
 
         def one_gone(directory):
             # one name gone since the listing, in the middle: positions, not order, place
             # numbers (the child lists with this too: it is a fork)
+            if os.getpid() == parent:
+                listed_here.append(directory)
             names = list_names(directory)
             names.insert(3, "2026-0002a.toml")
             return names
@@ -126,6 +129,7 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
         found = pending.result()
         here = listing.stat_names(directory, one_gone(directory))
         print(json.dumps({"forked": forked, "forks": len(forks), "bound": pending.bound,
+                          "listed_here": len(listed_here),
                           "child": [list(r) for r in found], "here": [list(r) for r in here]}))
         """,
         str(directory),
@@ -134,6 +138,7 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
     assert answer["child"] == answer["here"]
     assert len(answer["child"]) == 42  # 40 files, the link and the FIFO
     assert answer["bound"] == 45  # every entry: with the hidden file, notes.txt, the folder
+    assert answer["listed_here"] == 1  # only for "here": the listing came from the child
 
 
 @needs_fork
