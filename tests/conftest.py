@@ -66,6 +66,13 @@ _BODY: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _readers_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The index a reader keeps of a folder it must not write (``index.private_home``) goes to
+    a temporary cache, never the user's own, in this process and every process it starts."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def make_body() -> Callable[..., dict[str, Any]]:
     """A fresh valid snapshot body (no id, no file paths); keywords replace top-level keys."""

@@ -9,6 +9,7 @@ import json
 import marshal
 import os
 import random
+import shutil
 import sqlite3
 import stat
 import sys
@@ -516,6 +517,106 @@ def test_a_copied_folder_keeps_its_rows_by_their_bytes(folder, tmp_path, monkeyp
     entry = index._read_entries(copy)[f"{ids[0]}.toml"]
     info = (copy / "snapshots" / f"{ids[0]}.toml").stat()
     assert (entry["ino"], entry["ctime_ns"]) != (info.st_ino, info.st_ctime_ns)  # still racy
+
+
+@pytest.fixture
+def strangers(folder, tmp_path, monkeypatch):
+    """The folder as another user sees it: its index was made under a key that is not theirs
+    (their own key and cache are elsewhere)."""
+    root, ids = folder
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "reader-state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "reader-cache"))
+    assert not index._read_index(root).authentic
+    return root, ids
+
+
+def test_a_reader_keeps_its_own_index_of_a_folder_whose_index_is_not_theirs(strangers, monkeypatch):
+    """Review of someone else's folder: the first read parses every file (their index is not
+    trusted), writes nothing in the folder, and keeps the rows in the reader's own index, in
+    the user's cache and theirs alone; the next read parses nothing and gives the same rows."""
+    root, ids = strangers
+    before = tree_hash(root)
+    parsed = parsed_files(monkeypatch)
+    first, problems = index.load_rows(root)
+    assert problems == [] and [r["id"] for r in first] == ids
+    assert sorted(parsed) == sorted(f"{i}.toml" for i in ids)
+    home = index.private_home(root)
+    assert home.is_relative_to(Path(os.environ["XDG_CACHE_HOME"]))
+    assert index.index_path(home).is_file()
+    for level in (home.parent.parent, home.parent, home, home / ".modelsnap"):
+        assert stat.S_IMODE(level.stat().st_mode) == 0o700, level
+    parsed.clear()
+    again, _ = index.load_rows(root)
+    assert parsed == [] and plain(again) == plain(first)
+    assert plain(again) == plain(index.load_rows(root, write_back=False)[0])
+    assert tree_hash(root) == before  # the folder itself is never written
+    assert index.private_home(root.parent / ".." / root.parent.name / root.name) == home
+
+
+def test_a_file_changed_since_the_readers_own_index_is_read_again(strangers, monkeypatch):
+    root, ids = strangers
+    index.load_rows(root)
+    path = root / "snapshots" / f"{ids[2]}.toml"
+    snapshot = read_toml(path)
+    snapshot["name"] = "renamed_model"
+    path.write_bytes(tomli_w.dumps(snapshot).encode())
+    (root / "snapshots" / f"{ids[4]}.toml").unlink()
+    parsed = parsed_files(monkeypatch)
+    rows, problems = index.load_rows(root)
+    assert parsed == [path.name] and problems == []
+    assert [r["id"] for r in rows] == [i for i in ids if i != ids[4]]
+    assert rows[2]["name"] == "renamed_model"
+
+
+def test_the_readers_own_index_edited_by_hand_is_not_trusted(strangers, monkeypatch):
+    root, ids = strangers
+    monkeypatch.setattr(index, "COMPACT_FROM", 10**6)  # loose rows, one MAC each
+    expected = plain(index.load_rows(root)[0])
+    home = index.private_home(root)
+    edit_row(home, f"{ids[3]}.toml", {"name": "forged"})
+    parsed = parsed_files(monkeypatch)
+    rows, _ = index.load_rows(root)
+    assert parsed == [f"{ids[3]}.toml"] and plain(rows) == expected
+
+
+def test_a_folder_whose_index_is_this_users_gets_no_second_index(folder, tmp_path, monkeypatch):
+    root, ids = folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "reader-cache"))
+    write_file(root, extra_snapshot(5))  # even with a file its index lacks
+    rows, _ = index.load_rows(root)
+    assert len(rows) == len(ids) + 1
+    assert not (tmp_path / "reader-cache").exists()
+
+
+def test_a_cache_that_cannot_be_made_only_costs_the_parse(strangers, tmp_path, monkeypatch):
+    root, ids = strangers
+    (tmp_path / "not-a-folder").write_text("a file where the cache would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    before = tree_hash(root)
+    for _ in range(2):
+        rows, problems = index.load_rows(root)
+        assert [r["id"] for r in rows] == ids and problems == []
+    assert tree_hash(root) == before
+
+
+def test_the_first_writing_read_of_a_folder_folds_its_rows_into_a_block(folder, monkeypatch):
+    """A folder with no index, or one under another user's key: its first ``ls`` or ``rank``
+    writes the block at once (the old index's rows are unreadable to anyone), and the next read
+    takes every row from it."""
+    root, ids = folder
+    monkeypatch.setattr(index, "COMPACT_FROM", 4)
+    for start in ("none", "another key"):
+        if start == "none":
+            shutil.rmtree(root / ".modelsnap")
+        else:
+            monkeypatch.setenv("XDG_STATE_HOME", str(root.parent / "other-state"))
+        expected = plain(index.load_rows(root, write_back=True)[0])
+        assert [r["id"] for r in expected] == ids
+        assert stored_files(root) == set() and index.block_path(root).is_file()
+        monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+        assert plain(index.load_rows(root)[0]) == expected
+        monkeypatch.undo()
+        monkeypatch.setattr(index, "COMPACT_FROM", 4)
 
 
 def _as_version_5(root: Path) -> None:

@@ -33,6 +33,13 @@ index that came with a copied folder, is not trusted: the files are parsed inste
 that key cannot be kept, no row is trusted and every file is parsed. It is an SQLite database
 (standard library), and concurrent writers are serialised by ``.modelsnap/index.lock``.
 
+A reader that must not write the folder (review) uses the folder's index when it is this
+user's; when it is not (someone else's folder, a fresh clone: an index under another key, or
+none), it keeps an index of its own for that folder under the user's cache
+(``$XDG_CACHE_HOME/modelsnap/folders/``, see ``private_home``), the same format under the same
+key, so only its first read parses every file. It is a cache of the same kind, with the same
+bindings: nothing in the folder is written, and a file changed since is parsed again.
+
 Fast path: this module imports only the standard library, ``modelsnap.core.errors`` and
 ``modelsnap.core.files``. ``measures`` is imported inside ``summary_row``.
 """
@@ -230,6 +237,28 @@ def summary_row(snapshot: Mapping[str, Any]) -> IndexRow:
 
 def index_path(root: Path) -> Path:
     return Path(root) / STATE_DIR / INDEX_FILE
+
+
+PRIVATE_DIR = "folders"
+
+
+def private_home(root: Path) -> Path:
+    """Where a reader that must not write ``root`` keeps its own index of it: a folder under
+    the user's cache named by the hash of ``root``'s real path, laid out like a project folder
+    (its index in ``.modelsnap/``), so the index's code serves both. Only ever written by
+    ``load_rows``; deleting it costs one parse of each file."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]
+    return Path(base) / "modelsnap" / PRIVATE_DIR / name
+
+
+def _make_private(home: Path) -> None:
+    """``home`` and the folders above it up to the cache's own, made this user's alone (0700):
+    the rows summarise someone's snapshots."""
+    home.parent.parent.parent.mkdir(parents=True, exist_ok=True)  # the user's cache itself
+    for level in (home.parent.parent, home.parent, home, home / STATE_DIR):
+        with contextlib.suppress(FileExistsError):
+            level.mkdir(mode=0o700)
 
 
 def key_path() -> Path:
@@ -500,6 +529,7 @@ class _Index:
         # the block's own columns: (files, sizes, mtime_ns, ctime_ns, inodes, bound_ns)
         self.base_bindings: tuple[list[Any], ...] = ()
         self.loose: list[tuple[str, Any]] = []  # (file, mac) of every loose row read
+        self.authentic = False  # the index's names verified under this user's key
 
     @property
     def stored(self) -> dict[str, Any]:
@@ -555,6 +585,7 @@ def _read_index(root: Path, *, block: bool = True, block_limit: int | None = Non
             return found
         names, stored_format = read
         legacy = stored_format == _LEGACY_FORMAT
+        found.authentic = True
         found.names = names
         found.positions = {name: i for i, name in enumerate(names)}
         stored = found.stored
@@ -1045,9 +1076,11 @@ def load_rows(
     A row comes from the index only while its file has the indexed size and mtime, its bytes
     the indexed sha256, and the row its MAC; other files are parsed. A broken file becomes a
     ``schema.SnapshotProblem``, never an exception. With ``write_back=False`` (review) nothing
-    is written, by construction (the index is opened read only). With ``write_back=True`` the
-    index is refreshed when anything changed (new rows added, stale ones replaced, rows of
-    vanished files dropped), and a read-only folder is tolerated silently: it is only a cache.
+    in the folder is written, by construction (its index is opened read only); when that index
+    is not this user's, the reader's own index of the folder (``private_home``) is read and
+    kept up to date instead. With ``write_back=True`` the index is refreshed when anything
+    changed (new rows added, stale ones replaced, rows of vanished files dropped), and a
+    read-only folder is tolerated silently: it is only a cache.
     Each row's ``measures`` hold read-only mappings (``PackedMeasures`` when from the index).
     """
     # Hundreds of thousands of new objects and no reference cycles: the cyclic collector
@@ -1072,6 +1105,13 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
         # gigabytes there).
         limit = BLOCK_BYTES_PER_FILE * pending.bound + (1 << 20)
         index = _read_index(root, block_limit=limit)
+        # where what this read learns is kept: the folder's index, or none (nothing is written)
+        home: Path | None = root if write_back else None
+        if home is None and not index.authentic:
+            # Not this user's index of the folder (another user's, or none): this reader keeps
+            # its own, so that only its first read parses every file (see private_home).
+            home = private_home(root)
+            index = _read_index(home, block_limit=limit)
         files = pending.result()
     finally:
         pending.cancel()
@@ -1132,7 +1172,7 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
                     rows.append(cached)
                     trusted_loose += not in_base
                     source = known
-                    if not settled and write_back and ctime_ns < settled_before:
+                    if not settled and home is not None and ctime_ns < settled_before:
                         # the bytes matched: bind the row again, so the next read needs none
                         body = None if in_base else known[6]
                         stat = FileStat(size, mtime_ns, ctime_ns, ino)
@@ -1147,8 +1187,8 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
         sources.append((file_name, None))
     if todo:
         rows, sources = _parse_todo(root, todo, (rows, sources, fresh, problems), bound_ns)
-    if write_back:
-        _write_back(root, index, (rows, sources, fresh, files), trusted_loose, trusted_base)
+    if home is not None:
+        _write_back(home, root, index, (rows, sources, fresh, files), (trusted_loose, trusted_base))
     return rows, problems
 
 
@@ -1217,24 +1257,33 @@ def _parsed_or_problem(path: Path) -> tuple[IndexRow | None, str | None, str | N
 
 
 def _write_back(
+    home: Path,
     root: Path,
     index: _Index,
     read: tuple[list[IndexRow], list[Any], dict[str, Any], Listing],
-    trusted_loose: int,
-    trusted_base: int,
+    trusted: tuple[int, int],
 ) -> None:
-    """After a writing read: fold the rows into a new block once enough sit outside it, else
-    store the rows parsed or bound again (and drop the loose rows of vanished files)."""
+    """After a writing read of ``root``'s files: fold the rows into a new block of the index in
+    ``home`` (``root`` itself, or its ``private_home``) once enough sit outside it, else store
+    the rows parsed or bound again (and drop the loose rows of vanished files). A failure only
+    leaves the cache as it was: a folder with a link where its state should be, a cache
+    directory that cannot be made."""
     rows, sources, fresh, files = read
+    trusted_loose, trusted_base = trusted
+    if home != root:
+        try:
+            _make_private(home)
+        except OSError:
+            return
     loose = len(index.loose)
     unused = index.base_count - trusted_base  # rows of vanished, changed or shadowed files
     if loose + len(fresh) + unused >= max(COMPACT_FROM, len(rows) // 20):
-        with contextlib.suppress(OSError, sqlite3.Error):
-            if _compact(root, index, rows, sources):
+        with contextlib.suppress(OSError, sqlite3.Error, ModelsnapError):
+            if _compact(home, index, rows, sources):
                 return
     if fresh or loose > trusted_loose:
-        with contextlib.suppress(OSError, sqlite3.Error):
-            _merge_back(root, fresh, files.stats())
+        with contextlib.suppress(OSError, sqlite3.Error, ModelsnapError):
+            _merge_back(home, root, fresh, files.stats())
 
 
 _BINDING = ("size", "mtime_ns", "ctime_ns", "ino", "bound_ns", "sha256")
@@ -1294,15 +1343,28 @@ def _extend_names(
     connection: sqlite3.Connection, key: bytes, read: list[str], rows: list[IndexRow]
 ) -> list[str] | None:
     """The index's names, extended by any measure a parsed row brings, committed; None when
-    they are no longer the names ``read`` was (another format, renumbered, not authentic)."""
+    they are no longer the names ``read`` was (another format, renumbered, not authentic).
+
+    An index with no names this reader can use (new, of another format, or not made under
+    this user's key) is started anew when the reader used none of it (``read`` is empty): its
+    rows could not be read by anyone, so the first writing read of a folder folds its rows
+    into a block at once instead of storing each as a loose row first."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         current = _read_names(connection, key)
-        if current is None or current[0][: len(read)] != read:
+        if current is None and not read:
+            connection.execute("DROP TABLE IF EXISTS entries")
+            connection.execute(_ENTRIES)
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (_FORMAT,))
+            current = ([], _FORMAT)
+            before = -1  # the names are written even when no row brings one
+        elif current is None or current[0][: len(read)] != read:
             connection.execute("ROLLBACK")
             return None
+        else:
+            before = len(current[0])
         names = current[0]
-        known, before = set(names), len(names)
+        known = set(names)
         for row in rows:
             for split in SPLITS:
                 measures = row["measures"][split]
@@ -1398,15 +1460,18 @@ def _plain_name(name: str) -> bool:
     )
 
 
-def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, FileStat]) -> None:
-    """Under the lock: add what was parsed, drop entries that no longer match their file.
+def _merge_back(
+    home: Path, root: Path, fresh: Mapping[str, Any], files: Mapping[str, FileStat]
+) -> None:
+    """Under the lock of the index in ``home``: add what was parsed from ``root``'s files, drop
+    entries that no longer match their file.
 
     An entry is kept only while it describes the file on disk, re-checked under the lock, so a
     row that a concurrent ``record`` added after our listing survives, and rows of vanished,
     edited or now-broken files go. Legacy index files (index.json and its journal) are removed.
     """
-    with folder_lock(root, LOCK_NAME):
-        index = _read_index(root, block=False)
+    with folder_lock(home, LOCK_NAME):
+        index = _read_index(home, block=False)
         drop = []
         for name, (size, mtime_ns, *_rest) in index.stored.items():
             if name in fresh:
@@ -1420,7 +1485,7 @@ def _merge_back(root: Path, fresh: Mapping[str, Any], files: Mapping[str, FileSt
                     current = file_stat((root / SNAPSHOT_DIR / name).stat())
             if not _matches(entry, current):
                 drop.append(name)
-        _store(root, fresh, drop=drop)
+        _store(home, fresh, drop=drop)
         for legacy in LEGACY_FILES:
             with contextlib.suppress(OSError):
-                (Path(root) / STATE_DIR / legacy).unlink()
+                (Path(home) / STATE_DIR / legacy).unlink()

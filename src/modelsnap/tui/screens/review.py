@@ -1,8 +1,9 @@
 """Review mode's main screen: every snapshot in one sortable, filterable table, details below.
 
-Read-only by construction: rows come from ``index.load_rows(write_back=False)``, details from
-reading one snapshot TOML, and no artifact is ever opened (nothing here imports skops or
-scikit-learn), so it is safe on a folder copied from someone else.
+Read-only by construction: rows come from ``index.load_rows(write_back=False)`` (which writes
+nothing in the folder; of a folder whose index is not this user's it keeps its own index in the
+user's cache), details from reading one snapshot TOML, and no artifact is ever opened (nothing
+here imports skops or scikit-learn), so it is safe on a folder copied from someone else.
 """
 
 from __future__ import annotations
