@@ -731,6 +731,36 @@ def test_review_reads_the_hash_cache_but_never_writes_it(tmp_path: Path) -> None
     assert not hash_cache.cache_path(tmp_path).exists()
 
 
+def test_review_keeps_a_hash_the_folders_cache_lacks_in_its_own(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Review of a folder it must not write: the data file is hashed once, the value kept in
+    the reader's own cache of the folder (never in the folder), and a changed file is hashed
+    again. A value the folder's own cache holds is taken from there."""
+    from modelsnap.core.records import hash_cache
+    from modelsnap.core.records.index import private_home
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "project"
+    root.mkdir()
+    data = root / "data.csv"
+    data.write_bytes(b"a,b\n" + b"1,2\n" * 1000)
+    calls = _count_hashing(monkeypatch)
+    first = store.current_data_hashes(root, "data.csv", write_cache=False)
+    assert store.current_data_hashes(root, "data.csv", write_cache=False) == first
+    assert len(calls) == 1 and first.dataset_sha256 == sha256_file(data)
+    assert not (root / ".modelsnap").exists()
+    assert hash_cache.cache_path(private_home(root)).is_file()
+    data.write_bytes(b"a,b\n" + b"3,4\n" * 1000)
+    changed = store.current_data_hashes(root, "data.csv", write_cache=False)
+    assert changed.dataset_sha256 == sha256_file(data) != first.dataset_sha256
+    assert len(calls) == 2
+    store.current_data_hashes(root, "data.csv")  # a writing reader fills the folder's cache
+    hash_cache.cache_path(private_home(root)).unlink()
+    assert store.current_data_hashes(root, "data.csv", write_cache=False) == changed
+    assert len(calls) == 3 and not hash_cache.cache_path(private_home(root)).exists()
+
+
 def test_what_a_record_depends_on_never_comes_from_the_hash_cache(
     tmp_path: Path, monkeypatch
 ) -> None:

@@ -25,7 +25,9 @@ check`` never uses this cache: it hashes every file whole.
 A cache only: the file is authenticated with the index key (``index.key_path``, outside any
 project) like the snapshot index, so a hand-edited or copied-in hashes.json is ignored as a
 whole; nothing is recorded from it (snapshots take their hashes from the data the worker
-loaded). Standard library only.
+loaded). A reader that must not write the folder (review) whose hashes.json does not hold the
+file as it is now keeps the value in its own hashes.json, beside its own index of the folder
+(``index.private_home``). Standard library only.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.files import STATE_DIR, atomic_write_bytes, read_regular
-from modelsnap.core.records.index import _authentic, _key, _mac
+from modelsnap.core.records.index import _authentic, _key, _mac, _make_private, private_home
 
 CACHE_FILE = "hashes.json"
 CACHE_LIMIT = 1 << 20
@@ -126,8 +128,9 @@ def remembered(
     ``.modelsnap/hashes.json`` while the file's identity and sampled bytes still match.
 
     ``what`` names the kind of value (one file can hold several). With ``write=False``
-    (review) nothing is written. Errors of ``compute`` propagate; a cache that cannot be
-    written is ignored.
+    (review) nothing is written in the folder: a value the folder's cache lacks is looked up,
+    and kept, in the reader's own cache of the folder (``index.private_home``). Errors of
+    ``compute`` propagate; a cache that cannot be written is ignored.
     """
     root = Path(root)
     try:
@@ -137,18 +140,28 @@ def remembered(
     except OSError:
         return compute(path)
     name = f"{what}:{os.path.relpath(path, root)}"
-    entries = _read(root)
-    entry = entries.get(name)
     now = {**identity(stat), "sample_sha256": sample}
-    if (
+    home = root
+    entries = _read(home)
+    if not write and not _holds(entries.get(name), now):
+        home = private_home(root)  # this reader's own, where it may write
+        entries = _read(home)
+    entry = entries.get(name)
+    if _holds(entry, now):
+        return entry["value"]
+    value = compute(path)
+    entries[name] = {**now, "value": value}
+    with contextlib.suppress(OSError, ModelsnapError):
+        if home != root:
+            _make_private(home)
+        _write(home, entries)
+    return value
+
+
+def _holds(entry: Any, now: dict[str, Any]) -> bool:
+    """Whether a remembered entry is of the file as it is now (and has its value)."""
+    return (
         isinstance(entry, dict)
         and all(entry.get(k) == v for k, v in now.items())
         and "value" in entry
-    ):
-        return entry["value"]
-    value = compute(path)
-    if write:
-        entries[name] = {**now, "value": value}
-        with contextlib.suppress(OSError, ModelsnapError):
-            _write(root, entries)
-    return value
+    )
