@@ -38,7 +38,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.files import STATE_DIR, atomic_write_bytes, read_regular
@@ -158,7 +158,7 @@ def remembered(
     return value
 
 
-def _holds(entry: Any, now: dict[str, Any]) -> bool:
+def _holds(entry: Any, now: dict[str, Any]) -> TypeGuard[dict[str, Any]]:
     """Whether a remembered entry is of the file as it is now (and has its value)."""
     return (
         isinstance(entry, dict)
