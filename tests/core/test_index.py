@@ -553,6 +553,24 @@ def test_a_reader_keeps_its_own_index_of_a_folder_whose_index_is_not_theirs(stra
     assert index.private_home(root.parent / ".." / root.parent.name / root.name) == home
 
 
+def test_a_writing_reader_of_a_folder_it_cannot_write_keeps_its_own_index(strangers, monkeypatch):
+    """``ls`` of someone else's folder on a read-only mount: as review, the rows are kept in
+    the reader's own index (the access check is faked: this suite may run as root)."""
+    root, ids = strangers
+    monkeypatch.setattr(index, "folder_writable", lambda folder: False)
+    before = tree_hash(root)
+    first, _ = index.load_rows(root, write_back=True)
+    assert index.index_path(index.private_home(root)).is_file()
+    parsed = parsed_files(monkeypatch)
+    again, _ = index.load_rows(root, write_back=True)
+    assert parsed == [] and plain(again) == plain(first) and [r["id"] for r in again] == ids
+    assert tree_hash(root) == before
+    monkeypatch.setattr(index, "folder_writable", lambda folder: True)  # writable again
+    index.load_rows(root, write_back=True)
+    assert tree_hash(root) != before  # the folder's own index is this user's now
+    assert index._read_index(root).authentic
+
+
 def test_a_file_changed_since_the_readers_own_index_is_read_again(strangers, monkeypatch):
     root, ids = strangers
     index.load_rows(root)

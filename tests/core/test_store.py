@@ -761,6 +761,25 @@ def test_review_keeps_a_hash_the_folders_cache_lacks_in_its_own(
     assert len(calls) == 3 and not hash_cache.cache_path(private_home(root)).exists()
 
 
+def test_a_folder_that_cannot_be_written_keeps_its_hashes_in_the_readers_cache(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from modelsnap.core.records import hash_cache, index
+    from modelsnap.core.records.index import private_home
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(index, "folder_writable", lambda folder: False)
+    monkeypatch.setattr(hash_cache, "folder_writable", lambda folder: False)
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "data.csv").write_bytes(b"a,b\n1,2\n")
+    calls = _count_hashing(monkeypatch)
+    first = store.current_data_hashes(root, "data.csv")
+    assert store.current_data_hashes(root, "data.csv") == first and len(calls) == 1
+    assert not (root / ".modelsnap").exists()
+    assert hash_cache.cache_path(private_home(root)).is_file()
+
+
 def test_what_a_record_depends_on_never_comes_from_the_hash_cache(
     tmp_path: Path, monkeypatch
 ) -> None:

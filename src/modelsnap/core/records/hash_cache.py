@@ -42,7 +42,14 @@ from typing import Any, TypeGuard
 
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.core.files import STATE_DIR, atomic_write_bytes, read_regular
-from modelsnap.core.records.index import _authentic, _key, _mac, _make_private, private_home
+from modelsnap.core.records.index import (
+    _authentic,
+    _key,
+    _mac,
+    _make_private,
+    folder_writable,
+    private_home,
+)
 
 CACHE_FILE = "hashes.json"
 CACHE_LIMIT = 1 << 20
@@ -129,8 +136,9 @@ def remembered(
 
     ``what`` names the kind of value (one file can hold several). With ``write=False``
     (review) nothing is written in the folder: a value the folder's cache lacks is looked up,
-    and kept, in the reader's own cache of the folder (``index.private_home``). Errors of
-    ``compute`` propagate; a cache that cannot be written is ignored.
+    and kept, in the reader's own cache of the folder (``index.private_home``), as it is for a
+    folder this process cannot write. Errors of ``compute`` propagate; a cache that cannot be
+    written is ignored.
     """
     root = Path(root)
     try:
@@ -143,7 +151,7 @@ def remembered(
     now = {**identity(stat), "sample_sha256": sample}
     home = root
     entries = _read(home)
-    if not write and not _holds(entries.get(name), now):
+    if not _holds(entries.get(name), now) and not (write and folder_writable(root)):
         home = private_home(root)  # this reader's own, where it may write
         entries = _read(home)
     entry = entries.get(name)

@@ -33,9 +33,10 @@ index that came with a copied folder, is not trusted: the files are parsed inste
 that key cannot be kept, no row is trusted and every file is parsed. It is an SQLite database
 (standard library), and concurrent writers are serialised by ``.modelsnap/index.lock``.
 
-A reader that must not write the folder (review) uses the folder's index when it is this
-user's; when it is not (someone else's folder, a fresh clone: an index under another key, or
-none), it keeps an index of its own for that folder under the user's cache
+A reader that must not write the folder (review), or cannot (a read-only mount), uses the
+folder's index when it is this user's; when it is not (someone else's folder, a fresh clone:
+an index under another key, or none), it keeps an index of its own for that folder under the
+user's cache
 (``$XDG_CACHE_HOME/modelsnap/folders/``, see ``private_home``), the same format under the same
 key, so only its first read parses every file. It is a cache of the same kind, with the same
 bindings: nothing in the folder is written, and a file changed since is parsed again.
@@ -250,6 +251,13 @@ def private_home(root: Path) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     name = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]
     return Path(base) / "modelsnap" / PRIVATE_DIR / name
+
+
+def folder_writable(root: Path) -> bool:
+    """Whether this process may write the folder's state (its ``.modelsnap``, or the folder
+    when that is still to be made): an access check, so a write may still fail, harmlessly."""
+    state = Path(root) / STATE_DIR
+    return os.access(state if state.is_dir() else root, os.W_OK)
 
 
 def _make_private(home: Path) -> None:
@@ -1107,9 +1115,10 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
         index = _read_index(root, block_limit=limit)
         # where what this read learns is kept: the folder's index, or none (nothing is written)
         home: Path | None = root if write_back else None
-        if home is None and not index.authentic:
-            # Not this user's index of the folder (another user's, or none): this reader keeps
-            # its own, so that only its first read parses every file (see private_home).
+        if not index.authentic and (home is None or not folder_writable(root)):
+            # Not this user's index of the folder (another user's, or none), and the folder is
+            # not to be written (review) or cannot be: this reader keeps its own index of it,
+            # so that only its first read parses every file (see private_home).
             home = private_home(root)
             index = _read_index(home, block_limit=limit)
         files = pending.result()
