@@ -350,6 +350,46 @@ def test_check_decide_and_report_count_their_reading_on_a_terminal(
     assert capsys.readouterr().out == f"report written: {tmp_path / 'r.md'}\n"
 
 
+def test_ls_rank_and_review_count_the_files_they_parse_on_a_terminal(
+    project, capsys, monkeypatch, tmp_path
+):
+    """A folder whose index is not this user's (here: another key): ``ls``, ``rank`` and
+    review parse its files, counting them on stderr, the line erased before the answer; a read
+    that parses nothing draws no line."""
+    from modelsnap.cli import main
+    from modelsnap.core.records import index, store
+    from modelsnap.tui.review_app import ReviewApp
+
+    monkeypatch.setattr(store, "PROGRESS_FROM", 1)
+    monkeypatch.setattr(index, "PROGRESS_SECONDS", 0.0)
+    total = len(list((project / "snapshots").glob("*.toml")))
+    for command, then in (("ls", "listing them"), ("rank", "ranking them")):
+        assert main([command, str(project), "--format", "json"]) == 0
+        plain = capsys.readouterr().out
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / f"other-{command}"))
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert main([command, str(project), "--format", "json"]) == 0
+        assert capsys.readouterr().out == plain
+        last = f"read {total} snapshots; {then} ..."
+        assert terminal.getvalue().endswith(f"{last}\r{' ' * len(last)}\r"), terminal.getvalue()
+        terminal.seek(0)
+        terminal.truncate()
+        assert main([command, str(project), "--format", "json"]) == 0  # the index is theirs now
+        assert capsys.readouterr().out == plain and terminal.getvalue() == ""
+        monkeypatch.undo()
+        monkeypatch.setattr(store, "PROGRESS_FROM", 1)
+        monkeypatch.setattr(index, "PROGRESS_SECONDS", 0.0)
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "reviewer"))
+    told: list[tuple[int, int]] = []
+    first = ReviewApp(project, progress=lambda done, of: told.append((done, of)))
+    assert told[-1] == (total, total) and len(first.data.rows) == total
+    told.clear()
+    again = ReviewApp(project, progress=lambda done, of: told.append((done, of)))
+    assert told == [] and len(again.data.rows) == total  # its own index of the folder
+
+
 def test_no_reading_line_off_a_terminal_or_for_a_few_files(monkeypatch):
     from modelsnap.cli.output import reading_progress
 

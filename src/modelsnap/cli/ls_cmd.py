@@ -24,6 +24,7 @@ from modelsnap.cli.output import (
     left_to_exit,
     painted,
     project_root,
+    reading_progress,
     use_color,
     write_bytes,
 )
@@ -255,7 +256,8 @@ def _run(args: argparse.Namespace) -> int:
 
     root = project_root(args.dir)
     config = load_config_or_warn(root)
-    rows, problems = load_rows(root, write_back=True)
+    with reading_progress("listing them") as progress:
+        rows, problems = load_rows(root, write_back=True, progress=progress)
     listed = build_rows(root, config, [row for row in rows if _keep(row, args)])
     if args.format == "json":
         write_json(listed)

@@ -25,11 +25,14 @@ from modelsnap.cli.output import (
     json_parts_with,
     left_to_exit,
     painted,
+    reading_progress,
     use_color,
     write_bytes,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from modelsnap.core.selection.ranking import RankedEntry, RankingResult
 
 
@@ -97,8 +100,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def compute(args: Any) -> Any:
-    """Run the ranking the options describe; shared with ``decide``."""
+def compute(args: Any, progress: Callable[[int, int], None] | None = None) -> Any:
+    """Run the ranking the options describe; shared with ``decide``. ``progress`` hears how far
+    the reading of snapshot files no index row stands for is (``output.reading_progress``)."""
     from modelsnap.cli.output import project_root
     from modelsnap.core.selection.context import rank_project
     from modelsnap.core.selection.ranking import parse_weights
@@ -115,6 +119,7 @@ def compute(args: Any) -> Any:
         sensitivity=getattr(args, "sensitivity", False),
         all_versions=getattr(args, "all_versions", False),
         pending=getattr(args, "pending", False),
+        progress=progress,
     )
 
 
@@ -124,7 +129,8 @@ def run(args: Any) -> int:
 
 
 def _run(args: Any) -> int:
-    project = compute(args)
+    with reading_progress("ranking them") as progress:
+        project = compute(args, progress)
     result = project.result
     significance = None
     if args.significance:

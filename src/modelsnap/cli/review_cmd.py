@@ -13,8 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "review",
         help="browse snapshots read-only: table, details, diff, history, what-if, decisions",
         description=(
-            "Open a read-only view of a project folder's snapshots. Nothing is written and no "
-            "model artifact is loaded, so it is safe on a folder copied from someone else."
+            "Open a read-only view of a project folder's snapshots. Nothing is written in the "
+            "folder and no model artifact is loaded, so it is safe on a folder copied from "
+            "someone else. When the folder's index is not yours, the first review parses every "
+            "snapshot and keeps its own index of them in your cache (~/.cache/modelsnap)."
         ),
     )
     add_dir_argument(parser)
@@ -37,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
             where="DIR",
             hint="give a modelsnap project folder",
         )
+    from modelsnap.cli.output import reading_progress
     from modelsnap.tui.review_app import ReviewApp
 
-    ReviewApp(root).run()
+    with reading_progress("opening the review") as progress:
+        app = ReviewApp(root, progress=progress)
+    app.run()
     return 0

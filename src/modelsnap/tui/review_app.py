@@ -1,15 +1,16 @@
 """``modelsnap review DIR``: a read-only Textual app over a snapshot folder.
 
-Separate from the guided app (``tui/app.py``) on purpose: review never writes, never loads an
-artifact and needs no valid project, so it can open any folder someone sent you. The rows are
-loaded before the app starts (from the index, checked against the listing), so the first frame
-already shows the table.
+Separate from the guided app (``tui/app.py``) on purpose: review never writes in the folder,
+never loads an artifact and needs no valid project, so it can open any folder someone sent you.
+The rows are loaded before the app starts (from the index, checked against the listing), so the
+first frame already shows the table; files no index row stands for are parsed first, counted
+on stderr by ``modelsnap review`` (``progress``).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -27,7 +28,13 @@ class ReviewApp(App[None]):
     TITLE = "modelsnap review"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, root: Path, *, data: ReviewData | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        data: ReviewData | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         super().__init__()
         self.root = Path(root)
         # The rows are read once and live as long as the app: ~15 objects each and no reference
@@ -39,7 +46,7 @@ class ReviewApp(App[None]):
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self.data = data if data is not None else ReviewData.load(self.root)
+            self.data = data if data is not None else ReviewData.load(self.root, progress)
         finally:
             if collecting:
                 gc.enable()

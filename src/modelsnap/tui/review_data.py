@@ -1,9 +1,10 @@
 """Review mode's data: the rows of a snapshot folder, how they compare, and their columns.
 
 Read-only: rows come from the index cache checked against the files
-(``index.load_rows(write_back=False)``) and the selection context; no artifact is opened, so it
-is safe on a folder copied from someone else. The screens (``screens/review.py`` and
-``screens/review_views.py``) show it; neither imports the other for it.
+(``index.load_rows(write_back=False)``, which writes nothing in the folder) and the selection
+context; no artifact is opened, so it is safe on a folder copied from someone else. The
+screens (``screens/review.py`` and ``screens/review_views.py``) show it; neither imports the
+other for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,17 @@ class ReviewData:
     context: Any | None = None  # core.selection.context.SelectionContext when modelsnap.toml loads
 
     @classmethod
-    def load(cls, root: Path) -> ReviewData:
-        """The folder as the ranking sees it (``core.selection.context``, nothing written); when the
-        project file does not load, the snapshot rows alone, with the reason kept."""
+    def load(cls, root: Path, progress: Callable[[int, int], None] | None = None) -> ReviewData:
+        """The folder as the ranking sees it (``core.selection.context``, nothing written in
+        the folder); when the project file does not load, the snapshot rows alone, with the
+        reason kept. ``progress(done, total)`` hears how far the parsing of files no index row
+        stands for is (``index.load_rows``)."""
         from modelsnap.core.selection.context import load_context
 
         root = Path(root)
         context, config_error = None, None
         try:
-            context = load_context(root, write_index=False)
+            context = load_context(root, write_index=False, progress=progress)
         except ModelsnapError as error:
             config_error = str(error)
         if context is not None:
@@ -50,7 +54,7 @@ class ReviewData:
         else:
             from modelsnap.core.records.index import load_rows
 
-            rows, problems = load_rows(root, write_back=False)
+            rows, problems = load_rows(root, write_back=False, progress=progress)
             config = None
         data = cls(root, [], problems, config, config_error, context=context)
         data.primary = config.primary_metric if config is not None else _common_primary(rows)

@@ -63,7 +63,7 @@ import struct
 import sys
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
@@ -1077,7 +1077,10 @@ def _parse(path: Path) -> tuple[IndexRow, str]:
 
 
 def load_rows(
-    root: Path, *, write_back: bool = False
+    root: Path,
+    *,
+    write_back: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[IndexRow], list[SnapshotProblem]]:
     """All snapshot summary rows (sorted by id, i.e. creation time) and the files that failed.
 
@@ -1090,19 +1093,24 @@ def load_rows(
     changed (new rows added, stale ones replaced, rows of vanished files dropped), and a
     read-only folder is tolerated silently: it is only a cache.
     Each row's ``measures`` hold read-only mappings (``PackedMeasures`` when from the index).
+    ``progress(done, total)`` hears how far the parsing of the files no row stands for is, at
+    most every ``PROGRESS_SECONDS`` and once at the end (a first read of someone else's
+    100,000 snapshots takes most of a minute); it is never called when nothing is parsed.
     """
     # Hundreds of thousands of new objects and no reference cycles: the cyclic collector
     # would only walk them again and again (a third of the time at 100,000 rows).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _load_rows(Path(root), write_back)
+        return _load_rows(Path(root), write_back, progress)
     finally:
         if collecting:
             gc.enable()
 
 
-def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[SnapshotProblem]]:
+def _load_rows(
+    root: Path, write_back: bool, progress: Callable[[int, int], None] | None
+) -> tuple[list[IndexRow], list[SnapshotProblem]]:
     bound_ns = time.time_ns()  # before the listing's stats: see _entry
     # The files are listed and stat'ed (beside this process, in a large folder) while the
     # index is read; pending.bound: at least as many files as the listing will hold.
@@ -1195,7 +1203,8 @@ def _load_rows(root: Path, write_back: bool) -> tuple[list[IndexRow], list[Snaps
         rows.append(cast("IndexRow", None))
         sources.append((file_name, None))
     if todo:
-        rows, sources = _parse_todo(root, todo, (rows, sources, fresh, problems), bound_ns)
+        read = (rows, sources, fresh, problems)
+        rows, sources = _parse_todo(root, todo, read, bound_ns, progress)
     if home is not None:
         _write_back(home, root, index, (rows, sources, fresh, files), (trusted_loose, trusted_base))
     return rows, problems
@@ -1224,6 +1233,7 @@ def _all_settled(index: _Index, files: Listing) -> bool:
 # From this many files to parse (a folder whose index is missing, or came from someone else),
 # a forked child parses part of them: see _parse_todo.
 PARSE_BESIDE_FROM = 200
+PROGRESS_SECONDS = 0.1  # as often as ``store.SnapshotReader`` tells it
 
 
 def _parse_todo(
@@ -1231,14 +1241,27 @@ def _parse_todo(
     todo: list[tuple[int, str, FileStat]],
     read: tuple[list[IndexRow], list[Any], dict[str, Any], list[SnapshotProblem]],
     bound_ns: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[IndexRow], list[Any]]:
     """Parse the files ``todo`` names into their places in ``rows`` (and ``sources``); a file
     that cannot be read becomes a problem and its place goes. From ``PARSE_BESIDE_FROM`` files a
-    forked child parses part of them (``beside.map_beside``)."""
+    forked child parses part of them (``beside.map_beside``). ``progress``: see ``load_rows``."""
     rows, sources, fresh, problems = read
     known_problems = len(problems)
     paths = [root / SNAPSHOT_DIR / file_name for _, file_name, _ in todo]
-    outcomes = map_beside(_parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM)
+    done = None
+    if progress is not None:
+        total, told = len(paths), time.monotonic()
+
+        def done(count: int) -> None:
+            nonlocal told
+            if time.monotonic() - told >= PROGRESS_SECONDS:
+                progress(count, total)
+                told = time.monotonic()
+
+    outcomes = map_beside(_parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM, done=done)
+    if progress is not None:
+        progress(len(paths), len(paths))
     for (place, file_name, stat), path, (row, digest, message) in zip(
         todo, paths, outcomes, strict=True
     ):

@@ -217,7 +217,7 @@ def load_context(
     else:
         from modelsnap.core.records.index import load_rows
 
-        found, broken = load_rows(root, write_back=write_index)
+        found, broken = load_rows(root, write_back=write_index, progress=progress)
     unreadable: list[str] = []
     rows = with_edge_results(found, latest_edge_results(root, problems=unreadable))
     return SelectionContext(
