@@ -36,10 +36,10 @@ that key cannot be kept, no row is trusted and every file is parsed. It is an SQ
 A reader that must not write the folder (review), or cannot (a read-only mount), uses the
 folder's index when it is this user's; when it is not (someone else's folder, a fresh clone:
 an index under another key, or none), it keeps an index of its own for that folder under the
-user's cache
-(``$XDG_CACHE_HOME/modelsnap/folders/``, see ``private_home``), the same format under the same
-key, so only its first read parses every file. It is a cache of the same kind, with the same
-bindings: nothing in the folder is written, and a file changed since is parsed again.
+user's cache (``$XDG_CACHE_HOME/modelsnap/folders/``, see ``private_home``), the same format
+under the same key, so only its first read parses every file. It is a cache of the same kind,
+with the same bindings: nothing in the folder is written, and a file changed since is parsed
+again.
 
 Fast path: this module imports only the standard library, ``modelsnap.core.errors`` and
 ``modelsnap.core.files``. ``measures`` is imported inside ``summary_row``.
