@@ -617,6 +617,27 @@ def test_a_cache_that_cannot_be_made_only_costs_the_parse(strangers, tmp_path, m
     assert tree_hash(root) == before
 
 
+def test_a_relative_cache_or_state_directory_never_lands_in_the_folder(strangers, monkeypatch):
+    """A relative ``$XDG_CACHE_HOME`` or ``$XDG_STATE_HOME`` is ignored (the XDG rule), the
+    home directory's used instead; with no home directory either, review keeps no index and no
+    key rather than write them where it runs, here the folder itself."""
+    root, ids = strangers
+    home = root.parent / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative-cache")
+    monkeypatch.setenv("XDG_STATE_HOME", "relative-state")
+    assert index.private_home(root).is_relative_to(home / ".cache" / "modelsnap")
+    assert index.key_path() == home / ".local" / "state" / "modelsnap" / "index.key"
+    monkeypatch.setattr(index.os.path, "expanduser", lambda path: path)  # no home directory
+    monkeypatch.chdir(root)
+    before = tree_hash(root)
+    assert index.private_home(root) is None and index._key(create=True) is None
+    for _ in range(2):
+        rows, problems = index.load_rows(root)
+        assert [r["id"] for r in rows] == ids and problems == []
+    assert tree_hash(root) == before
+
+
 def test_the_first_writing_read_of_a_folder_folds_its_rows_into_a_block(folder, monkeypatch):
     """A folder with no index, or one under another user's key: its first ``ls`` or ``rank``
     writes the block at once (the old index's rows are unreadable to anyone), and the next read

@@ -149,20 +149,21 @@ def remembered(
         return compute(path)
     name = f"{what}:{os.path.relpath(path, root)}"
     now = {**identity(stat), "sample_sha256": sample}
-    home = root
-    entries = _read(home)
+    home: Path | None = root
+    entries = _read(root)
     if not _holds(entries.get(name), now) and not (write and folder_writable(root)):
-        home = private_home(root)  # this reader's own, where it may write
-        entries = _read(home)
+        home = private_home(root)  # this reader's own, where it may write; None: nowhere
+        entries = _read(home) if home is not None else {}
     entry = entries.get(name)
     if _holds(entry, now):
         return entry["value"]
     value = compute(path)
-    entries[name] = {**now, "value": value}
-    with contextlib.suppress(OSError, ModelsnapError):
-        if home != root:
-            _make_private(home)
-        _write(home, entries)
+    if home is not None:
+        entries[name] = {**now, "value": value}
+        with contextlib.suppress(OSError, ModelsnapError):
+            if home != root:
+                _make_private(home)
+            _write(home, entries)
     return value
 
 

@@ -243,12 +243,20 @@ def index_path(root: Path) -> Path:
 PRIVATE_DIR = "folders"
 
 
-def private_home(root: Path) -> Path:
+def private_home(root: Path) -> Path | None:
     """Where a reader that must not write ``root`` keeps its own index of it: a folder under
     the user's cache named by the hash of ``root``'s real path, laid out like a project folder
     (its index in ``.modelsnap/``), so the index's code serves both. Only ever written by
-    ``load_rows``; deleting it costs one parse of each file."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    ``load_rows`` and ``hash_cache``; deleting it costs one parse of each file.
+
+    None when there is no absolute cache directory: a relative ``$XDG_CACHE_HOME`` is ignored
+    (the XDG rule), and with no home directory either, a relative path would put the cache
+    wherever the command runs, perhaps in the very folder it must not write."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
     name = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]
     return Path(base) / "modelsnap" / PRIVATE_DIR / name
 
@@ -270,10 +278,12 @@ def _make_private(home: Path) -> None:
 
 
 def key_path() -> Path:
-    """The per-user key that authenticates every index (outside any project folder)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
+    """The per-user key that authenticates every index (outside any project folder). A
+    relative ``$XDG_STATE_HOME`` is ignored (the XDG rule); ``_key`` keeps no key at a path
+    that is still relative (no home directory)."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "modelsnap" / KEY_FILE
 
 
@@ -284,6 +294,8 @@ def _key(*, create: bool) -> bytes | None:
     """The index key; made (32 random bytes, mode 0600, race-safe) when ``create`` and absent.
     None when there is none and none can be made: then no index row is ever trusted."""
     path = key_path()
+    if not path.is_absolute():  # it would land wherever the command runs: no key, no trust
+        return None
     cached = _KEY.get(str(path))
     if cached is not None:
         return cached
@@ -1128,7 +1140,8 @@ def _load_rows(
             # not to be written (review) or cannot be: this reader keeps its own index of it,
             # so that only its first read parses every file (see private_home).
             home = private_home(root)
-            index = _read_index(home, block_limit=limit)
+            if home is not None:
+                index = _read_index(home, block_limit=limit)
         files = pending.result()
     finally:
         pending.cancel()
