@@ -2,7 +2,7 @@
 time grows, next to MLflow doing the same.
 
     python benchmarks/scale_bench.py [--counts 1000,10000,100000] [--repeat 5] [--no-mlflow]
-                                     [--fresh] [--mlflow-counts 1000,10000]
+                                     [--fresh] [--mlflow-counts 1000,10000] [--foreign]
 
 What it does, all in one run:
 
@@ -29,7 +29,10 @@ What it does, all in one run:
    (a fixed cost plus a cost per run, the line through both; logging 100,000 runs would take
    about an hour), and printed as such;
 5. prints every figure (median, min, max of ``--repeat`` runs), the curve 1k -> 10k -> 100k
-   and the ratios.
+   and the ratios;
+6. with ``--foreign``, reviews each folder as another user would (its index under a key not
+   theirs, a fresh key and cache): the first review, which parses every file and keeps the
+   reader's own index in their cache, then the next ones (about a minute more at 100,000).
 
 Absolute times drift on a shared machine: compare the figures of one run.
 """
@@ -37,6 +40,7 @@ Absolute times drift on a shared machine: compare the figures of one run.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -150,7 +154,7 @@ print(json.dumps({"runs": len(runs), "ranked": len(kept),
 BENCH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(command: list[str]) -> tuple[float, str, float]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, float]:
     """Wall seconds from spawning ``command`` to its exit, its stdout, and its peak resident
     memory in MB when it reports one (``with_peak``), else NaN.
 
@@ -162,7 +166,7 @@ def timed(command: list[str]) -> tuple[float, str, float]:
     with tempfile.TemporaryFile() as sink:
         start = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.PIPE, text=True, env=BENCH_ENV
+            command, stdout=sink, stderr=subprocess.PIPE, text=True, env=env or BENCH_ENV
         )
         _, err = process.communicate()
         seconds = time.perf_counter() - start
@@ -208,11 +212,13 @@ def with_peak(command: list[str]) -> list[str]:
     return [python, "-c", PEAK_WRAPPER, mode, target, *args]
 
 
-def until_painted(command: list[str]) -> tuple[float, str, float]:
+def until_painted(
+    command: list[str], env: dict[str, str] | None = None
+) -> tuple[float, str, float]:
     """Seconds from spawning ``command`` to the wall-clock time it prints after "PAINTED"
     (the first frame with the table), its stdout and peak memory; shutdown is not counted."""
     start = time.time()
-    _, out, peak = timed(command)
+    _, out, peak = timed(command, env)
     painted = next(
         float(line.split()[1]) for line in out.splitlines() if line.startswith("PAINTED")
     )
@@ -457,7 +463,28 @@ _LABELS = {
 _WIDE = {"rank": 9, "rank table": 9}  # number widths of the curve's wider columns
 
 
-def measure_count(count: int, repeat_times: int, fresh: bool) -> dict[str, dict[str, float]]:
+def foreign_review(root: Path, times: int) -> dict[str, float]:
+    """Review of the folder as another user sees it: its index was made under a key that is
+    not theirs (a fresh key and cache here). The first review parses every file and keeps the
+    reader's own index in their cache; the next ones read that index."""
+    with tempfile.TemporaryDirectory() as other:
+        env = {**BENCH_ENV, "XDG_STATE_HOME": f"{other}/state", "XDG_CACHE_HOME": f"{other}/cache"}
+        command = with_peak([sys.executable, "-c", REVIEW_FIRST_PAINT, str(root)])
+        first, _, peak = until_painted(command, env)
+        print(f"  {'review, another user: the first':<36} {first:.3f} s   peak RSS {peak:.0f} MB")
+        figure = repeat(
+            "review, another user: the next ones",
+            command,
+            times,
+            measure=functools.partial(until_painted, env=env),
+        )
+    figure["first"] = first
+    return figure
+
+
+def measure_count(
+    count: int, repeat_times: int, fresh: bool, foreign: bool = False
+) -> dict[str, dict[str, float]]:
     root = ensure_folder(count, fresh)
     size = sum(f.stat().st_size for f in (root / "snapshots").iterdir())
     index_size = sum(
@@ -507,6 +534,8 @@ def measure_count(count: int, repeat_times: int, fresh: bool) -> dict[str, dict[
     }
     _, review_out, _ = timed([python, "-c", REVIEW_FIRST_PAINT, str(root)])
     print(f"  review showed {review_out.strip().splitlines()[-1]}  (rows, heavy modules)")
+    if foreign:
+        figures["review foreign"] = foreign_review(root, repeat_times)
     print(f"review table, key to repaint, {count} rows loaded:")
     figures["keys"] = review_keys(root)
     return figures
@@ -519,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="regenerate the snapshot folders")
+    parser.add_argument(
+        "--foreign",
+        action="store_true",
+        help="also review each folder as another user (first review, then the next ones)",
+    )
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",") if c]
     mlflow_counts = [int(c) for c in args.mlflow_counts.split(",") if c]
@@ -531,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for count in counts:
         print(f"\n=== {count:,} snapshots ===")
-        results[count] = measure_count(count, args.repeat, args.fresh)
+        results[count] = measure_count(count, args.repeat, args.fresh, args.foreign)
 
     peer: dict[int, float] = {}
     if not args.no_mlflow:
@@ -588,6 +622,14 @@ def main(argv: list[str] | None = None) -> int:
             for k in _COMMANDS
         )
         print(f"growth {low:,} -> {high:,} ({high // low}x the snapshots): {growth}")
+    for count, figures in results.items():
+        if "review foreign" in figures:
+            seen = figures["review foreign"]
+            print(
+                f"review of another user's {count:,}: the first {seen['first']:.2f} s "
+                f"(parses every file), then {seen['median']:.3f} s (its own index; own folder "
+                f"{figures['review']['median']:.3f} s)"
+            )
     if peer:
         print("\n=== the peer ===")
         for count, seconds in sorted(peer.items()):
