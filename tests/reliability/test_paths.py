@@ -170,6 +170,24 @@ def test_a_decision_log_or_state_folder_linked_outside_is_never_written(
     assert after == before and not (root / "decisions.toml").exists()
 
 
+def test_ls_and_rank_never_write_an_index_through_a_state_folder_linked_outside(
+    ranked_project: Path, outside: Path
+) -> None:
+    """The index is only a cache: with ``.modelsnap`` linked outside the folder, ``ls`` and
+    ``rank`` answer from the snapshot files and write nothing there (not even the index they
+    would otherwise fold), while a record's write is refused by name (the test above)."""
+    root = ranked_project
+    shutil.rmtree(root / ".modelsnap")
+    (outside / "state").mkdir()
+    os.symlink(outside / "state", root / ".modelsnap")
+    before = outside_files(outside)
+    for command in ("ls", "rank"):
+        proc = cli(command, str(root), "--format", "json")
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout.strip()
+    assert outside_files(outside) == before == ["secret.csv"]
+
+
 def test_a_snapshot_file_linked_outside_is_not_read(ranked_project: Path, outside: Path) -> None:
     root = ranked_project
     victim = snapshot_id_of(root, "tree")
