@@ -571,6 +571,35 @@ def test_a_writing_reader_of_a_folder_it_cannot_write_keeps_its_own_index(strang
     assert index._read_index(root).authentic
 
 
+def test_readers_indexes_left_for_a_month_go_when_a_new_one_is_made(strangers, tmp_path):
+    """The cache does not grow without end: another folder's index whose state has not
+    changed for ``PRIVATE_KEEP_SECONDS`` is removed when a new one is made; a recent one, a
+    name ``private_home`` never makes, and a link (not even followed) stay."""
+    root, ids = strangers
+    folders = index.private_home(root).parent
+    folders.mkdir(parents=True)
+    month = index.PRIVATE_KEEP_SECONDS + 3600
+    made = {}
+    for name in ("a" * 32, "b" * 32, "not-a-readers-index"):
+        (folders / name / ".modelsnap").mkdir(parents=True)
+        (folders / name / ".modelsnap" / "index.sqlite").write_bytes(b"x")
+        made[name] = folders / name
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".modelsnap").mkdir(parents=True)
+    (folders / ("c" * 32)).symlink_to(elsewhere)
+    old = index.time.time() - month
+    for name in ("a" * 32, "not-a-readers-index"):
+        os.utime(made[name] / ".modelsnap", (old, old))
+    os.utime(elsewhere / ".modelsnap", (old, old))
+    index.load_rows(root)  # makes this folder's index
+    assert index.index_path(index.private_home(root)).is_file()
+    assert not made["a" * 32].exists()
+    assert made["b" * 32].exists() and made["not-a-readers-index"].exists()
+    assert (folders / ("c" * 32)).is_symlink() and (elsewhere / ".modelsnap").is_dir()
+    index.load_rows(root)  # an index already there: nothing is pruned again
+    assert made["b" * 32].exists()
+
+
 def test_a_file_changed_since_the_readers_own_index_is_read_again(strangers, monkeypatch):
     root, ids = strangers
     index.load_rows(root)

@@ -241,6 +241,9 @@ def index_path(root: Path) -> Path:
 
 
 PRIVATE_DIR = "folders"
+# A reader's own index of a folder not written for this long (no file added, replaced or
+# removed in it) is removed when the next one is made, so the cache does not grow without end.
+PRIVATE_KEEP_SECONDS = 30 * 24 * 3600
 
 
 def private_home(root: Path) -> Path | None:
@@ -270,11 +273,40 @@ def folder_writable(root: Path) -> bool:
 
 def _make_private(home: Path) -> None:
     """``home`` and the folders above it up to the cache's own, made this user's alone (0700):
-    the rows summarise someone's snapshots."""
+    the rows summarise someone's snapshots. When ``home`` is new, the other folders' indexes
+    not written for ``PRIVATE_KEEP_SECONDS`` are removed (``_prune_private``)."""
     home.parent.parent.parent.mkdir(parents=True, exist_ok=True)  # the user's cache itself
+    new = not home.exists()
     for level in (home.parent.parent, home.parent, home, home / STATE_DIR):
         with contextlib.suppress(FileExistsError):
             level.mkdir(mode=0o700)
+    if new:
+        _prune_private(home)
+
+
+def _prune_private(home: Path) -> None:
+    """Remove the readers' indexes beside ``home`` whose state folder has not changed for
+    ``PRIVATE_KEEP_SECONDS``: only folders named as ``private_home`` names them, never through
+    a link. A reader still using one keeps its open files; it is only a cache."""
+    import shutil
+
+    stale_before = time.time() - PRIVATE_KEEP_SECONDS
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(home.parent):
+            name = entry.name
+            if name == home.name or len(name) != 32 or name.strip("0123456789abcdef"):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    changed = os.stat(os.path.join(entry.path, STATE_DIR)).st_mtime
+                except FileNotFoundError:  # made, then left before its first index
+                    changed = entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if changed < stale_before:
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def key_path() -> Path:
