@@ -1278,7 +1278,7 @@ def _all_settled(index: _Index, files: Listing) -> bool:
 # From this many files to parse (a folder whose index is missing, or came from someone else),
 # a forked child parses part of them: see _parse_todo.
 PARSE_BESIDE_FROM = 200
-PROGRESS_SECONDS = 0.1  # as often as ``store.SnapshotReader`` tells it
+PROGRESS_SECONDS = 0.1  # how often a reading of files is told (``store.SnapshotReader`` too)
 
 
 def _parse_todo(

@@ -323,7 +323,7 @@ def snapshot_files(root: Path) -> list[Path]:
 
 # How often ``SnapshotReader.read`` reports its progress, at most; and from how many files a
 # front end shows it (fewer are read in well under a second).
-PROGRESS_SECONDS = 0.1
+PROGRESS_SECONDS = index.PROGRESS_SECONDS  # one cadence for every reading of files
 PROGRESS_FROM = 500
 # From this many files to parse, a forked child parses part of them (see SnapshotReader.read).
 PARSE_BESIDE_FROM = 200
