@@ -79,3 +79,49 @@ async def test_typing_quickly_ranks_once_after_the_pause(root, monkeypatch):
         await settle(app, pilot)
         assert [w["latency_p95_ms"] for w in started] == [1.5]
         assert screen.result.weights["latency_p95_ms"] == pytest.approx(1.5 / 2.3)
+
+
+async def test_the_plot_says_a_first_ranking_is_under_way_not_that_there_is_nothing(
+    root, monkeypatch
+):
+    """At 100,000 snapshots the screen's first ranking takes seconds: until it arrives the
+    plot says so, where it said "no snapshots ... yet" (false). A failed one says where to
+    look; a ranking with nothing to plot still says there is nothing."""
+    import threading
+
+    from modelsnap.core.errors import ModelsnapError
+    from modelsnap.tui.screens.ranking import NOT_RANKED, RANKING_PENDING
+    from modelsnap.tui.widgets.tradeoff_plot import NO_POINTS, TradeoffPlot
+
+    real = jobs.rank_state
+    release = threading.Event()
+    fail = {"now": False}
+
+    def held(project, weights=None):
+        release.wait(30)
+        if fail["now"]:
+            raise ModelsnapError("the index cannot be read", where="test", hint="try again")
+        return real(project, weights)
+
+    monkeypatch.setattr(jobs, "rank_state", held)
+    app = ModelsnapApp(root, open_step=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        plot = app.screen.query_one(TradeoffPlot)
+        assert plot.render().plain == RANKING_PENDING
+        release.set()
+        await settle(app, pilot)
+        assert app.screen.result is not None
+        assert plot.empty_text == NO_POINTS
+        assert "ranking the snapshots" not in plot.render().plain
+
+    release.clear()
+    fail["now"] = True
+    app = ModelsnapApp(root, open_step=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        release.set()
+        await settle(app, pilot)
+        plot = app.screen.query_one(TradeoffPlot)
+        assert plot.render().plain == NOT_RANKED
+        assert "the index cannot be read" in str(app.screen.query_one("#ranking-warnings").render())

@@ -28,7 +28,7 @@ from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import RANKING
 from modelsnap.tui.widgets.formatting import printable, safe_text, short_id
 from modelsnap.tui.widgets.ranking_table import RankingTable
-from modelsnap.tui.widgets.tradeoff_plot import PlotPoint, TradeoffPlot
+from modelsnap.tui.widgets.tradeoff_plot import NO_POINTS, PlotPoint, TradeoffPlot
 from modelsnap.tui.widgets.weights_editor import WeightsEditor
 from modelsnap.tui.wording import tui_words
 
@@ -111,6 +111,9 @@ SIGNIFICANCE_PROMPT = (
     "Significance: press t to test the top pick against the runner-up and "
     "the baseline on the stored test predictions."
 )
+# What the trade-off plot says until the screen's first ranking arrives, or fails.
+RANKING_PENDING = "ranking the snapshots ..."
+NOT_RANKED = "not ranked: see the message above"
 
 
 def sensitivity_text(result: Any) -> str:
@@ -296,6 +299,10 @@ class RankingScreen(StepScreen):
             self._rank_superseded.set()
         self._rank_superseded = threading.Event()
         self._rank_request += 1
+        if self.result is None:
+            # the first ranking of the screen: at 100,000 snapshots it takes seconds, and an
+            # empty plot would read as "nothing to rank"
+            self.query_one(TradeoffPlot).empty_text = RANKING_PENDING
         self._rank(self._weights, self._rank_request, delay, self._rank_superseded)
 
     @work(thread=True, group="rerank", exit_on_error=False)
@@ -349,6 +356,8 @@ class RankingScreen(StepScreen):
         if message.request != self._rank_request:
             return  # asked under weights that have changed since: a newer ranking follows
         if message.error:
+            if self.result is None:
+                self.query_one(TradeoffPlot).empty_text = NOT_RANKED
             self.show_error(self.query_one("#ranking-warnings", Static), message.error)
         else:
             self.show_result(message.value)
@@ -415,6 +424,7 @@ class RankingScreen(StepScreen):
             rejected.append(line + "\n")
         self.query_one("#ranking-rejected", Static).update(safe_text(rejected))
         plot = self.query_one(TradeoffPlot)
+        plot.empty_text = NO_POINTS
         plot.metric_name = result.primary_metric
         plot.lower_is_better = result.directions.get(result.primary_metric) == "min"
         plot.points = tuple(plot_points(result, state.snapshots if state else []))

@@ -33,17 +33,22 @@ def _letter(index: int, on_front: bool) -> str:
     return letter.upper() if on_front else letter
 
 
+NO_POINTS = "no snapshots with both a metric and a p95 latency yet"
+
+
 def draw(
     points: list[PlotPoint],
     width: int,
     height: int,
     metric_name: str,
     lower_is_better: bool = False,
+    empty: str = NO_POINTS,
 ) -> Text:
-    """Render the plot into ``width`` x ``height`` cells (key lines included)."""
+    """Render the plot into ``width`` x ``height`` cells (key lines included); ``empty`` is
+    what it says when no point can be drawn."""
     usable = [p for p in points if math.isfinite(p.latency_ms) and math.isfinite(p.metric)]
     if not usable:
-        return Text("no snapshots with both a metric and a p95 latency yet", style="dim")
+        return Text(empty, style="dim")
     per_line = 2 if width >= 60 else 1  # the key: two entries a line when there is room
     key_lines = math.ceil(len(usable) / per_line)
     rows = max(3, height - 3 - key_lines)
@@ -100,13 +105,16 @@ def draw(
 
 
 class TradeoffPlot(Widget):
-    """Redraws to its own size; set ``points`` (and ``metric_name``) to update."""
+    """Redraws to its own size; set ``points`` (and ``metric_name``) to update, and
+    ``empty_text`` for what it says while it has no point (nothing ranked yet, or a ranking
+    still being made)."""
 
     DEFAULT_CSS = "TradeoffPlot { height: 14; }"
 
     points: reactive[tuple[PlotPoint, ...]] = reactive(tuple, layout=True)
     metric_name: reactive[str] = reactive("metric")
     lower_is_better: reactive[bool] = reactive(False)
+    empty_text: reactive[str] = reactive(NO_POINTS)
 
     def render(self) -> Text:
         return draw(
@@ -115,4 +123,5 @@ class TradeoffPlot(Widget):
             self.size.height,
             self.metric_name,
             self.lower_is_better,
+            self.empty_text,
         )
