@@ -254,3 +254,29 @@ def test_quitting_as_soon_as_the_step_shows_leaves_no_traceback(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "Error" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("freeze_from", [1, 10**9])
+async def test_a_large_folders_snapshots_are_frozen_out_of_the_collectors_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, freeze_from: int
+) -> None:
+    """Once the guided TUI has read a large folder (``collector.FREEZE_FROM`` snapshots), its
+    later collections no longer walk them; a small folder's are left as they are."""
+    import gc
+
+    from modelsnap.core import collector
+    from modelsnap.tui.app import ModelsnapApp
+
+    root = tmp_path / "project"
+    write_fixed_project(root)
+    monkeypatch.setattr(collector, "FREEZE_FROM", freeze_from)
+    gc.unfreeze()  # what an earlier test in this process froze (a run, a review)
+    assert gc.get_freeze_count() == 0
+    try:
+        app = ModelsnapApp(root)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            assert app.state is not None and len(app.state.snapshots) == 6
+            assert (gc.get_freeze_count() > 0) == (freeze_from == 1)
+    finally:
+        gc.unfreeze()

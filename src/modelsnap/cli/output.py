@@ -391,17 +391,10 @@ def reading_progress(then: str) -> Iterator[Callable[[int, int], None] | None]:
             stream.flush()
 
 
-@contextlib.contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> contextlib.AbstractContextManager[None]:
     """The cyclic garbage collector off for one command that loads ~10^6 small objects (index
     rows) with no reference cycles: it would only walk them again and again (20-40 % of
-    ``ls`` and ``rank`` at 10,000-100,000 snapshots). Reference counting still frees
-    everything; the collector's state is restored afterwards, for a caller in the same
-    process."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
+    ``ls`` and ``rank`` at 10,000-100,000 snapshots). See ``core.collector.paused``."""
+    from modelsnap.core import collector
+
+    return collector.paused()

@@ -28,6 +28,7 @@ from textual.app import App
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from modelsnap.core import collector
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.tui.messages import (
     ReadingProgress,
@@ -87,6 +88,9 @@ class ProjectApp(App[None]):
                 self.post_message(ReadingProgress(done, total))  # thread-safe, never waits
 
         state = load_state(self.root, self._snapshot_reader, progress)
+        # A large folder's parsed snapshots live as long as the app: later collections need
+        # not walk them (a ranking's, or a key press's, at 100,000 snapshots; core.collector).
+        collector.keep_out_of_view(len(state.snapshots))
         # A newer reload was asked for meanwhile (a run's end asks twice): its answer follows,
         # so this one would only make the screen apply a state twice.
         if not get_current_worker().is_cancelled:

@@ -9,17 +9,15 @@ on stderr by ``modelsnap review`` (``progress``).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from modelsnap.core import collector
 from modelsnap.tui.review_data import ReviewData
 from modelsnap.tui.screens.review import ReviewScreen
-
-FREEZE_FROM = 5_000  # rows
 
 
 class ReviewApp(App[None]):
@@ -43,15 +41,9 @@ class ReviewApp(App[None]):
         # took 0.1-0.3 s, landing on a key press or a repaint). Freezing is process-wide (what
         # is cyclic garbage at that moment is kept), so a small folder, whose collections are
         # short, is not frozen.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector.paused():
             self.data = data if data is not None else ReviewData.load(self.root, progress)
-        finally:
-            if collecting:
-                gc.enable()
-        if len(self.data.rows) >= FREEZE_FROM:
-            gc.freeze()
+        collector.keep_out_of_view(len(self.data.rows))
 
     def on_mount(self) -> None:
         self.push_screen(ReviewScreen(self.data))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelsnap.core import collector
 from modelsnap.core.errors import ModelsnapError
 from modelsnap.tui import steps
 
@@ -139,7 +140,8 @@ def load_state(
     except ModelsnapError as error:
         state.config_error = error
     reader = snapshots if snapshots is not None else store.SnapshotReader()
-    state.snapshots, state.problems = reader.read(root, progress)
+    with collector.paused():  # ~100 objects per snapshot, no cycles (core.collector)
+        state.snapshots, state.problems = reader.read(root, progress)
     state.revision = criteria.current_revision(root)
     if state.config is not None:
         state.hashes = store.current_data_hashes(root, state.config.data.source)

@@ -48,7 +48,6 @@ Fast path: this module imports only the standard library, ``modelsnap.core.error
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import hmac
 import json
@@ -68,6 +67,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
+from modelsnap.core import collector
 from modelsnap.core.beside import map_beside
 from modelsnap.core.errors import ModelsnapError, SnapshotError
 from modelsnap.core.files import (
@@ -1143,13 +1143,8 @@ def load_rows(
     """
     # Hundreds of thousands of new objects and no reference cycles: the cyclic collector
     # would only walk them again and again (a third of the time at 100,000 rows).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         return _load_rows(Path(root), write_back, progress)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _load_rows(

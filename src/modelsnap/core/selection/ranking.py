@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from itertools import compress, count
 from typing import Any, NamedTuple, TypedDict
 
+from modelsnap.core import collector
 from modelsnap.core.errors import CriteriaError
 from modelsnap.core.measures import (
     MEASURE_DIRECTIONS,
@@ -846,7 +847,18 @@ def rank(
     ``_judge`` (constraints and completeness), ``_score``, then ``_entries``. From
     ``pareto.HELPER_FROM`` competing rows, the Pareto front is computed by a helper process
     while the scores and the entries are made (``core.selection.pareto``).
+
+    The cyclic garbage collector is paused meanwhile (``core.collector``): a ranking makes
+    hundreds of thousands of objects with no cycles, and a caller that holds a large folder's
+    parsed snapshots (the guided TUI) had every collection walk them too.
     """
+    with collector.paused():
+        return _rank(items, spec, sensitivity=sensitivity)
+
+
+def _rank(
+    items: Iterable[Mapping[str, Any]], spec: RankingSpec, *, sensitivity: bool
+) -> RankingResult:
     rows = sorted((as_row(item) for item in items), key=_order_key)
     weights = spec.weights()
     criteria = [c for c in spec.criteria if c.metric in weights]
