@@ -186,6 +186,8 @@ class RankingScreen(StepScreen):
         self._weights: dict[str, float] | None = None
         self._rank_request = 0  # the newest ranking asked for; older answers are dropped
         self._rank_superseded: threading.Event | None = None  # set when a newer one is asked
+        self._rank_delay = 0.0  # the newest request's pause
+        self._ranking = False  # a ranking worker is under way (one at a time: rerank)
         self._editor_key: str | None = None  # the criteria the weights editor was built for
         self._significance_for = ""  # the weights the significance line was computed under
 
@@ -288,22 +290,34 @@ class RankingScreen(StepScreen):
     def rerank(self, *, delay: float = 0.0) -> None:
         """Rank under the current weights, after ``delay`` seconds unless asked again first.
 
-        Each request supersedes the one before: its worker stops waiting, or its answer is
-        dropped. (Not Textual's ``exclusive=True``: a cancelled worker makes anyone waiting on
-        ``app.workers`` fail with WorkerCancelled; this one simply ends.)
+        Each request supersedes the one before: a ranking still waiting out its pause stops
+        waiting, and the answer of one under way is dropped. One ranking runs at a time: a
+        request made while one runs starts when it ends, under the weights in force then, and
+        the requests in between are never ranked. (At 100,000 snapshots a ranking takes
+        seconds, and the screen asks for one on each state it is shown: side by side they took
+        their turns at the GIL, 8-12 s before the first answer, against about 2 s.) Not
+        Textual's ``exclusive=True``: a cancelled worker makes anyone waiting on
+        ``app.workers`` fail with WorkerCancelled, and its thread runs on all the same.
         """
         state = self.state
         if state is None or state.config is None:
             return
         if self._rank_superseded is not None:
             self._rank_superseded.set()
-        self._rank_superseded = threading.Event()
         self._rank_request += 1
         if self.result is None:
             # the first ranking of the screen: at 100,000 snapshots it takes seconds, and an
             # empty plot would read as "nothing to rank"
             self.query_one(TradeoffPlot).empty_text = RANKING_PENDING
-        self._rank(self._weights, self._rank_request, delay, self._rank_superseded)
+        self._rank_delay = delay
+        if not self._ranking:
+            self._start_ranking()
+
+    def _start_ranking(self) -> None:
+        """Start the newest request's ranking (``rerank``); its worker always answers."""
+        self._ranking = True
+        self._rank_superseded = threading.Event()
+        self._rank(self._weights, self._rank_request, self._rank_delay, self._rank_superseded)
 
     @work(thread=True, group="rerank", exit_on_error=False)
     def _rank(
@@ -313,19 +327,28 @@ class RankingScreen(StepScreen):
         delay: float,
         superseded: threading.Event,
     ) -> None:
-        """``tui.jobs.rank_state`` in a worker group of its own (decide and save are tasks)."""
+        """``tui.jobs.rank_state`` in a worker group of its own (decide and save are tasks).
+        Always posts a ``Ranked``, with no result when superseded during its pause: its
+        arrival is what lets the next request start."""
         from modelsnap.core.errors import ModelsnapError
         from modelsnap.tui.jobs import rank_state
 
         if delay and superseded.wait(delay):
-            return  # typed on during the pause: the newer request ranks
+            self.post_message(Ranked(request=request))  # typed on during the pause
+            return
         try:
             result = rank_state(self.app.root, weights)
         except ModelsnapError as error:
             self.post_message(Ranked(error=str(error), request=request))
             return
-        if not superseded.is_set():
-            self.post_message(Ranked(result, request=request))
+        except Exception as error:  # a bug: said on the screen, and the next request can start
+            self.post_message(
+                Ranked(
+                    error=f"the ranking failed: {type(error).__name__}: {error}", request=request
+                )
+            )
+            raise
+        self.post_message(Ranked(result, request=request))
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         if message.weights is None:
@@ -353,13 +376,16 @@ class RankingScreen(StepScreen):
 
     @on(Ranked)
     def _ranked(self, message: Ranked) -> None:
+        self._ranking = False
         if message.request != self._rank_request:
-            return  # asked under weights that have changed since: a newer ranking follows
+            # asked under weights or a state that have changed since: rank the newest
+            self._start_ranking()
+            return
         if message.error:
             if self.result is None:
                 self.query_one(TradeoffPlot).empty_text = NOT_RANKED
             self.show_error(self.query_one("#ranking-warnings", Static), message.error)
-        else:
+        elif message.value is not None:
             self.show_result(message.value)
 
     @on(SignificanceTested)
