@@ -280,3 +280,46 @@ async def test_a_large_folders_snapshots_are_frozen_out_of_the_collectors_view(
             assert (gc.get_freeze_count() > 0) == (freeze_from == 1)
     finally:
         gc.unfreeze()
+
+
+async def test_a_large_folder_is_read_before_the_app_starts_and_the_app_parses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``modelsnap DIR`` on a folder of ``store.PROGRESS_FROM`` snapshots or more reads them
+    before the app starts, where a forked child may parse half of them (the app's worker
+    thread may not fork); the app's first read then parses none. A smaller folder is left to
+    the app, and a folder whose snapshots cannot be listed to the app's own message."""
+    from modelsnap.cli.tui_cmd import _read_large_folder
+    from modelsnap.core.records import store
+    from modelsnap.tui.app import ModelsnapApp
+
+    root = tmp_path / "project"
+    ids = write_fixed_project(root)
+    parsed: list[int] = []
+    real_parse = store.SnapshotReader._parse
+
+    def counting(files, todo, outcome, progress):
+        parsed.append(len(todo))
+        return real_parse(files, todo, outcome, progress)
+
+    monkeypatch.setattr(store.SnapshotReader, "_parse", staticmethod(counting))
+    # files this new may still change unseen within their ctime's tick: parsed again (not here)
+    monkeypatch.setattr(store.index, "RACY_NS", 0)
+    monkeypatch.setattr(store, "PROGRESS_FROM", len(ids) + 1)
+    assert _read_large_folder(root) is None and parsed == []
+    monkeypatch.setattr(store, "PROGRESS_FROM", len(ids))
+    reader = _read_large_folder(root)
+    assert reader is not None and parsed == [len(ids)]
+
+    app = ModelsnapApp(root, snapshot_reader=reader)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert app.state is not None
+        assert [s["id"] for s in app.state.snapshots] == ids
+    assert parsed == [len(ids), 0]  # the app's read found every file read
+
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "snapshots").write_text("a file where the folder should be")
+    monkeypatch.setattr(store, "PROGRESS_FROM", 0)
+    assert _read_large_folder(odd) is None

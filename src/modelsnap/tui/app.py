@@ -31,6 +31,8 @@ from modelsnap.tui.steps import SETUP, STEP_BY_MODE, STEPS, step_for_number
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from modelsnap.core.records.store import SnapshotReader
+
 # The screen of the setup and of each step (in the order of tui.steps.STEPS; each screen names
 # its entry, STEP = ...), as module and class: a screen's module is imported when the screen is
 # first shown, so the first paint pays only for its own (the others, about 30 ms, load in the
@@ -131,8 +133,14 @@ class ModelsnapApp(ProjectApp):
         ),
     ]
 
-    def __init__(self, root: Path, *, open_step: int | None = None) -> None:
-        super().__init__(root)
+    def __init__(
+        self,
+        root: Path,
+        *,
+        open_step: int | None = None,
+        snapshot_reader: SnapshotReader | None = None,
+    ) -> None:
+        super().__init__(root, snapshot_reader)
         self.open_step = open_step
         self._placed = False
 
