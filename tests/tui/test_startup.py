@@ -261,7 +261,8 @@ async def test_a_large_folders_snapshots_are_frozen_out_of_the_collectors_view(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, freeze_from: int
 ) -> None:
     """Once the guided TUI has read a large folder (``collector.FREEZE_FROM`` snapshots), its
-    later collections no longer walk them; a small folder's are left as they are."""
+    later collections no longer walk them; a small folder's are left as they are, and a
+    reload (after a run) freezes nothing more."""
     import gc
 
     from modelsnap.core import collector
@@ -278,6 +279,10 @@ async def test_a_large_folders_snapshots_are_frozen_out_of_the_collectors_view(
             await settle(app, pilot)
             assert app.state is not None and len(app.state.snapshots) == 6
             assert (gc.get_freeze_count() > 0) == (freeze_from == 1)
+            gc.unfreeze()
+            app.reload_state()  # as after a run: the same snapshots, frozen once already
+            await settle(app, pilot)
+            assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
 

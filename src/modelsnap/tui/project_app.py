@@ -92,7 +92,10 @@ class ProjectApp(App[None]):
         state = load_state(self.root, self._snapshot_reader, progress)
         # A large folder's parsed snapshots live as long as the app: later collections need
         # not walk them (a ranking's, or a key press's, at 100,000 snapshots; core.collector).
-        collector.keep_out_of_view(len(state.snapshots))
+        # Once, at the first read: the later ones keep the same parsed snapshots (the reader's)
+        # and would only freeze whatever cyclic garbage the screens left at that moment.
+        if first:
+            collector.keep_out_of_view(len(state.snapshots))
         # A newer reload was asked for meanwhile (a run's end asks twice): its answer follows,
         # so this one would only make the screen apply a state twice.
         if not get_current_worker().is_cancelled:
