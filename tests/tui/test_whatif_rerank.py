@@ -133,7 +133,7 @@ async def test_one_ranking_runs_at_a_time_and_the_newest_request_is_the_one_show
     """Requests made while a ranking runs (each state the screen is shown, each edit) start
     none beside it: when it ends, the newest one runs, under the weights in force then, and
     the ones in between never run. Side by side they shared the GIL: at 100,000 snapshots the
-    first answer came after 8-12 s instead of about 2."""
+    first answer came 11.6 s after the screen instead of 3.4 s."""
     import threading
 
     real = jobs.rank_state

@@ -3,11 +3,11 @@
 Reading or ranking 10,000-100,000 snapshots builds 10^5-10^7 small objects (rows, mappings,
 entries) with no reference cycles; reference counting frees them. Left running, the cyclic
 collector walks them again and again as they are made: a third of ``load_rows`` at 100,000 rows,
-and two thirds of a ranking made in the guided TUI beside its 100,000 parsed snapshots (4.6 s
-against 1.5 s paused). ``paused()`` turns it off for such a stretch and back on after, for a
-caller in the same process; ``keep_out_of_view`` freezes a large set of long-lived objects, so
-that later collections no longer walk them (each one walked 100,000 rows in 0.1-0.3 s, landing
-on a key press or a repaint).
+and two thirds of a ranking made in the guided TUI beside its 100,000 parsed snapshots
+(4.6-4.8 s, against 1.65 s paused). ``paused()`` turns it off for such a stretch and back
+on after, for a caller in the same process; ``keep_out_of_view`` freezes a large set of
+long-lived objects, so that later collections no longer walk them (each one walked 100,000
+rows in 0.1-0.3 s, landing on a key press or a repaint).
 
 Standard library only.
 """
