@@ -328,3 +328,34 @@ async def test_a_large_folder_is_read_before_the_app_starts_and_the_app_parses_n
     (odd / "snapshots").write_text("a file where the folder should be")
     monkeypatch.setattr(store, "PROGRESS_FROM", 0)
     assert _read_large_folder(odd) is None
+
+
+def test_the_read_before_the_app_names_review_for_a_very_large_folder_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hint the app's reading screen gave (review browses a large folder from its index)
+    is printed on the terminal above the count, from ``REVIEW_HINT_FROM`` snapshots; never
+    into a pipe or a file."""
+    import io
+
+    from modelsnap.cli.tui_cmd import _read_large_folder
+    from modelsnap.core.records import store
+    from modelsnap.tui import app as app_module
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    root = tmp_path / "project"
+    ids = write_fixed_project(root)
+    monkeypatch.setattr(store, "PROGRESS_FROM", 1)
+    for hint_from, terminal, expected in (
+        (len(ids), True, True),
+        (len(ids) + 1, True, False),
+        (len(ids), False, False),
+    ):
+        monkeypatch.setattr(app_module, "REVIEW_HINT_FROM", hint_from)
+        stream = Terminal() if terminal else io.StringIO()
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert _read_large_folder(root) is not None
+        assert (app_module.REVIEW_HINT in stream.getvalue()) == expected

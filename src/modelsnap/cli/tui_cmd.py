@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,16 +64,22 @@ def _read_large_folder(root: Path) -> SnapshotReader | None:
     any thread, a forked child parses half of them (``core.beside``), which the app's worker
     thread may not fork: 100,000 snapshots took 75 s to the first screen read in the app, 47 s
     here. The files are counted on the terminal meanwhile (``reading 45,000 of 100,000
-    snapshots``), as for ``review``; the app then finds them all read."""
+    snapshots``), as for ``review``, under the hint the app gave on its reading screen (from
+    ``REVIEW_HINT_FROM`` snapshots: review browses them from the index); the app then finds
+    them all read."""
     from modelsnap.core.records import store
     from modelsnap.core.records.listing import entry_count
 
     try:
-        if entry_count(store.snapshots_dir(root)) < store.PROGRESS_FROM:
+        count = entry_count(store.snapshots_dir(root))
+        if count < store.PROGRESS_FROM:
             return None
         from modelsnap.cli.output import reading_progress
         from modelsnap.core import collector
+        from modelsnap.tui.app import REVIEW_HINT, REVIEW_HINT_FROM
 
+        if count >= REVIEW_HINT_FROM and sys.stderr.isatty():
+            print(REVIEW_HINT, file=sys.stderr)  # stays above the TUI's screen, and after it
         reader = store.SnapshotReader()
         with reading_progress("opening the checklist") as progress, collector.paused():
             reader.read(root, progress)

@@ -91,6 +91,7 @@ RUN_MODULES_AFTER = 1.0  # seconds after the first screen: its paint comes first
 # From this many snapshot files the first read takes seconds (about half a millisecond each):
 # the loading line then names review, which opens any folder from its index in about a second.
 REVIEW_HINT_FROM = 5_000
+REVIEW_HINT = "large folder: 'modelsnap review DIR' browses it from the index in a second"
 
 
 class ModelsnapApp(ProjectApp):
@@ -158,7 +159,7 @@ class ModelsnapApp(ProjectApp):
         """The first read of a large folder, counted while the user waits."""
         text = f"reading {self._folder_words()} ... {message.done:,} of {message.total:,} snapshots"
         if message.total >= REVIEW_HINT_FROM:
-            text += "\nlarge folder: 'modelsnap review DIR' browses it from the index in a second"
+            text += f"\n{REVIEW_HINT}"
         for label in self.query("#loading").results(Label):
             label.update(text)
 
