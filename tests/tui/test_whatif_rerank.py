@@ -106,9 +106,15 @@ async def test_the_plot_says_a_first_ranking_is_under_way_not_that_there_is_noth
     monkeypatch.setattr(jobs, "rank_state", held)
     app = ModelsnapApp(root, open_step=5)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        shown = ""
+        for _ in range(100):  # until step 5 is up and asking (seconds on a loaded machine)
+            await pilot.pause(0.1)
+            plots = app.screen.query(TradeoffPlot)
+            shown = plots.first(TradeoffPlot).render().plain if plots else ""
+            if shown == RANKING_PENDING:
+                break
+        assert shown == RANKING_PENDING  # the ranking is held: nothing has arrived
         plot = app.screen.query_one(TradeoffPlot)
-        assert plot.render().plain == RANKING_PENDING
         release.set()
         await settle(app, pilot)
         assert app.screen.result is not None
