@@ -41,8 +41,7 @@ def eager_collector() -> Iterator[Callable[[Callable[[], Any]], int]]:
     finally:
         gc.callbacks.remove(count)
         gc.set_threshold(*threshold)
-        if not was_enabled:
-            gc.disable()
+        (gc.enable if was_enabled else gc.disable)()  # also after a test that failed midway
 
 
 def _snapshots(count: int) -> list[dict[str, Any]]:
