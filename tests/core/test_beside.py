@@ -246,3 +246,20 @@ def test_keep_runs_on_the_childs_results_as_they_arrive(fresh_interpreter) -> No
     )
     assert answer["same"]
     assert answer["early"] > 0  # kept while this process was still working, not at the end
+
+
+def test_done_every_paces_the_count(monkeypatch) -> None:
+    """With ``done_every``, ``done`` hears the count once that long has passed since the call
+    began or since it last heard, not after every item (a reading counted on a terminal)."""
+    clock = iter(i * 0.04 for i in range(10_000))  # each look at the clock: 40 ms later
+    monkeypatch.setattr(beside.time, "monotonic", lambda: next(clock))
+    heard: list[int] = []
+    got = beside.map_beside(
+        lambda n: n, list(range(20)), beside_from=10**6, done=heard.append, done_every=0.1
+    )
+    assert got == list(range(20))
+    assert heard and len(heard) < 20 and heard == sorted(heard)
+    assert all(later - earlier >= 2 for earlier, later in zip(heard, heard[1:], strict=False))
+    heard.clear()
+    beside.map_beside(lambda n: n, list(range(20)), beside_from=10**6, done=heard.append)
+    assert heard == list(range(1, 21))  # without it: after each item

@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -189,15 +190,19 @@ def map_beside(
     beside_from: int,
     chunk: int = 100,
     done: Callable[[int], None] | None = None,
+    done_every: float = 0.0,
     keep: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
     """``[keep(work(item)) for item in items]``, with the later 55 % in a child from
     ``beside_from`` items (this process also takes the child's results off the pipe, so it
     does the smaller part). ``keep`` runs here on each result as soon as it is here (the
     reader's string sharing: unshared results never pile up). ``done(count)`` is called after
-    each item done here, counting what the child has sent too. An item the child did not do
-    is done here, so what this returns or raises is what the plain loop would."""
+    an item done here, counting what the child has sent too: after each one, or, with
+    ``done_every``, once that many seconds have passed since the call began or since the last
+    ``done`` (a reading counted on a terminal or a screen). An item the child did not do is
+    done here, so what this returns or raises is what the plain loop would."""
     keep = keep if keep is not None else _same
+    told = time.monotonic()
     split = len(items) if len(items) < beside_from else len(items) * 9 // 20
     child = start_beside(work, items[split:], chunk=chunk) if split < len(items) else None
     if child is None:
@@ -211,8 +216,9 @@ def map_beside(
             if child is not None:  # after every item: the pipe must not fill
                 arrived = child.poll()
                 theirs.extend(_kept(child.take(), keep))
-            if done is not None:
+            if done is not None and (not done_every or time.monotonic() - told >= done_every):
                 done(len(results) + arrived)
+                told = time.monotonic()
         if child is None:
             return results
         theirs.extend(_kept(child.results(), keep))

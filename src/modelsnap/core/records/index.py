@@ -1291,15 +1291,18 @@ def _parse_todo(
     paths = [root / SNAPSHOT_DIR / file_name for _, file_name, _ in todo]
     done = None
     if progress is not None:
-        total, told = len(paths), time.monotonic()
+        total = len(paths)
 
         def done(count: int) -> None:
-            nonlocal told
-            if time.monotonic() - told >= PROGRESS_SECONDS:
-                progress(count, total)
-                told = time.monotonic()
+            progress(count, total)
 
-    outcomes = map_beside(_parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM, done=done)
+    outcomes = map_beside(
+        _parsed_or_problem,
+        paths,
+        beside_from=PARSE_BESIDE_FROM,
+        done=done,
+        done_every=PROGRESS_SECONDS,
+    )
     if progress is not None:
         progress(len(paths), len(paths))
     for (place, file_name, stat), path, (row, digest, message) in zip(

@@ -417,13 +417,11 @@ class SnapshotReader:
         """Each file at the positions ``todo``, parsed into ``outcome``: a snapshot (its
         strings shared with the others'), or the problem that names it."""
         reused, total = len(files) - len(todo), len(files)
-        told = time.monotonic()
+        done = None
+        if progress is not None:
 
-        def done(count: int) -> None:
-            nonlocal told
-            if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
+            def done(count: int) -> None:
                 progress(reused + count - 1, total)  # counted before each file, as it was
-                told = time.monotonic()
 
         memo: dict[str, str] = {}  # the strings of this read's files, each kept once
 
@@ -433,7 +431,12 @@ class SnapshotReader:
 
         paths = [files[i] for i in todo]
         results = map_beside(
-            _parsed_or_problem, paths, beside_from=PARSE_BESIDE_FROM, done=done, keep=shared
+            _parsed_or_problem,
+            paths,
+            beside_from=PARSE_BESIDE_FROM,
+            done=done,
+            done_every=PROGRESS_SECONDS,
+            keep=shared,
         )
         for position, path, (snapshot, message) in zip(todo, paths, results, strict=True):
             outcome[position] = (
