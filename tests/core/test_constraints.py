@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -157,6 +159,40 @@ def test_format_pair_tells_different_numbers_apart(value: float, limit: float):
     shown_value, shown_limit = format_pair(value, limit)
     assert (shown_value == shown_limit) == (value == limit)
     assert float(shown_value) == pytest.approx(value, rel=1e-3, abs=1e-9)
+
+
+def _format_pair_by_definition(value, limit, digits=4):
+    """``format_pair`` as documented, without its quick path for two floats."""
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (value, limit)
+    ):
+        return str(value), str(limit)
+    value, limit = value + 0.0, limit + 0.0
+    for places in range(digits, 18):
+        shown = f"{value:.{places}g}", f"{limit:.{places}g}"
+        if shown[0] != shown[1] or value == limit:
+            return shown
+    return repr(float(value)), repr(float(limit))
+
+
+_ANY_LIMIT = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**20), 10**20),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+)
+
+
+@given(_ANY_LIMIT, _ANY_LIMIT)
+def test_format_pair_quick_path_changes_nothing(value, limit):
+    """Two finite floats take a quick path; every pair reads as the definition says (a NaN,
+    an infinity, a bool or a text as it is)."""
+    from modelsnap.core.selection.constraints import format_pair
+
+    assert format_pair(value, limit) == _format_pair_by_definition(value, limit)
+    assert format_pair(math.inf, 1.0) == ("inf", "1.0")
 
 
 _VALUES = st.one_of(

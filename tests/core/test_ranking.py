@@ -17,7 +17,10 @@ from modelsnap.core.selection.pareto import pareto_flags
 from modelsnap.core.selection.ranking import (
     RankedEntry,
     RankingSpec,
+    _in_order,
+    _newest,
     _order,
+    _order_key,
     make_criteria,
     parse_weights,
     rank,
@@ -576,3 +579,47 @@ def test_only_the_rows_that_tie_get_a_tie_break_key():
     asked.clear()
     assert _order([0.3, 0.1, 0.2], key_of) == [0, 2, 1]
     assert asked == []
+
+
+_KEY_PARTS = st.one_of(
+    st.sampled_from(["", "2026-11-01", "2026-11-02", "a", "b"]),  # ties on purpose
+    st.none(),
+    st.integers(0, 3),  # a hand-edited file: _order_key's str() of it
+    st.just(...),  # the key left out of the row
+)
+
+
+def _keyed_row(created_at, sid, n):
+    row = {"measures": {"validation": {}, "test": {}}, "n": n}  # as_row keeps it as it is
+    if created_at is not ...:
+        row["created_at"] = created_at
+    if sid is not ...:
+        row["id"] = sid
+    return row
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_KEY_PARTS, _KEY_PARTS), max_size=30), st.booleans())
+def test_rows_are_put_in_the_order_of_their_key(drawn, plain):
+    """``_in_order`` (its keys taken as they are when every one is a string) is the stable
+    sort by ``_order_key``, and ``_newest`` of its rows is the row ``max`` gives: the first
+    of the last run of equal keys."""
+    if plain:  # only strings: the quick path
+        drawn = [
+            (c if isinstance(c, str) else "x", i if isinstance(i, str) else "y") for c, i in drawn
+        ]
+    rows = [_keyed_row(created_at, sid, n) for n, (created_at, sid) in enumerate(drawn)]
+    expected = sorted(rows, key=_order_key)
+    ordered = _in_order(rows)
+    assert [row["n"] for row in ordered] == [row["n"] for row in expected]
+    if ordered:
+        assert _newest(ordered) is max(ordered, key=_order_key)
+
+
+def test_the_newest_row_of_equal_keys_is_the_first_of_them():
+    rows = [
+        {"created_at": "2026-11-01", "id": "a", "split_sha256": "old"},
+        {"created_at": "2026-11-02", "id": "b", "split_sha256": "first"},
+        {"created_at": "2026-11-02", "id": "b", "split_sha256": "second"},
+    ]
+    assert _newest(rows)["split_sha256"] == "first"
