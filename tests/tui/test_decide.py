@@ -98,12 +98,19 @@ async def test_a_decision_is_confirmed_first_and_back_writes_nothing(root):
         assert app.screen is ranking and read_decisions(root) == []
         assert "nothing was written" in error_text(app)
 
+        # Recording parses every snapshot file (most of a minute at 100,000): counted.
+        label = app.screen.query_one("#decision-error")
+        shown: list[str] = []
+        update = label.update
+        label.update = lambda text="": (shown.append(str(text)), update(text))[1]
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         await pilot.press("y")
         await settle(app, pilot)
         decisions = read_decisions(root)
         assert len(decisions) == 1, error_text(app)
+        assert "recording: read 2 of 2 snapshot files ..." in shown
+        assert shown[-1].startswith("✓ recorded")
         assert decisions[0]["rationale"] == RATIONALE
         assert decisions[0]["criteria_revision"] == 1
         assert decisions[0]["constraints"] == {"max_latency_p95_ms": 50.0}

@@ -22,7 +22,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from modelsnap.tui.messages import DecisionRecorded, Ranked, SignificanceTested, WeightsSaved
+from modelsnap.tui.messages import (
+    DecisionRecorded,
+    Ranked,
+    ReadingProgress,
+    SignificanceTested,
+    WeightsSaved,
+)
 from modelsnap.tui.screens.base import StepScreen, deferred
 from modelsnap.tui.state import ProjectState
 from modelsnap.tui.steps import RANKING
@@ -586,7 +592,21 @@ class RankingScreen(StepScreen):
         from modelsnap.core.selection.context import decide
 
         self.query_one("#decision-error", Label).update("recording ...")
-        self.app.run_task(self, DecisionRecorded, decide, self.app.root, **request)
+        self.app.run_task(
+            self, DecisionRecorded, decide, self.app.root, progress=self._count_read, **request
+        )
+
+    def _count_read(self, done: int, total: int) -> None:
+        """``decide``'s progress, from its worker thread: it parses every snapshot file (a
+        decision trusts no cache), most of a minute at 100,000 (post_message never waits)."""
+        self.post_message(ReadingProgress(done, total))
+
+    @on(ReadingProgress)
+    def _decision_reading(self, message: ReadingProgress) -> None:
+        message.stop()  # the app's own handler counts its first read of the folder
+        self.query_one("#decision-error", Label).update(
+            f"recording: read {message.done:,} of {message.total:,} snapshot files ..."
+        )
 
     def action_save_weights(self) -> None:
         state = self.state
