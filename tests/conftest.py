@@ -132,6 +132,20 @@ def reaped(pid):
 """
 
 
+@pytest.fixture(scope="session")
+def write_folder() -> Callable[[Path, int], Any]:
+    """``make_snapshots.write_folder(root, count)`` (benchmarks/): a project folder with
+    ``count`` snapshots written through the public writer."""
+    import importlib.util
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "make_snapshots.py"
+    spec = importlib.util.spec_from_file_location("make_snapshots_for_tests", bench)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_folder
+
+
 @pytest.fixture
 def fresh_interpreter() -> Callable[..., dict[str, Any]]:
     """Run a script in a fresh interpreter, with one thread: what a command is, and what

@@ -263,3 +263,117 @@ def test_done_every_paces_the_count(monkeypatch) -> None:
     heard.clear()
     beside.map_beside(lambda n: n, list(range(20)), beside_from=10**6, done=heard.append)
     assert heard == list(range(1, 21))  # without it: after each item
+
+
+# -- a started interpreter, where no child may be forked (by_name) ---------------------------
+
+needs_posix = pytest.mark.skipif(sys.platform == "win32", reason="the helper is POSIX-only")
+IDS = [f"20261126T0730{n % 60:02d}-model_{n}-{n:04x}" for n in range(60)]
+
+
+def _named(counted: list[str], name: str = "short_id"):
+    """``store.short_id``, counting the items done in this process, under the name a started
+    interpreter imports (where the real one does the rest)."""
+    from modelsnap.core.records import store
+
+    def work(item: str) -> str:
+        counted.append(item)
+        return store.short_id(item)
+
+    work.__module__, work.__qualname__ = "modelsnap.core.records.store", name
+    return work
+
+
+def _in_a_thread(call):
+    """``call()`` from a second thread, as in the TUI: no child may be forked there."""
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        out["fork"] = beside.fork_allowed()
+        out["value"] = call()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert out["fork"] is False
+    return out["value"]
+
+
+@needs_posix
+def test_a_thread_shares_named_work_with_a_started_interpreter(monkeypatch) -> None:
+    from modelsnap.core.records.store import short_id
+
+    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
+    started: list[object] = []
+    spawn = beside._spawn_beside
+    monkeypatch.setattr(
+        beside, "_spawn_beside", lambda *a: started.append(spawn(*a)) or started[-1]
+    )
+    here: list[str] = []
+    got = _in_a_thread(
+        lambda: beside.map_beside(_named(here), IDS, beside_from=1, chunk=7, by_name=True)
+    )
+    assert got == [short_id(item) for item in IDS]
+    (helper,) = started
+    assert helper is not None and helper._process.returncode == 0  # reaped, ended well
+    assert len(here) == len(IDS) * 9 // 20  # the rest came from the helper
+
+
+@needs_posix
+def test_a_helper_that_cannot_do_the_work_leaves_it_all_here(monkeypatch) -> None:
+    """A name the helper cannot import (or anything it cannot read) is answered with nothing:
+    every item is done here, with the same results."""
+    from modelsnap.core.records.store import short_id
+
+    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
+    here: list[str] = []
+    work = _named(here, name="no_such_function")
+    got = _in_a_thread(lambda: beside.map_beside(work, IDS, beside_from=1, by_name=True))
+    assert got == [short_id(item) for item in IDS] and len(here) == len(IDS)
+
+
+@needs_posix
+def test_only_modelsnaps_own_named_work_starts_an_interpreter(monkeypatch) -> None:
+    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
+    work = _named([])
+    # without by_name, below SPAWN_FROM, a function of another module, a nested one, an item
+    # marshal cannot write: no interpreter (the caller does it all)
+    assert _in_a_thread(lambda: beside.start_beside(work, IDS)) is None
+    assert _in_a_thread(lambda: beside.start_beside(work, IDS[:9], by_name=True)) is None
+    assert _in_a_thread(lambda: beside.start_beside(str.upper, IDS, by_name=True)) is None
+    work.__module__ = "hostile_models"
+    assert _in_a_thread(lambda: beside.start_beside(work, IDS, by_name=True)) is None
+    work.__module__, work.__qualname__ = "modelsnap.core.records.store", "outer.<locals>.f"
+    assert _in_a_thread(lambda: beside.start_beside(work, IDS, by_name=True)) is None
+    work.__qualname__ = "short_id"
+    unwritable = [object()] * len(IDS)
+    assert _in_a_thread(lambda: beside.start_beside(work, unwritable, by_name=True)) is None
+
+
+@needs_posix
+def test_a_cancelled_helper_is_ended_and_reaped(monkeypatch) -> None:
+    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
+    helper = _in_a_thread(lambda: beside.start_beside(_named([]), IDS * 1000, by_name=True))
+    assert helper is not None
+    helper.cancel()
+    assert helper._process.returncode is not None  # killed or ended, and waited for
+    helper.cancel()  # twice: nothing left to do
+
+
+@needs_posix
+def test_the_helper_imports_nothing_but_modelsnaps_own(tmp_path) -> None:
+    """What the helper is sent names the work; a name outside modelsnap is refused there too
+    (it answers nothing), so no other module's function ever runs on the items."""
+    import marshal
+    import subprocess
+
+    made = tmp_path / "made"
+    for module, name in (("os", "mkdir"), ("modelsnap.core.records.store", "_load.__code__")):
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", "from modelsnap.core.beside import serve; serve()"],
+            input=marshal.dumps((module, name, 1, [str(made)])),
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and done.stdout == b""
+    assert not made.exists()

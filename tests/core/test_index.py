@@ -1191,6 +1191,47 @@ def test_files_parsed_beside_give_the_rows_one_process_gives(
     assert answer["parsed_again"] == [name for name, _ in answer["problems"]]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the helper (core.beside) is POSIX-only")
+def test_files_parsed_in_a_thread_are_shared_with_a_started_interpreter(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A thread may not fork (the TUI's, review's reads): from ``beside.SPAWN_FROM`` files a
+    started interpreter parses part of them, and the rows and problems are those of a read
+    alone."""
+    import threading
+
+    from modelsnap.core import beside
+
+    root = tmp_path / "p"
+    make_snapshots.write_folder(root, 40, with_index=False)
+    (root / "snapshots" / "20261101T090001-bad_toml-0000.toml").write_text("id = [\n")
+    alone, alone_problems = index.load_rows(root, write_back=False)
+    home = index.private_home(root)
+    assert home is not None
+    shutil.rmtree(home)  # the reader's own index of the folder: every file is parsed again
+    monkeypatch.setattr(index, "PARSE_BESIDE_FROM", 1)
+    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
+    parsed_here: list[str] = []
+    parse = index._parse
+    monkeypatch.setattr(index, "_parse", lambda path: parsed_here.append(path.name) or parse(path))
+    out: dict = {}
+    thread = threading.Thread(
+        target=lambda: out.update(read=index.load_rows(root, write_back=False))
+    )
+    thread.start()
+    thread.join(120)
+    rows, problems = out["read"]
+
+    def plain(rows):
+        return [
+            {**row, "measures": {s: dict(m) for s, m in row["measures"].items()}} for row in rows
+        ]
+
+    assert plain(rows) == plain(alone) and len(rows) == 40
+    assert [(p.path, p.message) for p in problems] == [(p.path, p.message) for p in alone_problems]
+    assert 0 < len(parsed_here) < 41  # the helper parsed the rest
+
+
 # ---------------------------------------------------------------------------------------------
 # The common start: every file its settled block row, taken whole (_all_settled)
 

@@ -871,3 +871,40 @@ def test_a_reader_with_a_child_reads_what_one_process_reads(
     assert answer["parsed_again"] == [Path(path).name for path, _ in answer["problems"]]
     assert answer["again_same"]
     assert answer["heard_end"] == [63, 63]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the helper (core.beside) is POSIX-only")
+def test_a_reader_in_a_thread_shares_the_files_with_a_started_interpreter(
+    tmp_path: Path, monkeypatch, write_folder
+) -> None:
+    """A thread may not fork (the TUI's reads, a decision's): from ``beside.SPAWN_FROM`` files
+    a started interpreter parses part of them, and the read is the one of a process alone,
+    broken files included."""
+    import threading
+
+    from modelsnap.core import beside
+
+    root = tmp_path / "p"
+    write_folder(root, 40)
+    folder = root / "snapshots"
+    (folder / "20261101T090001-bad_toml-0000.toml").write_text("id = [\n")
+    (folder / "20261201T000000-wrong_id-0000.toml").write_text(
+        next(folder.glob("*.toml")).read_text()
+    )
+    alone, alone_problems = store.SnapshotReader().read(root)
+    monkeypatch.setattr(store, "PARSE_BESIDE_FROM", 1)
+    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
+    parsed_here: list[str] = []
+    real = store._load
+    monkeypatch.setattr(
+        store, "_load", lambda path, memo=None: parsed_here.append(path.name) or real(path, memo)
+    )
+    out: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: out.update(read=store.SnapshotReader().read(root)))
+    thread.start()
+    thread.join(120)
+    snapshots, problems = out["read"]
+    assert snapshots == alone and len(snapshots) == 40
+    assert [(p.path, p.message) for p in problems] == [(p.path, p.message) for p in alone_problems]
+    assert len(problems) == 2
+    assert 0 < len(parsed_here) < 42  # the helper parsed the rest

@@ -14,12 +14,19 @@ runner's threads), and one that has never held ``FORK_UNDER_BYTES`` (a fork copi
 tables). It ends with ``os._exit``: no clean-up, no buffered output of the caller's written
 twice. The caller reaps it in every case (``results`` or ``cancel``).
 
+Where no child may be forked (a thread of the TUI: its read of a large folder, a decision's
+read of every record), a ``work`` named by its module (``by_name``) over at least
+``SPAWN_FROM`` items is done by a freshly started interpreter instead (``python -I``, which
+never puts the working folder on its path): the items go to it on its stdin, and the results
+come back as from a forked child.
+
 Fast path: standard library only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import marshal
 import os
 import signal
@@ -27,13 +34,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 # A process that has held more than this forks no child (ru_maxrss, the peak: a fork copies
 # the page tables, about 2 MB per GB).
 FORK_UNDER_BYTES = 1 << 30
 NOT_DONE: Any = object()  # the result of an item the caller must do itself
 PIPE_BYTES = 1 << 20  # the unprivileged limit (/proc/sys/fs/pipe-max-size) by default
+# From this many items, a caller that may not fork starts an interpreter to share them
+# (``by_name``): it takes 0.1-0.2 s to start and import the work's module, where a snapshot
+# file takes about 1 ms to parse in a thread.
+SPAWN_FROM = 2_000
 _LENGTH = 8  # each chunk: its length (little-endian), then its marshal'd list of results
 
 
@@ -50,8 +65,16 @@ def fork_allowed() -> bool:
 class Beside:
     """``work`` mapped over ``items`` in a forked child, ``chunk`` items at a time."""
 
-    def __init__(self, pid: int, read_end: int, count: int, chunk: int) -> None:
+    def __init__(
+        self,
+        pid: int,
+        read_end: int,
+        count: int,
+        chunk: int,
+        process: subprocess.Popen[bytes] | None = None,
+    ) -> None:
         self._pid: int | None = pid
+        self._process = process  # a started interpreter (_spawn_beside), not a forked child
         self._read_end = read_end
         self._count = count
         self._chunk = chunk
@@ -105,11 +128,7 @@ class Beside:
             done = True
         finally:
             os.close(self._read_end)
-            if not done:  # interrupted: the rest is no longer wanted
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
-                os.waitpid(pid, 0)
+            self._end(pid, kill=not done)  # interrupted: the rest is no longer wanted
         self._take_chunks()
         self._results.extend([NOT_DONE] * (self._count - self._received))
         self._received = self._count
@@ -121,9 +140,22 @@ class Beside:
             return
         pid, self._pid = self._pid, None
         os.close(self._read_end)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
+        self._end(pid, kill=True)
+
+    def _end(self, pid: int, *, kill: bool) -> None:
+        """The child killed (``kill``) and reaped; a started interpreter through its
+        ``Popen``, which then knows it has ended."""
+        process = self._process
+        if process is not None:
+            with contextlib.suppress(OSError):
+                if kill:
+                    process.kill()
+                process.wait()
+            return
+        if kill:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):  # ChildProcessError: reaped already (SIGCHLD ignored)
             os.waitpid(pid, 0)
 
 
@@ -138,12 +170,17 @@ def _loads(blob: bytes) -> list[Any] | None:
 
 
 def start_beside(
-    work: Callable[[Any], Any], items: Sequence[Any], *, chunk: int = 500
+    work: Callable[[Any], Any], items: Sequence[Any], *, chunk: int = 500, by_name: bool = False
 ) -> Beside | None:
     """A child mapping ``work`` over ``items``; None when no child may be forked here (the
-    caller then does all the items itself)."""
-    if not items or not fork_allowed():
+    caller then does all the items itself). With ``by_name``, where no child may be forked, a
+    started interpreter does it instead, from ``SPAWN_FROM`` items: ``work`` is then a
+    module-level function of modelsnap's own (imported there by its name), and ``items``
+    must be what ``marshal`` writes."""
+    if not items:
         return None
+    if not fork_allowed():
+        return _spawn_beside(work, items, chunk) if by_name else None
     read_end, write_end = os.pipe()
     _widen(write_end)
     try:
@@ -160,6 +197,98 @@ def start_beside(
             os._exit(0)
     os.close(write_end)
     return Beside(pid, read_end, len(items), chunk)
+
+
+def start_interpreter(module: str, function: str) -> subprocess.Popen[bytes] | None:
+    """A fresh interpreter running modelsnap's own ``module.function()``, with stdin and stdout
+    as pipes and stderr discarded; None where none can be started. ``-I``: the working folder
+    (perhaps a stranger's project folder) is never on its path, nor are ``PYTHON*`` variables
+    read; modelsnap is found where this process found it."""
+    if getattr(sys, "frozen", False):  # a bundled app: sys.executable is not a Python
+        return None
+    import subprocess  # only here: ls and rank's small cases never start an interpreter
+
+    package_root = str(Path(__file__).resolve().parents[2])
+    code = (
+        f"import sys; sys.path.insert(0, {package_root!r}); "
+        f"from {module} import {function}; {function}()"
+    )
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except (OSError, ValueError):
+        return None
+
+
+def _spawn_beside(work: Callable[[Any], Any], items: Sequence[Any], chunk: int) -> Beside | None:
+    """``start_beside`` by a started interpreter (see the module's docstring); None for fewer
+    than ``SPAWN_FROM`` items, off POSIX, or for a ``work`` or ``items`` it cannot be given."""
+    module, name = getattr(work, "__module__", None), getattr(work, "__qualname__", "")
+    if (
+        len(items) < SPAWN_FROM
+        or os.name != "posix"
+        or not isinstance(module, str)
+        or not module.startswith("modelsnap.")
+        or not name.isidentifier()
+    ):
+        return None
+    try:
+        blob = marshal.dumps((module, name, chunk, list(items)))
+    except ValueError:  # an item marshal cannot write
+        return None
+    process = start_interpreter("modelsnap.core.beside", "serve")
+    if process is None:
+        return None
+    assert process.stdin is not None and process.stdout is not None  # both PIPE
+    try:
+        read_end = os.dup(process.stdout.fileno())
+    except OSError:  # out of descriptors: no helper after all
+        process.kill()
+        process.communicate()
+        return None
+    process.stdout.close()
+    _widen(read_end)
+    helper = Beside(process.pid, read_end, len(items), chunk, process)
+    try:  # fed from a thread: the interpreter takes the items only once it has started
+        threading.Thread(target=_feed, args=(process.stdin, blob), daemon=True).start()
+    except RuntimeError:  # no thread can be started
+        process.stdin.close()
+        helper.cancel()
+        return None
+    return helper
+
+
+def _feed(stream: IO[bytes], blob: bytes) -> None:
+    # BrokenPipeError: it ended, or was ended, first (the closing flush may raise it too)
+    with contextlib.suppress(OSError), stream:
+        stream.write(blob)
+
+
+def serve() -> None:
+    """The started interpreter's side (``_spawn_beside``): the work's module and name, the
+    chunk and the items from stdin (``marshal``), the results to stdout in ``start_beside``'s
+    chunks. Anything it cannot read or import is answered with nothing: the caller then does
+    every item itself."""
+    try:
+        module, name, chunk, items = marshal.loads(sys.stdin.buffer.read())
+        if not (
+            type(module) is str
+            and module.startswith("modelsnap.")
+            and type(name) is str
+            and name.isidentifier()
+            and type(chunk) is int
+            and chunk > 0
+            and type(items) is list
+        ):
+            return
+        work = getattr(importlib.import_module(module), name)
+    except Exception:  # noqa: BLE001 (the caller does the items, and sees any error itself)
+        return
+    _send(work, items, chunk, sys.stdout.fileno())
 
 
 def _widen(fd: int) -> None:
@@ -192,6 +321,7 @@ def map_beside(
     done: Callable[[int], None] | None = None,
     done_every: float = 0.0,
     keep: Callable[[Any], Any] | None = None,
+    by_name: bool = False,
 ) -> list[Any]:
     """``[keep(work(item)) for item in items]``, with the later 55 % in a child from
     ``beside_from`` items (this process also takes the child's results off the pipe, so it
@@ -200,11 +330,16 @@ def map_beside(
     an item done here, counting what the child has sent too: after each one, or, with
     ``done_every``, once that many seconds have passed since the call began or since the last
     ``done`` (a reading counted on a terminal or a screen). An item the child did not do is
-    done here, so what this returns or raises is what the plain loop would."""
+    done here, so what this returns or raises is what the plain loop would. ``by_name``: see
+    ``start_beside`` (a started interpreter where no child may be forked)."""
     keep = keep if keep is not None else _same
     told = time.monotonic()
     split = len(items) if len(items) < beside_from else len(items) * 9 // 20
-    child = start_beside(work, items[split:], chunk=chunk) if split < len(items) else None
+    child = (
+        start_beside(work, items[split:], chunk=chunk, by_name=by_name)
+        if split < len(items)
+        else None
+    )
     if child is None:
         split = len(items)
     results: list[Any] = []

@@ -1285,7 +1285,8 @@ def _parse_todo(
 ) -> tuple[list[IndexRow], list[Any]]:
     """Parse the files ``todo`` names into their places in ``rows`` (and ``sources``); a file
     that cannot be read becomes a problem and its place goes. From ``PARSE_BESIDE_FROM`` files a
-    forked child parses part of them (``beside.map_beside``). ``progress``: see ``load_rows``."""
+    forked child (or, in a thread, a started interpreter) parses part of them
+    (``beside.map_beside``). ``progress``: see ``load_rows``."""
     rows, sources, fresh, problems = read
     known_problems = len(problems)
     paths = [root / SNAPSHOT_DIR / file_name for _, file_name, _ in todo]
@@ -1298,10 +1299,11 @@ def _parse_todo(
 
     outcomes = map_beside(
         _parsed_or_problem,
-        paths,
+        [os.fspath(path) for path in paths],  # what a started interpreter can be sent
         beside_from=PARSE_BESIDE_FROM,
         done=done,
         done_every=PROGRESS_SECONDS,
+        by_name=True,  # a thread's read (the TUI's, review's) shares the files with a helper
     )
     if progress is not None:
         progress(len(paths), len(paths))
@@ -1322,10 +1324,10 @@ def _parse_todo(
     return [rows[i] for i in kept], [sources[i] for i in kept]
 
 
-def _parsed_or_problem(path: Path) -> tuple[IndexRow | None, str | None, str | None]:
+def _parsed_or_problem(path: Path | str) -> tuple[IndexRow | None, str | None, str | None]:
     """``_parse`` as (row, sha256, None), or (None, None, the problem's message)."""
     try:
-        row, digest = _parse(path)
+        row, digest = _parse(Path(path))
     except ModelsnapError as error:
         return None, None, error.message
     return row, digest, None

@@ -432,11 +432,12 @@ class SnapshotReader:
         paths = [files[i] for i in todo]
         results = map_beside(
             _parsed_or_problem,
-            paths,
+            [os.fspath(path) for path in paths],  # what a started interpreter can be sent
             beside_from=PARSE_BESIDE_FROM,
             done=done,
             done_every=PROGRESS_SECONDS,
             keep=shared,
+            by_name=True,  # a thread's read (the TUI's) shares the files with a helper too
         )
         for position, path, (snapshot, message) in zip(todo, paths, results, strict=True):
             outcome[position] = (
@@ -444,11 +445,11 @@ class SnapshotReader:
             )
 
 
-def _parsed_or_problem(path: Path) -> tuple[Snapshot | None, str | None]:
+def _parsed_or_problem(path: Path | str) -> tuple[Snapshot | None, str | None]:
     """One file as (snapshot, None), or (None, the message of the problem that names it): a
     form a child can send back (``marshal`` writes dicts and strings)."""
     try:
-        return _load(path), None
+        return _load(Path(path)), None
     except SnapshotError as exc:
         return None, exc.message
 

@@ -30,11 +30,15 @@ import marshal
 import operator
 import os
 import selectors
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelsnap.core.beside import start_interpreter
+
+if TYPE_CHECKING:
+    import subprocess
 
 # From this many rows the front is computed by a helper (below, about 0.04 s here: the
 # helper's start and the hand-over would cost more than they save).
@@ -174,21 +178,7 @@ def start_helper(rows: int) -> PendingFront:
     ranking has before judging them) reach ``HELPER_FROM``, else by the caller."""
     if rows < HELPER_FROM:
         return PendingFront(None)
-    package_root = str(Path(__file__).resolve().parents[3])
-    code = (
-        f"import sys; sys.path.insert(0, {package_root!r}); "
-        "from modelsnap.core.selection.pareto import serve; serve()"
-    )
-    try:
-        helper = subprocess.Popen(
-            [sys.executable, "-I", "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except (OSError, ValueError):
-        return PendingFront(None)
-    return PendingFront(helper)
+    return PendingFront(start_interpreter("modelsnap.core.selection.pareto", "serve"))
 
 
 def serve() -> None:
