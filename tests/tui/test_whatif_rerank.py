@@ -29,7 +29,7 @@ async def test_a_slow_older_ranking_never_replaces_a_newer_one(root, monkeypatch
     real = jobs.rank_state
     started: list[dict | None] = []
 
-    def slow_for_five(project, weights=None):
+    def slow_for_five(project, weights=None, progress=None):
         started.append(weights)
         result = real(project, weights)
         if weights and weights.get("latency_p95_ms") == 5.0:
@@ -61,7 +61,7 @@ async def test_typing_quickly_ranks_once_after_the_pause(root, monkeypatch):
     real = jobs.rank_state
     started: list[dict | None] = []
 
-    def counting(project, weights=None):
+    def counting(project, weights=None, progress=None):
         started.append(weights)
         return real(project, weights)
 
@@ -97,7 +97,7 @@ async def test_the_plot_says_a_first_ranking_is_under_way_not_that_there_is_noth
     release = threading.Event()
     fail = {"now": False}
 
-    def held(project, weights=None):
+    def held(project, weights=None, progress=None):
         release.wait(30)
         if fail["now"]:
             raise ModelsnapError("the index cannot be read", where="test", hint="try again")
@@ -147,7 +147,7 @@ async def test_one_ranking_runs_at_a_time_and_the_newest_request_is_the_one_show
     running = {"now": 0, "most": 0}
     started: list[dict | None] = []
 
-    def slow(project, weights=None):
+    def slow(project, weights=None, progress=None):
         with lock:
             running["now"] += 1
             running["most"] = max(running["most"], running["now"])
@@ -179,3 +179,27 @@ async def test_one_ranking_runs_at_a_time_and_the_newest_request_is_the_one_show
         assert len(started) == 2  # the first request, then only the newest
         assert started[-1] is not None and started[-1]["latency_p95_ms"] == 0.5
         assert screen.result.weights["latency_p95_ms"] == pytest.approx(0.5 / 1.3)
+
+
+async def test_a_first_ranking_that_parses_every_file_counts_them(root, monkeypatch):
+    """A folder without a trusted index (a fresh copy, a clone): step 5's first ranking parses
+    every snapshot file, most of a minute at 100,000; the plot counts them meanwhile."""
+    from modelsnap.tui.widgets.tradeoff_plot import NO_POINTS, TradeoffPlot
+
+    for path in (root / ".modelsnap").glob("index*"):
+        path.unlink()  # the index is only a cache: the ranking rebuilds it from the files
+    shown: list[str] = []
+    monkeypatch.setattr(
+        TradeoffPlot, "watch_empty_text", lambda plot, text: shown.append(text), raising=False
+    )
+    app = ModelsnapApp(root, open_step=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        for _ in range(100):  # until the first ranking has arrived (seconds on a loaded machine)
+            if app.screen.result is not None:
+                break
+            await pilot.pause(0.1)
+        assert app.screen.result is not None
+        assert "ranking the snapshots: read 6 of 6 files ..." in shown
+        assert shown[-1] == NO_POINTS  # the ranking's own points replace the count
+    assert sorted(p.name for p in (root / ".modelsnap").glob("index*"))  # rebuilt

@@ -6,6 +6,7 @@ does not apply too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,19 @@ def check_and_save_model(root: Path, spec: dict[str, Any], *, kind: str) -> Any:
     return save_model(root, spec, kind=kind)
 
 
-def rank_state(root: Path, weights: dict[str, float] | None = None) -> Any:
+def rank_state(
+    root: Path,
+    weights: dict[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
     """Rank the project exactly as ``modelsnap rank --sensitivity`` does, with optional
     what-if weights; returns the ``core.selection.ranking.RankingResult``. Nothing is written:
-    what-if weights become the project's only through step 1 or "Save weights"."""
+    what-if weights become the project's only through step 1 or "Save weights".
+    ``progress(done, total)`` hears how far the parsing of the files no index row stands for
+    is (all of them, in a folder without a trusted index)."""
     from modelsnap.core.selection.context import rank_project
 
-    return rank_project(root, weights=weights or None, sensitivity=True).result
+    return rank_project(root, weights=weights or None, sensitivity=True, progress=progress).result
 
 
 def significance(root: Path, result: Any) -> dict[str, Any]:

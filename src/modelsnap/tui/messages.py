@@ -148,6 +148,16 @@ class Ranked(TaskResult["RankingResult"]):
         super().__init__(result, error)
 
 
+class RankingRead(Message):
+    """How far step 5's ranking has parsed the snapshot files no index row stands for:
+    ``done`` of ``total`` (every file, in a folder without a trusted index)."""
+
+    def __init__(self, done: int, total: int) -> None:
+        self.done = done
+        self.total = total
+        super().__init__()
+
+
 class SignificanceTested(TaskResult[dict[str, Any]]):
     """The top pick against the runner-up and the baseline on the test predictions."""
 

@@ -25,6 +25,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from modelsnap.tui.messages import (
     DecisionRecorded,
     Ranked,
+    RankingRead,
     ReadingProgress,
     SignificanceTested,
     WeightsSaved,
@@ -343,7 +344,11 @@ class RankingScreen(StepScreen):
             self.post_message(Ranked(request=request))  # typed on during the pause
             return
         try:
-            result = rank_state(self.app.root, weights)
+            result = rank_state(
+                self.app.root,
+                weights,
+                lambda done, total: self.post_message(RankingRead(done, total)),
+            )
         except ModelsnapError as error:
             self.post_message(Ranked(error=str(error), request=request))
             return
@@ -355,6 +360,17 @@ class RankingScreen(StepScreen):
             )
             raise
         self.post_message(Ranked(result, request=request))
+
+    @on(RankingRead)
+    def _ranking_read(self, message: RankingRead) -> None:
+        """The first ranking of a folder without a trusted index parses every snapshot file
+        (most of a minute at 100,000): the plot counts them until the ranking arrives."""
+        if self.result is None:  # whichever request it is: the one it supersedes waits on it
+            self.query_one(
+                TradeoffPlot
+            ).empty_text = (
+                f"ranking the snapshots: read {message.done:,} of {message.total:,} files ..."
+            )
 
     def on_weights_editor_changed(self, message: WeightsEditor.Changed) -> None:
         if message.weights is None:
