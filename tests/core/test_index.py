@@ -1195,9 +1195,9 @@ def test_files_parsed_beside_give_the_rows_one_process_gives(
 def test_files_parsed_in_a_thread_are_shared_with_a_started_interpreter(
     tmp_path: Path, monkeypatch
 ) -> None:
-    """A thread may not fork (the TUI's, review's reads): from ``beside.SPAWN_FROM`` files a
-    started interpreter parses part of them, and the rows and problems are those of a read
-    alone."""
+    """A thread may not fork (the TUI's ranking, a Jupyter kernel): from ``beside.SPAWN_FROM``
+    files a started interpreter parses part of them, and the rows and problems are those of a
+    read alone."""
     import threading
 
     from modelsnap.core import beside

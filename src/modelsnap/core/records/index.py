@@ -1303,7 +1303,7 @@ def _parse_todo(
         beside_from=PARSE_BESIDE_FROM,
         done=done,
         done_every=PROGRESS_SECONDS,
-        by_name=True,  # a thread's read (the TUI's, review's) shares the files with a helper
+        by_name=True,  # a thread's read (the TUI's ranking, a Jupyter kernel's) shares them
     )
     if progress is not None:
         progress(len(paths), len(paths))
