@@ -147,6 +147,23 @@ def write_folder() -> Callable[[Path, int], Any]:
 
 
 @pytest.fixture
+def parsed_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the snapshot files ``store`` parses in this process, with its reads
+    shared from 10 files on (a started interpreter parses the rest, in a thread)."""
+    from modelsnap.core import beside
+    from modelsnap.core.records import store
+
+    monkeypatch.setattr(store, "PARSE_BESIDE_FROM", 1)
+    monkeypatch.setattr(beside, "SPAWN_FROM", 5)
+    names: list[str] = []
+    real = store._load
+    monkeypatch.setattr(
+        store, "_load", lambda path, memo=None: names.append(path.name) or real(path, memo)
+    )
+    return names
+
+
+@pytest.fixture
 def fresh_interpreter() -> Callable[..., dict[str, Any]]:
     """Run a script in a fresh interpreter, with one thread: what a command is, and what
     ``core.beside`` needs to fork a child (pytest-xdist's workers run threads). The script

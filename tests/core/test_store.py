@@ -875,14 +875,12 @@ def test_a_reader_with_a_child_reads_what_one_process_reads(
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the helper (core.beside) is POSIX-only")
 def test_a_reader_in_a_thread_shares_the_files_with_a_started_interpreter(
-    tmp_path: Path, monkeypatch, write_folder
+    tmp_path: Path, monkeypatch, write_folder, parsed_here: list[str]
 ) -> None:
     """A thread may not fork (the TUI's reads, a decision's): from ``beside.SPAWN_FROM`` files
     a started interpreter parses part of them, and the read is the one of a process alone,
     broken files included."""
     import threading
-
-    from modelsnap.core import beside
 
     root = tmp_path / "p"
     write_folder(root, 40)
@@ -891,14 +889,10 @@ def test_a_reader_in_a_thread_shares_the_files_with_a_started_interpreter(
     (folder / "20261201T000000-wrong_id-0000.toml").write_text(
         next(folder.glob("*.toml")).read_text()
     )
-    alone, alone_problems = store.SnapshotReader().read(root)
+    monkeypatch.setattr(store, "PARSE_BESIDE_FROM", 10**9)
+    alone, alone_problems = store.SnapshotReader().read(root)  # alone: no child, no helper
     monkeypatch.setattr(store, "PARSE_BESIDE_FROM", 1)
-    monkeypatch.setattr(beside, "SPAWN_FROM", 10)
-    parsed_here: list[str] = []
-    real = store._load
-    monkeypatch.setattr(
-        store, "_load", lambda path, memo=None: parsed_here.append(path.name) or real(path, memo)
-    )
+    parsed_here.clear()
     out: dict[str, object] = {}
     thread = threading.Thread(target=lambda: out.update(read=store.SnapshotReader().read(root)))
     thread.start()

@@ -31,8 +31,6 @@ from modelsnap.tui.steps import SETUP, STEP_BY_MODE, STEPS, step_for_number
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from modelsnap.core.records.store import SnapshotReader
-
 # The screen of the setup and of each step (in the order of tui.steps.STEPS; each screen names
 # its entry, STEP = ...), as module and class: a screen's module is imported when the screen is
 # first shown, so the first paint pays only for its own (the others, about 30 ms, load in the
@@ -91,7 +89,6 @@ RUN_MODULES_AFTER = 1.0  # seconds after the first screen: its paint comes first
 # From this many snapshot files the first read takes seconds (about half a millisecond each):
 # the loading line then names review, which opens any folder from its index in about a second.
 REVIEW_HINT_FROM = 5_000
-REVIEW_HINT = "large folder: 'modelsnap review DIR' browses it from the index in a second"
 
 
 class ModelsnapApp(ProjectApp):
@@ -134,14 +131,8 @@ class ModelsnapApp(ProjectApp):
         ),
     ]
 
-    def __init__(
-        self,
-        root: Path,
-        *,
-        open_step: int | None = None,
-        snapshot_reader: SnapshotReader | None = None,
-    ) -> None:
-        super().__init__(root, snapshot_reader)
+    def __init__(self, root: Path, *, open_step: int | None = None) -> None:
+        super().__init__(root)
         self.open_step = open_step
         self._placed = False
 
@@ -159,7 +150,7 @@ class ModelsnapApp(ProjectApp):
         """The first read of a large folder, counted while the user waits."""
         text = f"reading {self._folder_words()} ... {message.done:,} of {message.total:,} snapshots"
         if message.total >= REVIEW_HINT_FROM:
-            text += f"\n{REVIEW_HINT}"
+            text += "\nlarge folder: 'modelsnap review DIR' browses it from the index in a second"
         for label in self.query("#loading").results(Label):
             label.update(text)
 

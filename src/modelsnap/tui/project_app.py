@@ -53,9 +53,7 @@ T = TypeVar("T")
 class ProjectApp(App[None]):
     """The folder, its state and the background jobs; no screens of its own."""
 
-    def __init__(self, root: Path, snapshot_reader: SnapshotReader | None = None) -> None:
-        """``snapshot_reader``: one that has already read the folder (``tui_cmd`` reads a large
-        one before the app starts), so that the first state read parses nothing."""
+    def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = Path(root)
         self.state: ProjectState | None = None
@@ -68,7 +66,7 @@ class ProjectApp(App[None]):
         self._worker_pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()  # the pool is made from worker threads
         self._pool_closed = False
-        self._snapshot_reader = snapshot_reader  # else made by the first state read
+        self._snapshot_reader: SnapshotReader | None = None  # made by the first state read
 
     # -- project state ------------------------------------------------------------------
 
