@@ -28,6 +28,8 @@ def make_folder(directory: Path, count: int = 40) -> Path:
     (directory / "notes.txt").write_text("")
     (directory / "folder.toml").mkdir()
     (directory / "link.toml").symlink_to(directory / "2026-0001.toml")
+    (directory / "folder-link.toml").symlink_to(directory / "folder.toml")  # a folder too
+    (directory / "broken.toml").symlink_to(directory / "nowhere")  # listed: reading refuses
     os.mkfifo(directory / "pipe.toml")
     return directory
 
@@ -46,7 +48,12 @@ def with_child(fresh_interpreter, body: str, *args: str) -> dict:
 def test_names_are_sorted_snapshot_candidates(tmp_path: Path) -> None:
     directory = make_folder(tmp_path / "snapshots", count=5)
     names = listing.list_names(directory)
-    assert names == [*(f"2026-{i:04d}.toml" for i in range(5)), "link.toml", "pipe.toml"]
+    assert names == [
+        *(f"2026-{i:04d}.toml" for i in range(5)),
+        "broken.toml",
+        "link.toml",
+        "pipe.toml",
+    ]
 
 
 def test_numbers_are_what_lstat_says(tmp_path: Path) -> None:
@@ -111,34 +118,36 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
         fresh_interpreter,
         """
         directory = Path(sys.argv[1])
-        list_names = listing.list_names
-        parent, listed_here = os.getpid(), []
+        entries, list_names = listing._entries, listing.list_names
+        listed = []
 
         def one_gone(directory):
-            # one name gone since the listing, in the middle: positions, not order, place
-            # numbers (the child lists with this too: it is a fork)
-            if os.getpid() == parent:
-                listed_here.append(directory)
-            names = list_names(directory)
-            names.insert(3, "2026-0002a.toml")
-            return names
+            # one name gone since the folder was counted, in the middle: positions, not
+            # order, place numbers
+            return [*entries(directory), "2026-0002a.toml"]
 
-        listing.list_names = one_gone
+        def listing_names(directory):
+            listed.append(directory)
+            return list_names(directory)
+
+        listing._entries, listing.list_names = one_gone, listing_names
         pending = listing.start_listing(directory)
         forked = pending.beside is not None and pending.names is None
         found = pending.result()
-        here = listing.stat_names(directory, one_gone(directory))
+        here = listing.stat_names(directory, sorted([*list_names(directory), "2026-0002a.toml"]))
         print(json.dumps({"forked": forked, "forks": len(forks), "bound": pending.bound,
-                          "listed_here": len(listed_here),
+                          "listed": len(listed),
                           "child": [list(r) for r in found], "here": [list(r) for r in here]}))
         """,
         str(directory),
     )
     assert answer["forked"] and answer["forks"] == 1
     assert answer["child"] == answer["here"]
-    assert len(answer["child"]) == 42  # 40 files, the link and the FIFO
-    assert answer["bound"] == 45  # every entry: with the hidden file, notes.txt, the folder
-    assert answer["listed_here"] == 1  # only for "here": the listing came from the child
+    # 40 files, the links to a file and to nowhere, and the FIFO; not the link to a folder
+    assert len(answer["child"]) == 43
+    # every entry: with the hidden file, notes.txt, the folder, the one gone
+    assert answer["bound"] == 48
+    assert answer["listed"] == 0  # the names came from the count, not from listing again
 
 
 @needs_fork
@@ -203,19 +212,19 @@ def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_in
         """
         directory = Path(sys.argv[1])
         parent = os.getpid()
-        stat_at = listing._stat_at
+        numbers_at = listing._numbers_at
 
         def failing_in_the_child(fd):
-            stat = stat_at(fd)
+            numbers = numbers_at(fd)
 
-            def numbers(name):
+            def failing(name):
                 if os.getpid() != parent:
                     raise OSError("the child cannot stat")
-                return stat(name)
+                return numbers(name)
 
-            return numbers
+            return failing
 
-        listing._stat_at = failing_in_the_child
+        listing._numbers_at = failing_in_the_child
         pending = listing.start_listing(directory)
         forked = pending.beside is not None
         found = pending.result()
@@ -226,22 +235,151 @@ def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_in
         """,
         str(directory),
     )
-    assert answer == {"forked": True, "forks": 1, "same": True, "files": 42}
+    assert answer == {"forked": True, "forks": 1, "same": True, "files": 43}
+
+
+# The child and the reader stat the names from both ends (``_Meeting``): whatever the child
+# does (slow, dead, or telling a count it did not reach), the answer is the one stat'ing here
+# gives. ``_STEP`` is 2 so that they meet after a few names, not after 256.
+_BOTH_ENDS = """
+directory, record = Path(sys.argv[1]), Path(sys.argv[2])
+lines, settle = int(sys.argv[3]), float(sys.argv[4])
+listing._STEP = 2
+parent = os.getpid()
+numbers_at = listing._numbers_at
+by_reader = []
+
+def recording(fd):
+    numbers = numbers_at(fd)
+
+    def stat(name):
+        if os.getpid() == parent:
+            by_reader.append(name)
+        else:
+            child(name)
+            with open(record, "a") as out:
+                out.write(name + "\\n")
+        return numbers(name)
+
+    return stat
+
+listing._numbers_at = recording
+pending = listing.start_listing(directory)
+forked = pending.beside is not None
+deadline = time.monotonic() + 30
+while forked and time.monotonic() < deadline:  # until the child has stat'ed ``lines`` names
+    if record.exists() and len(record.read_text().split()) >= lines:
+        break
+    time.sleep(0.001)
+time.sleep(settle)
+found = pending.result()
+here = listing.stat_names(directory, listing.list_names(directory))
+by_child = record.read_text().split() if record.exists() else []
+print(json.dumps({"forked": forked, "same": [list(r) for r in found] == [list(r) for r in here],
+                  "files": len(found), "by_reader": by_reader, "by_child": by_child}))
+"""
+
+
+def both_ends(
+    fresh_interpreter, directory: Path, record: Path, child: str, lines: int = 1, settle: float = 0
+) -> dict:
+    """``_BOTH_ENDS`` with ``child(name)`` run in the child before each of its ``lstat``; the
+    reader takes the answer once the child has stat'ed ``lines`` names, ``settle`` s later."""
+    args = (str(directory), str(record), str(lines), str(settle))
+    return with_child(fresh_interpreter, child + _BOTH_ENDS, *args)
+
+
+@needs_fork
+def test_a_slow_child_meets_the_reader_and_every_name_is_stated(
+    tmp_path: Path, fresh_interpreter
+) -> None:
+    directory = make_folder(tmp_path / "snapshots")
+    answer = both_ends(
+        fresh_interpreter,
+        directory,
+        tmp_path / "by-child",
+        "def child(name):\n    time.sleep(0.02)\n",
+    )
+    assert answer["forked"] and answer["same"] and answer["files"] == 43
+    by_reader, by_child = answer["by_reader"], answer["by_child"]
+    names = sorted({*by_reader, *by_child})
+    assert len(names) == 45  # the 43 files, the folder and the link to it: each stat'ed
+    assert by_child and by_reader  # both took part: the child from the first name on,
+    assert by_child[0] == names[0] and names[-1] in by_reader[:2]  # the reader from the last
+    assert len(by_reader) > len(by_child)  # the child sleeps at each name
+    assert len(set(by_child) & set(by_reader)) <= 2  # at most one step done by both
+
+
+_DIES = """
+n = [0]
+def child(name):  # after one step (2 names, told to the reader), in the next
+    n[0] += 1
+    if n[0] == 3:
+        os._exit(1)
+"""
+_CLAIMS_TOO_MUCH = """
+def child(name):  # says it did every name, and stops after one step
+    get, set_ = listing._Meeting.get, listing._Meeting.set
+    listing._Meeting.get = lambda self, at: 0 if at == listing._TAKEN else get(self, at)
+    listing._Meeting.set = lambda self, at, value: set_(self, at, 10**9)
+"""
+
+
+@needs_fork
+@pytest.mark.parametrize(
+    ("child", "by_reader"),
+    [
+        (_DIES, 45),  # from the last name back to the child's step, then that step: its
+        (_CLAIMS_TOO_MUCH, 43),  # numbers were lost; none from the back, then all but the step
+    ],
+    ids=["dies", "claims-too-much"],
+)
+def test_names_the_child_did_not_state_are_stated_here(
+    tmp_path: Path, fresh_interpreter, child: str, by_reader: int
+) -> None:
+    directory = make_folder(tmp_path / "snapshots")
+    record = tmp_path / "by-child"
+    answer = both_ends(fresh_interpreter, directory, record, child, lines=2, settle=0.3)
+    assert answer["forked"] and answer["same"] and answer["files"] == 43
+    assert len(answer["by_child"]) == 2
+    assert len(answer["by_reader"]) == by_reader
+    assert len({*answer["by_reader"], *answer["by_child"]}) == 45  # every name stat'ed
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_joined_columns_place_each_part_after_the_other(offset: int) -> None:
+    front = (
+        [1],
+        [10] * (offset - 1),
+        [11] * (offset - 1),
+        [12] * (offset - 1),
+        [13] * (offset - 1),
+    )
+    if offset == 0:
+        front = ([], [], [], [], [])
+    back = ([0, 2], [20], [21], [22], [23])
+    gone, sizes, *_ = listing._joined(front, back, offset)
+    assert gone == [*front[0], offset, offset + 2]
+    assert sizes == [*front[1], 20]
 
 
 @pytest.mark.parametrize(
     ("answer", "sound"),
     [
-        ((["a.toml", "b.toml"], ([], [1, 2], [3, 4], [5, 6], [7, 8])), True),
-        ((["a.toml", "b.toml"], ([1], [2], [4], [6], [8])), True),  # one gone
-        ((["a.toml", "b.toml"], ([], [1], [3], [5], [7])), False),  # a number short
-        ((["a.toml", 2], ([], [1, 2], [3, 4], [5, 6], [7, 8])), False),
-        (("a.toml", ([], [1], [3], [5], [7])), False),
-        ((["a.toml"], ([], [1], [3], [5])), False),
-        ((["a.toml"], [[], [1], [3], [5], [7]]), False),
+        ((2, ([], [1, 2], [3, 4], [5, 6], [7, 8])), True),
+        ((2, ([1], [2], [4], [6], [8])), True),  # one gone
+        ((1, ([], [2], [4], [6], [8])), True),  # stopped after one name
+        ((0, ([], [], [], [], [])), True),
+        ((2, ([], [1], [3], [5], [7])), False),  # a number short
+        ((3, ([], [1, 2, 3], [3, 4, 5], [5, 6, 7], [7, 8, 9])), False),  # more than the names
+        ((-1, ([], [], [], [], [])), False),
+        ((2, ([2], [2], [4], [6], [8])), False),  # a position past the names done
+        ((2.0, ([], [1, 2], [3, 4], [5, 6], [7, 8])), False),
+        ((2, ([], [1, 2], [3, 4], [5, 6])), False),
+        ((2, [[], [1, 2], [3, 4], [5, 6], [7, 8]]), False),
         (object(), False),  # NOT_DONE: the child could not
         (None, False),
     ],
 )
 def test_only_an_answer_of_the_childs_shape_is_taken(answer, sound) -> None:
-    assert listing._sound(answer) is sound
+    assert listing._sound(answer, 2) is sound

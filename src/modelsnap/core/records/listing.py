@@ -2,11 +2,12 @@
 says of it (size, mtime, ctime, inode): what the index compares with its rows' bindings.
 
 A large folder is listed and stat'ed beside its reader. From ``STAT_BESIDE_FROM`` entries,
-``start_listing`` has a forked child (``core.beside``) list the names and make the ``lstat``
-calls while the reader goes on (it reads the index: a MAC and a ``marshal.loads``);
+``start_listing`` lists the folder's entries (``os.listdir``: what bounds the index it may
+read), and a forked child (``core.beside``) keeps the candidates among them and makes the
+``lstat`` calls while the reader goes on (it reads the index: a MAC and a ``marshal.loads``);
 ``PendingListing.result`` then takes the child's names and numbers, as columns. At 100,000
-files the child takes about 0.28 s and the index about 0.33 s, so the reader pays only for
-counting the entries (what bounds the index it may read) and taking the answer. When the
+files the child takes about 0.3 s and a ranking's read of the index about 0.17 s, so the
+reader's wait is the listing's critical path. When the
 answer does not come back (the child failed or died), the folder is listed and stat'ed here:
 the answer, errors included, is the one the reader would find alone.
 
@@ -15,12 +16,15 @@ Fast path: standard library and ``modelsnap.core`` only.
 
 from __future__ import annotations
 
+import mmap
 import os
+import stat as stat_module
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from modelsnap.core.beside import Beside, fork_allowed, start_beside
 from modelsnap.core.errors import SnapshotError
@@ -78,17 +82,17 @@ def list_names(directory: Path) -> list[str]:
     try:
         with os.scandir(directory) as iterator:
             return sorted(
-                item.name
-                for item in iterator
-                if item.name.endswith(".toml")
-                and item.name[0] != "."
-                and not is_tmp_name(item.name)
-                and not item.is_dir()
+                item.name for item in iterator if _candidate(item.name) and not item.is_dir()
             )
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise _cannot_list(directory, exc) from None
+
+
+def _candidate(name: str) -> bool:
+    """A name ``list_names`` keeps, folders aside."""
+    return name.endswith(".toml") and name[0] != "." and not is_tmp_name(name)
 
 
 def _open_folder(directory: Path) -> int | None:
@@ -118,12 +122,18 @@ def _stat_at(fd: int) -> Callable[[str], tuple[int, int, int, int] | None]:
 
 def entry_count(directory: Path) -> int:
     """How many entries ``directory`` holds, of any kind: at least as many as ``list_names``
-    gives, counted without its per-entry steps (a third of its time at 100,000 files). A
-    missing folder has none; one that cannot be listed raises as ``list_names`` does."""
+    gives. A missing folder has none; one that cannot be listed raises as ``list_names``
+    does."""
+    return len(_entries(directory))
+
+
+def _entries(directory: Path) -> list[str]:
+    """Every name in ``directory``, of any kind, unsorted (``os.listdir``: without
+    ``list_names``' per-entry steps, a third of its time at 100,000 files)."""
     try:
-        return len(os.listdir(directory))
+        return os.listdir(directory)
     except FileNotFoundError:
-        return 0
+        return []
     except OSError as exc:
         raise _cannot_list(directory, exc) from None
 
@@ -149,7 +159,11 @@ Columns = tuple[list[int], list[int], list[int], list[int], list[int]]
 def _stat_columns(
     stat: Callable[[str], tuple[int, int, int, int] | None], names: list[str]
 ) -> Columns:
-    found = list(map(stat, names))
+    return _columns(list(map(stat, names)))
+
+
+def _columns(found: list[tuple[int, int, int, int] | None]) -> Columns:
+    """``_stat_columns`` of the names' ``lstat`` numbers (None: gone)."""
     gone = [i for i, numbers in enumerate(found) if numbers is None] if None in found else []
     if gone:
         found = [numbers for numbers in found if numbers is not None]
@@ -186,37 +200,62 @@ class PendingListing:
         self.bound = bound
         self.beside: Beside | None = None
         self._fd: int | None = None
-        self._stat: Callable[[str], tuple[int, int, int, int] | None] | None = None
+        self._kept: list[str] = []  # the names the child and this reader stat
+        self._meeting: _Meeting | None = None
 
-    def _start_beside(self) -> None:
-        """The child, listing and stat'ing the folder; none when the folder is gone or no
-        child may be forked."""
+    def _start_beside(self, entries: list[str]) -> None:
+        """The child, stat'ing the candidates among ``entries`` (the folder's names, any kind,
+        as it was counted) from the first on; none when the folder is gone or no child may be
+        forked."""
         self._fd = _open_folder(self.directory)
         if self._fd is not None:
-            # One item: the child sends its names and numbers, as columns, all at once, taken
-            # when the reader has read the index (a pipe holds only part of them, and the
-            # reader does not look before); a list of 100,000 tuples took twice as long to
-            # pass and to turn into columns here.
-            self._stat = _stat_at(self._fd)
-            self.beside = start_beside(
-                partial(_listed_and_stated, self._stat), [self.directory], chunk=1
-            )
+            # The child sends its numbers, as columns, all at once, taken when the reader has
+            # read the index (a pipe holds only part of them, and the reader does not look
+            # before); a list of 100,000 tuples took twice as long to pass and to turn into
+            # columns here. The names it needs not send: the fork gives them.
+            self._kept = sorted(filter(_candidate, entries))
+            self._meeting = _Meeting(len(self._kept))
+            work = partial(_stated_from_front, self._fd, self._kept, self._meeting)
+            self.beside = start_beside(work, [self.directory], chunk=1)
         if self.beside is None:
             self._close()
 
     def result(self) -> Listing:
-        """The listing: the child's, or one made here when it gave none."""
+        """The listing: the child's, with the names this reader stat'ed from the last one
+        back until it met the child; or one made here when no child started."""
         beside, self.beside = self.beside, None
         try:
-            if beside is not None:
-                (answer,) = beside.results()
-                if _sound(answer):  # not NOT_DONE: the child could
-                    names, columns = answer
-                    return _listing(names, columns)
-            names = self.names if self.names is not None else list_names(self.directory)
-            return stat_names(self.directory, names)
+            if beside is None:
+                names = self.names if self.names is not None else list_names(self.directory)
+                return stat_names(self.directory, names)
+            numbers = _numbers_at(cast(int, self._fd))
+            kept, taken, back = self._stated_from_back(numbers)
+            (answer,) = beside.results()
+            if _sound(answer, len(kept)):  # not NOT_DONE: the child could
+                done, front = answer
+            else:
+                done, front = 0, _columns([])
+            if done < taken:  # the child stopped short (or died): the names between, here
+                back[:0] = map(numbers, kept[done:taken])
+            else:  # both stat'ed the names from ``taken`` to ``done``: the child's are kept
+                del back[: done - taken]
+            return _listing(kept, _joined(front, _columns(back), done))
         finally:
             self._close()
+
+    def _stated_from_back(
+        self, numbers: Callable[[str], tuple[int, int, int, int] | None]
+    ) -> tuple[list[str], int, list[tuple[int, int, int, int] | None]]:
+        """The kept names; from which one on this reader stat'ed them, from the last one back,
+        ``_STEP`` at a time, until it reached those the child has done; and their numbers."""
+        kept, meeting = self._kept, cast(_Meeting, self._meeting)
+        taken, parts = len(kept), []
+        while taken > (done := meeting.get(_DONE)):
+            start = max(done, taken - _STEP)
+            meeting.set(_TAKEN, start)  # before the calls: the child stops short of them
+            parts.append(list(map(numbers, kept[start:taken])))
+            taken = start
+        return kept, taken, [found for part in reversed(parts) for found in part]
 
     def cancel(self) -> None:
         """End the child, if any, without waiting for its answer."""
@@ -226,32 +265,99 @@ class PendingListing:
         self._close()
 
     def _close(self) -> None:
-        self._stat = None
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+        meeting, self._meeting = self._meeting, None
+        if meeting is not None:
+            meeting.memory.close()
 
 
-def _listed_and_stated(
-    stat: Callable[[str], tuple[int, int, int, int] | None], directory: Path
-) -> tuple[list[str], Columns]:
-    """The child's work: the folder's names, and their ``_stat_columns``."""
-    names = list_names(directory)
-    return names, _stat_columns(stat, names)
+# The child stats the kept names from the first on, and the reader, once it has read the index,
+# from the last one back: each tells the other how far it got through two integers in memory
+# they share (an anonymous shared mapping stays shared across a fork). Each looks at the
+# other's every ``_STEP`` names; they may both stat a few names (the child's numbers are kept),
+# never leave one out (``result`` stats any the child stopped short of).
+_DONE, _TAKEN = 0, 8  # the child's count of names done; the first name the reader has taken
+_STEP = 256
+_INT64 = struct.Struct("<q")
 
 
-def _sound(answer: Any) -> bool:
-    """Whether the child's answer has the shape ``_listed_and_stated`` gives."""
+class _Meeting:
+    def __init__(self, count: int) -> None:
+        self.memory = mmap.mmap(-1, 16)
+        self.set(_TAKEN, count)  # the reader has taken none yet
+
+    def get(self, at: int) -> int:
+        return int(_INT64.unpack_from(self.memory, at)[0])
+
+    def set(self, at: int, value: int) -> None:
+        _INT64.pack_into(self.memory, at, value)
+
+
+def _numbers_at(fd: int) -> Callable[[str], tuple[int, int, int, int] | None]:
+    """``_stat_at``, where a folder (or a link to one, followed as ``DirEntry.is_dir`` does)
+    is None too: ``list_names`` leaves folders out, and the kept names are told from them by
+    the ``lstat`` each gets anyway (not by listing the folder again: 0.05 s at 100,000)."""
+    stat = os.stat
+    is_folder, is_link = stat_module.S_ISDIR, stat_module.S_ISLNK
+
+    def numbers(name: str) -> tuple[int, int, int, int] | None:
+        try:
+            found = stat(name, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            return None
+        mode = found.st_mode
+        if is_folder(mode) or (is_link(mode) and _links_to_folder(fd, name)):
+            return None
+        return (found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino & INO_MASK)
+
+    return numbers
+
+
+def _links_to_folder(fd: int, name: str) -> bool:
+    try:
+        return stat_module.S_ISDIR(os.stat(name, dir_fd=fd).st_mode)
+    except OSError:  # a broken link, or gone
+        return False
+
+
+def _stated_from_front(
+    fd: int, names: list[str], meeting: _Meeting, directory: Path
+) -> tuple[int, Columns]:
+    """The child's work: how many of ``names`` it stat'ed from the first on, until it reached
+    those the reader took; and their ``_stat_columns``."""
+    numbers = _numbers_at(fd)
+    found: list[tuple[int, int, int, int] | None] = []
+    for start in range(0, len(names), _STEP):
+        if start >= meeting.get(_TAKEN):
+            break
+        found += map(numbers, names[start : start + _STEP])
+        meeting.set(_DONE, len(found))
+    return len(found), _columns(found)
+
+
+def _joined(front: Columns, back: Columns, offset: int) -> Columns:
+    """The columns of names ``[0, offset)`` then of the names after them."""
+    gone = front[0] + [offset + i for i in back[0]]
+    return (gone, *(a + b for a, b in zip(front[1:], back[1:], strict=True)))  # type: ignore[return-value]
+
+
+def _sound(answer: Any, count: int) -> bool:
+    """Whether the child's answer has the shape ``_stated_from_front`` gives, for ``count``
+    names."""
     if type(answer) is not tuple or len(answer) != 2:
         return False
-    names, columns = answer
-    if type(names) is not list or not all(type(name) is str for name in names):
+    done, columns = answer
+    if type(done) is not int or not 0 <= done <= count:
         return False
     if type(columns) is not tuple or len(columns) != 5:
         return False
     gone, *numbers = columns
-    return all(type(column) is list for column in columns) and all(
-        len(column) == len(names) - len(gone) for column in numbers
+    return (
+        all(type(column) is list for column in columns)
+        and all(type(i) is int and 0 <= i < done for i in gone)
+        and all(len(column) == done - len(gone) for column in numbers)
     )
 
 
@@ -261,10 +367,10 @@ def start_listing(directory: Path) -> PendingListing:
     now (a ``SnapshotError`` when the folder cannot be listed, here or from ``result``)."""
     directory = Path(directory)
     if fork_allowed():
-        bound = entry_count(directory)
-        if bound >= STAT_BESIDE_FROM:
-            pending = PendingListing(directory, None, bound)
-            pending._start_beside()
+        entries = _entries(directory)
+        if len(entries) >= STAT_BESIDE_FROM:
+            pending = PendingListing(directory, None, len(entries))
+            pending._start_beside(entries)
             if pending.beside is not None:
                 return pending
     names = list_names(directory)
