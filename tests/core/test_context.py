@@ -382,3 +382,33 @@ def test_edge_runs_replace_only_their_own_rows_edge_measures():
         assert updated[1]["measures"][split]["edge_must_pass_failed"] == 1.0
         assert updated[1]["measures"][split]["f1"] == rows[1]["measures"][split]["f1"]
     assert json.dumps(rows, sort_keys=True) == before
+
+
+@pytest.mark.parametrize(
+    "what_ifs",
+    [
+        {},
+        {"all_versions": True},
+        {"all_versions": True, "allow_mixed": True, "method": "topsis"},
+        {"split": "test", "weights": {"f1": 1.0, "size_mb": 0.5}},
+    ],
+)
+def test_a_ranking_of_narrow_rows_is_the_ranking_of_whole_rows(write_folder, tmp_path, what_ifs):
+    """``rank_project`` reads the index narrow (each row's ``RANKING_FIELDS`` alone): its
+    answer is the one the whole rows give, read fresh and from the index, with a row recorded
+    over the block and a file changed since."""
+    root = tmp_path / "p"
+    ids = write_folder(root, 240)
+    for _ in range(2):  # the first read parses every file and folds the index; then from it
+        narrow = rank_project(root, sensitivity=True, **what_ifs)
+        whole = load_context(root).rank(sensitivity=True, **what_ifs)
+        assert narrow.result.to_dict() == whole.to_dict()
+        assert narrow.result.ranked and narrow.result.rejected
+    edited = root / "snapshots" / f"{ids[5]}.toml"
+    text = edited.read_text()
+    assert 'fingerprint = "' in text
+    edited.write_text(text.replace('fingerprint = "', 'fingerprint = "Z', 1))  # other hardware
+    narrow = rank_project(root, sensitivity=True, **what_ifs)
+    assert (
+        narrow.result.to_dict() == load_context(root).rank(sensitivity=True, **what_ifs).to_dict()
+    )

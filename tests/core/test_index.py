@@ -820,8 +820,11 @@ def test_block_rows_are_plain_dicts_with_summary_rows_keys(compacted):
     assert sorted(rows[5]) == sorted(summary)
     assert plain([rows[5]]) == plain([summary])
     values = tuple(f"value {i}" for i in range(len(index._BASE_FIELDS)))
-    built = index._Row(values, {}).__dict__
+    keys, rest = values[: len(index.RANKING_FIELDS)], values[len(index.RANKING_FIELDS) :]
+    built = index._Row(keys, rest, {}).__dict__
     assert list(built.items()) == [*zip(index._BASE_FIELDS, values, strict=True), ("measures", {})]
+    narrow = index._RankingRow(keys, {}).__dict__
+    assert list(narrow.items()) == [*zip(index.RANKING_FIELDS, keys, strict=True), ("measures", {})]
     rows[5]["extra"] = 1  # a reader's own key: that row alone gets it
     assert "extra" not in rows[6] and dict(rows[5])["extra"] == 1
     assert json.loads(json.dumps(rows[6], default=dict))["id"] == ids[6]
@@ -1391,3 +1394,168 @@ def test_this_users_own_block_is_mapped(compacted, monkeypatch):
     monkeypatch.setattr(index, "mmap", mapping_module(lambda: mapped.append(1)))
     rows, _ = index.load_rows(root)
     assert mapped == [1] and plain(rows) == expected
+
+
+# A narrow read (``load_rows(narrow=True)``: what ``rank`` reads) gives each row's
+# RANKING_FIELDS and measures; the index block keeps the other fields apart, so such a read
+# does not decode them. It checks the same files and writes back the same, whole rows.
+
+
+def narrowed(rows: list) -> list:
+    """Whole rows as a narrow read gives them (plain values)."""
+    keep = (*index.RANKING_FIELDS, "measures")
+    return [{k: v for k, v in row.items() if k in keep} for row in plain(rows)]
+
+
+def test_the_ranking_fields_hold_every_field_a_ranking_reads(folder):
+    """``as_row`` reduces a whole snapshot to the fields the ranking reads: a narrow row has
+    each of them (a ranking of narrow rows is checked equal to one of whole rows in
+    tests/core/test_context.py)."""
+    from modelsnap.core.selection.ranking import as_row
+
+    root, ids = folder
+    snapshot = read_toml(root / "snapshots" / f"{ids[0]}.toml")
+    assert set(as_row(snapshot)) <= {*index.RANKING_FIELDS, "measures"}
+
+
+def test_a_narrow_read_gives_the_ranking_fields_of_every_row(compacted, monkeypatch):
+    root, ids, expected = compacted
+    extra = extra_snapshot(3)  # a loose row over the block
+    write_file(root, extra)
+    index.record(root, extra)
+    edited = root / "snapshots" / f"{ids[6]}.toml"  # parsed again
+    edited.write_text(edited.read_text().replace('name = "', 'name = "Y', 1))
+    whole, problems = index.load_rows(root)
+    assert problems == [] and len(whole) == len(ids) + 1
+    rows, problems = index.load_rows(root, narrow=True)
+    assert problems == []
+    assert plain(rows) == narrowed(whole)
+    assert [list(row) for row in rows] == [[*index.RANKING_FIELDS, "measures"]] * len(rows)
+    # settled rows (every file its block row: the common start) come narrow from the block
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index, "COMPACT_FROM", 1)
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)
+    index.load_rows(root, write_back=True)
+    monkeypatch.undo()
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)
+    rows, _ = index.load_rows(root, narrow=True)
+    assert plain(rows) == narrowed(index.load_rows(root)[0])
+    assert index._read_index(root, narrow=True).base_rest is None  # not decoded
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_a_narrow_read_stores_whole_rows_when_it_binds_them_again(compacted, monkeypatch, fold):
+    """Block rows whose files were touched (same bytes, new ctime) are bound again by a writing
+    read, whole though the read is narrow: folded into a new block when that is due, else
+    stored as loose rows."""
+    root, ids, expected = compacted
+    monkeypatch.setattr(index, "COMPACT_FROM", 4 if fold else 10**6)
+    for name in ids:
+        path = root / "snapshots" / f"{name}.toml"
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))  # moves ctime
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)
+    rows, problems = index.load_rows(root, write_back=True, narrow=True)
+    assert problems == [] and plain(rows) == narrowed(expected)
+    assert stored_files(root) == (set() if fold else {f"{name}.toml" for name in ids})
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)  # bound: trusted on their stat
+    assert plain(index.load_rows(root)[0]) == expected
+
+
+def test_a_narrow_read_folds_whole_rows_into_the_block(compacted, monkeypatch):
+    root, ids, expected = compacted
+    extras = [extra_snapshot(n) for n in range(4)]
+    for extra in extras:
+        write_file(root, extra)
+        index.record(root, extra)
+    rows, problems = index.load_rows(root, write_back=True, narrow=True)  # 4 loose: folded
+    assert problems == [] and len(rows) == len(ids) + 4
+    assert stored_files(root) == set()  # every row in the block now
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    whole, problems = index.load_rows(root)
+    assert problems == [] and plain(whole)[: len(ids)] == expected
+    assert plain(rows) == narrowed(whole)
+
+
+def test_a_narrow_read_folds_nothing_when_the_block_changed_since(compacted, monkeypatch):
+    """The block's other fields are read again for a fold: from the very block the narrow read
+    verified (its MAC), else there is no fold (the rows stay loose; nothing is lost)."""
+    root, ids, expected = compacted
+    for extra in (extra_snapshot(n) for n in range(4)):
+        write_file(root, extra)
+        index.record(root, extra)
+    real = index._read_index
+
+    def block_replaced(*args, **kwargs):
+        found = real(*args, **kwargs)
+        if not kwargs.get("narrow"):
+            found.block_mac = "another block"
+        return found
+
+    monkeypatch.setattr(index, "_read_index", block_replaced)
+    rows, problems = index.load_rows(root, write_back=True, narrow=True)
+    assert problems == [] and len(rows) == len(ids) + 4
+    assert len(stored_files(root)) == 4  # not folded
+    monkeypatch.undo()
+    whole, _ = index.load_rows(root)
+    assert plain(whole)[: len(ids)] == expected
+
+
+def old_layout(root: Path) -> None:
+    """The block rewritten as modelsnap wrote it before the split: whole rows, no tail."""
+    width, body, _mac = block_of(root)
+    parts = list(marshal.loads(body))
+    rest = marshal.loads(body[len(body) - parts[10] :])
+    parts[7] = [keys + more for keys, more in zip(parts[7], rest, strict=True)]
+    signed_block(root, parts[:10], width)
+
+
+def test_a_block_of_the_old_layout_is_read_and_rewritten_by_a_writing_read(compacted, monkeypatch):
+    """Its rows are trusted as before (the folder is not parsed again after an upgrade), and
+    the first writing read rewrites it, even one that finds every row settled."""
+    root, ids, expected = compacted
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)
+    index.load_rows(root, write_back=True)  # every row bound again, settled, and folded
+    old_layout(root)
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)
+    assert index._read_index(root).old_layout
+    assert plain(index.load_rows(root)[0]) == expected
+    assert plain(index.load_rows(root, narrow=True)[0]) == narrowed(expected)
+    assert len(marshal.loads(block_of(root)[1])) == 10  # a read that writes nothing
+    rows, _ = index.load_rows(root, write_back=True, narrow=True)
+    assert plain(rows) == narrowed(expected)
+    _width, body, _mac = block_of(root)
+    assert len(marshal.loads(body)) == 11 and not index._read_index(root).old_layout
+    assert plain(index.load_rows(root)[0]) == expected
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda rest: rest.__setitem__(1, rest[1][:-1]),  # a row's other fields one value short
+        lambda rest: rest.__setitem__(1, rest[1][:5] + ("not a table",) + rest[1][6:]),
+        lambda rest: rest.pop(),  # one row's other fields missing
+    ],
+)
+def test_a_signed_block_whose_other_fields_readers_cannot_use_is_not_trusted(
+    compacted, monkeypatch, damage
+):
+    """A whole read checks the other fields as a narrow one checks the ranking fields; a
+    narrow read does not decode them, and a fold after it reads them checked."""
+    root, ids, expected = compacted
+    width, body, _mac = block_of(root)
+    parts = list(marshal.loads(body))
+    rest = marshal.loads(body[len(body) - parts[10] :])
+    damage(rest)
+    tail = marshal.dumps(rest)
+    names = index._read_index(root).names
+    body = marshal.dumps((*parts[:10], len(tail))) + tail
+    key = index._key(create=False)
+    put_block(root, width, body, index._mac(key, index._base_signed(names, width, body)))
+    parsed = parsed_files(monkeypatch)
+    rows, problems = index.load_rows(root)
+    assert problems == [] and plain(rows) == expected and len(parsed) == len(ids)

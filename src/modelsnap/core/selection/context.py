@@ -196,11 +196,15 @@ def load_context(
     from_records: bool = False,
     write_index: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    narrow: bool = False,
 ) -> SelectionContext:
     """Read what a ranking needs. ``from_records`` parses every snapshot file (what records
     a decision or a report must use), telling ``progress(done, total)`` how far it is
     (``SnapshotReader.read``); otherwise rows come from the index cache (fast ``rank``,
-    review). Broken snapshot files are listed in ``problems``, never raised."""
+    review). Broken snapshot files are listed in ``problems``, never raised. ``narrow``: the
+    index's rows hold only the ``index.RANKING_FIELDS`` and measures, all a ranking reads (rows
+    parsed from the records hold ``as_row``'s fields, fewer still); review, which shows the
+    other fields, reads them whole."""
     from modelsnap.core.evaluation.edgecases import latest_edge_results
     from modelsnap.core.project.parse import load_project
     from modelsnap.core.records.store import current_data_hashes
@@ -217,7 +221,7 @@ def load_context(
     else:
         from modelsnap.core.records.index import load_rows
 
-        found, broken = load_rows(root, write_back=write_index, progress=progress)
+        found, broken = load_rows(root, write_back=write_index, progress=progress, narrow=narrow)
     unreadable: list[str] = []
     rows = with_edge_results(found, latest_edge_results(root, problems=unreadable))
     return SelectionContext(
@@ -238,7 +242,7 @@ def load_context(
 @dataclass
 class ProjectRanking:
     result: RankingResult
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # as the ranking read them: the fields it uses (narrow), measures
     problems: list[str]
     criteria_revision: int | None
     config: ProjectConfig
@@ -264,7 +268,7 @@ def rank_project(
     split, pending edits, all versions) change nothing on disk. ``progress`` as for
     ``load_context``."""
     context = load_context(
-        root, from_records=from_records, write_index=write_index, progress=progress
+        root, from_records=from_records, write_index=write_index, progress=progress, narrow=True
     )
     result = context.rank(
         weights=weights,
