@@ -22,7 +22,8 @@ table, one small transaction whatever the folder's size. A writing reader (``ls`
 once loose rows (and rows of vanished or changed files) reach ``COMPACT_FROM`` and a twentieth
 of the folder, folds every row it just read into the *block*: one blob holding all rows, their
 bindings and their measures as two float64 matrices, under one MAC. Reading 100,000 rows then
-costs one MAC and one ``marshal.loads`` instead of one of each per row; a loose row overrides the
+costs one MAC and one ``marshal.loads`` instead of one of each per row (a ranking's read, one
+of each row's ``RANKING_FIELDS``, kept apart from its other fields); a loose row overrides the
 block's row of the same file, and the fold deletes only the loose rows it read, so a row
 recorded meanwhile survives.
 
@@ -1243,23 +1244,27 @@ def load_rows(
     100,000 snapshots takes most of a minute); it is never called when nothing is parsed.
     ``narrow``: each row holds only the ``RANKING_FIELDS`` (of those it has) and ``measures``,
     all a ranking reads; the index block's rows are then read without their other fields
-    (``rank`` at 100,000 snapshots: 0.25 s sooner). The same files are checked and parsed, and
-    what is written back is the same.
+    (at 100,000 rows: 0.13 s and 140 MB less). The same files are checked and parsed, and
+    what is written back is the same, whole.
     """
     # Hundreds of thousands of new objects and no reference cycles: the cyclic collector
     # would only walk them again and again (a third of the time at 100,000 rows).
     with collector.paused():
-        rows, problems = _load_rows(Path(root), write_back, progress, narrow)
-    if narrow:
-        rows = [row if len(row) == _KEY_WIDTH + 1 else _narrowed(row) for row in rows]
-    return rows, problems
+        return _load_rows(Path(root), write_back, progress, narrow)
 
 
-def _narrowed(row: IndexRow) -> IndexRow:
-    """A whole row (parsed, or a loose row) as a ``narrow`` read gives it."""
-    kept = {field: row[field] for field in RANKING_FIELDS if field in row}  # type: ignore[literal-required]
-    kept["measures"] = row["measures"]
-    return cast("IndexRow", kept)
+def _narrowed(rows: list[IndexRow]) -> list[IndexRow]:
+    """``rows`` as a ``narrow`` read gives them: the block's are already; each whole one
+    (parsed, or a loose row) is cut to its ``RANKING_FIELDS`` and measures."""
+    narrowed = []
+    for row in rows:
+        if len(row) == _KEY_WIDTH + 1:
+            narrowed.append(row)
+            continue
+        kept = {field: row[field] for field in RANKING_FIELDS if field in row}  # type: ignore[literal-required]
+        kept["measures"] = row["measures"]
+        narrowed.append(cast("IndexRow", kept))
+    return narrowed
 
 
 def _load_rows(
@@ -1363,7 +1368,7 @@ def _load_rows(
     if home is not None:
         found = (rows, sources, fresh, files)
         _write_back(home, root, index, found, (trusted_loose, trusted_base), narrow)
-    return rows, problems
+    return _narrowed(rows) if narrow else rows, problems
 
 
 def _bound_again(

@@ -801,8 +801,9 @@ def _entries(
             kind=row.get("kind", "candidate"),
             rank=0,  # numbered once in order, below
             score=score,
-            values=dict(zip(names, values, strict=True)),
-            normalised=dict(zip(names, minmax, strict=True)),
+            # both made from ``names``, of its length: no check (0.02 s at 71,413 entries)
+            values=dict(zip(names, values, strict=False)),
+            normalised=dict(zip(names, minmax, strict=False)),
             primary=measured[split].get(primary),
             test_primary=measured["test"].get(primary),
             gain=gain,
