@@ -105,6 +105,29 @@ def test_a_child_listing_a_folder_that_went_away_finds_it_empty(
     assert answer == {"forks": 1, "files": 0}
 
 
+@needs_fork
+def test_without_shared_memory_the_folder_is_listed_here(tmp_path: Path, fresh_interpreter) -> None:
+    directory = make_folder(tmp_path / "snapshots")
+    answer = with_child(
+        fresh_interpreter,
+        """
+        directory = Path(sys.argv[1])
+
+        def no_memory(*args):
+            raise OSError(12, "Cannot allocate memory")
+
+        listing.mmap.mmap = no_memory
+        pending = listing.start_listing(directory)
+        found = pending.result()
+        here = listing.stat_names(directory, listing.list_names(directory))
+        print(json.dumps({"forks": len(forks), "same": [list(r) for r in found] ==
+                          [list(r) for r in here], "files": len(found)}))
+        """,
+        str(directory),
+    )
+    assert answer == {"forks": 0, "same": True, "files": 43}
+
+
 def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
     directory = make_folder(tmp_path / "snapshots", count=3)
     names = [*listing.list_names(directory), "zz-gone.toml"]

@@ -214,7 +214,11 @@ class PendingListing:
             # before); a list of 100,000 tuples took twice as long to pass and to turn into
             # columns here. The names it needs not send: the fork gives them.
             self._kept = sorted(filter(_candidate, entries))
-            self._meeting = _Meeting(len(self._kept))
+            try:
+                self._meeting = _Meeting(len(self._kept))
+            except OSError:  # no shared memory to be had: no child, the names listed here
+                self._close()
+                return
             work = partial(_stated_from_front, self._fd, self._kept, self._meeting)
             self.beside = start_beside(work, [self.directory], chunk=1)
         if self.beside is None:
