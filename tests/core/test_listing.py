@@ -45,6 +45,14 @@ def with_child(fresh_interpreter, body: str, *args: str) -> dict:
     return fresh_interpreter(preamble + textwrap.dedent(body), *args)
 
 
+def in_a_child(fresh_interpreter, tmp_path: Path, body: str) -> dict:
+    """``with_child`` running ``body`` with a ``make_folder`` in ``tmp_path`` as ``directory``."""
+    directory = make_folder(tmp_path / "snapshots")
+    return with_child(
+        fresh_interpreter, "directory = Path(sys.argv[1])\n" + textwrap.dedent(body), str(directory)
+    )
+
+
 def test_names_are_sorted_snapshot_candidates(tmp_path: Path) -> None:
     directory = make_folder(tmp_path / "snapshots", count=5)
     names = listing.list_names(directory)
@@ -107,12 +115,10 @@ def test_a_child_listing_a_folder_that_went_away_finds_it_empty(
 
 @needs_fork
 def test_without_shared_memory_the_folder_is_listed_here(tmp_path: Path, fresh_interpreter) -> None:
-    directory = make_folder(tmp_path / "snapshots")
-    answer = with_child(
+    answer = in_a_child(
         fresh_interpreter,
+        tmp_path,
         """
-        directory = Path(sys.argv[1])
-
         def no_memory(*args):
             raise OSError(12, "Cannot allocate memory")
 
@@ -123,7 +129,6 @@ def test_without_shared_memory_the_folder_is_listed_here(tmp_path: Path, fresh_i
         print(json.dumps({"forks": len(forks), "same": [list(r) for r in found] ==
                           [list(r) for r in here], "files": len(found)}))
         """,
-        str(directory),
     )
     assert answer == {"forks": 0, "same": True, "files": 43}
 
@@ -136,11 +141,10 @@ def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
 
 @needs_fork
 def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpreter) -> None:
-    directory = make_folder(tmp_path / "snapshots")
-    answer = with_child(
+    answer = in_a_child(
         fresh_interpreter,
+        tmp_path,
         """
-        directory = Path(sys.argv[1])
         entries, list_names = listing._entries, listing.list_names
         listed = []
 
@@ -162,7 +166,6 @@ def test_the_child_gives_what_stating_here_gives(tmp_path: Path, fresh_interpret
                           "listed": len(listed),
                           "child": [list(r) for r in found], "here": [list(r) for r in here]}))
         """,
-        str(directory),
     )
     assert answer["forked"] and answer["forks"] == 1
     assert answer["child"] == answer["here"]
@@ -229,11 +232,10 @@ def test_rows_read_through_the_child_see_every_change(tmp_path: Path, fresh_inte
 
 @needs_fork
 def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_interpreter) -> None:
-    directory = make_folder(tmp_path / "snapshots")
-    answer = with_child(
+    answer = in_a_child(
         fresh_interpreter,
+        tmp_path,
         """
-        directory = Path(sys.argv[1])
         parent = os.getpid()
         numbers_at = listing._numbers_at
 
@@ -256,7 +258,6 @@ def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_in
                           "same": [list(r) for r in found] == [list(r) for r in here],
                           "files": len(found)}))
         """,
-        str(directory),
     )
     assert answer == {"forked": True, "forks": 1, "same": True, "files": 43}
 
