@@ -42,7 +42,28 @@ def with_child(fresh_interpreter, body: str, *args: str) -> dict:
     """``fresh_interpreter`` running ``body`` with ``listing`` imported and its child allowed
     from one file."""
     preamble = "from modelsnap.core.records import listing\nlisting.STAT_BESIDE_FROM = 1\n"
-    return fresh_interpreter(preamble + textwrap.dedent(body), *args)
+    return fresh_interpreter(preamble + _BEFORE_EACH_STAT + textwrap.dedent(body), *args)
+
+
+# ``before_each_stat(in_reader, in_child)``: each ``lstat`` the listing makes (``_numbers_at``)
+# first calls ``in_reader(name)`` in the reader's process, ``in_child(name)`` in the child's.
+_BEFORE_EACH_STAT = """
+def before_each_stat(in_reader=None, in_child=None):
+    reader, numbers_at = os.getpid(), listing._numbers_at
+
+    def stating(fd):
+        numbers = numbers_at(fd)
+
+        def stat(name):
+            call = in_reader if os.getpid() == reader else in_child
+            if call is not None:
+                call(name)
+            return numbers(name)
+
+        return stat
+
+    listing._numbers_at = stating
+"""
 
 
 def in_a_child(fresh_interpreter, tmp_path: Path, body: str) -> dict:
@@ -131,6 +152,28 @@ def test_without_shared_memory_the_folder_is_listed_here(tmp_path: Path, fresh_i
         """,
     )
     assert answer == {"forks": 0, "same": True, "files": 43}
+
+
+@needs_fork
+def test_a_reader_interrupted_while_it_stats_ends_the_child(tmp_path: Path, fresh_interpreter):
+    answer = in_a_child(
+        fresh_interpreter,
+        tmp_path,
+        """
+        def interrupted(name):
+            raise KeyboardInterrupt
+
+        before_each_stat(interrupted, lambda name: time.sleep(0.05))  # the child still at it
+        pending = listing.start_listing(directory)
+        pid = pending.beside._pid
+        try:
+            pending.result()
+        except KeyboardInterrupt:
+            pass
+        print(json.dumps({"forks": len(forks), "reaped": reaped(pid)}))
+        """,
+    )
+    assert answer == {"forks": 1, "reaped": True}
 
 
 def test_a_file_gone_since_the_listing_is_left_out(tmp_path: Path) -> None:
@@ -236,20 +279,10 @@ def test_numbers_the_child_does_not_give_are_taken_here(tmp_path: Path, fresh_in
         fresh_interpreter,
         tmp_path,
         """
-        parent = os.getpid()
-        numbers_at = listing._numbers_at
+        def failing(name):
+            raise OSError("the child cannot stat")
 
-        def failing_in_the_child(fd):
-            numbers = numbers_at(fd)
-
-            def failing(name):
-                if os.getpid() != parent:
-                    raise OSError("the child cannot stat")
-                return numbers(name)
-
-            return failing
-
-        listing._numbers_at = failing_in_the_child
+        before_each_stat(in_child=failing)
         pending = listing.start_listing(directory)
         forked = pending.beside is not None
         found = pending.result()
@@ -269,25 +302,14 @@ _BOTH_ENDS = """
 directory, record = Path(sys.argv[1]), Path(sys.argv[2])
 lines, settle = int(sys.argv[3]), float(sys.argv[4])
 listing._STEP = 2
-parent = os.getpid()
-numbers_at = listing._numbers_at
 by_reader = []
 
-def recording(fd):
-    numbers = numbers_at(fd)
+def recorded(name):
+    child(name)
+    with open(record, "a") as out:
+        out.write(name + "\\n")
 
-    def stat(name):
-        if os.getpid() == parent:
-            by_reader.append(name)
-        else:
-            child(name)
-            with open(record, "a") as out:
-                out.write(name + "\\n")
-        return numbers(name)
-
-    return stat
-
-listing._numbers_at = recording
+before_each_stat(by_reader.append, recorded)
 pending = listing.start_listing(directory)
 forked = pending.beside is not None
 deadline = time.monotonic() + 30

@@ -234,7 +234,11 @@ class PendingListing:
                 names = self.names if self.names is not None else list_names(self.directory)
                 return stat_names(self.directory, names)
             numbers = _numbers_at(cast(int, self._fd))
-            kept, taken, back = self._stated_from_back(numbers)
+            try:
+                kept, taken, back = self._stated_from_back(numbers)
+            except BaseException:  # interrupted: the child is ended and reaped, not left
+                beside.cancel()
+                raise
             (answer,) = beside.results()
             if _sound(answer, len(kept)):  # not NOT_DONE: the child could
                 done, front = answer
