@@ -1544,8 +1544,8 @@ def test_a_block_of_the_old_layout_is_read_and_rewritten_by_a_writing_read(compa
 def test_a_signed_block_whose_other_fields_readers_cannot_use_is_not_trusted(
     compacted, monkeypatch, damage
 ):
-    """A whole read checks the other fields as a narrow one checks the ranking fields; a
-    narrow read does not decode them, and a fold after it reads them checked."""
+    """A whole read checks the other fields as both check the ranking fields; a narrow read,
+    which does not decode them, trusts the block's ranking fields still."""
     root, ids, expected = compacted
     width, body, _mac = block_of(root)
     parts = list(marshal.loads(body))
@@ -1559,3 +1559,6 @@ def test_a_signed_block_whose_other_fields_readers_cannot_use_is_not_trusted(
     parsed = parsed_files(monkeypatch)
     rows, problems = index.load_rows(root)
     assert problems == [] and plain(rows) == expected and len(parsed) == len(ids)
+    parsed.clear()
+    rows, problems = index.load_rows(root, narrow=True)
+    assert problems == [] and plain(rows) == narrowed(expected) and parsed == []
