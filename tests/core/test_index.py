@@ -1533,6 +1533,26 @@ def test_a_block_of_the_old_layout_is_read_and_rewritten_by_a_writing_read(compa
     assert plain(index.load_rows(root)[0]) == expected
 
 
+def test_a_block_of_the_old_layout_in_a_folder_that_cannot_be_written_is_read_as_it_is(
+    compacted, monkeypatch
+):
+    """No rewrite is tried there (it would fail on every read): settled rows come from it at
+    once, hashing and parsing nothing."""
+    root, ids, expected = compacted
+    later = index.time.time_ns() + index.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(index.time, "time_ns", lambda: later)
+    index.load_rows(root, write_back=True)  # every row bound again, settled, and folded
+    old_layout(root)
+    monkeypatch.setattr(index, "folder_writable", lambda path: False)
+    monkeypatch.setattr(index, "_compact", lambda *args: pytest.fail("a rewrite was tried"))
+    monkeypatch.setattr(index, "_parse", lambda path: pytest.fail(f"parsed {path}"))
+    monkeypatch.setattr(index, "_content_sha256", no_hashing)
+    for narrow in (False, True):
+        rows, problems = index.load_rows(root, write_back=True, narrow=narrow)
+        assert problems == [] and plain(rows) == (narrowed(expected) if narrow else expected)
+    assert index._read_index(root).old_layout
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -1293,10 +1293,10 @@ def _load_rows(
         files = pending.result()
     finally:
         pending.cancel()
-    if _all_settled(index, files) and not (index.old_layout and home is not None):
+    if _all_settled(index, files) and not _layout_to_rewrite(index, home):
         # The common start: each file is its block row, as the loop below would find one by
         # one; nothing to parse, and nothing to write back (but a block of the old layout,
-        # rewritten below).
+        # rewritten below where it can be).
         return [_base_row(index, i, narrow) for i in range(index.base_count)], []
     directory = str(root / SNAPSHOT_DIR)
     key = _key(create=False)
@@ -1370,6 +1370,12 @@ def _load_rows(
         found = (rows, sources, fresh, files)
         _write_back(home, root, index, found, (trusted_loose, trusted_base), narrow)
     return _narrowed(rows) if narrow else rows, problems
+
+
+def _layout_to_rewrite(index: _Index, home: Path | None) -> bool:
+    """Whether this read rewrites the block in the present layout: a block of the old layout,
+    in a home this process may write (in a read-only folder each read would try and fail)."""
+    return index.old_layout and home is not None and folder_writable(home)
 
 
 def _bound_again(
@@ -1493,7 +1499,8 @@ def _write_back(
             return
     loose = len(index.loose)
     unused = index.base_count - trusted_base  # rows of vanished, changed or shadowed files
-    if index.old_layout or loose + len(fresh) + unused >= max(COMPACT_FROM, len(rows) // 20):
+    due = loose + len(fresh) + unused >= max(COMPACT_FROM, len(rows) // 20)
+    if due or _layout_to_rewrite(index, home):
         whole = _whole_rows(index, rows, sources) if narrow else rows
         with contextlib.suppress(OSError, sqlite3.Error, ModelsnapError):
             if whole is not None and _compact(home, index, whole, sources):
